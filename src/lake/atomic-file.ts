@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+
+/**
+ * Writes `contents` to `file` so that readers see either the old file or the whole new one: the
+ * bytes go to a temporary sibling (a dot-file no reader's glob matches), are fsynced, then renamed
+ * over the target.
+ *
+ * @example
+ * ```ts
+ * await writeFileAtomic('lake/.runlake/datasets/events.json', JSON.stringify(manifest));
+ * ```
+ */
+export async function writeFileAtomic(file: string, contents: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomUUID()}.tmp`);
+  await writeAndSync(temp, contents);
+  try {
+    await rename(temp, file);
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    throw error;
+  }
+  await syncDirectory(path.dirname(file));
+}
+
+/**
+ * Writes and fsyncs a new file; fails if it exists.
+ *
+ * @example
+ * ```ts
+ * await writeAndSync('/tmp/x.json', '{}');
+ * ```
+ */
+export async function writeAndSync(file: string, contents: string): Promise<void> {
+  const handle = await open(file, 'wx');
+  try {
+    await handle.writeFile(contents, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * fsyncs a directory so that a rename or link inside it survives a crash.
+ *
+ * @example
+ * ```ts
+ * await syncDirectory('lake/events/grid_id=ab12cd34/seed=1');
+ * ```
+ */
+export async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Runs `critical` while holding an inter-process lock on `file` (a `<file>.lock` directory, which
+ * works across processes and threads and is taken over when its holder died 10 s ago).
+ *
+ * @example
+ * ```ts
+ * await withFileLock(manifestPath, async () => updateIt());
+ * ```
+ */
+export async function withFileLock<T>(file: string, critical: () => Promise<T>): Promise<T> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const release = await lockfile.lock(file, {
+    realpath: false,
+    stale: 10_000,
+    retries: { retries: 200, minTimeout: 5, maxTimeout: 100, factor: 1.5, randomize: true },
+  });
+  try {
+    return await critical();
+  } finally {
+    await release();
+  }
+}

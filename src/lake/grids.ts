@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import { link, mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { syncDirectory, writeAndSync } from './atomic-file.js';
+import {
+  type CanonicalizeOptions,
+  type CanonicalValue,
+  canonicalizeParams,
+  canonicalJson,
+  GRID_ID_LENGTH,
+  type Params,
+} from './canonical-params.js';
+import { createHash } from 'node:crypto';
+import { GridIdCollisionError, ParamsError } from './errors.js';
+import { lakePaths } from './layout.js';
+
+/** The contents of `grids/grid_id=<id>/params.json`. */
+export interface GridRecord {
+  readonly grid_id: string;
+  /** Full SHA-256 of the canonical JSON; the grid id is its first 8 hex characters. */
+  readonly params_hash: string;
+  /** The canonical parameters (volatile keys dropped, keys sorted). */
+  readonly params: Record<string, CanonicalValue>;
+}
+
+/**
+ * The grid record of a parameter set, without touching the disk. If `params` carries a
+ * `grid_id`, it must be the one these params hash to.
+ *
+ * @example
+ * ```ts
+ * gridRecord({ algo: 'memorypair', seed: 3 }).grid_id.length; // 8
+ * ```
+ */
+export function gridRecord(params: Params, options: CanonicalizeOptions = {}): GridRecord {
+  const canonical = canonicalizeParams(params, options);
+  const hash = createHash('sha256').update(canonicalJson(canonical), 'utf8').digest('hex');
+  const gridId = hash.slice(0, GRID_ID_LENGTH);
+  if (params.grid_id !== undefined && params.grid_id !== gridId) {
+    throw new ParamsError('grid_id', `is ${JSON.stringify(params.grid_id)}, but the params hash to ${gridId}`);
+  }
+  return { grid_id: gridId, params_hash: hash, params: canonical };
+}
+
+/**
+ * Reads the grid record stored for `gridId`, or `undefined` if there is none.
+ *
+ * @example
+ * ```ts
+ * const record = await readGridRecord('lake', 'ab12cd34');
+ * ```
+ */
+export async function readGridRecord(baseOut: string, gridId: string): Promise<GridRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(lakePaths(baseOut).gridParams(gridId), 'utf8')) as GridRecord;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Throws a {@link GridIdCollisionError} when the lake already holds different params under this
+ * record's grid id. Read-only, so a writer can check before it writes anything.
+ *
+ * @example
+ * ```ts
+ * await assertNoCollision('lake', gridRecord(params));
+ * ```
+ */
+export async function assertNoCollision(baseOut: string, record: GridRecord): Promise<void> {
+  const existing = await readGridRecord(baseOut, record.grid_id);
+  if (existing && existing.params_hash !== record.params_hash) {
+    throw new GridIdCollisionError(record.grid_id, existing.params_hash, record.params_hash, lakePaths(baseOut).gridParams(record.grid_id));
+  }
+}
+
+/**
+ * Stores `grids/grid_id=<id>/params.json` once. Writing identical params again is a no-op; params
+ * with a different full hash under the same 8-character id raise a {@link GridIdCollisionError}.
+ * Safe under concurrent writers: the file is created with link(), which never replaces a file.
+ *
+ * @example
+ * ```ts
+ * const { record, created } = await writeGridParams('lake', { algo: 'memorypair', gamma_bar: 1 });
+ * ```
+ */
+export async function writeGridParams(
+  baseOut: string,
+  params: Params,
+  options: CanonicalizeOptions = {},
+): Promise<{ record: GridRecord; created: boolean }> {
+  const record = gridRecord(params, options);
+  const paths = lakePaths(baseOut);
+  const target = paths.gridParams(record.grid_id);
+  await assertNoCollision(baseOut, record);
+  if (await readGridRecord(baseOut, record.grid_id)) return { record, created: false };
+
+  await mkdir(paths.staging, { recursive: true });
+  const temp = path.join(paths.staging, `params-${randomUUID()}.json`);
+  await writeAndSync(temp, `${JSON.stringify(record, null, 2)}\n`);
+  try {
+    await mkdir(path.dirname(target), { recursive: true });
+    await link(temp, target);
+    await syncDirectory(path.dirname(target));
+    return { record, created: true };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // Another writer created it between our check and our link: same params or a collision.
+    await assertNoCollision(baseOut, record);
+    return { record, created: false };
+  } finally {
+    await unlink(temp).catch(() => {});
+  }
+}
+
+/**
+ * Every grid record in the lake, sorted by grid id.
+ *
+ * @example
+ * ```ts
+ * (await listGridRecords('lake')).map((g) => g.grid_id);
+ * ```
+ */
+export async function listGridRecords(baseOut: string): Promise<GridRecord[]> {
+  const paths = lakePaths(baseOut);
+  let entries: string[];
+  try {
+    entries = await readdir(paths.grids);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const ids = entries.filter((e) => e.startsWith('grid_id=')).map((e) => e.slice('grid_id='.length)).sort();
+  const records = await Promise.all(ids.map((id) => readGridRecord(baseOut, id)));
+  return records.filter((r): r is GridRecord => r !== undefined);
+}

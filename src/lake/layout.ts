@@ -1,0 +1,29 @@
+import path from 'node:path';
+
+/**
+ * Where things live inside a lake directory. Datasets sit at the top (`events/`, `seeds/`, …),
+ * parameter records under `grids/`, and runlake's own bookkeeping under `.runlake/`, which no
+ * reader's glob (`<dataset>/**\/*.parquet`) and no Hive-aware engine looks into.
+ *
+ * @example
+ * ```ts
+ * lakePaths('lake').dataset('events'); // 'lake/events'
+ * ```
+ */
+export function lakePaths(baseOut: string) {
+  const root = path.resolve(baseOut);
+  const meta = path.join(root, '.runlake');
+  return {
+    root,
+    meta,
+    dataset: (name: string) => path.join(root, name),
+    grids: path.join(root, 'grids'),
+    gridParams: (gridId: string) => path.join(root, 'grids', `grid_id=${gridId}`, 'params.json'),
+    manifest: (name: string) => path.join(meta, 'datasets', `${name}.json`),
+    staging: path.join(meta, 'staging'),
+    convertLedger: path.join(meta, 'convert-ledger.jsonl'),
+  };
+}
+
+/** The paths returned by {@link lakePaths}. */
+export type LakePaths = ReturnType<typeof lakePaths>;

@@ -1,0 +1,191 @@
+import { type ColumnType, columnTypeSql, inferValueType, t, unifyTypes } from './column-types.js';
+import { RowValidationError } from './errors.js';
+import { formatPartitionValue, type PartitionValue } from './partition-path.js';
+
+/** One row as a caller hands it in: column name to value. */
+export type Row = Readonly<Record<string, unknown>>;
+
+/** How one partition key gets its value for each row. */
+export interface PartitionSource {
+  readonly name: string;
+  /** The scalar type the value must have. */
+  readonly type: ColumnType;
+  /** Used for rows that do not carry the key. */
+  readonly defaultValue?: PartitionValue;
+  /** When set, every row that carries the key must agree with it. */
+  readonly fixedValue?: PartitionValue;
+}
+
+/** A data column of a batch, with the type inferred over all rows. */
+export interface BatchColumn {
+  readonly name: string;
+  type: ColumnType;
+  /** Rows where the value is present and not null. */
+  nonNullCount: number;
+}
+
+/** One distinct partition: its key values as directory text, in key order. */
+export interface BatchPartition {
+  readonly text: readonly string[];
+  rowCount: number;
+}
+
+/**
+ * Rows checked and typed column by column, ready to stage: the data columns with their unified
+ * types, and for each row the index of its partition.
+ */
+export interface RowBatch {
+  readonly dataset: string;
+  readonly rows: readonly Row[];
+  readonly columns: readonly BatchColumn[];
+  readonly partitionKeys: readonly string[];
+  readonly partitions: readonly BatchPartition[];
+  /** `partitionOfRow[i]` indexes `partitions`. */
+  readonly partitionOfRow: Int32Array;
+}
+
+/** Options for {@link buildRowBatch}. */
+export interface BatchOptions {
+  /** Columns to store as float32 instead of float64 (`'all'` for every floating column). */
+  readonly float32Columns?: ReadonlySet<string> | 'all';
+}
+
+const PARTITION_TYPE_CHECKS: Partial<Record<ColumnType['kind'], (v: unknown) => boolean>> = {
+  string: (v) => typeof v === 'string',
+  int64: (v) => (typeof v === 'number' && Number.isSafeInteger(v)) || typeof v === 'bigint',
+  float64: (v) => typeof v === 'number' && Number.isFinite(v),
+  bool: (v) => typeof v === 'boolean',
+};
+
+/**
+ * Checks every row and infers each column's type in one pass. Throws a
+ * {@link RowValidationError} naming the first bad row and column: a row that is not an object, a
+ * missing or mistyped partition key, a value that disagrees with a fixed partition value, a value
+ * whose type conflicts with earlier rows of its column, or a value a lake cannot store.
+ *
+ * @example
+ * ```ts
+ * const batch = buildRowBatch('events', rows, [{ name: 'seed', type: t.int64 }]);
+ * batch.columns.map((c) => c.name);
+ * ```
+ */
+export function buildRowBatch(
+  dataset: string,
+  rows: readonly Row[],
+  partitionSources: readonly PartitionSource[],
+  options: BatchOptions = {},
+): RowBatch {
+  const partitionNames = new Set(partitionSources.map((p) => p.name));
+  const fixedText = partitionSources.map((p) =>
+    p.fixedValue === undefined ? undefined : formatPartitionValue(p.name, p.fixedValue),
+  );
+  const columns = new Map<string, BatchColumn & { firstTypedRow: number }>();
+  const partitions: BatchPartition[] = [];
+  const partitionIndex = new Map<string, number>();
+  const partitionOfRow = new Int32Array(rows.length);
+  const fail = (row: number, column: string, reason: string): never => {
+    throw new RowValidationError(dataset, row, column, reason);
+  };
+
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r];
+    if (row === null || typeof row !== 'object' || Array.isArray(row)) fail(r, '', 'row is not an object');
+    const record = row as Row;
+
+    let tupleKey = '';
+    const text: string[] = [];
+    for (let k = 0; k < partitionSources.length; k++) {
+      const source = partitionSources[k] as PartitionSource;
+      let value = record[source.name] ?? source.defaultValue ?? source.fixedValue;
+      if (value === undefined || value === null) {
+        fail(r, source.name, 'partition key is missing (and no default was given)');
+      }
+      const check = PARTITION_TYPE_CHECKS[source.type.kind];
+      if (check && !check(value)) {
+        fail(r, source.name, `partition value ${describe(value)} is not a ${columnTypeSql(source.type)}`);
+      }
+      if (source.type.kind === 'float64') value = Number(value);
+      const formatted = formatPartitionValue(source.name, value as PartitionValue);
+      const fixed = fixedText[k];
+      if (fixed !== undefined && formatted !== fixed) {
+        fail(r, source.name, `row has ${describe(value)} but the write is for ${source.name}=${fixed}`);
+      }
+      text.push(formatted);
+      tupleKey += `${formatted}\u0000`;
+    }
+    let index = partitionIndex.get(tupleKey);
+    if (index === undefined) {
+      index = partitions.length;
+      partitionIndex.set(tupleKey, index);
+      partitions.push({ text, rowCount: 0 });
+    }
+    (partitions[index] as BatchPartition).rowCount++;
+    partitionOfRow[r] = index;
+
+    for (const name in record) {
+      if (partitionNames.has(name)) continue;
+      const value = record[name];
+      let column = columns.get(name);
+      if (!column) {
+        if (name.length === 0) fail(r, name, 'column name is empty');
+        column = { name, type: t.null, nonNullCount: 0, firstTypedRow: -1 };
+        columns.set(name, column);
+      }
+      if (value === null || value === undefined) continue;
+      column.nonNullCount++;
+      // Fast path for the common case: a number landing in a column already known to be floating.
+      const kind = column.type.kind;
+      if (typeof value === 'number' && (kind === 'float64' || kind === 'float32')) continue;
+      const valueType = inferValueType(value);
+      if ('unsupported' in valueType) fail(r, name, valueType.unsupported);
+      const type = valueType as ColumnType;
+      if (type.kind === kind && kind !== 'list' && kind !== 'struct') continue;
+      const merged = unifyTypes(column.type, type);
+      if (!merged) {
+        fail(
+          r,
+          name,
+          `${describe(value)} is ${columnTypeSql(type)}, but earlier rows (from row ${column.firstTypedRow}) ` +
+            `hold ${columnTypeSql(column.type)}`,
+        );
+      }
+      if (column.firstTypedRow < 0) column.firstTypedRow = r;
+      column.type = merged as ColumnType;
+    }
+  }
+
+  const float32 = options.float32Columns;
+  for (const column of columns.values()) {
+    const wantsFloat32 = float32 === 'all' || float32?.has(column.name);
+    if (wantsFloat32 && (column.type.kind === 'float64' || column.type.kind === 'int64')) column.type = t.float32;
+  }
+
+  return {
+    dataset,
+    rows,
+    columns: [...columns.values()].map(({ name, type, nonNullCount }) => ({ name, type, nonNullCount })),
+    partitionKeys: partitionSources.map((p) => p.name),
+    partitions,
+    partitionOfRow,
+  };
+}
+
+/**
+ * Index of the first row where `column` is null or absent, for error messages.
+ *
+ * @example
+ * ```ts
+ * firstNullRow([{ a: 1 }, {}], 'a'); // 1
+ * ```
+ */
+export function firstNullRow(rows: readonly Row[], column: string): number {
+  return rows.findIndex((row) => row[column] === null || row[column] === undefined);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (value instanceof Date) return `Date(${value.toISOString?.() ?? 'invalid'})`;
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+}

@@ -1,0 +1,317 @@
+import { randomUUID } from 'node:crypto';
+import { link, mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { appendColumns } from './appender.js';
+import { syncDirectory } from './atomic-file.js';
+import {
+  type ColumnType,
+  columnTypeSql,
+  inferValueType,
+  isAssignable,
+  quoteIdentifier,
+  quoteLiteral,
+  t,
+  unifyTypes,
+} from './column-types.js';
+import type { DatasetDefinition } from './dataset.js';
+import { discoverDataset } from './discover.js';
+import { withStagingConnection } from './duckdb.js';
+import { DatasetLayoutError, RowValidationError, SchemaConflictError } from './errors.js';
+import { type LakePaths, lakePaths } from './layout.js';
+import { type DatasetManifest, type ManifestColumn, updateManifest } from './manifest.js';
+import type { PartitionValue } from './partition-path.js';
+import { type BatchColumn, buildRowBatch, firstNullRow, type PartitionSource, type Row, type RowBatch } from './row-batch.js';
+
+/** Options for {@link writeRows}. */
+export interface WriteOptions {
+  /** Partition values for rows that do not carry the key (e.g. the seed of a whole call). */
+  readonly partitionDefaults?: Readonly<Record<string, PartitionValue>>;
+  /** Partition values every row must agree with (e.g. the grid id of the params). */
+  readonly partitionFixed?: Readonly<Record<string, PartitionValue>>;
+  /**
+   * Extra partition keys placed before the dataset's own, with values from `partitionFixed`
+   * (exp_engine's older `algo=/accountant=/…/grid_id=/seed=` layout). The first write of a
+   * dataset fixes its layout; later writes must use the same keys.
+   */
+  readonly extraPartitionKeys?: readonly string[];
+  /** Columns to store as float32 (`'all'` for every floating column). */
+  readonly float32Columns?: Iterable<string> | 'all';
+  /**
+   * A deterministic file name stem. Files are published with create-if-absent semantics, so
+   * repeating the same write (same stem) publishes nothing twice.
+   */
+  readonly fileStem?: string;
+}
+
+/** What a write produced. */
+export interface WriteResult {
+  readonly dataset: string;
+  readonly rowCount: number;
+  /** Absolute paths of the part files this call published. */
+  readonly files: readonly string[];
+  /** Part files skipped because a write with the same `fileStem` had already published them. */
+  readonly skippedFiles: number;
+}
+
+/**
+ * Writes rows into a dataset as new zstd Parquet part files under its Hive layout
+ * (`<base>/<dataset>/<k1>=<v1>/…/part-<uuid>.parquet`).
+ *
+ * All rows are checked before anything touches the disk, so a refused call writes nothing. Files
+ * are produced in a staging area outside every dataset, then renamed into place one by one: a
+ * reader sees each part file whole or not at all. Concurrent writers (threads or processes) never
+ * share a file name, and column types are reconciled with the dataset's manifest under a lock.
+ *
+ * @example
+ * ```ts
+ * await writeRows('lake', EVENTS_DATASET, [{ step: 1, loss: 0.5 }], {
+ *   partitionFixed: { grid_id: 'ab12cd34' },
+ *   partitionDefaults: { seed: 1 },
+ * });
+ * ```
+ */
+export async function writeRows(
+  baseOut: string,
+  dataset: DatasetDefinition,
+  rows: readonly Row[],
+  options: WriteOptions = {},
+): Promise<WriteResult> {
+  const paths = lakePaths(baseOut);
+  const sources = partitionSources(dataset, options);
+  const float32 = options.float32Columns;
+  const batch = buildRowBatch(dataset.name, rows, sources, {
+    float32Columns: float32 === 'all' ? 'all' : float32 ? new Set(float32) : undefined,
+  });
+  if (dataset.columns) checkTypedSchema(dataset, batch);
+  if (rows.length === 0) return { dataset: dataset.name, rowCount: 0, files: [], skippedFiles: 0 };
+
+  return withStagingConnection(async (connection) => {
+    const manifest = await reconcileManifest(connection, paths, dataset, sources, batch);
+    const columnTypes = new Map(manifest.columns.map((c) => [c.name, c.type]));
+    // Stage every column with the dataset's type (an int64 batch column in a float64 dataset is
+    // written as DOUBLE), so each file agrees with what other engines expect. A column that was
+    // null in every row and is unknown to the dataset is left out: readers see NULL for it.
+    const staged = batch.columns
+      .map((c) => ({ name: c.name, type: columnTypes.get(c.name) ?? c.type }))
+      .filter((c) => c.type.kind !== 'null');
+    const stagingDir = path.join(paths.staging, randomUUID());
+    try {
+      await stageParquet(connection, batch, staged, stagingDir, options.fileStem);
+      return { dataset: dataset.name, rowCount: rows.length, ...(await publish(stagingDir, paths.dataset(dataset.name), options.fileStem !== undefined)) };
+    } finally {
+      await rm(stagingDir, { recursive: true, force: true });
+    }
+  });
+}
+
+function partitionSources(dataset: DatasetDefinition, options: WriteOptions): PartitionSource[] {
+  const extra = (options.extraPartitionKeys ?? []).map((name): PartitionSource => {
+    const value = options.partitionFixed?.[name];
+    if (value === undefined) {
+      throw new DatasetLayoutError(dataset.name, `extra partition key "${name}" has no value in the params`);
+    }
+    if (dataset.partitionBy.some((k) => k.name === name)) {
+      throw new DatasetLayoutError(dataset.name, `"${name}" is already a partition key of the dataset`);
+    }
+    return { name, type: partitionValueType(value), fixedValue: value };
+  });
+  const own = dataset.partitionBy.map(
+    (key): PartitionSource => ({
+      name: key.name,
+      type: key.type,
+      defaultValue: options.partitionDefaults?.[key.name],
+      fixedValue: options.partitionFixed?.[key.name],
+    }),
+  );
+  return [...extra, ...own];
+}
+
+function partitionValueType(value: PartitionValue): ColumnType {
+  if (typeof value === 'string') return t.string;
+  if (typeof value === 'boolean') return t.bool;
+  if (typeof value === 'bigint') return t.int64;
+  return Number.isSafeInteger(value) ? t.int64 : t.float64;
+}
+
+function checkTypedSchema(dataset: DatasetDefinition, batch: RowBatch): void {
+  const declared = new Map((dataset.columns ?? []).map((c) => [c.name, c]));
+  for (const column of batch.columns) {
+    const definition = declared.get(column.name);
+    if (!definition) {
+      if (dataset.allowExtraColumns) continue;
+      const row = batch.rows.findIndex((r) => r[column.name] !== undefined);
+      throw new RowValidationError(dataset.name, row, column.name, 'column is not in the dataset schema');
+    }
+    if (!isAssignable(column.type, definition.type)) {
+      const row = firstRowOfType(batch.rows, column, definition.type);
+      throw new RowValidationError(
+        dataset.name,
+        row,
+        column.name,
+        `schema says ${columnTypeSql(definition.type)}, rows hold ${columnTypeSql(column.type)}`,
+      );
+    }
+  }
+  for (const definition of dataset.columns ?? []) {
+    const column = batch.columns.find((c) => c.name === definition.name);
+    if (definition.nullable === false && (column?.nonNullCount ?? 0) < batch.rows.length) {
+      throw new RowValidationError(dataset.name, firstNullRow(batch.rows, definition.name), definition.name, 'null in a non-null column');
+    }
+  }
+}
+
+function firstRowOfType(rows: readonly Row[], column: BatchColumn, target: ColumnType): number {
+  return rows.findIndex((row) => {
+    const value = row[column.name];
+    if (value === null || value === undefined) return false;
+    const type = inferValueType(value);
+    return 'unsupported' in type || !isAssignable(type, target);
+  });
+}
+
+async function reconcileManifest(
+  connection: DuckDBConnection,
+  paths: LakePaths,
+  dataset: DatasetDefinition,
+  sources: readonly PartitionSource[],
+  batch: RowBatch,
+): Promise<DatasetManifest> {
+  return updateManifest(paths, dataset.name, async (current) => {
+    const base = current ?? (await discoverDataset(connection, paths, dataset)) ?? emptyManifest(dataset, sources);
+    const layout = base.partitionBy.map((k) => k.name).join('/');
+    const requested = sources.map((s) => s.name).join('/');
+    if (layout !== requested) {
+      throw new DatasetLayoutError(
+        dataset.name,
+        `the dataset is partitioned as ${layout || '(none)'}, this write asks for ${requested}; ` +
+          'pass the same extra partition keys as the first write',
+      );
+    }
+    const partitionBy = base.partitionBy.map((key, i) =>
+      mergeColumn(dataset.name, key, (sources[i] as PartitionSource).type),
+    );
+    const columns = new Map(base.columns.map((c) => [c.name, c]));
+    for (const column of batch.columns) {
+      const existing = columns.get(column.name);
+      columns.set(column.name, existing ? mergeColumn(dataset.name, existing, column.type) : { name: column.name, type: column.type });
+    }
+    return { format: 1, dataset: dataset.name, partitionBy, columns: [...columns.values()] };
+  });
+}
+
+function mergeColumn(dataset: string, existing: ManifestColumn, incoming: ColumnType): ManifestColumn {
+  const merged = unifyTypes(existing.type, incoming);
+  if (!merged) throw new SchemaConflictError(dataset, existing.name, columnTypeSql(existing.type), columnTypeSql(incoming));
+  return { name: existing.name, type: merged };
+}
+
+function emptyManifest(dataset: DatasetDefinition, sources: readonly PartitionSource[]): DatasetManifest {
+  return {
+    format: 1,
+    dataset: dataset.name,
+    partitionBy: sources.map((s) => ({ name: s.name, type: s.type })),
+    columns: (dataset.columns ?? []).map((c) => ({ name: c.name, type: c.type })),
+  };
+}
+
+async function stageParquet(
+  connection: DuckDBConnection,
+  batch: RowBatch,
+  columns: ReadonlyArray<{ name: string; type: ColumnType }>,
+  stagingDir: string,
+  fileStem: string | undefined,
+): Promise<void> {
+  const table = `stage_${randomUUID().replaceAll('-', '')}`;
+  // Partition keys travel as the exact directory text computed in JS; DuckDB percent-encodes it
+  // the same way encodePartitionComponent does, and readers cast it back with hive_types.
+  const keyColumns = batch.partitionKeys.map((name) => ({ name: `__pk_${name}`, key: name }));
+  const definitions = [
+    ...keyColumns.map((k) => `${quoteIdentifier(k.name)} VARCHAR`),
+    ...columns.map((c) => `${quoteIdentifier(c.name)} ${columnTypeSql(c.type)}`),
+  ];
+  await connection.run(`CREATE TEMP TABLE ${table} (${definitions.join(', ')})`);
+  try {
+    const { rows, partitionOfRow } = batch;
+    const partitionText = batch.partitions.map((p) => p.text);
+    await appendColumns(connection, table, rows.length, [
+      ...batch.partitionKeys.map((_, k) => ({
+        type: t.string,
+        valueAt: (r: number) => (partitionText[partitionOfRow[r] as number] as readonly string[])[k],
+      })),
+      ...columns.map(({ name, type }) => ({ type, valueAt: (r: number) => (rows[r] as Row)[name] })),
+    ]);
+    await mkdir(stagingDir, { recursive: true });
+    const select = [
+      ...keyColumns.map((k) => `${quoteIdentifier(k.name)} AS ${quoteIdentifier(k.key)}`),
+      ...columns.map((c) => quoteIdentifier(c.name)),
+    ].join(', ');
+    const pattern = fileStem ? `part-${fileStem}-{i}` : 'part-{uuid}';
+    const partitionClause = keyColumns.length
+      ? `PARTITION_BY (${batch.partitionKeys.map(quoteIdentifier).join(', ')}), FILENAME_PATTERN ${quoteLiteral(pattern)}, `
+      : '';
+    const target = keyColumns.length ? stagingDir : path.join(stagingDir, `${pattern.replace('{uuid}', randomUUID()).replace('{i}', '0')}.parquet`);
+    await connection.run(
+      `COPY (SELECT ${select} FROM ${table}) TO ${quoteLiteral(target)} ` +
+        `(FORMAT parquet, ${partitionClause}COMPRESSION zstd)`,
+    );
+  } finally {
+    await connection.run(`DROP TABLE IF EXISTS ${table}`);
+  }
+}
+
+async function publish(
+  stagingDir: string,
+  datasetDir: string,
+  exclusive: boolean,
+): Promise<{ files: string[]; skippedFiles: number }> {
+  const staged = await listParquetFiles(stagingDir);
+  const published: string[] = [];
+  const directories = new Set<string>();
+  let skippedFiles = 0;
+  try {
+    for (const relative of staged) {
+      const source = path.join(stagingDir, relative);
+      const target = path.join(datasetDir, relative);
+      await mkdir(path.dirname(target), { recursive: true });
+      if (exclusive) {
+        // link() refuses an existing target, so a repeated deterministic write publishes nothing.
+        try {
+          await link(source, target);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+          skippedFiles++;
+          continue;
+        }
+      } else {
+        await rename(source, target);
+      }
+      published.push(target);
+      directories.add(path.dirname(target));
+    }
+    await Promise.all([...directories].map(syncDirectory));
+  } catch (error) {
+    await Promise.all(published.map((file) => unlink(file).catch(() => {})));
+    throw error;
+  }
+  return { files: published, skippedFiles };
+}
+
+/**
+ * Relative paths of every `.parquet` file under `directory`, sorted.
+ *
+ * @example
+ * ```ts
+ * await listParquetFiles('lake/events'); // ['grid_id=ab12cd34/seed=1/part-….parquet', …]
+ * ```
+ */
+export async function listParquetFiles(directory: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(directory, { recursive: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  return entries.filter((entry) => entry.endsWith('.parquet')).sort();
+}
