@@ -1,1 +1,2 @@
+export * from './ingest/index.js';
 export * from './lake/index.js';

@@ -158,3 +158,21 @@ export class InputFileError extends RunlakeError {
     super(`${file}: ${reason}`);
   }
 }
+
+/**
+ * SQL that DuckDB refused (a parse, binder, catalog or conversion error), with the statement.
+ *
+ * @example
+ * ```ts
+ * e.sql === 'SELECT nope FROM events';
+ * ```
+ */
+export class SqlError extends RunlakeError {
+  override readonly name = 'SqlError';
+  constructor(
+    readonly sql: string,
+    cause: unknown,
+  ) {
+    super(`SQL error: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}

@@ -8,3 +8,7 @@ export * from './manifest.js';
 export * from './partition-path.js';
 export * from './sweep.js';
 export * from './write-rows.js';
+export * from './lake.js';
+export * from './info.js';
+export * from './duckdb.js';
+export * from './row-batch.js';

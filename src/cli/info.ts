@@ -1,0 +1,48 @@
+import type { Command } from 'commander';
+import { lakeInfo } from '../lake/index.js';
+import { withLake, writeStdout } from './common.js';
+import { formatBytes } from './output.js';
+
+/**
+ * `runlake info <lake>`: per dataset its grids, seeds, rows, files, bytes, columns and partitions.
+ *
+ * @example
+ * ```sh
+ * runlake info results --json
+ * ```
+ */
+export function registerInfoCommand(program: Command): void {
+  program
+    .command('info')
+    .description('show each dataset: grids, seeds, rows, files, bytes, columns with types, partition columns')
+    .argument('<lake>', 'lake directory')
+    .option('--json', 'print machine-readable JSON')
+    .action(async (baseOut: string, options: { json?: boolean }) => {
+      await withLake(baseOut, async (lake) => {
+        const info = await lakeInfo(lake);
+        if (options.json) {
+          await writeStdout(`${JSON.stringify(info, null, 2)}\n`);
+          return;
+        }
+        const lines = [`lake ${info.baseOut}`, `grids: ${info.grids} parameter sets (grids/)`];
+        for (const d of info.datasets) {
+          lines.push('', `${d.name}/`);
+          if (d.files === 0) {
+            lines.push('  (no files yet)');
+          } else {
+            const distinct = Object.entries(d.distinct).map(([k, n]) => `${n} ${k}`);
+            lines.push(
+              `  rows: ${d.rows.toLocaleString('en-US')}   files: ${d.files}   size: ${formatBytes(d.bytes)}`,
+              `  partitions: ${d.partitions} (${distinct.join(', ')})`,
+            );
+          }
+          lines.push(`  partition columns: ${d.partitionBy.map((k) => `${k.name} ${k.type}`).join(', ') || '(none)'}`);
+          const partitionNames = new Set(d.partitionBy.map((k) => k.name));
+          const dataColumns = d.columns.filter((c) => !partitionNames.has(c.name));
+          lines.push(`  columns (${dataColumns.length}):`);
+          for (const c of dataColumns) lines.push(`    ${c.name.padEnd(24)} ${c.type}`);
+        }
+        await writeStdout(`${lines.join('\n')}\n`);
+      });
+    });
+}

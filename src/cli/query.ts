@@ -1,0 +1,89 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { quoteLiteral, RunlakeError } from '../lake/index.js';
+import { withLake, writeStdout } from './common.js';
+import { QUERY_FORMATS, type QueryFormat, renderCsv, renderJson, renderTable } from './output.js';
+import { commaList, nonNegativeInteger } from './parse.js';
+
+interface QueryOptions {
+  where?: string;
+  limit?: number;
+  orderBy?: string;
+  columns?: string[];
+  sql?: string;
+  format: QueryFormat;
+  out?: string;
+}
+
+const DEFAULT_TABLE_LIMIT = 100;
+
+/**
+ * `runlake query <lake> [dataset]`: filter a dataset, or run any SQL over the lake's views.
+ *
+ * @example
+ * ```sh
+ * runlake query results events --where "regret < 0.1" --limit 20
+ * runlake query results --sql "SELECT grid_id, avg(regret) FROM events GROUP BY 1" --format csv
+ * ```
+ */
+export function registerQueryCommand(program: Command): void {
+  program
+    .command('query')
+    .description('query a dataset (events, seeds, grids, …) or run SQL over the lake views')
+    .argument('<lake>', 'lake directory')
+    .argument('[dataset]', 'dataset view to select from', 'events')
+    .option('-w, --where <expr>', 'SQL filter, e.g. "regret < 0.1 AND seed = 1"')
+    .option('-l, --limit <n>', `maximum rows (table format defaults to ${DEFAULT_TABLE_LIMIT})`, nonNegativeInteger)
+    .option('--order-by <expr>', 'SQL ORDER BY expression')
+    .option('--columns <list>', 'comma-separated columns to select', commaList)
+    .option('--sql <query>', 'run this SQL instead (views: one per dataset, plus grids)')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(QUERY_FORMATS).default('table'))
+    .option('-o, --out <file>', 'write to a file instead of stdout (required for parquet)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  runlake query results events --where "regret < 0.1" --limit 20\n' +
+        '  runlake query results grids --format json\n' +
+        '  runlake query results --sql "SELECT grid_id, seed, avg(regret) FROM events GROUP BY ALL"\n' +
+        '  runlake query results events --format parquet --out events.parquet',
+    )
+    .action(async (baseOut: string, dataset: string, options: QueryOptions) => {
+      await withLake(baseOut, async (lake) => {
+        if (options.sql && (options.where || options.columns || options.orderBy)) {
+          throw new RunlakeError('--sql cannot be combined with --where, --columns or --order-by');
+        }
+        const limit = options.limit ?? (options.format === 'table' ? DEFAULT_TABLE_LIMIT : undefined);
+        let sql = options.sql
+          ? options.sql.trim().replace(/;\s*$/, '')
+          : lake.datasetSql(dataset, { where: options.where, columns: options.columns, orderBy: options.orderBy });
+        if (options.sql && limit !== undefined) sql = `SELECT * FROM (${sql}) LIMIT ${limit}`;
+        else if (!options.sql && limit !== undefined) sql += ` LIMIT ${limit}`;
+
+        if (options.format === 'parquet') {
+          if (!options.out) throw new RunlakeError('--format parquet needs --out <file>');
+          await lake.run(`COPY (${sql}) TO ${quoteLiteral(options.out)} (FORMAT parquet, COMPRESSION zstd)`);
+          const [count] = await lake.query(`SELECT count(*)::BIGINT AS n FROM read_parquet(${quoteLiteral(options.out)})`);
+          process.stderr.write(`wrote ${count?.n} rows to ${options.out}\n`);
+          return;
+        }
+        const reader = await lake.read(sql);
+        const columns = reader.columnNames();
+        const rows = reader.getRowObjectsJS() as Record<string, unknown>[];
+        const text =
+          options.format === 'table'
+            ? `${renderTable(rows, columns)}\n(${rows.length} row${rows.length === 1 ? '' : 's'}${
+                options.limit === undefined && rows.length === limit ? `; first ${limit} shown, use --limit to see more` : ''
+              })\n`
+            : options.format === 'csv'
+              ? renderCsv(rows, columns)
+              : renderJson(rows, options.format);
+        if (options.out) {
+          const { writeFile } = await import('node:fs/promises');
+          await writeFile(options.out, text);
+          process.stderr.write(`wrote ${rows.length} rows to ${options.out}\n`);
+        } else {
+          await writeStdout(text);
+        }
+      });
+    });
+}

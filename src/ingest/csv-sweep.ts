@@ -1,0 +1,308 @@
+import { createHash } from 'node:crypto';
+import { appendFile, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  type CanonicalizeOptions,
+  EVENTS_DATASET,
+  gridRecord,
+  InputFileError,
+  lakePaths,
+  type Params,
+  quoteLiteral,
+  RunlakeError,
+  type Row,
+  SEEDS_DATASET,
+  type SweepWriteResult,
+  withStagingConnection,
+  writeEventRows,
+  writeSeedRows,
+} from '../lake/index.js';
+
+/** Which dataset a legacy CSV sweep lands in. */
+export type Granularity = 'event' | 'seed';
+
+/** Options for {@link convertCsvSweep}. */
+export interface ConvertOptions extends CanonicalizeOptions {
+  /** `event`: each CSV row is an event (→ `events`); `seed`: a seed summary (→ `seeds`). */
+  readonly granularity: Granularity;
+  /** Plan only: report what would be converted, write nothing. */
+  readonly dryRun?: boolean;
+  /** Inputs converted at once (default 2). */
+  readonly jobs?: number;
+  /**
+   * For CSVs without a `params.json`: the columns that hold the run parameters. Rows are grouped
+   * by their values, one grid per distinct combination.
+   */
+  readonly paramColumns?: readonly string[];
+  /** Params to add as partition directories before grid_id/seed (see `writeEventRows`). */
+  readonly partitionByParams?: readonly string[];
+  /** Called after each input with the running totals. */
+  readonly onProgress?: (done: number, total: number, input: ConvertedInput) => void;
+}
+
+/** What happened to one CSV input. */
+export interface ConvertedInput {
+  /** Path relative to the CSV directory. */
+  readonly source: string;
+  readonly status: 'converted' | 'skipped' | 'planned';
+  readonly rows: number;
+  readonly gridIds: readonly string[];
+  readonly seeds: readonly string[];
+  readonly files: number;
+}
+
+/** Totals of a conversion run. */
+export interface ConvertSummary {
+  readonly inputs: readonly ConvertedInput[];
+  readonly converted: number;
+  readonly skipped: number;
+  readonly rows: number;
+  readonly files: number;
+}
+
+interface LedgerEntry {
+  readonly key: string;
+  readonly source: string;
+  readonly dataset: string;
+  readonly rows: number;
+  readonly files: number;
+  readonly converted_at: string;
+}
+
+const SEED_IN_NAME = /(?:^|[^a-z])seed[_=-]?(\d+)(?![0-9])/i;
+
+/**
+ * Converts a directory of legacy CSV results into a lake, incrementally and in parallel (the
+ * exp_engine converter and its Snakemake rollup in one).
+ *
+ * Layout accepted (see docs/convert.md): every `*.csv` under `csvDir`, recursively. Params come
+ * from the nearest `params.json` in the CSV's directory or above it (up to `csvDir`), or, when
+ * there is none, from `paramColumns`. The seed comes from a `seed` column, else the params'
+ * `seed`, else a `seed_<n>` / `seed=<n>` / `seed-<n>` in the file or directory name.
+ *
+ * An input's identity is the SHA-256 of its bytes, its params.json, the granularity and the
+ * param columns. Inputs already in the lake's ledger are skipped, and their part files have
+ * deterministic names, so an interrupted run can simply be run again.
+ *
+ * @example
+ * ```ts
+ * const summary = await convertCsvSweep('experiments/results', 'lake', { granularity: 'event', jobs: 4 });
+ * console.log(summary.converted, summary.skipped);
+ * ```
+ */
+export async function convertCsvSweep(csvDir: string, baseOut: string, options: ConvertOptions): Promise<ConvertSummary> {
+  if (options.granularity !== 'event' && options.granularity !== 'seed') {
+    throw new RunlakeError(`granularity must be "event" or "seed", got "${options.granularity}"`);
+  }
+  const root = path.resolve(csvDir);
+  const csvs = await findCsvFiles(root);
+  const ledger = await readLedger(baseOut);
+  const inputs: ConvertedInput[] = new Array(csvs.length);
+  let done = 0;
+  let ledgerWrites = Promise.resolve();
+
+  const convertOne = async (index: number): Promise<void> => {
+    const file = csvs[index] as string;
+    const source = path.relative(root, file);
+    const paramsFile = await findParamsJson(path.dirname(file), root);
+    const key = await inputKey(file, source, paramsFile, options);
+    let result: ConvertedInput;
+    if (ledger.has(key)) {
+      const entry = ledger.get(key) as LedgerEntry;
+      result = { source, status: 'skipped', rows: entry.rows, gridIds: [], seeds: [], files: 0 };
+    } else {
+      result = await convertInput(file, source, paramsFile, key, baseOut, options);
+      if (result.status === 'converted') {
+        const entry: LedgerEntry = {
+          key,
+          source,
+          dataset: options.granularity === 'event' ? 'events' : 'seeds',
+          rows: result.rows,
+          files: result.files,
+          converted_at: new Date().toISOString(),
+        };
+        ledger.set(key, entry);
+        ledgerWrites = ledgerWrites.then(() => appendLedger(baseOut, entry));
+        await ledgerWrites;
+      }
+    }
+    inputs[index] = result;
+    options.onProgress?.(++done, csvs.length, result);
+  };
+
+  await runPool(csvs.length, Math.max(1, options.jobs ?? 2), convertOne);
+  return {
+    inputs,
+    converted: inputs.filter((i) => i.status === 'converted').length,
+    skipped: inputs.filter((i) => i.status === 'skipped').length,
+    rows: inputs.filter((i) => i.status !== 'skipped').reduce((a, i) => a + i.rows, 0),
+    files: inputs.reduce((a, i) => a + i.files, 0),
+  };
+}
+
+async function convertInput(
+  file: string,
+  source: string,
+  paramsFile: string | undefined,
+  key: string,
+  baseOut: string,
+  options: ConvertOptions,
+): Promise<ConvertedInput> {
+  const fileParams = paramsFile ? await readParams(paramsFile) : undefined;
+  const paramColumns = options.paramColumns ?? [];
+  if (!fileParams && paramColumns.length === 0) {
+    throw new InputFileError(file, 'no params.json beside it (or above it) and no --param-columns to take params from');
+  }
+  const rows = await readCsvRows(file);
+  const header = rows.length ? Object.keys(rows[0] as Row) : [];
+  for (const column of paramColumns) {
+    if (rows.length && !header.includes(column)) throw new InputFileError(file, `param column "${column}" is not in the CSV header`);
+  }
+  const nameSeed = SEED_IN_NAME.exec(source)?.[1];
+
+  // One grid per distinct combination of param-column values (a single grid with params.json).
+  const groups = new Map<string, { params: Params; rows: Row[] }>();
+  for (const [index, row] of rows.entries()) {
+    const params: Params = { ...(fileParams ?? {}) };
+    for (const column of paramColumns) params[column] = jsonSafe(row[column]);
+    const data: Record<string, unknown> = {};
+    for (const [column, value] of Object.entries(row)) if (!paramColumns.includes(column)) data[column] = value;
+    if (data.seed === undefined || data.seed === null) {
+      const seed = params.seed ?? (nameSeed === undefined ? undefined : Number(nameSeed));
+      if (seed === undefined) {
+        throw new InputFileError(file, `row ${index}: no seed column, no seed in params.json and none in the file name`);
+      }
+      data.seed = seed;
+    }
+    const groupKey = JSON.stringify(params);
+    const group = groups.get(groupKey) ?? { params, rows: [] };
+    groups.set(groupKey, group);
+    group.rows.push(data);
+  }
+
+  const gridIds = [...groups.values()].map((g) => gridRecord(g.params, options).grid_id);
+  const seeds = [...new Set(rows.length ? [...groups.values()].flatMap((g) => g.rows.map((r) => String(r.seed))) : [])];
+  if (options.dryRun) return { source, status: 'planned', rows: rows.length, gridIds, seeds, files: 0 };
+
+  const write = options.granularity === 'event' ? writeEventRows : writeSeedRows;
+  let files = 0;
+  for (const group of groups.values()) {
+    const result: SweepWriteResult = await write(group.rows, baseOut, group.params, {
+      volatileKeys: options.volatileKeys,
+      partitionByParams: options.partitionByParams,
+      fileStem: key.slice(0, 20),
+    }).catch((error: unknown) => {
+      throw error instanceof RunlakeError ? new InputFileError(file, error.message) : error;
+    });
+    files += result.files.length + result.skippedFiles;
+  }
+  return { source, status: 'converted', rows: rows.length, gridIds, seeds, files };
+}
+
+async function readCsvRows(file: string): Promise<Row[]> {
+  return withStagingConnection(async (connection) => {
+    try {
+      const reader = await connection.runAndReadAll(`SELECT * FROM read_csv(${quoteLiteral(file)}, header = true)`);
+      return reader.getRowObjectsJS() as Row[];
+    } catch (error) {
+      throw new InputFileError(file, `cannot parse as CSV: ${(error as Error).message.split('\n')[0]}`);
+    }
+  });
+}
+
+async function readParams(file: string): Promise<Params> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new InputFileError(file, `is not valid JSON: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new InputFileError(file, 'must hold a JSON object of parameters');
+  }
+  // A runlake params.json record ({grid_id, params_hash, params}) is accepted too.
+  const record = parsed as Record<string, unknown>;
+  return record.params_hash && record.params && typeof record.params === 'object' ? (record.params as Params) : record;
+}
+
+function jsonSafe(value: unknown): unknown {
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (value instanceof Date) return value.toISOString();
+  return value;
+}
+
+async function findCsvFiles(root: string): Promise<string[]> {
+  try {
+    if (!(await stat(root)).isDirectory()) throw new InputFileError(root, 'is not a directory');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new InputFileError(root, 'does not exist');
+    throw error;
+  }
+  const entries = await readdir(root, { recursive: true });
+  return entries
+    .filter((e) => e.toLowerCase().endsWith('.csv'))
+    .map((e) => path.join(root, e))
+    .sort();
+}
+
+async function findParamsJson(directory: string, root: string): Promise<string | undefined> {
+  for (let dir = directory; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'params.json');
+    try {
+      await stat(candidate);
+      return candidate;
+    } catch {
+      // keep looking upwards
+    }
+    if (dir === root || !dir.startsWith(root) || path.dirname(dir) === dir) return undefined;
+  }
+}
+
+async function inputKey(
+  file: string,
+  source: string,
+  paramsFile: string | undefined,
+  options: ConvertOptions,
+): Promise<string> {
+  const hash = createHash('sha256');
+  hash.update(await readFile(file));
+  hash.update('\u0000');
+  if (paramsFile) hash.update(await readFile(paramsFile));
+  hash.update(`\u0000${options.granularity}\u0000${(options.paramColumns ?? []).join(',')}`);
+  hash.update(`\u0000${SEED_IN_NAME.exec(source)?.[1] ?? ''}`);
+  return hash.digest('hex');
+}
+
+async function readLedger(baseOut: string): Promise<Map<string, LedgerEntry>> {
+  const ledger = new Map<string, LedgerEntry>();
+  let text = '';
+  try {
+    text = await readFile(lakePaths(baseOut).convertLedger, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const entry = JSON.parse(line) as LedgerEntry;
+      ledger.set(entry.key, entry);
+    } catch {
+      // A torn last line from a crash: its input is simply converted again (idempotently).
+    }
+  }
+  return ledger;
+}
+
+async function appendLedger(baseOut: string, entry: LedgerEntry): Promise<void> {
+  const file = lakePaths(baseOut).convertLedger;
+  await mkdir(path.dirname(file), { recursive: true });
+  await appendFile(file, `${JSON.stringify(entry)}\n`, 'utf8');
+}
+
+async function runPool(count: number, jobs: number, task: (index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) await task(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, count) }, worker));
+}

@@ -1,0 +1,381 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { type DuckDBConnection, DuckDBInstance, type DuckDBResultReader } from '@duckdb/node-api';
+import { appendColumns } from './appender.js';
+import type { CanonicalValue } from './canonical-params.js';
+import { canonicalJson } from './canonical-params.js';
+import { type ColumnType, columnTypeSql, inferValueType, quoteIdentifier, quoteLiteral, t, unifyTypes } from './column-types.js';
+import { type DatasetDefinition, type DatasetRegistry, defaultRegistry } from './dataset.js';
+import { discoverDataset } from './discover.js';
+import { queryObjects } from './duckdb.js';
+import { RunlakeError, SqlError } from './errors.js';
+import { type GridRecord, listGridRecords } from './grids.js';
+import { type LakePaths, lakePaths } from './layout.js';
+import { type DatasetManifest, readManifest } from './manifest.js';
+import { listParquetFiles } from './write-rows.js';
+
+/** Options for {@link openLake}. */
+export interface OpenLakeOptions {
+  /** Datasets to expose even when they have no files yet. Defaults to `events` and `seeds`. */
+  readonly registry?: DatasetRegistry;
+  /** DuckDB threads for queries (default: DuckDB's own choice, all cores). */
+  readonly threads?: number;
+}
+
+/** A dataset as a lake connection sees it. */
+export interface LakeDataset {
+  readonly name: string;
+  /** The SQL view name (same as the dataset name). */
+  readonly view: string;
+  readonly manifest: DatasetManifest;
+  /** Number of Parquet part files when the view was created. */
+  readonly fileCount: number;
+  /** The glob the view reads. */
+  readonly glob: string;
+}
+
+/** Options for {@link Lake.queryDataset}. */
+export interface DatasetQuery {
+  /** A SQL boolean expression over the dataset's columns. */
+  readonly where?: string;
+  readonly limit?: number;
+  readonly orderBy?: string;
+  readonly columns?: readonly string[];
+}
+
+const RESERVED_DIRECTORIES = new Set(['grids']);
+
+/**
+ * A DuckDB connection over a lake directory, with one view per dataset (`events`, `seeds`, any
+ * other dataset on disk) and a `grids` table of the params flattened into typed columns.
+ * Views read the Parquet files in place: nothing is loaded until a query runs, and a query sees
+ * the files that exist when it starts.
+ *
+ * @example
+ * ```ts
+ * const lake = await openLake('results');
+ * const rows = await lake.query('SELECT grid_id, avg(regret) FROM events GROUP BY 1');
+ * lake.close();
+ * ```
+ */
+export class Lake {
+  readonly #datasets = new Map<string, LakeDataset>();
+
+  constructor(
+    readonly baseOut: string,
+    readonly paths: LakePaths,
+    readonly instance: DuckDBInstance,
+    readonly connection: DuckDBConnection,
+    readonly registry: DatasetRegistry,
+  ) {}
+
+  /** The datasets with a view, by name. */
+  get datasets(): ReadonlyMap<string, LakeDataset> {
+    return this.#datasets;
+  }
+
+  /**
+   * Runs any SQL over the views and returns plain row objects.
+   *
+   * @example
+   * ```ts
+   * await lake.query('SELECT count(*) AS n FROM events'); // [{ n: 12000 }]
+   * ```
+   */
+  async query(sql: string): Promise<Record<string, unknown>[]> {
+    try {
+      return await queryObjects(this.connection, sql);
+    } catch (error) {
+      throw new SqlError(sql, error);
+    }
+  }
+
+  /**
+   * Runs SQL and returns DuckDB's result reader (column names, types, rows), for callers that
+   * need more than plain objects. DuckDB's refusals become {@link SqlError}.
+   *
+   * @example
+   * ```ts
+   * const reader = await lake.read('SELECT * FROM seeds');
+   * reader.columnNames();
+   * ```
+   */
+  async read(sql: string): Promise<DuckDBResultReader> {
+    try {
+      return await this.connection.runAndReadAll(sql);
+    } catch (error) {
+      throw new SqlError(sql, error);
+    }
+  }
+
+  /**
+   * Runs SQL for its effect (e.g. `COPY … TO`); DuckDB's refusals become {@link SqlError}.
+   *
+   * @example
+   * ```ts
+   * await lake.run("COPY (SELECT * FROM seeds) TO 'seeds.parquet'");
+   * ```
+   */
+  async run(sql: string): Promise<void> {
+    try {
+      await this.connection.run(sql);
+    } catch (error) {
+      throw new SqlError(sql, error);
+    }
+  }
+
+  /**
+   * Selects rows of one dataset with an optional filter, order and limit.
+   *
+   * @example
+   * ```ts
+   * await lake.queryDataset('events', { where: "op = 'insert'", limit: 10 });
+   * ```
+   */
+  queryDataset(dataset: string, query: DatasetQuery = {}): Promise<Record<string, unknown>[]> {
+    return this.query(this.datasetSql(dataset, query));
+  }
+
+  /**
+   * The SQL text {@link queryDataset} runs, for callers that stream or export the result.
+   *
+   * @example
+   * ```ts
+   * lake.datasetSql('seeds', { limit: 5 }); // 'SELECT * FROM "seeds" LIMIT 5'
+   * ```
+   */
+  datasetSql(dataset: string, query: DatasetQuery = {}): string {
+    if (dataset !== 'grids' && !this.#datasets.has(dataset)) {
+      throw new RunlakeError(`no dataset "${dataset}" in ${this.baseOut} (have: ${[...this.#datasets.keys(), 'grids'].join(', ')})`);
+    }
+    const columns = query.columns?.length ? query.columns.map(quoteIdentifier).join(', ') : '*';
+    let sql = `SELECT ${columns} FROM ${quoteIdentifier(dataset)}`;
+    if (query.where?.trim()) sql += ` WHERE ${query.where}`;
+    if (query.orderBy?.trim()) sql += ` ORDER BY ${query.orderBy}`;
+    if (query.limit !== undefined) {
+      if (!Number.isSafeInteger(query.limit) || query.limit < 0) throw new RunlakeError(`limit must be a non-negative integer, got ${query.limit}`);
+      sql += ` LIMIT ${query.limit}`;
+    }
+    return sql;
+  }
+
+  /**
+   * Event rows matching `where` (exp_engine's `query_events`).
+   *
+   * @example
+   * ```ts
+   * await lake.queryEvents('regret < 0.05', 20);
+   * ```
+   */
+  queryEvents(where?: string, limit?: number): Promise<Record<string, unknown>[]> {
+    return this.queryDataset('events', { where, limit });
+  }
+
+  /**
+   * Seed rows matching `where` (exp_engine's `query_seeds`).
+   *
+   * @example
+   * ```ts
+   * await lake.querySeeds("grid_id = 'ab12cd34'", 100);
+   * ```
+   */
+  querySeeds(where?: string, limit?: number): Promise<Record<string, unknown>[]> {
+    return this.queryDataset('seeds', { where, limit });
+  }
+
+  /**
+   * Re-reads the lake directory: picks up datasets and grids written since the lake was opened,
+   * and turns empty placeholder views into real ones once files exist.
+   *
+   * @example
+   * ```ts
+   * await writeEventRows(rows, 'lake', params);
+   * await lake.refresh();
+   * ```
+   */
+  async refresh(): Promise<void> {
+    this.#datasets.clear();
+    for (const name of await datasetNames(this.paths, this.registry)) {
+      this.#datasets.set(name, await createDatasetView(this.connection, this.paths, name, this.registry.get(name)));
+    }
+    await createGridsTable(this.connection, await listGridRecords(this.baseOut));
+  }
+
+  /** Closes the connection and the DuckDB instance. */
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+/**
+ * Opens a lake directory for SQL: an in-process DuckDB with a view per dataset and a `grids`
+ * table. A dataset with no files yet is an empty, typed view. Partition columns are pinned with
+ * `hive_types` (so `grid_id` never turns into a number and loses leading zeros).
+ *
+ * @example
+ * ```ts
+ * const lake = await openLake('results');
+ * console.log(await lake.queryEvents('regret < 0.05', 20));
+ * lake.close();
+ * ```
+ */
+export async function openLake(baseOut: string, options: OpenLakeOptions = {}): Promise<Lake> {
+  const config: Record<string, string> = { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' };
+  if (options.threads !== undefined) config.threads = String(options.threads);
+  const instance = await DuckDBInstance.create(':memory:', config);
+  const connection = await instance.connect();
+  const lake = new Lake(baseOut, lakePaths(baseOut), instance, connection, options.registry ?? defaultRegistry);
+  try {
+    await lake.refresh();
+  } catch (error) {
+    lake.close();
+    throw error;
+  }
+  return lake;
+}
+
+async function datasetNames(paths: LakePaths, registry: DatasetRegistry): Promise<string[]> {
+  const names = new Set(registry.list().map((d) => d.name));
+  let entries: import('node:fs').Dirent[] = [];
+  try {
+    entries = await readdir(paths.root, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  for (const entry of entries) {
+    if (entry.isDirectory() && /^[a-z][a-z0-9_]*$/.test(entry.name) && !RESERVED_DIRECTORIES.has(entry.name)) {
+      names.add(entry.name);
+    }
+  }
+  return [...names].sort();
+}
+
+/**
+ * The manifest of a dataset: the stored one, else one discovered from its files, else the one
+ * its definition implies (for a dataset with no files yet).
+ *
+ * @example
+ * ```ts
+ * await datasetManifest(connection, lakePaths('lake'), 'events', EVENTS_DATASET);
+ * ```
+ */
+export async function datasetManifest(
+  connection: DuckDBConnection,
+  paths: LakePaths,
+  name: string,
+  definition: DatasetDefinition | undefined,
+): Promise<DatasetManifest> {
+  return (
+    (await readManifest(paths, name)) ??
+    (await discoverDataset(connection, paths, definition ?? { name })) ?? {
+      format: 1,
+      dataset: name,
+      partitionBy: (definition?.partitionBy ?? []).map((k) => ({ name: k.name, type: k.type })),
+      columns: (definition?.columns ?? []).map((c) => ({ name: c.name, type: c.type })),
+    }
+  );
+}
+
+/**
+ * The `read_parquet` call for a dataset's files, with partition types pinned.
+ *
+ * @example
+ * ```ts
+ * readParquetSql('lake/events/**\/*.parquet', manifest);
+ * ```
+ */
+export function readParquetSql(glob: string, manifest: DatasetManifest): string {
+  const hiveTypes = manifest.partitionBy.map((k) => `${quoteLiteral(k.name)}: ${quoteLiteral(columnTypeSql(k.type))}`).join(', ');
+  const hive = manifest.partitionBy.length ? `hive_partitioning = true, hive_types = {${hiveTypes}}` : 'hive_partitioning = false';
+  return `read_parquet(${quoteLiteral(glob)}, ${hive}, union_by_name = true)`;
+}
+
+async function createDatasetView(
+  connection: DuckDBConnection,
+  paths: LakePaths,
+  name: string,
+  definition: DatasetDefinition | undefined,
+): Promise<LakeDataset> {
+  const manifest = await datasetManifest(connection, paths, name, definition);
+  const directory = paths.dataset(name);
+  const glob = path.join(directory, '**', '*.parquet');
+  const fileCount = (await listParquetFiles(directory)).length;
+  const view = quoteIdentifier(name);
+  const typedNull = (c: { name: string; type: ColumnType }) =>
+    `CAST(NULL AS ${c.type.kind === 'null' ? 'INTEGER' : columnTypeSql(c.type)}) AS ${quoteIdentifier(c.name)}`;
+
+  if (fileCount === 0) {
+    const columns = [...manifest.columns, ...manifest.partitionBy].map(typedNull);
+    const select = columns.length ? columns.join(', ') : 'NULL AS _empty';
+    await connection.run(`CREATE OR REPLACE VIEW ${view} AS SELECT ${select} WHERE false`);
+  } else {
+    const source = readParquetSql(glob, manifest);
+    const present = new Set((await connection.runAndReadAll(`SELECT * FROM ${source} LIMIT 0`)).columnNames());
+    // Columns the manifest knows but no file holds (all-null so far) still appear, as NULL.
+    const missing = manifest.columns.filter((c) => !present.has(c.name)).map(typedNull);
+    await connection.run(`CREATE OR REPLACE VIEW ${view} AS SELECT *${missing.map((m) => `, ${m}`).join('')} FROM ${source}`);
+  }
+  return { name, view: name, manifest, fileCount, glob };
+}
+
+/**
+ * Flattens canonical params into columns: nested objects become dotted names (`optim.lr`), and
+ * each column takes the type its values unify to across grids (VARCHAR holding JSON text when
+ * grids disagree, e.g. a number in one grid and a string in another).
+ *
+ * @example
+ * ```ts
+ * flattenParams({ optim: { lr: 0.1 } }); // { 'optim.lr': 0.1 }
+ * ```
+ */
+export function flattenParams(params: Record<string, CanonicalValue>, prefix = ''): Record<string, CanonicalValue> {
+  const out: Record<string, CanonicalValue> = {};
+  for (const [key, value] of Object.entries(params)) {
+    const name = prefix ? `${prefix}.${key}` : key;
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0) {
+      Object.assign(out, flattenParams(value, name));
+    } else {
+      out[name] = value;
+    }
+  }
+  return out;
+}
+
+async function createGridsTable(connection: DuckDBConnection, records: readonly GridRecord[]): Promise<void> {
+  const flat = records.map((r) => flattenParams(r.params));
+  const types = new Map<string, ColumnType | 'json'>();
+  for (const row of flat) {
+    for (const [name, value] of Object.entries(row)) {
+      if (name === 'grid_id' || name === 'params_hash' || name === 'params_json') continue;
+      const current = types.get(name) ?? t.null;
+      if (current === 'json') continue;
+      const inferred = inferValueType(value);
+      const merged = 'unsupported' in inferred ? undefined : unifyTypes(current, inferred);
+      types.set(name, merged && !(Array.isArray(value) && merged.kind === 'list' && merged.element.kind === 'struct') ? merged : 'json');
+    }
+  }
+  const paramColumns = [...types].map(([name, type]) => ({
+    name,
+    type: type === 'json' || type.kind === 'null' ? t.string : type,
+    asJson: type === 'json',
+  }));
+  const columns = [
+    { name: 'grid_id', type: t.string, valueAt: (r: number) => records[r]?.grid_id },
+    ...paramColumns.map((c) => ({
+      name: c.name,
+      type: c.type,
+      valueAt: (r: number) => {
+        const value = flat[r]?.[c.name];
+        return c.asJson && value !== undefined && value !== null ? canonicalJson(value) : value;
+      },
+    })),
+    { name: 'params_hash', type: t.string, valueAt: (r: number) => records[r]?.params_hash },
+    { name: 'params_json', type: t.string, valueAt: (r: number) => (records[r] ? canonicalJson(records[r].params) : null) },
+  ];
+  await connection.run('DROP TABLE IF EXISTS grids');
+  await connection.run(
+    `CREATE TEMP TABLE grids (${columns.map((c) => `${quoteIdentifier(c.name)} ${columnTypeSql(c.type)}`).join(', ')})`,
+  );
+  await appendColumns(connection, 'grids', records.length, columns);
+}
