@@ -18,7 +18,7 @@ export function renderTable(rows: readonly Record<string, unknown>[], columns = 
   if (columns.length === 0) return '(no columns)';
   const cells = rows.map((row) => columns.map((c) => truncate(cellText(row[c]))));
   const widths = columns.map((c, j) => Math.max(c.length, ...cells.map((r) => (r[j] as string).length)));
-  const numeric = columns.map((c) => rows.length > 0 && rows.every((r) => r[c] === null || typeof r[c] === 'number'));
+  const numeric = columns.map((c) => rows.length > 0 && rows.every((r) => r[c] === null || typeof r[c] === 'number' || typeof r[c] === 'bigint'));
   const line = (values: readonly string[], alignRight: boolean) =>
     values
       .map((v, j) => (alignRight && numeric[j] ? v.padStart(widths[j] as number) : v.padEnd(widths[j] as number)))

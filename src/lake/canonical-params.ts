@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import { ParamsError } from './errors.js';
 
-/** A JSON value after canonicalization: no undefined, no non-finite numbers, no -0. */
+/**
+ * A JSON value after canonicalization: no undefined, no non-finite numbers, no -0. Objects have a
+ * `null` prototype, so a `__proto__` member is an ordinary key like any other.
+ */
 export type CanonicalValue = null | boolean | number | string | CanonicalValue[] | { [key: string]: CanonicalValue };
 
 /** A parameter set as a training runner produces it. */
@@ -46,8 +49,10 @@ export interface CanonicalizeOptions {
 /**
  * Returns the canonical form of a parameter set: volatile top-level keys dropped, `undefined`
  * dropped, keys sorted recursively (by UTF-16 code units, as RFC 8785), array order kept, `-0`
- * turned into `0`. NaN, ±Infinity, integers beyond ±2^53, functions, symbols and non-plain
- * objects are refused with a {@link ParamsError} naming the path.
+ * turned into `0`. Every object in the result has a `null` prototype, so a `__proto__` key is
+ * kept like any other. Any finite double is accepted; NaN, ±Infinity, bigints that no double
+ * equals exactly, functions, symbols, symbol keys and non-plain objects are refused with a
+ * {@link ParamsError} naming the path.
  *
  * @example
  * ```ts
@@ -56,15 +61,9 @@ export interface CanonicalizeOptions {
  * ```
  */
 export function canonicalizeParams(params: Params, options: CanonicalizeOptions = {}): Record<string, CanonicalValue> {
-  if (!isPlainObject(params)) throw new ParamsError('', 'params must be a plain object');
+  if (!isPlainObject(params)) throw paramsError('', `must be a plain object, not ${describe(params)}`);
   const volatile = new Set(options.volatileKeys ?? DEFAULT_VOLATILE_KEYS);
-  const out: Record<string, CanonicalValue> = {};
-  for (const key of sortedKeys(params)) {
-    if (volatile.has(key)) continue;
-    const value = canonicalValue(params[key], key);
-    if (value !== undefined) out[key] = value;
-  }
-  return out;
+  return canonicalObject(params, null, (key) => volatile.has(key));
 }
 
 /**
@@ -131,38 +130,106 @@ export function attachGridId<T extends Params>(params: T, options: CanonicalizeO
   return { ...params, grid_id: gridHash(params, options) };
 }
 
+/**
+ * The canonical copy of a plain object, built on a `null` prototype: on an ordinary object,
+ * `out.__proto__ = value` would set the prototype instead of adding a member, and the key would
+ * silently vanish from the hash.
+ */
+function canonicalObject(
+  object: Record<string, unknown>,
+  path: string | null,
+  skip: (key: string) => boolean = () => false,
+): Record<string, CanonicalValue> {
+  // JSON.stringify and Object.keys ignore symbol keys; refuse them rather than hash without them.
+  const symbol = Object.getOwnPropertySymbols(object).find((s) => Object.prototype.propertyIsEnumerable.call(object, s));
+  if (symbol !== undefined) {
+    throw paramsError(memberPath(path, String(symbol)), 'a symbol key is not a JSON object key (keys must be strings)');
+  }
+  const out = Object.create(null) as Record<string, CanonicalValue>;
+  for (const key of sortedKeys(object)) {
+    if (skip(key)) continue;
+    const item = canonicalValue(object[key], memberPath(path, key));
+    if (item !== undefined) out[key] = item; // safe: `out` has no __proto__ accessor to trigger
+  }
+  return out;
+}
+
 function canonicalValue(value: unknown, path: string): CanonicalValue | undefined {
   if (value === undefined) return undefined;
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
   if (typeof value === 'number') return canonicalNumber(value, path);
-  if (typeof value === 'bigint') {
-    if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(-Number.MAX_SAFE_INTEGER)) {
-      throw new ParamsError(path, `integer ${value} is outside ±(2^53 - 1) and cannot be hashed exactly`);
-    }
-    return Number(value);
-  }
+  if (typeof value === 'bigint') return bigintToNumber(value, path);
   if (Array.isArray(value)) {
     // JSON has no undefined; inside an array it becomes null, as JSON.stringify does.
     return value.map((item, i) => canonicalValue(item, `${path}[${i}]`) ?? null);
   }
-  if (isPlainObject(value)) {
-    const out: Record<string, CanonicalValue> = {};
-    for (const key of sortedKeys(value)) {
-      const item = canonicalValue(value[key], `${path}.${key}`);
-      if (item !== undefined) out[key] = item;
-    }
-    return out;
-  }
-  const kind = value instanceof Date ? 'a Date (store it as an ISO string)' : `a ${typeof value}`;
-  throw new ParamsError(path, `${kind} is not a JSON value`);
+  if (isPlainObject(value)) return canonicalObject(value, path);
+  throw paramsError(path, `${describe(value)} is not a JSON value`);
 }
 
+/** Any finite double is accepted as it is (the hash is defined over IEEE-754 doubles); -0 becomes 0. */
 function canonicalNumber(value: number, path: string): number {
-  if (!Number.isFinite(value)) throw new ParamsError(path, `${value} is not a finite number`);
-  if (Number.isInteger(value) && Math.abs(value) > Number.MAX_SAFE_INTEGER) {
-    throw new ParamsError(path, `integer ${value} is outside ±(2^53 - 1) and cannot be hashed exactly`);
-  }
+  if (!Number.isFinite(value)) throw paramsError(path, `${value} is not a finite number`);
   return value === 0 ? 0 : value;
+}
+
+/** A bigint is accepted iff some double equals it exactly; it becomes that double. */
+function bigintToNumber(value: bigint, path: string): number {
+  const number = Number(value);
+  if (!Number.isFinite(number) || BigInt(number) !== value) {
+    throw paramsError(path, `${integerText(value)} is not exactly representable as an IEEE-754 double`);
+  }
+  return number === 0 ? 0 : number;
+}
+
+/** `integer 9007199254740993`; huge ones by size, as the Python port does, since their digits would swamp the message. */
+function integerText(value: bigint): string {
+  const bits = (value < 0n ? -value : value).toString(2).length;
+  return bits <= 128 ? `integer ${value}` : `${value < 0n ? 'a negative' : 'an'} integer of ${bits} bits`;
+}
+
+/**
+ * The path of a member: `key` in the parameter set itself (`path` null), `path.key` below it
+ * (`opt.betas`, `layers[1].scale`; `.x` inside a top-level member named '').
+ */
+function memberPath(path: string | null, key: string): string {
+  return path === null ? key : `${path}.${key}`;
+}
+
+/** A ParamsError whose message reads `params: <reason>` rather than `params.: <reason>` when the path is empty. */
+function paramsError(path: string, reason: string): ParamsError {
+  const error = new ParamsError(path, reason);
+  if (path === '' && error.message !== `params: ${reason}`) {
+    error.message = `params: ${reason}`;
+    Error.captureStackTrace?.(error, paramsError);
+  }
+  return error;
+}
+
+/** Names what a non-JSON value is, for error messages: 'a Map', 'a Config instance', 'a function'. */
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value !== 'object') return withArticle(typeof value);
+  if (value instanceof Date) return 'a Date (store it as an ISO string)';
+  const tag = Object.prototype.toString.call(value).slice(8, -1);
+  const name = constructorName(value);
+  if (tag !== 'Object' && (name === undefined || name === tag)) return withArticle(tag);
+  if (name !== undefined && name !== 'Object') return `${withArticle(name)} instance`;
+  return 'an object with a custom prototype';
+}
+
+function constructorName(value: object): string | undefined {
+  try {
+    const ctor: unknown = Object.getPrototypeOf(value)?.constructor;
+    return typeof ctor === 'function' && ctor.name !== '' ? ctor.name : undefined;
+  } catch {
+    return undefined; // a Proxy or a getter that throws
+  }
+}
+
+function withArticle(word: string): string {
+  return `${/^[aeiou]/i.test(word) ? 'an' : 'a'} ${word}`;
 }
 
 /** Keys in UTF-16 code-unit order, which is what Array.prototype.sort does for strings. */
@@ -170,6 +237,7 @@ function sortedKeys(object: object): string[] {
   return Object.keys(object).sort();
 }
 
+/** A plain object: its prototype is `Object.prototype` or `null` (as canonical objects are). */
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object') return false;
   const proto = Object.getPrototypeOf(value);

@@ -1,6 +1,6 @@
 import { type ColumnType, columnTypeSql, inferValueType, t, unifyTypes } from './column-types.js';
 import { RowValidationError } from './errors.js';
-import { formatPartitionValue, type PartitionValue } from './partition-path.js';
+import { formatPartitionValue, type PartitionValue, partitionDirectory } from './partition-path.js';
 
 /** One row as a caller hands it in: column name to value. */
 export type Row = Readonly<Record<string, unknown>>;
@@ -48,6 +48,8 @@ export interface RowBatch {
 export interface BatchOptions {
   /** Columns to store as float32 instead of float64 (`'all'` for every floating column). */
   readonly float32Columns?: ReadonlySet<string> | 'all';
+  /** Column types of a typed dataset, named in error messages when rows disagree with them. */
+  readonly declaredTypes?: ReadonlyMap<string, ColumnType>;
 }
 
 const PARTITION_TYPE_CHECKS: Partial<Record<ColumnType['kind'], (v: unknown) => boolean>> = {
@@ -115,6 +117,8 @@ export function buildRowBatch(
     }
     let index = partitionIndex.get(tupleKey);
     if (index === undefined) {
+      // Fails here, before any file exists, for a value that cannot name a directory.
+      partitionDirectory(partitionSources.map((p, k) => [p.name, text[k] as string]));
       index = partitions.length;
       partitionIndex.set(tupleKey, index);
       partitions.push({ text, rowCount: 0 });
@@ -142,11 +146,14 @@ export function buildRowBatch(
       if (type.kind === kind && kind !== 'list' && kind !== 'struct') continue;
       const merged = unifyTypes(column.type, type);
       if (!merged) {
+        const declared = options.declaredTypes?.get(name);
         fail(
           r,
           name,
-          `${describe(value)} is ${columnTypeSql(type)}, but earlier rows (from row ${column.firstTypedRow}) ` +
-            `hold ${columnTypeSql(column.type)}`,
+          declared
+            ? `schema says ${columnTypeSql(declared)}, but ${describe(value)} is ${columnTypeSql(type)}`
+            : `${describe(value)} is ${columnTypeSql(type)}, but earlier rows (from row ${column.firstTypedRow}) ` +
+                `hold ${columnTypeSql(column.type)}`,
         );
       }
       if (column.firstTypedRow < 0) column.firstTypedRow = r;

@@ -82,6 +82,7 @@ export async function writeRows(
   const float32 = options.float32Columns;
   const batch = buildRowBatch(dataset.name, rows, sources, {
     float32Columns: float32 === 'all' ? 'all' : float32 ? new Set(float32) : undefined,
+    declaredTypes: dataset.columns && new Map(dataset.columns.map((c) => [c.name, c.type])),
   });
   if (dataset.columns) checkTypedSchema(dataset, batch);
   if (rows.length === 0) return { dataset: dataset.name, rowCount: 0, files: [], skippedFiles: 0 };
