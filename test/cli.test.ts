@@ -40,7 +40,12 @@ describe('runlake CLI', () => {
     expect(text.stdout).toMatch(/regret\s+DOUBLE/);
     const json = JSON.parse(runlake('info', lake, '--json').stdout);
     const events = json.datasets.find((d: { name: string }) => d.name === 'events');
-    expect(events).toMatchObject({ rows: 8000, files: 16, partitions: 16, distinct: { grid_id: 8, seed: 2 } });
+    expect(events).toMatchObject({
+      rows: 8000,
+      files: 16,
+      partitions: 16,
+      distinct: { grid_id: 8, seed: 2 },
+    });
     expect(events.bytes).toBeGreaterThan(0);
     expect(json.grids).toBe(8);
   });
@@ -49,7 +54,17 @@ describe('runlake CLI', () => {
     const table = runlake('query', lake, 'events', '--where', "op = 'delete'", '--limit', '3');
     expect(table.code).toBe(0);
     expect(table.stdout).toContain('(3 rows)');
-    const csv = runlake('query', lake, 'seeds', '--where', 'seed = 1', '--format', 'csv', '--columns', 'grid_id,seed');
+    const csv = runlake(
+      'query',
+      lake,
+      'seeds',
+      '--where',
+      'seed = 1',
+      '--format',
+      'csv',
+      '--columns',
+      'grid_id,seed',
+    );
     const lines = csv.stdout.trim().split('\n');
     expect(lines[0]).toBe('grid_id,seed');
     expect(lines).toHaveLength(9);
@@ -121,10 +136,14 @@ describe('runlake convert', () => {
       writeFileSync(path.join(dir, name, 'params.json'), JSON.stringify(params));
       for (const [file, text] of Object.entries(files)) writeFileSync(path.join(dir, name, file), text);
     };
-    grid('a', { algo: 'memorypair', gamma_bar: 1.0 }, {
-      'seed_1.csv': 'event_id,op,regret\n0,insert,0.5\n1,delete,0.25\n',
-      'seed_2.csv': 'event_id,op,regret\n0,insert,0.4\n1,delete,0.2\n',
-    });
+    grid(
+      'a',
+      { algo: 'memorypair', gamma_bar: 1.0 },
+      {
+        'seed_1.csv': 'event_id,op,regret\n0,insert,0.5\n1,delete,0.25\n',
+        'seed_2.csv': 'event_id,op,regret\n0,insert,0.4\n1,delete,0.2\n',
+      },
+    );
     grid('b', { algo: 'sgd', gamma_bar: 0.5, seed: 7 }, { 'run.csv': 'event_id,op,regret\n0,insert,0.9\n' });
     return dir;
   }
@@ -153,7 +172,14 @@ describe('runlake convert', () => {
     const third = runlake('convert', sweep, lake);
     expect(third.stdout).toContain('converted 1 inputs (1 rows, 1 files)');
     expect(third.stdout).toContain('skipped 3');
-    const rows = runlake('query', lake, '--sql', 'SELECT seed, count(*) AS n FROM events GROUP BY 1 ORDER BY 1', '--format', 'csv');
+    const rows = runlake(
+      'query',
+      lake,
+      '--sql',
+      'SELECT seed, count(*) AS n FROM events GROUP BY 1 ORDER BY 1',
+      '--format',
+      'csv',
+    );
     expect(rows.stdout).toBe('seed,n\n1,2\n2,2\n3,1\n7,1\n');
   });
 
@@ -164,7 +190,15 @@ describe('runlake convert', () => {
       'algo,gamma_bar,seed,avg_regret\nx,1,1,0.1\nx,1,2,0.2\ny,0.5,1,0.3\n',
     );
     const lake = path.join(tempDir(), 'lake');
-    const result = runlake('convert', dir, lake, '--granularity', 'seed', '--param-columns', 'algo,gamma_bar');
+    const result = runlake(
+      'convert',
+      dir,
+      lake,
+      '--granularity',
+      'seed',
+      '--param-columns',
+      'algo,gamma_bar',
+    );
     expect(result.code, result.stderr).toBe(0);
     const rows = runlake(
       'query',

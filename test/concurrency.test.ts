@@ -30,7 +30,9 @@ function runWriter(args: string[]): { child: ChildProcess; done: number[]; exite
 async function batchCounts(base: string): Promise<Map<string, number>> {
   const lake = await openLake(base);
   try {
-    const rows = await lake.query('SELECT writer, batch, count(*)::INT AS n, count(DISTINCT i)::INT AS d FROM events GROUP BY ALL');
+    const rows = await lake.query(
+      'SELECT writer, batch, count(*)::INT AS n, count(DISTINCT i)::INT AS d FROM events GROUP BY ALL',
+    );
     for (const row of rows) expect(row.d).toBe(row.n); // no row duplicated inside a batch
     return new Map(rows.map((r) => [`${r.writer}/${r.batch}`, r.n as number]));
   } finally {
@@ -47,7 +49,9 @@ describe('concurrent writers', () => {
     expect(counts.size).toBe(32);
     expect([...counts.values()].every((n) => n === 2000)).toBe(true);
     const files = visibleFiles(base);
-    expect(files.filter((f) => f.startsWith('grids/'))).toEqual([`grids/grid_id=${gridHash(params)}/params.json`]);
+    expect(files.filter((f) => f.startsWith('grids/'))).toEqual([
+      `grids/grid_id=${gridHash(params)}/params.json`,
+    ]);
     expect(files.filter((f) => f.startsWith('events/'))).toHaveLength(32);
   });
 
@@ -61,7 +65,9 @@ describe('concurrent writers', () => {
           });
           worker.on('message', () => resolve());
           worker.on('error', reject);
-          worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited with ${code}`))));
+          worker.on('exit', (code) =>
+            code === 0 ? resolve() : reject(new Error(`worker exited with ${code}`)),
+          );
         }),
     );
     await Promise.all(workers);

@@ -23,10 +23,18 @@ import { tempDir, visibleFiles } from './helpers/lake-fixtures.js';
 const params = { algo: 'memorypair', accountant: 'zcdp', gamma_bar: 1.0, gamma_split: 0.5 };
 
 function events(n: number, seed: number) {
-  return Array.from({ length: n }, (_, i) => ({ seed, event_id: i, op: i % 2 ? 'insert' : 'delete', regret: i / n }));
+  return Array.from({ length: n }, (_, i) => ({
+    seed,
+    event_id: i,
+    op: i % 2 ? 'insert' : 'delete',
+    regret: i / n,
+  }));
 }
 
-async function withLake<T>(base: string, use: (lake: Awaited<ReturnType<typeof openLake>>) => Promise<T>): Promise<T> {
+async function withLake<T>(
+  base: string,
+  use: (lake: Awaited<ReturnType<typeof openLake>>) => Promise<T>,
+): Promise<T> {
   const lake = await openLake(base);
   try {
     return await use(lake);
@@ -46,7 +54,11 @@ describe('writeEventRows layout', () => {
     expect(files).toHaveLength(3);
     expect(files).toContain(`grids/grid_id=${gridId}/params.json`);
     for (const seed of [1, 2]) {
-      expect(files.some((f) => new RegExp(`^events/grid_id=${gridId}/seed=${seed}/part-[0-9a-f-]{36}\\.parquet$`).test(f))).toBe(true);
+      expect(
+        files.some((f) =>
+          new RegExp(`^events/grid_id=${gridId}/seed=${seed}/part-[0-9a-f-]{36}\\.parquet$`).test(f),
+        ),
+      ).toBe(true);
     }
     const record = JSON.parse(readFileSync(path.join(base, `grids/grid_id=${gridId}/params.json`), 'utf8'));
     expect(record.params).toEqual({ accountant: 'zcdp', algo: 'memorypair', gamma_bar: 1, gamma_split: 0.5 });
@@ -58,7 +70,9 @@ describe('writeEventRows layout', () => {
         `SELECT DISTINCT compression FROM parquet_metadata('${base}/events/**/*.parquet')`,
       );
       expect(codecs).toEqual([{ compression: 'ZSTD' }]);
-      const rows = await lake.query('SELECT grid_id, seed, count(*)::INT AS n FROM events GROUP BY ALL ORDER BY seed');
+      const rows = await lake.query(
+        'SELECT grid_id, seed, count(*)::INT AS n FROM events GROUP BY ALL ORDER BY seed',
+      );
       expect(rows).toEqual([
         { grid_id: gridId, seed: 1, n: 10 },
         { grid_id: gridId, seed: 2, n: 5 },
@@ -72,7 +86,14 @@ describe('writeEventRows layout', () => {
     const file = path.join(base, `grids/grid_id=${gridHash(params)}/params.json`);
     const before = readFileSync(file, 'utf8');
     // Same params in another key order, with volatile keys: same grid.
-    const again = { gamma_split: 0.5, gamma_bar: 1, accountant: 'zcdp', algo: 'memorypair', seed: 9, base_out: '/x' };
+    const again = {
+      gamma_split: 0.5,
+      gamma_bar: 1,
+      accountant: 'zcdp',
+      algo: 'memorypair',
+      seed: 9,
+      base_out: '/x',
+    };
     const result = await writeEventRows(events(3, 2), base, again);
     expect(result.gridId).toBe(gridHash(params));
     expect(readFileSync(file, 'utf8')).toBe(before);
@@ -98,7 +119,9 @@ describe('writeEventRows layout', () => {
 
   it('refuses a grid_id in params that is not the hash of the params', async () => {
     const base = tempDir();
-    const error = await writeEventRows(events(2, 1), base, { ...params, grid_id: 'deadbeef' }).catch((e) => e);
+    const error = await writeEventRows(events(2, 1), base, { ...params, grid_id: 'deadbeef' }).catch(
+      (e) => e,
+    );
     expect(error).toBeInstanceOf(ParamsError);
     expect(error.message).toContain('deadbeef');
     expect(visibleFiles(base)).toEqual([]);
@@ -127,7 +150,9 @@ describe('writeEventRows layout', () => {
       `events/algo=memorypair/accountant=zcdp/gamma_bar=1/grid_id=${gridHash(params)}/seed=1`,
     ]);
     await withLake(base, async (lake) => {
-      const rows = await lake.query('SELECT DISTINCT algo, gamma_bar, typeof(gamma_bar) AS ty FROM events ORDER BY gamma_bar');
+      const rows = await lake.query(
+        'SELECT DISTINCT algo, gamma_bar, typeof(gamma_bar) AS ty FROM events ORDER BY gamma_bar',
+      );
       expect(rows).toEqual([
         { algo: 'memorypair', gamma_bar: 0.5, ty: 'DOUBLE' },
         { algo: 'memorypair', gamma_bar: 1, ty: 'DOUBLE' },
@@ -161,7 +186,21 @@ describe('types and schema evolution', () => {
           nested: { lr: 0.01, name: 'adam', betas: [0.9, 0.999] },
           loss: Number.NaN,
         },
-        { seed: 1, i: -3, big: 1n, f: 2, f32: 3, b: false, s: '', ts: when, maybe: null, xs: [], tags: [], nested: null, loss: 1 },
+        {
+          seed: 1,
+          i: -3,
+          big: 1n,
+          f: 2,
+          f32: 3,
+          b: false,
+          s: '',
+          ts: when,
+          maybe: null,
+          xs: [],
+          tags: [],
+          nested: null,
+          loss: 1,
+        },
       ],
       base,
       params,
@@ -205,7 +244,17 @@ describe('types and schema evolution', () => {
         nested: { lr: 0.01, name: 'adam', betas: [0.9, 0.999] },
         nan: true,
       });
-      expect(rows[1]).toMatchObject({ i: -3, f: 2, f32: 3, b: false, s: '', xs: [], tags: [], nested: null, nan: false });
+      expect(rows[1]).toMatchObject({
+        i: -3,
+        f: 2,
+        f32: 3,
+        b: false,
+        s: '',
+        xs: [],
+        tags: [],
+        nested: null,
+        nan: false,
+      });
     });
   });
 
@@ -246,12 +295,34 @@ describe('bad input', () => {
     ['a missing partition key', [{ seed: 1, x: 1 }, { x: 2 }], 1, 'seed', 'partition key is missing'],
     ['a non-integer seed', [{ seed: 1.5, x: 1 }], 0, 'seed', 'is not a BIGINT'],
     ['a string seed', [{ seed: '1', x: 1 }], 0, 'seed', 'is not a BIGINT'],
-    ['mixed types within a column', [{ seed: 1, x: 1 }, { seed: 1, x: 2 }, { seed: 1, x: 'three' }], 2, 'x', 'earlier rows'],
+    [
+      'mixed types within a column',
+      [
+        { seed: 1, x: 1 },
+        { seed: 1, x: 2 },
+        { seed: 1, x: 'three' },
+      ],
+      2,
+      'x',
+      'earlier rows',
+    ],
     ['a list mixing types', [{ seed: 1, xs: [1, 'a'] }], 0, 'xs', 'list mixes'],
     ['a function value', [{ seed: 1, f: () => 1 }], 0, 'f', 'function'],
     ['a class instance', [{ seed: 1, m: new Map() }], 0, 'm', 'Map'],
-    ['a row that is not an object', [{ seed: 1 }, 42 as unknown as Record<string, unknown>], 1, '', 'not an object'],
-    ['a grid_id that disagrees with the params', [{ seed: 1, grid_id: 'ffffffff' }], 0, 'grid_id', 'ffffffff'],
+    [
+      'a row that is not an object',
+      [{ seed: 1 }, 42 as unknown as Record<string, unknown>],
+      1,
+      '',
+      'not an object',
+    ],
+    [
+      'a grid_id that disagrees with the params',
+      [{ seed: 1, grid_id: 'ffffffff' }],
+      0,
+      'grid_id',
+      'ffffffff',
+    ],
     ['an invalid Date', [{ seed: 1, ts: new Date('nope') }], 0, 'ts', 'invalid Date'],
   ];
   for (const [name, rows, rowIndex, column, reason] of cases) {
@@ -270,7 +341,9 @@ describe('bad input', () => {
   for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
     it(`refuses non-finite params (${bad}) with the param's path, writing nothing`, async () => {
       const base = tempDir();
-      const error = await writeEventRows(events(2, 1), base, { ...params, optim: { lr: bad } }).catch((e) => e);
+      const error = await writeEventRows(events(2, 1), base, { ...params, optim: { lr: bad } }).catch(
+        (e) => e,
+      );
       expect(error).toBeInstanceOf(ParamsError);
       expect(error.path).toBe('optim.lr');
       expect(visibleFiles(base)).toEqual([]);
@@ -279,9 +352,14 @@ describe('bad input', () => {
 
   it('refuses a partition value too long for a directory name', async () => {
     const base = tempDir();
-    const error = await writeEventRows(events(1, 1), base, { ...params, variant: 'é'.repeat(100) }, {
-      partitionByParams: ['variant'],
-    }).catch((e) => e);
+    const error = await writeEventRows(
+      events(1, 1),
+      base,
+      { ...params, variant: 'é'.repeat(100) },
+      {
+        partitionByParams: ['variant'],
+      },
+    ).catch((e) => e);
     expect(error).toBeInstanceOf(PartitionValueError);
     expect(error.message).toContain('255 bytes');
     expect(visibleFiles(base)).toEqual([]);
@@ -299,12 +377,29 @@ describe('bad input', () => {
 });
 
 describe('partition values', () => {
-  const awkward = ['a/b', 'x=y%z', 'with space', 'héllo wörld ✓', '', '..', '.', '0012', 'back\\slash', "quote'\"", '__HIVE_DEFAULT_PARTITION__x'];
+  const awkward = [
+    'a/b',
+    'x=y%z',
+    'with space',
+    'héllo wörld ✓',
+    '',
+    '..',
+    '.',
+    '0012',
+    'back\\slash',
+    'quote\'"',
+    '__HIVE_DEFAULT_PARTITION__x',
+  ];
 
   it('round-trip every awkward string through DuckDB and never leave the lake directory', async () => {
     const base = tempDir();
     for (const [i, variant] of awkward.entries()) {
-      await writeEventRows([{ seed: 1, i }], base, { ...params, variant }, { partitionByParams: ['variant'] });
+      await writeEventRows(
+        [{ seed: 1, i }],
+        base,
+        { ...params, variant },
+        { partitionByParams: ['variant'] },
+      );
     }
     for (const file of visibleFiles(base)) {
       expect(path.resolve(base, file).startsWith(`${path.resolve(base)}/`)).toBe(true);
@@ -324,10 +419,12 @@ describe('partition values', () => {
     const gridId = gridHash({ probe: n });
     await writeEventRows([{ seed: 3, x: 1 }], base, { probe: n });
     await withLake(base, async (lake) => {
-      expect(await lake.query('SELECT grid_id, typeof(grid_id) AS g, typeof(seed) AS s FROM events')).toEqual([
-        { grid_id: gridId, g: 'VARCHAR', s: 'BIGINT' },
+      expect(await lake.query('SELECT grid_id, typeof(grid_id) AS g, typeof(seed) AS s FROM events')).toEqual(
+        [{ grid_id: gridId, g: 'VARCHAR', s: 'BIGINT' }],
+      );
+      expect(await lake.query(`SELECT count(*)::INT AS n FROM events WHERE grid_id = '${gridId}'`)).toEqual([
+        { n: 1 },
       ]);
-      expect(await lake.query(`SELECT count(*)::INT AS n FROM events WHERE grid_id = '${gridId}'`)).toEqual([{ n: 1 }]);
       expect(await lake.query('SELECT grid_id FROM grids')).toEqual([{ grid_id: gridId }]);
     });
     expect(await readGridRecord(base, gridId)).toMatchObject({ grid_id: gridId, params: { probe: n } });
@@ -351,10 +448,20 @@ describe('openLake', () => {
 
   it('flattens params into typed grid columns with params_json', async () => {
     const base = tempDir();
-    await writeEventRows(events(1, 1), base, { ...params, optim: { lr: 0.001, betas: [0.9, 0.99] }, layers: 4 });
-    await writeEventRows(events(1, 1), base, { ...params, optim: { lr: 0.01, betas: [0.9, 0.99] }, layers: 'auto' });
+    await writeEventRows(events(1, 1), base, {
+      ...params,
+      optim: { lr: 0.001, betas: [0.9, 0.99] },
+      layers: 4,
+    });
+    await writeEventRows(events(1, 1), base, {
+      ...params,
+      optim: { lr: 0.01, betas: [0.9, 0.99] },
+      layers: 'auto',
+    });
     await withLake(base, async (lake) => {
-      const types = Object.fromEntries((await lake.query('DESCRIBE grids')).map((c) => [c.column_name, c.column_type]));
+      const types = Object.fromEntries(
+        (await lake.query('DESCRIBE grids')).map((c) => [c.column_name, c.column_type]),
+      );
       expect(types).toMatchObject({
         grid_id: 'VARCHAR',
         algo: 'VARCHAR',
@@ -410,8 +517,24 @@ describe('typed datasets', () => {
     await writeRows(base, metrics, [{ run_id: 'r1', step: 1, value: 2 }]);
     const refused: Array<[Record<string, unknown>[], number, string, string]> = [
       [[{ run_id: 'r1', step: 1, extra: 1 }], 0, 'extra', 'not in the dataset schema'],
-      [[{ run_id: 'r1', step: 1, value: 1 }, { run_id: 'r1', step: 2, value: 'x' }], 1, 'value', 'schema says DOUBLE'],
-      [[{ run_id: 'r1', step: 1 }, { run_id: 'r1', value: 1 }], 1, 'step', 'null in a non-null column'],
+      [
+        [
+          { run_id: 'r1', step: 1, value: 1 },
+          { run_id: 'r1', step: 2, value: 'x' },
+        ],
+        1,
+        'value',
+        'schema says DOUBLE',
+      ],
+      [
+        [
+          { run_id: 'r1', step: 1 },
+          { run_id: 'r1', value: 1 },
+        ],
+        1,
+        'step',
+        'null in a non-null column',
+      ],
     ];
     for (const [rows, rowIndex, column, reason] of refused) {
       const error = await writeRows(base, metrics, rows).catch((e) => e);

@@ -28,5 +28,7 @@ export async function withLake<T>(baseOut: string, use: (lake: Lake) => Promise<
 
 /** Writes text to stdout and resolves once it is flushed (so large outputs are not cut off). */
 export function writeStdout(text: string): Promise<void> {
-  return new Promise((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
+  return new Promise((resolve, reject) =>
+    process.stdout.write(text, (error) => (error ? reject(error) : resolve())),
+  );
 }

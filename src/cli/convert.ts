@@ -38,8 +38,16 @@ export function registerConvertCommand(program: Command): void {
     )
     .option('-n, --dry-run', 'show what would be converted, write nothing')
     .option('-j, --jobs <n>', 'inputs converted in parallel', positiveInteger, 2)
-    .option('--param-columns <list>', 'CSV columns holding the params when there is no params.json', commaList)
-    .option('--partition-by-params <list>', 'params to add as partition directories before grid_id/seed', commaList)
+    .option(
+      '--param-columns <list>',
+      'CSV columns holding the params when there is no params.json',
+      commaList,
+    )
+    .option(
+      '--partition-by-params <list>',
+      'params to add as partition directories before grid_id/seed',
+      commaList,
+    )
     .option('--no-progress', 'no progress bar')
     .addHelpText(
       'after',
@@ -51,7 +59,11 @@ export function registerConvertCommand(program: Command): void {
     .action(async (csvDir: string, baseOut: string, options: ConvertCliOptions) => {
       const bar =
         options.progress && process.stderr.isTTY && !options.dryRun
-          ? new SingleBar({ format: 'converting [{bar}] {value}/{total} inputs | {source}', stream: process.stderr, hideCursor: true })
+          ? new SingleBar({
+              format: 'converting [{bar}] {value}/{total} inputs | {source}',
+              stream: process.stderr,
+              hideCursor: true,
+            })
           : undefined;
       let started = false;
       const convertOptions: ConvertOptions = {

@@ -2,7 +2,15 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { attachGridId, lakeInfo, lakePaths, openLake, RunlakeError, writeEventRows, writeSeedRows } from '../lake/index.js';
+import {
+  attachGridId,
+  lakeInfo,
+  lakePaths,
+  openLake,
+  RunlakeError,
+  writeEventRows,
+  writeSeedRows,
+} from '../lake/index.js';
 import { writeStdout } from './common.js';
 import { renderTable } from './output.js';
 import { positiveInteger } from './parse.js';
@@ -60,7 +68,13 @@ export function registerDemoCommand(program: Command): void {
       try {
         const info = await lakeInfo(lake);
         for (const d of info.datasets) {
-          lines.push(`  ${d.name}/: ${d.rows.toLocaleString('en-US')} rows in ${d.files} files (${Object.entries(d.distinct).map(([k, n]) => `${n} ${k}`).join(', ')})`);
+          lines.push(
+            `  ${d.name}/: ${d.rows.toLocaleString('en-US')} rows in ${d.files} files (${Object.entries(
+              d.distinct,
+            )
+              .map(([k, n]) => `${n} ${k}`)
+              .join(', ')})`,
+          );
         }
         for (const example of EXAMPLE_QUERIES) {
           lines.push('', `-- ${example.title}`, example.sql, renderTable(await lake.query(example.sql)));
@@ -90,7 +104,9 @@ function demoGrids(): Array<Record<string, unknown> & { grid_id: string }> {
   for (const algo of ['memorypair', 'sgd_baseline']) {
     for (const accountant of ['zcdp', 'rdp']) {
       for (const gamma_bar of [0.5, 1.0]) {
-        grids.push(attachGridId({ algo, accountant, gamma_bar, gamma_split: 0.5, rho_total: 1.0, delete_ratio: 0.1 }));
+        grids.push(
+          attachGridId({ algo, accountant, gamma_bar, gamma_split: 0.5, rho_total: 1.0, delete_ratio: 0.1 }),
+        );
       }
     }
   }
@@ -107,8 +123,14 @@ function simulateRun(params: Record<string, unknown>, seed: number, events: numb
   let privacy = 0;
   for (let i = 0; i < events; i++) {
     const op = random() < (params.delete_ratio as number) ? 'delete' : 'insert';
-    const regret = Math.max(0, 1 / (speed * Math.sqrt(i + 1)) + (random() - 0.5) * 0.02 + (op === 'delete' ? 0.01 : 0));
-    const acc = Math.min(1, 0.5 + 0.45 * (1 - Math.exp(-(i + 1) * speed / events * 4)) + (random() - 0.5) * 0.02);
+    const regret = Math.max(
+      0,
+      1 / (speed * Math.sqrt(i + 1)) + (random() - 0.5) * 0.02 + (op === 'delete' ? 0.01 : 0),
+    );
+    const acc = Math.min(
+      1,
+      0.5 + 0.45 * (1 - Math.exp(((-(i + 1) * speed) / events) * 4)) + (random() - 0.5) * 0.02,
+    );
     privacy += (params.accountant === 'zcdp' ? 1 : 1 + random()) * ((params.rho_total as number) / events);
     correct += random() < acc ? 1 : 0;
     regretSum += regret;

@@ -36,7 +36,9 @@ export function registerInfoCommand(program: Command): void {
               `  partitions: ${d.partitions} (${distinct.join(', ')})`,
             );
           }
-          lines.push(`  partition columns: ${d.partitionBy.map((k) => `${k.name} ${k.type}`).join(', ') || '(none)'}`);
+          lines.push(
+            `  partition columns: ${d.partitionBy.map((k) => `${k.name} ${k.type}`).join(', ') || '(none)'}`,
+          );
           const partitionNames = new Set(d.partitionBy.map((k) => k.name));
           const dataColumns = d.columns.filter((c) => !partitionNames.has(c.name));
           lines.push(`  columns (${dataColumns.length}):`);

@@ -7,7 +7,9 @@ import { registerDemoCommand } from './demo.js';
 import { registerInfoCommand } from './info.js';
 import { registerQueryCommand } from './query.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 /**
  * Builds the `runlake` command tree. Exported for tests; `main` runs it against `process.argv`.
@@ -20,7 +22,9 @@ const { version } = JSON.parse(readFileSync(new URL('../../package.json', import
 export function buildProgram(): Command {
   const program = new Command()
     .name('runlake')
-    .description('One lake for everything a training sweep produces: Hive-partitioned Parquet, grid ids, DuckDB SQL.')
+    .description(
+      'One lake for everything a training sweep produces: Hive-partitioned Parquet, grid ids, DuckDB SQL.',
+    )
     .version(version)
     .option('--verbose', 'print stack traces on errors')
     .showHelpAfterError('(run with --help for usage)')
@@ -43,7 +47,8 @@ async function main(argv: readonly string[]): Promise<number> {
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
     process.stderr.write(`runlake: ${message}\n`);
     if (verbose && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-    else if (!(error instanceof RunlakeError)) process.stderr.write('(unexpected error; run with --verbose for the stack trace)\n');
+    else if (!(error instanceof RunlakeError))
+      process.stderr.write('(unexpected error; run with --verbose for the stack trace)\n');
     return error instanceof RunlakeError ? 1 : 2;
   }
 }

@@ -14,17 +14,30 @@ const MAX_CELL = 48;
  * renderTable([{ a: 1, b: 'x' }]); // ' a | b\n---+---\n 1 | x'
  * ```
  */
-export function renderTable(rows: readonly Record<string, unknown>[], columns = Object.keys(rows[0] ?? {})): string {
+export function renderTable(
+  rows: readonly Record<string, unknown>[],
+  columns = Object.keys(rows[0] ?? {}),
+): string {
   if (columns.length === 0) return '(no columns)';
   const cells = rows.map((row) => columns.map((c) => truncate(cellText(row[c]))));
   const widths = columns.map((c, j) => Math.max(c.length, ...cells.map((r) => (r[j] as string).length)));
-  const numeric = columns.map((c) => rows.length > 0 && rows.every((r) => r[c] === null || typeof r[c] === 'number' || typeof r[c] === 'bigint'));
+  const numeric = columns.map(
+    (c) =>
+      rows.length > 0 &&
+      rows.every((r) => r[c] === null || typeof r[c] === 'number' || typeof r[c] === 'bigint'),
+  );
   const line = (values: readonly string[], alignRight: boolean) =>
     values
-      .map((v, j) => (alignRight && numeric[j] ? v.padStart(widths[j] as number) : v.padEnd(widths[j] as number)))
+      .map((v, j) =>
+        alignRight && numeric[j] ? v.padStart(widths[j] as number) : v.padEnd(widths[j] as number),
+      )
       .join(' | ')
       .trimEnd();
-  return [line(columns, false), widths.map((w) => '-'.repeat(w)).join('-+-'), ...cells.map((r) => line(r, true))].join('\n');
+  return [
+    line(columns, false),
+    widths.map((w) => '-'.repeat(w)).join('-+-'),
+    ...cells.map((r) => line(r, true)),
+  ].join('\n');
 }
 
 /**
@@ -35,10 +48,16 @@ export function renderTable(rows: readonly Record<string, unknown>[], columns = 
  * renderCsv([{ a: 'x,y' }]); // 'a\n"x,y"\n'
  * ```
  */
-export function renderCsv(rows: readonly Record<string, unknown>[], columns = Object.keys(rows[0] ?? {})): string {
-  const escape = (text: string) => (/[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
-  const lines = [columns.map(escape).join(',')];
-  for (const row of rows) lines.push(columns.map((c) => escape(row[c] === null || row[c] === undefined ? '' : cellText(row[c]))).join(','));
+export function renderCsv(
+  rows: readonly Record<string, unknown>[],
+  columns = Object.keys(rows[0] ?? {}),
+): string {
+  const quoteCsv = (text: string) => (/[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
+  const lines = [columns.map(quoteCsv).join(',')];
+  for (const row of rows)
+    lines.push(
+      columns.map((c) => quoteCsv(row[c] === null || row[c] === undefined ? '' : cellText(row[c]))).join(','),
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -52,7 +71,9 @@ export function renderCsv(rows: readonly Record<string, unknown>[], columns = Ob
  */
 export function renderJson(rows: readonly Record<string, unknown>[], format: 'json' | 'jsonl'): string {
   const plain = rows.map((r) => plainValue(r));
-  return format === 'json' ? `${JSON.stringify(plain, jsonReplacer, 2)}\n` : plain.map((r) => `${JSON.stringify(r, jsonReplacer)}\n`).join('');
+  return format === 'json'
+    ? `${JSON.stringify(plain, jsonReplacer, 2)}\n`
+    : plain.map((r) => `${JSON.stringify(r, jsonReplacer)}\n`).join('');
 }
 
 // JSON has no NaN/Infinity; write them as strings rather than as a lossy null.
@@ -63,7 +84,8 @@ function jsonReplacer(_key: string, value: unknown): unknown {
 function cellText(value: unknown): string {
   if (value === null || value === undefined) return 'NULL';
   if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
   return JSON.stringify(plainValue(value));
 }
 

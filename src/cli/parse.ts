@@ -10,7 +10,8 @@ import { InvalidArgumentError } from 'commander';
  */
 export function positiveInteger(text: string): number {
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError(`expected a positive integer, got "${text}"`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new InvalidArgumentError(`expected a positive integer, got "${text}"`);
   return value;
 }
 
@@ -24,7 +25,8 @@ export function positiveInteger(text: string): number {
  */
 export function nonNegativeInteger(text: string): number {
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidArgumentError(`expected an integer ≥ 0, got "${text}"`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new InvalidArgumentError(`expected an integer ≥ 0, got "${text}"`);
   return value;
 }
 

@@ -33,7 +33,11 @@ export function registerQueryCommand(program: Command): void {
     .argument('<lake>', 'lake directory')
     .argument('[dataset]', 'dataset view to select from', 'events')
     .option('-w, --where <expr>', 'SQL filter, e.g. "regret < 0.1 AND seed = 1"')
-    .option('-l, --limit <n>', `maximum rows (table format defaults to ${DEFAULT_TABLE_LIMIT})`, nonNegativeInteger)
+    .option(
+      '-l, --limit <n>',
+      `maximum rows (table format defaults to ${DEFAULT_TABLE_LIMIT})`,
+      nonNegativeInteger,
+    )
     .option('--order-by <expr>', 'SQL ORDER BY expression')
     .option('--columns <list>', 'comma-separated columns to select', commaList)
     .option('--sql <query>', 'run this SQL instead (views: one per dataset, plus grids)')
@@ -55,14 +59,20 @@ export function registerQueryCommand(program: Command): void {
         const limit = options.limit ?? (options.format === 'table' ? DEFAULT_TABLE_LIMIT : undefined);
         let sql = options.sql
           ? options.sql.trim().replace(/;\s*$/, '')
-          : lake.datasetSql(dataset, { where: options.where, columns: options.columns, orderBy: options.orderBy });
+          : lake.datasetSql(dataset, {
+              where: options.where,
+              columns: options.columns,
+              orderBy: options.orderBy,
+            });
         if (options.sql && limit !== undefined) sql = `SELECT * FROM (${sql}) LIMIT ${limit}`;
         else if (!options.sql && limit !== undefined) sql += ` LIMIT ${limit}`;
 
         if (options.format === 'parquet') {
           if (!options.out) throw new RunlakeError('--format parquet needs --out <file>');
           await lake.run(`COPY (${sql}) TO ${quoteLiteral(options.out)} (FORMAT parquet, COMPRESSION zstd)`);
-          const [count] = await lake.query(`SELECT count(*)::BIGINT AS n FROM read_parquet(${quoteLiteral(options.out)})`);
+          const [count] = await lake.query(
+            `SELECT count(*)::BIGINT AS n FROM read_parquet(${quoteLiteral(options.out)})`,
+          );
           process.stderr.write(`wrote ${count?.n} rows to ${options.out}\n`);
           return;
         }
@@ -72,7 +82,9 @@ export function registerQueryCommand(program: Command): void {
         const text =
           options.format === 'table'
             ? `${renderTable(rows, columns)}\n(${rows.length} row${rows.length === 1 ? '' : 's'}${
-                options.limit === undefined && rows.length === limit ? `; first ${limit} shown, use --limit to see more` : ''
+                options.limit === undefined && rows.length === limit
+                  ? `; first ${limit} shown, use --limit to see more`
+                  : ''
               })\n`
             : options.format === 'csv'
               ? renderCsv(rows, columns)

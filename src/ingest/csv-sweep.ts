@@ -3,15 +3,13 @@ import { appendFile, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
   type CanonicalizeOptions,
-  EVENTS_DATASET,
   gridRecord,
   InputFileError,
   lakePaths,
   type Params,
   quoteLiteral,
-  RunlakeError,
   type Row,
-  SEEDS_DATASET,
+  RunlakeError,
   type SweepWriteResult,
   withStagingConnection,
   writeEventRows,
@@ -90,7 +88,11 @@ const SEED_IN_NAME = /(?:^|[^a-z])seed[_=-]?(\d+)(?![0-9])/i;
  * console.log(summary.converted, summary.skipped);
  * ```
  */
-export async function convertCsvSweep(csvDir: string, baseOut: string, options: ConvertOptions): Promise<ConvertSummary> {
+export async function convertCsvSweep(
+  csvDir: string,
+  baseOut: string,
+  options: ConvertOptions,
+): Promise<ConvertSummary> {
   if (options.granularity !== 'event' && options.granularity !== 'seed') {
     throw new RunlakeError(`granularity must be "event" or "seed", got "${options.granularity}"`);
   }
@@ -151,12 +153,16 @@ async function convertInput(
   const fileParams = paramsFile ? await readParams(paramsFile) : undefined;
   const paramColumns = options.paramColumns ?? [];
   if (!fileParams && paramColumns.length === 0) {
-    throw new InputFileError(file, 'no params.json beside it (or above it) and no --param-columns to take params from');
+    throw new InputFileError(
+      file,
+      'no params.json beside it (or above it) and no --param-columns to take params from',
+    );
   }
   const rows = await readCsvRows(file);
   const header = rows.length ? Object.keys(rows[0] as Row) : [];
   for (const column of paramColumns) {
-    if (rows.length && !header.includes(column)) throw new InputFileError(file, `param column "${column}" is not in the CSV header`);
+    if (rows.length && !header.includes(column))
+      throw new InputFileError(file, `param column "${column}" is not in the CSV header`);
   }
   const nameSeed = SEED_IN_NAME.exec(source)?.[1];
 
@@ -166,11 +172,15 @@ async function convertInput(
     const params: Params = { ...(fileParams ?? {}) };
     for (const column of paramColumns) params[column] = jsonSafe(row[column]);
     const data: Record<string, unknown> = {};
-    for (const [column, value] of Object.entries(row)) if (!paramColumns.includes(column)) data[column] = value;
+    for (const [column, value] of Object.entries(row))
+      if (!paramColumns.includes(column)) data[column] = value;
     if (data.seed === undefined || data.seed === null) {
       const seed = params.seed ?? (nameSeed === undefined ? undefined : Number(nameSeed));
       if (seed === undefined) {
-        throw new InputFileError(file, `row ${index}: no seed column, no seed in params.json and none in the file name`);
+        throw new InputFileError(
+          file,
+          `row ${index}: no seed column, no seed in params.json and none in the file name`,
+        );
       }
       data.seed = seed;
     }
@@ -181,7 +191,9 @@ async function convertInput(
   }
 
   const gridIds = [...groups.values()].map((g) => gridRecord(g.params, options).grid_id);
-  const seeds = [...new Set(rows.length ? [...groups.values()].flatMap((g) => g.rows.map((r) => String(r.seed))) : [])];
+  const seeds = [
+    ...new Set(rows.length ? [...groups.values()].flatMap((g) => g.rows.map((r) => String(r.seed))) : []),
+  ];
   if (options.dryRun) return { source, status: 'planned', rows: rows.length, gridIds, seeds, files: 0 };
 
   const write = options.granularity === 'event' ? writeEventRows : writeSeedRows;
@@ -202,7 +214,9 @@ async function convertInput(
 async function readCsvRows(file: string): Promise<Row[]> {
   return withStagingConnection(async (connection) => {
     try {
-      const reader = await connection.runAndReadAll(`SELECT * FROM read_csv(${quoteLiteral(file)}, header = true)`);
+      const reader = await connection.runAndReadAll(
+        `SELECT * FROM read_csv(${quoteLiteral(file)}, header = true)`,
+      );
       return reader.getRowObjectsJS() as Row[];
     } catch (error) {
       throw new InputFileError(file, `cannot parse as CSV: ${(error as Error).message.split('\n')[0]}`);
@@ -222,11 +236,14 @@ async function readParams(file: string): Promise<Params> {
   }
   // A runlake params.json record ({grid_id, params_hash, params}) is accepted too.
   const record = parsed as Record<string, unknown>;
-  return record.params_hash && record.params && typeof record.params === 'object' ? (record.params as Params) : record;
+  return record.params_hash && record.params && typeof record.params === 'object'
+    ? (record.params as Params)
+    : record;
 }
 
 function jsonSafe(value: unknown): unknown {
-  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (typeof value === 'bigint')
+    return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
   if (value instanceof Date) return value.toISOString();
   return value;
 }

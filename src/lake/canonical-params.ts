@@ -5,7 +5,13 @@ import { ParamsError } from './errors.js';
  * A JSON value after canonicalization: no undefined, no non-finite numbers, no -0. Objects have a
  * `null` prototype, so a `__proto__` member is an ordinary key like any other.
  */
-export type CanonicalValue = null | boolean | number | string | CanonicalValue[] | { [key: string]: CanonicalValue };
+export type CanonicalValue =
+  | null
+  | boolean
+  | number
+  | string
+  | CanonicalValue[]
+  | { [key: string]: CanonicalValue };
 
 /** A parameter set as a training runner produces it. */
 export type Params = Record<string, unknown>;
@@ -60,7 +66,10 @@ export interface CanonicalizeOptions {
  * // => { a: { x: [3, 1], y: 0 }, b: 1 }
  * ```
  */
-export function canonicalizeParams(params: Params, options: CanonicalizeOptions = {}): Record<string, CanonicalValue> {
+export function canonicalizeParams(
+  params: Params,
+  options: CanonicalizeOptions = {},
+): Record<string, CanonicalValue> {
   if (!isPlainObject(params)) throw paramsError('', `must be a plain object, not ${describe(params)}`);
   const volatile = new Set(options.volatileKeys ?? DEFAULT_VOLATILE_KEYS);
   return canonicalObject(params, null, (key) => volatile.has(key));
@@ -81,7 +90,9 @@ export function canonicalJson(value: CanonicalValue): string {
   // numeric order, which is not the code-unit order RFC 8785 requires.
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    const members = sortedKeys(value).map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key] as CanonicalValue)}`);
+    const members = sortedKeys(value).map(
+      (key) => `${JSON.stringify(key)}:${canonicalJson(value[key] as CanonicalValue)}`,
+    );
     return `{${members.join(',')}}`;
   }
   return JSON.stringify(value);
@@ -126,7 +137,10 @@ export const GRID_ID_LENGTH = 8;
  * p.grid_id; // e.g. '3f9c2a1b'
  * ```
  */
-export function attachGridId<T extends Params>(params: T, options: CanonicalizeOptions = {}): T & { grid_id: string } {
+export function attachGridId<T extends Params>(
+  params: T,
+  options: CanonicalizeOptions = {},
+): T & { grid_id: string } {
   return { ...params, grid_id: gridHash(params, options) };
 }
 
@@ -141,9 +155,14 @@ function canonicalObject(
   skip: (key: string) => boolean = () => false,
 ): Record<string, CanonicalValue> {
   // JSON.stringify and Object.keys ignore symbol keys; refuse them rather than hash without them.
-  const symbol = Object.getOwnPropertySymbols(object).find((s) => Object.prototype.propertyIsEnumerable.call(object, s));
+  const symbol = Object.getOwnPropertySymbols(object).find((s) =>
+    Object.prototype.propertyIsEnumerable.call(object, s),
+  );
   if (symbol !== undefined) {
-    throw paramsError(memberPath(path, String(symbol)), 'a symbol key is not a JSON object key (keys must be strings)');
+    throw paramsError(
+      memberPath(path, String(symbol)),
+      'a symbol key is not a JSON object key (keys must be strings)',
+    );
   }
   const out = Object.create(null) as Record<string, CanonicalValue>;
   for (const key of sortedKeys(object)) {
@@ -228,8 +247,9 @@ function constructorName(value: object): string | undefined {
   }
 }
 
+/** 'an ArrayBuffer', 'a Map'; words starting with U take 'a' ('a Uint8Array', 'a URL'). */
 function withArticle(word: string): string {
-  return `${/^[aeiou]/i.test(word) ? 'an' : 'a'} ${word}`;
+  return `${/^[aeio]/i.test(word) ? 'an' : 'a'} ${word}`;
 }
 
 /** Keys in UTF-16 code-unit order, which is what Array.prototype.sort does for strings. */

@@ -45,9 +45,21 @@ interface ScalarTypeTraits {
 
 // The one dispatch table for scalar types; lists and structs recurse into it.
 const SCALAR_TRAITS: Record<ScalarKind, ScalarTypeTraits> = {
-  int64: { sql: 'BIGINT', duckdb: BIGINT, toDuckDB: (v) => (typeof v === 'bigint' ? v : BigInt(v as number)) },
-  float64: { sql: 'DOUBLE', duckdb: DOUBLE, toDuckDB: (v) => (typeof v === 'bigint' ? Number(v) : (v as number)) },
-  float32: { sql: 'FLOAT', duckdb: FLOAT, toDuckDB: (v) => (typeof v === 'bigint' ? Number(v) : (v as number)) },
+  int64: {
+    sql: 'BIGINT',
+    duckdb: BIGINT,
+    toDuckDB: (v) => (typeof v === 'bigint' ? v : BigInt(v as number)),
+  },
+  float64: {
+    sql: 'DOUBLE',
+    duckdb: DOUBLE,
+    toDuckDB: (v) => (typeof v === 'bigint' ? Number(v) : (v as number)),
+  },
+  float32: {
+    sql: 'FLOAT',
+    duckdb: FLOAT,
+    toDuckDB: (v) => (typeof v === 'bigint' ? Number(v) : (v as number)),
+  },
   bool: { sql: 'BOOLEAN', duckdb: BOOLEAN, toDuckDB: (v) => v as boolean },
   string: { sql: 'VARCHAR', duckdb: VARCHAR, toDuckDB: (v) => v as string },
   timestamp: {
@@ -70,7 +82,10 @@ export const t = {
   timestamp: { kind: 'timestamp' },
   null: { kind: 'null' },
   list: (element: ColumnType): ColumnType => ({ kind: 'list', element }),
-  struct: (fields: Record<string, ColumnType>): ColumnType => ({ kind: 'struct', fields: Object.entries(fields) }),
+  struct: (fields: Record<string, ColumnType>): ColumnType => ({
+    kind: 'struct',
+    fields: Object.entries(fields),
+  }),
 } as const satisfies Record<string, ColumnType | ((...args: never[]) => ColumnType)>;
 
 /**
@@ -131,7 +146,9 @@ export function toDuckDBValue(type: ColumnType, value: unknown): DuckDBValue {
       return listValue((value as unknown[]).map((item) => toDuckDBValue(type.element, item)));
     case 'struct': {
       const record = value as Record<string, unknown>;
-      return structValue(Object.fromEntries(type.fields.map(([name, f]) => [name, toDuckDBValue(f, record[name])])));
+      return structValue(
+        Object.fromEntries(type.fields.map(([name, f]) => [name, toDuckDBValue(f, record[name])])),
+      );
     }
     case 'other':
       throw new Error(`cannot stage values of DuckDB type ${type.sql}`);
@@ -161,7 +178,9 @@ export function inferValueType(value: unknown): ColumnType | UnsupportedValue {
     case 'number':
       return Number.isInteger(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER ? t.int64 : t.float64;
     case 'bigint':
-      return BigInt.asIntN(64, value) === value ? t.int64 : { unsupported: `bigint ${value} is outside int64` };
+      return BigInt.asIntN(64, value) === value
+        ? t.int64
+        : { unsupported: `bigint ${value} is outside int64` };
     case 'boolean':
       return t.bool;
     case 'string':
@@ -184,7 +203,9 @@ function inferObjectType(value: object): ColumnType | UnsupportedValue {
       if ('unsupported' in itemType) return { unsupported: `item ${i}: ${itemType.unsupported}` };
       const merged = unifyTypes(element, itemType);
       if (!merged) {
-        return { unsupported: `list mixes ${columnTypeSql(element)} and ${columnTypeSql(itemType)} (item ${i})` };
+        return {
+          unsupported: `list mixes ${columnTypeSql(element)} and ${columnTypeSql(itemType)} (item ${i})`,
+        };
       }
       element = merged;
     }
@@ -307,7 +328,13 @@ const TYPE_ID_TO_COLUMN: Partial<Record<DuckDBTypeId, ColumnType>> = {
 export function columnTypeFromDuckDB(type: DuckDBType): ColumnType {
   if (type.typeId === DuckDBTypeId.LIST) return t.list(columnTypeFromDuckDB(type.valueType));
   if (type.typeId === DuckDBTypeId.STRUCT) {
-    return { kind: 'struct', fields: type.entryNames.map((name, i) => [name, columnTypeFromDuckDB(type.entryTypes[i] as DuckDBType)]) };
+    return {
+      kind: 'struct',
+      fields: type.entryNames.map((name, i) => [
+        name,
+        columnTypeFromDuckDB(type.entryTypes[i] as DuckDBType),
+      ]),
+    };
   }
   return TYPE_ID_TO_COLUMN[type.typeId] ?? { kind: 'other', sql: type.toString() };
 }

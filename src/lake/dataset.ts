@@ -54,7 +54,10 @@ const DATASET_NAME = /^[a-z][a-z0-9_]*$/;
 export function defineDataset(definition: DatasetDefinition): DatasetDefinition {
   const { name } = definition;
   if (!DATASET_NAME.test(name) || name === 'grids') {
-    throw new DatasetLayoutError(name, 'dataset names are lower-case identifiers ([a-z][a-z0-9_]*), not "grids"');
+    throw new DatasetLayoutError(
+      name,
+      'dataset names are lower-case identifiers ([a-z][a-z0-9_]*), not "grids"',
+    );
   }
   const seen = new Set<string>();
   for (const column of [...definition.partitionBy, ...(definition.columns ?? [])]) {
@@ -118,7 +121,10 @@ export class DatasetRegistry {
   register(definition: DatasetDefinition): this {
     const existing = this.#datasets.get(definition.name);
     if (existing && existing !== definition) {
-      throw new DatasetLayoutError(definition.name, 'a different dataset with this name is already registered');
+      throw new DatasetLayoutError(
+        definition.name,
+        'a different dataset with this name is already registered',
+      );
     }
     this.#datasets.set(definition.name, defineDataset(definition));
     return this;

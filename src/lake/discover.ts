@@ -35,7 +35,10 @@ export async function discoverDataset(
   if (!sawFile) return undefined;
 
   const declared = new Map((dataset.partitionBy ?? []).map((k) => [k.name, k.type]));
-  const partitionBy = keys.map((name) => ({ name, type: declared.get(name) ?? inferPartitionType(name, values.get(name)) }));
+  const partitionBy = keys.map((name) => ({
+    name,
+    type: declared.get(name) ?? inferPartitionType(name, values.get(name)),
+  }));
 
   const glob = path.join(root, '**', '*.parquet');
   const reader = await connection.runAndReadAll(
@@ -51,7 +54,12 @@ export async function discoverDataset(
 }
 
 // Walks key=value directories; records the key order from the first branch and every value seen.
-async function walkPartitions(directory: string, depth: number, keys: string[], values: Map<string, Set<string>>): Promise<boolean> {
+async function walkPartitions(
+  directory: string,
+  depth: number,
+  keys: string[],
+  values: Map<string, Set<string>>,
+): Promise<boolean> {
   let entries: import('node:fs').Dirent[];
   try {
     entries = await readdir(directory, { withFileTypes: true });

@@ -1,4 +1,4 @@
-import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 
 let writerInstance: Promise<DuckDBInstance> | undefined;
 
@@ -12,7 +12,10 @@ let writerInstance: Promise<DuckDBInstance> | undefined;
  * ```
  */
 export function stagingInstance(): Promise<DuckDBInstance> {
-  writerInstance ??= DuckDBInstance.create(':memory:', { autoload_known_extensions: 'false', autoinstall_known_extensions: 'false' });
+  writerInstance ??= DuckDBInstance.create(':memory:', {
+    autoload_known_extensions: 'false',
+    autoinstall_known_extensions: 'false',
+  });
   return writerInstance;
 }
 
@@ -24,7 +27,9 @@ export function stagingInstance(): Promise<DuckDBInstance> {
  * await withStagingConnection((c) => c.run('SELECT 1'));
  * ```
  */
-export async function withStagingConnection<T>(use: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+export async function withStagingConnection<T>(
+  use: (connection: DuckDBConnection) => Promise<T>,
+): Promise<T> {
   const connection = await (await stagingInstance()).connect();
   try {
     return await use(connection);
@@ -42,7 +47,10 @@ export async function withStagingConnection<T>(use: (connection: DuckDBConnectio
  * const rows = await queryObjects(connection, 'SELECT count(*) AS n FROM events');
  * ```
  */
-export async function queryObjects(connection: DuckDBConnection, sql: string): Promise<Record<string, unknown>[]> {
+export async function queryObjects(
+  connection: DuckDBConnection,
+  sql: string,
+): Promise<Record<string, unknown>[]> {
   const reader = await connection.runAndReadAll(sql);
   return reader.getRowObjectsJS().map((row) => {
     const out: Record<string, unknown> = {};
@@ -61,7 +69,9 @@ export async function queryObjects(connection: DuckDBConnection, sql: string): P
  */
 export function plainValue(value: unknown): unknown {
   if (typeof value === 'bigint') {
-    return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value.toString();
+    return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)
+      ? Number(value)
+      : value.toString();
   }
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.map(plainValue);

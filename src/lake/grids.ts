@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { link, mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { syncDirectory, writeAndSync } from './atomic-file.js';
@@ -10,7 +10,6 @@ import {
   GRID_ID_LENGTH,
   type Params,
 } from './canonical-params.js';
-import { createHash } from 'node:crypto';
 import { GridIdCollisionError, ParamsError } from './errors.js';
 import { lakePaths } from './layout.js';
 
@@ -37,7 +36,10 @@ export function gridRecord(params: Params, options: CanonicalizeOptions = {}): G
   const hash = createHash('sha256').update(canonicalJson(canonical), 'utf8').digest('hex');
   const gridId = hash.slice(0, GRID_ID_LENGTH);
   if (params.grid_id !== undefined && params.grid_id !== gridId) {
-    throw new ParamsError('grid_id', `is ${JSON.stringify(params.grid_id)}, but the params hash to ${gridId}`);
+    throw new ParamsError(
+      'grid_id',
+      `is ${JSON.stringify(params.grid_id)}, but the params hash to ${gridId}`,
+    );
   }
   return { grid_id: gridId, params_hash: hash, params: canonical };
 }
@@ -71,7 +73,12 @@ export async function readGridRecord(baseOut: string, gridId: string): Promise<G
 export async function assertNoCollision(baseOut: string, record: GridRecord): Promise<void> {
   const existing = await readGridRecord(baseOut, record.grid_id);
   if (existing && existing.params_hash !== record.params_hash) {
-    throw new GridIdCollisionError(record.grid_id, existing.params_hash, record.params_hash, lakePaths(baseOut).gridParams(record.grid_id));
+    throw new GridIdCollisionError(
+      record.grid_id,
+      existing.params_hash,
+      record.params_hash,
+      lakePaths(baseOut).gridParams(record.grid_id),
+    );
   }
 }
 
@@ -131,7 +138,10 @@ export async function listGridRecords(baseOut: string): Promise<GridRecord[]> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
-  const ids = entries.filter((e) => e.startsWith('grid_id=')).map((e) => e.slice('grid_id='.length)).sort();
+  const ids = entries
+    .filter((e) => e.startsWith('grid_id='))
+    .map((e) => e.slice('grid_id='.length))
+    .sort();
   const records = await Promise.all(ids.map((id) => readGridRecord(baseOut, id)));
   return records.filter((r): r is GridRecord => r !== undefined);
 }

@@ -57,7 +57,9 @@ export async function lakeInfo(lake: Lake): Promise<LakeInfo> {
       );
       rows = Number(result?.n ?? 0);
     }
-    const distinct = new Map<string, Set<string | null>>(dataset.manifest.partitionBy.map((k) => [k.name, new Set()]));
+    const distinct = new Map<string, Set<string | null>>(
+      dataset.manifest.partitionBy.map((k) => [k.name, new Set()]),
+    );
     const leaves = new Set<string>();
     for (const file of files) {
       leaves.add(path.dirname(file));

@@ -4,7 +4,15 @@ import { type DuckDBConnection, DuckDBInstance, type DuckDBResultReader } from '
 import { appendColumns } from './appender.js';
 import type { CanonicalValue } from './canonical-params.js';
 import { canonicalJson } from './canonical-params.js';
-import { type ColumnType, columnTypeSql, inferValueType, quoteIdentifier, quoteLiteral, t, unifyTypes } from './column-types.js';
+import {
+  type ColumnType,
+  columnTypeSql,
+  inferValueType,
+  quoteIdentifier,
+  quoteLiteral,
+  t,
+  unifyTypes,
+} from './column-types.js';
 import { type DatasetDefinition, type DatasetRegistry, defaultRegistry } from './dataset.js';
 import { discoverDataset } from './discover.js';
 import { queryObjects } from './duckdb.js';
@@ -146,14 +154,17 @@ export class Lake {
    */
   datasetSql(dataset: string, query: DatasetQuery = {}): string {
     if (dataset !== 'grids' && !this.#datasets.has(dataset)) {
-      throw new RunlakeError(`no dataset "${dataset}" in ${this.baseOut} (have: ${[...this.#datasets.keys(), 'grids'].join(', ')})`);
+      throw new RunlakeError(
+        `no dataset "${dataset}" in ${this.baseOut} (have: ${[...this.#datasets.keys(), 'grids'].join(', ')})`,
+      );
     }
     const columns = query.columns?.length ? query.columns.map(quoteIdentifier).join(', ') : '*';
     let sql = `SELECT ${columns} FROM ${quoteIdentifier(dataset)}`;
     if (query.where?.trim()) sql += ` WHERE ${query.where}`;
     if (query.orderBy?.trim()) sql += ` ORDER BY ${query.orderBy}`;
     if (query.limit !== undefined) {
-      if (!Number.isSafeInteger(query.limit) || query.limit < 0) throw new RunlakeError(`limit must be a non-negative integer, got ${query.limit}`);
+      if (!Number.isSafeInteger(query.limit) || query.limit < 0)
+        throw new RunlakeError(`limit must be a non-negative integer, got ${query.limit}`);
       sql += ` LIMIT ${query.limit}`;
     }
     return sql;
@@ -196,7 +207,10 @@ export class Lake {
   async refresh(): Promise<void> {
     this.#datasets.clear();
     for (const name of await datasetNames(this.paths, this.registry)) {
-      this.#datasets.set(name, await createDatasetView(this.connection, this.paths, name, this.registry.get(name)));
+      this.#datasets.set(
+        name,
+        await createDatasetView(this.connection, this.paths, name, this.registry.get(name)),
+      );
     }
     await createGridsTable(this.connection, await listGridRecords(this.baseOut));
   }
@@ -221,11 +235,20 @@ export class Lake {
  * ```
  */
 export async function openLake(baseOut: string, options: OpenLakeOptions = {}): Promise<Lake> {
-  const config: Record<string, string> = { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' };
+  const config: Record<string, string> = {
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+  };
   if (options.threads !== undefined) config.threads = String(options.threads);
   const instance = await DuckDBInstance.create(':memory:', config);
   const connection = await instance.connect();
-  const lake = new Lake(baseOut, lakePaths(baseOut), instance, connection, options.registry ?? defaultRegistry);
+  const lake = new Lake(
+    baseOut,
+    lakePaths(baseOut),
+    instance,
+    connection,
+    options.registry ?? defaultRegistry,
+  );
   try {
     await lake.refresh();
   } catch (error) {
@@ -244,7 +267,11 @@ async function datasetNames(paths: LakePaths, registry: DatasetRegistry): Promis
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   for (const entry of entries) {
-    if (entry.isDirectory() && /^[a-z][a-z0-9_]*$/.test(entry.name) && !RESERVED_DIRECTORIES.has(entry.name)) {
+    if (
+      entry.isDirectory() &&
+      /^[a-z][a-z0-9_]*$/.test(entry.name) &&
+      !RESERVED_DIRECTORIES.has(entry.name)
+    ) {
       names.add(entry.name);
     }
   }
@@ -286,8 +313,12 @@ export async function datasetManifest(
  * ```
  */
 export function readParquetSql(glob: string, manifest: DatasetManifest): string {
-  const hiveTypes = manifest.partitionBy.map((k) => `${quoteLiteral(k.name)}: ${quoteLiteral(columnTypeSql(k.type))}`).join(', ');
-  const hive = manifest.partitionBy.length ? `hive_partitioning = true, hive_types = {${hiveTypes}}` : 'hive_partitioning = false';
+  const hiveTypes = manifest.partitionBy
+    .map((k) => `${quoteLiteral(k.name)}: ${quoteLiteral(columnTypeSql(k.type))}`)
+    .join(', ');
+  const hive = manifest.partitionBy.length
+    ? `hive_partitioning = true, hive_types = {${hiveTypes}}`
+    : 'hive_partitioning = false';
   return `read_parquet(${quoteLiteral(glob)}, ${hive}, union_by_name = true)`;
 }
 
@@ -311,10 +342,14 @@ async function createDatasetView(
     await connection.run(`CREATE OR REPLACE VIEW ${view} AS SELECT ${select} WHERE false`);
   } else {
     const source = readParquetSql(glob, manifest);
-    const present = new Set((await connection.runAndReadAll(`SELECT * FROM ${source} LIMIT 0`)).columnNames());
+    const present = new Set(
+      (await connection.runAndReadAll(`SELECT * FROM ${source} LIMIT 0`)).columnNames(),
+    );
     // Columns the manifest knows but no file holds (all-null so far) still appear, as NULL.
     const missing = manifest.columns.filter((c) => !present.has(c.name)).map(typedNull);
-    await connection.run(`CREATE OR REPLACE VIEW ${view} AS SELECT *${missing.map((m) => `, ${m}`).join('')} FROM ${source}`);
+    await connection.run(
+      `CREATE OR REPLACE VIEW ${view} AS SELECT *${missing.map((m) => `, ${m}`).join('')} FROM ${source}`,
+    );
   }
   return { name, view: name, manifest, fileCount, glob };
 }
@@ -329,11 +364,19 @@ async function createDatasetView(
  * flattenParams({ optim: { lr: 0.1 } }); // { 'optim.lr': 0.1 }
  * ```
  */
-export function flattenParams(params: Record<string, CanonicalValue>, prefix = ''): Record<string, CanonicalValue> {
+export function flattenParams(
+  params: Record<string, CanonicalValue>,
+  prefix = '',
+): Record<string, CanonicalValue> {
   const out: Record<string, CanonicalValue> = {};
   for (const [key, value] of Object.entries(params)) {
     const name = prefix ? `${prefix}.${key}` : key;
-    if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0) {
+    if (
+      value !== null &&
+      typeof value === 'object' &&
+      !Array.isArray(value) &&
+      Object.keys(value).length > 0
+    ) {
       Object.assign(out, flattenParams(value, name));
     } else {
       out[name] = value;
@@ -352,7 +395,12 @@ async function createGridsTable(connection: DuckDBConnection, records: readonly 
       if (current === 'json') continue;
       const inferred = inferValueType(value);
       const merged = 'unsupported' in inferred ? undefined : unifyTypes(current, inferred);
-      types.set(name, merged && !(Array.isArray(value) && merged.kind === 'list' && merged.element.kind === 'struct') ? merged : 'json');
+      types.set(
+        name,
+        merged && !(Array.isArray(value) && merged.kind === 'list' && merged.element.kind === 'struct')
+          ? merged
+          : 'json',
+      );
     }
   }
   const paramColumns = [...types].map(([name, type]) => ({
@@ -371,7 +419,11 @@ async function createGridsTable(connection: DuckDBConnection, records: readonly 
       },
     })),
     { name: 'params_hash', type: t.string, valueAt: (r: number) => records[r]?.params_hash },
-    { name: 'params_json', type: t.string, valueAt: (r: number) => (records[r] ? canonicalJson(records[r].params) : null) },
+    {
+      name: 'params_json',
+      type: t.string,
+      valueAt: (r: number) => (records[r] ? canonicalJson(records[r].params) : null),
+    },
   ];
   await connection.run('DROP TABLE IF EXISTS grids');
   await connection.run(

@@ -23,7 +23,9 @@ const MAX_SEGMENT_BYTES = 255;
 export function encodePartitionComponent(text: string): string {
   let out = '';
   for (const byte of Buffer.from(text, 'utf8')) {
-    out += isUnreserved(byte) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    out += isUnreserved(byte)
+      ? String.fromCharCode(byte)
+      : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
 }

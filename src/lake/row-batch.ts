@@ -164,7 +164,8 @@ export function buildRowBatch(
   const float32 = options.float32Columns;
   for (const column of columns.values()) {
     const wantsFloat32 = float32 === 'all' || float32?.has(column.name);
-    if (wantsFloat32 && (column.type.kind === 'float64' || column.type.kind === 'int64')) column.type = t.float32;
+    if (wantsFloat32 && (column.type.kind === 'float64' || column.type.kind === 'int64'))
+      column.type = t.float32;
   }
 
   return {

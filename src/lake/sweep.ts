@@ -7,7 +7,9 @@ import type { Row } from './row-batch.js';
 import { type WriteOptions, type WriteResult, writeRows } from './write-rows.js';
 
 /** Options for {@link writeEventRows} and {@link writeSeedRows}. */
-export interface SweepWriteOptions extends CanonicalizeOptions, Pick<WriteOptions, 'float32Columns' | 'fileStem'> {
+export interface SweepWriteOptions
+  extends CanonicalizeOptions,
+    Pick<WriteOptions, 'float32Columns' | 'fileStem'> {
   /**
    * Params to add as partition directories before `grid_id`/`seed`, in this order (exp_engine's
    * older `algo=/accountant=/gamma_bar=/…/grid_id=/seed=` layout). Fixed by a dataset's first write.
@@ -93,5 +95,8 @@ function scalarParam(params: Params, key: string): PartitionValue {
   const value = params[key];
   if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'bigint') return value;
   if (typeof value === 'number' && Number.isFinite(value)) return value;
-  throw new ParamsError(key, `cannot be a partition directory: ${value === undefined ? 'missing' : 'not a finite scalar'}`);
+  throw new ParamsError(
+    key,
+    `cannot be a partition directory: ${value === undefined ? 'missing' : 'not a finite scalar'}`,
+  );
 }

@@ -21,7 +21,14 @@ import { DatasetLayoutError, RowValidationError, SchemaConflictError } from './e
 import { type LakePaths, lakePaths } from './layout.js';
 import { type DatasetManifest, type ManifestColumn, updateManifest } from './manifest.js';
 import type { PartitionValue } from './partition-path.js';
-import { type BatchColumn, buildRowBatch, firstNullRow, type PartitionSource, type Row, type RowBatch } from './row-batch.js';
+import {
+  type BatchColumn,
+  buildRowBatch,
+  firstNullRow,
+  type PartitionSource,
+  type Row,
+  type RowBatch,
+} from './row-batch.js';
 
 /** Options for {@link writeRows}. */
 export interface WriteOptions {
@@ -99,7 +106,11 @@ export async function writeRows(
     const stagingDir = path.join(paths.staging, randomUUID());
     try {
       await stageParquet(connection, batch, staged, stagingDir, options.fileStem);
-      return { dataset: dataset.name, rowCount: rows.length, ...(await publish(stagingDir, paths.dataset(dataset.name), options.fileStem !== undefined)) };
+      return {
+        dataset: dataset.name,
+        rowCount: rows.length,
+        ...(await publish(stagingDir, paths.dataset(dataset.name), options.fileStem !== undefined)),
+      };
     } finally {
       await rm(stagingDir, { recursive: true, force: true });
     }
@@ -157,7 +168,12 @@ function checkTypedSchema(dataset: DatasetDefinition, batch: RowBatch): void {
   for (const definition of dataset.columns ?? []) {
     const column = batch.columns.find((c) => c.name === definition.name);
     if (definition.nullable === false && (column?.nonNullCount ?? 0) < batch.rows.length) {
-      throw new RowValidationError(dataset.name, firstNullRow(batch.rows, definition.name), definition.name, 'null in a non-null column');
+      throw new RowValidationError(
+        dataset.name,
+        firstNullRow(batch.rows, definition.name),
+        definition.name,
+        'null in a non-null column',
+      );
     }
   }
 }
@@ -179,7 +195,8 @@ async function reconcileManifest(
   batch: RowBatch,
 ): Promise<DatasetManifest> {
   return updateManifest(paths, dataset.name, async (current) => {
-    const base = current ?? (await discoverDataset(connection, paths, dataset)) ?? emptyManifest(dataset, sources);
+    const base =
+      current ?? (await discoverDataset(connection, paths, dataset)) ?? emptyManifest(dataset, sources);
     const layout = base.partitionBy.map((k) => k.name).join('/');
     const requested = sources.map((s) => s.name).join('/');
     if (layout !== requested) {
@@ -195,7 +212,12 @@ async function reconcileManifest(
     const columns = new Map(base.columns.map((c) => [c.name, c]));
     for (const column of batch.columns) {
       const existing = columns.get(column.name);
-      columns.set(column.name, existing ? mergeColumn(dataset.name, existing, column.type) : { name: column.name, type: column.type });
+      columns.set(
+        column.name,
+        existing
+          ? mergeColumn(dataset.name, existing, column.type)
+          : { name: column.name, type: column.type },
+      );
     }
     return { format: 1, dataset: dataset.name, partitionBy, columns: [...columns.values()] };
   });
@@ -203,7 +225,13 @@ async function reconcileManifest(
 
 function mergeColumn(dataset: string, existing: ManifestColumn, incoming: ColumnType): ManifestColumn {
   const merged = unifyTypes(existing.type, incoming);
-  if (!merged) throw new SchemaConflictError(dataset, existing.name, columnTypeSql(existing.type), columnTypeSql(incoming));
+  if (!merged)
+    throw new SchemaConflictError(
+      dataset,
+      existing.name,
+      columnTypeSql(existing.type),
+      columnTypeSql(incoming),
+    );
   return { name: existing.name, type: merged };
 }
 
@@ -251,7 +279,9 @@ async function stageParquet(
     const partitionClause = keyColumns.length
       ? `PARTITION_BY (${batch.partitionKeys.map(quoteIdentifier).join(', ')}), FILENAME_PATTERN ${quoteLiteral(pattern)}, `
       : '';
-    const target = keyColumns.length ? stagingDir : path.join(stagingDir, `${pattern.replace('{uuid}', randomUUID()).replace('{i}', '0')}.parquet`);
+    const target = keyColumns.length
+      ? stagingDir
+      : path.join(stagingDir, `${pattern.replace('{uuid}', randomUUID()).replace('{i}', '0')}.parquet`);
     await connection.run(
       `COPY (SELECT ${select} FROM ${table}) TO ${quoteLiteral(target)} ` +
         `(FORMAT parquet, ${partitionClause}COMPRESSION zstd)`,
