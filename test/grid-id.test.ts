@@ -53,6 +53,31 @@ function tsOutcome(params: Params): Outcome {
   }
 }
 
+/**
+ * JSON text for the Python side. Unlike JSON.stringify it writes bigints as integer literals and
+ * NaN / ±Infinity as the tokens Python's json module reads, so values TypeScript refuses reach
+ * Python as the same values. Own enumerable keys only, `__proto__` included, as JSON.stringify.
+ */
+function toJsonText(value: unknown): string {
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  if (Array.isArray(value))
+    return `[${value.map((item) => (item === undefined ? 'null' : toJsonText(item))).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    const members = Object.keys(record)
+      .filter((key) => record[key] !== undefined)
+      .map((key) => `${JSON.stringify(key)}:${toJsonText(record[key])}`);
+    return `{${members.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Sets `object[key]` as an own data property, even when `key` is `__proto__`. */
+function setMember(object: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function paramsError(fn: () => unknown): ParamsError {
   try {
     fn();
@@ -93,32 +118,45 @@ function randomBitsDouble(rng: Rng): number {
   }
 }
 
-/** A double a parameter set may hold (not an integer beyond ±(2^53 - 1)), biased to awkward cases. */
+/** A finite double (every one is a valid parameter value), biased to awkward cases. */
 function randomParamDouble(rng: Rng): number {
-  for (;;) {
-    let x: number;
-    switch (rng.int(0, 7)) {
-      case 0:
-        x = rng.next();
-        break;
-      case 1:
-        x = (rng.next() - 0.5) * 10 ** rng.int(-330, 16);
-        break;
-      case 2:
-        x = rng.int(1, 9999) * 10 ** rng.int(-12, 8);
-        break;
-      case 3:
-        x = rng.pick([
-          0.1, 0.2, 0.3, 1e-7, 1e-6, 1.5e-6, 5e-324, 1e-300, 123456.789, 0.30000000000000004, -0,
-        ]);
-        break;
-      case 4:
-        x = rng.int(-1000, 1000) / rng.pick([2, 3, 7, 10, 1024, 1e6]);
-        break;
-      default:
-        x = randomBitsDouble(rng);
-    }
-    if (!(Number.isInteger(x) && Math.abs(x) > Number.MAX_SAFE_INTEGER)) return x;
+  switch (rng.int(0, 8)) {
+    case 0:
+      return rng.next();
+    case 1:
+      return (rng.next() - 0.5) * 10 ** rng.int(-330, 308);
+    case 2:
+      return rng.int(1, 9999) * 10 ** rng.int(-12, 8);
+    case 3:
+      return rng.pick([
+        0.1,
+        0.2,
+        0.3,
+        1e-7,
+        1e-6,
+        1.5e-6,
+        5e-324,
+        1e-300,
+        123456.789,
+        0.30000000000000004,
+        -0,
+        2 ** 53,
+        -(2 ** 53),
+        2 ** 60,
+        1e20,
+        1e21,
+        1e22,
+        123456789012345680000,
+        1.7976931348623157e308,
+        -1e300,
+      ]);
+    case 4:
+      return rng.int(-1000, 1000) / rng.pick([2, 3, 7, 10, 1024, 1e6]);
+    case 5:
+      // A whole double beyond 2^53: JSON.stringify writes it as an integer literal below 1e21.
+      return rng.int(-9999, 9999) * 2 ** rng.int(40, 80);
+    default:
+      return randomBitsDouble(rng);
   }
 }
 
@@ -170,11 +208,9 @@ function randomString(rng: Rng, maxLength = 8): string {
 }
 
 function randomKey(rng: Rng): string {
-  for (;;) {
-    const key =
-      rng.next() < 0.5 ? randomString(rng, 6) : rng.pick(['a', 'b', 'lr', '10', '9', 'é', '😀', '\uffff']);
-    if (key !== '__proto__') return key;
-  }
+  return rng.next() < 0.5
+    ? randomString(rng, 6)
+    : rng.pick(['a', 'b', 'lr', '10', '9', 'é', '😀', '\uffff', '__proto__', 'constructor', 'toString']);
 }
 
 function randomValue(rng: Rng, depth: number): unknown {
@@ -191,11 +227,21 @@ function randomValue(rng: Rng, depth: number): unknown {
       return rng.next() < 0.5;
     case 5:
       return null;
-    case 6:
-      // Occasionally a value both sides must refuse: an integer beyond ±(2^53 - 1).
-      return rng.next() < 0.1
-        ? rng.pick([2 ** 53, -(2 ** 53), 2 ** 60 + 2 ** 9, 1e21, 1.7976931348623157e308])
-        : 0;
+    case 6: {
+      // Sometimes a bigint, which a double may or may not equal exactly (Python reads it as an
+      // int); rarely a non-finite number. Both sides must refuse the same ones.
+      const r = rng.next();
+      if (r < 0.04)
+        return rng.pick([
+          2n ** 53n + 1n,
+          -(2n ** 60n + 1n),
+          10n ** 400n,
+          Number.NaN,
+          Number.NEGATIVE_INFINITY,
+        ]);
+      if (r < 0.08) return rng.pick([5n, -(2n ** 53n), 2n ** 60n, 10n ** 21n, 2n ** 1023n]);
+      return 0;
+    }
     case 7:
       return Array.from({ length: rng.int(0, 4) }, () => randomValue(rng, depth - 1));
     default:
@@ -203,10 +249,11 @@ function randomValue(rng: Rng, depth: number): unknown {
   }
 }
 
+/** An ordinary or a null-prototype object; members are defined, so `__proto__` is a real key. */
 function randomObject(rng: Rng, depth: number): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = rng.next() < 0.2 ? Object.create(null) : {};
   const size = rng.int(0, 5);
-  for (let i = 0; i < size; i++) out[randomKey(rng)] = randomValue(rng, depth);
+  for (let i = 0; i < size; i++) setMember(out, randomKey(rng), randomValue(rng, depth));
   return out;
 }
 
@@ -247,6 +294,10 @@ describe('canonicalJson number formatting (ECMAScript Number::toString)', () => 
     [1e-300, '1e-300'],
     [-1.5e-7, '-1.5e-7'],
     [2 ** 53 - 1, '9007199254740991'],
+    [2 ** 53, '9007199254740992'],
+    [2 ** 60, '1152921504606847000'],
+    [2 ** 64, '18446744073709552000'],
+    [-1e300, '-1e+300'],
     [0.30000000000000004, '0.30000000000000004'],
     [123456.789, '123456.789'],
   ])('%s -> %s', (x, text) => {
@@ -322,41 +373,178 @@ describe('canonicalizeParams', () => {
     expect(gridHash({ a: undefined, b: 1 })).toBe(gridHash({ b: 1 }));
   });
 
-  it('rejects Dates, Maps, class instances, functions and symbols', () => {
+  it('rejects Dates, Maps, class instances, functions and symbols, naming what they are', () => {
     class Config {
       lr = 0.1;
     }
-    expect(paramsError(() => canonicalizeParams({ when: new Date(0) })).message).toContain('ISO string');
-    expect(paramsError(() => canonicalizeParams({ m: { map: new Map() } })).path).toBe('m.map');
-    expect(paramsError(() => canonicalizeParams({ cfg: [new Config()] })).path).toBe('cfg[0]');
-    expect(paramsError(() => canonicalizeParams({ f: () => 1 })).path).toBe('f');
-    expect(paramsError(() => canonicalizeParams({ s: Symbol('x') })).path).toBe('s');
-    expect(() => canonicalizeParams(new Config() as unknown as Params)).toThrow(ParamsError);
-    expect(() => canonicalizeParams([] as unknown as Params)).toThrow(ParamsError);
+    class Registry extends Map<string, number> {}
+    const cases: [Params, string, string][] = [
+      [{ when: new Date(0) }, 'when', 'a Date (store it as an ISO string)'],
+      [{ m: { map: new Map() } }, 'm.map', 'a Map'],
+      [{ m: { set: new Set([1]) } }, 'm.set', 'a Set'],
+      [{ bytes: new Uint8Array(2) }, 'bytes', 'a Uint8Array'],
+      [{ buf: new ArrayBuffer(2) }, 'buf', 'an ArrayBuffer'],
+      [{ re: /x/ }, 're', 'a RegExp'],
+      [{ cfg: [new Config()] }, 'cfg[0]', 'a Config instance'],
+      [{ reg: new Registry() }, 'reg', 'a Registry instance'],
+      [{ odd: Object.create({ inherited: 1 }) }, 'odd', 'an object with a custom prototype'],
+      [{ f: () => 1 }, 'f', 'a function'],
+      [{ s: Symbol('x') }, 's', 'a symbol'],
+    ];
+    for (const [params, path, kind] of cases) {
+      const e = paramsError(() => canonicalizeParams(params));
+      expect(e.path).toBe(path);
+      expect(e.message).toBe(`params.${path}: ${kind} is not a JSON value`);
+    }
+  });
+
+  it('refuses a parameter set that is not a plain object, without a dangling "params.:"', () => {
+    class Config {
+      lr = 0.1;
+    }
+    const cases: [unknown, string][] = [
+      [new Config(), 'a Config instance'],
+      [[], 'an array'],
+      [null, 'null'],
+      ['lr=0.1', 'a string'],
+      [new Map(), 'a Map'],
+    ];
+    for (const [params, kind] of cases) {
+      const e = paramsError(() => canonicalizeParams(params as Params));
+      expect(e.path).toBe('');
+      expect(e.message).toBe(`params: must be a plain object, not ${kind}`);
+      expect(e.stack).toContain('params: must be a plain object');
+    }
+  });
+
+  it('refuses symbol keys instead of silently ignoring them', () => {
+    const key = Symbol('k');
+    let e = paramsError(() => canonicalizeParams({ [key]: 1, a: 1 }));
+    expect(e.path).toBe('Symbol(k)');
+    expect(e.message).toBe('params.Symbol(k): a symbol key is not a JSON object key (keys must be strings)');
+    e = paramsError(() => canonicalizeParams({ a: [{ b: { [key]: 'x' } }] }));
+    expect(e.path).toBe('a[0].b.Symbol(k)');
+    // Non-enumerable members, symbol or string, are not part of the value (as in JSON.stringify).
+    const hidden = { lr: 0.1 };
+    Object.defineProperty(hidden, key, { value: 1, enumerable: false });
+    Object.defineProperty(hidden, 'secret', { value: 1, enumerable: false });
+    expect(canonicalJson(canonicalizeParams({ hidden }))).toBe('{"hidden":{"lr":0.1}}');
   });
 
   it('accepts objects without a prototype', () => {
     const bare = Object.assign(Object.create(null) as Params, { b: 1, a: 2 });
     expect(canonicalJson(canonicalizeParams({ x: bare }))).toBe('{"x":{"a":2,"b":1}}');
+    const top = Object.assign(Object.create(null) as Params, { seed: 1, lr: 0.1 });
+    expect(canonicalJson(canonicalizeParams(top))).toBe('{"lr":0.1}');
+    expect(gridHash(top)).toBe(gridHash({ lr: 0.1 }));
   });
 
-  it('turns bigints in range into numbers and rejects the rest', () => {
-    expect(canonicalizeParams({ a: 5n, b: -(2n ** 53n - 1n) })).toEqual({ a: 5, b: -(2 ** 53 - 1) });
-    expect(gridHash({ a: 5n })).toBe(gridHash({ a: 5 }));
-    expect(paramsError(() => canonicalizeParams({ a: { b: [0, 2n ** 53n] } })).path).toBe('a.b[1]');
-    expect(paramsError(() => canonicalizeParams({ a: -(2n ** 53n) })).path).toBe('a');
+  it('keeps a __proto__ key, at the top level and nested', () => {
+    const top = JSON.parse('{"__proto__":{"a":1},"b":2}') as Params;
+    expect(Object.keys(top)).toEqual(['__proto__', 'b']);
+    const canonical = canonicalizeParams(top);
+    expect(canonicalJson(canonical)).toBe('{"__proto__":{"a":1},"b":2}');
+    expect(Object.getPrototypeOf(canonical)).toBeNull();
+    expect(Object.keys(canonical)).toEqual(['__proto__', 'b']);
+    expect(Object.getOwnPropertyDescriptor(canonical, '__proto__')?.value).toEqual({ a: 1 });
+    expect(gridHash(top)).not.toBe(gridHash({ b: 2 }));
+    expect(fullParamsHash(top)).not.toBe(fullParamsHash(JSON.parse('{"__proto__":{"a":2},"b":2}')));
+
+    const nested = JSON.parse('{"x":{"__proto__":[1,{"__proto__":null}],"y":1},"seed":3}') as Params;
+    expect(canonicalJson(canonicalizeParams(nested))).toBe(
+      '{"x":{"__proto__":[1,{"__proto__":null}],"y":1}}',
+    );
+    expect(gridHash(nested)).not.toBe(gridHash({ x: { y: 1 } }));
+
+    // Defined on a null-prototype object, as a runner building params by hand might.
+    const bare = Object.create(null) as Params;
+    // biome-ignore lint/suspicious/noProto: on a null-prototype object this is a plain member, which is the point
+    bare.__proto__ = 'plain member';
+    bare.a = 1;
+    expect(canonicalJson(canonicalizeParams({ bare }))).toBe('{"bare":{"__proto__":"plain member","a":1}}');
+
+    // canonicalJson also reads ordinary objects holding an own __proto__ member (as JSON.parse makes them).
+    expect(canonicalJson(top as Record<string, CanonicalValue>)).toBe('{"__proto__":{"a":1},"b":2}');
+
+    // Not a volatile key, and attachGridId keeps it.
+    const attached = attachGridId(top);
+    expect(Object.keys(attached).sort()).toEqual(['__proto__', 'b', 'grid_id']);
+    expect(attached.grid_id).toBe(gridHash(top));
+    expect(gridHash(attached)).toBe(gridHash(top));
   });
 
-  it('rejects integers beyond ±(2^53 - 1)', () => {
-    expect(canonicalizeParams({ a: 2 ** 53 - 1, b: -(2 ** 53 - 1) })).toEqual({
-      a: 2 ** 53 - 1,
+  it('canonical objects all have a null prototype and serialise like JSON.stringify would', () => {
+    const canonical = canonicalizeParams({ a: { b: [{ c: 1 }] }, d: {} });
+    expect(Object.getPrototypeOf(canonical)).toBeNull();
+    const a = canonical.a as Record<string, CanonicalValue>;
+    expect(Object.getPrototypeOf(a)).toBeNull();
+    expect(Object.getPrototypeOf((a.b as CanonicalValue[])[0])).toBeNull();
+    expect(canonicalJson(canonical)).toBe(JSON.stringify(canonical));
+    // Canonicalizing a canonical value changes nothing.
+    expect(canonicalJson(canonicalizeParams(canonical))).toBe(canonicalJson(canonical));
+  });
+
+  it('accepts every finite double, whole numbers beyond 2^53 included', () => {
+    const params = {
+      a: 2 ** 53,
+      b: -(2 ** 53),
+      c: 2 ** 60,
+      d: 1e20,
+      e: 1e21,
+      f: 1.7976931348623157e308,
+      g: -1e300,
+      h: [2 ** 53 + 2],
+    };
+    expect(canonicalizeParams(params)).toEqual(params);
+    expect(canonicalJson(canonicalizeParams(params))).toBe(
+      '{"a":9007199254740992,"b":-9007199254740992,"c":1152921504606847000,"d":100000000000000000000,' +
+        '"e":1e+21,"f":1.7976931348623157e+308,"g":-1e+300,"h":[9007199254740994]}',
+    );
+    // 1e21 and 10 ** 21 are the same double.
+    expect(gridHash({ x: 1e21 })).toBe(gridHash({ x: 10 ** 21 }));
+  });
+
+  it('turns bigints a double equals exactly into that double and rejects the rest', () => {
+    expect(
+      canonicalizeParams({ a: 5n, b: -(2n ** 53n - 1n), c: 2n ** 53n, d: 2n ** 60n, e: 10n ** 21n }),
+    ).toEqual({
+      a: 5,
       b: -(2 ** 53 - 1),
+      c: 2 ** 53,
+      d: 2 ** 60,
+      e: 1e21,
     });
-    for (const x of [2 ** 53, -(2 ** 53), 2 ** 60, 1e21]) {
-      const e = paramsError(() => canonicalizeParams({ n: [x] }));
-      expect(e.path).toBe('n[0]');
-      expect(e.message).toContain('2^53');
-    }
+    expect(canonicalizeParams({ max: (2n ** 1023n * (2n ** 53n - 1n)) / 2n ** 52n, zero: -0n })).toEqual({
+      max: 1.7976931348623157e308,
+      zero: 0,
+    });
+    expect(gridHash({ a: 5n })).toBe(gridHash({ a: 5 }));
+    expect(gridHash({ a: 2n ** 60n })).toBe(gridHash({ a: 2 ** 60 }));
+
+    let e = paramsError(() => canonicalizeParams({ a: { b: [0, 0, 2n ** 53n + 1n] } }));
+    expect(e.path).toBe('a.b[2]');
+    expect(e.message).toBe(
+      'params.a.b[2]: integer 9007199254740993 is not exactly representable as an IEEE-754 double',
+    );
+    e = paramsError(() => canonicalizeParams({ a: -(2n ** 53n + 1n) }));
+    expect(e.path).toBe('a');
+    expect(e.message).toContain(
+      'integer -9007199254740993 is not exactly representable as an IEEE-754 double',
+    );
+    // Beyond the double range (Number() would give Infinity): named by size, not by 400 digits.
+    e = paramsError(() => canonicalizeParams({ big: [10n ** 400n] }));
+    expect(e.path).toBe('big[0]');
+    expect(e.message).toBe(
+      'params.big[0]: an integer of 1329 bits is not exactly representable as an IEEE-754 double',
+    );
+    expect(paramsError(() => canonicalizeParams({ a: -(2n ** 1024n) })).message).toContain(
+      'a negative integer of 1025 bits',
+    );
+  });
+
+  it('names members of a top-level key "" with a leading dot, as Python does', () => {
+    expect(paramsError(() => canonicalizeParams({ '': { x: Number.NaN } })).path).toBe('.x');
+    expect(paramsError(() => canonicalizeParams({ '': Number.NaN })).path).toBe('');
   });
 
   it('attachGridId is idempotent and overwrites a stale grid_id', () => {
@@ -392,28 +580,52 @@ describe.skipIf(!hasPython)('Python parity (examples/python/runlake_grid_id.py)'
       ...vectors.map((v) => v.params),
       ...Array.from({ length: 500 }, () => randomParams(rng)),
     ];
-    const result = runPython(['--vectors'], JSON.stringify(all));
+    const result = runPython(['--vectors'], toJsonText(all));
     expect(result.stderr).toBe('');
     const outcomes = JSON.parse(result.stdout) as Outcome[];
     expect(outcomes).toHaveLength(all.length);
 
     let refused = 0;
+    let withProto = 0;
+    let bigWholeDoubles = 0;
     all.forEach((params, i) => {
       const expected = tsOutcome(params);
-      const actual = outcomes[i] as Outcome;
-      const context = `vector ${i}: ${JSON.stringify(params)}`;
-      if ('error' in expected) {
-        refused++;
-        expect(actual, context).toMatchObject({ path: expected.path });
-        expect('error' in actual, context).toBe(true);
-      } else {
-        expect(actual, context).toEqual(expected);
-      }
+      const text = toJsonText(params);
+      if (text.includes('"__proto__":')) withProto++;
+      if (/[:,[]-?\d{17,}[,\]}]|e\+/.test(text)) bigWholeDoubles++;
+      if ('error' in expected) refused++;
+      // Same grid id, hash and canonical text, or the same error at the same path.
+      expect(outcomes[i], `vector ${i}: ${text}`).toEqual(expected);
     });
     expect(result.status).toBe(refused > 0 ? 1 : 0);
-    // Most random sets are accepted, a few hold an out-of-range integer.
+    // Most random sets are accepted; a few hold an inexact bigint or a non-finite number.
     expect(refused).toBeGreaterThan(0);
     expect(refused).toBeLessThan(all.length / 4);
+    expect(withProto).toBeGreaterThan(10);
+    expect(bigWholeDoubles).toBeGreaterThan(10);
+  });
+
+  it('keeps __proto__ keys, at the top level and nested', () => {
+    for (const text of ['{"__proto__":{"a":1},"b":2}', '{"x":[{"__proto__":{"__proto__":0.5}}],"seed":1}']) {
+      const params = JSON.parse(text) as Params;
+      const result = runPython(['--json'], text);
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toBe(`${canonicalJson(canonicalizeParams(params))}\n`);
+      expect(result.stdout).toContain('"__proto__":{');
+      expect(runPython([], text).stdout).toBe(`${gridHash(params)}\n`);
+    }
+  });
+
+  it('accepts whole doubles beyond 2^53 and exact integers, as TypeScript does', () => {
+    const text =
+      '{"a": 1e21, "b": 9007199254740992, "c": 1152921504606847000, "d": 1.7976931348623157e308, ' +
+      '"e": -1e300, "f": 1000000000000000000000, "g": 1152921504606846976, "h": 9007199254740992.0}';
+    const params = JSON.parse(text) as Params;
+    const result = runPython(['--json'], text);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe(`${canonicalJson(canonicalizeParams(params))}\n`);
+    expect(runPython([], text).stdout).toBe(`${gridHash(params)}\n`);
   });
 
   it('formats 300 random doubles of every magnitude exactly like canonicalJson', () => {
@@ -445,35 +657,44 @@ describe.skipIf(!hasPython)('Python parity (examples/python/runlake_grid_id.py)'
     ['Infinity', '{"lr": Infinity}', 'lr'],
     ['-Infinity', '{"layers": [{"k": 1}, {"scale": -Infinity}]}', 'layers[1].scale'],
     ['an overflowing float', '{"x": 1e400}', 'x'],
-    ['2^53', '{"n": 9007199254740992}', 'n'],
+    ['2^53 + 1', '{"n": 9007199254740993}', 'n'],
+    ['-(2^53 + 1)', '{"n": [-9007199254740993]}', 'n[0]'],
     ['a huge int', '{"a": {"b": [0, 0, 123456789012345678901234567890]}}', 'a.b[2]'],
-    ['an integral float beyond 2^53', '{"x": 1e21}', 'x'],
+    ['an int beyond the double range', `{"x": {"y": 1${'0'.repeat(400)}}}`, 'x.y'],
   ])('rejects %s with a non-zero exit naming the path', (_label, input, path) => {
     for (const args of [[], ['--json']]) {
       const result = runPython(args, input);
       expect(result.status).toBe(1);
       expect(result.stdout).toBe('');
       expect(result.stderr).toContain(`params.${path}:`);
+      if (!/NaN|Infinity|1e400/.test(input)) {
+        expect(result.stderr).toContain('is not exactly representable as an IEEE-754 double');
+      }
     }
   });
 
-  it('refuses the same inputs as TypeScript, at the same path', () => {
+  it('says "params: ..." for input that is not an object', () => {
+    const result = runPython([], '[1, 2]');
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe('runlake_grid_id: params: must be a dict, not a list\n');
+  });
+
+  it('refuses the same inputs as TypeScript, with the same message', () => {
     const inputs: Params[] = [
       { opt: { betas: [0.9, Number.NaN] } },
       { lr: Number.POSITIVE_INFINITY },
-      { n: 2 ** 53 },
-      { a: { b: [0, 0, 1e21] } },
+      { n: 2n ** 53n + 1n },
+      { a: { b: [0, 0, -(2n ** 53n + 1n)] } },
+      { __proto__: null, x: { y: [10n ** 400n] } } as Params,
     ];
     for (const params of inputs) {
       const expected = tsOutcome(params);
       expect('error' in expected).toBe(true);
-      // JSON has no NaN or Infinity; Python's json module reads these tokens.
-      const text = JSON.stringify(params, (_k, v: unknown) =>
-        typeof v === 'number' && !Number.isFinite(v) ? `@@${v}@@` : v,
-      ).replace(/"@@(-?\w+)@@"/g, '$1');
+      // JSON has no NaN, Infinity or bigint; toJsonText writes what Python's json module reads.
+      const text = toJsonText(params);
       const result = runPython([], text);
       expect(result.status, text).toBe(1);
-      if ('error' in expected) expect(result.stderr).toContain(`params.${expected.path}:`);
+      if ('error' in expected) expect(result.stderr).toBe(`runlake_grid_id: ${expected.error}\n`);
     }
   });
 

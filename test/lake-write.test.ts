@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -7,12 +8,14 @@ import {
   defineDataset,
   GridIdCollisionError,
   gridHash,
+  lakePaths,
   openLake,
   ParamsError,
   PartitionValueError,
   RowValidationError,
   readGridRecord,
   SchemaConflictError,
+  sweepStaleStaging,
   t,
   writeEventRows,
   writeRows,
@@ -544,5 +547,27 @@ describe('typed datasets', () => {
     }
     expect(visibleFiles(base).filter((f) => f.startsWith('metrics/'))).toHaveLength(1);
     expect(existsSync(path.join(base, '.runlake/datasets/metrics.json'))).toBe(true);
+  });
+});
+
+describe('staging sweep', () => {
+  it('removes only entries of dead writers that are over an hour old', async () => {
+    const base = tempDir();
+    const paths = lakePaths(base);
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid as number;
+    const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    const make = (name: string, mtime: Date) => {
+      const dir = path.join(paths.staging, name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, 'part.parquet'), 'x');
+      utimesSync(dir, mtime, mtime);
+    };
+    make(`${deadPid}-old`, old);
+    make(`${deadPid}-fresh`, new Date());
+    make(`${process.pid}-mine`, old);
+    expect(await sweepStaleStaging(paths)).toBe(1);
+    expect(readdirSync(paths.staging).sort()).toEqual([`${deadPid}-fresh`, `${process.pid}-mine`].sort());
+    // Once per lake per process: a second call does not rescan.
+    expect(await sweepStaleStaging(paths)).toBe(0);
   });
 });

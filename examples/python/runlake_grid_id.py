@@ -18,8 +18,10 @@ The algorithm, in short (docs/grid-id.md is the reference):
 2. Canonicalize every value: ``None`` -> null, ``bool`` -> true/false, ``str`` as is,
    ``list``/``tuple`` -> array in the same order, ``dict`` (``str`` keys only) -> object with its
    keys sorted by UTF-16 code units, ``int``/``float`` -> an IEEE-754 double. ``-0.0`` becomes
-   ``0``; NaN and +/-infinity are refused; whole numbers beyond +/-(2**53 - 1) are refused (they
-   cannot be represented exactly, and a JavaScript reader cannot tell ``1e21`` from ``10**21``).
+   ``0``. Every finite ``float`` is accepted, ``1e21`` and ``1.7976931348623157e308`` included;
+   NaN and +/-infinity are refused. An ``int`` ``n`` is accepted iff ``float(n) == n`` (``2**53``
+   and ``10**21`` are, ``2**53 + 1`` is not: no double equals it, so it could not be hashed
+   without silently becoming a different number). A ``__proto__`` key is a key like any other.
    Anything else (sets, bytes, datetimes, numpy scalars, ...) is refused with a ``TypeError``.
 3. Serialise as RFC 8785 (JSON Canonicalization Scheme): no whitespace, keys sorted by UTF-16
    code units, numbers in the ECMAScript ``Number::toString`` form (``1`` for ``1.0``, ``1e-7``,
@@ -39,6 +41,10 @@ Command line::
         # reads a JSON array of arbitrary JSON values and prints a JSON array of their
         # canonical_json text (serialisation only: no volatile keys dropped, no range checks)
 
+Input files are read with :func:`loads`, which reads an integer literal the way JavaScript's
+``JSON.stringify`` writes a double (``1152921504606847000`` is ``2.0**60``), so any JSON text that
+the TypeScript implementation writes gets the same grid id here.
+
 Exit status: 0 on success, 1 when a parameter set is refused (in ``--vectors`` mode: when any of
 them is), 2 on a usage error or input that is not JSON.
 """
@@ -54,7 +60,6 @@ from typing import Any, Dict, Iterable, List, Optional
 __all__ = [
     'DEFAULT_VOLATILE_KEYS',
     'GRID_ID_LENGTH',
-    'MAX_SAFE_INTEGER',
     'ParamsError',
     'ParamsTypeError',
     'attach_grid_id',
@@ -63,6 +68,7 @@ __all__ = [
     'ecmascript_number',
     'full_params_hash',
     'grid_hash',
+    'loads',
 ]
 
 #: Top-level keys that never take part in a grid id (same list, same order as the TypeScript
@@ -91,19 +97,21 @@ DEFAULT_VOLATILE_KEYS = (
 #: Number of hex characters in a grid id.
 GRID_ID_LENGTH = 8
 
-#: 2**53 - 1, JavaScript's ``Number.MAX_SAFE_INTEGER``.
-MAX_SAFE_INTEGER = 2**53 - 1
-
 
 class ParamsError(ValueError):
     """A parameter set that cannot be canonicalized.
 
     ``path`` names the offending value the way the TypeScript ``ParamsError`` does:
     ``opt.betas[1]`` for ``params['opt']['betas'][1]`` (empty for the parameter set itself).
+
+    >>> str(ParamsError('opt.betas[1]', 'NaN is not a finite number'))
+    'params.opt.betas[1]: NaN is not a finite number'
+    >>> str(ParamsError('', 'must be a dict, not a list'))
+    'params: must be a dict, not a list'
     """
 
     def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f'params.{path}: {reason}')
+        super().__init__(f'params.{path}: {reason}' if path else f'params: {reason}')
         self.path = path
         self.reason = reason
 
@@ -119,22 +127,29 @@ def canonicalize_params(params: Dict[str, Any], volatile_keys: Optional[Iterable
     are sorted by UTF-16 code units at every level, tuples become lists, ``-0.0`` becomes ``0.0``.
     Floats stay floats and ints stay ints; :func:`canonical_json` writes ``1`` and ``1.0`` alike.
 
-    Raises :class:`ParamsError` (a ``ValueError``) for NaN, +/-infinity and whole numbers beyond
-    +/-(2**53 - 1), and :class:`ParamsTypeError` (a ``TypeError``) for values JSON cannot hold;
-    both name the path, e.g. ``opt.betas[1]``.
+    Raises :class:`ParamsError` (a ``ValueError``) for NaN, +/-infinity and ints that no double
+    equals exactly (``float(n) != n``, or too large for a float at all), and
+    :class:`ParamsTypeError` (a ``TypeError``) for values JSON cannot hold; both name the path,
+    e.g. ``opt.betas[1]``.
 
     >>> canonicalize_params({'b': 1.0, 'a': {'y': -0.0, 'x': [3, 1]}, 'seed': 7})
     {'a': {'x': [3, 1], 'y': 0.0}, 'b': 1.0}
+    >>> canonicalize_params({'big': 2**60, 'huge': 1e308, '__proto__': {'a': 1}})
+    {'__proto__': {'a': 1}, 'big': 1152921504606846976, 'huge': 1e+308}
+    >>> canonicalize_params({'a': {'b': [0, 0, 2**53 + 1]}})
+    Traceback (most recent call last):
+      ...
+    runlake_grid_id.ParamsError: params.a.b[2]: integer 9007199254740993 is not exactly representable as an IEEE-754 double
     """
     if not isinstance(params, dict):
-        raise ParamsTypeError('', 'params must be a dict')
+        raise ParamsTypeError('', f'must be a dict, not {_describe(params)}')
     if volatile_keys is None:
         volatile_keys = DEFAULT_VOLATILE_KEYS
     elif isinstance(volatile_keys, str):
         raise TypeError('volatile_keys must be an iterable of key names, not a single string')
     volatile = frozenset(volatile_keys)
     out: Dict[str, Any] = {}
-    for key, value in _sorted_items(params, ''):
+    for key, value in _sorted_items(params, None):
         if key in volatile:
             continue
         out[key] = _canonical_value(value, key)
@@ -144,7 +159,8 @@ def canonicalize_params(params: Dict[str, Any], volatile_keys: Optional[Iterable
 def canonical_json(value: Any) -> str:
     """Serialises a canonical value as RFC 8785 text (mirrors TypeScript ``canonicalJson``).
 
-    It does not drop volatile keys or range-check integers; use :func:`canonicalize_params` first.
+    It does not drop volatile keys or check that ints are exact doubles (an int is written as the
+    double nearest to it); use :func:`canonicalize_params` first.
 
     >>> canonical_json({'b': 0.1, 'a': 1e21, 'c': [1.0, -0.0, 'é']})
     '{"a":1e+21,"b":0.1,"c":[1,0,"é"]}'
@@ -177,6 +193,24 @@ def attach_grid_id(params: Dict[str, Any], volatile_keys: Optional[Iterable[str]
     out = dict(params)
     out['grid_id'] = grid_hash(params, volatile_keys)
     return out
+
+
+def loads(data: Any) -> Any:
+    """Parses JSON text (``str`` or UTF-8 ``bytes``) for hashing, as the command line does.
+
+    Like ``json.loads`` (``NaN`` and ``Infinity`` tokens are read, and refused later by
+    :func:`canonicalize_params` with a path), except for integer literals that no double equals
+    exactly: when the literal is how JavaScript writes a double (ECMAScript ``Number::toString``,
+    e.g. ``1152921504606847000`` for ``2.0**60``), it is read as that double, so JSON written by
+    the TypeScript implementation or any JavaScript tool reads back as the numbers it held. Any
+    other such literal (``9007199254740993``) stays an ``int`` and is refused when hashed.
+
+    >>> loads('{"a": 1152921504606847000, "b": 9007199254740993, "c": 9007199254740992}')
+    {'a': 1.152921504606847e+18, 'b': 9007199254740993, 'c': 9007199254740992}
+    """
+    if isinstance(data, (bytes, bytearray)):
+        data = bytes(data).decode('utf-8')
+    return json.loads(data, parse_int=_parse_int_literal)
 
 
 def ecmascript_number(x: float) -> str:
@@ -233,27 +267,56 @@ def _js_string(text: str) -> str:
     return text.encode('utf-16-be', 'surrogatepass').decode('utf-16-be', 'surrogatepass')
 
 
-def _sorted_items(obj: Dict[Any, Any], path: str) -> List[Any]:
+def _sorted_items(obj: Dict[Any, Any], path: Optional[str]) -> List[Any]:
+    # path is None for the parameter set itself, whose members are named without a leading dot.
     items: Dict[str, Any] = {}
     for key, value in obj.items():
         if not isinstance(key, str):
-            where = f'{path}.{key!r}' if path else repr(key)
-            raise ParamsTypeError(where, f'a {type(key).__name__} key is not a JSON object key (keys must be str)')
+            where = repr(key) if path is None else f'{path}.{key!r}'
+            raise ParamsTypeError(where, f'{_describe(key)} key is not a JSON object key (keys must be str)')
         js_key = _js_string(key)
         if js_key in items:
-            raise ParamsError(f'{path}.{js_key}' if path else js_key, 'duplicate key after UTF-16 normalization')
+            raise ParamsError(js_key if path is None else f'{path}.{js_key}', 'duplicate key after UTF-16 normalization')
         items[js_key] = value
     return sorted(items.items(), key=lambda item: _utf16_key(item[0]))
 
 
+def _parse_int_literal(text: str) -> Any:
+    n = int(text)
+    try:
+        x = float(n)
+    except OverflowError:
+        return n
+    if x == n or ecmascript_number(x) != text:
+        return n
+    return x
+
+
 def _check_number(value: float, path: str) -> float:
+    # The hash is defined over IEEE-754 doubles: every finite one is accepted.
     if not math.isfinite(value):
         raise ParamsError(path, f'{_number_text(value)} is not a finite number')
-    if value.is_integer() and abs(value) > MAX_SAFE_INTEGER:
-        raise ParamsError(
-            path, f'integer {ecmascript_number(value)} is outside ±(2^53 - 1) and cannot be hashed exactly'
-        )
     return 0.0 if value == 0 else value
+
+
+def _check_int(n: int, path: str) -> int:
+    # Accepted iff some double equals it exactly; canonical_json then writes that double.
+    try:
+        exact = float(n) == n
+    except OverflowError:
+        exact = False
+    if not exact:
+        raise ParamsError(path, f'{_int_text(n)} is not exactly representable as an IEEE-754 double')
+    return n
+
+
+def _int_text(n: int) -> str:
+    # Huge ints are named by size: their digits would swamp the message (and str() refuses ints
+    # of more than 4300 digits on Python 3.11 and later).
+    bits = abs(n).bit_length()
+    if bits <= 128:
+        return f'integer {n}'
+    return f'{"a negative" if n < 0 else "an"} integer of {bits} bits'
 
 
 def _number_text(value: float) -> str:
@@ -270,23 +333,31 @@ def _canonical_value(value: Any, path: str) -> Any:
     if isinstance(value, str):
         return _js_string(value)
     if isinstance(value, int):
-        n = int(value)
-        if abs(n) > MAX_SAFE_INTEGER:
-            raise ParamsError(path, f'integer {n} is outside ±(2^53 - 1) and cannot be hashed exactly')
-        return n
+        return _check_int(int(value), path)
     if isinstance(value, float):
         return _check_number(float(value), path)
     if isinstance(value, (list, tuple)):
         return [_canonical_value(item, f'{path}[{i}]') for i, item in enumerate(value)]
     if isinstance(value, dict):
         return {key: _canonical_value(item, f'{path}.{key}') for key, item in _sorted_items(value, path)}
-    kind = type(value).__name__
     hint = ''
     if hasattr(value, 'isoformat'):
         hint = ' (store it as an ISO string)'
     elif hasattr(value, 'item') and callable(value.item):
         hint = ' (convert it with .item())'
-    raise ParamsTypeError(path, f'a {kind}{hint} is not a JSON value')
+    raise ParamsTypeError(path, f'{_describe(value)}{hint} is not a JSON value')
+
+
+def _describe(value: Any) -> str:
+    """'a set', 'a list', 'a Config instance': what a value is, for error messages."""
+    cls = type(value)
+    if value is None:
+        return 'None'
+    name = cls.__name__
+    article = 'an' if name[:1].lower() in ('a', 'e', 'i', 'o') else 'a'  # 'a UUID', like the TypeScript side
+    if cls.__module__ == 'builtins':
+        return f'{article} {name}'
+    return f'{article} {name} instance'
 
 
 _ESCAPES = {
@@ -343,7 +414,7 @@ def _write_json(value: Any, parts: List[str]) -> None:
         parts.append(']')
     elif isinstance(value, dict):
         parts.append('{')
-        for i, (key, item) in enumerate(_sorted_items(value, '')):
+        for i, (key, item) in enumerate(_sorted_items(value, None)):
             if i:
                 parts.append(',')
             parts.append(_json_string(key))
@@ -365,8 +436,8 @@ def _read_input(path: Optional[str]) -> Any:
     else:
         with open(path, 'rb') as f:
             data = f.read()
-    # json.loads accepts NaN and Infinity tokens; they are refused later with a path.
-    return json.loads(data.decode('utf-8'))
+    # NaN and Infinity tokens are read; they are refused later with a path.
+    return loads(data)
 
 
 def _write(text: str) -> None:

@@ -70,7 +70,7 @@ export function canonicalizeParams(
   params: Params,
   options: CanonicalizeOptions = {},
 ): Record<string, CanonicalValue> {
-  if (!isPlainObject(params)) throw paramsError('', `must be a plain object, not ${describe(params)}`);
+  if (!isPlainObject(params)) throw new ParamsError('', `must be a plain object, not ${describe(params)}`);
   const volatile = new Set(options.volatileKeys ?? DEFAULT_VOLATILE_KEYS);
   return canonicalObject(params, null, (key) => volatile.has(key));
 }
@@ -159,7 +159,7 @@ function canonicalObject(
     Object.prototype.propertyIsEnumerable.call(object, s),
   );
   if (symbol !== undefined) {
-    throw paramsError(
+    throw new ParamsError(
       memberPath(path, String(symbol)),
       'a symbol key is not a JSON object key (keys must be strings)',
     );
@@ -183,12 +183,12 @@ function canonicalValue(value: unknown, path: string): CanonicalValue | undefine
     return value.map((item, i) => canonicalValue(item, `${path}[${i}]`) ?? null);
   }
   if (isPlainObject(value)) return canonicalObject(value, path);
-  throw paramsError(path, `${describe(value)} is not a JSON value`);
+  throw new ParamsError(path, `${describe(value)} is not a JSON value`);
 }
 
 /** Any finite double is accepted as it is (the hash is defined over IEEE-754 doubles); -0 becomes 0. */
 function canonicalNumber(value: number, path: string): number {
-  if (!Number.isFinite(value)) throw paramsError(path, `${value} is not a finite number`);
+  if (!Number.isFinite(value)) throw new ParamsError(path, `${value} is not a finite number`);
   return value === 0 ? 0 : value;
 }
 
@@ -196,7 +196,7 @@ function canonicalNumber(value: number, path: string): number {
 function bigintToNumber(value: bigint, path: string): number {
   const number = Number(value);
   if (!Number.isFinite(number) || BigInt(number) !== value) {
-    throw paramsError(path, `${integerText(value)} is not exactly representable as an IEEE-754 double`);
+    throw new ParamsError(path, `${integerText(value)} is not exactly representable as an IEEE-754 double`);
   }
   return number === 0 ? 0 : number;
 }
@@ -213,16 +213,6 @@ function integerText(value: bigint): string {
  */
 function memberPath(path: string | null, key: string): string {
   return path === null ? key : `${path}.${key}`;
-}
-
-/** A ParamsError whose message reads `params: <reason>` rather than `params.: <reason>` when the path is empty. */
-function paramsError(path: string, reason: string): ParamsError {
-  const error = new ParamsError(path, reason);
-  if (path === '' && error.message !== `params: ${reason}`) {
-    error.message = `params: ${reason}`;
-    Error.captureStackTrace?.(error, paramsError);
-  }
-  return error;
 }
 
 /** Names what a non-JSON value is, for error messages: 'a Map', 'a Config instance', 'a function'. */

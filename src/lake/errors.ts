@@ -28,7 +28,7 @@ export class ParamsError extends RunlakeError {
     readonly path: string,
     readonly reason: string,
   ) {
-    super(`params.${path}: ${reason}`);
+    super(path ? `params.${path}: ${reason}` : `params: ${reason}`);
   }
 }
 

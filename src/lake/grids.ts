@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { link, mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { syncDirectory, writeAndSync } from './atomic-file.js';
@@ -12,6 +12,7 @@ import {
 } from './canonical-params.js';
 import { GridIdCollisionError, ParamsError } from './errors.js';
 import { lakePaths } from './layout.js';
+import { stagingPath } from './staging.js';
 
 /** The contents of `grids/grid_id=<id>/params.json`. */
 export interface GridRecord {
@@ -104,7 +105,7 @@ export async function writeGridParams(
   if (await readGridRecord(baseOut, record.grid_id)) return { record, created: false };
 
   await mkdir(paths.staging, { recursive: true });
-  const temp = path.join(paths.staging, `params-${randomUUID()}.json`);
+  const temp = stagingPath(paths, '-params.json');
   await writeAndSync(temp, `${JSON.stringify(record, null, 2)}\n`);
   try {
     await mkdir(path.dirname(target), { recursive: true });

@@ -10,5 +10,6 @@ export * from './layout.js';
 export * from './manifest.js';
 export * from './partition-path.js';
 export * from './row-batch.js';
+export * from './staging.js';
 export * from './sweep.js';
 export * from './write-rows.js';

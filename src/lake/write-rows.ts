@@ -29,6 +29,7 @@ import {
   type Row,
   type RowBatch,
 } from './row-batch.js';
+import { stagingPath, sweepStaleStaging } from './staging.js';
 
 /** Options for {@link writeRows}. */
 export interface WriteOptions {
@@ -103,7 +104,8 @@ export async function writeRows(
     const staged = batch.columns
       .map((c) => ({ name: c.name, type: columnTypes.get(c.name) ?? c.type }))
       .filter((c) => c.type.kind !== 'null');
-    const stagingDir = path.join(paths.staging, randomUUID());
+    await sweepStaleStaging(paths);
+    const stagingDir = stagingPath(paths);
     try {
       await stageParquet(connection, batch, staged, stagingDir, options.fileStem);
       return {
