@@ -107,9 +107,19 @@ export function canonicalJson(value: CanonicalValue): string {
  * ```
  */
 export function fullParamsHash(params: Params, options: CanonicalizeOptions = {}): string {
-  return createHash('sha256')
-    .update(canonicalJson(canonicalizeParams(params, options)), 'utf8')
-    .digest('hex');
+  return canonicalHash(canonicalizeParams(params, options));
+}
+
+/**
+ * The SHA-256 (64 hex characters) of an already canonical parameter set's canonical JSON.
+ *
+ * @example
+ * ```ts
+ * canonicalHash(canonicalizeParams(params)) === fullParamsHash(params); // true
+ * ```
+ */
+export function canonicalHash(canonical: Record<string, CanonicalValue>): string {
+  return createHash('sha256').update(canonicalJson(canonical), 'utf8').digest('hex');
 }
 
 /**

@@ -1,12 +1,11 @@
-import { createHash } from 'node:crypto';
 import { link, mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { syncDirectory, writeAndSync } from './atomic-file.js';
 import {
   type CanonicalizeOptions,
   type CanonicalValue,
+  canonicalHash,
   canonicalizeParams,
-  canonicalJson,
   GRID_ID_LENGTH,
   type Params,
 } from './canonical-params.js';
@@ -34,7 +33,7 @@ export interface GridRecord {
  */
 export function gridRecord(params: Params, options: CanonicalizeOptions = {}): GridRecord {
   const canonical = canonicalizeParams(params, options);
-  const hash = createHash('sha256').update(canonicalJson(canonical), 'utf8').digest('hex');
+  const hash = canonicalHash(canonical);
   const gridId = hash.slice(0, GRID_ID_LENGTH);
   if (params.grid_id !== undefined && params.grid_id !== gridId) {
     throw new ParamsError(
