@@ -8,7 +8,8 @@ import type { DatasetManifest } from './manifest.js';
 import { decodePartitionComponent, HIVE_NULL_PARTITION } from './partition-path.js';
 
 const CANONICAL_INTEGER = /^-?(0|[1-9][0-9]{0,17})$/;
-const DECIMAL_NUMBER = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+// Numbers as a writer would print them: no leading zeros, so `007` stays a string.
+const DECIMAL_NUMBER = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$/;
 
 /**
  * Builds a manifest for a dataset that has Parquet files but no runlake manifest, e.g. one written

@@ -31,7 +31,24 @@ export function encodePartitionComponent(text: string): string {
 }
 
 /**
- * Inverse of {@link encodePartitionComponent}.
+ * Encodes a partition value for a directory name: {@link encodePartitionComponent}, and for a
+ * value that spells `null` in any case, its first character percent-encoded too. DuckDB reads a
+ * bare `k=NULL` directory as SQL NULL; `k=%4EULL` decodes to the string `NULL` in DuckDB, pyarrow
+ * and polars alike.
+ *
+ * @example
+ * ```ts
+ * encodePartitionValue('NULL'); // '%4EULL'
+ * ```
+ */
+export function encodePartitionValue(text: string): string {
+  const encoded = encodePartitionComponent(text);
+  if (text.toLowerCase() !== 'null') return encoded;
+  return `%${text.charCodeAt(0).toString(16).toUpperCase()}${encoded.slice(1)}`;
+}
+
+/**
+ * Inverse of {@link encodePartitionComponent} and {@link encodePartitionValue}.
  *
  * @example
  * ```ts
@@ -54,6 +71,13 @@ export function decodePartitionComponent(text: string): string {
 export function formatPartitionValue(column: string, value: PartitionValue): string {
   if (typeof value === 'string') {
     if (value.includes('\0')) throw new PartitionValueError(column, value, 'contains a NUL character');
+    if (value === HIVE_NULL_PARTITION) {
+      throw new PartitionValueError(
+        column,
+        value,
+        'is the Hive marker for NULL; engines would read it back as NULL',
+      );
+    }
     return value;
   }
   if (typeof value === 'number') {
@@ -76,7 +100,7 @@ export function partitionDirectory(parts: ReadonlyArray<readonly [string, Partit
   return parts
     .map(([column, value]) => {
       if (column.length === 0) throw new PartitionValueError(column, value, 'partition column name is empty');
-      const segment = `${encodePartitionComponent(column)}=${encodePartitionComponent(formatPartitionValue(column, value))}`;
+      const segment = `${encodePartitionComponent(column)}=${encodePartitionValue(formatPartitionValue(column, value))}`;
       if (Buffer.byteLength(segment) > MAX_SEGMENT_BYTES) {
         throw new PartitionValueError(column, value, `encodes to more than ${MAX_SEGMENT_BYTES} bytes`);
       }

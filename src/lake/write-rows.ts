@@ -20,7 +20,7 @@ import { withStagingConnection } from './duckdb.js';
 import { DatasetLayoutError, RowValidationError, SchemaConflictError } from './errors.js';
 import { type LakePaths, lakePaths } from './layout.js';
 import { type DatasetManifest, type ManifestColumn, updateManifest } from './manifest.js';
-import type { PartitionValue } from './partition-path.js';
+import { type PartitionValue, parsePartitionPath, partitionDirectory } from './partition-path.js';
 import {
   type BatchColumn,
   buildRowBatch,
@@ -305,7 +305,10 @@ async function publish(
   try {
     for (const relative of staged) {
       const source = path.join(stagingDir, relative);
-      const target = path.join(datasetDir, relative);
+      // DuckDB named the staged directories; runlake's own encoding names the published ones
+      // (it also escapes values such as "NULL" that DuckDB would read back as SQL NULL).
+      const partitions = parsePartitionPath(path.dirname(relative)) as Array<[string, string]>;
+      const target = path.join(datasetDir, partitionDirectory(partitions), path.basename(relative));
       await mkdir(path.dirname(target), { recursive: true });
       if (exclusive) {
         // link() refuses an existing target, so a repeated deterministic write publishes nothing.
