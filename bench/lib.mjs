@@ -109,7 +109,8 @@ export function listFiles(directory, suffix) {
 }
 
 export const fmt = {
-  seconds: (s) => (s === undefined || s === null ? '' : s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(2)} s`),
+  seconds: (s) =>
+    s === undefined || s === null ? '' : s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(2)} s`,
   rate: (r) => (r === undefined || r === null ? '' : `${(r / 1e6).toFixed(2)} M/s`),
   ratio: (x) => (x === undefined || x === null ? '' : x.toFixed(2)),
   mib: (b) => (b === undefined || b === null ? '' : `${(b / 2 ** 20).toFixed(0)} MiB`),
@@ -120,7 +121,11 @@ export const fmt = {
 export function printTable(title, header, rows) {
   const table = [header, ...rows].map((row) => row.map((cell) => String(cell ?? '')));
   const widths = header.map((_, c) => Math.max(...table.map((row) => row[c]?.length ?? 0)));
-  const line = (row) => row.map((cell, c) => cell.padEnd(widths[c])).join('  ');
+  const line = (row) =>
+    row
+      .map((cell, c) => cell.padEnd(widths[c]))
+      .join('  ')
+      .trimEnd();
   console.log(`\n${title}`);
   console.log(line(table[0]));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));

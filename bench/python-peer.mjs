@@ -66,7 +66,9 @@ export async function checkPython() {
 export async function runPandasPeer(python, payload) {
   const result = await runPython(python, payload);
   if (result.code !== 0) {
-    const why = result.signal ? `killed by ${result.signal}` : lastLine(result.stderr) || `exit code ${result.code}`;
+    const why = result.signal
+      ? `killed by ${result.signal}`
+      : lastLine(result.stderr) || `exit code ${result.code}`;
     return { skipped: `pandas peer failed: ${why}` };
   }
   return JSON.parse(lastLine(result.stdout));

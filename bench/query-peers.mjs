@@ -12,7 +12,9 @@ const plain = (value) => (typeof value === 'bigint' ? Number(value) : value);
 
 async function rows(connection, sql) {
   const reader = await connection.runAndReadAll(sql);
-  return reader.getRowObjectsJS().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, plain(v)])));
+  return reader
+    .getRowObjectsJS()
+    .map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, plain(v)])));
 }
 
 async function time(connection, sql) {
@@ -56,7 +58,9 @@ async function interleaved(repeat, a, b) {
 
 function sameResult(x, y) {
   const norm = (r) =>
-    JSON.stringify(r, (_, v) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(12)) : v));
+    JSON.stringify(r, (_, v) =>
+      typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(12)) : v,
+    );
   return norm(x) === norm(y);
 }
 
@@ -124,7 +128,9 @@ export async function singleGridPruning(base, gridId, repeat) {
   const raw = await openRaw(base);
   try {
     const viewExplain = parseFilesRead(await explainAnalyze(lake.connection, gridSql));
-    const rawExplain = parseFilesRead(await explainAnalyze(raw.connection, gridSql.replace('FROM events', `FROM ${raw.source}`)));
+    const rawExplain = parseFilesRead(
+      await explainAnalyze(raw.connection, gridSql.replace('FROM events', `FROM ${raw.source}`)),
+    );
     const fullExplain = parseFilesRead(await explainAnalyze(lake.connection, fullSql));
     const { first, seconds } = await interleaved(
       repeat,

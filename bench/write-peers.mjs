@@ -17,7 +17,12 @@ export async function writeRunlake(grids, rowsByGrid, base) {
     const callStart = process.hrtime.bigint();
     const result = await writeEventRows(rowsByGrid[grid.index], base, grid.params);
     if (result.gridId !== grid.gridId) throw new Error(`grid id ${result.gridId} != ${grid.gridId}`);
-    calls.push({ gridId: result.gridId, rows: result.rowCount, files: result.files.length, seconds: secondsSince(callStart) });
+    calls.push({
+      gridId: result.gridId,
+      rows: result.rowCount,
+      files: result.files.length,
+      seconds: secondsSince(callStart),
+    });
   }
   return { seconds: secondsSince(start), calls };
 }
@@ -43,7 +48,10 @@ export async function writeRawDuckDB(connection, grids, rowsByGrid, dir) {
   );
   const appender = await connection.createAppender('raw_events');
   try {
-    const chunk = DuckDBDataChunk.create([VARCHAR, BIGINT, BIGINT, VARCHAR, DOUBLE, DOUBLE, BIGINT], CHUNK_ROWS);
+    const chunk = DuckDBDataChunk.create(
+      [VARCHAR, BIGINT, BIGINT, VARCHAR, DOUBLE, DOUBLE, BIGINT],
+      CHUNK_ROWS,
+    );
     for (const grid of grids) {
       const rows = rowsByGrid[grid.index];
       const { gridId } = grid;
@@ -110,7 +118,12 @@ export async function writeJsonl(grids, rowsByGrid, dir) {
   const start = process.hrtime.bigint();
   await mkdir(dir, { recursive: true });
   for (const grid of grids) {
-    await writeLines(path.join(dir, `grid_id=${grid.gridId}.jsonl`), rowsByGrid[grid.index], '', (row) => `${JSON.stringify(row)}\n`);
+    await writeLines(
+      path.join(dir, `grid_id=${grid.gridId}.jsonl`),
+      rowsByGrid[grid.index],
+      '',
+      (row) => `${JSON.stringify(row)}\n`,
+    );
   }
   return { seconds: secondsSince(start) };
 }

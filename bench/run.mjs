@@ -1,0 +1,465 @@
+#!/usr/bin/env node
+// runlake benchmarks: write throughput against a raw DuckDB reference and other peers, view query
+// overhead, and partition pruning. Prints result tables and writes bench/out/results.json.
+//
+//   npm run bench                                  # builds dist/, then the full 10M-row run
+//   node bench/run.mjs --rows 1_000_000            # quick check (needs a built dist/)
+//   node bench/run.mjs --only query-events --repeat 5
+//
+// Machines are noisy: compare each scenario with its peer measured in the same run (the ratios),
+// not absolute times across runs. See docs/benchmarks.md.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import {
+  diskBytes,
+  fmt,
+  listFiles,
+  median,
+  parseArgs,
+  printTable,
+  progress,
+  secondsSince,
+  timed,
+} from './lib.mjs';
+
+const HEAP_MB = 12000;
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const REPO_DIR = path.dirname(BENCH_DIR);
+const OUT_DIR = path.join(BENCH_DIR, 'out');
+const LAKE_DIR = path.join(OUT_DIR, 'lake');
+const LAKE_INFO = path.join(OUT_DIR, 'lake-info.json');
+const WRITE_TARGET = 0.8;
+const QUERY_TARGET = 1.1;
+const DUCKDB_CONFIG = { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' };
+
+// 10M row objects need a few GB of heap: re-run this script in a child with a larger old space,
+// so `npm run bench` works as is. Node flags given to the parent (e.g. --cpu-prof) are passed on.
+const heapLimitMb = v8.getHeapStatistics().heap_size_limit / 2 ** 20;
+if (heapLimitMb < HEAP_MB * 0.9 && process.env.RUNLAKE_BENCH_CHILD !== '1') {
+  const child = spawn(
+    process.execPath,
+    [
+      ...process.execArgv,
+      `--max-old-space-size=${HEAP_MB}`,
+      fileURLToPath(import.meta.url),
+      ...process.argv.slice(2),
+    ],
+    { stdio: 'inherit', env: { ...process.env, RUNLAKE_BENCH_CHILD: '1' } },
+  );
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+} else {
+  await main(parseArgs(process.argv.slice(2)));
+}
+
+async function main(options) {
+  if (!existsSync(path.join(REPO_DIR, 'dist', 'index.js'))) {
+    console.error('dist/index.js is missing: run `npm run build` first (`npm run bench` does).');
+    process.exit(1);
+  }
+  await mkdir(OUT_DIR, { recursive: true });
+  const run = (name) => !options.only || options.only === name;
+  const { makeGrids } = await import('./data.mjs');
+  const grids = makeGrids();
+  const machine = await machineInfo();
+  const results = {
+    startedAt: new Date().toISOString(),
+    command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+    options: { rows: options.rows, only: options.only ?? null, repeat: options.repeat ?? null },
+    machine,
+    grids: grids.map((g) => ({ gridId: g.gridId, params: g.params })),
+    scenarios: {},
+  };
+  progress(
+    `rows=${fmt.int(options.rows)} cores=${machine.nproc} node=${machine.node} duckdb=${machine.duckdb} heap limit=${Math.round(heapLimitMb)} MiB`,
+  );
+
+  if (run('write-events')) results.scenarios['write-events'] = await writeEventsScenario(options, grids);
+  if (run('query-events') || run('single-grid-pruning')) {
+    await ensureLake(options.rows, grids);
+    const { queryEvents, singleGridPruning } = await import('./query-peers.mjs');
+    const repeat = options.repeat ?? 3;
+    if (run('query-events')) {
+      progress(`query-events: warm-up + ${repeat} interleaved runs each`);
+      results.scenarios['query-events'] = await queryEvents(LAKE_DIR, repeat);
+    }
+    if (run('single-grid-pruning')) {
+      progress(`single-grid-pruning: warm-up + ${repeat} interleaved runs each`);
+      results.scenarios['single-grid-pruning'] = await singleGridPruning(LAKE_DIR, grids[0].gridId, repeat);
+    }
+  }
+  results.finishedAt = new Date().toISOString();
+
+  printResults(results);
+  const file = path.join(OUT_DIR, 'results.json');
+  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nwrote ${path.relative(REPO_DIR, file)}`);
+}
+
+async function machineInfo() {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const instance = await DuckDBInstance.create(':memory:', DUCKDB_CONFIG);
+  const connection = await instance.connect();
+  const duckdb = String((await connection.runAndReadAll('SELECT version()')).getRows()[0][0]);
+  connection.closeSync();
+  instance.closeSync();
+  let nproc = os.availableParallelism();
+  try {
+    nproc = Number(execFileSync('nproc', { encoding: 'utf8' }).trim());
+  } catch {}
+  let fileSystem;
+  try {
+    fileSystem = execFileSync('findmnt', ['-no', 'FSTYPE', '-T', OUT_DIR], { encoding: 'utf8' }).trim();
+  } catch {}
+  return {
+    nproc,
+    cpuModel: os.cpus()[0]?.model,
+    totalMemGiB: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.platform()} ${os.release()}`,
+    node: process.version,
+    duckdb,
+    duckdbNodeApi: JSON.parse(
+      await readFile(path.join(REPO_DIR, 'node_modules/@duckdb/node-api/package.json'), 'utf8'),
+    ).version,
+    fileSystem,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// write-events
+
+async function writeEventsScenario(options, grids) {
+  const { generateSweep, partitionCounts, SEEDS } = await import('./data.mjs');
+  const peers = await import('./write-peers.mjs');
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const { buildRowBatch } = await import('../dist/lake/row-batch.js');
+  const { t } = await import('../dist/index.js');
+  const rows = options.rows;
+  const repeat = options.repeat ?? (rows >= 5_000_000 ? 1 : 3);
+  const dirs = {
+    raw: path.join(OUT_DIR, 'raw-duckdb'),
+    pandas: path.join(OUT_DIR, 'pandas'),
+    jsonl: path.join(OUT_DIR, 'jsonl'),
+    csv: path.join(OUT_DIR, 'csv'),
+    warmup: path.join(OUT_DIR, 'warmup'),
+  };
+  await rm(LAKE_INFO, { force: true });
+
+  progress(`write-events: generating ${fmt.int(rows)} rows as JS objects (4 grids x 5 seeds)`);
+  const generated = await timed(() => generateSweep(rows, grids));
+  let rowsByGrid = generated.value;
+  const heapAfterGenerate = process.memoryUsage().heapUsed;
+  progress(`  generated in ${fmt.seconds(generated.seconds)}, heap used ${fmt.mib(heapAfterGenerate)}`);
+
+  const instance = await DuckDBInstance.create(':memory:', DUCKDB_CONFIG);
+  const connection = await instance.connect();
+  const scenario = {
+    rows,
+    repeat,
+    generateSeconds: generated.seconds,
+    heapUsedAfterGenerate: heapAfterGenerate,
+  };
+  try {
+    // Warm-up (not timed): JIT, runlake's staging DuckDB instance, the raw connection.
+    const small = rowsByGrid.map((r) => r.slice(0, Math.min(r.length, 20_000)));
+    await peers.writeRunlake(grids, small, path.join(dirs.warmup, 'runlake'));
+    await peers.writeRawDuckDB(connection, grids, small, path.join(dirs.warmup, 'raw'));
+    await rm(dirs.warmup, { recursive: true, force: true });
+
+    // a + b, interleaved; the order flips each round.
+    const runlakeRuns = [];
+    const rawRuns = [];
+    for (let i = 0; i < repeat; i++) {
+      const order = i % 2 === 0 ? ['runlake', 'raw'] : ['raw', 'runlake'];
+      for (const which of order) {
+        progress(
+          `  [${i + 1}/${repeat}] ${which === 'runlake' ? 'a. runlake writeEventRows' : 'b. raw DuckDB appender + COPY'}`,
+        );
+        if (which === 'runlake') runlakeRuns.push(await peers.writeRunlake(grids, rowsByGrid, LAKE_DIR));
+        else rawRuns.push(await peers.writeRawDuckDB(connection, grids, rowsByGrid, dirs.raw));
+        progress(`    ${fmt.seconds((which === 'runlake' ? runlakeRuns : rawRuns).at(-1).seconds)}`);
+      }
+    }
+
+    const expected = partitionCounts(rows);
+    const check = await verifyOutputs(connection, grids, SEEDS, expected, {
+      runlake: LAKE_DIR,
+      raw: dirs.raw,
+    });
+
+    // What runlake's validation + type-inference pass alone costs on these rows (info, not a peer).
+    const validation = await timed(() => {
+      for (const grid of grids) {
+        buildRowBatch('events', rowsByGrid[grid.index], [
+          { name: 'grid_id', type: t.string, fixedValue: grid.gridId },
+          { name: 'seed', type: t.int64 },
+        ]);
+      }
+    });
+
+    // d + e: plain Node text peers on the same rows.
+    const jsonlRuns = [];
+    const csvRuns = [];
+    for (let i = 0; i < repeat; i++) {
+      progress(`  [${i + 1}/${repeat}] d. JSONL`);
+      jsonlRuns.push(await peers.writeJsonl(grids, rowsByGrid, dirs.jsonl));
+      progress(`    ${fmt.seconds(jsonlRuns.at(-1).seconds)}`);
+      progress(`  [${i + 1}/${repeat}] e. CSV`);
+      csvRuns.push(await peers.writeCsv(grids, rowsByGrid, dirs.csv));
+      progress(`    ${fmt.seconds(csvRuns.at(-1).seconds)}`);
+    }
+
+    // Drop the JS rows before the Python phase so the heap can be collected.
+    rowsByGrid = null;
+
+    const python = await pythonPhase(rows, grids, repeat, dirs.pandas);
+
+    const summary = (runs) => {
+      const seconds = median(runs.map((r) => r.seconds));
+      // The run nearest the median, whose breakdown the table shows.
+      const medianRun = runs.reduce(
+        (best, r, i) => (Math.abs(r.seconds - seconds) < Math.abs(runs[best].seconds - seconds) ? i : best),
+        0,
+      );
+      return {
+        medianSeconds: seconds,
+        rowsPerSecond: rows / seconds,
+        seconds: runs.map((r) => r.seconds),
+        medianRun,
+      };
+    };
+    const raw = summary(rawRuns);
+    const withRatio = (s) => ({ ...s, throughputRatioVsRaw: raw.medianSeconds / s.medianSeconds });
+    Object.assign(scenario, {
+      runlake: {
+        ...withRatio(summary(runlakeRuns)),
+        target: WRITE_TARGET,
+        calls: runlakeRuns.map((r) => r.calls),
+        files: check.runlake.files,
+        bytes: diskBytes(path.join(LAKE_DIR, 'events')),
+      },
+      rawDuckDB: {
+        ...raw,
+        appendSeconds: rawRuns.map((r) => r.appendSeconds),
+        copySeconds: rawRuns.map((r) => r.copySeconds),
+        files: check.raw.files,
+        bytes: diskBytes(dirs.raw),
+      },
+      pandas: python.skipped
+        ? { skipped: python.skipped }
+        : {
+            ...withRatio(summary(python.runs)),
+            dataframeSeconds: python.runs.map((r) => r.dataframe_seconds),
+            fromPandasSeconds: python.runs.map((r) => r.from_pandas_seconds),
+            writeSeconds: python.runs.map((r) => r.write_seconds),
+            files: listFiles(dirs.pandas, '.parquet').length,
+            bytes: diskBytes(dirs.pandas),
+            versions: python.versions,
+            python: python.python,
+            note: 'Python generates its own rows with numpy (same shape); timed inside Python: DataFrame build + from_pandas + write_to_dataset',
+          },
+      jsonl: { ...withRatio(summary(jsonlRuns)), bytes: diskBytes(dirs.jsonl) },
+      csv: { ...withRatio(summary(csvRuns)), bytes: diskBytes(dirs.csv) },
+      runlakeValidationPassSeconds: validation.seconds,
+      check,
+    });
+    await writeFile(
+      LAKE_INFO,
+      `${JSON.stringify({ rows, gridIds: grids.map((g) => g.gridId), writtenAt: new Date().toISOString() })}\n`,
+    );
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+    if (!options.keep) {
+      for (const dir of [dirs.raw, dirs.pandas, dirs.jsonl, dirs.csv])
+        await rm(dir, { recursive: true, force: true });
+    }
+  }
+  return scenario;
+}
+
+async function pythonPhase(rows, grids, repeat, outDir) {
+  const { checkPython, runPandasPeer } = await import('./python-peer.mjs');
+  const { SEEDS } = await import('./data.mjs');
+  const found = await checkPython();
+  if (found.skipped) {
+    progress(`  c. pandas + pyarrow: skipped (${found.skipped})`);
+    return { skipped: found.skipped };
+  }
+  const runs = [];
+  for (let i = 0; i < repeat; i++) {
+    progress(`  [${i + 1}/${repeat}] c. pandas + pyarrow write_to_dataset (Python subprocess, own rows)`);
+    const report = await runPandasPeer(found.python, {
+      rows,
+      out: outDir,
+      grid_ids: grids.map((g) => g.gridId),
+      seeds: SEEDS,
+    });
+    if (report.skipped) {
+      progress(`    skipped (${report.skipped})`);
+      return { skipped: report.skipped };
+    }
+    progress(`    ${fmt.seconds(report.seconds)} (timed in Python)`);
+    runs.push(report);
+  }
+  return { runs, versions: found.versions, python: found.python };
+}
+
+/** Row counts per (grid, seed) in both outputs must equal what was generated. */
+async function verifyOutputs(connection, grids, seeds, expected, dirs) {
+  const out = {};
+  for (const [name, dir] of Object.entries(dirs)) {
+    const root = name === 'runlake' ? path.join(dir, 'events') : dir;
+    const glob = path.join(root, '**', '*.parquet').replaceAll("'", "''");
+    const reader = await connection.runAndReadAll(
+      `SELECT grid_id, seed, count(*) AS n FROM read_parquet('${glob}', hive_partitioning = true, ` +
+        "hive_types = {'grid_id': 'VARCHAR', 'seed': 'BIGINT'}) GROUP BY ALL",
+    );
+    const counts = new Map(reader.getRowObjectsJS().map((r) => [`${r.grid_id}/${r.seed}`, Number(r.n)]));
+    let ok = counts.size === grids.length * seeds.length;
+    for (const grid of grids) {
+      seeds.forEach((seed, s) => {
+        if (counts.get(`${grid.gridId}/${seed}`) !== expected[grid.index][s]) ok = false;
+      });
+    }
+    out[name] = { ok, partitions: counts.size, files: listFiles(root, '.parquet').length };
+    if (!ok) progress(`  WARNING: ${name} output does not hold the generated rows per partition`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// query scenarios
+
+async function ensureLake(rows, grids) {
+  try {
+    const info = JSON.parse(await readFile(LAKE_INFO, 'utf8'));
+    const sameGrids = grids.every((g) => info.gridIds.includes(g.gridId));
+    if (info.rows === rows && sameGrids && existsSync(path.join(LAKE_DIR, 'events'))) return;
+  } catch {}
+  progress(`no ${fmt.int(rows)}-row lake in bench/out/lake: writing one with runlake (not timed)`);
+  const { generateSweep } = await import('./data.mjs');
+  const { writeRunlake } = await import('./write-peers.mjs');
+  const start = process.hrtime.bigint();
+  await writeRunlake(grids, generateSweep(rows, grids), LAKE_DIR);
+  await writeFile(
+    LAKE_INFO,
+    `${JSON.stringify({ rows, gridIds: grids.map((g) => g.gridId), writtenAt: new Date().toISOString() })}\n`,
+  );
+  progress(`  lake written in ${fmt.seconds(secondsSince(start))}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// output
+
+function spread(seconds) {
+  return `${fmt.seconds(Math.min(...seconds))} - ${fmt.seconds(Math.max(...seconds))}`;
+}
+
+function printResults(results) {
+  const m = results.machine;
+  console.log(
+    `\nrunlake bench: ${fmt.int(results.options.rows)} rows; ${m.nproc} cores (${m.cpuModel}), ` +
+      `${m.totalMemGiB} GiB; node ${m.node}; DuckDB ${m.duckdb} (@duckdb/node-api ${m.duckdbNodeApi}); ${m.fileSystem ?? ''}`,
+  );
+  const w = results.scenarios['write-events'];
+  if (w) {
+    const row = (label, s, notes) =>
+      s.skipped
+        ? [label, '', '', '', '', `skipped: ${s.skipped}`]
+        : [
+            label,
+            fmt.seconds(s.medianSeconds),
+            fmt.rate(s.rowsPerSecond),
+            fmt.ratio(s.throughputRatioVsRaw ?? 1),
+            fmt.mib(s.bytes),
+            notes,
+          ];
+    const raw = w.rawDuckDB;
+    const a = w.runlake;
+    printTable(
+      `write-events (${fmt.int(w.rows)} rows, 4 grids x 5 seeds; median of ${w.repeat}; ratio = throughput / raw DuckDB throughput)`,
+      ['peer', 'time', 'rows/s', 'vs raw', 'on disk', 'notes'],
+      [
+        row(
+          'a. runlake writeEventRows',
+          a,
+          `target >= ${a.target}: ${a.throughputRatioVsRaw >= a.target ? 'met' : 'NOT met'}; ${a.files} files`,
+        ),
+        row(
+          'b. raw DuckDB appender + COPY',
+          raw,
+          `reference; append ${fmt.seconds(raw.appendSeconds[raw.medianRun])} + COPY ${fmt.seconds(raw.copySeconds[raw.medianRun])}; ${raw.files} files`,
+        ),
+        row(
+          'c. pandas + pyarrow write_to_dataset',
+          w.pandas,
+          w.pandas.skipped
+            ? ''
+            : `Python-generated rows; timed in Python (DataFrame ${fmt.seconds(w.pandas.dataframeSeconds[w.pandas.medianRun])}, ` +
+                `from_pandas ${fmt.seconds(w.pandas.fromPandasSeconds[w.pandas.medianRun])}, write ${fmt.seconds(w.pandas.writeSeconds[w.pandas.medianRun])})`,
+        ),
+        row('d. JSONL (JSON.stringify per row)', w.jsonl, 'one file per grid'),
+        row('e. CSV (hand-joined lines)', w.csv, 'one file per grid'),
+      ],
+    );
+    console.log(
+      `  info: runlake's validation + type-inference pass alone (buildRowBatch): ${fmt.seconds(w.runlakeValidationPassSeconds)}; ` +
+        `row generation ${fmt.seconds(w.generateSeconds)}; output check: runlake ${w.check.runlake.ok ? 'ok' : 'MISMATCH'}, raw ${w.check.raw.ok ? 'ok' : 'MISMATCH'}`,
+    );
+  }
+  const q = results.scenarios['query-events'];
+  if (q) {
+    printTable(
+      `query-events (${q.files} files; warm-up, then median of ${q.repeat} interleaved runs)`,
+      ['query path', 'median', 'min - max', 'notes'],
+      [
+        [
+          'openLake view `events`',
+          fmt.seconds(q.view.medianSeconds),
+          spread(q.view.seconds),
+          `ratio view/raw ${fmt.ratio(q.ratioViewOverRaw)} (target <= ${QUERY_TARGET}: ${q.ratioViewOverRaw <= QUERY_TARGET ? 'met' : 'NOT met'})`,
+        ],
+        [
+          'raw read_parquet(hive_partitioning)',
+          fmt.seconds(q.raw.medianSeconds),
+          spread(q.raw.seconds),
+          `same result: ${q.resultsMatch ? 'yes' : 'NO'}`,
+        ],
+      ],
+    );
+    console.log(`  sql: ${q.sql}`);
+  }
+  const p = results.scenarios['single-grid-pruning'];
+  if (p) {
+    printTable(
+      `single-grid-pruning (grid ${p.gridId}; median of ${p.repeat} interleaved runs)`,
+      ['query', 'median', 'files read (EXPLAIN ANALYZE)', 'notes'],
+      [
+        [
+          `view WHERE grid_id = '${p.gridId}'`,
+          fmt.seconds(p.grid.medianSeconds),
+          `${p.view.filesRead} (scanning ${p.view.scanned}/${p.view.candidates})`,
+          `grid dir holds ${p.gridFiles} of ${p.totalFiles} files: ${p.prunedToGrid ? 'pruned to the grid' : 'NOT pruned'}; ${fmt.int(p.grid.rows)} rows`,
+        ],
+        [
+          'view, whole lake',
+          fmt.seconds(p.full.medianSeconds),
+          `${p.fullLake.filesRead}`,
+          `grid/full time ratio ${fmt.ratio(p.ratioGridOverFull)}; ${fmt.int(p.full.rows)} rows`,
+        ],
+        [
+          'raw read_parquet, same grid filter',
+          '',
+          `${p.raw.filesRead} (scanning ${p.raw.scanned}/${p.raw.candidates})`,
+          'for comparison (not timed)',
+        ],
+      ],
+    );
+  }
+}
