@@ -89,57 +89,103 @@ export function buildRowBatch(
     throw new RowValidationError(dataset, row, column, reason);
   };
 
+  // Rows of one call usually share their partition and their key order: remember the previous
+  // row's raw partition values and the column at each key position, so the common case costs a
+  // few identity comparisons instead of string building and Map lookups.
+  const previousRaw: unknown[] = new Array(partitionSources.length);
+  let previousIndex = -1;
+  const slotNames: string[] = [];
+  const slotColumns: Array<(BatchColumn & { firstTypedRow: number }) | null> = [];
+
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r];
     if (row === null || typeof row !== 'object' || Array.isArray(row)) fail(r, '', 'row is not an object');
     const record = row as Row;
 
-    let tupleKey = '';
-    const text: string[] = [];
+    let samePartition = previousIndex >= 0;
     for (let k = 0; k < partitionSources.length; k++) {
       const source = partitionSources[k] as PartitionSource;
-      let value = record[source.name] ?? source.defaultValue ?? source.fixedValue;
-      if (value === undefined || value === null) {
-        fail(r, source.name, 'partition key is missing (and no default was given)');
+      const raw = record[source.name] ?? source.defaultValue ?? source.fixedValue;
+      if (raw !== previousRaw[k]) {
+        samePartition = false;
+        previousRaw[k] = raw;
       }
-      const check = PARTITION_TYPE_CHECKS[source.type.kind];
-      if (check && !check(value)) {
-        fail(r, source.name, `partition value ${describe(value)} is not a ${columnTypeSql(source.type)}`);
-      }
-      if (source.type.kind === 'float64') value = Number(value);
-      const formatted = formatPartitionValue(source.name, value as PartitionValue);
-      const fixed = fixedText[k];
-      if (fixed !== undefined && formatted !== fixed) {
-        fail(r, source.name, `row has ${describe(value)} but the write is for ${source.name}=${fixed}`);
-      }
-      text.push(formatted);
-      tupleKey += `${formatted}\u0000`;
     }
-    let index = partitionIndex.get(tupleKey);
-    if (index === undefined) {
-      // Fails here, before any file exists, for a value that cannot name a directory.
-      partitionDirectory(partitionSources.map((p, k) => [p.name, text[k] as string]));
-      index = partitions.length;
-      partitionIndex.set(tupleKey, index);
-      partitions.push({ text, rowCount: 0 });
+    let index = previousIndex;
+    if (!samePartition) {
+      let tupleKey = '';
+      const text: string[] = [];
+      for (let k = 0; k < partitionSources.length; k++) {
+        const source = partitionSources[k] as PartitionSource;
+        let value = previousRaw[k];
+        if (value === undefined || value === null) {
+          fail(r, source.name, 'partition key is missing (and no default was given)');
+        }
+        const check = PARTITION_TYPE_CHECKS[source.type.kind];
+        if (check && !check(value)) {
+          fail(r, source.name, `partition value ${describe(value)} is not a ${columnTypeSql(source.type)}`);
+        }
+        if (source.type.kind === 'float64') value = Number(value);
+        const formatted = formatPartitionValue(source.name, value as PartitionValue);
+        const fixed = fixedText[k];
+        if (fixed !== undefined && formatted !== fixed) {
+          fail(r, source.name, `row has ${describe(value)} but the write is for ${source.name}=${fixed}`);
+        }
+        text.push(formatted);
+        tupleKey += `${formatted}\u0000`;
+      }
+      const known = partitionIndex.get(tupleKey);
+      if (known === undefined) {
+        // Fails here, before any file exists, for a value that cannot name a directory.
+        partitionDirectory(partitionSources.map((p, k) => [p.name, text[k] as string]));
+        index = partitions.length;
+        partitionIndex.set(tupleKey, index);
+        partitions.push({ text, rowCount: 0 });
+      } else {
+        index = known;
+      }
+      previousIndex = index;
     }
     (partitions[index] as BatchPartition).rowCount++;
     partitionOfRow[r] = index;
 
+    let slot = 0;
     for (const name in record) {
-      if (partitionNames.has(name)) continue;
-      const value = record[name];
-      let column = columns.get(name);
-      if (!column) {
-        if (name.length === 0) fail(r, name, 'column name is empty');
-        column = { name, type: t.null, nonNullCount: 0, firstTypedRow: -1 };
-        columns.set(name, column);
+      let column: (BatchColumn & { firstTypedRow: number }) | null | undefined;
+      if (slotNames[slot] === name) {
+        column = slotColumns[slot];
+      } else {
+        if (partitionNames.has(name)) {
+          column = null;
+        } else {
+          column = columns.get(name);
+          if (!column) {
+            if (name.length === 0) fail(r, name, 'column name is empty');
+            column = { name, type: t.null, nonNullCount: 0, firstTypedRow: -1 };
+            columns.set(name, column);
+          }
+        }
+        slotNames[slot] = name;
+        slotColumns[slot] = column;
       }
+      slot++;
+      if (column === null || column === undefined) continue;
+      const value = record[name];
       if (value === null || value === undefined) continue;
       column.nonNullCount++;
-      // Fast path for the common case: a number landing in a column already known to be floating.
+      // Fast paths: a scalar landing in a column already known to hold its type.
       const kind = column.type.kind;
-      if (typeof value === 'number' && (kind === 'float64' || kind === 'float32')) continue;
+      switch (typeof value) {
+        case 'number':
+          if (kind === 'float64' || kind === 'float32' || (kind === 'int64' && Number.isSafeInteger(value))) continue;
+          break;
+        case 'string':
+          if (kind === 'string') continue;
+          break;
+        case 'boolean':
+          if (kind === 'bool') continue;
+          break;
+      }
       const valueType = inferValueType(value);
       if ('unsupported' in valueType) fail(r, name, valueType.unsupported);
       const type = valueType as ColumnType;

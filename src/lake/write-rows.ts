@@ -253,43 +253,58 @@ async function stageParquet(
   stagingDir: string,
   fileStem: string | undefined,
 ): Promise<void> {
-  const table = `stage_${randomUUID().replaceAll('-', '')}`;
-  // Partition keys travel as the exact directory text computed in JS; DuckDB percent-encodes it
-  // the same way encodePartitionComponent does, and readers cast it back with hive_types.
-  const keyColumns = batch.partitionKeys.map((name) => ({ name: `__pk_${name}`, key: name }));
+  const id = randomUUID().replaceAll('-', '');
+  const table = `stage_${id}`;
+  const partsTable = `parts_${id}`;
+  const { rows, partitionOfRow, partitionKeys, partitions } = batch;
+  // Partition keys travel as the directory text computed in JS, one row per partition in a small
+  // side table, joined in at COPY time; each staged row carries only its partition's index (as a
+  // DOUBLE, the cheapest number to append). A write into a single partition needs neither: the
+  // key text goes into the COPY as constants.
+  const keyed = partitionKeys.length > 0;
+  const indexed = keyed && partitions.length > 1;
   const definitions = [
-    ...keyColumns.map((k) => `${quoteIdentifier(k.name)} VARCHAR`),
+    ...(indexed ? ['"__runlake_partition" DOUBLE'] : []),
     ...columns.map((c) => `${quoteIdentifier(c.name)} ${columnTypeSql(c.type)}`),
   ];
   await connection.run(`CREATE TEMP TABLE ${table} (${definitions.join(', ')})`);
   try {
-    const { rows, partitionOfRow } = batch;
-    const partitionText = batch.partitions.map((p) => p.text);
     await appendColumns(connection, table, rows.length, [
-      ...batch.partitionKeys.map((_, k) => ({
-        type: t.string,
-        valueAt: (r: number) => (partitionText[partitionOfRow[r] as number] as readonly string[])[k],
-      })),
+      ...(indexed ? [{ type: t.float64, valueAt: (r: number) => partitionOfRow[r] }] : []),
       ...columns.map(({ name, type }) => ({ type, valueAt: (r: number) => (rows[r] as Row)[name] })),
     ]);
+    let keySelect: string[];
+    let from = `${table} s`;
+    if (indexed) {
+      await connection.run(
+        `CREATE TEMP TABLE ${partsTable} ("__runlake_partition" DOUBLE, ${partitionKeys.map((k) => `${quoteIdentifier(k)} VARCHAR`).join(', ')})`,
+      );
+      await appendColumns(connection, partsTable, partitions.length, [
+        { type: t.float64, valueAt: (r) => r },
+        ...partitionKeys.map((_, k) => ({ type: t.string, valueAt: (r: number) => partitions[r]?.text[k] })),
+      ]);
+      keySelect = partitionKeys.map((k) => `p.${quoteIdentifier(k)}`);
+      from += ` JOIN ${partsTable} p USING ("__runlake_partition")`;
+    } else {
+      const text = partitions[0]?.text ?? [];
+      keySelect = partitionKeys.map((k, i) => `${quoteLiteral(text[i] as string)} AS ${quoteIdentifier(k)}`);
+    }
     await mkdir(stagingDir, { recursive: true });
-    const select = [
-      ...keyColumns.map((k) => `${quoteIdentifier(k.name)} AS ${quoteIdentifier(k.key)}`),
-      ...columns.map((c) => quoteIdentifier(c.name)),
-    ].join(', ');
+    const select = [...keySelect, ...columns.map((c) => `s.${quoteIdentifier(c.name)}`)].join(', ');
     const pattern = fileStem ? `part-${fileStem}-{i}` : 'part-{uuid}';
-    const partitionClause = keyColumns.length
-      ? `PARTITION_BY (${batch.partitionKeys.map(quoteIdentifier).join(', ')}), FILENAME_PATTERN ${quoteLiteral(pattern)}, `
+    const partitionClause = keyed
+      ? `PARTITION_BY (${partitionKeys.map(quoteIdentifier).join(', ')}), FILENAME_PATTERN ${quoteLiteral(pattern)}, `
       : '';
-    const target = keyColumns.length
+    const target = keyed
       ? stagingDir
       : path.join(stagingDir, `${pattern.replace('{uuid}', randomUUID()).replace('{i}', '0')}.parquet`);
     await connection.run(
-      `COPY (SELECT ${select} FROM ${table}) TO ${quoteLiteral(target)} ` +
+      `COPY (SELECT ${select} FROM ${from}) TO ${quoteLiteral(target)} ` +
         `(FORMAT parquet, ${partitionClause}COMPRESSION zstd)`,
     );
   } finally {
     await connection.run(`DROP TABLE IF EXISTS ${table}`);
+    await connection.run(`DROP TABLE IF EXISTS ${partsTable}`);
   }
 }
 
