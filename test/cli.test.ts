@@ -228,3 +228,29 @@ describe('runlake convert', () => {
     expect(visibleFiles(lake)).toEqual([]);
   });
 });
+
+describe('runlake convert progress', () => {
+  it('draws a progress bar on a terminal and none when piped', () => {
+    const sweep = tempDir();
+    for (const seed of [1, 2, 3]) {
+      writeFileSync(path.join(sweep, `seed_${seed}.csv`), `step,loss\n0,${seed}\n`);
+    }
+    writeFileSync(path.join(sweep, 'params.json'), '{"lr": 0.1}');
+    const lake = path.join(tempDir(), 'lake');
+    // `script` runs the command on a pseudo-terminal, as a user's shell would.
+    const tty = spawnSync(
+      'script',
+      ['-qec', `"${process.execPath}" "${bin}" convert "${sweep}" "${lake}"`, '/dev/null'],
+      {
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
+    expect(tty.status, tty.stderr).toBe(0);
+    expect(tty.stdout).toContain('converting [');
+    expect(tty.stdout).toContain('3/3 inputs');
+    const piped = runlake('convert', sweep, path.join(tempDir(), 'lake2'));
+    expect(piped.stderr).not.toContain('converting [');
+    expect(piped.stdout).toContain('converted 3 inputs');
+  });
+});

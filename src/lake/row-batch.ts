@@ -177,7 +177,8 @@ export function buildRowBatch(
       const kind = column.type.kind;
       switch (typeof value) {
         case 'number':
-          if (kind === 'float64' || kind === 'float32' || (kind === 'int64' && Number.isSafeInteger(value))) continue;
+          if (kind === 'float64' || kind === 'float32' || (kind === 'int64' && Number.isSafeInteger(value)))
+            continue;
           break;
         case 'string':
           if (kind === 'string') continue;
