@@ -460,6 +460,10 @@ describe('openLake', () => {
       ...params,
       optim: { lr: 0.01, betas: [0.9, 0.99] },
       layers: 'auto',
+      schedule: [
+        { step: 0, lr: 0.1 },
+        { step: 100, lr: 0.01, warm: true },
+      ],
     });
     await withLake(base, async (lake) => {
       const types = Object.fromEntries(
@@ -473,12 +477,20 @@ describe('openLake', () => {
         'optim.betas': 'DOUBLE[]',
         // 4 in one grid and "auto" in another: kept as JSON text rather than dropped.
         layers: 'VARCHAR',
+        schedule: 'STRUCT(lr DOUBLE, step BIGINT, warm BOOLEAN)[]',
         params_json: 'VARCHAR',
       });
-      const rows = await lake.query('SELECT "optim.lr", layers FROM grids ORDER BY "optim.lr"');
+      const rows = await lake.query('SELECT "optim.lr", layers, schedule FROM grids ORDER BY "optim.lr"');
       expect(rows).toEqual([
-        { 'optim.lr': 0.001, layers: '4' },
-        { 'optim.lr': 0.01, layers: '"auto"' },
+        { 'optim.lr': 0.001, layers: '4', schedule: null },
+        {
+          'optim.lr': 0.01,
+          layers: '"auto"',
+          schedule: [
+            { step: 0, lr: 0.1, warm: null },
+            { step: 100, lr: 0.01, warm: true },
+          ],
+        },
       ]);
     });
   });

@@ -395,12 +395,7 @@ async function createGridsTable(connection: DuckDBConnection, records: readonly 
       if (current === 'json') continue;
       const inferred = inferValueType(value);
       const merged = 'unsupported' in inferred ? undefined : unifyTypes(current, inferred);
-      types.set(
-        name,
-        merged && !(Array.isArray(value) && merged.kind === 'list' && merged.element.kind === 'struct')
-          ? merged
-          : 'json',
-      );
+      types.set(name, merged ?? 'json');
     }
   }
   const paramColumns = [...types].map(([name, type]) => ({
