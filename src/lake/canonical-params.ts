@@ -134,7 +134,14 @@ export function gridHash(params: Params, options: CanonicalizeOptions = {}): str
   return fullParamsHash(params, options).slice(0, GRID_ID_LENGTH);
 }
 
-/** Number of hex characters in a grid id. */
+/**
+ * Number of hex characters in a grid id.
+ *
+ * @example
+ * ```ts
+ * gridHash(params).length === GRID_ID_LENGTH; // true
+ * ```
+ */
 export const GRID_ID_LENGTH = 8;
 
 /**

@@ -72,7 +72,14 @@ const SCALAR_TRAITS: Record<ScalarKind, ScalarTypeTraits> = {
   null: { sql: 'INTEGER', duckdb: INTEGER, toDuckDB: () => null },
 };
 
-/** Shorthand constructors, for typed dataset definitions. */
+/**
+ * Shorthand constructors, for typed dataset definitions.
+ *
+ * @example
+ * ```ts
+ * const columns = [{ name: 'step', type: t.int64 }, { name: 'emb', type: t.list(t.float32) }];
+ * ```
+ */
 export const t = {
   int64: { kind: 'int64' },
   float64: { kind: 'float64' },

@@ -3,7 +3,14 @@ import { PartitionValueError } from './errors.js';
 /** A value that can name a Hive partition directory. */
 export type PartitionValue = string | number | bigint | boolean;
 
-/** The directory name Hive, DuckDB, Spark and pyarrow use for a NULL partition value. */
+/**
+ * The directory value Hive, DuckDB, Spark and pyarrow use for a NULL partition value.
+ *
+ * @example
+ * ```ts
+ * parsePartitionPath(`seed=${HIVE_NULL_PARTITION}`); // [['seed', null]]
+ * ```
+ */
 export const HIVE_NULL_PARTITION = '__HIVE_DEFAULT_PARTITION__';
 
 // Most file systems cap one path component at 255 bytes.
