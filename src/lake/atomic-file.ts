@@ -23,7 +23,7 @@ export async function writeFileAtomic(file: string, contents: string): Promise<v
     await unlink(temp).catch(() => {});
     throw error;
   }
-  await syncDirectory(path.dirname(file));
+  await fsyncPath(path.dirname(file));
 }
 
 /**
@@ -45,15 +45,16 @@ export async function writeAndSync(file: string, contents: string): Promise<void
 }
 
 /**
- * fsyncs a directory so that a rename or link inside it survives a crash.
+ * fsyncs a file's contents, or a directory's entries (so that a rename or link inside it
+ * survives a crash).
  *
  * @example
  * ```ts
- * await syncDirectory('lake/events/grid_id=ab12cd34/seed=1');
+ * await fsyncPath('lake/events/grid_id=ab12cd34/seed=1');
  * ```
  */
-export async function syncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, 'r');
+export async function fsyncPath(file: string): Promise<void> {
+  const handle = await open(file, 'r');
   try {
     await handle.sync();
   } finally {

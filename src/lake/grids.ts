@@ -1,6 +1,6 @@
 import { link, mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { syncDirectory, writeAndSync } from './atomic-file.js';
+import { fsyncPath, writeAndSync } from './atomic-file.js';
 import {
   type CanonicalizeOptions,
   type CanonicalValue,
@@ -109,7 +109,7 @@ export async function writeGridParams(
   try {
     await mkdir(path.dirname(target), { recursive: true });
     await link(temp, target);
-    await syncDirectory(path.dirname(target));
+    await fsyncPath(path.dirname(target));
     return { record, created: true };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;

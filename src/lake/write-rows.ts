@@ -3,7 +3,7 @@ import { link, mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { appendColumns } from './appender.js';
-import { syncDirectory } from './atomic-file.js';
+import { fsyncPath } from './atomic-file.js';
 import {
   type ColumnType,
   columnTypeSql,
@@ -325,6 +325,9 @@ async function publish(
       const partitions = parsePartitionPath(path.dirname(relative)) as Array<[string, string]>;
       const target = path.join(datasetDir, partitionDirectory(partitions), path.basename(relative));
       await mkdir(path.dirname(target), { recursive: true });
+      // The data must be on disk before its name is: a crash after the rename must not leave a
+      // published file whose contents never reached the disk.
+      await fsyncPath(source);
       if (exclusive) {
         // link() refuses an existing target, so a repeated deterministic write publishes nothing.
         try {
@@ -340,7 +343,7 @@ async function publish(
       published.push(target);
       directories.add(path.dirname(target));
     }
-    await Promise.all([...directories].map(syncDirectory));
+    await Promise.all([...directories].map(fsyncPath));
   } catch (error) {
     await Promise.all(published.map((file) => unlink(file).catch(() => {})));
     throw error;
