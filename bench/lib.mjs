@@ -3,15 +3,17 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-export const SCENARIOS = ['write-events', 'query-events', 'single-grid-pruning'];
+export const SCENARIOS = ['write-events', 'query-events', 'single-grid-pruning', 'convert-csv'];
 
 const USAGE = `usage: node bench/run.mjs [--rows N] [--only <scenario>] [--repeat K] [--keep]
 
-  --rows N        event rows to generate (default 10_000_000; underscores and 1e6 notation accepted)
+  --rows N        event rows to generate (default 10_000_000; underscores and 1e6 notation accepted);
+                  convert-csv uses min(N, 4_000_000) rows, spread over its 40 CSVs
   --only S        run one scenario: ${SCENARIOS.join(', ')}
   --repeat K      runs per measurement (default: 3 for query scenarios; for write scenarios 1 at
-                  >= 5M rows, else 3)
-  --keep          keep the peers' output (raw DuckDB, pandas, JSONL, CSV) under bench/out/
+                  >= 5M rows, else 3; for convert-csv 1 at >= 1M rows, else 3)
+  --keep          keep the peers' output (raw DuckDB, pandas, JSONL, CSV; convert-csv's lakes and
+                  Python output) under bench/out/
 `;
 
 /** Parses the command line; exits with the usage text on a bad flag. */

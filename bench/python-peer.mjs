@@ -1,11 +1,13 @@
-// Locates the Python that has pandas + pyarrow and runs bench/pandas_write.py in a subprocess.
+// Locates the Python that has pandas + pyarrow and runs the Python peers in a subprocess:
+// bench/pandas_write.py (write-events) and bench/csv_convert.py (convert-csv).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
-const SCRIPT = path.join(BENCH_DIR, 'pandas_write.py');
+const PANDAS_WRITE = path.join(BENCH_DIR, 'pandas_write.py');
+const CSV_CONVERT = path.join(BENCH_DIR, 'csv_convert.py');
 
 /** `RUNLAKE_PYTHON`, else `<repo>/.venv/bin/python`; `undefined` with a reason when neither exists. */
 export function locatePython() {
@@ -16,11 +18,11 @@ export function locatePython() {
   return { reason: 'no Python: set RUNLAKE_PYTHON or create .venv (see docs/benchmarks.md)' };
 }
 
-function runPython(python, payload) {
+function runPython(python, payload, script = PANDAS_WRITE) {
   return new Promise((resolve) => {
     let child;
     try {
-      child = spawn(python, [SCRIPT, JSON.stringify(payload)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(python, [script, JSON.stringify(payload)], { stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (error) {
       resolve({ code: -1, stdout: '', stderr: String(error) });
       return;
@@ -62,14 +64,26 @@ export async function checkPython() {
   return { python: located.python, versions: JSON.parse(lastLine(result.stdout)).versions };
 }
 
-/** Runs the pandas peer; returns its JSON report or `{ skipped: reason }` if it fails. */
-export async function runPandasPeer(python, payload) {
-  const result = await runPython(python, payload);
+async function runPeer(python, payload, script, name) {
+  const result = await runPython(python, payload, script);
   if (result.code !== 0) {
     const why = result.signal
       ? `killed by ${result.signal}`
       : lastLine(result.stderr) || `exit code ${result.code}`;
-    return { skipped: `pandas peer failed: ${why}` };
+    return { skipped: `${name} failed: ${why}` };
   }
   return JSON.parse(lastLine(result.stdout));
+}
+
+/** Runs the pandas peer; returns its JSON report or `{ skipped: reason }` if it fails. */
+export function runPandasPeer(python, payload) {
+  return runPeer(python, payload, PANDAS_WRITE, 'pandas peer');
+}
+
+/**
+ * Runs the exp_engine-style CSV converter (bench/csv_convert.py); returns its JSON report or
+ * `{ skipped: reason }` if it fails.
+ */
+export function runCsvConvertPeer(python, payload) {
+  return runPeer(python, payload, CSV_CONVERT, 'csv_convert.py');
 }

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // runlake benchmarks: write throughput against a raw DuckDB reference and other peers, view query
-// overhead, and partition pruning. Prints result tables and writes bench/out/results.json.
+// overhead, partition pruning, and legacy CSV sweep conversion (convertCsvSweep against an
+// exp_engine-style pandas converter). Prints result tables and writes bench/out/results.json.
 //
 //   npm run bench                                  # builds dist/, then the full 10M-row run
 //   node bench/run.mjs --rows 1_000_000            # quick check (needs a built dist/)
 //   node bench/run.mjs --only query-events --repeat 5
+//   node bench/run.mjs --only convert-csv            # 4M rows in 40 CSVs, about a minute
 //
 // Machines are noisy: compare each scenario with its peer measured in the same run (the ratios),
 // not absolute times across runs. See docs/benchmarks.md.
@@ -93,9 +95,13 @@ async function main(options) {
       results.scenarios['single-grid-pruning'] = await singleGridPruning(LAKE_DIR, grids[0].gridId, repeat);
     }
   }
+  if (run('convert-csv')) {
+    const { convertCsvScenario } = await import('./convert-csv.mjs');
+    results.scenarios['convert-csv'] = await convertCsvScenario(options);
+  }
   results.finishedAt = new Date().toISOString();
 
-  printResults(results);
+  await printResults(results);
   const file = path.join(OUT_DIR, 'results.json');
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwrote ${path.relative(REPO_DIR, file)}`);
@@ -361,7 +367,7 @@ function spread(seconds) {
   return `${fmt.seconds(Math.min(...seconds))} - ${fmt.seconds(Math.max(...seconds))}`;
 }
 
-function printResults(results) {
+async function printResults(results) {
   const m = results.machine;
   console.log(
     `\nrunlake bench: ${fmt.int(results.options.rows)} rows; ${m.nproc} cores (${m.cpuModel}), ` +
@@ -461,5 +467,10 @@ function printResults(results) {
         ],
       ],
     );
+  }
+  const c = results.scenarios['convert-csv'];
+  if (c) {
+    const { printConvertCsv } = await import('./convert-csv.mjs');
+    printConvertCsv(c, printTable);
   }
 }
