@@ -9,7 +9,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { convertCsvSweep, gridRecord, openLake, quoteLiteral, withStagingConnection } from '../dist/index.js';
+import { convertCsvSweep, gridRecord, openLake, quoteLiteral } from '../dist/index.js';
 import { diskBytes, fmt, listFiles, median, progress, timed } from './lib.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -160,24 +160,6 @@ async function convertFresh(jobs) {
   };
 }
 
-/**
- * What part of a conversion is reading the CSVs into JS row objects (DuckDB `read_csv` +
- * `getRowObjectsJS`, the first step of each input in convertCsvSweep), one input at a time.
- */
-async function csvToRowObjectsSeconds(files) {
-  const start = process.hrtime.bigint();
-  let rows = 0;
-  for (const file of files) {
-    rows += await withStagingConnection(async (connection) => {
-      const reader = await connection.runAndReadAll(
-        `SELECT * FROM read_csv(${quoteLiteral(file)}, header = true)`,
-      );
-      return reader.getRowObjectsJS().length;
-    });
-  }
-  return { seconds: Number(process.hrtime.bigint() - start) / 1e9, rows };
-}
-
 export async function convertCsvScenario(options) {
   const totalRows = Math.min(options.rows, MAX_CONVERT_ROWS);
   const repeat = options.repeat ?? (totalRows >= 1_000_000 ? 1 : 3);
@@ -259,12 +241,6 @@ export async function convertCsvScenario(options) {
   // The Python peer converts the same 40 CSVs as the timed runlake runs.
   await unlink(newFile);
 
-  // Info (not a peer): reading the CSVs into JS row objects alone.
-  const csvFiles = listFiles(CSV_DIR, '.csv').map((f) => path.join(CSV_DIR, f));
-  progress('  info: read_csv + getRowObjectsJS alone, one CSV at a time');
-  const readOnly = await csvToRowObjectsSeconds(csvFiles);
-  progress(`    ${fmt.seconds(readOnly.seconds)}`);
-
   const python = await pythonPhase(repeat, expected);
 
   const scenario = {
@@ -304,7 +280,6 @@ export async function convertCsvScenario(options) {
         skipped: oneNew.value.skipped,
         fractionOfConversion: oneNew.seconds / jobs2,
       },
-      csvToRowObjectsSeconds: readOnly.seconds,
     },
     python,
     check,
@@ -447,8 +422,5 @@ export function printConvertCsv(c, printTable) {
   console.log(
     `  info: main thread busy during the conversion: jobs 1 ${busy(r.jobs1)}; jobs 2 ${busy(r.jobs2)}`,
   );
-  console.log(
-    `  info: read_csv + getRowObjectsJS alone (one CSV at a time, no writing): ${fmt.seconds(r.csvToRowObjectsSeconds)}; ` +
-      `CSV generation ${fmt.seconds(c.generateSeconds)} (not timed)`,
-  );
+  console.log(`  info: CSV generation ${fmt.seconds(c.generateSeconds)} (not timed)`);
 }

@@ -221,7 +221,20 @@ describe('runlake convert', () => {
     writeFileSync(path.join(dir, 'params.json'), '{"algo": "x"}');
     const noSeed = runlake('convert', dir, lake);
     expect(noSeed.code).toBe(1);
-    expect(noSeed.stderr).toMatch(/orphan\.csv: row 0: no seed column/);
+    expect(noSeed.stderr).toMatch(/orphan\.csv: no seed column, no seed in params\.json/);
+    // A seed column with a gap and no default to fill it.
+    writeFileSync(path.join(dir, 'orphan.csv'), 'seed,b\n1,2\n,3\n');
+    const nullSeed = runlake('convert', dir, lake);
+    expect(nullSeed.code).toBe(1);
+    expect(nullSeed.stderr).toMatch(/orphan\.csv: events: column "seed": partition key is null in 1 rows/);
+    writeFileSync(path.join(dir, 'orphan.csv'), 'seed,b\nfirst,2\n');
+    const textSeed = runlake('convert', dir, lake);
+    expect(textSeed.stderr).toMatch(
+      /orphan\.csv: events: column "seed": holds VARCHAR, but partition key "seed" needs BIGINT/,
+    );
+    writeFileSync(path.join(dir, 'orphan.csv'), 'seed,grid_id\n1,ffffffff\n');
+    const wrongGrid = runlake('convert', dir, lake);
+    expect(wrongGrid.stderr).toMatch(/column "grid_id": 1 rows disagree with grid_id=/);
     writeFileSync(path.join(dir, 'params.json'), '{"algo": ');
     const badJson = runlake('convert', dir, lake);
     expect(badJson.stderr).toMatch(/params\.json: is not valid JSON/);

@@ -4,8 +4,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   attachGridId,
+  ColumnValidationError,
   DatasetLayoutError,
   defineDataset,
+  EVENTS_DATASET,
   GridIdCollisionError,
   gridHash,
   lakePaths,
@@ -17,9 +19,11 @@ import {
   SchemaConflictError,
   sweepStaleStaging,
   t,
+  withStagingConnection,
   writeEventRows,
   writeRows,
   writeSeedRows,
+  writeSweepQuery,
 } from '../src/index.js';
 import { tempDir, visibleFiles } from './helpers/lake-fixtures.js';
 
@@ -581,5 +585,53 @@ describe('staging sweep', () => {
     expect(readdirSync(paths.staging).sort()).toEqual([`${deadPid}-fresh`, `${process.pid}-mine`].sort());
     // Once per lake per process: a second call does not rescan.
     expect(await sweepStaleStaging(paths)).toBe(0);
+  });
+});
+
+describe('writeQuery (columnar writes from DuckDB)', () => {
+  it('writes a query result with partition keys from columns and defaults, cast to the dataset types', async () => {
+    const base = tempDir();
+    await writeEventRows([{ seed: 1, acc: 0.5 }], base, params);
+    const result = await withStagingConnection((connection) =>
+      writeSweepQuery(
+        EVENTS_DATASET,
+        connection,
+        'SELECT * FROM (VALUES (2::INTEGER, 1::INTEGER), (NULL, 0::INTEGER)) v(seed, acc)',
+        base,
+        { ...params, seed: 7 },
+      ),
+    );
+    expect(result.rowCount).toBe(2);
+    expect(result.files).toHaveLength(2);
+    await withLake(base, async (lake) => {
+      expect(await lake.query('SELECT seed, acc, typeof(acc) AS ty FROM events ORDER BY seed')).toEqual([
+        { seed: 1, acc: 0.5, ty: 'DOUBLE' },
+        { seed: 2, acc: 1, ty: 'DOUBLE' },
+        { seed: 7, acc: 0, ty: 'DOUBLE' },
+      ]);
+      // Each new file holds the dataset's type, not DuckDB's INTEGER.
+      for (const file of result.files) {
+        const [column] = await lake.query(`DESCRIBE SELECT acc FROM read_parquet('${file}')`);
+        expect(column?.column_type).toBe('DOUBLE');
+      }
+    });
+  });
+
+  it('refuses null or mistyped partition columns, and schema conflicts, writing nothing', async () => {
+    const base = tempDir();
+    await writeEventRows([{ seed: 1, acc: 0.5 }], base, params);
+    const before = visibleFiles(base);
+    const attempt = (select: string, p: Record<string, unknown> = params) =>
+      withStagingConnection((c) => writeSweepQuery(EVENTS_DATASET, c, select, base, p)).catch((e) => e);
+    const nullSeed = await attempt('SELECT * FROM (VALUES (1, 0.1), (NULL, 0.2)) v(seed, acc)');
+    expect(nullSeed).toBeInstanceOf(ColumnValidationError);
+    expect(nullSeed.message).toContain('"seed": partition key is null in 1 rows');
+    const textSeed = await attempt("SELECT 'one' AS seed, 0.1 AS acc");
+    expect(textSeed.message).toContain('holds VARCHAR, but partition key "seed" needs BIGINT');
+    const noSeed = await attempt('SELECT 0.1 AS acc');
+    expect(noSeed.message).toContain('partition key is missing');
+    const conflict = await attempt("SELECT 1 AS seed, 'high' AS acc");
+    expect(conflict).toBeInstanceOf(SchemaConflictError);
+    expect(visibleFiles(base)).toEqual(before);
   });
 });

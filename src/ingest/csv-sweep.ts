@@ -1,19 +1,20 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { appendFile, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import {
   type CanonicalizeOptions,
+  EVENTS_DATASET,
   gridRecord,
   InputFileError,
   lakePaths,
   type Params,
+  quoteIdentifier,
   quoteLiteral,
-  type Row,
   RunlakeError,
-  type SweepWriteResult,
+  SEEDS_DATASET,
   withStagingConnection,
-  writeEventRows,
-  writeSeedRows,
+  writeSweepQuery,
 } from '../lake/index.js';
 
 /** Which dataset a legacy CSV sweep lands in. */
@@ -158,69 +159,107 @@ async function convertInput(
       'no params.json beside it (or above it) and no --param-columns to take params from',
     );
   }
-  const rows = await readCsvRows(file);
-  const header = rows.length ? Object.keys(rows[0] as Row) : [];
-  for (const column of paramColumns) {
-    if (rows.length && !header.includes(column))
-      throw new InputFileError(file, `param column "${column}" is not in the CSV header`);
-  }
   const nameSeed = SEED_IN_NAME.exec(source)?.[1];
+  const dataset = options.granularity === 'event' ? EVENTS_DATASET : SEEDS_DATASET;
 
-  // One grid per distinct combination of param-column values (a single grid with params.json).
-  const groups = new Map<string, { params: Params; rows: Row[] }>();
-  for (const [index, row] of rows.entries()) {
-    const params: Params = { ...(fileParams ?? {}) };
-    for (const column of paramColumns) params[column] = jsonSafe(row[column]);
-    const data: Record<string, unknown> = {};
-    for (const [column, value] of Object.entries(row))
-      if (!paramColumns.includes(column)) data[column] = value;
-    if (data.seed === undefined || data.seed === null) {
-      const seed = params.seed ?? (nameSeed === undefined ? undefined : Number(nameSeed));
-      if (seed === undefined) {
-        throw new InputFileError(
-          file,
-          `row ${index}: no seed column, no seed in params.json and none in the file name`,
-        );
-      }
-      data.seed = seed;
-    }
-    const groupKey = JSON.stringify(params);
-    const group = groups.get(groupKey) ?? { params, rows: [] };
-    groups.set(groupKey, group);
-    group.rows.push(data);
-  }
-
-  const gridIds = [...groups.values()].map((g) => gridRecord(g.params, options).grid_id);
-  const seeds = [
-    ...new Set(rows.length ? [...groups.values()].flatMap((g) => g.rows.map((r) => String(r.seed))) : []),
-  ];
-  if (options.dryRun) return { source, status: 'planned', rows: rows.length, gridIds, seeds, files: 0 };
-
-  const write = options.granularity === 'event' ? writeEventRows : writeSeedRows;
-  let files = 0;
-  for (const group of groups.values()) {
-    const result: SweepWriteResult = await write(group.rows, baseOut, group.params, {
-      volatileKeys: options.volatileKeys,
-      partitionByParams: options.partitionByParams,
-      fileStem: key.slice(0, 20),
-    }).catch((error: unknown) => {
-      throw error instanceof RunlakeError ? new InputFileError(file, error.message) : error;
-    });
-    files += result.files.length + result.skippedFiles;
-  }
-  return { source, status: 'converted', rows: rows.length, gridIds, seeds, files };
-}
-
-async function readCsvRows(file: string): Promise<Row[]> {
+  // The CSV never passes through JavaScript: DuckDB parses it (in parallel, with its own type
+  // detection) into a temp table, and each grid's rows are written from there with writeSweepQuery.
   return withStagingConnection(async (connection) => {
+    const table = `csv_${randomUUID().replaceAll('-', '')}`;
     try {
-      const reader = await connection.runAndReadAll(
-        `SELECT * FROM read_csv(${quoteLiteral(file)}, header = true)`,
+      await connection.run(
+        `CREATE TEMP TABLE ${table} AS SELECT * FROM read_csv(${quoteLiteral(file)}, header = true)`,
       );
-      return reader.getRowObjectsJS() as Row[];
     } catch (error) {
       throw new InputFileError(file, `cannot parse as CSV: ${(error as Error).message.split('\n')[0]}`);
     }
+    try {
+      const header = (await connection.runAndReadAll(`SELECT * FROM ${table} LIMIT 0`)).columnNames();
+      for (const column of paramColumns) {
+        if (!header.includes(column))
+          throw new InputFileError(file, `param column "${column}" is not in the CSV header`);
+      }
+      const groups = await paramGroups(connection, table, fileParams ?? {}, paramColumns);
+      const hasSeedColumn = header.includes('seed');
+      let rows = 0;
+      let files = 0;
+      const gridIds: string[] = [];
+      const seeds = new Set<string>();
+      for (const group of groups) {
+        const seed = group.params.seed ?? (nameSeed === undefined ? undefined : Number(nameSeed));
+        if (!hasSeedColumn && seed === undefined) {
+          throw new InputFileError(file, 'no seed column, no seed in params.json and none in the file name');
+        }
+        const params = seed === undefined ? group.params : { ...group.params, seed };
+        gridIds.push(gridRecord(params, options).grid_id);
+        const [count] = (await connection.runAndReadAll(`SELECT count(*) FROM (${group.select})`)).getRows();
+        rows += Number(count?.[0] ?? 0);
+        if (options.dryRun) {
+          const seedText = hasSeedColumn
+            ? `coalesce(CAST(seed AS VARCHAR), ${seed === undefined ? 'NULL' : quoteLiteral(String(seed))})`
+            : quoteLiteral(String(seed));
+          const reader = await connection.runAndReadAll(
+            `SELECT DISTINCT ${seedText} FROM (${group.select}) ORDER BY 1`,
+          );
+          for (const [value] of reader.getRows()) seeds.add(String(value));
+          continue;
+        }
+        const result = await writeSweepQuery(dataset, connection, group.select, baseOut, params, {
+          volatileKeys: options.volatileKeys,
+          partitionByParams: options.partitionByParams,
+          fileStem: key.slice(0, 20),
+        }).catch((error: unknown) => {
+          throw error instanceof RunlakeError && !(error instanceof InputFileError)
+            ? new InputFileError(file, error.message)
+            : error;
+        });
+        files += result.files.length + result.skippedFiles;
+      }
+      return {
+        source,
+        status: options.dryRun ? 'planned' : 'converted',
+        rows,
+        gridIds,
+        seeds: [...seeds],
+        files,
+      };
+    } finally {
+      await connection.run(`DROP TABLE IF EXISTS ${table}`);
+      await connection.run(`DROP TABLE IF EXISTS ${table}_grouped`);
+    }
+  });
+}
+
+/**
+ * One grid per distinct combination of the param columns' values (or the whole file when there
+ * are none): its params, and the SELECT giving its rows without the param columns.
+ */
+async function paramGroups(
+  connection: DuckDBConnection,
+  table: string,
+  fileParams: Params,
+  paramColumns: readonly string[],
+): Promise<Array<{ params: Params; select: string }>> {
+  if (paramColumns.length === 0) return [{ params: fileParams, select: `SELECT * FROM ${table}` }];
+  const columns = paramColumns.map(quoteIdentifier);
+  const grouped = `${table}_grouped`;
+  // Number each distinct combination once, and tag every row with its combination's number.
+  await connection.run(
+    `CREATE TEMP TABLE ${grouped} AS SELECT t.*, g.__runlake_group FROM ${table} t JOIN ` +
+      `(SELECT ${columns.join(', ')}, (row_number() OVER ()) - 1 AS __runlake_group ` +
+      `FROM (SELECT DISTINCT ${columns.join(', ')} FROM ${table})) g ` +
+      `ON ${columns.map((c) => `t.${c} IS NOT DISTINCT FROM g.${c}`).join(' AND ')}`,
+  );
+  const reader = await connection.runAndReadAll(
+    `SELECT DISTINCT __runlake_group, ${columns.join(', ')} FROM ${grouped} ORDER BY 1`,
+  );
+  return reader.getRowObjectsJS().map((row) => {
+    const params: Params = { ...fileParams };
+    for (const column of paramColumns) params[column] = jsonSafe(row[column]);
+    return {
+      params,
+      select: `SELECT * EXCLUDE (${[...columns, '__runlake_group'].join(', ')}) FROM ${grouped} WHERE __runlake_group = ${row.__runlake_group}`,
+    };
   });
 }
 

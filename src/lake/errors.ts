@@ -176,3 +176,24 @@ export class SqlError extends RunlakeError {
     super(`SQL error: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
+
+/**
+ * A column of a query result or file that cannot be written: a partition key that is missing,
+ * null or mistyped, or a type the dataset's schema refuses. Names the column and, where it can,
+ * how many rows are affected.
+ *
+ * @example
+ * ```ts
+ * e.column === 'seed' && e.message.includes('3 rows');
+ * ```
+ */
+export class ColumnValidationError extends RunlakeError {
+  override readonly name = 'ColumnValidationError';
+  constructor(
+    readonly dataset: string,
+    readonly column: string,
+    readonly reason: string,
+  ) {
+    super(`${dataset}: column "${column}": ${reason}`);
+  }
+}

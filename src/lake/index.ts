@@ -12,4 +12,5 @@ export * from './partition-path.js';
 export * from './row-batch.js';
 export * from './staging.js';
 export * from './sweep.js';
+export * from './write-query.js';
 export * from './write-rows.js';

@@ -1,9 +1,11 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { CanonicalizeOptions, Params } from './canonical-params.js';
 import { type DatasetDefinition, EVENTS_DATASET, SEEDS_DATASET } from './dataset.js';
 import { ParamsError } from './errors.js';
 import { assertNoCollision, gridRecord, writeGridParams } from './grids.js';
 import type { PartitionValue } from './partition-path.js';
 import type { Row } from './row-batch.js';
+import { writeQuery } from './write-query.js';
 import { type WriteOptions, type WriteResult, writeRows } from './write-rows.js';
 
 /** Options for {@link writeEventRows} and {@link writeSeedRows}. */
@@ -41,7 +43,7 @@ export function writeEventRows(
   params: Params,
   options: SweepWriteOptions = {},
 ): Promise<SweepWriteResult> {
-  return writeSweepRows(EVENTS_DATASET, rows, baseOut, params, options);
+  return writeSweep(baseOut, params, options, (o) => writeRows(baseOut, EVENTS_DATASET, rows, o));
 }
 
 /**
@@ -59,15 +61,37 @@ export function writeSeedRows(
   params: Params,
   options: SweepWriteOptions = {},
 ): Promise<SweepWriteResult> {
-  return writeSweepRows(SEEDS_DATASET, rows, baseOut, params, options);
+  return writeSweep(baseOut, params, options, (o) => writeRows(baseOut, SEEDS_DATASET, rows, o));
 }
 
-async function writeSweepRows(
+/**
+ * Writes the result of a DuckDB query as rows of one grid into `events` or `seeds`, like
+ * {@link writeEventRows} but columnar: the rows never pass through JavaScript (see `writeQuery`).
+ * A `seed` column gives each row's seed; `params.seed` is the default.
+ *
+ * @example
+ * ```ts
+ * await withStagingConnection((c) =>
+ *   writeSweepQuery(EVENTS_DATASET, c, "SELECT * FROM read_csv('seed_1.csv')", 'lake', { ...params, seed: 1 }),
+ * );
+ * ```
+ */
+export function writeSweepQuery(
   dataset: DatasetDefinition,
-  rows: readonly Row[],
+  connection: DuckDBConnection,
+  select: string,
+  baseOut: string,
+  params: Params,
+  options: SweepWriteOptions = {},
+): Promise<SweepWriteResult> {
+  return writeSweep(baseOut, params, options, (o) => writeQuery(baseOut, dataset, connection, select, o));
+}
+
+async function writeSweep(
   baseOut: string,
   params: Params,
   options: SweepWriteOptions,
+  write: (options: WriteOptions) => Promise<WriteResult>,
 ): Promise<SweepWriteResult> {
   const record = gridRecord(params, options);
   const extraKeys = options.partitionByParams ?? [];
@@ -80,7 +104,7 @@ async function writeSweepRows(
   // Check for a collision before any file is written; the record itself goes last, so a refused
   // batch of rows leaves no trace.
   await assertNoCollision(baseOut, record);
-  const result = await writeRows(baseOut, dataset, rows, {
+  const result = await write({
     partitionFixed: fixed,
     partitionDefaults: seed === undefined ? {} : { seed: seed as PartitionValue },
     extraPartitionKeys: extraKeys,

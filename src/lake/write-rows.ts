@@ -96,7 +96,7 @@ export async function writeRows(
   if (rows.length === 0) return { dataset: dataset.name, rowCount: 0, files: [], skippedFiles: 0 };
 
   return withStagingConnection(async (connection) => {
-    const manifest = await reconcileManifest(connection, paths, dataset, sources, batch);
+    const manifest = await reconcileManifest(connection, paths, dataset, sources, batch.columns);
     const columnTypes = new Map(manifest.columns.map((c) => [c.name, c.type]));
     // Stage every column with the dataset's type (an int64 batch column in a float64 dataset is
     // written as DOUBLE), so each file agrees with what other engines expect. A column that was
@@ -104,22 +104,42 @@ export async function writeRows(
     const staged = batch.columns
       .map((c) => ({ name: c.name, type: columnTypes.get(c.name) ?? c.type }))
       .filter((c) => c.type.kind !== 'null');
-    await sweepStaleStaging(paths);
-    const stagingDir = stagingPath(paths);
-    try {
-      await stageParquet(connection, batch, staged, stagingDir, options.fileStem);
-      return {
-        dataset: dataset.name,
-        rowCount: rows.length,
-        ...(await publish(stagingDir, paths.dataset(dataset.name), options.fileStem !== undefined)),
-      };
-    } finally {
-      await rm(stagingDir, { recursive: true, force: true });
-    }
+    return stageAndPublish(paths, dataset, rows.length, options.fileStem, (stagingDir) =>
+      stageParquet(connection, batch, staged, stagingDir, options.fileStem),
+    );
   });
 }
 
-function partitionSources(dataset: DatasetDefinition, options: WriteOptions): PartitionSource[] {
+/**
+ * Runs `stage` into a fresh staging directory, publishes what it wrote into the dataset, and
+ * removes the staging directory whatever happens. Shared by every write path.
+ */
+export async function stageAndPublish(
+  paths: LakePaths,
+  dataset: DatasetDefinition,
+  rowCount: number,
+  fileStem: string | undefined,
+  stage: (stagingDir: string) => Promise<void>,
+): Promise<WriteResult> {
+  await sweepStaleStaging(paths);
+  const stagingDir = stagingPath(paths);
+  try {
+    await stage(stagingDir);
+    return {
+      dataset: dataset.name,
+      rowCount,
+      ...(await publish(stagingDir, paths.dataset(dataset.name), fileStem !== undefined)),
+    };
+  } finally {
+    await rm(stagingDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * How each partition key of a write gets its value: the extra keys from the params first, then
+ * the dataset's own, with the defaults and fixed values the options give.
+ */
+export function partitionSources(dataset: DatasetDefinition, options: WriteOptions): PartitionSource[] {
   const extra = (options.extraPartitionKeys ?? []).map((name): PartitionSource => {
     const value = options.partitionFixed?.[name];
     if (value === undefined) {
@@ -189,12 +209,17 @@ function firstRowOfType(rows: readonly Row[], column: BatchColumn, target: Colum
   });
 }
 
-async function reconcileManifest(
+/**
+ * Checks a write's layout and column types against the dataset's manifest and records new columns
+ * and widened types, under the manifest's lock. Throws before anything is written when they
+ * conflict.
+ */
+export async function reconcileManifest(
   connection: DuckDBConnection,
   paths: LakePaths,
   dataset: DatasetDefinition,
   sources: readonly PartitionSource[],
-  batch: RowBatch,
+  incoming: ReadonlyArray<{ readonly name: string; readonly type: ColumnType }>,
 ): Promise<DatasetManifest> {
   return updateManifest(paths, dataset.name, async (current) => {
     const base =
@@ -212,7 +237,7 @@ async function reconcileManifest(
       mergeColumn(dataset.name, key, (sources[i] as PartitionSource).type),
     );
     const columns = new Map(base.columns.map((c) => [c.name, c]));
-    for (const column of batch.columns) {
+    for (const column of incoming) {
       const existing = columns.get(column.name);
       columns.set(
         column.name,
@@ -289,23 +314,38 @@ async function stageParquet(
       const text = partitions[0]?.text ?? [];
       keySelect = partitionKeys.map((k, i) => `${quoteLiteral(text[i] as string)} AS ${quoteIdentifier(k)}`);
     }
-    await mkdir(stagingDir, { recursive: true });
     const select = [...keySelect, ...columns.map((c) => `s.${quoteIdentifier(c.name)}`)].join(', ');
-    const pattern = fileStem ? `part-${fileStem}-{i}` : 'part-{uuid}';
-    const partitionClause = keyed
-      ? `PARTITION_BY (${partitionKeys.map(quoteIdentifier).join(', ')}), FILENAME_PATTERN ${quoteLiteral(pattern)}, `
-      : '';
-    const target = keyed
-      ? stagingDir
-      : path.join(stagingDir, `${pattern.replace('{uuid}', randomUUID()).replace('{i}', '0')}.parquet`);
-    await connection.run(
-      `COPY (SELECT ${select} FROM ${from}) TO ${quoteLiteral(target)} ` +
-        `(FORMAT parquet, ${partitionClause}COMPRESSION zstd)`,
-    );
+    await copyToStaging(connection, `SELECT ${select} FROM ${from}`, partitionKeys, stagingDir, fileStem);
   } finally {
     await connection.run(`DROP TABLE IF EXISTS ${table}`);
     await connection.run(`DROP TABLE IF EXISTS ${partsTable}`);
   }
+}
+
+/**
+ * Writes a query's result as zstd Parquet into `stagingDir`, partitioned by `partitionKeys` (columns
+ * of the query holding the directory text), with uuid file names or, given a `fileStem`,
+ * deterministic ones.
+ */
+export async function copyToStaging(
+  connection: DuckDBConnection,
+  select: string,
+  partitionKeys: readonly string[],
+  stagingDir: string,
+  fileStem: string | undefined,
+): Promise<void> {
+  await mkdir(stagingDir, { recursive: true });
+  const pattern = fileStem ? `part-${fileStem}-{i}` : 'part-{uuid}';
+  const keyed = partitionKeys.length > 0;
+  const partitionClause = keyed
+    ? `PARTITION_BY (${partitionKeys.map(quoteIdentifier).join(', ')}), FILENAME_PATTERN ${quoteLiteral(pattern)}, `
+    : '';
+  const target = keyed
+    ? stagingDir
+    : path.join(stagingDir, `${pattern.replace('{uuid}', randomUUID()).replace('{i}', '0')}.parquet`);
+  await connection.run(
+    `COPY (${select}) TO ${quoteLiteral(target)} (FORMAT parquet, ${partitionClause}COMPRESSION zstd)`,
+  );
 }
 
 async function publish(
