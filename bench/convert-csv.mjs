@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { convertCsvSweep, gridRecord, openLake, quoteLiteral } from '../dist/index.js';
+import { rng } from './data.mjs';
 import { diskBytes, fmt, listFiles, median, progress, timed } from './lib.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -44,18 +45,6 @@ export function csvGrids() {
     const dirName = `${params.algo}_${params.accountant}_gamma${params.gamma_bar}`;
     return { index, params, dirName, gridId: gridRecord(params).grid_id };
   });
-}
-
-// mulberry32, as in bench/data.mjs.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** One seed's CSV: `event_id,op,regret,acc,step`, floats in JS shortest round-trip form. */

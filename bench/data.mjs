@@ -34,7 +34,7 @@ export function partitionCounts(total) {
 }
 
 // mulberry32: small, fast and deterministic.
-function rng(seed) {
+export function rng(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -510,6 +510,16 @@ describe('openLake', () => {
     });
   });
 
+  it('treats only directories with a manifest or Parquet files as datasets', async () => {
+    const base = tempDir();
+    await writeEventRows(events(2, 1), base, params);
+    mkdirSync(path.join(base, 'plots'));
+    writeFileSync(path.join(base, 'plots', 'loss.png'), 'not parquet');
+    await withLake(base, async (lake) => {
+      expect([...lake.datasets.keys()]).toEqual(['events', 'seeds']);
+    });
+  });
+
   it('sees files written after it opened once refreshed', async () => {
     const base = tempDir();
     await withLake(base, async (lake) => {

@@ -268,12 +268,18 @@ async function datasetNames(paths: LakePaths, registry: DatasetRegistry): Promis
   }
   for (const entry of entries) {
     if (
-      entry.isDirectory() &&
-      /^[a-z][a-z0-9_]*$/.test(entry.name) &&
-      !RESERVED_DIRECTORIES.has(entry.name)
+      !entry.isDirectory() ||
+      !/^[a-z][a-z0-9_]*$/.test(entry.name) ||
+      RESERVED_DIRECTORIES.has(entry.name)
     ) {
-      names.add(entry.name);
+      continue;
     }
+    // A directory is a dataset when runlake wrote it (it has a manifest) or it holds Parquet
+    // files; other directories someone keeps beside the lake (logs, plots) are not.
+    const isDataset =
+      (await readManifest(paths, entry.name)) !== undefined ||
+      (await listParquetFiles(paths.dataset(entry.name))).length > 0;
+    if (isDataset) names.add(entry.name);
   }
   return [...names].sort();
 }

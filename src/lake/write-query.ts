@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
 import {
   type ColumnType,
   columnTypeFromDuckDB,
@@ -65,7 +65,7 @@ export async function writeQuery(
     const shape = await connection.runAndReadAll(`SELECT * FROM ${table} LIMIT 0`);
     const duckdbTypes = shape.columnTypes();
     const types = new Map(
-      shape.columnNames().map((name, i) => [name, columnTypeFromDuckDB(duckdbTypes[i] as never)]),
+      shape.columnNames().map((name, i) => [name, columnTypeFromDuckDB(duckdbTypes[i] as DuckDBType)]),
     );
     const sqlTypes = new Map(shape.columnNames().map((name, i) => [name, String(duckdbTypes[i])]));
     const rowCount = Number(
@@ -93,7 +93,9 @@ export async function writeQuery(
 
     const manifest = await reconcileManifest(connection, paths, dataset, sources, columns);
     const manifestTypes = new Map(manifest.columns.map((c) => [c.name, c.type]));
-    const dataSelect = columns.map(({ name, type }) => {
+    // As in writeRows, a column null in every row and unknown to the dataset stays out of the file.
+    const written = columns.filter(({ name, type }) => (manifestTypes.get(name) ?? type).kind !== 'null');
+    const dataSelect = written.map(({ name, type }) => {
       const target = manifestTypes.get(name) ?? type;
       const column = quoteIdentifier(name);
       // Cast whenever DuckDB's type is not spelled like the dataset's (INTEGER read from a CSV

@@ -121,7 +121,7 @@ def read_pandas(root, partitions, unify):
     import pyarrow.dataset as ds
 
     if unify:
-        raise SystemExit("--unify is not implemented for pandas")
+        raise SystemExit("--unify applies to the pyarrow and polars readers only")
     options = {"engine": "pyarrow", "dtype_backend": "pyarrow"}
     if partitions:
         part_schema = pa.schema([(name, arrow_type(t)) for name, t in partitions])
