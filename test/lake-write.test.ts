@@ -645,3 +645,22 @@ describe('writeQuery (columnar writes from DuckDB)', () => {
     expect(visibleFiles(base)).toEqual(before);
   });
 });
+
+describe('partition pruning', () => {
+  it('a single-grid filter through the view reads only that grid’s files', async () => {
+    const base = tempDir();
+    const grids = [1, 2, 3].map((lr) => ({ ...params, lr }));
+    for (const p of grids) await writeEventRows([...events(5, 1), ...events(5, 2)], base, p);
+    const gridId = gridHash(grids[1] as Record<string, unknown>);
+    await withLake(base, async (lake) => {
+      const plan = await lake.query(
+        `EXPLAIN ANALYZE SELECT count(*) FROM events WHERE grid_id = '${gridId}'`,
+      );
+      const text = plan.map((row) => Object.values(row).join('\n')).join('\n');
+      expect(text).toMatch(/Scanning Files: 2\/6/);
+      expect(await lake.query(`SELECT count(*)::INT AS n FROM events WHERE grid_id = '${gridId}'`)).toEqual([
+        { n: 10 },
+      ]);
+    });
+  });
+});
