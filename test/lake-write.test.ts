@@ -15,6 +15,7 @@ import {
   ParamsError,
   PartitionValueError,
   RowValidationError,
+  RunlakeError,
   readGridRecord,
   SchemaConflictError,
   sweepStaleStaging,
@@ -661,6 +662,26 @@ describe('partition pruning', () => {
       expect(await lake.query(`SELECT count(*)::INT AS n FROM events WHERE grid_id = '${gridId}'`)).toEqual([
         { n: 10 },
       ]);
+    });
+  });
+});
+
+describe('lake paths', () => {
+  it('refuses a lake path with glob characters DuckDB would expand, for reads and writes', async () => {
+    const base = path.join(tempDir(), 'sweep[1]');
+    mkdirSync(base);
+    const write = await writeEventRows(events(1, 1), base, params).catch((e) => e);
+    expect(write).toBeInstanceOf(RunlakeError);
+    expect(write.message).toContain('glob character');
+    await expect(openLake(base)).rejects.toThrow(/glob character/);
+    expect(visibleFiles(base)).toEqual([]);
+  });
+
+  it('accepts spaces and quotes in the lake path', async () => {
+    const base = path.join(tempDir(), "it's a lake");
+    await writeEventRows(events(3, 1), base, params);
+    await withLake(base, async (lake) => {
+      expect(await lake.query('SELECT count(*)::INT AS n FROM events')).toEqual([{ n: 3 }]);
     });
   });
 });

@@ -41,7 +41,7 @@ export async function discoverDataset(
     type: declared.get(name) ?? inferPartitionType(name, values.get(name)),
   }));
 
-  const glob = path.join(root, '**', '*.parquet');
+  const glob = paths.datasetGlob(dataset.name);
   const reader = await connection.runAndReadAll(
     `SELECT * FROM read_parquet(${quoteLiteral(glob)}, hive_partitioning = false, union_by_name = true) LIMIT 0`,
   );

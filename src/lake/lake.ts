@@ -1,5 +1,4 @@
 import { readdir } from 'node:fs/promises';
-import path from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBResultReader } from '@duckdb/node-api';
 import { appendColumns } from './appender.js';
 import type { CanonicalValue } from './canonical-params.js';
@@ -336,7 +335,7 @@ async function createDatasetView(
 ): Promise<LakeDataset> {
   const manifest = await datasetManifest(connection, paths, name, definition);
   const directory = paths.dataset(name);
-  const glob = path.join(directory, '**', '*.parquet');
+  const glob = paths.datasetGlob(name);
   const fileCount = (await listParquetFiles(directory)).length;
   const view = quoteIdentifier(name);
   const typedNull = (c: { name: string; type: ColumnType }) =>

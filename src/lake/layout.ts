@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { RunlakeError } from './errors.js';
 
 /**
  * Where things live inside a lake directory. Datasets sit at the top (`events/`, `seeds/`, …),
@@ -17,6 +18,20 @@ export function lakePaths(baseOut: string) {
     root,
     meta,
     dataset: (name: string) => path.join(root, name),
+    /**
+     * The glob DuckDB reads a dataset's part files with. DuckDB expands `*`, `?` and `[…]`
+     * anywhere in the pattern, so a lake directory whose path holds them is refused with a clear
+     * error rather than read wrongly (or matched against its neighbours).
+     */
+    datasetGlob: (name: string) => {
+      if (/[*?[\]]/.test(root)) {
+        throw new RunlakeError(
+          `lake path ${root} contains a glob character (*, ? or [ ]) that DuckDB would expand; ` +
+            'rename or move the lake directory',
+        );
+      }
+      return path.join(root, name, '**', '*.parquet');
+    },
     grids: path.join(root, 'grids'),
     gridParams: (gridId: string) => path.join(root, 'grids', `grid_id=${gridId}`, 'params.json'),
     manifest: (name: string) => path.join(meta, 'datasets', `${name}.json`),

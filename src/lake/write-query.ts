@@ -55,6 +55,7 @@ export async function writeQuery(
   options: WriteOptions = {},
 ): Promise<WriteResult> {
   const paths = lakePaths(baseOut);
+  paths.datasetGlob(dataset.name); // refuses a lake path DuckDB could not read back
   const sources = partitionSources(dataset, options);
   const table = `query_${randomUUID().replaceAll('-', '')}`;
   const fail = (column: string, reason: string): never => {

@@ -86,6 +86,7 @@ export async function writeRows(
   options: WriteOptions = {},
 ): Promise<WriteResult> {
   const paths = lakePaths(baseOut);
+  paths.datasetGlob(dataset.name); // refuses a lake path DuckDB could not read back
   const sources = partitionSources(dataset, options);
   const float32 = options.float32Columns;
   const batch = buildRowBatch(dataset.name, rows, sources, {
