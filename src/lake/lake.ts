@@ -195,7 +195,7 @@ export class Lake {
 
   /**
    * Re-reads the lake directory: picks up datasets and grids written since the lake was opened,
-   * and turns empty placeholder views into real ones once files exist.
+   * and gives datasets that were empty when opened views over their new files.
    *
    * @example
    * ```ts
