@@ -27,20 +27,11 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "python"))
 import runlake_grid_id  # noqa: E402
 
+# The peer reports the same interpreter and library versions as the write peer.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pandas_write import versions  # noqa: E402
+
 SEED_IN_NAME = re.compile(r"(?:^|[^a-z])seed[_=-]?(\d+)(?![0-9])", re.IGNORECASE)
-
-
-def versions():
-    import numpy
-    import pandas
-    import pyarrow
-
-    return {
-        "python": sys.version.split()[0],
-        "numpy": numpy.__version__,
-        "pandas": pandas.__version__,
-        "pyarrow": pyarrow.__version__,
-    }
 
 
 def find_inputs(root):
