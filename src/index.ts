@@ -1,2 +1,3 @@
 export * from './ingest/index.js';
 export * from './lake/index.js';
+export * from './schema/index.js';

@@ -546,7 +546,7 @@ describe('typed datasets', () => {
     const base = tempDir();
     await writeRows(base, metrics, [{ run_id: 'r1', step: 1, value: 2 }]);
     const refused: Array<[Record<string, unknown>[], number, string, string]> = [
-      [[{ run_id: 'r1', step: 1, extra: 1 }], 0, 'extra', 'not in the dataset schema'],
+      [[{ run_id: 'r1', step: 1, extra: 1 }], 0, 'extra', 'not in the metrics schema (run_id, step, value)'],
       [
         [
           { run_id: 'r1', step: 1, value: 1 },

@@ -59,6 +59,8 @@ function valueConverter(type: ColumnType): (value: unknown) => DuckDBValue {
   switch (type.kind) {
     case 'int64':
       return (v) => (typeof v === 'bigint' ? v : BigInt(v as number));
+    case 'int16':
+    case 'int32':
     case 'float64':
     case 'float32':
       return (v) => (typeof v === 'number' ? v : Number(v));

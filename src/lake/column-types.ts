@@ -9,6 +9,7 @@ import {
   INTEGER,
   LIST,
   listValue,
+  SMALLINT,
   STRUCT,
   structValue,
   TIMESTAMPTZ,
@@ -23,6 +24,8 @@ import {
  * tools, e.g. DECIMAL or DATE); it only unifies with itself.
  */
 export type ColumnType =
+  | { readonly kind: 'int16' }
+  | { readonly kind: 'int32' }
   | { readonly kind: 'int64' }
   | { readonly kind: 'float64' }
   | { readonly kind: 'float32' }
@@ -34,7 +37,16 @@ export type ColumnType =
   | { readonly kind: 'struct'; readonly fields: ReadonlyArray<readonly [string, ColumnType]> }
   | { readonly kind: 'other'; readonly sql: string };
 
-type ScalarKind = 'int64' | 'float64' | 'float32' | 'bool' | 'string' | 'timestamp' | 'null';
+type ScalarKind =
+  | 'int16'
+  | 'int32'
+  | 'int64'
+  | 'float64'
+  | 'float32'
+  | 'bool'
+  | 'string'
+  | 'timestamp'
+  | 'null';
 
 /** Per scalar kind: its SQL spelling, its DuckDB type, and how a JS value becomes a DuckDB value. */
 interface ScalarTypeTraits {
@@ -45,6 +57,8 @@ interface ScalarTypeTraits {
 
 // The one dispatch table for scalar types; lists and structs recurse into it.
 const SCALAR_TRAITS: Record<ScalarKind, ScalarTypeTraits> = {
+  int16: { sql: 'SMALLINT', duckdb: SMALLINT, toDuckDB: (v) => Number(v) },
+  int32: { sql: 'INTEGER', duckdb: INTEGER, toDuckDB: (v) => Number(v) },
   int64: {
     sql: 'BIGINT',
     duckdb: BIGINT,
@@ -81,6 +95,8 @@ const SCALAR_TRAITS: Record<ScalarKind, ScalarTypeTraits> = {
  * ```
  */
 export const t = {
+  int16: { kind: 'int16' },
+  int32: { kind: 'int32' },
   int64: { kind: 'int64' },
   float64: { kind: 'float64' },
   float32: { kind: 'float32' },
@@ -232,12 +248,20 @@ function inferObjectType(value: object): ColumnType | UnsupportedValue {
   return { kind: 'struct', fields };
 }
 
-const NUMERIC_RANK: Partial<Record<ColumnType['kind'], number>> = { int64: 0, float32: 1, float64: 2 };
+// Integers widen to wider integers; a float32 holds int16 exactly, but not int32 or int64, so those
+// pairs meet at float64.
+const NUMERIC_RANK: Partial<Record<ColumnType['kind'], number>> = {
+  int16: 0,
+  int32: 1,
+  int64: 2,
+  float32: 3,
+  float64: 4,
+};
 
 /**
  * The type a column takes when it holds values of both types, or `undefined` when they conflict.
- * Widening rules: null takes the other type; int64 → float32 → float64 (int64 with float32 gives
- * float64, which holds both); lists unify element types; structs take the union of their fields.
+ * Widening rules: null takes the other type; int16 → int32 → int64 → float32 → float64 (int32 or
+ * int64 with float32 gives float64, which holds both); lists unify element types; structs take the union of their fields.
  *
  * @example
  * ```ts
@@ -252,11 +276,8 @@ export function unifyTypes(a: ColumnType, b: ColumnType): ColumnType | undefined
   const rankB = NUMERIC_RANK[b.kind];
   if (rankA !== undefined && rankB !== undefined) {
     if (rankA === rankB) return a;
-    return (a.kind === 'int64' && b.kind === 'float32') || (a.kind === 'float32' && b.kind === 'int64')
-      ? t.float64
-      : rankA > rankB
-        ? a
-        : b;
+    const [narrow, wide] = rankA < rankB ? [a, b] : [b, a];
+    return wide.kind === 'float32' && narrow.kind !== 'int16' ? t.float64 : wide;
   }
   if (a.kind === 'list' && b.kind === 'list') {
     const element = unifyTypes(a.element, b.element);
@@ -309,12 +330,12 @@ export function sameType(a: ColumnType, b: ColumnType): boolean {
 
 const TYPE_ID_TO_COLUMN: Partial<Record<DuckDBTypeId, ColumnType>> = {
   [DuckDBTypeId.BIGINT]: t.int64,
-  [DuckDBTypeId.INTEGER]: t.int64,
-  [DuckDBTypeId.SMALLINT]: t.int64,
-  [DuckDBTypeId.TINYINT]: t.int64,
+  [DuckDBTypeId.INTEGER]: t.int32,
+  [DuckDBTypeId.SMALLINT]: t.int16,
+  [DuckDBTypeId.TINYINT]: t.int16,
   [DuckDBTypeId.UINTEGER]: t.int64,
-  [DuckDBTypeId.USMALLINT]: t.int64,
-  [DuckDBTypeId.UTINYINT]: t.int64,
+  [DuckDBTypeId.USMALLINT]: t.int32,
+  [DuckDBTypeId.UTINYINT]: t.int16,
   [DuckDBTypeId.DOUBLE]: t.float64,
   [DuckDBTypeId.FLOAT]: t.float32,
   [DuckDBTypeId.BOOLEAN]: t.bool,
@@ -324,8 +345,8 @@ const TYPE_ID_TO_COLUMN: Partial<Record<DuckDBTypeId, ColumnType>> = {
 };
 
 /**
- * The column type of a DuckDB type found in existing files. Narrower integers read as int64,
- * since that is what DuckDB unifies them to; types runlake does not write become `other`.
+ * The column type of a DuckDB type found in existing files. Integers map to the narrowest of
+ * int16/int32/int64 that holds them; types runlake does not write become `other`.
  *
  * @example
  * ```ts

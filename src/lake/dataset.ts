@@ -1,4 +1,5 @@
 import { type ColumnType, t } from './column-types.js';
+import type { EnumDomain } from './enum-domain.js';
 import { DatasetLayoutError } from './errors.js';
 
 /** A partition key: a column that names a directory level instead of being stored in files. */
@@ -7,6 +8,8 @@ export interface PartitionKeyDefinition {
   /** Scalar type used when reading the directory value back (`hive_types`). */
   readonly type: ColumnType;
   readonly description?: string;
+  /** Allowed values, for a string key. */
+  readonly enum?: EnumDomain;
 }
 
 /** A column of a typed dataset. */
@@ -16,6 +19,23 @@ export interface ColumnDefinition {
   /** Defaults to true. */
   readonly nullable?: boolean;
   readonly description?: string;
+  /** Allowed values, for a string column. */
+  readonly enum?: EnumDomain;
+}
+
+/**
+ * A rule over the columns of one row, as a SQL boolean expression. It holds unless it evaluates
+ * to FALSE (SQL `CHECK` semantics: NULL passes), and is checked on every write (over the staged
+ * rows, before anything is published) and by `runlake validate` (over the files).
+ */
+export interface RowCheck {
+  /** Short identifier, used in messages. */
+  readonly name: string;
+  readonly description: string;
+  /** A DuckDB expression over the row's columns, e.g. `vector IS NULL OR len(vector) = dim`. */
+  readonly sql: string;
+  /** The stored (non-partition) columns the expression reads, named in error messages. */
+  readonly columns: readonly string[];
 }
 
 /**
@@ -39,6 +59,15 @@ export interface DatasetDefinition {
   readonly columns?: readonly ColumnDefinition[];
   /** For typed datasets: accept columns not in `columns`, with inferred types. */
   readonly allowExtraColumns?: boolean;
+  /** Why the dataset is partitioned as it is (shown in docs/schemas.md). */
+  readonly partitionReason?: string;
+  /**
+   * Columns each written file is sorted by, so Parquet row-group statistics let readers skip
+   * row groups when filtering on them.
+   */
+  readonly sortBy?: readonly string[];
+  /** Rules over the columns of a row, beyond each column's type, nullability and enum. */
+  readonly checks?: readonly RowCheck[];
 }
 
 const DATASET_NAME = /^[a-z][a-z0-9_]*$/;
@@ -63,6 +92,21 @@ export function defineDataset(definition: DatasetDefinition): DatasetDefinition 
   for (const column of [...definition.partitionBy, ...(definition.columns ?? [])]) {
     if (seen.has(column.name)) throw new DatasetLayoutError(name, `column "${column.name}" is defined twice`);
     seen.add(column.name);
+    if (column.enum && column.type.kind !== 'string') {
+      throw new DatasetLayoutError(name, `column "${column.name}" has an enum but is not a string column`);
+    }
+  }
+  const stored = new Set((definition.columns ?? []).map((c) => c.name));
+  for (const column of definition.sortBy ?? []) {
+    if (!stored.has(column)) {
+      throw new DatasetLayoutError(name, `sortBy names "${column}", which is not a stored column`);
+    }
+  }
+  for (const check of definition.checks ?? []) {
+    // Partition values live in directory names, not in the staged rows a write checks.
+    const unknown = check.columns.find((c) => !stored.has(c));
+    if (unknown)
+      throw new DatasetLayoutError(name, `check "${check.name}" reads "${unknown}", not a stored column`);
   }
   return Object.freeze(definition);
 }
@@ -140,7 +184,7 @@ export class DatasetRegistry {
 }
 
 /**
- * The registry used when none is passed: `events` and `seeds`.
+ * The registry of the sweep schema set (exp_engine's datasets): `events` and `seeds`.
  *
  * @example
  * ```ts

@@ -197,3 +197,44 @@ export class ColumnValidationError extends RunlakeError {
     super(`${dataset}: column "${column}": ${reason}`);
   }
 }
+
+/**
+ * A value outside an enum domain that cannot be added to it: the domain is closed, or the value is
+ * not spelled as a lower-case identifier.
+ *
+ * @example
+ * ```ts
+ * e.domain === 'split' && e.value === 'test';
+ * ```
+ */
+export class EnumValueError extends RunlakeError {
+  override readonly name = 'EnumValueError';
+  constructor(
+    readonly domain: string,
+    readonly value: string,
+    readonly reason: string,
+  ) {
+    super(`${domain} value ${JSON.stringify(value)}: ${reason}`);
+  }
+}
+
+/**
+ * A lake opened or written with a schema set other than the one it records in
+ * `.runlake/lake.json` (e.g. sweep `events` rows written into a Squiggle lake, whose `events` are
+ * detected transitions), or a schema set this process does not know.
+ *
+ * @example
+ * ```ts
+ * e.lake === '/data/lake' && e.recorded === 'squiggle';
+ * ```
+ */
+export class LakeSchemaError extends RunlakeError {
+  override readonly name = 'LakeSchemaError';
+  constructor(
+    readonly lake: string,
+    readonly recorded: string | undefined,
+    readonly reason: string,
+  ) {
+    super(lake ? `${lake}: ${reason}` : reason);
+  }
+}

@@ -12,18 +12,27 @@ import {
   t,
   unifyTypes,
 } from './column-types.js';
-import { type DatasetDefinition, type DatasetRegistry, defaultRegistry } from './dataset.js';
+import type { DatasetDefinition, DatasetRegistry } from './dataset.js';
 import { discoverDataset } from './discover.js';
 import { queryObjects } from './duckdb.js';
-import { RunlakeError, SqlError } from './errors.js';
+import { recordLakeEnumValues } from './enum-domain.js';
+import { EnumValueError, RunlakeError, SqlError } from './errors.js';
 import { type GridRecord, listGridRecords } from './grids.js';
 import { type LakePaths, lakePaths } from './layout.js';
 import { type DatasetManifest, readManifest } from './manifest.js';
-import { listParquetFiles } from './write-rows.js';
+import type { Row } from './row-batch.js';
+import { resolveLakeSchemaSet, type SchemaSet } from './schema-set.js';
+import { listParquetFiles, type WriteOptions, type WriteResult, writeRows } from './write-rows.js';
 
 /** Options for {@link openLake}. */
 export interface OpenLakeOptions {
-  /** Datasets to expose even when they have no files yet. Defaults to `events` and `seeds`. */
+  /**
+   * The schema set to open the lake with (`'sweep'`, `'squiggle'`, or one registered with
+   * `registerSchemaSet`). Defaults to the set the lake records, else `sweep`; a set that
+   * disagrees with the record is refused.
+   */
+  readonly schema?: string;
+  /** Datasets to expose even when they have no files yet; overrides the schema set's registry. */
   readonly registry?: DatasetRegistry;
   /** DuckDB threads for queries (default: DuckDB's own choice, all cores). */
   readonly threads?: number;
@@ -74,6 +83,7 @@ export class Lake {
     readonly instance: DuckDBInstance,
     readonly connection: DuckDBConnection,
     readonly registry: DatasetRegistry,
+    readonly schemaSet: SchemaSet,
   ) {}
 
   /** The datasets with a view, by name. */
@@ -194,6 +204,56 @@ export class Lake {
   }
 
   /**
+   * Writes rows into one of the lake's datasets (see {@link writeRows}). Rows of a typed dataset
+   * are checked against its schema first — unknown columns, types, enum values, nulls in non-null
+   * columns, row checks — and a refused call writes nothing. The dataset's view sees the rows
+   * as soon as this returns.
+   *
+   * @example
+   * ```ts
+   * const lake = await openLake('squiggle-lake', { schema: 'squiggle' });
+   * await lake.write('metrics_scalar', [{ run_id: 'r1', step: 10, metric_name: 'loss', value: 2.3 }]);
+   * ```
+   */
+  async write(dataset: string, rows: readonly Row[], options: WriteOptions = {}): Promise<WriteResult> {
+    const definition = this.registry.get(dataset);
+    if (!definition) {
+      throw new RunlakeError(
+        `${this.baseOut} is a "${this.schemaSet.name}" lake and has no dataset "${dataset}" to write ` +
+          `(its datasets: ${this.registry
+            .list()
+            .map((d) => d.name)
+            .join(', ')})`,
+      );
+    }
+    const result = await writeRows(this.baseOut, definition, rows, options);
+    this.#datasets.set(dataset, await createDatasetView(this.connection, this.paths, dataset, definition));
+    return result;
+  }
+
+  /**
+   * Adds a value to an extensible enum domain of this lake (e.g. a new `event_type`), recording it
+   * in `.runlake/enums/` so every later writer and `runlake validate` accept it.
+   *
+   * @example
+   * ```ts
+   * await lake.registerEnumValue('event_type', 'grokking', 'validation accuracy jumps late in training');
+   * ```
+   */
+  async registerEnumValue(domain: string, value: string, description: string): Promise<void> {
+    const found = this.schemaSet.enums.find((d) => d.name === domain);
+    if (!found) {
+      throw new RunlakeError(
+        `the ${this.schemaSet.name} schema set has no enum domain "${domain}" (${this.schemaSet.enums.map((d) => d.name).join(', ') || 'none'})`,
+      );
+    }
+    if (found.has(value)) return;
+    if (!found.extensible)
+      throw new EnumValueError(domain, value, `the ${domain} domain is closed (${found.list().join(', ')})`);
+    await recordLakeEnumValues(this.paths, found, [[value, description]]);
+  }
+
+  /**
    * Re-reads the lake directory: picks up datasets and grids written since the lake was opened,
    * and gives datasets that were empty when opened views over their new files.
    *
@@ -241,12 +301,22 @@ export async function openLake(baseOut: string, options: OpenLakeOptions = {}): 
   if (options.threads !== undefined) config.threads = String(options.threads);
   const instance = await DuckDBInstance.create(':memory:', config);
   const connection = await instance.connect();
+  const paths = lakePaths(baseOut);
+  let schemaSet: SchemaSet;
+  try {
+    schemaSet = await resolveLakeSchemaSet(paths, options.schema);
+  } catch (error) {
+    connection.closeSync();
+    instance.closeSync();
+    throw error;
+  }
   const lake = new Lake(
     baseOut,
-    lakePaths(baseOut),
+    paths,
     instance,
     connection,
-    options.registry ?? defaultRegistry,
+    options.registry ?? schemaSet.registry,
+    schemaSet,
   );
   try {
     await lake.refresh();
@@ -341,20 +411,35 @@ async function createDatasetView(
   const typedNull = (c: { name: string; type: ColumnType }) =>
     `CAST(NULL AS ${c.type.kind === 'null' ? 'INTEGER' : columnTypeSql(c.type)}) AS ${quoteIdentifier(c.name)}`;
 
+  // A typed dataset's view has its declared columns in declared order with declared types, even
+  // over files another tool wrote with other types (a cast that fails is a query error, which
+  // `runlake validate` explains); columns the schema does not know follow.
+  const declared = definition?.columns ? [...definition.partitionBy, ...definition.columns] : undefined;
   if (fileCount === 0) {
-    const columns = [...manifest.columns, ...manifest.partitionBy].map(typedNull);
+    const columns = (declared ?? [...manifest.columns, ...manifest.partitionBy]).map(typedNull);
     const select = columns.length ? columns.join(', ') : 'NULL AS _empty';
     await connection.run(`CREATE OR REPLACE VIEW ${view} AS SELECT ${select} WHERE false`);
   } else {
     const source = readParquetSql(glob, manifest);
-    const present = new Set(
-      (await connection.runAndReadAll(`SELECT * FROM ${source} LIMIT 0`)).columnNames(),
-    );
-    // Columns the manifest knows but no file holds (all-null so far) still appear, as NULL.
-    const missing = manifest.columns.filter((c) => !present.has(c.name)).map(typedNull);
-    await connection.run(
-      `CREATE OR REPLACE VIEW ${view} AS SELECT *${missing.map((m) => `, ${m}`).join('')} FROM ${source}`,
-    );
+    const present = (await connection.runAndReadAll(`SELECT * FROM ${source} LIMIT 0`)).columnNames();
+    const presentSet = new Set(present);
+    let select: string;
+    if (declared) {
+      const names = new Set(declared.map((c) => c.name));
+      select = [
+        ...declared.map((c) =>
+          presentSet.has(c.name)
+            ? `CAST(${quoteIdentifier(c.name)} AS ${columnTypeSql(c.type)}) AS ${quoteIdentifier(c.name)}`
+            : typedNull(c),
+        ),
+        ...present.filter((name) => !names.has(name)).map(quoteIdentifier),
+      ].join(', ');
+    } else {
+      // Columns the manifest knows but no file holds (all-null so far) still appear, as NULL.
+      const missing = manifest.columns.filter((c) => !presentSet.has(c.name)).map(typedNull);
+      select = ['*', ...missing].join(', ');
+    }
+    await connection.run(`CREATE OR REPLACE VIEW ${view} AS SELECT ${select} FROM ${source}`);
   }
   return { name, view: name, manifest, fileCount, glob };
 }

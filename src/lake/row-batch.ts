@@ -48,7 +48,10 @@ export interface RowBatch {
 export interface BatchOptions {
   /** Columns to store as float32 instead of float64 (`'all'` for every floating column). */
   readonly float32Columns?: ReadonlySet<string> | 'all';
-  /** Column types of a typed dataset, named in error messages when rows disagree with them. */
+  /**
+   * Column types of a typed dataset. Their values were checked against these types already
+   * (`validateTypedRows`), so the batch takes the declared type instead of inferring one.
+   */
   readonly declaredTypes?: ReadonlyMap<string, ColumnType>;
 }
 
@@ -81,7 +84,8 @@ export function buildRowBatch(
   const fixedText = partitionSources.map((p) =>
     p.fixedValue === undefined ? undefined : formatPartitionValue(p.name, p.fixedValue),
   );
-  const columns = new Map<string, BatchColumn & { firstTypedRow: number }>();
+  type TrackedColumn = BatchColumn & { firstTypedRow: number; declared: boolean };
+  const columns = new Map<string, TrackedColumn>();
   const partitions: BatchPartition[] = [];
   const partitionIndex = new Map<string, number>();
   const partitionOfRow = new Int32Array(rows.length);
@@ -95,7 +99,7 @@ export function buildRowBatch(
   const previousRaw: unknown[] = new Array(partitionSources.length);
   let previousIndex = -1;
   const slotNames: string[] = [];
-  const slotColumns: Array<(BatchColumn & { firstTypedRow: number }) | null> = [];
+  const slotColumns: Array<TrackedColumn | null> = [];
 
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r];
@@ -151,7 +155,7 @@ export function buildRowBatch(
 
     let slot = 0;
     for (const name in record) {
-      let column: (BatchColumn & { firstTypedRow: number }) | null | undefined;
+      let column: TrackedColumn | null | undefined;
       if (slotNames[slot] === name) {
         column = slotColumns[slot];
       } else {
@@ -161,7 +165,14 @@ export function buildRowBatch(
           column = columns.get(name);
           if (!column) {
             if (name.length === 0) fail(r, name, 'column name is empty');
-            column = { name, type: t.null, nonNullCount: 0, firstTypedRow: -1 };
+            const declared = options.declaredTypes?.get(name);
+            column = {
+              name,
+              type: declared ?? t.null,
+              nonNullCount: 0,
+              firstTypedRow: -1,
+              declared: !!declared,
+            };
             columns.set(name, column);
           }
         }
@@ -173,6 +184,7 @@ export function buildRowBatch(
       const value = record[name];
       if (value === null || value === undefined) continue;
       column.nonNullCount++;
+      if (column.declared) continue;
       // Fast paths: a scalar landing in a column already known to hold its type.
       const kind = column.type.kind;
       switch (typeof value) {
@@ -193,14 +205,11 @@ export function buildRowBatch(
       if (type.kind === kind && kind !== 'list' && kind !== 'struct') continue;
       const merged = unifyTypes(column.type, type);
       if (!merged) {
-        const declared = options.declaredTypes?.get(name);
         fail(
           r,
           name,
-          declared
-            ? `schema says ${columnTypeSql(declared)}, but ${describe(value)} is ${columnTypeSql(type)}`
-            : `${describe(value)} is ${columnTypeSql(type)}, but earlier rows (from row ${column.firstTypedRow}) ` +
-                `hold ${columnTypeSql(column.type)}`,
+          `${describe(value)} is ${columnTypeSql(type)}, but earlier rows (from row ${column.firstTypedRow}) ` +
+            `hold ${columnTypeSql(column.type)}`,
         );
       }
       if (column.firstTypedRow < 0) column.firstTypedRow = r;
@@ -210,6 +219,7 @@ export function buildRowBatch(
 
   const float32 = options.float32Columns;
   for (const column of columns.values()) {
+    if (column.declared) continue;
     const wantsFloat32 = float32 === 'all' || float32?.has(column.name);
     if (wantsFloat32 && (column.type.kind === 'float64' || column.type.kind === 'int64'))
       column.type = t.float32;
@@ -223,18 +233,6 @@ export function buildRowBatch(
     partitions,
     partitionOfRow,
   };
-}
-
-/**
- * Index of the first row where `column` is null or absent, for error messages.
- *
- * @example
- * ```ts
- * firstNullRow([{ a: 1 }, {}], 'a'); // 1
- * ```
- */
-export function firstNullRow(rows: readonly Row[], column: string): number {
-  return rows.findIndex((row) => row[column] === null || row[column] === undefined);
 }
 
 function describe(value: unknown): string {

@@ -9,10 +9,11 @@ import {
   quoteLiteral,
 } from './column-types.js';
 import type { DatasetDefinition } from './dataset.js';
-import { ColumnValidationError } from './errors.js';
+import { ColumnValidationError, DatasetLayoutError } from './errors.js';
 import { lakePaths } from './layout.js';
 import { formatPartitionValue, type PartitionValue, partitionDirectory } from './partition-path.js';
 import type { PartitionSource } from './row-batch.js';
+import { claimLakeSchema } from './schema-set.js';
 import {
   copyToStaging,
   partitionSources,
@@ -23,7 +24,7 @@ import {
 } from './write-rows.js';
 
 // Partition keys whose directory text DuckDB's CAST(… AS VARCHAR) spells exactly as runlake does.
-const TEXT_EXACT_KINDS = new Set<ColumnType['kind']>(['string', 'int64', 'bool']);
+const TEXT_EXACT_KINDS = new Set<ColumnType['kind']>(['string', 'int16', 'int32', 'int64', 'bool']);
 
 /**
  * Writes the result of a DuckDB query into a dataset without passing rows through JavaScript:
@@ -57,6 +58,14 @@ export async function writeQuery(
   const paths = lakePaths(baseOut);
   paths.datasetGlob(dataset.name); // refuses a lake path DuckDB could not read back
   const sources = partitionSources(dataset, options);
+  const constrained = [...dataset.partitionBy, ...(dataset.columns ?? [])].find((c) => c.enum);
+  if (constrained || dataset.checks?.length) {
+    // Enum domains and row checks are enforced on the row path only; refuse rather than skip them.
+    throw new DatasetLayoutError(
+      dataset.name,
+      `has ${constrained ? `an enum column (${constrained.name})` : 'row checks'}; write it with writeRows or lake.write`,
+    );
+  }
   const table = `query_${randomUUID().replaceAll('-', '')}`;
   const fail = (column: string, reason: string): never => {
     throw new ColumnValidationError(dataset.name, column, reason);
@@ -83,6 +92,7 @@ export async function writeQuery(
       .map(([name, type]) => ({ name, type }));
     if (dataset.columns) await checkTypedColumns(connection, table, dataset, columns, fail);
     if (rowCount === 0) return { dataset: dataset.name, rowCount: 0, files: [], skippedFiles: 0 };
+    await claimLakeSchema(paths, dataset);
 
     // Every distinct partition must be able to name a directory before anything is written.
     const distinct = await connection.runAndReadAll(

@@ -7,8 +7,6 @@ import { fsyncPath } from './atomic-file.js';
 import {
   type ColumnType,
   columnTypeSql,
-  inferValueType,
-  isAssignable,
   quoteIdentifier,
   quoteLiteral,
   t,
@@ -17,6 +15,7 @@ import {
 import type { DatasetDefinition } from './dataset.js';
 import { discoverDataset } from './discover.js';
 import { withStagingConnection } from './duckdb.js';
+import { type EnumDomain, readLakeEnumValues, recordLakeEnumValues } from './enum-domain.js';
 import { DatasetLayoutError, RowValidationError, SchemaConflictError } from './errors.js';
 import { type LakePaths, lakePaths } from './layout.js';
 import { type DatasetManifest, type ManifestColumn, updateManifest } from './manifest.js';
@@ -24,12 +23,13 @@ import { type PartitionValue, parsePartitionPath, partitionDirectory } from './p
 import {
   type BatchColumn,
   buildRowBatch,
-  firstNullRow,
   type PartitionSource,
   type Row,
   type RowBatch,
 } from './row-batch.js';
+import { claimLakeSchema } from './schema-set.js';
 import { stagingPath, sweepStaleStaging } from './staging.js';
+import { type LakeEnumValues, validateTypedRows } from './typed-rows.js';
 
 /** Options for {@link writeRows}. */
 export interface WriteOptions {
@@ -88,26 +88,47 @@ export async function writeRows(
   const paths = lakePaths(baseOut);
   paths.datasetGlob(dataset.name); // refuses a lake path DuckDB could not read back
   const sources = partitionSources(dataset, options);
+  const declared = dataset.columns && new Map(dataset.columns.map((c) => [c.name, c.type]));
+  const newEnumValues = dataset.columns
+    ? validateTypedRows(dataset, rows, await lakeEnumValues(paths, dataset))
+    : undefined;
   const float32 = options.float32Columns;
   const batch = buildRowBatch(dataset.name, rows, sources, {
     float32Columns: float32 === 'all' ? 'all' : float32 ? new Set(float32) : undefined,
-    declaredTypes: dataset.columns && new Map(dataset.columns.map((c) => [c.name, c.type])),
+    declaredTypes: declared,
   });
-  if (dataset.columns) checkTypedSchema(dataset, batch);
+  await checkPartitionEnums(paths, dataset, batch);
   if (rows.length === 0) return { dataset: dataset.name, rowCount: 0, files: [], skippedFiles: 0 };
+  await claimLakeSchema(paths, dataset);
 
   return withStagingConnection(async (connection) => {
-    const manifest = await reconcileManifest(connection, paths, dataset, sources, batch.columns);
-    const columnTypes = new Map(manifest.columns.map((c) => [c.name, c.type]));
-    // Stage every column with the dataset's type (an int64 batch column in a float64 dataset is
-    // written as DOUBLE), so each file agrees with what other engines expect. A column that was
-    // null in every row and is unknown to the dataset is left out: readers see NULL for it.
-    const staged = batch.columns
-      .map((c) => ({ name: c.name, type: columnTypes.get(c.name) ?? c.type }))
-      .filter((c) => c.type.kind !== 'null');
-    return stageAndPublish(paths, dataset, rows.length, options.fileStem, (stagingDir) =>
-      stageParquet(connection, batch, staged, stagingDir, options.fileStem),
-    );
+    // Typed datasets stage every declared column, so each file carries the whole schema with
+    // its declared types; open datasets stage the columns the rows hold.
+    const loaded = batch.columns.filter((c) => c.type.kind !== 'null');
+    const table = await loadStageTable(connection, batch, loaded);
+    try {
+      await enforceRowChecks(connection, dataset, table, new Set(loaded.map((c) => c.name)));
+      const incoming = declared
+        ? [...(dataset.columns ?? []), ...batch.columns.filter((c) => !declared.has(c.name))]
+        : batch.columns;
+      const manifest = await reconcileManifest(connection, paths, dataset, sources, incoming);
+      for (const [domain, values] of newEnumValues ?? []) await recordLakeEnumValues(paths, domain, values);
+      const loadedNames = new Set(loaded.map((c) => c.name));
+      const wanted = declared
+        ? new Set(incoming.map((c) => c.name))
+        : new Set(batch.columns.map((c) => c.name));
+      // Each column is written with the dataset's type (an int64 batch column of a float64
+      // dataset becomes DOUBLE), so every file agrees with what other engines expect. A column
+      // null in every row and unknown to the dataset is left out: readers see NULL for it.
+      const staged = manifest.columns
+        .filter((c) => wanted.has(c.name) && c.type.kind !== 'null')
+        .map((c) => ({ name: c.name, type: c.type, loaded: loadedNames.has(c.name) }));
+      return await stageAndPublish(paths, dataset, rows.length, options.fileStem, (stagingDir) =>
+        copyStageTable(connection, table, batch, staged, dataset.sortBy ?? [], stagingDir, options.fileStem),
+      );
+    } finally {
+      await dropStageTable(connection, table);
+    }
   });
 }
 
@@ -169,45 +190,72 @@ function partitionValueType(value: PartitionValue): ColumnType {
   return Number.isSafeInteger(value) ? t.int64 : t.float64;
 }
 
-function checkTypedSchema(dataset: DatasetDefinition, batch: RowBatch): void {
-  const declared = new Map((dataset.columns ?? []).map((c) => [c.name, c]));
-  for (const column of batch.columns) {
-    const definition = declared.get(column.name);
-    if (!definition) {
-      if (dataset.allowExtraColumns) continue;
-      const row = batch.rows.findIndex((r) => r[column.name] !== undefined);
-      throw new RowValidationError(dataset.name, row, column.name, 'column is not in the dataset schema');
-    }
-    if (!isAssignable(column.type, definition.type)) {
-      const row = firstRowOfType(batch.rows, column, definition.type);
+/** The values a lake has recorded for the extensible enum domains a dataset uses. */
+async function lakeEnumValues(paths: LakePaths, dataset: DatasetDefinition): Promise<LakeEnumValues> {
+  const domains = new Map<string, EnumDomain>();
+  for (const column of [...dataset.partitionBy, ...(dataset.columns ?? [])]) {
+    if (column.enum?.extensible) domains.set(column.enum.name, column.enum);
+  }
+  const values = new Map<string, ReadonlyMap<string, string>>();
+  for (const name of domains.keys()) values.set(name, await readLakeEnumValues(paths, name));
+  return values;
+}
+
+/** Checks the values of enum-typed partition keys, which may come from the write's defaults. */
+async function checkPartitionEnums(
+  paths: LakePaths,
+  dataset: DatasetDefinition,
+  batch: RowBatch,
+): Promise<void> {
+  for (const [k, key] of batch.partitionKeys.entries()) {
+    const domain = dataset.partitionBy.find((p) => p.name === key)?.enum;
+    if (!domain) continue;
+    const recorded = domain.extensible ? await readLakeEnumValues(paths, domain.name) : new Map();
+    for (const partition of batch.partitions) {
+      const value = partition.text[k] as string;
+      if (domain.has(value) || recorded.has(value)) continue;
+      const row = batch.partitionOfRow.indexOf(batch.partitions.indexOf(partition));
       throw new RowValidationError(
         dataset.name,
         row,
-        column.name,
-        `schema says ${columnTypeSql(definition.type)}, rows hold ${columnTypeSql(column.type)}`,
-      );
-    }
-  }
-  for (const definition of dataset.columns ?? []) {
-    const column = batch.columns.find((c) => c.name === definition.name);
-    if (definition.nullable === false && (column?.nonNullCount ?? 0) < batch.rows.length) {
-      throw new RowValidationError(
-        dataset.name,
-        firstNullRow(batch.rows, definition.name),
-        definition.name,
-        'null in a non-null column',
+        key,
+        `${JSON.stringify(value)} is not a ${domain.name} (${[...domain.list(), ...recorded.keys()].join(', ')})`,
       );
     }
   }
 }
 
-function firstRowOfType(rows: readonly Row[], column: BatchColumn, target: ColumnType): number {
-  return rows.findIndex((row) => {
-    const value = row[column.name];
-    if (value === null || value === undefined) return false;
-    const type = inferValueType(value);
-    return 'unsupported' in type || !isAssignable(type, target);
-  });
+/**
+ * Runs the dataset's row checks over the staged rows and throws a {@link RowValidationError} for
+ * the first row that fails one. A column the rows do not hold is NULL in every row.
+ */
+async function enforceRowChecks(
+  connection: DuckDBConnection,
+  dataset: DatasetDefinition,
+  table: string,
+  present: ReadonlySet<string>,
+): Promise<void> {
+  const checks = dataset.checks ?? [];
+  if (checks.length === 0) return;
+  const absent = (dataset.columns ?? [])
+    .filter((c) => !present.has(c.name))
+    .map((c) => `CAST(NULL AS ${columnTypeSql(c.type)}) AS ${quoteIdentifier(c.name)}`);
+  // The stage table's rowid is the row's index in the batch.
+  const source = `(SELECT rowid AS "__runlake_row", *${absent.map((a) => `, ${a}`).join('')} FROM ${table})`;
+  for (const check of checks) {
+    const failing = await connection.runAndReadAll(
+      `SELECT "__runlake_row" FROM ${source} WHERE NOT coalesce((${check.sql}), true) ORDER BY 1 LIMIT 1`,
+    );
+    const row = failing.getRowsJS()[0];
+    if (row) {
+      throw new RowValidationError(
+        dataset.name,
+        Number(row[0]),
+        check.columns.join(', '),
+        `fails check ${check.name}: ${check.description} (${check.sql})`,
+      );
+    }
+  }
 }
 
 /**
@@ -272,55 +320,92 @@ function emptyManifest(dataset: DatasetDefinition, sources: readonly PartitionSo
   };
 }
 
-async function stageParquet(
+/**
+ * Appends the batch's rows to a temp table, with each column's batch type and, when the rows span
+ * several partitions, the index of each row's partition. The table's `rowid` is the row's index in
+ * the batch, which row checks report.
+ */
+async function loadStageTable(
   connection: DuckDBConnection,
   batch: RowBatch,
-  columns: ReadonlyArray<{ name: string; type: ColumnType }>,
-  stagingDir: string,
-  fileStem: string | undefined,
-): Promise<void> {
-  const id = randomUUID().replaceAll('-', '');
-  const table = `stage_${id}`;
-  const partsTable = `parts_${id}`;
-  const { rows, partitionOfRow, partitionKeys, partitions } = batch;
+  columns: readonly BatchColumn[],
+): Promise<string> {
+  const table = `stage_${randomUUID().replaceAll('-', '')}`;
+  const { rows, partitionOfRow, partitions } = batch;
   // Partition keys travel as the directory text computed in JS, one row per partition in a small
-  // side table, joined in at COPY time; each staged row carries only its partition's index (as a
-  // DOUBLE, the cheapest number to append). A write into a single partition needs neither: the
-  // key text goes into the COPY as constants.
-  const keyed = partitionKeys.length > 0;
-  const indexed = keyed && partitions.length > 1;
+  // side table joined in at COPY time; each staged row carries only its partition's index (as a
+  // DOUBLE, the cheapest number to append).
+  const indexed = batch.partitionKeys.length > 0 && partitions.length > 1;
   const definitions = [
     ...(indexed ? ['"__runlake_partition" DOUBLE'] : []),
     ...columns.map((c) => `${quoteIdentifier(c.name)} ${columnTypeSql(c.type)}`),
   ];
-  await connection.run(`CREATE TEMP TABLE ${table} (${definitions.join(', ')})`);
+  await connection.run(
+    `CREATE TEMP TABLE ${table} (${definitions.join(', ') || '"__runlake_empty" INTEGER'})`,
+  );
   try {
     await appendColumns(connection, table, rows.length, [
       ...(indexed ? [{ type: t.float64, valueAt: (r: number) => partitionOfRow[r] }] : []),
       ...columns.map(({ name, type }) => ({ type, valueAt: (r: number) => (rows[r] as Row)[name] })),
+      ...(definitions.length ? [] : [{ type: t.null, valueAt: () => null }]),
     ]);
-    let keySelect: string[];
-    let from = `${table} s`;
-    if (indexed) {
-      await connection.run(
-        `CREATE TEMP TABLE ${partsTable} ("__runlake_partition" DOUBLE, ${partitionKeys.map((k) => `${quoteIdentifier(k)} VARCHAR`).join(', ')})`,
-      );
-      await appendColumns(connection, partsTable, partitions.length, [
-        { type: t.float64, valueAt: (r) => r },
-        ...partitionKeys.map((_, k) => ({ type: t.string, valueAt: (r: number) => partitions[r]?.text[k] })),
-      ]);
-      keySelect = partitionKeys.map((k) => `p.${quoteIdentifier(k)}`);
-      from += ` JOIN ${partsTable} p USING ("__runlake_partition")`;
-    } else {
-      const text = partitions[0]?.text ?? [];
-      keySelect = partitionKeys.map((k, i) => `${quoteLiteral(text[i] as string)} AS ${quoteIdentifier(k)}`);
-    }
-    const select = [...keySelect, ...columns.map((c) => `s.${quoteIdentifier(c.name)}`)].join(', ');
-    await copyToStaging(connection, `SELECT ${select} FROM ${from}`, partitionKeys, stagingDir, fileStem);
-  } finally {
-    await connection.run(`DROP TABLE IF EXISTS ${table}`);
-    await connection.run(`DROP TABLE IF EXISTS ${partsTable}`);
+  } catch (error) {
+    await dropStageTable(connection, table);
+    throw error;
   }
+  return table;
+}
+
+async function dropStageTable(connection: DuckDBConnection, table: string): Promise<void> {
+  await connection.run(`DROP TABLE IF EXISTS ${table}`);
+  await connection.run(`DROP TABLE IF EXISTS ${table}_parts`);
+}
+
+/**
+ * Copies the stage table into `stagingDir` as partitioned zstd Parquet: each column cast to the
+ * dataset's type (typed NULL for a column the rows did not hold), sorted by `sortBy`.
+ */
+async function copyStageTable(
+  connection: DuckDBConnection,
+  table: string,
+  batch: RowBatch,
+  columns: ReadonlyArray<{ name: string; type: ColumnType; loaded: boolean }>,
+  sortBy: readonly string[],
+  stagingDir: string,
+  fileStem: string | undefined,
+): Promise<void> {
+  const { partitionKeys, partitions } = batch;
+  const indexed = partitionKeys.length > 0 && partitions.length > 1;
+  let keySelect: string[];
+  let from = `${table} s`;
+  if (indexed) {
+    const partsTable = `${table}_parts`;
+    await connection.run(
+      `CREATE TEMP TABLE ${partsTable} ("__runlake_partition" DOUBLE, ${partitionKeys.map((k) => `${quoteIdentifier(k)} VARCHAR`).join(', ')})`,
+    );
+    await appendColumns(connection, partsTable, partitions.length, [
+      { type: t.float64, valueAt: (r) => r },
+      ...partitionKeys.map((_, k) => ({ type: t.string, valueAt: (r: number) => partitions[r]?.text[k] })),
+    ]);
+    keySelect = partitionKeys.map((k) => `p.${quoteIdentifier(k)}`);
+    from += ` JOIN ${partsTable} p USING ("__runlake_partition")`;
+  } else {
+    const text = partitions[0]?.text ?? [];
+    keySelect = partitionKeys.map((k, i) => `${quoteLiteral(text[i] as string)} AS ${quoteIdentifier(k)}`);
+  }
+  const values = columns.map(
+    (c) =>
+      `CAST(${c.loaded ? `s.${quoteIdentifier(c.name)}` : 'NULL'} AS ${columnTypeSql(c.type)}) AS ${quoteIdentifier(c.name)}`,
+  );
+  const order = sortBy.length ? ` ORDER BY ${sortBy.map(quoteIdentifier).join(', ')}` : '';
+  const select = [...keySelect, ...values].join(', ');
+  await copyToStaging(
+    connection,
+    `SELECT ${select} FROM ${from}${order}`,
+    partitionKeys,
+    stagingDir,
+    fileStem,
+  );
 }
 
 /**

@@ -1,0 +1,3 @@
+export * from './enums.js';
+export * from './render.js';
+export * from './squiggle.js';
