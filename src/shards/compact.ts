@@ -1,0 +1,205 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ShardCorruptionError } from './errors.js';
+import { fieldColumns, quoteIdent, sampleColumns, shardPath } from './sqlite-index.js';
+import { END_OF_ARCHIVE, readMemberAt } from './tar.js';
+import { readBytes, ShardedDatasetWriter, writeFully } from './writer.js';
+
+/**
+ * What compaction did to one field.
+ *
+ * @example
+ * ```ts
+ * f.bytesBefore - f.bytesAfter; // bytes reclaimed
+ * ```
+ */
+export interface CompactedField {
+  readonly field: string;
+  readonly shardsRewritten: number;
+  readonly shardsRemoved: number;
+  readonly bytesBefore: number;
+  readonly bytesAfter: number;
+}
+
+/**
+ * What {@link compactShards} did.
+ *
+ * @example
+ * ```ts
+ * compactShards('ds').bytesReclaimed;
+ * ```
+ */
+export interface CompactReport {
+  readonly root: string;
+  readonly fields: CompactedField[];
+  readonly bytesReclaimed: number;
+}
+
+/**
+ * Rewrites every shard that holds dead bytes (members replaced by `updateSample`, or bytes a
+ * foreign writer left) into a new shard holding only its live members, then deletes the old one.
+ * Takes the writer lock. Atomic per shard: the new shard is written and fsync'ed under a new shard
+ * number, one SQLite transaction repoints its samples and retires the old shard, and only then is
+ * the old file deleted; a crash at any point leaves either the old or the new shard indexed, and
+ * the next writer deletes the other. Readers keep working throughout.
+ *
+ * @example
+ * ```ts
+ * const report = compactShards('my_dataset');
+ * console.log(`reclaimed ${report.bytesReclaimed} bytes`);
+ * ```
+ */
+export function compactShards(root: string): CompactReport {
+  const writer = new ShardedDatasetWriter(root);
+  try {
+    return compactWithWriter(writer);
+  } finally {
+    writer.close();
+  }
+}
+
+/**
+ * {@link compactShards} with a writer the caller already holds.
+ *
+ * @example
+ * ```ts
+ * const report = compactWithWriter(writer);
+ * ```
+ */
+export function compactWithWriter(writer: ShardedDatasetWriter): CompactReport {
+  writer.ensureOpen();
+  const fields = writer.listFields().map((field) => compactField(writer, field));
+  return {
+    root: writer.root,
+    fields,
+    bytesReclaimed: fields.reduce((n, f) => n + f.bytesBefore - f.bytesAfter, 0),
+  };
+}
+
+interface LiveMember {
+  readonly id: string;
+  readonly headerOffset: number;
+  readonly length: number;
+  readonly size: number;
+}
+
+function compactField(writer: ShardedDatasetWriter, field: string): CompactedField {
+  writer.releaseField(field);
+  const db = writer.db;
+  const c = fieldColumns(field);
+  const hasSize = sampleColumns(db).has(c.size);
+  const shards = db
+    .prepare('SELECT shard, end_offset, members FROM shards WHERE field = ? ORDER BY shard')
+    .all(field) as {
+    shard: number;
+    end_offset: number;
+    members: number;
+  }[];
+  const liveStatement = db
+    .prepare(`SELECT id, ${quoteIdent(c.offset)} FROM samples WHERE ${quoteIdent(c.shard)} = ? ORDER BY 2`)
+    .raw();
+  let bytesBefore = 0;
+  let bytesAfter = 0;
+  let shardsRewritten = 0;
+  let shardsRemoved = 0;
+  for (const row of shards) {
+    const file = shardPath(writer.root, field, row.shard);
+    if (!fs.existsSync(file)) continue;
+    const live = liveStatement.all(row.shard) as [string, number][];
+    const fd = fs.openSync(file, 'r');
+    let members: LiveMember[];
+    try {
+      members = live.map(([id, offset]) => {
+        const where = { shard: file, offset, sampleId: id, field };
+        const member = readMemberAt((p, l) => readBytes(fd, p, l), offset, where);
+        if (member === null || member.name !== `${id}.npy`)
+          throw new ShardCorruptionError(
+            where,
+            'indexed member not found; run `runlake shards verify` first',
+          );
+        return { id, headerOffset: offset, length: member.end - offset, size: member.size };
+      });
+    } catch (error) {
+      fs.closeSync(fd);
+      throw error;
+    }
+    const liveBytes = members.reduce((n, m) => n + m.length, 0);
+    bytesBefore += row.end_offset;
+    if (liveBytes === row.end_offset && members.length === row.members) {
+      fs.closeSync(fd);
+      bytesAfter += row.end_offset;
+      continue;
+    }
+    const target = members.length > 0 ? writer.allocateShard(field) : undefined;
+    const moved: [string, number, number][] = [];
+    try {
+      if (target !== undefined) {
+        const targetFile = shardPath(writer.root, field, target);
+        const out = fs.openSync(targetFile, 'w');
+        try {
+          let position = 0;
+          for (const m of members) {
+            writeFully(out, [readBytes(fd, m.headerOffset, m.length)], position);
+            moved.push([m.id, position, m.size]);
+            position += m.length;
+          }
+          writeFully(out, [END_OF_ARCHIVE], position);
+          fs.fdatasyncSync(out);
+        } finally {
+          fs.closeSync(out);
+        }
+        syncDir(path.dirname(targetFile));
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    const end = liveBytes;
+    // The commit that retires the old shard must be durable before its file is deleted.
+    db.pragma('synchronous = FULL');
+    try {
+      const repoint = db.prepare(
+        `UPDATE samples SET ${quoteIdent(c.shard)} = ?, ${quoteIdent(c.offset)} = ?` +
+          `${hasSize ? `, ${quoteIdent(c.size)} = ?` : ''} WHERE id = ?`,
+      );
+      db.transaction(() => {
+        for (const [id, offset, size] of moved) {
+          if (hasSize) repoint.run(target, offset, size, id);
+          else repoint.run(target, offset, id);
+        }
+        db.prepare('DELETE FROM shards WHERE field = ? AND shard = ?').run(field, row.shard);
+        if (target !== undefined) {
+          db.prepare('INSERT INTO shards (field, shard, end_offset, members) VALUES (?, ?, ?, ?)').run(
+            field,
+            target,
+            end,
+            moved.length,
+          );
+          db.prepare('UPDATE fields SET num_shards = max(coalesce(num_shards, 0), ?) WHERE name = ?').run(
+            target + 1,
+            field,
+          );
+        }
+        db.prepare("UPDATE counters SET value = value + 1 WHERE name = 'location_epoch'").run();
+      })();
+    } finally {
+      db.pragma(`synchronous = ${writer.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+    }
+    fs.rmSync(file, { force: true });
+    syncDir(path.dirname(file));
+    bytesAfter += end;
+    if (target === undefined) shardsRemoved++;
+    else shardsRewritten++;
+  }
+  return { field, shardsRewritten, shardsRemoved, bytesBefore, bytesAfter };
+}
+
+function syncDir(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {}
+}

@@ -1,0 +1,530 @@
+import fs from 'node:fs';
+import { RunlakeError } from '../lake/index.js';
+import {
+  MissingFieldError,
+  MissingShardError,
+  ShardCorruptionError,
+  type ShardLocation,
+  ShardsQueryError,
+  TruncatedShardError,
+  UnknownFieldError,
+  UnknownSampleError,
+} from './errors.js';
+import { decodeNpy, type NdArray } from './npy.js';
+import {
+  fieldColumns,
+  type IndexDb,
+  type IndexStatement,
+  listFieldNames,
+  openIndex,
+  quoteIdent,
+  readCounter,
+  sampleColumns,
+  shardPath,
+} from './sqlite-index.js';
+import { BLOCK, parseHeaderBlock, readMemberAt } from './tar.js';
+import { readBytes } from './writer.js';
+
+/**
+ * Options of {@link ShardedDatasetReader}.
+ *
+ * @example
+ * ```ts
+ * new ShardedDatasetReader('ds', { cacheTars: false }); // one sequential pass, few open files
+ * ```
+ */
+export interface ShardedDatasetReaderOptions {
+  /** Keep shard files open between reads (default true; at most 256 stay open). */
+  readonly cacheTars?: boolean;
+  /**
+   * How sample locations are looked up. `preload` (default): the whole index is loaded into
+   * memory on first use when it has at most `preloadLimit` samples, else as `lazy`. `lazy`:
+   * each sample's index row is cached after its first lookup. `off`: one SQLite query per sample.
+   * Cached rows are dropped whenever a writer repoints existing samples (see docs/shards.md).
+   */
+  readonly indexCache?: 'preload' | 'lazy' | 'off';
+  /** Largest index `preload` loads whole (default 2,000,000 samples). */
+  readonly preloadLimit?: number;
+}
+
+/**
+ * One sample: its arrays by field and its metadata.
+ *
+ * @example
+ * ```ts
+ * const { arrays, metadata } = reader.getSample('sample_000000000001');
+ * ```
+ */
+export interface Sample {
+  readonly sampleId: string;
+  readonly arrays: Record<string, NdArray>;
+  readonly metadata: Record<string, unknown>;
+}
+
+/**
+ * One array of a {@link ShardedDatasetReader.scanField} pass.
+ *
+ * @example
+ * ```ts
+ * for (const { sampleId, array } of reader.scanField('history')) use(sampleId, array.data);
+ * ```
+ */
+export interface ScannedArray {
+  readonly sampleId: string;
+  readonly array: NdArray;
+}
+
+type Row = unknown[]; // [meta_json, shard, offset, size] per field, in this.fields order
+
+const MAX_OPEN_SHARDS = 256;
+const LAZY_CACHE_MAX = 2_000_000;
+
+/**
+ * Reads a shard dataset written by {@link ShardedDatasetWriter} or by the Python seed (`tarfile` +
+ * `numpy.save` + `sqlite3`). Each read sees the index as last committed; a sample is read with
+ * one positioned read per field, straight from the byte offset in the index, and checked (tar
+ * header checksum, member name, sizes, npy header) before it is returned.
+ *
+ * @example
+ * ```ts
+ * const reader = new ShardedDatasetReader('my_dataset');
+ * console.log(reader.size, reader.listFields());
+ * const { arrays, metadata } = reader.getSample('sample_000000000001', ['history']);
+ * const ids = reader.queryIds("json_extract(meta_json, '$.length') > ?", [128]);
+ * reader.close();
+ * ```
+ */
+export class ShardedDatasetReader {
+  readonly root: string;
+  private readonly db: IndexDb;
+  private readonly cacheTars: boolean;
+  private readonly indexCache: 'preload' | 'lazy' | 'off';
+  private readonly preloadLimit: number;
+  private fields: string[] = [];
+  private fieldIndex = new Map<string, number>();
+  private lookupStatement!: IndexStatement;
+  private readonly dataVersion: IndexStatement;
+  private version = -1;
+  private epoch = -1;
+  private cache = new Map<string, Row>();
+  private preloaded = false;
+  private readonly fds = new Map<string, number>();
+  private closed = false;
+
+  constructor(root: string, options: ShardedDatasetReaderOptions = {}) {
+    this.root = root;
+    this.cacheTars = options.cacheTars ?? true;
+    this.indexCache = options.indexCache ?? 'preload';
+    this.preloadLimit = options.preloadLimit ?? 2_000_000;
+    this.db = openIndex(root, 'read');
+    this.dataVersion = this.db.prepare('PRAGMA data_version').pluck();
+    this.sync();
+  }
+
+  /**
+   * Number of samples in the index.
+   *
+   * @example
+   * ```ts
+   * reader.size; // 10000
+   * ```
+   */
+  get size(): number {
+    this.ensureOpen();
+    return this.db.prepare('SELECT count(*) FROM samples').pluck().get() as number;
+  }
+
+  /**
+   * The fields, in registration order.
+   *
+   * @example
+   * ```ts
+   * reader.listFields(); // ['history', 'target', 'forecast']
+   * ```
+   */
+  listFields(): string[] {
+    this.ensureOpen();
+    this.sync();
+    return [...this.fields];
+  }
+
+  /**
+   * How many samples each shard of a field holds: `{shardId: count}`.
+   *
+   * @example
+   * ```ts
+   * reader.shardCounts('history'); // { 0: 1000, 1: 1000, 2: 17 }
+   * ```
+   */
+  shardCounts(field: string): Record<number, number> {
+    this.ensureOpen();
+    this.sync();
+    this.checkField(field);
+    const c = fieldColumns(field);
+    const rows = this.db
+      .prepare(
+        `SELECT ${quoteIdent(c.shard)}, count(*) FROM samples WHERE ${quoteIdent(c.shard)} IS NOT NULL GROUP BY 1 ORDER BY 1`,
+      )
+      .raw()
+      .all() as [number, number][];
+    return Object.fromEntries(rows);
+  }
+
+  /**
+   * Sample ids matching an SQL condition over the `samples` table (columns `id`, `meta_json`,
+   * `<field>_offset`, `<field>_shard`, `<field>_size` and any indexed metadata columns), in
+   * insertion order.
+   *
+   * @example
+   * ```ts
+   * reader.queryIds(); // all ids
+   * reader.queryIds('forecast_offset IS NOT NULL');
+   * reader.queryIds("json_extract(meta_json, '$.length') > ?", [128], 100);
+   * ```
+   */
+  queryIds(
+    where?: string,
+    params: readonly unknown[] | Record<string, unknown> = [],
+    limit?: number,
+  ): string[] {
+    this.ensureOpen();
+    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0))
+      throw new RunlakeError(`limit must be a non-negative integer, got ${limit}`);
+    const condition = where?.trim() ? ` WHERE (${where})` : '';
+    const sql = `SELECT id FROM samples${condition} ORDER BY rowid${limit === undefined ? '' : ` LIMIT ${limit}`}`;
+    try {
+      const statement = this.db.prepare(sql).pluck();
+      return (Array.isArray(params) ? statement.all(...params) : statement.all(params)) as string[];
+    } catch (error) {
+      throw new ShardsQueryError(sql, error);
+    }
+  }
+
+  /**
+   * Loads one sample: every field it has (or only `fields`) and its metadata. Throws
+   * {@link UnknownSampleError}, {@link UnknownFieldError}, {@link MissingFieldError} (a requested
+   * field the sample has no array for), {@link ShardCorruptionError} or `NpyFormatError`.
+   *
+   * @example
+   * ```ts
+   * const { arrays, metadata } = reader.getSample('sample_000000000001', ['history']);
+   * arrays.history.shape; // [100]
+   * ```
+   */
+  getSample(sampleId: string, fields?: readonly string[]): Sample {
+    this.ensureOpen();
+    this.sync();
+    try {
+      return this.read(sampleId, this.lookup(sampleId), fields);
+    } catch (error) {
+      if (!(error instanceof MissingShardError)) throw error;
+      // A compaction replaced the shard after this reader cached its location: re-read the index.
+      this.invalidate();
+      return this.read(sampleId, this.lookup(sampleId), fields);
+    }
+  }
+
+  /**
+   * Loads several samples (in the order given) from one index snapshot.
+   *
+   * @example
+   * ```ts
+   * for (const { arrays } of reader.getMany(ids.slice(0, 128), ['history', 'target'])) train(arrays);
+   * ```
+   */
+  getMany(sampleIds: readonly string[], fields?: readonly string[]): Sample[] {
+    this.ensureOpen();
+    this.sync();
+    const rows = this.db.transaction(() => sampleIds.map((id) => this.lookup(id)))();
+    return sampleIds.map((id, i) => {
+      try {
+        return this.read(id, rows[i] as Row, fields);
+      } catch (error) {
+        if (!(error instanceof MissingShardError)) throw error;
+        this.invalidate();
+        return this.read(id, this.lookup(id), fields);
+      }
+    });
+  }
+
+  /**
+   * Every array of one field in shard order, read in large sequential chunks: the fast path for
+   * a full pass. Arrays are views of the chunk they were read in.
+   *
+   * @example
+   * ```ts
+   * let total = 0;
+   * for (const { array } of reader.scanField('history')) total += array.data.length;
+   * ```
+   */
+  *scanField(field: string, options: { readonly chunkBytes?: number } = {}): Generator<ScannedArray> {
+    this.ensureOpen();
+    this.sync();
+    this.checkField(field);
+    const chunkBytes = options.chunkBytes ?? 8 * 1024 * 1024;
+    const c = fieldColumns(field);
+    const hasSize = sampleColumns(this.db).has(c.size);
+    const rows = this.db
+      .prepare(
+        `SELECT id, ${quoteIdent(c.shard)}, ${quoteIdent(c.offset)}, ${hasSize ? quoteIdent(c.size) : 'NULL'} FROM samples ` +
+          `WHERE ${quoteIdent(c.shard)} IS NOT NULL ORDER BY 2, 3`,
+      )
+      .raw()
+      .all() as [string, number, number, number | null][];
+    let i = 0;
+    while (i < rows.length) {
+      const [firstId, shard, start, firstSize] = rows[i] as [string, number, number, number | null];
+      if (firstSize === null) {
+        yield { sampleId: firstId, array: this.readArray(field, shard, start, null, firstId) };
+        i++;
+        continue;
+      }
+      let end = start + BLOCK + firstSize;
+      let j = i + 1;
+      for (; j < rows.length; j++) {
+        const [, s, offset, size] = rows[j] as [string, number, number, number | null];
+        if (s !== shard || size === null || offset + BLOCK + size - start > chunkBytes) break;
+        end = Math.max(end, offset + BLOCK + size);
+      }
+      const file = shardPath(this.root, field, shard);
+      const fd = this.fd(field, shard, file);
+      let chunk: Uint8Array;
+      try {
+        chunk = readBytes(fd, start, end - start);
+      } finally {
+        if (!this.cacheTars) this.closeFd(field, shard);
+      }
+      for (let k = i; k < j; k++) {
+        const [id, , offset, size] = rows[k] as [string, number, number, number];
+        const where = { shard: file, offset, sampleId: id, field };
+        if (offset + BLOCK + size - start > chunk.length)
+          throw new TruncatedShardError(where, offset + BLOCK + size, start + chunk.length);
+        const array = this.decodeMember(
+          chunk.subarray(offset - start, offset - start + BLOCK + size),
+          size,
+          where,
+        );
+        yield { sampleId: id, array: array ?? this.readArray(field, shard, offset, size, id) };
+      }
+      i = j;
+    }
+  }
+
+  /**
+   * Closes the index and every open shard file.
+   *
+   * @example
+   * ```ts
+   * reader.close();
+   * ```
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const fd of this.fds.values()) fs.closeSync(fd);
+    this.fds.clear();
+    this.db.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private ensureOpen(): void {
+    if (this.closed) throw new RunlakeError(`reader of ${this.root} is closed`);
+  }
+
+  private checkField(field: string): void {
+    if (!this.fieldIndex.has(field)) throw new UnknownFieldError(this.root, field, this.fields);
+  }
+
+  /**
+   * Revalidates the cached index when another connection committed: new fields re-prepare the
+   * lookup; a changed location epoch (updates, compaction) drops the cached rows. Appends only add
+   * rows, so cached rows stay valid across them.
+   */
+  private sync(): void {
+    const version = this.dataVersion.get() as number;
+    if (version === this.version) return;
+    this.version = version;
+    const [epoch, fields] = this.db.transaction(
+      () => [readCounter(this.db, 'location_epoch'), listFieldNames(this.db)] as const,
+    )();
+    if (fields.join('\0') !== this.fields.join('\0')) {
+      this.fields = fields;
+      this.fieldIndex = new Map(fields.map((f, i) => [f, i]));
+      const columns = sampleColumns(this.db);
+      const select = fields.flatMap((f) => {
+        const c = fieldColumns(f);
+        return [c.shard, c.offset, c.size].map((name) => (columns.has(name) ? quoteIdent(name) : 'NULL'));
+      });
+      this.lookupStatement = this.db
+        .prepare(`SELECT meta_json${select.map((s) => `, ${s}`).join('')} FROM samples WHERE id = ?`)
+        .raw();
+      this.cache.clear();
+      this.preloaded = false;
+    } else if (epoch !== this.epoch) {
+      this.cache.clear();
+    }
+    this.epoch = epoch;
+  }
+
+  private invalidate(): void {
+    this.version = -1;
+    this.cache.clear();
+    this.sync();
+  }
+
+  private lookup(sampleId: string): Row {
+    if (this.indexCache !== 'off') {
+      const cached = this.cache.get(sampleId);
+      if (cached) return cached;
+      if (this.indexCache === 'preload' && !this.preloaded) {
+        this.preload();
+        const row = this.cache.get(sampleId);
+        if (row) return row;
+      }
+    }
+    const row = this.lookupStatement.get(sampleId) as Row | undefined;
+    if (!row) throw new UnknownSampleError(this.root, sampleId);
+    if (this.indexCache !== 'off') {
+      if (this.cache.size >= LAZY_CACHE_MAX) this.cache.clear();
+      this.cache.set(sampleId, row);
+    }
+    return row;
+  }
+
+  private preload(): void {
+    this.preloaded = true;
+    const count = this.db.prepare('SELECT count(*) FROM samples').pluck().get() as number;
+    if (count > this.preloadLimit) return;
+    const columns = sampleColumns(this.db);
+    const select = this.fields.flatMap((f) => {
+      const c = fieldColumns(f);
+      return [c.shard, c.offset, c.size].map((name) => (columns.has(name) ? quoteIdent(name) : 'NULL'));
+    });
+    const rows = this.db
+      .prepare(`SELECT id, meta_json${select.map((s) => `, ${s}`).join('')} FROM samples`)
+      .raw()
+      .iterate() as IterableIterator<unknown[]>;
+    for (const row of rows) this.cache.set(row[0] as string, row.slice(1));
+  }
+
+  private read(sampleId: string, row: Row, fields: readonly string[] | undefined): Sample {
+    const arrays: Record<string, NdArray> = {};
+    const wanted = fields ?? this.fields;
+    for (const field of wanted) {
+      const index = this.fieldIndex.get(field);
+      if (index === undefined) throw new UnknownFieldError(this.root, field, this.fields);
+      const shard = row[1 + 3 * index];
+      const offset = row[2 + 3 * index];
+      if (shard === null || shard === undefined || offset === null || offset === undefined) {
+        if (fields) throw new MissingFieldError(sampleId, field);
+        continue;
+      }
+      const size = row[3 + 3 * index];
+      arrays[field] = this.readArray(
+        field,
+        Number(shard),
+        Number(offset),
+        size === null || size === undefined ? null : Number(size),
+        sampleId,
+      );
+    }
+    return { sampleId, arrays, metadata: parseMetadata(row[0], sampleId) };
+  }
+
+  private readArray(
+    field: string,
+    shard: number,
+    offset: number,
+    size: number | null,
+    sampleId: string,
+  ): NdArray {
+    const file = shardPath(this.root, field, shard);
+    const where: ShardLocation = { shard: file, offset, sampleId, field };
+    const fd = this.fd(field, shard, file);
+    try {
+      if (size !== null) {
+        const length = BLOCK + size;
+        const bytes = readBytes(fd, offset, length);
+        if (bytes.length < length)
+          throw new TruncatedShardError(where, offset + length, fs.fstatSync(fd).size);
+        const fast = this.decodeMember(bytes, size, where);
+        if (fast) return fast;
+      }
+      const member = readMemberAt((position, length) => readBytes(fd, position, length), offset, where);
+      if (member === null)
+        throw new ShardCorruptionError(where, 'the index points at the end of the archive');
+      checkMember(member.name, member.size, size, where);
+      const data = readBytes(fd, member.dataOffset, member.size);
+      if (data.length < member.size)
+        throw new TruncatedShardError(where, member.dataOffset + member.size, fs.fstatSync(fd).size);
+      return decodeNpy(data, { ...where, offset: member.dataOffset });
+    } finally {
+      if (!this.cacheTars) this.closeFd(field, shard);
+    }
+  }
+
+  /** Decodes a plain (no extended header) member from header + data bytes; null for other kinds. */
+  private decodeMember(bytes: Uint8Array, size: number, where: ShardLocation): NdArray | null {
+    const header = parseHeaderBlock(bytes.subarray(0, BLOCK), where);
+    if (header === null) throw new ShardCorruptionError(where, 'the index points at the end of the archive');
+    if (header.typeflag !== '0') return null;
+    checkMember(header.name, header.size, size, where);
+    return decodeNpy(bytes.subarray(BLOCK, BLOCK + size), { ...where, offset: (where.offset ?? 0) + BLOCK });
+  }
+
+  private fd(field: string, shard: number, file: string): number {
+    const key = `${field}/${shard}`;
+    const open = this.fds.get(key);
+    if (open !== undefined) return open;
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new MissingShardError({ shard: file });
+      throw new ShardCorruptionError({ shard: file }, `cannot open shard: ${(error as Error).message}`);
+    }
+    if (this.fds.size >= MAX_OPEN_SHARDS) {
+      const [oldest] = this.fds.keys();
+      if (oldest !== undefined) {
+        fs.closeSync(this.fds.get(oldest) as number);
+        this.fds.delete(oldest);
+      }
+    }
+    this.fds.set(key, fd);
+    return fd;
+  }
+
+  private closeFd(field: string, shard: number): void {
+    const key = `${field}/${shard}`;
+    const fd = this.fds.get(key);
+    if (fd === undefined) return;
+    fs.closeSync(fd);
+    this.fds.delete(key);
+  }
+}
+
+function checkMember(
+  name: string,
+  actualSize: number,
+  indexedSize: number | null,
+  where: ShardLocation,
+): void {
+  const expected = `${where.sampleId}.npy`;
+  if (name !== expected && name !== `./${expected}`)
+    throw new ShardCorruptionError(where, `member is "${name}", the index expects "${expected}"`);
+  if (indexedSize !== null && actualSize !== indexedSize)
+    throw new ShardCorruptionError(where, `member holds ${actualSize} bytes, the index says ${indexedSize}`);
+}
+
+function parseMetadata(json: unknown, sampleId: string): Record<string, unknown> {
+  if (json === null || json === undefined || json === '') return {};
+  try {
+    const value = JSON.parse(String(json)) as unknown;
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : { value };
+  } catch {
+    throw new RunlakeError(`sample "${sampleId}": meta_json is not valid JSON`);
+  }
+}

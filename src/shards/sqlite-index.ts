@@ -1,0 +1,233 @@
+/**
+ * The SQLite index of a shard dataset, in the seed's layout: `samples(id, meta_json,
+ * <field>_offset, <field>_shard)`, `fields(name, num_shards, base_dir)`, `counters(name, value)`.
+ * runlake adds `<field>_size` (the member's data size, so one positioned read fetches header and
+ * data), `shards` (the committed end of every shard: the recovery point after a crash) and
+ * `indexed_metadata`. `<field>_offset` is where the member's first header block starts, as
+ * Python's `TarInfo.offset`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { ShardDatasetError } from './errors.js';
+
+/** A better-sqlite3 connection. */
+export type IndexDb = Database.Database;
+
+/** A prepared statement taking any parameters. */
+export type IndexStatement = Database.Statement<unknown[]>;
+
+/** The index file inside a dataset root. */
+export const INDEX_FILE = 'index.sqlite';
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+/**
+ * Field names become column prefixes and directory names, so they must be SQL identifiers.
+ *
+ * @example
+ * ```ts
+ * isValidFieldName('history'); // true
+ * isValidFieldName('my field'); // false
+ * ```
+ */
+export function isValidFieldName(name: string): boolean {
+  return typeof name === 'string' && IDENTIFIER.test(name);
+}
+
+/**
+ * Quotes an SQL identifier.
+ *
+ * @example
+ * ```ts
+ * quoteIdent('history_offset'); // '"history_offset"'
+ * ```
+ */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * The index columns of one field.
+ *
+ * @example
+ * ```ts
+ * fieldColumns('history').offset; // 'history_offset'
+ * ```
+ */
+export function fieldColumns(field: string): { offset: string; shard: string; size: string } {
+  return { offset: `${field}_offset`, shard: `${field}_shard`, size: `${field}_size` };
+}
+
+/**
+ * The directory of a field's shards.
+ *
+ * @example
+ * ```ts
+ * fieldDir('ds', 'history'); // 'ds/history_shards'
+ * ```
+ */
+export function fieldDir(root: string, field: string): string {
+  return path.join(root, `${field}_shards`);
+}
+
+/**
+ * The path of one shard.
+ *
+ * @example
+ * ```ts
+ * shardPath('ds', 'history', 3); // 'ds/history_shards/shard_0003.tar'
+ * ```
+ */
+export function shardPath(root: string, field: string, shard: number): string {
+  return path.join(fieldDir(root, field), `shard_${String(shard).padStart(4, '0')}.tar`);
+}
+
+/**
+ * The shard number of a file name like `shard_0003.tar`, or undefined.
+ *
+ * @example
+ * ```ts
+ * shardNumber('shard_0003.tar'); // 3
+ * ```
+ */
+export function shardNumber(fileName: string): number | undefined {
+  const match = /^shard_(\d{4,})\.tar$/.exec(fileName);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * The id `addSample` generates for the n-th sample, as the seed does.
+ *
+ * @example
+ * ```ts
+ * formatSampleId(1); // 'sample_000000000001'
+ * ```
+ */
+export function formatSampleId(n: number): string {
+  return `sample_${String(n).padStart(12, '0')}`;
+}
+
+/**
+ * Opens the index of a dataset. `read` opens read-only and refuses a root without an index;
+ * `write` creates the root and the schema.
+ *
+ * @example
+ * ```ts
+ * const db = openIndex('ds', 'read');
+ * ```
+ */
+export function openIndex(
+  root: string,
+  mode: 'read' | 'write',
+  synchronous: 'NORMAL' | 'FULL' = 'NORMAL',
+): IndexDb {
+  const file = path.join(root, INDEX_FILE);
+  if (mode === 'read') {
+    if (!fs.existsSync(file)) throw new ShardDatasetError(root, `not a shard dataset (no ${INDEX_FILE})`);
+    let db: IndexDb;
+    try {
+      db = new Database(file, { readonly: true, fileMustExist: true });
+      db.pragma('busy_timeout = 5000');
+      const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'samples'").get();
+      if (!table) {
+        db.close();
+        throw new ShardDatasetError(root, `${INDEX_FILE} has no samples table`);
+      }
+    } catch (error) {
+      if (error instanceof ShardDatasetError) throw error;
+      throw new ShardDatasetError(root, `cannot open ${INDEX_FILE}: ${(error as Error).message}`);
+    }
+    return db;
+  }
+  fs.mkdirSync(root, { recursive: true });
+  const db = new Database(file);
+  db.pragma('busy_timeout = 5000');
+  // WAL: readers keep a consistent snapshot while the writer commits, and never block it.
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${synchronous}`);
+  db.pragma('cache_size = -65536');
+  return db;
+}
+
+/**
+ * Creates the seed's tables and runlake's additions if they are missing. Returns true when the
+ * `shards` table is new on an index that already had fields: a dataset written by another tool
+ * (e.g. the Python seed) whose shard ends must be recovered from the tar files.
+ *
+ * @example
+ * ```ts
+ * const needsScan = ensureSchema(db);
+ * ```
+ */
+export function ensureSchema(db: IndexDb): boolean {
+  const hadShards = tableExists(db, 'shards');
+  const hadFields = tableExists(db, 'fields');
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS samples (id TEXT PRIMARY KEY, meta_json TEXT);
+    CREATE TABLE IF NOT EXISTS fields (name TEXT PRIMARY KEY, num_shards INTEGER, base_dir TEXT);
+    CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER);
+    INSERT OR IGNORE INTO counters (name, value) VALUES ('sample_id', 0);
+    INSERT OR IGNORE INTO counters (name, value) VALUES ('location_epoch', 0);
+    CREATE TABLE IF NOT EXISTS shards (
+      field TEXT NOT NULL, shard INTEGER NOT NULL, end_offset INTEGER NOT NULL, members INTEGER NOT NULL,
+      PRIMARY KEY (field, shard));
+    CREATE TABLE IF NOT EXISTS indexed_metadata (key TEXT PRIMARY KEY, column_name TEXT NOT NULL, type TEXT);
+  `);
+  return !hadShards && hadFields && listFieldNames(db).length > 0;
+}
+
+/**
+ * Whether a table exists.
+ *
+ * @example
+ * ```ts
+ * tableExists(db, 'shards');
+ * ```
+ */
+export function tableExists(db: IndexDb, name: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+}
+
+/**
+ * The column names of `samples`.
+ *
+ * @example
+ * ```ts
+ * sampleColumns(db).has('history_offset');
+ * ```
+ */
+export function sampleColumns(db: IndexDb): Set<string> {
+  return new Set(
+    (db.prepare('SELECT name FROM pragma_table_xinfo(?)').all('samples') as { name: string }[]).map(
+      (r) => r.name,
+    ),
+  );
+}
+
+/**
+ * The registered fields, in registration order.
+ *
+ * @example
+ * ```ts
+ * listFieldNames(db); // ['history', 'target']
+ * ```
+ */
+export function listFieldNames(db: IndexDb): string[] {
+  if (!tableExists(db, 'fields')) return [];
+  return db.prepare('SELECT name FROM fields ORDER BY rowid').pluck().all() as string[];
+}
+
+/**
+ * A counter from the `counters` table (0 when absent, e.g. in an index written by the seed).
+ *
+ * @example
+ * ```ts
+ * readCounter(db, 'location_epoch');
+ * ```
+ */
+export function readCounter(db: IndexDb, name: string): number {
+  if (!tableExists(db, 'counters')) return 0;
+  const value = db.prepare('SELECT value FROM counters WHERE name = ?').pluck().get(name);
+  return typeof value === 'number' ? value : Number(value ?? 0);
+}

@@ -1,0 +1,947 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { RunlakeError } from '../lake/index.js';
+import {
+  ArrayInputError,
+  DuplicateSampleError,
+  TruncatedShardError,
+  UnknownFieldError,
+  UnknownSampleError,
+} from './errors.js';
+import { acquireWriterLock, type WriterLock } from './lock.js';
+import { type ArrayInput, type EncodedNpy, encodeNpy, toNdArray } from './npy.js';
+import {
+  ensureSchema,
+  fieldColumns,
+  fieldDir,
+  formatSampleId,
+  type IndexDb,
+  type IndexStatement,
+  isValidFieldName,
+  listFieldNames,
+  openIndex,
+  quoteIdent,
+  readCounter,
+  sampleColumns,
+  shardNumber,
+  shardPath,
+} from './sqlite-index.js';
+import { BLOCK, END_OF_ARCHIVE, memberHeader, paddedSize, walkTar } from './tar.js';
+
+/**
+ * Options of {@link ShardedDatasetWriter}.
+ *
+ * @example
+ * ```ts
+ * new ShardedDatasetWriter('ds', { samplesPerShard: 500, sync: 'full' });
+ * ```
+ */
+export interface ShardedDatasetWriterOptions {
+  /** Members per shard before `addSample` starts the field's next shard (default 1000, as the seed). */
+  readonly samplesPerShard?: number;
+  /**
+   * `normal` (default): every returned `addSample` survives the process being killed; a power loss
+   * may lose the last samples. `full`: shards are fdatasync'ed before every index commit and
+   * SQLite runs with `synchronous=FULL`, so returned samples also survive a power loss (slower).
+   */
+  readonly sync?: 'normal' | 'full';
+}
+
+/**
+ * Options of {@link ShardedDatasetWriter.addSample}.
+ *
+ * @example
+ * ```ts
+ * writer.addSample({ history: h }, { sampleId: 'run-7', metadata: { length: 100 } });
+ * ```
+ */
+export interface AddSampleOptions {
+  readonly sampleId?: string;
+  readonly metadata?: Record<string, unknown>;
+}
+
+/**
+ * One sample for {@link ShardedDatasetWriter.addSamples}.
+ *
+ * @example
+ * ```ts
+ * const s: SampleInput = { arrays: { history: h }, metadata: { length: 100 } };
+ * ```
+ */
+export interface SampleInput extends AddSampleOptions {
+  readonly arrays: Readonly<Record<string, ArrayInput>>;
+}
+
+/**
+ * Options of {@link ShardedDatasetWriter.indexMetadata}.
+ *
+ * @example
+ * ```ts
+ * writer.indexMetadata('length', { type: 'INTEGER' });
+ * ```
+ */
+export interface IndexMetadataOptions {
+  /** Column name in `samples` (default: the key). */
+  readonly column?: string;
+  /** SQLite type affinity of the generated column. */
+  readonly type?: 'INTEGER' | 'REAL' | 'TEXT' | 'ANY';
+}
+
+interface Appender {
+  readonly field: string;
+  readonly shard: number;
+  readonly path: string;
+  fd: number;
+  end: number;
+  members: number;
+  committedEnd: number;
+  committedMembers: number;
+  unsynced: boolean;
+}
+
+interface Location {
+  readonly shard: number;
+  readonly offset: number;
+  readonly size: number;
+}
+
+const ZEROS = new Uint8Array(BLOCK + END_OF_ARCHIVE.length);
+const STREAM_COMMIT_EVERY = 1000;
+const MAX_ID_BYTES = 1024;
+
+/**
+ * Writes a columnar shard dataset: `root/index.sqlite` plus one directory of tar shards per field
+ * (`root/<field>_shards/shard_0000.tar`, …), each member an `.npy` file named `<sample_id>.npy`.
+ *
+ * Every `addSample` writes its members, then commits their byte offsets to the index, so a
+ * process killed at any point leaves a dataset that opens with every returned sample readable;
+ * reopening truncates a half-written member. One writer per root at a time (a second one gets
+ * {@link WriterLockedError}); readers may run concurrently and see committed samples only.
+ *
+ * @example
+ * ```ts
+ * const writer = new ShardedDatasetWriter('my_dataset', { samplesPerShard: 1000 });
+ * writer.addFields(['history', 'target']);
+ * const id = writer.addSample(
+ *   { history: new Float32Array(100), target: new Float32Array(50) },
+ *   { metadata: { length: 100, source: 'synthetic' } },
+ * );
+ * writer.close();
+ * ```
+ */
+export class ShardedDatasetWriter {
+  readonly root: string;
+  readonly samplesPerShard: number;
+  readonly sync: 'normal' | 'full';
+  /** @internal The index connection (compaction shares it). */
+  readonly db: IndexDb;
+  private readonly lock: WriterLock;
+  private fields: string[] = [];
+  private readonly numShards = new Map<string, number>();
+  private readonly appenders = new Map<string, Appender>();
+  private readonly current = new Map<string, number>();
+  private pending: (() => void)[] = [];
+  private pendingEpoch = false;
+  private counter: number;
+  private closed = false;
+  private readonly statements = new Map<string, IndexStatement>();
+
+  constructor(root: string, options: ShardedDatasetWriterOptions = {}) {
+    const samplesPerShard = options.samplesPerShard ?? 1000;
+    if (!Number.isSafeInteger(samplesPerShard) || samplesPerShard < 1)
+      throw new RunlakeError(`samplesPerShard must be a positive integer, got ${samplesPerShard}`);
+    this.root = root;
+    this.samplesPerShard = samplesPerShard;
+    this.sync = options.sync ?? 'normal';
+    fs.mkdirSync(root, { recursive: true });
+    this.lock = acquireWriterLock(root);
+    try {
+      this.db = openIndex(root, 'write', this.sync === 'full' ? 'FULL' : 'NORMAL');
+      const needsScan = ensureSchema(this.db);
+      this.loadFields();
+      if (needsScan) this.adoptExistingShards();
+      this.recover();
+      this.counter = readCounter(this.db, 'sample_id');
+    } catch (error) {
+      this.lock.release();
+      throw error;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // fields
+
+  /**
+   * Registers a field (a column of arrays): its index columns and its shard directory.
+   *
+   * @example
+   * ```ts
+   * writer.addField('forecast');
+   * ```
+   */
+  addField(name: string): void {
+    this.addFields([name]);
+  }
+
+  /**
+   * Registers several fields in one transaction.
+   *
+   * @example
+   * ```ts
+   * writer.addFields(['history', 'target', 'forecast']);
+   * ```
+   */
+  addFields(names: readonly string[]): void {
+    this.ensureOpen();
+    for (const name of names)
+      if (!isValidFieldName(name))
+        throw new RunlakeError(
+          `field name ${JSON.stringify(name)} must be an identifier (letters, digits, _; at most 64)`,
+        );
+    this.db.transaction(() => {
+      const columns = sampleColumns(this.db);
+      for (const name of names) {
+        const c = fieldColumns(name);
+        for (const [column, type] of [
+          [c.offset, 'INTEGER'],
+          [c.shard, 'INTEGER'],
+          [c.size, 'INTEGER'],
+        ] as const) {
+          if (!columns.has(column)) {
+            this.db.exec(`ALTER TABLE samples ADD COLUMN ${quoteIdent(column)} ${type}`);
+            columns.add(column);
+          }
+        }
+        this.db
+          .prepare('INSERT OR IGNORE INTO fields (name, num_shards, base_dir) VALUES (?, 0, ?)')
+          .run(name, `${name}_shards`);
+      }
+    })();
+    for (const name of names) fs.mkdirSync(fieldDir(this.root, name), { recursive: true });
+    this.statements.clear();
+    this.loadFields();
+  }
+
+  /**
+   * The registered fields, in registration order.
+   *
+   * @example
+   * ```ts
+   * writer.listFields(); // ['history', 'target']
+   * ```
+   */
+  listFields(): string[] {
+    return [...this.fields];
+  }
+
+  /**
+   * Promotes a metadata key to an indexed generated column, so that filters on it are index
+   * lookups instead of a `json_extract` per row. Both `json_extract(meta_json, '$.key') > ?` and
+   * `key > ?` (the column) then use an index in `queryIds`.
+   *
+   * @example
+   * ```ts
+   * writer.indexMetadata('length', { type: 'INTEGER' });
+   * reader.queryIds('length > ?', [128]);
+   * ```
+   */
+  indexMetadata(key: string, options: IndexMetadataOptions = {}): void {
+    this.ensureOpen();
+    const column = options.column ?? key;
+    if (!isValidFieldName(key))
+      throw new RunlakeError(`metadata key ${JSON.stringify(key)} must be an identifier`);
+    if (!isValidFieldName(column))
+      throw new RunlakeError(`column name ${JSON.stringify(column)} must be an identifier`);
+    const type = options.type ?? '';
+    if (!['', 'INTEGER', 'REAL', 'TEXT', 'ANY'].includes(type))
+      throw new RunlakeError(`type must be INTEGER, REAL, TEXT or ANY, got ${JSON.stringify(type)}`);
+    const existing = this.db
+      .prepare('SELECT column_name FROM indexed_metadata WHERE key = ?')
+      .pluck()
+      .get(key);
+    if (existing === column) return;
+    if (existing !== undefined)
+      throw new RunlakeError(`metadata key "${key}" is already indexed as column "${String(existing)}"`);
+    if (sampleColumns(this.db).has(column))
+      throw new RunlakeError(`samples already has a column "${column}"; pass another { column }`);
+    const expression = `json_extract(meta_json, '$.${key}')`;
+    this.db.transaction(() => {
+      this.db.exec(
+        `ALTER TABLE samples ADD COLUMN ${quoteIdent(column)} ${type} GENERATED ALWAYS AS (${expression}) VIRTUAL`,
+      );
+      this.db.exec(`CREATE INDEX ${quoteIdent(`idx_samples_${column}`)} ON samples(${quoteIdent(column)})`);
+      // SQLite does not match a json_extract(...) filter to the generated column's index, so the
+      // seed's query style gets its own expression index.
+      this.db.exec(`CREATE INDEX ${quoteIdent(`idx_samples_meta_${key}`)} ON samples(${expression})`);
+      this.db
+        .prepare('INSERT INTO indexed_metadata (key, column_name, type) VALUES (?, ?, ?)')
+        .run(key, column, type);
+    })();
+    this.statements.clear();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // samples
+
+  /**
+   * Writes one sample: one `.npy` member per field in that field's current shard, then commits
+   * the offsets and metadata. Returns the sample id (generated as `sample_000000000001`, … when
+   * not given).
+   *
+   * @example
+   * ```ts
+   * const id = writer.addSample({ history: new Float32Array(100) }, { metadata: { length: 100 } });
+   * ```
+   */
+  addSample(arrays: Readonly<Record<string, ArrayInput>>, options: AddSampleOptions = {}): string {
+    return this.addSamples([{ arrays, ...options }])[0] as string;
+  }
+
+  /**
+   * Writes several samples with one index commit (and, with `sync: 'full'`, one fdatasync per
+   * touched shard): the fast path for bulk ingest. All or none of them are indexed.
+   *
+   * @example
+   * ```ts
+   * const ids = writer.addSamples(batch.map((b) => ({ arrays: { history: b } })));
+   * ```
+   */
+  addSamples(samples: readonly SampleInput[]): string[] {
+    this.ensureOpen();
+    const taken = new Set<string>();
+    const prepared = samples.map((sample) => {
+      const id = sample.sampleId === undefined ? this.nextId(taken) : this.checkId(sample.sampleId);
+      if (taken.has(id) || this.exists(id)) throw new DuplicateSampleError(this.root, id);
+      taken.add(id);
+      return { id, encoded: this.encodeAll(sample.arrays, id), meta: metadataJson(sample.metadata, id) };
+    });
+    const counter = this.counter;
+    const ops: (() => void)[] = [];
+    for (const sample of prepared) {
+      const locations = this.writeAuto(sample.id, sample.encoded);
+      ops.push(() => this.insertSample(sample.id, sample.meta, locations));
+    }
+    ops.push(() =>
+      this.statement('counter', "UPDATE counters SET value = ? WHERE name = 'sample_id'").run(counter),
+    );
+    this.commit(ops, false);
+    return prepared.map((s) => s.id);
+  }
+
+  /**
+   * Replaces arrays (and optionally the metadata) of an existing sample. New members are appended
+   * and the index repointed; the old bytes stay as dead space until `runlake shards compact`.
+   *
+   * @example
+   * ```ts
+   * writer.updateSample('sample_000000000001', { forecast: f }, { metadata: { length: 100, v: 2 } });
+   * ```
+   */
+  updateSample(
+    sampleId: string,
+    arrays: Readonly<Record<string, ArrayInput>>,
+    options: { readonly metadata?: Record<string, unknown> } = {},
+  ): void {
+    this.ensureOpen();
+    if (!this.exists(sampleId)) throw new UnknownSampleError(this.root, sampleId);
+    const encoded = this.encodeAll(arrays, sampleId);
+    const meta = options.metadata === undefined ? undefined : metadataJson(options.metadata, sampleId);
+    const locations = this.writeAuto(sampleId, encoded);
+    const ops = [...locations].map(
+      ([field, location]) =>
+        () =>
+          this.setLocation(field, sampleId, location),
+    );
+    if (meta !== undefined)
+      ops.push(() =>
+        this.statement('meta', 'UPDATE samples SET meta_json = ? WHERE id = ?').run(meta, sampleId),
+      );
+    this.commit(ops, true);
+  }
+
+  /**
+   * Registers sample ids (and metadata) without arrays, for `writeShard` / `openShard`. Ids that
+   * already exist are left as they are, as the seed does.
+   *
+   * @example
+   * ```ts
+   * writer.registerSamples(['id1', 'id2'], [{ k: 1 }, { k: 2 }]);
+   * ```
+   */
+  registerSamples(sampleIds: readonly string[], metadata?: readonly Record<string, unknown>[]): void {
+    this.ensureOpen();
+    if (metadata && metadata.length !== sampleIds.length)
+      throw new RunlakeError(
+        `registerSamples: ${sampleIds.length} ids but ${metadata.length} metadata objects`,
+      );
+    const rows = sampleIds.map((id, i) => [this.checkId(id), metadataJson(metadata?.[i], id)] as const);
+    const insert = this.statement('register', 'INSERT OR IGNORE INTO samples (id, meta_json) VALUES (?, ?)');
+    this.commit(
+      rows.map(
+        ([id, meta]) =>
+          () =>
+            insert.run(id, meta),
+      ),
+      false,
+    );
+  }
+
+  /**
+   * Writes arrays of one field for registered samples into shard `shardId` (appending when the
+   * shard already holds members), with one commit at the end.
+   *
+   * @example
+   * ```ts
+   * writer.writeShard('history', 0, ['id1', 'id2'], [a1, a2]);
+   * ```
+   */
+  writeShard(
+    field: string,
+    shardId: number,
+    sampleIds: readonly string[],
+    arrays: readonly ArrayInput[],
+  ): void {
+    this.ensureOpen();
+    if (sampleIds.length !== arrays.length)
+      throw new RunlakeError(`writeShard: ${sampleIds.length} sample ids but ${arrays.length} arrays`);
+    this.checkField(field);
+    checkShardId(shardId);
+    const encoded = sampleIds.map((id, i) => {
+      if (!this.exists(id)) throw new UnknownSampleError(this.root, id);
+      return encodeNpy(toNdArray(arrays[i] as ArrayInput, field, id));
+    });
+    const appender = this.appender(field, shardId);
+    const ops = sampleIds.map((id, i) => {
+      const location = this.writeMember(appender, id, encoded[i] as EncodedNpy);
+      return () => this.setLocation(field, id, location);
+    });
+    this.commit(ops, true);
+  }
+
+  /**
+   * Opens shard `shardId` of a field for streaming writes of registered samples. Offsets are
+   * committed every 1000 samples and at `close()`.
+   *
+   * @example
+   * ```ts
+   * const shard = writer.openShard('history', 0);
+   * for (const [id, a] of rows) shard.addSample(id, a);
+   * shard.close();
+   * ```
+   */
+  openShard(field: string, shardId: number): ShardStream {
+    this.ensureOpen();
+    this.checkField(field);
+    checkShardId(shardId);
+    this.appender(field, shardId);
+    let sinceCommit = 0;
+    let open = true;
+    return {
+      field,
+      shardId,
+      addSample: (sampleId: string, array: ArrayInput) => {
+        if (!open) throw new RunlakeError(`shard stream ${field}/${shardId} is closed`);
+        this.ensureOpen();
+        if (!this.exists(sampleId)) throw new UnknownSampleError(this.root, sampleId);
+        const encoded = encodeNpy(toNdArray(array, field, sampleId));
+        const location = this.writeMember(this.appender(field, shardId), sampleId, encoded);
+        this.pending.push(() => this.setLocation(field, sampleId, location));
+        this.pendingEpoch = true;
+        if (++sinceCommit >= STREAM_COMMIT_EVERY) {
+          sinceCommit = 0;
+          this.commit([], true);
+        }
+      },
+      close: () => {
+        if (!open) return;
+        open = false;
+        if (!this.closed) this.commit([], true);
+      },
+    };
+  }
+
+  /**
+   * Commits anything pending, syncs and closes every open shard file (the next write reopens
+   * them). The index stays open.
+   *
+   * @example
+   * ```ts
+   * writer.closeTars();
+   * ```
+   */
+  closeTars(): void {
+    this.ensureOpen();
+    this.commit([], false);
+    for (const appender of this.appenders.values()) this.closeAppender(appender);
+    this.appenders.clear();
+    this.current.clear();
+  }
+
+  /**
+   * Commits, syncs the shards, checkpoints the index and releases the writer lock. A closed
+   * dataset survives a power loss in both sync modes. Calling it twice is harmless.
+   *
+   * @example
+   * ```ts
+   * writer.close();
+   * ```
+   */
+  close(): void {
+    if (this.closed) return;
+    try {
+      this.closeTars();
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      this.closed = true;
+      try {
+        this.db.close();
+      } finally {
+        this.lock.release();
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // internals shared with compaction
+
+  /** @internal Fields in registration order (re-read from the index). */
+  loadFields(): void {
+    this.fields = listFieldNames(this.db);
+    const rows = this.db.prepare('SELECT name, num_shards FROM fields').all() as {
+      name: string;
+      num_shards: number | null;
+    }[];
+    for (const row of rows) {
+      const fromShards = this.db
+        .prepare('SELECT max(shard) FROM shards WHERE field = ?')
+        .pluck()
+        .get(row.name) as number | null;
+      this.numShards.set(row.name, Math.max(row.num_shards ?? 0, fromShards === null ? 0 : fromShards + 1));
+    }
+  }
+
+  /** @internal Closes the appenders of a field (compaction replaces its shards). */
+  releaseField(field: string): void {
+    this.commit([], false);
+    for (const [key, appender] of this.appenders) {
+      if (appender.field !== field) continue;
+      this.closeAppender(appender);
+      this.appenders.delete(key);
+    }
+    this.current.delete(field);
+  }
+
+  /** @internal Reserves the next shard number of a field. */
+  allocateShard(field: string): number {
+    const next = this.numShards.get(field) ?? 0;
+    this.numShards.set(field, next + 1);
+    return next;
+  }
+
+  /** @internal Throws unless the writer is open. */
+  ensureOpen(): void {
+    if (this.closed) throw new RunlakeError(`writer of ${this.root} is closed`);
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private statement(key: string, sql: string): IndexStatement {
+    let statement = this.statements.get(key);
+    if (!statement) {
+      statement = this.db.prepare(sql) as IndexStatement;
+      this.statements.set(key, statement);
+    }
+    return statement;
+  }
+
+  private exists(id: string): boolean {
+    return this.statement('exists', 'SELECT 1 FROM samples WHERE id = ?').get(id) !== undefined;
+  }
+
+  private checkId(id: unknown): string {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ids become tar member names
+    if (typeof id !== 'string' || id.length === 0 || /[\x00-\x1f\x7f]/.test(id))
+      throw new RunlakeError(
+        `sample id ${JSON.stringify(id)} must be a non-empty string without control characters`,
+      );
+    if (Buffer.byteLength(id) > MAX_ID_BYTES)
+      throw new RunlakeError(`sample id is longer than ${MAX_ID_BYTES} bytes`);
+    return id;
+  }
+
+  private nextId(taken: Set<string>): string {
+    for (;;) {
+      const id = formatSampleId(++this.counter);
+      if (!taken.has(id) && !this.exists(id)) return id;
+    }
+  }
+
+  private checkField(field: string): void {
+    if (!this.fields.includes(field)) throw new UnknownFieldError(this.root, field, this.fields);
+  }
+
+  private encodeAll(arrays: Readonly<Record<string, ArrayInput>>, id: string): Map<string, EncodedNpy> {
+    if (arrays === null || typeof arrays !== 'object')
+      throw new ArrayInputError('(all)', 'arrays must be an object mapping field names to arrays', id);
+    const out = new Map<string, EncodedNpy>();
+    for (const [field, array] of Object.entries(arrays)) {
+      this.checkField(field);
+      out.set(field, encodeNpy(toNdArray(array, field, id)));
+    }
+    return out;
+  }
+
+  private writeAuto(id: string, encoded: Map<string, EncodedNpy>): Map<string, Location> {
+    const locations = new Map<string, Location>();
+    for (const [field, npy] of encoded)
+      locations.set(field, this.writeMember(this.currentAppender(field), id, npy));
+    return locations;
+  }
+
+  private currentAppender(field: string): Appender {
+    let shard = this.current.get(field);
+    if (shard === undefined) shard = Math.max(0, (this.numShards.get(field) ?? 0) - 1);
+    let appender = this.appender(field, shard);
+    if (appender.members >= this.samplesPerShard) {
+      shard = this.allocateShard(field);
+      appender = this.appender(field, shard);
+    }
+    this.current.set(field, shard);
+    return appender;
+  }
+
+  private appender(field: string, shard: number): Appender {
+    const key = `${field}/${shard}`;
+    const open = this.appenders.get(key);
+    if (open) return open;
+    const file = shardPath(this.root, field, shard);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const row = this.db
+      .prepare('SELECT end_offset, members FROM shards WHERE field = ? AND shard = ?')
+      .get(field, shard) as { end_offset: number; members: number } | undefined;
+    const end = row?.end_offset ?? 0;
+    const fd = fs.openSync(file, fs.existsSync(file) ? 'r+' : 'w+');
+    const size = fs.fstatSync(fd).size;
+    if (size < end) {
+      fs.closeSync(fd);
+      throw new TruncatedShardError({ shard: file, offset: end }, end, size);
+    }
+    if (size !== end + END_OF_ARCHIVE.length || !tailIsZero(fd, end, size)) {
+      fs.ftruncateSync(fd, end);
+      writeFully(fd, [END_OF_ARCHIVE], end);
+    }
+    if (!row && this.sync === 'full') syncDir(path.dirname(file));
+    this.numShards.set(field, Math.max(this.numShards.get(field) ?? 0, shard + 1));
+    const appender: Appender = {
+      field,
+      shard,
+      path: file,
+      fd,
+      end,
+      members: row?.members ?? 0,
+      committedEnd: end,
+      committedMembers: row?.members ?? 0,
+      unsynced: !row,
+    };
+    this.appenders.set(key, appender);
+    return appender;
+  }
+
+  private writeMember(appender: Appender, id: string, npy: EncodedNpy): Location {
+    const header = memberHeader(`${id}.npy`, npy.byteLength);
+    const size = npy.byteLength;
+    const tail = paddedSize(size) - size + END_OF_ARCHIVE.length;
+    const offset = appender.end;
+    try {
+      writeFully(appender.fd, [header, npy.header, npy.data, ZEROS.subarray(0, tail)], offset);
+    } catch (error) {
+      // Leave the shard as it was committed; the half-written member is never indexed.
+      try {
+        fs.ftruncateSync(appender.fd, appender.end);
+        writeFully(appender.fd, [END_OF_ARCHIVE], appender.end);
+      } catch {}
+      throw error;
+    }
+    appender.end = offset + header.length + paddedSize(size);
+    appender.members++;
+    appender.unsynced = true;
+    return { shard: appender.shard, offset, size };
+  }
+
+  private insertSample(id: string, meta: string, locations: Map<string, Location>): void {
+    const fields = [...locations.keys()];
+    const key = `insert:${fields.join(',')}`;
+    const columns = fields.flatMap((f) => {
+      const c = fieldColumns(f);
+      return [c.shard, c.offset, c.size].map(quoteIdent);
+    });
+    const statement = this.statement(
+      key,
+      `INSERT INTO samples (id, meta_json${columns.map((c) => `, ${c}`).join('')}) VALUES (?, ?${', ?'.repeat(columns.length)})`,
+    );
+    const values: unknown[] = [id, meta];
+    for (const location of locations.values()) values.push(location.shard, location.offset, location.size);
+    statement.run(...values);
+  }
+
+  private setLocation(field: string, id: string, location: Location): void {
+    const c = fieldColumns(field);
+    this.statement(
+      `set:${field}`,
+      `UPDATE samples SET ${quoteIdent(c.shard)} = ?, ${quoteIdent(c.offset)} = ?, ${quoteIdent(c.size)} = ? WHERE id = ?`,
+    ).run(location.shard, location.offset, location.size, id);
+  }
+
+  /**
+   * The commit protocol: members are already written (header, data, padding and a fresh
+   * end-of-archive marker); with `sync: 'full'` they are fdatasync'ed first; then one SQLite
+   * transaction records their offsets and every touched shard's new committed end.
+   */
+  private commit(ops: readonly (() => void)[], bumpEpoch: boolean): void {
+    const all = [...this.pending, ...ops];
+    const epoch = bumpEpoch || this.pendingEpoch;
+    this.pending = [];
+    this.pendingEpoch = false;
+    const dirty = [...this.appenders.values()].filter(
+      (a) => a.end !== a.committedEnd || a.members !== a.committedMembers,
+    );
+    if (all.length === 0 && dirty.length === 0) return;
+    if (this.sync === 'full') {
+      for (const appender of dirty) {
+        fs.fdatasyncSync(appender.fd);
+        appender.unsynced = false;
+      }
+    }
+    const upsert = this.statement(
+      'shard',
+      'INSERT INTO shards (field, shard, end_offset, members) VALUES (?, ?, ?, ?) ' +
+        'ON CONFLICT (field, shard) DO UPDATE SET end_offset = excluded.end_offset, members = excluded.members',
+    );
+    const numShards = this.statement(
+      'num_shards',
+      'UPDATE fields SET num_shards = max(coalesce(num_shards, 0), ?) WHERE name = ?',
+    );
+    const bump = this.statement(
+      'epoch',
+      "UPDATE counters SET value = value + 1 WHERE name = 'location_epoch'",
+    );
+    this.db.transaction(() => {
+      for (const op of all) op();
+      for (const a of dirty) {
+        upsert.run(a.field, a.shard, a.end, a.members);
+        numShards.run(a.shard + 1, a.field);
+      }
+      if (epoch) bump.run();
+    })();
+    for (const a of dirty) {
+      a.committedEnd = a.end;
+      a.committedMembers = a.members;
+    }
+    // Keep only the current shard of each field open.
+    for (const [key, appender] of this.appenders) {
+      if (this.current.get(appender.field) === appender.shard) continue;
+      if (this.pending.length === 0) {
+        this.closeAppender(appender);
+        this.appenders.delete(key);
+      }
+    }
+  }
+
+  private closeAppender(appender: Appender): void {
+    if (appender.unsynced) fs.fdatasyncSync(appender.fd);
+    fs.closeSync(appender.fd);
+  }
+
+  /**
+   * A dataset whose index predates the `shards` table (e.g. written by the Python seed): find
+   * each shard's end by walking its members, and never append to a shard that does not end
+   * cleanly.
+   */
+  private adoptExistingShards(): void {
+    const insert = this.db.prepare(
+      'INSERT OR REPLACE INTO shards (field, shard, end_offset, members) VALUES (?, ?, ?, ?)',
+    );
+    this.db.transaction(() => {
+      for (const field of this.fields) {
+        const dir = fieldDir(this.root, field);
+        if (!fs.existsSync(dir)) continue;
+        for (const name of fs.readdirSync(dir)) {
+          const shard = shardNumber(name);
+          if (shard === undefined) continue;
+          const file = path.join(dir, name);
+          const fd = fs.openSync(file, 'r');
+          try {
+            const size = fs.fstatSync(fd).size;
+            const walk = walkTar((pos, len) => readBytes(fd, pos, len), size, { shard: file });
+            let members = 0;
+            let step = walk.next();
+            while (!step.done) {
+              members++;
+              step = walk.next();
+            }
+            const { end, clean } = step.value;
+            // A shard that does not end cleanly is left untouched and closed to appends.
+            insert.run(
+              field,
+              shard,
+              clean ? end : size,
+              clean ? members : Math.max(members, this.samplesPerShard),
+            );
+          } finally {
+            fs.closeSync(fd);
+          }
+          this.numShards.set(field, Math.max(this.numShards.get(field) ?? 0, shard + 1));
+        }
+        this.db
+          .prepare('UPDATE fields SET num_shards = ? WHERE name = ?')
+          .run(this.numShards.get(field) ?? 0, field);
+      }
+    })();
+  }
+
+  /**
+   * Crash recovery on open: cut every shard back to its committed end (dropping a half-written
+   * member and restoring the end-of-archive marker), and delete shard files the index never
+   * committed (a new shard, or the source of a finished compaction).
+   */
+  private recover(): void {
+    const rows = this.db.prepare('SELECT field, shard, end_offset FROM shards').all() as {
+      field: string;
+      shard: number;
+      end_offset: number;
+    }[];
+    const known = new Set(rows.map((r) => `${r.field}/${r.shard}`));
+    for (const row of rows) {
+      const file = shardPath(this.root, row.field, row.shard);
+      if (!fs.existsSync(file)) continue;
+      const fd = fs.openSync(file, 'r+');
+      try {
+        const size = fs.fstatSync(fd).size;
+        if (size < row.end_offset) continue; // verify reports it; appending refuses it
+        if (size === row.end_offset + END_OF_ARCHIVE.length && tailIsZero(fd, row.end_offset, size)) continue;
+        if (size === row.end_offset && size % BLOCK !== 0) continue; // adopted as-is, closed to appends
+        fs.ftruncateSync(fd, row.end_offset);
+        writeFully(fd, [END_OF_ARCHIVE], row.end_offset);
+        fs.fdatasyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    for (const field of this.fields) {
+      const dir = fieldDir(this.root, field);
+      if (!fs.existsSync(dir)) {
+        fs.mkdirSync(dir, { recursive: true });
+        continue;
+      }
+      for (const name of fs.readdirSync(dir)) {
+        const shard = shardNumber(name);
+        if (shard !== undefined && !known.has(`${field}/${shard}`))
+          fs.rmSync(path.join(dir, name), { force: true });
+      }
+    }
+  }
+}
+
+/**
+ * A streaming writer into one shard of one field, from {@link ShardedDatasetWriter.openShard}.
+ *
+ * @example
+ * ```ts
+ * const s = writer.openShard('history', 0);
+ * s.addSample('id1', new Float32Array(10));
+ * s.close();
+ * ```
+ */
+export interface ShardStream {
+  readonly field: string;
+  readonly shardId: number;
+  addSample(sampleId: string, array: ArrayInput): void;
+  close(): void;
+}
+
+function checkShardId(shardId: number): void {
+  if (!Number.isSafeInteger(shardId) || shardId < 0 || shardId > 999_999)
+    throw new RunlakeError(`shard id must be an integer in 0..999999, got ${shardId}`);
+}
+
+function metadataJson(metadata: unknown, id: string): string {
+  if (metadata === undefined || metadata === null) return '{}';
+  if (typeof metadata !== 'object' || Array.isArray(metadata))
+    throw new RunlakeError(`metadata of sample "${id}" must be an object`);
+  try {
+    return JSON.stringify(metadata);
+  } catch (error) {
+    throw new RunlakeError(`metadata of sample "${id}" is not JSON: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Writes all of `buffers` at `position`, looping on short writes.
+ *
+ * @example
+ * ```ts
+ * writeFully(fd, [header, data], 0);
+ * ```
+ */
+export function writeFully(fd: number, buffers: readonly Uint8Array[], position: number): void {
+  const total = buffers.reduce((n, b) => n + b.length, 0);
+  let written = total <= 0x3fff0000 ? fs.writevSync(fd, buffers as Uint8Array[], position) : 0;
+  if (written === total) return;
+  let skip = written;
+  for (const buffer of buffers) {
+    if (skip >= buffer.length) {
+      skip -= buffer.length;
+      continue;
+    }
+    let from = skip;
+    skip = 0;
+    while (from < buffer.length) {
+      const n = fs.writeSync(
+        fd,
+        buffer,
+        from,
+        Math.min(buffer.length - from, 0x3fff0000),
+        position + written,
+      );
+      from += n;
+      written += n;
+    }
+  }
+}
+
+/**
+ * Reads up to `length` bytes at `position` (fewer only at the end of the file).
+ *
+ * @example
+ * ```ts
+ * readBytes(fd, 0, 512);
+ * ```
+ */
+export function readBytes(fd: number, position: number, length: number): Uint8Array {
+  const buffer = Buffer.allocUnsafeSlow(length);
+  let got = 0;
+  while (got < length) {
+    const n = fs.readSync(fd, buffer, got, length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got === length ? buffer : buffer.subarray(0, got);
+}
+
+function tailIsZero(fd: number, from: number, size: number): boolean {
+  if (size - from > 64 * 1024) return false;
+  const tail = readBytes(fd, from, size - from);
+  for (let i = 0; i < tail.length; i++) if (tail[i] !== 0) return false;
+  return true;
+}
+
+function syncDir(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {}
+}
