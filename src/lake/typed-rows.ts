@@ -197,8 +197,8 @@ export function validateTypedRows(
           );
         }
         if (!entry.canonical) {
-          let values = fresh.get(domain);
-          if (!values) fresh.set(domain, (values = new Map()));
+          const values = fresh.get(domain) ?? new Map<string, string>();
+          fresh.set(domain, values);
           values.set(text, entry.description);
         }
       }
