@@ -1,3 +1,4 @@
 export * from './ingest/index.js';
 export * from './lake/index.js';
 export * from './schema/index.js';
+export * from './shards/index.js';

@@ -6,6 +6,7 @@ import { registerConvertCommand } from './convert.js';
 import { registerDemoCommand } from './demo.js';
 import { registerInfoCommand } from './info.js';
 import { registerQueryCommand } from './query.js';
+import { registerShardsCommand } from './shards.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerInfoCommand(program);
   registerConvertCommand(program);
   registerDemoCommand(program);
+  registerShardsCommand(program);
   return program;
 }
 

@@ -1,0 +1,275 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { RunlakeError } from '../lake/index.js';
+import {
+  compactShards,
+  encodeNpy,
+  type NdArray,
+  ShardDatasetError,
+  ShardedDatasetReader,
+  shardsInfo,
+  verifyShards,
+} from '../shards/index.js';
+import { writeStdout } from './common.js';
+import { formatBytes, renderTable } from './output.js';
+import { commaList, nonNegativeInteger } from './parse.js';
+
+const DEFAULT_LIMIT = 100;
+
+function checkRoot(root: string): void {
+  let isDirectory = false;
+  try {
+    isDirectory = fs.statSync(root).isDirectory();
+  } catch {
+    throw new ShardDatasetError(root, 'directory does not exist');
+  }
+  if (!isDirectory) throw new ShardDatasetError(root, 'not a directory');
+}
+
+function withReader<T>(root: string, use: (reader: ShardedDatasetReader) => T): T {
+  checkRoot(root);
+  const reader = new ShardedDatasetReader(root, { indexCache: 'lazy' });
+  try {
+    return use(reader);
+  } finally {
+    reader.close();
+  }
+}
+
+function parseParams(text: string | undefined): unknown[] {
+  if (text === undefined) return [];
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new RunlakeError(`--params must be a JSON array, got ${JSON.stringify(text)}`);
+  }
+  if (!Array.isArray(value))
+    throw new RunlakeError('--params must be a JSON array, e.g. \'[128, "synthetic"]\'');
+  return value;
+}
+
+/**
+ * A one-line description of an array: dtype, shape, order, min/max/mean and the first values.
+ *
+ * @example
+ * ```ts
+ * summarizeArray(ndarray(new Float32Array([1, 2]))); // 'float32 [2] C  min 1  max 2  mean 1.5  [1, 2]'
+ * ```
+ */
+export function summarizeArray(array: NdArray): string {
+  const values = array.data;
+  const n = values.length;
+  let stats = '';
+  if (n > 0) {
+    let min = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      const v = Number(values[i]);
+      if (v < min) min = v;
+      if (v > max) max = v;
+      sum += v;
+    }
+    stats = `  min ${formatNumber(min)}  max ${formatNumber(max)}  mean ${formatNumber(sum / n)}`;
+  }
+  const head = Array.from(values.slice(0, 6) as ArrayLike<number | bigint>, (v) => formatNumber(Number(v)));
+  return `${array.dtype} [${array.shape.join(', ')}] ${array.order}${stats}  [${head.join(', ')}${n > 6 ? ', …' : ''}]`;
+}
+
+function formatNumber(v: number): string {
+  return Number.isInteger(v) ? String(v) : v.toPrecision(6).replace(/\.?0+$/, '');
+}
+
+/**
+ * `runlake shards info|ls|get|query|verify|compact <root>`: inspect and maintain array shard
+ * datasets (see docs/shards.md).
+ *
+ * @example
+ * ```sh
+ * runlake shards info my_dataset
+ * runlake shards query my_dataset --where "json_extract(meta_json, '$.length') > 128"
+ * runlake shards get my_dataset sample_000000000001 --out arrays/
+ * ```
+ */
+export function registerShardsCommand(program: Command): void {
+  const shards = program
+    .command('shards')
+    .description('array shard datasets: tar shards of .npy members with a SQLite index (docs/shards.md)');
+
+  shards
+    .command('info')
+    .description('fields, samples, shards and bytes of a dataset')
+    .argument('<root>', 'dataset directory')
+    .option('--json', 'print machine-readable JSON')
+    .action(async (root: string, options: { json?: boolean }) => {
+      checkRoot(root);
+      const info = shardsInfo(root);
+      if (options.json) return writeStdout(`${JSON.stringify(info, null, 2)}\n`);
+      const lines = [
+        `dataset ${info.root}`,
+        `samples: ${info.samples.toLocaleString('en-US')}   fields: ${info.fields.length}   ` +
+          `size: ${formatBytes(info.totalBytes)} (index ${formatBytes(info.indexBytes)})`,
+      ];
+      const indexed = Object.entries(info.indexedMetadata);
+      if (indexed.length)
+        lines.push(`indexed metadata: ${indexed.map(([k, c]) => (k === c ? k : `${k} → ${c}`)).join(', ')}`);
+      if (info.fields.length) {
+        lines.push(
+          '',
+          renderTable(
+            info.fields.map((f) => ({
+              field: f.name,
+              samples: f.samples,
+              shards: f.shards,
+              bytes: formatBytes(f.bytes),
+              live: formatBytes(f.liveBytes),
+            })),
+          ),
+        );
+      }
+      await writeStdout(`${lines.join('\n')}\n`);
+    });
+
+  shards
+    .command('ls')
+    .description('list samples: id, the fields each holds, metadata')
+    .argument('<root>', 'dataset directory')
+    .option('-w, --where <sql>', 'SQL condition over the samples table')
+    .option('-l, --limit <n>', `maximum samples (default ${DEFAULT_LIMIT})`, nonNegativeInteger)
+    .option('--json', 'print JSON lines')
+    .action(async (root: string, options: { where?: string; limit?: number; json?: boolean }) => {
+      const text = withReader(root, (reader) => {
+        const limit = options.limit ?? DEFAULT_LIMIT;
+        const ids = reader.queryIds(options.where, [], limit);
+        const rows = reader.getMany(ids).map((s) => ({
+          id: s.sampleId,
+          fields: Object.entries(s.arrays)
+            .map(([f, a]) => `${f}[${a.shape.join('x')}]`)
+            .join(' '),
+          metadata: JSON.stringify(s.metadata),
+        }));
+        if (options.json)
+          return rows.map((r) => `${JSON.stringify({ ...r, metadata: JSON.parse(r.metadata) })}\n`).join('');
+        const total = reader.size;
+        return `${renderTable(rows, ['id', 'fields', 'metadata'])}\n(${rows.length} of ${total} samples)\n`;
+      });
+      await writeStdout(text);
+    });
+
+  shards
+    .command('get')
+    .description("print a sample's arrays summarised, or write them as .npy files")
+    .argument('<root>', 'dataset directory')
+    .argument('<sample-id>', 'sample id')
+    .option('--fields <list>', 'comma-separated fields (default: all the sample has)', commaList)
+    .option('-o, --out <dir>', 'write <dir>/<field>.npy for each array')
+    .option('--json', 'print JSON (shape, dtype, order, values)')
+    .action(
+      async (
+        root: string,
+        sampleId: string,
+        options: { fields?: string[]; out?: string; json?: boolean },
+      ) => {
+        const text = withReader(root, (reader) => {
+          const sample = reader.getSample(sampleId, options.fields);
+          if (options.out) {
+            fs.mkdirSync(options.out, { recursive: true });
+            const written: string[] = [];
+            for (const [field, array] of Object.entries(sample.arrays)) {
+              const file = path.join(options.out, `${field}.npy`);
+              const npy = encodeNpy(array);
+              fs.writeFileSync(file, Buffer.concat([npy.header, npy.data]));
+              written.push(file);
+            }
+            return `${written.map((f) => `wrote ${f}`).join('\n')}\n`;
+          }
+          if (options.json) {
+            const arrays = Object.fromEntries(
+              Object.entries(sample.arrays).map(([f, a]) => [
+                f,
+                {
+                  dtype: a.dtype,
+                  shape: a.shape,
+                  order: a.order,
+                  values: Array.from(a.data as ArrayLike<number | bigint>, (v) =>
+                    typeof v === 'bigint' ? v.toString() : Number.isFinite(v) ? v : String(v),
+                  ),
+                },
+              ]),
+            );
+            return `${JSON.stringify({ sampleId, metadata: sample.metadata, arrays })}\n`;
+          }
+          const lines = [`sample ${sampleId}`, `metadata ${JSON.stringify(sample.metadata)}`];
+          for (const [field, array] of Object.entries(sample.arrays))
+            lines.push(`  ${field}: ${summarizeArray(array)}`);
+          return `${lines.join('\n')}\n`;
+        });
+        await writeStdout(text);
+      },
+    );
+
+  shards
+    .command('query')
+    .description('sample ids matching an SQL condition, one per line')
+    .argument('<root>', 'dataset directory')
+    .option('-w, --where <sql>', 'SQL condition, e.g. "json_extract(meta_json, \'$.length\') > ?"')
+    .option('--params <json>', 'JSON array of values for the ? placeholders')
+    .option('-l, --limit <n>', 'maximum ids', nonNegativeInteger)
+    .option('--json', 'print a JSON array')
+    .action(
+      async (root: string, options: { where?: string; params?: string; limit?: number; json?: boolean }) => {
+        const ids = withReader(root, (reader) =>
+          reader.queryIds(options.where, parseParams(options.params), options.limit),
+        );
+        await writeStdout(options.json ? `${JSON.stringify(ids)}\n` : ids.map((id) => `${id}\n`).join(''));
+      },
+    );
+
+  shards
+    .command('verify')
+    .description(
+      'check every indexed member: tar header checksum, name, size, npy header (exit 1 on problems)',
+    )
+    .argument('<root>', 'dataset directory')
+    .option('--json', 'print the report as JSON')
+    .action(async (root: string, options: { json?: boolean }) => {
+      checkRoot(root);
+      const report = verifyShards(root);
+      if (options.json) await writeStdout(`${JSON.stringify(report, null, 2)}\n`);
+      else {
+        const lines = [
+          `checked ${report.membersChecked} members of ${report.samples} samples in ${report.shards} shards (${report.fields} fields)`,
+          ...report.problems.map((p) => `problem: ${p.message}`),
+          ...report.warnings.map((p) => `warning: ${p.message}`),
+          report.ok ? 'ok' : `${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}`,
+        ];
+        await writeStdout(`${lines.join('\n')}\n`);
+      }
+      if (!report.ok)
+        throw new RunlakeError(
+          `${root}: ${report.problems.length} indexed member${report.problems.length === 1 ? '' : 's'} failed verification`,
+        );
+    });
+
+  shards
+    .command('compact')
+    .description('rewrite shards without the dead bytes updates leave, atomically (takes the writer lock)')
+    .argument('<root>', 'dataset directory')
+    .option('--json', 'print the report as JSON')
+    .action(async (root: string, options: { json?: boolean }) => {
+      checkRoot(root);
+      if (!fs.existsSync(path.join(root, 'index.sqlite')))
+        throw new ShardDatasetError(root, 'not a shard dataset (no index.sqlite)');
+      const report = compactShards(root);
+      if (options.json) return writeStdout(`${JSON.stringify(report, null, 2)}\n`);
+      const lines = report.fields.map(
+        (f) =>
+          `${f.field}: ${f.shardsRewritten} shard${f.shardsRewritten === 1 ? '' : 's'} rewritten, ${f.shardsRemoved} removed, ` +
+          `${formatBytes(f.bytesBefore)} → ${formatBytes(f.bytesAfter)}`,
+      );
+      lines.push(`reclaimed ${formatBytes(report.bytesReclaimed)}`);
+      await writeStdout(`${lines.join('\n')}\n`);
+    });
+}
