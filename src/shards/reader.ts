@@ -441,7 +441,7 @@ export class ShardedDatasetReader {
   ): NdArray {
     const file = shardPath(this.root, field, shard);
     const where: ShardLocation = { shard: file, offset, sampleId, field };
-    const fd = this.fd(field, shard, file);
+    const fd = this.fd(field, shard, file, where);
     try {
       if (size !== null) {
         const length = BLOCK + size;
@@ -473,7 +473,7 @@ export class ShardedDatasetReader {
     return decodeNpy(bytes.subarray(BLOCK, BLOCK + size), { ...where, offset: (where.offset ?? 0) + BLOCK });
   }
 
-  private fd(field: string, shard: number, file: string): number {
+  private fd(field: string, shard: number, file: string, where: ShardLocation = { shard: file }): number {
     const key = `${field}/${shard}`;
     const open = this.fds.get(key);
     if (open !== undefined) return open;
@@ -481,8 +481,8 @@ export class ShardedDatasetReader {
     try {
       fd = fs.openSync(file, 'r');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new MissingShardError({ shard: file });
-      throw new ShardCorruptionError({ shard: file }, `cannot open shard: ${(error as Error).message}`);
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new MissingShardError(where);
+      throw new ShardCorruptionError(where, `cannot open shard: ${(error as Error).message}`);
     }
     if (this.fds.size >= MAX_OPEN_SHARDS) {
       const [oldest] = this.fds.keys();

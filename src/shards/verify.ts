@@ -94,6 +94,7 @@ function verifyWith(db: IndexDb, root: string): VerifyReport {
     let fd: number | undefined;
     let fileSize = 0;
     let file = '';
+    let openError = '';
     try {
       for (const [sampleId, shard, offset, indexedSize] of rows) {
         if (shard !== openShard) {
@@ -106,19 +107,17 @@ function verifyWith(db: IndexDb, root: string): VerifyReport {
             fd = fs.openSync(file, 'r');
             fileSize = fs.fstatSync(fd).size;
           } catch (error) {
-            problems.push({
-              field,
-              shard,
-              file,
-              message: `${file}: cannot open: ${(error as Error).message}`,
-            });
+            openError =
+              (error as NodeJS.ErrnoException).code === 'ENOENT'
+                ? 'shard file is missing'
+                : (error as Error).message;
           }
         }
         membersChecked++;
         const problem = (message: string, at = offset) =>
           problems.push({ field, shard, file, offset: at, sampleId, message });
         if (fd === undefined) {
-          problem(`${file}: sample "${sampleId}" is in a shard that cannot be opened`);
+          problem(`${file} (sample "${sampleId}", field "${field}"): cannot open the shard: ${openError}`);
           continue;
         }
         const handle = fd;
@@ -180,10 +179,10 @@ function verifyWith(db: IndexDb, root: string): VerifyReport {
           ...entry,
           message: `${file}: truncated: the index commits ${row.end_offset} bytes, the file has ${size}`,
         });
-      } else if (size > row.end_offset + END_OF_ARCHIVE.length) {
+      } else if (size !== row.end_offset + END_OF_ARCHIVE.length || !tailIsZero(file, row.end_offset, size)) {
         warnings.push({
           ...entry,
-          message: `${file}: ${size - row.end_offset - END_OF_ARCHIVE.length} uncommitted bytes after byte ${row.end_offset} (an interrupted write; the next writer removes them)`,
+          message: `${file}: ${size - row.end_offset} bytes after the committed end (byte ${row.end_offset}) are not a clean end-of-archive marker (an interrupted write; the next writer removes them)`,
         });
       }
     }
@@ -198,4 +197,14 @@ function verifyWith(db: IndexDb, root: string): VerifyReport {
     warnings,
     ok: problems.length === 0,
   };
+}
+
+function tailIsZero(file: string, from: number, size: number): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const tail = readBytes(fd, from, size - from);
+    return tail.every((b) => b === 0);
+  } finally {
+    fs.closeSync(fd);
+  }
 }

@@ -309,12 +309,20 @@ export class ShardedDatasetWriter {
   addSamples(samples: readonly SampleInput[]): string[] {
     this.ensureOpen();
     const taken = new Set<string>();
-    const prepared = samples.map((sample) => {
-      const id = sample.sampleId === undefined ? this.nextId(taken) : this.checkId(sample.sampleId);
-      if (taken.has(id) || this.exists(id)) throw new DuplicateSampleError(this.root, id);
-      taken.add(id);
-      return { id, encoded: this.encodeAll(sample.arrays, id), meta: metadataJson(sample.metadata, id) };
-    });
+    const counterBefore = this.counter;
+    let prepared: { id: string; encoded: Map<string, EncodedNpy>; meta: string }[];
+    try {
+      prepared = samples.map((sample) => {
+        const id = sample.sampleId === undefined ? this.nextId(taken) : this.checkId(sample.sampleId);
+        if (taken.has(id) || this.exists(id)) throw new DuplicateSampleError(this.root, id);
+        taken.add(id);
+        return { id, encoded: this.encodeAll(sample.arrays, id), meta: metadataJson(sample.metadata, id) };
+      });
+    } catch (error) {
+      // A rejected sample must not burn generated ids.
+      this.counter = counterBefore;
+      throw error;
+    }
     const counter = this.counter;
     const ops: (() => void)[] = [];
     for (const sample of prepared) {
