@@ -159,6 +159,7 @@ export class ShardedDatasetWriter {
       this.db = openIndex(root, 'write', this.sync === 'full' ? 'FULL' : 'NORMAL');
       const needsScan = ensureSchema(this.db);
       this.loadFields();
+      this.db.transaction(() => this.addFieldColumns(this.fields))();
       if (needsScan) this.adoptExistingShards();
       this.recover();
       this.counter = readCounter(this.db, 'sample_id');
@@ -199,19 +200,8 @@ export class ShardedDatasetWriter {
           `field name ${JSON.stringify(name)} must be an identifier (letters, digits, _; at most 64)`,
         );
     this.db.transaction(() => {
-      const columns = sampleColumns(this.db);
+      this.addFieldColumns(names);
       for (const name of names) {
-        const c = fieldColumns(name);
-        for (const [column, type] of [
-          [c.offset, 'INTEGER'],
-          [c.shard, 'INTEGER'],
-          [c.size, 'INTEGER'],
-        ] as const) {
-          if (!columns.has(column)) {
-            this.db.exec(`ALTER TABLE samples ADD COLUMN ${quoteIdent(column)} ${type}`);
-            columns.add(column);
-          }
-        }
         this.db
           .prepare('INSERT OR IGNORE INTO fields (name, num_shards, base_dir) VALUES (?, 0, ?)')
           .run(name, `${name}_shards`);
@@ -220,6 +210,24 @@ export class ShardedDatasetWriter {
     for (const name of names) fs.mkdirSync(fieldDir(this.root, name), { recursive: true });
     this.statements.clear();
     this.loadFields();
+  }
+
+  /** Adds the index columns of fields that lack them (`_size` is missing in the seed's indexes). */
+  private addFieldColumns(names: readonly string[]): void {
+    const columns = sampleColumns(this.db);
+    for (const name of names) {
+      const c = fieldColumns(name);
+      for (const [column, type] of [
+        [c.offset, 'INTEGER'],
+        [c.shard, 'INTEGER'],
+        [c.size, 'INTEGER'],
+      ] as const) {
+        if (!columns.has(column)) {
+          this.db.exec(`ALTER TABLE samples ADD COLUMN ${quoteIdent(column)} ${type}`);
+          columns.add(column);
+        }
+      }
+    }
   }
 
   /**

@@ -79,11 +79,13 @@ def main(root: str, per_shard: int) -> None:
             info = tarfile.TarInfo(name=f"{sample_id}.npy")
             info.size = buf.tell()
             buf.seek(0)
+            # TarFile.offset is where the next member's (first) header goes: the member's
+            # TarInfo.offset as tarfile reports it when reading.
+            header_offset = tar.offset
             tar.addfile(info, buf)
-            member = tar.members[-1]
             conn.execute(
                 f"UPDATE samples SET {field}_offset=?, {field}_shard=? WHERE id=?",
-                (member.offset, shard, sample_id),
+                (header_offset, shard, sample_id),
             )
             conn.execute("UPDATE fields SET num_shards=max(num_shards, ?) WHERE name=?", (shard + 1, field))
         expected[sample_id] = {"metadata": meta, "arrays": {f: describe(a) for f, a in arrays.items()}}
