@@ -8,15 +8,19 @@ import {
   lakePaths,
   openLake,
   RunlakeError,
+  validateLake,
   writeEventRows,
   writeSeedRows,
 } from '../lake/index.js';
 import { writeStdout } from './common.js';
+import { writeSquiggleDemo } from './demo-squiggle.js';
 import { renderTable } from './output.js';
 import { positiveInteger } from './parse.js';
+import { mulberry32 } from './random.js';
 
 interface DemoOptions {
   out: string;
+  squiggleOut?: string;
   seeds: number;
   events: number;
 }
@@ -24,8 +28,8 @@ interface DemoOptions {
 const DEMO_MARKER = 'demo-lake';
 
 /**
- * `runlake demo`: writes a synthetic sweep (8 grids × seeds × events), runs example queries and
- * prints what to try next.
+ * `runlake demo`: writes a synthetic sweep (8 grids × seeds × events) and a synthetic Squiggle
+ * lake (every Squiggle dataset), runs example queries and prints what to try next.
  *
  * @example
  * ```sh
@@ -36,12 +40,15 @@ export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description('write a synthetic sweep into a lake, run example queries, and show what to try next')
-    .option('-o, --out <dir>', 'lake directory to (re)create', 'runlake-demo')
+    .option('-o, --out <dir>', 'sweep lake directory to (re)create', 'runlake-demo')
+    .option('--squiggle-out <dir>', 'Squiggle lake directory to (re)create (default: <out>-squiggle)')
     .option('--seeds <n>', 'seeds per grid', positiveInteger, 3)
     .option('--events <n>', 'events per seed', positiveInteger, 2000)
     .action(async (options: DemoOptions) => {
       const out = options.out;
+      const squiggleOut = options.squiggleOut ?? `${out.replace(/[/\\]+$/, '')}-squiggle`;
       await prepareDemoDirectory(out);
+      await prepareDemoDirectory(squiggleOut);
       const started = performance.now();
       const grids = demoGrids();
       let eventCount = 0;
@@ -82,7 +89,8 @@ export function registerDemoCommand(program: Command): void {
       } finally {
         lake.close();
       }
-      lines.push('', 'Try next:', ...nextSteps(out));
+      lines.push('', ...(await squiggleDemo(squiggleOut)));
+      lines.push('', 'Try next:', ...nextSteps(out, squiggleOut));
       await writeStdout(`${lines.join('\n')}\n`);
     });
 }
@@ -165,7 +173,58 @@ const EXAMPLE_QUERIES = [
   },
 ];
 
-function nextSteps(out: string): string[] {
+async function squiggleDemo(out: string): Promise<string[]> {
+  const started = performance.now();
+  const lake = await openLake(out, { schema: 'squiggle' });
+  try {
+    const written = await writeSquiggleDemo(lake);
+    const seconds = (performance.now() - started) / 1000;
+    const total = Object.values(written).reduce((a, b) => a + b, 0);
+    const lines = [
+      `wrote a synthetic Squiggle lake to ${out}/ (${total.toLocaleString('en-US')} rows in ${Object.keys(written).length} datasets, ${seconds.toFixed(1)} s):`,
+      ...Object.entries(written).map(([name, rows]) => `  ${name}/: ${rows.toLocaleString('en-US')} rows`),
+    ];
+    for (const example of SQUIGGLE_QUERIES) {
+      lines.push('', `-- ${example.title}`, example.sql, renderTable(await lake.query(example.sql)));
+    }
+    const report = await validateLake(out);
+    lines.push(
+      '',
+      report.ok
+        ? `runlake validate ${out}: ok (${report.datasets.length} datasets, every file matches its schema)`
+        : `runlake validate ${out}: ${report.violations.length} violations`,
+    );
+    return lines;
+  } finally {
+    lake.close();
+  }
+}
+
+const SQUIGGLE_QUERIES = [
+  {
+    title: 'runs joined with their sweep parameters (runs.grid_id → grids)',
+    sql: 'SELECT r.run_id, r.seed, g.lr, r.status FROM runs r JOIN grids g USING (grid_id) ORDER BY r.run_id',
+  },
+  {
+    title: 'effective rank of layer 3 resid_post across seeds: collapse at 600, re-expansion from 1200',
+    sql:
+      'SELECT step, round(avg(effective_rank), 1) AS mean_rank, round(min(effective_rank), 1) AS min_rank,\n' +
+      "       round(max(effective_rank), 1) AS max_rank\nFROM geometry_state WHERE module = 'resid_post' AND layer = 3\n" +
+      "  AND run_id LIKE 'tiny-lr0.0003-%' AND step IN (0, 400, 800, 1200, 1600, 2000)\nGROUP BY step ORDER BY step",
+  },
+  {
+    title: 'detected events by type',
+    sql: 'SELECT event_type, count(*) AS n, min(step) AS first_step, count(DISTINCT run_id) AS runs FROM events GROUP BY 1 ORDER BY 2 DESC',
+  },
+  {
+    title: 'closest signature of each layer-2 query (the diverging seed matches the others least)',
+    sql:
+      'SELECT query_signature_id, candidate_run_id, round(distance, 3) AS distance FROM matches\n' +
+      "WHERE rank = 1 AND query_signature_id LIKE '%/L2/%' ORDER BY distance",
+  },
+];
+
+function nextSteps(out: string, squiggleOut: string): string[] {
   return [
     `  runlake info ${out}`,
     `  runlake query ${out} events --where "op = 'delete' AND regret < 0.02" --limit 10`,
@@ -173,17 +232,9 @@ function nextSteps(out: string): string[] {
     `  runlake query ${out} seeds --format parquet --out seeds.parquet`,
     `  python3 -c "import pyarrow.dataset as ds; print(ds.dataset('${out}/events', partitioning='hive').count_rows())"`,
     '  write your own rows from Python: see examples/python/ and docs/lake.md',
+    `  runlake query ${squiggleOut} --sql "SELECT run_id, layer, step, effective_rank FROM geometry_state WHERE module = 'resid_post' ORDER BY ALL LIMIT 20"`,
+    `  runlake validate ${squiggleOut}`,
+    `  runlake schema geometry_state        # every dataset's columns: docs/schemas.md`,
+    `  runlake import ${squiggleOut} metrics_scalar my-metrics.jsonl`,
   ];
-}
-
-// Small deterministic PRNG so the demo lake is the same on every machine.
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -1,1 +1,2 @@
 export * from './csv-sweep.js';
+export * from './import-file.js';

@@ -15,5 +15,6 @@ export * from './schema-set.js';
 export * from './staging.js';
 export * from './sweep.js';
 export * from './typed-rows.js';
+export * from './validate.js';
 export * from './write-query.js';
 export * from './write-rows.js';

@@ -265,7 +265,7 @@ export class Lake {
    */
   async refresh(): Promise<void> {
     this.#datasets.clear();
-    for (const name of await datasetNames(this.paths, this.registry)) {
+    for (const name of await listDatasetNames(this.paths, this.registry)) {
       this.#datasets.set(
         name,
         await createDatasetView(this.connection, this.paths, name, this.registry.get(name)),
@@ -327,7 +327,16 @@ export async function openLake(baseOut: string, options: OpenLakeOptions = {}): 
   return lake;
 }
 
-async function datasetNames(paths: LakePaths, registry: DatasetRegistry): Promise<string[]> {
+/**
+ * The datasets of a lake directory: every registered one, plus every top-level directory that
+ * runlake wrote (it has a manifest) or that holds Parquet files, sorted by name.
+ *
+ * @example
+ * ```ts
+ * await listDatasetNames(lakePaths('lake'), defaultRegistry); // ['events', 'seeds']
+ * ```
+ */
+export async function listDatasetNames(paths: LakePaths, registry: DatasetRegistry): Promise<string[]> {
   const names = new Set(registry.list().map((d) => d.name));
   let entries: import('node:fs').Dirent[] = [];
   try {

@@ -140,6 +140,23 @@ export async function resolveLakeSchemaSet(paths: LakePaths, requested?: string)
 }
 
 /**
+ * The schema set a lake already has: the one it records, else `sweep` when runlake wrote
+ * datasets there before lakes recorded one, else `undefined` (a new or empty lake, which any
+ * set may claim).
+ *
+ * @example
+ * ```ts
+ * (await existingLakeSchema(lakePaths('lake'))) ?? 'squiggle';
+ * ```
+ */
+export async function existingLakeSchema(paths: LakePaths): Promise<string | undefined> {
+  return (
+    (await readLakeConfig(paths))?.schema ??
+    ((await hasLegacyData(paths)) ? SWEEP_SCHEMA_SET.name : undefined)
+  );
+}
+
+/**
  * Checks that a dataset may be written into this lake, and records the lake's schema set on its
  * first write of a set's dataset. Refused, with nothing written: a dataset whose name the lake's
  * set defines differently (sweep `events` into a Squiggle lake), and a dataset of another set.

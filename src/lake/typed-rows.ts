@@ -192,7 +192,7 @@ export function validateTypedRows(
             dataset.name,
             r,
             column.name,
-            `${JSON.stringify(text)} is not a ${domain.name} (${[...domain.list(), ...(recorded?.keys() ?? [])].join(', ')})` +
+            `${JSON.stringify(text)} is not a valid ${domain.name} (${[...domain.list(), ...(recorded?.keys() ?? [])].join(', ')})` +
               (domain.extensible ? `; register new values with registerEnumValue('${domain.name}', …)` : ''),
           );
         }

@@ -219,7 +219,7 @@ async function checkPartitionEnums(
         dataset.name,
         row,
         key,
-        `${JSON.stringify(value)} is not a ${domain.name} (${[...domain.list(), ...recorded.keys()].join(', ')})`,
+        `${JSON.stringify(value)} is not a valid ${domain.name} (${[...domain.list(), ...recorded.keys()].join(', ')})`,
       );
     }
   }

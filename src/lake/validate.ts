@@ -1,0 +1,418 @@
+import path from 'node:path';
+import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
+import {
+  type ColumnType,
+  columnTypeFromDuckDB,
+  columnTypeSql,
+  isAssignable,
+  quoteIdentifier,
+  quoteLiteral,
+} from './column-types.js';
+import type { DatasetDefinition } from './dataset.js';
+import { withStagingConnection } from './duckdb.js';
+import { type EnumDomain, readLakeEnumValues } from './enum-domain.js';
+import { datasetManifest, listDatasetNames } from './lake.js';
+import { type LakePaths, lakePaths } from './layout.js';
+import { HIVE_NULL_PARTITION, parsePartitionPath } from './partition-path.js';
+import { resolveLakeSchemaSet } from './schema-set.js';
+import { listParquetFiles } from './write-rows.js';
+
+/** What kind of rule a {@link Violation} breaks. */
+export type ViolationKind =
+  | 'unreadable'
+  | 'partition_path'
+  | 'partition_value'
+  | 'type'
+  | 'unknown_column'
+  | 'missing_column'
+  | 'null'
+  | 'enum'
+  | 'check';
+
+/**
+ * One broken rule in one file: at a row (0-based, in the file's own row order) or, for rules
+ * about the whole file (its path, its column types), at no row.
+ */
+export interface Violation {
+  readonly dataset: string;
+  /** The file, relative to the lake directory. */
+  readonly file: string;
+  readonly row: number | null;
+  readonly column: string;
+  readonly kind: ViolationKind;
+  readonly message: string;
+  /** Rows of this file that break the same rule (this violation names the first of them). */
+  readonly rowsAffected: number;
+}
+
+/** What {@link validateLake} found for one dataset. */
+export interface DatasetValidation {
+  readonly dataset: string;
+  readonly typed: boolean;
+  readonly files: number;
+  readonly rows: number;
+  /** Violations found, counting every affected row. */
+  readonly violations: number;
+}
+
+/** The result of {@link validateLake}. */
+export interface ValidationReport {
+  readonly lake: string;
+  readonly schemaSet: string;
+  readonly datasets: readonly DatasetValidation[];
+  /** Violations to show: file-level ones, and up to `rowsPerRule` rows per rule and file. */
+  readonly violations: readonly Violation[];
+  readonly ok: boolean;
+}
+
+/** Options for {@link validateLake}. */
+export interface ValidateOptions {
+  /** Schema set to check against when the lake records none (see `openLake`). */
+  readonly schema?: string;
+  /** Rows listed per rule and file; the rest are counted (default 5). */
+  readonly rowsPerRule?: number;
+  /** Only these datasets. */
+  readonly datasets?: readonly string[];
+}
+
+/** A row-level rule, as a SQL predicate that is TRUE on a row that breaks it. */
+interface RowRule {
+  readonly kind: ViolationKind;
+  readonly column: string;
+  readonly broken: string;
+  /** SQL text of the offending value, shown in the message. */
+  readonly shown: string | undefined;
+  readonly message: (value: string | null) => string;
+}
+
+/**
+ * Checks every Parquet file of every dataset in a lake against the lake's schema set, reading
+ * each file as it is on disk (partition columns from its path, other columns from the file), and
+ * reports each violation with its file, row and column:
+ * - a file that cannot be read, or whose directory is not `key=value` levels in the dataset's
+ *   partition order, or whose partition value is null or outside its enum;
+ * - a column whose type drifted from the schema (or, for open datasets, from the manifest),
+ *   a column the schema does not know, a non-null column the file lacks;
+ * - per row: a null in a non-null column, a value outside its enum, a failed row check, and a
+ *   partition column stored in the file that disagrees with the file's directory.
+ *
+ * @example
+ * ```ts
+ * const report = await validateLake('lake');
+ * for (const v of report.violations) console.log(v.file, v.row, v.column, v.message);
+ * ```
+ */
+export async function validateLake(
+  baseOut: string,
+  options: ValidateOptions = {},
+): Promise<ValidationReport> {
+  const paths = lakePaths(baseOut);
+  const set = await resolveLakeSchemaSet(paths, options.schema);
+  const names = (await listDatasetNames(paths, set.registry)).filter(
+    (name) => !options.datasets || options.datasets.includes(name),
+  );
+  const rowsPerRule = options.rowsPerRule ?? 5;
+  return withStagingConnection(async (connection) => {
+    const datasets: DatasetValidation[] = [];
+    const violations: Violation[] = [];
+    for (const name of names) {
+      const found = await validateDataset(connection, paths, name, set.registry.get(name), rowsPerRule);
+      datasets.push(found.summary);
+      violations.push(...found.violations);
+    }
+    return {
+      lake: paths.root,
+      schemaSet: set.name,
+      datasets,
+      violations,
+      ok: datasets.every((d) => d.violations === 0),
+    };
+  });
+}
+
+async function validateDataset(
+  connection: DuckDBConnection,
+  paths: LakePaths,
+  name: string,
+  definition: DatasetDefinition | undefined,
+  rowsPerRule: number,
+): Promise<{ summary: DatasetValidation; violations: Violation[] }> {
+  const typed = definition?.columns !== undefined;
+  const manifest = await datasetManifest(connection, paths, name, definition);
+  const keys = definition?.columns ? definition.partitionBy : manifest.partitionBy;
+  const declared = new Map<string, { type: ColumnType; nullable: boolean; enum?: EnumDomain }>(
+    definition?.columns
+      ? definition.columns.map((c) => [
+          c.name,
+          { type: c.type, nullable: c.nullable !== false, enum: c.enum },
+        ])
+      : manifest.columns.map((c) => [c.name, { type: c.type, nullable: true }]),
+  );
+  const allowed = await allowedEnumValues(paths, [...keys, ...(definition?.columns ?? [])]);
+  const relativeFiles = await listParquetFiles(paths.dataset(name));
+  const violations: Violation[] = [];
+  let count = 0;
+  const report = (v: Omit<Violation, 'dataset'>) => {
+    violations.push({ dataset: name, ...v });
+    count += v.rowsAffected;
+  };
+
+  const checkable: Array<{ file: string; relative: string; partitions: Array<[string, string | null]> }> = [];
+  const fileColumns = new Map<string, Set<string>>();
+  let rows = 0;
+  for (const relative of relativeFiles) {
+    const file = path.join(paths.dataset(name), relative);
+    const shown = path.join(name, relative);
+    let problems = 0;
+    const fileReport = (column: string, kind: ViolationKind, message: string) => {
+      report({ file: shown, row: null, column, kind, message, rowsAffected: 1 });
+      problems++;
+    };
+
+    // The path: one key=value level per partition key, in order.
+    const levels = path.dirname(relative) === '.' ? [] : path.dirname(relative).split(path.sep);
+    const partitions = parsePartitionPath(levels.join('/'));
+    const expected = keys.map((k) => k.name);
+    if (levels.length !== partitions.length || partitions.map(([k]) => k).join('/') !== expected.join('/')) {
+      fileReport(
+        expected.join('/'),
+        'partition_path',
+        `the file sits under ${levels.join('/') || 'the dataset root'}, but ${name} is partitioned as ` +
+          `${expected.map((k) => `${k}=…`).join('/') || '(no partitions)'}`,
+      );
+    } else {
+      for (const [k, [key, value]] of partitions.entries()) {
+        const keyDefinition = keys[k];
+        if (value === null) {
+          fileReport(
+            key,
+            'partition_value',
+            `partition value is null (${HIVE_NULL_PARTITION}); keys are never null`,
+          );
+          continue;
+        }
+        const domain = allowed.get(key);
+        if (domain && !domain.values.has(value)) {
+          fileReport(key, 'partition_value', enumMessage(value, domain));
+        }
+        if (keyDefinition && /^int/.test(keyDefinition.type.kind) && !/^-?\d+$/.test(value)) {
+          fileReport(key, 'partition_value', `directory value ${JSON.stringify(value)} is not an integer`);
+        }
+      }
+    }
+
+    // The file's own columns and their types.
+    let described: Array<[string, ColumnType]>;
+    try {
+      const reader = await connection.runAndReadAll(
+        `SELECT * FROM read_parquet(${quoteLiteral(file)}, hive_partitioning = false) LIMIT 0`,
+      );
+      const types = reader.columnTypes();
+      described = reader.columnNames().map((c, i) => [c, columnTypeFromDuckDB(types[i] as DuckDBType)]);
+      const meta = await connection.runAndReadAll(
+        `SELECT num_rows FROM parquet_file_metadata(${quoteLiteral(file)})`,
+      );
+      rows += Number(meta.getRowsJS()[0]?.[0] ?? 0);
+    } catch (error) {
+      fileReport('', 'unreadable', `cannot read the file: ${(error as Error).message.split('\n')[0]}`);
+      continue;
+    }
+    const present = new Set(described.map(([c]) => c));
+    fileColumns.set(file, present);
+    for (const [column, type] of described) {
+      if (keys.some((k) => k.name === column)) continue; // compared row by row below
+      const expectedColumn = declared.get(column);
+      if (!expectedColumn) {
+        if (typed && !definition?.allowExtraColumns) {
+          fileReport(column, 'unknown_column', `column is not in the ${name} schema`);
+        }
+        continue;
+      }
+      if (!isAssignable(type, expectedColumn.type)) {
+        fileReport(
+          column,
+          'type',
+          `the file holds ${columnTypeSql(type)}, the ${typed ? 'schema' : 'manifest'} says ${columnTypeSql(expectedColumn.type)}`,
+        );
+      }
+    }
+    for (const [column, spec] of declared) {
+      if (!spec.nullable && !present.has(column)) {
+        fileReport(column, 'missing_column', 'the file lacks this non-null column');
+      }
+    }
+    // Rows of a file whose columns are wrong cannot be checked reliably: its file-level
+    // violations say what to fix first.
+    if (problems === 0) checkable.push({ file, relative: shown, partitions });
+  }
+
+  if (checkable.length > 0) {
+    await checkRows(connection, {
+      files: checkable,
+      fileColumns,
+      declared,
+      keys: keys.map((k) => k.name),
+      allowed,
+      checks: definition?.checks ?? [],
+      rowsPerRule,
+      report,
+    });
+  }
+  return {
+    summary: { dataset: name, typed, files: relativeFiles.length, rows, violations: count },
+    violations,
+  };
+}
+
+interface AllowedValues {
+  readonly domain: string;
+  readonly values: ReadonlySet<string>;
+}
+
+async function allowedEnumValues(
+  paths: LakePaths,
+  columns: ReadonlyArray<{ name: string; enum?: EnumDomain }>,
+): Promise<Map<string, AllowedValues>> {
+  const allowed = new Map<string, AllowedValues>();
+  for (const column of columns) {
+    if (!column.enum) continue;
+    const recorded = column.enum.extensible ? await readLakeEnumValues(paths, column.enum.name) : new Map();
+    allowed.set(column.name, {
+      domain: column.enum.name,
+      values: new Set([...column.enum.list(), ...recorded.keys()]),
+    });
+  }
+  return allowed;
+}
+
+function enumMessage(value: string, allowed: AllowedValues): string {
+  return `${JSON.stringify(value)} is not a valid ${allowed.domain} (${[...allowed.values].join(', ')})`;
+}
+
+interface RowCheckInput {
+  readonly files: ReadonlyArray<{
+    file: string;
+    relative: string;
+    partitions: Array<[string, string | null]>;
+  }>;
+  readonly fileColumns: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly declared: ReadonlyMap<string, { type: ColumnType; nullable: boolean }>;
+  readonly keys: readonly string[];
+  readonly allowed: ReadonlyMap<string, AllowedValues>;
+  readonly checks: ReadonlyArray<{
+    name: string;
+    description: string;
+    sql: string;
+    columns: readonly string[];
+  }>;
+  readonly rowsPerRule: number;
+  readonly report: (v: Omit<Violation, 'dataset'>) => void;
+}
+
+/** Runs every row-level rule over the files in one scan, then lists the first rows of each. */
+async function checkRows(connection: DuckDBConnection, input: RowCheckInput): Promise<void> {
+  const { files, fileColumns, declared, keys, allowed } = input;
+  const inAny = new Set(files.flatMap((f) => [...(fileColumns.get(f.file) ?? [])]));
+  const rules: RowRule[] = [];
+  for (const [column, spec] of declared) {
+    if (!spec.nullable && inAny.has(column)) {
+      rules.push({
+        kind: 'null',
+        column,
+        broken: `${quoteIdentifier(column)} IS NULL`,
+        shown: undefined,
+        message: () => 'null in a non-null column',
+      });
+    }
+    const domain = allowed.get(column);
+    if (domain && inAny.has(column)) {
+      rules.push({
+        kind: 'enum',
+        column,
+        broken: `${quoteIdentifier(column)} NOT IN (${[...domain.values].map(quoteLiteral).join(', ')})`,
+        shown: quoteIdentifier(column),
+        message: (value) => enumMessage(value ?? '', domain),
+      });
+    }
+  }
+  for (const check of input.checks) {
+    rules.push({
+      kind: 'check',
+      column: check.columns.join(', '),
+      broken: `NOT coalesce((${check.sql}), true)`,
+      shown: undefined,
+      message: () => `fails check ${check.name}: ${check.description} (${check.sql})`,
+    });
+  }
+  // Partition columns some tool also stored inside the files must agree with the directories.
+  const storedKeys = keys.filter((k) => inAny.has(k));
+  for (const key of storedKeys) {
+    const directory = quoteIdentifier(`__dir_${key}`);
+    // Only files that store the column: union_by_name gives the others NULL for it.
+    const storing = files
+      .filter((f) => fileColumns.get(f.file)?.has(key))
+      .map((f) => quoteLiteral(f.relative));
+    rules.push({
+      kind: 'partition_value',
+      column: key,
+      broken: `("__relative" IN (${storing.join(', ')}) AND CAST(${quoteIdentifier(key)} AS VARCHAR) IS DISTINCT FROM ${directory})`,
+      shown: `coalesce(CAST(${quoteIdentifier(key)} AS VARCHAR), 'NULL') || ' but its directory says ' || coalesce(${directory}, 'NULL')`,
+      message: (value) => `the row has ${key} = ${value ?? 'NULL'}`,
+    });
+  }
+  if (rules.length === 0) return;
+
+  // Declared columns no file holds are NULL, so checks over them bind (and pass or fail as NULL).
+  const absent = [...declared]
+    .filter(([column]) => !inAny.has(column))
+    .map(([column, spec]) => `, CAST(NULL AS ${columnTypeSql(spec.type)}) AS ${quoteIdentifier(column)}`)
+    .join('');
+  const list = `[${files.map((f) => quoteLiteral(f.file)).join(', ')}]`;
+  await connection.run(
+    `CREATE OR REPLACE TEMP TABLE validate_paths ("__file" VARCHAR, "__relative" VARCHAR${keys.map((k) => `, ${quoteIdentifier(k)} VARCHAR`).join('')})`,
+  );
+  const values = files.map(
+    (f) =>
+      `(${quoteLiteral(f.file)}, ${quoteLiteral(f.relative)}${keys
+        .map((_, i) => {
+          const value = f.partitions[i]?.[1];
+          return `, ${value === null || value === undefined ? 'NULL' : quoteLiteral(value)}`;
+        })
+        .join('')})`,
+  );
+  await connection.run(`INSERT INTO validate_paths VALUES ${values.join(', ')}`);
+  // One relation: the files' own columns (no hive columns), each row's file and row number, and
+  // the partition values its directory holds (as `__dir_<key>`).
+  const base =
+    `SELECT d.*${absent}, p."__relative"${keys.map((k) => `, p.${quoteIdentifier(k)} AS ${quoteIdentifier(`__dir_${k}`)}`).join('')} ` +
+    `FROM read_parquet(${list}, hive_partitioning = false, union_by_name = true, filename = '__file', ` +
+    `file_row_number = true) d JOIN validate_paths p USING ("__file")`;
+
+  const counts = await connection.runAndReadAll(
+    `SELECT ${rules.map((r, i) => `count_if(${r.broken}) AS v${i}`).join(', ')} FROM (${base})`,
+  );
+  const totals = (counts.getRowsJS()[0] ?? []).map(Number);
+  for (const [i, rule] of rules.entries()) {
+    if (!totals[i]) continue;
+    const offending = await connection.runAndReadAll(
+      `SELECT "__relative", file_row_number, CAST(${rule.shown ?? 'NULL'} AS VARCHAR), count(*) OVER (PARTITION BY "__relative") ` +
+        `FROM (${base}) WHERE ${rule.broken} ` +
+        `QUALIFY row_number() OVER (PARTITION BY "__relative" ORDER BY file_row_number) <= ${input.rowsPerRule} ` +
+        'ORDER BY "__relative", file_row_number',
+    );
+    let previousFile = '';
+    for (const [relative, row, value, affected] of offending.getRowsJS()) {
+      const first = relative !== previousFile;
+      previousFile = String(relative);
+      input.report({
+        file: String(relative),
+        row: Number(row),
+        column: rule.column,
+        kind: rule.kind,
+        message: rule.message(value === null ? null : String(value)),
+        // The first listed row carries the file's count for this rule; the others are examples.
+        rowsAffected: first ? Number(affected) : 0,
+      });
+    }
+  }
+}
