@@ -4,9 +4,13 @@ import { Command, CommanderError } from 'commander';
 import { RunlakeError } from '../lake/index.js';
 import { registerConvertCommand } from './convert.js';
 import { registerDemoCommand } from './demo.js';
+import { registerEnumCommand } from './enum.js';
+import { registerImportCommand } from './import.js';
 import { registerInfoCommand } from './info.js';
 import { registerQueryCommand } from './query.js';
+import { registerSchemaCommand } from './schema.js';
 import { registerShardsCommand } from './shards.js';
+import { registerValidateCommand } from './validate.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -33,6 +37,10 @@ export function buildProgram(): Command {
   registerQueryCommand(program);
   registerInfoCommand(program);
   registerConvertCommand(program);
+  registerImportCommand(program);
+  registerValidateCommand(program);
+  registerSchemaCommand(program);
+  registerEnumCommand(program);
   registerDemoCommand(program);
   registerShardsCommand(program);
   return program;
