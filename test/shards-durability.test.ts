@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ShardedDatasetReader, ShardedDatasetWriter, verifyShards } from '../src/index.js';
+import { type NdArray, ShardedDatasetReader, ShardedDatasetWriter, verifyShards } from '../src/index.js';
 
 const LOOP = fileURLToPath(new URL('./fixtures/shards/writer-loop.mjs', import.meta.url));
 const tempDirs: string[] = [];
@@ -77,7 +77,7 @@ function seqOf(id: string): number {
 /** Checks a sample's two fields and metadata come from one version of one write. */
 function checkSample(reader: ShardedDatasetReader, id: string): number {
   const { arrays, metadata } = reader.getSample(id);
-  const target = (arrays.target?.data as Int32Array)[0] as number;
+  const target = ((arrays.target as NdArray).data as Int32Array)[0] as number;
   const history = arrays.history?.data as Float32Array;
   expect(history.every((v) => v === target)).toBe(true);
   const version = metadata.version as number;
@@ -150,8 +150,10 @@ describe('array shards: crashes and concurrency', () => {
       expect(ids.length).toBeGreaterThanOrEqual(size);
       // Every id the index lists is fully readable: both fields, from the same write.
       for (const sample of reader.getMany(ids.slice(-40))) {
-        const target = (sample.arrays.target?.data as Int32Array)[0];
-        expect((sample.arrays.history?.data as Float32Array).every((v) => v === target)).toBe(true);
+        const target = ((sample.arrays.target as NdArray).data as Int32Array)[0];
+        expect(((sample.arrays.history as NdArray).data as Float32Array).every((v) => v === target)).toBe(
+          true,
+        );
       }
       for (const id of ids.slice(0, 20)) checkSample(reader, id);
       await sleep(2);

@@ -17,6 +17,7 @@ import {
   halfToFloat,
   MissingFieldError,
   memberHeader,
+  type NdArray,
   NpyFormatError,
   ndarray,
   parseNpyHeader,
@@ -121,7 +122,7 @@ describe('npy codec', () => {
     const total = Math.ceil((prefix + header.length + 1) / 64) * 64;
     const bytes = new Uint8Array(total + 8);
     bytes.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, total - prefix, 0]);
-    bytes.set(Buffer.from(header.padEnd(total - prefix - 1, ' ') + '\n', 'latin1'), prefix);
+    bytes.set(Buffer.from(`${header.padEnd(total - prefix - 1, ' ')}\n`, 'latin1'), prefix);
     new DataView(bytes.buffer).setInt32(total, -5, false);
     new DataView(bytes.buffer).setInt32(total + 4, 70000, false);
     expect(Array.from(decodeNpy(bytes).data as Int32Array)).toEqual([-5, 70000]);
@@ -241,7 +242,7 @@ describe('writer and reader', () => {
       expect(reader.listFields()).toEqual(['history', 'target']);
       expect(reader.shardCounts('history')).toEqual({ 0: 4, 1: 4, 2: 2 });
       const { arrays, metadata } = reader.getSample('sample_000000000005');
-      expect(Array.from(arrays.history?.data as Float32Array)).toEqual([4, 5, 6]);
+      expect(Array.from((arrays.history as NdArray).data as Float32Array)).toEqual([4, 5, 6]);
       expect(arrays.history?.shape).toEqual([3]);
       expect(arrays.target?.dtype).toBe('int32');
       expect(metadata).toEqual({ length: 40, source: 'even' });
@@ -354,8 +355,8 @@ describe('writer and reader', () => {
     );
     // The reader sees the update at its next call (its cached index row is dropped).
     const { arrays, metadata } = reader.getSample(ids[0] as string);
-    expect(Array.from(arrays.history?.data as Float32Array)).toEqual([42]);
-    expect(Array.from(arrays.forecast?.data as Float64Array)).toEqual([1, 2]);
+    expect(Array.from((arrays.history as NdArray).data as Float32Array)).toEqual([42]);
+    expect(Array.from((arrays.forecast as NdArray).data as Float64Array)).toEqual([1, 2]);
     expect(metadata).toEqual({ length: -1 });
     expect(reader.listFields()).toEqual(['history', 'target', 'forecast']);
     writer.close();
@@ -437,7 +438,9 @@ describe('writer and reader', () => {
     writer.addSample({ history: new Float32Array([9, 9, 9]) });
     writer.close();
     withReader(root, (reader) => {
-      expect(reader.getMany(ids).map((s) => (s.arrays.history?.data as Float32Array)[0])).toEqual([0, 1, 2]);
+      expect(reader.getMany(ids).map((s) => ((s.arrays.history as NdArray).data as Float32Array)[0])).toEqual(
+        [0, 1, 2],
+      );
       expect(
         Array.from(reader.getSample('sample_000000000004').arrays.history?.data as Float32Array),
       ).toEqual([9, 9, 9]);
@@ -452,13 +455,15 @@ describe('writer and reader', () => {
     for (const id of ids.slice(0, 3)) writer.updateSample(id, { history: new Float32Array([-1]) });
     writer.close();
     const reader = new ShardedDatasetReader(root);
-    const before = reader.getMany(ids).map((s) => Array.from(s.arrays.history?.data as Float32Array));
+    const before = reader
+      .getMany(ids)
+      .map((s) => Array.from((s.arrays.history as NdArray).data as Float32Array));
     const report = compactShards(root);
     expect(report.bytesReclaimed).toBe(3 * 1024);
     expect(report.fields.find((f) => f.field === 'history')?.shardsRewritten).toBe(1);
-    expect(reader.getMany(ids).map((s) => Array.from(s.arrays.history?.data as Float32Array))).toEqual(
-      before,
-    );
+    expect(
+      reader.getMany(ids).map((s) => Array.from((s.arrays.history as NdArray).data as Float32Array)),
+    ).toEqual(before);
     reader.close();
     expect(compactShards(root).bytesReclaimed).toBe(0);
     expect(verifyShards(root).ok).toBe(true);
