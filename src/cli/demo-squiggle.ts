@@ -188,9 +188,10 @@ export async function writeSquiggleDemo(lake: Lake): Promise<Record<string, numb
       {
         run_id: run.runId,
         event_type: 'phase_shift',
-        event_id: `${run.runId}/loss-plateau`,
+        event_id: `${run.runId}/drift-change`,
         step: 900,
-        descriptor: 'loss',
+        sample_set: PROBE_SET,
+        descriptor: 'cka_drift',
         detector: 'pelt-l2/v1',
         magnitude: 0.8,
         confidence: 0.7,

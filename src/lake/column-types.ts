@@ -79,12 +79,25 @@ const SCALAR_TRAITS: Record<ScalarKind, ScalarTypeTraits> = {
   timestamp: {
     sql: 'TIMESTAMP WITH TIME ZONE',
     duckdb: TIMESTAMPTZ,
-    toDuckDB: (v) => timestampTZValue(BigInt((v as Date).getTime()) * 1000n),
+    toDuckDB: (v) => timestampTZValue(timestampMicros(v as Date | string)),
   },
   // Nested nulls (the element type of `[]`) are staged as INTEGER, the type DuckDB itself gives a
   // NULL literal in Parquet; a top-level column that is all null is left out of the file instead.
   null: { sql: 'INTEGER', duckdb: INTEGER, toDuckDB: () => null },
 };
+
+/**
+ * Microseconds since the epoch of a `Date` or an ISO-8601 string, keeping the string's
+ * microseconds that a `Date` would truncate.
+ */
+function timestampMicros(value: Date | string): bigint {
+  if (value instanceof Date) return BigInt(value.getTime()) * 1000n;
+  const millis = Date.parse(value);
+  const fraction = /\.(\d+)/.exec(value)?.[1] ?? '';
+  const extraMicros = Number(fraction.slice(3, 6).padEnd(3, '0'));
+  // Date.parse keeps the first three fraction digits; the next three always add time.
+  return BigInt(millis) * 1000n + BigInt(extraMicros);
+}
 
 /**
  * Shorthand constructors, for typed dataset definitions.

@@ -99,7 +99,6 @@ export async function writeRows(
   });
   await checkPartitionEnums(paths, dataset, batch);
   if (rows.length === 0) return { dataset: dataset.name, rowCount: 0, files: [], skippedFiles: 0 };
-  await claimLakeSchema(paths, dataset);
 
   return withStagingConnection(async (connection) => {
     // Typed datasets stage every declared column, so each file carries the whole schema with
@@ -108,6 +107,7 @@ export async function writeRows(
     const table = await loadStageTable(connection, batch, loaded);
     try {
       await enforceRowChecks(connection, dataset, table, new Set(loaded.map((c) => c.name)));
+      await claimLakeSchema(paths, dataset);
       const incoming = declared
         ? [...(dataset.columns ?? []), ...batch.columns.filter((c) => !declared.has(c.name))]
         : batch.columns;

@@ -144,7 +144,7 @@ export function schemaSetMarkdown(
       lines.push(
         `### \`${domain.name}\``,
         '',
-        `${capitalise(domain.description)}. ${domain.extensible ? 'Extensible: register new values in code or record them in a lake (`runlake enum add`).' : 'Closed.'}`,
+        `${capitalise(domain.description)}. ${domain.extensible ? 'Extensible: register new values in code, or record them in a lake with `runlake enum <lake> <domain> --add <value>`.' : 'Closed.'}`,
         '',
         '| value | meaning |',
         '|---|---|',
@@ -157,8 +157,8 @@ export function schemaSetMarkdown(
   for (const dataset of json.datasets) {
     lines.push(`### \`${dataset.name}\``, '', `${capitalise(dataset.description)}.`, '');
     lines.push(
-      `- **Partitioned by** ${dataset.partition_by.map((k) => `\`${k}\``).join(' / ') || '(nothing)'}` +
-        (dataset.partition_reason ? `: ${dataset.partition_reason}` : ''),
+      `- **Partitioned by** ${dataset.partition_by.map((k) => `\`${k}\``).join(' / ') || '(nothing)'}.` +
+        (dataset.partition_reason ? ` ${dataset.partition_reason}` : ''),
     );
     if (dataset.sort_by.length) {
       lines.push(`- **Files sorted by** ${dataset.sort_by.map((k) => `\`${k}\``).join(', ')}.`);
@@ -171,7 +171,7 @@ export function schemaSetMarkdown(
       ...dataset.columns.map(
         (c) =>
           `| \`${c.name}\`${c.partition ? ' (partition)' : ''} | \`${c.type}\` | ${c.nullable ? 'yes' : 'no'} | ` +
-          `${escapeCell(c.description)}${c.enum ? ` One of \`${c.enum}\`.` : ''} |`,
+          `${escapeCell(c.description)}${c.enum ? ` (one of \`${c.enum}\`)` : ''} |`,
       ),
       '',
     );

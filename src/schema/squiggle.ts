@@ -41,8 +41,7 @@ const MODULE_KEY = partition('module', 'canonical module location', MODULE);
 const STEP = key('step', t.int64, 'optimizer step (global)');
 const LAYER = key('layer', t.int16, 'transformer layer index (0 = first block)');
 
-const RUN_PARTITION =
-  'run_id, because nearly every query is about some runs, and a run is written as a unit.';
+const RUN_PARTITION = 'Nearly every query is about some runs, and a run is written as a unit.';
 
 /**
  * 00 — `runs`: one row per training run, with its configuration, environment and model. Extra
@@ -138,7 +137,7 @@ export const SAMPLES = defineDataset({
   description: 'eval sample catalog: stable sample IDs and optional text/token payloads',
   partitionBy: [SAMPLE_SET],
   partitionReason:
-    'sample_set, not run_id: the catalog describes probe sets that every run is evaluated on, and ' +
+    'Not run_id: the catalog describes probe sets that every run is evaluated on, and ' +
     'readers load one set at a time.',
   sortBy: ['sample_id'],
   columns: [
@@ -180,7 +179,7 @@ export const METRICS_SCALAR = defineDataset({
   description: 'scalar metrics in long form, one row per (run, step, metric)',
   partitionBy: [RUN_ID],
   partitionReason:
-    'run_id only, not metric_name: runs log tens to hundreds of metrics, and a directory per metric ' +
+    'Not metric_name: runs log tens to hundreds of metrics, and a directory per metric ' +
     'would turn every flush into that many tiny files. Files are sorted by (metric_name, step) ' +
     'instead, so Parquet row-group statistics skip other metrics when a query filters on one.',
   sortBy: ['metric_name', 'step'],
@@ -233,8 +232,8 @@ export const GEOMETRY_STATE = defineDataset({
   description: 'geometric state layer: basis-invariant descriptors of representations',
   partitionBy: [RUN_ID, SAMPLE_SET, MODULE_KEY],
   partitionReason:
-    'run_id, then sample_set and module, which the seed recommends and every trajectory query ' +
-    'fixes (one probe set, one module); both are low-cardinality, so files stay few. Not step ' +
+    'After run_id, sample_set and module, as the seed recommends: every trajectory query fixes ' +
+    'one probe set and one module, and both are low-cardinality, so files stay few. Not step ' +
     '(too many partitions) and not layer (files per run would multiply by depth).',
   sortBy: ['layer', 'step'],
   columns: [
@@ -306,7 +305,7 @@ export const GEOMETRY_DYNAMICS = defineDataset({
   name: 'geometry_dynamics',
   description: 'dynamics layer: descriptor deltas, rates and representational drift between steps',
   partitionBy: [RUN_ID, SAMPLE_SET, MODULE_KEY],
-  partitionReason: 'as geometry_state, which it is derived from and joined with.',
+  partitionReason: 'As geometry_state, which it is derived from and joined with.',
   sortBy: ['layer', 'step'],
   columns: [
     STEP,
@@ -343,14 +342,14 @@ export const EVENTS = defineDataset({
   description: 'event layer: discrete or semi-discrete events detected from state and dynamics',
   partitionBy: [RUN_ID, partition('event_type', 'kind of event', EVENT_TYPE)],
   partitionReason:
-    'run_id, then event_type (the seed’s "sometimes"): events are few per run, types are few, and ' +
+    'After run_id, event_type (the seed’s "sometimes"): events are few per run, types are few, and ' +
     'the common query is one type across runs. Not module, which is null for run-level events.',
   sortBy: ['step'],
   columns: [
     key('event_id', t.string, 'stable ID of the event'),
     key('step', t.int64, 'step at which the event starts (its onset)'),
     value('step_end', t.int64, 'step at which it ends, for events with a duration'),
-    value('sample_set', t.string, 'probe set the event was detected on'),
+    key('sample_set', t.string, 'probe set whose state or dynamics the event was detected in'),
     value('sample_id', t.string, 'sample, or null for a run-level event'),
     value('layer', t.int16, 'layer, or null for a run-level event'),
     value('module', t.string, 'module, or null for a run-level event', MODULE),
@@ -435,7 +434,7 @@ export const MATCHES = defineDataset({
   name: 'matches',
   description: 'signature match results: distances, scores, ranks and alignments',
   partitionBy: [partition('run_id', 'run of the query signature')],
-  partitionReason: 'run_id of the query: matches are read per query run, and written per matching pass.',
+  partitionReason: 'The query’s run: matches are read per query run, and written per matching pass.',
   sortBy: ['query_signature_id', 'method', 'rank'],
   columns: [
     key('query_signature_id', t.string, 'the signature matched against the pool'),
@@ -478,7 +477,7 @@ export const EMBEDDINGS = defineDataset({
   name: 'embeddings',
   description: 'selected raw representation vectors, inline or referenced in an array-shards store',
   partitionBy: [RUN_ID, SAMPLE_SET, MODULE_KEY],
-  partitionReason: 'as geometry_state: embeddings are read as one probe set at one module of one run.',
+  partitionReason: 'As geometry_state: embeddings are read as one probe set at one module of one run.',
   sortBy: ['layer', 'step', 'sample_id'],
   columns: [
     STEP,
