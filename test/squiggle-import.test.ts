@@ -329,7 +329,7 @@ const BAD_CASES: BadCase[] = [
       { ...GOOD_EVENT, layer: 2 },
       { ...GOOD_EVENT, layer: 40000 },
     ]),
-    message: 'row 2, column "layer": schema says SMALLINT: 40000n is outside -32768..32767',
+    message: 'row 2, column "layer": schema says SMALLINT: 40000 is outside -32768..32767',
   },
   {
     name: 'a stored value outside a closed enum',
@@ -454,9 +454,9 @@ describe('importFile refuses bad input and writes nothing', () => {
     expect(report.datasets.reduce((n, d) => n + d.rows, 0)).toBe(3);
   });
 
-  // DuckDB's readers infer one type per column, so a single bad cell turns the whole column into
-  // VARCHAR and the import blames row 0, whose value is fine.
-  it.fails('names the row that holds a wrong-typed value in a JSONL file, not row 0', async () => {
+  // A bad cell must not change how the rest of its column is read (as one inferred column type
+  // would): the error names the row that holds it.
+  it('names the row that holds a wrong-typed value in a JSONL file, not row 0', async () => {
     const file = path.join(inputs, 'mixed-step.jsonl');
     writeFileSync(
       file,
@@ -468,9 +468,8 @@ describe('importFile refuses bad input and writes nothing', () => {
     await expect(importFile(dir, 'metrics_scalar', file)).rejects.toThrow(/row 1, column "step": .*"ten"/);
   });
 
-  // read_json gives every row every key the file uses (NULL where absent), and a null unknown
-  // column still counts as present, so the import blames row 0, which has no such key.
-  it.fails('names the first JSONL row that has an unknown key, not row 0', async () => {
+  // A key absent from a JSONL row is absent, not NULL: the first row that has it is named.
+  it('names the first JSONL row that has an unknown key, not row 0', async () => {
     const file = path.join(inputs, 'sparse-unknown.jsonl');
     writeFileSync(
       file,
@@ -484,9 +483,8 @@ describe('importFile refuses bad input and writes nothing', () => {
     );
   });
 
-  // read_csv infers BIGINT for an all-digit run_id column, and the import checks the inferred
-  // bigint against the VARCHAR key instead of reading the column as text.
-  it.fails('reads an all-digit run_id column of a CSV as the VARCHAR key it is', async () => {
+  // CSV cells are text converted by the declared type, so an all-digit run_id stays VARCHAR.
+  it('reads an all-digit run_id column of a CSV as the VARCHAR key it is', async () => {
     const file = path.join(inputs, 'numeric-run-id.csv');
     writeFileSync(file, 'run_id,step,metric_name,value\n7,1,loss,2.5\n');
     const fresh = path.join(tempDir(), 'lake');
@@ -494,7 +492,7 @@ describe('importFile refuses bad input and writes nothing', () => {
     expect(await readBack(fresh, 'SELECT run_id FROM metrics_scalar')).toEqual([{ run_id: '7' }]);
   });
 
-  it.fails('names the row that holds a non-numeric cell in a CSV file, not row 0', async () => {
+  it('names the row that holds a non-numeric cell in a CSV file, not row 0', async () => {
     const file = path.join(inputs, 'mixed-value.csv');
     writeFileSync(file, 'step,metric_name,value\n1,loss,2.5\n2,loss,high\n');
     await expect(importFile(dir, 'metrics_scalar', file, { values: { run_id: 'r1' } })).rejects.toThrow(
@@ -672,9 +670,8 @@ describe('runlake import', () => {
     expect(parquetFiles(sweep)).toEqual(before);
   });
 
-  // The CLI parses an all-digit --value as a number, and the import does not coerce it to the
-  // column's type, so a numeric run id is refused as "123 is not a string".
-  it.fails('takes an all-digit --value for a VARCHAR partition key', async () => {
+  // --value text is converted by the column's declared type, so a numeric run id stays text.
+  it('takes an all-digit --value for a VARCHAR partition key', async () => {
     const csv = path.join(root, 'numeric-run.csv');
     writeFileSync(csv, 'step,metric_name,value\n1,loss,2.5\n');
     const lake = path.join(root, 'numeric-run-lake');

@@ -647,3 +647,25 @@ describe('partition layout edge cases', () => {
     expect(violations).toHaveLength(3);
   });
 });
+
+describe('validate: types other writers use', () => {
+  it('reads DECIMAL as a floating column (a DuckDB literal like 1.0), but not VARCHAR', async () => {
+    const dir = tempDir('runlake-sq-validate-decimal-');
+    const event = (magnitude: string) =>
+      `SELECT 'e9' AS event_id, 5::BIGINT AS step, 'fixed_v1' AS sample_set, 'd/v1' AS detector, ` +
+      `${magnitude} AS magnitude, 0.5::DOUBLE AS confidence`;
+    await plant(dir, 'events/run_id=r1/event_type=phase_shift/decimal.parquet', event('1.25'));
+    const clean = await validateLake(dir, { schema: 'squiggle' });
+    expect(clean.violations).toEqual([]);
+    await plant(dir, 'events/run_id=r1/event_type=phase_shift/text.parquet', event("'1.25'"));
+    const report = await validateLake(dir, { schema: 'squiggle' });
+    expect(report.violations.map((v) => [v.file, v.column, v.kind, v.message])).toEqual([
+      [
+        'events/run_id=r1/event_type=phase_shift/text.parquet',
+        'magnitude',
+        'type',
+        'the file holds VARCHAR, the schema says DOUBLE',
+      ],
+    ]);
+  });
+});

@@ -1,22 +1,19 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { IMPORT_FORMATS, type ImportFormat, importFile } from '../ingest/index.js';
-import type { PartitionValue } from '../lake/index.js';
 import { writeStdout } from './common.js';
 
 interface ImportCommandOptions {
   format?: ImportFormat;
   schema?: string;
-  value: Record<string, PartitionValue>;
+  value: Record<string, string>;
 }
 
-/** Parses repeated `--value key=value` options; all-digit values become integers. */
-function keyValue(text: string, previous: Record<string, PartitionValue>): Record<string, PartitionValue> {
+/** Parses repeated `--value key=value` options; the import converts the text to the column's type. */
+function keyValue(text: string, previous: Record<string, string>): Record<string, string> {
   const eq = text.indexOf('=');
   if (eq <= 0) throw new InvalidArgumentError(`expected key=value, got "${text}"`);
-  const raw = text.slice(eq + 1);
-  const value = /^-?\d{1,15}$/.test(raw) ? Number(raw) : raw;
-  return { ...previous, [text.slice(0, eq)]: value };
+  return { ...previous, [text.slice(0, eq)]: text.slice(eq + 1) };
 }
 
 /**

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  type ColumnType,
   existingLakeSchema,
   InputFileError,
   lakePaths,
@@ -17,13 +19,6 @@ export const IMPORT_FORMATS = ['jsonl', 'json', 'csv', 'parquet'] as const;
 
 /** One of {@link IMPORT_FORMATS}. */
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
-
-const READERS: Record<ImportFormat, (file: string) => string> = {
-  jsonl: (file) => `read_json(${quoteLiteral(file)}, format = 'newline_delimited')`,
-  json: (file) => `read_json(${quoteLiteral(file)}, format = 'auto')`,
-  csv: (file) => `read_csv(${quoteLiteral(file)}, header = true)`,
-  parquet: (file) => `read_parquet(${quoteLiteral(file)}, hive_partitioning = false)`,
-};
 
 const EXTENSIONS: Record<string, ImportFormat> = {
   '.jsonl': 'jsonl',
@@ -43,7 +38,10 @@ export interface ImportOptions {
    * it, and a different request is refused.
    */
   readonly schema?: string;
-  /** Values for columns the file lacks, e.g. the partition key `run_id` of a per-run CSV. */
+  /**
+   * Values for columns the file lacks (or leaves null), e.g. the partition key `run_id` of a
+   * per-run CSV. Text is converted to the column's declared type, as CSV fields are.
+   */
   readonly values?: Readonly<Record<string, PartitionValue>>;
 }
 
@@ -71,20 +69,20 @@ export async function importFile(
       `cannot tell the format from the extension; pass one of ${IMPORT_FORMATS.join(', ')}`,
     );
   }
-  const rows = await readRows(file, format);
-  const values = options.values ?? {};
-  const completed = Object.keys(values).length
-    ? rows.map((row) => {
-        const out = { ...row };
-        for (const [key, value] of Object.entries(values)) if (out[key] == null) out[key] = value;
-        return out;
-      })
-    : rows;
-
   const existing = await existingLakeSchema(lakePaths(baseOut));
   const lake = await openLake(baseOut, { schema: options.schema ?? existing ?? 'squiggle' });
   try {
-    return await lake.write(dataset, completed);
+    const definition = lake.definition(dataset);
+    const declared = new Map<string, ColumnType>(
+      [...definition.partitionBy, ...(definition.columns ?? [])].map((c) => [c.name, c.type]),
+    );
+    const rows = await READERS[format](file, declared);
+    for (const row of rows) {
+      for (const [key, value] of Object.entries(options.values ?? {})) {
+        if (row[key] === undefined || row[key] === null) row[key] = fromText(declared.get(key), value);
+      }
+    }
+    return await lake.write(dataset, rows);
   } catch (error) {
     if (error instanceof RowValidationError) {
       throw new InputFileError(file, `row ${error.rowIndex}, column "${error.column}": ${error.reason}`);
@@ -95,14 +93,117 @@ export async function importFile(
   }
 }
 
-async function readRows(file: string, format: ImportFormat): Promise<Record<string, unknown>[]> {
+type ImportRow = Record<string, unknown>;
+type Reader = (file: string, declared: ReadonlyMap<string, ColumnType>) => Promise<ImportRow[]>;
+
+// JSON keeps its own types and its own notion of a missing key, so it is parsed as JSON; CSV has
+// no types, so its text is read as text and converted by the dataset's declared column types; a
+// Parquet file's types are its writer's, read by DuckDB. Either way the row order is the file's.
+const READERS: Record<ImportFormat, Reader> = {
+  jsonl: async (file) => {
+    const rows: ImportRow[] = [];
+    for (const [index, line] of (await readFile(file, 'utf8')).split('\n').entries()) {
+      if (line.trim() === '') continue;
+      rows.push(jsonObject(file, line, `line ${index + 1}`));
+    }
+    return rows;
+  },
+  json: async (file) => {
+    const text = await readFile(file, 'utf8');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new InputFileError(file, `not valid JSON: ${(error as Error).message}`);
+    }
+    if (!Array.isArray(parsed))
+      throw new InputFileError(file, 'a .json import holds an array of row objects');
+    return parsed.map((row, i) => jsonObject(file, row, `element ${i}`));
+  },
+  csv: async (file, declared) => {
+    const rows = await duckdbRows(
+      file,
+      'csv',
+      `read_csv(${quoteLiteral(path.resolve(file))}, header = true, all_varchar = true)`,
+    );
+    for (const row of rows) {
+      for (const [key, value] of Object.entries(row)) row[key] = fromText(declared.get(key), value);
+    }
+    return rows;
+  },
+  parquet: (file) =>
+    duckdbRows(
+      file,
+      'parquet',
+      `read_parquet(${quoteLiteral(path.resolve(file))}, hive_partitioning = false)`,
+    ),
+};
+
+function jsonObject(file: string, value: unknown, where: string): ImportRow {
+  let row = value;
+  if (typeof value === 'string') {
+    try {
+      row = JSON.parse(value);
+    } catch (error) {
+      throw new InputFileError(file, `${where} is not valid JSON: ${(error as Error).message}`);
+    }
+  }
+  if (row === null || typeof row !== 'object' || Array.isArray(row)) {
+    throw new InputFileError(file, `${where} is not a JSON object`);
+  }
+  return row as ImportRow;
+}
+
+async function duckdbRows(file: string, format: ImportFormat, source: string): Promise<ImportRow[]> {
   return withStagingConnection(async (connection) => {
     try {
-      const reader = await connection.runAndReadAll(`SELECT * FROM ${READERS[format](path.resolve(file))}`);
-      // BIGINTs arrive as bigint; the schema's checks take them for integer and float columns alike.
-      return reader.getRowObjectsJS() as Record<string, unknown>[];
+      return (await connection.runAndReadAll(`SELECT * FROM ${source}`)).getRowObjectsJS() as ImportRow[];
     } catch (error) {
       throw new InputFileError(file, `cannot read as ${format}: ${(error as Error).message.split('\n')[0]}`);
     }
   });
+}
+
+const INTEGER_TEXT = /^[+-]?\d+$/;
+const NUMBER_TEXT = /^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|infinity|nan)$/i;
+
+// Text (a CSV field, a --value) converted to a declared column's type when it spells one; text
+// that does not is left as it is, for the schema check to refuse with the row and column.
+const FROM_TEXT: Partial<Record<ColumnType['kind'], (text: string) => unknown>> = {
+  int16: integerFromText,
+  int32: integerFromText,
+  int64: integerFromText,
+  float32: floatFromText,
+  float64: floatFromText,
+  bool: (text) => ({ true: true, false: false, '1': true, '0': false })[text.toLowerCase()] ?? text,
+  list: jsonFromText,
+  struct: jsonFromText,
+};
+
+function fromText(type: ColumnType | undefined, value: unknown): unknown {
+  if (typeof value !== 'string' || !type) return value;
+  return FROM_TEXT[type.kind]?.(value.trim()) ?? value;
+}
+
+function integerFromText(text: string): unknown {
+  if (!INTEGER_TEXT.test(text)) return text;
+  const big = BigInt(text);
+  return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
+}
+
+function floatFromText(text: string): unknown {
+  if (!NUMBER_TEXT.test(text)) return text;
+  const lower = text.toLowerCase().replace(/^\+/, '');
+  if (lower === 'nan') return Number.NaN;
+  if (lower === 'inf' || lower === 'infinity') return Number.POSITIVE_INFINITY;
+  if (lower === '-inf' || lower === '-infinity') return Number.NEGATIVE_INFINITY;
+  return Number(text);
+}
+
+function jsonFromText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }

@@ -216,19 +216,30 @@ export class Lake {
    * ```
    */
   async write(dataset: string, rows: readonly Row[], options: WriteOptions = {}): Promise<WriteResult> {
-    const definition = this.registry.get(dataset);
-    if (!definition) {
-      throw new RunlakeError(
-        `${this.baseOut} is a "${this.schemaSet.name}" lake and has no dataset "${dataset}" to write ` +
-          `(its datasets: ${this.registry
-            .list()
-            .map((d) => d.name)
-            .join(', ')})`,
-      );
-    }
+    const definition = this.definition(dataset);
     const result = await writeRows(this.baseOut, definition, rows, options);
     this.#datasets.set(dataset, await createDatasetView(this.connection, this.paths, dataset, definition));
     return result;
+  }
+
+  /**
+   * The definition of one of the lake's writable datasets; throws naming the ones it has.
+   *
+   * @example
+   * ```ts
+   * lake.definition('geometry_state').partitionBy.map((k) => k.name); // ['run_id', 'sample_set', 'module']
+   * ```
+   */
+  definition(dataset: string): DatasetDefinition {
+    const definition = this.registry.get(dataset);
+    if (!definition) {
+      const names = this.registry.list().map((d) => d.name);
+      throw new RunlakeError(
+        `${this.baseOut} is a "${this.schemaSet.name}" lake and has no dataset "${dataset}" to write ` +
+          `(its datasets: ${names.join(', ')})`,
+      );
+    }
+    return definition;
   }
 
   /**

@@ -228,7 +228,7 @@ async function validateDataset(
         }
         continue;
       }
-      if (!isAssignable(type, expectedColumn.type)) {
+      if (!readableAs(type, expectedColumn.type)) {
         fileReport(
           column,
           'type',
@@ -262,6 +262,16 @@ async function validateDataset(
     summary: { dataset: name, typed, files: relativeFiles.length, rows, violations: count },
     violations,
   };
+}
+
+/**
+ * Whether a file's column type reads as the expected one: the write widening rules,
+ * plus DECIMAL for floating columns (what DuckDB and some writers give a literal like 1.0).
+ */
+function readableAs(type: ColumnType, expected: ColumnType): boolean {
+  if (isAssignable(type, expected)) return true;
+  const floating = expected.kind === 'float64' || expected.kind === 'float32';
+  return floating && type.kind === 'other' && type.sql.startsWith('DECIMAL');
 }
 
 interface AllowedValues {
