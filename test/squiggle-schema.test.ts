@@ -485,3 +485,31 @@ describe.skipIf(py.skip)('Squiggle datasets read back in Python (pyarrow)', () =
     });
   });
 });
+
+describe('partition values from the write options', () => {
+  it('checks and records enum values given as partition defaults, as for values in the rows', async () => {
+    const dir = tempDir();
+    const row = {
+      run_id: 'r1',
+      event_id: 'e1',
+      step: 1,
+      sample_set: 'fixed_v1',
+      detector: 'd/v1',
+      magnitude: 1,
+      confidence: 1,
+    };
+    await withSquiggleLake(dir, async (lake) => {
+      const refused = await lake
+        .write('events', [row], { partitionDefaults: { event_type: 'explosion' } })
+        .catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(RowValidationError);
+      expect(String(refused)).toContain('row 0, column "event_type": "explosion" is not a valid event_type');
+      registerEventType('defaulted_type', 'an event type given as a partition default');
+      await lake.write('events', [row], { partitionDefaults: { event_type: 'defaulted_type' } });
+      expect(await lake.query('SELECT event_type, event_id FROM events')).toEqual([
+        { event_type: 'defaulted_type', event_id: 'e1' },
+      ]);
+    });
+    expect([...(await readLakeEnumValues(lakePaths(dir), 'event_type')).keys()]).toEqual(['defaulted_type']);
+  });
+});

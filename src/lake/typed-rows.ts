@@ -130,7 +130,8 @@ export type NewEnumValues = Map<EnumDomain, Map<string, string>>;
 /**
  * Checks rows against a typed dataset, column by column: unknown columns (unless the dataset
  * allows extras), values of the wrong type, values outside an enum domain, and nulls in non-null
- * columns. Throws a {@link RowValidationError} naming the first bad row and column; returns the
+ * columns. Partition keys a row lacks are checked with the write's `partitionDefaults`. Throws a
+ * {@link RowValidationError} naming the first bad row and column; returns the
  * registered-but-unrecorded enum values the rows use, for the writer to record in the lake.
  *
  * @example
@@ -142,6 +143,7 @@ export function validateTypedRows(
   dataset: DatasetDefinition,
   rows: readonly Row[],
   lakeValues: LakeEnumValues,
+  partitionDefaults: Readonly<Record<string, unknown>> = {},
 ): NewEnumValues {
   const declared: Array<ColumnDefinition | PartitionKeyDefinition> = [
     ...dataset.partitionBy,
@@ -179,7 +181,8 @@ export function validateTypedRows(
       if (value === null || value === undefined) fail(r, column.name, 'null in a non-null column');
     }
     for (const { column, check, domain, recorded } of checked) {
-      const value = record[column.name];
+      // A partition key a row lacks takes the write's default (or fixed) value.
+      const value = record[column.name] ?? partitionDefaults[column.name];
       if (value === null || value === undefined) continue;
       const reason = check(value, column.type);
       if (reason) fail(r, column.name, `schema says ${columnTypeSql(column.type)}: ${reason}`);
