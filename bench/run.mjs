@@ -28,6 +28,7 @@ import {
   secondsSince,
   timed,
 } from './lib.mjs';
+import { printShards, shardsScenario } from './shards.mjs';
 
 const HEAP_MB = 12000;
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -99,6 +100,7 @@ async function main(options) {
     const { convertCsvScenario } = await import('./convert-csv.mjs');
     results.scenarios['convert-csv'] = await convertCsvScenario(options);
   }
+  if (run('shards')) results.scenarios.shards = await shardsScenario(options);
   results.finishedAt = new Date().toISOString();
 
   await printResults(results);
@@ -473,4 +475,5 @@ async function printResults(results) {
     const { printConvertCsv } = await import('./convert-csv.mjs');
     printConvertCsv(c, printTable);
   }
+  if (results.scenarios.shards) printShards(results.scenarios.shards, printTable);
 }

@@ -448,3 +448,70 @@ function parsePythonLiteral(text: string, fail: (reason: string) => never): unkn
   if (i !== text.length) fail(`unexpected trailing text in header at offset ${i}`);
   return result;
 }
+
+/**
+ * The last npy header a reader decoded, by raw bytes: the members of one field almost always share
+ * one header, so comparing bytes skips decoding and parsing the header text.
+ *
+ * @example
+ * ```ts
+ * const cache = new NpyHeaderCache();
+ * decodeNpyFast(bytes, 512, size, cache);
+ * ```
+ */
+export class NpyHeaderCache {
+  /** @internal */
+  bytes: Buffer | undefined;
+  /** @internal */
+  header: NpyHeader | undefined;
+}
+
+/**
+ * Decodes the `.npy` bytes at `bytes[start, start + length)` when they are a plain little-endian
+ * (or single-byte) v1 array whose header matches the cache, or parse cleanly; returns null for
+ * anything else, so the caller can take the careful path that reports errors with their location.
+ *
+ * @example
+ * ```ts
+ * const array = decodeNpyFast(buffer, 512, size, cache) ?? decodeNpy(buffer.subarray(512), where);
+ * ```
+ */
+export function decodeNpyFast(
+  bytes: Buffer,
+  start: number,
+  length: number,
+  cache: NpyHeaderCache,
+): NdArray | null {
+  if (length < 10 || bytes[start] !== 0x93 || bytes[start + 6] !== 1) return null;
+  const headerLength = (bytes[start + 8] as number) | ((bytes[start + 9] as number) << 8);
+  const dataOffset = 10 + headerLength;
+  if (dataOffset > length) return null;
+  let header = cache.header;
+  const cached = cache.bytes;
+  if (
+    !header ||
+    !cached ||
+    cached.length !== headerLength ||
+    bytes.compare(cached, 0, headerLength, start + 10, start + dataOffset) !== 0
+  ) {
+    try {
+      header = parseNpyHeader(bytes.subarray(start, start + length));
+    } catch {
+      return null;
+    }
+    cache.bytes = Buffer.from(bytes.subarray(start + 10, start + dataOffset));
+    cache.header = header;
+  }
+  const { dtype, count, dataBytes } = header;
+  if (dataOffset + dataBytes > length || dtype.name === 'float16') return null;
+  if (!header.littleEndian && dtype.itemsize !== 1) return null;
+  const byteOffset = bytes.byteOffset + start + dataOffset;
+  if (byteOffset % dtype.itemsize !== 0) return null;
+  const Ctor = dtype.arrayType as new (buffer: ArrayBufferLike, offset: number, length: number) => TypedArray;
+  return {
+    data: new Ctor(bytes.buffer, byteOffset, count),
+    shape: header.shape,
+    dtype: dtype.name,
+    order: header.fortranOrder ? 'F' : 'C',
+  };
+}

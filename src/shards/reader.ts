@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { RunlakeError } from '../lake/index.js';
 import {
   MissingFieldError,
@@ -10,9 +11,10 @@ import {
   UnknownFieldError,
   UnknownSampleError,
 } from './errors.js';
-import { decodeNpy, type NdArray } from './npy.js';
+import { decodeNpy, decodeNpyFast, type NdArray, NpyHeaderCache } from './npy.js';
 import {
   fieldColumns,
+  INDEX_FILE,
   type IndexDb,
   type IndexStatement,
   listFieldNames,
@@ -22,7 +24,7 @@ import {
   sampleColumns,
   shardPath,
 } from './sqlite-index.js';
-import { BLOCK, parseHeaderBlock, readMemberAt } from './tar.js';
+import { BLOCK, parseHeaderBlock, plainHeaderMatches, readMemberAt } from './tar.js';
 import { readBytes } from './writer.js';
 
 /**
@@ -109,6 +111,10 @@ export class ShardedDatasetReader {
   private cache = new Map<string, Row>();
   private preloaded = false;
   private readonly fds = new Map<string, number>();
+  private readonly headerCaches = new Map<string, NpyHeaderCache>();
+  private probe:
+    | { file: string; fd: number; position: number; scratch: Buffer; last: Buffer | undefined }
+    | undefined;
   private closed = false;
 
   constructor(root: string, options: ShardedDatasetReaderOptions = {}) {
@@ -288,23 +294,25 @@ export class ShardedDatasetReader {
       }
       const file = shardPath(this.root, field, shard);
       const fd = this.fd(field, shard, file);
-      let chunk: Uint8Array;
+      let chunk: Buffer;
       try {
-        chunk = readBytes(fd, start, end - start);
+        chunk = readBytes(fd, start, end - start) as Buffer;
       } finally {
         if (!this.cacheTars) this.closeFd(field, shard);
       }
+      let cache = this.headerCaches.get(field);
+      if (!cache) {
+        cache = new NpyHeaderCache();
+        this.headerCaches.set(field, cache);
+      }
       for (let k = i; k < j; k++) {
         const [id, , offset, size] = rows[k] as [string, number, number, number];
-        const where = { shard: file, offset, sampleId: id, field };
-        if (offset + BLOCK + size - start > chunk.length)
-          throw new TruncatedShardError(where, offset + BLOCK + size, start + chunk.length);
-        const array = this.decodeMember(
-          chunk.subarray(offset - start, offset - start + BLOCK + size),
-          size,
-          where,
-        );
-        yield { sampleId: id, array: array ?? this.readArray(field, shard, offset, size, id) };
+        const at = offset - start;
+        const array =
+          at + BLOCK + size <= chunk.length && plainHeaderMatches(chunk, `${id}.npy`, size, at)
+            ? decodeNpyFast(chunk, at + BLOCK, size, cache)
+            : null;
+        yield { sampleId: id, array: array ?? this.readArrayCarefully(field, shard, offset, size, id) };
       }
       i = j;
     }
@@ -323,6 +331,7 @@ export class ShardedDatasetReader {
     this.closed = true;
     for (const fd of this.fds.values()) fs.closeSync(fd);
     this.fds.clear();
+    this.closeProbe();
     this.db.close();
   }
 
@@ -342,9 +351,21 @@ export class ShardedDatasetReader {
    * rows, so cached rows stay valid across them.
    */
   private sync(): void {
+    const probe = this.probe;
+    let probed: Buffer | undefined;
+    if (probe) {
+      const n = fs.readSync(probe.fd, probe.scratch, 0, probe.scratch.length, probe.position);
+      if (n === probe.scratch.length) {
+        if (probe.last?.equals(probe.scratch)) return;
+        // Taken before the query below, so a commit racing this sync still shows next time.
+        probed = Buffer.from(probe.scratch);
+      }
+    }
     const version = this.dataVersion.get() as number;
+    if (probe) probe.last = probed;
     if (version === this.version) return;
     this.version = version;
+    this.selectProbe();
     const [epoch, fields] = this.db.transaction(
       () => [readCounter(this.db, 'location_epoch'), listFieldNames(this.db)] as const,
     )();
@@ -365,6 +386,33 @@ export class ShardedDatasetReader {
       this.cache.clear();
     }
     this.epoch = epoch;
+  }
+
+  /**
+   * Picks the cheap change detector: in WAL mode the WAL-index header at the start of the `-shm`
+   * file (its change counter, frame count and salts move on every commit; SQLite's documented
+   * WAL-index format), else the file change counter and version bytes of the database header.
+   * One small pread replaces a `PRAGMA data_version` round trip on every call.
+   */
+  private selectProbe(): void {
+    const mode = String(this.db.pragma('journal_mode', { simple: true })).toLowerCase();
+    const file = path.join(this.root, mode === 'wal' ? `${INDEX_FILE}-shm` : INDEX_FILE);
+    if (this.probe?.file === file) return;
+    this.closeProbe();
+    try {
+      const fd = fs.openSync(file, 'r');
+      this.probe =
+        mode === 'wal'
+          ? { file, fd, position: 0, scratch: Buffer.alloc(48), last: undefined }
+          : { file, fd, position: 18, scratch: Buffer.alloc(10), last: undefined };
+    } catch {
+      // No -shm to look at (e.g. a read-only directory): ask SQLite on every call instead.
+    }
+  }
+
+  private closeProbe(): void {
+    if (this.probe) fs.closeSync(this.probe.fd);
+    this.probe = undefined;
   }
 
   private invalidate(): void {
@@ -429,10 +477,50 @@ export class ShardedDatasetReader {
         sampleId,
       );
     }
-    return { sampleId, arrays, metadata: parseMetadata(row[0], sampleId) };
+    return new LoadedSample(sampleId, arrays, row[0]);
   }
 
+  /**
+   * One positioned read of header + data; a plain member whose header checks out (checksum,
+   * name, size) and whose npy header is the field's usual one decodes without further work.
+   * Anything else goes through {@link readArrayCarefully}, which explains what is wrong.
+   */
   private readArray(
+    field: string,
+    shard: number,
+    offset: number,
+    size: number | null,
+    sampleId: string,
+  ): NdArray {
+    if (size !== null) {
+      let fd = this.fds.get(`${field}/${shard}`);
+      if (fd === undefined) {
+        const file = shardPath(this.root, field, shard);
+        fd = this.fd(field, shard, file, { shard: file, offset, sampleId, field });
+      }
+      const length = BLOCK + size;
+      const bytes = Buffer.allocUnsafeSlow(length);
+      try {
+        if (
+          fs.readSync(fd, bytes, 0, length, offset) === length &&
+          plainHeaderMatches(bytes, `${sampleId}.npy`, size)
+        ) {
+          let cache = this.headerCaches.get(field);
+          if (!cache) {
+            cache = new NpyHeaderCache();
+            this.headerCaches.set(field, cache);
+          }
+          const array = decodeNpyFast(bytes, BLOCK, size, cache);
+          if (array) return array;
+        }
+      } finally {
+        if (!this.cacheTars) this.closeFd(field, shard);
+      }
+    }
+    return this.readArrayCarefully(field, shard, offset, size, sampleId);
+  }
+
+  private readArrayCarefully(
     field: string,
     shard: number,
     offset: number,
@@ -501,6 +589,26 @@ export class ShardedDatasetReader {
     if (fd === undefined) return;
     fs.closeSync(fd);
     this.fds.delete(key);
+  }
+}
+
+/** A sample whose metadata is parsed on first access: a loop that only wants arrays skips it. */
+class LoadedSample implements Sample {
+  #json: unknown;
+  #metadata: Record<string, unknown> | undefined;
+  constructor(
+    readonly sampleId: string,
+    readonly arrays: Record<string, NdArray>,
+    json: unknown,
+  ) {
+    this.#json = json;
+  }
+  get metadata(): Record<string, unknown> {
+    this.#metadata ??= parseMetadata(this.#json, this.sampleId);
+    return this.#metadata;
+  }
+  toJSON(): { sampleId: string; arrays: Record<string, NdArray>; metadata: Record<string, unknown> } {
+    return { sampleId: this.sampleId, arrays: this.arrays, metadata: this.metadata };
   }
 }
 

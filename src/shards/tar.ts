@@ -324,3 +324,59 @@ export function* walkTar(
   }
   return { end: offset, clean: offset === fileSize };
 }
+
+/**
+ * True when `block` is a plain ustar regular-file header (no prefix, no extended header) for
+ * `name` with data size `size` and a valid checksum: the reader's fast path. Anything else returns
+ * false and the caller takes the careful path that explains what is wrong.
+ *
+ * @example
+ * ```ts
+ * plainHeaderMatches(buffer, 'sample_000000000001.npy', 4224);
+ * ```
+ */
+export function plainHeaderMatches(buffer: Buffer, name: string, size: number, at = 0): boolean {
+  const block = at === 0 ? buffer : buffer.subarray(at, at + BLOCK);
+  const flag = block[156];
+  if ((flag !== 0x30 && flag !== 0) || block[345] !== 0) return false;
+  const sum = fastChecksum(block);
+  let stored = 0;
+  for (let i = 148; i < 156; i++) {
+    const c = block[i] as number;
+    if (c === 0 || c === 0x20) {
+      if (stored > 0 || i > 148) break;
+      continue;
+    }
+    if (c < 0x30 || c > 0x37) return false;
+    stored = stored * 8 + (c - 0x30);
+  }
+  if (stored !== sum) return false;
+  let declared = 0;
+  for (let i = 124; i < 136; i++) {
+    const c = block[i] as number;
+    if (c === 0 || c === 0x20) break;
+    if (c < 0x30 || c > 0x37) return false;
+    declared = declared * 8 + (c - 0x30);
+  }
+  if (declared !== size) return false;
+  const end = block.indexOf(0, 0);
+  const nameEnd = end < 0 || end > 100 ? 100 : end;
+  return block.toString('utf8', 0, nameEnd) === name;
+}
+
+// The header checksum four bytes at a time: two accumulators of 16-bit lanes (0x00ff00ff masks)
+// cannot overflow over 128 words. Needs a 4-byte-aligned block, else falls back to bytes.
+function fastChecksum(block: Buffer): number {
+  if (block.byteOffset % 4 !== 0) return checksum(block);
+  const words = new Uint32Array(block.buffer, block.byteOffset, BLOCK / 4);
+  let even = 0;
+  let odd = 0;
+  for (let i = 0; i < 128; i++) {
+    const w = words[i] as number;
+    even += w & 0x00ff00ff;
+    odd += (w >>> 8) & 0x00ff00ff;
+  }
+  let sum = (even & 0xffff) + (even >>> 16) + (odd & 0xffff) + (odd >>> 16);
+  for (let i = 148; i < 156; i++) sum -= block[i] as number;
+  return sum + 8 * 0x20;
+}

@@ -108,6 +108,7 @@ interface Location {
 const ZEROS = new Uint8Array(BLOCK + END_OF_ARCHIVE.length);
 const STREAM_COMMIT_EVERY = 1000;
 const MAX_ID_BYTES = 1024;
+const GENERATED_ID = /^sample_\d{12}$/;
 
 /**
  * Writes a columnar shard dataset: `root/index.sqlite` plus one directory of tar shards per field
@@ -143,6 +144,9 @@ export class ShardedDatasetWriter {
   private pending: (() => void)[] = [];
   private pendingEpoch = false;
   private counter: number;
+  private largestGeneratedLike = 0;
+  private savedCounter = -1;
+  private readonly committedNumShards = new Map<string, number>();
   private closed = false;
   private readonly statements = new Map<string, IndexStatement>();
 
@@ -162,7 +166,8 @@ export class ShardedDatasetWriter {
       this.db.transaction(() => this.addFieldColumns(this.fields))();
       if (needsScan) this.adoptExistingShards();
       this.recover();
-      this.counter = readCounter(this.db, 'sample_id');
+      this.largestGeneratedLike = this.readLargestGeneratedLike();
+      this.counter = Math.max(readCounter(this.db, 'sample_id'), this.largestGeneratedLike);
     } catch (error) {
       this.lock.release();
       throw error;
@@ -321,8 +326,9 @@ export class ShardedDatasetWriter {
     let prepared: { id: string; encoded: Map<string, EncodedNpy>; meta: string }[];
     try {
       prepared = samples.map((sample) => {
-        const id = sample.sampleId === undefined ? this.nextId(taken) : this.checkId(sample.sampleId);
-        if (taken.has(id) || this.exists(id)) throw new DuplicateSampleError(this.root, id);
+        const generated = sample.sampleId === undefined;
+        const id = generated ? this.nextId(taken) : this.noteId(this.checkId(sample.sampleId));
+        if (!generated && (taken.has(id) || this.exists(id))) throw new DuplicateSampleError(this.root, id);
         taken.add(id);
         return { id, encoded: this.encodeAll(sample.arrays, id), meta: metadataJson(sample.metadata, id) };
       });
@@ -331,15 +337,13 @@ export class ShardedDatasetWriter {
       this.counter = counterBefore;
       throw error;
     }
-    const counter = this.counter;
     const ops: (() => void)[] = [];
     for (const sample of prepared) {
       const locations = this.writeAuto(sample.id, sample.encoded);
       ops.push(() => this.insertSample(sample.id, sample.meta, locations));
     }
-    ops.push(() =>
-      this.statement('counter', "UPDATE counters SET value = ? WHERE name = 'sample_id'").run(counter),
-    );
+    // The id counter is saved by closeTars/close; after a crash the next writer derives it from
+    // the largest generated-looking id, so no commit needs to touch the counters page.
     this.commit(ops, false);
     return prepared.map((s) => s.id);
   }
@@ -390,7 +394,9 @@ export class ShardedDatasetWriter {
       throw new RunlakeError(
         `registerSamples: ${sampleIds.length} ids but ${metadata.length} metadata objects`,
       );
-    const rows = sampleIds.map((id, i) => [this.checkId(id), metadataJson(metadata?.[i], id)] as const);
+    const rows = sampleIds.map(
+      (id, i) => [this.noteId(this.checkId(id)), metadataJson(metadata?.[i], id)] as const,
+    );
     const insert = this.statement('register', 'INSERT OR IGNORE INTO samples (id, meta_json) VALUES (?, ?)');
     this.commit(
       rows.map(
@@ -487,7 +493,19 @@ export class ShardedDatasetWriter {
    */
   closeTars(): void {
     this.ensureOpen();
-    this.commit([], false);
+    const counter = this.counter;
+    this.commit(
+      counter === this.savedCounter
+        ? []
+        : [
+            () =>
+              this.statement('counter', "UPDATE counters SET value = ? WHERE name = 'sample_id'").run(
+                counter,
+              ),
+          ],
+      false,
+    );
+    this.savedCounter = counter;
     for (const appender of this.appenders.values()) this.closeAppender(appender);
     this.appenders.clear();
     this.current.clear();
@@ -587,9 +605,29 @@ export class ShardedDatasetWriter {
 
   private nextId(taken: Set<string>): string {
     for (;;) {
-      const id = formatSampleId(++this.counter);
+      const n = ++this.counter;
+      const id = formatSampleId(n);
+      // Beyond every generated-looking id the index holds, the id cannot exist: skip the lookup.
+      if (n > this.largestGeneratedLike) return id;
       if (!taken.has(id) && !this.exists(id)) return id;
     }
+  }
+
+  /** Remembers a caller-chosen id that looks generated, so that `nextId` never skips checking it. */
+  private noteId(id: string): string {
+    if (GENERATED_ID.test(id))
+      this.largestGeneratedLike = Math.max(this.largestGeneratedLike, Number(id.slice(7)));
+    return id;
+  }
+
+  /** The largest `sample_NNNNNNNNNNNN` id in the index (12 digits sort as numbers). */
+  private readLargestGeneratedLike(): number {
+    const rows = this.db
+      .prepare("SELECT id FROM samples WHERE id > 'sample_' AND id < 'sample_:' ORDER BY id DESC LIMIT 1000")
+      .pluck()
+      .all() as string[];
+    const id = rows.find((r) => GENERATED_ID.test(r));
+    return id === undefined ? 0 : Number(id.slice(7));
   }
 
   private checkField(field: string): void {
@@ -745,7 +783,10 @@ export class ShardedDatasetWriter {
       for (const op of all) op();
       for (const a of dirty) {
         upsert.run(a.field, a.shard, a.end, a.members);
-        numShards.run(a.shard + 1, a.field);
+        if ((this.committedNumShards.get(a.field) ?? 0) < a.shard + 1) {
+          numShards.run(a.shard + 1, a.field);
+          this.committedNumShards.set(a.field, a.shard + 1);
+        }
       }
       if (epoch) bump.run();
     })();
