@@ -364,6 +364,50 @@ describe('writer and reader', () => {
     expect(verifyShards(root).ok).toBe(true);
   });
 
+  it('scans a field once per live sample, walking clean shards and following the index elsewhere', () => {
+    const root = freshRoot('scan');
+    const ids = writeDataset(root, 13, 4);
+    const writer = new ShardedDatasetWriter(root, { samplesPerShard: 4 });
+    writer.updateSample(ids[5] as string, { history: new Float32Array([-5]) });
+    writer.updateSample(ids[12] as string, { history: new Float32Array([-12]) });
+    writer.addSample(
+      { history: new Float32Array([`${'x'.repeat(120)}`.length]) },
+      { sampleId: 'y'.repeat(120) },
+    );
+    writer.close();
+    withReader(root, (reader) => {
+      for (const chunkBytes of [64 * 1024, 1 << 23]) {
+        const scanned = [...reader.scanField('history', { chunkBytes })];
+        expect(scanned.map((s) => s.sampleId).sort()).toEqual([...ids, 'y'.repeat(120)].sort());
+        const first = Object.fromEntries(scanned.map((s) => [s.sampleId, (s.array.data as Float32Array)[0]]));
+        expect(first[ids[5] as string]).toBe(-5);
+        expect(first[ids[12] as string]).toBe(-12);
+        expect(first[ids[6] as string]).toBe(6);
+      }
+    });
+  });
+
+  it('walks clean shards holding pax members and arrays larger than the scan chunk', () => {
+    const root = freshRoot('scan-pax');
+    const writer = new ShardedDatasetWriter(root);
+    writer.addField('h');
+    writer.addSample({ h: new Float32Array([1]) }, { sampleId: 'a' });
+    writer.addSample({ h: new Float32Array([2]) }, { sampleId: `long-${'z'.repeat(150)}` });
+    writer.addSample({ h: new Float64Array(20_000).fill(3) }, { sampleId: 'big' });
+    writer.addSample({ h: new Float32Array([4]) }, { sampleId: 'é' });
+    writer.close();
+    withReader(root, (reader) => {
+      const scanned = [...reader.scanField('h', { chunkBytes: 64 * 1024 })];
+      expect(scanned.map((s) => [s.sampleId, Number((s.array.data as Float32Array)[0])])).toEqual([
+        ['a', 1],
+        [`long-${'z'.repeat(150)}`, 2],
+        ['big', 3],
+        ['é', 4],
+      ]);
+      expect(scanned[2]?.array.data.length).toBe(20_000);
+    });
+  });
+
   it('registers samples and writes whole shards or streams into one', () => {
     const root = freshRoot('streams');
     const writer = new ShardedDatasetWriter(root);

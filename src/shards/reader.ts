@@ -23,8 +23,16 @@ import {
   readCounter,
   sampleColumns,
   shardPath,
+  tableExists,
 } from './sqlite-index.js';
-import { BLOCK, parseHeaderBlock, plainHeaderMatches, readMemberAt } from './tar.js';
+import {
+  BLOCK,
+  paddedSize,
+  parseHeaderBlock,
+  plainHeaderMatches,
+  readMemberAt,
+  readPlainHeader,
+} from './tar.js';
 import { readBytes } from './writer.js';
 
 /**
@@ -267,16 +275,137 @@ export class ShardedDatasetReader {
     this.ensureOpen();
     this.sync();
     this.checkField(field);
-    const chunkBytes = options.chunkBytes ?? 8 * 1024 * 1024;
+    const chunkBytes = Math.max(options.chunkBytes ?? 8 * 1024 * 1024, 64 * 1024);
     const c = fieldColumns(field);
-    const hasSize = sampleColumns(this.db).has(c.size);
-    const rows = this.db
-      .prepare(
-        `SELECT id, ${quoteIdent(c.shard)}, ${quoteIdent(c.offset)}, ${hasSize ? quoteIdent(c.size) : 'NULL'} FROM samples ` +
-          `WHERE ${quoteIdent(c.shard)} IS NOT NULL ORDER BY 2, 3`,
-      )
-      .raw()
-      .all() as [string, number, number, number | null][];
+    let cache = this.headerCaches.get(field);
+    if (!cache) {
+      cache = new NpyHeaderCache();
+      this.headerCaches.set(field, cache);
+    }
+    // One snapshot for the shard list and the rows of the shards that need them.
+    const { clean, rows } = this.db.transaction(() => {
+      const columns = sampleColumns(this.db);
+      const shardRows =
+        tableExists(this.db, 'shards') &&
+        (this.db.prepare("SELECT name FROM pragma_table_info('shards')").pluck().all() as string[]).includes(
+          'dead',
+        )
+          ? (this.db
+              .prepare('SELECT shard, end_offset, members, dead FROM shards WHERE field = ? ORDER BY shard')
+              .raw()
+              .all(field) as [number, number, number, number][])
+          : undefined;
+      const cleanShards = (shardRows ?? []).filter((r) => r[3] === 0 && columns.has(c.size));
+      const dirty = (shardRows ?? []).filter((r) => !cleanShards.includes(r)).map((r) => r[0]);
+      const select =
+        `SELECT id, ${quoteIdent(c.shard)}, ${quoteIdent(c.offset)}, ${columns.has(c.size) ? quoteIdent(c.size) : 'NULL'} ` +
+        `FROM samples WHERE ${quoteIdent(c.shard)} IS NOT NULL`;
+      const rows =
+        shardRows === undefined
+          ? this.db.prepare(`${select} ORDER BY 2, 3`).raw().all()
+          : dirty.length
+            ? this.db
+                .prepare(
+                  `${select} AND ${quoteIdent(c.shard)} IN (${dirty.map(() => '?').join(', ')}) ORDER BY 2, 3`,
+                )
+                .raw()
+                .all(...dirty)
+            : [];
+      return { clean: cleanShards, rows: rows as [string, number, number, number | null][] };
+    })();
+    // Shards whose members are all live are walked header by header; the others follow the index.
+    let r = 0;
+    for (const [shard, end, members] of clean) {
+      const before = r;
+      while (r < rows.length && (rows[r] as [string, number, number, number | null])[1] < shard) r++;
+      if (r > before) yield* this.scanRows(field, rows.slice(before, r), chunkBytes, cache);
+      yield* this.walkShard(field, shard, end, members, chunkBytes, cache);
+    }
+    if (r < rows.length) yield* this.scanRows(field, rows.slice(r), chunkBytes, cache);
+  }
+
+  /** Members of a shard with no dead bytes, read in chunks and split by their own tar headers. */
+  private *walkShard(
+    field: string,
+    shard: number,
+    end: number,
+    members: number,
+    chunkBytes: number,
+    cache: NpyHeaderCache,
+  ): Generator<ScannedArray> {
+    const file = shardPath(this.root, field, shard);
+    const fd = this.fd(field, shard, file, { shard: file, field });
+    try {
+      let position = 0;
+      let count = 0;
+      while (position < end) {
+        const want = Math.min(chunkBytes, end - position);
+        const chunk = readBytes(fd, position, want) as Buffer;
+        if (chunk.length < want)
+          throw new TruncatedShardError(
+            { shard: file, offset: position, field },
+            position + want,
+            position + chunk.length,
+          );
+        let at = 0;
+        while (at < chunk.length) {
+          const header = readPlainHeader(chunk, at);
+          const dataEnd = header === null ? 0 : at + BLOCK + header.size;
+          if (header === null || dataEnd > chunk.length) {
+            if (header !== null && at > 0) break; // re-read from this member
+            // An extended header, a member larger than the chunk, or damage: one member at a time.
+            const where = { shard: file, offset: position + at, field };
+            const member = readMemberAt((p, l) => readBytes(fd, p, l), position + at, where);
+            if (member === null || member.end > end)
+              throw new ShardCorruptionError(
+                where,
+                'expected a member before the committed end of the shard',
+              );
+            const sampleId = member.name.replace(/\.npy$/, '');
+            const data = readBytes(fd, member.dataOffset, member.size);
+            if (data.length < member.size)
+              throw new TruncatedShardError(
+                where,
+                member.dataOffset + member.size,
+                member.dataOffset + data.length,
+              );
+            yield { sampleId, array: decodeNpy(data, { ...where, offset: member.dataOffset, sampleId }) };
+            count++;
+            at = member.end - position;
+            break;
+          }
+          const sampleId = header.name.endsWith('.npy') ? header.name.slice(0, -4) : header.name;
+          const array =
+            decodeNpyFast(chunk, at + BLOCK, header.size, cache) ??
+            decodeNpy(chunk.subarray(at + BLOCK, dataEnd), {
+              shard: file,
+              offset: position + at + BLOCK,
+              sampleId,
+              field,
+            });
+          yield { sampleId, array };
+          count++;
+          at += BLOCK + paddedSize(header.size);
+        }
+        position += at;
+      }
+      if (count !== members || position !== end)
+        throw new ShardCorruptionError(
+          { shard: file, field },
+          `found ${count} members ending at byte ${position}; the index commits ${members} ending at ${end}`,
+        );
+    } finally {
+      if (!this.cacheTars) this.closeFd(field, shard);
+    }
+  }
+
+  /** Members located by index rows (sorted by shard and offset), read in chunks of neighbours. */
+  private *scanRows(
+    field: string,
+    rows: readonly [string, number, number, number | null][],
+    chunkBytes: number,
+    cache: NpyHeaderCache,
+  ): Generator<ScannedArray> {
     let i = 0;
     while (i < rows.length) {
       const [firstId, shard, start, firstSize] = rows[i] as [string, number, number, number | null];
@@ -293,17 +422,12 @@ export class ShardedDatasetReader {
         end = Math.max(end, offset + BLOCK + size);
       }
       const file = shardPath(this.root, field, shard);
-      const fd = this.fd(field, shard, file);
+      const fd = this.fd(field, shard, file, { shard: file, field, offset: start });
       let chunk: Buffer;
       try {
         chunk = readBytes(fd, start, end - start) as Buffer;
       } finally {
         if (!this.cacheTars) this.closeFd(field, shard);
-      }
-      let cache = this.headerCaches.get(field);
-      if (!cache) {
-        cache = new NpyHeaderCache();
-        this.headerCaches.set(field, cache);
       }
       for (let k = i; k < j; k++) {
         const [id, , offset, size] = rows[k] as [string, number, number, number];

@@ -171,9 +171,12 @@ export function ensureSchema(db: IndexDb): boolean {
     INSERT OR IGNORE INTO counters (name, value) VALUES ('location_epoch', 0);
     CREATE TABLE IF NOT EXISTS shards (
       field TEXT NOT NULL, shard INTEGER NOT NULL, end_offset INTEGER NOT NULL, members INTEGER NOT NULL,
-      PRIMARY KEY (field, shard));
+      dead INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (field, shard));
     CREATE TABLE IF NOT EXISTS indexed_metadata (key TEXT PRIMARY KEY, column_name TEXT NOT NULL, type TEXT);
   `);
+  const shardColumns = db.prepare("SELECT name FROM pragma_table_info('shards')").pluck().all() as string[];
+  if (!shardColumns.includes('dead'))
+    db.exec('ALTER TABLE shards ADD COLUMN dead INTEGER NOT NULL DEFAULT 0');
   return !hadShards && hadFields && listFieldNames(db).length > 0;
 }
 

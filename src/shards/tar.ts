@@ -336,9 +336,25 @@ export function* walkTar(
  * ```
  */
 export function plainHeaderMatches(buffer: Buffer, name: string, size: number, at = 0): boolean {
+  const header = readPlainHeader(buffer, at);
+  return header !== null && header.size === size && header.name === name;
+}
+
+/**
+ * The name and data size of a plain ustar regular-file header at `buffer[at]` (no prefix, no
+ * extended header) whose checksum is valid; null for anything else (the caller then takes the
+ * careful path that explains what is wrong).
+ *
+ * @example
+ * ```ts
+ * readPlainHeader(chunk, 0); // { name: 'sample_000000000001.npy', size: 4224 }
+ * ```
+ */
+export function readPlainHeader(buffer: Buffer, at = 0): { name: string; size: number } | null {
+  if (at + BLOCK > buffer.length) return null;
   const block = at === 0 ? buffer : buffer.subarray(at, at + BLOCK);
   const flag = block[156];
-  if ((flag !== 0x30 && flag !== 0) || block[345] !== 0) return false;
+  if ((flag !== 0x30 && flag !== 0) || block[345] !== 0 || block[0] === 0) return null;
   const sum = fastChecksum(block);
   let stored = 0;
   for (let i = 148; i < 156; i++) {
@@ -347,21 +363,20 @@ export function plainHeaderMatches(buffer: Buffer, name: string, size: number, a
       if (stored > 0 || i > 148) break;
       continue;
     }
-    if (c < 0x30 || c > 0x37) return false;
+    if (c < 0x30 || c > 0x37) return null;
     stored = stored * 8 + (c - 0x30);
   }
-  if (stored !== sum) return false;
-  let declared = 0;
+  if (stored !== sum) return null;
+  let size = 0;
   for (let i = 124; i < 136; i++) {
     const c = block[i] as number;
     if (c === 0 || c === 0x20) break;
-    if (c < 0x30 || c > 0x37) return false;
-    declared = declared * 8 + (c - 0x30);
+    if (c < 0x30 || c > 0x37) return null;
+    size = size * 8 + (c - 0x30);
   }
-  if (declared !== size) return false;
   const end = block.indexOf(0, 0);
   const nameEnd = end < 0 || end > 100 ? 100 : end;
-  return block.toString('utf8', 0, nameEnd) === name;
+  return { name: block.toString('utf8', 0, nameEnd), size };
 }
 
 // The header checksum four bytes at a time: two accumulators of 16-bit lanes (0x00ff00ff masks)

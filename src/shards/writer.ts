@@ -740,6 +740,19 @@ export class ShardedDatasetWriter {
 
   private setLocation(field: string, id: string, location: Location): void {
     const c = fieldColumns(field);
+    // The member this sample pointed at becomes dead: count it, so that scans know which shards
+    // still hold only live members.
+    const previous = this.statement(
+      `prev:${field}`,
+      `SELECT ${quoteIdent(c.shard)} FROM samples WHERE id = ?`,
+    )
+      .pluck()
+      .get(id);
+    if (previous !== null && previous !== undefined)
+      this.statement('dead', 'UPDATE shards SET dead = dead + 1 WHERE field = ? AND shard = ?').run(
+        field,
+        previous,
+      );
     this.statement(
       `set:${field}`,
       `UPDATE samples SET ${quoteIdent(c.shard)} = ?, ${quoteIdent(c.offset)} = ?, ${quoteIdent(c.size)} = ? WHERE id = ?`,
@@ -816,12 +829,21 @@ export class ShardedDatasetWriter {
    */
   private adoptExistingShards(): void {
     const insert = this.db.prepare(
-      'INSERT OR REPLACE INTO shards (field, shard, end_offset, members) VALUES (?, ?, ?, ?)',
+      'INSERT OR REPLACE INTO shards (field, shard, end_offset, members, dead) VALUES (?, ?, ?, ?, ?)',
     );
     this.db.transaction(() => {
       for (const field of this.fields) {
         const dir = fieldDir(this.root, field);
         if (!fs.existsSync(dir)) continue;
+        const c = fieldColumns(field);
+        const live = new Map(
+          this.db
+            .prepare(
+              `SELECT ${quoteIdent(c.shard)}, count(*) FROM samples WHERE ${quoteIdent(c.shard)} IS NOT NULL GROUP BY 1`,
+            )
+            .raw()
+            .all() as [number, number][],
+        );
         for (const name of fs.readdirSync(dir)) {
           const shard = shardNumber(name);
           if (shard === undefined) continue;
@@ -838,11 +860,15 @@ export class ShardedDatasetWriter {
             }
             const { end, clean } = step.value;
             // A shard that does not end cleanly is left untouched and closed to appends.
+            const dead = clean
+              ? members - (live.get(shard) ?? 0)
+              : Math.max(1, members - (live.get(shard) ?? 0));
             insert.run(
               field,
               shard,
               clean ? end : size,
               clean ? members : Math.max(members, this.samplesPerShard),
+              dead,
             );
           } finally {
             fs.closeSync(fd);
