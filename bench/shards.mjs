@@ -75,7 +75,9 @@ function runPythonPeer(payload) {
       (fs.existsSync(path.join(BENCH_DIR, '..', '.venv', 'bin', 'python'))
         ? path.join(BENCH_DIR, '..', '.venv', 'bin', 'python')
         : 'python3');
-    const child = spawn(python, [PEER_SCRIPT, JSON.stringify(payload)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(python, [PEER_SCRIPT, JSON.stringify(payload)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -307,7 +309,9 @@ export async function shardsScenario() {
   const samples = Number(process.env.SHARDS_SAMPLES ?? 100_000);
   fs.mkdirSync(OUT_DIR, { recursive: true });
   const root = path.join(OUT_DIR, 'runlake');
-  progress(`shards: ${fmt.int(samples)} samples of one ${ELEMENTS * 4}-byte float32 field, ${PER_SHARD} per shard`);
+  progress(
+    `shards: ${fmt.int(samples)} samples of one ${ELEMENTS * 4}-byte float32 field, ${PER_SHARD} per shard`,
+  );
   progress('  a. runlake addSample ingest');
   const ingest = await ingestRunlake(root, samples);
   progress(`    ${fmt.seconds(ingest.seconds)}, ${ingest.mbPerSecond.toFixed(0)} MB/s`);
@@ -324,7 +328,9 @@ export async function shardsScenario() {
   });
   progress(python.skipped ? `    skipped: ${python.skipped}` : `    p50 ${python.p50_us.toFixed(1)} µs`);
   fs.rmSync(pythonRoot, { recursive: true, force: true });
-  progress(`  c. random getSample vs raw positioned read: ${ROUNDS} interleaved rounds of ${fmt.int(samples)}`);
+  progress(
+    `  c. random getSample vs raw positioned read: ${ROUNDS} interleaved rounds of ${fmt.int(samples)}`,
+  );
   const reads = await randomReads(root, samples);
   progress(`    runlake p50 ${reads.runlake.p50.toFixed(1)} µs, raw p50 ${reads.raw.p50.toFixed(1)} µs`);
   progress('  d. sequential scan vs raw file reads');
@@ -360,7 +366,8 @@ export async function shardsScenario() {
       p50OverRaw: reads.runlake.p50 / reads.raw.p50,
       p99OverRaw: reads.runlake.p99 / reads.raw.p99,
       scanVsRaw: scan.ratio,
-      ingestVsPython: python.ingest_seconds === undefined ? undefined : python.ingest_seconds / ingest.seconds,
+      ingestVsPython:
+        python.ingest_seconds === undefined ? undefined : python.ingest_seconds / ingest.seconds,
     },
     targets: TARGETS,
   };
@@ -383,7 +390,13 @@ export function printShards(s, printTable) {
     `shards: random getSample of one ${s.elements * 4}-byte float32 field over ${fmt.int(s.samples)} samples (median of ${ROUNDS} rounds)`,
     ['peer', 'p50', 'p99', 'runlake speedup (p50 / p99)', 'notes'],
     [
-      ['a. runlake getSample', us(s.reads.runlake.p50), us(s.reads.runlake.p99), '', 'index cached (preload), checksum + npy checks'],
+      [
+        'a. runlake getSample',
+        us(s.reads.runlake.p50),
+        us(s.reads.runlake.p99),
+        '',
+        'index cached (preload), checksum + npy checks',
+      ],
       [
         'b. Python seed design',
         us(s.python.p50_us),
@@ -425,7 +438,9 @@ export function printShards(s, printTable) {
       [
         'addSample ingest (MB/s of array data)',
         s.ingest.mbPerSecond.toFixed(0),
-        s.python.skipped ? '' : `Python ${(s.python.payload_bytes / s.python.ingest_seconds / 1e6).toFixed(0)}`,
+        s.python.skipped
+          ? ''
+          : `Python ${(s.python.payload_bytes / s.python.ingest_seconds / 1e6).toFixed(0)}`,
         r.ingestVsPython === undefined ? '' : r.ingestVsPython.toFixed(2),
         'runlake commits every sample (crash-safe); the Python seed commits every 10,000',
       ],
@@ -434,7 +449,9 @@ export function printShards(s, printTable) {
         '',
         s.lance.skipped ? '' : s.lance.ingestMBps.toFixed(0),
         '',
-        s.lance.skipped ? '' : `lancedb ${s.lance.versions.lancedb}, apache-arrow ${s.lance.versions.apacheArrow}`,
+        s.lance.skipped
+          ? ''
+          : `lancedb ${s.lance.versions.lancedb}, apache-arrow ${s.lance.versions.apacheArrow}`,
       ],
     ],
   );

@@ -28,4 +28,6 @@ lock.packages = Object.fromEntries(
   Object.entries(lock.packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : 1)),
 );
 writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`);
-console.log(added.length ? `added ${added.length} entries:\n  ${added.join('\n  ')}` : 'lock file already complete');
+console.log(
+  added.length ? `added ${added.length} entries:\n  ${added.join('\n  ')}` : 'lock file already complete',
+);
