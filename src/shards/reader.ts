@@ -30,8 +30,10 @@ import {
   paddedSize,
   parseHeaderBlock,
   plainHeaderMatches,
+  plainHeaderSize,
+  plainMemberId,
+  plainMemberMatches,
   readMemberAt,
-  readPlainHeader,
 } from './tar.js';
 import { readBytes } from './writer.js';
 
@@ -119,9 +121,19 @@ export class ShardedDatasetReader {
   private cache = new Map<string, Row>();
   private preloaded = false;
   private readonly fds = new Map<string, number>();
+  /** The same open files by field and shard number, for lookups that build no key string. */
+  private readonly fdsByField = new Map<string, (number | undefined)[]>();
   private readonly headerCaches = new Map<string, NpyHeaderCache>();
   private probe:
-    | { file: string; fd: number; position: number; scratch: Buffer; last: Buffer | undefined }
+    | {
+        file: string;
+        fd: number;
+        position: number;
+        scratch: Buffer;
+        words: Uint32Array;
+        last: Uint32Array;
+        valid: boolean;
+      }
     | undefined;
   private closed = false;
 
@@ -349,10 +361,10 @@ export class ShardedDatasetReader {
           );
         let at = 0;
         while (at < chunk.length) {
-          const header = readPlainHeader(chunk, at);
-          const dataEnd = header === null ? 0 : at + BLOCK + header.size;
-          if (header === null || dataEnd > chunk.length) {
-            if (header !== null && at > 0) break; // re-read from this member
+          const size = plainHeaderSize(chunk, at);
+          const dataEnd = at + BLOCK + size;
+          if (size < 0 || dataEnd > chunk.length) {
+            if (size >= 0 && at > 0) break; // re-read from this member
             // An extended header, a member larger than the chunk, or damage: one member at a time.
             const where = { shard: file, offset: position + at, field };
             const member = readMemberAt((p, l) => readBytes(fd, p, l), position + at, where);
@@ -374,9 +386,9 @@ export class ShardedDatasetReader {
             at = member.end - position;
             break;
           }
-          const sampleId = header.name.endsWith('.npy') ? header.name.slice(0, -4) : header.name;
+          const sampleId = plainMemberId(chunk, at);
           const array =
-            decodeNpyFast(chunk, at + BLOCK, header.size, cache) ??
+            decodeNpyFast(chunk, at + BLOCK, size, cache) ??
             decodeNpy(chunk.subarray(at + BLOCK, dataEnd), {
               shard: file,
               offset: position + at + BLOCK,
@@ -385,7 +397,7 @@ export class ShardedDatasetReader {
             });
           yield { sampleId, array };
           count++;
-          at += BLOCK + paddedSize(header.size);
+          at += BLOCK + paddedSize(size);
         }
         position += at;
       }
@@ -455,6 +467,7 @@ export class ShardedDatasetReader {
     this.closed = true;
     for (const fd of this.fds.values()) fs.closeSync(fd);
     this.fds.clear();
+    this.fdsByField.clear();
     this.closeProbe();
     this.db.close();
   }
@@ -476,17 +489,21 @@ export class ShardedDatasetReader {
    */
   private sync(): void {
     const probe = this.probe;
-    let probed: Buffer | undefined;
+    let probed = false;
     if (probe) {
       const n = fs.readSync(probe.fd, probe.scratch, 0, probe.scratch.length, probe.position);
       if (n === probe.scratch.length) {
-        if (probe.last?.equals(probe.scratch)) return;
+        const { words, last } = probe;
+        let same = probe.valid;
+        for (let i = 0; same && i < words.length; i++) same = words[i] === last[i];
+        if (same) return;
         // Taken before the query below, so a commit racing this sync still shows next time.
-        probed = Buffer.from(probe.scratch);
+        last.set(words);
+        probed = true;
       }
     }
     const version = this.dataVersion.get() as number;
-    if (probe) probe.last = probed;
+    if (probe) probe.valid = probed;
     if (version === this.version) return;
     this.version = version;
     this.selectProbe();
@@ -525,10 +542,12 @@ export class ShardedDatasetReader {
     this.closeProbe();
     try {
       const fd = fs.openSync(file, 'r');
-      this.probe =
-        mode === 'wal'
-          ? { file, fd, position: 0, scratch: Buffer.alloc(48), last: undefined }
-          : { file, fd, position: 18, scratch: Buffer.alloc(10), last: undefined };
+      // WAL-index header (48 bytes), or database header bytes 16-27: page size, format versions
+      // (which change when the journal mode does) and the file change counter.
+      const [position, length] = mode === 'wal' ? [0, 48] : [16, 12];
+      const scratch = Buffer.alloc(length);
+      const words = new Uint32Array(scratch.buffer, scratch.byteOffset, length / 4);
+      this.probe = { file, fd, position, scratch, words, last: new Uint32Array(length / 4), valid: false };
     } catch {
       // No -shm to look at (e.g. a read-only directory): ask SQLite on every call instead.
     }
@@ -617,7 +636,7 @@ export class ShardedDatasetReader {
     sampleId: string,
   ): NdArray {
     if (size !== null) {
-      let fd = this.fds.get(`${field}/${shard}`);
+      let fd = this.fdsByField.get(field)?.[shard];
       if (fd === undefined) {
         const file = shardPath(this.root, field, shard);
         fd = this.fd(field, shard, file, { shard: file, offset, sampleId, field });
@@ -699,11 +718,17 @@ export class ShardedDatasetReader {
     if (this.fds.size >= MAX_OPEN_SHARDS) {
       const [oldest] = this.fds.keys();
       if (oldest !== undefined) {
-        fs.closeSync(this.fds.get(oldest) as number);
-        this.fds.delete(oldest);
+        const slash = oldest.lastIndexOf('/');
+        this.closeFd(oldest.slice(0, slash), Number(oldest.slice(slash + 1)));
       }
     }
     this.fds.set(key, fd);
+    let byShard = this.fdsByField.get(field);
+    if (!byShard) {
+      byShard = [];
+      this.fdsByField.set(field, byShard);
+    }
+    byShard[shard] = fd;
     return fd;
   }
 
@@ -713,6 +738,8 @@ export class ShardedDatasetReader {
     if (fd === undefined) return;
     fs.closeSync(fd);
     this.fds.delete(key);
+    const byShard = this.fdsByField.get(field);
+    if (byShard) byShard[shard] = undefined;
   }
 }
 

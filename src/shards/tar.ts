@@ -395,3 +395,96 @@ function fastChecksum(block: Buffer): number {
   for (let i = 148; i < 156; i++) sum -= block[i] as number;
   return sum + 8 * 0x20;
 }
+
+const headerScratch = Buffer.allocUnsafeSlow(BLOCK);
+const headerWords = new Uint32Array(headerScratch.buffer, headerScratch.byteOffset, BLOCK / 4);
+const nameScratch = Buffer.allocUnsafeSlow(4 * 1024);
+
+/**
+ * {@link plainHeaderMatches} for the header at the start of `buffer` and the member name
+ * `<sampleId>.npy`, without allocating: the random-read hot path, where garbage shows up as
+ * collector pauses in the tail latency.
+ *
+ * @example
+ * ```ts
+ * plainMemberMatches(buffer, 'sample_000000000001', 4224);
+ * ```
+ */
+export function plainMemberMatches(buffer: Buffer, sampleId: string, size: number): boolean {
+  if (plainHeaderSize(buffer, 0) !== size || sampleId.length > 1000) return false;
+  const n = nameScratch.write(sampleId, 0, 'utf8');
+  if (n + 4 > NAME_MAX || buffer.compare(nameScratch, 0, n, 0, n) !== 0) return false;
+  // ".npy", then the end of the name field or a NUL
+  return (
+    buffer[n] === 0x2e &&
+    buffer[n + 1] === 0x6e &&
+    buffer[n + 2] === 0x70 &&
+    buffer[n + 3] === 0x79 &&
+    (n + 4 === NAME_MAX || buffer[n + 4] === 0)
+  );
+}
+
+/**
+ * The data size declared by a plain ustar regular-file header at `buffer[at]` (no prefix, no
+ * extended header, valid checksum), or -1 for anything else. Allocates nothing.
+ *
+ * @example
+ * ```ts
+ * plainHeaderSize(chunk, 0); // 4224
+ * ```
+ */
+export function plainHeaderSize(buffer: Buffer, at: number): number {
+  if (at + BLOCK > buffer.length) return -1;
+  const flag = buffer[at + 156];
+  if ((flag !== 0x30 && flag !== 0) || buffer[at + 345] !== 0 || buffer[at] === 0) return -1;
+  buffer.copy(headerScratch, 0, at, at + BLOCK);
+  let even = 0;
+  let odd = 0;
+  for (let i = 0; i < 128; i++) {
+    const w = headerWords[i] as number;
+    even += w & 0x00ff00ff;
+    odd += (w >>> 8) & 0x00ff00ff;
+  }
+  let sum = (even & 0xffff) + (even >>> 16) + (odd & 0xffff) + (odd >>> 16) + 8 * 0x20;
+  for (let i = 148; i < 156; i++) sum -= headerScratch[i] as number;
+  let stored = 0;
+  for (let i = 148; i < 156; i++) {
+    const c = headerScratch[i] as number;
+    if (c === 0 || c === 0x20) {
+      if (stored > 0 || i > 148) break;
+      continue;
+    }
+    if (c < 0x30 || c > 0x37) return -1;
+    stored = stored * 8 + (c - 0x30);
+  }
+  if (stored !== sum) return -1;
+  let size = 0;
+  for (let i = 124; i < 136; i++) {
+    const c = headerScratch[i] as number;
+    if (c === 0 || c === 0x20) break;
+    if (c < 0x30 || c > 0x37) return -1;
+    size = size * 8 + (c - 0x30);
+  }
+  return size;
+}
+
+/**
+ * The sample id of a plain header's member name `<id>.npy` at `buffer[at]` (call after
+ * {@link plainHeaderSize}); the whole name when it does not end in `.npy`.
+ *
+ * @example
+ * ```ts
+ * plainMemberId(chunk, 0); // 'sample_000000000001'
+ * ```
+ */
+export function plainMemberId(buffer: Buffer, at: number): string {
+  const nul = buffer.indexOf(0, at);
+  const end = nul < 0 || nul > at + NAME_MAX ? at + NAME_MAX : nul;
+  const npy =
+    end - at >= 4 &&
+    buffer[end - 4] === 0x2e &&
+    buffer[end - 3] === 0x6e &&
+    buffer[end - 2] === 0x70 &&
+    buffer[end - 1] === 0x79;
+  return buffer.toString('utf8', at, npy ? end - 4 : end);
+}
