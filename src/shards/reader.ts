@@ -29,7 +29,6 @@ import {
   BLOCK,
   paddedSize,
   parseHeaderBlock,
-  plainHeaderMatches,
   plainHeaderSize,
   plainMemberId,
   plainMemberMatches,
@@ -445,7 +444,7 @@ export class ShardedDatasetReader {
         const [id, , offset, size] = rows[k] as [string, number, number, number];
         const at = offset - start;
         const array =
-          at + BLOCK + size <= chunk.length && plainHeaderMatches(chunk, `${id}.npy`, size, at)
+          at + BLOCK + size <= chunk.length && plainMemberMatches(chunk, id, size, at)
             ? decodeNpyFast(chunk, at + BLOCK, size, cache)
             : null;
         yield { sampleId: id, array: array ?? this.readArrayCarefully(field, shard, offset, size, id) };
@@ -646,7 +645,7 @@ export class ShardedDatasetReader {
       try {
         if (
           fs.readSync(fd, bytes, 0, length, offset) === length &&
-          plainHeaderMatches(bytes, `${sampleId}.npy`, size)
+          plainMemberMatches(bytes, sampleId, size)
         ) {
           let cache = this.headerCaches.get(field);
           if (!cache) {

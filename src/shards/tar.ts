@@ -325,102 +325,33 @@ export function* walkTar(
   return { end: offset, clean: offset === fileSize };
 }
 
-/**
- * True when `block` is a plain ustar regular-file header (no prefix, no extended header) for
- * `name` with data size `size` and a valid checksum: the reader's fast path. Anything else returns
- * false and the caller takes the careful path that explains what is wrong.
- *
- * @example
- * ```ts
- * plainHeaderMatches(buffer, 'sample_000000000001.npy', 4224);
- * ```
- */
-export function plainHeaderMatches(buffer: Buffer, name: string, size: number, at = 0): boolean {
-  const header = readPlainHeader(buffer, at);
-  return header !== null && header.size === size && header.name === name;
-}
-
-/**
- * The name and data size of a plain ustar regular-file header at `buffer[at]` (no prefix, no
- * extended header) whose checksum is valid; null for anything else (the caller then takes the
- * careful path that explains what is wrong).
- *
- * @example
- * ```ts
- * readPlainHeader(chunk, 0); // { name: 'sample_000000000001.npy', size: 4224 }
- * ```
- */
-export function readPlainHeader(buffer: Buffer, at = 0): { name: string; size: number } | null {
-  if (at + BLOCK > buffer.length) return null;
-  const block = at === 0 ? buffer : buffer.subarray(at, at + BLOCK);
-  const flag = block[156];
-  if ((flag !== 0x30 && flag !== 0) || block[345] !== 0 || block[0] === 0) return null;
-  const sum = fastChecksum(block);
-  let stored = 0;
-  for (let i = 148; i < 156; i++) {
-    const c = block[i] as number;
-    if (c === 0 || c === 0x20) {
-      if (stored > 0 || i > 148) break;
-      continue;
-    }
-    if (c < 0x30 || c > 0x37) return null;
-    stored = stored * 8 + (c - 0x30);
-  }
-  if (stored !== sum) return null;
-  let size = 0;
-  for (let i = 124; i < 136; i++) {
-    const c = block[i] as number;
-    if (c === 0 || c === 0x20) break;
-    if (c < 0x30 || c > 0x37) return null;
-    size = size * 8 + (c - 0x30);
-  }
-  const end = block.indexOf(0, 0);
-  const nameEnd = end < 0 || end > 100 ? 100 : end;
-  return { name: block.toString('utf8', 0, nameEnd), size };
-}
-
-// The header checksum four bytes at a time: two accumulators of 16-bit lanes (0x00ff00ff masks)
-// cannot overflow over 128 words. Needs a 4-byte-aligned block, else falls back to bytes.
-function fastChecksum(block: Buffer): number {
-  if (block.byteOffset % 4 !== 0) return checksum(block);
-  const words = new Uint32Array(block.buffer, block.byteOffset, BLOCK / 4);
-  let even = 0;
-  let odd = 0;
-  for (let i = 0; i < 128; i++) {
-    const w = words[i] as number;
-    even += w & 0x00ff00ff;
-    odd += (w >>> 8) & 0x00ff00ff;
-  }
-  let sum = (even & 0xffff) + (even >>> 16) + (odd & 0xffff) + (odd >>> 16);
-  for (let i = 148; i < 156; i++) sum -= block[i] as number;
-  return sum + 8 * 0x20;
-}
-
 const headerScratch = Buffer.allocUnsafeSlow(BLOCK);
 const headerWords = new Uint32Array(headerScratch.buffer, headerScratch.byteOffset, BLOCK / 4);
 const nameScratch = Buffer.allocUnsafeSlow(4 * 1024);
 
 /**
- * {@link plainHeaderMatches} for the header at the start of `buffer` and the member name
- * `<sampleId>.npy`, without allocating: the random-read hot path, where garbage shows up as
- * collector pauses in the tail latency.
+ * True when `buffer[at]` holds a plain ustar regular-file header (no prefix, no extended header,
+ * valid checksum) for the member `<sampleId>.npy` with data size `size`. Allocates nothing: this
+ * is the read hot path, where garbage shows up as collector pauses in the tail latency. Anything
+ * else returns false and the caller takes the careful path that explains what is wrong.
  *
  * @example
  * ```ts
  * plainMemberMatches(buffer, 'sample_000000000001', 4224);
  * ```
  */
-export function plainMemberMatches(buffer: Buffer, sampleId: string, size: number): boolean {
-  if (plainHeaderSize(buffer, 0) !== size || sampleId.length > 1000) return false;
+export function plainMemberMatches(buffer: Buffer, sampleId: string, size: number, at = 0): boolean {
+  if (plainHeaderSize(buffer, at) !== size || sampleId.length > 1000) return false;
   const n = nameScratch.write(sampleId, 0, 'utf8');
-  if (n + 4 > NAME_MAX || buffer.compare(nameScratch, 0, n, 0, n) !== 0) return false;
+  if (n + 4 > NAME_MAX || buffer.compare(nameScratch, 0, n, at, at + n) !== 0) return false;
   // ".npy", then the end of the name field or a NUL
+  const e = at + n;
   return (
-    buffer[n] === 0x2e &&
-    buffer[n + 1] === 0x6e &&
-    buffer[n + 2] === 0x70 &&
-    buffer[n + 3] === 0x79 &&
-    (n + 4 === NAME_MAX || buffer[n + 4] === 0)
+    buffer[e] === 0x2e &&
+    buffer[e + 1] === 0x6e &&
+    buffer[e + 2] === 0x70 &&
+    buffer[e + 3] === 0x79 &&
+    (n + 4 === NAME_MAX || buffer[e + 4] === 0)
   );
 }
 
