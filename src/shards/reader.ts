@@ -282,10 +282,37 @@ export class ShardedDatasetReader {
    * for (const { array } of reader.scanField('history')) total += array.data.length;
    * ```
    */
-  *scanField(field: string, options: { readonly chunkBytes?: number } = {}): Generator<ScannedArray> {
+  scanField(field: string, options: { readonly chunkBytes?: number } = {}): IterableIterator<ScannedArray> {
     this.ensureOpen();
     this.sync();
     this.checkField(field);
+    // Members come in batches (one per chunk read); this flat iterator hands them out without a
+    // generator resumption per array.
+    const batches = this.scanBatches(field, options);
+    let batch: ScannedArray[] = [];
+    let index = 0;
+    const iterator: IterableIterator<ScannedArray> = {
+      next(): IteratorResult<ScannedArray> {
+        while (index >= batch.length) {
+          const step = batches.next();
+          if (step.done) return { value: undefined, done: true };
+          batch = step.value;
+          index = 0;
+        }
+        return { value: batch[index++] as ScannedArray, done: false };
+      },
+      return(): IteratorResult<ScannedArray> {
+        batches.return(undefined);
+        return { value: undefined, done: true };
+      },
+      [Symbol.iterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  private *scanBatches(field: string, options: { readonly chunkBytes?: number }): Generator<ScannedArray[]> {
     const chunkBytes = Math.max(options.chunkBytes ?? 8 * 1024 * 1024, 64 * 1024);
     const c = fieldColumns(field);
     let cache = this.headerCaches.get(field);
@@ -343,7 +370,7 @@ export class ShardedDatasetReader {
     members: number,
     chunkBytes: number,
     cache: NpyHeaderCache,
-  ): Generator<ScannedArray> {
+  ): Generator<ScannedArray[]> {
     const file = shardPath(this.root, field, shard);
     const fd = this.fd(field, shard, file, { shard: file, field });
     try {
@@ -359,6 +386,7 @@ export class ShardedDatasetReader {
             position + chunk.length,
           );
         let at = 0;
+        const batch: ScannedArray[] = [];
         while (at < chunk.length) {
           const size = plainHeaderSize(chunk, at);
           const dataEnd = at + BLOCK + size;
@@ -380,7 +408,10 @@ export class ShardedDatasetReader {
                 member.dataOffset + member.size,
                 member.dataOffset + data.length,
               );
-            yield { sampleId, array: decodeNpy(data, { ...where, offset: member.dataOffset, sampleId }) };
+            batch.push({
+              sampleId,
+              array: decodeNpy(data, { ...where, offset: member.dataOffset, sampleId }),
+            });
             count++;
             at = member.end - position;
             break;
@@ -394,10 +425,11 @@ export class ShardedDatasetReader {
               sampleId,
               field,
             });
-          yield { sampleId, array };
+          batch.push({ sampleId, array });
           count++;
           at += BLOCK + paddedSize(size);
         }
+        if (batch.length) yield batch;
         position += at;
       }
       if (count !== members || position !== end)
@@ -416,12 +448,12 @@ export class ShardedDatasetReader {
     rows: readonly [string, number, number, number | null][],
     chunkBytes: number,
     cache: NpyHeaderCache,
-  ): Generator<ScannedArray> {
+  ): Generator<ScannedArray[]> {
     let i = 0;
     while (i < rows.length) {
       const [firstId, shard, start, firstSize] = rows[i] as [string, number, number, number | null];
       if (firstSize === null) {
-        yield { sampleId: firstId, array: this.readArray(field, shard, start, null, firstId) };
+        yield [{ sampleId: firstId, array: this.readArray(field, shard, start, null, firstId) }];
         i++;
         continue;
       }
@@ -440,6 +472,7 @@ export class ShardedDatasetReader {
       } finally {
         if (!this.cacheTars) this.closeFd(field, shard);
       }
+      const batch: ScannedArray[] = [];
       for (let k = i; k < j; k++) {
         const [id, , offset, size] = rows[k] as [string, number, number, number];
         const at = offset - start;
@@ -447,8 +480,9 @@ export class ShardedDatasetReader {
           at + BLOCK + size <= chunk.length && plainMemberMatches(chunk, id, size, at)
             ? decodeNpyFast(chunk, at + BLOCK, size, cache)
             : null;
-        yield { sampleId: id, array: array ?? this.readArrayCarefully(field, shard, offset, size, id) };
+        batch.push({ sampleId: id, array: array ?? this.readArrayCarefully(field, shard, offset, size, id) });
       }
+      yield batch;
       i = j;
     }
   }

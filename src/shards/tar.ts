@@ -342,9 +342,20 @@ const nameScratch = Buffer.allocUnsafeSlow(4 * 1024);
  */
 export function plainMemberMatches(buffer: Buffer, sampleId: string, size: number, at = 0): boolean {
   if (plainHeaderSize(buffer, at) !== size || sampleId.length > 1000) return false;
-  const n = nameScratch.write(sampleId, 0, 'utf8');
-  if (n + 4 > NAME_MAX || buffer.compare(nameScratch, 0, n, at, at + n) !== 0) return false;
-  // ".npy", then the end of the name field or a NUL
+  let n = sampleId.length;
+  for (let i = 0; i < n; i++) {
+    const c = sampleId.charCodeAt(i);
+    if (c >= 0x80) {
+      n = -1; // not ASCII: compare UTF-8 bytes below
+      break;
+    }
+    if (buffer[at + i] !== c) return false;
+  }
+  if (n < 0) {
+    n = nameScratch.write(sampleId, 0, 'utf8');
+    if (n + 4 > NAME_MAX || buffer.compare(nameScratch, 0, n, at, at + n) !== 0) return false;
+  }
+  if (n + 4 > NAME_MAX) return false;
   const e = at + n;
   return (
     buffer[e] === 0x2e &&
@@ -409,13 +420,17 @@ export function plainHeaderSize(buffer: Buffer, at: number): number {
  * ```
  */
 export function plainMemberId(buffer: Buffer, at: number): string {
-  const nul = buffer.indexOf(0, at);
-  const end = nul < 0 || nul > at + NAME_MAX ? at + NAME_MAX : nul;
+  let end = at;
+  let ascii = true;
+  while (end < at + NAME_MAX && buffer[end] !== 0) {
+    if ((buffer[end] as number) >= 0x80) ascii = false;
+    end++;
+  }
   const npy =
     end - at >= 4 &&
     buffer[end - 4] === 0x2e &&
     buffer[end - 3] === 0x6e &&
     buffer[end - 2] === 0x70 &&
     buffer[end - 1] === 0x79;
-  return buffer.toString('utf8', at, npy ? end - 4 : end);
+  return buffer.toString(ascii ? 'latin1' : 'utf8', at, npy ? end - 4 : end);
 }
