@@ -88,6 +88,7 @@ export interface ScannedArray {
 type Row = unknown[]; // [meta_json, shard, offset, size] per field, in this.fields order
 
 const MAX_OPEN_SHARDS = 256;
+const BATCH = 32;
 const LAZY_CACHE_MAX = 2_000_000;
 
 /**
@@ -428,6 +429,8 @@ export class ShardedDatasetReader {
           batch.push({ sampleId, array });
           count++;
           at += BLOCK + paddedSize(size);
+          // Small batches die young: a long-lived batch would be promoted by a scavenge mid-way.
+          if (batch.length >= BATCH) yield batch.splice(0);
         }
         if (batch.length) yield batch;
         position += at;
@@ -481,8 +484,9 @@ export class ShardedDatasetReader {
             ? decodeNpyFast(chunk, at + BLOCK, size, cache)
             : null;
         batch.push({ sampleId: id, array: array ?? this.readArrayCarefully(field, shard, offset, size, id) });
+        if (batch.length >= BATCH) yield batch.splice(0);
       }
-      yield batch;
+      if (batch.length) yield batch;
       i = j;
     }
   }
