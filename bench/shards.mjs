@@ -25,6 +25,7 @@ const PEER_SCRIPT = path.join(BENCH_DIR, 'shards_peer.py');
 const ELEMENTS = 1024; // 4 KiB of float32
 const PER_SHARD = 1000; // the seed's default
 const ROUNDS = 3;
+const SCAN_ROUNDS = 7;
 const LANCE_READS = 20_000;
 const TARGETS = { vsPython: 5, vsLance: 10, vsRaw: 2, scan: 0.5 };
 
@@ -213,7 +214,7 @@ async function sequentialScan(root) {
   oursPass();
   const raw = [];
   const ours = [];
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < SCAN_ROUNDS; round++) {
     let t = process.hrtime.bigint();
     rawPass();
     raw.push(Number(process.hrtime.bigint() - t) / 1e9);
@@ -315,7 +316,12 @@ export async function shardsScenario() {
   progress('  a. runlake addSample ingest');
   const ingest = await ingestRunlake(root, samples);
   progress(`    ${fmt.seconds(ingest.seconds)}, ${ingest.mbPerSecond.toFixed(0)} MB/s`);
-  progress('  b. Python peer (tarfile + numpy + sqlite3): ingest, then random get_sample');
+  // The scan runs first, on a young heap: the random-read phase leaves 100k-entry maps for the
+  // collector, whose pauses would land in scan passes (allocating) and not in raw ones.
+  progress(`  b. sequential scan vs raw file reads: ${SCAN_ROUNDS} interleaved passes`);
+  const scan = await sequentialScan(root);
+  progress(`    ${scan.oursMBps.toFixed(0)} MB/s vs raw ${scan.rawMBps.toFixed(0)} MB/s`);
+  progress('  c. Python peer (tarfile + numpy + sqlite3): ingest, then random get_sample');
   const pythonRoot = path.join(OUT_DIR, 'python');
   fs.rmSync(pythonRoot, { recursive: true, force: true });
   const python = await runPythonPeer({
@@ -329,13 +335,10 @@ export async function shardsScenario() {
   progress(python.skipped ? `    skipped: ${python.skipped}` : `    p50 ${python.p50_us.toFixed(1)} µs`);
   fs.rmSync(pythonRoot, { recursive: true, force: true });
   progress(
-    `  c. random getSample vs raw positioned read: ${ROUNDS} interleaved rounds of ${fmt.int(samples)}`,
+    `  d. random getSample vs raw positioned read: ${ROUNDS} interleaved rounds of ${fmt.int(samples)}`,
   );
   const reads = await randomReads(root, samples);
   progress(`    runlake p50 ${reads.runlake.p50.toFixed(1)} µs, raw p50 ${reads.raw.p50.toFixed(1)} µs`);
-  progress('  d. sequential scan vs raw file reads');
-  const scan = await sequentialScan(root);
-  progress(`    ${scan.oursMBps.toFixed(0)} MB/s vs raw ${scan.rawMBps.toFixed(0)} MB/s`);
   progress(`  e. LanceDB takeOffsets (${fmt.int(LANCE_READS)} random reads)`);
   let lance;
   try {
@@ -433,7 +436,7 @@ export function printShards(s, printTable) {
         s.scan.oursMBps.toFixed(0),
         `raw read ${s.scan.rawMBps.toFixed(0)}`,
         s.scan.ratio.toFixed(2),
-        `scanField vs 8 MiB sequential reads; target >= ${TARGETS.scan}: ${met(s.scan.ratio >= TARGETS.scan)}`,
+        `median of ${SCAN_ROUNDS} passes; scanField vs 8 MiB reads; target >= ${TARGETS.scan}: ${met(s.scan.ratio >= TARGETS.scan)}`,
       ],
       [
         'addSample ingest (MB/s of array data)',
