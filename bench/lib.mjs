@@ -3,12 +3,20 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-export const SCENARIOS = ['write-events', 'query-events', 'single-grid-pruning', 'convert-csv'];
+export const SCENARIOS = [
+  'write-events',
+  'query-events',
+  'single-grid-pruning',
+  'convert-csv',
+  'shards',
+  'squiggle-write',
+];
 
 const USAGE = `usage: node bench/run.mjs [--rows N] [--only <scenario>] [--repeat K] [--keep]
 
   --rows N        event rows to generate (default 10_000_000; underscores and 1e6 notation accepted);
-                  convert-csv uses min(N, 4_000_000) rows, spread over its 40 CSVs
+                  convert-csv uses min(N, 4_000_000) rows, spread over its 40 CSVs;
+                  squiggle-write min(N, 5_000_000) metrics_scalar rows
   --only S        run one scenario: ${SCENARIOS.join(', ')}
   --repeat K      runs per measurement (default: 3 for query scenarios; for write scenarios 1 at
                   >= 5M rows, else 3; for convert-csv 1 at >= 1M rows, else 3)

@@ -101,6 +101,10 @@ async function main(options) {
     results.scenarios['convert-csv'] = await convertCsvScenario(options);
   }
   if (run('shards')) results.scenarios.shards = await shardsScenario(options);
+  if (run('squiggle-write')) {
+    const { squiggleWriteScenario } = await import('./squiggle-write.mjs');
+    results.scenarios['squiggle-write'] = await squiggleWriteScenario(options, OUT_DIR);
+  }
   results.finishedAt = new Date().toISOString();
 
   await printResults(results);
@@ -476,4 +480,8 @@ async function printResults(results) {
     printConvertCsv(c, printTable);
   }
   if (results.scenarios.shards) printShards(results.scenarios.shards, printTable);
+  if (results.scenarios['squiggle-write']) {
+    const { printSquiggleWrite } = await import('./squiggle-write.mjs');
+    printSquiggleWrite(results.scenarios['squiggle-write']);
+  }
 }
