@@ -2,7 +2,14 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { WriterLockedError } from './errors.js';
 
-/** The lock file of a dataset's writer. */
+/**
+ * The lock file of a dataset's writer.
+ *
+ * @example
+ * ```ts
+ * path.join(root, LOCK_FILE); // 'ds/writer.lock'
+ * ```
+ */
 export const LOCK_FILE = 'writer.lock';
 
 /**

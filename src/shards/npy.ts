@@ -74,7 +74,14 @@ export function ndarray(
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const ALIGN = 64;
-/** numpy's own default limit (`max_header_size`), which guards against a hostile header. */
+/**
+ * numpy's own default limit (`max_header_size`), which guards against a hostile header.
+ *
+ * @example
+ * ```ts
+ * parseNpyHeader(bytes); // throws NpyFormatError when the header is longer than MAX_NPY_HEADER_BYTES
+ * ```
+ */
 export const MAX_NPY_HEADER_BYTES = 10_000;
 
 /**

@@ -11,13 +11,34 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ShardDatasetError } from './errors.js';
 
-/** A better-sqlite3 connection. */
+/**
+ * A better-sqlite3 connection.
+ *
+ * @example
+ * ```ts
+ * const db: IndexDb = openIndex('ds', 'read');
+ * ```
+ */
 export type IndexDb = Database.Database;
 
-/** A prepared statement taking any parameters. */
+/**
+ * A prepared statement taking any parameters.
+ *
+ * @example
+ * ```ts
+ * const count = db.prepare('SELECT count(*) FROM samples') as IndexStatement;
+ * ```
+ */
 export type IndexStatement = Database.Statement<unknown[]>;
 
-/** The index file inside a dataset root. */
+/**
+ * The index file inside a dataset root.
+ *
+ * @example
+ * ```ts
+ * path.join(root, INDEX_FILE); // 'ds/index.sqlite'
+ * ```
+ */
 export const INDEX_FILE = 'index.sqlite';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;

@@ -6,9 +6,23 @@
  */
 import { ShardCorruptionError, type ShardLocation } from './errors.js';
 
-/** Tar's block size: headers are one block, data is padded to a multiple of it. */
+/**
+ * Tar's block size: headers are one block, data is padded to a multiple of it.
+ *
+ * @example
+ * ```ts
+ * member.dataOffset - member.headerOffset === BLOCK; // without extended headers
+ * ```
+ */
 export const BLOCK = 512;
-/** The end-of-archive marker: two zero blocks. */
+/**
+ * The end-of-archive marker: two zero blocks.
+ *
+ * @example
+ * ```ts
+ * writeFully(fd, [END_OF_ARCHIVE], end);
+ * ```
+ */
 export const END_OF_ARCHIVE = new Uint8Array(2 * BLOCK);
 
 const NAME_MAX = 100;
@@ -112,7 +126,14 @@ export interface HeaderBlock {
   readonly typeflag: string;
 }
 
-/** Whether a block is all zeros (an end-of-archive block). */
+/**
+ * Whether a block is all zeros (an end-of-archive block).
+ *
+ * @example
+ * ```ts
+ * isZeroBlock(new Uint8Array(512)); // true
+ * ```
+ */
 export function isZeroBlock(block: Uint8Array): boolean {
   for (let i = 0; i < BLOCK; i++) if (block[i] !== 0) return false;
   return true;
@@ -208,6 +229,11 @@ export interface TarMember {
 
 /**
  * Reads `length` bytes at `position`; returns fewer only at the end of the file.
+ *
+ * @example
+ * ```ts
+ * const readAt: ReadAt = (position, length) => readBytes(fd, position, length);
+ * ```
  */
 export type ReadAt = (position: number, length: number) => Uint8Array;
 
