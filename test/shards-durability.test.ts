@@ -135,7 +135,7 @@ describe('array shards: crashes and concurrency', () => {
       '--per-shard',
       '30',
       '--limit',
-      '600',
+      '2000',
     ]);
     await waitFor(() => acks.ready && acks.added.length > 5);
     const reader = new ShardedDatasetReader(root);
