@@ -1,6 +1,8 @@
+import path from 'node:path';
 import type { Lake, Row } from '../lake/index.js';
 import { attachGridId, writeGridParams } from '../lake/index.js';
 import { ALL_SAMPLES, GEOMETRY_DESCRIPTORS } from '../schema/index.js';
+import { ShardedDatasetWriter } from '../shards/index.js';
 import { mulberry32 } from './random.js';
 
 /** Shape of the synthetic Squiggle lake: a small sweep of tiny models. */
@@ -25,8 +27,8 @@ interface DemoRun {
  * Writes a small synthetic Squiggle lake: three seeds of one grid plus a run of another grid, with
  * checkpoints, a probe-sample catalog, scalar metrics, descriptor trajectories whose effective
  * rank collapses at step 600 and re-expands at step 1200 (one seed diverges after the collapse),
- * their dynamics, the events, signatures and matches that describe them, a few inline embeddings
- * and attention-head summaries. Returns the rows written per dataset.
+ * their dynamics, the events, signatures and matches that describe them, embeddings (inline, and
+ * referenced in an array-shards store under `<lake>/arrays/probe`) and attention-head summaries. Returns the rows written per dataset.
  *
  * @example
  * ```ts
@@ -318,6 +320,37 @@ export async function writeSquiggleDemo(lake: Lake): Promise<Record<string, numb
         vector,
       };
     }),
+  );
+
+  // Larger probe sets stay out of Parquet: the layer-2 matrix goes to an array-shards store inside
+  // the lake, and embeddings rows point at its rows.
+  const store = 'arrays/probe';
+  const field = 'resid_post_l2';
+  const matrix = new Float32Array(PROBE_SAMPLES * 8).map(() => random() * 2 - 1);
+  const shards = new ShardedDatasetWriter(path.join(lake.baseOut, store), { samplesPerShard: 100 });
+  let shardSample: string;
+  try {
+    shards.addFields([field]);
+    shardSample = shards.addSample(
+      { [field]: { data: matrix, shape: [PROBE_SAMPLES, 8], dtype: 'float32' } },
+      { metadata: { run_id: embeddingRun.runId, step: STEPS, layer: 2, module: 'resid_post' } },
+    );
+  } finally {
+    shards.close();
+  }
+  await write(
+    'embeddings',
+    Array.from({ length: PROBE_SAMPLES }, (_, i) => ({
+      run_id: embeddingRun.runId,
+      sample_set: PROBE_SET,
+      module: 'resid_post',
+      step: STEPS,
+      layer: 2,
+      sample_id: `s${String(i).padStart(4, '0')}`,
+      pooling: 'mean',
+      dim: 8,
+      shard_ref: { store, sample_id: shardSample, field, row: i },
+    })),
   );
 
   const attention: Row[] = [];

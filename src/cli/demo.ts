@@ -12,6 +12,7 @@ import {
   writeEventRows,
   writeSeedRows,
 } from '../lake/index.js';
+import { checkShardRefs } from '../shards/index.js';
 import { writeStdout } from './common.js';
 import { writeSquiggleDemo } from './demo-squiggle.js';
 import { renderTable } from './output.js';
@@ -187,11 +188,11 @@ async function squiggleDemo(out: string): Promise<string[]> {
     for (const example of SQUIGGLE_QUERIES) {
       lines.push('', `-- ${example.title}`, example.sql, renderTable(await lake.query(example.sql)));
     }
-    const report = await validateLake(out);
+    const report = await validateLake(out, { referenceChecks: [checkShardRefs] });
     lines.push(
       '',
       report.ok
-        ? `runlake validate ${out}: ok (${report.datasets.length} datasets, every file matches its schema)`
+        ? `runlake validate ${out}: ok (${report.datasets.length} datasets, every file matches its schema, every shard_ref resolves)`
         : `runlake validate ${out}: ${report.violations.length} violations`,
     );
     return lines;

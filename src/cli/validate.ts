@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { RunlakeError, validateLake } from '../lake/index.js';
+import { checkShardRefs } from '../shards/index.js';
 import { existingLakeDirectory, writeStdout } from './common.js';
 import { commaList, positiveInteger } from './parse.js';
 
@@ -39,6 +40,7 @@ export function registerValidateCommand(program: Command): void {
         schema: options.schema,
         datasets: options.datasets,
         rowsPerRule: options.rowsPerRule,
+        referenceChecks: [checkShardRefs],
       });
       const violations = report.datasets.reduce((n, d) => n + d.violations, 0);
       const files = new Set(report.violations.map((v) => v.file)).size;

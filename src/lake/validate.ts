@@ -27,7 +27,8 @@ export type ViolationKind =
   | 'missing_column'
   | 'null'
   | 'enum'
-  | 'check';
+  | 'check'
+  | 'reference';
 
 /**
  * One broken rule in one file: at a row (0-based, in the file's own row order) or, for rules
@@ -73,6 +74,11 @@ export interface ValidateOptions {
   readonly rowsPerRule?: number;
   /** Only these datasets. */
   readonly datasets?: readonly string[];
+  /**
+   * Checks of references from rows to data outside the lake's Parquet files, run after the file
+   * checks, e.g. `checkShardRefs` (embeddings.shard_ref into an array-shards store).
+   */
+  readonly referenceChecks?: ReadonlyArray<(lake: string) => Promise<Violation[]>>;
 }
 
 /** A row-level rule, as a SQL predicate that is TRUE on a row that breaks it. */
@@ -119,6 +125,15 @@ export async function validateLake(
       const found = await validateDataset(connection, paths, name, set.registry.get(name), rowsPerRule);
       datasets.push(found.summary);
       violations.push(...found.violations);
+    }
+    for (const check of options.referenceChecks ?? []) {
+      for (const violation of await check(baseOut)) {
+        const index = datasets.findIndex((d) => d.dataset === violation.dataset);
+        const summary = datasets[index];
+        if (!summary) continue; // a dataset this run does not cover
+        datasets[index] = { ...summary, violations: summary.violations + violation.rowsAffected };
+        violations.push(violation);
+      }
     }
     return {
       lake: paths.root,

@@ -5,6 +5,7 @@ export * from './info.js';
 export * from './lock.js';
 export * from './npy.js';
 export * from './reader.js';
+export * from './shard-refs.js';
 export * from './sqlite-index.js';
 export * from './tar.js';
 export * from './verify.js';
