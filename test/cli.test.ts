@@ -3,14 +3,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gridHash } from '../src/index.js';
-import { repoRoot, tempDir, visibleFiles } from './helpers/lake-fixtures.js';
-
-const bin = path.join(repoRoot, 'dist/cli/main.js');
-
-function runlake(...args: string[]) {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+import { RUNLAKE_BIN, runlake } from './helpers/cli.js';
+import { tempDir, visibleFiles } from './helpers/lake-fixtures.js';
 
 describe('runlake CLI', () => {
   let lake: string;
@@ -253,7 +247,7 @@ describe('runlake convert progress', () => {
     // `script` runs the command on a pseudo-terminal, as a user's shell would.
     const tty = spawnSync(
       'script',
-      ['-qec', `"${process.execPath}" "${bin}" convert "${sweep}" "${lake}"`, '/dev/null'],
+      ['-qec', `"${process.execPath}" "${RUNLAKE_BIN}" convert "${sweep}" "${lake}"`, '/dev/null'],
       {
         encoding: 'utf8',
         timeout: 120_000,

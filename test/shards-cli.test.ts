@@ -1,19 +1,12 @@
 /**
  * `runlake shards info|ls|get|query|verify|compact`, run as a user runs them (the built CLI).
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeNpy, ndarray, ShardedDatasetWriter, shardPath } from '../src/index.js';
-
-const bin = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-function runlake(...args: string[]) {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+import { runlake } from './helpers/cli.js';
 
 const tempDirs: string[] = [];
 afterAll(() => {

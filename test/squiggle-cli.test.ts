@@ -1,16 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openLake, writeEventRows } from '../src/index.js';
-import { repoRoot, tempDir } from './helpers/lake-fixtures.js';
-
-const bin = path.join(repoRoot, 'dist/cli/main.js');
-
-function runlake(...args: string[]) {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+import { runlake } from './helpers/cli.js';
+import { tempDir } from './helpers/lake-fixtures.js';
 
 const SQUIGGLE_NAMES = [
   'runs',
@@ -360,7 +353,9 @@ describe('runlake demo', () => {
 
   it('prints that the squiggle lake validates, and it does', () => {
     const squiggle = path.join(root, 'demo-squiggle');
-    expect(stdout).toContain(`runlake validate ${squiggle}: ok (11 datasets, every file matches its schema)`);
+    expect(stdout).toContain(
+      `runlake validate ${squiggle}: ok (11 datasets, every file matches its schema, every shard_ref resolves)`,
+    );
     const result = runlake('validate', squiggle);
     expect(result.code, result.stdout).toBe(0);
     expect(result.stdout).toMatch(

@@ -1,17 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InputFileError, importFile, openLake, validateLake, writeEventRows } from '../src/index.js';
-import { listFiles, repoRoot, tempDir } from './helpers/lake-fixtures.js';
-
-const bin = path.join(repoRoot, 'dist/cli/main.js');
-
-function runlake(...args: string[]) {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+import { copyToParquet, runlake } from './helpers/cli.js';
+import { listFiles, tempDir } from './helpers/lake-fixtures.js';
 
 function jsonl(rows: readonly Record<string, unknown>[]): string {
   return `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`;
@@ -19,17 +11,6 @@ function jsonl(rows: readonly Record<string, unknown>[]): string {
 
 function parquetFiles(dir: string): string[] {
   return listFiles(dir).filter((f) => f.endsWith('.parquet'));
-}
-
-async function duckdbCopy(select: string, target: string): Promise<void> {
-  const instance = await DuckDBInstance.create(':memory:');
-  const connection = await instance.connect();
-  try {
-    await connection.run(`COPY (${select}) TO '${target.replaceAll("'", "''")}' (FORMAT parquet)`);
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
-  }
 }
 
 async function readBack(dir: string, sql: string): Promise<Record<string, unknown>[]> {
@@ -221,7 +202,7 @@ describe('importFile into a squiggle lake', () => {
   it('loads a Parquet file written by DuckDB, casting its types to the schema', async () => {
     const file = path.join(inputs, 'geometry.parquet');
     // DuckDB's own types: INTEGER layer, BIGINT n_samples, DOUBLE[] eigenvalues.
-    await duckdbCopy(
+    await copyToParquet(
       "SELECT 'r1' AS run_id, 'fixed_v1' AS sample_set, 'attn_out' AS module, i * 100 AS step, '*' AS sample_id, " +
         'i::INTEGER AS layer, 64 AS n_samples, 32 AS dim, 10.5 + i AS effective_rank, ' +
         '[4.0, 2.0, 1.0] AS top_eigenvalues FROM range(3) t(i) ORDER BY i',
@@ -590,7 +571,7 @@ describe('runlake import', () => {
     expect(a.stdout).toBe(`imported 3 rows from ${events} into events (3 files)\n`);
 
     const parquet = path.join(root, 'signatures.parquet');
-    await duckdbCopy(
+    await copyToParquet(
       "SELECT 'r3' AS run_id, 'p1' AS signature_id, 'fixed_v1' AS sample_set, 'paa-z' AS descriptor_set, " +
         "'paa2' AS method, 'fraction' AS grid, 2 AS dim, [0.5, 0.25] AS vector, ['bifurcation'] AS event_tokens",
       parquet,

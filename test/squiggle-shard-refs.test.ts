@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -10,7 +9,8 @@ import {
   ShardRefResolver,
   validateLake,
 } from '../src/index.js';
-import { repoRoot, tempDir } from './helpers/lake-fixtures.js';
+import { runlake } from './helpers/cli.js';
+import { tempDir } from './helpers/lake-fixtures.js';
 
 // A 3 × 4 probe matrix: row i is [10i, 10i + 1, 10i + 2, 10i + 3].
 const MATRIX = Float32Array.from({ length: 12 }, (_, k) => 10 * Math.floor(k / 4) + (k % 4));
@@ -139,10 +139,8 @@ describe('shard_ref: embeddings that point into an array-shards store', () => {
       /^embeddings\/run_id=r1\/sample_set=fixed_v1\/module=resid_post\/part-.*\.parquet$/,
     );
 
-    const cli = spawnSync(process.execPath, [path.join(repoRoot, 'dist/cli/main.js'), 'validate', broken], {
-      encoding: 'utf8',
-    });
-    expect(cli.status).toBe(1);
+    const cli = runlake('validate', broken);
+    expect(cli.code).toBe(1);
     expect(cli.stdout).toContain(
       `row 1, column "shard_ref": shard_ref arrays/probe:${sample}/resid_post_l2[7]`,
     );

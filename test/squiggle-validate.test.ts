@@ -1,30 +1,15 @@
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openLake, type Violation, validateLake } from '../src/index.js';
-import { repoRoot, tempDir } from './helpers/lake-fixtures.js';
-
-const bin = path.join(repoRoot, 'dist/cli/main.js');
-
-function runlake(...args: string[]) {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+import { copyToParquet, runlake } from './helpers/cli.js';
+import { tempDir } from './helpers/lake-fixtures.js';
 
 /** Writes `select` as a plain (uncompressed-by-runlake) Parquet file at `<lake>/<relative>`. */
 async function plant(lake: string, relative: string, select: string): Promise<void> {
   const target = path.join(lake, relative);
   mkdirSync(path.dirname(target), { recursive: true });
-  const instance = await DuckDBInstance.create(':memory:');
-  const connection = await instance.connect();
-  try {
-    await connection.run(`COPY (${select}) TO '${target.replaceAll("'", "''")}' (FORMAT parquet)`);
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
-  }
+  await copyToParquet(select, target);
 }
 
 /** Good rows in every dataset the bad files sit beside. */
