@@ -27,12 +27,14 @@ import {
 } from './sqlite-index.js';
 import {
   BLOCK,
+  membersByName,
   paddedSize,
   parseHeaderBlock,
   plainHeaderSize,
   plainMemberId,
   plainMemberMatches,
   readMemberAt,
+  type TarMember,
 } from './tar.js';
 import { readBytes } from './writer.js';
 
@@ -120,6 +122,8 @@ export class ShardedDatasetReader {
   private epoch = -1;
   private cache = new Map<string, Row>();
   private preloaded = false;
+  /** Name tables of shards whose index rows hold no header offsets (see memberByName). */
+  private readonly nameTables = new Map<string, { size: number; members: Map<string, TarMember> }>();
   private readonly fds = new Map<string, number>();
   /** The same open files by field and shard number, for lookups that build no key string. */
   private readonly fdsByField = new Map<string, (number | undefined)[]>();
@@ -505,6 +509,7 @@ export class ShardedDatasetReader {
     for (const fd of this.fds.values()) fs.closeSync(fd);
     this.fds.clear();
     this.fdsByField.clear();
+    this.nameTables.clear();
     this.closeProbe();
     this.db.close();
   }
@@ -719,10 +724,25 @@ export class ShardedDatasetReader {
         const fast = this.decodeMember(bytes, size, where);
         if (fast) return fast;
       }
-      const member = readMemberAt((position, length) => readBytes(fd, position, length), offset, where);
-      if (member === null)
-        throw new ShardCorruptionError(where, 'the index points at the end of the archive');
-      checkMember(member.name, member.size, size, where);
+      const readAt = (position: number, length: number) => readBytes(fd, position, length);
+      let member: TarMember;
+      try {
+        const found = readMemberAt(readAt, offset, where);
+        if (found === null)
+          throw new ShardCorruptionError(where, 'the index points at the end of the archive');
+        checkMember(found.name, found.size, size, where);
+        member = found;
+      } catch (error) {
+        // A row another tool indexed (no recorded size) may not hold a header offset: the seed's
+        // writer records a running sum of array sizes and its reader looks members up by name.
+        // Look those up by name too; rows runlake indexed stay strict.
+        const byName =
+          size === null && error instanceof ShardCorruptionError
+            ? this.memberByName(fd, sampleId, where)
+            : undefined;
+        if (!byName) throw error;
+        member = byName;
+      }
       const data = readBytes(fd, member.dataOffset, member.size);
       if (data.length < member.size)
         throw new TruncatedShardError(where, member.dataOffset + member.size, fs.fstatSync(fd).size);
@@ -730,6 +750,21 @@ export class ShardedDatasetReader {
     } finally {
       if (!this.cacheTars) this.closeFd(field, shard);
     }
+  }
+
+  /**
+   * The newest member named `<sampleId>.npy` in a shard, from a per-shard name table that is
+   * rebuilt whenever the shard has grown since it was built.
+   */
+  private memberByName(fd: number, sampleId: string, where: ShardLocation): TarMember | undefined {
+    const file = where.shard ?? '';
+    const size = fs.fstatSync(fd).size;
+    let table = this.nameTables.get(file);
+    if (!table || table.size !== size) {
+      table = { size, members: membersByName((p, l) => readBytes(fd, p, l), size, { shard: file }) };
+      this.nameTables.set(file, table);
+    }
+    return table.members.get(`${sampleId}.npy`);
   }
 
   /** Decodes a plain (no extended header) member from header + data bytes; null for other kinds. */

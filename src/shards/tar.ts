@@ -460,3 +460,26 @@ export function plainMemberId(buffer: Buffer, at: number): string {
     buffer[end - 1] === 0x79;
   return buffer.toString(ascii ? 'latin1' : 'utf8', at, npy ? end - 4 : end);
 }
+
+/**
+ * Every regular member of an archive by name, the last one winning (as `tarfile`'s `getmember`
+ * does, so an updated sample resolves to its newest member). For indexes whose offsets are not
+ * header offsets: the seed's own writer records a running sum of array sizes, and its reader
+ * finds members by name.
+ *
+ * @example
+ * ```ts
+ * membersByName(readAt, size, { shard: 's.tar' }).get('sample_000000000001.npy')?.dataOffset;
+ * ```
+ */
+export function membersByName(
+  readAt: ReadAt,
+  fileSize: number,
+  where: ShardLocation,
+): Map<string, TarMember> {
+  const members = new Map<string, TarMember>();
+  for (const member of walkTar(readAt, fileSize, where)) {
+    members.set(member.name.replace(/^\.\//, ''), member);
+  }
+  return members;
+}

@@ -12,7 +12,7 @@ import {
   shardPath,
   tableExists,
 } from './sqlite-index.js';
-import { END_OF_ARCHIVE, readMemberAt } from './tar.js';
+import { END_OF_ARCHIVE, membersByName, readMemberAt, type TarMember } from './tar.js';
 import { readBytes } from './writer.js';
 
 /**
@@ -79,6 +79,7 @@ function verifyWith(db: IndexDb, root: string): VerifyReport {
   const problems: ShardProblem[] = [];
   const warnings: ShardProblem[] = [];
   const shardsSeen = new Set<string>();
+  const nameTables = new Map<string, Map<string, TarMember>>();
   let membersChecked = 0;
   for (const field of fields) {
     const c = fieldColumns(field);
@@ -123,14 +124,39 @@ function verifyWith(db: IndexDb, root: string): VerifyReport {
         const handle = fd;
         try {
           const where = { shard: file, offset, sampleId, field };
-          const member = readMemberAt((p, l) => readBytes(handle, p, l), offset, where);
-          if (member === null)
-            throw new ShardCorruptionError(where, 'the index points at the end of the archive');
-          if (member.name !== `${sampleId}.npy`)
-            throw new ShardCorruptionError(
-              where,
-              `member is "${member.name}", the index expects "${sampleId}.npy"`,
-            );
+          const readAt = (p: number, l: number) => readBytes(handle, p, l);
+          let member: TarMember;
+          try {
+            const found = readMemberAt(readAt, offset, where);
+            if (found === null)
+              throw new ShardCorruptionError(where, 'the index points at the end of the archive');
+            if (found.name !== `${sampleId}.npy`)
+              throw new ShardCorruptionError(
+                where,
+                `member is "${found.name}", the index expects "${sampleId}.npy"`,
+              );
+            member = found;
+          } catch (error) {
+            // Rows another tool indexed (no recorded size) are read by member name, as the seed's
+            // reader does (its writer records no header offsets): say so, and check that member.
+            if (indexedSize !== null || !(error instanceof ShardCorruptionError)) throw error;
+            let names = nameTables.get(file);
+            if (!names) {
+              names = membersByName(readAt, fileSize, { shard: file, field });
+              nameTables.set(file, names);
+            }
+            const byName = names.get(`${sampleId}.npy`);
+            if (!byName) throw error;
+            warnings.push({
+              field,
+              shard,
+              file,
+              offset,
+              sampleId,
+              message: `${file} (sample "${sampleId}", field "${field}"): the index offset ${offset} is not the member's header offset (${byName.headerOffset}); readers find it by name`,
+            });
+            member = byName;
+          }
           if (indexedSize !== null && member.size !== indexedSize)
             throw new ShardCorruptionError(
               where,

@@ -1,11 +1,13 @@
 """Write an array-shard dataset the way the Python seed does (tarfile + numpy.save + sqlite3), in
 the seed's layout: root/index.sqlite with samples(id, meta_json, <field>_offset, <field>_shard),
 fields and counters; root/<field>_shards/shard_NNNN.tar with one <sample_id>.npy member per
-sample. <field>_offset is the member's header offset (TarInfo.offset). Prints JSON describing
-every sample written: {id: {"metadata": {...}, "arrays": {field: {descr, shape, fortran,
-data_b64}}}}, data_b64 being little-endian bytes in stored order.
+sample. <field>_offset is the member's header offset (TarInfo.offset), or with `seed` as the
+third argument what the seed's own writer records: the running sum of the shard's .npy sizes,
+which is not a byte offset (its reader finds members by name). Prints JSON describing every
+sample written: {id: {"metadata": {...}, "arrays": {field: {descr, shape, fortran, data_b64}}}},
+data_b64 being little-endian bytes in stored order.
 
-usage: shards_write.py <root> [samples_per_shard]
+usage: shards_write.py <root> [samples_per_shard] [header|seed]
 """
 
 import base64
@@ -45,7 +47,7 @@ def describe(array: np.ndarray) -> dict:
     }
 
 
-def main(root: str, per_shard: int) -> None:
+def main(root: str, per_shard: int, offsets: str) -> None:
     os.makedirs(root, exist_ok=True)
     conn = sqlite3.connect(os.path.join(root, "index.sqlite"))
     conn.execute("CREATE TABLE samples (id TEXT PRIMARY KEY, meta_json TEXT)")
@@ -64,6 +66,7 @@ def main(root: str, per_shard: int) -> None:
     ids += ["long_" + "x" * 120 + "_a", "long_" + "y" * 150 + "_b", "sample_é_ünicode"]
     expected = {}
     tars = {}
+    running = {}
     for n, sample_id in enumerate(ids):
         arrays = arrays_for(n)
         meta = {"length": int(n * 10), "source": "python", "n": n}
@@ -82,10 +85,12 @@ def main(root: str, per_shard: int) -> None:
             # TarFile.offset is where the next member's (first) header goes: the member's
             # TarInfo.offset as tarfile reports it when reading.
             header_offset = tar.offset
+            recorded = header_offset if offsets == "header" else running.get(key, 0)
+            running[key] = running.get(key, 0) + info.size
             tar.addfile(info, buf)
             conn.execute(
                 f"UPDATE samples SET {field}_offset=?, {field}_shard=? WHERE id=?",
-                (header_offset, shard, sample_id),
+                (recorded, shard, sample_id),
             )
             conn.execute("UPDATE fields SET num_shards=max(num_shards, ?) WHERE name=?", (shard + 1, field))
         expected[sample_id] = {"metadata": meta, "arrays": {f: describe(a) for f, a in arrays.items()}}
@@ -98,4 +103,4 @@ def main(root: str, per_shard: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 4)
+    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 4, sys.argv[3] if len(sys.argv) > 3 else "header")
