@@ -1,3 +1,4 @@
+export * from './geometry/index.js';
 export * from './ingest/index.js';
 export * from './lake/index.js';
 export * from './schema/index.js';

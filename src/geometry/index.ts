@@ -1,0 +1,4 @@
+export * from './descriptors.js';
+export * from './dtw.js';
+export * from './eigen.js';
+export * from './gram.js';
