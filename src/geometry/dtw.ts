@@ -505,8 +505,30 @@ export function dtwTopKWithStats(
   for (let c = 0; c < m; c++) {
     bounds[c] = lbKeoghCostCore(candidates[c] as DtwSeries, upper, lower, Number.POSITIVE_INFINITY, null);
   }
-  const order = Array.from({ length: m }, (_, c) => c);
-  order.sort((x, y) => (bounds[x] as number) - (bounds[y] as number) || x - y);
+  // A binary min-heap on (bound, index) instead of a full sort: the search stops after popping the few
+  // hundred candidates that survive, so heapify O(m) + a few pops beats an O(m log m) sort.
+  const heap = new Int32Array(m);
+  for (let c = 0; c < m; c++) heap[c] = c;
+  const less = (x: number, y: number): boolean => {
+    const bx = bounds[x] as number;
+    const by = bounds[y] as number;
+    return bx < by || (bx === by && x < y);
+  };
+  let heapSize = m;
+  const siftDown = (start: number): void => {
+    let p = start;
+    const item = heap[p] as number;
+    for (;;) {
+      let child = 2 * p + 1;
+      if (child >= heapSize) break;
+      if (child + 1 < heapSize && less(heap[child + 1] as number, heap[child] as number)) child++;
+      if (!less(heap[child] as number, item)) break;
+      heap[p] = heap[child] as number;
+      p = child;
+    }
+    heap[p] = item;
+  };
+  for (let p = (m >> 1) - 1; p >= 0; p--) siftDown(p);
 
   const rowA = new Float64Array(2 * r + 2);
   const rowB = new Float64Array(2 * r + 2);
@@ -516,12 +538,15 @@ export function dtwTopKWithStats(
   const best: DtwMatch[] = [];
   let ceiling = Number.POSITIVE_INFINITY; // costs above this cannot enter the top k
 
-  for (let o = 0; o < m; o++) {
-    const c = order[o] as number;
+  while (heapSize > 0) {
+    const c = heap[0] as number;
     if ((bounds[c] as number) > ceiling * LB_SLACK) {
-      stats.lbPruned += m - o;
+      stats.lbPruned += heapSize;
       break;
     }
+    heapSize--;
+    heap[0] = heap[heapSize] as number;
+    siftDown(0);
     const cand = candidates[c] as DtwSeries;
     lbKeoghCostCore(cand, upper, lower, Number.POSITIVE_INFINITY, terms);
     // suffix[i] = Σ_{t ≥ i} terms[t]: what rows i… must still add. Shrunk by the slack so that
