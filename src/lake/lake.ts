@@ -1,4 +1,6 @@
-import { readdir } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBResultReader } from '@duckdb/node-api';
 import { appendColumns } from './appender.js';
 import type { CanonicalValue } from './canonical-params.js';
@@ -20,9 +22,24 @@ import { EnumValueError, RunlakeError, SqlError } from './errors.js';
 import { type GridRecord, listGridRecords } from './grids.js';
 import { type LakePaths, lakePaths } from './layout.js';
 import { type DatasetManifest, readManifest } from './manifest.js';
+import { type PartitionValue, partitionDirectory } from './partition-path.js';
 import type { Row } from './row-batch.js';
 import { resolveLakeSchemaSet, type SchemaSet } from './schema-set.js';
 import { listParquetFiles, type WriteOptions, type WriteResult, writeRows } from './write-rows.js';
+
+/** Options for {@link Lake.replace}. */
+export interface ReplaceOptions {
+  /** Values of a leading prefix of the dataset's partition keys: the partition to replace in. */
+  readonly partition: Readonly<Record<string, PartitionValue>>;
+  /** Names the producer; only files an earlier `replace` with this stem published are removed. */
+  readonly stem: string;
+}
+
+/** What {@link Lake.replace} did. */
+export interface ReplaceResult extends WriteResult {
+  /** Part files of earlier replaces (same stem and partition) that were removed. */
+  readonly removedFiles: number;
+}
 
 /** Options for {@link openLake}. */
 export interface OpenLakeOptions {
@@ -220,6 +237,49 @@ export class Lake {
     const result = await writeRows(this.baseOut, definition, rows, options);
     this.#datasets.set(dataset, await createDatasetView(this.connection, this.paths, dataset, definition));
     return result;
+  }
+
+  /**
+   * Replaces the rows a producer derived earlier in one partition: writes `rows` (each must agree
+   * with `partition`, a leading prefix of the dataset's partition keys), then removes the part
+   * files that earlier `replace` calls with the same `stem` published there. Files written by
+   * anyone else in the partition are kept, so derived results can be recomputed without touching
+   * accepted data. The new files are published before the old ones are removed: a reader never
+   * sees the partition without its derived rows, though it may briefly see both generations.
+   *
+   * @example
+   * ```ts
+   * await lake.replace('events', detected, { partition: { run_id: 'r1' }, stem: 'analyze' });
+   * ```
+   */
+  async replace(dataset: string, rows: readonly Row[], options: ReplaceOptions): Promise<ReplaceResult> {
+    const definition = this.definition(dataset);
+    if (!/^[A-Za-z0-9_]+$/.test(options.stem)) {
+      throw new RunlakeError(`replace stem "${options.stem}" must be letters, digits or underscores`);
+    }
+    const keys = definition.partitionBy.map((p) => p.name);
+    const given = Object.keys(options.partition);
+    if (given.length === 0 || given.some((k, i) => keys[i] !== k)) {
+      throw new RunlakeError(
+        `replace in ${dataset}: the partition must name a leading prefix of its keys (${keys.join(', ')}), got ${given.join(', ') || 'none'}`,
+      );
+    }
+    const directory = path.join(
+      this.paths.dataset(dataset),
+      partitionDirectory(given.map((k) => [k, options.partition[k] as PartitionValue] as const)),
+    );
+    const prefix = `part-${options.stem}-`;
+    const previous = (await listParquetFiles(directory)).filter((f) => path.basename(f).startsWith(prefix));
+    const result =
+      rows.length > 0
+        ? await this.write(dataset, rows, {
+            partitionFixed: options.partition,
+            fileStem: `${options.stem}-${randomUUID().replaceAll('-', '')}`,
+          })
+        : { dataset, rowCount: 0, files: [], skippedFiles: 0 };
+    await Promise.all(previous.map((f) => rm(path.join(directory, f), { force: true })));
+    if (rows.length === 0 && previous.length > 0) await this.refresh();
+    return { ...result, removedFiles: previous.length };
   }
 
   /**
