@@ -10,6 +10,8 @@ export const SCENARIOS = [
   'convert-csv',
   'shards',
   'squiggle-write',
+  'geometry-descriptors',
+  'signature-search',
 ];
 
 const USAGE = `usage: node bench/run.mjs [--rows N] [--only <scenario>] [--repeat K] [--keep]

@@ -18,6 +18,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import {
+  geometryDescriptorsScenario,
+  printGeometryDescriptors,
+  printSignatureSearch,
+  signatureSearchScenario,
+} from './geometry.mjs';
+import {
   diskBytes,
   fmt,
   listFiles,
@@ -105,6 +111,9 @@ async function main(options) {
     const { squiggleWriteScenario } = await import('./squiggle-write.mjs');
     results.scenarios['squiggle-write'] = await squiggleWriteScenario(options, OUT_DIR);
   }
+  if (run('geometry-descriptors'))
+    results.scenarios['geometry-descriptors'] = await geometryDescriptorsScenario(options);
+  if (run('signature-search')) results.scenarios['signature-search'] = await signatureSearchScenario(options);
   results.finishedAt = new Date().toISOString();
 
   await printResults(results);
@@ -480,6 +489,11 @@ async function printResults(results) {
     printConvertCsv(c, printTable);
   }
   if (results.scenarios.shards) printShards(results.scenarios.shards, printTable);
+  if (results.scenarios['geometry-descriptors']) {
+    printGeometryDescriptors(results.scenarios['geometry-descriptors'], printTable);
+  }
+  if (results.scenarios['signature-search'])
+    printSignatureSearch(results.scenarios['signature-search'], printTable);
   if (results.scenarios['squiggle-write']) {
     const { printSquiggleWrite } = await import('./squiggle-write.mjs');
     printSquiggleWrite(results.scenarios['squiggle-write']);

@@ -214,13 +214,17 @@ function normStatistics(norms: Float64Array): { mean: number | null; std: number
 /** TwoNN on the n×n Gram matrix K (see {@link geometryDescriptors}). */
 function twoNnDimension(gram: Float64Array, n: number): number | null {
   const mus: number[] = [];
+  // The diagonal once, so the scan below reads the Gram row by row only.
+  const diagonal = new Float64Array(n);
+  for (let i = 0; i < n; i++) diagonal[i] = gram[i * n + i] as number;
   for (let i = 0; i < n; i++) {
-    const kii = gram[i * n + i] as number;
+    const kii = diagonal[i] as number;
+    const row = i * n;
     let r1 = Number.POSITIVE_INFINITY;
     let r2 = Number.POSITIVE_INFINITY;
     for (let j = 0; j < n; j++) {
       if (j === i) continue;
-      const d2 = kii + (gram[j * n + j] as number) - 2 * (gram[i * n + j] as number);
+      const d2 = kii + (diagonal[j] as number) - 2 * (gram[row + j] as number);
       if (!(d2 > 0)) continue; // duplicates (and rounding below 0) are not neighbours
       if (d2 < r1) {
         r2 = r1;

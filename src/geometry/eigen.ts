@@ -92,32 +92,13 @@ function tridiagonalize(a: Float64Array, n: number, diag: Float64Array, sub: Flo
       vnorm2 += vi * vi;
     }
     const beta = 2 / vnorm2;
-    // q = A₂₂ v from the lower triangle only.
-    q.fill(0, m0, n);
-    for (let i = m0; i < n; i++) {
-      const row = i * n;
-      const vi = v[i] as number;
-      let s = 0;
-      for (let j = m0; j < i; j++) {
-        const aij = a[row + j] as number;
-        s += aij * (v[j] as number);
-        q[j] = (q[j] as number) + aij * vi;
-      }
-      q[i] = (q[i] as number) + s + (a[row + i] as number) * vi;
-    }
+    symmetricLowerTimes(a, n, m0, v, q);
     let vq = 0;
     for (let i = m0; i < n; i++) vq += (v[i] as number) * (q[i] as number);
     const half = (beta * beta * vq) / 2;
     // Reuse q as w = βq − half·v.
     for (let i = m0; i < n; i++) q[i] = beta * (q[i] as number) - half * (v[i] as number);
-    for (let i = m0; i < n; i++) {
-      const row = i * n;
-      const vi = v[i] as number;
-      const wi = q[i] as number;
-      for (let j = m0; j <= i; j++) {
-        a[row + j] = (a[row + j] as number) - vi * (q[j] as number) - wi * (v[j] as number);
-      }
-    }
+    rankTwoUpdate(a, n, m0, v, q);
     sub[k] = alpha;
   }
   if (n >= 2) {
@@ -126,6 +107,110 @@ function tridiagonalize(a: Float64Array, n: number, diag: Float64Array, sub: Flo
   }
   diag[n - 1] = a[n * n - 1] as number;
   sub[n - 1] = 0;
+}
+
+/**
+ * q[m0..n) = A₂₂ v for the trailing block A₂₂ = A[m0.., m0..], reading only its lower triangle:
+ * row i contributes A_ij·v_j to q_i and A_ij·v_i to q_j (j < i). Rows go four at a time, so each
+ * v_j and q_j is loaded once per four matrix entries; the 4×4 corner on the diagonal is done
+ * entry by entry. This product is half of the tridiagonalisation's flops.
+ */
+function symmetricLowerTimes(a: Float64Array, n: number, m0: number, v: Float64Array, q: Float64Array): void {
+  q.fill(0, m0, n);
+  let i = m0;
+  for (; i + 3 < n; i += 4) {
+    const r0 = i * n;
+    const r1 = r0 + n;
+    const r2 = r1 + n;
+    const r3 = r2 + n;
+    const v0 = v[i] as number;
+    const v1 = v[i + 1] as number;
+    const v2 = v[i + 2] as number;
+    const v3 = v[i + 3] as number;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let j = m0; j < i; j++) {
+      const a0 = a[r0 + j] as number;
+      const a1 = a[r1 + j] as number;
+      const a2 = a[r2 + j] as number;
+      const a3 = a[r3 + j] as number;
+      const vj = v[j] as number;
+      s0 += a0 * vj;
+      s1 += a1 * vj;
+      s2 += a2 * vj;
+      s3 += a3 * vj;
+      q[j] = (q[j] as number) + (a0 * v0 + a1 * v1 + (a2 * v2 + a3 * v3));
+    }
+    q[i] = (q[i] as number) + s0;
+    q[i + 1] = (q[i + 1] as number) + s1;
+    q[i + 2] = (q[i + 2] as number) + s2;
+    q[i + 3] = (q[i + 3] as number) + s3;
+    for (let r = 0; r < 4; r++) {
+      const row = (i + r) * n;
+      const vr = v[i + r] as number;
+      let s = 0;
+      for (let c = i; c < i + r; c++) {
+        const arc = a[row + c] as number;
+        s += arc * (v[c] as number);
+        q[c] = (q[c] as number) + arc * vr;
+      }
+      q[i + r] = (q[i + r] as number) + s + (a[row + i + r] as number) * vr;
+    }
+  }
+  for (; i < n; i++) {
+    const row = i * n;
+    const vi = v[i] as number;
+    let s = 0;
+    for (let j = m0; j < i; j++) {
+      const aij = a[row + j] as number;
+      s += aij * (v[j] as number);
+      q[j] = (q[j] as number) + aij * vi;
+    }
+    q[i] = (q[i] as number) + s + (a[row + i] as number) * vi;
+  }
+}
+
+/**
+ * A₂₂ ← A₂₂ − v wᵀ − w vᵀ on the lower triangle of the trailing block (rows m0..n). Rows go four
+ * at a time over the columns m0..i+3, which also rewrites the few upper-triangle entries of the
+ * 4×4 diagonal corner; nothing ever reads the upper triangle, so that is harmless and keeps the
+ * loop branch-free.
+ */
+function rankTwoUpdate(a: Float64Array, n: number, m0: number, v: Float64Array, w: Float64Array): void {
+  let i = m0;
+  for (; i + 3 < n; i += 4) {
+    const r0 = i * n;
+    const r1 = r0 + n;
+    const r2 = r1 + n;
+    const r3 = r2 + n;
+    const v0 = v[i] as number;
+    const v1 = v[i + 1] as number;
+    const v2 = v[i + 2] as number;
+    const v3 = v[i + 3] as number;
+    const w0 = w[i] as number;
+    const w1 = w[i + 1] as number;
+    const w2 = w[i + 2] as number;
+    const w3 = w[i + 3] as number;
+    const stop = i + 4;
+    for (let j = m0; j < stop; j++) {
+      const vj = v[j] as number;
+      const wj = w[j] as number;
+      a[r0 + j] = (a[r0 + j] as number) - v0 * wj - w0 * vj;
+      a[r1 + j] = (a[r1 + j] as number) - v1 * wj - w1 * vj;
+      a[r2 + j] = (a[r2 + j] as number) - v2 * wj - w2 * vj;
+      a[r3 + j] = (a[r3 + j] as number) - v3 * wj - w3 * vj;
+    }
+  }
+  for (; i < n; i++) {
+    const row = i * n;
+    const vi = v[i] as number;
+    const wi = w[i] as number;
+    for (let j = m0; j <= i; j++) {
+      a[row + j] = (a[row + j] as number) - vi * (w[j] as number) - wi * (v[j] as number);
+    }
+  }
 }
 
 /**

@@ -33,8 +33,8 @@ export interface CovarianceSpectrum {
   readonly gram: Float64Array | null;
 }
 
-/** Rows per tile of the blocked Gram product: 16 rows of 768 doubles stay in L2. */
-const TILE = 16;
+/** Vectors per register tile of the Gram kernel: 4×4 dot products share their operand loads. */
+const PANEL = 4;
 
 /**
  * Eigenvalues of the sample covariance X̃ᵀX̃/(n−1) of a row-major n×d matrix X, with X̃ = X
@@ -59,15 +59,19 @@ export function covarianceSpectrum(
   checkShape(x, n, d);
   const { rowNorms, unitRowSum, nonzeroRows } = rowStatistics(x, n, d);
   const centred = centreColumns(x, n, d);
+  // Decompose the smaller matrix: tridiagonalising m×m costs 4m³/3, forming it min(n,d)·m²
+  // products. With n > d and the Gram kept for TwoNN, forming the d×d scatter as well (n·d²
+  // products) and tridiagonalising it is still cheaper than tridiagonalising the n×n Gram
+  // (4n³/3 − 4d³/3 − nd² > 0 whenever n > d).
   const useGram = n <= d;
   let gram: Float64Array | null = null;
-  if (useGram || options.keepGram) gram = gramOfRows(centred, n, d);
+  if (useGram || options.keepGram) gram = syrkPacked(packRows(centred, n, d), n, d);
   let eigenvalues: Float64Array;
   if (n < 2) {
     eigenvalues = new Float64Array(Math.min(n, d));
   } else {
     const m = useGram ? n : d;
-    const scatter = useGram ? (gram as Float64Array) : gramOfRows(transpose(centred, n, d), d, n);
+    const scatter = useGram ? (gram as Float64Array) : syrkPacked(packColumns(centred, n, d), d, n);
     eigenvalues = symmetricEigenvalues(scatter, m);
     const inv = 1 / (n - 1);
     for (let i = 0; i < m; i++) eigenvalues[i] = Math.max(0, (eigenvalues[i] as number) * inv);
@@ -132,53 +136,124 @@ function centreColumns(x: RowMatrix, n: number, d: number): Float64Array {
   return out;
 }
 
-function transpose(a: Float64Array, rows: number, cols: number): Float64Array {
-  const out = new Float64Array(rows * cols);
+/**
+ * The centred Gram matrix X̃X̃ᵀ (n×n, full, row-major, unscaled; X̃ = X with its columns centred),
+ * accumulated in float64 with the same register-tiled kernel as {@link covarianceSpectrum}. Its
+ * entries give the pairwise squared distances d²_ij = K_ii + K_jj − 2K_ij.
+ *
+ * @throws {RunlakeError} on a shape that does not match `x.length` or a non-finite entry.
+ * @example
+ * ```ts
+ * centredGram(new Float32Array([1, 0, -1, 0]), 2, 2); // Float64Array [1, -1, -1, 1]
+ * ```
+ */
+export function centredGram(x: RowMatrix, n: number, d: number): Float64Array {
+  checkShape(x, n, d);
+  return syrkPacked(packRows(centreColumns(x, n, d), n, d), n, d);
+}
+
+/**
+ * The rows of a row-major rows×cols A as panels of {@link PANEL} interleaved vectors:
+ * `out[(p·cols + k)·4 + r] = A[4p + r, k]`, zero-padded to a multiple of 4 vectors, so that the
+ * kernel streams both operands of a 4×4 tile sequentially.
+ */
+function packRows(a: Float64Array, rows: number, cols: number): Float64Array {
+  const panels = Math.ceil(rows / PANEL);
+  const out = new Float64Array(panels * cols * PANEL);
   for (let i = 0; i < rows; i++) {
+    const p = (i / PANEL) | 0;
+    let o = p * cols * PANEL + (i - p * PANEL);
     const row = i * cols;
-    for (let j = 0; j < cols; j++) out[j * rows + i] = a[row + j] as number;
+    for (let k = 0; k < cols; k++, o += PANEL) out[o] = a[row + k] as number;
   }
   return out;
 }
 
-/**
- * A·Aᵀ for a row-major rows×cols A, as a full symmetric rows×rows matrix. Every entry is a
- * dot product of two contiguous rows; tiles of {@link TILE}×{@link TILE} row pairs keep both
- * operands cache-resident, and only the lower triangle is computed, then mirrored.
- */
-function gramOfRows(a: Float64Array, rows: number, cols: number): Float64Array {
-  const out = new Float64Array(rows * rows);
-  for (let ib = 0; ib < rows; ib += TILE) {
-    const iEnd = Math.min(ib + TILE, rows);
-    for (let jb = 0; jb <= ib; jb += TILE) {
-      const jEnd = Math.min(jb + TILE, rows);
-      for (let i = ib; i < iEnd; i++) {
-        const ri = i * cols;
-        const jStop = Math.min(jEnd, i + 1);
-        for (let j = jb; j < jStop; j++) {
-          const value = dot(a, ri, j * cols, cols);
-          out[i * rows + j] = value;
-          out[j * rows + i] = value;
-        }
-      }
+/** The columns of a row-major rows×cols A packed like {@link packRows} packs the rows of Aᵀ. */
+function packColumns(a: Float64Array, rows: number, cols: number): Float64Array {
+  const panels = Math.ceil(cols / PANEL);
+  const out = new Float64Array(panels * rows * PANEL);
+  for (let k = 0; k < rows; k++) {
+    const row = k * cols;
+    for (let j = 0; j < cols; j++) {
+      const p = (j / PANEL) | 0;
+      out[(p * rows + k) * PANEL + (j - p * PANEL)] = a[row + j] as number;
     }
   }
   return out;
 }
 
-/** Dot product of a[p..p+len) and a[q..q+len) with four accumulators (fewer dependency stalls). */
-function dot(a: Float64Array, p: number, q: number, len: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let k = 0;
-  for (; k + 3 < len; k += 4) {
-    s0 += (a[p + k] as number) * (a[q + k] as number);
-    s1 += (a[p + k + 1] as number) * (a[q + k + 1] as number);
-    s2 += (a[p + k + 2] as number) * (a[q + k + 2] as number);
-    s3 += (a[p + k + 3] as number) * (a[q + k + 3] as number);
+/**
+ * V·Vᵀ for `count` vectors of length `len` packed by {@link packRows}, as a full symmetric
+ * count×count matrix. Each 4×4 tile of dot products is accumulated in 16 locals from 8 loads
+ * per step (instead of 2 loads per product), only tiles on or below the diagonal are computed,
+ * and each is mirrored. Sums run over k in order, one accumulator per entry.
+ */
+function syrkPacked(packed: Float64Array, count: number, len: number): Float64Array {
+  const out = new Float64Array(count * count);
+  const panels = Math.ceil(count / PANEL);
+  const stride = len * PANEL;
+  for (let pi = 0; pi < panels; pi++) {
+    const bi = pi * stride;
+    const end = bi + stride;
+    for (let pj = 0; pj <= pi; pj++) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let ka = bi, kb = pj * stride; ka < end; ka += 4, kb += 4) {
+        const b0 = packed[kb] as number;
+        const b1 = packed[kb + 1] as number;
+        const b2 = packed[kb + 2] as number;
+        const b3 = packed[kb + 3] as number;
+        let t = packed[ka] as number;
+        c00 += t * b0;
+        c01 += t * b1;
+        c02 += t * b2;
+        c03 += t * b3;
+        t = packed[ka + 1] as number;
+        c10 += t * b0;
+        c11 += t * b1;
+        c12 += t * b2;
+        c13 += t * b3;
+        t = packed[ka + 2] as number;
+        c20 += t * b0;
+        c21 += t * b1;
+        c22 += t * b2;
+        c23 += t * b3;
+        t = packed[ka + 3] as number;
+        c30 += t * b0;
+        c31 += t * b1;
+        c32 += t * b2;
+        c33 += t * b3;
+      }
+      const tile = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
+      const i0 = pi * PANEL;
+      const j0 = pj * PANEL;
+      for (let r = 0; r < PANEL; r++) {
+        const i = i0 + r;
+        if (i >= count) break;
+        for (let c = 0; c < PANEL; c++) {
+          const j = j0 + c;
+          if (j >= count) break;
+          const value = tile[r * PANEL + c] as number;
+          out[i * count + j] = value;
+          out[j * count + i] = value;
+        }
+      }
+    }
   }
-  for (; k < len; k++) s0 += (a[p + k] as number) * (a[q + k] as number);
-  return s0 + s1 + (s2 + s3);
+  return out;
 }
