@@ -2,3 +2,5 @@ export * from './descriptors.js';
 export * from './dtw.js';
 export * from './eigen.js';
 export * from './gram.js';
+export * from './match.js';
+export * from './signatures.js';
