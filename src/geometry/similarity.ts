@@ -1,0 +1,542 @@
+/**
+ * Representational similarity between two matrices of the same samples: linear CKA, its
+ * debiased (U-statistic) form, and the orthogonal Procrustes distance. These are the drift
+ * columns of the `geometry_dynamics` dataset.
+ */
+import { RunlakeError } from '../lake/index.js';
+import { symmetricEigenvalues } from './eigen.js';
+import type { RowMatrix } from './gram.js';
+
+/** float64 machine epsilon (2⁻⁵²). */
+const EPSILON = 2 ** -52;
+
+/** Rows per tile of the blocked products: 16 rows of 768 doubles stay in L2. */
+const TILE = 16;
+
+/** The three similarities of {@link representationSimilarity}; null marks an undefined value. */
+export interface RepresentationSimilarity {
+  /** {@link linearCka}. */
+  readonly cka: number | null;
+  /** {@link debiasedLinearCka}. */
+  readonly debiasedCka: number | null;
+  /** {@link procrustesDistance}. */
+  readonly procrustesDistance: number | null;
+}
+
+/**
+ * Linear CKA (Kornblith et al. 2019, "Similarity of Neural Network Representations
+ * Revisited") between the row-major n×dx matrix X and the n×dy matrix Y, whose rows must be the
+ * same n samples in the same order (the widths may differ):
+ *
+ *   CKA(X, Y) = ⟨K̃, L̃⟩_F / (‖K̃‖_F ‖L̃‖_F),  K̃ = X̃X̃ᵀ, L̃ = ỸỸᵀ (= HXXᵀH, HYYᵀH),
+ *
+ * with X̃, Ỹ the column-centred matrices. Equivalently, in feature space,
+ * ‖ỸᵀX̃‖²_F / (‖X̃ᵀX̃‖_F ‖ỸᵀỸ‖_F). The cheaper of the two routes is taken — feature space
+ * (n(dx+dy)²/2 products) when n > dx + dy, the n×n Gram matrices (n²(dx+dy)/2) otherwise — and
+ * neither stores a matrix: the three Frobenius sums are streamed over blocked dot products,
+ * accumulated in float64 whatever the input type.
+ *
+ * The value lies in [0, 1] (Cauchy–Schwarz on positive semidefinite matrices); the result is
+ * clamped to that interval so that rounding cannot report 1 + 2⁻⁵². It is invariant to
+ * orthogonal transforms and isotropic scaling of either side and to translating either side's
+ * rows (X → cXQ + 1bᵀ), and **not** to a non-isotropic scaling or a general invertible linear map.
+ *
+ * @returns null when either centred matrix is zero (e.g. all rows identical, or n = 1).
+ * @throws {RunlakeError} when a shape does not match the array lengths or an entry is not finite.
+ * @example
+ * ```ts
+ * const x = Float64Array.from({ length: 100 * 8 }, () => Math.random());
+ * linearCka(x, x, 100, 8, 8); // 1
+ * ```
+ */
+export function linearCka(x: RowMatrix, y: RowMatrix, n: number, dx: number, dy: number): number | null {
+  const { xc, yc } = prepare('linearCka', x, y, n, dx, dy);
+  return ckaFromMoments(gramMoments(xc, yc, n, dx, dy));
+}
+
+/**
+ * Debiased linear CKA: CKA with the biased HSIC estimator replaced by the unbiased U-statistic
+ * estimator of Song et al. 2012 ("Feature Selection via Dependence Maximization", eq. 5), as used
+ * for debiased CKA by Nguyen et al. 2021 and Murphy et al. 2024. With K = XXᵀ, L = YYᵀ and K̃, L̃
+ * the same matrices with their diagonals set to zero,
+ *
+ *   HSIC₁(K, L) = [tr(K̃L̃) + (1ᵀK̃1)(1ᵀL̃1)/((n−1)(n−2)) − 2·1ᵀK̃L̃1/(n−2)] / (n(n−3)),
+ *   dCKA(X, Y) = HSIC₁(K, L) / √(HSIC₁(K, K) · HSIC₁(L, L)).
+ *
+ * HSIC₁ is unchanged by translating the rows, so the columns are centred first; then K1 = 0 and
+ * the formula reduces to sums the blocked CKA pass already has: with k_i = K_ii, l_i = L_ii,
+ * tr(K̃L̃) = ⟨K, L⟩ − Σk_il_i, 1ᵀK̃1 = −Σk_i, 1ᵀK̃L̃1 = Σk_il_i. The same numbers, up to the
+ * common factor n(n−3), are the U-centred inner products of Székely & Rizzo 2014 (Kornblith's
+ * `center_gram(unbiased=True)`).
+ *
+ * Unlike {@link linearCka}, the value can be **negative** (the bias that keeps biased CKA of
+ * unrelated wide matrices well above 0 is removed); it lies in [−1, 1] by Cauchy–Schwarz in the
+ * U-centred inner product, and the result is clamped to that interval against rounding only.
+ * The invariances are those of {@link linearCka}.
+ *
+ * @returns null when n < 4 (the estimator needs four distinct samples) or when either HSIC₁(K, K)
+ *   or HSIC₁(L, L) is zero to rounding (n(n−3)·HSIC₁ ≤ n·ε·‖K̃‖²_F) — a zero matrix, or points
+ *   whose Gram matrix has the form a_i + a_j off the diagonal, such as a regular simplex.
+ * @throws {RunlakeError} when a shape does not match the array lengths or an entry is not finite.
+ * @example
+ * ```ts
+ * const x = Float64Array.from({ length: 100 * 8 }, () => Math.random());
+ * const y = Float64Array.from({ length: 100 * 300 }, () => Math.random());
+ * debiasedLinearCka(x, y, 100, 8, 300); // ≈ 0 (biased linearCka: ≈ 0.2)
+ * ```
+ */
+export function debiasedLinearCka(
+  x: RowMatrix,
+  y: RowMatrix,
+  n: number,
+  dx: number,
+  dy: number,
+): number | null {
+  const { xc, yc } = prepare('debiasedLinearCka', x, y, n, dx, dy);
+  if (n < 4) return null;
+  return debiasedCkaFromMoments(gramMoments(xc, yc, n, dx, dy), xc, yc, n, dx, dy);
+}
+
+/**
+ * Orthogonal Procrustes distance (Ding, Denain & Steinhardt 2021, "Grounding Representation
+ * Similarity with Statistical Testing"; Schönemann 1966 for the minimiser): with X̃, Ỹ the
+ * column-centred matrices scaled to unit Frobenius norm,
+ *
+ *   d(X, Y) = min_{QᵀQ = I} ‖X̃ − ỸQ‖²_F = 2 − 2‖X̃ᵀỸ‖_*,
+ *
+ * ‖·‖_* the nuclear norm (sum of singular values). When dx ≠ dy the narrower matrix is padded
+ * with zero columns, which leaves the singular values of the dx×dy product X̃ᵀỸ unchanged, so
+ * they are used as they are.
+ *
+ * The singular values are square roots of the eigenvalues of a small symmetric matrix:
+ * - n ≥ min(dx, dy): M = X̃ᵀỸ (n·dx·dy products), then the smaller of MMᵀ and MᵀM;
+ * - n < min(dx, dy): an LQ factorisation X̃_w = L·Q (Householder on the rows, L n×n lower
+ *   triangular, Q with orthonormal rows) of the narrower side w, so that X̃_wᵀX̃_v = Qᵀ(LᵀX̃_v)
+ *   has the singular values of the n×d_v matrix B = LᵀX̃_v; the eigenvalues of BBᵀ (n×n) are
+ *   used. That costs about n²(2·min(dx, dy) + max(dx, dy)) + 4n³/3 instead of n·dx·dy plus a
+ *   min(dx, dy)³ eigenproblem.
+ * Eigenvalues at or below max(n, dx, dy)·ε·λ₁ (the rounding floor of a squared singular value)
+ * are taken as 0, and the distance is clamped to [0, 2] against rounding.
+ *
+ * It is invariant to orthogonal transforms, isotropic scaling and translation of either side,
+ * and symmetric; √d is a metric between such matrices modulo rotations (the distance between
+ * their orbits under the orthogonal group). It is not invariant to non-isotropic scaling.
+ *
+ * @returns null when either centred matrix is zero (all rows identical, or n = 1).
+ * @throws {RunlakeError} when a shape does not match the array lengths or an entry is not finite.
+ * @example
+ * ```ts
+ * const x = Float64Array.from({ length: 50 * 4 }, () => Math.random());
+ * procrustesDistance(x, x, 50, 4, 4); // ≈ 0
+ * ```
+ */
+export function procrustesDistance(
+  x: RowMatrix,
+  y: RowMatrix,
+  n: number,
+  dx: number,
+  dy: number,
+): number | null {
+  const { xc, yc } = prepare('procrustesDistance', x, y, n, dx, dy);
+  return procrustesFromCentred(xc, yc, n, dx, dy, sumOfSquares(xc), sumOfSquares(yc));
+}
+
+/**
+ * {@link linearCka}, {@link debiasedLinearCka} and {@link procrustesDistance} in one pass: the
+ * matrices are validated and centred once and the CKA sums are shared, which is what
+ * `geometry_dynamics` needs for every (layer, step) pair.
+ *
+ * @throws {RunlakeError} when a shape does not match the array lengths or an entry is not finite.
+ * @example
+ * ```ts
+ * const x = Float64Array.from({ length: 64 * 16 }, () => Math.random());
+ * representationSimilarity(x, x, 64, 16, 16); // { cka: 1, debiasedCka: 1, procrustesDistance: ≈0 }
+ * ```
+ */
+export function representationSimilarity(
+  x: RowMatrix,
+  y: RowMatrix,
+  n: number,
+  dx: number,
+  dy: number,
+): RepresentationSimilarity {
+  const { xc, yc } = prepare('representationSimilarity', x, y, n, dx, dy);
+  const moments = gramMoments(xc, yc, n, dx, dy);
+  return {
+    cka: ckaFromMoments(moments),
+    debiasedCka: n < 4 ? null : debiasedCkaFromMoments(moments, xc, yc, n, dx, dy),
+    procrustesDistance: procrustesFromCentred(xc, yc, n, dx, dy, moments.traceK, moments.traceL),
+  };
+}
+
+/** ⟨K̃, L̃⟩, ‖K̃‖², ‖L̃‖² and the traces of the centred Gram matrices. */
+interface GramMoments {
+  readonly kl: number;
+  readonly kk: number;
+  readonly ll: number;
+  readonly traceK: number;
+  readonly traceL: number;
+}
+
+function ckaFromMoments(m: GramMoments): number | null {
+  if (m.kk === 0 || m.ll === 0) return null;
+  return clamp(m.kl / Math.sqrt(m.kk * m.ll), 0, 1);
+}
+
+function debiasedCkaFromMoments(
+  m: GramMoments,
+  xc: Float64Array,
+  yc: Float64Array,
+  n: number,
+  dx: number,
+  dy: number,
+): number | null {
+  const k = rowSquaredNorms(xc, n, dx);
+  const l = rowSquaredNorms(yc, n, dy);
+  let pkl = 0;
+  let pkk = 0;
+  let pll = 0;
+  for (let i = 0; i < n; i++) {
+    const ki = k[i] as number;
+    const li = l[i] as number;
+    pkl += ki * li;
+    pkk += ki * ki;
+    pll += li * li;
+  }
+  // n(n−3)·HSIC₁ for centred data; the common factor cancels in the ratio.
+  const a = 1 / ((n - 1) * (n - 2));
+  const b = 2 / (n - 2);
+  const hkl = m.kl - pkl + a * m.traceK * m.traceL - b * pkl;
+  const hkk = m.kk - pkk + a * m.traceK * m.traceK - b * pkk;
+  const hll = m.ll - pll + a * m.traceL * m.traceL - b * pll;
+  if (!(hkk > n * EPSILON * m.kk) || !(hll > n * EPSILON * m.ll)) return null;
+  return clamp(hkl / Math.sqrt(hkk * hll), -1, 1);
+}
+
+function procrustesFromCentred(
+  xc: Float64Array,
+  yc: Float64Array,
+  n: number,
+  dx: number,
+  dy: number,
+  normX2: number,
+  normY2: number,
+): number | null {
+  if (normX2 === 0 || normY2 === 0) return null;
+  const nuclear = nuclearNormOfCross(xc, yc, n, dx, dy);
+  return clamp(2 - (2 * nuclear) / Math.sqrt(normX2 * normY2), 0, 2);
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, v));
+}
+
+// ── validation and centring ─────────────────────────────────────────────────────────────────
+
+function prepare(
+  fn: string,
+  x: RowMatrix,
+  y: RowMatrix,
+  n: number,
+  dx: number,
+  dy: number,
+): { xc: Float64Array; yc: Float64Array } {
+  checkSize(fn, 'n', n);
+  checkSize(fn, 'dx', dx);
+  checkSize(fn, 'dy', dy);
+  checkMatrix(fn, 'x', x, n, 'dx', dx);
+  checkMatrix(fn, 'y', y, n, 'dy', dy);
+  return { xc: centreColumns(x, n, dx), yc: centreColumns(y, n, dy) };
+}
+
+function checkSize(fn: string, name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RunlakeError(`${fn}: ${name} must be a positive integer, got ${value}`);
+  }
+}
+
+function checkMatrix(fn: string, name: string, a: RowMatrix, n: number, widthName: string, d: number): void {
+  if (!(a instanceof Float32Array || a instanceof Float64Array)) {
+    throw new RunlakeError(`${fn}: ${name} must be a Float32Array or Float64Array`);
+  }
+  if (a.length !== n * d) {
+    throw new RunlakeError(
+      `${fn}: ${name} has ${a.length} values, expected n×${widthName} = ${n}×${d} = ${n * d}`,
+    );
+  }
+  for (let i = 0; i < a.length; i++) {
+    if (!Number.isFinite(a[i] as number)) {
+      throw new RunlakeError(
+        `${fn}: ${name} entry (${Math.floor(i / d)}, ${i % d}) is ${a[i]}; ${name} must be finite`,
+      );
+    }
+  }
+}
+
+/**
+ * X − 1μᵀ in float64. A constant column is zeroed exactly (its float mean can differ from the
+ * constant by an ulp), so that a matrix of identical rows is recognised as zero.
+ */
+function centreColumns(x: RowMatrix, n: number, d: number): Float64Array {
+  const mean = new Float64Array(d);
+  const constant = new Uint8Array(d).fill(1);
+  for (let i = 0; i < n; i++) {
+    const row = i * d;
+    for (let j = 0; j < d; j++) {
+      const v = x[row + j] as number;
+      mean[j] = (mean[j] as number) + v;
+      if (v !== x[j]) constant[j] = 0;
+    }
+  }
+  for (let j = 0; j < d; j++) mean[j] = constant[j] ? (x[j] as number) : (mean[j] as number) / n;
+  const out = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) {
+    const row = i * d;
+    for (let j = 0; j < d; j++) out[row + j] = (x[row + j] as number) - (mean[j] as number);
+  }
+  return out;
+}
+
+// ── CKA sums ────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * ⟨K̃, L̃⟩, ‖K̃‖², ‖L̃‖² without storing any matrix: over row pairs of X̃ and Ỹ (Gram route,
+ * each K̃_ij and L̃_ij computed once and used at once), or over column pairs (feature route,
+ * where ⟨K̃, L̃⟩ = ‖X̃ᵀỸ‖², ‖K̃‖ = ‖X̃ᵀX̃‖), whichever needs fewer products.
+ */
+function gramMoments(xc: Float64Array, yc: Float64Array, n: number, dx: number, dy: number): GramMoments {
+  const traceK = sumOfSquares(xc);
+  const traceL = sumOfSquares(yc);
+  if (n > dx + dy) {
+    const xt = transpose(xc, n, dx);
+    const yt = transpose(yc, n, dy);
+    return {
+      kl: crossSumOfSquares(xt, dx, yt, dy, n),
+      kk: gramSumOfSquares(xt, dx, n),
+      ll: gramSumOfSquares(yt, dy, n),
+      traceK,
+      traceL,
+    };
+  }
+  let kl = 0;
+  let kk = 0;
+  let ll = 0;
+  for (let ib = 0; ib < n; ib += TILE) {
+    const iEnd = Math.min(ib + TILE, n);
+    for (let jb = 0; jb <= ib; jb += TILE) {
+      const jEnd = Math.min(jb + TILE, n);
+      for (let i = ib; i < iEnd; i++) {
+        const jStop = Math.min(jEnd, i + 1);
+        for (let j = jb; j < jStop; j++) {
+          const k = dot(xc, i * dx, xc, j * dx, dx);
+          const l = dot(yc, i * dy, yc, j * dy, dy);
+          // Off-diagonal pairs stand for both (i, j) and (j, i).
+          const w = i === j ? 1 : 2;
+          kl += w * k * l;
+          kk += w * k * k;
+          ll += w * l * l;
+        }
+      }
+    }
+  }
+  return { kl, kk, ll, traceK, traceL };
+}
+
+/** ‖AAᵀ‖²_F for a row-major rows×cols A, from the lower triangle. */
+function gramSumOfSquares(a: Float64Array, rows: number, cols: number): number {
+  let s = 0;
+  for (let ib = 0; ib < rows; ib += TILE) {
+    const iEnd = Math.min(ib + TILE, rows);
+    for (let jb = 0; jb <= ib; jb += TILE) {
+      const jEnd = Math.min(jb + TILE, rows);
+      for (let i = ib; i < iEnd; i++) {
+        const jStop = Math.min(jEnd, i + 1);
+        for (let j = jb; j < jStop; j++) {
+          const v = dot(a, i * cols, a, j * cols, cols);
+          s += i === j ? v * v : 2 * v * v;
+        }
+      }
+    }
+  }
+  return s;
+}
+
+/** ‖ABᵀ‖²_F for row-major ra×len A and rb×len B. */
+function crossSumOfSquares(a: Float64Array, ra: number, b: Float64Array, rb: number, len: number): number {
+  let s = 0;
+  for (let ib = 0; ib < ra; ib += TILE) {
+    const iEnd = Math.min(ib + TILE, ra);
+    for (let jb = 0; jb < rb; jb += TILE) {
+      const jEnd = Math.min(jb + TILE, rb);
+      for (let i = ib; i < iEnd; i++) {
+        for (let j = jb; j < jEnd; j++) {
+          const v = dot(a, i * len, b, j * len, len);
+          s += v * v;
+        }
+      }
+    }
+  }
+  return s;
+}
+
+// ── nuclear norm of X̃ᵀỸ ─────────────────────────────────────────────────────────────────────
+
+function nuclearNormOfCross(xc: Float64Array, yc: Float64Array, n: number, dx: number, dy: number): number {
+  const tolScale = Math.max(n, dx, dy) * EPSILON;
+  if (n < Math.min(dx, dy)) {
+    // LQ of the narrower side, then the n×n Gram of B = LᵀX̃_other.
+    const xNarrow = dx <= dy;
+    const lower = xNarrow ? lowerFactor(xc, n, dx) : lowerFactor(yc, n, dy);
+    const dw = xNarrow ? dy : dx;
+    const b = lowerTransposeTimes(lower, xNarrow ? yc : xc, n, dw);
+    return sumOfRoots(symmetricEigenvalues(gramOfRows(b, n, dw), n), tolScale);
+  }
+  const xt = transpose(xc, n, dx);
+  const yt = transpose(yc, n, dy);
+  const m = crossProduct(xt, dx, yt, dy, n); // dx×dy
+  const small = dx <= dy ? gramOfRows(m, dx, dy) : gramOfRows(transpose(m, dx, dy), dy, dx);
+  return sumOfRoots(symmetricEigenvalues(small, Math.min(dx, dy)), tolScale);
+}
+
+/** Σ√λ over eigenvalues above tolScale·λ₁ (the rest are rounding of squared zero singular values). */
+function sumOfRoots(lambda: Float64Array, tolScale: number): number {
+  const tol = tolScale * Math.max(0, lambda[0] ?? 0);
+  let s = 0;
+  for (let i = lambda.length - 1; i >= 0; i--) {
+    const v = lambda[i] as number;
+    if (v > tol) s += Math.sqrt(v);
+  }
+  return s;
+}
+
+/**
+ * The n×n lower-triangular L of A = L·Q (row-major n×d A, n ≤ d, Q with orthonormal rows), by
+ * Householder reflections applied from the right: each reflection zeroes row k beyond column k
+ * and is applied to the rows below, all contiguous row operations. A is copied.
+ */
+function lowerFactor(a: Float64Array, n: number, d: number): Float64Array {
+  const w = Float64Array.from(a);
+  const v = new Float64Array(d);
+  const lower = new Float64Array(n * n);
+  for (let k = 0; k < n; k++) {
+    const row = k * d;
+    // Scale first so that the norm cannot overflow or underflow.
+    let scale = 0;
+    for (let j = k; j < d; j++) scale = Math.max(scale, Math.abs(w[row + j] as number));
+    if (scale === 0) continue; // the column of L is already zero
+    let ss = 0;
+    for (let j = k; j < d; j++) {
+      const t = (w[row + j] as number) / scale;
+      ss += t * t;
+    }
+    const norm = scale * Math.sqrt(ss);
+    const x0 = w[row + k] as number;
+    // The sign choice avoids cancellation in v₀ = x₀ − α.
+    const alpha = x0 > 0 ? -norm : norm;
+    let vnorm2 = 0;
+    for (let j = k; j < d; j++) {
+      const vj = (w[row + j] as number) - (j === k ? alpha : 0);
+      v[j] = vj;
+      vnorm2 += vj * vj;
+    }
+    lower[k * n + k] = alpha;
+    const beta = 2 / vnorm2;
+    for (let i = k + 1; i < n; i++) {
+      const ri = i * d;
+      let s = 0;
+      for (let j = k; j < d; j++) s += (w[ri + j] as number) * (v[j] as number);
+      s *= beta;
+      for (let j = k; j < d; j++) w[ri + j] = (w[ri + j] as number) - s * (v[j] as number);
+      lower[i * n + k] = w[ri + k] as number;
+    }
+  }
+  return lower;
+}
+
+/** Lᵀ·W for an n×n lower-triangular L and a row-major n×d W: row i is Σ_{k≥i} L_ki·W_k. */
+function lowerTransposeTimes(lower: Float64Array, w: Float64Array, n: number, d: number): Float64Array {
+  const out = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) {
+    const ro = i * d;
+    for (let k = i; k < n; k++) {
+      const lki = lower[k * n + i] as number;
+      if (lki === 0) continue;
+      const rw = k * d;
+      for (let j = 0; j < d; j++) out[ro + j] = (out[ro + j] as number) + lki * (w[rw + j] as number);
+    }
+  }
+  return out;
+}
+
+/** A·Bᵀ (ra×rb, row-major) for row-major ra×len A and rb×len B, in tiles of row pairs. */
+function crossProduct(a: Float64Array, ra: number, b: Float64Array, rb: number, len: number): Float64Array {
+  const out = new Float64Array(ra * rb);
+  for (let ib = 0; ib < ra; ib += TILE) {
+    const iEnd = Math.min(ib + TILE, ra);
+    for (let jb = 0; jb < rb; jb += TILE) {
+      const jEnd = Math.min(jb + TILE, rb);
+      for (let i = ib; i < iEnd; i++) {
+        for (let j = jb; j < jEnd; j++) out[i * rb + j] = dot(a, i * len, b, j * len, len);
+      }
+    }
+  }
+  return out;
+}
+
+/** A·Aᵀ (full, symmetric) for a row-major rows×cols A, from the lower triangle in tiles. */
+function gramOfRows(a: Float64Array, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(rows * rows);
+  for (let ib = 0; ib < rows; ib += TILE) {
+    const iEnd = Math.min(ib + TILE, rows);
+    for (let jb = 0; jb <= ib; jb += TILE) {
+      const jEnd = Math.min(jb + TILE, rows);
+      for (let i = ib; i < iEnd; i++) {
+        const jStop = Math.min(jEnd, i + 1);
+        for (let j = jb; j < jStop; j++) {
+          const value = dot(a, i * cols, a, j * cols, cols);
+          out[i * rows + j] = value;
+          out[j * rows + i] = value;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// ── small kernels ───────────────────────────────────────────────────────────────────────────
+
+function transpose(a: Float64Array, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    const row = i * cols;
+    for (let j = 0; j < cols; j++) out[j * rows + i] = a[row + j] as number;
+  }
+  return out;
+}
+
+function sumOfSquares(a: Float64Array): number {
+  return dot(a, 0, a, 0, a.length);
+}
+
+function rowSquaredNorms(a: Float64Array, n: number, d: number): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = dot(a, i * d, a, i * d, d);
+  return out;
+}
+
+/** a[p..p+len) · b[q..q+len) with four accumulators (fewer dependency stalls). */
+function dot(a: Float64Array, p: number, b: Float64Array, q: number, len: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let k = 0;
+  for (; k + 3 < len; k += 4) {
+    s0 += (a[p + k] as number) * (b[q + k] as number);
+    s1 += (a[p + k + 1] as number) * (b[q + k + 1] as number);
+    s2 += (a[p + k + 2] as number) * (b[q + k + 2] as number);
+    s3 += (a[p + k + 3] as number) * (b[q + k + 3] as number);
+  }
+  for (; k < len; k++) s0 += (a[p + k] as number) * (b[q + k] as number);
+  return s0 + s1 + (s2 + s3);
+}
