@@ -73,7 +73,7 @@ export function descriptorDynamics(prev: DescriptorSnapshot, curr: DescriptorSna
   for (const name of GEOMETRY_DESCRIPTORS) {
     const a = prev.descriptors[name];
     const b = curr.descriptors[name];
-    const delta = typeof a === 'number' && typeof b === 'number' && Number.isFinite(a - b) ? b - a : null;
+    const delta = isFiniteNumber(a) && isFiniteNumber(b) ? b - a : null;
     out[`delta_${name}`] = delta;
     out[`rate_${name}`] = delta === null ? null : delta / span;
   }
@@ -144,4 +144,8 @@ function stepSpan(prevStep: number, currStep: number): number {
     );
   }
   return currStep - prevStep;
+}
+
+function isFiniteNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
 }
