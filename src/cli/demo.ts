@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { analyzeLake, scoreDetections } from '../geometry/index.js';
 import {
   attachGridId,
   lakeInfo,
@@ -178,13 +179,48 @@ async function squiggleDemo(out: string): Promise<string[]> {
   const started = performance.now();
   const lake = await openLake(out, { schema: 'squiggle' });
   try {
-    const written = await writeSquiggleDemo(lake);
+    const { written, sweep } = await writeSquiggleDemo(lake);
     const seconds = (performance.now() - started) / 1000;
     const total = Object.values(written).reduce((a, b) => a + b, 0);
     const lines = [
-      `wrote a synthetic Squiggle lake to ${out}/ (${total.toLocaleString('en-US')} rows in ${Object.keys(written).length} datasets, ${seconds.toFixed(1)} s):`,
+      `wrote the inputs of a synthetic Squiggle lake to ${out}/ (${total.toLocaleString('en-US')} rows in ${Object.keys(written).length} datasets, ${seconds.toFixed(1)} s):`,
       ...Object.entries(written).map(([name, rows]) => `  ${name}/: ${rows.toLocaleString('en-US')} rows`),
     ];
+    const summary = await analyzeLake(lake);
+    lines.push(
+      '',
+      `runlake analyze ${out}: ${summary.checkpoints} checkpoints of ${summary.keys} trajectories on ${summary.workers} ` +
+        `workers in ${summary.seconds.toFixed(1)} s → ${summary.stateRows} geometry_state, ${summary.dynamicsRows} ` +
+        `geometry_dynamics, ${summary.stages?.events ?? 0} events, ${summary.stages?.signatures ?? 0} signatures, ` +
+        `${summary.stages?.matches ?? 0} matches`,
+    );
+    const detected = await lake.query('SELECT run_id, event_type, layer, module, step FROM events');
+    const every = (sweep.steps[1] ?? 0) - (sweep.steps[0] ?? 0);
+    const scores = scoreDetections(
+      sweep.planted,
+      detected.map((e) => ({
+        runId: e.run_id as string,
+        eventType: e.event_type as string,
+        layer: e.layer as number | null,
+        module: e.module as string | null,
+        step: e.step as number,
+      })),
+      every,
+    );
+    lines.push(
+      '',
+      `-- planted vs detected events (a detection counts within ±1 checkpoint = ±${every} steps)`,
+      renderTable(
+        scores.map((s) => ({
+          event_type: s.eventType,
+          planted: s.planted,
+          detected: s.detected,
+          matched: s.matched,
+          precision: Number(s.precision.toFixed(3)),
+          recall: Number(s.recall.toFixed(3)),
+        })),
+      ),
+    );
     for (const example of SQUIGGLE_QUERIES) {
       lines.push('', `-- ${example.title}`, example.sql, renderTable(await lake.query(example.sql)));
     }
@@ -207,21 +243,23 @@ const SQUIGGLE_QUERIES = [
     sql: 'SELECT r.run_id, r.seed, g.lr, r.status FROM runs r JOIN grids g USING (grid_id) ORDER BY r.run_id',
   },
   {
-    title: 'effective rank of layer 3 resid_post across seeds: collapse at 600, re-expansion from 1200',
+    title:
+      'effective rank of layer 3 resid_post per seed: collapse at 600, re-expansion at 1200, seed 2 departs at 1500',
     sql:
-      'SELECT step, round(avg(effective_rank), 1) AS mean_rank, round(min(effective_rank), 1) AS min_rank,\n' +
-      "       round(max(effective_rank), 1) AS max_rank\nFROM geometry_state WHERE module = 'resid_post' AND layer = 3\n" +
-      "  AND run_id LIKE 'tiny-lr0.0003-%' AND step IN (0, 400, 800, 1200, 1600, 2000)\nGROUP BY step ORDER BY step",
+      'PIVOT (SELECT run_id, step, round(effective_rank, 1) AS rank FROM geometry_state\n' +
+      "  WHERE module = 'resid_post' AND layer = 3 AND step IN (0, 500, 600, 1100, 1200, 1400, 1500, 2000))\n" +
+      'ON run_id USING first(rank) ORDER BY step',
   },
   {
     title: 'detected events by type',
-    sql: 'SELECT event_type, count(*) AS n, min(step) AS first_step, count(DISTINCT run_id) AS runs FROM events GROUP BY 1 ORDER BY 2 DESC',
+    sql: 'SELECT event_type, detector, count(*) AS n, min(step) AS first_step, count(DISTINCT run_id) AS runs FROM events GROUP BY ALL ORDER BY n DESC',
   },
   {
-    title: 'closest signature of each layer-2 query (the diverging seed matches the others least)',
+    title:
+      'best combined match of each run’s layer-2 resid_post effective-rank signature (seed 2 matches worst)',
     sql:
-      'SELECT query_signature_id, candidate_run_id, round(distance, 3) AS distance FROM matches\n' +
-      "WHERE rank = 1 AND query_signature_id LIKE '%/L2/%' ORDER BY distance",
+      'SELECT run_id, candidate_signature_id, round(score, 3) AS score FROM matches\n' +
+      "WHERE method = 'combined' AND rank = 1 AND query_signature_id LIKE '%/resid_post/L2/*/effective_rank#%' ORDER BY score DESC",
   },
 ];
 
@@ -234,6 +272,8 @@ function nextSteps(out: string, squiggleOut: string): string[] {
     `  python3 -c "import pyarrow.dataset as ds; print(ds.dataset('${out}/events', partitioning='hive').count_rows())"`,
     '  write your own rows from Python: see examples/python/ and docs/lake.md',
     `  runlake query ${squiggleOut} --sql "SELECT run_id, layer, step, effective_rank FROM geometry_state WHERE module = 'resid_post' ORDER BY ALL LIMIT 20"`,
+    `  runlake match ${squiggleOut} --run tiny-lr0.0003-s2 --layer 2 --module resid_post --top 3`,
+    `  runlake analyze ${squiggleOut}        # incremental: nothing new, nothing recomputed`,
     `  runlake validate ${squiggleOut}`,
     `  runlake schema geometry_state        # every dataset's columns: docs/schemas.md`,
     `  runlake import ${squiggleOut} metrics_scalar my-metrics.jsonl`,

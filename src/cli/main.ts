@@ -2,11 +2,13 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { RunlakeError } from '../lake/index.js';
+import { registerAnalyzeCommand } from './analyze.js';
 import { registerConvertCommand } from './convert.js';
 import { registerDemoCommand } from './demo.js';
 import { registerEnumCommand } from './enum.js';
 import { registerImportCommand } from './import.js';
 import { registerInfoCommand } from './info.js';
+import { registerMatchCommand } from './match.js';
 import { registerQueryCommand } from './query.js';
 import { registerSchemaCommand } from './schema.js';
 import { registerShardsCommand } from './shards.js';
@@ -43,6 +45,8 @@ export function buildProgram(): Command {
   registerEnumCommand(program);
   registerDemoCommand(program);
   registerShardsCommand(program);
+  registerAnalyzeCommand(program);
+  registerMatchCommand(program);
   return program;
 }
 

@@ -1,0 +1,191 @@
+/**
+ * One unit of the analysis pipeline's parallel stage: the checkpoints of one trajectory key
+ * (run, probe set, module, layer, sample) whose geometry_state and geometry_dynamics rows are
+ * missing. A task is plain data, so it crosses a worker-thread boundary as is.
+ */
+import type { Row } from '../lake/index.js';
+import { type ShardRef, ShardRefResolver } from '../shards/index.js';
+import { type GeometryDescriptors, geometryDescriptors } from './descriptors.js';
+import { geometryDynamicsRow } from './dynamics.js';
+
+/** The key of one trajectory: the `geometry_state` columns that stay fixed along it. */
+export interface TrajectoryKey {
+  readonly runId: string;
+  readonly sampleSet: string;
+  readonly module: string;
+  readonly layer: number;
+  /** `'*'` for the whole probe set's matrix, else the sample whose token matrix this is. */
+  readonly sampleId: string;
+}
+
+/**
+ * Where one checkpoint's matrix comes from: rows read inline from the `embeddings` dataset, or
+ * `shard_ref`s that the task resolves in an array-shards store (in its own thread).
+ */
+export type MatrixSource =
+  | { readonly kind: 'inline'; readonly data: Float32Array; readonly n: number; readonly d: number }
+  | { readonly kind: 'refs'; readonly refs: readonly ShardRef[]; readonly d: number }
+  /** A checkpoint whose rows cannot form a matrix; the reason becomes a problem of the result. */
+  | { readonly kind: 'invalid'; readonly reason: string };
+
+/** One checkpoint of a task. */
+export interface TaskCheckpoint {
+  readonly step: number;
+  /** Write its geometry_state row (false when the lake has it). */
+  readonly emitState: boolean;
+  /** Write its geometry_dynamics row from the checkpoint before (false when the lake has it). */
+  readonly emitDynamics: boolean;
+  /** The matrix rows' sample ids, joined: drift is only defined between the same rows. */
+  readonly rowsKey: string;
+  readonly matrix: MatrixSource;
+}
+
+/** What {@link runAnalysisTask} computes for a key. */
+export interface AnalysisTask {
+  /** Lake directory, against which `shard_ref.store` paths resolve. */
+  readonly lake: string;
+  readonly key: TrajectoryKey;
+  /** Ascending steps; the predecessor of each checkpoint that emits dynamics is included. */
+  readonly checkpoints: readonly TaskCheckpoint[];
+  /** `top_k_energy`'s k (default 10). */
+  readonly topK?: number;
+}
+
+/** Rows produced by a task, plus problems that made checkpoints unusable. */
+export interface AnalysisTaskResult {
+  readonly key: TrajectoryKey;
+  readonly state: Row[];
+  readonly dynamics: Row[];
+  readonly problems: string[];
+}
+
+interface Loaded {
+  readonly step: number;
+  readonly rowsKey: string;
+  readonly x: Float32Array | Float64Array;
+  readonly n: number;
+  readonly d: number;
+  readonly descriptors: GeometryDescriptors;
+}
+
+/**
+ * Computes the descriptors of every checkpoint of a task and the dynamics between consecutive
+ * ones, keeping one matrix in memory at a time besides the previous one.
+ *
+ * @example
+ * ```ts
+ * const result = runAnalysisTask({ lake: 'squiggle-lake', key, checkpoints });
+ * await lake.write('geometry_state', result.state);
+ * ```
+ */
+export function runAnalysisTask(task: AnalysisTask): AnalysisTaskResult {
+  const { key } = task;
+  const keyColumns = {
+    run_id: key.runId,
+    sample_set: key.sampleSet,
+    module: key.module,
+    layer: key.layer,
+    sample_id: key.sampleId,
+  };
+  const state: Row[] = [];
+  const dynamics: Row[] = [];
+  const problems: string[] = [];
+  const resolver = task.checkpoints.some((c) => c.matrix.kind === 'refs')
+    ? new ShardRefResolver(task.lake)
+    : null;
+  try {
+    let previous: Loaded | null = null;
+    for (const checkpoint of task.checkpoints) {
+      let loaded: Loaded;
+      try {
+        const { x, n, d } = loadMatrix(checkpoint.matrix, resolver);
+        loaded = {
+          step: checkpoint.step,
+          rowsKey: checkpoint.rowsKey,
+          x,
+          n,
+          d,
+          descriptors: geometryDescriptors(x, n, d, { topK: task.topK }),
+        };
+      } catch (error) {
+        problems.push(`${describeKey(key)} step ${checkpoint.step}: ${(error as Error).message}`);
+        previous = null;
+        continue;
+      }
+      if (checkpoint.emitState) state.push({ ...keyColumns, step: checkpoint.step, ...loaded.descriptors });
+      if (checkpoint.emitDynamics && previous) {
+        const sameRows = previous.rowsKey === loaded.rowsKey;
+        const row = geometryDynamicsRow(
+          {
+            step: previous.step,
+            descriptors: previous.descriptors,
+            matrix: sameRows ? { x: previous.x, n: previous.n, d: previous.d } : undefined,
+          },
+          {
+            step: loaded.step,
+            descriptors: loaded.descriptors,
+            matrix: sameRows ? { x: loaded.x, n: loaded.n, d: loaded.d } : undefined,
+          },
+        );
+        dynamics.push({ ...keyColumns, ...row });
+      }
+      previous = loaded;
+    }
+  } finally {
+    resolver?.close();
+  }
+  return { key, state, dynamics, problems };
+}
+
+/** `run/sample_set/module/L<layer>/<sample>`, the label of a key in messages and ids. */
+export function describeKey(key: TrajectoryKey): string {
+  return `${key.runId}/${key.sampleSet}/${key.module}/L${key.layer}/${key.sampleId}`;
+}
+
+function loadMatrix(
+  source: MatrixSource,
+  resolver: ShardRefResolver | null,
+): { x: Float32Array | Float64Array; n: number; d: number } {
+  if (source.kind === 'inline') return { x: source.data, n: source.n, d: source.d };
+  if (source.kind === 'invalid') throw new Error(source.reason);
+  if (!resolver) throw new Error('no shard resolver');
+  const { refs, d } = source;
+  const whole = wholeArray(refs, resolver);
+  if (whole && whole.d === d) return whole;
+  const x = new Float32Array(refs.length * d);
+  refs.forEach((ref, i) => {
+    const vector = resolver.vector(ref);
+    if (vector.length !== d) {
+      throw new Error(
+        `shard_ref row ${i} has ${vector.length} values, but the embeddings row says dim = ${d}`,
+      );
+    }
+    x.set(vector, i * d);
+  });
+  return { x, n: refs.length, d };
+}
+
+/**
+ * The common layout where a checkpoint's refs are rows 0…n−1 of one C-order float 2-D array:
+ * the array's buffer is the matrix, with no per-row copies.
+ */
+function wholeArray(
+  refs: readonly ShardRef[],
+  resolver: ShardRefResolver,
+): { x: Float32Array | Float64Array; n: number; d: number } | null {
+  const first = refs[0];
+  if (!first) return null;
+  const sameArray = refs.every(
+    (r, i) =>
+      r.store === first.store &&
+      r.sample_id === first.sample_id &&
+      r.field === first.field &&
+      Number(r.row) === i,
+  );
+  if (!sameArray) return null;
+  const array = resolver.array(first);
+  const [rows, width] = array.shape as [number, number];
+  if (array.shape.length !== 2 || array.order !== 'C' || rows !== refs.length) return null;
+  if (!(array.data instanceof Float32Array || array.data instanceof Float64Array)) return null;
+  return { x: array.data, n: rows, d: width };
+}

@@ -1,0 +1,461 @@
+/**
+ * The Squiggle analysis pipeline over a lake: probe embeddings → geometry_state and
+ * geometry_dynamics (in parallel, incrementally) → events, signatures and matches (recomputed for
+ * the runs whose trajectories changed).
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { type Lake, lakePaths, quoteLiteral, type Row, RunlakeError } from '../lake/index.js';
+import { acquireWriterLock, type ShardRef } from '../shards/index.js';
+import {
+  type AnalysisTask,
+  type AnalysisTaskResult,
+  type MatrixSource,
+  runAnalysisTask,
+  type TaskCheckpoint,
+  type TrajectoryKey,
+} from './analysis-task.js';
+import {
+  deriveTrajectoryStages,
+  type TrajectoryStageOptions,
+  type TrajectoryStageSummary,
+} from './trajectory-stages.js';
+
+/** Options for {@link analyzeLake}. */
+export interface AnalyzeOptions extends TrajectoryStageOptions {
+  /** Analyse only these runs (default: every run with embeddings). */
+  readonly runs?: readonly string[];
+  /**
+   * Worker threads for the descriptor stage (default: the machine's available parallelism, at
+   * most 8). 1 runs it on the calling thread.
+   */
+  readonly workers?: number;
+  /** `top_k_energy`'s k (default 10). */
+  readonly topK?: number;
+  /** Called after each trajectory key's new checkpoints are analysed. */
+  readonly onProgress?: (progress: AnalyzeProgress) => void;
+}
+
+/** Progress of the descriptor stage. */
+export interface AnalyzeProgress {
+  readonly keysDone: number;
+  readonly keysTotal: number;
+  readonly checkpointsDone: number;
+  readonly checkpointsTotal: number;
+}
+
+/** What {@link analyzeLake} did. */
+export interface AnalyzeSummary {
+  /** Trajectory keys with new checkpoints. */
+  readonly keys: number;
+  /** (key, step) checkpoints whose state or dynamics were computed. */
+  readonly checkpoints: number;
+  readonly stateRows: number;
+  readonly dynamicsRows: number;
+  /** Runs whose events, signatures and matches were recomputed. */
+  readonly runsRecomputed: readonly string[];
+  readonly stages: TrajectoryStageSummary | null;
+  /** Checkpoints skipped, each with its key, step and cause. */
+  readonly problems: readonly string[];
+  readonly workers: number;
+  readonly seconds: number;
+}
+
+/** Raised when a second analysis of the same lake is started while one runs. */
+export class AnalysisLockedError extends RunlakeError {
+  override readonly name = 'AnalysisLockedError';
+}
+
+const ANALYSIS_LOCK_DIR = path.join('.runlake', 'analysis');
+
+/**
+ * Runs the analysis pipeline over a Squiggle lake. It is incremental: a (key, step) checkpoint
+ * of `embeddings` is analysed when `geometry_state` has no row for it, or when it has a
+ * predecessor and `geometry_dynamics` has no row for it. The runs that gain rows (and, for
+ * bifurcations, the other seeds of their grids) then have their events, signatures and matches
+ * recomputed; an analysis with nothing new returns without writing. Matrices come from inline
+ * `vector`s or from `shard_ref`s into array-shards stores, which the worker threads read
+ * themselves. One analysis runs per lake at a time.
+ *
+ * @example
+ * ```ts
+ * const lake = await openLake('squiggle-lake');
+ * const summary = await analyzeLake(lake, { workers: 2, onProgress: (p) => console.log(p.keysDone) });
+ * summary.runsRecomputed; // ['pythia-160m-s1', …]
+ * ```
+ */
+export async function analyzeLake(lake: Lake, options: AnalyzeOptions = {}): Promise<AnalyzeSummary> {
+  const started = performance.now();
+  const workers = options.workers ?? Math.min(8, availableParallelism());
+  if (!Number.isSafeInteger(workers) || workers < 1) {
+    throw new RunlakeError(`workers must be a positive integer, got ${workers}`);
+  }
+  if (lake.schemaSet.name !== 'squiggle') {
+    throw new RunlakeError(
+      `${lake.baseOut} is a "${lake.schemaSet.name}" lake; analysis needs a squiggle lake`,
+    );
+  }
+  const lockRoot = path.join(lakePaths(lake.baseOut).root, ANALYSIS_LOCK_DIR);
+  mkdirSync(lockRoot, { recursive: true });
+  let lock: ReturnType<typeof acquireWriterLock>;
+  try {
+    lock = acquireWriterLock(lockRoot);
+  } catch {
+    throw new AnalysisLockedError(`another analysis of ${lake.baseOut} is running`);
+  }
+  try {
+    const plan = await planAnalysis(lake, options.runs);
+    const checkpointsTotal = plan.reduce((n, p) => n + p.pending, 0);
+    const results = await runTasks(lake, plan, workers, options, checkpointsTotal);
+    const problems = results.flatMap((r) => r.problems);
+    const byRun = new Map<string, { state: Row[]; dynamics: Row[] }>();
+    for (const result of results) {
+      const entry = byRun.get(result.key.runId) ?? { state: [], dynamics: [] };
+      entry.state.push(...result.state);
+      entry.dynamics.push(...result.dynamics);
+      byRun.set(result.key.runId, entry);
+    }
+    let stateRows = 0;
+    let dynamicsRows = 0;
+    for (const entry of byRun.values()) {
+      if (entry.state.length > 0) await lake.write('geometry_state', entry.state);
+      if (entry.dynamics.length > 0) await lake.write('geometry_dynamics', entry.dynamics);
+      stateRows += entry.state.length;
+      dynamicsRows += entry.dynamics.length;
+    }
+    const touched = [...byRun.entries()]
+      .filter(([, e]) => e.state.length + e.dynamics.length > 0)
+      .map(([r]) => r);
+    const stages = touched.length > 0 ? await deriveTrajectoryStages(lake, touched, options) : null;
+    return {
+      keys: plan.length,
+      checkpoints: checkpointsTotal,
+      stateRows,
+      dynamicsRows,
+      runsRecomputed: stages?.runs ?? [],
+      stages,
+      problems,
+      workers,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    lock.release();
+  }
+}
+
+/** A key with new checkpoints, before its matrices are loaded. */
+interface PlannedKey {
+  readonly key: TrajectoryKey;
+  /** Steps to load, ascending, with what to emit for each. */
+  readonly steps: ReadonlyArray<{ step: number; emitState: boolean; emitDynamics: boolean }>;
+  readonly pending: number;
+}
+
+async function planAnalysis(lake: Lake, runs: readonly string[] | undefined): Promise<PlannedKey[]> {
+  const runFilter = runs && runs.length > 0 ? `WHERE run_id IN (${runs.map(quoteLiteral).join(', ')})` : '';
+  if (runs && runs.length > 0) {
+    const known = new Set(
+      (await lake.query(`SELECT DISTINCT run_id FROM embeddings ${runFilter}`)).map(
+        (r) => r.run_id as string,
+      ),
+    );
+    const missing = runs.filter((r) => !known.has(r));
+    if (missing.length > 0) {
+      throw new RunlakeError(
+        `no embeddings for run ${missing.map((r) => `"${r}"`).join(', ')} in ${lake.baseOut}`,
+      );
+    }
+  }
+  const keyColumns = 'run_id, sample_set, module, layer, sample_id, step';
+  const rows = await lake.query(`
+    WITH e AS (
+      SELECT DISTINCT run_id, sample_set, module, layer,
+             CASE WHEN token_index IS NULL THEN '*' ELSE sample_id END AS sample_id, step
+      FROM embeddings ${runFilter}
+    ),
+    s AS (SELECT DISTINCT ${keyColumns} FROM geometry_state),
+    d AS (SELECT DISTINCT ${keyColumns} FROM geometry_dynamics)
+    SELECT e.*, s.step IS NOT NULL AS has_state, d.step IS NOT NULL AS has_dynamics
+    FROM e
+    LEFT JOIN s USING (${keyColumns})
+    LEFT JOIN d USING (${keyColumns})
+    ORDER BY run_id, sample_set, module, layer, sample_id, step`);
+  const planned: PlannedKey[] = [];
+  let current: {
+    key: TrajectoryKey;
+    rows: Array<{ step: number; hasState: boolean; hasDynamics: boolean }>;
+  } | null = null;
+  const flush = () => {
+    if (!current) return;
+    const marked = current.rows.map((s, i) => ({
+      step: s.step,
+      emitState: !s.hasState,
+      emitDynamics: i > 0 && !s.hasDynamics,
+    }));
+    const emits = (i: number) => marked[i]?.emitState === true || marked[i]?.emitDynamics === true;
+    const pending = marked.filter((_, i) => emits(i)).length;
+    if (pending > 0) {
+      // A checkpoint is loaded when it emits, or when the next one needs it as its predecessor.
+      const steps = marked.filter((_, i) => emits(i) || marked[i + 1]?.emitDynamics === true);
+      planned.push({ key: current.key, steps, pending });
+    }
+  };
+  for (const row of rows) {
+    const key: TrajectoryKey = {
+      runId: row.run_id as string,
+      sampleSet: row.sample_set as string,
+      module: row.module as string,
+      layer: row.layer as number,
+      sampleId: row.sample_id as string,
+    };
+    if (!current || !sameKey(current.key, key)) {
+      flush();
+      current = { key, rows: [] };
+    }
+    current.rows.push({
+      step: row.step as number,
+      hasState: row.has_state as boolean,
+      hasDynamics: row.has_dynamics as boolean,
+    });
+  }
+  flush();
+  return planned;
+}
+
+function sameKey(a: TrajectoryKey, b: TrajectoryKey): boolean {
+  return (
+    a.runId === b.runId &&
+    a.sampleSet === b.sampleSet &&
+    a.module === b.module &&
+    a.layer === b.layer &&
+    a.sampleId === b.sampleId
+  );
+}
+
+/**
+ * Loads the embeddings rows of every planned key of one (run, sample_set, module, layer) group
+ * with one query, and turns them into tasks.
+ */
+async function loadGroupTasks(lake: Lake, group: readonly PlannedKey[]): Promise<AnalysisTask[]> {
+  const first = group[0];
+  if (!first) return [];
+  const { key } = first;
+  const steps = [...new Set(group.flatMap((p) => p.steps.map((s) => s.step)))];
+  const rows = await lake.query(`
+    SELECT step, CASE WHEN token_index IS NULL THEN '*' ELSE sample_id END AS unit,
+           sample_id, token_index, dim, vector, shard_ref
+    FROM embeddings
+    WHERE run_id = ${quoteLiteral(key.runId)} AND sample_set = ${quoteLiteral(key.sampleSet)}
+      AND module = ${quoteLiteral(key.module)} AND layer = ${key.layer}
+      AND step IN (${steps.join(', ')})
+    ORDER BY unit, step, sample_id, token_index`);
+  const byCheckpoint = new Map<string, Record<string, unknown>[]>();
+  for (const row of rows) {
+    const id = `${row.unit as string}\u0000${row.step as number}`;
+    const list = byCheckpoint.get(id);
+    if (list) list.push(row);
+    else byCheckpoint.set(id, [row]);
+  }
+  return group.map((planned) => ({
+    lake: lake.baseOut,
+    key: planned.key,
+    checkpoints: planned.steps.map((checkpoint): TaskCheckpoint => {
+      const matrixRows = byCheckpoint.get(`${planned.key.sampleId}\u0000${checkpoint.step}`) ?? [];
+      try {
+        return { ...checkpoint, ...matrixSource(planned.key, checkpoint.step, matrixRows) };
+      } catch (error) {
+        return { ...checkpoint, rowsKey: '', matrix: { kind: 'invalid', reason: (error as Error).message } };
+      }
+    }),
+  }));
+}
+
+function matrixSource(
+  key: TrajectoryKey,
+  step: number,
+  rows: readonly Record<string, unknown>[],
+): { rowsKey: string; matrix: MatrixSource } {
+  const where = `embeddings of ${key.runId}/${key.sampleSet}/${key.module}/L${key.layer} at step ${step}`;
+  const d = rows[0]?.dim as number;
+  const ids = rows.map((r) => (key.sampleId === '*' ? (r.sample_id as string) : String(r.token_index)));
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i] as Record<string, unknown>;
+    if (row.dim !== d) {
+      throw new RunlakeError(`${where}: sample ${row.sample_id} has dim ${row.dim}, the others ${d}`);
+    }
+    if (i > 0 && ids[i] === ids[i - 1]) {
+      throw new RunlakeError(
+        `${where}: sample ${row.sample_id} appears twice (token ${row.token_index ?? 'pooled'})`,
+      );
+    }
+  }
+  const rowsKey = ids.join('\u0000');
+  if (rows.every((r) => r.shard_ref !== null && r.shard_ref !== undefined)) {
+    return { rowsKey, matrix: { kind: 'refs', refs: rows.map((r) => r.shard_ref as ShardRef), d } };
+  }
+  const data = new Float32Array(rows.length * d);
+  rows.forEach((row, i) => {
+    const vector = row.vector as number[] | null;
+    if (vector) data.set(vector, i * d);
+    else {
+      const ref = row.shard_ref as ShardRef;
+      throw new RunlakeError(
+        `${where}: sample ${row.sample_id} mixes inline vectors and shard_ref ${ref.store}:${ref.sample_id}; ` +
+          'a checkpoint matrix must come from one of them',
+      );
+    }
+  });
+  return { rowsKey, matrix: { kind: 'inline', data, n: rows.length, d } };
+}
+
+/** Groups planned keys by (run, sample_set, module, layer), the unit of one embeddings query. */
+function groupPlan(plan: readonly PlannedKey[]): PlannedKey[][] {
+  const groups: PlannedKey[][] = [];
+  for (const planned of plan) {
+    const last = groups.at(-1);
+    const head = last?.[0]?.key;
+    const k = planned.key;
+    if (
+      last &&
+      head &&
+      head.runId === k.runId &&
+      head.sampleSet === k.sampleSet &&
+      head.module === k.module &&
+      head.layer === k.layer
+    ) {
+      last.push(planned);
+    } else groups.push([planned]);
+  }
+  return groups;
+}
+
+async function runTasks(
+  lake: Lake,
+  plan: readonly PlannedKey[],
+  workers: number,
+  options: AnalyzeOptions,
+  checkpointsTotal: number,
+): Promise<AnalysisTaskResult[]> {
+  const results: AnalysisTaskResult[] = [];
+  let checkpointsDone = 0;
+  const report = (result: AnalysisTaskResult, pending: number) => {
+    results.push(result);
+    checkpointsDone += pending;
+    options.onProgress?.({
+      keysDone: results.length,
+      keysTotal: plan.length,
+      checkpointsDone,
+      checkpointsTotal,
+    });
+  };
+  const pendingOf = (task: AnalysisTask) =>
+    task.checkpoints.filter((c) => c.emitState || c.emitDynamics).length;
+  const groups = groupPlan(plan);
+  if (workers === 1 || plan.length <= 1) {
+    for (const group of groups) {
+      for (const task of await loadGroupTasks(lake, group)) {
+        report(runAnalysisTask({ ...task, topK: options.topK }), pendingOf(task));
+      }
+    }
+    return results;
+  }
+  const pool = new WorkerPool(Math.min(workers, plan.length));
+  try {
+    const running: Promise<void>[] = [];
+    for (const group of groups) {
+      const tasks = await loadGroupTasks(lake, group);
+      for (const task of tasks) {
+        running.push(pool.run({ ...task, topK: options.topK }).then((r) => report(r, pendingOf(task))));
+      }
+      // Keep at most a few groups' matrices in flight, so inline embeddings do not pile up.
+      if (pool.queued > workers * 4) await pool.drained(workers * 2);
+    }
+    await Promise.all(running);
+  } finally {
+    await pool.close();
+  }
+  return results;
+}
+
+interface QueuedTask {
+  readonly task: AnalysisTask;
+  readonly resolve: (result: AnalysisTaskResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** A fixed set of worker threads running {@link runAnalysisTask}, fed from a queue. */
+class WorkerPool {
+  readonly #idle: Worker[] = [];
+  readonly #all: Worker[] = [];
+  readonly #queue: QueuedTask[] = [];
+  readonly #waiters: Array<{ below: number; resolve: () => void }> = [];
+
+  constructor(size: number) {
+    const script = new URL('./analysis-worker.js', import.meta.url);
+    if (!existsSync(script)) {
+      throw new RunlakeError(
+        `worker script ${script.pathname} is missing (run the compiled package, or use workers: 1)`,
+      );
+    }
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(script);
+      this.#all.push(worker);
+      this.#idle.push(worker);
+    }
+  }
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  run(task: AnalysisTask): Promise<AnalysisTaskResult> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ task, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  /** Resolves once fewer than `below` tasks wait in the queue. */
+  drained(below: number): Promise<void> {
+    if (this.#queue.length < below) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ below, resolve }));
+  }
+
+  #pump(): void {
+    while (this.#idle.length > 0 && this.#queue.length > 0) {
+      const worker = this.#idle.pop() as Worker;
+      const job = this.#queue.shift() as QueuedTask;
+      const done = () => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        this.#idle.push(worker);
+        for (const waiter of this.#waiters.splice(0)) {
+          if (this.#queue.length < waiter.below) waiter.resolve();
+          else this.#waiters.push(waiter);
+        }
+        this.#pump();
+      };
+      const onMessage = (message: { result?: AnalysisTaskResult; error?: string }) => {
+        done();
+        if (message.result) job.resolve(message.result);
+        else job.reject(new RunlakeError(message.error ?? 'analysis worker failed'));
+      };
+      const onError = (error: Error) => {
+        done();
+        job.reject(error);
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      const transfer = job.task.checkpoints.flatMap((c) =>
+        c.matrix.kind === 'inline' ? [c.matrix.data.buffer as ArrayBuffer] : [],
+      );
+      worker.postMessage(job.task, transfer);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#all.map((w) => w.terminate()));
+  }
+}
