@@ -253,6 +253,62 @@ describe('dtwTopK', () => {
   });
 });
 
+describe('dtwTopK two-round search (seed, then early-abandoned bounds) and reversed LB_Keogh', () => {
+  const rand = rng(77);
+  const n = 128;
+  // Well past the 256-candidate seed, so the early-abandoned second round and the reversed bound run.
+  const pool = Array.from({ length: 1500 }, () => zNormalize(randomWalk(rand, n)));
+
+  it('matches brute force exactly for copies, fresh queries, several k and bands', () => {
+    for (const band of [0, 5, 13, 127]) {
+      for (const k of [1, 10, 40]) {
+        for (const query of [
+          (pool[900] as Float64Array).map((v) => v + 0.1 * gaussian(rand)),
+          zNormalize(randomWalk(rand, n)),
+        ]) {
+          const { results, stats } = dtwTopKWithStats(query, pool, k, band);
+          const brute = dtwTopKBruteForce(query, pool, k, band);
+          expect(results, `band=${band} k=${k}`).toEqual(brute);
+          results.forEach((h, i) => {
+            expect(h.distance).toBe(brute[i]?.distance);
+          });
+          expect(stats.lbPruned + stats.dtwAbandoned + stats.dtwFull).toBe(pool.length);
+        }
+      }
+    }
+  });
+
+  it('keeps ties across the seed boundary (the smaller index wins) and Float32 pools', () => {
+    const query = pool[10] as Float64Array;
+    // Exact duplicates of seed members placed after the seed tie on distance with them.
+    const dupPool = [...pool.slice(0, 400), ...pool.slice(0, 400)];
+    expect(dtwTopK(query, dupPool, 9, 13)).toEqual(dtwTopKBruteForce(query, dupPool, 9, 13));
+    const f32 = pool.map((s) => Float32Array.from(s));
+    const q32 = Float32Array.from(pool[1200] as Float64Array);
+    expect(dtwTopK(q32, f32, 10, 13)).toEqual(dtwTopKBruteForce(q32, f32, 10, 13));
+  });
+
+  it('prunes most of a large pool', () => {
+    const query = zNormalize(randomWalk(rand, n));
+    const { stats } = dtwTopKWithStats(query, pool, 10, 13);
+    expect(stats.lbPruned).toBeGreaterThan(pool.length / 2);
+  });
+
+  it('still rejects a non-finite candidate whose bound is abandoned early, with the same error', () => {
+    const bad = Float64Array.from(pool[5] as Float64Array, (v) => v + 50);
+    bad[n - 1] = Number.NaN; // far outside the envelope first, so the bound abandons before the NaN
+    const withBad = [...pool.slice(0, 1000), bad, ...pool.slice(1000)];
+    const query = pool[3] as Float64Array;
+    expect(() => dtwTopK(query, withBad, 5, 13)).toThrow(
+      /candidate 1000 has a non-finite value \(NaN\) at index 127/,
+    );
+    expect(() => dtwTopKBruteForce(query, withBad, 5, 13)).toThrow(/candidate 1000 has a non-finite/);
+    const inf = Float64Array.from(pool[6] as Float64Array);
+    inf[0] = Number.POSITIVE_INFINITY;
+    expect(() => dtwTopK(query, [inf, ...pool], 5, 13)).toThrow(/candidate 0 has a non-finite/);
+  });
+});
+
 describe('input validation', () => {
   const a = Float64Array.from([1, 2, 3]);
   const b = Float64Array.from([1, 2]);

@@ -48,7 +48,10 @@ export interface DtwMatch {
 
 /** How the pruned search spent its work; the three counts add up to the pool size. */
 export interface DtwTopKStats {
-  /** Candidates skipped because their LB_Keogh bound already exceeded the current k-th best. */
+  /**
+   * Candidates skipped because an LB_Keogh bound (against the query's envelope, or the reversed one of
+   * the query against the candidate's envelope) already exceeded the current k-th best.
+   */
   lbPruned: number;
   /** Candidates whose DTW was abandoned part-way (cost plus remaining LB_Keogh exceeded the k-th best). */
   dtwAbandoned: number;
@@ -188,6 +191,79 @@ function lbKeoghCostCore(
   return sum;
 }
 
+/**
+ * The LB_Keogh envelope of `series` with half-width r into `upper`/`lower`, using `maxQ`/`minQ`
+ * (length ≥ n) as the monotonic deques (Lemire's streaming max/min): each index enters each deque
+ * once, so n slots with moving head/tail pointers suffice.
+ */
+function envelopeCore(
+  series: DtwSeries,
+  r: number,
+  upper: Float64Array,
+  lower: Float64Array,
+  maxQ: Int32Array,
+  minQ: Int32Array,
+): void {
+  const n = series.length;
+  let maxHead = 0;
+  let maxTail = 0;
+  let minHead = 0;
+  let minTail = 0;
+  for (let t = 0; t < n + r; t++) {
+    if (t < n) {
+      const v = series[t] as number;
+      while (maxTail > maxHead && (series[maxQ[maxTail - 1] as number] as number) <= v) maxTail--;
+      maxQ[maxTail++] = t;
+      while (minTail > minHead && (series[minQ[minTail - 1] as number] as number) >= v) minTail--;
+      minQ[minTail++] = t;
+    }
+    const i = t - r;
+    if (i < 0) continue;
+    while ((maxQ[maxHead] as number) < i - r) maxHead++;
+    while ((minQ[minHead] as number) < i - r) minHead++;
+    upper[i] = series[maxQ[maxHead] as number] as number;
+    lower[i] = series[minQ[minHead] as number] as number;
+  }
+}
+
+/**
+ * LB_Keogh cost of the candidates `from..to` against one envelope into `bounds`, branch-free (the
+ * excess over the envelope is max(x − u, l − x, 0)), abandoning a candidate (bound Infinity) once its
+ * sum exceeds `threshold`. Returns whether every value of those candidates was finite: x·0 is 0 for a
+ * finite x and NaN otherwise, so the finiteness check of the search rides along with the bound (an
+ * abandoned candidate's remaining values are still checked).
+ */
+function lbKeoghRange(
+  candidates: ReadonlyArray<DtwSeries>,
+  from: number,
+  to: number,
+  upper: Float64Array,
+  lower: Float64Array,
+  threshold: number,
+  bounds: Float64Array,
+): boolean {
+  const n = upper.length;
+  let poison = 0;
+  for (let c = from; c < to; c++) {
+    const cand = candidates[c] as DtwSeries;
+    let sum = 0;
+    let i = 0;
+    for (; i < n; i++) {
+      const x = cand[i] as number;
+      const e = Math.max(x - (upper[i] as number), (lower[i] as number) - x, 0);
+      sum += e * e;
+      poison += x * 0;
+      if (sum > threshold) break;
+    }
+    if (i < n) {
+      sum = Number.POSITIVE_INFINITY;
+      for (i++; i < n; i++) poison += (cand[i] as number) * 0;
+    }
+    bounds[c] = sum;
+  }
+  return poison === 0;
+}
+
 /** The adjacent double above (`step` = 1) or below (`step` = −1) a non-negative finite x. */
 const bitsView = new DataView(new ArrayBuffer(8));
 function nextAfter(x: number, step: 1n | -1n): number {
@@ -220,6 +296,12 @@ function costThreshold(distance: number): number {
  * lengths in use; 1e-9 keeps exactness with a wide margin at no measurable loss of pruning.
  */
 const LB_SLACK = 1 + 1e-9;
+
+/**
+ * Candidates searched before the rest of the pool's bounds are computed with early abandoning; a few
+ * hundred already give a k-th best close enough to abandon most bounds after part of the series.
+ */
+const SEED_CANDIDATES = 256;
 
 // ---------------------------------------------------------------------------------------------
 // Public API
@@ -284,28 +366,7 @@ export function keoghEnvelope(series: DtwSeries, band: number): KeoghEnvelope {
   const r = effectiveBand(n, band);
   const upper = new Float64Array(n);
   const lower = new Float64Array(n);
-  // Each index enters each deque once, so n slots with moving head/tail pointers suffice.
-  const maxQ = new Int32Array(n);
-  const minQ = new Int32Array(n);
-  let maxHead = 0;
-  let maxTail = 0;
-  let minHead = 0;
-  let minTail = 0;
-  for (let t = 0; t < n + r; t++) {
-    if (t < n) {
-      const v = series[t] as number;
-      while (maxTail > maxHead && (series[maxQ[maxTail - 1] as number] as number) <= v) maxTail--;
-      maxQ[maxTail++] = t;
-      while (minTail > minHead && (series[minQ[minTail - 1] as number] as number) >= v) minTail--;
-      minQ[minTail++] = t;
-    }
-    const i = t - r;
-    if (i < 0) continue;
-    while ((maxQ[maxHead] as number) < i - r) maxHead++;
-    while ((minQ[minHead] as number) < i - r) minHead++;
-    upper[i] = series[maxQ[maxHead] as number] as number;
-    lower[i] = series[minQ[minHead] as number] as number;
-  }
+  envelopeCore(series, r, upper, lower, new Int32Array(n), new Int32Array(n));
   return { upper, lower };
 }
 
@@ -418,6 +479,29 @@ export function dtwPath(a: DtwSeries, b: DtwSeries, band: number): DtwPathSummar
   };
 }
 
+/** The cheap part of {@link validatePool}: everything except the finiteness of the candidates. */
+function poolLooksValid(
+  query: DtwSeries,
+  candidates: ReadonlyArray<DtwSeries>,
+  k: number,
+  band: number,
+): boolean {
+  checkSeries(query, 'query');
+  if (!Array.isArray(candidates)) return false;
+  const n = query.length;
+  for (let c = 0; c < candidates.length; c++) {
+    const cand = candidates[c];
+    if (!(cand instanceof Float64Array || cand instanceof Float32Array) || cand.length !== n) return false;
+  }
+  return Number.isInteger(k) && k >= 1 && Number.isInteger(band) && band >= 0;
+}
+
+/** Throws the error {@link validatePool} reports for an input the fast checks rejected. */
+function failPool(query: DtwSeries, candidates: ReadonlyArray<DtwSeries>, k: number, band: number): never {
+  validatePool(query, candidates, k, band);
+  throw new RunlakeError('DTW: invalid candidate pool');
+}
+
 function validatePool(query: DtwSeries, candidates: ReadonlyArray<DtwSeries>, k: number, band: number): void {
   checkSeries(query, 'query');
   if (!Array.isArray(candidates)) throw new RunlakeError('DTW: candidates must be an array of series');
@@ -470,7 +554,9 @@ export function dtwTopKBruteForce(
  *    in increasing bound order so the k-th best tightens immediately.
  * 2. A candidate whose bound exceeds the current k-th best is pruned — and, the order being sorted, so
  *    is every one after it.
- * 3. Otherwise DTW runs with early abandoning against the k-th best, adding the candidate's remaining
+ * 3. Otherwise (once k hits are known) the reversed LB_Keogh — the query against the candidate's own
+ *    envelope, abandoned part-way — may still prune it (counted in `lbPruned`).
+ * 4. Otherwise DTW runs with early abandoning against the k-th best, adding the candidate's remaining
  *    LB_Keogh contributions to each row's minimum (the UCR "cumulative bound").
  *
  * Exactness: every abandon/prune test is "lower bound > the largest cost whose sqrt is ≤ the k-th
@@ -494,27 +580,29 @@ export function dtwTopKWithStats(
   k: number,
   band: number,
 ): DtwTopKResult {
-  validatePool(query, candidates, k, band);
+  // The structural checks up front; the finiteness of the pool rides along with the bounds. Any
+  // problem falls back to the full validation, which throws exactly what dtwTopKBruteForce throws.
+  if (!poolLooksValid(query, candidates, k, band)) failPool(query, candidates, k, band);
   const n = query.length;
   const m = candidates.length;
   const r = effectiveBand(n, band);
-  const { upper, lower } = keoghEnvelope(query, r);
+  const upper = new Float64Array(n);
+  const lower = new Float64Array(n);
+  const maxQ = new Int32Array(n);
+  const minQ = new Int32Array(n);
+  envelopeCore(query, r, upper, lower, maxQ, minQ);
   const stats: DtwTopKStats = { lbPruned: 0, dtwAbandoned: 0, dtwFull: 0 };
 
   const bounds = new Float64Array(m);
-  for (let c = 0; c < m; c++) {
-    bounds[c] = lbKeoghCostCore(candidates[c] as DtwSeries, upper, lower, Number.POSITIVE_INFINITY, null);
-  }
   // A binary min-heap on (bound, index) instead of a full sort: the search stops after popping the few
   // hundred candidates that survive, so heapify O(m) + a few pops beats an O(m log m) sort.
   const heap = new Int32Array(m);
-  for (let c = 0; c < m; c++) heap[c] = c;
   const less = (x: number, y: number): boolean => {
     const bx = bounds[x] as number;
     const by = bounds[y] as number;
     return bx < by || (bx === by && x < y);
   };
-  let heapSize = m;
+  let heapSize = 0;
   const siftDown = (start: number): void => {
     let p = start;
     const item = heap[p] as number;
@@ -528,54 +616,90 @@ export function dtwTopKWithStats(
     }
     heap[p] = item;
   };
-  for (let p = (m >> 1) - 1; p >= 0; p--) siftDown(p);
 
   const rowA = new Float64Array(2 * r + 2);
   const rowB = new Float64Array(2 * r + 2);
   const terms = new Float64Array(n);
   const suffix = new Float64Array(n + 1);
+  const candUpper = new Float64Array(n);
+  const candLower = new Float64Array(n);
   // Current best hits, kept sorted (k is small; insertion is O(k)).
   const best: DtwMatch[] = [];
   let ceiling = Number.POSITIVE_INFINITY; // costs above this cannot enter the top k
 
-  while (heapSize > 0) {
-    const c = heap[0] as number;
-    if ((bounds[c] as number) > ceiling * LB_SLACK) {
-      stats.lbPruned += heapSize;
-      break;
+  // Two rounds: a seed of the pool is searched first so that the k-th best is known, then the bounds
+  // of the rest are computed with early abandoning against it (most stop after a fraction of the
+  // series) and only the survivors join the heap. The ceiling only ever decreases, so a candidate
+  // abandoned against an earlier ceiling would also be pruned by every later one.
+  const seed = Math.min(m, Math.max(SEED_CANDIDATES, 4 * k));
+  for (const [from, to] of [
+    [0, seed],
+    [seed, m],
+  ] as const) {
+    if (from >= to) continue;
+    const threshold = ceiling * LB_SLACK;
+    if (!lbKeoghRange(candidates, from, to, upper, lower, threshold, bounds)) {
+      failPool(query, candidates, k, band);
     }
-    heapSize--;
-    heap[0] = heap[heapSize] as number;
-    siftDown(0);
-    const cand = candidates[c] as DtwSeries;
-    lbKeoghCostCore(cand, upper, lower, Number.POSITIVE_INFINITY, terms);
-    // suffix[i] = Σ_{t ≥ i} terms[t]: what rows i… must still add. Shrunk by the slack so that
-    // rounding in the bound can never abandon a tie.
-    suffix[n] = 0;
-    for (let t = n - 1; t >= 0; t--) suffix[t] = (suffix[t + 1] as number) + (terms[t] as number);
-    if (ceiling !== Number.POSITIVE_INFINITY) {
-      for (let t = 0; t <= n; t++) suffix[t] = (suffix[t] as number) / LB_SLACK;
+    heapSize = 0;
+    for (let c = from; c < to; c++) {
+      if ((bounds[c] as number) > threshold) stats.lbPruned++;
+      else heap[heapSize++] = c;
     }
-    const cost = dtwCostCore(query, cand, r, ceiling, suffix, rowA, rowB);
-    if (cost === Number.POSITIVE_INFINITY) {
-      stats.dtwAbandoned++;
-      continue;
-    }
-    stats.dtwFull++;
-    const hit: DtwMatch = { index: c, distance: Math.sqrt(cost) };
-    if (best.length === k) {
-      if (byDistanceThenIndex(hit, best[k - 1] as DtwMatch) >= 0) continue;
-      best.pop();
-    }
-    let pos = best.length;
-    while (pos > 0 && byDistanceThenIndex(hit, best[pos - 1] as DtwMatch) < 0) pos--;
-    best.splice(pos, 0, hit);
-    if (best.length === k) {
-      const kth = best[k - 1] as DtwMatch;
-      ceiling = costThreshold(kth.distance);
-    }
+    for (let p = (heapSize >> 1) - 1; p >= 0; p--) siftDown(p);
+    searchHeap();
   }
   return { results: best, stats };
+
+  function searchHeap(): void {
+    while (heapSize > 0) {
+      const c = heap[0] as number;
+      if ((bounds[c] as number) > ceiling * LB_SLACK) {
+        stats.lbPruned += heapSize;
+        heapSize = 0;
+        break;
+      }
+      heapSize--;
+      heap[0] = heap[heapSize] as number;
+      siftDown(0);
+      const cand = candidates[c] as DtwSeries;
+      if (ceiling !== Number.POSITIVE_INFINITY) {
+        // The reversed bound: the query against the candidate's envelope (DTW is symmetric, so it is
+        // as valid as the forward one and often tighter), abandoned as soon as it exceeds the ceiling.
+        envelopeCore(cand, r, candUpper, candLower, maxQ, minQ);
+        if (lbKeoghCostCore(query, candUpper, candLower, ceiling * LB_SLACK, null) > ceiling * LB_SLACK) {
+          stats.lbPruned++;
+          continue;
+        }
+      }
+      lbKeoghCostCore(cand, upper, lower, Number.POSITIVE_INFINITY, terms);
+      // suffix[i] = Σ_{t ≥ i} terms[t]: what rows i… must still add. Shrunk by the slack so that
+      // rounding in the bound can never abandon a tie.
+      suffix[n] = 0;
+      for (let t = n - 1; t >= 0; t--) suffix[t] = (suffix[t + 1] as number) + (terms[t] as number);
+      if (ceiling !== Number.POSITIVE_INFINITY) {
+        for (let t = 0; t <= n; t++) suffix[t] = (suffix[t] as number) / LB_SLACK;
+      }
+      const cost = dtwCostCore(query, cand, r, ceiling, suffix, rowA, rowB);
+      if (cost === Number.POSITIVE_INFINITY) {
+        stats.dtwAbandoned++;
+        continue;
+      }
+      stats.dtwFull++;
+      const hit: DtwMatch = { index: c, distance: Math.sqrt(cost) };
+      if (best.length === k) {
+        if (byDistanceThenIndex(hit, best[k - 1] as DtwMatch) >= 0) continue;
+        best.pop();
+      }
+      let pos = best.length;
+      while (pos > 0 && byDistanceThenIndex(hit, best[pos - 1] as DtwMatch) < 0) pos--;
+      best.splice(pos, 0, hit);
+      if (best.length === k) {
+        const kth = best[k - 1] as DtwMatch;
+        ceiling = costThreshold(kth.distance);
+      }
+    }
+  }
 }
 
 /**
