@@ -347,7 +347,7 @@ describe('pelt', () => {
         if (r() < 0.1) slope = gauss(r);
         series.push(level + slope * i + gauss(r));
       }
-      const cost = trial % 2 === 0 ? 'l2' : 'linear';
+      const cost: 'l2' | 'linear' = trial % 2 === 0 ? 'l2' : 'linear';
       const minSegment = int(r, 1, 4);
       const options = r() < 0.5 ? { cost, minSegment } : { cost, minSegment, penalty: uniform(r, 0, 6) };
       const fast = pelt(series, options);

@@ -44,7 +44,7 @@ export const PHASE_SHIFT_DEFAULTS: Readonly<PhaseShiftParams> = Object.freeze({
 });
 
 /** Least-squares fit of y ≈ a + b·i over [start, end) (b = 0 for the l2 cost). */
-function _fit(x: Float64Array, start: number, end: number, cost: PeltCost): { a: number; b: number } {
+function lineFit(x: Float64Array, start: number, end: number, cost: PeltCost): { a: number; b: number } {
   const m = end - start;
   let sy = 0;
   for (let i = start; i < end; i++) sy += x[i] as number;
@@ -100,8 +100,8 @@ export function detectPhaseShifts(
     const t = bounds[k] as number;
     const b = bounds[k + 1] as number;
     const gain = cost(a, b) - cost(a, t) - cost(t, b);
-    const before = it(x, a, t, params.cost);
-    const after = it(x, t, b, params.cost);
+    const before = lineFit(x, a, t, params.cost);
+    const after = lineFit(x, t, b, params.cost);
     let sq = 0;
     for (let i = t; i < b; i++) sq += (after.a - before.a + (after.b - before.b) * i) ** 2;
     out.push({

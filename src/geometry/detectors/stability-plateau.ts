@@ -104,6 +104,68 @@ function driftPlateaus(trajectory: DescriptorTrajectory, p: StabilityPlateauPara
   return out;
 }
 
+/** Residual sum of squares of the continuous hinge fit a + b·(i − start) + c·max(0, i − kink) over [start, end). */
+function hingeRss(x: Float64Array, start: number, end: number, kink: number): number {
+  // Normal equations of the 3-column design, solved by Gaussian elimination (3×3, well conditioned
+  // after shifting the abscissa to the segment start).
+  const g = [0, 0, 0, 0, 0, 0, 0, 0, 0];
+  const r = [0, 0, 0];
+  let yy = 0;
+  for (let i = start; i < end; i++) {
+    const f = [1, i - start, Math.max(0, i - kink)];
+    const y = x[i] as number;
+    yy += y * y;
+    for (let u = 0; u < 3; u++) {
+      r[u] = (r[u] as number) + (f[u] as number) * y;
+      for (let v = 0; v < 3; v++)
+        g[u * 3 + v] = (g[u * 3 + v] as number) + (f[u] as number) * (f[v] as number);
+    }
+  }
+  const a = [...g];
+  const rhs = [...r];
+  for (let c = 0; c < 3; c++) {
+    const piv = a[c * 3 + c] as number;
+    if (Math.abs(piv) < 1e-12) return Number.POSITIVE_INFINITY;
+    for (let row = c + 1; row < 3; row++) {
+      const k = (a[row * 3 + c] as number) / piv;
+      for (let col = c; col < 3; col++)
+        a[row * 3 + col] = (a[row * 3 + col] as number) - k * (a[c * 3 + col] as number);
+      rhs[row] = (rhs[row] as number) - k * (rhs[c] as number);
+    }
+  }
+  const beta = [0, 0, 0];
+  for (let row = 2; row >= 0; row--) {
+    let acc = rhs[row] as number;
+    for (let col = row + 1; col < 3; col++) acc -= (a[row * 3 + col] as number) * (beta[col] as number);
+    beta[row] = acc / (a[row * 3 + row] as number);
+  }
+  // RSS = yᵀy − βᵀXᵀy for the least-squares β.
+  return (
+    yy -
+    ((beta[0] as number) * (r[0] as number) +
+      (beta[1] as number) * (r[1] as number) +
+      (beta[2] as number) * (r[2] as number))
+  );
+}
+
+/**
+ * The kink between two linear segments [start, cp) and [cp, end): PELT's discontinuous lines place a
+ * slope change up to a couple of points off, so the boundary is refined to the best continuous hinge
+ * within ±3 points. Returns the kink index (the last point of the first line = first of the second).
+ */
+function refineKink(x: Float64Array, start: number, cp: number, end: number): number {
+  let best = Number.POSITIVE_INFINITY;
+  let arg = cp;
+  for (let k = Math.max(start + 1, cp - 3); k <= Math.min(end - 2, cp + 3); k++) {
+    const rss = hingeRss(x, start, end, k);
+    if (rss < best) {
+      best = rss;
+      arg = k;
+    }
+  }
+  return arg;
+}
+
 function descriptorPlateaus(trajectory: DescriptorTrajectory, p: StabilityPlateauParams): DetectedEvent[] {
   const c = compactSeries(trajectory, p.descriptor);
   const x = c.values;
@@ -126,11 +188,13 @@ function descriptorPlateaus(trajectory: DescriptorTrajectory, p: StabilityPlatea
     const slope = sxy / ((m * (m * m - 1)) / 12);
     const netZ = (Math.abs(slope) * (m - 1)) / sigma;
     if (netZ > p.noiseK) continue;
+    const first = k > 0 ? refineKink(x, bounds[k - 1] as number, a, b) : a;
+    const last = k + 2 < bounds.length ? refineKink(x, a, b, bounds[k + 2] as number) : b - 1;
     out.push({
       eventType: 'stability_plateau',
       detector: 'stability_plateau/v1',
-      step: c.steps[a] as number,
-      stepEnd: c.steps[b - 1] as number,
+      step: c.steps[first] as number,
+      stepEnd: c.steps[last] as number,
       descriptor: p.descriptor,
       magnitude: mean,
       confidence: logistic(p.noiseK - netZ),
