@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  centredGram,
   covarianceSpectrum,
   type GeometryDescriptors,
   geometryDescriptors,
@@ -90,7 +91,7 @@ describe('symmetricEigenvalues', () => {
       const q = randomOrthogonal(n, seed);
       const qd = new Float64Array(n * n);
       for (let i = 0; i < n; i++)
-        for (let j = 0; j < n; j++) qd[j * n + i] = (q[i * n + j] as number) * spectrum[i]!;
+        for (let j = 0; j < n; j++) qd[j * n + i] = (q[i * n + j] as number) * (spectrum[i] as number);
       const a = matmul(qd, q, n, n, n); // Qᵀ diag Q (rows of q are the eigenvectors)
       const expected = [...spectrum].sort((x, y) => y - x);
       const got = symmetricEigenvalues(a, n);
@@ -314,5 +315,90 @@ describe('covarianceSpectrum', () => {
     const s = covarianceSpectrum(new Float32Array([1, 0, -1, 0, 0, 2, 0, -2]), 4, 2);
     expect(s.eigenvalues[0]).toBeCloseTo(8 / 3, 12);
     expect(s.eigenvalues[1]).toBeCloseTo(2 / 3, 12);
+  });
+});
+
+/** The old path: centre in float64, then one plain dot product per Gram entry. */
+function naiveCentredGram(x: ArrayLike<number>, n: number, d: number): Float64Array {
+  const mean = new Float64Array(d);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < d; j++) mean[j] = (mean[j] as number) + (x[i * d + j] as number) / n;
+  const c = Float64Array.from({ length: n * d }, (_, t) => (x[t] as number) - (mean[t % d] as number));
+  const g = new Float64Array(n * n);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += (c[i * d + k] as number) * (c[j * d + k] as number);
+      g[i * n + j] = s;
+    }
+  return g;
+}
+
+describe('register-tiled kernels against the plain path', () => {
+  it('centredGram agrees with plain dot products for sizes around the 4×4 tile (float32 and float64)', () => {
+    for (const [n, d] of [
+      [1, 3],
+      [2, 2],
+      [3, 7],
+      [5, 4],
+      [8, 8],
+      [13, 6],
+      [17, 33],
+    ] as const) {
+      const x64 = randomMatrix(n, d, 100 + n * d);
+      for (const x of [x64, Float32Array.from(x64)]) {
+        const got = centredGram(x, n, d);
+        const want = naiveCentredGram(x, n, d);
+        expect(got).toHaveLength(n * n);
+        let scale = 0;
+        for (const v of want) scale = Math.max(scale, Math.abs(v));
+        for (let t = 0; t < n * n; t++) {
+          expect(Math.abs((got[t] as number) - (want[t] as number))).toBeLessThanOrEqual(
+            1e-13 * Math.max(scale, 1),
+          );
+        }
+        for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) expect(got[i * n + j]).toBe(got[j * n + i]);
+      }
+    }
+    expect(() => centredGram(new Float32Array(5), 2, 3)).toThrow(RunlakeError);
+  });
+
+  it('the covariance route (tiled scatter) and the Gram route give the same spectrum', () => {
+    for (const [n, d] of [
+      [9, 5],
+      [23, 7],
+      [41, 18],
+    ] as const) {
+      const x = randomMatrix(n, d, 7 * n + d);
+      const viaScatter = covarianceSpectrum(x, n, d);
+      expect(viaScatter.via).toBe('covariance');
+      // The Gram route, from the plain Gram: its d nonzero eigenvalues are the same.
+      const fromGram = symmetricEigenvalues(naiveCentredGram(x, n, d), n);
+      for (let i = 0; i < d; i++) {
+        const want = Math.max(0, (fromGram[i] as number) / (n - 1));
+        expect(Math.abs((viaScatter.eigenvalues[i] as number) - want)).toBeLessThan(
+          1e-12 * (fromGram[0] as number),
+        );
+      }
+      // keepGram returns the tiled Gram.
+      const kept = covarianceSpectrum(x, n, d, { keepGram: true }).gram as Float64Array;
+      expect(Array.from(kept)).toEqual(Array.from(centredGram(x, n, d)));
+    }
+  });
+
+  it('the unrolled tridiagonalisation recovers spectra for every size mod 4', () => {
+    for (let n = 3; n <= 14; n++) {
+      const spectrum = Array.from({ length: n }, (_, i) => (i % 3 === 0 ? -1 : 1) * (i + 1) ** -1.2);
+      const q = randomOrthogonal(n, 500 + n);
+      const qd = new Float64Array(n * n);
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) qd[j * n + i] = (q[i * n + j] as number) * (spectrum[i] as number);
+      const a = matmul(qd, q, n, n, n);
+      const expected = [...spectrum].sort((x, y) => y - x);
+      const got = symmetricEigenvalues(a, n);
+      expected.forEach((v, i) => {
+        expect(Math.abs((got[i] as number) - v)).toBeLessThan(1e-13);
+      });
+    }
   });
 });

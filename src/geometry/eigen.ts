@@ -214,6 +214,15 @@ function rankTwoUpdate(a: Float64Array, n: number, m0: number, v: Float64Array, 
 }
 
 /**
+ * √(x² + y²): the plain formula when the squares neither overflow nor underflow (V8's Math.hypot
+ * handles any arity and rescales, several times slower in the QL sweep), Math.hypot otherwise.
+ */
+function hypot(x: number, y: number): number {
+  const s = x * x + y * y;
+  return s > 1e-290 && s < 1e290 ? Math.sqrt(s) : Math.hypot(x, y);
+}
+
+/**
  * Implicit QL with Wilkinson shifts on a symmetric tridiagonal matrix (EISPACK `tql1`, as in
  * JAMA's `tql2` with the eigenvector updates removed). On return `diag` holds the eigenvalues
  * (unsorted) and `sub` is destroyed.
@@ -236,7 +245,7 @@ function tridiagonalQl(diag: Float64Array, sub: Float64Array, n: number): void {
         const g0 = diag[l] as number;
         const el = sub[l] as number;
         let p = ((diag[l + 1] as number) - g0) / (2 * el);
-        let r = Math.hypot(p, 1);
+        let r = hypot(p, 1);
         if (p < 0) r = -r;
         diag[l] = el / (p + r);
         diag[l + 1] = el * (p + r);
@@ -259,7 +268,7 @@ function tridiagonalQl(diag: Float64Array, sub: Float64Array, n: number): void {
           const ei = sub[i] as number;
           const g = c * ei;
           const h = c * p;
-          r = Math.hypot(p, ei);
+          r = hypot(p, ei);
           sub[i + 1] = s * r;
           s = ei / r;
           c = p / r;
