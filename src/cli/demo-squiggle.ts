@@ -1,9 +1,7 @@
-import path from 'node:path';
-import { type SyntheticSweep, syntheticRuns } from '../geometry/index.js';
+import { type SyntheticSweep, syntheticRuns, writeSyntheticEmbeddings } from '../geometry/index.js';
 import type { Lake, Row } from '../lake/index.js';
 import { attachGridId, writeGridParams } from '../lake/index.js';
 import { ALL_SAMPLES } from '../schema/index.js';
-import { ShardedDatasetWriter } from '../shards/index.js';
 import { mulberry32 } from './random.js';
 
 /** Shape of the synthetic Squiggle lake: four seeds of one tiny model, one of which diverges. */
@@ -154,7 +152,12 @@ export async function writeSquiggleDemo(lake: Lake): Promise<SquiggleDemo> {
     await write('metrics_scalar', metrics);
   }
 
-  await writeProbeEmbeddings(lake, sweep, write);
+  const embeddings = await writeSyntheticEmbeddings(lake, sweep, {
+    sampleSet: PROBE_SET,
+    store: PROBE_STORE,
+    shardModules: ['resid_post'],
+  });
+  written.embeddings = embeddings;
   const attention: Row[] = [];
   for (const run of runs) {
     for (const step of [0, 500, 1000, 1500, 2000]) {
@@ -183,72 +186,4 @@ export async function writeSquiggleDemo(lake: Lake): Promise<SquiggleDemo> {
   await write('attention_summary', attention);
   await lake.refresh(); // the grids table is built when a lake opens; these grids are new
   return { written, sweep };
-}
-
-/**
- * Stores every probe matrix of the sweep: resid_post as one float32 array per (run, step, layer)
- * in an array-shards store, with an embeddings row per probe sample pointing at its row; mlp_out
- * inline, one FLOAT[] per sample.
- */
-async function writeProbeEmbeddings(
-  lake: Lake,
-  sweep: SyntheticSweep,
-  write: (dataset: string, rows: Row[]) => Promise<void>,
-): Promise<void> {
-  const sampleId = (i: number) => `s${String(i).padStart(4, '0')}`;
-  const field = 'resid_post';
-  const shards = new ShardedDatasetWriter(path.join(lake.baseOut, PROBE_STORE), { samplesPerShard: 64 });
-  const referenced: Row[] = [];
-  try {
-    shards.addFields([field]);
-    for (const run of sweep.runs) {
-      for (const step of sweep.steps) {
-        for (let layer = 0; layer < sweep.layers; layer++) {
-          const matrix = sweep.matrix(run.runId, step, layer, field);
-          const stored = shards.addSample(
-            { [field]: { data: matrix, shape: [sweep.samples, sweep.dim], dtype: 'float32' } },
-            { metadata: { run_id: run.runId, step, layer, module: field } },
-          );
-          for (let i = 0; i < sweep.samples; i++) {
-            referenced.push({
-              run_id: run.runId,
-              sample_set: PROBE_SET,
-              module: field,
-              step,
-              layer,
-              sample_id: sampleId(i),
-              pooling: 'mean',
-              dim: sweep.dim,
-              shard_ref: { store: PROBE_STORE, sample_id: stored, field, row: i },
-            });
-          }
-        }
-      }
-    }
-  } finally {
-    shards.close();
-  }
-  await write('embeddings', referenced);
-  for (const run of sweep.runs) {
-    const inline: Row[] = [];
-    for (const step of sweep.steps) {
-      for (let layer = 0; layer < sweep.layers; layer++) {
-        const matrix = sweep.matrix(run.runId, step, layer, 'mlp_out');
-        for (let i = 0; i < sweep.samples; i++) {
-          inline.push({
-            run_id: run.runId,
-            sample_set: PROBE_SET,
-            module: 'mlp_out',
-            step,
-            layer,
-            sample_id: sampleId(i),
-            pooling: 'mean',
-            dim: sweep.dim,
-            vector: matrix.subarray(i * sweep.dim, (i + 1) * sweep.dim),
-          });
-        }
-      }
-    }
-    await write('embeddings', inline);
-  }
 }

@@ -80,7 +80,8 @@ function alignMembers(
  * taken; σ_seed = 1.4826·median over all (member, step) of |member − median| (pooled MAD, robust to
  * one diverging member). A member diverges at the first step of a run of ≥ minDuration checkpoints
  * with |deviation| > noiseK·σ_seed, after ≥ minAgree agreeing checkpoints; the onset walks back over
- * checkpoints already beyond onsetK·σ_seed. One event per divergence, for the diverging member:
+ * checkpoints already beyond onsetK·σ_seed while the deviation keeps shrinking going back (the
+ * departure ramp). One event per divergence, for the diverging member:
  * stepEnd = last step of the run; magnitude = median |deviation| over the run (descriptor units);
  * confidence = logistic(magnitude/σ_seed − noiseK); referenceRunId = the non-diverging member closest
  * over the run (else `groupLabel`). Steps where fewer than 3 members have a value are skipped.
@@ -153,7 +154,15 @@ export function detectBifurcations(
       while (j < ts.length && (dev[j] as number) > limit) j++;
       if (j - k >= p.minDuration && agreed >= p.minAgree) {
         let onset = k;
-        while (onset - 1 >= 0 && (dev[onset - 1] as number) > p.onsetK * sigma) onset--;
+        // Walk back over the departure ramp only: checkpoints beyond onsetK·σ_seed whose deviation
+        // keeps shrinking going back. A member that sat a little off the median for a while (seed
+        // spread grows in rich phases) has no ramp, and its onset stays at the real departure.
+        while (
+          onset - 1 >= 0 &&
+          (dev[onset - 1] as number) > p.onsetK * sigma &&
+          (dev[onset - 1] as number) <= (dev[onset] as number)
+        )
+          onset--;
         const window = ts.slice(onset, j);
         const magnitude = medianOf(dev.slice(k, j));
         out.push({
