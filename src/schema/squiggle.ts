@@ -251,7 +251,7 @@ export const GEOMETRY_STATE = defineDataset({
     value(
       'numerical_rank',
       t.int32,
-      'singular values above max(n, d) · ε · σ₁ (numpy matrix_rank tolerance)',
+      'eigenvalues above max(n, d) · ε · λ₁: numpy matrix_rank’s relative tolerance, applied to λ = σ²',
     ),
     value('top_k', t.int16, 'k of top_k_energy'),
     value('top_k_energy', t.float64, 'share of the total variance in the top k eigenvalues'),
