@@ -192,43 +192,115 @@ function lbKeoghCostCore(
 }
 
 /**
- * The LB_Keogh envelope of `series` with half-width r into `upper`/`lower`, using `maxQ`/`minQ`
- * (length ≥ n) as the monotonic deques (Lemire's streaming max/min): each index enters each deque
- * once, so n slots with moving head/tail pointers suffice.
+ * One block of the van Herk/Gil–Werman envelope: for the block of the padded series starting at `b`
+ * (padded index t holds series[t − r], and −∞/+∞ outside the series), the running max/min from the
+ * block's start (`work` slots [0, len) and [2len, 3len)) and from its end ([len, 2len), [3len, 4len)),
+ * with len = n + 2r.
+ */
+function envelopeBlock(series: DtwSeries, r: number, b: number, work: Float64Array): void {
+  const n = series.length;
+  const len = n + 2 * r;
+  const end = Math.min(b + 2 * r + 1, len);
+  // Only the padded positions that hold series values change the extrema.
+  const first = Math.max(b, r);
+  const last = Math.min(end, n + r);
+  let hi = Number.NEGATIVE_INFINITY;
+  let lo = Number.POSITIVE_INFINITY;
+  for (let t = b; t < end; t++) {
+    if (t >= first && t < last) {
+      const x = series[t - r] as number;
+      hi = x > hi ? x : hi;
+      lo = x < lo ? x : lo;
+    }
+    work[t] = hi;
+    work[2 * len + t] = lo;
+  }
+  hi = Number.NEGATIVE_INFINITY;
+  lo = Number.POSITIVE_INFINITY;
+  for (let t = end - 1; t >= b; t--) {
+    if (t >= first && t < last) {
+      const x = series[t - r] as number;
+      hi = x > hi ? x : hi;
+      lo = x < lo ? x : lo;
+    }
+    work[len + t] = hi;
+    work[3 * len + t] = lo;
+  }
+}
+
+/**
+ * The LB_Keogh envelope of `series` with half-width r into `upper`/`lower` by the van Herk/Gil–Werman
+ * block algorithm: the series is padded with r values of −∞ (+∞ for the minimum) on both sides and cut
+ * into blocks of w = 2r + 1; every window of w straddles at most two blocks, so its maximum is the
+ * larger of a within-block suffix maximum and a within-block prefix maximum ({@link envelopeBlock}).
+ * O(n) whatever the band; `work` needs 4(n + 2r) slots. Max and min are exact, so the result is the
+ * same as any other envelope algorithm's.
  */
 function envelopeCore(
   series: DtwSeries,
   r: number,
   upper: Float64Array,
   lower: Float64Array,
-  maxQ: Int32Array,
-  minQ: Int32Array,
+  work: Float64Array,
 ): void {
   const n = series.length;
-  let maxHead = 0;
-  let maxTail = 0;
-  let minHead = 0;
-  let minTail = 0;
-  for (let t = 0; t < n + r; t++) {
-    if (t < n) {
-      const v = series[t] as number;
-      while (maxTail > maxHead && (series[maxQ[maxTail - 1] as number] as number) <= v) maxTail--;
-      maxQ[maxTail++] = t;
-      while (minTail > minHead && (series[minQ[minTail - 1] as number] as number) >= v) minTail--;
-      minQ[minTail++] = t;
-    }
-    const i = t - r;
-    if (i < 0) continue;
-    while ((maxQ[maxHead] as number) < i - r) maxHead++;
-    while ((minQ[minHead] as number) < i - r) minHead++;
-    upper[i] = series[maxQ[maxHead] as number] as number;
-    lower[i] = series[minQ[minHead] as number] as number;
+  const w = 2 * r + 1;
+  const len = n + 2 * r;
+  for (let b = 0; b < len; b += w) envelopeBlock(series, r, b, work);
+  // Output i is the window [i, i + 2r] of the padded series, i.e. series[i − r … i + r].
+  for (let i = 0; i < n; i++) {
+    const a = work[len + i] as number;
+    const b = work[i + w - 1] as number;
+    upper[i] = a > b ? a : b;
+    const c = work[3 * len + i] as number;
+    const d = work[2 * len + i + w - 1] as number;
+    lower[i] = c < d ? c : d;
   }
 }
 
 /**
- * LB_Keogh cost of the candidates `from..to` against one envelope into `bounds`, branch-free (the
- * excess over the envelope is max(x − u, l − x, 0)), abandoning a candidate (bound Infinity) once its
+ * The reversed LB_Keogh cost — `query` against the envelope of `cand` — with the envelope built block
+ * by block as the sum goes, so that abandoning (Infinity once the sum exceeds `threshold`, checked
+ * after each block) also saves the rest of the envelope. Same envelope as {@link envelopeCore}.
+ */
+function reversedLbCost(
+  query: DtwSeries,
+  cand: DtwSeries,
+  r: number,
+  threshold: number,
+  work: Float64Array,
+): number {
+  const n = cand.length;
+  const w = 2 * r + 1;
+  const len = n + 2 * r;
+  let sum = 0;
+  envelopeBlock(cand, r, 0, work);
+  for (let b = 0; b < n; b += w) {
+    // Outputs b … b + w − 1 read this block's suffix extrema and the next block's prefix extrema.
+    if (b + w < len) envelopeBlock(cand, r, b + w, work);
+    const stop = Math.min(b + w, n);
+    for (let i = b; i < stop; i++) {
+      const a = work[len + i] as number;
+      const p = work[i + w - 1] as number;
+      const u = a > p ? a : p;
+      const c = work[3 * len + i] as number;
+      const q = work[2 * len + i + w - 1] as number;
+      const l = c < q ? c : q;
+      const x = query[i] as number;
+      const e1 = x - u;
+      const e2 = l - x;
+      // u ≥ l, so at most one of e1, e2 is positive: the excess is exactly relu(e1) + relu(e2).
+      const e = (e1 + Math.abs(e1) + (e2 + Math.abs(e2))) * 0.5;
+      sum += e * e;
+    }
+    if (sum > threshold) return Number.POSITIVE_INFINITY;
+  }
+  return sum;
+}
+
+/**
+ * LB_Keogh cost of the candidates `from..to` against one envelope into `bounds`, branch-free,
+ * abandoning a candidate (bound Infinity) once its
  * sum exceeds `threshold`. Returns whether every value of those candidates was finite: x·0 is 0 for a
  * finite x and NaN otherwise, so the finiteness check of the search rides along with the bound (an
  * abandoned candidate's remaining values are still checked).
@@ -250,7 +322,11 @@ function lbKeoghRange(
     let i = 0;
     for (; i < n; i++) {
       const x = cand[i] as number;
-      const e = Math.max(x - (upper[i] as number), (lower[i] as number) - x, 0);
+      const e1 = x - (upper[i] as number);
+      const e2 = (lower[i] as number) - x;
+      // upper ≥ lower, so at most one of e1, e2 is positive: the excess over the envelope is exactly
+      // relu(e1) + relu(e2), and a + |a| = 2·relu(a) needs no branch.
+      const e = (e1 + Math.abs(e1) + (e2 + Math.abs(e2))) * 0.5;
       sum += e * e;
       poison += x * 0;
       if (sum > threshold) break;
@@ -348,8 +424,8 @@ export function dtwDistance(
 
 /**
  * The LB_Keogh envelope of a series: `upper[i]` / `lower[i]` are the max / min of
- * `series[i − band … i + band]` (clipped to the series). Computed with monotonic deques (Lemire's
- * streaming max/min) in O(n) regardless of the band.
+ * `series[i − band … i + band]` (clipped to the series). Computed with the van Herk/Gil–Werman block
+ * algorithm (within-block prefix and suffix extrema) in O(n) regardless of the band.
  *
  * @throws RunlakeError on an empty or non-finite series or a bad band.
  * @example
@@ -366,7 +442,7 @@ export function keoghEnvelope(series: DtwSeries, band: number): KeoghEnvelope {
   const r = effectiveBand(n, band);
   const upper = new Float64Array(n);
   const lower = new Float64Array(n);
-  envelopeCore(series, r, upper, lower, new Int32Array(n), new Int32Array(n));
+  envelopeCore(series, r, upper, lower, new Float64Array(4 * (n + 2 * r)));
   return { upper, lower };
 }
 
@@ -588,9 +664,8 @@ export function dtwTopKWithStats(
   const r = effectiveBand(n, band);
   const upper = new Float64Array(n);
   const lower = new Float64Array(n);
-  const maxQ = new Int32Array(n);
-  const minQ = new Int32Array(n);
-  envelopeCore(query, r, upper, lower, maxQ, minQ);
+  const work = new Float64Array(4 * (n + 2 * r));
+  envelopeCore(query, r, upper, lower, work);
   const stats: DtwTopKStats = { lbPruned: 0, dtwAbandoned: 0, dtwFull: 0 };
 
   const bounds = new Float64Array(m);
@@ -621,8 +696,6 @@ export function dtwTopKWithStats(
   const rowB = new Float64Array(2 * r + 2);
   const terms = new Float64Array(n);
   const suffix = new Float64Array(n + 1);
-  const candUpper = new Float64Array(n);
-  const candLower = new Float64Array(n);
   // Current best hits, kept sorted (k is small; insertion is O(k)).
   const best: DtwMatch[] = [];
   let ceiling = Number.POSITIVE_INFINITY; // costs above this cannot enter the top k
@@ -630,7 +703,8 @@ export function dtwTopKWithStats(
   // Two rounds: a seed of the pool is searched first so that the k-th best is known, then the bounds
   // of the rest are computed with early abandoning against it (most stop after a fraction of the
   // series) and only the survivors join the heap. The ceiling only ever decreases, so a candidate
-  // abandoned against an earlier ceiling would also be pruned by every later one.
+  // abandoned against an earlier ceiling would also be pruned by every later one. (More, smaller
+  // rounds abandon more bounds but visit candidates less well ordered, and run more DTWs.)
   const seed = Math.min(m, Math.max(SEED_CANDIDATES, 4 * k));
   for (const [from, to] of [
     [0, seed],
@@ -666,8 +740,7 @@ export function dtwTopKWithStats(
       if (ceiling !== Number.POSITIVE_INFINITY) {
         // The reversed bound: the query against the candidate's envelope (DTW is symmetric, so it is
         // as valid as the forward one and often tighter), abandoned as soon as it exceeds the ceiling.
-        envelopeCore(cand, r, candUpper, candLower, maxQ, minQ);
-        if (lbKeoghCostCore(query, candUpper, candLower, ceiling * LB_SLACK, null) > ceiling * LB_SLACK) {
+        if (reversedLbCost(query, cand, r, ceiling * LB_SLACK, work) > ceiling * LB_SLACK) {
           stats.lbPruned++;
           continue;
         }
