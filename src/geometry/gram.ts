@@ -239,18 +239,59 @@ function syrkPacked(packed: Float64Array, count: number, len: number): Float64Ar
         c32 += t * b2;
         c33 += t * b3;
       }
-      const tile = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
       const i0 = pi * PANEL;
       const j0 = pj * PANEL;
-      for (let r = 0; r < PANEL; r++) {
-        const i = i0 + r;
-        if (i >= count) break;
-        for (let c = 0; c < PANEL; c++) {
-          const j = j0 + c;
-          if (j >= count) break;
-          const value = tile[r * PANEL + c] as number;
-          out[i * count + j] = value;
-          out[j * count + i] = value;
+      if (i0 + PANEL <= count) {
+        // A full tile (j0 < i0 + 4 ≤ count too): rows i0…i0+3, then mirrored into columns.
+        let o = i0 * count + j0;
+        out[o] = c00;
+        out[o + 1] = c01;
+        out[o + 2] = c02;
+        out[o + 3] = c03;
+        o += count;
+        out[o] = c10;
+        out[o + 1] = c11;
+        out[o + 2] = c12;
+        out[o + 3] = c13;
+        o += count;
+        out[o] = c20;
+        out[o + 1] = c21;
+        out[o + 2] = c22;
+        out[o + 3] = c23;
+        o += count;
+        out[o] = c30;
+        out[o + 1] = c31;
+        out[o + 2] = c32;
+        out[o + 3] = c33;
+        o = j0 * count + i0;
+        out[o] = c00;
+        out[o + 1] = c10;
+        out[o + 2] = c20;
+        out[o + 3] = c30;
+        o += count;
+        out[o] = c01;
+        out[o + 1] = c11;
+        out[o + 2] = c21;
+        out[o + 3] = c31;
+        o += count;
+        out[o] = c02;
+        out[o + 1] = c12;
+        out[o + 2] = c22;
+        out[o + 3] = c32;
+        o += count;
+        out[o] = c03;
+        out[o + 1] = c13;
+        out[o + 2] = c23;
+        out[o + 3] = c33;
+      } else {
+        // The last, partial tile row: only the entries inside the matrix.
+        const tile = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
+        for (let r = 0; r < PANEL && i0 + r < count; r++) {
+          for (let c = 0; c < PANEL && j0 + c < count; c++) {
+            const value = tile[r * PANEL + c] as number;
+            out[(i0 + r) * count + j0 + c] = value;
+            out[(j0 + c) * count + i0 + r] = value;
+          }
         }
       }
     }
