@@ -4,6 +4,7 @@ import {
   covarianceSpectrum,
   type GeometryDescriptors,
   geometryDescriptors,
+  gramKernel,
   RunlakeError,
   symmetricEigenvalues,
 } from '../src/index.js';
@@ -400,5 +401,38 @@ describe('register-tiled kernels against the plain path', () => {
         expect(Math.abs((got[i] as number) - v)).toBeLessThan(1e-13);
       });
     }
+  });
+
+  it('the WebAssembly SIMD kernel and the JS kernel agree bitwise (RUNLAKE_GEOMETRY_KERNEL=js)', () => {
+    expect(['wasm-simd', 'js']).toContain(gramKernel());
+    const previous = process.env.RUNLAKE_GEOMETRY_KERNEL;
+    const run = (kernel: string | undefined) => {
+      if (kernel === undefined) delete process.env.RUNLAKE_GEOMETRY_KERNEL;
+      else process.env.RUNLAKE_GEOMETRY_KERNEL = kernel;
+      try {
+        return [
+          [61, 19],
+          [18, 45],
+          [4, 4],
+          [7, 2],
+        ].map(([n, d]) => {
+          const x = Float32Array.from(
+            randomMatrix(n as number, d as number, (n as number) + 3 * (d as number)),
+          );
+          const spectrum = covarianceSpectrum(x, n as number, d as number, { keepGram: true });
+          return {
+            gram: Array.from(centredGram(x, n as number, d as number)),
+            eigenvalues: Array.from(spectrum.eigenvalues),
+            kept: Array.from(spectrum.gram as Float64Array),
+          };
+        });
+      } finally {
+        if (previous === undefined) delete process.env.RUNLAKE_GEOMETRY_KERNEL;
+        else process.env.RUNLAKE_GEOMETRY_KERNEL = previous;
+      }
+    };
+    const js = run('js');
+    const fast = run(undefined);
+    expect(fast).toEqual(js); // toEqual on numbers is Object.is: bitwise, -0 included
   });
 });
