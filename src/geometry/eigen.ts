@@ -51,9 +51,217 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
   const diag = new Float64Array(n);
   if (n === 0) return diag;
   const sub = new Float64Array(n);
-  tridiagonalize(Float64Array.from(a), n, diag, sub);
+  const work = tridiagonalWorkspace(n);
+  work.a.set(a);
+  tridiagonalize(work, n, diag, sub);
   tridiagonalQl(diag, sub, n);
   return diag.sort().reverse();
+}
+
+/** The SIMD kernels of the tridiagonalisation (byte addresses into their memory). */
+interface TridiagonalKernels {
+  /**
+   * symv4(p0, rowBytes, v, q, vEnd, coef): for the four rows starting at p0 (rowBytes apart) and the
+   * columns from v to vEnd (an even count ≥ 2): q_j += (a0j·c0 + a1j·c1) + (a2j·c2 + a3j·c3) with
+   * c = the 4 doubles at `coef`, and the row sums Σ a_rj·v_j into doubles 0–3 of the memory.
+   */
+  readonly symv4: (p0: number, rowBytes: number, v: number, q: number, vEnd: number, coef: number) => void;
+  /**
+   * rank2x4(p0, rowBytes, v, w, vEnd, coef): a_rj ← (a_rj − c_r·w_j) − c_{4+r}·v_j for the four rows
+   * and the columns from v to vEnd (an even count), with c = the 8 doubles at `coef`.
+   */
+  readonly rank2x4: (p0: number, rowBytes: number, v: number, w: number, vEnd: number, coef: number) => void;
+  /** The first 16 doubles of the memory: the row sums (0–3) and the coefficients (4–11). */
+  readonly scratch: Float64Array;
+}
+
+/** The matrix, v and q of {@link tridiagonalize}, in WebAssembly memory when the kernels exist. */
+interface TridiagonalWorkspace {
+  readonly a: Float64Array;
+  readonly v: Float64Array;
+  readonly q: Float64Array;
+  readonly kernels: TridiagonalKernels | null;
+}
+
+/** Bytes before the vectors in the kernels' memory: the 16-double scratch area. */
+const SCRATCH_BYTES = 128;
+
+/**
+ * A fresh workspace for an n×n matrix: WebAssembly memory holding [scratch | v | q | A] and the
+ * kernels bound to it when the runtime has WebAssembly SIMD (and `RUNLAKE_GEOMETRY_KERNEL` is not
+ * `js`), else plain arrays. Fresh per call, so a large matrix's memory is not kept alive.
+ */
+function tridiagonalWorkspace(n: number): TridiagonalWorkspace {
+  const plain = (): TridiagonalWorkspace => ({
+    a: new Float64Array(n * n),
+    v: new Float64Array(n),
+    q: new Float64Array(n),
+    kernels: null,
+  });
+  const bytes = SCRATCH_BYTES + 8 * (2 * n + n * n);
+  const forcedJs = typeof process !== 'undefined' && process.env?.RUNLAKE_GEOMETRY_KERNEL === 'js';
+  const module = forcedJs || n < 8 || bytes > 2 ** 31 ? null : tridiagonalModule();
+  if (module === null) return plain();
+  try {
+    const api = wasmApi as WasmApi;
+    const memory = new api.Memory({ initial: Math.ceil(bytes / 65536) });
+    const exports = new api.Instance(module, { e: { m: memory } }).exports;
+    const buffer = memory.buffer;
+    return {
+      a: new Float64Array(buffer, SCRATCH_BYTES + 16 * n, n * n),
+      v: new Float64Array(buffer, SCRATCH_BYTES, n),
+      q: new Float64Array(buffer, SCRATCH_BYTES + 8 * n, n),
+      kernels: {
+        symv4: exports.s as TridiagonalKernels['symv4'],
+        rank2x4: exports.r as TridiagonalKernels['rank2x4'],
+        scratch: new Float64Array(buffer, 0, 16),
+      },
+    };
+  } catch {
+    return plain();
+  }
+}
+
+/** The part of the WebAssembly JS API used here (the project's type libraries do not declare it). */
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer };
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+
+const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+let compiledTridiagonal: object | null | undefined;
+
+function tridiagonalModule(): object | null {
+  if (compiledTridiagonal === undefined) {
+    try {
+      const bytes = tridiagonalModuleBytes();
+      compiledTridiagonal = wasmApi?.validate(bytes) ? new wasmApi.Module(bytes) : null;
+    } catch {
+      compiledTridiagonal = null;
+    }
+  }
+  return compiledTridiagonal;
+}
+
+/**
+ * The module of {@link TridiagonalKernels}, assembled byte by byte (no toolchain). Both functions
+ * take (p0, rowBytes, v, x, vEnd, coef) as i32 byte addresses, keep the four row pointers p0…p3 in
+ * locals, load the coefficients as f64x2 splats, and step two columns (16 bytes) per iteration with
+ * f64x2 loads, multiplies, adds/subtracts and stores — the scalar loops' arithmetic, two lanes at a
+ * time. rank2x4 is bitwise the scalar update; symv4's q update is too, its row sums add the two
+ * lanes at the end (a different summation order from the scalar loop, within rounding).
+ */
+function tridiagonalModuleBytes(): Uint8Array {
+  const uleb = (value: number): number[] => {
+    const out: number[] = [];
+    let v = value;
+    do {
+      let byte = v & 0x7f;
+      v >>>= 7;
+      if (v !== 0) byte |= 0x80;
+      out.push(byte);
+    } while (v !== 0);
+    return out;
+  };
+  const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+  const section = (id: number, bytes: number[]): number[] => [id, ...uleb(bytes.length), ...bytes];
+  const name = (text: string): number[] => vec([...text].map((ch) => [ch.charCodeAt(0)]));
+  const simd = (op: number): number[] => [0xfd, ...uleb(op)];
+  const get = (i: number): number[] => [0x20, i];
+  const set = (i: number): number[] => [0x21, i];
+  const i32 = (value: number): number[] => [0x41, value]; // 0 ≤ value < 64
+  const iadd = [0x6a];
+  const load = (offset: number): number[] => [...simd(0x00), 3, ...uleb(offset)];
+  const store = (offset: number): number[] => [...simd(0x0b), 3, ...uleb(offset)];
+  const f64Load = (offset: number): number[] => [0x2b, 3, ...uleb(offset)];
+  const f64Store = [0x39, 3, 0];
+  const splat = simd(0x14);
+  const add = simd(0xf0);
+  const sub = simd(0xf1);
+  const mul = simd(0xf2);
+  const lane = (l: number): number[] => [...simd(0x21), l];
+  // Params 0 p0, 1 rowBytes, 2 v, 3 x (q or w), 4 vEnd, 5 coef; locals 6–8 p1…p3 (i32), then v128s.
+  const rowPointers = [
+    ...get(0),
+    ...get(1),
+    ...iadd,
+    ...set(6),
+    ...get(6),
+    ...get(1),
+    ...iadd,
+    ...set(7),
+    ...get(7),
+    ...get(1),
+    ...iadd,
+    ...set(8),
+  ];
+  const ptr = (r: number): number => (r === 0 ? 0 : 5 + r);
+  const advance = (locals: number[]): number[] =>
+    locals.flatMap((l) => [...get(l), ...i32(16), ...iadd, ...set(l)]);
+  const loopBack = [...get(2), ...get(4), 0x47, 0x0d, 0]; // br_if 0 (v != vEnd)
+
+  // symv4: v128 locals 9–12 s0…s3, 13–16 c0…c3, 17 vj, 18–21 x0…x3.
+  const symv: number[] = [...rowPointers];
+  for (let r = 0; r < 4; r++) symv.push(...get(5), ...f64Load(8 * r), ...splat, ...set(13 + r));
+  const symvLoop: number[] = [...get(2), ...load(0), ...set(17)];
+  for (let r = 0; r < 4; r++) symvLoop.push(...get(ptr(r)), ...load(0), ...set(18 + r));
+  for (let r = 0; r < 4; r++)
+    symvLoop.push(...get(9 + r), ...get(18 + r), ...get(17), ...mul, ...add, ...set(9 + r));
+  // q_j ← q_j + ((x0·c0 + x1·c1) + (x2·c2 + x3·c3))
+  symvLoop.push(...get(3), ...get(3), ...load(0));
+  symvLoop.push(...get(18), ...get(13), ...mul, ...get(19), ...get(14), ...mul, ...add);
+  symvLoop.push(...get(20), ...get(15), ...mul, ...get(21), ...get(16), ...mul, ...add, ...add);
+  symvLoop.push(...add, ...store(0));
+  symvLoop.push(...advance([0, 6, 7, 8, 2, 3]), ...loopBack);
+  symv.push(0x03, 0x40, ...symvLoop, 0x0b);
+  for (let r = 0; r < 4; r++) {
+    symv.push(...i32(8 * r), ...get(9 + r), ...lane(0), ...get(9 + r), ...lane(1), 0xa0, ...f64Store);
+  }
+  symv.push(0x0b);
+
+  // rank2x4: v128 locals 9–12 c0…c3 (the v_r), 13–16 c4…c7 (the w_r), 17 vj, 18 wj.
+  const rank: number[] = [...rowPointers];
+  for (let r = 0; r < 8; r++) rank.push(...get(5), ...f64Load(8 * r), ...splat, ...set(9 + r));
+  const rankLoop: number[] = [...get(2), ...load(0), ...set(17), ...get(3), ...load(0), ...set(18)];
+  for (let r = 0; r < 4; r++) {
+    // a ← (a − v_r·w_j) − w_r·v_j
+    rankLoop.push(...get(ptr(r)), ...get(ptr(r)), ...load(0), ...get(9 + r), ...get(18), ...mul, ...sub);
+    rankLoop.push(...get(13 + r), ...get(17), ...mul, ...sub, ...store(0));
+  }
+  rankLoop.push(...advance([0, 6, 7, 8, 2, 3]), ...loopBack);
+  rank.push(0x03, 0x40, ...rankLoop, 0x0b, 0x0b);
+
+  const locals = (v128s: number): number[] =>
+    vec([
+      [3, 0x7f],
+      [v128s, 0x7b],
+    ]);
+  const symvFunc = [...locals(13), ...symv];
+  const rankFunc = [...locals(10), ...rank];
+  const params = vec([[0x7f], [0x7f], [0x7f], [0x7f], [0x7f], [0x7f]]);
+  return new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, vec([[0x60, ...params, ...vec([])]])),
+    ...section(2, vec([[...name('e'), ...name('m'), 0x02, 0x00, 0x01]])),
+    ...section(3, vec([[0], [0]])),
+    ...section(
+      7,
+      vec([
+        [...name('s'), 0x00, 0],
+        [...name('r'), 0x00, 1],
+      ]),
+    ),
+    ...section(
+      10,
+      vec([
+        [...uleb(symvFunc.length), ...symvFunc],
+        [...uleb(rankFunc.length), ...rankFunc],
+      ]),
+    ),
+  ]);
 }
 
 /**
@@ -63,9 +271,8 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
  * A ← A − v wᵀ − w vᵀ with w = βAv − (β²vᵀAv/2) v, touching only the lower triangle, which
  * is what makes it 4n³/3 flops rather than 2n³.
  */
-function tridiagonalize(a: Float64Array, n: number, diag: Float64Array, sub: Float64Array): void {
-  const v = new Float64Array(n);
-  const q = new Float64Array(n);
+function tridiagonalize(work: TridiagonalWorkspace, n: number, diag: Float64Array, sub: Float64Array): void {
+  const { a, v, q, kernels } = work;
   for (let k = 0; k < n - 2; k++) {
     const m0 = k + 1;
     diag[k] = a[k * n + k] as number;
@@ -92,13 +299,13 @@ function tridiagonalize(a: Float64Array, n: number, diag: Float64Array, sub: Flo
       vnorm2 += vi * vi;
     }
     const beta = 2 / vnorm2;
-    symmetricLowerTimes(a, n, m0, v, q);
+    symmetricLowerTimes(a, n, m0, v, q, kernels);
     let vq = 0;
     for (let i = m0; i < n; i++) vq += (v[i] as number) * (q[i] as number);
     const half = (beta * beta * vq) / 2;
     // Reuse q as w = βq − half·v.
     for (let i = m0; i < n; i++) q[i] = beta * (q[i] as number) - half * (v[i] as number);
-    rankTwoUpdate(a, n, m0, v, q);
+    rankTwoUpdate(a, n, m0, v, q, kernels);
     sub[k] = alpha;
   }
   if (n >= 2) {
@@ -115,7 +322,14 @@ function tridiagonalize(a: Float64Array, n: number, diag: Float64Array, sub: Flo
  * v_j and q_j is loaded once per four matrix entries; the 4×4 corner on the diagonal is done
  * entry by entry. This product is half of the tridiagonalisation's flops.
  */
-function symmetricLowerTimes(a: Float64Array, n: number, m0: number, v: Float64Array, q: Float64Array): void {
+function symmetricLowerTimes(
+  a: Float64Array,
+  n: number,
+  m0: number,
+  v: Float64Array,
+  q: Float64Array,
+  kernels: TridiagonalKernels | null,
+): void {
   q.fill(0, m0, n);
   let i = m0;
   for (; i + 3 < n; i += 4) {
@@ -131,7 +345,30 @@ function symmetricLowerTimes(a: Float64Array, n: number, m0: number, v: Float64A
     let s1 = 0;
     let s2 = 0;
     let s3 = 0;
-    for (let j = m0; j < i; j++) {
+    let j = m0;
+    if (kernels !== null && i - m0 >= 2) {
+      // The even-length bulk of the row in the SIMD kernel, two columns per instruction.
+      const even = m0 + ((i - m0) & ~1);
+      const scratch = kernels.scratch;
+      scratch[4] = v0;
+      scratch[5] = v1;
+      scratch[6] = v2;
+      scratch[7] = v3;
+      kernels.symv4(
+        a.byteOffset + 8 * (r0 + m0),
+        8 * n,
+        v.byteOffset + 8 * m0,
+        q.byteOffset + 8 * m0,
+        v.byteOffset + 8 * even,
+        32,
+      );
+      s0 = scratch[0] as number;
+      s1 = scratch[1] as number;
+      s2 = scratch[2] as number;
+      s3 = scratch[3] as number;
+      j = even;
+    }
+    for (; j < i; j++) {
       const a0 = a[r0 + j] as number;
       const a1 = a[r1 + j] as number;
       const a2 = a[r2 + j] as number;
@@ -178,7 +415,14 @@ function symmetricLowerTimes(a: Float64Array, n: number, m0: number, v: Float64A
  * 4×4 diagonal corner; nothing ever reads the upper triangle, so that is harmless and keeps the
  * loop branch-free.
  */
-function rankTwoUpdate(a: Float64Array, n: number, m0: number, v: Float64Array, w: Float64Array): void {
+function rankTwoUpdate(
+  a: Float64Array,
+  n: number,
+  m0: number,
+  v: Float64Array,
+  w: Float64Array,
+  kernels: TridiagonalKernels | null,
+): void {
   let i = m0;
   for (; i + 3 < n; i += 4) {
     const r0 = i * n;
@@ -194,7 +438,30 @@ function rankTwoUpdate(a: Float64Array, n: number, m0: number, v: Float64Array, 
     const w2 = w[i + 2] as number;
     const w3 = w[i + 3] as number;
     const stop = i + 4;
-    for (let j = m0; j < stop; j++) {
+    let j = m0;
+    if (kernels !== null) {
+      // stop − m0 ≥ 4: the even-length bulk in the SIMD kernel (same operations, same order).
+      const even = m0 + ((stop - m0) & ~1);
+      const scratch = kernels.scratch;
+      scratch[4] = v0;
+      scratch[5] = v1;
+      scratch[6] = v2;
+      scratch[7] = v3;
+      scratch[8] = w0;
+      scratch[9] = w1;
+      scratch[10] = w2;
+      scratch[11] = w3;
+      kernels.rank2x4(
+        a.byteOffset + 8 * (r0 + m0),
+        8 * n,
+        v.byteOffset + 8 * m0,
+        w.byteOffset + 8 * m0,
+        v.byteOffset + 8 * even,
+        32,
+      );
+      j = even;
+    }
+    for (; j < stop; j++) {
       const vj = v[j] as number;
       const wj = w[j] as number;
       a[r0 + j] = (a[r0 + j] as number) - v0 * wj - w0 * vj;
