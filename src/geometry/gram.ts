@@ -472,6 +472,25 @@ function syrkWasm(kernel: WasmTileKernel, count: number, len: number): Float64Ar
     for (let pj = 0; pj <= pi; pj++) {
       tile(a, base + pj * strideBytes, a + strideBytes);
       const j0 = pj * PANEL;
+      if (rows === PANEL) {
+        // A full tile: four rows of four, then the same values mirrored into four columns.
+        for (let r = 0; r < PANEL; r++) {
+          const o = (i0 + r) * count + j0;
+          const t = r * PANEL;
+          out[o] = view[t] as number;
+          out[o + 1] = view[t + 1] as number;
+          out[o + 2] = view[t + 2] as number;
+          out[o + 3] = view[t + 3] as number;
+        }
+        for (let c = 0; c < PANEL; c++) {
+          const o = (j0 + c) * count + i0;
+          out[o] = view[c] as number;
+          out[o + 1] = view[PANEL + c] as number;
+          out[o + 2] = view[2 * PANEL + c] as number;
+          out[o + 3] = view[3 * PANEL + c] as number;
+        }
+        continue;
+      }
       const cols = Math.min(PANEL, count - j0);
       for (let r = 0; r < rows; r++) {
         const rowOut = (i0 + r) * count + j0;
