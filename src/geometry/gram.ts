@@ -58,20 +58,20 @@ export function covarianceSpectrum(
 ): CovarianceSpectrum {
   checkShape(x, n, d);
   const { rowNorms, unitRowSum, nonzeroRows } = rowStatistics(x, n, d);
-  const centred = centreColumns(x, n, d);
+  const mean = columnMeans(x, n, d);
   // Decompose the smaller matrix: tridiagonalising m×m costs 4m³/3, forming it min(n,d)·m²
   // products. With n > d and the Gram kept for TwoNN, forming the d×d scatter as well (n·d²
   // products) and tridiagonalising it is still cheaper than tridiagonalising the n×n Gram
   // (4n³/3 − 4d³/3 − nd² > 0 whenever n > d).
   const useGram = n <= d;
   let gram: Float64Array | null = null;
-  if (useGram || options.keepGram) gram = gramOf(centred, n, d, false);
+  if (useGram || options.keepGram) gram = gramOf(x, mean, n, d, false);
   let eigenvalues: Float64Array;
   if (n < 2) {
     eigenvalues = new Float64Array(Math.min(n, d));
   } else {
     const m = useGram ? n : d;
-    const scatter = useGram ? (gram as Float64Array) : gramOf(centred, n, d, true);
+    const scatter = useGram ? (gram as Float64Array) : gramOf(x, mean, n, d, true);
     eigenvalues = symmetricEigenvalues(scatter, m);
     const inv = 1 / (n - 1);
     for (let i = 0; i < m; i++) eigenvalues[i] = Math.max(0, (eigenvalues[i] as number) * inv);
@@ -120,20 +120,18 @@ function rowStatistics(
   return { rowNorms, unitRowSum, nonzeroRows };
 }
 
-/** X − 1μᵀ in float64; centring before any product keeps shifted data from cancelling. */
-function centreColumns(x: RowMatrix, n: number, d: number): Float64Array {
+/**
+ * The column means μ in float64. X̃ = X − 1μᵀ is formed while packing (in float64, before any
+ * product, which keeps shifted data from cancelling), never as a separate copy.
+ */
+function columnMeans(x: RowMatrix, n: number, d: number): Float64Array {
   const mean = new Float64Array(d);
   for (let i = 0; i < n; i++) {
     const row = i * d;
     for (let j = 0; j < d; j++) mean[j] = (mean[j] as number) + (x[row + j] as number);
   }
   for (let j = 0; j < d; j++) mean[j] = (mean[j] as number) / n;
-  const out = new Float64Array(n * d);
-  for (let i = 0; i < n; i++) {
-    const row = i * d;
-    for (let j = 0; j < d; j++) out[row + j] = (x[row + j] as number) - (mean[j] as number);
-  }
-  return out;
+  return mean;
 }
 
 /**
@@ -149,7 +147,7 @@ function centreColumns(x: RowMatrix, n: number, d: number): Float64Array {
  */
 export function centredGram(x: RowMatrix, n: number, d: number): Float64Array {
   checkShape(x, n, d);
-  return gramOf(centreColumns(x, n, d), n, d, false);
+  return gramOf(x, columnMeans(x, n, d), n, d, false);
 }
 
 /**
@@ -159,43 +157,64 @@ export function centredGram(x: RowMatrix, n: number, d: number): Float64Array {
  * SIMD kernel when the runtime has one ({@link gramKernel}), else by {@link syrkPacked}; both sum
  * every entry over k in the same order with separate multiplies and adds, so they agree bitwise.
  */
-function gramOf(a: Float64Array, rows: number, cols: number, byColumns: boolean): Float64Array {
+function gramOf(
+  a: RowMatrix,
+  mean: Float64Array,
+  rows: number,
+  cols: number,
+  byColumns: boolean,
+): Float64Array {
   const count = byColumns ? cols : rows;
   const len = byColumns ? rows : cols;
   const size = Math.ceil(count / PANEL) * len * PANEL;
   const kernel = wasmTileKernel(size);
   const packed = kernel ? kernel.view : new Float64Array(size);
   const offset = kernel ? WASM_TILE_DOUBLES : 0;
-  if (byColumns) packColumns(a, rows, cols, packed, offset);
-  else packRows(a, rows, cols, packed, offset);
+  if (byColumns) packColumns(a, mean, rows, cols, packed, offset);
+  else packRows(a, mean, rows, cols, packed, offset);
   return kernel ? syrkWasm(kernel, count, len) : syrkPacked(packed, count, len);
 }
 
 /**
- * The rows of a row-major rows×cols A as panels of {@link PANEL} interleaved vectors, written to
- * `out` from element `offset`: `out[offset + (p·cols + k)·4 + r] = A[4p + r, k]`, zero-padded to a
+ * The rows of the centred A − 1μᵀ (A row-major rows×cols) as panels of {@link PANEL} interleaved
+ * vectors, written to `out` from element `offset`: `out[offset + (p·cols + k)·4 + r] =
+ * A[4p + r, k] − μ[k]` (in float64), zero-padded to a
  * multiple of 4 vectors, so that the kernel streams both operands of a 4×4 tile sequentially.
  */
-function packRows(a: Float64Array, rows: number, cols: number, out: Float64Array, offset: number): void {
+function packRows(
+  a: RowMatrix,
+  mean: Float64Array,
+  rows: number,
+  cols: number,
+  out: Float64Array,
+  offset: number,
+): void {
   const panels = Math.ceil(rows / PANEL);
   out.fill(0, offset, offset + panels * cols * PANEL);
   for (let i = 0; i < rows; i++) {
     const p = (i / PANEL) | 0;
     let o = offset + p * cols * PANEL + (i - p * PANEL);
     const row = i * cols;
-    for (let k = 0; k < cols; k++, o += PANEL) out[o] = a[row + k] as number;
+    for (let k = 0; k < cols; k++, o += PANEL) out[o] = (a[row + k] as number) - (mean[k] as number);
   }
 }
 
-/** The columns of a row-major rows×cols A packed like {@link packRows} packs the rows of Aᵀ. */
-function packColumns(a: Float64Array, rows: number, cols: number, out: Float64Array, offset: number): void {
+/** The columns of the centred A − 1μᵀ packed like {@link packRows} packs the rows of its transpose. */
+function packColumns(
+  a: RowMatrix,
+  mean: Float64Array,
+  rows: number,
+  cols: number,
+  out: Float64Array,
+  offset: number,
+): void {
   const panels = Math.ceil(cols / PANEL);
   out.fill(0, offset, offset + panels * rows * PANEL);
   for (let k = 0; k < rows; k++) {
     const row = k * cols;
     for (let j = 0; j < cols; j++) {
       const p = (j / PANEL) | 0;
-      out[offset + (p * rows + k) * PANEL + (j - p * PANEL)] = a[row + j] as number;
+      out[offset + (p * rows + k) * PANEL + (j - p * PANEL)] = (a[row + j] as number) - (mean[j] as number);
     }
   }
 }
