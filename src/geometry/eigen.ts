@@ -83,13 +83,17 @@ interface TridiagonalWorkspace {
   readonly kernels: TridiagonalKernels | null;
 }
 
+/** The last small kernel instance and its memory, reused by the next call that fits. */
+let cachedTridiagonal: { exports: Record<string, unknown>; buffer: ArrayBuffer } | null = null;
+
 /** Bytes before the vectors in the kernels' memory: the 16-double scratch area. */
 const SCRATCH_BYTES = 128;
 
 /**
  * A fresh workspace for an n×n matrix: WebAssembly memory holding [scratch | v | q | A] and the
  * kernels bound to it when the runtime has WebAssembly SIMD (and `RUNLAKE_GEOMETRY_KERNEL` is not
- * `js`), else plain arrays. Fresh per call, so a large matrix's memory is not kept alive.
+ * `js`), else plain arrays. Memories up to 32 MiB are reused by later calls; larger ones are fresh
+ * per call, so a large matrix's memory is not kept alive.
  */
 function tridiagonalWorkspace(n: number): TridiagonalWorkspace {
   const plain = (): TridiagonalWorkspace => ({
@@ -103,10 +107,16 @@ function tridiagonalWorkspace(n: number): TridiagonalWorkspace {
   const module = forcedJs || n < 8 || bytes > 2 ** 31 ? null : tridiagonalModule();
   if (module === null) return plain();
   try {
-    const api = wasmApi as WasmApi;
-    const memory = new api.Memory({ initial: Math.ceil(bytes / 65536) });
-    const exports = new api.Instance(module, { e: { m: memory } }).exports;
-    const buffer = memory.buffer;
+    let instance = cachedTridiagonal;
+    if (instance === null || instance.buffer.byteLength < bytes) {
+      const api = wasmApi as WasmApi;
+      const memory = new api.Memory({ initial: Math.ceil(bytes / 65536) });
+      instance = { exports: new api.Instance(module, { e: { m: memory } }).exports, buffer: memory.buffer };
+      // Kept for the next call when small (everything is rewritten before it is read), so that
+      // repeated calls skip the allocation and the collector work; large ones are released.
+      cachedTridiagonal = bytes <= 32 * 2 ** 20 ? instance : null;
+    }
+    const { exports, buffer } = instance;
     return {
       a: new Float64Array(buffer, SCRATCH_BYTES + 16 * n, n * n),
       v: new Float64Array(buffer, SCRATCH_BYTES, n),

@@ -458,23 +458,36 @@ export function gramKernel(): 'wasm-simd' | 'js' {
 }
 
 /**
- * A fresh instance of the kernel with its own memory sized for `doubles` packed values (fresh per
- * call, so a large matrix's memory is not kept alive afterwards), or null to use the JS kernel.
+ * An instance of the kernel with a memory of at least `doubles` packed values (kept for the next
+ * call up to {@link WASM_CACHE_BYTES}, else fresh so that a large matrix's memory is not kept
+ * alive afterwards), or null to use the JS kernel.
  */
 function wasmTileKernel(doubles: number): WasmTileKernel | null {
   const bytes = (WASM_TILE_DOUBLES + doubles) * 8;
   if (bytes > WASM_MAX_BYTES || gramKernel() !== 'wasm-simd') return null;
+  if (cachedTileKernel !== null && cachedTileKernel.view.byteLength >= bytes) return cachedTileKernel;
   const module = kernelModule() as object;
   const api = wasmApi as WasmApi;
   try {
     const memory = new api.Memory({ initial: Math.ceil(bytes / 65536) });
     const instance = new api.Instance(module, { e: { m: memory } });
     const tile = instance.exports.k as (a: number, b: number, end: number) => void;
-    return { tile, view: new Float64Array(memory.buffer) };
+    const kernel = { tile, view: new Float64Array(memory.buffer) };
+    if (bytes <= WASM_CACHE_BYTES) cachedTileKernel = kernel;
+    return kernel;
   } catch {
     return null; // e.g. the memory could not be reserved: fall back to the JS kernel
   }
 }
+
+/**
+ * Kernel memories up to this size are kept for the next call (packing overwrites everything it
+ * reads, zero padding included), which spares repeated calls the allocation and the collector
+ * work; larger ones are fresh per call and released with it.
+ */
+const WASM_CACHE_BYTES = 32 * 2 ** 20;
+
+let cachedTileKernel: WasmTileKernel | null = null;
 
 /** {@link syrkPacked} with each 4×4 tile computed by the WebAssembly kernel. */
 function syrkWasm(kernel: WasmTileKernel, count: number, len: number): Float64Array {
