@@ -4,7 +4,7 @@
 //     seeded 1024 × 768 float32 matrix with a decaying spectrum, against numpy (eigvalsh on the
 //     centred Gram X̃X̃ᵀ plus the same descriptors, bench/geometry_peer.py) in the same run, once with
 //     OpenBLAS at its default thread count and once with OPENBLAS_NUM_THREADS=1. Both sides report
-//     in-process times (median of repeats, matrix already in memory); the descriptor values are
+//     in-process times (median of repeats after warm-up, matrix already in memory); the descriptor values are
 //     compared (max relative difference) so the bench verifies agreement, not just speed.
 //     Target: runlake ≤ 2× numpy's time.
 //   signature-search — exact top-10 DTW search (band 13 = 10% of 128) over 10,000 z-normalised
@@ -139,7 +139,7 @@ export async function geometryDescriptorsScenario(options) {
       js.push(Number(process.hrtime.bigint() - start) / 1e9);
     }
   };
-  runJs(1); // warm-up (JIT)
+  runJs(3); // warm-up: the JIT and the kernels' memories settle over the first few calls
   js.length = 0;
   progress(`geometry-descriptors: numpy peer (default OpenBLAS threads), ${repeat} runs`);
   const peer = await runPeer(payload, {});
