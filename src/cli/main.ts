@@ -13,6 +13,7 @@ import { registerQueryCommand } from './query.js';
 import { registerSchemaCommand } from './schema.js';
 import { registerShardsCommand } from './shards.js';
 import { registerValidateCommand } from './validate.js';
+import { registerViewCommand } from './view.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerShardsCommand(program);
   registerAnalyzeCommand(program);
   registerMatchCommand(program);
+  registerViewCommand(program);
   return program;
 }
 

@@ -16,5 +16,6 @@ export * from './staging.js';
 export * from './sweep.js';
 export * from './typed-rows.js';
 export * from './validate.js';
+export * from './views.js';
 export * from './write-query.js';
 export * from './write-rows.js';

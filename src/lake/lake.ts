@@ -25,6 +25,14 @@ import { type DatasetManifest, readManifest } from './manifest.js';
 import { type PartitionValue, partitionDirectory } from './partition-path.js';
 import type { Row } from './row-batch.js';
 import { resolveLakeSchemaSet, type SchemaSet } from './schema-set.js';
+import {
+  checkViewName,
+  readSavedViews,
+  removeViewDefinition,
+  saveViewDefinition,
+  type ViewDefinition,
+  type ViewProblem,
+} from './views.js';
 import { listParquetFiles, type WriteOptions, type WriteResult, writeRows } from './write-rows.js';
 
 /** Options for {@link Lake.replace}. */
@@ -92,6 +100,7 @@ const RESERVED_DIRECTORIES = new Set(['grids']);
  * ```
  */
 export class Lake {
+  #viewProblems: ViewProblem[] = [];
   readonly #datasets = new Map<string, LakeDataset>();
 
   constructor(
@@ -343,6 +352,85 @@ export class Lake {
       );
     }
     await createGridsTable(this.connection, await listGridRecords(this.baseOut));
+    await this.#createNamedViews();
+  }
+
+  /**
+   * The named views of this lake: the schema set's, then the ones saved with {@link saveView}.
+   *
+   * @example
+   * ```ts
+   * (await lake.views()).map((v) => v.name); // ['mean_eval', 'std_eval', 'loss_wide']
+   * ```
+   */
+  async views(): Promise<ViewDefinition[]> {
+    return [...(this.schemaSet.views ?? []), ...(await readSavedViews(this.paths))];
+  }
+
+  /**
+   * Named views that failed to build when the lake was last opened or refreshed (a saved view
+   * whose SQL names a column that no longer exists, …). They are left out, not fatal.
+   */
+  get viewProblems(): readonly ViewProblem[] {
+    return this.#viewProblems;
+  }
+
+  /**
+   * Saves a named SQL view in the lake: it is created now (so a bad query is refused at once,
+   * naming DuckDB's reason) and recreated by every later `openLake`. Saving an existing name
+   * replaces it.
+   *
+   * @example
+   * ```ts
+   * await lake.saveView('loss_by_run', 'SELECT run_id, min(value) AS best FROM metrics_scalar GROUP BY 1', 'best loss');
+   * await lake.query('SELECT * FROM loss_by_run');
+   * ```
+   */
+  async saveView(name: string, sql: string, description = ''): Promise<ViewDefinition> {
+    checkViewName(name, [
+      ...this.#datasets.keys(),
+      'grids',
+      ...(this.schemaSet.views ?? []).map((v) => v.name),
+    ]);
+    const view: ViewDefinition = { name, description, sql: sql.trim().replace(/;+$/, '') };
+    try {
+      await this.connection.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(name)} AS ${view.sql}`);
+    } catch (error) {
+      throw new RunlakeError(`view "${name}" was not saved: ${(error as Error).message.split('\n')[0]}`);
+    }
+    await saveViewDefinition(this.paths, view);
+    return view;
+  }
+
+  /**
+   * Removes a saved view from the lake; returns whether it existed.
+   *
+   * @example
+   * ```ts
+   * await lake.dropView('loss_by_run'); // true
+   * ```
+   */
+  async dropView(name: string): Promise<boolean> {
+    if ((this.schemaSet.views ?? []).some((v) => v.name === name)) {
+      throw new RunlakeError(
+        `view "${name}" belongs to the ${this.schemaSet.name} schema set and cannot be dropped`,
+      );
+    }
+    const removed = await removeViewDefinition(this.paths, name);
+    if (removed) await this.connection.run(`DROP VIEW IF EXISTS ${quoteIdentifier(name)}`);
+    return removed;
+  }
+
+  async #createNamedViews(): Promise<void> {
+    const problems: ViewProblem[] = [];
+    for (const view of await this.views()) {
+      try {
+        await this.connection.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(view.name)} AS ${view.sql}`);
+      } catch (error) {
+        problems.push({ view: view.name, reason: (error as Error).message.split('\n')[0] ?? '' });
+      }
+    }
+    this.#viewProblems = problems;
   }
 
   /** Closes the connection and the DuckDB instance. */

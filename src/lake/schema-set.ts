@@ -6,6 +6,7 @@ import { type DatasetDefinition, type DatasetRegistry, defaultRegistry } from '.
 import type { EnumDomain } from './enum-domain.js';
 import { LakeSchemaError } from './errors.js';
 import type { LakePaths } from './layout.js';
+import type { ViewDefinition } from './views.js';
 
 /**
  * A named family of datasets that live together in one lake. Two sets ship with runlake: `sweep`
@@ -19,6 +20,8 @@ export interface SchemaSet {
   readonly registry: DatasetRegistry;
   /** The enum domains the set's datasets use, for docs and `runlake schema`. */
   readonly enums: readonly EnumDomain[];
+  /** Views every lake of the set gets (e.g. aggregates of an ingested table). */
+  readonly views?: readonly ViewDefinition[];
 }
 
 /** What `.runlake/lake.json` holds. */

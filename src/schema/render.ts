@@ -41,6 +41,8 @@ export interface SchemaSetJson {
     values: ReadonlyArray<{ value: string; description: string }>;
   }>;
   readonly datasets: readonly DatasetJson[];
+  /** Views every lake of the set gets (absent when the set defines none). */
+  readonly views?: ReadonlyArray<{ name: string; description: string; sql: string }>;
 }
 
 /**
@@ -95,6 +97,9 @@ export function schemaSetJson(
     description: set.description,
     enums: set.enums.map(enumJson),
     datasets: datasets.map(datasetJson),
+    ...(set.views?.length
+      ? { views: set.views.map(({ name, description, sql }) => ({ name, description, sql })) }
+      : {}),
   };
 }
 
@@ -182,6 +187,21 @@ export function schemaSetMarkdown(
         ...dataset.checks.map(
           (c) => `| \`${c.name}\` | ${escapeCell(c.description)} | \`${escapeCell(c.sql)}\` |`,
         ),
+        '',
+      );
+    }
+  }
+  if (json.views?.length) {
+    lines.push('## Views', '', 'Every lake of this set has these views (`SELECT * FROM <view>`).', '');
+    for (const view of json.views) {
+      lines.push(
+        `### \`${view.name}\``,
+        '',
+        `${capitalise(view.description)}.`,
+        '',
+        '```sql',
+        view.sql,
+        '```',
         '',
       );
     }
