@@ -8,6 +8,7 @@ import { registerDemoCommand } from './demo.js';
 import { registerEnumCommand } from './enum.js';
 import { registerImportCommand } from './import.js';
 import { registerInfoCommand } from './info.js';
+import { registerIngestCommand } from './ingest.js';
 import { registerMatchCommand } from './match.js';
 import { registerQueryCommand } from './query.js';
 import { registerSchemaCommand } from './schema.js';
@@ -49,6 +50,8 @@ export function buildProgram(): Command {
   registerAnalyzeCommand(program);
   registerMatchCommand(program);
   registerViewCommand(program);
+  const ingest = registerIngestCommand(program);
+  void ingest; // ingest subcommands register here
   return program;
 }
 
