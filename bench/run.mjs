@@ -114,6 +114,10 @@ async function main(options) {
   if (run('geometry-descriptors'))
     results.scenarios['geometry-descriptors'] = await geometryDescriptorsScenario(options);
   if (run('signature-search')) results.scenarios['signature-search'] = await signatureSearchScenario(options);
+  if (run('analyze-pipeline')) {
+    const { analyzeScenario } = await import('./analyze.mjs');
+    results.scenarios['analyze-pipeline'] = await analyzeScenario(options);
+  }
   results.finishedAt = new Date().toISOString();
 
   await printResults(results);
@@ -494,6 +498,10 @@ async function printResults(results) {
   }
   if (results.scenarios['signature-search'])
     printSignatureSearch(results.scenarios['signature-search'], printTable);
+  if (results.scenarios['analyze-pipeline']) {
+    const { printAnalyze } = await import('./analyze.mjs');
+    printAnalyze(results.scenarios['analyze-pipeline'], printTable);
+  }
   if (results.scenarios['squiggle-write']) {
     const { printSquiggleWrite } = await import('./squiggle-write.mjs');
     printSquiggleWrite(results.scenarios['squiggle-write']);
