@@ -79,18 +79,16 @@ export function covarianceSpectrum(
   return { eigenvalues, via: useGram ? 'gram' : 'covariance', rowNorms, unitRowSum, nonzeroRows, gram };
 }
 
-function checkShape(x: RowMatrix, n: number, d: number): void {
+function checkShape(x: RowMatrix, n: number, d: number, fn = 'covarianceSpectrum'): void {
   if (!Number.isInteger(n) || !Number.isInteger(d) || n < 1 || d < 1) {
-    throw new RunlakeError(`covarianceSpectrum: shape must be positive integers, got ${n}×${d}`);
+    throw new RunlakeError(`${fn}: shape must be positive integers, got ${n}×${d}`);
   }
   if (x.length !== n * d) {
-    throw new RunlakeError(`covarianceSpectrum: a ${n}×${d} matrix needs ${n * d} entries, got ${x.length}`);
+    throw new RunlakeError(`${fn}: a ${n}×${d} matrix needs ${n * d} entries, got ${x.length}`);
   }
   for (let i = 0; i < x.length; i++) {
     if (!Number.isFinite(x[i] as number)) {
-      throw new RunlakeError(
-        `covarianceSpectrum: entry (${Math.floor(i / d)}, ${i % d}) is ${x[i]}; X must be finite`,
-      );
+      throw new RunlakeError(`${fn}: entry (${Math.floor(i / d)}, ${i % d}) is ${x[i]}; X must be finite`);
     }
   }
 }
@@ -146,8 +144,39 @@ function columnMeans(x: RowMatrix, n: number, d: number): Float64Array {
  * ```
  */
 export function centredGram(x: RowMatrix, n: number, d: number): Float64Array {
-  checkShape(x, n, d);
+  checkShape(x, n, d, 'centredGram');
   return gramOf(x, columnMeans(x, n, d), n, d, false);
+}
+
+/** Options for {@link gramMatrix}. */
+export interface GramMatrixOptions {
+  /** Multiply the columns (AᵀA, cols×cols) instead of the rows (AAᵀ, rows×rows). */
+  readonly byColumns?: boolean;
+  /** Column means subtracted while packing (length cols); default none (A as it is). */
+  readonly mean?: Float64Array;
+}
+
+/**
+ * AAᵀ or AᵀA of a row-major rows×cols A (optionally with column means subtracted first), full and
+ * symmetric, accumulated in float64 by the same tiled kernel as {@link centredGram}. Other geometry
+ * code uses it for cross products: the column Gram of [X̃ Ỹ] holds X̃ᵀỸ as its off-diagonal block.
+ *
+ * @example
+ * ```ts
+ * gramMatrix(new Float64Array([1, 2, 3, 4]), 2, 2, { byColumns: true }); // Float64Array [10, 14, 14, 20]
+ * ```
+ */
+export function gramMatrix(
+  a: RowMatrix,
+  rows: number,
+  cols: number,
+  options: GramMatrixOptions = {},
+): Float64Array {
+  checkShape(a, rows, cols, 'gramMatrix');
+  const mean = options.mean ?? new Float64Array(cols);
+  if (mean.length !== cols)
+    throw new RunlakeError(`gramMatrix: mean has ${mean.length} values, expected ${cols}`);
+  return gramOf(a, mean, rows, cols, options.byColumns === true);
 }
 
 /**

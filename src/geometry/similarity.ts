@@ -5,13 +5,19 @@
  */
 import { RunlakeError } from '../lake/index.js';
 import { symmetricEigenvalues } from './eigen.js';
-import type { RowMatrix } from './gram.js';
+import { gramMatrix, type RowMatrix } from './gram.js';
 
 /** float64 machine epsilon (2⁻⁵²). */
 const EPSILON = 2 ** -52;
 
-/** Rows per tile of the blocked products: 16 rows of 768 doubles stay in L2. */
-const TILE = 16;
+/**
+ * Whether the CKA sums come from the feature route, which also forms X̃ᵀỸ for Procrustes. Every
+ * entry point decides the same way, so each gives bitwise the same value as
+ * {@link representationSimilarity}.
+ */
+function featureRoute(n: number, dx: number, dy: number): boolean {
+  return n >= Math.min(dx, dy);
+}
 
 /** The three similarities of {@link representationSimilarity}; null marks an undefined value. */
 export interface RepresentationSimilarity {
@@ -51,7 +57,7 @@ export interface RepresentationSimilarity {
  */
 export function linearCka(x: RowMatrix, y: RowMatrix, n: number, dx: number, dy: number): number | null {
   const { xc, yc } = prepare('linearCka', x, y, n, dx, dy);
-  return ckaFromMoments(gramMoments(xc, yc, n, dx, dy));
+  return ckaFromMoments(centredProducts(xc, yc, n, dx, dy, featureRoute(n, dx, dy)).moments);
 }
 
 /**
@@ -94,7 +100,14 @@ export function debiasedLinearCka(
 ): number | null {
   const { xc, yc } = prepare('debiasedLinearCka', x, y, n, dx, dy);
   if (n < 4) return null;
-  return debiasedCkaFromMoments(gramMoments(xc, yc, n, dx, dy), xc, yc, n, dx, dy);
+  return debiasedCkaFromMoments(
+    centredProducts(xc, yc, n, dx, dy, featureRoute(n, dx, dy)).moments,
+    xc,
+    yc,
+    n,
+    dx,
+    dy,
+  );
 }
 
 /**
@@ -161,11 +174,21 @@ export function representationSimilarity(
   dy: number,
 ): RepresentationSimilarity {
   const { xc, yc } = prepare('representationSimilarity', x, y, n, dx, dy);
-  const moments = gramMoments(xc, yc, n, dx, dy);
+  const products = centredProducts(xc, yc, n, dx, dy, featureRoute(n, dx, dy));
+  const { moments } = products;
   return {
     cka: ckaFromMoments(moments),
     debiasedCka: n < 4 ? null : debiasedCkaFromMoments(moments, xc, yc, n, dx, dy),
-    procrustesDistance: procrustesFromCentred(xc, yc, n, dx, dy, moments.traceK, moments.traceL),
+    procrustesDistance:
+      moments.traceK === 0 || moments.traceL === 0
+        ? null
+        : clamp(
+            2 -
+              (2 * nuclearNormOfCross(xc, yc, n, dx, dy, products.cross)) /
+                Math.sqrt(moments.traceK * moments.traceL),
+            0,
+            2,
+          ),
   };
 }
 
@@ -223,7 +246,7 @@ function procrustesFromCentred(
   normY2: number,
 ): number | null {
   if (normX2 === 0 || normY2 === 0) return null;
-  const nuclear = nuclearNormOfCross(xc, yc, n, dx, dy);
+  const nuclear = nuclearNormOfCross(xc, yc, n, dx, dy, null);
   return clamp(2 - (2 * nuclear) / Math.sqrt(normX2 * normY2), 0, 2);
 }
 
@@ -299,89 +322,79 @@ function centreColumns(x: RowMatrix, n: number, d: number): Float64Array {
 
 // ── CKA sums ────────────────────────────────────────────────────────────────────────────────
 
+/** The CKA sums, plus X̃ᵀỸ (dx×dy, row-major) when it was formed on the way. */
+interface CentredProducts {
+  readonly moments: GramMoments;
+  readonly cross: Float64Array | null;
+}
+
 /**
- * ⟨K̃, L̃⟩, ‖K̃‖², ‖L̃‖² without storing any matrix: over row pairs of X̃ and Ỹ (Gram route,
- * each K̃_ij and L̃_ij computed once and used at once), or over column pairs (feature route,
- * where ⟨K̃, L̃⟩ = ‖X̃ᵀỸ‖², ‖K̃‖ = ‖X̃ᵀX̃‖), whichever needs fewer products.
+ * ⟨K̃, L̃⟩, ‖K̃‖², ‖L̃‖² and the traces, by the tiled Gram kernel ({@link gramMatrix}). Feature
+ * route (n ≥ dx + dy, or when X̃ᵀỸ is wanted anyway): the column Gram of [X̃ Ỹ] holds X̃ᵀX̃,
+ * ỸᵀỸ and X̃ᵀỸ, and ⟨K̃, L̃⟩ = ‖X̃ᵀỸ‖², ‖K̃‖ = ‖X̃ᵀX̃‖. Gram route otherwise: K̃ and L̃ (n×n)
+ * themselves.
  */
-function gramMoments(xc: Float64Array, yc: Float64Array, n: number, dx: number, dy: number): GramMoments {
+function centredProducts(
+  xc: Float64Array,
+  yc: Float64Array,
+  n: number,
+  dx: number,
+  dy: number,
+  wantCross: boolean,
+): CentredProducts {
   const traceK = sumOfSquares(xc);
   const traceL = sumOfSquares(yc);
-  if (n > dx + dy) {
-    const xt = transpose(xc, n, dx);
-    const yt = transpose(yc, n, dy);
-    return {
-      kl: crossSumOfSquares(xt, dx, yt, dy, n),
-      kk: gramSumOfSquares(xt, dx, n),
-      ll: gramSumOfSquares(yt, dy, n),
-      traceK,
-      traceL,
-    };
+  if (wantCross || n >= dx + dy) {
+    const w = dx + dy;
+    const joined = new Float64Array(n * w);
+    for (let i = 0; i < n; i++) {
+      joined.set(xc.subarray(i * dx, (i + 1) * dx), i * w);
+      joined.set(yc.subarray(i * dy, (i + 1) * dy), i * w + dx);
+    }
+    const s = gramMatrix(joined, n, w, { byColumns: true });
+    const cross = new Float64Array(dx * dy);
+    let kk = 0;
+    let ll = 0;
+    let kl = 0;
+    for (let i = 0; i < w; i++) {
+      const row = i * w;
+      for (let j = 0; j < w; j++) {
+        const v = s[row + j] as number;
+        if (i < dx && j < dx) kk += v * v;
+        else if (i >= dx && j >= dx) ll += v * v;
+        else if (i < dx) {
+          kl += v * v;
+          cross[i * dy + (j - dx)] = v;
+        }
+      }
+    }
+    return { moments: { kl, kk, ll, traceK, traceL }, cross };
   }
+  const k = gramMatrix(xc, n, dx);
+  const l = gramMatrix(yc, n, dy);
   let kl = 0;
   let kk = 0;
   let ll = 0;
-  for (let ib = 0; ib < n; ib += TILE) {
-    const iEnd = Math.min(ib + TILE, n);
-    for (let jb = 0; jb <= ib; jb += TILE) {
-      const jEnd = Math.min(jb + TILE, n);
-      for (let i = ib; i < iEnd; i++) {
-        const jStop = Math.min(jEnd, i + 1);
-        for (let j = jb; j < jStop; j++) {
-          const k = dot(xc, i * dx, xc, j * dx, dx);
-          const l = dot(yc, i * dy, yc, j * dy, dy);
-          // Off-diagonal pairs stand for both (i, j) and (j, i).
-          const w = i === j ? 1 : 2;
-          kl += w * k * l;
-          kk += w * k * k;
-          ll += w * l * l;
-        }
-      }
-    }
+  for (let i = 0; i < k.length; i++) {
+    const a = k[i] as number;
+    const b = l[i] as number;
+    kl += a * b;
+    kk += a * a;
+    ll += b * b;
   }
-  return { kl, kk, ll, traceK, traceL };
-}
-
-/** ‖AAᵀ‖²_F for a row-major rows×cols A, from the lower triangle. */
-function gramSumOfSquares(a: Float64Array, rows: number, cols: number): number {
-  let s = 0;
-  for (let ib = 0; ib < rows; ib += TILE) {
-    const iEnd = Math.min(ib + TILE, rows);
-    for (let jb = 0; jb <= ib; jb += TILE) {
-      const jEnd = Math.min(jb + TILE, rows);
-      for (let i = ib; i < iEnd; i++) {
-        const jStop = Math.min(jEnd, i + 1);
-        for (let j = jb; j < jStop; j++) {
-          const v = dot(a, i * cols, a, j * cols, cols);
-          s += i === j ? v * v : 2 * v * v;
-        }
-      }
-    }
-  }
-  return s;
-}
-
-/** ‖ABᵀ‖²_F for row-major ra×len A and rb×len B. */
-function crossSumOfSquares(a: Float64Array, ra: number, b: Float64Array, rb: number, len: number): number {
-  let s = 0;
-  for (let ib = 0; ib < ra; ib += TILE) {
-    const iEnd = Math.min(ib + TILE, ra);
-    for (let jb = 0; jb < rb; jb += TILE) {
-      const jEnd = Math.min(jb + TILE, rb);
-      for (let i = ib; i < iEnd; i++) {
-        for (let j = jb; j < jEnd; j++) {
-          const v = dot(a, i * len, b, j * len, len);
-          s += v * v;
-        }
-      }
-    }
-  }
-  return s;
+  return { moments: { kl, kk, ll, traceK, traceL }, cross: null };
 }
 
 // ── nuclear norm of X̃ᵀỸ ─────────────────────────────────────────────────────────────────────
 
-function nuclearNormOfCross(xc: Float64Array, yc: Float64Array, n: number, dx: number, dy: number): number {
+function nuclearNormOfCross(
+  xc: Float64Array,
+  yc: Float64Array,
+  n: number,
+  dx: number,
+  dy: number,
+  knownCross: Float64Array | null,
+): number {
   const tolScale = Math.max(n, dx, dy) * EPSILON;
   if (n < Math.min(dx, dy)) {
     // LQ of the narrower side, then the n×n Gram of B = LᵀX̃_other.
@@ -389,12 +402,11 @@ function nuclearNormOfCross(xc: Float64Array, yc: Float64Array, n: number, dx: n
     const lower = xNarrow ? lowerFactor(xc, n, dx) : lowerFactor(yc, n, dy);
     const dw = xNarrow ? dy : dx;
     const b = lowerTransposeTimes(lower, xNarrow ? yc : xc, n, dw);
-    return sumOfRoots(symmetricEigenvalues(gramOfRows(b, n, dw), n), tolScale);
+    return sumOfRoots(symmetricEigenvalues(gramMatrix(b, n, dw), n), tolScale);
   }
-  const xt = transpose(xc, n, dx);
-  const yt = transpose(yc, n, dy);
-  const m = crossProduct(xt, dx, yt, dy, n); // dx×dy
-  const small = dx <= dy ? gramOfRows(m, dx, dy) : gramOfRows(transpose(m, dx, dy), dy, dx);
+  const m = knownCross ?? (centredProducts(xc, yc, n, dx, dy, true).cross as Float64Array); // dx×dy
+  // MᵀM (dy×dy) or MMᵀ (dx×dx), whichever is smaller: same nonzero eigenvalues σ².
+  const small = gramMatrix(m, dx, dy, { byColumns: dy <= dx });
   return sumOfRoots(symmetricEigenvalues(small, Math.min(dx, dy)), tolScale);
 }
 
@@ -468,51 +480,7 @@ function lowerTransposeTimes(lower: Float64Array, w: Float64Array, n: number, d:
   return out;
 }
 
-/** A·Bᵀ (ra×rb, row-major) for row-major ra×len A and rb×len B, in tiles of row pairs. */
-function crossProduct(a: Float64Array, ra: number, b: Float64Array, rb: number, len: number): Float64Array {
-  const out = new Float64Array(ra * rb);
-  for (let ib = 0; ib < ra; ib += TILE) {
-    const iEnd = Math.min(ib + TILE, ra);
-    for (let jb = 0; jb < rb; jb += TILE) {
-      const jEnd = Math.min(jb + TILE, rb);
-      for (let i = ib; i < iEnd; i++) {
-        for (let j = jb; j < jEnd; j++) out[i * rb + j] = dot(a, i * len, b, j * len, len);
-      }
-    }
-  }
-  return out;
-}
-
-/** A·Aᵀ (full, symmetric) for a row-major rows×cols A, from the lower triangle in tiles. */
-function gramOfRows(a: Float64Array, rows: number, cols: number): Float64Array {
-  const out = new Float64Array(rows * rows);
-  for (let ib = 0; ib < rows; ib += TILE) {
-    const iEnd = Math.min(ib + TILE, rows);
-    for (let jb = 0; jb <= ib; jb += TILE) {
-      const jEnd = Math.min(jb + TILE, rows);
-      for (let i = ib; i < iEnd; i++) {
-        const jStop = Math.min(jEnd, i + 1);
-        for (let j = jb; j < jStop; j++) {
-          const value = dot(a, i * cols, a, j * cols, cols);
-          out[i * rows + j] = value;
-          out[j * rows + i] = value;
-        }
-      }
-    }
-  }
-  return out;
-}
-
 // ── small kernels ───────────────────────────────────────────────────────────────────────────
-
-function transpose(a: Float64Array, rows: number, cols: number): Float64Array {
-  const out = new Float64Array(rows * cols);
-  for (let i = 0; i < rows; i++) {
-    const row = i * cols;
-    for (let j = 0; j < cols; j++) out[j * rows + i] = a[row + j] as number;
-  }
-  return out;
-}
 
 function sumOfSquares(a: Float64Array): number {
   return dot(a, 0, a, 0, a.length);
