@@ -9,6 +9,7 @@ import { registerEnumCommand } from './enum.js';
 import { registerImportCommand } from './import.js';
 import { registerInfoCommand } from './info.js';
 import { registerIngestCommand } from './ingest.js';
+import { registerIngestWandbCommand } from './ingest-wandb.js';
 import { registerMatchCommand } from './match.js';
 import { registerQueryCommand } from './query.js';
 import { registerSchemaCommand } from './schema.js';
@@ -51,7 +52,7 @@ export function buildProgram(): Command {
   registerMatchCommand(program);
   registerViewCommand(program);
   const ingest = registerIngestCommand(program);
-  void ingest; // ingest subcommands register here
+  registerIngestWandbCommand(ingest);
   return program;
 }
 

@@ -1,2 +1,3 @@
 export * from './csv-sweep.js';
 export * from './import-file.js';
+export * from './wandb.js';

@@ -1,0 +1,113 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import {
+  ingestWandb,
+  WANDB_KINDS,
+  WANDB_WIDE_DEFAULTS,
+  type WandbIngestSummary,
+  type WandbKind,
+} from '../ingest/index.js';
+import { openLake } from '../lake/index.js';
+import { writeStdout } from './common.js';
+
+interface IngestWandbOptions {
+  kind?: WandbKind;
+  runId?: string;
+  wide?: string;
+  wideTop: number;
+  wideView?: string;
+  json?: boolean;
+}
+
+function positiveInteger(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new InvalidArgumentError(`expected a positive integer, got "${text}"`);
+  return n;
+}
+
+/**
+ * `runlake ingest wandb <files|dir…> <lake>`: loads W&B run-metadata exports into `runs` and
+ * history exports into `metrics_scalar` (long form), optionally saving a wide view. Re-ingesting
+ * the same export is idempotent; a bad input writes nothing.
+ *
+ * @example
+ * ```sh
+ * runlake ingest wandb export/ squiggle-lake --wide train/loss,eval.acc
+ * ```
+ */
+export function registerIngestWandbCommand(ingest: Command): void {
+  ingest
+    .command('wandb')
+    .description(
+      'W&B exports (runs_metadata / runs_history as .parquet, .json or .jsonl) → runs and metrics_scalar',
+    )
+    .argument('<inputs...>', 'export files or directories, then the lake directory (created if missing)')
+    .addOption(
+      new Option('--kind <kind>', 'treat every input as this kind (default: from the columns)').choices(
+        WANDB_KINDS,
+      ),
+    )
+    .option('--run-id <id>', 'run of history rows without run_id (a single-run history file)')
+    .option('--wide <metrics>', 'save a view pivoting these metrics (comma-separated, or "auto") to columns')
+    .option(
+      '--wide-top <n>',
+      `how many of the most frequent metrics --wide auto picks (default ${WANDB_WIDE_DEFAULTS.top})`,
+      positiveInteger,
+      WANDB_WIDE_DEFAULTS.top,
+    )
+    .option('--wide-view <name>', `name of the wide view (default ${WANDB_WIDE_DEFAULTS.view})`)
+    .option('--json', 'print the summary as JSON')
+    .action(async (args: string[], options: IngestWandbOptions) => {
+      const inputs = args.slice(0, -1);
+      const baseOut = args.at(-1);
+      if (!baseOut || inputs.length === 0) {
+        throw new InvalidArgumentError(
+          'give one or more export files or directories, then the lake directory',
+        );
+      }
+      const wide =
+        options.wide === undefined
+          ? undefined
+          : options.wide.trim() === 'auto'
+            ? ('auto' as const)
+            : options.wide.split(',');
+      const lake = await openLake(baseOut, { schema: 'squiggle' });
+      let summary: WandbIngestSummary;
+      try {
+        summary = await ingestWandb(lake, inputs, {
+          kind: options.kind,
+          runId: options.runId,
+          wide,
+          wideTop: options.wideTop,
+          wideView: options.wideView,
+        });
+      } finally {
+        lake.close();
+      }
+      await writeStdout(
+        options.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary, baseOut),
+      );
+    });
+}
+
+function formatSummary(summary: WandbIngestSummary, baseOut: string): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const lines = [
+    `ingested ${summary.files.length} file${summary.files.length === 1 ? '' : 's'} into ${baseOut}: ` +
+      `${n(summary.runs)} run${summary.runs === 1 ? '' : 's'} into runs, ` +
+      `${n(summary.metricRows)} metric rows of ${n(summary.historyRuns)} run${summary.historyRuns === 1 ? '' : 's'} into metrics_scalar` +
+      (summary.replacedFiles > 0 ? ` (replaced ${n(summary.replacedFiles)} files of an earlier ingest)` : ''),
+  ];
+  for (const f of summary.files) lines.push(`  ${f.file}: ${f.kind}, ${n(f.records)} rows`);
+  if (summary.skipped.length > 0) {
+    const total = summary.skipped.reduce((sum, s) => sum + s.count, 0);
+    lines.push(`skipped ${n(total)} values (see docs/ingest.md, "W&B exports"):`);
+    for (const s of summary.skipped) lines.push(`  ${s.reason.padEnd(8)} ${s.key} × ${n(s.count)}`);
+  }
+  for (const w of summary.widened) lines.push(`widened ${w.column}: ${w.from.join(' + ')} → ${w.to}`);
+  if (summary.wideView) {
+    lines.push(`saved view ${summary.wideView.name}: ${summary.wideView.metrics.join(', ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

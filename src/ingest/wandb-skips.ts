@@ -1,0 +1,49 @@
+/**
+ * Why a value of a W&B export did not become a row or a typed column (it is counted, never
+ * silently dropped; docs/ingest.md, "W&B exports", lists where each kind goes):
+ * - `string`: a history value that is text and not a number spelling (`"warmup"`);
+ * - `list`: a history value that is a list (`value DOUBLE` holds one number);
+ * - `media`: a W&B media or chart object (a dict with a `_type` key: images, histograms, tables);
+ * - `null`: a history key logged as null (not logged at that step);
+ * - `empty`: an empty dict logged as a history value;
+ * - `internal`: a W&B-internal key (leading `_`, such as `_wandb`), other than `_step`,
+ *   `_runtime` and `_timestamp` in history, dropped from config as W&B's own bookkeeping.
+ */
+export type WandbSkipReason = 'string' | 'list' | 'media' | 'null' | 'empty' | 'internal';
+
+/** How many values of one key were skipped for one reason. */
+export interface WandbSkip {
+  readonly reason: WandbSkipReason;
+  /** The metric name (history) or the dotted column path (metadata), e.g. `samples` or `config._wandb`. */
+  readonly key: string;
+  readonly count: number;
+}
+
+/**
+ * Counts skipped values by reason and key.
+ *
+ * @example
+ * ```ts
+ * const skips = new WandbSkipCounter();
+ * skips.add('media', 'samples');
+ * skips.list(); // [{ reason: 'media', key: 'samples', count: 1 }]
+ * ```
+ */
+export class WandbSkipCounter {
+  readonly #counts = new Map<string, { reason: WandbSkipReason; key: string; count: number }>();
+
+  /** Counts one skipped value. */
+  add(reason: WandbSkipReason, key: string, count = 1): void {
+    const id = `${reason}\u0000${key}`;
+    const found = this.#counts.get(id);
+    if (found) found.count += count;
+    else this.#counts.set(id, { reason, key, count });
+  }
+
+  /** The counts, sorted by reason, then key. */
+  list(): WandbSkip[] {
+    return [...this.#counts.values()]
+      .map((s) => ({ ...s }))
+      .sort((a, b) => a.reason.localeCompare(b.reason) || a.key.localeCompare(b.key));
+  }
+}
