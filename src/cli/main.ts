@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { RunlakeError } from '../lake/index.js';
 import { registerAnalyzeCommand } from './analyze.js';
 import { registerConvertCommand } from './convert.js';
+import { registerConvertFileCommand } from './convert-file.js';
 import { registerDemoCommand } from './demo.js';
 import { registerEnumCommand } from './enum.js';
 import { registerImportCommand } from './import.js';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerQueryCommand(program);
   registerInfoCommand(program);
   registerConvertCommand(program);
+  registerConvertFileCommand(program);
   registerImportCommand(program);
   registerValidateCommand(program);
   registerSchemaCommand(program);

@@ -1,3 +1,4 @@
 export * from './csv-sweep.js';
 export * from './import-file.js';
 export * from './wandb.js';
+export * from './convert-file.js';

@@ -1,0 +1,37 @@
+import { readFile } from 'node:fs/promises';
+import { type Table, tableFromIPC } from 'apache-arrow';
+import { readParquet } from 'parquet-wasm/node';
+import { InputFileError } from '../lake/index.js';
+
+/** Rows per Arrow record batch; parquet-wasm's default (1024) makes thousands of tiny batches. */
+const BATCH_SIZE = 131_072;
+
+/**
+ * Reads a whole Parquet file into an Apache Arrow table in Node, the way a browser viewer does
+ * (parquet-wasm decodes to Arrow IPC, apache-arrow wraps it): floats come back as `Float32Array`
+ * or `Float64Array` columns, strings as `Utf8`. The file must fit in parquet-wasm's memory
+ * (about 2 GB of decoded data).
+ *
+ * @example
+ * ```ts
+ * const table = await readParquetToArrow('mask_impact.parquet');
+ * console.log(table.numRows, table.getChild('l2_distance')?.get(0));
+ * ```
+ */
+export async function readParquetToArrow(file: string): Promise<Table> {
+  const bytes = await readFile(file).catch((error: NodeJS.ErrnoException) => {
+    throw new InputFileError(file, error.code === 'ENOENT' ? 'no such file' : error.message);
+  });
+  let ipc: Uint8Array;
+  try {
+    ipc = readParquet(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+      batchSize: BATCH_SIZE,
+    }).intoIPCStream();
+  } catch (error) {
+    throw new InputFileError(
+      file,
+      `not a readable Parquet file: ${String(error instanceof Error ? error.message : error)}`,
+    );
+  }
+  return tableFromIPC(ipc);
+}
