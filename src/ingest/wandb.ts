@@ -19,6 +19,7 @@ import {
 } from './wandb-read.js';
 import { type WandbSkip, WandbSkipCounter } from './wandb-skips.js';
 
+export { parseWandbJson, toJsonText, WandbJsonError } from './wandb-json.js';
 export type { WandbWidening } from './wandb-metadata.js';
 export { WANDB_KINDS, type WandbKind } from './wandb-read.js';
 export type { WandbSkip, WandbSkipReason } from './wandb-skips.js';
