@@ -13,6 +13,7 @@ export const SCENARIOS = [
   'geometry-descriptors',
   'signature-search',
   'analyze-pipeline',
+  'convert-file',
 ];
 
 const USAGE = `usage: node bench/run.mjs [--rows N] [--only <scenario>] [--repeat K] [--keep]
@@ -20,7 +21,8 @@ const USAGE = `usage: node bench/run.mjs [--rows N] [--only <scenario>] [--repea
   --rows N        event rows to generate (default 10_000_000; underscores and 1e6 notation accepted);
                   convert-csv uses min(N, 4_000_000) rows, spread over its 40 CSVs;
                   squiggle-write min(N, 5_000_000) metrics_scalar rows; analyze-pipeline is sized
-                  by ANALYZE_SAMPLES, ANALYZE_DIM (256) and ANALYZE_CHECKPOINTS (11) instead
+                  by ANALYZE_SAMPLES, ANALYZE_DIM (256) and ANALYZE_CHECKPOINTS (11) instead;
+                  convert-file writes min(N, 3_800_000) rows of JSON (CONVERT_FILE_ROWS overrides)
   --only S        run one scenario: ${SCENARIOS.join(', ')}
   --repeat K      runs per measurement (default: 3 for query scenarios; for write scenarios 1 at
                   >= 5M rows, else 3; for convert-csv 1 at >= 1M rows, else 3)

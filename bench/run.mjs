@@ -114,6 +114,10 @@ async function main(options) {
   if (run('geometry-descriptors'))
     results.scenarios['geometry-descriptors'] = await geometryDescriptorsScenario(options);
   if (run('signature-search')) results.scenarios['signature-search'] = await signatureSearchScenario(options);
+  if (run('convert-file')) {
+    const { convertFileScenario } = await import('./convert-file.mjs');
+    results.scenarios['convert-file'] = await convertFileScenario(options);
+  }
   if (run('analyze-pipeline')) {
     const { analyzeScenario } = await import('./analyze.mjs');
     results.scenarios['analyze-pipeline'] = await analyzeScenario(options);
@@ -501,6 +505,10 @@ async function printResults(results) {
   if (results.scenarios['analyze-pipeline']) {
     const { printAnalyze } = await import('./analyze.mjs');
     printAnalyze(results.scenarios['analyze-pipeline'], printTable);
+  }
+  if (results.scenarios['convert-file']) {
+    const { printConvertFile } = await import('./convert-file.mjs');
+    printConvertFile(results.scenarios['convert-file'], printTable);
   }
   if (results.scenarios['squiggle-write']) {
     const { printSquiggleWrite } = await import('./squiggle-write.mjs');

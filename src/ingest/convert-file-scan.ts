@@ -275,6 +275,12 @@ export async function scanJsonRows(
     outer: for await (const chunk of stream as AsyncIterable<Buffer>) {
       for (let i = 0; i < chunk.length; i++) {
         const byte = chunk[i] as number;
+        if (byte === 0x0a && layout === 'lines' && (stack.length > 0 || state === S.String)) {
+          problem = syntax(
+            `row ${row} does not end on its line (a JSONL row is one complete object per line)`,
+          );
+          break outer;
+        }
         problem = step(byte);
         if (problem) break outer;
         if (byte === 0x0a) line++;
