@@ -3,7 +3,14 @@ import path from 'node:path';
 import { InputFileError, quoteLiteral, withStagingConnection } from '../lake/index.js';
 import { parseWandbJson, WandbJsonError } from './wandb-json.js';
 
-/** The two kinds of W&B export file: one row per run, or one row per logged step. */
+/**
+ * The two kinds of W&B export file: one row per run, or one row per logged step.
+ *
+ * @example
+ * ```ts
+ * WANDB_KINDS.includes('history'); // true
+ * ```
+ */
 export const WANDB_KINDS = ['metadata', 'history'] as const;
 
 /** One of {@link WANDB_KINDS}. */

@@ -32,7 +32,14 @@ export interface WandbSkip {
 export class WandbSkipCounter {
   readonly #counts = new Map<string, { reason: WandbSkipReason; key: string; count: number }>();
 
-  /** Counts one skipped value. */
+  /**
+   * Counts skipped values of one key.
+   *
+   * @example
+   * ```ts
+   * skips.add('string', 'phase');
+   * ```
+   */
   add(reason: WandbSkipReason, key: string, count = 1): void {
     const id = `${reason}\u0000${key}`;
     const found = this.#counts.get(id);
@@ -40,7 +47,14 @@ export class WandbSkipCounter {
     else this.#counts.set(id, { reason, key, count });
   }
 
-  /** The counts, sorted by reason, then key. */
+  /**
+   * The counts, sorted by reason, then key.
+   *
+   * @example
+   * ```ts
+   * skips.list().filter((s) => s.reason === 'media');
+   * ```
+   */
   list(): WandbSkip[] {
     return [...this.#counts.values()]
       .map((s) => ({ ...s }))

@@ -24,10 +24,24 @@ export type { WandbWidening } from './wandb-metadata.js';
 export { WANDB_KINDS, type WandbKind } from './wandb-read.js';
 export type { WandbSkip, WandbSkipReason } from './wandb-skips.js';
 
-/** The `stem` of the part files a W&B ingest writes; a re-ingest replaces exactly these. */
+/**
+ * The `stem` of the part files a W&B ingest writes; a re-ingest replaces exactly these.
+ *
+ * @example
+ * ```ts
+ * await lake.replace('metrics_scalar', rows, { partition: { run_id: 'r1' }, stem: WANDB_STEM });
+ * ```
+ */
 export const WANDB_STEM = 'wandb';
 
-/** Default name of the wide view, and how many metrics `wide: 'auto'` picks. */
+/**
+ * Default name of the wide view, and how many metrics `wide: 'auto'` picks.
+ *
+ * @example
+ * ```ts
+ * await lake.query(`SELECT * FROM ${WANDB_WIDE_DEFAULTS.view}`);
+ * ```
+ */
 export const WANDB_WIDE_DEFAULTS = { view: 'metrics_wide', top: 20 } as const;
 
 /** Options for {@link ingestWandb}. */
