@@ -4,6 +4,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import {
   EnumValueError,
+  EVAL_DATASETS,
   EVENT_TYPE,
   type Lake,
   LakeSchemaError,
@@ -55,8 +56,8 @@ describe('Squiggle schemas: one source of truth', () => {
     expect(readFileSync(SCHEMAS_DOC, 'utf8')).toBe(schemaSetMarkdown(SQUIGGLE_SCHEMA_SET));
   });
 
-  it('defines the eleven datasets of the seed, each column with a type, nullability and description', () => {
-    expect(json.datasets.map((d) => d.name)).toEqual([
+  it('defines the eleven datasets of the seed plus the ingested ones, each column with a type, nullability and description', () => {
+    expect(SQUIGGLE_DATASETS.map((d) => d.name)).toEqual([
       'runs',
       'checkpoints',
       'samples',
@@ -69,6 +70,12 @@ describe('Squiggle schemas: one source of truth', () => {
       'embeddings',
       'attention_summary',
     ]);
+    // Ingested evaluation datasets (runlake ingest datadecide / qa) share the lake.
+    expect(json.datasets.map((d) => d.name)).toEqual([
+      ...SQUIGGLE_DATASETS.map((d) => d.name),
+      ...EVAL_DATASETS.map((d) => d.name),
+    ]);
+    expect(EVAL_DATASETS.map((d) => d.name)).toEqual(['full_eval', 'qa_outputs']);
     for (const dataset of json.datasets) {
       expect(dataset.description, dataset.name).not.toBe('');
       expect(dataset.partition_reason, dataset.name).not.toBe('');
@@ -141,6 +148,8 @@ describe('Squiggle schemas: one source of truth', () => {
       matches: 'run_id',
       embeddings: 'run_id/sample_set/module',
       attention_summary: 'run_id',
+      full_eval: 'params', // DataDecide results: by model size
+      qa_outputs: 'task', // per-question outputs: by task
     });
     for (const dataset of json.datasets) expect(dataset.partition_by).not.toContain('step');
   });
@@ -164,7 +173,9 @@ describe('Squiggle lakes: write, read, refuse', () => {
   it('an empty lake is queryable: every view exists, typed, with no rows', async () => {
     const dir = tempDir();
     await withSquiggleLake(dir, async (lake) => {
-      expect([...lake.datasets.keys()].sort()).toEqual(SQUIGGLE_DATASETS.map((d) => d.name).sort());
+      expect([...lake.datasets.keys()].sort()).toEqual(
+        [...SQUIGGLE_DATASETS, ...EVAL_DATASETS].map((d) => d.name).sort(),
+      );
       for (const dataset of json.datasets) {
         const [count] = await lake.query(`SELECT count(*) AS n FROM ${dataset.name}`);
         expect(count?.n).toBe(0);

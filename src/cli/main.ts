@@ -10,6 +10,8 @@ import { registerEnumCommand } from './enum.js';
 import { registerImportCommand } from './import.js';
 import { registerInfoCommand } from './info.js';
 import { registerIngestCommand } from './ingest.js';
+import { registerIngestDatadecide } from './ingest-datadecide.js';
+import { registerIngestQa } from './ingest-qa.js';
 import { registerIngestWandbCommand } from './ingest-wandb.js';
 import { registerMatchCommand } from './match.js';
 import { registerQueryCommand } from './query.js';
@@ -54,6 +56,8 @@ export function buildProgram(): Command {
   registerMatchCommand(program);
   registerViewCommand(program);
   const ingest = registerIngestCommand(program);
+  registerIngestDatadecide(ingest);
+  registerIngestQa(ingest);
   registerIngestWandbCommand(ingest);
   return program;
 }

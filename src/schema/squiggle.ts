@@ -11,6 +11,7 @@ import {
   t,
 } from '../lake/index.js';
 import { EVENT_TYPE, MODULE, SPLIT, SQUIGGLE_ENUMS } from './enums.js';
+import { EVAL_DATASETS, EVAL_VIEWS } from './evals.js';
 
 /**
  * The `sample_id` of a row that describes a whole probe set rather than one sample: geometry
@@ -587,6 +588,7 @@ export const SQUIGGLE_DATASETS: readonly DatasetDefinition[] = [
 export const SQUIGGLE_SCHEMA_SET: SchemaSet = registerSchemaSet({
   name: 'squiggle',
   description: 'Squiggle Matching: runs, checkpoints, metrics, geometry, events, signatures and matches',
-  registry: new DatasetRegistry(SQUIGGLE_DATASETS),
+  registry: new DatasetRegistry([...SQUIGGLE_DATASETS, ...EVAL_DATASETS]),
   enums: SQUIGGLE_ENUMS,
+  views: EVAL_VIEWS,
 });

@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { ingestDataDecide } from '../ingest/datadecide.js';
+import { existingLakeSchema, lakePaths, openLake } from '../lake/index.js';
+import { writeStdout } from './common.js';
+
+interface DataDecideCommandOptions {
+  skipBadMetrics?: boolean;
+  json?: boolean;
+}
+
+/**
+ * Splits `<input…> <lake>` (commander allows a variadic argument only last): every path but the
+ * last is an input, the last is the lake.
+ *
+ * @example
+ * ```ts
+ * splitInputsAndLake(['a.parquet', 'b.parquet', 'lake']); // { inputs: ['a.parquet', 'b.parquet'], lake: 'lake' }
+ * ```
+ */
+export function splitInputsAndLake(paths: readonly string[]): { inputs: string[]; lake: string } {
+  if (paths.length < 2)
+    throw new InvalidArgumentError('give at least one input and the lake directory, lake last');
+  return { inputs: paths.slice(0, -1), lake: paths[paths.length - 1] as string };
+}
+
+/**
+ * `runlake ingest datadecide <parquet…> <lake>`: loads DataDecide eval results into `full_eval`
+ * (long form, metrics parsed from their Python-dict text); re-ingesting a file replaces its rows.
+ *
+ * @example
+ * ```sh
+ * runlake ingest datadecide data/train-0000*.parquet squiggle-lake
+ * ```
+ */
+export function registerIngestDatadecide(ingest: Command): void {
+  ingest
+    .command('datadecide')
+    .description('DataDecide eval results (Parquet) → full_eval, with mean_eval / std_eval views over seeds')
+    .usage('[options] <parquet...> <lake>')
+    .argument('<paths...>', 'DataDecide results Parquet files, then the lake directory (last)')
+    .option('--skip-bad-metrics', 'skip rows whose metrics text does not parse (counted), instead of failing')
+    .option('--json', 'print the summary as JSON')
+    .action(async (paths: string[], options: DataDecideCommandOptions) => {
+      const { inputs, lake: baseOut } = splitInputsAndLake(paths);
+      const schema = (await existingLakeSchema(lakePaths(baseOut))) ?? 'squiggle';
+      const lake = await openLake(baseOut, { schema });
+      try {
+        const summary = await ingestDataDecide(lake, inputs, { skipBadMetrics: options.skipBadMetrics });
+        if (options.json) {
+          await writeStdout(`${JSON.stringify(summary, null, 2)}\n`);
+          return;
+        }
+        const n = (x: number) => x.toLocaleString('en-US');
+        let text =
+          `ingested ${n(summary.sourceRows)} rows from ${summary.files} file${summary.files === 1 ? '' : 's'} ` +
+          `as ${n(summary.rows)} full_eval rows (params: ${summary.partitions.join(', ') || 'none'})` +
+          (summary.replacedFiles > 0
+            ? `, replacing ${summary.replacedFiles} part files of an earlier ingest`
+            : '') +
+          '\n';
+        if (summary.emptyMetricRows > 0)
+          text += `${n(summary.emptyMetricRows)} rows had an empty metrics dict\n`;
+        if (summary.skippedRows > 0) {
+          text += `skipped ${n(summary.skippedRows)} rows with unparseable metrics, e.g.:\n`;
+          for (const s of summary.skipped) text += `  ${s.file} row ${s.row}: ${s.reason}\n`;
+        }
+        await writeStdout(text);
+      } finally {
+        lake.close();
+      }
+    });
+}
