@@ -14,7 +14,14 @@ import {
 } from '../lake/index.js';
 import { flattenPythonValue, PythonLiteralError, parsePythonLiteral } from './python-literal.js';
 
-/** Options for {@link ingestDataDecide}. */
+/**
+ * Options for {@link ingestDataDecide}.
+ *
+ * @example
+ * ```ts
+ * await ingestDataDecide(lake, files, { skipBadMetrics: true } satisfies DataDecideOptions);
+ * ```
+ */
 export interface DataDecideOptions {
   /**
    * Skip source rows whose `metrics` text does not parse (counted and sampled in the summary)
@@ -23,7 +30,14 @@ export interface DataDecideOptions {
   readonly skipBadMetrics?: boolean;
 }
 
-/** A source row left out by `skipBadMetrics`, and why. */
+/**
+ * A source row left out by `skipBadMetrics`, and why.
+ *
+ * @example
+ * ```ts
+ * for (const s of summary.skipped) console.log(`${s.file} row ${s.row}: ${s.reason}`);
+ * ```
+ */
 export interface SkippedSourceRow {
   readonly file: string;
   /** 0-based row of the file. */
@@ -31,7 +45,14 @@ export interface SkippedSourceRow {
   readonly reason: string;
 }
 
-/** What {@link ingestDataDecide} did. */
+/**
+ * What {@link ingestDataDecide} did.
+ *
+ * @example
+ * ```ts
+ * const { rows, skippedRows, partitions } = await ingestDataDecide(lake, files);
+ * ```
+ */
 export interface DataDecideSummary {
   readonly files: number;
   /** Rows read from the Parquet files. */

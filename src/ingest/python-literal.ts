@@ -6,7 +6,14 @@
  * numpy 2 and `float()` print (`np.float64(0.25)`, `np.int64(3)`, `np.True_`, `float('nan')`).
  */
 
-/** A parsed Python literal. Dicts are null-prototype objects with string keys. */
+/**
+ * A parsed Python literal. Dicts are null-prototype objects with string keys.
+ *
+ * @example
+ * ```ts
+ * const value: PythonValue = parsePythonLiteral("{'acc': [0.5, None]}"); // { acc: [0.5, null] }
+ * ```
+ */
 export type PythonValue =
   | null
   | boolean

@@ -10,7 +10,14 @@ import {
   validateTypedRows,
 } from '../lake/index.js';
 
-/** Options for {@link ingestQaOutputs}. */
+/**
+ * Options for {@link ingestQaOutputs}.
+ *
+ * @example
+ * ```ts
+ * await ingestQaOutputs(lake, ['outputs.jsonl'], { run: 'olmo-1b-sft', correctFrom: 'exact_match' });
+ * ```
+ */
 export interface QaOptions {
   /** Run id for records that name none (no `run_id`, `run`, `model` or `model_name` field). */
   readonly run?: string;
@@ -24,7 +31,14 @@ export interface QaOptions {
   readonly correctFrom?: string;
 }
 
-/** What {@link ingestQaOutputs} did. */
+/**
+ * What {@link ingestQaOutputs} did.
+ *
+ * @example
+ * ```ts
+ * const { rows, tasks, runs } = await ingestQaOutputs(lake, ['instances/']);
+ * ```
+ */
 export interface QaSummary {
   readonly files: number;
   /** `qa_outputs` rows written, one per record. */

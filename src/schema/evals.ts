@@ -162,7 +162,14 @@ export const QA_OUTPUTS = defineDataset({
   ],
 });
 
-/** The ingested evaluation datasets, in the order docs list them. */
+/**
+ * The ingested evaluation datasets, in the order docs list them.
+ *
+ * @example
+ * ```ts
+ * EVAL_DATASETS.map((d) => d.name); // ['full_eval', 'qa_outputs']
+ * ```
+ */
 export const EVAL_DATASETS: readonly DatasetDefinition[] = [FULL_EVAL, QA_OUTPUTS];
 
 /**
