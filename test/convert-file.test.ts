@@ -91,6 +91,7 @@ describe('golden conversions', () => {
         columns: summary.columns,
         float32Columns: summary.float32Columns,
         dictionaryColumns: summary.dictionaryColumns,
+        categoricalColumns: summary.categoricalColumns,
       }).toEqual(expected);
       expect(summary.inputBytes).toBe(fs.statSync(fixture(input)).size);
       expect(summary.outputBytes).toBe(fs.statSync(out).size);
@@ -173,6 +174,7 @@ describe('--float32 --round 4: size and precision', () => {
     }
     const layers = table.getChild('layer')?.toArray() as BigInt64Array;
     expect(Number(layers[37])).toBe(rows[37]?.layer);
+    expect(String(table.getChild('token_masked')?.type)).toBe('Dictionary<Int32, Utf8>');
     expect(String(table.getChild('token_masked')?.get(1000))).toBe(rows[1000]?.token_masked);
   });
 
@@ -220,11 +222,12 @@ describe.skipIf(py.skip)('pyarrow reads the output back', () => {
     const out = path.join(outDir('pyarrow'), 'mask.parquet');
     await convertFile(fixture('mask-small.json'), out, { float32: 'auto', round: 4 });
     const read = readBack(out);
+    // repeated strings are categorical, as the seed's pandas `category` columns
     expect(read.schema).toEqual({
       generation_step: 'int64',
       layer: 'int64',
-      variant: 'string',
-      token_masked: 'string',
+      variant: 'dictionary<values=string, indices=int32, ordered=0>',
+      token_masked: 'dictionary<values=string, indices=int32, ordered=0>',
       l2_distance: 'float',
       cosine_distance: 'float',
     });

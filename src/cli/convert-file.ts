@@ -118,6 +118,11 @@ function describeSummary(s: ConvertFileSummary): string {
     );
   } else if (s.round !== undefined) lines.push(`  rounded     DOUBLE columns to ${s.round} decimals`);
   lines.push(`  dictionary  ${s.dictionaryColumns.length > 0 ? s.dictionaryColumns.join(', ') : '(none)'}`);
+  if (s.categoricalColumns.length > 0) {
+    lines.push(
+      `  categorical ${s.categoricalColumns.join(', ')} (read as Arrow dictionaries / pandas category)`,
+    );
+  }
   if (s.csv) lines.push(`  csv         ${s.csv.path} (${bytes(s.csv.bytes)})`);
   return `${lines.join('\n')}\n`;
 }

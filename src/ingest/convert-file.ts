@@ -10,6 +10,7 @@ import {
   RunlakeError,
   withStagingConnection,
 } from '../lake/index.js';
+import { arrowSchemaHint } from './convert-file-arrow-schema.js';
 import { describeJsonProblem, type JsonLayout, scanJsonRows } from './convert-file-scan.js';
 
 /** Input formats {@link convertFile} reads: a JSON array of row objects, JSONL, or CSV/TSV. */
@@ -91,6 +92,13 @@ export interface ConvertFileSummary {
   readonly columns: readonly ConvertedColumn[];
   readonly float32Columns: readonly string[];
   readonly dictionaryColumns: readonly string[];
+  /**
+   * Text columns marked as Arrow dictionaries (`ARROW:schema` metadata): pyarrow, polars and
+   * parquet-wasm load them as dictionary arrays (pandas `category`), the seed's categorical
+   * encoding. These are the `dictionary` list, or with `'auto'` the text columns whose values
+   * repeat (at most one distinct value per two rows) in the first row group's worth of rows.
+   */
+  readonly categoricalColumns: readonly string[];
   /** The CSV written with `csv: true`. */
   readonly csv?: { readonly path: string; readonly bytes: number };
 }
@@ -180,6 +188,7 @@ export async function convertFile(
             () => false,
           );
 
+    const categorical = await categoricalColumns(connection, reader, dictionary);
     const directory = path.dirname(outputPath);
     await mkdir(directory, { recursive: true });
     const tempParquet = path.join(directory, `.${path.basename(outputPath)}.${randomUUID()}.tmp`);
@@ -192,11 +201,16 @@ export async function convertFile(
       let rows = 0;
       for (;;) {
         const select = selectList(current.columns, float32, options);
+        const hint = arrowSchemaHint(
+          current.columns.map((c) => ({ name: c.name, type: float32.includes(c.name) ? 'FLOAT' : c.type })),
+          categorical,
+        );
         const copyOptions = [
           'FORMAT parquet',
           `COMPRESSION ${compression}`,
           `ROW_GROUP_SIZE ${ROW_GROUP_SIZE}`,
           ...(dictionary.length > 0 ? [`DICTIONARY_SIZE_LIMIT ${ROW_GROUP_SIZE + 1}`] : []),
+          ...(hint && categorical.size > 0 ? [`KV_METADATA {'ARROW:schema': ${quoteLiteral(hint)}}`] : []),
         ];
         try {
           const result = await connection.runAndReadAll(
@@ -292,6 +306,7 @@ export async function convertFile(
         columns,
         float32Columns: float32,
         dictionaryColumns: columns.filter((c) => c.dictionary).map((c) => c.name),
+        categoricalColumns: current.columns.filter((c) => categorical.has(c.name)).map((c) => c.name),
         ...(csvPath
           ? {
               csv: {
@@ -612,6 +627,25 @@ async function readError(
     );
   }
   return new InputFileError(input, `cannot read as CSV: ${firstLine(error)}`);
+}
+
+async function categoricalColumns(
+  connection: DuckDBConnection,
+  reader: Reader,
+  dictionary: readonly string[],
+): Promise<Set<string>> {
+  if (dictionary.length > 0) return new Set(dictionary);
+  const text = reader.columns.filter((c) => c.type === 'VARCHAR');
+  if (text.length === 0) return new Set();
+  const counts = text.map((c, i) => `count(DISTINCT ${quoteIdentifier(c.name)}) AS d${i}`).join(', ');
+  const sample = await queryRows(
+    connection,
+    `SELECT count(*) AS n, ${counts} FROM (SELECT * FROM ${reader.source} LIMIT ${ROW_GROUP_SIZE})`,
+  ).catch(() => undefined); // a read error is reported, with its line, by the conversion itself
+  const row = sample?.[0];
+  if (!row) return new Set();
+  const rows = Number(row.n);
+  return new Set(text.filter((_, i) => rows > 0 && Number(row[`d${i}`]) * 2 <= rows).map((c) => c.name));
 }
 
 function pickColumns(
