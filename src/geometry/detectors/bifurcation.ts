@@ -77,11 +77,16 @@ function alignMembers(
 
 /**
  * Detects bifurcations in a group. At each step the group median (over members with a value) is
- * taken; σ_seed = 1.4826·median over all (member, step) of |member − median| (pooled MAD, robust to
- * one diverging member). A member diverges at the first step of a run of ≥ minDuration checkpoints
- * with |deviation| > noiseK·σ_seed, after ≥ minAgree agreeing checkpoints; the onset walks back over
+ * taken, and each member's gap g(t) = member − median. Seeds differ by roughly constant offsets,
+ * which are agreement, so a member's deviation is |g(t) − its offset|: for the noise, the offset is
+ * the median of g; for detection, the median of g over the member's agreeing checkpoints so far
+ * (the first minAgree checkpoints seed it). σ_seed = 1.4826·median over all (member, step) of
+ * |g − offset| (pooled MAD, robust to one diverging member). A member diverges at the first step
+ * of a run of ≥ minDuration checkpoints with deviation > noiseK·σ_seed, after ≥ minAgree agreeing
+ * checkpoints; the onset walks back over
  * checkpoints already beyond onsetK·σ_seed while the deviation keeps shrinking going back (the
- * departure ramp). One event per divergence, for the diverging member:
+ * departure ramp). One event per diverging member, for its first departure (a bifurcation is a
+ * branching point; later excursions of a member already on another branch are not new ones):
  * stepEnd = last step of the run; magnitude = median |deviation| over the run (descriptor units);
  * confidence = logistic(magnitude/σ_seed − noiseK); referenceRunId = the non-diverging member closest
  * over the run (else `groupLabel`). Steps where fewer than 3 members have a value are skipped.
@@ -125,46 +130,80 @@ export function detectBifurcations(
     }
   }
   if (present.length === 0) return [];
+  // d_m(t) = member − median, on the steps where both exist.
+  const gaps = values.map((row) => {
+    const ts = present.filter((t) => !Number.isNaN(row[t]));
+    return { ts, d: ts.map((t) => (row[t] as number) - (med[t] as number)) };
+  });
+  // Seeds differ by a roughly constant offset (a seed's effective rank can sit 1 below the others
+  // all run long); that is agreement, not divergence. So deviations are measured from each
+  // member's own offset: for σ_seed, its median over the noise steps; for detection, the median of
+  // its agreeing points so far.
+  const noiseStepSet = new Set(pair ? present.slice(0, Math.max(1, Math.ceil(present.length / 3))) : present);
+  const earlySteps = new Set(present.slice(0, Math.max(1, Math.ceil(present.length / 3))));
   const devs: number[] = [];
-  const levels: number[] = [];
-  const noiseSteps = pair ? present.slice(0, Math.max(1, Math.ceil(present.length / 3))) : present;
-  for (const t of noiseSteps) {
-    levels.push(Math.abs(med[t] as number));
-    for (const row of values)
-      if (!Number.isNaN(row[t])) devs.push(Math.abs((row[t] as number) - (med[t] as number)));
+  // Each member's early offset: the median gap over the first third of the steps.
+  const earlyOffsets = gaps.map(({ ts, d }) => {
+    const early = d.filter((_, i) => earlySteps.has(ts[i] as number));
+    return early.length > 0 ? medianOf(early) : 0;
+  });
+  for (const [m, { ts, d }] of gaps.entries()) {
+    const inNoise = d.filter((_, i) => noiseStepSet.has(ts[i] as number));
+    const offset = pair ? (earlyOffsets[m] as number) : medianOf(inNoise.length > 0 ? inNoise : [0]);
+    for (const v of inNoise) devs.push(Math.abs(v - offset));
   }
+  const levels = [...noiseStepSet].map((t) => Math.abs(med[t] as number));
   const sigma = Math.max(1.4826 * medianOf(devs), p.noiseFloor * medianOf(levels), Number.MIN_VALUE);
-  const limit = p.noiseK * sigma;
+  // The seed-to-seed spread at each step: how far members have moved from their early offsets,
+  // across members (robust to the one that leaves). Phase changes move every member's gap a
+  // little (offsets scale with the level); a divergence moves one member's gap a lot.
+  const spreadAt = new Float64Array(T);
+  if (!pair) {
+    for (const t of present) {
+      const moved: number[] = [];
+      gaps.forEach(({ ts, d }, m) => {
+        const i = ts.indexOf(t);
+        if (i >= 0) moved.push(Math.abs((d[i] as number) - (earlyOffsets[m] as number)));
+      });
+      spreadAt[t] = 1.4826 * medianOf(moved);
+    }
+  }
+  const limitAt = (t: number) => p.noiseK * Math.max(sigma, spreadAt[t] as number);
   const out: Array<DetectedEvent & { runId: string }> = [];
   const targets = pair ? [1] : members.map((_, i) => i);
   for (const m of targets) {
-    const row = values[m] as Float64Array;
-    // Walk the steps where both the member and the median are defined.
-    const ts = present.filter((t) => !Number.isNaN(row[t]));
-    const dev = ts.map((t) => Math.abs((row[t] as number) - (med[t] as number)));
-    let agreed = 0;
-    let k = 0;
+    const { ts, d } = gaps[m] as { ts: number[]; d: number[] };
+    // The first minAgree points (at least one) are the member's baseline; it grows with every
+    // later agreeing point.
+    const warmup = Math.min(ts.length, Math.max(1, p.minAgree));
+    const prior = d.slice(0, warmup);
+    let agreed = warmup;
+    let k = warmup;
     while (k < ts.length) {
-      if ((dev[k] as number) <= limit) {
+      const base = medianOf(prior);
+      const dev = (i: number) => Math.abs((d[i] as number) - base);
+      // Beyond the limit from the running baseline and from the early offset alike: a noisy
+      // baseline alone does not make a divergence.
+      const early = earlyOffsets[m] as number;
+      const beyond = (i: number) => {
+        const limitHere = limitAt(ts[i] as number);
+        return dev(i) > limitHere && Math.abs((d[i] as number) - early) > limitHere;
+      };
+      if (!beyond(k)) {
+        prior.push(d[k] as number);
         agreed++;
         k++;
         continue;
       }
       let j = k;
-      while (j < ts.length && (dev[j] as number) > limit) j++;
+      while (j < ts.length && beyond(j)) j++;
       if (j - k >= p.minDuration && agreed >= p.minAgree) {
         let onset = k;
         // Walk back over the departure ramp only: checkpoints beyond onsetK·σ_seed whose deviation
-        // keeps shrinking going back. A member that sat a little off the median for a while (seed
-        // spread grows in rich phases) has no ramp, and its onset stays at the real departure.
-        while (
-          onset - 1 >= 0 &&
-          (dev[onset - 1] as number) > p.onsetK * sigma &&
-          (dev[onset - 1] as number) <= (dev[onset] as number)
-        )
-          onset--;
+        // keeps shrinking going back.
+        while (onset - 1 >= 0 && dev(onset - 1) > p.onsetK * sigma && dev(onset - 1) <= dev(onset)) onset--;
         const window = ts.slice(onset, j);
-        const magnitude = medianOf(dev.slice(k, j));
+        const magnitude = medianOf(ts.slice(k, j).map((_, i) => dev(k + i)));
         out.push({
           runId: members[m]?.runId as string,
           eventType: 'bifurcation',
@@ -176,39 +215,53 @@ export function detectBifurcations(
           confidence: logistic(magnitude / sigma - p.noiseK) * (pair ? 0.5 : 1),
           referenceRunId: pair
             ? (members[0]?.runId ?? null)
-            : closestStayer(values, m, window, limit, med, p, members),
+            : closestStayer(values, gaps, m, window, limitAt, p, members),
           params: { ...p, seedNoise: sigma },
         });
       }
-      agreed = 0;
+      // A blip shorter than minDuration is noise and leaves the agreement so far standing. A
+      // divergence is a branching point: the member is on another branch from then on, so it gets
+      // one event, for its first departure.
+      if (j - k >= p.minDuration) {
+        if (agreed >= p.minAgree) break;
+        agreed = 0;
+      }
       k = j;
     }
   }
   return out.sort((a, b) => a.step - b.step);
 }
 
-/** The member that stayed within the limit over `window` and is closest to member m there. */
+/**
+ * The member that stayed within the limit of its own offset over `window` (its offset: the median
+ * of member − median before the window) and is closest to member m there.
+ */
 function closestStayer(
   values: Float64Array[],
+  gaps: ReadonlyArray<{ ts: number[]; d: number[] }>,
   m: number,
   window: number[],
-  limit: number,
-  med: Float64Array,
+  limitAt: (t: number) => number,
   p: BifurcationParams,
   members: ReadonlyArray<{ runId: string }>,
 ): string {
   let best = Number.POSITIVE_INFINITY;
   let bestId: string | null = null;
   const own = values[m] as Float64Array;
+  const from = window[0] ?? 0;
   values.forEach((row, o) => {
     if (o === m) return;
+    const { ts, d } = gaps[o] as { ts: number[]; d: number[] };
+    const before = d.filter((_, i) => (ts[i] as number) < from);
+    const offset = before.length > 0 ? medianOf(before) : 0;
+    const at = new Map(ts.map((t, i) => [t, d[i] as number]));
     let sum = 0;
     let count = 0;
     for (const t of window) {
-      const v = row[t] as number;
-      if (Number.isNaN(v)) continue;
-      if (Math.abs(v - (med[t] as number)) > limit) return;
-      sum += Math.abs((own[t] as number) - v);
+      const gap = at.get(t);
+      if (gap === undefined) continue;
+      if (Math.abs(gap - offset) > limitAt(t)) return;
+      sum += Math.abs((own[t] as number) - (row[t] as number));
       count++;
     }
     if (count > 0 && sum / count < best) {
