@@ -6,23 +6,14 @@ import {
   geometryDescriptors,
   geometryDynamicsRow,
   linearCka,
+  mulberry32,
   procrustesDistance,
   RunlakeError,
   representationSimilarity,
 } from '../src/index.js';
 import { pythonWith } from './helpers/python.js';
 
-// Deterministic randomness: mulberry32 + Box–Muller.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 function gaussian(seed: number): () => number {
   const u = rng(seed);
   return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());

@@ -1,8 +1,12 @@
-import { type SyntheticSweep, syntheticRuns, writeSyntheticEmbeddings } from '../geometry/index.js';
+import {
+  mulberry32,
+  type SyntheticSweep,
+  syntheticRuns,
+  writeSyntheticEmbeddings,
+} from '../geometry/index.js';
 import type { Lake, Row } from '../lake/index.js';
 import { attachGridId, writeGridParams } from '../lake/index.js';
 import { ALL_SAMPLES } from '../schema/index.js';
-import { mulberry32 } from './random.js';
 
 /** Shape of the synthetic Squiggle lake: four seeds of one tiny model, one of which diverges. */
 const STEPS = 2000;

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { analyzeLake, scoreDetections } from '../geometry/index.js';
+import { analyzeLake, mulberry32, scoreDetections } from '../geometry/index.js';
 import {
   attachGridId,
   lakeInfo,
@@ -18,7 +18,6 @@ import { writeStdout } from './common.js';
 import { writeSquiggleDemo } from './demo-squiggle.js';
 import { renderTable } from './output.js';
 import { positiveInteger } from './parse.js';
-import { mulberry32 } from './random.js';
 
 interface DemoOptions {
   out: string;

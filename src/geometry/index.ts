@@ -8,6 +8,7 @@ export * from './events.js';
 export * from './gram.js';
 export * from './match.js';
 export * from './pelt.js';
+export * from './random.js';
 export * from './signature-pool.js';
 export * from './signatures.js';
 export * from './similarity.js';

@@ -5,6 +5,7 @@
  * events can be scored against them.
  */
 import { RunlakeError } from '../lake/index.js';
+import { gaussianStream, mulberry32 } from './random.js';
 
 /** Options for {@link syntheticRuns}; every field has a default. */
 export interface SyntheticRunOptions {
@@ -192,23 +193,6 @@ function hashKey(...parts: ReadonlyArray<number | string>): number {
 /** mulberry32's output mapped to [0, 1) for one seed. */
 function uniform(seed: number): number {
   return mulberry32(seed)();
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Standard normal draws (Box–Muller) from a seeded mulberry32 stream. */
-function gaussianStream(seed: number): () => number {
-  const next = mulberry32(seed);
-  return () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
 }
 
 /** A detected event, in the terms {@link scoreDetections} compares. */
