@@ -210,6 +210,7 @@ export async function convertFileScenario(options) {
       sizePercent: summary.sizeRatio * 100,
       columns: summary.columns,
       dictionaryColumns: summary.dictionaryColumns,
+      categoricalColumns: summary.categoricalColumns,
       float32Columns: summary.float32Columns,
     },
     load: {
