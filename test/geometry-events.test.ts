@@ -5,6 +5,7 @@ import {
   detectBifurcations,
   detectTrajectoryEvents,
   listDetectors,
+  mulberry32,
   optimalPartitioning,
   pelt,
   registerDetector,
