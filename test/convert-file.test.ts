@@ -107,6 +107,7 @@ describe('golden conversions', () => {
       fixture('mask-small.json'),
       out,
       '--float32',
+      'auto',
       '--round',
       '4',
       '--csv',
@@ -278,6 +279,7 @@ describe('bad input: a clear error with the file and line, and nothing written',
         path.join(target, 'out.parquet'),
         '--csv',
         '--float32',
+        'auto',
       );
       expect(result.code).toBe(1);
       expect(result.stderr).toMatch(message);
@@ -326,6 +328,18 @@ describe('bad input: a clear error with the file and line, and nothing written',
       new RegExp(`in\\.csv: line ${CSV_TYPE_SAMPLE_ROWS + 102}: column "step" holds "seven", not a BIGINT`),
     );
     expect(fs.readdirSync(target)).toEqual(['in.csv']);
+  });
+
+  it('an empty JSON array or JSONL file', async () => {
+    const target = outDir('bad-empty');
+    fs.writeFileSync(path.join(target, 'e.json'), '[]\n');
+    fs.writeFileSync(path.join(target, 'e.jsonl'), '');
+    for (const name of ['e.json', 'e.jsonl']) {
+      await expect(convertFile(path.join(target, name), path.join(target, 'o.parquet'))).rejects.toThrow(
+        `${name}: no rows (an empty array or file)`,
+      );
+    }
+    expect(fs.readdirSync(target).sort()).toEqual(['e.json', 'e.jsonl']);
   });
 
   it('unknown columns in --float32 / --dictionary are named', () => {

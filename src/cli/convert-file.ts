@@ -14,7 +14,7 @@ import { commaList, nonNegativeInteger } from './parse.js';
 
 interface ConvertFileCliOptions {
   format?: ConvertInputFormat;
-  float32?: string | true;
+  float32?: string;
   round?: number;
   dictionary: string;
   compression: ConvertCompression | 'none';
@@ -40,7 +40,10 @@ export function registerConvertFileCommand(program: Command): void {
     .addOption(
       new Option('--format <format>', 'input format instead of the extension').choices(CONVERT_INPUT_FORMATS),
     )
-    .option('--float32 [columns]', 'store DOUBLE columns as FLOAT: "auto" (all, the default) or col,col')
+    .option(
+      '--float32 <columns>',
+      'store floating-point columns as FLOAT: "auto" (every DOUBLE column) or col,col',
+    )
     .option(
       '--round <n>',
       'round to n decimals before the float32 cast (without --float32: every DOUBLE column)',
@@ -67,7 +70,7 @@ export function registerConvertFileCommand(program: Command): void {
     .action(async (input: string, output: string, options: ConvertFileCliOptions) => {
       const summary = await convertFile(input, output, {
         format: options.format,
-        float32: columnChoice(options.float32 === true ? 'auto' : options.float32),
+        float32: columnChoice(options.float32),
         round: options.round,
         dictionary: columnChoice(options.dictionary),
         compression: options.compression === 'none' ? 'uncompressed' : options.compression,

@@ -310,7 +310,7 @@ export async function convertFile(
         ...(csvPath
           ? {
               csv: {
-                path: path.relative(process.cwd(), csvPath) || csvPath,
+                path: csvSidecarPath(output),
                 bytes: (await stat(csvPath)).size,
               },
             }
@@ -596,6 +596,9 @@ async function readError(
   if (format === 'json' || format === 'jsonl') {
     const problem = await scanJsonRows(inputPath, format === 'json' ? 'array' : 'lines');
     if (problem) return new InputFileError(input, describeJsonProblem(problem));
+    if (/expected records, but got non-record JSON/.test(message)) {
+      return new InputFileError(input, 'no rows (an empty array or file): nothing to take the columns from');
+    }
     return new InputFileError(input, `cannot read as ${format}: ${firstLine(error)}`);
   }
   const line = CSV_LINE.exec(message)?.[1];
