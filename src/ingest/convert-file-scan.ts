@@ -1,12 +1,33 @@
 import { createReadStream } from 'node:fs';
 
-/** How a JSON input holds its rows: one top-level array, or one value per line (JSONL). */
+/**
+ * How a JSON input holds its rows: one top-level array, or one value per line (JSONL).
+ *
+ * @example
+ * ```ts
+ * const layout: JsonLayout = 'lines';
+ * ```
+ */
 export type JsonLayout = 'array' | 'lines';
 
-/** The kind of a JSON value, as {@link scanJsonRows} compares them between rows. */
+/**
+ * The kind of a JSON value, as {@link scanJsonRows} compares them between rows.
+ *
+ * @example
+ * ```ts
+ * const kind: JsonValueKind = 'number'; // integers and floats alike
+ * ```
+ */
 export type JsonValueKind = 'string' | 'number' | 'boolean' | 'object' | 'array';
 
-/** The first problem {@link scanJsonRows} found in a JSON or JSONL input. */
+/**
+ * The first problem {@link scanJsonRows} found in a JSON or JSONL input.
+ *
+ * @example
+ * ```ts
+ * if (problem.kind === 'flip') console.error(problem.column, problem.row, problem.line);
+ * ```
+ */
 export type JsonScanProblem =
   | {
       /** Not JSON: a stray character, or the file ends inside a value (truncated). */
@@ -40,7 +61,14 @@ export type JsonScanProblem =
       readonly firstLine: number;
     };
 
-/** Options for {@link scanJsonRows}. */
+/**
+ * Options for {@link scanJsonRows}.
+ *
+ * @example
+ * ```ts
+ * await scanJsonRows('a.json', 'array', { columns: new Set(['l2_distance']) });
+ * ```
+ */
 export interface JsonScanOptions {
   /** Columns whose value kinds are compared between rows; none when absent. */
   readonly columns?: ReadonlySet<string>;

@@ -13,25 +13,65 @@ import {
 import { arrowSchemaHint } from './convert-file-arrow-schema.js';
 import { describeJsonProblem, type JsonLayout, scanJsonRows } from './convert-file-scan.js';
 
-/** Input formats {@link convertFile} reads: a JSON array of row objects, JSONL, or CSV/TSV. */
+/**
+ * Input formats {@link convertFile} reads: a JSON array of row objects, JSONL, or CSV/TSV.
+ *
+ * @example
+ * ```ts
+ * CONVERT_INPUT_FORMATS.includes('jsonl'); // true
+ * ```
+ */
 export const CONVERT_INPUT_FORMATS = ['json', 'jsonl', 'csv', 'tsv'] as const;
 
-/** One of {@link CONVERT_INPUT_FORMATS}. */
+/**
+ * One of {@link CONVERT_INPUT_FORMATS}.
+ *
+ * @example
+ * ```ts
+ * const format: ConvertInputFormat = 'csv';
+ * ```
+ */
 export type ConvertInputFormat = (typeof CONVERT_INPUT_FORMATS)[number];
 
-/** Parquet compression codecs {@link convertFile} writes. */
+/**
+ * Parquet compression codecs {@link convertFile} writes.
+ *
+ * @example
+ * ```ts
+ * await convertFile('a.json', 'a.parquet', { compression: CONVERT_COMPRESSIONS[0] }); // zstd
+ * ```
+ */
 export const CONVERT_COMPRESSIONS = ['zstd', 'snappy', 'gzip', 'uncompressed'] as const;
 
-/** One of {@link CONVERT_COMPRESSIONS}. */
+/**
+ * One of {@link CONVERT_COMPRESSIONS}.
+ *
+ * @example
+ * ```ts
+ * const codec: ConvertCompression = 'snappy';
+ * ```
+ */
 export type ConvertCompression = (typeof CONVERT_COMPRESSIONS)[number];
 
 /**
  * Rows of a CSV that fix its column types: the first this many data rows. A later value that
  * does not parse as its column's type is a type flip (integer → float widens instead).
+ *
+ * @example
+ * ```ts
+ * CSV_TYPE_SAMPLE_ROWS; // 20480, DuckDB's default sample size
+ * ```
  */
 export const CSV_TYPE_SAMPLE_ROWS = 20_480;
 
-/** Options for {@link convertFile}. */
+/**
+ * Options for {@link convertFile}.
+ *
+ * @example
+ * ```ts
+ * const options: ConvertFileOptions = { float32: 'auto', round: 4, dictionary: ['token_masked'], csv: true };
+ * ```
+ */
 export interface ConvertFileOptions {
   /**
    * The input's format; by default `.csv` → csv, `.tsv` → tsv, `.jsonl`/`.ndjson` → jsonl, and
@@ -61,7 +101,14 @@ export interface ConvertFileOptions {
   readonly csv?: boolean;
 }
 
-/** One column of a converted file. */
+/**
+ * One column of a converted file.
+ *
+ * @example
+ * ```ts
+ * const { name, inputType, outputType, dictionary } = summary.columns[0];
+ * ```
+ */
 export interface ConvertedColumn {
   readonly name: string;
   /** The type read from the input (DuckDB's name: BIGINT, DOUBLE, VARCHAR, BOOLEAN, …). */
@@ -72,7 +119,15 @@ export interface ConvertedColumn {
   readonly dictionary: boolean;
 }
 
-/** What {@link convertFile} did. */
+/**
+ * What {@link convertFile} did.
+ *
+ * @example
+ * ```ts
+ * const s: ConvertFileSummary = await convertFile('a.json', 'a.parquet');
+ * console.log(`${s.rows} rows, ${(s.sizeRatio * 100).toFixed(2)}% of the input`);
+ * ```
+ */
 export interface ConvertFileSummary {
   readonly input: string;
   readonly output: string;
