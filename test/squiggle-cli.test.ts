@@ -18,6 +18,9 @@ const SQUIGGLE_NAMES = [
   'embeddings',
   'attention_summary',
 ];
+/** The squiggle set also holds the ingested evaluation tables, and their views. */
+const SET_NAMES = [...SQUIGGLE_NAMES, 'full_eval', 'qa_outputs'];
+const SET_VIEWS = ['mean_eval', 'std_eval', 'full_eval_wide', 'qa_scores', 'qa_task_summary'];
 
 interface SchemaJson {
   schema_set: string;
@@ -66,22 +69,22 @@ async function squiggleLake(): Promise<string> {
 }
 
 describe('runlake schema', () => {
-  it('prints Markdown by default, naming all eleven datasets and the three enum domains', () => {
+  it('prints Markdown by default, naming the eleven datasets, the ingested tables and the three enum domains', () => {
     const result = runlake('schema');
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('# The squiggle datasets');
     const headings = [...result.stdout.matchAll(/^### `([a-z_]+)`$/gm)].map((m) => m[1]);
-    expect(headings).toEqual(['split', 'module', 'event_type', ...SQUIGGLE_NAMES]);
-    for (const name of SQUIGGLE_NAMES) expect(result.stdout).toContain(`\`${name}\``);
+    expect(headings).toEqual(['split', 'module', 'event_type', ...SET_NAMES, ...SET_VIEWS]);
+    for (const name of SET_NAMES) expect(result.stdout).toContain(`\`${name}\``);
     expect(result.stdout).toMatch(/\| `layer` \| `SMALLINT` \| no \|/);
   });
 
-  it('prints JSON with eleven datasets and their declared types', () => {
+  it('prints JSON with the eleven datasets plus the ingested tables, and their declared types', () => {
     const result = runlake('schema', '--format', 'json');
     expect(result.code, result.stderr).toBe(0);
     const json = JSON.parse(result.stdout) as SchemaJson;
     expect(json.schema_set).toBe('squiggle');
-    expect(json.datasets.map((d) => d.name)).toEqual(SQUIGGLE_NAMES);
+    expect(json.datasets.map((d) => d.name)).toEqual(SET_NAMES);
     expect(json.enums.map((e) => [e.name, e.extensible])).toEqual([
       ['split', false],
       ['module', true],
@@ -131,7 +134,7 @@ describe('runlake schema', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(
-      `runlake: the squiggle schema set has no dataset "nope" (${SQUIGGLE_NAMES.join(', ')})\n`,
+      `runlake: the squiggle schema set has no dataset "nope" (${SET_NAMES.join(', ')})\n`,
     );
   });
 
@@ -345,21 +348,32 @@ describe('runlake demo', () => {
       lake.close();
     }
     expect(stdout).toMatch(
-      /wrote a synthetic Squiggle lake to .*demo-squiggle\/ \([\d,]+ rows in 11 datasets/,
+      /wrote the inputs of a synthetic Squiggle lake to .*demo-squiggle\/ \([\d,]+ rows in 6 datasets/,
     );
-    for (const name of SQUIGGLE_NAMES)
+    for (const name of [
+      'runs',
+      'samples',
+      'checkpoints',
+      'metrics_scalar',
+      'embeddings',
+      'attention_summary',
+    ])
       expect(stdout).toMatch(new RegExp(`^ {2}${name}/: [\\d,]+ rows$`, 'm'));
+    // The rest is derived by the analysis, and the planted events are found.
+    expect(stdout).toMatch(/runlake analyze .*: 672 checkpoints of 32 trajectories/);
+    expect(stdout).toMatch(/^bifurcation\s+\|\s+8 \|\s+8 \|\s+8 \|\s+1 \|\s+1$/m);
+    expect(stdout).toMatch(/^rank_collapse\s+\|\s+40 \|\s+40 \|\s+40 \|\s+1 \|\s+1$/m);
   });
 
   it('prints that the squiggle lake validates, and it does', () => {
     const squiggle = path.join(root, 'demo-squiggle');
     expect(stdout).toContain(
-      `runlake validate ${squiggle}: ok (11 datasets, every file matches its schema, every shard_ref resolves)`,
+      `runlake validate ${squiggle}: ok (13 datasets, every file matches its schema, every shard_ref resolves)`,
     );
     const result = runlake('validate', squiggle);
     expect(result.code, result.stdout).toBe(0);
     expect(result.stdout).toMatch(
-      /^ok: 11 datasets \(squiggle schema\), \d+ files, [\d,]+ rows, no violations\n$/,
+      /^ok: 13 datasets \(squiggle schema\), \d+ files, [\d,]+ rows, no violations\n$/,
     );
   });
 

@@ -412,7 +412,7 @@ describe('runlake validate', () => {
     expect(result.code, result.stderr).toBe(0);
     const lines = result.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^ok: 11 datasets \(squiggle schema\), 6 files, 8 rows, no violations$/);
+    expect(lines[0]).toMatch(/^ok: 13 datasets \(squiggle schema\), 6 files, 8 rows, no violations$/);
     expect(result.stderr).toBe('');
   });
 
@@ -420,7 +420,7 @@ describe('runlake validate', () => {
     const result = runlake('validate', bad);
     expect(result.code).toBe(1);
     const lines = result.stdout.trim().split('\n');
-    expect(lines.at(-1)).toMatch(/^checked 11 datasets \(squiggle schema\), \d+ files, [\d,]+ rows$/);
+    expect(lines.at(-1)).toMatch(/^checked 13 datasets \(squiggle schema\), \d+ files, [\d,]+ rows$/);
     expect(lines).toContain(`${FILES.nullKey}: row 2, column "step": null in a non-null column [null]`);
     expect(lines).toContain(
       `${FILES.enumColumn}: row 2, column "split": "test" is not a valid split (train, val, probe) [enum] (7 rows in this file)`,
