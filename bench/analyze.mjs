@@ -88,6 +88,7 @@ export async function analyzeScenario(options) {
     results.push({
       workers,
       seconds: s,
+      stageSeconds: summary.stageSeconds,
       checkpointsPerSecond: runCheckpoints / s,
       matricesPerSecond: matrices / s,
       events: summary.stages?.events ?? 0,
@@ -114,13 +115,23 @@ export function printAnalyze(s, printTable) {
   printTable(
     `analyze-pipeline: ${s.runs} runs × ${s.checkpoints} checkpoints, ${s.layers} layers × ${s.modules} modules, ` +
       `probe matrices ${s.samples} × ${s.dim}, ${s.cores} cores (a checkpoint = one run's step: ${s.layers * s.modules} matrices)`,
-    ['workers', 'seconds', 'checkpoints/s', 'matrices/s', 'speedup vs 1 worker'],
+    [
+      'workers',
+      'seconds',
+      'checkpoints/s',
+      'matrices/s',
+      'speedup vs 1 worker',
+      'plan / state+dynamics / write / events+signatures+matches (s, last run)',
+    ],
     s.results.map((r) => [
       String(r.workers),
       r.seconds.toFixed(2),
       r.checkpointsPerSecond.toFixed(2),
       r.matricesPerSecond.toFixed(1),
       `${r.speedup.toFixed(2)}x`,
+      [r.stageSeconds.plan, r.stageSeconds.descriptors, r.stageSeconds.write, r.stageSeconds.trajectories]
+        .map((x) => x.toFixed(2))
+        .join(' / '),
     ]),
   );
 }

@@ -61,6 +61,8 @@ export interface AnalyzeSummary {
   readonly problems: readonly string[];
   readonly workers: number;
   readonly seconds: number;
+  /** Seconds per stage: planning, state + dynamics (parallel), writing them, trajectory stages. */
+  readonly stageSeconds: { plan: number; descriptors: number; write: number; trajectories: number };
 }
 
 /** Raised when a second analysis of the same lake is started while one runs. */
@@ -106,9 +108,12 @@ export async function analyzeLake(lake: Lake, options: AnalyzeOptions = {}): Pro
     throw new AnalysisLockedError(`another analysis of ${lake.baseOut} is running`);
   }
   try {
+    const clock = stageClock();
     const plan = await planAnalysis(lake, options.runs);
+    const planSeconds = clock();
     const checkpointsTotal = plan.reduce((n, p) => n + p.pending, 0);
     const results = await runTasks(lake, plan, workers, options, checkpointsTotal);
+    const descriptorSeconds = clock();
     const problems = results.flatMap((r) => r.problems);
     const byRun = new Map<string, { state: Row[]; dynamics: Row[] }>();
     for (const result of results) {
@@ -128,6 +133,7 @@ export async function analyzeLake(lake: Lake, options: AnalyzeOptions = {}): Pro
     const touched = [...byRun.entries()]
       .filter(([, e]) => e.state.length + e.dynamics.length > 0)
       .map(([r]) => r);
+    const writeSeconds = clock();
     const stages = touched.length > 0 ? await deriveTrajectoryStages(lake, touched, options) : null;
     return {
       keys: plan.length,
@@ -139,10 +145,27 @@ export async function analyzeLake(lake: Lake, options: AnalyzeOptions = {}): Pro
       problems,
       workers,
       seconds: (performance.now() - started) / 1000,
+      stageSeconds: {
+        plan: planSeconds,
+        descriptors: descriptorSeconds,
+        write: writeSeconds,
+        trajectories: clock(),
+      },
     };
   } finally {
     lock.release();
   }
+}
+
+/** A stopwatch: each call returns the seconds since the previous one. */
+function stageClock(): () => number {
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    const seconds = (now - last) / 1000;
+    last = now;
+    return seconds;
+  };
 }
 
 /** A key with new checkpoints, before its matrices are loaded. */
