@@ -14,10 +14,12 @@
 //   npm run build && node bench/run.mjs --only geometry-descriptors
 //   npm run build && node bench/run.mjs --only signature-search
 //   GEOMETRY_REPEAT=9 node bench/run.mjs --only geometry-descriptors
+
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gramHelperStats } from '../dist/geometry/gram-thread.js';
 import { rng } from './data.mjs';
 import { fmt, median, progress, SCENARIOS } from './lib.mjs';
 
@@ -166,7 +168,8 @@ export async function geometryDescriptorsScenario(options) {
   };
   progress(
     `geometry-descriptors: runlake ${fmt.seconds(jsMedian)}, numpy ${fmt.seconds(peer.median_seconds)} ` +
-      `(1 thread ${fmt.seconds(peer1.median_seconds)}); max rel diff ${agreement?.maxRel.toExponential(2)}`,
+      `(1 thread ${fmt.seconds(peer1.median_seconds)}); max rel diff ${agreement?.maxRel.toExponential(2)}; ` +
+      `Gram helper thread ${JSON.stringify(gramHelperStats())}`,
   );
   if (agreement && (agreement.maxRel > AGREEMENT || agreement.mismatches.length > 0)) {
     throw new Error(

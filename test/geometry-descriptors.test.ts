@@ -439,3 +439,39 @@ describe('register-tiled kernels against the plain path', () => {
     });
   });
 });
+
+describe('the Gram helper thread (compiled package: its worker script is in dist/)', () => {
+  it('computes the TwoNN Gram of a tall matrix off-thread, bitwise equal to the calling thread', async () => {
+    // Imported by URL so type checking does not need a built dist/.
+    const dist = (await import(
+      new URL('../dist/index.js', import.meta.url).href
+    )) as typeof import('../src/index.js');
+    const threads = (await import(
+      new URL('../dist/geometry/gram-thread.js', import.meta.url).href
+    )) as typeof import('../src/geometry/gram-thread.js');
+    const n = 600;
+    const d = 300;
+    const x = Float32Array.from(randomMatrix(n, d, 91));
+    const expected = dist.centredGram(x, n, d);
+    // The helper starts on the first call that could use it; later calls hand the Gram over.
+    let handedOff = 0;
+    for (let i = 0; i < 50 && handedOff < 3; i++) {
+      const before = threads.gramHelperStats().handedOff;
+      const spectrum = dist.covarianceSpectrum(x, n, d, { keepGram: true });
+      expect(spectrum.via).toBe('covariance');
+      expect(
+        Buffer.compare(Buffer.from((spectrum.gram as Float64Array).buffer), Buffer.from(expected.buffer)),
+      ).toBe(0);
+      if (threads.gramHelperStats().handedOff > before) handedOff++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(handedOff).toBe(3);
+    expect(threads.gramHelperStats().failed).toBe(0);
+    // The Gram a caller keeps is its own: a later call does not overwrite it.
+    const kept = dist.covarianceSpectrum(x, n, d, { keepGram: true }).gram as Float64Array;
+    dist.covarianceSpectrum(Float32Array.from(randomMatrix(n, d, 92)), n, d, { keepGram: true });
+    expect(Buffer.compare(Buffer.from(kept.buffer), Buffer.from(expected.buffer))).toBe(0);
+    const a = dist.geometryDescriptors(x, n, d);
+    expect(a.intrinsic_dim).toBe(geometryDescriptors(x, n, d).intrinsic_dim);
+  });
+});

@@ -4,6 +4,7 @@
  */
 import { RunlakeError } from '../lake/index.js';
 import { symmetricEigenvalues } from './eigen.js';
+import { startGram } from './gram-thread.js';
 
 /** A dense row-major matrix of samples × features, float32 as stored or float64. */
 export type RowMatrix = Float32Array | Float64Array;
@@ -65,7 +66,9 @@ export function covarianceSpectrum(
   // (4n³/3 − 4d³/3 − nd² > 0 whenever n > d).
   const useGram = n <= d;
   let gram: Float64Array | null = null;
-  if (useGram || options.keepGram) gram = gramOf(x, mean, n, d, false);
+  // With n > d the Gram is only wanted for TwoNN: it can run on the helper thread meanwhile.
+  const pending = !useGram && options.keepGram && n >= 2 ? startGram(x, mean, n, d) : null;
+  if (useGram || (options.keepGram && !pending)) gram = gramOf(x, mean, n, d, false);
   let eigenvalues: Float64Array;
   if (n < 2) {
     eigenvalues = new Float64Array(Math.min(n, d));
@@ -76,6 +79,7 @@ export function covarianceSpectrum(
     const inv = 1 / (n - 1);
     for (let i = 0; i < m; i++) eigenvalues[i] = Math.max(0, (eigenvalues[i] as number) * inv);
   }
+  if (pending) gram = pending.wait() ?? gramOf(x, mean, n, d, false);
   return { eigenvalues, via: useGram ? 'gram' : 'covariance', rowNorms, unitRowSum, nonzeroRows, gram };
 }
 
