@@ -112,7 +112,10 @@ function describeSummary(s: ConvertFileSummary): string {
     `converted ${s.input} → ${s.output}`,
     `  rows        ${s.rows.toLocaleString('en-US')}`,
     `  input       ${bytes(s.inputBytes)} (${s.format})`,
-    `  output      ${bytes(s.outputBytes)} (${s.compression}), ${(s.sizeRatio * 100).toFixed(2)}% of the input, ${(s.reduction * 100).toFixed(2)}% smaller`,
+    `  output      ${bytes(s.outputBytes)} (${s.compression}), ${(s.sizeRatio * 100).toFixed(2)}% of the input, ` +
+      (s.reduction >= 0
+        ? `${(s.reduction * 100).toFixed(2)}% smaller`
+        : `larger (Parquet's fixed footer outweighs so small an input)`),
     `  time        ${s.seconds.toFixed(2)} s, ${Math.round(s.rowsPerSecond).toLocaleString('en-US')} rows/s`,
   ];
   if (s.float32Columns.length > 0) {
