@@ -137,6 +137,25 @@ export function runAnalysisTask(task: AnalysisTask): AnalysisTaskResult {
   return { key, state, dynamics, problems };
 }
 
+/**
+ * The key of a row that has the `geometry_state` key columns (run_id, sample_set, module, layer,
+ * sample_id).
+ *
+ * @example
+ * ```ts
+ * trajectoryKeyOf({ run_id: 'r1', sample_set: 'p', module: 'mlp_out', layer: 2, sample_id: '*' });
+ * ```
+ */
+export function trajectoryKeyOf(row: Record<string, unknown>): TrajectoryKey {
+  return {
+    runId: row.run_id as string,
+    sampleSet: row.sample_set as string,
+    module: row.module as string,
+    layer: row.layer as number,
+    sampleId: row.sample_id as string,
+  };
+}
+
 /** `run/sample_set/module/L<layer>/<sample>`, the label of a key in messages and ids. */
 export function describeKey(key: TrajectoryKey): string {
   return `${key.runId}/${key.sampleSet}/${key.module}/L${key.layer}/${key.sampleId}`;

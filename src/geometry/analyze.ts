@@ -12,10 +12,12 @@ import { acquireWriterLock, type ShardRef } from '../shards/index.js';
 import {
   type AnalysisTask,
   type AnalysisTaskResult,
+  describeKey,
   type MatrixSource,
   runAnalysisTask,
   type TaskCheckpoint,
   type TrajectoryKey,
+  trajectoryKeyOf,
 } from './analysis-task.js';
 import {
   deriveTrajectoryStages,
@@ -226,14 +228,8 @@ async function planAnalysis(lake: Lake, runs: readonly string[] | undefined): Pr
     }
   };
   for (const row of rows) {
-    const key: TrajectoryKey = {
-      runId: row.run_id as string,
-      sampleSet: row.sample_set as string,
-      module: row.module as string,
-      layer: row.layer as number,
-      sampleId: row.sample_id as string,
-    };
-    if (!current || !sameKey(current.key, key)) {
+    const key = trajectoryKeyOf(row);
+    if (!current || describeKey(current.key) !== describeKey(key)) {
       flush();
       current = { key, rows: [] };
     }
@@ -245,16 +241,6 @@ async function planAnalysis(lake: Lake, runs: readonly string[] | undefined): Pr
   }
   flush();
   return planned;
-}
-
-function sameKey(a: TrajectoryKey, b: TrajectoryKey): boolean {
-  return (
-    a.runId === b.runId &&
-    a.sampleSet === b.sampleSet &&
-    a.module === b.module &&
-    a.layer === b.layer &&
-    a.sampleId === b.sampleId
-  );
 }
 
 /**

@@ -8,6 +8,7 @@
  * EISPACK `tred1` + `tql1` pair and is all that is needed.
  */
 import { RunlakeError } from '../lake/index.js';
+import { compiledOnce, type WasmApi, wasmApi } from './wasm.js';
 
 /** Machine epsilon of float64 (2⁻⁵²), the convergence scale of the QL iteration. */
 const EPSILON = 2 ** -52;
@@ -132,29 +133,7 @@ function tridiagonalWorkspace(n: number): TridiagonalWorkspace {
   }
 }
 
-/** The part of the WebAssembly JS API used here (the project's type libraries do not declare it). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer };
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-
-const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-
-let compiledTridiagonal: object | null | undefined;
-
-function tridiagonalModule(): object | null {
-  if (compiledTridiagonal === undefined) {
-    try {
-      const bytes = tridiagonalModuleBytes();
-      compiledTridiagonal = wasmApi?.validate(bytes) ? new wasmApi.Module(bytes) : null;
-    } catch {
-      compiledTridiagonal = null;
-    }
-  }
-  return compiledTridiagonal;
-}
+const tridiagonalModule = compiledOnce(tridiagonalModuleBytes);
 
 /**
  * The module of {@link TridiagonalKernels}, assembled byte by byte (no toolchain). Both functions

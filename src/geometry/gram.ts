@@ -5,6 +5,7 @@
 import { RunlakeError } from '../lake/index.js';
 import { symmetricEigenvalues } from './eigen.js';
 import { startGram } from './gram-thread.js';
+import { compiledOnce, type WasmApi, wasmApi } from './wasm.js';
 
 /** A dense row-major matrix of samples × features, float32 as stored or float64. */
 export type RowMatrix = Float32Array | Float64Array;
@@ -450,29 +451,7 @@ interface WasmTileKernel {
   readonly view: Float64Array;
 }
 
-/** The part of the WebAssembly JS API used here (the project's type libraries do not declare it). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer };
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-
-const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-
-let compiledKernel: object | null | undefined;
-
-function kernelModule(): object | null {
-  if (compiledKernel === undefined) {
-    try {
-      const bytes = kernelModuleBytes();
-      compiledKernel = wasmApi?.validate(bytes) ? new wasmApi.Module(bytes) : null;
-    } catch {
-      compiledKernel = null;
-    }
-  }
-  return compiledKernel;
-}
+const kernelModule = compiledOnce(kernelModuleBytes);
 
 /**
  * Which Gram kernel {@link covarianceSpectrum} and {@link centredGram} use: `'wasm-simd'` (the

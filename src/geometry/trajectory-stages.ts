@@ -5,7 +5,7 @@
  */
 import { type Lake, quoteLiteral, type Row } from '../lake/index.js';
 import { GEOMETRY_DESCRIPTORS } from '../schema/index.js';
-import { describeKey, type TrajectoryKey } from './analysis-task.js';
+import { describeKey, type TrajectoryKey, trajectoryKeyOf } from './analysis-task.js';
 import {
   type DescriptorTrajectory,
   type DetectedEvent,
@@ -273,13 +273,7 @@ async function readTrajectories(
     });
   };
   for (const row of rows) {
-    const key: TrajectoryKey = {
-      runId: row.run_id as string,
-      sampleSet: row.sample_set as string,
-      module: row.module as string,
-      layer: row.layer as number,
-      sampleId: row.sample_id as string,
-    };
+    const key = trajectoryKeyOf(row);
     if (!current || describeKey(current.key) !== describeKey(key)) {
       flush();
       current = { key, steps: [], values: Object.fromEntries(columns.map((c) => [c, []])), drift: [] };
