@@ -16,6 +16,7 @@ import { registerIngestWandbCommand } from './ingest-wandb.js';
 import { registerMatchCommand } from './match.js';
 import { registerQueryCommand } from './query.js';
 import { registerSchemaCommand } from './schema.js';
+import { registerServeCommand } from './serve.js';
 import { registerShardsCommand } from './shards.js';
 import { registerValidateCommand } from './validate.js';
 import { registerViewCommand } from './view.js';
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   registerAnalyzeCommand(program);
   registerMatchCommand(program);
   registerViewCommand(program);
+  registerServeCommand(program);
   const ingest = registerIngestCommand(program);
   registerIngestDatadecide(ingest);
   registerIngestQa(ingest);

@@ -1,0 +1,378 @@
+import type { DuckDBValue } from '@duckdb/node-api';
+import { type Lake, lakeInfo, plainValue } from '../lake/index.js';
+import { BadRequestError, NotFoundError } from './errors.js';
+import { type QueryLimits, type QueryResult, runReadOnlyQuery } from './query-runner.js';
+import { resultToJson } from './result-encoding.js';
+
+/** Geometry descriptors `GET /api/geometry` returns per checkpoint. */
+export const SERVED_GEOMETRY_DESCRIPTORS = [
+  'effective_rank',
+  'participation_ratio',
+  'stable_rank',
+  'spectral_entropy',
+  'alpha_req',
+  'numerical_rank',
+  'anisotropy',
+  'norm_mean',
+  'intrinsic_dim',
+  'total_variance',
+] as const;
+
+/** What `GET /api/lake` answers: the schema set, the datasets and the named views. */
+export interface LakeSummary {
+  readonly schemaSet: string;
+  readonly grids: number;
+  readonly datasets: readonly {
+    readonly name: string;
+    readonly rows: number;
+    readonly files: number;
+    readonly bytes: number;
+    readonly partitionBy: readonly { readonly name: string; readonly type: string }[];
+    readonly columns: readonly { readonly name: string; readonly type: string }[];
+  }[];
+  readonly views: readonly { readonly name: string; readonly description: string }[];
+  readonly viewProblems: readonly { readonly view: string; readonly reason: string }[];
+}
+
+/**
+ * The lake's schema set, datasets (row counts from Parquet footers, columns from the views) and
+ * named views, for a dashboard's first screen.
+ *
+ * @example
+ * ```ts
+ * (await lakeSummary(lake)).datasets.map((d) => `${d.name}: ${d.rows}`);
+ * ```
+ */
+export async function lakeSummary(lake: Lake): Promise<LakeSummary> {
+  const info = await lakeInfo(lake);
+  return {
+    schemaSet: lake.schemaSet.name,
+    grids: info.grids,
+    datasets: info.datasets.map((d) => ({
+      name: d.name,
+      rows: d.rows,
+      files: d.files,
+      bytes: d.bytes,
+      partitionBy: d.partitionBy,
+      columns: d.columns,
+    })),
+    views: (await lake.views()).map((v) => ({ name: v.name, description: v.description })),
+    viewProblems: lake.viewProblems,
+  };
+}
+
+/**
+ * The lake's runs, each with its sweep parameters (`params`, parsed from the `grids` table) when
+ * its `grid_id` names a grid. Capped at `limits.maxRows`.
+ *
+ * @example
+ * ```ts
+ * const { runs } = await listRuns(lake, limits);
+ * runs[0]?.params; // { lr: 0.0003, model: 'tiny' }
+ * ```
+ */
+export async function listRuns(
+  lake: Lake,
+  limits: QueryLimits,
+): Promise<{ runs: Record<string, unknown>[]; truncated: boolean }> {
+  requireDataset(lake, 'runs');
+  const hasGrid = lake.datasets.get('runs')?.manifest.columns.some((c) => c.name === 'grid_id') ?? false;
+  const sql = hasGrid
+    ? 'SELECT r.*, g.params_json AS _params_json FROM runs r LEFT JOIN grids g ON g.grid_id = r.grid_id ORDER BY r.run_id'
+    : 'SELECT r.*, NULL AS _params_json FROM runs r ORDER BY r.run_id';
+  const json = resultToJson(await runReadOnlyQuery(lake, sql, limits));
+  const runs = json.rows.map(({ _params_json, ...run }) => ({
+    ...run,
+    params: typeof _params_json === 'string' ? JSON.parse(_params_json) : null,
+  }));
+  return { runs, truncated: json.truncated };
+}
+
+/** One run's series in a `GET /api/metrics` answer. */
+export interface MetricSeries {
+  readonly run_id: string;
+  /** Points of the run in the requested range before downsampling. */
+  readonly total: number;
+  /** Whether the points were reduced to the min and max of each pixel column. */
+  readonly downsampled: boolean;
+  readonly step: readonly number[];
+  readonly value: readonly number[];
+}
+
+/** The request of {@link metricSeries}. */
+export interface MetricRequest {
+  readonly runs: readonly string[];
+  readonly metric: string;
+  /** Pixel columns of the chart; a run with more than `2 × width` points is downsampled. */
+  readonly width: number;
+  readonly from?: number;
+  readonly to?: number;
+}
+
+/**
+ * Per-run series of one scalar metric, downsampled in DuckDB to at most two points per pixel
+ * column: the minimum and the maximum (at their own steps), so a one-step spike survives at any
+ * zoom. Columns span the steps present in `[from, to]` across the requested runs, so runs line
+ * up; a run with at most `2 × width` points in the range comes back at full resolution.
+ *
+ * @example
+ * ```ts
+ * const { series } = await metricSeries(lake, { runs: ['r1'], metric: 'loss', width: 800 }, limits);
+ * series[0]?.step.length; // ≤ 1600
+ * ```
+ */
+export async function metricSeries(
+  lake: Lake,
+  request: MetricRequest,
+  limits: QueryLimits,
+): Promise<{ metric: string; width: number; series: MetricSeries[] }> {
+  requireDataset(lake, 'metrics_scalar');
+  const params: DuckDBValue[] = [];
+  const bind = (value: DuckDBValue): string => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const runList = request.runs.map(bind).join(', ');
+  const filters = [`run_id IN (${runList})`, `metric_name = ${bind(request.metric)}`, 'value IS NOT NULL'];
+  if (request.from !== undefined) filters.push(`step >= ${bind(request.from)}`);
+  if (request.to !== undefined) filters.push(`step <= ${bind(request.to)}`);
+  const width = bind(request.width);
+  const sql = `
+    WITH s AS (SELECT run_id, step, value FROM metrics_scalar WHERE ${filters.join(' AND ')}),
+    r AS (SELECT min(step) AS x0, max(step) AS x1 FROM s),
+    n AS (SELECT run_id, count(*) AS total FROM s GROUP BY run_id),
+    b AS (
+      SELECT s.run_id, s.step, s.value, n.total,
+             least(floor((s.step - r.x0) * ${width}::DOUBLE / greatest(r.x1 - r.x0, 1))::BIGINT, ${width}::BIGINT - 1) AS px
+      FROM s CROSS JOIN r JOIN n USING (run_id)
+    ),
+    pts AS (
+      SELECT run_id, step, value FROM b WHERE total <= 2 * ${width}::BIGINT
+      UNION ALL
+      SELECT run_id, arg_min(step, value), min(value) FROM b WHERE total > 2 * ${width}::BIGINT GROUP BY run_id, px
+      UNION ALL
+      SELECT run_id, arg_max(step, value), max(value) FROM b WHERE total > 2 * ${width}::BIGINT GROUP BY run_id, px
+    )
+    SELECT DISTINCT p.run_id, p.step, p.value, n.total FROM pts p JOIN n USING (run_id) ORDER BY p.run_id, p.step`;
+  // Every run is at most 2 × width points, so the row cap is never what limits this answer.
+  const result = await runReadOnlyQuery(
+    lake,
+    sql,
+    { ...limits, maxRows: Math.max(limits.maxRows, 2 * request.width * request.runs.length) },
+    params,
+  );
+  const byRun = new Map<string, { total: number; step: number[]; value: number[] }>();
+  forEachRow(result, (row) => {
+    const runId = String(row.run_id);
+    let series = byRun.get(runId);
+    if (!series) {
+      series = { total: Number(row.total), step: [], value: [] };
+      byRun.set(runId, series);
+    }
+    series.step.push(Number(row.step));
+    series.value.push(Number(row.value));
+  });
+  const series = request.runs.map((runId) => {
+    const found = byRun.get(runId) ?? { total: 0, step: [], value: [] };
+    return { run_id: runId, ...found, downsampled: found.total > 2 * request.width };
+  });
+  return { metric: request.metric, width: request.width, series };
+}
+
+/**
+ * The scalar metrics of the lake with how many runs and points log each.
+ *
+ * @example
+ * ```ts
+ * (await metricNames(lake, limits)).metrics; // [{ metric_name: 'loss', runs: 4, points: 2000 }]
+ * ```
+ */
+export async function metricNames(
+  lake: Lake,
+  limits: QueryLimits,
+): Promise<{ metrics: Record<string, unknown>[]; truncated: boolean }> {
+  requireDataset(lake, 'metrics_scalar');
+  const json = resultToJson(
+    await runReadOnlyQuery(
+      lake,
+      'SELECT metric_name, count(DISTINCT run_id) AS runs, count(*) AS points FROM metrics_scalar GROUP BY metric_name ORDER BY metric_name',
+      limits,
+    ),
+  );
+  return { metrics: json.rows as Record<string, unknown>[], truncated: json.truncated };
+}
+
+/** One descriptor trajectory in a `GET /api/geometry` answer. */
+export interface GeometryTrajectory {
+  readonly sample_set: string;
+  readonly module: string;
+  readonly layer: number | null;
+  readonly sample_id: string | null;
+  readonly step: number[];
+  /** One array per descriptor, aligned with `step`. */
+  readonly descriptors: Record<string, (number | null)[]>;
+}
+
+/** The request of {@link geometryOfRun}. */
+export interface GeometryRequest {
+  readonly run: string;
+  readonly layer?: number;
+  readonly module?: string;
+}
+
+/**
+ * A run's geometry descriptor trajectories (one per sample set × module × layer, in step order)
+ * and the events detected on it (events tied to another layer or module are left out when one is
+ * asked for).
+ *
+ * @example
+ * ```ts
+ * const { trajectories, events } = await geometryOfRun(lake, { run: 'r1', layer: 0, module: 'resid_post' }, limits);
+ * ```
+ */
+export async function geometryOfRun(
+  lake: Lake,
+  request: GeometryRequest,
+  limits: QueryLimits,
+): Promise<{
+  trajectories: GeometryTrajectory[];
+  events: Record<string, unknown>[];
+  truncated: boolean;
+}> {
+  requireDataset(lake, 'geometry_state');
+  requireDataset(lake, 'events');
+  const stateFilters = ['run_id = $1'];
+  const eventFilters = ['run_id = $1'];
+  const params: DuckDBValue[] = [request.run];
+  if (request.layer !== undefined) {
+    params.push(request.layer);
+    stateFilters.push(`layer = $${params.length}`);
+    eventFilters.push(`(layer IS NULL OR layer = $${params.length})`);
+  }
+  if (request.module !== undefined) {
+    params.push(request.module);
+    stateFilters.push(`module = $${params.length}`);
+    eventFilters.push(`(module IS NULL OR module = $${params.length})`);
+  }
+  const state = await runReadOnlyQuery(
+    lake,
+    `SELECT sample_set, module, layer, sample_id, step, ${SERVED_GEOMETRY_DESCRIPTORS.join(', ')}
+     FROM geometry_state WHERE ${stateFilters.join(' AND ')}
+     ORDER BY sample_set, module, layer NULLS FIRST, sample_id NULLS FIRST, step`,
+    limits,
+    params,
+  );
+  const trajectories = new Map<string, GeometryTrajectory>();
+  forEachRow(state, (row) => {
+    const key = JSON.stringify([row.sample_set, row.module, row.layer, row.sample_id]);
+    let trajectory = trajectories.get(key);
+    if (!trajectory) {
+      trajectory = {
+        sample_set: String(row.sample_set),
+        module: String(row.module),
+        layer: row.layer === null ? null : Number(row.layer),
+        sample_id: row.sample_id === null ? null : String(row.sample_id),
+        step: [],
+        descriptors: Object.fromEntries(SERVED_GEOMETRY_DESCRIPTORS.map((d) => [d, []])),
+      };
+      trajectories.set(key, trajectory);
+    }
+    trajectory.step.push(Number(row.step));
+    for (const d of SERVED_GEOMETRY_DESCRIPTORS) {
+      const value = row[d];
+      trajectory.descriptors[d]?.push(value === null || value === undefined ? null : Number(value));
+    }
+  });
+  const events = resultToJson(
+    await runReadOnlyQuery(
+      lake,
+      `SELECT event_id, event_type, step, step_end, sample_set, layer, module, descriptor, detector, magnitude, confidence
+       FROM events WHERE ${eventFilters.join(' AND ')} ORDER BY step, event_type`,
+      limits,
+      params,
+    ),
+  );
+  return {
+    trajectories: [...trajectories.values()],
+    events: events.rows as Record<string, unknown>[],
+    truncated: state.truncated || events.truncated,
+  };
+}
+
+/**
+ * A signature and its nearest matches in rank order, each with the candidate signature's layer,
+ * module and step range.
+ *
+ * @example
+ * ```ts
+ * const { signature, matches } = await matchesOf(lake, 'sig-r1-l0', limits);
+ * ```
+ */
+export async function matchesOf(
+  lake: Lake,
+  signatureId: string,
+  limits: QueryLimits,
+): Promise<{ signature: Record<string, unknown>; matches: Record<string, unknown>[]; truncated: boolean }> {
+  requireDataset(lake, 'signatures');
+  requireDataset(lake, 'matches');
+  const signature = resultToJson(
+    await runReadOnlyQuery(
+      lake,
+      'SELECT * EXCLUDE (vector) FROM signatures WHERE signature_id = $1',
+      limits,
+      [signatureId],
+    ),
+  );
+  const found = signature.rows[0];
+  if (!found) throw new NotFoundError(`no signature "${signatureId}" in the signatures dataset`);
+  const matches = resultToJson(
+    await runReadOnlyQuery(
+      lake,
+      `SELECT m.*, s.layer AS candidate_layer, s.module AS candidate_module,
+              s.step_min AS candidate_step_min, s.step_max AS candidate_step_max
+       FROM matches m LEFT JOIN signatures s ON s.signature_id = m.candidate_signature_id
+       WHERE m.query_signature_id = $1 ORDER BY m.rank, m.candidate_signature_id`,
+      limits,
+      [signatureId],
+    ),
+  );
+  return {
+    signature: found,
+    matches: matches.rows as Record<string, unknown>[],
+    truncated: matches.truncated,
+  };
+}
+
+function requireDataset(lake: Lake, name: string): void {
+  if (!lake.datasets.has(name)) {
+    throw new NotFoundError(
+      `this ${lake.schemaSet.name} lake has no "${name}" dataset (it has: ${[...lake.datasets.keys()].join(', ') || 'none'})`,
+    );
+  }
+}
+
+function forEachRow(result: QueryResult, use: (row: Record<string, unknown>) => void): void {
+  for (let r = 0; r < result.rowCount; r++) {
+    const row: Record<string, unknown> = {};
+    result.columnNames.forEach((name, c) => {
+      row[name] = plainValue(result.columns[c]?.[r] ?? null);
+    });
+    use(row);
+  }
+}
+
+/**
+ * Parses an optional numeric query parameter, naming it when it is not a finite number.
+ *
+ * @example
+ * ```ts
+ * numberParam('from', '1500'); // 1500
+ * numberParam('from', undefined); // undefined
+ * ```
+ */
+export function numberParam(name: string, text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value)) throw new BadRequestError(`${name} must be a number, got "${text}"`);
+  return value;
+}

@@ -1,0 +1,279 @@
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { type Context, Hono } from 'hono';
+import type { Lake } from '../lake/index.js';
+import { checkToken } from './auth.js';
+import {
+  geometryOfRun,
+  lakeSummary,
+  listRuns,
+  matchesOf,
+  metricNames,
+  metricSeries,
+  numberParam,
+} from './dashboard-queries.js';
+import { BadRequestError, errorResponse, NotFoundError } from './errors.js';
+import type { QueryLimits } from './query-runner.js';
+import { runReadOnlyQuery } from './query-runner.js';
+import { resultToArrow, resultToJson } from './result-encoding.js';
+import { openSandboxedLake } from './sandbox.js';
+import { defaultWebRoot, staticFile } from './static-files.js';
+
+/** The content type of Arrow IPC stream responses. */
+export const ARROW_STREAM_TYPE = 'application/vnd.apache.arrow.stream';
+
+/** Options for {@link createServer} and {@link startServer}. */
+export interface ServerOptions {
+  /** Required on every request (`Authorization: Bearer <token>` or `?token=`) when set. */
+  readonly token?: string;
+  /** Rows a query returns at most (default 100000); longer results are flagged as truncated. */
+  readonly maxRows?: number;
+  /** Milliseconds a query may run (default 30000). */
+  readonly timeoutMs?: number;
+  /** Directory of the built web app (default: the package's `web/dist`, when it exists). */
+  readonly webRoot?: string;
+  /** Schema set to open the lake with (default: the one it records). */
+  readonly schema?: string;
+  /** DuckDB threads (default: all cores). */
+  readonly threads?: number;
+}
+
+/** Options for {@link startServer}. */
+export interface ListenOptions extends ServerOptions {
+  /** Port to listen on (default 8787; 0 picks a free one). */
+  readonly port?: number;
+  /** Interface to bind (default 127.0.0.1, this machine only). */
+  readonly host?: string;
+}
+
+/** A server over one lake, not yet listening. */
+export interface RunlakeServer {
+  /** The Hono app: `app.fetch(request)` answers a `Request`. */
+  readonly app: Hono;
+  /** The sandboxed lake the app queries. */
+  readonly lake: Lake;
+  readonly limits: QueryLimits;
+  /** Closes the lake. */
+  close(): void;
+}
+
+/** A listening server. */
+export interface StartedServer {
+  /** The base URL, e.g. `http://127.0.0.1:8787/`. */
+  readonly url: string;
+  readonly server: RunlakeServer;
+  /** Stops listening, waits for open requests, and closes the lake. */
+  close(): Promise<void>;
+}
+
+/** The endpoints `GET /` and `GET /api` list. */
+export const API_ENDPOINTS: readonly { readonly path: string; readonly description: string }[] = [
+  {
+    path: 'GET|POST /api/query?sql=…&format=json|arrow',
+    description: 'one read-only SQL statement over the lake views',
+  },
+  { path: 'GET /api/lake', description: 'schema set, datasets with row counts and columns, named views' },
+  { path: 'GET /api/runs', description: 'runs with their sweep parameters' },
+  { path: 'GET /api/metric-names', description: 'scalar metrics with run and point counts' },
+  {
+    path: 'GET /api/metrics?run=…&metric=…&width=N[&from=&to=]',
+    description: 'per-run series, min/max per pixel column',
+  },
+  {
+    path: 'GET /api/geometry?run=…[&layer=&module=]',
+    description: 'descriptor trajectories and events of a run',
+  },
+  { path: 'GET /api/matches?signature=…', description: 'a signature and its ranked matches' },
+];
+
+const DEFAULT_MAX_ROWS = 100_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
+const MAX_WIDTH = 10_000;
+
+/**
+ * Opens `lakeDir` sandboxed (see {@link openSandboxedLake}) and builds the HTTP app over it: the
+ * read-only query API, the dashboard endpoints and the built web app. Every error becomes a
+ * status code and `{error, kind}` body in one place ({@link errorResponse}).
+ *
+ * @example
+ * ```ts
+ * const server = await createServer('results', { token: 's3cret' });
+ * const response = await server.app.fetch(new Request('http://localhost/api/lake?token=s3cret'));
+ * server.close();
+ * ```
+ */
+export async function createServer(lakeDir: string, options: ServerOptions = {}): Promise<RunlakeServer> {
+  const limits: QueryLimits = {
+    maxRows: positiveInteger('maxRows', options.maxRows ?? DEFAULT_MAX_ROWS),
+    timeoutMs: positiveInteger('timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+  };
+  const webRoot = options.webRoot ?? defaultWebRoot();
+  const lake = await openSandboxedLake(lakeDir, { schema: options.schema, threads: options.threads });
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    const { status, body } = errorResponse(error);
+    return c.json(body, status);
+  });
+  app.notFound((c) => {
+    const { status, body } = errorResponse(new NotFoundError(`no route ${c.req.method} ${c.req.path}`));
+    return c.json(body, status);
+  });
+  app.use('*', async (c, next) => {
+    checkToken(options.token, c.req.raw);
+    c.header('X-Content-Type-Options', 'nosniff');
+    await next();
+  });
+
+  const index = (c: Context) => c.json({ name: 'runlake', lake: lake.paths.root, endpoints: API_ENDPOINTS });
+  app.get('/api', index);
+
+  const query = async (c: Context, sql: string | undefined, format: string | undefined) => {
+    if (!sql?.trim()) throw new BadRequestError('send the SQL as ?sql=… or a JSON body {"sql": "…"}');
+    const wantsArrow =
+      format === 'arrow' ||
+      (format === undefined && (c.req.header('accept') ?? '').includes(ARROW_STREAM_TYPE));
+    if (format !== undefined && format !== 'arrow' && format !== 'json') {
+      throw new BadRequestError(`format must be "json" or "arrow", got "${format}"`);
+    }
+    const result = await runReadOnlyQuery(lake, sql, limits);
+    if (!wantsArrow) return c.json(resultToJson(result));
+    const bytes = resultToArrow(result);
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
+      'Content-Type': ARROW_STREAM_TYPE,
+      'X-Runlake-Truncated': String(result.truncated),
+      'X-Runlake-Row-Count': String(result.rowCount),
+    });
+  };
+  app.get('/api/query', (c) => query(c, c.req.query('sql'), c.req.query('format')));
+  app.post('/api/query', async (c) => {
+    const type = c.req.header('content-type') ?? '';
+    if (type.includes('application/json')) {
+      let body: unknown;
+      try {
+        body = await c.req.json();
+      } catch (error) {
+        throw new BadRequestError(`the request body is not JSON: ${(error as Error).message}`);
+      }
+      const { sql, format } = (body ?? {}) as { sql?: unknown; format?: unknown };
+      if (typeof sql !== 'string') throw new BadRequestError('the JSON body needs a "sql" string');
+      return query(c, sql, typeof format === 'string' ? format : c.req.query('format'));
+    }
+    return query(c, await c.req.text(), c.req.query('format'));
+  });
+
+  app.get('/api/lake', async (c) => c.json(await lakeSummary(lake)));
+  app.get('/api/runs', async (c) => c.json(await listRuns(lake, limits)));
+  app.get('/api/metric-names', async (c) => c.json(await metricNames(lake, limits)));
+  app.get('/api/metrics', async (c) => {
+    const runs = listParam(c, 'run');
+    const metric = c.req.query('metric');
+    if (!metric) throw new BadRequestError('name the metric: ?metric=…');
+    const widthText = c.req.query('width') ?? '1000';
+    const width = Number(widthText);
+    if (!Number.isInteger(width) || width < 1 || width > MAX_WIDTH) {
+      throw new BadRequestError(`width must be an integer from 1 to ${MAX_WIDTH}, got "${widthText}"`);
+    }
+    const from = numberParam('from', c.req.query('from'));
+    const to = numberParam('to', c.req.query('to'));
+    if (from !== undefined && to !== undefined && from > to) {
+      throw new BadRequestError(`from (${from}) must not be after to (${to})`);
+    }
+    return c.json(await metricSeries(lake, { runs, metric, width, from, to }, limits));
+  });
+  app.get('/api/geometry', async (c) => {
+    const run = c.req.query('run');
+    if (!run) throw new BadRequestError('name the run: ?run=…');
+    const layer = numberParam('layer', c.req.query('layer'));
+    if (layer !== undefined && !Number.isInteger(layer))
+      throw new BadRequestError(`layer must be an integer, got ${layer}`);
+    return c.json(
+      await geometryOfRun(lake, { run, layer, module: c.req.query('module') || undefined }, limits),
+    );
+  });
+  app.get('/api/matches', async (c) => {
+    const signature = c.req.query('signature');
+    if (!signature) throw new BadRequestError('name the signature: ?signature=…');
+    return c.json(await matchesOf(lake, signature, limits));
+  });
+  app.all('/api/*', (c) => {
+    throw new NotFoundError(`no route ${c.req.method} ${c.req.path}`);
+  });
+
+  app.get('*', async (c) => {
+    const hasApp = existsSync(webRoot);
+    if (hasApp) {
+      const file =
+        (await staticFile(webRoot, c.req.path)) ??
+        // A client-side route (no file extension) gets the app's index.html.
+        (/\.[A-Za-z0-9]+$/.test(c.req.path) ? undefined : await staticFile(webRoot, '/index.html'));
+      if (file)
+        return c.body(file.body as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': file.contentType });
+    }
+    if (c.req.path === '/') return index(c);
+    throw new NotFoundError(`no file ${c.req.path}${hasApp ? '' : ' (the web app is not built)'}`);
+  });
+
+  return { app, lake, limits, close: () => lake.close() };
+}
+
+/**
+ * Creates a server over `lakeDir` (see {@link createServer}) and listens, by default on
+ * 127.0.0.1:8787 only. Resolves once it is listening, with the URL to open.
+ *
+ * @example
+ * ```ts
+ * const started = await startServer('results', { port: 0 });
+ * console.log(started.url); // http://127.0.0.1:53127/
+ * await started.close();
+ * ```
+ */
+export async function startServer(lakeDir: string, options: ListenOptions = {}): Promise<StartedServer> {
+  const port = options.port ?? 8787;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new BadRequestError(`port must be an integer from 0 to 65535, got ${port}`);
+  }
+  const host = options.host ?? '127.0.0.1';
+  const server = await createServer(lakeDir, options);
+  let listener: ReturnType<typeof serve>;
+  let address: AddressInfo;
+  try {
+    address = await new Promise<AddressInfo>((resolve, reject) => {
+      listener = serve({ fetch: server.app.fetch, port, hostname: host }, resolve);
+      listener.once('error', (error: NodeJS.ErrnoException) =>
+        reject(new BadRequestError(`cannot listen on ${host}:${port}: ${error.code ?? error.message}`)),
+      );
+    });
+  } catch (error) {
+    server.close();
+    throw error;
+  }
+  const shownHost = address.address.includes(':') ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${shownHost}:${address.port}/`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        listener.close(() => {
+          server.close();
+          resolve();
+        });
+        if ('closeAllConnections' in listener) listener.closeAllConnections();
+      }),
+  };
+}
+
+function listParam(c: Context, name: string): string[] {
+  const values = (c.req.queries(name) ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
+  if (values.length === 0)
+    throw new BadRequestError(`name at least one ${name}: ?${name}=a&${name}=b or ?${name}=a,b`);
+  return values;
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new BadRequestError(`${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}

@@ -1,0 +1,334 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tableFromIPC } from 'apache-arrow';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  analyzeLake,
+  attachGridId,
+  openLake,
+  type StartedServer,
+  startServer,
+  syntheticRuns,
+  writeGridParams,
+  writeSyntheticEmbeddings,
+} from '../src/index.js';
+import { RUNLAKE_BIN } from './helpers/cli.js';
+import { tempDir } from './helpers/lake-fixtures.js';
+
+const TOKEN = 'test-token-123';
+const MAX_ROWS = 500;
+const TIMEOUT_MS = 1000;
+const SPIKE_STEP = 1234;
+
+describe('runlake serve: read-only query API over a squiggle lake', () => {
+  const dir = tempDir();
+  let server: StartedServer;
+  let runIds: string[] = [];
+
+  const get = (path: string, init: RequestInit = {}) =>
+    fetch(new URL(path, server.url), {
+      ...init,
+      headers: { Authorization: `Bearer ${TOKEN}`, ...(init.headers ?? {}) },
+    });
+  const query = (sql: string, format = 'json') =>
+    get(`/api/query?format=${format}&sql=${encodeURIComponent(sql)}`);
+
+  beforeAll(async () => {
+    const sweep = syntheticRuns({
+      seeds: 3,
+      divergingSeed: 2,
+      layers: 1,
+      modules: ['resid_post'],
+      samples: 24,
+      dim: 12,
+    });
+    const lake = await openLake(dir, { schema: 'squiggle' });
+    const { grid_id } = attachGridId({ model: 'tiny', lr: 3e-4 });
+    await writeGridParams(dir, { model: 'tiny', lr: 3e-4 });
+    await lake.write(
+      'runs',
+      sweep.runs.map((r) => ({ run_id: r.runId, grid_id, seed: r.seed })),
+    );
+    runIds = sweep.runs.map((r) => r.runId);
+    await writeSyntheticEmbeddings(lake, sweep, { steps: sweep.steps });
+    await analyzeLake(lake, { workers: 1 });
+    // 5000 smooth points per run, one spike up and one down in the first run.
+    const metrics = runIds.flatMap((runId, r) =>
+      Array.from({ length: 5000 }, (_, step) => ({
+        run_id: runId,
+        step,
+        metric_name: 'loss',
+        value:
+          r === 0 && step === SPIKE_STEP
+            ? 100
+            : r === 0 && step === SPIKE_STEP + 1
+              ? -50
+              : 1 + Math.sin(step / 500),
+      })),
+    );
+    await lake.write('metrics_scalar', metrics);
+    lake.close();
+    server = await startServer(dir, { port: 0, token: TOKEN, maxRows: MAX_ROWS, timeoutMs: TIMEOUT_MS });
+  }, 120_000);
+  afterAll(async () => {
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('binds to 127.0.0.1 and lists its endpoints at /', async () => {
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const response = await get('/');
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { endpoints: { path: string }[] };
+    expect(body.endpoints.map((e) => e.path).join(' ')).toContain('/api/query');
+  });
+
+  it('answers a SELECT as JSON', async () => {
+    const response = await query('SELECT run_id, seed FROM runs ORDER BY run_id');
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as {
+      rows: { run_id: string; seed: number }[];
+      truncated: boolean;
+      columns: { name: string; type: string }[];
+    };
+    expect(body.rows.map((r) => r.run_id)).toEqual([...runIds].sort());
+    expect(typeof body.rows[0]?.seed).toBe('number');
+    expect(body.columns).toEqual([
+      { name: 'run_id', type: 'VARCHAR' },
+      { name: 'seed', type: 'BIGINT' },
+    ]);
+    expect(body.truncated).toBe(false);
+  });
+
+  it('answers a SELECT as Arrow IPC with DuckDB types kept', async () => {
+    const response = await query(
+      "SELECT run_id, seed, 1.5::DOUBLE AS x, [1, 2]::INTEGER[] AS l, TIMESTAMP '2024-01-02 03:04:05' AS ts FROM runs ORDER BY run_id",
+      'arrow',
+    );
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/vnd.apache.arrow.stream');
+    expect(response.headers.get('x-runlake-truncated')).toBe('false');
+    const table = tableFromIPC(new Uint8Array(await response.arrayBuffer()));
+    expect(table.numRows).toBe(runIds.length);
+    const types = Object.fromEntries(table.schema.fields.map((f) => [f.name, String(f.type)]));
+    expect(types).toMatchObject({ run_id: 'Utf8', seed: 'Int64', x: 'Float64', l: 'List<Int32>' });
+    expect(types.ts).toMatch(/^Timestamp/);
+    expect(table.getChild('seed')?.get(0)).toBeTypeOf('bigint');
+    expect([...(table.getChild('l')?.get(0) ?? [])]).toEqual([1, 2]);
+    expect(table.getChild('ts')?.get(0)).toBe(Date.UTC(2024, 0, 2, 3, 4, 5));
+  });
+
+  it('accepts POST with a JSON body', async () => {
+    const response = await get('/api/query', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ sql: 'SELECT count(*) AS n FROM metrics_scalar' }),
+    });
+    expect(await response.json()).toMatchObject({ rows: [{ n: 5000 * runIds.length }] });
+  });
+
+  it.each([
+    ['INSERT', "INSERT INTO grids (grid_id) VALUES ('x')"],
+    ['CREATE', 'CREATE TABLE t AS SELECT 1'],
+    ['UPDATE', "UPDATE grids SET grid_id = 'x'"],
+    ['DELETE', 'DELETE FROM grids'],
+    ['DROP', 'DROP VIEW runs'],
+    ['COPY … TO', `COPY (SELECT 1) TO '${dir}/leak.csv'`],
+    ['ATTACH', "ATTACH ':memory:' AS other"],
+    ['ATTACH a file', `ATTACH '${dir}/other.duckdb'`],
+    ['INSTALL', 'INSTALL httpfs'],
+    ['LOAD', 'LOAD httpfs'],
+    ['read_csv outside the lake', "SELECT * FROM read_csv('/etc/passwd')"],
+    ['read_parquet outside the lake', "SELECT * FROM read_parquet('/etc/x.parquet')"],
+    ['a path escaping the lake', `SELECT * FROM read_text('${dir}/../../etc/passwd')`],
+    ['glob outside the lake', "SELECT * FROM glob('/etc/*')"],
+    ['a second statement', 'SELECT 1; DROP VIEW runs'],
+    ['SET', 'SET threads = 1'],
+    ['PRAGMA', 'PRAGMA threads = 1'],
+    ['enabling external access', 'SET enable_external_access = true'],
+    ['a transaction', 'BEGIN'],
+    ['CALL', 'CALL checkpoint()'],
+    ['EXPORT', `EXPORT DATABASE '${dir}/export'`],
+  ])('refuses %s with 403', async (_name, sql) => {
+    const response = await query(sql);
+    const body = (await response.json()) as { error: string; kind: string };
+    expect(response.status, body.error).toBe(403);
+    expect(body.kind).toBe('forbidden');
+    expect(body.error).not.toBe('');
+  });
+
+  it('still reads the lake after the refusals', async () => {
+    const response = await query('SELECT count(*) AS n FROM runs');
+    expect(await response.json()).toMatchObject({ rows: [{ n: runIds.length }] });
+  });
+
+  it('answers a bad query with 400 naming DuckDB’s reason', async () => {
+    const response = await query('SELECT nope FROM runs');
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ kind: 'sql', error: expect.stringContaining('nope') });
+  });
+
+  it('refuses a missing or wrong token with 401 and accepts the right one', async () => {
+    const url = new URL('/api/lake', server.url);
+    expect((await fetch(url)).status).toBe(401);
+    expect((await fetch(url, { headers: { Authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(new URL('/api/lake?token=wrong', server.url))).status).toBe(401);
+    expect((await fetch(new URL('/', server.url))).status).toBe(401);
+    const body = (await (await fetch(url)).json()) as { kind: string };
+    expect(body.kind).toBe('unauthorized');
+    expect((await fetch(url, { headers: { Authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    expect((await fetch(new URL(`/api/lake?token=${TOKEN}`, server.url))).status).toBe(200);
+  });
+
+  it('caps an oversized result and flags it (JSON and Arrow)', async () => {
+    const json = (await (await query('SELECT * FROM range(100000)')).json()) as {
+      rows: unknown[];
+      truncated: boolean;
+      rowCount: number;
+    };
+    expect(json.rows).toHaveLength(MAX_ROWS);
+    expect(json.rowCount).toBe(MAX_ROWS);
+    expect(json.truncated).toBe(true);
+    const arrow = await query('SELECT * FROM range(100000)', 'arrow');
+    expect(arrow.headers.get('x-runlake-truncated')).toBe('true');
+    expect(tableFromIPC(new Uint8Array(await arrow.arrayBuffer())).numRows).toBe(MAX_ROWS);
+  });
+
+  it('interrupts a slow query at the time limit with 408', async () => {
+    const started = Date.now();
+    const response = await query('SELECT count(*) FROM range(1000000000) a, range(1000) b');
+    const elapsed = Date.now() - started;
+    expect(response.status).toBe(408);
+    expect(await response.json()).toMatchObject({ kind: 'timeout' });
+    expect(elapsed).toBeLessThan(TIMEOUT_MS + 3000);
+  });
+
+  it('describes the lake: schema set, datasets with rows and columns, views', async () => {
+    const body = (await (await get('/api/lake')).json()) as {
+      schemaSet: string;
+      datasets: { name: string; rows: number; columns: { name: string }[] }[];
+      views: { name: string }[];
+    };
+    expect(body.schemaSet).toBe('squiggle');
+    const metrics = body.datasets.find((d) => d.name === 'metrics_scalar');
+    expect(metrics?.rows).toBe(5000 * runIds.length);
+    expect(metrics?.columns.map((c) => c.name)).toContain('metric_name');
+    expect(body.views.length).toBeGreaterThan(0);
+  });
+
+  it('lists runs with their sweep params', async () => {
+    const body = (await (await get('/api/runs')).json()) as { runs: { run_id: string; params: unknown }[] };
+    expect(body.runs).toHaveLength(runIds.length);
+    expect(body.runs[0]?.params).toEqual({ lr: 3e-4, model: 'tiny' });
+  });
+
+  it('downsamples metrics to min/max per pixel column and keeps the spikes', async () => {
+    const run = runIds[0] as string;
+    const body = (await (await get(`/api/metrics?run=${run},${runIds[1]}&metric=loss&width=100`)).json()) as {
+      series: { run_id: string; total: number; downsampled: boolean; step: number[]; value: number[] }[];
+    };
+    const [first, second] = body.series;
+    expect(first?.total).toBe(5000);
+    expect(first?.downsampled).toBe(true);
+    expect(first?.step.length).toBeLessThanOrEqual(200);
+    expect(Math.max(...(first?.value ?? []))).toBe(100);
+    expect(Math.min(...(first?.value ?? []))).toBe(-50);
+    expect(first?.step).toContain(SPIKE_STEP);
+    expect(first?.step).toEqual([...(first?.step ?? [])].sort((a, b) => a - b));
+    expect(second?.run_id).toBe(runIds[1]);
+    expect(Math.max(...(second?.value ?? []))).toBeLessThanOrEqual(2);
+    // Zoomed in, the range comes back at full resolution.
+    const zoom = (await (
+      await get(`/api/metrics?run=${run}&metric=loss&width=100&from=1200&to=1300`)
+    ).json()) as {
+      series: { downsampled: boolean; step: number[] }[];
+    };
+    expect(zoom.series[0]?.downsampled).toBe(false);
+    expect(zoom.series[0]?.step).toEqual(Array.from({ length: 101 }, (_, i) => 1200 + i));
+  });
+
+  it('refuses bad metrics parameters with 400', async () => {
+    expect((await get('/api/metrics?metric=loss')).status).toBe(400);
+    expect((await get(`/api/metrics?run=${runIds[0]}&metric=loss&width=abc`)).status).toBe(400);
+    // User input is bound, never spliced into SQL.
+    const body = (await (
+      await get(`/api/metrics?run=${encodeURIComponent("x') OR 1=1 --")}&metric=loss`)
+    ).json()) as {
+      series: { total: number }[];
+    };
+    expect(body.series[0]?.total).toBe(0);
+  });
+
+  it('returns geometry trajectories and events of a run', async () => {
+    const diverging = runIds[2] as string;
+    const body = (await (await get(`/api/geometry?run=${diverging}&layer=0&module=resid_post`)).json()) as {
+      trajectories: {
+        layer: number;
+        module: string;
+        step: number[];
+        descriptors: Record<string, number[]>;
+      }[];
+      events: { event_type: string; step: number }[];
+    };
+    expect(body.trajectories.length).toBeGreaterThan(0);
+    const trajectory = body.trajectories[0];
+    expect(trajectory?.module).toBe('resid_post');
+    expect(trajectory?.descriptors.effective_rank).toHaveLength(trajectory?.step.length ?? -1);
+    expect(body.events.length).toBeGreaterThan(0);
+    expect(body.events[0]?.event_type).toBeTypeOf('string');
+  });
+
+  it('returns a signature’s matches, and 404 for an unknown one', async () => {
+    const listed = (await (await query('SELECT query_signature_id AS id FROM matches LIMIT 1')).json()) as {
+      rows: { id: string }[];
+    };
+    const signature = listed.rows[0];
+    expect(signature).toBeDefined();
+    const body = (await (
+      await get(`/api/matches?signature=${encodeURIComponent(signature?.id ?? '')}`)
+    ).json()) as {
+      signature: { signature_id: string };
+      matches: { rank: number }[];
+    };
+    expect(body.signature.signature_id).toBe(signature?.id);
+    expect(body.matches.length).toBeGreaterThan(0);
+    expect(body.matches[0]?.rank).toBe(1);
+    const missing = await get('/api/matches?signature=nope');
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ kind: 'not_found' });
+  });
+
+  it('answers unknown paths with 404 and does not serve files outside the web root', async () => {
+    expect((await get('/api/nope')).status).toBe(404);
+    expect((await get('/..%2f..%2fpackage.json')).status).toBe(404);
+  });
+
+  it('runlake serve starts, prints the URL, and answers', async () => {
+    const child: ChildProcess = spawn(process.execPath, [RUNLAKE_BIN, 'serve', dir, '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        let err = '';
+        child.stdout?.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          const match = /(http:\/\/\S+)/.exec(out);
+          if (match?.[1]) resolve(match[1]);
+        });
+        child.stderr?.on('data', (chunk: Buffer) => {
+          err += chunk.toString();
+        });
+        child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
+      });
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      const response = await fetch(new URL('/api/query?sql=SELECT%2042%20AS%20x', url));
+      expect(await response.json()).toMatchObject({ rows: [{ x: 42 }] });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 30_000);
+});
