@@ -332,3 +332,45 @@ describe('runlake serve: read-only query API over a squiggle lake', () => {
     }
   }, 30_000);
 });
+
+describe('runlake demo --serve', () => {
+  const root = tempDir();
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('prints the serve command, then serves the Squiggle demo lake until SIGTERM', async () => {
+    const out = `${root}/demo`;
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [RUNLAKE_BIN, 'demo', '--out', out, '--events', '50', '--serve', '--port', '0'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      let stdout = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        let err = '';
+        child.stdout?.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          const match = /runlake serving .* at (http:\/\/\S+)/.exec(stdout);
+          if (match?.[1]) resolve(match[1]);
+        });
+        child.stderr?.on('data', (chunk: Buffer) => {
+          err += chunk.toString();
+        });
+        child.on('exit', (code) => reject(new Error(`demo exited with ${code}: ${err}`)));
+      });
+      expect(stdout).toContain(`runlake serve ${out}-squiggle`);
+      const response = await fetch(
+        new URL(
+          "/api/query?sql=SELECT%20count(*)%20AS%20n%20FROM%20events%20WHERE%20event_type%3D'bifurcation'",
+          url,
+        ),
+      );
+      expect(await response.json()).toMatchObject({ rows: [{ n: 8 }] });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 90_000);
+});

@@ -17,13 +17,16 @@ import { checkShardRefs } from '../shards/index.js';
 import { writeStdout } from './common.js';
 import { writeSquiggleDemo } from './demo-squiggle.js';
 import { renderTable } from './output.js';
-import { positiveInteger } from './parse.js';
+import { nonNegativeInteger, positiveInteger } from './parse.js';
+import { serveUntilSignal } from './serve.js';
 
 interface DemoOptions {
   out: string;
   squiggleOut?: string;
   seeds: number;
   events: number;
+  serve?: boolean;
+  port: number;
 }
 
 const DEMO_MARKER = 'demo-lake';
@@ -45,6 +48,8 @@ export function registerDemoCommand(program: Command): void {
     .option('--squiggle-out <dir>', 'Squiggle lake directory to (re)create (default: <out>-squiggle)')
     .option('--seeds <n>', 'seeds per grid', positiveInteger, 3)
     .option('--events <n>', 'events per seed', positiveInteger, 2000)
+    .option('--serve', 'then serve the Squiggle demo lake (runlake serve) until interrupted')
+    .option('--port <n>', 'port for --serve (0 picks a free one)', nonNegativeInteger, 8787)
     .action(async (options: DemoOptions) => {
       const out = options.out;
       const squiggleOut = options.squiggleOut ?? `${out.replace(/[/\\]+$/, '')}-squiggle`;
@@ -93,6 +98,14 @@ export function registerDemoCommand(program: Command): void {
       lines.push('', ...(await squiggleDemo(squiggleOut)));
       lines.push('', 'Try next:', ...nextSteps(out, squiggleOut));
       await writeStdout(`${lines.join('\n')}\n`);
+      if (options.serve) {
+        await serveUntilSignal(squiggleOut, {
+          port: options.port,
+          host: '127.0.0.1',
+          maxRows: 100_000,
+          timeoutMs: 30_000,
+        });
+      }
     });
 }
 
@@ -274,6 +287,7 @@ function nextSteps(out: string, squiggleOut: string): string[] {
     `  runlake match ${squiggleOut} --run tiny-lr0.0003-s2 --layer 2 --module resid_post --top 3`,
     `  runlake analyze ${squiggleOut}        # incremental: nothing new, nothing recomputed`,
     `  runlake validate ${squiggleOut}`,
+    `  runlake serve ${squiggleOut}          # read-only query API on http://127.0.0.1:8787/ (runlake demo --serve)`,
     `  runlake schema geometry_state        # every dataset's columns: docs/schemas.md`,
     `  runlake import ${squiggleOut} metrics_scalar my-metrics.jsonl`,
   ];

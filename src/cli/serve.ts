@@ -3,7 +3,8 @@ import { startServer } from '../server/index.js';
 import { existingLakeDirectory } from './common.js';
 import { nonNegativeInteger, positiveInteger } from './parse.js';
 
-interface ServeOptions {
+/** Options of {@link serveUntilSignal} (the `runlake serve` flags). */
+export interface ServeOptions {
   port: number;
   host: string;
   token?: string;
@@ -50,28 +51,39 @@ export function registerServeCommand(program: Command): void {
     )
     .action(async (lakeDir: string, options: ServeOptions) => {
       existingLakeDirectory(lakeDir);
-      const started = await startServer(lakeDir, {
-        port: options.port,
-        host: options.host,
-        token: options.token,
-        maxRows: options.maxRows,
-        timeoutMs: options.timeoutMs,
-      });
-      process.stdout.write(`runlake serving ${lakeDir} at ${started.url}\n`);
-      if (options.token === undefined && !['127.0.0.1', 'localhost', '::1'].includes(options.host)) {
-        process.stderr.write(
-          `warning: ${options.host} is reachable from other machines and no --token is set\n`,
-        );
-      }
-      await new Promise<void>((resolve) => {
-        const stop = (signal: NodeJS.Signals) => {
-          process.stderr.write(`runlake: ${signal}, shutting down\n`);
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          started.close().then(resolve, resolve);
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      await serveUntilSignal(lakeDir, options);
     });
+}
+
+/**
+ * Starts the server on a lake, prints its URL, and runs until SIGINT or SIGTERM (`runlake serve`,
+ * `runlake demo --serve`).
+ *
+ * @example
+ * ```ts
+ * await serveUntilSignal('runlake-demo-squiggle', { port: 8787, host: '127.0.0.1', maxRows: 100_000, timeoutMs: 30_000 });
+ * ```
+ */
+export async function serveUntilSignal(lakeDir: string, options: ServeOptions): Promise<void> {
+  const started = await startServer(lakeDir, {
+    port: options.port,
+    host: options.host,
+    token: options.token,
+    maxRows: options.maxRows,
+    timeoutMs: options.timeoutMs,
+  });
+  process.stdout.write(`runlake serving ${lakeDir} at ${started.url}\n`);
+  if (options.token === undefined && !['127.0.0.1', 'localhost', '::1'].includes(options.host)) {
+    process.stderr.write(`warning: ${options.host} is reachable from other machines and no --token is set\n`);
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.stderr.write(`runlake: ${signal}, shutting down\n`);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      started.close().then(resolve, resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
 }
