@@ -8,7 +8,7 @@
  * EISPACK `tred1` + `tql1` pair and is all that is needed.
  */
 import { RunlakeError } from '../lake/index.js';
-import { compiledOnce, type WasmApi, wasmApi } from './wasm.js';
+import { compiledOnce, get, name, section, set, simd, uleb, vec, type WasmApi, wasmApi } from './wasm.js';
 
 /** Machine epsilon of float64 (2⁻⁵²), the convergence scale of the QL iteration. */
 const EPSILON = 2 ** -52;
@@ -144,23 +144,6 @@ const tridiagonalModule = compiledOnce(tridiagonalModuleBytes);
  * lanes at the end (a different summation order from the scalar loop, within rounding).
  */
 function tridiagonalModuleBytes(): Uint8Array {
-  const uleb = (value: number): number[] => {
-    const out: number[] = [];
-    let v = value;
-    do {
-      let byte = v & 0x7f;
-      v >>>= 7;
-      if (v !== 0) byte |= 0x80;
-      out.push(byte);
-    } while (v !== 0);
-    return out;
-  };
-  const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-  const section = (id: number, bytes: number[]): number[] => [id, ...uleb(bytes.length), ...bytes];
-  const name = (text: string): number[] => vec([...text].map((ch) => [ch.charCodeAt(0)]));
-  const simd = (op: number): number[] => [0xfd, ...uleb(op)];
-  const get = (i: number): number[] => [0x20, i];
-  const set = (i: number): number[] => [0x21, i];
   const i32 = (value: number): number[] => [0x41, value]; // 0 ≤ value < 64
   const iadd = [0x6a];
   const load = (offset: number): number[] => [...simd(0x00), 3, ...uleb(offset)];

@@ -5,7 +5,7 @@
 import { RunlakeError } from '../lake/index.js';
 import { symmetricEigenvalues } from './eigen.js';
 import { startGram } from './gram-thread.js';
-import { compiledOnce, type WasmApi, wasmApi } from './wasm.js';
+import { compiledOnce, get, name, section, set, simd, uleb, vec, type WasmApi, wasmApi } from './wasm.js';
 
 /** A dense row-major matrix of samples × features, float32 as stored or float64. */
 export type RowMatrix = Float32Array | Float64Array;
@@ -397,23 +397,6 @@ const WASM_MAX_BYTES = 2 ** 31;
  * entry summed over k in the same order, no fused multiply-add, so the results are bitwise equal.
  */
 function kernelModuleBytes(): Uint8Array {
-  const uleb = (value: number): number[] => {
-    const out: number[] = [];
-    let v = value;
-    do {
-      let byte = v & 0x7f;
-      v >>>= 7;
-      if (v !== 0) byte |= 0x80;
-      out.push(byte);
-    } while (v !== 0);
-    return out;
-  };
-  const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-  const section = (id: number, bytes: number[]): number[] => [id, ...uleb(bytes.length), ...bytes];
-  const name = (text: string): number[] => vec([...text].map((ch) => [ch.charCodeAt(0)]));
-  const simd = (op: number): number[] => [0xfd, ...uleb(op)];
-  const get = (i: number): number[] => [0x20, i];
-  const set = (i: number): number[] => [0x21, i];
   const f64Load = (offset: number): number[] => [0x2b, 3, ...uleb(offset)];
   const v128Load = (offset: number): number[] => [...simd(0x00), 4, ...uleb(offset)];
   const v128Store = (offset: number): number[] => [...simd(0x0b), 4, ...uleb(offset)];

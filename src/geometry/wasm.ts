@@ -46,3 +46,97 @@ export function compiledOnce(assemble: () => Uint8Array): () => object | null {
     return compiled;
   };
 }
+
+// ── Byte builders for the hand-assembled kernel modules (WebAssembly binary format) ─────────
+
+/**
+ * An unsigned LEB128 integer, as the binary format encodes sizes, indices and offsets.
+ *
+ * @example
+ * ```ts
+ * uleb(300); // [0xac, 0x02]
+ * ```
+ */
+export function uleb(value: number): number[] {
+  const out: number[] = [];
+  let v = value;
+  do {
+    let byte = v & 0x7f;
+    v >>>= 7;
+    if (v !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (v !== 0);
+  return out;
+}
+
+/**
+ * A vector: its length, then its items.
+ *
+ * @example
+ * ```ts
+ * vec([[1], [2, 3]]); // [2, 1, 2, 3]
+ * ```
+ */
+export function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+/**
+ * A section: its id, its byte length, then its bytes.
+ *
+ * @example
+ * ```ts
+ * section(1, [0x60]); // [1, 1, 0x60]
+ * ```
+ */
+export function section(id: number, bytes: number[]): number[] {
+  return [id, ...uleb(bytes.length), ...bytes];
+}
+
+/**
+ * A name (an ASCII string as a byte vector).
+ *
+ * @example
+ * ```ts
+ * name('m'); // [1, 0x6d]
+ * ```
+ */
+export function name(text: string): number[] {
+  return vec([...text].map((ch) => [ch.charCodeAt(0)]));
+}
+
+/**
+ * A SIMD instruction: the 0xfd prefix and its opcode.
+ *
+ * @example
+ * ```ts
+ * simd(0x00); // v128.load: [0xfd, 0x00]
+ * ```
+ */
+export function simd(op: number): number[] {
+  return [0xfd, ...uleb(op)];
+}
+
+/**
+ * `local.get i` (i < 128).
+ *
+ * @example
+ * ```ts
+ * get(2); // [0x20, 2]
+ * ```
+ */
+export function get(i: number): number[] {
+  return [0x20, i];
+}
+
+/**
+ * `local.set i` (i < 128).
+ *
+ * @example
+ * ```ts
+ * set(2); // [0x21, 2]
+ * ```
+ */
+export function set(i: number): number[] {
+  return [0x21, i];
+}
