@@ -1,0 +1,140 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type BrowserContext, chromium } from 'playwright-core';
+import { RUNLAKE_BIN } from './cli.js';
+import { repoRoot } from './lake-fixtures.js';
+
+/** Debian's Chromium (`apt-get install chromium`), or `$RUNLAKE_CHROMIUM`. */
+export const CHROMIUM_PATH = process.env.RUNLAKE_CHROMIUM?.trim() || '/usr/bin/chromium';
+
+/**
+ * Browser tests skip only on a developer machine without Chromium; on CI (`CI` set) a missing
+ * browser fails them, because `.ci/run` installs it.
+ */
+export const browser = {
+  available: existsSync(CHROMIUM_PATH),
+  skip: !existsSync(CHROMIUM_PATH) && !process.env.CI,
+} as const;
+
+/** Where browser tests leave screenshots (`test-artifacts/`, kept by CI). */
+export const ARTIFACTS_DIR = path.join(repoRoot, 'test-artifacts');
+
+/** The built web app (`npm run build` / the test global setup writes it). */
+export const WEB_DIST = path.join(repoRoot, 'web', 'dist');
+
+// Without the background-networking flags Chromium keeps dialling Google on this closed network
+// and stalls (field notes); a persistent context is how playwright-core takes a profile dir.
+const OFFLINE_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** A headless Chromium with a fresh profile; `close()` also removes the profile. */
+export interface TestBrowser {
+  readonly context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/**
+ * Launches Debian's Chromium headless through playwright-core, offline, with a new empty profile.
+ *
+ * @example
+ * ```ts
+ * const { context, close } = await launchChromium();
+ * const page = await context.newPage();
+ * await close();
+ * ```
+ */
+export async function launchChromium(): Promise<TestBrowser> {
+  const profile = mkdtempSync(path.join(os.tmpdir(), 'runlake-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: OFFLINE_FLAGS,
+    viewport: { width: 1400, height: 900 },
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The path a test's screenshot is saved to, under `test-artifacts/`. */
+export function artifactPath(name: string): string {
+  mkdirSync(ARTIFACTS_DIR, { recursive: true });
+  return path.join(ARTIFACTS_DIR, name);
+}
+
+/** A `runlake serve` child process and the URL it printed. */
+export interface ServeProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `runlake serve <lake> --port 0 …extra` (the built CLI) and resolves with the URL it
+ * prints.
+ *
+ * @example
+ * ```ts
+ * const served = await serveLake('runlake-demo-squiggle');
+ * await served.stop();
+ * ```
+ */
+export function serveLake(lakeDir: string, ...extra: string[]): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [RUNLAKE_BIN, 'serve', lakeDir, '--port', '0', ...extra], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const url = /at (http:\/\/\S+)/.exec(out)?.[1];
+      if (url) resolve({ url, child, stop });
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    child.once('exit', (code) => reject(new Error(`runlake serve exited with ${code}: ${err || out}`)));
+  });
+}
+
+/**
+ * Writes the demo lakes (`runlake demo --out <dir>/sweep`) once per test file and returns the
+ * Squiggle lake's path.
+ */
+export function writeDemoLake(dir: string): Promise<string> {
+  const sweep = path.join(dir, 'sweep');
+  const squiggle = path.join(dir, 'sweep-squiggle');
+  const child = spawn(process.execPath, [RUNLAKE_BIN, 'demo', '--out', sweep, '--events', '200'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+  });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) =>
+      code === 0 ? resolve(squiggle) : reject(new Error(`runlake demo exited with ${code}: ${err}`)),
+    );
+  });
+}
