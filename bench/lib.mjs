@@ -14,6 +14,8 @@ export const SCENARIOS = [
   'signature-search',
   'analyze-pipeline',
   'convert-file',
+  'web-first-curve',
+  'web-dashboard',
 ];
 
 const USAGE = `usage: node bench/run.mjs [--rows N] [--only <scenario>] [--repeat K] [--keep]
@@ -22,7 +24,9 @@ const USAGE = `usage: node bench/run.mjs [--rows N] [--only <scenario>] [--repea
                   convert-csv uses min(N, 4_000_000) rows, spread over its 40 CSVs;
                   squiggle-write min(N, 5_000_000) metrics_scalar rows; analyze-pipeline is sized
                   by ANALYZE_SAMPLES, ANALYZE_DIM (256) and ANALYZE_CHECKPOINTS (11) instead;
-                  convert-file writes min(N, 3_800_000) rows of JSON (CONVERT_FILE_ROWS overrides)
+                  convert-file writes min(N, 3_800_000) rows of JSON (CONVERT_FILE_ROWS overrides), and
+                  web-first-curve the same mask_impact rows (WEB_FIRST_CURVE_ROWS overrides);
+                  web-dashboard draws 200 runs x 10k steps (WEB_DASHBOARD_RUNS, _STEPS override)
   --only S        run one scenario: ${SCENARIOS.join(', ')}
   --repeat K      runs per measurement (default: 3 for query scenarios; for write scenarios 1 at
                   >= 5M rows, else 3; for convert-csv 1 at >= 1M rows, else 3)

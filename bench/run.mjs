@@ -118,6 +118,14 @@ async function main(options) {
     const { convertFileScenario } = await import('./convert-file.mjs');
     results.scenarios['convert-file'] = await convertFileScenario(options);
   }
+  if (run('web-first-curve')) {
+    const { webFirstCurveScenario } = await import('./web-first-curve.mjs');
+    results.scenarios['web-first-curve'] = await webFirstCurveScenario(options);
+  }
+  if (run('web-dashboard')) {
+    const { webDashboardScenario } = await import('./web-dashboard.mjs');
+    results.scenarios['web-dashboard'] = await webDashboardScenario(options);
+  }
   if (run('analyze-pipeline')) {
     const { analyzeScenario } = await import('./analyze.mjs');
     results.scenarios['analyze-pipeline'] = await analyzeScenario(options);
@@ -509,6 +517,14 @@ async function printResults(results) {
   if (results.scenarios['convert-file']) {
     const { printConvertFile } = await import('./convert-file.mjs');
     printConvertFile(results.scenarios['convert-file'], printTable);
+  }
+  if (results.scenarios['web-first-curve']) {
+    const { printWebFirstCurve } = await import('./web-first-curve.mjs');
+    printWebFirstCurve(results.scenarios['web-first-curve'], printTable);
+  }
+  if (results.scenarios['web-dashboard']) {
+    const { printWebDashboard } = await import('./web-dashboard.mjs');
+    printWebDashboard(results.scenarios['web-dashboard'], printTable);
   }
   if (results.scenarios['squiggle-write']) {
     const { printSquiggleWrite } = await import('./squiggle-write.mjs');
