@@ -5,7 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   analyzeLake,
   attachGridId,
+  minMaxPerColumn,
   openLake,
+  type PixelGrid,
+  pixelGridOf,
   type StartedServer,
   startServer,
   syntheticRuns,
@@ -19,6 +22,13 @@ const TOKEN = 'test-token-123';
 const MAX_ROWS = 500;
 const TIMEOUT_MS = 1000;
 const SPIKE_STEP = 1234;
+
+/** The `loss` the fixture logs: a smooth curve, with one spike up and one down in the first run. */
+function lossAt(run: number, step: number): number {
+  if (run === 0 && step === SPIKE_STEP) return 100;
+  if (run === 0 && step === SPIKE_STEP + 1) return -50;
+  return 1 + Math.sin(step / 500);
+}
 
 describe('runlake serve: read-only query API over a squiggle lake', () => {
   const dir = tempDir();
@@ -58,12 +68,7 @@ describe('runlake serve: read-only query API over a squiggle lake', () => {
         run_id: runId,
         step,
         metric_name: 'loss',
-        value:
-          r === 0 && step === SPIKE_STEP
-            ? 100
-            : r === 0 && step === SPIKE_STEP + 1
-              ? -50
-              : 1 + Math.sin(step / 500),
+        value: lossAt(r, step),
       })),
     );
     await lake.write('metrics_scalar', metrics);
@@ -75,12 +80,16 @@ describe('runlake serve: read-only query API over a squiggle lake', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('binds to 127.0.0.1 and lists its endpoints at /', async () => {
+  it('binds to 127.0.0.1, serves the built web app at / and lists its endpoints at /api', async () => {
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
-    const response = await get('/');
+    const app = await get('/');
+    expect(app.status).toBe(200);
+    expect(app.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await app.text()).toMatch(/<title>runlake/);
+    const response = await get('/api');
     expect(response.status).toBe(200);
     const body = (await response.json()) as { endpoints: { path: string }[] };
-    expect(body.endpoints.map((e) => e.path).join(' ')).toContain('/api/query');
+    expect(body.endpoints.map((e) => e.path).join(' ')).toContain('/api/metric-groups');
   });
 
   it('answers a SELECT as JSON', async () => {
@@ -257,6 +266,105 @@ describe('runlake serve: read-only query API over a squiggle lake', () => {
       series: { total: number }[];
     };
     expect(body.series[0]?.total).toBe(0);
+  });
+
+  it('smooths each whole series before cutting the range and downsampling, so zoom keeps the curve', async () => {
+    const run = runIds[0] as string;
+    type Series = { series: { step: number[]; value: number[]; downsampled: boolean }[]; smoothing: number };
+    const zoom = (await (
+      await get(`/api/metrics?run=${run}&metric=loss&width=100&from=1200&to=1300&smoothing=0.9`)
+    ).json()) as Series;
+    expect(zoom.smoothing).toBe(0.9);
+    // The EMA carries the history before `from`: it is not restarted at the zoom's left edge.
+    const raw = Array.from({ length: 5000 }, (_, step) => lossAt(0, step));
+    let last = 0;
+    const expected = raw.map((v, i) => {
+      last = 0.9 * last + 0.1 * v;
+      return last / (1 - 0.9 ** (i + 1));
+    });
+    const zoomed = zoom.series[0];
+    expect(zoomed?.downsampled).toBe(false);
+    expect(zoomed?.step).toEqual(Array.from({ length: 101 }, (_, i) => 1200 + i));
+    zoomed?.value.forEach((v, i) => {
+      expect(v).toBeCloseTo(expected[1200 + i] as number, 9);
+    });
+    // The smoothed spike is smaller than the raw one, and the full view shows the same values.
+    const full = (await (
+      await get(`/api/metrics?run=${run}&metric=loss&width=100&smoothing=0.9`)
+    ).json()) as Series;
+    const fullSeries = full.series[0];
+    expect(fullSeries?.downsampled).toBe(true);
+    expect(Math.max(...(fullSeries?.value ?? []))).toBeLessThan(100);
+    fullSeries?.step.forEach((step, i) => {
+      expect(fullSeries.value[i]).toBeCloseTo(expected[step] as number, 9);
+    });
+    expect((await get(`/api/metrics?run=${run}&metric=loss&smoothing=1`)).status).toBe(400);
+    expect((await get(`/api/metrics?run=${run}&metric=loss&smoothing=-0.1`)).status).toBe(400);
+  });
+
+  it('bins the same way in DuckDB and in the smoothing path', async () => {
+    const run = runIds[0] as string;
+    const sql = (await (await get(`/api/metrics?run=${run}&metric=loss&width=64`)).json()) as {
+      series: { step: number[]; value: number[] }[];
+    };
+    const steps = Array.from({ length: 5000 }, (_, step) => step);
+    const series = { step: steps, value: steps.map((step) => lossAt(0, step)) };
+    const grid = pixelGridOf([series], 64);
+    expect(grid).toBeDefined();
+    expect(minMaxPerColumn(series, grid as PixelGrid)).toEqual({
+      step: sql.series[0]?.step,
+      value: sql.series[0]?.value,
+    });
+  });
+
+  it('draws mean ± std bands over the seeds of each parameter group', async () => {
+    type Groups = {
+      by: string[];
+      groups: {
+        key: Record<string, unknown>;
+        runs: string[];
+        step: number[];
+        mean: number[];
+        std: (number | null)[];
+        count: number[];
+      }[];
+    };
+    const runs = runIds.join(',');
+    const byLr = (await (
+      await get(`/api/metric-groups?run=${runs}&metric=loss&by=lr&width=50`)
+    ).json()) as Groups;
+    expect(byLr.by).toEqual(['lr']);
+    expect(byLr.groups).toHaveLength(1);
+    const group = byLr.groups[0];
+    expect(group?.key).toEqual({ lr: 3e-4 });
+    expect(group?.runs).toEqual(runIds);
+    expect(group?.count.every((n) => n === runIds.length)).toBe(true);
+    expect(group?.mean).toHaveLength(50);
+    // Column 0 holds steps 0..99 of every run; only run 0's spike column differs between seeds.
+    const column0 = Array.from({ length: 100 }, (_, step) => 1 + Math.sin(step / 500));
+    const mean0 = column0.reduce((a, b) => a + b, 0) / 100;
+    expect(group?.mean[0]).toBeCloseTo(mean0, 9);
+    expect(group?.std[0]).toBeCloseTo(0, 9);
+    // Run 0's mean in the spike column is higher by d, so the spread over [d, 0, 0] is d/√3.
+    const spikeColumn = Math.floor((SPIKE_STEP * 50) / 4999);
+    const d = (100 - lossAt(1, SPIKE_STEP) + (-50 - lossAt(1, SPIKE_STEP + 1))) / 100;
+    expect(group?.std[spikeColumn]).toBeCloseTo(d / Math.sqrt(3), 9);
+    // One group per seed: a single run per group has no spread.
+    const bySeed = (await (
+      await get(`/api/metric-groups?run=${runs}&metric=loss&by=seed&width=50`)
+    ).json()) as Groups;
+    expect(bySeed.groups.map((g) => g.key)).toEqual(runIds.map((_, seed) => ({ seed })));
+    expect(bySeed.groups.every((g) => g.std.every((s) => s === null))).toBe(true);
+    // Smoothed bands come from the smoothed runs.
+    const smoothed = (await (
+      await get(`/api/metric-groups?run=${runs}&metric=loss&by=lr,model&width=50&smoothing=0.99`)
+    ).json()) as Groups;
+    expect(smoothed.groups[0]?.key).toEqual({ lr: 3e-4, model: 'tiny' });
+    expect(smoothed.groups[0]?.std[spikeColumn]).toBeLessThan(group?.std[spikeColumn] as number);
+    const unknown = await get(`/api/metric-groups?run=${runs}&metric=loss&by=warmup`);
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { error: string }).error).toMatch(/"warmup".*\blr\b.*\bseed\b/);
+    expect((await get(`/api/metric-groups?run=${runs}&metric=loss`)).status).toBe(400);
   });
 
   it('returns geometry trajectories and events of a run', async () => {

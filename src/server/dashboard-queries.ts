@@ -62,8 +62,8 @@ export async function lakeSummary(lake: Lake): Promise<LakeSummary> {
 }
 
 /**
- * The lake's runs, each with its sweep parameters (`params`, parsed from the `grids` table) when
- * its `grid_id` names a grid. Capped at `limits.maxRows`.
+ * The lake's runs (or only those named in `only`), each with its sweep parameters (`params`,
+ * parsed from the `grids` table) when its `grid_id` names a grid. Capped at `limits.maxRows`.
  *
  * @example
  * ```ts
@@ -74,132 +74,21 @@ export async function lakeSummary(lake: Lake): Promise<LakeSummary> {
 export async function listRuns(
   lake: Lake,
   limits: QueryLimits,
+  only?: readonly string[],
 ): Promise<{ runs: Record<string, unknown>[]; truncated: boolean }> {
   requireDataset(lake, 'runs');
   const hasGrid = lake.datasets.get('runs')?.manifest.columns.some((c) => c.name === 'grid_id') ?? false;
+  const params: DuckDBValue[] = [...(only ?? [])];
+  const where = only ? `WHERE r.run_id IN (${only.map((_, i) => `$${i + 1}`).join(', ')})` : '';
   const sql = hasGrid
-    ? 'SELECT r.*, g.params_json AS _params_json FROM runs r LEFT JOIN grids g ON g.grid_id = r.grid_id ORDER BY r.run_id'
-    : 'SELECT r.*, NULL AS _params_json FROM runs r ORDER BY r.run_id';
-  const json = resultToJson(await runReadOnlyQuery(lake, sql, limits));
+    ? `SELECT r.*, g.params_json AS _params_json FROM runs r LEFT JOIN grids g ON g.grid_id = r.grid_id ${where} ORDER BY r.run_id`
+    : `SELECT r.*, NULL AS _params_json FROM runs r ${where} ORDER BY r.run_id`;
+  const json = resultToJson(await runReadOnlyQuery(lake, sql, limits, params));
   const runs = json.rows.map(({ _params_json, ...run }) => ({
     ...run,
     params: typeof _params_json === 'string' ? JSON.parse(_params_json) : null,
   }));
   return { runs, truncated: json.truncated };
-}
-
-/** One run's series in a `GET /api/metrics` answer. */
-export interface MetricSeries {
-  readonly run_id: string;
-  /** Points of the run in the requested range before downsampling. */
-  readonly total: number;
-  /** Whether the points were reduced to the min and max of each pixel column. */
-  readonly downsampled: boolean;
-  readonly step: readonly number[];
-  readonly value: readonly number[];
-}
-
-/** The request of {@link metricSeries}. */
-export interface MetricRequest {
-  readonly runs: readonly string[];
-  readonly metric: string;
-  /** Pixel columns of the chart; a run with more than `2 × width` points is downsampled. */
-  readonly width: number;
-  readonly from?: number;
-  readonly to?: number;
-}
-
-/**
- * Per-run series of one scalar metric, downsampled in DuckDB to at most two points per pixel
- * column: the minimum and the maximum (at their own steps), so a one-step spike survives at any
- * zoom. Columns span the steps present in `[from, to]` across the requested runs, so runs line
- * up; a run with at most `2 × width` points in the range comes back at full resolution.
- *
- * @example
- * ```ts
- * const { series } = await metricSeries(lake, { runs: ['r1'], metric: 'loss', width: 800 }, limits);
- * series[0]?.step.length; // ≤ 1600
- * ```
- */
-export async function metricSeries(
-  lake: Lake,
-  request: MetricRequest,
-  limits: QueryLimits,
-): Promise<{ metric: string; width: number; series: MetricSeries[] }> {
-  requireDataset(lake, 'metrics_scalar');
-  const params: DuckDBValue[] = [];
-  const bind = (value: DuckDBValue): string => {
-    params.push(value);
-    return `$${params.length}`;
-  };
-  const runList = request.runs.map(bind).join(', ');
-  const filters = [`run_id IN (${runList})`, `metric_name = ${bind(request.metric)}`, 'value IS NOT NULL'];
-  if (request.from !== undefined) filters.push(`step >= ${bind(request.from)}`);
-  if (request.to !== undefined) filters.push(`step <= ${bind(request.to)}`);
-  const width = bind(request.width);
-  const sql = `
-    WITH s AS (SELECT run_id, step, value FROM metrics_scalar WHERE ${filters.join(' AND ')}),
-    r AS (SELECT min(step) AS x0, max(step) AS x1 FROM s),
-    n AS (SELECT run_id, count(*) AS total FROM s GROUP BY run_id),
-    b AS (
-      SELECT s.run_id, s.step, s.value, n.total,
-             least(floor((s.step - r.x0) * ${width}::DOUBLE / greatest(r.x1 - r.x0, 1))::BIGINT, ${width}::BIGINT - 1) AS px
-      FROM s CROSS JOIN r JOIN n USING (run_id)
-    ),
-    pts AS (
-      SELECT run_id, step, value FROM b WHERE total <= 2 * ${width}::BIGINT
-      UNION ALL
-      SELECT run_id, arg_min(step, value), min(value) FROM b WHERE total > 2 * ${width}::BIGINT GROUP BY run_id, px
-      UNION ALL
-      SELECT run_id, arg_max(step, value), max(value) FROM b WHERE total > 2 * ${width}::BIGINT GROUP BY run_id, px
-    )
-    SELECT DISTINCT p.run_id, p.step, p.value, n.total FROM pts p JOIN n USING (run_id) ORDER BY p.run_id, p.step`;
-  // Every run is at most 2 × width points, so the row cap is never what limits this answer.
-  const result = await runReadOnlyQuery(
-    lake,
-    sql,
-    { ...limits, maxRows: Math.max(limits.maxRows, 2 * request.width * request.runs.length) },
-    params,
-  );
-  const byRun = new Map<string, { total: number; step: number[]; value: number[] }>();
-  forEachRow(result, (row) => {
-    const runId = String(row.run_id);
-    let series = byRun.get(runId);
-    if (!series) {
-      series = { total: Number(row.total), step: [], value: [] };
-      byRun.set(runId, series);
-    }
-    series.step.push(Number(row.step));
-    series.value.push(Number(row.value));
-  });
-  const series = request.runs.map((runId) => {
-    const found = byRun.get(runId) ?? { total: 0, step: [], value: [] };
-    return { run_id: runId, ...found, downsampled: found.total > 2 * request.width };
-  });
-  return { metric: request.metric, width: request.width, series };
-}
-
-/**
- * The scalar metrics of the lake with how many runs and points log each.
- *
- * @example
- * ```ts
- * (await metricNames(lake, limits)).metrics; // [{ metric_name: 'loss', runs: 4, points: 2000 }]
- * ```
- */
-export async function metricNames(
-  lake: Lake,
-  limits: QueryLimits,
-): Promise<{ metrics: Record<string, unknown>[]; truncated: boolean }> {
-  requireDataset(lake, 'metrics_scalar');
-  const json = resultToJson(
-    await runReadOnlyQuery(
-      lake,
-      'SELECT metric_name, count(DISTINCT run_id) AS runs, count(*) AS points FROM metrics_scalar GROUP BY metric_name ORDER BY metric_name',
-      limits,
-    ),
-  );
-  return { metrics: json.rows as Record<string, unknown>[], truncated: json.truncated };
 }
 
 /** One descriptor trajectory in a `GET /api/geometry` answer. */
@@ -343,7 +232,8 @@ export async function matchesOf(
   };
 }
 
-function requireDataset(lake: Lake, name: string): void {
+/** Throws a 404 that names the datasets the lake has when it lacks `name`. */
+export function requireDataset(lake: Lake, name: string): void {
   if (!lake.datasets.has(name)) {
     throw new NotFoundError(
       `this ${lake.schemaSet.name} lake has no "${name}" dataset (it has: ${[...lake.datasets.keys()].join(', ') || 'none'})`,
@@ -351,7 +241,8 @@ function requireDataset(lake: Lake, name: string): void {
   }
 }
 
-function forEachRow(result: QueryResult, use: (row: Record<string, unknown>) => void): void {
+/** Calls `use` with each row of a result as a plain object. */
+export function forEachRow(result: QueryResult, use: (row: Record<string, unknown>) => void): void {
   for (let r = 0; r < result.rowCount; r++) {
     const row: Record<string, unknown> = {};
     result.columnNames.forEach((name, c) => {

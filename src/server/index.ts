@@ -6,11 +6,7 @@ export {
   type LakeSummary,
   lakeSummary,
   listRuns,
-  type MetricRequest,
-  type MetricSeries,
   matchesOf,
-  metricNames,
-  metricSeries,
   numberParam,
   SERVED_GEOMETRY_DESCRIPTORS,
 } from './dashboard-queries.js';
@@ -23,10 +19,32 @@ export {
   QueryTimeoutError,
   UnauthorizedError,
 } from './errors.js';
+export {
+  MAX_SMOOTHED_POINTS,
+  type MetricGroup,
+  type MetricGroupRequest,
+  type MetricRequest,
+  type MetricSeries,
+  metricGroups,
+  metricNames,
+  metricSeries,
+} from './metric-queries.js';
 export { duckdbRefusal, prepareReadOnly, statementTypeName } from './query-guard.js';
 export { type QueryLimits, type QueryResult, runReadOnlyQuery } from './query-runner.js';
 export { type JsonQueryResult, resultToArrow, resultToJson } from './result-encoding.js';
 export { openSandboxedLake, type SandboxOptions } from './sandbox.js';
+export {
+  type Band,
+  bandOf,
+  type ColumnMeans,
+  emaSmooth,
+  meanPerColumn,
+  minMaxPerColumn,
+  type PixelGrid,
+  pixelColumn,
+  pixelGridOf,
+  type StepSeries,
+} from './series-reduce.js';
 export {
   API_ENDPOINTS,
   ARROW_STREAM_TYPE,

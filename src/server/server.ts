@@ -4,16 +4,9 @@ import { serve } from '@hono/node-server';
 import { type Context, Hono } from 'hono';
 import type { Lake } from '../lake/index.js';
 import { checkToken } from './auth.js';
-import {
-  geometryOfRun,
-  lakeSummary,
-  listRuns,
-  matchesOf,
-  metricNames,
-  metricSeries,
-  numberParam,
-} from './dashboard-queries.js';
+import { geometryOfRun, lakeSummary, listRuns, matchesOf, numberParam } from './dashboard-queries.js';
 import { BadRequestError, errorResponse, NotFoundError } from './errors.js';
+import { type MetricRequest, metricGroups, metricNames, metricSeries } from './metric-queries.js';
 import type { QueryLimits } from './query-runner.js';
 import { runReadOnlyQuery } from './query-runner.js';
 import { resultToArrow, resultToJson } from './result-encoding.js';
@@ -77,8 +70,12 @@ export const API_ENDPOINTS: readonly { readonly path: string; readonly descripti
   { path: 'GET /api/runs', description: 'runs with their sweep parameters' },
   { path: 'GET /api/metric-names', description: 'scalar metrics with run and point counts' },
   {
-    path: 'GET /api/metrics?run=…&metric=…&width=N[&from=&to=]',
-    description: 'per-run series, min/max per pixel column',
+    path: 'GET /api/metrics?run=…&metric=…&width=N[&from=&to=&smoothing=0.6]',
+    description: 'per-run series, smoothed (EMA) then min/max per pixel column',
+  },
+  {
+    path: 'GET /api/metric-groups?run=…&metric=…&by=lr[,model]&width=N[&from=&to=&smoothing=]',
+    description: 'mean ± std bands over the runs of each parameter group',
   },
   {
     path: 'GET /api/geometry?run=…[&layer=&module=]',
@@ -166,21 +163,10 @@ export async function createServer(lakeDir: string, options: ServerOptions = {})
   app.get('/api/lake', async (c) => c.json(await lakeSummary(lake)));
   app.get('/api/runs', async (c) => c.json(await listRuns(lake, limits)));
   app.get('/api/metric-names', async (c) => c.json(await metricNames(lake, limits)));
-  app.get('/api/metrics', async (c) => {
-    const runs = listParam(c, 'run');
-    const metric = c.req.query('metric');
-    if (!metric) throw new BadRequestError('name the metric: ?metric=…');
-    const widthText = c.req.query('width') ?? '1000';
-    const width = Number(widthText);
-    if (!Number.isInteger(width) || width < 1 || width > MAX_WIDTH) {
-      throw new BadRequestError(`width must be an integer from 1 to ${MAX_WIDTH}, got "${widthText}"`);
-    }
-    const from = numberParam('from', c.req.query('from'));
-    const to = numberParam('to', c.req.query('to'));
-    if (from !== undefined && to !== undefined && from > to) {
-      throw new BadRequestError(`from (${from}) must not be after to (${to})`);
-    }
-    return c.json(await metricSeries(lake, { runs, metric, width, from, to }, limits));
+  app.get('/api/metrics', async (c) => c.json(await metricSeries(lake, metricRequest(c), limits)));
+  app.get('/api/metric-groups', async (c) => {
+    const by = (c.req.queries('by') ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
+    return c.json(await metricGroups(lake, { ...metricRequest(c), by }, limits));
   });
   app.get('/api/geometry', async (c) => {
     const run = c.req.query('run');
@@ -262,6 +248,28 @@ export async function startServer(lakeDir: string, options: ListenOptions = {}):
         if ('closeAllConnections' in listener) listener.closeAllConnections();
       }),
   };
+}
+
+/** The shared parameters of `/api/metrics` and `/api/metric-groups`, checked. */
+function metricRequest(c: Context): MetricRequest {
+  const runs = listParam(c, 'run');
+  const metric = c.req.query('metric');
+  if (!metric) throw new BadRequestError('name the metric: ?metric=…');
+  const widthText = c.req.query('width') ?? '1000';
+  const width = Number(widthText);
+  if (!Number.isInteger(width) || width < 1 || width > MAX_WIDTH) {
+    throw new BadRequestError(`width must be an integer from 1 to ${MAX_WIDTH}, got "${widthText}"`);
+  }
+  const from = numberParam('from', c.req.query('from'));
+  const to = numberParam('to', c.req.query('to'));
+  if (from !== undefined && to !== undefined && from > to) {
+    throw new BadRequestError(`from (${from}) must not be after to (${to})`);
+  }
+  const smoothing = numberParam('smoothing', c.req.query('smoothing')) ?? 0;
+  if (smoothing < 0 || smoothing >= 1) {
+    throw new BadRequestError(`smoothing must be at least 0 and below 1, got ${smoothing}`);
+  }
+  return { runs, metric, width, from, to, smoothing };
 }
 
 function listParam(c: Context, name: string): string[] {

@@ -1,0 +1,358 @@
+import type { DuckDBValue } from '@duckdb/node-api';
+import type { Lake } from '../lake/index.js';
+import { forEachRow, listRuns, requireDataset } from './dashboard-queries.js';
+import { BadRequestError } from './errors.js';
+import { type QueryLimits, runReadOnlyQuery } from './query-runner.js';
+import { resultToJson } from './result-encoding.js';
+import {
+  type Band,
+  bandOf,
+  type ColumnMeans,
+  emaSmooth,
+  meanPerColumn,
+  minMaxPerColumn,
+  type PixelGrid,
+  pixelGridOf,
+  type StepSeries,
+} from './series-reduce.js';
+
+/** Points a smoothed request may read at full resolution before it is refused. */
+export const MAX_SMOOTHED_POINTS = 20_000_000;
+
+/** One run's series in a `GET /api/metrics` answer. */
+export interface MetricSeries {
+  readonly run_id: string;
+  /** Points of the run in the requested range before downsampling. */
+  readonly total: number;
+  /** Whether the points were reduced to the min and max of each pixel column. */
+  readonly downsampled: boolean;
+  readonly step: readonly number[];
+  readonly value: readonly number[];
+}
+
+/** The request of {@link metricSeries} and {@link metricGroups}. */
+export interface MetricRequest {
+  readonly runs: readonly string[];
+  readonly metric: string;
+  /** Pixel columns of the chart; a run with more than `2 × width` points is downsampled. */
+  readonly width: number;
+  readonly from?: number;
+  readonly to?: number;
+  /**
+   * TensorBoard's EMA weight in `[0, 1)` (default 0): applied to each run's whole series before
+   * the range cut and the downsampling, so a smoothed curve does not change with zoom.
+   */
+  readonly smoothing?: number;
+}
+
+/** The request of {@link metricGroups}: a {@link MetricRequest} and the keys to group by. */
+export interface MetricGroupRequest extends MetricRequest {
+  /** Parameter names (keys of the grid's params) or `runs` columns, such as `lr` or `model`. */
+  readonly by: readonly string[];
+}
+
+/** One group of a `GET /api/metric-groups` answer: its key, its runs and its band. */
+export interface MetricGroup extends Band {
+  readonly key: Record<string, unknown>;
+  readonly runs: string[];
+}
+
+/**
+ * Per-run series of one scalar metric, downsampled to at most two points per pixel column: the
+ * minimum and the maximum (at their own steps), so a one-step spike survives at any zoom. Columns
+ * span the steps present in `[from, to]` across the requested runs, so runs line up; a run with
+ * at most `2 × width` points in the range comes back at full resolution.
+ *
+ * Unsmoothed, DuckDB does the binning. With `smoothing`, each run's full-resolution points up to
+ * `to` are smoothed first (TensorBoard's debiased EMA) and binned by the same rule.
+ *
+ * @example
+ * ```ts
+ * const { series } = await metricSeries(lake, { runs: ['r1'], metric: 'loss', width: 800, smoothing: 0.6 }, limits);
+ * series[0]?.step.length; // ≤ 1600
+ * ```
+ */
+export async function metricSeries(
+  lake: Lake,
+  request: MetricRequest,
+  limits: QueryLimits,
+): Promise<{ metric: string; width: number; smoothing: number; series: MetricSeries[] }> {
+  requireDataset(lake, 'metrics_scalar');
+  const smoothing = request.smoothing ?? 0;
+  const byRun =
+    smoothing > 0 ? await smoothedMinMax(lake, request, limits) : await sqlMinMax(lake, request, limits);
+  const series = request.runs.map((runId) => {
+    const found = byRun.get(runId) ?? { total: 0, step: [], value: [] };
+    return { run_id: runId, ...found, downsampled: found.total > 2 * request.width };
+  });
+  return { metric: request.metric, width: request.width, smoothing, series };
+}
+
+/**
+ * Mean ± std bands of one scalar metric over the runs of each group, where runs group by the
+ * values of `by` (typically every sweep parameter but the seed). Each run is first reduced to its
+ * mean per pixel column (after smoothing, when asked); a group's band is the mean and sample
+ * standard deviation of its runs in each column.
+ *
+ * @example
+ * ```ts
+ * const { groups } = await metricGroups(lake, { runs, metric: 'loss', width: 800, by: ['lr'] }, limits);
+ * groups[0]?.key; // { lr: 0.001 }
+ * ```
+ */
+export async function metricGroups(
+  lake: Lake,
+  request: MetricGroupRequest,
+  limits: QueryLimits,
+): Promise<{
+  metric: string;
+  by: readonly string[];
+  width: number;
+  smoothing: number;
+  groups: MetricGroup[];
+}> {
+  requireDataset(lake, 'metrics_scalar');
+  if (request.by.length === 0) throw new BadRequestError('name a parameter to group by: ?by=lr');
+  const smoothing = request.smoothing ?? 0;
+  const groups = await groupRuns(lake, request, limits);
+  const means =
+    smoothing > 0
+      ? await smoothedColumnMeans(lake, request, limits)
+      : await sqlColumnMeans(lake, request, limits);
+  return {
+    metric: request.metric,
+    by: request.by,
+    width: request.width,
+    smoothing,
+    groups: groups.map((group) => ({
+      key: group.key,
+      runs: group.runs,
+      ...bandOf(
+        group.runs.flatMap((runId) => means.get(runId) ?? []),
+        request.width,
+      ),
+    })),
+  };
+}
+
+/**
+ * The scalar metrics of the lake with how many runs and points log each.
+ *
+ * @example
+ * ```ts
+ * (await metricNames(lake, limits)).metrics; // [{ metric_name: 'loss', runs: 4, points: 2000 }]
+ * ```
+ */
+export async function metricNames(
+  lake: Lake,
+  limits: QueryLimits,
+): Promise<{ metrics: Record<string, unknown>[]; truncated: boolean }> {
+  requireDataset(lake, 'metrics_scalar');
+  const json = resultToJson(
+    await runReadOnlyQuery(
+      lake,
+      'SELECT metric_name, count(DISTINCT run_id) AS runs, count(*) AS points FROM metrics_scalar GROUP BY metric_name ORDER BY metric_name',
+      limits,
+    ),
+  );
+  return { metrics: json.rows as Record<string, unknown>[], truncated: json.truncated };
+}
+
+/** The WHERE clause of a metric request, with its values bound as parameters. */
+function metricFilter(request: MetricRequest, range: { from: boolean; to: boolean }) {
+  const params: DuckDBValue[] = [];
+  const bind = (value: DuckDBValue): string => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const filters = [
+    `run_id IN (${request.runs.map(bind).join(', ')})`,
+    `metric_name = ${bind(request.metric)}`,
+    'value IS NOT NULL',
+  ];
+  if (range.from && request.from !== undefined) filters.push(`step >= ${bind(request.from)}`);
+  if (range.to && request.to !== undefined) filters.push(`step <= ${bind(request.to)}`);
+  return { where: filters.join(' AND '), params, bind };
+}
+
+/** The binned CTEs shared by both SQL paths: `s` the points in range, `b` them with their column. */
+function binnedPoints(request: MetricRequest) {
+  const filter = metricFilter(request, { from: true, to: true });
+  const width = filter.bind(request.width);
+  const ctes = `
+    s AS (SELECT run_id, step, value FROM metrics_scalar WHERE ${filter.where}),
+    r AS (SELECT min(step) AS x0, max(step) AS x1 FROM s),
+    n AS (SELECT run_id, count(*) AS total FROM s GROUP BY run_id),
+    b AS (
+      SELECT s.run_id, s.step, s.value, n.total,
+             least(floor((s.step - r.x0) * ${width}::DOUBLE / greatest(r.x1 - r.x0, 1))::BIGINT, ${width}::BIGINT - 1) AS px
+      FROM s CROSS JOIN r JOIN n USING (run_id)
+    )`;
+  return { ctes, params: filter.params, width };
+}
+
+async function sqlMinMax(lake: Lake, request: MetricRequest, limits: QueryLimits) {
+  const { ctes, params, width } = binnedPoints(request);
+  const sql = `
+    WITH ${ctes},
+    pts AS (
+      SELECT run_id, step, value FROM b WHERE total <= 2 * ${width}::BIGINT
+      UNION ALL
+      SELECT run_id, arg_min(step, value), min(value) FROM b WHERE total > 2 * ${width}::BIGINT GROUP BY run_id, px
+      UNION ALL
+      SELECT run_id, arg_max(step, value), max(value) FROM b WHERE total > 2 * ${width}::BIGINT GROUP BY run_id, px
+    )
+    SELECT DISTINCT p.run_id, p.step, p.value, n.total FROM pts p JOIN n USING (run_id) ORDER BY p.run_id, p.step`;
+  // Every run is at most 2 × width points, so the row cap is never what limits this answer.
+  const result = await runReadOnlyQuery(lake, sql, answerLimits(limits, request), params);
+  const byRun = new Map<string, { total: number; step: number[]; value: number[] }>();
+  forEachRow(result, (row) => {
+    const runId = String(row.run_id);
+    let series = byRun.get(runId);
+    if (!series) {
+      series = { total: Number(row.total), step: [], value: [] };
+      byRun.set(runId, series);
+    }
+    series.step.push(Number(row.step));
+    series.value.push(Number(row.value));
+  });
+  return byRun;
+}
+
+async function sqlColumnMeans(lake: Lake, request: MetricRequest, limits: QueryLimits) {
+  const { ctes, params } = binnedPoints(request);
+  const sql = `WITH ${ctes}
+    SELECT run_id, px, avg(step) AS step, avg(value) AS value FROM b
+    WHERE isfinite(value) GROUP BY run_id, px ORDER BY run_id, px`;
+  const result = await runReadOnlyQuery(lake, sql, answerLimits(limits, request), params);
+  const byRun = new Map<string, { column: number[]; step: number[]; value: number[] }>();
+  forEachRow(result, (row) => {
+    const runId = String(row.run_id);
+    let means = byRun.get(runId);
+    if (!means) {
+      means = { column: [], step: [], value: [] };
+      byRun.set(runId, means);
+    }
+    means.column.push(Number(row.px));
+    means.step.push(Number(row.step));
+    means.value.push(Number(row.value));
+  });
+  return byRun as Map<string, ColumnMeans>;
+}
+
+/** Each requested run's points up to `to`, smoothed over its whole history, then cut to `[from, to]`. */
+async function smoothedInRange(
+  lake: Lake,
+  request: MetricRequest,
+  limits: QueryLimits,
+): Promise<Map<string, StepSeries>> {
+  const { where, params } = metricFilter(request, { from: false, to: true });
+  const result = await runReadOnlyQuery(
+    lake,
+    `SELECT run_id, step, value FROM metrics_scalar WHERE ${where} ORDER BY run_id, step`,
+    { ...limits, maxRows: MAX_SMOOTHED_POINTS },
+    params,
+  );
+  if (result.truncated) {
+    throw new BadRequestError(
+      `smoothing reads every point of the selected runs, and they have more than ${MAX_SMOOTHED_POINTS.toLocaleString('en-US')}: select fewer runs or turn smoothing off`,
+    );
+  }
+  const [runColumn, stepColumn, valueColumn] = result.columns as [unknown[], unknown[], unknown[]];
+  const out = new Map<string, StepSeries>();
+  let start = 0;
+  for (let i = 1; i <= result.rowCount; i++) {
+    if (i < result.rowCount && runColumn[i] === runColumn[start]) continue;
+    const steps = Float64Array.from(stepColumn.slice(start, i), Number);
+    const smoothed = emaSmooth(
+      Float64Array.from(valueColumn.slice(start, i), Number),
+      request.smoothing ?? 0,
+    );
+    let lo = 0;
+    while (request.from !== undefined && lo < steps.length && (steps[lo] as number) < request.from) lo++;
+    out.set(String(runColumn[start]), { step: steps.subarray(lo), value: smoothed.subarray(lo) });
+    start = i;
+  }
+  return out;
+}
+
+async function smoothedMinMax(lake: Lake, request: MetricRequest, limits: QueryLimits) {
+  const runs = await smoothedInRange(lake, request, limits);
+  const grid = pixelGridOf([...runs.values()], request.width);
+  const byRun = new Map<string, { total: number; step: number[]; value: number[] }>();
+  if (!grid) return byRun;
+  for (const [runId, series] of runs) {
+    if (series.step.length > 0)
+      byRun.set(runId, { total: series.step.length, ...minMaxPerColumn(series, grid) });
+  }
+  return byRun;
+}
+
+async function smoothedColumnMeans(lake: Lake, request: MetricRequest, limits: QueryLimits) {
+  const runs = await smoothedInRange(lake, request, limits);
+  const grid: PixelGrid | undefined = pixelGridOf([...runs.values()], request.width);
+  const byRun = new Map<string, ColumnMeans>();
+  if (!grid) return byRun;
+  for (const [runId, series] of runs) byRun.set(runId, meanPerColumn(series, grid));
+  return byRun;
+}
+
+/** Groups the requested runs by the values of `by`, looked up in each run's params, then its columns. */
+async function groupRuns(
+  lake: Lake,
+  request: MetricGroupRequest,
+  limits: QueryLimits,
+): Promise<{ key: Record<string, unknown>; runs: string[] }[]> {
+  const { runs } = await listRuns(
+    lake,
+    { ...limits, maxRows: Math.max(limits.maxRows, request.runs.length) },
+    request.runs,
+  );
+  const known = new Set<string>();
+  for (const run of runs) {
+    for (const name of Object.keys(run)) if (name !== 'params') known.add(name);
+    for (const name of Object.keys((run.params as Record<string, unknown> | null) ?? {})) known.add(name);
+  }
+  const unknown = request.by.filter((name) => !known.has(name));
+  if (unknown.length > 0) {
+    throw new BadRequestError(
+      `cannot group by ${unknown.map((n) => `"${n}"`).join(', ')}: the selected runs have the parameters and columns ${[...known].sort().join(', ')}`,
+    );
+  }
+  const groups = new Map<string, { key: Record<string, unknown>; runs: string[] }>();
+  const byId = new Map(runs.map((run) => [String(run.run_id), run]));
+  for (const runId of request.runs) {
+    const run = byId.get(runId);
+    const params = (run?.params as Record<string, unknown> | null | undefined) ?? {};
+    const key = Object.fromEntries(request.by.map((name) => [name, params[name] ?? run?.[name] ?? null]));
+    const id = JSON.stringify(request.by.map((name) => key[name]));
+    let group = groups.get(id);
+    if (!group) {
+      group = { key, runs: [] };
+      groups.set(id, group);
+    }
+    group.runs.push(runId);
+  }
+  return [...groups.values()].sort((a, b) =>
+    compareKeys(
+      request.by.map((n) => a.key[n]),
+      request.by.map((n) => b.key[n]),
+    ),
+  );
+}
+
+function compareKeys(a: readonly unknown[], b: readonly unknown[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === y) continue;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    return String(x).localeCompare(String(y));
+  }
+  return 0;
+}
+
+/** A per-run answer is bounded by `2 × width` points per run, not by the query row cap. */
+function answerLimits(limits: QueryLimits, request: MetricRequest): QueryLimits {
+  return { ...limits, maxRows: Math.max(limits.maxRows, 2 * request.width * request.runs.length) };
+}

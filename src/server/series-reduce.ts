@@ -1,0 +1,208 @@
+/** One run's points in step order. */
+export interface StepSeries {
+  readonly step: ArrayLike<number>;
+  readonly value: ArrayLike<number>;
+}
+
+/**
+ * TensorBoard's debiased exponential moving average: `last = a·last + (1−a)·v`, divided by
+ * `1 − aⁿ` so the first points are not pulled towards zero. Non-finite values pass through
+ * without moving the average, as TensorBoard does. `a = 0` returns the values unchanged.
+ *
+ * @example
+ * ```ts
+ * emaSmooth([1, 3, 3], 0.5); // [1, 2.333…, 2.714…]
+ * ```
+ */
+export function emaSmooth(values: ArrayLike<number>, weight: number): Float64Array {
+  if (!(weight >= 0 && weight < 1)) throw new RangeError(`smoothing must be in [0, 1), got ${weight}`);
+  const out = new Float64Array(values.length);
+  let last = 0;
+  let debias = 1;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number;
+    if (!Number.isFinite(v)) {
+      out[i] = v;
+      continue;
+    }
+    last = last * weight + (1 - weight) * v;
+    debias *= weight;
+    out[i] = weight === 0 ? v : last / (1 - debias);
+  }
+  return out;
+}
+
+/** The step span `[x0, x1]` pixel columns are cut from, and how many columns. */
+export interface PixelGrid {
+  readonly x0: number;
+  readonly x1: number;
+  readonly width: number;
+}
+
+/**
+ * The pixel column of a step: `floor((step − x0) · width / max(x1 − x0, 1))`, clamped to the last
+ * column. The SQL of `/api/metrics` uses the same rule, so both paths bin identically.
+ *
+ * @example
+ * ```ts
+ * pixelColumn(500, { x0: 0, x1: 1000, width: 10 }); // 5
+ * ```
+ */
+export function pixelColumn(step: number, grid: PixelGrid): number {
+  return Math.min(
+    Math.floor(((step - grid.x0) * grid.width) / Math.max(grid.x1 - grid.x0, 1)),
+    grid.width - 1,
+  );
+}
+
+/**
+ * The pixel grid spanning every step of the given series, or `undefined` when they are all
+ * empty.
+ *
+ * @example
+ * ```ts
+ * pixelGridOf([{ step: [5, 9], value: [1, 2] }], 100); // { x0: 5, x1: 9, width: 100 }
+ * ```
+ */
+export function pixelGridOf(series: readonly StepSeries[], width: number): PixelGrid | undefined {
+  let x0 = Number.POSITIVE_INFINITY;
+  let x1 = Number.NEGATIVE_INFINITY;
+  for (const s of series) {
+    for (let i = 0; i < s.step.length; i++) {
+      const step = s.step[i] as number;
+      if (step < x0) x0 = step;
+      if (step > x1) x1 = step;
+    }
+  }
+  return x0 <= x1 ? { x0, x1, width } : undefined;
+}
+
+/**
+ * Reduces a run to the minimum and the maximum of each pixel column, each at its own step (the
+ * first one on ties), in step order, so one-step spikes survive. A run with at most `2 × width`
+ * points comes back unchanged.
+ *
+ * @example
+ * ```ts
+ * minMaxPerColumn({ step: [0, 1, 2, 3], value: [1, 9, 2, 0] }, { x0: 0, x1: 3, width: 1 });
+ * // { step: [1, 3], value: [9, 0] }
+ * ```
+ */
+export function minMaxPerColumn(series: StepSeries, grid: PixelGrid): { step: number[]; value: number[] } {
+  const n = series.step.length;
+  if (n <= 2 * grid.width) return { step: Array.from(series.step), value: Array.from(series.value) };
+  const minAt = new Int32Array(grid.width).fill(-1);
+  const maxAt = new Int32Array(grid.width).fill(-1);
+  for (let i = 0; i < n; i++) {
+    const v = series.value[i] as number;
+    if (Number.isNaN(v)) continue;
+    const px = pixelColumn(series.step[i] as number, grid);
+    const lo = minAt[px] as number;
+    if (lo < 0 || v < (series.value[lo] as number)) minAt[px] = i;
+    const hi = maxAt[px] as number;
+    if (hi < 0 || v > (series.value[hi] as number)) maxAt[px] = i;
+  }
+  const kept = new Set<number>();
+  for (let px = 0; px < grid.width; px++) {
+    if ((minAt[px] as number) >= 0) kept.add(minAt[px] as number);
+    if ((maxAt[px] as number) >= 0) kept.add(maxAt[px] as number);
+  }
+  const order = [...kept].sort((a, b) => a - b);
+  return {
+    step: order.map((i) => series.step[i] as number),
+    value: order.map((i) => series.value[i] as number),
+  };
+}
+
+/** One run's mean step and mean value per pixel column it has points in. */
+export interface ColumnMeans {
+  readonly column: number[];
+  readonly step: number[];
+  readonly value: number[];
+}
+
+/**
+ * The mean step and mean value of a run in each pixel column it has finite points in, in column
+ * order: what a mean ± std band over seeds averages.
+ *
+ * @example
+ * ```ts
+ * meanPerColumn({ step: [0, 1, 2, 3], value: [1, 3, 5, 7] }, { x0: 0, x1: 3, width: 2 });
+ * // { column: [0, 1], step: [0.5, 2.5], value: [2, 6] }
+ * ```
+ */
+export function meanPerColumn(series: StepSeries, grid: PixelGrid): ColumnMeans {
+  const count = new Float64Array(grid.width);
+  const stepSum = new Float64Array(grid.width);
+  const valueSum = new Float64Array(grid.width);
+  for (let i = 0; i < series.step.length; i++) {
+    const v = series.value[i] as number;
+    if (!Number.isFinite(v)) continue;
+    const px = pixelColumn(series.step[i] as number, grid);
+    count[px] = (count[px] as number) + 1;
+    stepSum[px] = (stepSum[px] as number) + (series.step[i] as number);
+    valueSum[px] = (valueSum[px] as number) + v;
+  }
+  const out: ColumnMeans = { column: [], step: [], value: [] };
+  for (let px = 0; px < grid.width; px++) {
+    const n = count[px] as number;
+    if (n === 0) continue;
+    out.column.push(px);
+    out.step.push((stepSum[px] as number) / n);
+    out.value.push((valueSum[px] as number) / n);
+  }
+  return out;
+}
+
+/** A mean ± std band over the runs of one group. */
+export interface Band {
+  /** Mean step of the runs' points in each column. */
+  readonly step: number[];
+  readonly mean: number[];
+  /** Sample standard deviation across runs (`n − 1`); `null` where one run has points. */
+  readonly std: (number | null)[];
+  /** Runs with points in each column. */
+  readonly count: number[];
+}
+
+/**
+ * Combines the per-column means of a group's runs into a band: for each pixel column, the mean
+ * and sample standard deviation across the runs that have points there.
+ *
+ * @example
+ * ```ts
+ * bandOf([{ column: [0], step: [1], value: [2] }, { column: [0], step: [1], value: [4] }], 1);
+ * // { step: [1], mean: [3], std: [1.414…], count: [2] }
+ * ```
+ */
+export function bandOf(runs: readonly ColumnMeans[], width: number): Band {
+  const count = new Float64Array(width);
+  const stepSum = new Float64Array(width);
+  const sum = new Float64Array(width);
+  for (const run of runs) {
+    run.column.forEach((px, i) => {
+      count[px] = (count[px] as number) + 1;
+      stepSum[px] = (stepSum[px] as number) + (run.step[i] as number);
+      sum[px] = (sum[px] as number) + (run.value[i] as number);
+    });
+  }
+  // Two passes: the squared deviations from the column mean, which stays exact where a one-pass
+  // sum of squares loses digits on curves far from zero (a loss of 1000 ± 0.01).
+  const squares = new Float64Array(width);
+  for (const run of runs) {
+    run.column.forEach((px, i) => {
+      const d = (run.value[i] as number) - (sum[px] as number) / (count[px] as number);
+      squares[px] = (squares[px] as number) + d * d;
+    });
+  }
+  const band: Band = { step: [], mean: [], std: [], count: [] };
+  for (let px = 0; px < width; px++) {
+    const n = count[px] as number;
+    if (n === 0) continue;
+    band.step.push((stepSum[px] as number) / n);
+    band.mean.push((sum[px] as number) / n);
+    band.std.push(n > 1 ? Math.sqrt((squares[px] as number) / (n - 1)) : null);
+    band.count.push(n);
+  }
+  return band;
+}
