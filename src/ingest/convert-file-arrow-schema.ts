@@ -1,30 +1,18 @@
-import {
-  Bool,
-  type DataType,
-  Dictionary,
-  Field,
-  Float32,
-  Float64,
-  Int8,
-  Int16,
-  Int32,
-  Int64,
-  Schema,
-  Table,
-  tableToIPC,
-  Utf8,
-} from 'apache-arrow';
+import { Dictionary, Field, Int32, Schema, Table, tableToIPC, Utf8 } from 'apache-arrow';
+import { arrowTypeOfDuckDBName } from '../lake/index.js';
 
-const ARROW_TYPES: Record<string, () => DataType> = {
-  BIGINT: () => new Int64(),
-  INTEGER: () => new Int32(),
-  SMALLINT: () => new Int16(),
-  TINYINT: () => new Int8(),
-  DOUBLE: () => new Float64(),
-  FLOAT: () => new Float32(),
-  VARCHAR: () => new Utf8(),
-  BOOLEAN: () => new Bool(),
-};
+// Only the types whose Parquet storage an Arrow reader takes as this Arrow type unchanged: a
+// timestamp or decimal hint would make readers reinterpret DuckDB's microseconds or decimals.
+const HINTED_TYPES = new Set([
+  'BIGINT',
+  'INTEGER',
+  'SMALLINT',
+  'TINYINT',
+  'DOUBLE',
+  'FLOAT',
+  'VARCHAR',
+  'BOOLEAN',
+]);
 
 /**
  * The `ARROW:schema` Parquet metadata value (base64 of an Arrow IPC schema message, as pyarrow
@@ -47,12 +35,12 @@ export function arrowSchemaHint(
   const fields: Field[] = [];
   let dictionaryId = 0;
   for (const column of columns) {
-    const make = ARROW_TYPES[column.type];
-    if (!make) return undefined;
+    const plain = HINTED_TYPES.has(column.type) ? arrowTypeOfDuckDBName(column.type) : undefined;
+    if (!plain) return undefined;
     const type =
       column.type === 'VARCHAR' && dictionary.has(column.name)
         ? new Dictionary(new Utf8(), new Int32(), dictionaryId++)
-        : make();
+        : plain;
     fields.push(new Field(column.name, type, true));
   }
   return Buffer.from(tableToIPC(new Table(new Schema(fields)), 'stream')).toString('base64');

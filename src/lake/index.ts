@@ -1,3 +1,4 @@
+export * from './arrow-types.js';
 export * from './canonical-params.js';
 export * from './column-types.js';
 export * from './dataset.js';
