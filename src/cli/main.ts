@@ -7,6 +7,7 @@ import { registerConvertCommand } from './convert.js';
 import { registerConvertFileCommand } from './convert-file.js';
 import { registerDemoCommand } from './demo.js';
 import { registerEnumCommand } from './enum.js';
+import { registerExportViewerCommand } from './export-viewer.js';
 import { registerImportCommand } from './import.js';
 import { registerInfoCommand } from './info.js';
 import { registerIngestCommand } from './ingest.js';
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
   registerMatchCommand(program);
   registerViewCommand(program);
   registerServeCommand(program);
+  registerExportViewerCommand(program);
   const ingest = registerIngestCommand(program);
   registerIngestDatadecide(ingest);
   registerIngestQa(ingest);
