@@ -1,4 +1,381 @@
-const app = document.querySelector('#app');
-if (app) app.textContent = 'runlake file viewer';
+// The standalone file viewer page: open or drop a Parquet, CSV or JSON file (or pass ?url=…),
+// then browse it as a paged table, filter it and plot it — all in the browser, no server needed.
+import type uPlot from 'uplot';
+import './viewer.css';
+import { type ActiveFilter, type FilterChoice, filterChoices, selectRows } from './filters.js';
+import { type Column, ViewerFileError } from './frame.js';
+import { type ByteSource, fileSource, type LoadedFile, loadSource, urlSource } from './load-file.js';
+import { initParquet } from './load-parquet.js';
+import { drawPlot } from './plot.js';
+import { aggregateCurves, defaultPlot } from './plot-data.js';
+import { TableView } from './table-view.js';
 
-export {};
+const fmt = (n: number) => n.toLocaleString('en-US');
+const rowsText = (n: number) => `${fmt(n)} ${n === 1 ? 'row' : 'rows'}`;
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: { className?: string; testid?: string; text?: string } = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (props.className) node.className = props.className;
+  if (props.testid) node.dataset.testid = props.testid;
+  if (props.text !== undefined) node.textContent = props.text;
+  node.append(...children);
+  return node;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+// ---- page skeleton -------------------------------------------------------------------------
+
+const app = document.querySelector<HTMLElement>('#app') ?? document.body;
+
+const fileInput = el('input', { testid: 'file-input' });
+fileInput.type = 'file';
+fileInput.accept = '.parquet,.pq,.csv,.json,.jsonl,.ndjson';
+fileInput.className = 'visually-hidden';
+fileInput.id = 'file-input';
+const openLabel = el('label', { className: 'button primary', testid: 'open-button', text: 'Open file…' });
+openLabel.htmlFor = 'file-input';
+
+const header = el(
+  'header',
+  { className: 'top' },
+  el('h1', { text: 'runlake viewer' }),
+  el(
+    'div',
+    { className: 'open' },
+    openLabel,
+    fileInput,
+    el('span', { className: 'hint', text: 'or drop a file' }),
+  ),
+);
+
+const statusBox = el('section', { className: 'status', testid: 'status' });
+const fileInfo = el('section', { className: 'file-info', testid: 'file-info' });
+const columnsBox = el('section', { className: 'columns', testid: 'columns' });
+const filtersBox = el('section', { className: 'filters', testid: 'filters' });
+const plotControls = el('div', { className: 'plot-controls' });
+const plotHost = el('div', { className: 'plot', testid: 'plot' });
+const plotNote = el('p', { className: 'plot-note', testid: 'plot-note' });
+const plotBox = el('section', { className: 'plot-section' }, plotControls, plotHost, plotNote);
+const table = new TableView();
+const content = el(
+  'main',
+  { className: 'content' },
+  fileInfo,
+  columnsBox,
+  filtersBox,
+  plotBox,
+  table.element,
+);
+const dropOverlay = el('div', { className: 'drop-overlay', text: 'Drop the file to open it' });
+app.replaceChildren(header, statusBox, content, dropOverlay);
+
+// ---- state ---------------------------------------------------------------------------------
+
+interface ViewState {
+  readonly file: LoadedFile;
+  readonly choices: FilterChoice[];
+  filters: Map<string, ActiveFilter>;
+  rows: Uint32Array | null;
+  plot: uPlot | undefined;
+}
+
+let state: ViewState | undefined;
+let loadToken = 0;
+
+function showEmpty(): void {
+  content.hidden = true;
+  statusBox.className = 'status empty';
+  statusBox.replaceChildren(
+    el('p', { className: 'empty-title', testid: 'empty', text: 'Open or drop a Parquet, CSV or JSON file' }),
+    el('p', {
+      className: 'empty-hint',
+      text: 'Everything stays in this browser tab: the file is read locally, nothing is uploaded.',
+    }),
+  );
+}
+
+function showLoading(name: string, detail: string): void {
+  statusBox.className = 'status loading';
+  const progress = el('span', { testid: 'loading', text: `Loading ${name}${detail ? ` — ${detail}` : ''}…` });
+  statusBox.replaceChildren(el('span', { className: 'spinner' }), progress);
+}
+
+function showError(error: unknown, fallbackName: string): void {
+  content.hidden = true;
+  const fileName = error instanceof ViewerFileError ? error.fileName : fallbackName;
+  const cause =
+    error instanceof ViewerFileError ? error.reason : error instanceof Error ? error.message : String(error);
+  statusBox.className = 'status error';
+  statusBox.replaceChildren(
+    el(
+      'div',
+      { testid: 'error', className: 'error-box' },
+      el('strong', { text: `Could not open ${fileName}` }),
+      el('p', { text: cause }),
+    ),
+  );
+}
+
+// ---- loading -------------------------------------------------------------------------------
+
+async function open(source: ByteSource | Promise<ByteSource>, name: string): Promise<void> {
+  const token = ++loadToken;
+  state?.plot?.destroy();
+  state = undefined;
+  content.hidden = true;
+  showLoading(name, '');
+  const started = performance.now();
+  try {
+    const resolved = await source;
+    const file = await loadSource(resolved, (read, total) => {
+      if (token !== loadToken) return;
+      const detail = total ? `${formatBytes(read)} of ${formatBytes(total)}` : formatBytes(read);
+      showLoading(resolved.name, `read ${detail}`);
+    });
+    if (token !== loadToken) return;
+    const loadMs = performance.now() - started;
+    show(file, loadMs);
+  } catch (error) {
+    if (token !== loadToken) return;
+    console.error(error);
+    showError(error, name);
+  }
+}
+
+function show(file: LoadedFile, loadMs: number): void {
+  statusBox.className = 'status hidden';
+  statusBox.replaceChildren();
+  content.hidden = false;
+  document.title = `${file.name} — runlake viewer`;
+  const choices = filterChoices(file.frame);
+  state = { file, choices, filters: new Map(), rows: null, plot: undefined };
+
+  fileInfo.replaceChildren(
+    el('h2', { testid: 'file-name', text: file.name }),
+    el(
+      'dl',
+      {},
+      el('dt', { text: 'Format' }),
+      el('dd', { testid: 'file-format', text: file.format.toUpperCase() }),
+      el('dt', { text: 'Rows' }),
+      el('dd', { testid: 'row-count', text: rowsText(file.frame.numRows) }),
+      el('dt', { text: 'Columns' }),
+      el('dd', { text: String(file.frame.columns.length) }),
+      el('dt', { text: 'Size' }),
+      el('dd', { text: formatBytes(file.bytes) }),
+      el('dt', { text: 'Load time' }),
+      el('dd', { testid: 'load-time', text: `${fmt(Math.round(loadMs))} ms` }),
+    ),
+  );
+  columnsBox.replaceChildren(
+    el('h3', { text: 'Columns' }),
+    el(
+      'ul',
+      {},
+      ...file.frame.columns.map((c) =>
+        el(
+          'li',
+          { testid: `column-${c.name}` },
+          el('span', { className: 'col-name', text: c.name }),
+          el('span', { className: 'col-type', text: c.type }),
+        ),
+      ),
+    ),
+  );
+  renderFilters(state);
+  renderPlotControls(state);
+  table.setData(file.frame, null);
+  updatePlot();
+}
+
+// ---- filters -------------------------------------------------------------------------------
+
+function renderFilters(view: ViewState): void {
+  const reset = el('button', { className: 'button', testid: 'filters-reset', text: 'Reset' });
+  reset.type = 'button';
+  reset.addEventListener('click', () => {
+    view.filters.clear();
+    renderFilters(view);
+    applyFilters();
+  });
+  const items = view.choices.map((choice) => filterControl(view, choice));
+  filtersBox.replaceChildren(
+    el('div', { className: 'section-head' }, el('h3', { text: 'Filters' }), reset),
+    items.length
+      ? el('div', { className: 'filter-grid' }, ...items)
+      : el('p', { className: 'muted', text: 'No column has few enough distinct values to filter by.' }),
+  );
+}
+
+function filterControl(view: ViewState, choice: FilterChoice): HTMLElement {
+  const name = choice.column.name;
+  const wrapper = el('label', { className: 'filter' }, el('span', { className: 'filter-name', text: name }));
+  if (choice.kind === 'select') {
+    const select = el('select', { testid: `filter-${name}` });
+    select.append(new Option(`All (${fmt(choice.options.length)})`, ''));
+    for (const option of choice.options)
+      select.append(new Option(option.label || '(empty)', String(option.value)));
+    const active = view.filters.get(name);
+    if (active?.kind === 'equals') select.value = String(active.value);
+    select.addEventListener('change', () => {
+      if (select.value === '') view.filters.delete(name);
+      else view.filters.set(name, { kind: 'equals', column: name, value: Number(select.value) });
+      applyFilters();
+    });
+    wrapper.append(select);
+    return wrapper;
+  }
+  const input = (bound: 'min' | 'max', placeholder: number) => {
+    const box = el('input', { testid: `filter-${name}-${bound}` });
+    box.type = 'number';
+    box.step = 'any';
+    box.placeholder = `${bound} ${Number(placeholder.toPrecision(6))}`;
+    box.addEventListener('change', () => {
+      const min = minBox.value === '' ? undefined : Number(minBox.value);
+      const max = maxBox.value === '' ? undefined : Number(maxBox.value);
+      if (min === undefined && max === undefined) view.filters.delete(name);
+      else view.filters.set(name, { kind: 'range', column: name, min, max });
+      applyFilters();
+    });
+    return box;
+  };
+  const minBox = input('min', choice.min);
+  const maxBox = input('max', choice.max);
+  wrapper.append(el('span', { className: 'range' }, minBox, el('span', { text: '–' }), maxBox));
+  return wrapper;
+}
+
+function applyFilters(): void {
+  const view = state;
+  if (!view) return;
+  view.rows = selectRows(view.file.frame, [...view.filters.values()]);
+  const total = view.file.frame.numRows;
+  const rowCount = fileInfo.querySelector<HTMLElement>('[data-testid="row-count"]');
+  if (rowCount)
+    rowCount.textContent = view.rows ? `${fmt(view.rows.length)} of ${rowsText(total)}` : rowsText(total);
+  table.setData(view.file.frame, view.rows);
+  updatePlot();
+}
+
+// ---- plot ----------------------------------------------------------------------------------
+
+const xSelect = el('select', { testid: 'plot-x' });
+const ySelect = el('select', { testid: 'plot-y' });
+const groupSelect = el('select', { testid: 'plot-group' });
+const logToggle = el('input', { testid: 'plot-log' });
+logToggle.type = 'checkbox';
+for (const control of [xSelect, ySelect, groupSelect, logToggle])
+  control.addEventListener('change', () => updatePlot());
+window.addEventListener('resize', () => {
+  const plot = state?.plot;
+  if (plot) plot.setSize({ width: Math.max(320, plotHost.clientWidth), height: 380 });
+});
+
+function renderPlotControls(view: ViewState): void {
+  const columns = view.file.frame.columns;
+  const numeric = columns.filter((c) => c.kind === 'numeric');
+  const options = (list: readonly Column[]) => list.map((c) => new Option(c.name, c.name));
+  xSelect.replaceChildren(...options(columns.filter((c) => c.kind === 'numeric' || isSelectable(view, c))));
+  ySelect.replaceChildren(...options(numeric));
+  groupSelect.replaceChildren(
+    new Option('(none)', ''),
+    ...options(columns.filter((c) => isSelectable(view, c))),
+  );
+  const defaults = defaultPlot(view.file.frame);
+  if (defaults) {
+    xSelect.value = defaults.x;
+    ySelect.value = defaults.y;
+    groupSelect.value = defaults.group ?? '';
+  }
+  const labelled = (text: string, control: HTMLElement) =>
+    el('label', { className: 'control' }, el('span', { text }), control);
+  plotControls.replaceChildren(
+    el('h3', { text: 'Plot' }),
+    labelled('x', xSelect),
+    labelled('y (mean)', ySelect),
+    labelled('series', groupSelect),
+    el('label', { className: 'control check' }, logToggle, el('span', { text: 'log y' })),
+  );
+}
+
+function isSelectable(view: ViewState, column: Column): boolean {
+  return view.choices.some((c) => c.kind === 'select' && c.column === column);
+}
+
+function updatePlot(): void {
+  const view = state;
+  if (!view) return;
+  const x = xSelect.value;
+  const y = ySelect.value;
+  if (!x || !y) {
+    view.plot?.destroy();
+    view.plot = undefined;
+    plotHost.replaceChildren(
+      el('p', { className: 'plot-empty', text: 'Pick numeric x and y columns to plot.' }),
+    );
+    plotHost.dataset.seriesCount = '0';
+    plotNote.textContent = '';
+    return;
+  }
+  const started = performance.now();
+  const set = aggregateCurves(view.file.frame, view.rows, x, y, groupSelect.value || undefined);
+  view.plot = drawPlot(plotHost, set, { xLabel: x, yLabel: y, logY: logToggle.checked }, view.plot);
+  const notes = [
+    `${fmt(set.xs.length)} points`,
+    `aggregated in ${fmt(Math.round(performance.now() - started))} ms`,
+  ];
+  if (set.binned) notes.push('x binned into equal-width bins');
+  if (set.curves.length < set.totalGroups)
+    notes.push(`showing the ${set.curves.length} largest of ${set.totalGroups} series`);
+  plotNote.textContent = notes.join(' · ');
+}
+
+// ---- input wiring --------------------------------------------------------------------------
+
+fileInput.addEventListener('change', () => {
+  const file = fileInput.files?.[0];
+  if (file) void open(fileSource(file), file.name);
+  // Picking the same file again should reload it.
+  fileInput.value = '';
+});
+
+let dragDepth = 0;
+document.addEventListener('dragenter', (event) => {
+  event.preventDefault();
+  dragDepth++;
+  document.body.classList.add('dragging');
+});
+document.addEventListener('dragleave', () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (dragDepth === 0) document.body.classList.remove('dragging');
+});
+document.addEventListener('dragover', (event) => event.preventDefault());
+document.addEventListener('drop', (event) => {
+  event.preventDefault();
+  dragDepth = 0;
+  document.body.classList.remove('dragging');
+  const file = event.dataTransfer?.files[0];
+  if (file) void open(fileSource(file), file.name);
+});
+
+// Start compiling parquet-wasm now so it overlaps with picking or fetching the file.
+void initParquet().catch((error: unknown) => console.error('parquet-wasm failed to initialise', error));
+
+const url = new URLSearchParams(location.search).get('url');
+if (url) void open(urlSource(url), url.split('/').pop() || url);
+else showEmpty();

@@ -1,0 +1,161 @@
+// Apache Arrow table → the viewer's frame. Numeric buffers are reused (one chunk) or concatenated
+// with one typed-array copy; dictionary columns keep their integer indices, remapped to one
+// dictionary for the whole table, since parquet-wasm gives each record batch its own dictionary.
+import { type Data, DataType, type Table, type Vector } from 'apache-arrow';
+import type { CategoryColumn, Column, Frame, NumericArray, NumericColumn } from './frame.js';
+
+type TypedCtor = new (length: number) => NumericArray;
+
+/**
+ * The frame view of an Arrow table (columns in schema order).
+ *
+ * @example
+ * ```ts
+ * const frame = arrowToFrame(tableFromIPC(ipcBytes));
+ * ```
+ */
+export function arrowToFrame(table: Table): Frame {
+  const columns: Column[] = [];
+  for (const field of table.schema.fields) {
+    const vector = table.getChild(field.name);
+    if (!vector) continue;
+    columns.push(vectorToColumn(field.name, vector));
+  }
+  return { numRows: table.numRows, columns };
+}
+
+/** Display name of an Arrow type: `float32`, `int64`, `dictionary<utf8>`… */
+export function arrowTypeName(type: DataType): string {
+  if (DataType.isDictionary(type)) return `dictionary<${arrowTypeName(type.dictionary)}>`;
+  return String(type).toLowerCase();
+}
+
+function vectorToColumn(name: string, vector: Vector): Column {
+  const type = vector.type as DataType;
+  const typeName = arrowTypeName(type);
+  if (DataType.isDictionary(type)) return dictionaryColumn(name, typeName, vector);
+  if ((DataType.isInt(type) || DataType.isFloat(type)) && !isHalfFloat(vector)) {
+    return primitiveColumn(name, typeName, vector, DataType.isInt(type));
+  }
+  if (DataType.isTimestamp(type) || DataType.isDate(type) || DataType.isTime(type) || isHalfFloat(vector)) {
+    return viaGet(name, typeName, vector, (v) => (v === null || v === undefined ? Number.NaN : Number(v)));
+  }
+  return textColumn(name, typeName, vector);
+}
+
+function isHalfFloat(vector: Vector): boolean {
+  return DataType.isFloat(vector.type) && vector.data[0]?.values instanceof Uint16Array;
+}
+
+function isValid(data: Data, i: number): boolean {
+  const bitmap = data.nullBitmap;
+  if (!bitmap || data.nullCount === 0 || bitmap.length === 0) return true;
+  const bit = data.offset + i;
+  return ((bitmap[bit >> 3] as number) & (1 << (bit & 7))) !== 0;
+}
+
+function primitiveColumn(name: string, typeName: string, vector: Vector, integer: boolean): NumericColumn {
+  const chunks = vector.data as Data[];
+  const hasNulls = chunks.some((d) => d.nullCount > 0);
+  const first = chunks[0]?.values as unknown;
+  const isBig = first instanceof BigInt64Array || first instanceof BigUint64Array;
+  // Nulls become NaN, so an integer column with nulls (or 64-bit integers) widens to float64.
+  if (!hasNulls && !isBig && chunks.length === 1 && first) {
+    const values = (first as NumericArray).subarray(0, vector.length) as NumericArray;
+    return { kind: 'numeric', name, type: typeName, values, integer };
+  }
+  const Ctor: TypedCtor =
+    hasNulls || isBig || !first ? Float64Array : ((first as NumericArray).constructor as TypedCtor);
+  const out = new Ctor(vector.length);
+  let at = 0;
+  for (const data of chunks) {
+    const src = data.values as unknown as ArrayLike<number | bigint>;
+    if (isBig) {
+      for (let i = 0; i < data.length; i++) out[at + i] = Number(src[i] as bigint);
+    } else if (!hasNulls) {
+      out.set((src as NumericArray).subarray(0, data.length), at);
+    } else {
+      for (let i = 0; i < data.length; i++) out[at + i] = Number(src[i] as number);
+    }
+    if (data.nullCount > 0)
+      for (let i = 0; i < data.length; i++) if (!isValid(data, i)) out[at + i] = Number.NaN;
+    at += data.length;
+  }
+  return { kind: 'numeric', name, type: typeName, values: out, integer };
+}
+
+function dictionaryColumn(name: string, typeName: string, vector: Vector): CategoryColumn {
+  const codes = new Int32Array(vector.length);
+  const dictionary: string[] = [];
+  const lookup = new Map<string, number>();
+  let lastDictionary: Vector | undefined;
+  let remap = new Int32Array(0);
+  let at = 0;
+  for (const data of vector.data as Data[]) {
+    const dict = data.dictionary;
+    if (dict && dict !== lastDictionary) {
+      lastDictionary = dict;
+      remap = new Int32Array(dict.length);
+      for (let k = 0; k < dict.length; k++) {
+        const value = dict.get(k);
+        const text = value === null || value === undefined ? '' : String(value);
+        let code = lookup.get(text);
+        if (code === undefined) {
+          code = dictionary.length;
+          dictionary.push(text);
+          lookup.set(text, code);
+        }
+        remap[k] = code;
+      }
+    }
+    const indices = data.values as unknown as ArrayLike<number | bigint>;
+    const nulls = data.nullCount > 0;
+    for (let i = 0; i < data.length; i++) {
+      codes[at + i] = nulls && !isValid(data, i) ? -1 : (remap[Number(indices[i])] as number);
+    }
+    at += data.length;
+  }
+  return { kind: 'category', name, type: typeName, codes, dictionary };
+}
+
+function textColumn(name: string, typeName: string, vector: Vector): CategoryColumn {
+  const codes = new Int32Array(vector.length);
+  const dictionary: string[] = [];
+  const lookup = new Map<string, number>();
+  let row = 0;
+  for (const value of vector) {
+    if (value === null || value === undefined) {
+      codes[row++] = -1;
+      continue;
+    }
+    const text = typeof value === 'string' ? value : stringify(value);
+    let code = lookup.get(text);
+    if (code === undefined) {
+      code = dictionary.length;
+      dictionary.push(text);
+      lookup.set(text, code);
+    }
+    codes[row++] = code;
+  }
+  const type = typeName === 'bool' ? 'bool' : typeName;
+  return { kind: 'category', name, type, codes, dictionary };
+}
+
+function stringify(value: unknown): string {
+  if (typeof value === 'object' && value !== null && 'toJSON' in value) {
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v));
+  }
+  return String(value);
+}
+
+function viaGet(
+  name: string,
+  typeName: string,
+  vector: Vector,
+  toNumber: (v: unknown) => number,
+): NumericColumn {
+  const values = new Float64Array(vector.length);
+  let row = 0;
+  for (const value of vector) values[row++] = toNumber(value);
+  return { kind: 'numeric', name, type: typeName, values, integer: false };
+}

@@ -1,0 +1,207 @@
+// Opening a file (picked, dropped or fetched by URL): detect the format from the name and the
+// first bytes, then stream it into the right parser. CSV and JSON are parsed chunk by chunk as
+// they are read, so neither the file nor its text has to fit in one string.
+import { type FileFormat, type Frame, ViewerFileError } from './frame.js';
+import { loadParquet } from './load-parquet.js';
+import { CsvParser } from './parse-csv.js';
+import { JsonArrayParser, JsonLinesParser, parseJsonText } from './parse-json.js';
+
+/** A file being read: its name, size when known, and its bytes as a stream of chunks. */
+export interface ByteSource {
+  readonly name: string;
+  readonly size: number | undefined;
+  chunks(): AsyncIterable<Uint8Array>;
+}
+
+/** What the viewer shows about a loaded file. */
+export interface LoadedFile {
+  readonly name: string;
+  readonly format: FileFormat;
+  readonly bytes: number;
+  readonly frame: Frame;
+}
+
+export type ProgressListener = (bytesRead: number, totalBytes: number | undefined) => void;
+
+/** JSON that does not start with "[" is parsed whole (columns object) below this size, else as JSON Lines. */
+const WHOLE_JSON_LIMIT = 256 * 2 ** 20;
+
+function extensionOf(name: string): string {
+  const clean = name.split(/[?#]/)[0] ?? name;
+  const dot = clean.lastIndexOf('.');
+  return dot < 0 ? '' : clean.slice(dot + 1).toLowerCase();
+}
+
+function firstNonSpace(head: Uint8Array): number | undefined {
+  for (const c of head) {
+    if (c === 32 || c === 9 || c === 10 || c === 13 || c === 0xef || c === 0xbb || c === 0xbf) continue;
+    return c;
+  }
+  return undefined;
+}
+
+/**
+ * The format to read a file as: the extension decides (`.parquet`, `.csv`, `.json`, `.jsonl`),
+ * otherwise the first bytes (`PAR1`, `[` or `{`, else CSV).
+ *
+ * @example
+ * ```ts
+ * detectFormat('mask_impact.parquet', head); // 'parquet'
+ * ```
+ */
+export function detectFormat(name: string, head: Uint8Array): FileFormat {
+  const ext = extensionOf(name);
+  if (ext === 'parquet' || ext === 'pq') return 'parquet';
+  if (ext === 'csv') return 'csv';
+  if (ext === 'jsonl' || ext === 'ndjson') return 'jsonl';
+  if (ext === 'json') return 'json';
+  if (head[0] === 0x50 && head[1] === 0x41 && head[2] === 0x52 && head[3] === 0x31) return 'parquet';
+  const first = firstNonSpace(head);
+  if (first === 0x5b) return 'json';
+  if (first === 0x7b) return 'jsonl';
+  return 'csv';
+}
+
+/** A picked or dropped File as a byte source. */
+export function fileSource(file: File): ByteSource {
+  return {
+    name: file.name,
+    size: file.size,
+    chunks: () => streamChunks(file.stream()),
+  };
+}
+
+/** A file fetched from a URL (`?url=`); a failed request is an error naming the URL. */
+export async function urlSource(url: string): Promise<ByteSource> {
+  const name = decodeURIComponent(new URL(url, location.href).pathname.split('/').pop() || url);
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new ViewerFileError(
+      name,
+      `could not fetch ${url}: ${error instanceof Error ? error.message : error}`,
+    );
+  }
+  if (!response.ok || !response.body) {
+    throw new ViewerFileError(name, `could not fetch ${url}: HTTP ${response.status} ${response.statusText}`);
+  }
+  const length = Number(response.headers.get('content-length'));
+  const body = response.body;
+  return {
+    name,
+    size: Number.isFinite(length) && length > 0 ? length : undefined,
+    chunks: () => streamChunks(body),
+  };
+}
+
+async function* streamChunks(stream: ReadableStream<Uint8Array>): AsyncIterable<Uint8Array> {
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      if (value && value.length > 0) yield value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/** Lets the page repaint the progress text now and then during a long parse. */
+function makeYielder(onProgress: ProgressListener | undefined, total: number | undefined) {
+  let last = performance.now();
+  let read = 0;
+  return async (chunkBytes: number) => {
+    read += chunkBytes;
+    const now = performance.now();
+    if (now - last < 100) return;
+    last = now;
+    onProgress?.(read, total);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  };
+}
+
+/**
+ * Reads a whole source into a frame. Errors are ViewerFileErrors naming the file.
+ *
+ * @example
+ * ```ts
+ * const loaded = await loadSource(fileSource(input.files[0]));
+ * console.log(loaded.frame.numRows);
+ * ```
+ */
+export async function loadSource(source: ByteSource, onProgress?: ProgressListener): Promise<LoadedFile> {
+  try {
+    return await load(source, onProgress);
+  } catch (error) {
+    if (error instanceof ViewerFileError) throw error;
+    const cause = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw new ViewerFileError(source.name, cause);
+  }
+}
+
+async function load(source: ByteSource, onProgress: ProgressListener | undefined): Promise<LoadedFile> {
+  const iterator = source.chunks()[Symbol.asyncIterator]();
+  const firstResult = await iterator.next();
+  const head = firstResult.done ? new Uint8Array(0) : firstResult.value;
+  const format = detectFormat(source.name, head);
+  const progress = makeYielder(onProgress, source.size);
+  let bytes = 0;
+  // Every chunk of the file, the first one included (it was read to detect the format).
+  async function* all(): AsyncIterable<Uint8Array> {
+    if (head.length > 0) {
+      bytes += head.length;
+      yield head;
+      await progress(head.length);
+    }
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return;
+      bytes += next.value.length;
+      yield next.value;
+      await progress(next.value.length);
+    }
+  }
+  const done = (frame: Frame): LoadedFile => ({ name: source.name, format, bytes, frame });
+
+  if (format === 'parquet') {
+    const parts: Uint8Array[] = [];
+    for await (const chunk of all()) parts.push(chunk);
+    const whole = concatChunks(parts, bytes);
+    if (whole.length === 0) throw new ViewerFileError(source.name, 'the file is empty');
+    return done(await loadParquet(whole, source.name));
+  }
+  if (format === 'csv') {
+    const parser = new CsvParser(source.name);
+    const decoder = new TextDecoder();
+    for await (const chunk of all()) parser.push(decoder.decode(chunk, { stream: true }));
+    parser.push(decoder.decode());
+    return done(parser.finish());
+  }
+  const startsWithBrace = firstNonSpace(head) === 0x7b;
+  if (format === 'json' && startsWithBrace && (source.size ?? 0) <= WHOLE_JSON_LIMIT) {
+    const decoder = new TextDecoder();
+    let text = '';
+    for await (const chunk of all()) text += decoder.decode(chunk, { stream: true });
+    text += decoder.decode();
+    return done(parseJsonText(text, source.name));
+  }
+  const parser =
+    format === 'jsonl' || startsWithBrace
+      ? new JsonLinesParser(source.name)
+      : new JsonArrayParser(source.name);
+  for await (const chunk of all()) parser.push(chunk);
+  return done(parser.finish());
+}
+
+function concatChunks(parts: readonly Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}

@@ -1,0 +1,197 @@
+// Curves from rows: the mean of y per distinct x, one series per value of a group column. This is
+// how 3.8M mask_impact rows become 2 readable lines of 36 points (mean l2_distance per layer per
+// variant). x values that are not a small set of integers are binned instead.
+
+import { distinctValues } from './filters.js';
+import type { Column, Frame } from './frame.js';
+
+export interface Curve {
+  readonly label: string;
+  /** Mean y per x point; null where the group has no rows at that x. */
+  readonly ys: (number | null)[];
+  readonly rows: number;
+}
+
+export interface CurveSet {
+  readonly xs: number[];
+  /** Labels of category x values, indexed by x (only when x is a text column). */
+  readonly xLabels?: readonly string[];
+  readonly curves: Curve[];
+  /** Groups present before `maxSeries` cut the list. */
+  readonly totalGroups: number;
+  /** True when x was binned (too many distinct values). */
+  readonly binned: boolean;
+}
+
+export interface CurveOptions {
+  readonly maxSeries?: number;
+  /** Bins used when x has too many distinct values. */
+  readonly bins?: number;
+}
+
+/** Largest dense integer x range aggregated point by point; wider ranges are binned. */
+const MAX_DENSE_X = 100_000;
+/** Cap on accumulator cells (groups × x points). */
+const MAX_CELLS = 4_000_000;
+
+/**
+ * Aggregates `y` by `x` (and by `group`) over the selected rows (null: all rows).
+ *
+ * @example
+ * ```ts
+ * const set = aggregateCurves(frame, null, 'layer', 'l2_distance', 'variant');
+ * set.curves.map((c) => c.label); // ['mask_image', 'mask_text']
+ * ```
+ */
+export function aggregateCurves(
+  frame: Frame,
+  rows: Uint32Array | null,
+  xName: string,
+  yName: string,
+  groupName?: string,
+  options: CurveOptions = {},
+): CurveSet {
+  const maxSeries = options.maxSeries ?? 24;
+  const xColumn = column(frame, xName);
+  const yColumn = column(frame, yName);
+  if (yColumn.kind !== 'numeric') throw new Error(`y column "${yName}" is not numeric`);
+  const groupColumn = groupName ? column(frame, groupName) : undefined;
+  const n = rows ? rows.length : frame.numRows;
+
+  // Group key per row: a dense index into `groupLabels`.
+  let groupLabels = ['all'];
+  let groupCodes: Int32Array | undefined;
+  let groupValues: ArrayLike<number> | undefined;
+  let groupLookup: Map<number, number> | undefined;
+  if (groupColumn) {
+    const options = distinctValues(groupColumn, 1000) ?? [];
+    groupLabels = options.map((o) => o.label);
+    if (groupColumn.kind === 'category') {
+      // Dictionary code → position in the sorted label list.
+      const byCode = new Int32Array(groupColumn.dictionary.length).fill(-1);
+      options.forEach((o, i) => {
+        byCode[o.value] = i;
+      });
+      groupCodes = byCode;
+      groupValues = groupColumn.codes;
+    } else {
+      groupLookup = new Map(options.map((o, i) => [o.value, i]));
+      groupValues = groupColumn.values;
+    }
+  }
+  const groups = Math.max(groupLabels.length, 1);
+
+  // x key per row: dense integers, distinct values, or bins.
+  const xData: ArrayLike<number> = xColumn.kind === 'category' ? xColumn.codes : xColumn.values;
+  let xMin = Number.POSITIVE_INFINITY;
+  let xMax = Number.NEGATIVE_INFINITY;
+  let integral = true;
+  for (let i = 0; i < n; i++) {
+    const v = xData[rows ? (rows[i] as number) : i] as number;
+    if (Number.isNaN(v) || (xColumn.kind === 'category' && v < 0)) continue;
+    if (v < xMin) xMin = v;
+    if (v > xMax) xMax = v;
+    if (integral && v !== Math.floor(v)) integral = false;
+  }
+  const cellsPerGroup = Math.max(16, Math.floor(MAX_CELLS / groups));
+  let mode: 'dense' | 'bins' = 'dense';
+  let keys = 0;
+  let binWidth = 1;
+  if (xMin > xMax) {
+    keys = 0;
+  } else if (integral && xMax - xMin + 1 <= Math.min(MAX_DENSE_X, cellsPerGroup)) {
+    keys = xMax - xMin + 1;
+  } else {
+    mode = 'bins';
+    keys = Math.min(options.bins ?? 1000, cellsPerGroup);
+    binWidth = (xMax - xMin) / keys || 1;
+  }
+
+  const sums = new Float64Array(keys * groups);
+  const counts = new Uint32Array(keys * groups);
+  const yData = yColumn.values;
+  const isCategoryX = xColumn.kind === 'category';
+  for (let i = 0; i < n; i++) {
+    const r = rows ? (rows[i] as number) : i;
+    const x = xData[r] as number;
+    const y = yData[r] as number;
+    if (Number.isNaN(x) || Number.isNaN(y) || (isCategoryX && x < 0)) continue;
+    let g = 0;
+    if (groupValues) {
+      const gv = groupValues[r] as number;
+      g = groupCodes ? (gv >= 0 ? (groupCodes[gv] as number) : -1) : (groupLookup?.get(gv) ?? -1);
+      if (g < 0) continue;
+    }
+    let k = mode === 'dense' ? x - xMin : Math.floor((x - xMin) / binWidth);
+    if (k >= keys) k = keys - 1;
+    const cell = g * keys + k;
+    sums[cell] = (sums[cell] as number) + y;
+    counts[cell] = (counts[cell] as number) + 1;
+  }
+
+  // Keep x points where some group has rows.
+  const used: number[] = [];
+  for (let k = 0; k < keys; k++) {
+    for (let g = 0; g < groups; g++) {
+      if ((counts[g * keys + k] as number) > 0) {
+        used.push(k);
+        break;
+      }
+    }
+  }
+  const xs = used.map((k) => (mode === 'dense' ? xMin + k : xMin + (k + 0.5) * binWidth));
+  const curves: Curve[] = [];
+  for (let g = 0; g < groups; g++) {
+    let total = 0;
+    const ys = used.map((k) => {
+      const c = counts[g * keys + k] as number;
+      total += c;
+      return c > 0 ? (sums[g * keys + k] as number) / c : null;
+    });
+    if (total > 0) curves.push({ label: groupLabels[g] ?? String(g), ys, rows: total });
+  }
+  const totalGroups = curves.length;
+  // Too many series is unreadable: keep the groups with the most rows, in label order.
+  const kept =
+    curves.length > maxSeries
+      ? new Set([...curves].sort((a, b) => b.rows - a.rows).slice(0, maxSeries))
+      : new Set(curves);
+  const result: CurveSet = {
+    xs,
+    curves: curves.filter((c) => kept.has(c)),
+    totalGroups,
+    binned: mode === 'bins',
+  };
+  if (xColumn.kind === 'category') return { ...result, xLabels: xColumn.dictionary };
+  return result;
+}
+
+function column(frame: Frame, name: string): Column {
+  const found = frame.columns.find((c) => c.name === name);
+  if (!found) throw new Error(`no column "${name}"`);
+  return found;
+}
+
+/**
+ * The plot the viewer draws first: mean `l2_distance` per `layer` by `variant` for mask_impact
+ * files, otherwise the first two numeric columns (by the first low-cardinality text column when
+ * there is one).
+ */
+export function defaultPlot(frame: Frame): { x: string; y: string; group?: string } | undefined {
+  const has = (name: string) => frame.columns.some((c) => c.name === name);
+  if (has('layer') && has('l2_distance')) {
+    return has('variant')
+      ? { x: 'layer', y: 'l2_distance', group: 'variant' }
+      : { x: 'layer', y: 'l2_distance' };
+  }
+  const numeric = frame.columns.filter((c) => c.kind === 'numeric');
+  const [first, second] = numeric;
+  if (!first) return undefined;
+  const x = second ? first.name : undefined;
+  const y = second ? second.name : first.name;
+  const group = frame.columns.find(
+    (c) => c.kind === 'category' && c.dictionary.length > 1 && c.dictionary.length <= 24,
+  )?.name;
+  if (!x) return undefined;
+  return group ? { x, y, group } : { x, y };
+}
