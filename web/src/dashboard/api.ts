@@ -1,0 +1,241 @@
+// A typed client for the `runlake serve` endpoints (docs/server.md). Every call carries the page's
+// `?token=` as a bearer token, and every non-2xx answer becomes an ApiError with the server's
+// `{error, kind}` message, so panels can show what went wrong instead of a generic failure.
+
+/** A failed API call: the HTTP status and the server's `{error, kind}` body. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly kind: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** A parameter value of a run's grid (`params` of `/api/runs`). */
+export type ParamValue = string | number | boolean | null;
+
+/** One row of `GET /api/runs`. Run fields vary by lake, so they stay an open record. */
+export interface RunRow extends Record<string, unknown> {
+  readonly run_id: string;
+  readonly params: Record<string, ParamValue> | null;
+}
+
+export interface RunsResponse {
+  readonly runs: RunRow[];
+  readonly truncated: boolean;
+}
+
+export interface LakeDataset {
+  readonly name: string;
+  readonly rows: number;
+  readonly files: number;
+  readonly bytes: number;
+  readonly columns: readonly { readonly name: string; readonly type: string }[];
+}
+
+export interface LakeResponse {
+  readonly schemaSet: string;
+  readonly grids: number;
+  readonly datasets: readonly LakeDataset[];
+  readonly views: readonly { readonly name: string; readonly description: string }[];
+  readonly viewProblems: readonly { readonly view: string; readonly reason: string }[];
+}
+
+export interface MetricName {
+  readonly metric_name: string;
+  readonly runs: number;
+  readonly points: number;
+}
+
+export interface MetricSeries {
+  readonly run_id: string;
+  readonly total: number;
+  readonly downsampled: boolean;
+  readonly step: number[];
+  readonly value: number[];
+}
+
+export interface MetricsResponse {
+  readonly metric: string;
+  readonly width: number;
+  /** Absent on a server from before smoothing was added. */
+  readonly smoothing?: number;
+  readonly series: MetricSeries[];
+}
+
+export interface MetricGroup {
+  readonly key: Record<string, ParamValue>;
+  readonly runs: string[];
+  readonly step: number[];
+  readonly mean: number[];
+  readonly std: (number | null)[];
+  readonly count: number[];
+}
+
+export interface MetricGroupsResponse {
+  readonly metric: string;
+  readonly by: string[];
+  readonly width: number;
+  readonly smoothing?: number;
+  readonly groups: MetricGroup[];
+}
+
+/** The shared query of `/api/metrics` and `/api/metric-groups`. */
+export interface MetricQuery {
+  readonly runs: readonly string[];
+  readonly metric: string;
+  readonly width: number;
+  readonly from?: number;
+  readonly to?: number;
+  /** EMA weight in [0, 1); 0 or absent sends no smoothing. */
+  readonly smoothing?: number;
+}
+
+export interface GeometryTrajectory {
+  readonly sample_set: string;
+  readonly module: string;
+  readonly layer: number | null;
+  readonly sample_id: string | null;
+  readonly step: number[];
+  readonly descriptors: Record<string, (number | null)[]>;
+}
+
+export interface GeometryEvent {
+  readonly event_id: string;
+  readonly event_type: string;
+  readonly step: number;
+  readonly step_end: number | null;
+  readonly sample_set?: string | null;
+  readonly layer: number | null;
+  readonly module: string | null;
+  readonly descriptor: string | null;
+  readonly detector: string;
+  readonly magnitude: number;
+  readonly confidence: number;
+}
+
+export interface GeometryResponse {
+  readonly trajectories: GeometryTrajectory[];
+  readonly events: GeometryEvent[];
+  readonly truncated: boolean;
+}
+
+export interface MatchAlignment {
+  readonly path_length: number;
+  readonly band: number;
+  readonly max_deviation: number;
+  readonly query_offset: number;
+}
+
+export interface MatchRow extends Record<string, unknown> {
+  readonly query_signature_id: string;
+  readonly candidate_run_id: string;
+  readonly candidate_signature_id: string;
+  readonly method: string;
+  readonly distance: number;
+  readonly score: number | null;
+  readonly rank: number;
+  readonly alignment: MatchAlignment | null;
+  readonly candidate_layer: number | null;
+  readonly candidate_module: string | null;
+  readonly candidate_step_min: number | null;
+  readonly candidate_step_max: number | null;
+}
+
+export interface MatchesResponse {
+  readonly signature: Record<string, unknown>;
+  readonly matches: MatchRow[];
+  readonly truncated: boolean;
+}
+
+export interface QueryResponse<Row = Record<string, unknown>> {
+  readonly columns: { name: string; type: string }[];
+  readonly rows: Row[];
+  readonly rowCount: number;
+  readonly truncated: boolean;
+}
+
+/** The page's `?token=`, if any. */
+export function pageToken(search: string = window.location.search): string | undefined {
+  return new URLSearchParams(search).get('token') ?? undefined;
+}
+
+/** Headers for an API call: the bearer token when the page has one. */
+export function authHeaders(token: string | undefined = pageToken()): Record<string, string> {
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+/**
+ * Fetches `path` from the server and parses the JSON answer; throws ApiError on a non-2xx status
+ * (with the body's `error` message) or a network failure.
+ */
+export async function apiFetch<T>(path: string, init: RequestInit = {}): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path, { ...init, headers: { ...authHeaders(), ...(init.headers ?? {}) } });
+  } catch (error) {
+    if ((error as Error).name === 'AbortError') throw error;
+    throw new ApiError(`cannot reach the runlake server: ${(error as Error).message}`, 0, 'network');
+  }
+  if (!response.ok) throw await errorOf(response);
+  return (await response.json()) as T;
+}
+
+async function errorOf(response: Response): Promise<ApiError> {
+  let message = `${response.status} ${response.statusText}`;
+  let kind = 'http';
+  try {
+    const body = (await response.json()) as { error?: unknown; kind?: unknown };
+    if (typeof body.error === 'string') message = body.error;
+    if (typeof body.kind === 'string') kind = body.kind;
+  } catch {
+    // Not a JSON error body (a proxy, an old server): the status line is all there is.
+  }
+  return new ApiError(message, response.status, kind);
+}
+
+function metricParams(q: MetricQuery): URLSearchParams {
+  const params = new URLSearchParams({ run: q.runs.join(','), metric: q.metric, width: String(q.width) });
+  if (q.from !== undefined) params.set('from', String(Math.floor(q.from)));
+  if (q.to !== undefined) params.set('to', String(Math.ceil(q.to)));
+  if (q.smoothing !== undefined && q.smoothing > 0) params.set('smoothing', String(q.smoothing));
+  return params;
+}
+
+export const api = {
+  lake: (signal?: AbortSignal) => apiFetch<LakeResponse>('api/lake', { signal }),
+  runs: (signal?: AbortSignal) => apiFetch<RunsResponse>('api/runs', { signal }),
+  metricNames: (signal?: AbortSignal) =>
+    apiFetch<{ metrics: MetricName[]; truncated: boolean }>('api/metric-names', { signal }),
+  metrics: (q: MetricQuery, signal?: AbortSignal) =>
+    apiFetch<MetricsResponse>(`api/metrics?${metricParams(q)}`, { signal }),
+  metricGroups: (q: MetricQuery, by: readonly string[], signal?: AbortSignal) => {
+    const params = metricParams(q);
+    params.set('by', by.join(','));
+    return apiFetch<MetricGroupsResponse>(`api/metric-groups?${params}`, { signal });
+  },
+  geometry: (run: string, filter: { layer?: number; module?: string } = {}, signal?: AbortSignal) => {
+    const params = new URLSearchParams({ run });
+    if (filter.layer !== undefined) params.set('layer', String(filter.layer));
+    if (filter.module) params.set('module', filter.module);
+    return apiFetch<GeometryResponse>(`api/geometry?${params}`, { signal });
+  },
+  matches: (signature: string, signal?: AbortSignal) =>
+    apiFetch<MatchesResponse>(`api/matches?${new URLSearchParams({ signature })}`, { signal }),
+  /** One read-only SQL statement, answered as JSON rows. */
+  query: <Row = Record<string, unknown>>(sql: string, signal?: AbortSignal) =>
+    apiFetch<QueryResponse<Row>>('api/query', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ sql, format: 'json' }),
+      signal,
+    }),
+};
+
+/** A SQL string literal: the dashboard builds only read-only queries, but names may hold quotes. */
+export function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}

@@ -1,0 +1,38 @@
+// The "group by" picker: checkboxes over the grid's parameter keys in a small popover. Grouping by
+// one or more keys switches the metric chart to one mean ± std band per group.
+import { h } from './dom.js';
+
+export interface GroupByPicker {
+  readonly element: HTMLElement;
+  /** The checked keys, in parameter-key order. */
+  value(): string[];
+}
+
+export function groupByPicker(keys: readonly string[], onChange: () => void): GroupByPicker {
+  const summary = h('summary', { 'data-testid': 'group-by-summary' }, 'Group by: none');
+  const boxes = keys.map((key) => {
+    const box = h('input', { type: 'checkbox', value: key, 'data-testid': `group-by-${key}` });
+    return { key, box };
+  });
+  const value = () => boxes.filter((b) => b.box.checked).map((b) => b.key);
+  const update = () => {
+    const chosen = value();
+    summary.textContent = `Group by: ${chosen.length ? chosen.join(', ') : 'none'}`;
+    onChange();
+  };
+  for (const { box } of boxes) box.addEventListener('change', update);
+  const clear = h('button', { type: 'button', class: 'link-button' }, 'none');
+  clear.addEventListener('click', () => {
+    for (const { box } of boxes) box.checked = false;
+    update();
+  });
+  const menu = h(
+    'div',
+    { class: 'popover' },
+    keys.length === 0
+      ? h('p', { class: 'muted' }, 'The selected runs have no grid parameters to group by.')
+      : h('div', {}, ...boxes.map(({ key, box }) => h('label', { class: 'inline' }, box, ` ${key}`)), clear),
+  );
+  const element = h('details', { class: 'control group-by', 'data-testid': 'group-by' }, summary, menu);
+  return { element, value };
+}
