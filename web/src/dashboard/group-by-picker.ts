@@ -34,5 +34,9 @@ export function groupByPicker(keys: readonly string[], onChange: () => void): Gr
       : h('div', {}, ...boxes.map(({ key, box }) => h('label', { class: 'inline' }, box, ` ${key}`)), clear),
   );
   const element = h('details', { class: 'control group-by', 'data-testid': 'group-by' }, summary, menu);
+  // Close the popover on a click elsewhere, as a menu would.
+  document.addEventListener('click', (event) => {
+    if (element.open && !element.contains(event.target as Node)) element.open = false;
+  });
   return { element, value };
 }

@@ -10,7 +10,7 @@ import { lakeSummary } from './lake-header.js';
 import { MatchesView } from './matches-view.js';
 import { MetricPanel } from './metric-chart.js';
 import { seriesColor } from './palette.js';
-import { paramKeys } from './runs-model.js';
+import { groupKeys } from './runs-model.js';
 import { RunsTable } from './runs-table.js';
 import { emptyState, errorState, isMissingDataset, showError, showLoading } from './states.js';
 
@@ -205,7 +205,7 @@ async function loadRuns(section: HTMLElement): Promise<RunRow[] | undefined> {
     );
     return runs;
   }
-  panel = new MetricPanel({ metrics, paramKeys: paramKeys(runs), colorOf });
+  panel = new MetricPanel({ metrics, paramKeys: groupKeys(runs), colorOf });
   handle.metrics = panel;
   metricsHost.replaceChildren(panel.element);
   // Start with a few runs selected so the first screen already shows curves.

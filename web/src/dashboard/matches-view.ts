@@ -1,6 +1,6 @@
 // The matches view: pick a signature, see its top-k matches as a ranked list, and overlay the
 // query's signature vector with the matches' vectors. Vectors live on a common grid (fraction of
-// training or log-step, resampled and z-normalised), so they overlay directly; with "align" on,
+// training or log-step, resampled and z-normalised), so they overlay directly; with "shift by DTW offset" on,
 // each match is shifted by its DTW `alignment.query_offset` (how many points later the candidate
 // shows the query's features), so the shapes line up as the matcher saw them.
 import uPlot from 'uplot';
@@ -76,7 +76,9 @@ export class MatchesView {
       { 'data-testid': 'match-k', 'aria-label': 'Top k' },
     );
     this.align = h('input', { type: 'checkbox', 'data-testid': 'match-align' });
-    this.align.checked = true;
+    // Off by default: the vectors already share a common grid, and the stored offset is the mean lag over
+    // the whole warping path, which flat stretches can pull away from the features' real lag.
+    this.align.checked = false;
     this.results = h('div', { class: 'match-results', 'data-testid': 'match-results' });
     this.picker = h('div', { class: 'signature-picker' }, this.filter, this.list);
     this.filter.addEventListener('input', () => this.fillList());
@@ -102,9 +104,12 @@ export class MatchesView {
             h('label', { class: 'control' }, 'Top ', this.kSelect),
             h(
               'label',
-              { class: 'control inline', title: 'Shift each match by its DTW query offset' },
+              {
+                class: 'control inline',
+                title: 'Shift each match by its DTW query_offset (mean lag over the warping path)',
+              },
               this.align,
-              ' align',
+              ' shift by DTW offset',
             ),
           ),
         ),

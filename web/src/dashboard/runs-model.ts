@@ -59,6 +59,37 @@ export function paramKeys(runs: readonly RunRow[]): string[] {
   return [...keys].sort();
 }
 
+const NOT_GROUPABLE = new Set([
+  'run_id',
+  'run_name',
+  'config_json',
+  'env_json',
+  'started_at',
+  'git_commit',
+  'tags',
+]);
+
+/**
+ * The group-by choices: every parameter key, then run fields that split the runs into at least two
+ * groups but not one per run (the server looks `by` names up in params first, then in runs columns).
+ */
+export function groupKeys(runs: readonly RunRow[]): string[] {
+  const params = paramKeys(runs);
+  const fields: string[] = [];
+  for (const key of Object.keys(runs[0] ?? {})) {
+    if (key === 'params' || NOT_GROUPABLE.has(key) || params.includes(key)) continue;
+    const values = new Set<unknown>();
+    let scalar = true;
+    for (const run of runs) {
+      const v = run[key];
+      if (v !== null && typeof v === 'object') scalar = false;
+      values.add(v);
+    }
+    if (scalar && values.size >= 2 && values.size < runs.length) fields.push(key);
+  }
+  return [...params, ...fields];
+}
+
 /** Precomputes the cell values and texts of each run. */
 export function runEntries(runs: readonly RunRow[], columns: readonly RunColumn[]): RunEntry[] {
   return runs.map((run) => {

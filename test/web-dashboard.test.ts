@@ -1,0 +1,336 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openLake } from '../src/index.js';
+import {
+  artifactPath,
+  browser,
+  launchChromium,
+  type ServeProcess,
+  serveLake,
+  type TestBrowser,
+  writeDemoLake,
+} from './helpers/browser.js';
+import { tempDir } from './helpers/lake-fixtures.js';
+
+// The dashboard (web/dist, built by the global setup) against `runlake serve` on the demo lake:
+// 4 runs tiny-lr0.0003-s0..s3 in one grid, loss/lr/grad_norm with 201 points each, geometry for
+// 4 layers × resid_post/mlp_out with detected events, signatures and matches.
+
+const TOKEN = 'dash-token-42';
+
+interface QueryAnswer<Row> {
+  rows: Row[];
+}
+
+describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
+  const dir = tempDir('runlake-dashboard-');
+  let lakeDir = '';
+  let served: ServeProcess;
+  let chromium: TestBrowser;
+  let page: Page;
+
+  const sql = async <Row>(text: string): Promise<Row[]> => {
+    const response = await fetch(new URL(`api/query?sql=${encodeURIComponent(text)}`, served.url));
+    expect(response.status).toBe(200);
+    return ((await response.json()) as QueryAnswer<Row>).rows;
+  };
+  const chart = () => page.locator('[data-testid="metric-chart"]');
+  /** Waits until the metric chart reports `count` series drawn. */
+  const waitForSeries = async (count: number) => {
+    await page.waitForSelector(`[data-testid="metric-chart"][data-series-count="${count}"] canvas`, {
+      timeout: 20_000,
+    });
+  };
+  const openDashboard = async (hash = '') => {
+    await page.goto(`${served.url}${hash}`);
+    await page.waitForSelector('[data-testid="lake-summary"]');
+  };
+
+  beforeAll(async () => {
+    lakeDir = await writeDemoLake(dir);
+    served = await serveLake(lakeDir);
+    chromium = await launchChromium();
+    page = await chromium.context.newPage();
+  }, 180_000);
+
+  afterAll(async () => {
+    await chromium?.close();
+    await served?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loads: the lake header and a runs table with the 4 demo runs', async () => {
+    await openDashboard();
+    const summary = page.locator('[data-testid="lake-summary"]');
+    await expect(summary.getAttribute('data-schema-set')).resolves.toBe('squiggle');
+    const runsChip = page.locator('[data-testid="dataset-chip"][data-dataset="runs"]');
+    await expect(runsChip.getAttribute('data-rows')).resolves.toBe('4');
+    await page.waitForSelector('[data-testid="runs-row"]');
+    const ids = await page
+      .locator('[data-testid="runs-row"]')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run-id')));
+    expect(ids).toEqual(['tiny-lr0.0003-s0', 'tiny-lr0.0003-s1', 'tiny-lr0.0003-s2', 'tiny-lr0.0003-s3']);
+    // One column per run field and per grid parameter.
+    const headers = await page
+      .locator('[data-testid="runs-header"]')
+      .evaluateAll((ths) => ths.map((th) => th.getAttribute('data-column')));
+    expect(headers).toEqual(expect.arrayContaining(['run_id', 'seed', 'params.lr', 'params.model']));
+    await page.screenshot({ path: artifactPath('dashboard.png'), fullPage: true });
+  });
+
+  it('draws one uPlot series per selected run, and 2 when 2 of 4 are selected', async () => {
+    await openDashboard();
+    await page.locator('[data-testid="runs-select-all"]').check();
+    await waitForSeries(4);
+    await expect(chart().getAttribute('data-drawn-runs')).resolves.toBe('4');
+    expect(await page.locator('[data-testid="metric-chart"] canvas').count()).toBe(1);
+    const drawnAt = Number(await page.locator('body').getAttribute('data-metrics-drawn-ms'));
+    expect(drawnAt).toBeGreaterThan(0);
+    expect(
+      await page.evaluate(() => performance.getEntriesByName('runlake:metrics-drawn').length),
+    ).toBeGreaterThan(0);
+
+    const request = page.waitForRequest((r) => r.url().includes('/api/metrics?'));
+    await page.locator('[data-testid="runs-clear"]').click();
+    const boxes = page.locator('[data-testid="runs-row"] [data-testid="run-checkbox"]');
+    await boxes.nth(1).click();
+    await request;
+    await boxes.nth(3).click();
+    await waitForSeries(2);
+    await expect(chart().getAttribute('data-drawn-runs')).resolves.toBe('2');
+    await expect(page.locator('[data-testid="runs-count"]').textContent()).resolves.toContain('2 selected');
+    // The series really are those two runs: the last metrics request names exactly them.
+    const last = await page.evaluate(() =>
+      performance
+        .getEntriesByType('resource')
+        .map((e) => e.name)
+        .filter((n) => n.includes('/api/metrics?'))
+        .at(-1),
+    );
+    expect(new URL(last ?? '').searchParams.get('run')).toBe('tiny-lr0.0003-s1,tiny-lr0.0003-s3');
+  });
+
+  it('filters the runs table by key=value and by text, and sorts on a header click', async () => {
+    await openDashboard();
+    await page.waitForSelector('[data-testid="runs-row"]');
+    const table = page.locator('[data-testid="runs-table"]');
+    await page.locator('[data-testid="runs-filter"]').fill('seed=2');
+    await page.waitForSelector('[data-testid="runs-table"][data-row-count="1"]');
+    await expect(page.locator('[data-testid="runs-row"]').getAttribute('data-run-id')).resolves.toBe(
+      'tiny-lr0.0003-s2',
+    );
+    await page.locator('[data-testid="runs-filter"]').fill('lr=0.0003 s3');
+    await page.waitForSelector('[data-testid="runs-table"][data-row-count="1"]');
+    await page.locator('[data-testid="runs-filter"]').fill('lr=0.1');
+    await page.waitForSelector('[data-testid="runs-table"][data-row-count="0"]');
+    await page.locator('[data-testid="runs-filter"]').fill('');
+    await page.waitForSelector('[data-testid="runs-table"][data-row-count="4"]');
+    expect(await table.getAttribute('data-row-count')).toBe('4');
+    const seedHeader = page.locator('[data-testid="runs-header"][data-column="seed"]');
+    await seedHeader.click();
+    await seedHeader.click();
+    await expect(seedHeader.getAttribute('aria-sort')).resolves.toBe('descending');
+    await expect(page.locator('[data-testid="runs-row"]').first().getAttribute('data-run-id')).resolves.toBe(
+      'tiny-lr0.0003-s3',
+    );
+  });
+
+  it('refetches the zoomed range with from/to on a drag, and the full range on a double-click', async () => {
+    await openDashboard();
+    await waitForSeries(4);
+    const over = page.locator('[data-testid="metric-chart"] .u-over');
+    const box = await over.boundingBox();
+    if (!box) throw new Error('no chart overlay');
+    const zoomed = page.waitForRequest((r) => {
+      const url = new URL(r.url());
+      return (
+        url.pathname.endsWith('/api/metrics') && url.searchParams.has('from') && url.searchParams.has('to')
+      );
+    });
+    await page.mouse.move(box.x + box.width * 0.25, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.4, box.y + box.height / 2, { steps: 8 });
+    await page.mouse.up();
+    const request = new URL((await zoomed).url());
+    const from = Number(request.searchParams.get('from'));
+    const to = Number(request.searchParams.get('to'));
+    // The demo's steps run 0..2000: a drag over 25%–40% of the plot asks for about 500..800.
+    expect(from).toBeGreaterThan(300);
+    expect(to).toBeLessThan(1000);
+    expect(to).toBeGreaterThan(from);
+    await page.waitForSelector(`[data-testid="metric-chart"][data-zoomed="${from}:${to}"]`);
+    await page.screenshot({ path: artifactPath('dashboard-zoomed.png') });
+
+    const reset = page.waitForRequest((r) => {
+      const url = new URL(r.url());
+      return url.pathname.endsWith('/api/metrics') && !url.searchParams.has('from');
+    });
+    await page.locator('[data-testid="metric-chart"] .u-over').dblclick();
+    await reset;
+    await page.waitForSelector('[data-testid="metric-chart"][data-zoomed=""]');
+  });
+
+  it('sends the smoothing weight to the server', async () => {
+    await openDashboard();
+    await waitForSeries(4);
+    const smoothed = page.waitForRequest((r) => new URL(r.url()).searchParams.get('smoothing') === '0.6');
+    await page.locator('[data-testid="smoothing-slider"]').fill('0.6');
+    await smoothed;
+    await waitForSeries(4);
+  });
+
+  it('groups by a parameter: one mean ± std band per group', async () => {
+    await openDashboard();
+    await waitForSeries(4);
+    const answer = page.waitForResponse((r) => r.url().includes('/api/metric-groups?'));
+    await page.locator('[data-testid="group-by-summary"]').click();
+    await page.locator('[data-testid="group-by-lr"]').check();
+    const response = await answer;
+    expect(response.status()).toBe(200);
+    const body = (await response.json()) as { groups: { key: Record<string, unknown>; runs: string[] }[] };
+    expect(body.groups.length).toBeGreaterThan(0);
+    const groups = body.groups.length;
+    await page.waitForSelector(`[data-testid="metric-chart"][data-band-count="${groups}"] canvas`);
+    await expect(chart().getAttribute('data-series-count')).resolves.toBe(String(groups));
+    // The demo has one grid, so lr makes one group of all 4 runs.
+    expect(body.groups[0]?.runs).toHaveLength(4);
+    await expect(chart().getAttribute('data-drawn-runs')).resolves.toBe('4');
+    await page.screenshot({ path: artifactPath('dashboard-groups.png') });
+  });
+
+  it('draws an event marker where the lake has an event, on the matching layer × module chart', async () => {
+    const [event] = await sql<{
+      run_id: string;
+      event_type: string;
+      step: number;
+      layer: number;
+      module: string;
+    }>(
+      `SELECT run_id, event_type, step, layer, module FROM events
+       WHERE event_type = 'rank_collapse' AND layer IS NOT NULL AND module IS NOT NULL
+       ORDER BY run_id DESC, step LIMIT 1`,
+    );
+    if (!event) throw new Error('the demo lake has no rank_collapse event');
+    await openDashboard('#geometry');
+    await page.waitForSelector('[data-testid="geometry-chart"]');
+    await page.locator('[data-testid="geometry-run"]').selectOption(event.run_id);
+    const marker = page.locator(
+      `[data-testid="geometry-chart"][data-layer="${event.layer}"][data-module="${event.module}"] ` +
+        `.event-marker[data-event-type="${event.event_type}"][data-step="${event.step}"]`,
+    );
+    await marker.first().waitFor({ timeout: 20_000 });
+    // It sits over the chart at the step's x position, and says what it is.
+    const title = await marker.first().getAttribute('title');
+    expect(title).toContain(event.event_type);
+    expect(title).toContain(`step ${event.step}`);
+    const left = await marker
+      .first()
+      .evaluate((el) =>
+        Number.parseFloat(el.getAttribute('style')?.match(/left:\s*([-\d.]+)px/)?.[1] ?? 'NaN'),
+      );
+    expect(left).toBeGreaterThan(0);
+    // 4 layers × 2 modules.
+    expect(await page.locator('[data-testid="geometry-chart"]').count()).toBe(8);
+    await page.screenshot({ path: artifactPath('dashboard-geometry.png'), fullPage: true });
+  });
+
+  it('shows a signature’s top-k matches as a ranked list and overlays their vectors', async () => {
+    await openDashboard('#matches');
+    await page.waitForSelector('[data-testid="match-item"]', { timeout: 20_000 });
+    expect(await page.locator('[data-testid="match-item"]').count()).toBe(5);
+    const ranks = await page
+      .locator('[data-testid="match-item"]')
+      .evaluateAll((items) => items.map((i) => Number(i.getAttribute('data-rank'))));
+    expect(ranks).toEqual([1, 2, 3, 4, 5]);
+    await page.waitForSelector('[data-testid="match-chart"][data-series-count="6"] canvas');
+    await page.locator('[data-testid="match-k"]').selectOption('3');
+    await page.waitForSelector('[data-testid="match-chart"][data-series-count="4"] canvas');
+    expect(await page.locator('[data-testid="match-item"]').count()).toBe(3);
+    await page.screenshot({ path: artifactPath('dashboard-matches.png'), fullPage: true });
+  });
+
+  it('shows an API error with its message, and a 401 as "needs a token"', async () => {
+    const context = chromium.context;
+    const errorPage = await context.newPage();
+    await errorPage.route('**/api/metric-names', (route) =>
+      route.fulfill({
+        status: 500,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: 'boom: the metrics view failed', kind: 'internal' }),
+      }),
+    );
+    await errorPage.goto(served.url);
+    const error = errorPage.locator('[data-testid="state-error"]');
+    await error.waitFor();
+    expect(await error.textContent()).toContain('boom: the metrics view failed');
+    await errorPage.unroute('**/api/metric-names');
+
+    await errorPage.route('**/api/**', (route) =>
+      route.fulfill({
+        status: 401,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: 'the token is wrong', kind: 'unauthorized' }),
+      }),
+    );
+    await errorPage.goto(served.url);
+    const unauthorized = errorPage.locator('[data-testid="state-error"][data-kind="unauthorized"]');
+    await unauthorized.waitFor();
+    expect(await unauthorized.textContent()).toContain('?token=');
+    await errorPage.screenshot({ path: artifactPath('dashboard-401.png') });
+    await errorPage.close();
+  });
+
+  it('works behind --token when opened with ?token=, and is refused without it', async () => {
+    const guarded = await serveLake(lakeDir, '--token', TOKEN);
+    const tokenPage = await chromium.context.newPage();
+    try {
+      const refused = await tokenPage.goto(guarded.url);
+      expect(refused?.status()).toBe(401);
+      expect(await tokenPage.textContent('body')).toContain('needs a token');
+
+      const requests: { url: string; auth: string | undefined }[] = [];
+      tokenPage.on('request', (r) => {
+        if (r.url().includes('/api/')) requests.push({ url: r.url(), auth: r.headers().authorization });
+      });
+      await tokenPage.goto(`${guarded.url}?token=${TOKEN}`);
+      await tokenPage.waitForSelector('[data-testid="metric-chart"][data-series-count="4"] canvas', {
+        timeout: 20_000,
+      });
+      expect(requests.length).toBeGreaterThan(0);
+      for (const r of requests) expect(r.auth).toBe(`Bearer ${TOKEN}`);
+    } finally {
+      await tokenPage.close();
+      await guarded.stop();
+    }
+  });
+
+  it('says what to run on an empty lake', async () => {
+    const emptyDir = path.join(dir, 'empty');
+    mkdirSync(emptyDir);
+    const lake = await openLake(emptyDir, { schema: 'squiggle' });
+    lake.close();
+    const emptyServed = await serveLake(emptyDir);
+    const emptyPage = await chromium.context.newPage();
+    try {
+      await emptyPage.goto(emptyServed.url);
+      const empty = emptyPage.locator('[data-testid="state-empty"]');
+      await empty.first().waitFor();
+      const text = await empty.first().textContent();
+      expect(text).toContain('no runs');
+      expect(text).toContain('runlake import <lake> runs runs.jsonl');
+      expect(text).toContain('npm run demo');
+      await emptyPage.goto(`${emptyServed.url}#geometry`);
+      await emptyPage.waitForSelector('[data-testid="view-geometry"] [data-testid="state-empty"]');
+      await emptyPage.goto(`${emptyServed.url}#matches`);
+      const noSignatures = emptyPage.locator('[data-testid="view-matches"] [data-testid="state-empty"]');
+      await noSignatures.first().waitFor();
+      expect(await noSignatures.first().textContent()).toContain('runlake analyze');
+      await emptyPage.screenshot({ path: artifactPath('dashboard-empty.png') });
+    } finally {
+      await emptyPage.close();
+      await emptyServed.stop();
+    }
+  });
+});
