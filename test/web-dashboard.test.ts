@@ -137,6 +137,46 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
     );
   });
 
+  it('keeps 1500 runs responsive: only the rows in view are in the DOM, select-all takes the filtered runs', async () => {
+    const many = await chromium.context.newPage();
+    try {
+      const runs = Array.from({ length: 1500 }, (_, i) => ({
+        run_id: `r${String(i).padStart(4, '0')}`,
+        seed: i % 50,
+        status: i % 7 === 0 ? 'failed' : 'finished',
+        params: { lr: [1e-4, 3e-4, 1e-3][i % 3], model: i % 2 ? 'small' : 'tiny' },
+      }));
+      await many.route('**/api/runs', (route) =>
+        route.fulfill({ contentType: 'application/json', body: JSON.stringify({ runs, truncated: false }) }),
+      );
+      await many.goto(served.url);
+      await many.waitForSelector('[data-testid="runs-table"][data-row-count="1500"]');
+      expect(await many.locator('[data-testid="runs-row"]').count()).toBeLessThan(80);
+      await many.locator('.runs-scroll').evaluate((el) => {
+        el.scrollTop = el.scrollHeight;
+      });
+      await many.waitForSelector('[data-testid="runs-row"][data-run-id="r1499"]');
+      expect(await many.locator('[data-testid="runs-row"]').count()).toBeLessThan(80);
+
+      const started = Date.now();
+      await many.locator('[data-testid="runs-filter"]').fill('lr=0.001 model=tiny status!=failed');
+      // i % 3 == 2 and i even and i % 7 != 0: 250 runs with lr 1e-3 and tiny, less the failed ones.
+      const expected = runs.filter(
+        (r) => r.params.lr === 1e-3 && r.params.model === 'tiny' && r.status !== 'failed',
+      ).length;
+      await many.waitForSelector(`[data-testid="runs-table"][data-row-count="${expected}"]`);
+      expect(Date.now() - started).toBeLessThan(2000);
+      // The page starts with the first 4 runs selected; clear them so select-all is all there is.
+      await many.locator('[data-testid="runs-clear"]').click();
+      await many.locator('[data-testid="runs-select-all"]').check();
+      await expect(many.locator('[data-testid="runs-count"]').textContent()).resolves.toContain(
+        `${expected} selected`,
+      );
+    } finally {
+      await many.close();
+    }
+  });
+
   it('refetches the zoomed range with from/to on a drag, and the full range on a double-click', async () => {
     await openDashboard();
     await waitForSeries(4);

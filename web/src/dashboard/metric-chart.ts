@@ -235,7 +235,10 @@ export class MetricPanel {
         x: {
           time: false,
           distr: logX ? 3 : 1,
-          ...(zoom ? { range: (): uPlot.Range.MinMax => [zoom.from, zoom.to] } : {}),
+          // A log scale cannot start at step 0, so a zoom from 0 keeps the automatic range there.
+          ...(zoom && !(logX && zoom.from <= 0)
+            ? { range: (): uPlot.Range.MinMax => [zoom.from, zoom.to] }
+            : {}),
         },
         y: { distr: logY ? 3 : 1 },
       },
@@ -326,7 +329,7 @@ function runDrawing(
   const points = drawn.reduce((n, s) => n + s.total, 0);
   const missing = series.length - drawn.length;
   const note = [
-    `${drawn.length} run${drawn.length === 1 ? '' : 's'}, ${formatNumber(points)} points in range`,
+    `${drawn.length} run${drawn.length === 1 ? '' : 's'}, ${points.toLocaleString('en-US')} points in range`,
     downsampled ? `${downsampled} downsampled to min/max per pixel` : 'full resolution',
     missing ? `${missing} selected run${missing === 1 ? ' has' : 's have'} no points` : '',
     smoothingUnsupported ? 'this server does not smooth yet (drawn unsmoothed)' : '',
