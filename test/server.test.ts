@@ -72,6 +72,11 @@ describe('runlake serve: read-only query API over a squiggle lake', () => {
       })),
     );
     await lake.write('metrics_scalar', metrics);
+    // A flat, short series: its pixel columns hold tied pairs, which min/max alone would halve.
+    await lake.write(
+      'metrics_scalar',
+      Array.from({ length: 150 }, (_, step) => ({ run_id: runIds[0], step, metric_name: 'flat', value: 1 })),
+    );
     lake.close();
     server = await startServer(dir, { port: 0, token: TOKEN, maxRows: MAX_ROWS, timeoutMs: TIMEOUT_MS });
   }, 120_000);
@@ -131,7 +136,7 @@ describe('runlake serve: read-only query API over a squiggle lake', () => {
     const response = await get('/api/query', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ sql: 'SELECT count(*) AS n FROM metrics_scalar' }),
+      body: JSON.stringify({ sql: "SELECT count(*) AS n FROM metrics_scalar WHERE metric_name = 'loss'" }),
     });
     expect(await response.json()).toMatchObject({ rows: [{ n: 5000 * runIds.length }] });
   });
@@ -220,7 +225,7 @@ describe('runlake serve: read-only query API over a squiggle lake', () => {
     };
     expect(body.schemaSet).toBe('squiggle');
     const metrics = body.datasets.find((d) => d.name === 'metrics_scalar');
-    expect(metrics?.rows).toBe(5000 * runIds.length);
+    expect(metrics?.rows).toBe(5000 * runIds.length + 150);
     expect(metrics?.columns.map((c) => c.name)).toContain('metric_name');
     expect(body.views.length).toBeGreaterThan(0);
   });
@@ -254,6 +259,15 @@ describe('runlake serve: read-only query API over a squiggle lake', () => {
     };
     expect(zoom.series[0]?.downsampled).toBe(false);
     expect(zoom.series[0]?.step).toEqual(Array.from({ length: 101 }, (_, i) => 1200 + i));
+  });
+
+  it('sends a short run whole even where its columns hold ties', async () => {
+    const body = (await (await get(`/api/metrics?run=${runIds[0]}&metric=flat&width=100`)).json()) as {
+      series: { total: number; downsampled: boolean; step: number[]; value: number[] }[];
+    };
+    expect(body.series[0]?.downsampled).toBe(false);
+    expect(body.series[0]?.step).toEqual(Array.from({ length: 150 }, (_, step) => step));
+    expect(body.series[0]?.value.every((v) => v === 1)).toBe(true);
   });
 
   it('refuses bad metrics parameters with 400', async () => {

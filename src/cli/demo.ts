@@ -287,7 +287,8 @@ function nextSteps(out: string, squiggleOut: string): string[] {
     `  runlake match ${squiggleOut} --run tiny-lr0.0003-s2 --layer 2 --module resid_post --top 3`,
     `  runlake analyze ${squiggleOut}        # incremental: nothing new, nothing recomputed`,
     `  runlake validate ${squiggleOut}`,
-    `  runlake serve ${squiggleOut}          # read-only query API on http://127.0.0.1:8787/ (runlake demo --serve)`,
+    `  runlake serve ${squiggleOut}          # dashboard + query API on http://127.0.0.1:8787/ (runlake demo --serve)`,
+    '  runlake export-viewer --out visualize_results.html   # standalone Parquet/CSV/JSON viewer, no server',
     `  runlake schema geometry_state        # every dataset's columns: docs/schemas.md`,
     `  runlake import ${squiggleOut} metrics_scalar my-metrics.jsonl`,
   ];

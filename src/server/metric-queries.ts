@@ -175,69 +175,128 @@ function metricFilter(request: MetricRequest, range: { from: boolean; to: boolea
   return { where: filters.join(' AND '), params, bind };
 }
 
-/** The binned CTEs shared by both SQL paths: `s` the points in range, `b` them with their column. */
+/**
+ * The CTEs both SQL paths share: `s` the points in range, `r` their step span, `b` each point with
+ * its pixel column (the rule of {@link pixelColumn}).
+ */
 function binnedPoints(request: MetricRequest) {
   const filter = metricFilter(request, { from: true, to: true });
   const width = filter.bind(request.width);
   const ctes = `
     s AS (SELECT run_id, step, value FROM metrics_scalar WHERE ${filter.where}),
     r AS (SELECT min(step) AS x0, max(step) AS x1 FROM s),
-    n AS (SELECT run_id, count(*) AS total FROM s GROUP BY run_id),
     b AS (
-      SELECT s.run_id, s.step, s.value, n.total,
-             least(floor((s.step - r.x0) * ${width}::DOUBLE / greatest(r.x1 - r.x0, 1))::BIGINT, ${width}::BIGINT - 1) AS px
-      FROM s CROSS JOIN r JOIN n USING (run_id)
+      SELECT run_id, step, value,
+             least(floor((step - x0) * ${width}::DOUBLE / greatest(x1 - x0, 1))::BIGINT, ${width}::BIGINT - 1) AS px
+      FROM s CROSS JOIN r
     )`;
-  return { ctes, params: filter.params, width };
+  return { ctes, params: filter.params };
 }
 
+// One aggregation pass: per run and column the count, the minimum and the maximum with their
+// steps, handed back as one row of lists per run (a million boxed rows cost more than the scan).
 async function sqlMinMax(lake: Lake, request: MetricRequest, limits: QueryLimits) {
-  const { ctes, params, width } = binnedPoints(request);
+  const { ctes, params } = binnedPoints(request);
   const sql = `
     WITH ${ctes},
-    pts AS (
-      SELECT run_id, step, value FROM b WHERE total <= 2 * ${width}::BIGINT
-      UNION ALL
-      SELECT run_id, arg_min(step, value), min(value) FROM b WHERE total > 2 * ${width}::BIGINT GROUP BY run_id, px
-      UNION ALL
-      SELECT run_id, arg_max(step, value), max(value) FROM b WHERE total > 2 * ${width}::BIGINT GROUP BY run_id, px
+    g AS (
+      SELECT run_id, px, count(*) AS c, arg_min(step, value) AS s_lo, min(value) AS v_lo,
+             arg_max(step, value) AS s_hi, max(value) AS v_hi
+      FROM b GROUP BY run_id, px
     )
-    SELECT DISTINCT p.run_id, p.step, p.value, n.total FROM pts p JOIN n USING (run_id) ORDER BY p.run_id, p.step`;
-  // Every run is at most 2 × width points, so the row cap is never what limits this answer.
-  const result = await runReadOnlyQuery(lake, sql, answerLimits(limits, request), params);
+    SELECT run_id, sum(c)::DOUBLE AS total,
+           list(s_lo::DOUBLE ORDER BY px) AS s_lo, list(v_lo ORDER BY px) AS v_lo,
+           list(s_hi::DOUBLE ORDER BY px) AS s_hi, list(v_hi ORDER BY px) AS v_hi,
+           bool_and(c = 1 OR (c = 2 AND s_lo <> s_hi)) AS exact
+    FROM g GROUP BY run_id`;
+  const result = await runReadOnlyQuery(
+    lake,
+    sql,
+    { ...limits, maxRows: Math.max(limits.maxRows, request.runs.length) },
+    params,
+  );
   const byRun = new Map<string, { total: number; step: number[]; value: number[] }>();
+  const sparse: string[] = [];
   forEachRow(result, (row) => {
     const runId = String(row.run_id);
-    let series = byRun.get(runId);
-    if (!series) {
-      series = { total: Number(row.total), step: [], value: [] };
-      byRun.set(runId, series);
+    const total = Number(row.total);
+    // A short run is sent whole; when its columns are exactly its points, they already are.
+    if (total <= 2 * request.width && row.exact !== true) {
+      sparse.push(runId);
+      return;
     }
-    series.step.push(Number(row.step));
-    series.value.push(Number(row.value));
+    byRun.set(runId, { total, ...interleaveColumns(row as unknown as ColumnExtremes) });
   });
+  if (sparse.length > 0) {
+    const { where, params: rawParams } = metricFilter({ ...request, runs: sparse }, { from: true, to: true });
+    const raw = await runReadOnlyQuery(
+      lake,
+      `SELECT run_id, list(step::DOUBLE ORDER BY step) AS step, list(value ORDER BY step) AS value
+       FROM metrics_scalar WHERE ${where} GROUP BY run_id`,
+      { ...limits, maxRows: Math.max(limits.maxRows, sparse.length) },
+      rawParams,
+    );
+    forEachRow(raw, (row) => {
+      const step = row.step as number[];
+      byRun.set(String(row.run_id), { total: step.length, step, value: row.value as number[] });
+    });
+  }
   return byRun;
+}
+
+/** One run's per-column extremes as {@link sqlMinMax} reads them. */
+interface ColumnExtremes {
+  readonly s_lo: number[];
+  readonly v_lo: number[];
+  readonly s_hi: number[];
+  readonly v_hi: number[];
+}
+
+/** A run's column minima and maxima as one series in step order (a column's two points once when they coincide). */
+function interleaveColumns(columns: ColumnExtremes): { step: number[]; value: number[] } {
+  const step: number[] = [];
+  const value: number[] = [];
+  const push = (s: number, v: number) => {
+    step.push(s);
+    value.push(v);
+  };
+  columns.s_lo.forEach((sLo, i) => {
+    const sHi = columns.s_hi[i] as number;
+    const vLo = columns.v_lo[i] as number;
+    const vHi = columns.v_hi[i] as number;
+    if (sLo === sHi) push(sLo, vLo);
+    else if (sLo < sHi) {
+      push(sLo, vLo);
+      push(sHi, vHi);
+    } else {
+      push(sHi, vHi);
+      push(sLo, vLo);
+    }
+  });
+  return { step, value };
 }
 
 async function sqlColumnMeans(lake: Lake, request: MetricRequest, limits: QueryLimits) {
   const { ctes, params } = binnedPoints(request);
-  const sql = `WITH ${ctes}
-    SELECT run_id, px, avg(step) AS step, avg(value) AS value FROM b
-    WHERE isfinite(value) GROUP BY run_id, px ORDER BY run_id, px`;
-  const result = await runReadOnlyQuery(lake, sql, answerLimits(limits, request), params);
-  const byRun = new Map<string, { column: number[]; step: number[]; value: number[] }>();
+  const sql = `WITH ${ctes},
+    g AS (SELECT run_id, px, avg(step) AS step, avg(value) AS value FROM b WHERE isfinite(value) GROUP BY run_id, px)
+    SELECT run_id, list(px::DOUBLE ORDER BY px) AS column, list(step ORDER BY px) AS step, list(value ORDER BY px) AS value
+    FROM g GROUP BY run_id`;
+  const result = await runReadOnlyQuery(
+    lake,
+    sql,
+    { ...limits, maxRows: Math.max(limits.maxRows, request.runs.length) },
+    params,
+  );
+  const byRun = new Map<string, ColumnMeans>();
   forEachRow(result, (row) => {
-    const runId = String(row.run_id);
-    let means = byRun.get(runId);
-    if (!means) {
-      means = { column: [], step: [], value: [] };
-      byRun.set(runId, means);
-    }
-    means.column.push(Number(row.px));
-    means.step.push(Number(row.step));
-    means.value.push(Number(row.value));
+    byRun.set(String(row.run_id), {
+      column: row.column as number[],
+      step: row.step as number[],
+      value: row.value as number[],
+    });
   });
-  return byRun as Map<string, ColumnMeans>;
+  return byRun;
 }
 
 /** Each requested run's points up to `to`, smoothed over its whole history, then cut to `[from, to]`. */
@@ -350,9 +409,4 @@ function compareKeys(a: readonly unknown[], b: readonly unknown[]): number {
     return String(x).localeCompare(String(y));
   }
   return 0;
-}
-
-/** A per-run answer is bounded by `2 × width` points per run, not by the query row cap. */
-function answerLimits(limits: QueryLimits, request: MetricRequest): QueryLimits {
-  return { ...limits, maxRows: Math.max(limits.maxRows, 2 * request.width * request.runs.length) };
 }
