@@ -262,7 +262,8 @@ describe.skipIf(browser.skip)('viewer.html in Chromium', () => {
     await page.setInputFiles('[data-testid="file-input"]', fixture(name));
     await page.waitForSelector('[data-testid="row-count"], [data-testid="error"]', { timeout: 30_000 });
   }
-  const text = (testid: string) => page.locator(`[data-testid="${testid}"]`).innerText();
+  const text = async (testid: string) =>
+    (await page.locator(`[data-testid="${testid}"]`).textContent()) ?? '';
   const seriesCount = () => page.locator('[data-testid="plot"]').getAttribute('data-series-count');
 
   it('opens from file:// with no server and shows the empty state', async () => {
@@ -280,7 +281,8 @@ describe.skipIf(browser.skip)('viewer.html in Chromium', () => {
     expect(await seriesCount()).toBe('2');
     expect(await page.locator('[data-testid="plot"] canvas').count()).toBe(1);
     expect(await page.locator('[data-testid="plot"]').getAttribute('data-points')).toBe('36');
-    expect(Number(await page.evaluate(() => document.body.dataset.firstCurveMs))).toBeGreaterThan(0);
+    expect(Number(await page.locator('body').getAttribute('data-first-curve-ms'))).toBeGreaterThan(0);
+    await page.screenshot({ path: artifactPath('viewer.png'), fullPage: true });
 
     await page.selectOption('[data-testid="filter-variant"]', { label: 'mask_text' });
     expect(await text('row-count')).toBe(
@@ -297,7 +299,7 @@ describe.skipIf(browser.skip)('viewer.html in Chromium', () => {
     await page.selectOption('[data-testid="plot-group"]', { label: 'generation_step' });
     expect(await seriesCount()).toBe('3');
     await page.check('[data-testid="plot-log"]');
-    await page.screenshot({ path: artifactPath('viewer.png'), fullPage: true });
+    expect(await seriesCount()).toBe('3');
   });
 
   it('loads the same rows from JSON', async () => {
@@ -362,11 +364,11 @@ describe.skipIf(browser.skip)('viewer.html in Chromium', () => {
       await page.waitForSelector('[data-testid="row-count"], [data-testid="error"]', { timeout: 30_000 });
       expect(
         await page.locator('[data-testid="error"]').count(),
-        await page.locator('#app').innerText(),
+        (await page.locator('#app').textContent()) ?? '',
       ).toBe(0);
       expect(await text('row-count')).toBe(`${MASK_ROWS.toLocaleString('en-US')} rows`);
       expect(await text('file-name')).toBe('mask_impact.parquet');
-      await page.waitForFunction(() => document.body.dataset.firstCurveMs !== undefined);
+      await page.waitForSelector('body[data-first-curve-ms]', { state: 'attached' });
     } finally {
       files.close();
       await served.stop();

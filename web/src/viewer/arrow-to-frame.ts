@@ -2,9 +2,7 @@
 // with one typed-array copy; dictionary columns keep their integer indices, remapped to one
 // dictionary for the whole table, since parquet-wasm gives each record batch its own dictionary.
 import { type Data, DataType, type Table, type Vector } from 'apache-arrow';
-import type { CategoryColumn, Column, Frame, NumericArray, NumericColumn } from './frame.js';
-
-type TypedCtor = new (length: number) => NumericArray;
+import type { CategoryColumn, Column, Frame, NumericColumn } from './frame.js';
 
 /**
  * The frame view of an Arrow table (columns in schema order).
@@ -56,32 +54,37 @@ function isValid(data: Data, i: number): boolean {
 
 function primitiveColumn(name: string, typeName: string, vector: Vector, integer: boolean): NumericColumn {
   const chunks = vector.data as Data[];
-  const hasNulls = chunks.some((d) => d.nullCount > 0);
-  const first = chunks[0]?.values as unknown;
-  const isBig = first instanceof BigInt64Array || first instanceof BigUint64Array;
-  // Nulls become NaN, so an integer column with nulls (or 64-bit integers) widens to float64.
-  if (!hasNulls && !isBig && chunks.length === 1 && first) {
-    const values = (first as NumericArray).subarray(0, vector.length) as NumericArray;
-    return { kind: 'numeric', name, type: typeName, values, integer };
-  }
-  const Ctor: TypedCtor =
-    hasNulls || isBig || !first ? Float64Array : ((first as NumericArray).constructor as TypedCtor);
-  const out = new Ctor(vector.length);
+  const values = new Float64Array(vector.length);
   let at = 0;
   for (const data of chunks) {
-    const src = data.values as unknown as ArrayLike<number | bigint>;
-    if (isBig) {
-      for (let i = 0; i < data.length; i++) out[at + i] = Number(src[i] as bigint);
-    } else if (!hasNulls) {
-      out.set((src as NumericArray).subarray(0, data.length), at);
+    const src = data.values as unknown;
+    if (src instanceof BigInt64Array || src instanceof BigUint64Array) {
+      int64Into(values, at, src, data.length);
     } else {
-      for (let i = 0; i < data.length; i++) out[at + i] = Number(src[i] as number);
+      // A native conversion (Float32Array/Int32Array → float64), no JS loop.
+      values.set((src as Float32Array).subarray(0, data.length), at);
     }
     if (data.nullCount > 0)
-      for (let i = 0; i < data.length; i++) if (!isValid(data, i)) out[at + i] = Number.NaN;
+      for (let i = 0; i < data.length; i++) if (!isValid(data, i)) values[at + i] = Number.NaN;
     at += data.length;
   }
-  return { kind: 'numeric', name, type: typeName, values: out, integer };
+  return { kind: 'numeric', name, type: typeName, values, integer };
+}
+
+/**
+ * 64-bit integers as float64. Converting each BigInt costs far more than combining the two
+ * 32-bit halves (measured ~10x on 3.8M rows).
+ */
+function int64Into(out: Float64Array, at: number, big: BigInt64Array | BigUint64Array, length: number): void {
+  const lo = new Uint32Array(big.buffer, big.byteOffset, length * 2);
+  if (big instanceof BigInt64Array) {
+    const hi = new Int32Array(big.buffer, big.byteOffset, length * 2);
+    for (let i = 0; i < length; i++)
+      out[at + i] = (hi[2 * i + 1] as number) * 4294967296 + (lo[2 * i] as number);
+  } else {
+    for (let i = 0; i < length; i++)
+      out[at + i] = (lo[2 * i + 1] as number) * 4294967296 + (lo[2 * i] as number);
+  }
 }
 
 function dictionaryColumn(name: string, typeName: string, vector: Vector): CategoryColumn {
@@ -108,11 +111,14 @@ function dictionaryColumn(name: string, typeName: string, vector: Vector): Categ
         remap[k] = code;
       }
     }
-    const indices = data.values as unknown as ArrayLike<number | bigint>;
-    const nulls = data.nullCount > 0;
-    for (let i = 0; i < data.length; i++) {
-      codes[at + i] = nulls && !isValid(data, i) ? -1 : (remap[Number(indices[i])] as number);
-    }
+    const raw = data.values as unknown;
+    // Dictionary indices are Int32 in practice; 64-bit ones are narrowed once.
+    const indices =
+      raw instanceof BigInt64Array || raw instanceof BigUint64Array
+        ? Int32Array.from(raw, (v) => Number(v))
+        : (raw as Int32Array);
+    for (let i = 0; i < data.length; i++) codes[at + i] = remap[indices[i] as number] as number;
+    if (data.nullCount > 0) for (let i = 0; i < data.length; i++) if (!isValid(data, i)) codes[at + i] = -1;
     at += data.length;
   }
   return { kind: 'category', name, type: typeName, codes, dictionary };

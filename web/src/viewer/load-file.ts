@@ -168,6 +168,7 @@ async function load(source: ByteSource, onProgress: ProgressListener | undefined
   if (format === 'parquet') {
     const parts: Uint8Array[] = [];
     for await (const chunk of all()) parts.push(chunk);
+    performance.mark('runlake:file-read');
     const whole = concatChunks(parts, bytes);
     if (whole.length === 0) throw new ViewerFileError(source.name, 'the file is empty');
     return done(await loadParquet(whole, source.name));

@@ -1,9 +1,11 @@
 // Parquet in the browser: parquet-wasm decodes the file to Arrow IPC, apache-arrow reads the IPC
-// stream. The wasm module's bytes are inlined into the page (Vite `?inline` gives a base64 data
-// URL), so the viewer also works from file:// where fetching a separate .wasm is blocked.
+// stream. The wasm module's bytes are inlined into the page (gzipped, base64; see
+// web/vite.viewer.config.ts), so the viewer also works from file:// where fetching a separate
+// .wasm is blocked.
+
+import wasmGzipBase64 from 'virtual:parquet-wasm-gzip';
 import { tableFromIPC } from 'apache-arrow';
 import initParquetWasm, { readParquet } from 'parquet-wasm/esm';
-import wasmDataUrl from 'parquet-wasm/esm/parquet_wasm_bg.wasm?url&inline';
 import { arrowToFrame } from './arrow-to-frame.js';
 import { type Frame, ViewerFileError } from './frame.js';
 
@@ -15,9 +17,9 @@ const BATCH_SIZE = 122_880;
 
 let ready: Promise<unknown> | undefined;
 
-function base64Bytes(dataUrl: string): Uint8Array {
-  const base64 = dataUrl.slice(dataUrl.indexOf(',') + 1);
-  const native = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array }).fromBase64;
+function base64Bytes(base64: string): Uint8Array<ArrayBuffer> {
+  const native = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array<ArrayBuffer> })
+    .fromBase64;
   if (native) return native(base64);
   const binary = atob(base64);
   const bytes = new Uint8Array(binary.length);
@@ -30,7 +32,15 @@ function base64Bytes(dataUrl: string): Uint8Array {
  * ~5 MB module overlaps with the user picking (or the page fetching) a file.
  */
 export function initParquet(): Promise<unknown> {
-  ready ??= initParquetWasm({ module_or_path: base64Bytes(wasmDataUrl) });
+  if (!ready) {
+    // Inflate while compiling: a Response with the wasm MIME type lets parquet-wasm's init use
+    // WebAssembly.instantiateStreaming.
+    const gzipped = new Blob([base64Bytes(wasmGzipBase64)]).stream();
+    const wasm = new Response(gzipped.pipeThrough(new DecompressionStream('gzip')), {
+      headers: { 'content-type': 'application/wasm' },
+    });
+    ready = initParquetWasm({ module_or_path: wasm });
+  }
   return ready;
 }
 
@@ -67,10 +77,13 @@ export async function loadParquet(bytes: Uint8Array, fileName: string): Promise<
   let ipc: Uint8Array;
   try {
     const table = readParquet(bytes, { batchSize: BATCH_SIZE });
+    performance.mark('runlake:parquet-decoded');
     ipc = table.intoIPCStream();
   } catch (error) {
     const cause = error instanceof Error ? error.message : String(error);
     throw new ViewerFileError(fileName, `not a readable Parquet file: ${cause}`);
   }
-  return arrowToFrame(tableFromIPC(ipc));
+  const arrow = tableFromIPC(ipc);
+  performance.mark('runlake:arrow-table');
+  return arrowToFrame(arrow);
 }

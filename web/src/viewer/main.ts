@@ -10,6 +10,9 @@ import { drawPlot } from './plot.js';
 import { aggregateCurves, defaultPlot } from './plot-data.js';
 import { TableView } from './table-view.js';
 
+// Marks for profiling the path to the first curve (script start, file read, parsed, first draw).
+performance.mark('runlake:script-start');
+
 const fmt = (n: number) => n.toLocaleString('en-US');
 const rowsText = (n: number) => `${fmt(n)} ${n === 1 ? 'row' : 'rows'}`;
 
@@ -88,7 +91,8 @@ app.replaceChildren(header, statusBox, content, dropOverlay);
 
 interface ViewState {
   readonly file: LoadedFile;
-  readonly choices: FilterChoice[];
+  /** Filled right after the first curve is drawn (finding low-cardinality columns scans every row). */
+  choices: FilterChoice[];
   filters: Map<string, ActiveFilter>;
   rows: Uint32Array | null;
   plot: uPlot | undefined;
@@ -148,6 +152,7 @@ async function open(source: ByteSource | Promise<ByteSource>, name: string): Pro
       showLoading(resolved.name, `read ${detail}`);
     });
     if (token !== loadToken) return;
+    performance.mark('runlake:parsed');
     const loadMs = performance.now() - started;
     show(file, loadMs);
   } catch (error) {
@@ -162,8 +167,8 @@ function show(file: LoadedFile, loadMs: number): void {
   statusBox.replaceChildren();
   content.hidden = false;
   document.title = `${file.name} — runlake viewer`;
-  const choices = filterChoices(file.frame);
-  state = { file, choices, filters: new Map(), rows: null, plot: undefined };
+  const view: ViewState = { file, choices: [], filters: new Map(), rows: null, plot: undefined };
+  state = view;
 
   fileInfo.replaceChildren(
     el('h2', { testid: 'file-name', text: file.name }),
@@ -197,10 +202,26 @@ function show(file: LoadedFile, loadMs: number): void {
       ),
     ),
   );
-  renderFilters(state);
-  renderPlotControls(state);
   table.setData(file.frame, null);
+  // The first curve first: plot the defaults, then work out the filters and the plot's choices.
+  const defaults = defaultPlot(file.frame);
+  const only = (select: HTMLSelectElement, value: string | undefined) =>
+    select.replaceChildren(new Option(value ?? '', value ?? ''));
+  only(xSelect, defaults?.x);
+  only(ySelect, defaults?.y);
+  only(groupSelect, defaults?.group);
+  filtersBox.replaceChildren(
+    el('h3', { text: 'Filters' }),
+    el('p', { className: 'muted', text: 'Scanning columns…' }),
+  );
   updatePlot();
+  setTimeout(() => {
+    if (state !== view) return;
+    view.choices = filterChoices(file.frame);
+    performance.mark('runlake:filters');
+    renderFilters(view);
+    renderPlotControls(view);
+  }, 0);
 }
 
 // ---- filters -------------------------------------------------------------------------------
@@ -290,18 +311,17 @@ function renderPlotControls(view: ViewState): void {
   const columns = view.file.frame.columns;
   const numeric = columns.filter((c) => c.kind === 'numeric');
   const options = (list: readonly Column[]) => list.map((c) => new Option(c.name, c.name));
+  // Keep what is plotted (the defaults, drawn before the choices were known).
+  const current = [xSelect.value, ySelect.value, groupSelect.value] as const;
   xSelect.replaceChildren(...options(columns.filter((c) => c.kind === 'numeric' || isSelectable(view, c))));
   ySelect.replaceChildren(...options(numeric));
   groupSelect.replaceChildren(
     new Option('(none)', ''),
     ...options(columns.filter((c) => isSelectable(view, c))),
   );
-  const defaults = defaultPlot(view.file.frame);
-  if (defaults) {
-    xSelect.value = defaults.x;
-    ySelect.value = defaults.y;
-    groupSelect.value = defaults.group ?? '';
-  }
+  xSelect.value = current[0];
+  ySelect.value = current[1];
+  groupSelect.value = current[2];
   const labelled = (text: string, control: HTMLElement) =>
     el('label', { className: 'control' }, el('span', { text }), control);
   plotControls.replaceChildren(
@@ -374,7 +394,9 @@ document.addEventListener('drop', (event) => {
 });
 
 // Start compiling parquet-wasm now so it overlaps with picking or fetching the file.
-void initParquet().catch((error: unknown) => console.error('parquet-wasm failed to initialise', error));
+void initParquet()
+  .then(() => performance.mark('runlake:wasm-ready'))
+  .catch((error: unknown) => console.error('parquet-wasm failed to initialise', error));
 
 const url = new URLSearchParams(location.search).get('url');
 if (url) void open(urlSource(url), url.split('/').pop() || url);
