@@ -333,6 +333,7 @@ function runDrawing(
     downsampled ? `${downsampled} downsampled to min/max per pixel` : 'full resolution',
     missing ? `${missing} selected run${missing === 1 ? ' has' : 's have'} no points` : '',
     smoothingUnsupported ? 'this server does not smooth yet (drawn unsmoothed)' : '',
+    !smoothingUnsupported && raw ? 'smoothed on the server, raw curves faint behind' : '',
   ]
     .filter(Boolean)
     .join(' · ');
