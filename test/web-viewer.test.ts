@@ -260,7 +260,11 @@ describe.skipIf(browser.skip)('viewer.html in Chromium', () => {
 
   async function openFile(name: string): Promise<void> {
     await page.setInputFiles('[data-testid="file-input"]', fixture(name));
-    await page.waitForSelector('[data-testid="row-count"], [data-testid="error"]', { timeout: 30_000 });
+    // The page sets body[data-state] to ready (all columns read, filters built) or error.
+    await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', {
+      state: 'attached',
+      timeout: 30_000,
+    });
   }
   const text = async (testid: string) =>
     (await page.locator(`[data-testid="${testid}"]`).textContent()) ?? '';
@@ -361,7 +365,10 @@ describe.skipIf(browser.skip)('viewer.html in Chromium', () => {
       const viewer = new URL('/viewer.html', served.url);
       viewer.searchParams.set('url', `http://127.0.0.1:${port}/mask_impact.parquet`);
       await page.goto(viewer.href);
-      await page.waitForSelector('[data-testid="row-count"], [data-testid="error"]', { timeout: 30_000 });
+      await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', {
+        state: 'attached',
+        timeout: 30_000,
+      });
       expect(
         await page.locator('[data-testid="error"]').count(),
         (await page.locator('#app').textContent()) ?? '',

@@ -2,9 +2,10 @@
 // first bytes, then stream it into the right parser. CSV and JSON are parsed chunk by chunk as
 // they are read, so neither the file nor its text has to fit in one string.
 import { type FileFormat, type Frame, ViewerFileError } from './frame.js';
-import { loadParquet } from './load-parquet.js';
+import { loadParquet, parquetFields } from './load-parquet.js';
 import { CsvParser } from './parse-csv.js';
 import { JsonArrayParser, JsonLinesParser, parseJsonText } from './parse-json.js';
+import { firstColumns } from './plot-data.js';
 
 /** A file being read: its name, size when known, and its bytes as a stream of chunks. */
 export interface ByteSource {
@@ -19,6 +20,11 @@ export interface LoadedFile {
   readonly format: FileFormat;
   readonly bytes: number;
   readonly frame: Frame;
+  /**
+   * Set when `frame` holds only the columns of the default plot (a wide Parquet file): reads the
+   * other columns and resolves with the whole frame, columns in file order.
+   */
+  readonly rest?: () => Promise<Frame>;
 }
 
 export type ProgressListener = (bytesRead: number, totalBytes: number | undefined) => void;
@@ -171,7 +177,17 @@ async function load(source: ByteSource, onProgress: ProgressListener | undefined
     performance.mark('runlake:file-read');
     const whole = concatChunks(parts, bytes);
     if (whole.length === 0) throw new ViewerFileError(source.name, 'the file is empty');
-    return done(await loadParquet(whole, source.name));
+    const fields = await parquetFields(whole, source.name);
+    const first = firstColumns(fields);
+    if (!first) return done(await loadParquet(whole, source.name));
+    const partial = await loadParquet(whole, source.name, first);
+    const rest = async (): Promise<Frame> => {
+      const others = fields.map((f) => f.name).filter((name) => !first.includes(name));
+      const more = await loadParquet(whole, source.name, others);
+      const all = new Map([...partial.columns, ...more.columns].map((c) => [c.name, c]));
+      return { numRows: partial.numRows, columns: fields.flatMap((f) => all.get(f.name) ?? []) };
+    };
+    return { ...done(partial), rest };
   }
   if (format === 'csv') {
     const parser = new CsvParser(source.name);

@@ -4,8 +4,8 @@
 // .wasm is blocked.
 
 import wasmGzipBase64 from 'virtual:parquet-wasm-gzip';
-import { tableFromIPC } from 'apache-arrow';
-import initParquetWasm, { readParquet } from 'parquet-wasm/esm';
+import { DataType, tableFromIPC } from 'apache-arrow';
+import initParquetWasm, { readParquet, readSchema } from 'parquet-wasm/esm';
 import { arrowToFrame } from './arrow-to-frame.js';
 import { type Frame, ViewerFileError } from './frame.js';
 
@@ -53,16 +53,14 @@ export function hasParquetMagic(bytes: Uint8Array): 'ok' | 'no-header' | 'no-foo
   return 'ok';
 }
 
-/**
- * Reads a whole Parquet file into a frame; a file that is not Parquet, or cut off, is a
- * ViewerFileError naming the file.
- *
- * @example
- * ```ts
- * const frame = await loadParquet(new Uint8Array(await file.arrayBuffer()), file.name);
- * ```
- */
-export async function loadParquet(bytes: Uint8Array, fileName: string): Promise<Frame> {
+/** A column of a Parquet file, from its schema (read without decoding any data). */
+export interface ParquetField {
+  readonly name: string;
+  /** Integer or floating point (not dictionary, text, dates…). */
+  readonly numeric: boolean;
+}
+
+function checkMagic(bytes: Uint8Array, fileName: string): void {
   const magic = hasParquetMagic(bytes);
   if (magic === 'no-header') {
     throw new ViewerFileError(fileName, 'not a Parquet file (it does not start with the "PAR1" magic bytes)');
@@ -73,15 +71,60 @@ export async function loadParquet(bytes: Uint8Array, fileName: string): Promise<
       'truncated Parquet file (it does not end with the "PAR1" footer; was it still being written?)',
     );
   }
+}
+
+function unreadable(fileName: string, error: unknown): ViewerFileError {
+  const cause = error instanceof Error ? error.message : String(error);
+  return new ViewerFileError(fileName, `not a readable Parquet file: ${cause}`);
+}
+
+/**
+ * The file's columns, from the footer alone, so the viewer can decode the columns it plots first.
+ *
+ * @example
+ * ```ts
+ * (await parquetFields(bytes, 'mask_impact.parquet')).map((f) => f.name);
+ * ```
+ */
+export async function parquetFields(bytes: Uint8Array, fileName: string): Promise<ParquetField[]> {
+  checkMagic(bytes, fileName);
   await initParquet();
   let ipc: Uint8Array;
   try {
-    const table = readParquet(bytes, { batchSize: BATCH_SIZE });
+    ipc = readSchema(bytes).intoIPCStream();
+  } catch (error) {
+    throw unreadable(fileName, error);
+  }
+  return tableFromIPC(ipc).schema.fields.map((f) => ({
+    name: f.name,
+    numeric: DataType.isInt(f.type) || DataType.isFloat(f.type),
+  }));
+}
+
+/**
+ * Reads a Parquet file (all columns, or only `columns`) into a frame; a file that is not
+ * Parquet, or cut off, is a ViewerFileError naming the file.
+ *
+ * @example
+ * ```ts
+ * const frame = await loadParquet(new Uint8Array(await file.arrayBuffer()), file.name);
+ * ```
+ */
+export async function loadParquet(
+  bytes: Uint8Array,
+  fileName: string,
+  columns?: readonly string[],
+): Promise<Frame> {
+  checkMagic(bytes, fileName);
+  await initParquet();
+  let ipc: Uint8Array;
+  try {
+    const options = columns ? { batchSize: BATCH_SIZE, columns: [...columns] } : { batchSize: BATCH_SIZE };
+    const table = readParquet(bytes, options);
     performance.mark('runlake:parquet-decoded');
     ipc = table.intoIPCStream();
   } catch (error) {
-    const cause = error instanceof Error ? error.message : String(error);
-    throw new ViewerFileError(fileName, `not a readable Parquet file: ${cause}`);
+    throw unreadable(fileName, error);
   }
   const arrow = tableFromIPC(ipc);
   performance.mark('runlake:arrow-table');

@@ -3,7 +3,7 @@
 import type uPlot from 'uplot';
 import './viewer.css';
 import { type ActiveFilter, type FilterChoice, filterChoices, selectRows } from './filters.js';
-import { type Column, ViewerFileError } from './frame.js';
+import { type Column, type Frame, ViewerFileError } from './frame.js';
 import { type ByteSource, fileSource, type LoadedFile, loadSource, urlSource } from './load-file.js';
 import { initParquet } from './load-parquet.js';
 import { drawPlot } from './plot.js';
@@ -90,7 +90,8 @@ app.replaceChildren(header, statusBox, content, dropOverlay);
 // ---- state ---------------------------------------------------------------------------------
 
 interface ViewState {
-  readonly file: LoadedFile;
+  /** The frame is replaced once the columns not needed for the first curve are read. */
+  file: LoadedFile;
   /** Filled right after the first curve is drawn (finding low-cardinality columns scans every row). */
   choices: FilterChoice[];
   filters: Map<string, ActiveFilter>;
@@ -102,6 +103,7 @@ let state: ViewState | undefined;
 let loadToken = 0;
 
 function showEmpty(): void {
+  document.body.dataset.state = 'empty';
   content.hidden = true;
   statusBox.className = 'status empty';
   statusBox.replaceChildren(
@@ -120,6 +122,7 @@ function showLoading(name: string, detail: string): void {
 }
 
 function showError(error: unknown, fallbackName: string): void {
+  document.body.dataset.state = 'error';
   content.hidden = true;
   const fileName = error instanceof ViewerFileError ? error.fileName : fallbackName;
   const cause =
@@ -139,6 +142,8 @@ function showError(error: unknown, fallbackName: string): void {
 
 async function open(source: ByteSource | Promise<ByteSource>, name: string): Promise<void> {
   const token = ++loadToken;
+  // `data-state` (empty, loading, ready, error) is what tests and scripts wait on.
+  document.body.dataset.state = 'loading';
   state?.plot?.destroy();
   state = undefined;
   content.hidden = true;
@@ -153,8 +158,7 @@ async function open(source: ByteSource | Promise<ByteSource>, name: string): Pro
     });
     if (token !== loadToken) return;
     performance.mark('runlake:parsed');
-    const loadMs = performance.now() - started;
-    show(file, loadMs);
+    show(file, started);
   } catch (error) {
     if (token !== loadToken) return;
     console.error(error);
@@ -162,7 +166,7 @@ async function open(source: ByteSource | Promise<ByteSource>, name: string): Pro
   }
 }
 
-function show(file: LoadedFile, loadMs: number): void {
+function show(file: LoadedFile, started: number): void {
   statusBox.className = 'status hidden';
   statusBox.replaceChildren();
   content.hidden = false;
@@ -170,6 +174,8 @@ function show(file: LoadedFile, loadMs: number): void {
   const view: ViewState = { file, choices: [], filters: new Map(), rows: null, plot: undefined };
   state = view;
 
+  const loadTime = el('dd', { testid: 'load-time', text: '…' });
+  const columnCount = el('dd', { testid: 'column-count', text: String(file.frame.columns.length) });
   fileInfo.replaceChildren(
     el('h2', { testid: 'file-name', text: file.name }),
     el(
@@ -180,19 +186,59 @@ function show(file: LoadedFile, loadMs: number): void {
       el('dt', { text: 'Rows' }),
       el('dd', { testid: 'row-count', text: rowsText(file.frame.numRows) }),
       el('dt', { text: 'Columns' }),
-      el('dd', { text: String(file.frame.columns.length) }),
+      columnCount,
       el('dt', { text: 'Size' }),
       el('dd', { text: formatBytes(file.bytes) }),
       el('dt', { text: 'Load time' }),
-      el('dd', { testid: 'load-time', text: `${fmt(Math.round(loadMs))} ms` }),
+      loadTime,
     ),
   );
+  const waiting = file.rest ? 'Reading the other columns…' : 'Scanning columns…';
+  columnsBox.replaceChildren(el('h3', { text: 'Columns' }), el('p', { className: 'muted', text: waiting }));
+  filtersBox.replaceChildren(el('h3', { text: 'Filters' }), el('p', { className: 'muted', text: waiting }));
+  table.element.hidden = true;
+
+  // The first curve first: plot the defaults from the columns read so far, then read the rest,
+  // show the table and work out the filters and the plot's choices.
+  const defaults = defaultPlot(file.frame);
+  const only = (select: HTMLSelectElement, value: string | undefined) =>
+    select.replaceChildren(new Option(value ?? '', value ?? ''));
+  only(xSelect, defaults?.x);
+  only(ySelect, defaults?.y);
+  only(groupSelect, defaults?.group);
+  plotControls.replaceChildren(el('h3', { text: 'Plot' }));
+  updatePlot();
+
+  const finish = (frame: Frame) => {
+    if (state !== view) return;
+    view.file = { ...file, frame };
+    loadTime.textContent = `${fmt(Math.round(performance.now() - started))} ms`;
+    columnCount.textContent = String(frame.columns.length);
+    renderColumns(frame);
+    table.element.hidden = false;
+    table.setData(frame, null);
+    view.choices = filterChoices(frame);
+    performance.mark('runlake:filters');
+    renderFilters(view);
+    renderPlotControls(view);
+    document.body.dataset.state = 'ready';
+  };
+  // A timeout lets the browser paint the curve before the next long step.
+  setTimeout(() => {
+    if (!file.rest) return finish(file.frame);
+    file.rest().then(finish, (error: unknown) => {
+      if (state === view) showError(error, file.name);
+    });
+  }, 0);
+}
+
+function renderColumns(frame: Frame): void {
   columnsBox.replaceChildren(
     el('h3', { text: 'Columns' }),
     el(
       'ul',
       {},
-      ...file.frame.columns.map((c) =>
+      ...frame.columns.map((c) =>
         el(
           'li',
           { testid: `column-${c.name}` },
@@ -202,26 +248,6 @@ function show(file: LoadedFile, loadMs: number): void {
       ),
     ),
   );
-  table.setData(file.frame, null);
-  // The first curve first: plot the defaults, then work out the filters and the plot's choices.
-  const defaults = defaultPlot(file.frame);
-  const only = (select: HTMLSelectElement, value: string | undefined) =>
-    select.replaceChildren(new Option(value ?? '', value ?? ''));
-  only(xSelect, defaults?.x);
-  only(ySelect, defaults?.y);
-  only(groupSelect, defaults?.group);
-  filtersBox.replaceChildren(
-    el('h3', { text: 'Filters' }),
-    el('p', { className: 'muted', text: 'Scanning columns…' }),
-  );
-  updatePlot();
-  setTimeout(() => {
-    if (state !== view) return;
-    view.choices = filterChoices(file.frame);
-    performance.mark('runlake:filters');
-    renderFilters(view);
-    renderPlotControls(view);
-  }, 0);
 }
 
 // ---- filters -------------------------------------------------------------------------------

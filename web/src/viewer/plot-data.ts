@@ -172,26 +172,57 @@ function column(frame: Frame, name: string): Column {
   return found;
 }
 
+/** What defaultPlot needs to know of a column. */
+export interface ColumnKind {
+  readonly name: string;
+  readonly numeric: boolean;
+}
+
 /**
  * The plot the viewer draws first: mean `l2_distance` per `layer` by `variant` for mask_impact
- * files, otherwise the first two numeric columns (by the first low-cardinality text column when
+ * files, otherwise the first two numeric columns (by the first text column with 2–24 values when
  * there is one).
  */
 export function defaultPlot(frame: Frame): { x: string; y: string; group?: string } | undefined {
-  const has = (name: string) => frame.columns.some((c) => c.name === name);
+  const kinds = frame.columns.map((c) => ({ name: c.name, numeric: c.kind === 'numeric' }));
+  const group = frame.columns.find(
+    (c) => c.kind === 'category' && c.dictionary.length > 1 && c.dictionary.length <= 24,
+  )?.name;
+  return plotColumns(kinds, group);
+}
+
+function plotColumns(
+  columns: readonly ColumnKind[],
+  group: string | undefined,
+): { x: string; y: string; group?: string } | undefined {
+  const has = (name: string) => columns.some((c) => c.name === name);
   if (has('layer') && has('l2_distance')) {
     return has('variant')
       ? { x: 'layer', y: 'l2_distance', group: 'variant' }
       : { x: 'layer', y: 'l2_distance' };
   }
-  const numeric = frame.columns.filter((c) => c.kind === 'numeric');
-  const [first, second] = numeric;
-  if (!first) return undefined;
-  const x = second ? first.name : undefined;
-  const y = second ? second.name : first.name;
-  const group = frame.columns.find(
-    (c) => c.kind === 'category' && c.dictionary.length > 1 && c.dictionary.length <= 24,
-  )?.name;
-  if (!x) return undefined;
-  return group ? { x, y, group } : { x, y };
+  const [first, second] = columns.filter((c) => c.numeric);
+  if (!first || !second) return undefined;
+  return group ? { x: first.name, y: second.name, group } : { x: first.name, y: second.name };
+}
+
+/**
+ * The columns to decode first so the default plot can be drawn before the rest of a wide file is
+ * read: the mask_impact trio, or the first two numeric columns plus every non-numeric one (a
+ * candidate series column); undefined when that would be every column anyway.
+ *
+ * @example
+ * ```ts
+ * firstColumns(fields); // ['layer', 'l2_distance', 'variant']
+ * ```
+ */
+export function firstColumns(columns: readonly ColumnKind[]): string[] | undefined {
+  const plot = plotColumns(columns, undefined);
+  if (!plot) return undefined;
+  const wanted = new Set([plot.x, plot.y, ...(plot.group ? [plot.group] : [])]);
+  if (!plot.group && !(plot.x === 'layer' && plot.y === 'l2_distance')) {
+    for (const c of columns) if (!c.numeric) wanted.add(c.name);
+  }
+  const names = columns.filter((c) => wanted.has(c.name)).map((c) => c.name);
+  return names.length < columns.length ? names : undefined;
 }
