@@ -20,7 +20,6 @@ export {
   UnauthorizedError,
 } from './errors.js';
 export {
-  MAX_SMOOTHED_POINTS,
   type MetricGroup,
   type MetricGroupRequest,
   type MetricRequest,

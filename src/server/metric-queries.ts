@@ -1,8 +1,8 @@
-import type { DuckDBValue } from '@duckdb/node-api';
+import { DuckDBListVector, type DuckDBValue, type DuckDBVector } from '@duckdb/node-api';
 import type { Lake } from '../lake/index.js';
 import { forEachRow, listRuns, requireDataset } from './dashboard-queries.js';
 import { BadRequestError } from './errors.js';
-import { type QueryLimits, runReadOnlyQuery } from './query-runner.js';
+import { type QueryLimits, runReadOnlyQuery, streamReadOnlyChunks } from './query-runner.js';
 import { resultToJson } from './result-encoding.js';
 import {
   type Band,
@@ -15,9 +15,6 @@ import {
   pixelGridOf,
   type StepSeries,
 } from './series-reduce.js';
-
-/** Points a smoothed request may read at full resolution before it is refused. */
-export const MAX_SMOOTHED_POINTS = 20_000_000;
 
 /** One run's series in a `GET /api/metrics` answer. */
 export interface MetricSeries {
@@ -209,15 +206,9 @@ async function sqlMinMax(lake: Lake, request: MetricRequest, limits: QueryLimits
            list(s_hi::DOUBLE ORDER BY px) AS s_hi, list(v_hi ORDER BY px) AS v_hi,
            bool_and(c = 1 OR (c = 2 AND s_lo <> s_hi)) AS exact
     FROM g GROUP BY run_id`;
-  const result = await runReadOnlyQuery(
-    lake,
-    sql,
-    { ...limits, maxRows: Math.max(limits.maxRows, request.runs.length) },
-    params,
-  );
   const byRun = new Map<string, { total: number; step: number[]; value: number[] }>();
   const sparse: string[] = [];
-  forEachRow(result, (row) => {
+  await forEachRunRow(lake, sql, limits, params, (row) => {
     const runId = String(row.run_id);
     const total = Number(row.total);
     // A short run is sent whole; when its columns are exactly its points, they already are.
@@ -229,27 +220,74 @@ async function sqlMinMax(lake: Lake, request: MetricRequest, limits: QueryLimits
   });
   if (sparse.length > 0) {
     const { where, params: rawParams } = metricFilter({ ...request, runs: sparse }, { from: true, to: true });
-    const raw = await runReadOnlyQuery(
+    await forEachRunRow(
       lake,
       `SELECT run_id, list(step::DOUBLE ORDER BY step) AS step, list(value ORDER BY step) AS value
        FROM metrics_scalar WHERE ${where} GROUP BY run_id`,
-      { ...limits, maxRows: Math.max(limits.maxRows, sparse.length) },
+      limits,
       rawParams,
+      (row) => {
+        const step = Array.from(row.step as Float64Array);
+        byRun.set(String(row.run_id), {
+          total: step.length,
+          step,
+          value: Array.from(row.value as Float64Array),
+        });
+      },
     );
-    forEachRow(raw, (row) => {
-      const step = row.step as number[];
-      byRun.set(String(row.run_id), { total: step.length, step, value: row.value as number[] });
-    });
   }
   return byRun;
 }
 
 /** One run's per-column extremes as {@link sqlMinMax} reads them. */
 interface ColumnExtremes {
-  readonly s_lo: number[];
-  readonly v_lo: number[];
-  readonly s_hi: number[];
-  readonly v_hi: number[];
+  readonly s_lo: Float64Array;
+  readonly v_lo: Float64Array;
+  readonly s_hi: Float64Array;
+  readonly v_hi: Float64Array;
+}
+
+/** A per-run result row: scalars as JS values, `LIST(DOUBLE)` columns as `Float64Array`s. */
+type RunRow = Record<string, string | number | boolean | Float64Array | null>;
+
+/**
+ * Streams a query with one row per run and hands each row to `use`, reading list columns straight
+ * from DuckDB's vectors: boxing millions of points one `getColumnsJS` value at a time costs more
+ * than the query.
+ */
+async function forEachRunRow(
+  lake: Lake,
+  sql: string,
+  limits: QueryLimits,
+  params: readonly DuckDBValue[],
+  use: (row: RunRow) => void,
+): Promise<void> {
+  await streamReadOnlyChunks(lake, sql, limits, params, (chunk, names) => {
+    const vectors = names.map((_, c) => chunk.getColumnVector(c));
+    for (let r = 0; r < chunk.rowCount; r++) {
+      const row: RunRow = {};
+      names.forEach((name, c) => {
+        const vector = vectors[c] as DuckDBVector;
+        row[name] = vector instanceof DuckDBListVector ? listItems(vector, r) : scalarItem(vector.getItem(r));
+      });
+      use(row);
+    }
+  });
+}
+
+function listItems(vector: DuckDBListVector, row: number): Float64Array | null {
+  if (vector.getItem(row) === null) return null;
+  const child = vector.childVector;
+  const offset = vector.getEntryOffset(row);
+  const items = new Float64Array(vector.getEntryLength(row));
+  for (let i = 0; i < items.length; i++) items[i] = Number(child.getItem(offset + i) ?? Number.NaN);
+  return items;
+}
+
+function scalarItem(value: unknown): string | number | boolean | null {
+  if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+    return value;
+  return typeof value === 'bigint' ? Number(value) : String(value);
 }
 
 /** A run's column minima and maxima as one series in step order (a column's two points once when they coincide). */
@@ -260,7 +298,7 @@ function interleaveColumns(columns: ColumnExtremes): { step: number[]; value: nu
     step.push(s);
     value.push(v);
   };
-  columns.s_lo.forEach((sLo, i) => {
+  columns.s_lo.forEach((sLo: number, i: number) => {
     const sHi = columns.s_hi[i] as number;
     const vLo = columns.v_lo[i] as number;
     const vHi = columns.v_hi[i] as number;
@@ -282,18 +320,12 @@ async function sqlColumnMeans(lake: Lake, request: MetricRequest, limits: QueryL
     g AS (SELECT run_id, px, avg(step) AS step, avg(value) AS value FROM b WHERE isfinite(value) GROUP BY run_id, px)
     SELECT run_id, list(px::DOUBLE ORDER BY px) AS column, list(step ORDER BY px) AS step, list(value ORDER BY px) AS value
     FROM g GROUP BY run_id`;
-  const result = await runReadOnlyQuery(
-    lake,
-    sql,
-    { ...limits, maxRows: Math.max(limits.maxRows, request.runs.length) },
-    params,
-  );
   const byRun = new Map<string, ColumnMeans>();
-  forEachRow(result, (row) => {
+  await forEachRunRow(lake, sql, limits, params, (row) => {
     byRun.set(String(row.run_id), {
-      column: row.column as number[],
-      step: row.step as number[],
-      value: row.value as number[],
+      column: row.column as Float64Array,
+      step: row.step as Float64Array,
+      value: row.value as Float64Array,
     });
   });
   return byRun;
@@ -306,32 +338,17 @@ async function smoothedInRange(
   limits: QueryLimits,
 ): Promise<Map<string, StepSeries>> {
   const { where, params } = metricFilter(request, { from: false, to: true });
-  const result = await runReadOnlyQuery(
-    lake,
-    `SELECT run_id, step, value FROM metrics_scalar WHERE ${where} ORDER BY run_id, step`,
-    { ...limits, maxRows: MAX_SMOOTHED_POINTS },
-    params,
-  );
-  if (result.truncated) {
-    throw new BadRequestError(
-      `smoothing reads every point of the selected runs, and they have more than ${MAX_SMOOTHED_POINTS.toLocaleString('en-US')}: select fewer runs or turn smoothing off`,
-    );
-  }
-  const [runColumn, stepColumn, valueColumn] = result.columns as [unknown[], unknown[], unknown[]];
+  // One row of lists per run: ten million rows of run ids would cost more than the points.
   const out = new Map<string, StepSeries>();
-  let start = 0;
-  for (let i = 1; i <= result.rowCount; i++) {
-    if (i < result.rowCount && runColumn[i] === runColumn[start]) continue;
-    const steps = Float64Array.from(stepColumn.slice(start, i), Number);
-    const smoothed = emaSmooth(
-      Float64Array.from(valueColumn.slice(start, i), Number),
-      request.smoothing ?? 0,
-    );
+  const sql = `SELECT run_id, list(step::DOUBLE ORDER BY step) AS step, list(value ORDER BY step) AS value
+     FROM metrics_scalar WHERE ${where} GROUP BY run_id`;
+  await forEachRunRow(lake, sql, limits, params, (row) => {
+    const steps = row.step as Float64Array;
+    const smoothed = emaSmooth(row.value as Float64Array, request.smoothing ?? 0);
     let lo = 0;
     while (request.from !== undefined && lo < steps.length && (steps[lo] as number) < request.from) lo++;
-    out.set(String(runColumn[start]), { step: steps.subarray(lo), value: smoothed.subarray(lo) });
-    start = i;
-  }
+    out.set(String(row.run_id), { step: steps.subarray(lo), value: smoothed.subarray(lo) });
+  });
   return out;
 }
 

@@ -1,4 +1,4 @@
-import type { DuckDBType, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBDataChunk, DuckDBPreparedStatement, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import type { Lake } from '../lake/index.js';
 import { QueryTimeoutError } from './errors.js';
 import { duckdbRefusal, prepareReadOnly } from './query-guard.js';
@@ -40,15 +40,7 @@ export async function runReadOnlyQuery(
   limits: QueryLimits,
   params: readonly DuckDBValue[] = [],
 ): Promise<QueryResult> {
-  const connection = await lake.instance.connect();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    connection.interrupt();
-  }, limits.timeoutMs);
-  try {
-    const prepared = await prepareReadOnly(connection, sql);
-    if (params.length > 0) prepared.bind([...params]);
+  return withReadOnlyStatement(lake, sql, limits, params, async (prepared) => {
     const reader = await prepared.streamAndReadUntil(limits.maxRows + 1);
     const truncated = reader.currentRowCount > limits.maxRows;
     const rowCount = Math.min(reader.currentRowCount, limits.maxRows);
@@ -59,6 +51,61 @@ export async function runReadOnlyQuery(
       rowCount,
       truncated,
     };
+  });
+}
+
+/**
+ * Runs one read-only statement like {@link runReadOnlyQuery}, but hands each result chunk to `use`
+ * as DuckDB's own vectors instead of converting every value: numeric columns and list children
+ * are read straight from their buffers, which is what makes millions of metric points cheap. The
+ * row cap does not apply; the time limit does.
+ *
+ * @example
+ * ```ts
+ * await streamReadOnlyChunks(lake, 'SELECT step FROM metrics_scalar', limits, [], (chunk) => {
+ *   chunk.getColumnVector(0).getItem(0);
+ * });
+ * ```
+ */
+export async function streamReadOnlyChunks(
+  lake: Lake,
+  sql: string,
+  limits: QueryLimits,
+  params: readonly DuckDBValue[],
+  use: (chunk: DuckDBDataChunk, columnNames: readonly string[]) => void,
+): Promise<void> {
+  await withReadOnlyStatement(lake, sql, limits, params, async (prepared) => {
+    const result = await prepared.stream();
+    const names = result.columnNames();
+    for (
+      let chunk = await result.fetchChunk();
+      chunk && chunk.rowCount > 0;
+      chunk = await result.fetchChunk()
+    ) {
+      use(chunk, names);
+    }
+  });
+}
+
+// One statement on a fresh connection: checked read-only, parameters bound, interrupted when it
+// outlives the time limit, and DuckDB's refusals turned into the server's errors.
+async function withReadOnlyStatement<T>(
+  lake: Lake,
+  sql: string,
+  limits: QueryLimits,
+  params: readonly DuckDBValue[],
+  run: (prepared: DuckDBPreparedStatement) => Promise<T>,
+): Promise<T> {
+  const connection = await lake.instance.connect();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    connection.interrupt();
+  }, limits.timeoutMs);
+  try {
+    const prepared = await prepareReadOnly(connection, sql);
+    if (params.length > 0) prepared.bind([...params]);
+    return await run(prepared);
   } catch (error) {
     if (timedOut) throw new QueryTimeoutError(limits.timeoutMs);
     throw duckdbRefusal(sql, error);

@@ -116,9 +116,9 @@ export function minMaxPerColumn(series: StepSeries, grid: PixelGrid): { step: nu
 
 /** One run's mean step and mean value per pixel column it has points in. */
 export interface ColumnMeans {
-  readonly column: number[];
-  readonly step: number[];
-  readonly value: number[];
+  readonly column: ArrayLike<number>;
+  readonly step: ArrayLike<number>;
+  readonly value: ArrayLike<number>;
 }
 
 /**
@@ -143,7 +143,7 @@ export function meanPerColumn(series: StepSeries, grid: PixelGrid): ColumnMeans 
     stepSum[px] = (stepSum[px] as number) + (series.step[i] as number);
     valueSum[px] = (valueSum[px] as number) + v;
   }
-  const out: ColumnMeans = { column: [], step: [], value: [] };
+  const out = { column: [] as number[], step: [] as number[], value: [] as number[] };
   for (let px = 0; px < grid.width; px++) {
     const n = count[px] as number;
     if (n === 0) continue;
@@ -180,20 +180,22 @@ export function bandOf(runs: readonly ColumnMeans[], width: number): Band {
   const stepSum = new Float64Array(width);
   const sum = new Float64Array(width);
   for (const run of runs) {
-    run.column.forEach((px, i) => {
+    for (let i = 0; i < run.column.length; i++) {
+      const px = run.column[i] as number;
       count[px] = (count[px] as number) + 1;
       stepSum[px] = (stepSum[px] as number) + (run.step[i] as number);
       sum[px] = (sum[px] as number) + (run.value[i] as number);
-    });
+    }
   }
   // Two passes: the squared deviations from the column mean, which stays exact where a one-pass
   // sum of squares loses digits on curves far from zero (a loss of 1000 ± 0.01).
   const squares = new Float64Array(width);
   for (const run of runs) {
-    run.column.forEach((px, i) => {
+    for (let i = 0; i < run.column.length; i++) {
+      const px = run.column[i] as number;
       const d = (run.value[i] as number) - (sum[px] as number) / (count[px] as number);
       squares[px] = (squares[px] as number) + d * d;
-    });
+    }
   }
   const band: Band = { step: [], mean: [], std: [], count: [] };
   for (let px = 0; px < width; px++) {
