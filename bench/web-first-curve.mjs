@@ -189,6 +189,7 @@ export async function webFirstCurveScenario(options) {
 
 /** Prints the scenario's table. */
 export function printWebFirstCurve(s, printTable) {
+  const mib = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;
   const ms = (r) => (r.ms === undefined ? 'failed' : `${fmt.int(Math.round(r.ms))} ms`);
   const note = (r) => (r.error ? `failed: ${r.error.slice(0, 120)}` : (r.rowsShown ?? ''));
   printTable(
@@ -196,13 +197,13 @@ export function printWebFirstCurve(s, printTable) {
       `(viewer.html?url=…, median of ${s.repeat}; goal < ${fmt.int(s.goalMs)} ms for Parquet: ${s.goalMet ? 'met' : 'NOT met'})`,
     ['format', 'file size', 'first curve', 'rows shown / note'],
     [
-      ['Parquet (float32, categorical, zstd)', fmt.mib(s.parquetBytes), ms(s.parquet), note(s.parquet)],
-      ['JSON (seed format)', fmt.mib(s.jsonBytes), ms(s.json), note(s.json)],
+      ['Parquet (float32, categorical, zstd)', mib(s.parquetBytes), ms(s.parquet), note(s.parquet)],
+      ['JSON (seed format)', mib(s.jsonBytes), ms(s.json), note(s.json)],
       [
         'JSON / Parquet',
         s.parquetBytes ? `${fmt.ratio(s.jsonBytes / s.parquetBytes)}x` : '',
         s.ratio === undefined ? '' : `${fmt.ratio(s.ratio)}x`,
-        `viewer.html ${fmt.mib(s.viewerBytes)}`,
+        `viewer.html ${mib(s.viewerBytes)}`,
       ],
     ],
   );

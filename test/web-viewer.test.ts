@@ -228,6 +228,7 @@ describe.skipIf(browser.skip)('viewer.html in Chromium', () => {
   let chromium: TestBrowser;
   let page: Page;
   const fixture = (name: string) => path.join(dir, name);
+  const pageErrors: string[] = [];
 
   beforeAll(async () => {
     dir = tempDir('runlake-web-viewer-');
@@ -251,7 +252,7 @@ describe.skipIf(browser.skip)('viewer.html in Chromium', () => {
     writeFileSync(fixture('truncated.parquet'), good.subarray(0, Math.floor(good.length / 2)));
     chromium = await launchChromium();
     page = await chromium.context.newPage();
-    page.on('pageerror', (error) => console.error('[viewer page error]', error));
+    page.on('pageerror', (error) => pageErrors.push(String(error)));
   });
 
   afterAll(async () => {
@@ -331,6 +332,18 @@ describe.skipIf(browser.skip)('viewer.html in Chromium', () => {
     expect(await text('row-count')).toBe('2 of 5 rows');
   });
 
+  it('opens a file dropped onto the page', async () => {
+    // A string expression: the test's tsconfig has no DOM types.
+    await page.evaluate(`(() => {
+      const data = new DataTransfer();
+      data.items.add(new File(['x,y\\n1,2\\n3,4\\n'], 'dropped.csv', { type: 'text/csv' }));
+      document.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+    })()`);
+    await page.waitForSelector('body[data-state="ready"]', { state: 'attached' });
+    expect(await text('file-name')).toBe('dropped.csv');
+    expect(await text('row-count')).toBe('2 rows');
+  });
+
   it('names the file and the cause for a garbage or truncated .parquet and a ragged CSV', async () => {
     await openFile('garbage.parquet');
     expect(await text('error')).toContain('garbage.parquet');
@@ -344,6 +357,10 @@ describe.skipIf(browser.skip)('viewer.html in Chromium', () => {
     // A good file after an error replaces it.
     await openFile('runs.csv');
     expect(await page.locator('[data-testid="error"]').count()).toBe(0);
+  });
+
+  it('raised no uncaught errors in the page', () => {
+    expect(pageErrors).toEqual([]);
   });
 
   it('is served by runlake serve at /viewer.html and loads a file by ?url=', async () => {

@@ -180,7 +180,10 @@ async function load(source: ByteSource, onProgress: ProgressListener | undefined
     const fields = await parquetFields(whole, source.name);
     const first = firstColumns(fields);
     if (!first) return done(await loadParquet(whole, source.name));
-    const partial = await loadParquet(whole, source.name, first);
+    // Should the projected read fail (e.g. a nested column name parquet-wasm resolves
+    // differently), read everything instead.
+    const partial = await loadParquet(whole, source.name, first).catch(() => undefined);
+    if (!partial) return done(await loadParquet(whole, source.name));
     const rest = async (): Promise<Frame> => {
       const others = fields.map((f) => f.name).filter((name) => !first.includes(name));
       const more = await loadParquet(whole, source.name, others);

@@ -280,6 +280,7 @@ function filterControl(view: ViewState, choice: FilterChoice): HTMLElement {
     const active = view.filters.get(name);
     if (active?.kind === 'equals') select.value = String(active.value);
     select.addEventListener('change', () => {
+      if (state !== view) return; // a stale control (another file is open)
       if (select.value === '') view.filters.delete(name);
       else view.filters.set(name, { kind: 'equals', column: name, value: Number(select.value) });
       applyFilters();
@@ -293,6 +294,8 @@ function filterControl(view: ViewState, choice: FilterChoice): HTMLElement {
     box.step = 'any';
     box.placeholder = `${bound} ${Number(placeholder.toPrecision(6))}`;
     box.addEventListener('change', () => {
+      // Removing a focused input fires `change` while the next file is shown: ignore it.
+      if (state !== view) return;
       const min = minBox.value === '' ? undefined : Number(minBox.value);
       const max = maxBox.value === '' ? undefined : Number(maxBox.value);
       if (min === undefined && max === undefined) view.filters.delete(name);
