@@ -15,8 +15,9 @@ import {
 import { tempDir } from './helpers/lake-fixtures.js';
 
 // The dashboard (web/dist, built by the global setup) against `runlake serve` on the demo lake:
-// 4 runs tiny-lr0.0003-s0..s3 in one grid, loss/lr/grad_norm with 201 points each, geometry for
-// 4 layers × resid_post/mlp_out with detected events, signatures and matches.
+// 12 runs in three lr grids (tiny-lr0.0003-s0..s3 probed; tiny-lr0.001-* and tiny-lr0.003-* with
+// metrics only), loss/lr/grad_norm with 201 points each, geometry for the probed runs' 4 layers ×
+// resid_post/mlp_out with detected events, signatures and matches.
 
 const TOKEN = 'dash-token-42';
 
@@ -61,17 +62,19 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('loads: the lake header and a runs table with the 4 demo runs', async () => {
+  it('loads: the lake header and a runs table with the 12 demo runs', async () => {
     await openDashboard();
     const summary = page.locator('[data-testid="lake-summary"]');
     await expect(summary.getAttribute('data-schema-set')).resolves.toBe('squiggle');
     const runsChip = page.locator('[data-testid="dataset-chip"][data-dataset="runs"]');
-    await expect(runsChip.getAttribute('data-rows')).resolves.toBe('4');
+    await expect(runsChip.getAttribute('data-rows')).resolves.toBe('12');
     await page.waitForSelector('[data-testid="runs-row"]');
     const ids = await page
       .locator('[data-testid="runs-row"]')
       .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run-id')));
-    expect(ids).toEqual(['tiny-lr0.0003-s0', 'tiny-lr0.0003-s1', 'tiny-lr0.0003-s2', 'tiny-lr0.0003-s3']);
+    expect(ids).toEqual(
+      ['0.0003', '0.001', '0.003'].flatMap((lr) => [0, 1, 2, 3].map((seed) => `tiny-lr${lr}-s${seed}`)),
+    );
     // One column per run field and per grid parameter.
     const headers = await page
       .locator('[data-testid="runs-header"]')
@@ -80,11 +83,11 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
     await page.screenshot({ path: artifactPath('dashboard.png'), fullPage: true });
   });
 
-  it('draws one uPlot series per selected run, and 2 when 2 of 4 are selected', async () => {
+  it('draws one uPlot series per selected run, and 2 when 2 of 12 are selected', async () => {
     await openDashboard();
     await page.locator('[data-testid="runs-select-all"]').check();
-    await waitForSeries(4);
-    await expect(chart().getAttribute('data-drawn-runs')).resolves.toBe('4');
+    await waitForSeries(12);
+    await expect(chart().getAttribute('data-drawn-runs')).resolves.toBe('12');
     expect(await page.locator('[data-testid="metric-chart"] canvas').count()).toBe(1);
     const drawnAt = Number(await page.locator('body').getAttribute('data-metrics-drawn-ms'));
     expect(drawnAt).toBeGreaterThan(0);
@@ -117,6 +120,8 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
     await page.waitForSelector('[data-testid="runs-row"]');
     const table = page.locator('[data-testid="runs-table"]');
     await page.locator('[data-testid="runs-filter"]').fill('seed=2');
+    await page.waitForSelector('[data-testid="runs-table"][data-row-count="3"]');
+    await page.locator('[data-testid="runs-filter"]').fill('seed=2 lr=0.0003');
     await page.waitForSelector('[data-testid="runs-table"][data-row-count="1"]');
     await expect(page.locator('[data-testid="runs-row"]').getAttribute('data-run-id')).resolves.toBe(
       'tiny-lr0.0003-s2',
@@ -126,15 +131,15 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
     await page.locator('[data-testid="runs-filter"]').fill('lr=0.1');
     await page.waitForSelector('[data-testid="runs-table"][data-row-count="0"]');
     await page.locator('[data-testid="runs-filter"]').fill('');
-    await page.waitForSelector('[data-testid="runs-table"][data-row-count="4"]');
-    expect(await table.getAttribute('data-row-count')).toBe('4');
+    await page.waitForSelector('[data-testid="runs-table"][data-row-count="12"]');
+    expect(await table.getAttribute('data-row-count')).toBe('12');
     const seedHeader = page.locator('[data-testid="runs-header"][data-column="seed"]');
     await seedHeader.click();
     await seedHeader.click();
     await expect(seedHeader.getAttribute('aria-sort')).resolves.toBe('descending');
-    await expect(page.locator('[data-testid="runs-row"]').first().getAttribute('data-run-id')).resolves.toBe(
-      'tiny-lr0.0003-s3',
-    );
+    await expect(
+      page.locator('[data-testid="runs-row"]').first().getAttribute('data-run-id'),
+    ).resolves.toMatch(/-s3$/);
   });
 
   it('keeps 1500 runs responsive: only the rows in view are in the DOM, select-all takes the filtered runs', async () => {
@@ -224,19 +229,21 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
   it('groups by a parameter: one mean ± std band per group', async () => {
     await openDashboard();
     await waitForSeries(4);
+    await page.locator('[data-testid="runs-select-all"]').check();
+    await waitForSeries(12);
     const answer = page.waitForResponse((r) => r.url().includes('/api/metric-groups?'));
     await page.locator('[data-testid="group-by-summary"]').click();
     await page.locator('[data-testid="group-by-lr"]').check();
     const response = await answer;
     expect(response.status()).toBe(200);
     const body = (await response.json()) as { groups: { key: Record<string, unknown>; runs: string[] }[] };
-    expect(body.groups.length).toBeGreaterThan(0);
+    // Three learning rates, four seeds each.
+    expect(body.groups.map((g) => g.key)).toEqual([{ lr: 3e-4 }, { lr: 1e-3 }, { lr: 3e-3 }]);
+    expect(body.groups.map((g) => g.runs.length)).toEqual([4, 4, 4]);
     const groups = body.groups.length;
     await page.waitForSelector(`[data-testid="metric-chart"][data-band-count="${groups}"] canvas`);
     await expect(chart().getAttribute('data-series-count')).resolves.toBe(String(groups));
-    // The demo has one grid, so lr makes one group of all 4 runs.
-    expect(body.groups[0]?.runs).toHaveLength(4);
-    await expect(chart().getAttribute('data-drawn-runs')).resolves.toBe('4');
+    await expect(chart().getAttribute('data-drawn-runs')).resolves.toBe('12');
     await page.screenshot({ path: artifactPath('dashboard-groups.png') });
   });
 

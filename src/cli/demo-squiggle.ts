@@ -8,13 +8,21 @@ import type { Lake, Row } from '../lake/index.js';
 import { attachGridId, writeGridParams } from '../lake/index.js';
 import { ALL_SAMPLES } from '../schema/index.js';
 
-/** Shape of the synthetic Squiggle lake: four seeds of one tiny model, one of which diverges. */
+/**
+ * Shape of the synthetic Squiggle lake: four probed seeds of one tiny model, one of which
+ * diverges, plus two more learning rates with metrics only.
+ */
 const STEPS = 2000;
 const LAYERS = 4;
 const D_MODEL = 48;
 const PROBE_SET = 'fixed_v1';
 const PROBE_SAMPLES = 64;
 const LR = 3e-4;
+/**
+ * Learning rates of the metrics-only part of the sweep: four seeds each, loss curves but no probe
+ * embeddings, so the dashboard has parameter groups to band over seeds.
+ */
+const LR_SWEEP = [1e-3, 3e-3];
 /** Where the resid_post probe matrices go (relative to the lake); mlp_out stays inline. */
 const PROBE_STORE = 'arrays/probe';
 
@@ -57,20 +65,30 @@ export async function writeSquiggleDemo(lake: Lake): Promise<SquiggleDemo> {
     dim: D_MODEL,
     runPrefix: `tiny-lr${LR}`,
   });
-  const params = attachGridId({
-    model: 'tiny-gpt',
-    n_layers: LAYERS,
-    d_model: D_MODEL,
-    lr: LR,
-    warmup_steps: 100,
-  });
+  const gridParams = (lr: number) =>
+    attachGridId({ model: 'tiny-gpt', n_layers: LAYERS, d_model: D_MODEL, lr, warmup_steps: 100 });
+  const params = gridParams(LR);
   await writeGridParams(lake.baseOut, params);
-  const runs: DemoRun[] = sweep.runs.map((r) => ({
+  const probedRuns: DemoRun[] = sweep.runs.map((r) => ({
     runId: r.runId,
     seed: r.seed,
     gridId: params.grid_id,
     params,
   }));
+  const metricsOnlyRuns: DemoRun[] = [];
+  for (const lr of LR_SWEEP) {
+    const sweepParams = gridParams(lr);
+    await writeGridParams(lake.baseOut, sweepParams);
+    for (let seed = 0; seed < 4; seed++) {
+      metricsOnlyRuns.push({
+        runId: `tiny-lr${lr}-s${seed}`,
+        seed,
+        gridId: sweepParams.grid_id,
+        params: sweepParams,
+      });
+    }
+  }
+  const runs = [...probedRuns, ...metricsOnlyRuns];
   const steps = sweep.steps;
   const written: Record<string, number> = {};
   const write = async (dataset: string, rows: Row[]) => {
@@ -96,7 +114,11 @@ export async function writeSquiggleDemo(lake: Lake): Promise<SquiggleDemo> {
       tokens_per_step: 8192,
       status: 'finished',
       started_at: new Date(Date.UTC(2026, 10, 1, run.seed)),
-      tags: ['demo', sweep.runs.find((r) => r.runId === run.runId)?.diverges ? 'diverges' : 'baseline'],
+      tags: [
+        'demo',
+        probedRuns.includes(run) ? 'probed' : 'metrics-only',
+        sweep.runs.find((r) => r.runId === run.runId)?.diverges ? 'diverges' : 'baseline',
+      ],
       config_json: JSON.stringify(run.params),
     })),
   );
@@ -119,8 +141,12 @@ export async function writeSquiggleDemo(lake: Lake): Promise<SquiggleDemo> {
   );
 
   for (const run of runs) {
-    const lrScale = 1 + run.seed * 0.02;
-    const loss = (step: number) => 1.2 + 3.5 * Math.exp((-step / 500) * lrScale) + (random() - 0.5) * 0.03;
+    // A larger learning rate converges faster to a higher floor, with more seed-to-seed noise.
+    const lrRatio = (run.params.lr as number) / LR;
+    const lrScale = (1 + run.seed * 0.02) * Math.sqrt(lrRatio);
+    const floor = 1.2 + 0.08 * Math.log(lrRatio);
+    const noise = 0.03 * Math.sqrt(lrRatio);
+    const loss = (step: number) => floor + 3.5 * Math.exp((-step / 500) * lrScale) + (random() - 0.5) * noise;
     await write(
       'checkpoints',
       steps.map((step) => ({
@@ -163,7 +189,7 @@ export async function writeSquiggleDemo(lake: Lake): Promise<SquiggleDemo> {
   });
   written.embeddings = embeddings;
   const attention: Row[] = [];
-  for (const run of runs) {
+  for (const run of probedRuns) {
     for (const step of [0, 500, 1000, 1500, 2000]) {
       for (let layer = 0; layer < LAYERS; layer++) {
         for (let head = 0; head < 4; head++) {
