@@ -12,23 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from './chromium.mjs';
 import { fmt, median, progress } from './lib.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.dirname(BENCH_DIR);
-const CHROMIUM_PATH = process.env.RUNLAKE_CHROMIUM?.trim() || '/usr/bin/chromium';
-// The same flags as test/helpers/browser.ts: without the background-networking ones Chromium keeps
-// dialling out on a closed network and stalls.
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const LRS = [1e-4, 3e-4, 1e-3, 3e-3];
 const TIMEOUT_MS = 180_000;
 

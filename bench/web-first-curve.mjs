@@ -18,28 +18,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { convertFile } from '../dist/index.js';
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from './chromium.mjs';
 import { SEED_ROWS, writeMaskImpactJson } from './convert-file.mjs';
 import { fmt, median, progress, timed } from './lib.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const OUT_DIR = path.join(BENCH_DIR, 'out', 'web-first-curve');
 const WEB_DIST = path.join(BENCH_DIR, '..', 'web', 'dist');
-const CHROMIUM_PATH = process.env.RUNLAKE_CHROMIUM?.trim() || '/usr/bin/chromium';
 const GOAL_MS = 1500;
 /** A run that has not drawn a curve by then counts as failed. */
 const RUN_TIMEOUT_MS = Number(process.env.WEB_FIRST_CURVE_TIMEOUT_MS ?? 300_000);
-
-// As test/helpers/browser.ts: without these Chromium keeps dialling Google on a closed network.
-const OFFLINE_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** Serves /viewer.html from web/dist and /data/<name> from the scenario's directory, never cached. */
 async function startServer() {
@@ -143,7 +131,7 @@ export async function webFirstCurveScenario(options) {
   const browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: OFFLINE_FLAGS,
+    args: CHROMIUM_FLAGS,
   });
   const runs = { parquet: [], json: [] };
   try {

@@ -4,7 +4,7 @@
 import { type FileFormat, type Frame, ViewerFileError } from './frame.js';
 import { loadParquet, parquetFields } from './load-parquet.js';
 import { CsvParser } from './parse-csv.js';
-import { JsonArrayParser, JsonLinesParser, parseJsonText } from './parse-json.js';
+import { concatBytes, JsonArrayParser, JsonLinesParser, parseJsonText } from './parse-json.js';
 import { firstColumns } from './plot-data.js';
 
 /** A file being read: its name, size when known, and its bytes as a stream of chunks. */
@@ -175,7 +175,7 @@ async function load(source: ByteSource, onProgress: ProgressListener | undefined
     const parts: Uint8Array[] = [];
     for await (const chunk of all()) parts.push(chunk);
     performance.mark('runlake:file-read');
-    const whole = concatChunks(parts, bytes);
+    const whole = concatBytes(parts, bytes);
     if (whole.length === 0) throw new ViewerFileError(source.name, 'the file is empty');
     const fields = await parquetFields(whole, source.name);
     const first = firstColumns(fields);
@@ -213,15 +213,4 @@ async function load(source: ByteSource, onProgress: ProgressListener | undefined
       : new JsonArrayParser(source.name);
   for await (const chunk of all()) parser.push(chunk);
   return done(parser.finish());
-}
-
-function concatChunks(parts: readonly Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }

@@ -25,7 +25,8 @@ function isBomByte(c: number): boolean {
   return c === 0xef || c === 0xbb || c === 0xbf;
 }
 
-function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
+/** The byte chunks of a stream as one array (`total` = their summed length). */
+export function concatBytes(parts: readonly Uint8Array[], total: number): Uint8Array {
   if (parts.length === 1) return parts[0] as Uint8Array;
   const out = new Uint8Array(total);
   let at = 0;
@@ -147,7 +148,7 @@ export class JsonArrayParser {
 
   private flush(): void {
     if (this.batch.length === 0) return;
-    const text = this.decoder.decode(concat(this.batch, this.batchBytes));
+    const text = this.decoder.decode(concatBytes(this.batch, this.batchBytes));
     this.batch = [];
     this.batchBytes = 0;
     if (text.trim() === '') return; // an empty array
@@ -232,7 +233,7 @@ export class JsonLinesParser {
 
   private flush(): void {
     if (this.batch.length === 0) return;
-    const text = this.decoder.decode(concat(this.batch, this.batchBytes));
+    const text = this.decoder.decode(concatBytes(this.batch, this.batchBytes));
     this.batch = [];
     this.batchBytes = 0;
     const lines = text.split('\n');
