@@ -109,8 +109,15 @@ async function timeToDraw(page, click, selector) {
 
 async function dashboardAllRuns(page, url, runs, sizes) {
   await openDashboard(page, url);
+  // A large body (1000 runs: ~50 MB) can be evicted from the inspector's cache before it is read;
+  // then its Content-Length says the size.
   const onResponse = async (response) => {
-    if (response.url().includes('/api/metrics?')) sizes.push((await response.body()).length);
+    if (!response.url().includes('/api/metrics?')) return;
+    try {
+      sizes.push((await response.body()).length);
+    } catch {
+      sizes.push(Number((await response.allHeaders())['content-length'] ?? Number.NaN));
+    }
   };
   page.on('response', onResponse);
   const ms = await timeToDraw(

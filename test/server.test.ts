@@ -270,6 +270,58 @@ describe('runlake serve: read-only query API over a squiggle lake', () => {
     expect(body.series[0]?.value.every((v) => v === 1)).toBe(true);
   });
 
+  it('takes the metric parameters as a JSON body, for run lists too long for a URL', async () => {
+    const post = (path: string, body: unknown) =>
+      get(path, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    // 3000 run ids of 40 characters: about 120 kB, far past Node's 16 kB limit on a request line.
+    const missing = Array.from(
+      { length: 3000 },
+      (_, i) => `a-run-that-is-not-in-this-lake-${String(i).padStart(8, '0')}`,
+    );
+    expect((await get(`/api/metrics?metric=loss&run=${missing.join(',')}`)).status).toBe(431);
+    const response = await post('/api/metrics', { run: [...missing, runIds[0]], metric: 'loss', width: 100 });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { series: { run_id: string; total: number }[] };
+    expect(body.series).toHaveLength(3001);
+    expect(body.series.at(-1)).toMatchObject({ run_id: runIds[0], total: 5000 });
+    const viaGet = (await (
+      await get(`/api/metrics?run=${runIds[0]}&metric=loss&width=100`)
+    ).json()) as unknown;
+    expect(body.series.at(-1)).toEqual((viaGet as { series: unknown[] }).series[0]);
+
+    const groups = await post('/api/metric-groups', {
+      run: runIds,
+      metric: 'loss',
+      width: 50,
+      by: ['seed'],
+      smoothing: 0.5,
+    });
+    expect(groups.status).toBe(200);
+    expect(((await groups.json()) as { groups: unknown[] }).groups).toHaveLength(runIds.length);
+
+    const refused = async (payload: string, pattern: RegExp) => {
+      const answer = await get('/api/metrics', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: payload,
+      });
+      expect(answer.status).toBe(400);
+      expect(((await answer.json()) as { error: string }).error).toMatch(pattern);
+    };
+    await refused('{"run": ["a"', /not JSON/);
+    await refused('["a"]', /must be a JSON object/);
+    await refused(
+      JSON.stringify({ run: [{ id: 'a' }], metric: 'loss' }),
+      /"run" must be a string or a number/,
+    );
+    await refused(JSON.stringify({ run: [], metric: 'loss' }), /name at least one run/);
+    await refused(JSON.stringify({ run: ['a'], metric: 'loss', smoothing: 2 }), /smoothing must be/);
+  });
+
   it('refuses bad metrics parameters with 400', async () => {
     expect((await get('/api/metrics?metric=loss')).status).toBe(400);
     expect((await get(`/api/metrics?run=${runIds[0]}&metric=loss&width=abc`)).status).toBe(400);

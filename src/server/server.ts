@@ -70,11 +70,11 @@ export const API_ENDPOINTS: readonly { readonly path: string; readonly descripti
   { path: 'GET /api/runs', description: 'runs with their sweep parameters' },
   { path: 'GET /api/metric-names', description: 'scalar metrics with run and point counts' },
   {
-    path: 'GET /api/metrics?run=…&metric=…&width=N[&from=&to=&smoothing=0.6]',
+    path: 'GET|POST /api/metrics?run=…&metric=…&width=N[&from=&to=&smoothing=0.6]',
     description: 'per-run series, smoothed (EMA) then min/max per pixel column',
   },
   {
-    path: 'GET /api/metric-groups?run=…&metric=…&by=lr[,model]&width=N[&from=&to=&smoothing=]',
+    path: 'GET|POST /api/metric-groups?run=…&metric=…&by=lr[,model]&width=N[&from=&to=&smoothing=]',
     description: 'mean ± std bands over the runs of each parameter group',
   },
   {
@@ -163,11 +163,17 @@ export async function createServer(lakeDir: string, options: ServerOptions = {})
   app.get('/api/lake', async (c) => c.json(await lakeSummary(lake)));
   app.get('/api/runs', async (c) => c.json(await listRuns(lake, limits)));
   app.get('/api/metric-names', async (c) => c.json(await metricNames(lake, limits)));
-  app.get('/api/metrics', async (c) => c.json(await metricSeries(lake, metricRequest(c), limits)));
-  app.get('/api/metric-groups', async (c) => {
-    const by = (c.req.queries('by') ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
-    return c.json(await metricGroups(lake, { ...metricRequest(c), by }, limits));
-  });
+  // GET for links and scripts; POST with a JSON body for long run lists, which overflow a URL.
+  const metrics = async (c: Context) =>
+    c.json(await metricSeries(lake, metricRequest(await paramsOf(c)), limits));
+  const groups = async (c: Context) => {
+    const params = await paramsOf(c);
+    return c.json(await metricGroups(lake, { ...metricRequest(params), by: params.list('by') }, limits));
+  };
+  app.get('/api/metrics', metrics);
+  app.post('/api/metrics', metrics);
+  app.get('/api/metric-groups', groups);
+  app.post('/api/metric-groups', groups);
   app.get('/api/geometry', async (c) => {
     const run = c.req.query('run');
     if (!run) throw new BadRequestError('name the run: ?run=…');
@@ -250,33 +256,72 @@ export async function startServer(lakeDir: string, options: ListenOptions = {}):
   };
 }
 
+/** Request parameters read the same way from a query string or a JSON body. */
+interface RequestParams {
+  one(name: string): string | undefined;
+  /** Comma-separated or repeated values (`?run=a,b&run=c`, or `{"run": ["a", "b,c"]}`). */
+  list(name: string): string[];
+}
+
+async function paramsOf(c: Context): Promise<RequestParams> {
+  if (c.req.method !== 'POST') {
+    return {
+      one: (name) => c.req.query(name),
+      list: (name) => splitList(c.req.queries(name) ?? []),
+    };
+  }
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch (error) {
+    throw new BadRequestError(`the request body is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new BadRequestError(
+      'the request body must be a JSON object such as {"run": ["a", "b"], "metric": "loss"}',
+    );
+  }
+  const fields = body as Record<string, unknown>;
+  const text = (name: string, value: unknown): string => {
+    if (typeof value === 'string' || typeof value === 'number') return String(value);
+    throw new BadRequestError(`"${name}" must be a string or a number, got ${JSON.stringify(value)}`);
+  };
+  return {
+    one: (name) =>
+      fields[name] === undefined || fields[name] === null ? undefined : text(name, fields[name]),
+    list: (name) => {
+      const value = fields[name];
+      if (value === undefined || value === null) return [];
+      return splitList(Array.isArray(value) ? value.map((v) => text(name, v)) : [text(name, value)]);
+    },
+  };
+}
+
+function splitList(values: readonly string[]): string[] {
+  return values.flatMap((v) => v.split(',')).filter((v) => v !== '');
+}
+
 /** The shared parameters of `/api/metrics` and `/api/metric-groups`, checked. */
-function metricRequest(c: Context): MetricRequest {
-  const runs = listParam(c, 'run');
-  const metric = c.req.query('metric');
+function metricRequest(params: RequestParams): MetricRequest {
+  const runs = params.list('run');
+  if (runs.length === 0) throw new BadRequestError('name at least one run: ?run=a&run=b or ?run=a,b');
+  const metric = params.one('metric');
   if (!metric) throw new BadRequestError('name the metric: ?metric=…');
-  const widthText = c.req.query('width') ?? '1000';
+  const widthText = params.one('width') ?? '1000';
   const width = Number(widthText);
   if (!Number.isInteger(width) || width < 1 || width > MAX_WIDTH) {
     throw new BadRequestError(`width must be an integer from 1 to ${MAX_WIDTH}, got "${widthText}"`);
   }
-  const from = numberParam('from', c.req.query('from'));
-  const to = numberParam('to', c.req.query('to'));
+  const from = numberParam('from', params.one('from'));
+  const to = numberParam('to', params.one('to'));
   if (from !== undefined && to !== undefined && from > to) {
     throw new BadRequestError(`from (${from}) must not be after to (${to})`);
   }
-  const smoothing = numberParam('smoothing', c.req.query('smoothing')) ?? 0;
+  const smoothing = numberParam('smoothing', params.one('smoothing')) ?? 0;
   if (smoothing < 0 || smoothing >= 1) {
     throw new BadRequestError(`smoothing must be at least 0 and below 1, got ${smoothing}`);
   }
   return { runs, metric, width, from, to, smoothing };
-}
-
-function listParam(c: Context, name: string): string[] {
-  const values = (c.req.queries(name) ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
-  if (values.length === 0)
-    throw new BadRequestError(`name at least one ${name}: ?${name}=a&${name}=b or ?${name}=a,b`);
-  return values;
 }
 
 function positiveInteger(name: string, value: number): number {

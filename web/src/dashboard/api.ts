@@ -197,12 +197,13 @@ async function errorOf(response: Response): Promise<ApiError> {
   return new ApiError(message, response.status, kind);
 }
 
-function metricParams(q: MetricQuery): URLSearchParams {
-  const params = new URLSearchParams({ run: q.runs.join(','), metric: q.metric, width: String(q.width) });
-  if (q.from !== undefined) params.set('from', String(Math.floor(q.from)));
-  if (q.to !== undefined) params.set('to', String(Math.ceil(q.to)));
-  if (q.smoothing !== undefined && q.smoothing > 0) params.set('smoothing', String(q.smoothing));
-  return params;
+// The JSON body of POST /api/metrics and /api/metric-groups: a thousand run ids overflow a URL.
+function metricBody(q: MetricQuery, extra: Record<string, unknown> = {}): RequestInit {
+  const body: Record<string, unknown> = { run: q.runs, metric: q.metric, width: q.width, ...extra };
+  if (q.from !== undefined) body.from = Math.floor(q.from);
+  if (q.to !== undefined) body.to = Math.ceil(q.to);
+  if (q.smoothing !== undefined && q.smoothing > 0) body.smoothing = q.smoothing;
+  return { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) };
 }
 
 export const api = {
@@ -211,12 +212,9 @@ export const api = {
   metricNames: (signal?: AbortSignal) =>
     apiFetch<{ metrics: MetricName[]; truncated: boolean }>('api/metric-names', { signal }),
   metrics: (q: MetricQuery, signal?: AbortSignal) =>
-    apiFetch<MetricsResponse>(`api/metrics?${metricParams(q)}`, { signal }),
-  metricGroups: (q: MetricQuery, by: readonly string[], signal?: AbortSignal) => {
-    const params = metricParams(q);
-    params.set('by', by.join(','));
-    return apiFetch<MetricGroupsResponse>(`api/metric-groups?${params}`, { signal });
-  },
+    apiFetch<MetricsResponse>('api/metrics', { ...metricBody(q), signal }),
+  metricGroups: (q: MetricQuery, by: readonly string[], signal?: AbortSignal) =>
+    apiFetch<MetricGroupsResponse>('api/metric-groups', { ...metricBody(q, { by }), signal }),
   geometry: (run: string, filter: { layer?: number; module?: string } = {}, signal?: AbortSignal) => {
     const params = new URLSearchParams({ run });
     if (filter.layer !== undefined) params.set('layer', String(filter.layer));

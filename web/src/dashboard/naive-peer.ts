@@ -15,8 +15,10 @@ export async function drawFullResolution(
 ): Promise<number> {
   const sql = `SELECT run_id, step, value FROM metrics_scalar WHERE metric_name = ${sqlString(metric)}
     AND run_id IN (${runs.map(sqlString).join(', ')}) ORDER BY run_id, step`;
-  const response = await fetch(`api/query?format=arrow&sql=${encodeURIComponent(sql)}`, {
-    headers: authHeaders(),
+  const response = await fetch('api/query', {
+    method: 'POST',
+    headers: { ...authHeaders(), 'Content-Type': 'application/json' },
+    body: JSON.stringify({ sql, format: 'arrow' }),
   });
   if (!response.ok) throw new Error(`query failed: ${response.status} ${await response.text()}`);
   const table = tableFromIPC(new Uint8Array(await response.arrayBuffer()));
