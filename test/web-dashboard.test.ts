@@ -241,6 +241,22 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
     await waitForSeries(4);
   });
 
+  it('refetches at the new width when the window grows, so columns stay one pixel wide', async () => {
+    await page.setViewportSize({ width: 900, height: 900 });
+    try {
+      const first = page.waitForRequest((r) => bodyOf(r, 'metrics') !== undefined);
+      await openDashboard();
+      const narrow = Number(bodyOf(await first, 'metrics')?.width);
+      await waitForSeries(4);
+      const wider = page.waitForRequest((r) => Number(bodyOf(r, 'metrics')?.width) > narrow * 1.2);
+      await page.setViewportSize({ width: 1400, height: 900 });
+      expect(Number(bodyOf(await wider, 'metrics')?.width)).toBeGreaterThan(narrow * 1.2);
+      await waitForSeries(4);
+    } finally {
+      await page.setViewportSize({ width: 1400, height: 900 });
+    }
+  });
+
   it('groups by a parameter: one mean ± std band per group', async () => {
     await openDashboard();
     await waitForSeries(4);

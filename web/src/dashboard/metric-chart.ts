@@ -44,6 +44,8 @@ export class MetricPanel {
   private runs: string[] = [];
   private zoom: Zoom | undefined;
   private chart: uPlot | undefined;
+  /** The pixel width the drawn series were downsampled for. */
+  private fetchedWidth = 0;
   private controller: AbortController | undefined;
   private readonly chartHost: HTMLElement;
   private readonly body: HTMLElement;
@@ -110,13 +112,16 @@ export class MetricPanel {
     this.chartHost.dataset.seriesCount = '0';
     this.showHint();
 
+    // A wider chart than the one fetched for has more pixel columns than points per column, so a
+    // marked widening refetches at the new width; anything else only resizes the canvas.
     let resizeTimer: number | undefined;
     window.addEventListener('resize', () => {
       window.clearTimeout(resizeTimer);
-      resizeTimer = window.setTimeout(
-        () => this.chart?.setSize({ width: this.width(), height: CHART_HEIGHT }),
-        100,
-      );
+      resizeTimer = window.setTimeout(() => {
+        const width = this.width();
+        if (this.chart && width > this.fetchedWidth * 1.2) void this.load();
+        else this.chart?.setSize({ width, height: CHART_HEIGHT });
+      }, 150);
     });
   }
 
@@ -191,6 +196,7 @@ export class MetricPanel {
         );
       }
       if (controller.signal.aborted) return;
+      this.fetchedWidth = width;
       this.draw(drawing, width);
     } catch (error) {
       if (isAbort(error) || controller.signal.aborted) return;
