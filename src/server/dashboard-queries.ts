@@ -241,8 +241,7 @@ export function requireDataset(lake: Lake, name: string): void {
   }
 }
 
-/** Calls `use` with each row of a result as a plain object. */
-export function forEachRow(result: QueryResult, use: (row: Record<string, unknown>) => void): void {
+function forEachRow(result: QueryResult, use: (row: Record<string, unknown>) => void): void {
   for (let r = 0; r < result.rowCount; r++) {
     const row: Record<string, unknown> = {};
     result.columnNames.forEach((name, c) => {
