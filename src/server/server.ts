@@ -147,13 +147,7 @@ export async function createServer(lakeDir: string, options: ServerOptions = {})
   app.post('/api/query', async (c) => {
     const type = c.req.header('content-type') ?? '';
     if (type.includes('application/json')) {
-      let body: unknown;
-      try {
-        body = await c.req.json();
-      } catch (error) {
-        throw new BadRequestError(`the request body is not JSON: ${(error as Error).message}`);
-      }
-      const { sql, format } = (body ?? {}) as { sql?: unknown; format?: unknown };
+      const { sql, format } = await jsonObjectBody(c, '{"sql": "SELECT …", "format": "arrow"}');
       if (typeof sql !== 'string') throw new BadRequestError('the JSON body needs a "sql" string');
       return query(c, sql, typeof format === 'string' ? format : c.req.query('format'));
     }
@@ -270,18 +264,7 @@ async function paramsOf(c: Context): Promise<RequestParams> {
       list: (name) => splitList(c.req.queries(name) ?? []),
     };
   }
-  let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch (error) {
-    throw new BadRequestError(`the request body is not JSON: ${(error as Error).message}`);
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new BadRequestError(
-      'the request body must be a JSON object such as {"run": ["a", "b"], "metric": "loss"}',
-    );
-  }
-  const fields = body as Record<string, unknown>;
+  const fields = await jsonObjectBody(c, '{"run": ["a", "b"], "metric": "loss"}');
   const text = (name: string, value: unknown): string => {
     if (typeof value === 'string' || typeof value === 'number') return String(value);
     throw new BadRequestError(`"${name}" must be a string or a number, got ${JSON.stringify(value)}`);
@@ -295,6 +278,20 @@ async function paramsOf(c: Context): Promise<RequestParams> {
       return splitList(Array.isArray(value) ? value.map((v) => text(name, v)) : [text(name, value)]);
     },
   };
+}
+
+/** The request's JSON body, which must be an object (`example` shows one in the error). */
+async function jsonObjectBody(c: Context, example: string): Promise<Record<string, unknown>> {
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch (error) {
+    throw new BadRequestError(`the request body is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new BadRequestError(`the request body must be a JSON object such as ${example}`);
+  }
+  return body as Record<string, unknown>;
 }
 
 function splitList(values: readonly string[]): string[] {
