@@ -132,6 +132,32 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
     expect(sent.at(-1)?.run).toEqual(['tiny-lr0.0003-s1', 'tiny-lr0.0003-s3']);
   });
 
+  it('keeps runs picked while the metric names are still loading', async () => {
+    const slow = await chromium.context.newPage();
+    try {
+      let release: () => void = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      await slow.route('**/api/metric-names', async (route) => {
+        await held;
+        await route.continue();
+      });
+      await slow.goto(served.url);
+      await slow.waitForSelector('[data-testid="runs-row"]');
+      await slow.locator('[data-testid="runs-select-all"]').check();
+      release();
+      await slow.waitForSelector('[data-testid="metric-chart"][data-series-count="12"] canvas', {
+        timeout: 20_000,
+      });
+      await expect(slow.locator('[data-testid="runs-count"]').textContent()).resolves.toContain(
+        '12 selected',
+      );
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('filters the runs table by key=value and by text, and sorts on a header click', async () => {
     await openDashboard();
     await page.waitForSelector('[data-testid="runs-row"]');

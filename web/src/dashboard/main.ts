@@ -208,8 +208,11 @@ async function loadRuns(section: HTMLElement): Promise<RunRow[] | undefined> {
   panel = new MetricPanel({ metrics, paramKeys: groupKeys(runs), colorOf });
   handle.metrics = panel;
   metricsHost.replaceChildren(panel.element);
-  // Start with a few runs selected so the first screen already shows curves.
-  table.setSelection(runs.slice(0, Math.min(runs.length, 4)).map((r) => r.run_id));
+  // Start with a few runs selected so the first screen already shows curves, unless the user
+  // already picked runs while the metric names were loading.
+  const picked = table.selection();
+  if (picked.length > 0) panel.setRuns(picked);
+  else table.setSelection(runs.slice(0, Math.min(runs.length, 4)).map((r) => r.run_id));
   table.refresh();
   return runs;
 }
