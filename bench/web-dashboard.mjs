@@ -112,7 +112,7 @@ async function dashboardAllRuns(page, url, runs, sizes) {
   // A large body (1000 runs: ~50 MB) can be evicted from the inspector's cache before it is read;
   // then its Content-Length says the size.
   const onResponse = async (response) => {
-    if (!response.url().includes('/api/metrics?')) return;
+    if (!new URL(response.url()).pathname.endsWith('/api/metrics')) return;
     try {
       sizes.push((await response.body()).length);
     } catch {
