@@ -261,6 +261,45 @@ describe('runlake serve: read-only query API over a squiggle lake', () => {
     expect(zoom.series[0]?.step).toEqual(Array.from({ length: 101 }, (_, i) => 1200 + i));
   });
 
+  it('sends a metrics answer as Arrow: step and value columns, the runs in the schema metadata', async () => {
+    const runs = `${runIds[0]},${runIds[1]},no-such-run`;
+    const json = (await (
+      await get(`/api/metrics?run=${runs}&metric=loss&width=100&smoothing=0.5`)
+    ).json()) as {
+      metric: string;
+      width: number;
+      smoothing: number;
+      series: { run_id: string; total: number; downsampled: boolean; step: number[]; value: number[] }[];
+    };
+    const response = await get(`/api/metrics?run=${runs}&metric=loss&width=100&smoothing=0.5&format=arrow`);
+    expect(response.headers.get('content-type')).toBe('application/vnd.apache.arrow.stream');
+    const table = tableFromIPC(new Uint8Array(await response.arrayBuffer()));
+    expect(table.schema.fields.map((f) => `${f.name}:${f.type}`)).toEqual(['step:Float64', 'value:Float64']);
+    const meta = JSON.parse(table.schema.metadata.get('runlake:metric-series') ?? '{}') as {
+      metric: string;
+      width: number;
+      smoothing: number;
+      series: { run_id: string; total: number; downsampled: boolean; offset: number; length: number }[];
+    };
+    expect({ metric: meta.metric, width: meta.width, smoothing: meta.smoothing }).toEqual({
+      metric: json.metric,
+      width: json.width,
+      smoothing: json.smoothing,
+    });
+    const step = table.getChild('step')?.toArray() as Float64Array;
+    const value = table.getChild('value')?.toArray() as Float64Array;
+    const decoded = meta.series.map((s) => ({
+      run_id: s.run_id,
+      total: s.total,
+      downsampled: s.downsampled,
+      step: Array.from(step.subarray(s.offset, s.offset + s.length)),
+      value: Array.from(value.subarray(s.offset, s.offset + s.length)),
+    }));
+    expect(decoded).toEqual(json.series);
+    expect(decoded[2]).toMatchObject({ run_id: 'no-such-run', total: 0, step: [] });
+    expect((await get(`/api/metrics?run=${runs}&metric=loss&format=csv`)).status).toBe(400);
+  });
+
   it('sends a short run whole even where its columns hold ties', async () => {
     const body = (await (await get(`/api/metrics?run=${runIds[0]}&metric=flat&width=100`)).json()) as {
       series: { total: number; downsampled: boolean; step: number[]; value: number[] }[];

@@ -30,7 +30,13 @@ export {
 } from './metric-queries.js';
 export { duckdbRefusal, prepareReadOnly, statementTypeName } from './query-guard.js';
 export { type QueryLimits, type QueryResult, runReadOnlyQuery } from './query-runner.js';
-export { type JsonQueryResult, resultToArrow, resultToJson } from './result-encoding.js';
+export {
+  type JsonQueryResult,
+  METRIC_SERIES_METADATA,
+  metricSeriesToArrow,
+  resultToArrow,
+  resultToJson,
+} from './result-encoding.js';
 export { openSandboxedLake, type SandboxOptions } from './sandbox.js';
 export {
   type Band,

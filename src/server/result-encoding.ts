@@ -1,6 +1,7 @@
 import type { DuckDBType } from '@duckdb/node-api';
-import { Table, tableToIPC, vectorFromArray } from 'apache-arrow';
+import { makeVector, Schema, Table, tableToIPC, vectorFromArray } from 'apache-arrow';
 import { arrowTypeOfDuckDB, arrowValueOfDuckDB, plainValue } from '../lake/index.js';
+import type { MetricSeries } from './metric-queries.js';
 import type { QueryResult } from './query-runner.js';
 
 /** A query result as the JSON API sends it. */
@@ -58,4 +59,55 @@ export function resultToArrow(result: QueryResult): Uint8Array {
     }),
   );
   return tableToIPC(new Table(vectors), 'stream');
+}
+
+/** The schema metadata key of {@link metricSeriesToArrow}'s answer. */
+export const METRIC_SERIES_METADATA = 'runlake:metric-series';
+
+/**
+ * A `/api/metrics` answer as an Arrow IPC stream: two Float64 columns, `step` and `value`, with
+ * every run's points one after another, and the rest of the answer (metric, width, smoothing, and
+ * each run's `run_id`, `total`, `downsampled`, `offset` and `length` in those columns) as JSON in
+ * the schema metadata under {@link METRIC_SERIES_METADATA}. A client slices the columns per run
+ * without parsing a number, where the JSON form costs about 0.4 s to encode at 1000 runs.
+ *
+ * @example
+ * ```ts
+ * const table = tableFromIPC(metricSeriesToArrow(answer));
+ * const meta = JSON.parse(table.schema.metadata.get('runlake:metric-series') ?? '{}');
+ * ```
+ */
+export function metricSeriesToArrow(answer: {
+  readonly metric: string;
+  readonly width: number;
+  readonly smoothing: number;
+  readonly series: readonly MetricSeries[];
+}): Uint8Array {
+  let total = 0;
+  for (const s of answer.series) total += s.step.length;
+  const step = new Float64Array(total);
+  const value = new Float64Array(total);
+  let offset = 0;
+  const series = answer.series.map((s) => {
+    step.set(s.step, offset);
+    value.set(s.value, offset);
+    const placed = {
+      run_id: s.run_id,
+      total: s.total,
+      downsampled: s.downsampled,
+      offset,
+      length: s.step.length,
+    };
+    offset += s.step.length;
+    return placed;
+  });
+  const columns = new Table({ step: makeVector(step), value: makeVector(value) });
+  const metadata = JSON.stringify({
+    metric: answer.metric,
+    width: answer.width,
+    smoothing: answer.smoothing,
+    series,
+  });
+  const schema = new Schema(columns.schema.fields, new Map([[METRIC_SERIES_METADATA, metadata]]));
+  return tableToIPC(new Table(schema, columns.batches), 'stream');
 }

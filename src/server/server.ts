@@ -9,7 +9,7 @@ import { BadRequestError, errorResponse, NotFoundError } from './errors.js';
 import { type MetricRequest, metricGroups, metricNames, metricSeries } from './metric-queries.js';
 import type { QueryLimits } from './query-runner.js';
 import { runReadOnlyQuery } from './query-runner.js';
-import { resultToArrow, resultToJson } from './result-encoding.js';
+import { metricSeriesToArrow, resultToArrow, resultToJson } from './result-encoding.js';
 import { openSandboxedLake } from './sandbox.js';
 import { defaultWebRoot, staticFile } from './static-files.js';
 
@@ -70,7 +70,7 @@ export const API_ENDPOINTS: readonly { readonly path: string; readonly descripti
   { path: 'GET /api/runs', description: 'runs with their sweep parameters' },
   { path: 'GET /api/metric-names', description: 'scalar metrics with run and point counts' },
   {
-    path: 'GET|POST /api/metrics?run=…&metric=…&width=N[&from=&to=&smoothing=0.6]',
+    path: 'GET|POST /api/metrics?run=…&metric=…&width=N[&from=&to=&smoothing=0.6&format=arrow]',
     description: 'per-run series, smoothed (EMA) then min/max per pixel column',
   },
   {
@@ -128,14 +128,9 @@ export async function createServer(lakeDir: string, options: ServerOptions = {})
 
   const query = async (c: Context, sql: string | undefined, format: string | undefined) => {
     if (!sql?.trim()) throw new BadRequestError('send the SQL as ?sql=… or a JSON body {"sql": "…"}');
-    const wantsArrow =
-      format === 'arrow' ||
-      (format === undefined && (c.req.header('accept') ?? '').includes(ARROW_STREAM_TYPE));
-    if (format !== undefined && format !== 'arrow' && format !== 'json') {
-      throw new BadRequestError(`format must be "json" or "arrow", got "${format}"`);
-    }
+    const arrow = wantsArrow(c, format);
     const result = await runReadOnlyQuery(lake, sql, limits);
-    if (!wantsArrow) return c.json(resultToJson(result));
+    if (!arrow) return c.json(resultToJson(result));
     const bytes = resultToArrow(result);
     return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
       'Content-Type': ARROW_STREAM_TYPE,
@@ -158,8 +153,14 @@ export async function createServer(lakeDir: string, options: ServerOptions = {})
   app.get('/api/runs', async (c) => c.json(await listRuns(lake, limits)));
   app.get('/api/metric-names', async (c) => c.json(await metricNames(lake, limits)));
   // GET for links and scripts; POST with a JSON body for long run lists, which overflow a URL.
-  const metrics = async (c: Context) =>
-    c.json(await metricSeries(lake, metricRequest(await paramsOf(c)), limits));
+  const metrics = async (c: Context) => {
+    const params = await paramsOf(c);
+    const answer = await metricSeries(lake, metricRequest(params), limits);
+    if (!wantsArrow(c, params.one('format'))) return c.json(answer);
+    return c.body(metricSeriesToArrow(answer) as Uint8Array<ArrayBuffer>, 200, {
+      'Content-Type': ARROW_STREAM_TYPE,
+    });
+  };
   const groups = async (c: Context) => {
     const params = await paramsOf(c);
     return c.json(await metricGroups(lake, { ...metricRequest(params), by: params.list('by') }, limits));
@@ -248,6 +249,16 @@ export async function startServer(lakeDir: string, options: ListenOptions = {}):
         if ('closeAllConnections' in listener) listener.closeAllConnections();
       }),
   };
+}
+
+/** Whether to answer with Arrow IPC: `format=arrow`, or no format and an Arrow `Accept` header. */
+function wantsArrow(c: Context, format: string | undefined): boolean {
+  if (format !== undefined && format !== 'arrow' && format !== 'json') {
+    throw new BadRequestError(`format must be "json" or "arrow", got "${format}"`);
+  }
+  return (
+    format === 'arrow' || (format === undefined && (c.req.header('accept') ?? '').includes(ARROW_STREAM_TYPE))
+  );
 }
 
 /** Request parameters read the same way from a query string or a JSON body. */
