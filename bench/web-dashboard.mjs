@@ -256,7 +256,7 @@ export function printWebDashboard(result, printTable) {
         'dashboard: /api/metrics, min/max per pixel column',
         s(result.dashboardMedianMs),
         result.dashboardMs.map(s).join(' / '),
-        `${result.dashboardSeries} series${result.dashboardBytes ? `, ${(result.dashboardBytes / 2 ** 20).toFixed(1)} MiB JSON` : ''}`,
+        `${result.dashboardSeries} series${result.dashboardBytes ? `, ${(result.dashboardBytes / 2 ** 20).toFixed(1)} MiB Arrow` : ''}`,
       ],
       [
         'naive: every point via /api/query Arrow',
