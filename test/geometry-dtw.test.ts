@@ -6,6 +6,7 @@ import {
   dtwTopK,
   dtwTopKBruteForce,
   dtwTopKWithStats,
+  dtwWarp,
   keoghEnvelope,
   lbKeogh,
 } from '../src/geometry/index.js';
@@ -329,5 +330,34 @@ describe('input validation', () => {
   it.each(cases)('%s throws a RunlakeError naming the problem', (_name, fn, message) => {
     expect(fn).toThrow(RunlakeError);
     expect(fn).toThrow(message);
+  });
+});
+
+describe('dtwWarp: a match drawn on its query’s time axis', () => {
+  it('warps a delayed copy back onto the original', () => {
+    const a = Float64Array.from([0, 0, 1, 2, 1, 0, 0, 0]);
+    const b = Float64Array.from([0, 0, 0, 0, 1, 2, 1, 0]);
+    expect(Array.from(dtwWarp(a, b, 3))).toEqual(Array.from(a));
+    // Without room to warp (band 0) the path is the diagonal, so b comes back unchanged.
+    expect(Array.from(dtwWarp(a, b, 0))).toEqual(Array.from(b));
+  });
+
+  it('averages the b values the path matches to one a index, on the path dtwPath summarises', () => {
+    const a = Float64Array.from([0, 1, 1, 1, 0]);
+    const b = Float64Array.from([0, 0.5, 1.5, 1, 0]);
+    const warped = dtwWarp(a, b, 2);
+    expect(warped).toHaveLength(5);
+    expect(Array.from(dtwWarp(a, a, 2))).toEqual(Array.from(a));
+    // Every b value lands somewhere, so the warped mean stays within b's range.
+    for (const v of warped) {
+      expect(v).toBeGreaterThanOrEqual(0);
+      expect(v).toBeLessThanOrEqual(1.5);
+    }
+  });
+
+  it('refuses series of different lengths, naming them', () => {
+    expect(() => dtwWarp(Float64Array.from([1, 2]), Float64Array.from([1, 2, 3]), 1)).toThrow(
+      /first vs second/,
+    );
   });
 });

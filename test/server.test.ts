@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   analyzeLake,
   attachGridId,
+  dtwWarp,
   minMaxPerColumn,
   openLake,
   type PixelGrid,
@@ -500,12 +501,38 @@ describe('runlake serve: read-only query API over a squiggle lake', () => {
     const body = (await (
       await get(`/api/matches?signature=${encodeURIComponent(signature?.id ?? '')}`)
     ).json()) as {
-      signature: { signature_id: string };
-      matches: { rank: number }[];
+      signature: { signature_id: string; vector: number[] };
+      matches: {
+        rank: number;
+        method: string;
+        candidate_vector: number[];
+        aligned_vector: number[] | null;
+        alignment: { band: number } | null;
+      }[];
     };
     expect(body.signature.signature_id).toBe(signature?.id);
     expect(body.matches.length).toBeGreaterThan(0);
     expect(body.matches[0]?.rank).toBe(1);
+    // Each candidate comes warped onto the query's points along its DTW path, as dtwWarp does.
+    const queryVector = Float64Array.from(body.signature.vector);
+    for (const m of body.matches
+      .filter((r) => r.candidate_vector?.length === queryVector.length)
+      .slice(0, 5)) {
+      const band = m.alignment?.band ?? Math.round(queryVector.length / 10);
+      const expected = Array.from(dtwWarp(queryVector, Float64Array.from(m.candidate_vector), band));
+      expect(m.aligned_vector).toHaveLength(queryVector.length);
+      m.aligned_vector?.forEach((v, i) => {
+        expect(v).toBeCloseTo(expected[i] as number, 12);
+      });
+    }
+    // Warping can only bring a candidate nearer its query.
+    const first = body.matches.find((m) => m.method === 'dtw' && m.aligned_vector);
+    expect(first).toBeDefined();
+    if (first?.aligned_vector) {
+      const gap = (v: readonly number[]) =>
+        v.reduce((sum, x, i) => sum + (x - (queryVector[i] as number)) ** 2, 0);
+      expect(gap(first.aligned_vector)).toBeLessThanOrEqual(gap(first.candidate_vector) + 1e-9);
+    }
     const missing = await get('/api/matches?signature=nope');
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ kind: 'not_found' });

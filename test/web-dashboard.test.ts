@@ -340,8 +340,16 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
     await page.screenshot({ path: artifactPath('dashboard-geometry.png'), fullPage: true });
   });
 
-  it('shows a signature’s top-k matches as a ranked list and overlays their vectors', async () => {
+  it('shows a signature’s top-k matches as a ranked list and overlays them aligned by DTW', async () => {
+    const answer = page.waitForResponse((r) => new URL(r.url()).pathname.endsWith('/api/matches'));
     await openDashboard('#matches');
+    const body = (await (await answer).json()) as {
+      signature: { vector: number[] };
+      matches: { aligned_vector: number[] | null }[];
+    };
+    // The server sends each candidate warped onto the query's points, and the chart draws those.
+    expect(body.matches[0]?.aligned_vector).toHaveLength(body.signature.vector.length);
+    await page.waitForSelector('[data-testid="match-chart"][data-aligned="true"] canvas');
     await page.waitForSelector('[data-testid="match-item"]', { timeout: 20_000 });
     expect(await page.locator('[data-testid="match-item"]').count()).toBe(5);
     const ranks = await page
@@ -353,6 +361,10 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
     await page.waitForSelector('[data-testid="match-chart"][data-series-count="4"] canvas');
     expect(await page.locator('[data-testid="match-item"]').count()).toBe(3);
     await page.screenshot({ path: artifactPath('dashboard-matches.png'), fullPage: true });
+    await page.locator('[data-testid="match-align"]').uncheck();
+    await page.waitForSelector(
+      '[data-testid="match-chart"][data-aligned="false"][data-series-count="4"] canvas',
+    );
   });
 
   it('shows an API error with its message, and a 401 as "needs a token"', async () => {

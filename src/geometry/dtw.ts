@@ -495,6 +495,56 @@ export function lbKeogh(
  * ```
  */
 export function dtwPath(a: DtwSeries, b: DtwSeries, band: number): DtwPathSummary {
+  let pathLength = 0;
+  let maxDeviation = 0;
+  let offsetSum = 0;
+  const distance = walkOptimalPath(a, b, band, (i, j) => {
+    pathLength++;
+    const dev = Math.abs(i - j);
+    if (dev > maxDeviation) maxDeviation = dev;
+    offsetSum += j - i;
+  });
+  return {
+    distance,
+    pathLength,
+    maxDeviation,
+    // + 0 turns a rounded −0 into 0.
+    queryOffset: Math.round(offsetSum / pathLength) + 0,
+  };
+}
+
+/**
+ * `b` warped onto `a`'s indices along their optimal DTW path (Sakoe–Chiba `band`): element i is
+ * the mean of the `b` values the path matches to `a[i]`. This is what "aligned" means when a
+ * match is drawn over its query: each feature of `b` lands where the path says it belongs in `a`.
+ *
+ * @example
+ * ```ts
+ * const a = Float64Array.from([0, 0, 1, 2, 1, 0, 0, 0]);
+ * const b = Float64Array.from([0, 0, 0, 0, 1, 2, 1, 0]); // a delayed by 2
+ * dtwWarp(a, b, 3); // [0, 0, 1, 2, 1, 0, 0, 0]
+ * ```
+ */
+export function dtwWarp(a: DtwSeries, b: DtwSeries, band: number): Float64Array {
+  const sum = new Float64Array(a.length);
+  const count = new Float64Array(a.length);
+  walkOptimalPath(a, b, band, (i, j) => {
+    sum[i] = (sum[i] as number) + (b[j] as number);
+    count[i] = (count[i] as number) + 1;
+  });
+  return sum.map((total, i) => total / (count[i] as number));
+}
+
+/**
+ * Fills the banded DTW cost matrix of `a` against `b`, then walks the optimal path from the last
+ * cell to the first, calling `visit` on every cell; returns the DTW distance.
+ */
+function walkOptimalPath(
+  a: DtwSeries,
+  b: DtwSeries,
+  band: number,
+  visit: (i: number, j: number) => void,
+): number {
   checkSeries(a, 'first series');
   checkSeries(b, 'second series');
   checkSameLength(a, b, 'first vs second');
@@ -526,9 +576,7 @@ export function dtwPath(a: DtwSeries, b: DtwSeries, band: number): DtwPathSummar
   }
   let i = n - 1;
   let j = n - 1;
-  let pathLength = 1;
-  let maxDeviation = 0;
-  let offsetSum = 0;
+  visit(i, j);
   while (i > 0 || j > 0) {
     const diag = at(i - 1, j - 1);
     const up = at(i - 1, j);
@@ -541,18 +589,9 @@ export function dtwPath(a: DtwSeries, b: DtwSeries, band: number): DtwPathSummar
     } else {
       j--;
     }
-    pathLength++;
-    const dev = Math.abs(i - j);
-    if (dev > maxDeviation) maxDeviation = dev;
-    offsetSum += j - i;
+    visit(i, j);
   }
-  return {
-    distance: Math.sqrt(at(n - 1, n - 1)),
-    pathLength,
-    maxDeviation,
-    // + 0 turns a rounded −0 into 0.
-    queryOffset: Math.round(offsetSum / pathLength) + 0,
-  };
+  return Math.sqrt(at(n - 1, n - 1));
 }
 
 /** The cheap part of {@link validatePool}: everything except the finiteness of the candidates. */

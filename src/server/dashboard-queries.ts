@@ -1,4 +1,5 @@
 import type { DuckDBValue } from '@duckdb/node-api';
+import { dtwWarp } from '../geometry/index.js';
 import { type Lake, lakeInfo, plainValue } from '../lake/index.js';
 import { BadRequestError, NotFoundError } from './errors.js';
 import { type QueryLimits, type QueryResult, runReadOnlyQuery } from './query-runner.js';
@@ -189,12 +190,16 @@ export async function geometryOfRun(
 }
 
 /**
- * A signature and its nearest matches in rank order, each with the candidate signature's layer,
- * module and step range.
+ * A signature (with its vector) and its nearest matches in rank order, each with the candidate
+ * signature's layer, module, step range and vector, and `aligned_vector`: the candidate warped onto
+ * the query's points along their optimal DTW path ({@link dtwWarp}, the match's band, else 10% of
+ * the length), so an overlay shows each feature where the matcher paired it. `aligned_vector` is
+ * null when the two vectors differ in length or hold non-finite values.
  *
  * @example
  * ```ts
  * const { signature, matches } = await matchesOf(lake, 'sig-r1-l0', limits);
+ * matches[0]?.aligned_vector; // number[] as long as signature.vector
  * ```
  */
 export async function matchesOf(
@@ -205,12 +210,7 @@ export async function matchesOf(
   requireDataset(lake, 'signatures');
   requireDataset(lake, 'matches');
   const signature = resultToJson(
-    await runReadOnlyQuery(
-      lake,
-      'SELECT * EXCLUDE (vector) FROM signatures WHERE signature_id = $1',
-      limits,
-      [signatureId],
-    ),
+    await runReadOnlyQuery(lake, 'SELECT * FROM signatures WHERE signature_id = $1', limits, [signatureId]),
   );
   const found = signature.rows[0];
   if (!found) throw new NotFoundError(`no signature "${signatureId}" in the signatures dataset`);
@@ -218,18 +218,33 @@ export async function matchesOf(
     await runReadOnlyQuery(
       lake,
       `SELECT m.*, s.layer AS candidate_layer, s.module AS candidate_module,
-              s.step_min AS candidate_step_min, s.step_max AS candidate_step_max
+              s.step_min AS candidate_step_min, s.step_max AS candidate_step_max, s.vector AS candidate_vector
        FROM matches m LEFT JOIN signatures s ON s.signature_id = m.candidate_signature_id
        WHERE m.query_signature_id = $1 ORDER BY m.rank, m.candidate_signature_id`,
       limits,
       [signatureId],
     ),
   );
+  const query = finiteVector(found.vector);
   return {
     signature: found,
-    matches: matches.rows as Record<string, unknown>[],
+    matches: (matches.rows as Record<string, unknown>[]).map((m) => {
+      const candidate = finiteVector(m.candidate_vector);
+      const band = (m.alignment as { band?: number } | null)?.band;
+      const aligned =
+        query && candidate && candidate.length === query.length
+          ? Array.from(dtwWarp(query, candidate, band ?? Math.round(query.length / 10)))
+          : null;
+      return { ...m, aligned_vector: aligned };
+    }),
     truncated: matches.truncated,
   };
+}
+
+function finiteVector(value: unknown): Float64Array | undefined {
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  const vector = Float64Array.from(value, Number);
+  return vector.every(Number.isFinite) ? vector : undefined;
 }
 
 /** Throws a 404 that names the datasets the lake has when it lacks `name`. */

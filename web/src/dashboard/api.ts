@@ -146,6 +146,9 @@ export interface MatchRow extends Record<string, unknown> {
   readonly candidate_module: string | null;
   readonly candidate_step_min: number | null;
   readonly candidate_step_max: number | null;
+  readonly candidate_vector: number[] | null;
+  /** The candidate warped onto the query's points along their DTW path (null when not comparable). */
+  readonly aligned_vector: number[] | null;
 }
 
 export interface MatchesResponse {

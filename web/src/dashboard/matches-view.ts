@@ -1,10 +1,10 @@
 // The matches view: pick a signature, see its top-k matches as a ranked list, and overlay the
 // query's signature vector with the matches' vectors. Vectors live on a common grid (fraction of
-// training or log-step, resampled and z-normalised), so they overlay directly; with "shift by DTW offset" on,
-// each match is shifted by its DTW `alignment.query_offset` (how many points later the candidate
-// shows the query's features), so the shapes line up as the matcher saw them.
+// training or log-step, resampled and z-normalised). With "align by DTW" on (the default), each
+// match is drawn warped onto the query's points along its DTW path (the server's `aligned_vector`),
+// so every feature sits where the matcher paired it; off, the raw vectors overlay on the grid.
 import uPlot from 'uplot';
-import { api, type LakeResponse, type MatchesResponse, type MatchRow, sqlString } from './api.js';
+import { api, type LakeResponse, type MatchesResponse, type MatchRow } from './api.js';
 import { formatNumber, h, selectOf } from './dom.js';
 import { mergeSeries } from './merge-series.js';
 import { seriesColor } from './palette.js';
@@ -33,10 +33,10 @@ export function signatureLabel(s: SignatureRow): string {
   return `${s.run_id} · ${where}${sample} · ${s.descriptor_set} · ${s.method}${s.n_matches ? ` (${s.n_matches} matches)` : ''}`;
 }
 
-/** x positions of a signature vector of length `dim`, shifted left by `offset` points. */
-export function vectorPositions(dim: number, offset: number): number[] {
+/** x positions of a signature vector of length `dim` on the grid, from 0 to 1. */
+export function vectorPositions(dim: number): number[] {
   const denominator = Math.max(1, dim - 1);
-  return Array.from({ length: dim }, (_, j) => (j - offset) / denominator);
+  return Array.from({ length: dim }, (_, j) => j / denominator);
 }
 
 export class MatchesView {
@@ -76,9 +76,7 @@ export class MatchesView {
       { 'data-testid': 'match-k', 'aria-label': 'Top k' },
     );
     this.align = h('input', { type: 'checkbox', 'data-testid': 'match-align' });
-    // Off by default: the vectors already share a common grid, and the stored offset is the mean lag over
-    // the whole warping path, which flat stretches can pull away from the features' real lag.
-    this.align.checked = false;
+    this.align.checked = true;
     this.results = h('div', { class: 'match-results', 'data-testid': 'match-results' });
     this.picker = h('div', { class: 'signature-picker' }, this.filter, this.list);
     this.filter.addEventListener('input', () => this.fillList());
@@ -106,10 +104,10 @@ export class MatchesView {
               'label',
               {
                 class: 'control inline',
-                title: 'Shift each match by its DTW query_offset (mean lag over the warping path)',
+                title: 'Draw each match warped onto the query along its DTW path; off: the raw vectors',
               },
               this.align,
-              ' shift by DTW offset',
+              ' align by DTW',
             ),
           ),
         ),
@@ -254,36 +252,21 @@ export class MatchesView {
       list,
       host,
     );
-    const ids = [queryId, ...top.map((m) => m.candidate_signature_id)];
-    let vectors: Map<string, number[]>;
-    try {
-      const result = await api.query<{ signature_id: string; vector: number[] | null }>(
-        `SELECT signature_id, vector FROM signatures WHERE signature_id IN (${ids.map(sqlString).join(', ')})`,
-      );
-      vectors = new Map(result.rows.map((r) => [r.signature_id, (r.vector ?? []).map(Number)]));
-    } catch (error) {
-      host.replaceChildren(errorState(error, 'load the signature vectors'));
-      return;
-    }
     const align = this.align.checked;
+    const queryVector = (current.signature.vector as number[] | null | undefined) ?? [];
     const entries = [
-      { id: queryId, offset: 0, color: QUERY_COLOR, width: 2.5, label: 'query' },
+      { vector: queryVector, color: QUERY_COLOR, width: 2.5, label: 'query' },
       ...top.map((m, i) => ({
-        id: m.candidate_signature_id,
-        offset: align ? (m.alignment?.query_offset ?? 0) : 0,
+        vector: (align ? (m.aligned_vector ?? m.candidate_vector) : m.candidate_vector) ?? [],
         color: seriesColor(i),
         width: 1.5,
         label: `#${m.rank} ${m.candidate_run_id}`,
       })),
-    ].filter((e) => (vectors.get(e.id)?.length ?? 0) > 0);
-    const data = mergeSeries(
-      entries.map((e) => {
-        const v = vectors.get(e.id) ?? [];
-        return { x: vectorPositions(v.length, e.offset), y: v };
-      }),
-    );
+    ].filter((e) => e.vector.length > 0);
+    const data = mergeSeries(entries.map((e) => ({ x: vectorPositions(e.vector.length), y: e.vector })));
     const grid = String(current.signature.grid ?? 'fraction');
     host.dataset.seriesCount = String(entries.length);
+    host.dataset.aligned = String(align);
     this.chart = new uPlot(
       {
         width: Math.max(320, (this.results.clientWidth || 800) - 8),
