@@ -1,5 +1,5 @@
-// Debian's Chromium for the browser benchmarks, launched the way test/helpers/browser.ts launches
-// it for the tests.
+// Debian's Chromium for the browser benchmarks and tests (test/helpers/browser.ts imports this;
+// chromium.d.mts types it).
 
 /** `$RUNLAKE_CHROMIUM`, else Debian's `/usr/bin/chromium`. */
 export const CHROMIUM_PATH = process.env.RUNLAKE_CHROMIUM?.trim() || '/usr/bin/chromium';

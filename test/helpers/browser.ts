@@ -3,11 +3,11 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from '../../bench/chromium.mjs';
 import { RUNLAKE_BIN } from './cli.js';
 import { repoRoot } from './lake-fixtures.js';
 
-/** Debian's Chromium (`apt-get install chromium`), or `$RUNLAKE_CHROMIUM`. */
-export const CHROMIUM_PATH = process.env.RUNLAKE_CHROMIUM?.trim() || '/usr/bin/chromium';
+export { CHROMIUM_PATH };
 
 /**
  * Browser tests skip only on a developer machine without Chromium; on CI (`CI` set) a missing
@@ -23,19 +23,6 @@ export const ARTIFACTS_DIR = path.join(repoRoot, 'test-artifacts');
 
 /** The built web app (`npm run build` / the test global setup writes it). */
 export const WEB_DIST = path.join(repoRoot, 'web', 'dist');
-
-// Without the background-networking flags Chromium keeps dialling Google on this closed network
-// and stalls (field notes); a persistent context is how playwright-core takes a profile dir.
-const OFFLINE_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** A headless Chromium with a fresh profile; `close()` also removes the profile. */
 export interface TestBrowser {
@@ -58,7 +45,7 @@ export async function launchChromium(): Promise<TestBrowser> {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: OFFLINE_FLAGS,
+    args: [...CHROMIUM_FLAGS],
     viewport: { width: 1400, height: 900 },
   });
   return {
