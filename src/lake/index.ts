@@ -6,6 +6,7 @@ export * from './duckdb.js';
 export * from './enum-domain.js';
 export * from './errors.js';
 export * from './grids.js';
+export * from './json-text.js';
 export * from './info.js';
 export * from './lake.js';
 export * from './layout.js';
