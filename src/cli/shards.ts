@@ -3,11 +3,14 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { RunlakeError } from '../lake/index.js';
 import {
+  checkIndexFile,
   compactShards,
   encodeNpy,
+  INDEX_FILE,
   type NdArray,
   ShardDatasetError,
   ShardedDatasetReader,
+  ShardIndexError,
   shardsInfo,
   verifyShards,
 } from '../shards/index.js';
@@ -25,6 +28,23 @@ function checkRoot(root: string): void {
     throw new ShardDatasetError(root, 'directory does not exist');
   }
   if (!isDirectory) throw new ShardDatasetError(root, 'not a directory');
+}
+
+/**
+ * SQLite reports a damaged index page only when a query reaches it (the open-time check reads
+ * the schema, not every page); name the index file in the one-line error instead of crashing.
+ */
+async function namingIndex<T>(root: string, run: () => T | Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (error instanceof RunlakeError || typeof code !== 'string' || !code.startsWith('SQLITE_')) throw error;
+    throw new ShardIndexError(
+      path.join(root, INDEX_FILE),
+      `unreadable SQLite index: ${(error as Error).message}`,
+    );
+  }
 }
 
 function withReader<T>(root: string, use: (reader: ShardedDatasetReader) => T): T {
@@ -105,7 +125,7 @@ export function registerShardsCommand(program: Command): void {
     .option('--json', 'print machine-readable JSON')
     .action(async (root: string, options: { json?: boolean }) => {
       checkRoot(root);
-      const info = shardsInfo(root);
+      const info = await namingIndex(root, () => shardsInfo(root));
       if (options.json) return writeStdout(`${JSON.stringify(info, null, 2)}\n`);
       const lines = [
         `dataset ${info.root}`,
@@ -140,21 +160,25 @@ export function registerShardsCommand(program: Command): void {
     .option('-l, --limit <n>', `maximum samples (default ${DEFAULT_LIMIT})`, nonNegativeInteger)
     .option('--json', 'print JSON lines')
     .action(async (root: string, options: { where?: string; limit?: number; json?: boolean }) => {
-      const text = withReader(root, (reader) => {
-        const limit = options.limit ?? DEFAULT_LIMIT;
-        const ids = reader.queryIds(options.where, [], limit);
-        const rows = reader.getMany(ids).map((s) => ({
-          id: s.sampleId,
-          fields: Object.entries(s.arrays)
-            .map(([f, a]) => `${f}[${a.shape.join('x')}]`)
-            .join(' '),
-          metadata: JSON.stringify(s.metadata),
-        }));
-        if (options.json)
-          return rows.map((r) => `${JSON.stringify({ ...r, metadata: JSON.parse(r.metadata) })}\n`).join('');
-        const total = reader.size;
-        return `${renderTable(rows, ['id', 'fields', 'metadata'])}\n(${rows.length} of ${total} samples)\n`;
-      });
+      const text = await namingIndex(root, () =>
+        withReader(root, (reader) => {
+          const limit = options.limit ?? DEFAULT_LIMIT;
+          const ids = reader.queryIds(options.where, [], limit);
+          const rows = reader.getMany(ids).map((s) => ({
+            id: s.sampleId,
+            fields: Object.entries(s.arrays)
+              .map(([f, a]) => `${f}[${a.shape.join('x')}]`)
+              .join(' '),
+            metadata: JSON.stringify(s.metadata),
+          }));
+          if (options.json)
+            return rows
+              .map((r) => `${JSON.stringify({ ...r, metadata: JSON.parse(r.metadata) })}\n`)
+              .join('');
+          const total = reader.size;
+          return `${renderTable(rows, ['id', 'fields', 'metadata'])}\n(${rows.length} of ${total} samples)\n`;
+        }),
+      );
       await writeStdout(text);
     });
 
@@ -172,40 +196,42 @@ export function registerShardsCommand(program: Command): void {
         sampleId: string,
         options: { fields?: string[]; out?: string; json?: boolean },
       ) => {
-        const text = withReader(root, (reader) => {
-          const sample = reader.getSample(sampleId, options.fields);
-          if (options.out) {
-            fs.mkdirSync(options.out, { recursive: true });
-            const written: string[] = [];
-            for (const [field, array] of Object.entries(sample.arrays)) {
-              const file = path.join(options.out, `${field}.npy`);
-              const npy = encodeNpy(array);
-              fs.writeFileSync(file, Buffer.concat([npy.header, npy.data]));
-              written.push(file);
+        const text = await namingIndex(root, () =>
+          withReader(root, (reader) => {
+            const sample = reader.getSample(sampleId, options.fields);
+            if (options.out) {
+              fs.mkdirSync(options.out, { recursive: true });
+              const written: string[] = [];
+              for (const [field, array] of Object.entries(sample.arrays)) {
+                const file = path.join(options.out, `${field}.npy`);
+                const npy = encodeNpy(array);
+                fs.writeFileSync(file, Buffer.concat([npy.header, npy.data]));
+                written.push(file);
+              }
+              return `${written.map((f) => `wrote ${f}`).join('\n')}\n`;
             }
-            return `${written.map((f) => `wrote ${f}`).join('\n')}\n`;
-          }
-          if (options.json) {
-            const arrays = Object.fromEntries(
-              Object.entries(sample.arrays).map(([f, a]) => [
-                f,
-                {
-                  dtype: a.dtype,
-                  shape: a.shape,
-                  order: a.order,
-                  values: Array.from(a.data as ArrayLike<number | bigint>, (v) =>
-                    typeof v === 'bigint' ? v.toString() : Number.isFinite(v) ? v : String(v),
-                  ),
-                },
-              ]),
-            );
-            return `${JSON.stringify({ sampleId, metadata: sample.metadata, arrays })}\n`;
-          }
-          const lines = [`sample ${sampleId}`, `metadata ${JSON.stringify(sample.metadata)}`];
-          for (const [field, array] of Object.entries(sample.arrays))
-            lines.push(`  ${field}: ${summarizeArray(array)}`);
-          return `${lines.join('\n')}\n`;
-        });
+            if (options.json) {
+              const arrays = Object.fromEntries(
+                Object.entries(sample.arrays).map(([f, a]) => [
+                  f,
+                  {
+                    dtype: a.dtype,
+                    shape: a.shape,
+                    order: a.order,
+                    values: Array.from(a.data as ArrayLike<number | bigint>, (v) =>
+                      typeof v === 'bigint' ? v.toString() : Number.isFinite(v) ? v : String(v),
+                    ),
+                  },
+                ]),
+              );
+              return `${JSON.stringify({ sampleId, metadata: sample.metadata, arrays })}\n`;
+            }
+            const lines = [`sample ${sampleId}`, `metadata ${JSON.stringify(sample.metadata)}`];
+            for (const [field, array] of Object.entries(sample.arrays))
+              lines.push(`  ${field}: ${summarizeArray(array)}`);
+            return `${lines.join('\n')}\n`;
+          }),
+        );
         await writeStdout(text);
       },
     );
@@ -220,8 +246,10 @@ export function registerShardsCommand(program: Command): void {
     .option('--json', 'print a JSON array')
     .action(
       async (root: string, options: { where?: string; params?: string; limit?: number; json?: boolean }) => {
-        const ids = withReader(root, (reader) =>
-          reader.queryIds(options.where, parseParams(options.params), options.limit),
+        const ids = await namingIndex(root, () =>
+          withReader(root, (reader) =>
+            reader.queryIds(options.where, parseParams(options.params), options.limit),
+          ),
         );
         await writeStdout(options.json ? `${JSON.stringify(ids)}\n` : ids.map((id) => `${id}\n`).join(''));
       },
@@ -236,7 +264,7 @@ export function registerShardsCommand(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(async (root: string, options: { json?: boolean }) => {
       checkRoot(root);
-      const report = verifyShards(root);
+      const report = await namingIndex(root, () => verifyShards(root));
       if (options.json) await writeStdout(`${JSON.stringify(report, null, 2)}\n`);
       else {
         const lines = [
@@ -249,7 +277,8 @@ export function registerShardsCommand(program: Command): void {
       }
       if (!report.ok)
         throw new RunlakeError(
-          `${root}: ${report.problems.length} indexed member${report.problems.length === 1 ? '' : 's'} failed verification`,
+          `${root}: ${report.problems.length} indexed member${report.problems.length === 1 ? '' : 's'} failed verification; ` +
+            `first: ${report.problems[0]?.message}`,
         );
     });
 
@@ -260,9 +289,9 @@ export function registerShardsCommand(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(async (root: string, options: { json?: boolean }) => {
       checkRoot(root);
-      if (!fs.existsSync(path.join(root, 'index.sqlite')))
-        throw new ShardDatasetError(root, 'not a shard dataset (no index.sqlite)');
-      const report = compactShards(root);
+      // Unlike a writer, compaction never starts a dataset: a root without an index is refused.
+      checkIndexFile(root, 'read');
+      const report = await namingIndex(root, () => compactShards(root));
       if (options.json) return writeStdout(`${JSON.stringify(report, null, 2)}\n`);
       const lines = report.fields.map(
         (f) =>

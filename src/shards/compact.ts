@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ShardCorruptionError } from './errors.js';
+import { CompactRefusedError, ShardCorruptionError } from './errors.js';
 import { fieldColumns, quoteIdent, sampleColumns, shardPath } from './sqlite-index.js';
 import { END_OF_ARCHIVE, readMemberAt } from './tar.js';
+import { verifyShards } from './verify.js';
 import { readBytes, ShardedDatasetWriter, writeFully } from './writer.js';
 
 /**
@@ -43,6 +44,10 @@ export interface CompactReport {
  * the old file deleted; a crash at any point leaves either the old or the new shard indexed, and
  * the next writer deletes the other. Readers keep working throughout.
  *
+ * Before anything is written the whole dataset is checked (`PRAGMA quick_check` of the index and
+ * {@link verifyShards}): a problem, or a row that can only be found by member name (an index
+ * written by another tool), throws {@link CompactRefusedError} and leaves every file as it was.
+ *
  * @example
  * ```ts
  * const report = compactShards('my_dataset');
@@ -50,7 +55,9 @@ export interface CompactReport {
  * ```
  */
 export function compactShards(root: string): CompactReport {
-  const writer = new ShardedDatasetWriter(root);
+  // Verified under the writer lock and before the writer's own recovery, which may truncate a
+  // shard: a dataset compaction cannot read back whole is refused with nothing written.
+  const writer = new ShardedDatasetWriter(root, { beforeOpen: checkCompactable });
   try {
     return compactWithWriter(writer);
   } finally {
@@ -74,6 +81,24 @@ export function compactWithWriter(writer: ShardedDatasetWriter): CompactReport {
     fields,
     bytesReclaimed: fields.reduce((n, f) => n + f.bytesBefore - f.bytesAfter, 0),
   };
+}
+
+/**
+ * Throws {@link CompactRefusedError} (or, for a damaged index, `ShardIndexError`) unless compaction can read
+ * every live member back at its indexed header offset. Read-only.
+ *
+ * @example
+ * ```ts
+ * checkCompactable('ds'); // throws when a shard is corrupt
+ * ```
+ */
+export function checkCompactable(root: string): void {
+  const report = verifyShards(root);
+  // Compaction copies members found at their header offsets; rows another tool indexed at a
+  // different offset are readable by name only, so compaction would stop half-way through.
+  const blocking = [...report.problems, ...report.warnings.filter((w) => w.kind === 'found-by-name')];
+  const first = blocking[0];
+  if (first) throw new CompactRefusedError(root, first.message, blocking.length);
 }
 
 interface LiveMember {

@@ -307,3 +307,46 @@ export class ShardDatasetError extends RunlakeError {
     super(`${root}: ${reason}`);
   }
 }
+
+/**
+ * An `index.sqlite` that cannot be trusted: missing or empty while shard files exist, not an
+ * SQLite database, unreadable, or without the `samples` and `fields` tables. Carries the index
+ * file and the cause; nothing was written when it is thrown.
+ *
+ * @example
+ * ```ts
+ * new ShardedDatasetWriter('ds'); // throws ShardIndexError when ds/index.sqlite is 0 bytes beside shards
+ * ```
+ */
+export class ShardIndexError extends RunlakeError {
+  override readonly name = 'ShardIndexError';
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super(`${file}: ${reason}`);
+  }
+}
+
+/**
+ * `compactShards` refused to start because the dataset does not verify (or holds rows it can only
+ * find by name); nothing was written. Carries the first problem and how many there are.
+ *
+ * @example
+ * ```ts
+ * e instanceof CompactRefusedError && e.problems > 0;
+ * ```
+ */
+export class CompactRefusedError extends RunlakeError {
+  override readonly name = 'CompactRefusedError';
+  constructor(
+    readonly root: string,
+    readonly first: string,
+    readonly problems: number,
+  ) {
+    super(
+      `${first}; compact refused, nothing was changed` +
+        (problems > 1 ? ` (${problems} problems; run \`runlake shards verify ${root}\`)` : ''),
+    );
+  }
+}

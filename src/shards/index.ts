@@ -1,6 +1,7 @@
 export * from './compact.js';
 export * from './dtype.js';
 export * from './errors.js';
+export * from './index-check.js';
 export * from './info.js';
 export * from './lock.js';
 export * from './npy.js';

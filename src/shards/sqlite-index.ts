@@ -9,7 +9,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { ShardDatasetError } from './errors.js';
+import { ShardDatasetError, ShardIndexError } from './errors.js';
+import { checkIndexFile, listShardFiles, openQueryOnly } from './index-check.js';
 
 /**
  * A better-sqlite3 connection.
@@ -130,8 +131,10 @@ export function formatSampleId(n: number): string {
 }
 
 /**
- * Opens the index of a dataset. `read` opens read-only and refuses a root without an index;
- * `write` creates the root and the schema.
+ * Opens the index of a dataset, after {@link checkIndexFile}: `read` refuses a root without a
+ * usable index; `write` creates the root and an index only where no shard files exist, and
+ * refuses an index that is empty, not SQLite or missing its tables beside existing shards.
+ * Read connections only read (`query_only`), and leave no `-wal`/`-shm` behind when they close.
  *
  * @example
  * ```ts
@@ -145,22 +148,20 @@ export function openIndex(
 ): IndexDb {
   const file = path.join(root, INDEX_FILE);
   if (mode === 'read') {
-    if (!fs.existsSync(file)) throw new ShardDatasetError(root, `not a shard dataset (no ${INDEX_FILE})`);
+    if (!fs.existsSync(root)) throw new ShardDatasetError(root, 'directory does not exist');
+    if (!fs.existsSync(file) && listShardFiles(root).length === 0)
+      throw new ShardDatasetError(root, `not a shard dataset (no ${INDEX_FILE})`);
+    checkIndexFile(root, 'read');
     let db: IndexDb;
     try {
-      db = new Database(file, { readonly: true, fileMustExist: true });
+      db = openQueryOnly(file);
       db.pragma('busy_timeout = 5000');
-      const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'samples'").get();
-      if (!table) {
-        db.close();
-        throw new ShardDatasetError(root, `${INDEX_FILE} has no samples table`);
-      }
     } catch (error) {
-      if (error instanceof ShardDatasetError) throw error;
-      throw new ShardDatasetError(root, `cannot open ${INDEX_FILE}: ${(error as Error).message}`);
+      throw new ShardIndexError(file, `cannot open the index: ${(error as Error).message}`);
     }
     return db;
   }
+  checkIndexFile(root, 'write');
   fs.mkdirSync(root, { recursive: true });
   const db = new Database(file);
   db.pragma('busy_timeout = 5000');
@@ -184,7 +185,10 @@ export function openIndex(
 export function ensureSchema(db: IndexDb): boolean {
   const hadShards = tableExists(db, 'shards');
   const hadFields = tableExists(db, 'fields');
-  db.exec(`
+  // One transaction: a writer killed half-way must not leave an index with some tables, which
+  // checkIndexFile would (rightly) refuse as damaged.
+  db.transaction(() =>
+    db.exec(`
     CREATE TABLE IF NOT EXISTS samples (id TEXT PRIMARY KEY, meta_json TEXT);
     CREATE TABLE IF NOT EXISTS fields (name TEXT PRIMARY KEY, num_shards INTEGER, base_dir TEXT);
     CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER);
@@ -194,7 +198,8 @@ export function ensureSchema(db: IndexDb): boolean {
       field TEXT NOT NULL, shard INTEGER NOT NULL, end_offset INTEGER NOT NULL, members INTEGER NOT NULL,
       dead INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (field, shard));
     CREATE TABLE IF NOT EXISTS indexed_metadata (key TEXT PRIMARY KEY, column_name TEXT NOT NULL, type TEXT);
-  `);
+  `),
+  )();
   const shardColumns = db.prepare("SELECT name FROM pragma_table_info('shards')").pluck().all() as string[];
   if (!shardColumns.includes('dead'))
     db.exec('ALTER TABLE shards ADD COLUMN dead INTEGER NOT NULL DEFAULT 0');

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { RunlakeError } from '../lake/index.js';
 import { ShardCorruptionError } from './errors.js';
+import { checkIndexFile } from './index-check.js';
 import { MAX_NPY_HEADER_BYTES, parseNpyHeader } from './npy.js';
 import {
   fieldColumns,
@@ -30,6 +31,12 @@ export interface ShardProblem {
   readonly offset?: number;
   readonly sampleId?: string;
   readonly message: string;
+  /**
+   * For warnings: `found-by-name` (a row another tool indexed at an offset that is not the
+   * member's header; readers find it by name, compaction cannot move it) or `uncommitted-tail`
+   * (bytes after a shard's committed end, which the next writer removes).
+   */
+  readonly kind?: 'found-by-name' | 'uncommitted-tail';
 }
 
 /**
@@ -65,6 +72,8 @@ export interface VerifyReport {
  * ```
  */
 export function verifyShards(root: string): VerifyReport {
+  // A verification also checks the index itself, not only what it points at.
+  checkIndexFile(root, 'read', { integrity: true });
   const db = openIndex(root, 'read');
   try {
     return db.transaction(() => verifyWith(db, root))();
@@ -148,6 +157,7 @@ function verifyWith(db: IndexDb, root: string): VerifyReport {
             const byName = names.get(`${sampleId}.npy`);
             if (!byName) throw error;
             warnings.push({
+              kind: 'found-by-name',
               field,
               shard,
               file,
@@ -208,6 +218,7 @@ function verifyWith(db: IndexDb, root: string): VerifyReport {
       } else if (size !== row.end_offset + END_OF_ARCHIVE.length || !tailIsZero(file, row.end_offset, size)) {
         warnings.push({
           ...entry,
+          kind: 'uncommitted-tail',
           message: `${file}: ${size - row.end_offset} bytes after the committed end (byte ${row.end_offset}) are not a clean end-of-archive marker (an interrupted write; the next writer removes them)`,
         });
       }

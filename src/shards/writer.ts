@@ -8,6 +8,7 @@ import {
   UnknownFieldError,
   UnknownSampleError,
 } from './errors.js';
+import { checkIndexFile } from './index-check.js';
 import { acquireWriterLock, type WriterLock } from './lock.js';
 import { type ArrayInput, type EncodedNpy, encodeNpy, toNdArray } from './npy.js';
 import {
@@ -45,6 +46,12 @@ export interface ShardedDatasetWriterOptions {
    * SQLite runs with `synchronous=FULL`, so returned samples also survive a power loss (slower).
    */
   readonly sync?: 'normal' | 'full';
+  /**
+   * Runs once the writer lock is held and before the writer writes anything (index schema, crash
+   * recovery, shard truncation); throwing refuses the open and leaves the dataset as it was.
+   * Compaction verifies the dataset here.
+   */
+  readonly beforeOpen?: (root: string) => void;
 }
 
 /**
@@ -157,9 +164,13 @@ export class ShardedDatasetWriter {
     this.root = root;
     this.samplesPerShard = samplesPerShard;
     this.sync = options.sync ?? 'normal';
+    // Before the lock file is created: a damaged index is refused with the tree untouched. It is
+    // checked again under the lock (openIndex), where no other writer can be replacing it.
+    checkIndexFile(root, 'write');
     fs.mkdirSync(root, { recursive: true });
     this.lock = acquireWriterLock(root);
     try {
+      options.beforeOpen?.(root);
       this.db = openIndex(root, 'write', this.sync === 'full' ? 'FULL' : 'NORMAL');
       const needsScan = ensureSchema(this.db);
       this.loadFields();
@@ -844,9 +855,12 @@ export class ShardedDatasetWriter {
             .raw()
             .all() as [number, number][],
         );
-        for (const name of fs.readdirSync(dir)) {
+        // Regular files only: a symlinked shard would be adopted and then appended to outside
+        // the dataset.
+        for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+          const name = entry.name;
           const shard = shardNumber(name);
-          if (shard === undefined) continue;
+          if (shard === undefined || !entry.isFile()) continue;
           const file = path.join(dir, name);
           const fd = fs.openSync(file, 'r');
           try {
@@ -916,10 +930,12 @@ export class ShardedDatasetWriter {
         fs.mkdirSync(dir, { recursive: true });
         continue;
       }
-      for (const name of fs.readdirSync(dir)) {
-        const shard = shardNumber(name);
-        if (shard !== undefined && !known.has(`${field}/${shard}`))
-          fs.rmSync(path.join(dir, name), { force: true });
+      // Only regular files: runlake never creates anything else here, so a symlink or directory
+      // named like a shard is someone else's and is left alone.
+      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        const shard = shardNumber(entry.name);
+        if (shard !== undefined && entry.isFile() && !known.has(`${field}/${shard}`))
+          fs.rmSync(path.join(dir, entry.name), { force: true });
       }
     }
   }
