@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { appendFile, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import {
@@ -16,6 +16,7 @@ import {
   withStagingConnection,
   writeSweepQuery,
 } from '../lake/index.js';
+import { listFilesNoFollow } from '../lake/walk.js';
 
 /** Which dataset a legacy CSV sweep lands in. */
 export type Granularity = 'event' | 'seed';
@@ -294,11 +295,10 @@ async function findCsvFiles(root: string): Promise<string[]> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new InputFileError(root, 'does not exist');
     throw error;
   }
-  const entries = await readdir(root, { recursive: true });
-  return entries
-    .filter((e) => e.toLowerCase().endsWith('.csv'))
-    .map((e) => path.join(root, e))
-    .sort();
+  // Symlinked directories are not descended into (as git and rsync): a link back up the tree
+  // would otherwise list the sweep over and over.
+  const entries = await listFilesNoFollow(root, (name) => name.toLowerCase().endsWith('.csv'));
+  return entries.map((e) => path.join(root, e)).sort();
 }
 
 async function findParamsJson(directory: string, root: string): Promise<string | undefined> {

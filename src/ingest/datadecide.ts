@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { type Dirent, existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -238,15 +238,18 @@ function sourceStem(baseName: string): string {
 
 async function partitionsWithStem(lake: Lake, stem: string): Promise<string[]> {
   const root = lake.paths.dataset(DATASET);
-  let entries: string[];
+  let entries: Dirent[];
   try {
-    entries = await readdir(root);
+    entries = await readdir(root, { withFileTypes: true });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
   const found: string[] = [];
-  for (const entry of entries) {
+  for (const dirent of entries) {
+    // The view's `**` glob does not enter a symlinked partition directory, so neither does this.
+    if (!dirent.isDirectory()) continue;
+    const entry = dirent.name;
     const [pair] = parsePartitionPath(entry);
     const value = pair?.[0] === 'params' ? pair[1] : null;
     if (value === null) continue;

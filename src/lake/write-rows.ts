@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { link, mkdir, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { appendColumns } from './appender.js';
@@ -30,6 +30,7 @@ import {
 import { claimLakeSchema } from './schema-set.js';
 import { stagingPath, sweepStaleStaging } from './staging.js';
 import { type LakeEnumValues, validateTypedRows } from './typed-rows.js';
+import { listFilesNoFollow } from './walk.js';
 
 /** Options for {@link writeRows}. */
 export interface WriteOptions {
@@ -456,7 +457,8 @@ async function publish(
 }
 
 /**
- * Relative paths of every `.parquet` file under `directory`, sorted.
+ * Relative paths of every `.parquet` file under `directory`, sorted; symlinked directories are not
+ * descended into (see {@link listFilesNoFollow}).
  *
  * @example
  * ```ts
@@ -464,12 +466,7 @@ async function publish(
  * ```
  */
 export async function listParquetFiles(directory: string): Promise<string[]> {
-  let entries: string[];
-  try {
-    entries = await readdir(directory, { recursive: true });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  return entries.filter((entry) => entry.endsWith('.parquet')).sort();
+  // Not readdir's recursive mode: it follows symlinked directories (a link to the lake root
+  // inside a dataset listed the lake over and over); this matches the view's `**` glob instead.
+  return listFilesNoFollow(directory, (name) => name.endsWith('.parquet'));
 }
