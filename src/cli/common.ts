@@ -1,11 +1,10 @@
-import { statSync } from 'node:fs';
-import { type Lake, openLake, RunlakeError } from '../lake/index.js';
+import { assertLakeDirectory, assertWritableLakePath, type Lake, openLake } from '../lake/index.js';
 // Registers the squiggle schema set, so lakes that record it open from every command.
 import '../schema/index.js';
 
 /**
- * Opens a lake for a CLI command, refusing a path that is not a directory, and closes it when
- * `use` is done.
+ * Opens a lake for a CLI command, refusing a path that is not a lake (see
+ * {@link existingLakeDirectory}), and closes it when `use` is done.
  *
  * @example
  * ```ts
@@ -23,7 +22,9 @@ export async function withLake<T>(baseOut: string, use: (lake: Lake) => Promise<
 }
 
 /**
- * Refuses a lake path that does not exist or is not a directory, with a one-line reason.
+ * Refuses, with a one-line reason, a lake path a read command (`info`, `query`, `validate`,
+ * `serve`, …) cannot use: one that does not exist, is not a directory, or is not a lake (an empty
+ * folder, a dataset's own folder; the message names the enclosing lake when there is one).
  *
  * @example
  * ```ts
@@ -31,13 +32,20 @@ export async function withLake<T>(baseOut: string, use: (lake: Lake) => Promise<
  * ```
  */
 export function existingLakeDirectory(baseOut: string): void {
-  let isDirectory = false;
-  try {
-    isDirectory = statSync(baseOut).isDirectory();
-  } catch {
-    throw new RunlakeError(`lake directory "${baseOut}" does not exist`);
-  }
-  if (!isDirectory) throw new RunlakeError(`"${baseOut}" is not a directory`);
+  assertLakeDirectory(baseOut);
+}
+
+/**
+ * Refuses a lake path a write command (`ingest …`) cannot create a lake at: an existing file.
+ * A missing path or any directory is fine; the write creates the lake.
+ *
+ * @example
+ * ```ts
+ * writableLakeDirectory('new-lake');
+ * ```
+ */
+export function writableLakeDirectory(baseOut: string): void {
+  assertWritableLakePath(baseOut);
 }
 
 /** Writes text to stdout and resolves once it is flushed (so large outputs are not cut off). */

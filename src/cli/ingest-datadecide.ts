@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { CommanderError } from 'commander';
 import { ingestDataDecide } from '../ingest/datadecide.js';
 import { existingLakeSchema, lakePaths, openLake } from '../lake/index.js';
-import { writeStdout } from './common.js';
+import { writableLakeDirectory, writeStdout } from './common.js';
 
 interface DataDecideCommandOptions {
   skipBadMetrics?: boolean;
@@ -11,17 +11,27 @@ interface DataDecideCommandOptions {
 
 /**
  * Splits `<input…> <lake>` (commander allows a variadic argument only last): every path but the
- * last is an input, the last is the lake.
+ * last is an input, the last is the lake. With fewer than two paths the lake (or the input) is
+ * missing: that is a usage error, reported like commander's own, naming the missing argument.
  *
  * @example
  * ```ts
  * splitInputsAndLake(['a.parquet', 'b.parquet', 'lake']); // { inputs: ['a.parquet', 'b.parquet'], lake: 'lake' }
+ * splitInputsAndLake(['a.parquet']); // throws: "error: missing required argument 'lake' …"
  * ```
  */
 export function splitInputsAndLake(paths: readonly string[]): { inputs: string[]; lake: string } {
-  if (paths.length < 2)
-    throw new InvalidArgumentError('give at least one input and the lake directory, lake last');
-  return { inputs: paths.slice(0, -1), lake: paths[paths.length - 1] as string };
+  if (paths.length < 2) {
+    throw new CommanderError(
+      1,
+      'commander.missingArgument',
+      `error: missing required argument '${paths.length === 0 ? 'inputs' : 'lake'}' ` +
+        '(give one or more inputs, then the lake directory, last)',
+    );
+  }
+  const lake = paths[paths.length - 1] as string;
+  writableLakeDirectory(lake);
+  return { inputs: paths.slice(0, -1), lake };
 }
 
 /**

@@ -9,6 +9,7 @@ import {
 } from '../ingest/index.js';
 import { openLake } from '../lake/index.js';
 import { writeStdout } from './common.js';
+import { splitInputsAndLake } from './ingest-datadecide.js';
 
 interface IngestWandbOptions {
   kind?: WandbKind;
@@ -59,13 +60,7 @@ export function registerIngestWandbCommand(ingest: Command): void {
     .option('--wide-view <name>', `name of the wide view (default ${WANDB_WIDE_DEFAULTS.view})`)
     .option('--json', 'print the summary as JSON')
     .action(async (args: string[], options: IngestWandbOptions) => {
-      const inputs = args.slice(0, -1);
-      const baseOut = args.at(-1);
-      if (!baseOut || inputs.length === 0) {
-        throw new InvalidArgumentError(
-          'give one or more export files or directories, then the lake directory',
-        );
-      }
+      const { inputs, lake: baseOut } = splitInputsAndLake(args);
       const wide =
         options.wide === undefined
           ? undefined

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { RunlakeError } from '../lake/index.js';
+import { duckdbFileSystemError, fileSystemError, oneLineSqlMessage, RunlakeError } from '../lake/index.js';
 import { registerAnalyzeCommand } from './analyze.js';
 import { registerConvertCommand } from './convert.js';
 import { registerConvertFileCommand } from './convert-file.js';
@@ -68,19 +68,51 @@ export function buildProgram(): Command {
 
 async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
+  // Commander prints the usage errors it finds itself; a CommanderError thrown by an action
+  // (e.g. an InvalidArgumentError for a missing lake argument) is printed here, never swallowed.
+  let commanderPrinted = false;
+  const configure = (command: Command) => {
+    command.configureOutput({
+      writeErr: (text) => {
+        commanderPrinted = true;
+        process.stderr.write(text);
+      },
+    });
+    for (const sub of command.commands) configure(sub);
+  };
+  configure(program);
   try {
     await program.parseAsync(argv as string[]);
     return 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode; // commander already printed it
+    if (error instanceof CommanderError) {
+      if (!commanderPrinted && error.exitCode !== 0) {
+        process.stderr.write(`${error.message.startsWith('error:') ? '' : 'error: '}${error.message}\n`);
+      }
+      return error.exitCode;
+    }
     const verbose = argv.includes('--verbose');
-    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    const named = namedError(error);
+    const message = named instanceof Error ? oneLineSqlMessage(named.message) : String(named);
     process.stderr.write(`runlake: ${message}\n`);
     if (verbose && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-    else if (!(error instanceof RunlakeError))
+    else if (!(named instanceof RunlakeError))
       process.stderr.write('(unexpected error; run with --verbose for the stack trace)\n');
-    return error instanceof RunlakeError ? 1 : 2;
+    return named instanceof RunlakeError ? 1 : 2;
   }
+}
+
+// Errors that reach the top without a name for the thing at fault, named where they can be: an
+// errno error (ENOSPC, EROFS, ENOTDIR…) with the path Node recorded, a DuckDB IO error of a full
+// or read-only disk with its file. Anything else is returned as it is.
+function namedError(error: unknown): unknown {
+  const fromFs = fileSystemError(error);
+  if (fromFs !== error) return fromFs;
+  if (error instanceof Error) {
+    const fromDuckdb = duckdbFileSystemError(error.message);
+    if (fromDuckdb) return fromDuckdb;
+  }
+  return error;
 }
 
 process.exitCode = await main(process.argv);

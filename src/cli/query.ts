@@ -1,6 +1,13 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { quoteLiteral, RunlakeError } from '../lake/index.js';
+import {
+  checkSqlClause,
+  prepareSelect,
+  quoteLiteral,
+  RunlakeError,
+  readAtMost,
+  SqlError,
+} from '../lake/index.js';
 import { withLake, writeStdout } from './common.js';
 import { QUERY_FORMATS, type QueryFormat, renderCsv, renderJson, renderTable } from './output.js';
 import { commaList, nonNegativeInteger } from './parse.js';
@@ -57,34 +64,50 @@ export function registerQueryCommand(program: Command): void {
           throw new RunlakeError('--sql cannot be combined with --where, --columns or --order-by');
         }
         const limit = options.limit ?? (options.format === 'table' ? DEFAULT_TABLE_LIMIT : undefined);
-        let sql = options.sql
+        // The user's SQL (or clauses) is checked on its own before anything is built around it,
+        // so errors point into the user's text, and only a single SELECT ever runs.
+        if (!options.sql) {
+          if (options.where?.trim()) await checkSqlClause(lake.connection, 'WHERE', options.where, '--where');
+          if (options.orderBy?.trim())
+            await checkSqlClause(lake.connection, 'ORDER BY', options.orderBy, '--order-by');
+        }
+        const sql = options.sql
           ? options.sql.trim().replace(/;\s*$/, '')
           : lake.datasetSql(dataset, {
               where: options.where,
               columns: options.columns,
               orderBy: options.orderBy,
             });
-        if (options.sql && limit !== undefined) sql = `SELECT * FROM (${sql}) LIMIT ${limit}`;
-        else if (!options.sql && limit !== undefined) sql += ` LIMIT ${limit}`;
+        const prepared = await prepareSelect(lake.connection, sql);
 
         if (options.format === 'parquet') {
+          prepared.destroySync();
           if (!options.out) throw new RunlakeError('--format parquet needs --out <file>');
-          await lake.run(`COPY (${sql}) TO ${quoteLiteral(options.out)} (FORMAT parquet, COMPRESSION zstd)`);
+          // Safe to wrap now: the statement is a checked, bound SELECT.
+          const select = limit === undefined ? sql : `SELECT * FROM (${sql}) LIMIT ${limit}`;
+          await lake.run(
+            `COPY (${select}) TO ${quoteLiteral(options.out)} (FORMAT parquet, COMPRESSION zstd)`,
+          );
           const [count] = await lake.query(
             `SELECT count(*)::BIGINT AS n FROM read_parquet(${quoteLiteral(options.out)})`,
           );
           process.stderr.write(`wrote ${count?.n} rows to ${options.out}\n`);
           return;
         }
-        const reader = await lake.read(sql);
+        let result: Awaited<ReturnType<typeof readAtMost>>;
+        try {
+          result = await readAtMost(prepared, limit);
+        } catch (error) {
+          throw new SqlError(sql, error);
+        } finally {
+          prepared.destroySync();
+        }
+        const { reader, rows, more } = result;
         const columns = reader.columnNames();
-        const rows = reader.getRowObjectsJS() as Record<string, unknown>[];
         const text =
           options.format === 'table'
             ? `${renderTable(rows, columns)}\n(${rows.length} row${rows.length === 1 ? '' : 's'}${
-                options.limit === undefined && rows.length === limit
-                  ? `; first ${limit} shown, use --limit to see more`
-                  : ''
+                options.limit === undefined && more ? `; first ${limit} shown, use --limit to see more` : ''
               })\n`
             : options.format === 'csv'
               ? renderCsv(rows, columns)

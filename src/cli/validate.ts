@@ -42,12 +42,14 @@ export function registerValidateCommand(program: Command): void {
         rowsPerRule: options.rowsPerRule,
         referenceChecks: [checkShardRefs],
       });
-      const violations = report.datasets.reduce((n, d) => n + d.violations, 0);
+      const metadataProblems = report.violations.filter((v) => v.kind === 'metadata').length;
+      const violations = report.datasets.reduce((n, d) => n + d.violations, metadataProblems);
       const files = new Set(report.violations.map((v) => v.file)).size;
       if (options.json) {
         await writeStdout(`${JSON.stringify(report, null, 2)}\n`);
       } else {
         const lines = report.violations.map((v) => {
+          if (v.kind === 'metadata') return `${v.file}: ${v.message} [metadata]`;
           const where = v.row === null ? `${v.file}` : `${v.file}: row ${v.row}`;
           const more = v.rowsAffected > 1 ? ` (${v.rowsAffected} rows in this file)` : '';
           return `${where}, column "${v.column}": ${v.message} [${v.kind}]${more}`;
@@ -57,6 +59,11 @@ export function registerValidateCommand(program: Command): void {
         const checked =
           `${report.datasets.length} datasets (${report.schemaSet} schema), ${fileCount} files, ` +
           `${rows.toLocaleString('en-US')} rows`;
+        if (report.schemaSet === 'unknown') {
+          lines.push(
+            'datasets not checked: the schema set is unknown until .runlake/lake.json is fixed (or pass --schema)',
+          );
+        }
         lines.push(report.ok ? `ok: ${checked}, no violations` : `checked ${checked}`);
         await writeStdout(`${lines.join('\n')}\n`);
       }

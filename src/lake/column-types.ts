@@ -99,6 +99,55 @@ function timestampMicros(value: Date | string): bigint {
   return BigInt(millis) * 1000n + BigInt(extraMicros);
 }
 
+const SCALAR_KINDS = new Set<string>([
+  'int16',
+  'int32',
+  'int64',
+  'float64',
+  'float32',
+  'bool',
+  'string',
+  'timestamp',
+  'null',
+]);
+
+/**
+ * What is wrong with a value read from a manifest as a {@link ColumnType}, or `undefined` when it
+ * is one. A manifest is a file anyone can edit, and its types end up in SQL (`CAST(… AS <type>)`),
+ * so an `other` type is refused when it could end the statement.
+ *
+ * @example
+ * ```ts
+ * columnTypeProblem({ kind: 'list', element: { kind: 'float32' } }); // undefined
+ * columnTypeProblem({ kind: 'float' }); // 'unknown type kind "float"'
+ * ```
+ */
+export function columnTypeProblem(value: unknown, depth = 0): string | undefined {
+  if (depth > 32) return 'type nested more than 32 levels deep';
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'type is not an object';
+  const type = value as { kind?: unknown; element?: unknown; fields?: unknown; sql?: unknown };
+  if (typeof type.kind !== 'string') return 'type has no "kind"';
+  if (SCALAR_KINDS.has(type.kind)) return undefined;
+  if (type.kind === 'list') return columnTypeProblem(type.element, depth + 1);
+  if (type.kind === 'struct') {
+    if (!Array.isArray(type.fields)) return 'struct type has no "fields" list';
+    for (const field of type.fields) {
+      if (!Array.isArray(field) || field.length !== 2 || typeof field[0] !== 'string')
+        return 'struct field is not a [name, type] pair';
+      const inner = columnTypeProblem(field[1], depth + 1);
+      if (inner) return inner;
+    }
+    return undefined;
+  }
+  if (type.kind === 'other') {
+    if (typeof type.sql !== 'string' || type.sql.trim() === '') return '"other" type has no "sql"';
+    if (type.sql.length > 1000 || /;|--|\/\*/.test(type.sql))
+      return `"other" type ${JSON.stringify(type.sql.slice(0, 40))} is not a SQL type`;
+    return undefined;
+  }
+  return `unknown type kind ${JSON.stringify(type.kind)}`;
+}
+
 /**
  * Shorthand constructors, for typed dataset definitions.
  *

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { withFileLock, writeFileAtomic } from './atomic-file.js';
 import { EnumValueError } from './errors.js';
 import type { LakePaths } from './layout.js';
+import { objectProblem, readMetadataRecord } from './metadata-file.js';
 
 /** One allowed value of an {@link EnumDomain}. */
 export interface EnumValue {
@@ -124,13 +124,34 @@ function enumFile(paths: LakePaths, domain: string): string {
  * ```
  */
 export async function readLakeEnumValues(paths: LakePaths, domain: string): Promise<Map<string, string>> {
-  try {
-    const file = JSON.parse(await readFile(enumFile(paths, domain), 'utf8')) as LakeEnumFile;
-    return new Map(file.values.map((v) => [v.value, v.description]));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-    throw error;
+  const file = await readMetadataRecord<LakeEnumFile>(enumFile(paths, domain), (value) =>
+    enumFileProblem(value, domain),
+  );
+  return new Map((file?.values ?? []).map((v) => [v.value, v.description]));
+}
+
+/**
+ * What is wrong with a parsed `.runlake/enums/<domain>.json`, or `undefined` when it records
+ * values of `domain`: `{"format": 1, "domain": …, "values": [{"value": …, "description": …}]}`.
+ *
+ * @example
+ * ```ts
+ * enumFileProblem({ format: 1, domain: 'event_type', values: [] }, 'event_type'); // undefined
+ * ```
+ */
+export function enumFileProblem(value: unknown, domain: string): string | undefined {
+  const wrong = (what: string) => `not a runlake enum file: ${what}`;
+  const notObject = objectProblem(value);
+  if (notObject) return wrong(`the file ${notObject}`);
+  const file = value as Record<string, unknown>;
+  if (file.domain !== domain) return wrong(`it names domain ${JSON.stringify(file.domain)}, not "${domain}"`);
+  if (!Array.isArray(file.values)) return wrong('"values" is not a list');
+  for (const [i, entry] of file.values.entries()) {
+    const item = entry as Record<string, unknown>;
+    if (objectProblem(entry) || typeof item.value !== 'string' || typeof item.description !== 'string')
+      return wrong(`values[${i}] is not {"value": string, "description": string}`);
   }
+  return undefined;
 }
 
 /**

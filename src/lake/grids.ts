@@ -1,4 +1,4 @@
-import { link, mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { link, mkdir, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncPath, writeAndSync } from './atomic-file.js';
 import {
@@ -10,7 +10,9 @@ import {
   type Params,
 } from './canonical-params.js';
 import { GridIdCollisionError, ParamsError } from './errors.js';
+import { fileSystemError } from './fs-errors.js';
 import { lakePaths } from './layout.js';
+import { objectProblem, readMetadataRecord } from './metadata-file.js';
 import { stagingPath } from './staging.js';
 
 /** The contents of `grids/grid_id=<id>/params.json`. */
@@ -45,7 +47,9 @@ export function gridRecord(params: Params, options: CanonicalizeOptions = {}): G
 }
 
 /**
- * Reads the grid record stored for `gridId`, or `undefined` if there is none.
+ * Reads the grid record stored for `gridId`, or `undefined` if there is none. A `params.json`
+ * that is not JSON, or not runlake's record of this grid (e.g. an exp_engine file holding the
+ * raw params), is refused with an error naming the file.
  *
  * @example
  * ```ts
@@ -53,12 +57,52 @@ export function gridRecord(params: Params, options: CanonicalizeOptions = {}): G
  * ```
  */
 export async function readGridRecord(baseOut: string, gridId: string): Promise<GridRecord | undefined> {
-  try {
-    return JSON.parse(await readFile(lakePaths(baseOut).gridParams(gridId), 'utf8')) as GridRecord;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+  return readMetadataRecord<GridRecord>(lakePaths(baseOut).gridParams(gridId), (value) =>
+    gridRecordProblem(value, gridId),
+  );
+}
+
+/**
+ * What is wrong with a parsed `grids/grid_id=<gridId>/params.json`, or `undefined` when it is
+ * runlake's record of that grid: a `grid_id` equal to its directory's, a 64-hex `params_hash` the
+ * grid id is the prefix of, and a `params` object. With `verifyHash`, the params must also hash
+ * to `params_hash` (what `runlake validate` checks; readers trust the file).
+ *
+ * @example
+ * ```ts
+ * gridRecordProblem({ lr: 0.1 }, 'ab12cd34'); // 'not a runlake grid record: "grid_id" is missing …'
+ * ```
+ */
+export function gridRecordProblem(
+  value: unknown,
+  gridId: string,
+  options: { verifyHash?: boolean } = {},
+): string | undefined {
+  const wrong = (what: string) => `not a runlake grid record: ${what}`;
+  const notObject = objectProblem(value);
+  if (notObject) return wrong(`the file ${notObject}`);
+  const record = value as Record<string, unknown>;
+  const missing = ['grid_id', 'params_hash', 'params'].filter((key) => record[key] === undefined);
+  if (missing.length > 0) {
+    return wrong(
+      `${missing.map((key) => `"${key}"`).join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing ` +
+        '(runlake stores {grid_id, params_hash, params})',
+    );
   }
+  if (record.grid_id !== gridId)
+    return wrong(`grid_id ${JSON.stringify(record.grid_id)} differs from its directory grid_id=${gridId}`);
+  if (typeof record.params_hash !== 'string' || !/^[0-9a-f]{64}$/.test(record.params_hash))
+    return wrong('"params_hash" is not a SHA-256 hex digest');
+  if (!record.params_hash.startsWith(gridId))
+    return wrong(`grid_id ${gridId} is not the prefix of params_hash ${record.params_hash}`);
+  const paramsWrong = objectProblem(record.params);
+  if (paramsWrong) return wrong(`"params" ${paramsWrong}`);
+  if (options.verifyHash) {
+    const actual = canonicalHash(record.params as Record<string, CanonicalValue>);
+    if (actual !== record.params_hash)
+      return `the params hash to ${actual.slice(0, GRID_ID_LENGTH)}…, not to the recorded params_hash ${record.params_hash.slice(0, GRID_ID_LENGTH)}… (edited after it was written?)`;
+  }
+  return undefined;
 }
 
 /**
@@ -136,7 +180,7 @@ export async function listGridRecords(baseOut: string): Promise<GridRecord[]> {
     entries = await readdir(paths.grids);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
+    throw fileSystemError(error, paths.grids, 'list');
   }
   const ids = entries
     .filter((e) => e.startsWith('grid_id='))

@@ -88,7 +88,8 @@ export function parseJsonText(text: string, source: string, maxDepth = MAX_JSON_
   try {
     return JSON.parse(text);
   } catch (error) {
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    // V8 quotes the start of the text, newlines included; keep it on the one error line.
+    const reason = (error instanceof Error ? error.message : String(error)).replace(/\r?\n/g, '\\n');
     throw new InvalidJsonError(source, `not valid JSON (${reason})`);
   }
 }
@@ -123,7 +124,7 @@ function firstInvalidUtf8(bytes: Uint8Array): { line: number; offset: number } {
     const b = bytes[i] as number;
     if (b === 0x0a) line++;
     let extra: number;
-    let min: number;
+
     if (b < 0x80) extra = 0;
     else if (b >= 0xc2 && b <= 0xdf) extra = 1;
     else if (b >= 0xe0 && b <= 0xef) extra = 2;
@@ -140,7 +141,7 @@ function firstInvalidUtf8(bytes: Uint8Array): { line: number; offset: number } {
       if (next === undefined || (next & 0xc0) !== 0x80) return { line, offset: i };
       code = (code << 6) | (next & 0x3f);
     }
-    min = extra === 1 ? 0x80 : extra === 2 ? 0x800 : 0x10000;
+    const min = extra === 1 ? 0x80 : extra === 2 ? 0x800 : 0x10000;
     if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return { line, offset: i };
     i += extra + 1;
   }

@@ -21,7 +21,7 @@ import { recordLakeEnumValues } from './enum-domain.js';
 import { EnumValueError, RunlakeError, SqlError } from './errors.js';
 import { type GridRecord, listGridRecords } from './grids.js';
 import { type LakePaths, lakePaths } from './layout.js';
-import { type DatasetManifest, readManifest } from './manifest.js';
+import { type DatasetManifest, manifestExists, readManifest } from './manifest.js';
 import { type PartitionValue, partitionDirectory } from './partition-path.js';
 import type { Row } from './row-batch.js';
 import { resolveLakeSchemaSet, type SchemaSet } from './schema-set.js';
@@ -514,7 +514,7 @@ export async function listDatasetNames(paths: LakePaths, registry: DatasetRegist
     // A directory is a dataset when runlake wrote it (it has a manifest) or it holds Parquet
     // files; other directories someone keeps beside the lake (logs, plots) are not.
     const isDataset =
-      (await readManifest(paths, entry.name)) !== undefined ||
+      (await manifestExists(paths, entry.name)) ||
       (await listParquetFiles(paths.dataset(entry.name))).length > 0;
     if (isDataset) names.add(entry.name);
   }

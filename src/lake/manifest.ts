@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { withFileLock, writeFileAtomic } from './atomic-file.js';
-import type { ColumnType } from './column-types.js';
+import { type ColumnType, columnTypeProblem } from './column-types.js';
 import type { LakePaths } from './layout.js';
+import { objectProblem, readMetadataRecord } from './metadata-file.js';
 
 /** A named, typed column as recorded in a manifest. */
 export interface ManifestColumn {
@@ -24,6 +25,8 @@ export interface DatasetManifest {
 
 /**
  * Reads a dataset's manifest, or `undefined` when the dataset has never been written by runlake.
+ * A manifest that is not JSON, or not a manifest of this dataset, is refused with an error naming
+ * the file (`InvalidJsonError`, `LakeMetadataError`).
  *
  * @example
  * ```ts
@@ -31,12 +34,59 @@ export interface DatasetManifest {
  * ```
  */
 export async function readManifest(paths: LakePaths, dataset: string): Promise<DatasetManifest | undefined> {
+  return readMetadataRecord<DatasetManifest>(paths.manifest(dataset), (value) =>
+    manifestProblem(value, dataset),
+  );
+}
+
+/**
+ * Whether runlake recorded a manifest for `dataset`, without reading it (so listing a lake's
+ * datasets does not fail on one broken manifest before the command can name it).
+ *
+ * @example
+ * ```ts
+ * await manifestExists(lakePaths('lake'), 'events'); // true
+ * ```
+ */
+export async function manifestExists(paths: LakePaths, dataset: string): Promise<boolean> {
   try {
-    return JSON.parse(await readFile(paths.manifest(dataset), 'utf8')) as DatasetManifest;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    await access(paths.manifest(dataset));
+    return true;
+  } catch {
+    return false;
   }
+}
+
+/**
+ * What is wrong with a parsed manifest of `dataset`, or `undefined` when it is one: `format` 1,
+ * the dataset's name, and `partitionBy` and `columns` lists of named, typed columns.
+ *
+ * @example
+ * ```ts
+ * manifestProblem({ format: 1, dataset: 'events', partitionBy: [], columns: [] }, 'events'); // undefined
+ * manifestProblem({ lr: 0.1 }, 'events'); // 'not a runlake dataset manifest: "format" is missing'
+ * ```
+ */
+export function manifestProblem(value: unknown, dataset: string): string | undefined {
+  const wrong = (what: string) => `not a runlake dataset manifest: ${what}`;
+  const notObject = objectProblem(value);
+  if (notObject) return wrong(`the file ${notObject}`);
+  const manifest = value as Record<string, unknown>;
+  if (manifest.format === undefined) return wrong('"format" is missing');
+  if (manifest.format !== 1) return wrong(`format ${JSON.stringify(manifest.format)} is not 1`);
+  if (manifest.dataset !== dataset)
+    return wrong(`it names dataset ${JSON.stringify(manifest.dataset)}, not "${dataset}"`);
+  for (const key of ['partitionBy', 'columns'] as const) {
+    const list = manifest[key];
+    if (!Array.isArray(list)) return wrong(`"${key}" is not a list`);
+    for (const [i, column] of list.entries()) {
+      if (objectProblem(column) || typeof (column as { name?: unknown }).name !== 'string')
+        return wrong(`${key}[${i}] has no "name"`);
+      const typeWrong = columnTypeProblem((column as { type?: unknown }).type);
+      if (typeWrong) return wrong(`${key}[${i}] (${(column as { name: string }).name}): ${typeWrong}`);
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { link, mkdir, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncPath, writeAndSync } from './atomic-file.js';
 import { type DatasetDefinition, type DatasetRegistry, defaultRegistry } from './dataset.js';
 import type { EnumDomain } from './enum-domain.js';
 import { LakeSchemaError } from './errors.js';
 import type { LakePaths } from './layout.js';
+import { objectProblem, readMetadataRecord } from './metadata-file.js';
 import type { ViewDefinition } from './views.js';
 
 /**
@@ -98,13 +99,22 @@ export const SWEEP_SCHEMA_SET = registerSchemaSet({
   enums: [],
 });
 
-function configFile(paths: LakePaths): string {
+/**
+ * The path of a lake's `.runlake/lake.json`.
+ *
+ * @example
+ * ```ts
+ * lakeConfigFile(lakePaths('lake')); // '/abs/lake/.runlake/lake.json'
+ * ```
+ */
+export function lakeConfigFile(paths: LakePaths): string {
   return path.join(paths.meta, 'lake.json');
 }
 
 /**
  * The lake's recorded configuration, or `undefined` for a lake never written by a version of
- * runlake that records one.
+ * runlake that records one. A file that is not JSON, or not a lake configuration, is refused
+ * with an error naming it.
  *
  * @example
  * ```ts
@@ -112,12 +122,29 @@ function configFile(paths: LakePaths): string {
  * ```
  */
 export async function readLakeConfig(paths: LakePaths): Promise<LakeConfig | undefined> {
-  try {
-    return JSON.parse(await readFile(configFile(paths), 'utf8')) as LakeConfig;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  return readMetadataRecord<LakeConfig>(lakeConfigFile(paths), lakeConfigProblem);
+}
+
+/**
+ * What is wrong with a parsed `.runlake/lake.json`, or `undefined` when it is a lake
+ * configuration (`{"format": 1, "schema": "<set>"}`).
+ *
+ * @example
+ * ```ts
+ * lakeConfigProblem({ format: 1, schema: 'sweep' }); // undefined
+ * lakeConfigProblem([]); // 'not a runlake lake configuration: the file holds an array, not an object'
+ * ```
+ */
+export function lakeConfigProblem(value: unknown): string | undefined {
+  const wrong = (what: string) => `not a runlake lake configuration: ${what}`;
+  const notObject = objectProblem(value);
+  if (notObject) return wrong(`the file ${notObject}`);
+  const config = value as Record<string, unknown>;
+  if (config.format !== 1)
+    return wrong(`format ${JSON.stringify(config.format) ?? 'is missing'}, expected 1`);
+  if (typeof config.schema !== 'string' || config.schema === '')
+    return wrong(`"schema" ${JSON.stringify(config.schema) ?? 'is missing'} is not a schema set name`);
+  return undefined;
 }
 
 /**
@@ -195,7 +222,7 @@ export async function claimLakeSchema(paths: LakePaths, dataset: DatasetDefiniti
 
 /** Creates `lake.json` if absent (racing writers agree on the first one) and returns its set. */
 async function recordLakeConfig(paths: LakePaths, config: LakeConfig): Promise<string> {
-  const file = configFile(paths);
+  const file = lakeConfigFile(paths);
   const temp = path.join(paths.meta, `.lake.json.${randomUUID()}.tmp`);
   await mkdir(paths.meta, { recursive: true });
   await writeAndSync(temp, `${JSON.stringify(config, null, 2)}\n`);

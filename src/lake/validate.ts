@@ -9,12 +9,14 @@ import {
   quoteLiteral,
 } from './column-types.js';
 import type { DatasetDefinition } from './dataset.js';
+import { discoverDataset } from './discover.js';
 import { withStagingConnection } from './duckdb.js';
 import { type EnumDomain, readLakeEnumValues } from './enum-domain.js';
 import { datasetManifest, listDatasetNames } from './lake.js';
 import { type LakePaths, lakePaths } from './layout.js';
 import { HIVE_NULL_PARTITION, parsePartitionPath } from './partition-path.js';
-import { resolveLakeSchemaSet } from './schema-set.js';
+import { getSchemaSet, resolveLakeSchemaSet, type SchemaSet } from './schema-set.js';
+import { checkLakeMetadata } from './validate-metadata.js';
 import { listParquetFiles } from './write-rows.js';
 
 /** What kind of rule a {@link Violation} breaks. */
@@ -28,7 +30,8 @@ export type ViolationKind =
   | 'null'
   | 'enum'
   | 'check'
-  | 'reference';
+  | 'reference'
+  | 'metadata';
 
 /**
  * One broken rule in one file: at a row (0-based, in the file's own row order) or, for rules
@@ -63,6 +66,8 @@ export interface ValidationReport {
   readonly datasets: readonly DatasetValidation[];
   /** Violations to show: file-level ones, and up to `rowsPerRule` rows per rule and file. */
   readonly violations: readonly Violation[];
+  /** Metadata files checked (lake.json, manifests, saved views, enum files, params.json). */
+  readonly metadataFiles: number;
   readonly ok: boolean;
 }
 
@@ -113,16 +118,42 @@ export async function validateLake(
   options: ValidateOptions = {},
 ): Promise<ValidationReport> {
   const paths = lakePaths(baseOut);
-  const set = await resolveLakeSchemaSet(paths, options.schema);
-  const names = (await listDatasetNames(paths, set.registry)).filter(
-    (name) => !options.datasets || options.datasets.includes(name),
-  );
+  const metadata = await checkLakeMetadata(paths);
+  const metadataViolations: Violation[] = metadata.problems.map((p) => ({
+    dataset: p.dataset,
+    file: p.file,
+    row: null,
+    column: '',
+    kind: 'metadata',
+    message: p.message,
+    rowsAffected: 1,
+  }));
+  // With lake.json broken the lake's schema set is unknown: checking its files against a guessed
+  // one would bury the one real problem under invented ones, so only an explicit --schema does.
+  let set: SchemaSet | undefined;
+  if (metadata.configReadable) set = await resolveLakeSchemaSet(paths, options.schema);
+  else if (options.schema !== undefined) set = getSchemaSet(options.schema);
+  const broken = new Set(metadata.problems.map((p) => p.file));
+  const names = set
+    ? (await listDatasetNames(paths, set.registry)).filter(
+        (name) => !options.datasets || options.datasets.includes(name),
+      )
+    : [];
   const rowsPerRule = options.rowsPerRule ?? 5;
   return withStagingConnection(async (connection) => {
     const datasets: DatasetValidation[] = [];
-    const violations: Violation[] = [];
+    const violations: Violation[] = [...metadataViolations];
     for (const name of names) {
-      const found = await validateDataset(connection, paths, name, set.registry.get(name), rowsPerRule);
+      // A dataset whose manifest is broken is checked against its definition (or its files).
+      const manifestBroken = broken.has(path.relative(paths.root, paths.manifest(name)));
+      const found = await validateDataset(
+        connection,
+        paths,
+        name,
+        set?.registry.get(name),
+        rowsPerRule,
+        manifestBroken,
+      );
       datasets.push(found.summary);
       violations.push(...found.violations);
     }
@@ -137,10 +168,11 @@ export async function validateLake(
     }
     return {
       lake: paths.root,
-      schemaSet: set.name,
+      schemaSet: set?.name ?? 'unknown',
       datasets,
       violations,
-      ok: datasets.every((d) => d.violations === 0),
+      metadataFiles: metadata.files,
+      ok: metadataViolations.length === 0 && datasets.every((d) => d.violations === 0),
     };
   });
 }
@@ -151,9 +183,17 @@ async function validateDataset(
   name: string,
   definition: DatasetDefinition | undefined,
   rowsPerRule: number,
+  manifestBroken = false,
 ): Promise<{ summary: DatasetValidation; violations: Violation[] }> {
   const typed = definition?.columns !== undefined;
-  const manifest = await datasetManifest(connection, paths, name, definition);
+  const manifest = manifestBroken
+    ? ((await discoverDataset(connection, paths, definition ?? { name })) ?? {
+        format: 1 as const,
+        dataset: name,
+        partitionBy: (definition?.partitionBy ?? []).map((k) => ({ name: k.name, type: k.type })),
+        columns: [],
+      })
+    : await datasetManifest(connection, paths, name, definition);
   const keys = definition?.columns ? definition.partitionBy : manifest.partitionBy;
   const declared = new Map<string, { type: ColumnType; nullable: boolean; enum?: EnumDomain }>(
     definition?.columns

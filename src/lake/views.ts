@@ -3,11 +3,12 @@
  * (e.g. seed aggregates of an eval table), and views saved into one lake
  * (`.runlake/views/<name>.json`), which every later `openLake` recreates.
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from './atomic-file.js';
 import { RunlakeError } from './errors.js';
 import type { LakePaths } from './layout.js';
+import { LakeMetadataError, objectProblem, readMetadataRecord } from './metadata-file.js';
 
 /** A named SQL view. */
 export interface ViewDefinition {
@@ -68,19 +69,32 @@ export async function readSavedViews(paths: LakePaths): Promise<ViewDefinition[]
   }
   return Promise.all(
     files.map(async (file) => {
-      const text = await readFile(path.join(directory, file), 'utf8');
-      try {
-        const parsed = JSON.parse(text) as ViewDefinition;
-        if (typeof parsed.name !== 'string' || typeof parsed.sql !== 'string')
-          throw new Error('name or sql missing');
-        return { name: parsed.name, description: parsed.description ?? '', sql: parsed.sql };
-      } catch (error) {
-        throw new RunlakeError(
-          `saved view ${path.join(directory, file)} is not valid: ${(error as Error).message}`,
-        );
-      }
+      const full = path.join(directory, file);
+      const parsed = await readMetadataRecord<ViewDefinition>(full, viewDefinitionProblem);
+      if (!parsed) throw new LakeMetadataError(full, 'the saved view disappeared while it was read');
+      return { name: parsed.name, description: parsed.description ?? '', sql: parsed.sql };
     }),
   );
+}
+
+/**
+ * What is wrong with a parsed saved view (`.runlake/views/<name>.json`), or `undefined` when it
+ * has a string `name` and `sql` (and, if any, a string `description`).
+ *
+ * @example
+ * ```ts
+ * viewDefinitionProblem({ name: 'v', sql: 'SELECT 1' }); // undefined
+ * ```
+ */
+export function viewDefinitionProblem(value: unknown): string | undefined {
+  const notObject = objectProblem(value);
+  if (notObject) return `not a saved view: the file ${notObject}`;
+  const view = value as Record<string, unknown>;
+  if (typeof view.name !== 'string' || typeof view.sql !== 'string')
+    return 'not a saved view: "name" or "sql" is missing';
+  if (view.description !== undefined && typeof view.description !== 'string')
+    return 'not a saved view: "description" is not a string';
+  return undefined;
 }
 
 /**
