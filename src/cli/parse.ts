@@ -44,3 +44,34 @@ export function commaList(text: string): string[] {
     .map((s) => s.trim())
     .filter(Boolean);
 }
+
+const BYTE_UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
+
+/**
+ * Commander argument parser for a size in bytes: a number with an optional unit (`B`, `KB`, `MB`,
+ * `GB` in powers of 1000; `KiB`, `MiB`, `GiB` in powers of 1024).
+ *
+ * @example
+ * ```ts
+ * byteSize('2GiB'); // 2147483648
+ * byteSize('512 MB'); // 512000000
+ * ```
+ */
+export function byteSize(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = BYTE_UNITS[match?.[2]?.toLowerCase() ?? 'x'];
+  const value = match && unit !== undefined ? Math.floor(Number(match[1]) * unit) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError(`expected a size such as 2GiB, 512MB or 1048576, got "${text}"`);
+  }
+  return value;
+}

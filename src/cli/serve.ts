@@ -1,7 +1,7 @@
-import type { Command } from 'commander';
-import { startServer } from '../server/index.js';
+import { type Command, InvalidArgumentError } from 'commander';
+import { isLoopbackHost, SERVER_LIMIT_DEFAULTS, startServer } from '../server/index.js';
 import { existingLakeDirectory } from './common.js';
-import { nonNegativeInteger, positiveInteger } from './parse.js';
+import { byteSize, commaList, nonNegativeInteger, positiveInteger } from './parse.js';
 
 /** Options of {@link serveUntilSignal} (the `runlake serve` flags). */
 export interface ServeOptions {
@@ -10,7 +10,23 @@ export interface ServeOptions {
   token?: string;
   maxRows: number;
   timeoutMs: number;
+  memoryBudget?: number;
+  maxBodyBytes?: number;
+  maxSqlBytes?: number;
+  maxRuns?: number;
+  maxAnswerBytes?: number;
+  allowHost?: string[];
+  allowOrigin?: string[];
 }
+
+// A token must be something: `--token ""` would otherwise look like protection and be none.
+function token(text: string): string {
+  if (!/^\S+$/.test(text))
+    throw new InvalidArgumentError('the token must be a non-empty string without spaces');
+  return text;
+}
+
+const MIB = 1024 ** 2;
 
 /**
  * `runlake serve <lake>`: serve a read-only query API (JSON and Arrow) and the web app over a lake,
@@ -29,18 +45,49 @@ export function registerServeCommand(program: Command): void {
     .argument('<lake>', 'lake directory')
     .option('-p, --port <n>', 'port to listen on (0 picks a free one)', nonNegativeInteger, 8787)
     .option('--host <host>', 'interface to bind; 0.0.0.0 exposes the lake to the network', '127.0.0.1')
-    .option('--token <token>', 'require this token on every request (Bearer header or ?token=)')
+    .option('--token <token>', 'require this token on every request (Bearer header or ?token=)', token)
     .option(
       '--max-rows <n>',
       'rows a query returns at most (longer results are flagged truncated)',
       positiveInteger,
-      100_000,
+      SERVER_LIMIT_DEFAULTS.maxRows,
     )
     .option(
       '--timeout-ms <ms>',
-      'milliseconds a query may run before it is interrupted',
+      'milliseconds a request may take, query and encoding together',
       positiveInteger,
-      30_000,
+      SERVER_LIMIT_DEFAULTS.timeoutMs,
+    )
+    .option(
+      '--memory-budget <size>',
+      `memory the query process may use, e.g. 4GiB (default ${SERVER_LIMIT_DEFAULTS.memoryBudgetBytes / 1024 ** 3} GiB)`,
+      byteSize,
+    )
+    .option(
+      '--max-body-bytes <size>',
+      `largest request body (default ${SERVER_LIMIT_DEFAULTS.maxBodyBytes / MIB} MiB)`,
+      byteSize,
+    )
+    .option(
+      '--max-sql-bytes <size>',
+      `longest SQL text (default ${SERVER_LIMIT_DEFAULTS.maxSqlBytes / 1024} KiB)`,
+      byteSize,
+    )
+    .option(
+      '--max-runs <n>',
+      `most runs in one metrics request (default ${SERVER_LIMIT_DEFAULTS.maxRuns})`,
+      positiveInteger,
+    )
+    .option(
+      '--max-answer-bytes <size>',
+      `largest answer (default ${SERVER_LIMIT_DEFAULTS.maxAnswerBytes / MIB} MiB)`,
+      byteSize,
+    )
+    .option('--allow-host <names>', 'host names to answer to besides IP addresses and localhost', commaList)
+    .option(
+      '--allow-origin <origins>',
+      'origins whose pages may call the API, e.g. https://dash.example.org',
+      commaList,
     )
     .addHelpText(
       'after',
@@ -71,9 +118,16 @@ export async function serveUntilSignal(lakeDir: string, options: ServeOptions): 
     token: options.token,
     maxRows: options.maxRows,
     timeoutMs: options.timeoutMs,
+    memoryBudgetBytes: options.memoryBudget,
+    maxBodyBytes: options.maxBodyBytes,
+    maxSqlBytes: options.maxSqlBytes,
+    maxRuns: options.maxRuns,
+    maxAnswerBytes: options.maxAnswerBytes,
+    allowHosts: options.allowHost,
+    allowOrigins: options.allowOrigin,
   });
   process.stdout.write(`runlake serving ${lakeDir} at ${started.url}\n`);
-  if (options.token === undefined && !['127.0.0.1', 'localhost', '::1'].includes(options.host)) {
+  if (options.token === undefined && !isLoopbackHost(options.host)) {
     process.stderr.write(`warning: ${options.host} is reachable from other machines and no --token is set\n`);
   }
   await new Promise<void>((resolve) => {

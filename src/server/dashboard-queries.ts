@@ -1,9 +1,10 @@
 import type { DuckDBValue } from '@duckdb/node-api';
 import { dtwWarp } from '../geometry/index.js';
-import { type Lake, lakeInfo, plainValue } from '../lake/index.js';
+import { lakeInfo, plainValue } from '../lake/index.js';
 import { BadRequestError, NotFoundError } from './errors.js';
 import { type QueryLimits, type QueryResult, runReadOnlyQuery } from './query-runner.js';
 import { resultToJson } from './result-encoding.js';
+import type { SandboxedLake } from './sandbox.js';
 
 /** Geometry descriptors `GET /api/geometry` returns per checkpoint. */
 export const SERVED_GEOMETRY_DESCRIPTORS = [
@@ -44,10 +45,10 @@ export interface LakeSummary {
  * (await lakeSummary(lake)).datasets.map((d) => `${d.name}: ${d.rows}`);
  * ```
  */
-export async function lakeSummary(lake: Lake): Promise<LakeSummary> {
-  const info = await lakeInfo(lake);
+export async function lakeSummary(served: SandboxedLake): Promise<LakeSummary> {
+  const info = await lakeInfo(served.lake);
   return {
-    schemaSet: lake.schemaSet.name,
+    schemaSet: served.lake.schemaSet.name,
     grids: info.grids,
     datasets: info.datasets.map((d) => ({
       name: d.name,
@@ -57,8 +58,8 @@ export async function lakeSummary(lake: Lake): Promise<LakeSummary> {
       partitionBy: d.partitionBy,
       columns: d.columns,
     })),
-    views: (await lake.views()).map((v) => ({ name: v.name, description: v.description })),
-    viewProblems: lake.viewProblems,
+    views: (await served.lake.views()).map((v) => ({ name: v.name, description: v.description })),
+    viewProblems: served.lake.viewProblems,
   };
 }
 
@@ -73,18 +74,19 @@ export async function lakeSummary(lake: Lake): Promise<LakeSummary> {
  * ```
  */
 export async function listRuns(
-  lake: Lake,
+  served: SandboxedLake,
   limits: QueryLimits,
   only?: readonly string[],
 ): Promise<{ runs: Record<string, unknown>[]; truncated: boolean }> {
-  requireDataset(lake, 'runs');
-  const hasGrid = lake.datasets.get('runs')?.manifest.columns.some((c) => c.name === 'grid_id') ?? false;
+  requireDataset(served, 'runs');
+  const hasGrid =
+    served.lake.datasets.get('runs')?.manifest.columns.some((c) => c.name === 'grid_id') ?? false;
   const params: DuckDBValue[] = [...(only ?? [])];
   const where = only ? `WHERE r.run_id IN (${only.map((_, i) => `$${i + 1}`).join(', ')})` : '';
   const sql = hasGrid
     ? `SELECT r.*, g.params_json AS _params_json FROM runs r LEFT JOIN grids g ON g.grid_id = r.grid_id ${where} ORDER BY r.run_id`
     : `SELECT r.*, NULL AS _params_json FROM runs r ${where} ORDER BY r.run_id`;
-  const json = resultToJson(await runReadOnlyQuery(lake, sql, limits, params));
+  const json = resultToJson(await runReadOnlyQuery(served, sql, limits, params));
   const runs = json.rows.map(({ _params_json, ...run }) => ({
     ...run,
     params: typeof _params_json === 'string' ? JSON.parse(_params_json) : null,
@@ -121,7 +123,7 @@ export interface GeometryRequest {
  * ```
  */
 export async function geometryOfRun(
-  lake: Lake,
+  served: SandboxedLake,
   request: GeometryRequest,
   limits: QueryLimits,
 ): Promise<{
@@ -129,8 +131,8 @@ export async function geometryOfRun(
   events: Record<string, unknown>[];
   truncated: boolean;
 }> {
-  requireDataset(lake, 'geometry_state');
-  requireDataset(lake, 'events');
+  requireDataset(served, 'geometry_state');
+  requireDataset(served, 'events');
   const stateFilters = ['run_id = $1'];
   const eventFilters = ['run_id = $1'];
   const params: DuckDBValue[] = [request.run];
@@ -145,7 +147,7 @@ export async function geometryOfRun(
     eventFilters.push(`(module IS NULL OR module = $${params.length})`);
   }
   const state = await runReadOnlyQuery(
-    lake,
+    served,
     `SELECT sample_set, module, layer, sample_id, step, ${SERVED_GEOMETRY_DESCRIPTORS.join(', ')}
      FROM geometry_state WHERE ${stateFilters.join(' AND ')}
      ORDER BY sample_set, module, layer NULLS FIRST, sample_id NULLS FIRST, step`,
@@ -175,7 +177,7 @@ export async function geometryOfRun(
   });
   const events = resultToJson(
     await runReadOnlyQuery(
-      lake,
+      served,
       `SELECT event_id, event_type, step, step_end, sample_set, layer, module, descriptor, detector, magnitude, confidence
        FROM events WHERE ${eventFilters.join(' AND ')} ORDER BY step, event_type`,
       limits,
@@ -203,20 +205,20 @@ export async function geometryOfRun(
  * ```
  */
 export async function matchesOf(
-  lake: Lake,
+  served: SandboxedLake,
   signatureId: string,
   limits: QueryLimits,
 ): Promise<{ signature: Record<string, unknown>; matches: Record<string, unknown>[]; truncated: boolean }> {
-  requireDataset(lake, 'signatures');
-  requireDataset(lake, 'matches');
+  requireDataset(served, 'signatures');
+  requireDataset(served, 'matches');
   const signature = resultToJson(
-    await runReadOnlyQuery(lake, 'SELECT * FROM signatures WHERE signature_id = $1', limits, [signatureId]),
+    await runReadOnlyQuery(served, 'SELECT * FROM signatures WHERE signature_id = $1', limits, [signatureId]),
   );
   const found = signature.rows[0];
   if (!found) throw new NotFoundError(`no signature "${signatureId}" in the signatures dataset`);
   const matches = resultToJson(
     await runReadOnlyQuery(
-      lake,
+      served,
       `SELECT m.*, s.layer AS candidate_layer, s.module AS candidate_module,
               s.step_min AS candidate_step_min, s.step_max AS candidate_step_max, s.vector AS candidate_vector
        FROM matches m LEFT JOIN signatures s ON s.signature_id = m.candidate_signature_id
@@ -248,10 +250,10 @@ function finiteVector(value: unknown): Float64Array | undefined {
 }
 
 /** Throws a 404 that names the datasets the lake has when it lacks `name`. */
-export function requireDataset(lake: Lake, name: string): void {
-  if (!lake.datasets.has(name)) {
+export function requireDataset(served: SandboxedLake, name: string): void {
+  if (!served.lake.datasets.has(name)) {
     throw new NotFoundError(
-      `this ${lake.schemaSet.name} lake has no "${name}" dataset (it has: ${[...lake.datasets.keys()].join(', ') || 'none'})`,
+      `this ${served.lake.schemaSet.name} lake has no "${name}" dataset (it has: ${[...served.lake.datasets.keys()].join(', ') || 'none'})`,
     );
   }
 }

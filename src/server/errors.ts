@@ -65,9 +65,93 @@ export class NotFoundError extends RunlakeError {
   override readonly name: string = 'NotFoundError';
 }
 
+/**
+ * A request body, SQL text or run list longer than the server's limit. Maps to HTTP 413.
+ *
+ * @example
+ * ```ts
+ * throw new PayloadTooLargeError('the request body is larger than the 1048576-byte limit (--max-body-bytes)');
+ * ```
+ */
+export class PayloadTooLargeError extends RunlakeError {
+  override readonly name: string = 'PayloadTooLargeError';
+}
+
+/**
+ * An answer that would be larger than the server's answer limit. Maps to HTTP 507: the request is
+ * fine, the server will not hold that much for one client; narrow the query or raise the limit.
+ *
+ * @example
+ * ```ts
+ * throw new AnswerTooLargeError(64 * 1024 * 1024);
+ * ```
+ */
+export class AnswerTooLargeError extends RunlakeError {
+  override readonly name: string = 'AnswerTooLargeError';
+  constructor(readonly maxAnswerBytes: number) {
+    super(
+      `the answer is larger than the ${maxAnswerBytes}-byte limit (--max-answer-bytes); select fewer rows or columns, or aggregate`,
+    );
+  }
+}
+
+/**
+ * A query that needed more memory than the server's budget. Maps to HTTP 507.
+ *
+ * @example
+ * ```ts
+ * throw new MemoryBudgetError('the query needed more than the 2 GiB memory budget (--memory-budget)');
+ * ```
+ */
+export class MemoryBudgetError extends RunlakeError {
+  override readonly name: string = 'MemoryBudgetError';
+}
+
+/**
+ * A request from another site: an `Origin` that is not the server's own, or a `Host` the server
+ * does not answer to (DNS rebinding). Maps to HTTP 403.
+ *
+ * @example
+ * ```ts
+ * throw new CrossSiteError('Origin https://evil.example is not allowed (--allow-origin)');
+ * ```
+ */
+export class CrossSiteError extends RunlakeError {
+  override readonly name: string = 'CrossSiteError';
+}
+
+/**
+ * The query process stopped (killed after ignoring an interrupt, or crashed) while a request was
+ * in it, and a retry on a fresh one failed too. Maps to HTTP 503.
+ *
+ * @example
+ * ```ts
+ * throw new ServiceUnavailableError('the query process stopped twice while answering this request');
+ * ```
+ */
+export class ServiceUnavailableError extends RunlakeError {
+  override readonly name: string = 'ServiceUnavailableError';
+}
+
+/**
+ * An error the query process answered with, carried to the HTTP process as the status and body
+ * it already mapped (see {@link errorResponse}).
+ *
+ * @example
+ * ```ts
+ * throw new RemoteError({ status: 408, body: { error: 'the query ran longer…', kind: 'timeout' } });
+ * ```
+ */
+export class RemoteError extends Error {
+  override readonly name = 'RemoteError';
+  constructor(readonly response: ErrorResponse) {
+    super(response.body.error);
+  }
+}
+
 /** The HTTP status and JSON body the server answers an error with. */
 export interface ErrorResponse {
-  readonly status: 400 | 401 | 403 | 404 | 408 | 500;
+  readonly status: 400 | 401 | 403 | 404 | 408 | 413 | 500 | 503 | 507;
   readonly body: { readonly error: string; readonly kind: string };
 }
 
@@ -81,7 +165,12 @@ const STATUS_TABLE: readonly (readonly [
   string,
 ])[] = [
   [UnauthorizedError, 401, 'unauthorized'],
+  [CrossSiteError, 403, 'cross_site'],
   [ForbiddenQueryError, 403, 'forbidden'],
+  [PayloadTooLargeError, 413, 'too_large'],
+  [AnswerTooLargeError, 507, 'answer_too_large'],
+  [MemoryBudgetError, 507, 'memory'],
+  [ServiceUnavailableError, 503, 'unavailable'],
   [QueryTimeoutError, 408, 'timeout'],
   [NotFoundError, 404, 'not_found'],
   [SqlError, 400, 'sql'],
@@ -91,8 +180,9 @@ const STATUS_TABLE: readonly (readonly [
 
 /**
  * Maps any error to the status code and `{error, kind}` body the server answers with: refused
- * SQL 403, missing or wrong token 401, time limit 408, unknown path 404, other runlake and SQL
- * errors 400, and anything else (a bug) 500 with a generic message.
+ * SQL or a cross-site request 403, missing or wrong token 401, time limit 408, unknown path 404,
+ * a body over the limit 413, an answer or query over the server's budget 507, a query process
+ * that stopped 503, other runlake and SQL errors 400, and anything else (a bug) 500.
  *
  * @example
  * ```ts
@@ -100,6 +190,7 @@ const STATUS_TABLE: readonly (readonly [
  * ```
  */
 export function errorResponse(error: unknown): ErrorResponse {
+  if (error instanceof RemoteError) return error.response;
   for (const [type, status, kind] of STATUS_TABLE) {
     if (error instanceof type) return { status, body: { error: firstLine(error.message), kind } };
   }

@@ -1,4 +1,5 @@
 export { checkToken } from './auth.js';
+export { checkSite, isLoopbackHost, type SitePolicy } from './cross-site.js';
 export {
   type GeometryRequest,
   type GeometryTrajectory,
@@ -11,12 +12,18 @@ export {
   SERVED_GEOMETRY_DESCRIPTORS,
 } from './dashboard-queries.js';
 export {
+  AnswerTooLargeError,
   BadRequestError,
+  CrossSiteError,
   type ErrorResponse,
   errorResponse,
   ForbiddenQueryError,
+  MemoryBudgetError,
   NotFoundError,
+  PayloadTooLargeError,
   QueryTimeoutError,
+  RemoteError,
+  ServiceUnavailableError,
   UnauthorizedError,
 } from './errors.js';
 export {
@@ -28,8 +35,21 @@ export {
   metricNames,
   metricSeries,
 } from './metric-queries.js';
-export { duckdbRefusal, prepareReadOnly, statementTypeName } from './query-guard.js';
-export { type QueryLimits, type QueryResult, runReadOnlyQuery } from './query-runner.js';
+export {
+  ALLOWED_TABLE_FUNCTIONS,
+  duckdbRefusal,
+  prepareReadOnly,
+  REFUSED_SCALAR_FUNCTIONS,
+  statementTypeName,
+} from './query-guard.js';
+export { QueryProcess, type QueryProcessOptions } from './query-process.js';
+export {
+  approximateBytes,
+  type QueryLimits,
+  type QueryResult,
+  type QueryTarget,
+  runReadOnlyQuery,
+} from './query-runner.js';
 export {
   type JsonQueryResult,
   METRIC_SERIES_METADATA,
@@ -37,7 +57,7 @@ export {
   resultToArrow,
   resultToJson,
 } from './result-encoding.js';
-export { openSandboxedLake, type SandboxOptions } from './sandbox.js';
+export { openSandboxedLake, type SandboxedLake, type SandboxOptions } from './sandbox.js';
 export {
   type Band,
   bandOf,
@@ -56,6 +76,7 @@ export {
   createServer,
   type ListenOptions,
   type RunlakeServer,
+  SERVER_LIMIT_DEFAULTS,
   type StartedServer,
   startServer,
 } from './server.js';

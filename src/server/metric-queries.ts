@@ -1,9 +1,9 @@
 import { DuckDBListVector, type DuckDBValue, type DuckDBVector, listValue } from '@duckdb/node-api';
-import type { Lake } from '../lake/index.js';
 import { listRuns, requireDataset } from './dashboard-queries.js';
 import { BadRequestError } from './errors.js';
 import { type QueryLimits, runReadOnlyQuery, streamReadOnlyChunks } from './query-runner.js';
 import { resultToJson } from './result-encoding.js';
+import type { SandboxedLake } from './sandbox.js';
 import {
   type Band,
   bandOf,
@@ -70,14 +70,14 @@ export interface MetricGroup extends Band {
  * ```
  */
 export async function metricSeries(
-  lake: Lake,
+  served: SandboxedLake,
   request: MetricRequest,
   limits: QueryLimits,
 ): Promise<{ metric: string; width: number; smoothing: number; series: MetricSeries[] }> {
-  requireDataset(lake, 'metrics_scalar');
+  requireDataset(served, 'metrics_scalar');
   const smoothing = request.smoothing ?? 0;
   const byRun =
-    smoothing > 0 ? await smoothedMinMax(lake, request, limits) : await sqlMinMax(lake, request, limits);
+    smoothing > 0 ? await smoothedMinMax(served, request, limits) : await sqlMinMax(served, request, limits);
   const series = request.runs.map((runId) => {
     const found = byRun.get(runId) ?? { total: 0, step: [], value: [] };
     return { run_id: runId, ...found, downsampled: found.total > 2 * request.width };
@@ -98,7 +98,7 @@ export async function metricSeries(
  * ```
  */
 export async function metricGroups(
-  lake: Lake,
+  served: SandboxedLake,
   request: MetricGroupRequest,
   limits: QueryLimits,
 ): Promise<{
@@ -108,14 +108,14 @@ export async function metricGroups(
   smoothing: number;
   groups: MetricGroup[];
 }> {
-  requireDataset(lake, 'metrics_scalar');
+  requireDataset(served, 'metrics_scalar');
   if (request.by.length === 0) throw new BadRequestError('name a parameter to group by: ?by=lr');
   const smoothing = request.smoothing ?? 0;
-  const groups = await groupRuns(lake, request, limits);
+  const groups = await groupRuns(served, request, limits);
   const means =
     smoothing > 0
-      ? await smoothedColumnMeans(lake, request, limits)
-      : await sqlColumnMeans(lake, request, limits);
+      ? await smoothedColumnMeans(served, request, limits)
+      : await sqlColumnMeans(served, request, limits);
   return {
     metric: request.metric,
     by: request.by,
@@ -141,13 +141,13 @@ export async function metricGroups(
  * ```
  */
 export async function metricNames(
-  lake: Lake,
+  served: SandboxedLake,
   limits: QueryLimits,
 ): Promise<{ metrics: Record<string, unknown>[]; truncated: boolean }> {
-  requireDataset(lake, 'metrics_scalar');
+  requireDataset(served, 'metrics_scalar');
   const json = resultToJson(
     await runReadOnlyQuery(
-      lake,
+      served,
       'SELECT metric_name, count(DISTINCT run_id) AS runs, count(*) AS points FROM metrics_scalar GROUP BY metric_name ORDER BY metric_name',
       limits,
     ),
@@ -194,7 +194,7 @@ function binnedPoints(request: MetricRequest) {
 
 // One aggregation pass: per run and column the count, the minimum and the maximum with their
 // steps, handed back as one row of lists per run (a million boxed rows cost more than the scan).
-async function sqlMinMax(lake: Lake, request: MetricRequest, limits: QueryLimits) {
+async function sqlMinMax(served: SandboxedLake, request: MetricRequest, limits: QueryLimits) {
   const { ctes, params } = binnedPoints(request);
   const sql = `
     WITH ${ctes},
@@ -210,7 +210,7 @@ async function sqlMinMax(lake: Lake, request: MetricRequest, limits: QueryLimits
     FROM g GROUP BY run_id`;
   const byRun = new Map<string, { total: number; step: number[]; value: number[] }>();
   const sparse: string[] = [];
-  await forEachRunRow(lake, sql, limits, params, (row) => {
+  await forEachRunRow(served, sql, limits, params, (row) => {
     const runId = String(row.run_id);
     const total = Number(row.total);
     // A short run is sent whole; when its columns are exactly its points, they already are.
@@ -223,7 +223,7 @@ async function sqlMinMax(lake: Lake, request: MetricRequest, limits: QueryLimits
   if (sparse.length > 0) {
     const { where, params: rawParams } = metricFilter({ ...request, runs: sparse }, { from: true, to: true });
     await forEachRunRow(
-      lake,
+      served,
       `SELECT run_id, list(step::DOUBLE ORDER BY step) AS step, list(value ORDER BY step) AS value
        FROM metrics_scalar WHERE ${where} GROUP BY run_id`,
       limits,
@@ -258,13 +258,13 @@ type RunRow = Record<string, string | number | boolean | Float64Array | null>;
  * than the query.
  */
 async function forEachRunRow(
-  lake: Lake,
+  served: SandboxedLake,
   sql: string,
   limits: QueryLimits,
   params: readonly DuckDBValue[],
   use: (row: RunRow) => void,
 ): Promise<void> {
-  await streamReadOnlyChunks(lake, sql, limits, params, (chunk, names) => {
+  await streamReadOnlyChunks(served, sql, limits, params, (chunk, names) => {
     const vectors = names.map((_, c) => chunk.getColumnVector(c));
     for (let r = 0; r < chunk.rowCount; r++) {
       const row: RunRow = {};
@@ -316,14 +316,14 @@ function interleaveColumns(columns: ColumnExtremes): { step: number[]; value: nu
   return { step, value };
 }
 
-async function sqlColumnMeans(lake: Lake, request: MetricRequest, limits: QueryLimits) {
+async function sqlColumnMeans(served: SandboxedLake, request: MetricRequest, limits: QueryLimits) {
   const { ctes, params } = binnedPoints(request);
   const sql = `WITH ${ctes},
     g AS (SELECT run_id, px, avg(step) AS step, avg(value) AS value FROM b WHERE isfinite(value) GROUP BY run_id, px)
     SELECT run_id, list(px::DOUBLE ORDER BY px) AS column, list(step ORDER BY px) AS step, list(value ORDER BY px) AS value
     FROM g GROUP BY run_id`;
   const byRun = new Map<string, ColumnMeans>();
-  await forEachRunRow(lake, sql, limits, params, (row) => {
+  await forEachRunRow(served, sql, limits, params, (row) => {
     byRun.set(String(row.run_id), {
       column: row.column as Float64Array,
       step: row.step as Float64Array,
@@ -335,7 +335,7 @@ async function sqlColumnMeans(lake: Lake, request: MetricRequest, limits: QueryL
 
 /** Each requested run's points up to `to`, smoothed over its whole history, then cut to `[from, to]`. */
 async function smoothedInRange(
-  lake: Lake,
+  served: SandboxedLake,
   request: MetricRequest,
   limits: QueryLimits,
 ): Promise<Map<string, StepSeries>> {
@@ -344,7 +344,7 @@ async function smoothedInRange(
   const out = new Map<string, StepSeries>();
   const sql = `SELECT run_id, list(step::DOUBLE ORDER BY step) AS step, list(value ORDER BY step) AS value
      FROM metrics_scalar WHERE ${where} GROUP BY run_id`;
-  await forEachRunRow(lake, sql, limits, params, (row) => {
+  await forEachRunRow(served, sql, limits, params, (row) => {
     const steps = row.step as Float64Array;
     const smoothed = emaSmooth(row.value as Float64Array, request.smoothing ?? 0);
     let lo = 0;
@@ -354,8 +354,8 @@ async function smoothedInRange(
   return out;
 }
 
-async function smoothedMinMax(lake: Lake, request: MetricRequest, limits: QueryLimits) {
-  const runs = await smoothedInRange(lake, request, limits);
+async function smoothedMinMax(served: SandboxedLake, request: MetricRequest, limits: QueryLimits) {
+  const runs = await smoothedInRange(served, request, limits);
   const grid = pixelGridOf([...runs.values()], request.width);
   const byRun = new Map<string, { total: number; step: number[]; value: number[] }>();
   if (!grid) return byRun;
@@ -366,8 +366,8 @@ async function smoothedMinMax(lake: Lake, request: MetricRequest, limits: QueryL
   return byRun;
 }
 
-async function smoothedColumnMeans(lake: Lake, request: MetricRequest, limits: QueryLimits) {
-  const runs = await smoothedInRange(lake, request, limits);
+async function smoothedColumnMeans(served: SandboxedLake, request: MetricRequest, limits: QueryLimits) {
+  const runs = await smoothedInRange(served, request, limits);
   const grid: PixelGrid | undefined = pixelGridOf([...runs.values()], request.width);
   const byRun = new Map<string, ColumnMeans>();
   if (!grid) return byRun;
@@ -377,12 +377,12 @@ async function smoothedColumnMeans(lake: Lake, request: MetricRequest, limits: Q
 
 /** Groups the requested runs by the values of `by`, looked up in each run's params, then its columns. */
 async function groupRuns(
-  lake: Lake,
+  served: SandboxedLake,
   request: MetricGroupRequest,
   limits: QueryLimits,
 ): Promise<{ key: Record<string, unknown>; runs: string[] }[]> {
   const { runs } = await listRuns(
-    lake,
+    served,
     { ...limits, maxRows: Math.max(limits.maxRows, request.runs.length) },
     request.runs,
   );

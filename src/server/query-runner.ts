@@ -1,6 +1,12 @@
-import type { DuckDBDataChunk, DuckDBPreparedStatement, DuckDBType, DuckDBValue } from '@duckdb/node-api';
-import type { Lake } from '../lake/index.js';
-import { QueryTimeoutError } from './errors.js';
+import {
+  type DuckDBDataChunk,
+  type DuckDBInstance,
+  type DuckDBPreparedStatement,
+  type DuckDBType,
+  type DuckDBValue,
+  JSDuckDBValueConverter,
+} from '@duckdb/node-api';
+import { AnswerTooLargeError, QueryTimeoutError } from './errors.js';
 import { duckdbRefusal, prepareReadOnly } from './query-guard.js';
 
 /** Limits every query through the server runs under. */
@@ -9,6 +15,13 @@ export interface QueryLimits {
   readonly maxRows: number;
   /** Milliseconds a query may run before it is interrupted. */
   readonly timeoutMs: number;
+  /** Bytes an answer may hold (counted as its values are read, before encoding). */
+  readonly maxAnswerBytes: number;
+}
+
+/** Where served queries run: a DuckDB instance (the sandbox's read-only one). */
+export interface QueryTarget {
+  readonly instance: DuckDBInstance;
 }
 
 /** A query result, capped at {@link QueryLimits.maxRows}. */
@@ -23,10 +36,12 @@ export interface QueryResult {
 }
 
 /**
- * Runs one read-only statement (see {@link prepareReadOnly}) on a fresh connection of the lake's
- * DuckDB instance, with `params` bound to its `$1…`/`?` placeholders. The result is streamed and
- * reading stops after `maxRows + 1` rows (the extra one only tells that there was more); a timer
- * interrupts the connection after `timeoutMs` and the query fails with {@link QueryTimeoutError}.
+ * Runs one read-only statement (see {@link prepareReadOnly}) on a fresh connection of the target's
+ * DuckDB instance, with `params` bound to its `$1…`/`?` placeholders. The result is streamed chunk
+ * by chunk and reading stops after `maxRows + 1` rows (the extra one only tells that there was
+ * more), or with {@link AnswerTooLargeError} as soon as the values read pass `maxAnswerBytes`; a
+ * timer interrupts the connection after `timeoutMs` and the query fails with
+ * {@link QueryTimeoutError}.
  *
  * @example
  * ```ts
@@ -35,23 +50,59 @@ export interface QueryResult {
  * ```
  */
 export async function runReadOnlyQuery(
-  lake: Lake,
+  target: QueryTarget,
   sql: string,
   limits: QueryLimits,
   params: readonly DuckDBValue[] = [],
 ): Promise<QueryResult> {
-  return withReadOnlyStatement(lake, sql, limits, params, async (prepared) => {
-    const reader = await prepared.streamAndReadUntil(limits.maxRows + 1);
-    const truncated = reader.currentRowCount > limits.maxRows;
-    const rowCount = Math.min(reader.currentRowCount, limits.maxRows);
+  return withReadOnlyStatement(target, sql, limits, params, async (prepared) => {
+    const result = await prepared.stream();
+    const columnNames = result.columnNames();
+    const columns: unknown[][] = columnNames.map(() => []);
+    let rows = 0;
+    let bytes = 0;
+    while (rows <= limits.maxRows) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      const values = chunk.convertColumns(JSDuckDBValueConverter);
+      const take = Math.min(chunk.rowCount, limits.maxRows + 1 - rows);
+      values.forEach((column, c) => {
+        const kept = take < column.length ? column.slice(0, take) : column;
+        bytes += approximateBytes(kept);
+        columns[c]?.push(...kept);
+      });
+      if (bytes > limits.maxAnswerBytes) throw new AnswerTooLargeError(limits.maxAnswerBytes);
+      rows += take;
+    }
+    const rowCount = Math.min(rows, limits.maxRows);
     return {
-      columnNames: reader.columnNames(),
-      columnTypes: reader.columnTypes(),
-      columns: reader.getColumnsJS().map((column) => column.slice(0, rowCount)),
+      columnNames,
+      columnTypes: result.columnTypes(),
+      columns: columns.map((column) => (column.length > rowCount ? column.slice(0, rowCount) : column)),
       rowCount,
-      truncated,
+      truncated: rows > limits.maxRows,
     };
   });
+}
+
+/**
+ * About how many bytes `value` takes once encoded: text by its length, numbers and dates as a
+ * few bytes, lists and structs by their members. An estimate for the answer limit, not a size.
+ *
+ * @example
+ * ```ts
+ * approximateBytes(['ab', 1, null]); // 2 + 8 + 4
+ * ```
+ */
+export function approximateBytes(value: unknown): number {
+  if (value === null || value === undefined) return 4;
+  if (typeof value === 'string') return value.length;
+  if (typeof value !== 'object' || value instanceof Date) return 8;
+  if (ArrayBuffer.isView(value)) return value.byteLength;
+  let total = 0;
+  for (const member of Array.isArray(value) ? value : Object.values(value))
+    total += approximateBytes(member) + 1;
+  return total;
 }
 
 /**
@@ -68,13 +119,13 @@ export async function runReadOnlyQuery(
  * ```
  */
 export async function streamReadOnlyChunks(
-  lake: Lake,
+  target: QueryTarget,
   sql: string,
   limits: QueryLimits,
   params: readonly DuckDBValue[],
   use: (chunk: DuckDBDataChunk, columnNames: readonly string[]) => void,
 ): Promise<void> {
-  await withReadOnlyStatement(lake, sql, limits, params, async (prepared) => {
+  await withReadOnlyStatement(target, sql, limits, params, async (prepared) => {
     const result = await prepared.stream();
     const names = result.columnNames();
     for (
@@ -90,13 +141,13 @@ export async function streamReadOnlyChunks(
 // One statement on a fresh connection: checked read-only, parameters bound, interrupted when it
 // outlives the time limit, and DuckDB's refusals turned into the server's errors.
 async function withReadOnlyStatement<T>(
-  lake: Lake,
+  target: QueryTarget,
   sql: string,
   limits: QueryLimits,
   params: readonly DuckDBValue[],
   run: (prepared: DuckDBPreparedStatement) => Promise<T>,
 ): Promise<T> {
-  const connection = await lake.instance.connect();
+  const connection = await target.instance.connect();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;

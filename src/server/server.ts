@@ -1,29 +1,61 @@
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { type Context, Hono } from 'hono';
-import type { Lake } from '../lake/index.js';
+import { bodyLimit } from 'hono/body-limit';
 import { checkToken } from './auth.js';
-import { geometryOfRun, lakeSummary, listRuns, matchesOf, numberParam } from './dashboard-queries.js';
-import { BadRequestError, errorResponse, NotFoundError } from './errors.js';
-import { type MetricRequest, metricGroups, metricNames, metricSeries } from './metric-queries.js';
+import { checkSite } from './cross-site.js';
+import { numberParam } from './dashboard-queries.js';
+import { BadRequestError, errorResponse, NotFoundError, PayloadTooLargeError } from './errors.js';
+import type { MetricRequest } from './metric-queries.js';
+import { QueryProcess } from './query-process.js';
 import type { QueryLimits } from './query-runner.js';
-import { runReadOnlyQuery } from './query-runner.js';
-import { metricSeriesToArrow, resultToArrow, resultToJson } from './result-encoding.js';
-import { openSandboxedLake } from './sandbox.js';
 import { defaultWebRoot, staticFile } from './static-files.js';
+import type { WorkerAnswer, WorkerOp } from './worker-protocol.js';
 
 /** The content type of Arrow IPC stream responses. */
 export const ARROW_STREAM_TYPE = 'application/vnd.apache.arrow.stream';
 
+/** The server's resource limits with their defaults (the `runlake serve` flags' defaults). */
+export const SERVER_LIMIT_DEFAULTS = {
+  /** Rows a query answer holds at most; longer results are flagged `truncated`. */
+  maxRows: 100_000,
+  /** Milliseconds a request may take, query and encoding together. */
+  timeoutMs: 30_000,
+  /** Bytes of memory the query process may map: 2 GiB, sane on a laptop. */
+  memoryBudgetBytes: 2 * 1024 ** 3,
+  /** Bytes of a request body (413 past it). */
+  maxBodyBytes: 1024 ** 2,
+  /** Bytes of SQL text in one query (413 past it). */
+  maxSqlBytes: 64 * 1024,
+  /** Run ids in one metrics request (413 past it). */
+  maxRuns: 10_000,
+  /** Bytes of one answer (507 past it). */
+  maxAnswerBytes: 64 * 1024 ** 2,
+} as const;
+
 /** Options for {@link createServer} and {@link startServer}. */
 export interface ServerOptions {
-  /** Required on every request (`Authorization: Bearer <token>` or `?token=`) when set. */
+  /** Required on every request (`Authorization: Bearer <token>` or `?token=`) when set; never empty. */
   readonly token?: string;
   /** Rows a query returns at most (default 100000); longer results are flagged as truncated. */
   readonly maxRows?: number;
-  /** Milliseconds a query may run (default 30000). */
+  /** Milliseconds a request may run, encoding included (default 30000). */
   readonly timeoutMs?: number;
+  /** Bytes of memory the query process may use (default 2 GiB); no request can take more. */
+  readonly memoryBudgetBytes?: number;
+  /** Bytes of a request body (default 1 MiB). */
+  readonly maxBodyBytes?: number;
+  /** Bytes of SQL in one query (default 64 KiB). */
+  readonly maxSqlBytes?: number;
+  /** Run ids in one metrics request (default 10000). */
+  readonly maxRuns?: number;
+  /** Bytes of one answer (default 64 MiB). */
+  readonly maxAnswerBytes?: number;
+  /** `Host` names to answer to besides IP addresses and localhost (for a deployment behind a name). */
+  readonly allowHosts?: readonly string[];
+  /** Origins whose pages may call the API (CORS); by default only the server's own pages may. */
+  readonly allowOrigins?: readonly string[];
   /** Directory of the built web app (default: the package's `web/dist`, when it exists). */
   readonly webRoot?: string;
   /** Schema set to open the lake with (default: the one it records). */
@@ -44,11 +76,11 @@ export interface ListenOptions extends ServerOptions {
 export interface RunlakeServer {
   /** The Hono app: `app.fetch(request)` answers a `Request`. */
   readonly app: Hono;
-  /** The sandboxed lake the app queries. */
-  readonly lake: Lake;
+  /** The process every query runs in (the lake is opened sandboxed there). */
+  readonly queries: QueryProcess;
   readonly limits: QueryLimits;
-  /** Closes the lake. */
-  close(): void;
+  /** Stops the query process. */
+  close(): Promise<void>;
 }
 
 /** A listening server. */
@@ -84,14 +116,14 @@ export const API_ENDPOINTS: readonly { readonly path: string; readonly descripti
   { path: 'GET /api/matches?signature=…', description: 'a signature and its ranked matches' },
 ];
 
-const DEFAULT_MAX_ROWS = 100_000;
-const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_WIDTH = 10_000;
 
 /**
- * Opens `lakeDir` sandboxed (see {@link openSandboxedLake}) and builds the HTTP app over it: the
- * read-only query API, the dashboard endpoints and the built web app. Every error becomes a
- * status code and `{error, kind}` body in one place ({@link errorResponse}).
+ * Starts the query process over `lakeDir` (see {@link QueryProcess}: the lake opened sandboxed,
+ * under the memory budget) and builds the HTTP app in front of it: the read-only query API, the
+ * dashboard endpoints and the built web app. Every request passes the cross-site check
+ * ({@link checkSite}), the token and the body limit first; every error becomes a status code and
+ * `{error, kind}` body in one place ({@link errorResponse}).
  *
  * @example
  * ```ts
@@ -101,13 +133,40 @@ const MAX_WIDTH = 10_000;
  * ```
  */
 export async function createServer(lakeDir: string, options: ServerOptions = {}): Promise<RunlakeServer> {
+  const limit = (name: keyof typeof SERVER_LIMIT_DEFAULTS) =>
+    positiveInteger(name, options[name] ?? SERVER_LIMIT_DEFAULTS[name]);
   const limits: QueryLimits = {
-    maxRows: positiveInteger('maxRows', options.maxRows ?? DEFAULT_MAX_ROWS),
-    timeoutMs: positiveInteger('timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+    maxRows: limit('maxRows'),
+    timeoutMs: limit('timeoutMs'),
+    maxAnswerBytes: limit('maxAnswerBytes'),
   };
+  const memoryBudgetBytes = limit('memoryBudgetBytes');
+  const maxBodyBytes = limit('maxBodyBytes');
+  const maxSqlBytes = limit('maxSqlBytes');
+  const maxRuns = limit('maxRuns');
+  if (options.token !== undefined && !/^\S+$/.test(options.token)) {
+    throw new BadRequestError('the token must be a non-empty string without spaces');
+  }
   const webRoot = options.webRoot ?? defaultWebRoot();
-  const lake = await openSandboxedLake(lakeDir, { schema: options.schema, threads: options.threads });
+  let root: string;
+  try {
+    root = realpathSync(lakeDir);
+  } catch {
+    throw new BadRequestError(`lake directory "${lakeDir}" does not exist`);
+  }
+  const queries = await QueryProcess.start({
+    lakeDir: root,
+    schema: options.schema,
+    threads: options.threads,
+    limits,
+    memoryBudgetBytes,
+    // DuckDB's own limit sits below the process's, so operators that track their memory fail
+    // with DuckDB's error (and spill nowhere) before the operating system refuses an allocation.
+    memoryLimitBytes: Math.floor(memoryBudgetBytes / 2),
+  });
   const app = new Hono();
+  const answer = async (c: Context, op: WorkerOp, args: Record<string, unknown> = {}) =>
+    send(c, await queries.call(op, args));
 
   app.onError((error, c) => {
     const { status, body } = errorResponse(error);
@@ -118,25 +177,44 @@ export async function createServer(lakeDir: string, options: ServerOptions = {})
     return c.json(body, status);
   });
   app.use('*', async (c, next) => {
-    checkToken(options.token, c.req.raw);
     c.header('X-Content-Type-Options', 'nosniff');
-    await next();
+    const allowedOrigin = checkSite(c.req.raw, options);
+    if (allowedOrigin !== undefined) {
+      c.header('Access-Control-Allow-Origin', allowedOrigin);
+      c.header('Vary', 'Origin');
+      if (c.req.method === 'OPTIONS') {
+        c.header('Access-Control-Allow-Methods', 'GET, POST');
+        c.header('Access-Control-Allow-Headers', 'Authorization, Content-Type');
+        return c.body(null, 204);
+      }
+    }
+    checkToken(options.token, c.req.raw);
+    return next();
   });
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: () => {
+        throw new PayloadTooLargeError(
+          `the request body is larger than the ${maxBodyBytes}-byte limit (--max-body-bytes)`,
+        );
+      },
+    }),
+  );
 
-  const index = (c: Context) => c.json({ name: 'runlake', lake: lake.paths.root, endpoints: API_ENDPOINTS });
+  const index = (c: Context) => c.json({ name: 'runlake', lake: root, endpoints: API_ENDPOINTS });
   app.get('/api', index);
 
   const query = async (c: Context, sql: string | undefined, format: string | undefined) => {
     if (!sql?.trim()) throw new BadRequestError('send the SQL as ?sql=… or a JSON body {"sql": "…"}');
-    const arrow = wantsArrow(c, format);
-    const result = await runReadOnlyQuery(lake, sql, limits);
-    if (!arrow) return c.json(resultToJson(result));
-    const bytes = resultToArrow(result);
-    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
-      'Content-Type': ARROW_STREAM_TYPE,
-      'X-Runlake-Truncated': String(result.truncated),
-      'X-Runlake-Row-Count': String(result.rowCount),
-    });
+    const bytes = Buffer.byteLength(sql);
+    if (bytes > maxSqlBytes) {
+      throw new PayloadTooLargeError(
+        `the SQL is ${bytes} bytes, more than the ${maxSqlBytes}-byte limit (--max-sql-bytes)`,
+      );
+    }
+    return answer(c, 'query', { sql, arrow: wantsArrow(c, format) });
   };
   app.get('/api/query', (c) => query(c, c.req.query('sql'), c.req.query('format')));
   app.post('/api/query', async (c) => {
@@ -149,21 +227,20 @@ export async function createServer(lakeDir: string, options: ServerOptions = {})
     return query(c, await c.req.text(), c.req.query('format'));
   });
 
-  app.get('/api/lake', async (c) => c.json(await lakeSummary(lake)));
-  app.get('/api/runs', async (c) => c.json(await listRuns(lake, limits)));
-  app.get('/api/metric-names', async (c) => c.json(await metricNames(lake, limits)));
+  app.get('/api/lake', (c) => answer(c, 'lake'));
+  app.get('/api/runs', (c) => answer(c, 'runs'));
+  app.get('/api/metric-names', (c) => answer(c, 'metric-names'));
   // GET for links and scripts; POST with a JSON body for long run lists, which overflow a URL.
   const metrics = async (c: Context) => {
     const params = await paramsOf(c);
-    const answer = await metricSeries(lake, metricRequest(params), limits);
-    if (!wantsArrow(c, params.one('format'))) return c.json(answer);
-    return c.body(metricSeriesToArrow(answer) as Uint8Array<ArrayBuffer>, 200, {
-      'Content-Type': ARROW_STREAM_TYPE,
-    });
+    const request = metricRequest(params, maxRuns);
+    return answer(c, 'metrics', { request, arrow: wantsArrow(c, params.one('format')) });
   };
   const groups = async (c: Context) => {
     const params = await paramsOf(c);
-    return c.json(await metricGroups(lake, { ...metricRequest(params), by: params.list('by') }, limits));
+    return answer(c, 'metric-groups', {
+      request: { ...metricRequest(params, maxRuns), by: params.list('by') },
+    });
   };
   app.get('/api/metrics', metrics);
   app.post('/api/metrics', metrics);
@@ -175,14 +252,12 @@ export async function createServer(lakeDir: string, options: ServerOptions = {})
     const layer = numberParam('layer', c.req.query('layer'));
     if (layer !== undefined && !Number.isInteger(layer))
       throw new BadRequestError(`layer must be an integer, got ${layer}`);
-    return c.json(
-      await geometryOfRun(lake, { run, layer, module: c.req.query('module') || undefined }, limits),
-    );
+    return answer(c, 'geometry', { run, layer, module: c.req.query('module') || undefined });
   });
   app.get('/api/matches', async (c) => {
     const signature = c.req.query('signature');
     if (!signature) throw new BadRequestError('name the signature: ?signature=…');
-    return c.json(await matchesOf(lake, signature, limits));
+    return answer(c, 'matches', { signature });
   });
   app.all('/api/*', (c) => {
     throw new NotFoundError(`no route ${c.req.method} ${c.req.path}`);
@@ -202,7 +277,13 @@ export async function createServer(lakeDir: string, options: ServerOptions = {})
     throw new NotFoundError(`no file ${c.req.path}${hasApp ? '' : ' (the web app is not built)'}`);
   });
 
-  return { app, lake, limits, close: () => lake.close() };
+  return { app, queries, limits, close: () => queries.close() };
+}
+
+/** Sends an answer the query process encoded. */
+function send(c: Context, answer: WorkerAnswer): Response {
+  const body = typeof answer.body === 'string' ? answer.body : (answer.body as Uint8Array<ArrayBuffer>);
+  return c.body(body, 200, { 'Content-Type': answer.contentType, ...answer.headers });
 }
 
 /**
@@ -229,11 +310,11 @@ export async function startServer(lakeDir: string, options: ListenOptions = {}):
     address = await new Promise<AddressInfo>((resolve, reject) => {
       listener = serve({ fetch: server.app.fetch, port, hostname: host }, resolve);
       listener.once('error', (error: NodeJS.ErrnoException) =>
-        reject(new BadRequestError(`cannot listen on ${host}:${port}: ${error.code ?? error.message}`)),
+        reject(new BadRequestError(listenProblem(host, port, error))),
       );
     });
   } catch (error) {
-    server.close();
+    await server.close();
     throw error;
   }
   const shownHost = address.address.includes(':') ? `[${address.address}]` : address.address;
@@ -243,12 +324,27 @@ export async function startServer(lakeDir: string, options: ListenOptions = {}):
     close: () =>
       new Promise<void>((resolve) => {
         listener.close(() => {
-          server.close();
-          resolve();
+          server.close().then(resolve, resolve);
         });
         if ('closeAllConnections' in listener) listener.closeAllConnections();
       }),
   };
+}
+
+/** Why listening failed, in words (the common errno codes), for the one line the CLI prints. */
+function listenProblem(host: string, port: number, error: NodeJS.ErrnoException): string {
+  const where = `${host}:${port}`;
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return `port ${port} on ${host} is already in use; pick another with --port (--port 0 takes any free one)`;
+    case 'EACCES':
+      return `no permission to listen on ${where} (ports below 1024 need privileges); pick another with --port`;
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+      return `cannot listen on ${where}: ${host} is not an address of this machine (--host)`;
+    default:
+      return `cannot listen on ${where}: ${error.code ?? error.message}`;
+  }
 }
 
 /** Whether to answer with Arrow IPC: `format=arrow`, or no format and an Arrow `Accept` header. */
@@ -310,9 +406,14 @@ function splitList(values: readonly string[]): string[] {
 }
 
 /** The shared parameters of `/api/metrics` and `/api/metric-groups`, checked. */
-function metricRequest(params: RequestParams): MetricRequest {
+function metricRequest(params: RequestParams, maxRuns: number): MetricRequest {
   const runs = params.list('run');
   if (runs.length === 0) throw new BadRequestError('name at least one run: ?run=a&run=b or ?run=a,b');
+  if (runs.length > maxRuns) {
+    throw new PayloadTooLargeError(
+      `${runs.length} runs requested, more than the limit of ${maxRuns} (--max-runs)`,
+    );
+  }
   const metric = params.one('metric');
   if (!metric) throw new BadRequestError('name the metric: ?metric=…');
   const widthText = params.one('width') ?? '1000';

@@ -1,0 +1,158 @@
+/**
+ * The query process of `runlake serve`: it opens the lake sandboxed and answers the server's
+ * {@link WorkerCall}s over the IPC channel. It runs under an operating-system memory limit
+ * (see query-process.ts), so a query that allocates past the budget fails here, or stops this
+ * process, and never takes the server or the machine with it.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { geometryOfRun, lakeSummary, listRuns, matchesOf } from './dashboard-queries.js';
+import { AnswerTooLargeError, errorResponse, QueryTimeoutError } from './errors.js';
+import {
+  type MetricGroupRequest,
+  type MetricRequest,
+  metricGroups,
+  metricNames,
+  metricSeries,
+} from './metric-queries.js';
+import { type QueryLimits, runReadOnlyQuery } from './query-runner.js';
+import { metricSeriesToArrow, resultToArrow, resultToJson } from './result-encoding.js';
+import { openSandboxedLake, type SandboxedLake } from './sandbox.js';
+import type {
+  WorkerAnswer,
+  WorkerCall,
+  WorkerConfig,
+  WorkerHello,
+  WorkerOp,
+  WorkerReply,
+} from './worker-protocol.js';
+
+/** The content type of Arrow IPC stream answers. */
+const ARROW = 'application/vnd.apache.arrow.stream';
+const JSON_TYPE = 'application/json; charset=utf-8';
+/** Rows encoded between two turns of the event loop, so one large answer does not stall the others. */
+const ROWS_PER_TURN = 2_000;
+
+type Handler = (
+  served: SandboxedLake,
+  args: Readonly<Record<string, unknown>>,
+  limits: QueryLimits,
+) => Promise<WorkerAnswer>;
+
+// One handler per endpoint: the type dispatch of the query process in one table.
+const HANDLERS: Readonly<Record<WorkerOp, Handler>> = {
+  query: async (served, args, limits) => {
+    const started = Date.now();
+    const result = await runReadOnlyQuery(served, String(args.sql), limits);
+    if (args.arrow !== true) return json(await encodeRowsStreamed(resultToJson(result), started, limits));
+    return {
+      body: checkSize(resultToArrow(result), limits),
+      contentType: ARROW,
+      headers: {
+        'X-Runlake-Truncated': String(result.truncated),
+        'X-Runlake-Row-Count': String(result.rowCount),
+      },
+    };
+  },
+  lake: async (served) => json(JSON.stringify(await lakeSummary(served))),
+  runs: async (served, _args, limits) => json(JSON.stringify(await listRuns(served, limits))),
+  'metric-names': async (served, _args, limits) => json(JSON.stringify(await metricNames(served, limits))),
+  metrics: async (served, args, limits) => {
+    const answer = await metricSeries(served, args.request as MetricRequest, limits);
+    if (args.arrow === true)
+      return { body: checkSize(metricSeriesToArrow(answer), limits), contentType: ARROW };
+    return json(checkSize(JSON.stringify(answer), limits));
+  },
+  'metric-groups': async (served, args, limits) =>
+    json(
+      checkSize(
+        JSON.stringify(await metricGroups(served, args.request as MetricGroupRequest, limits)),
+        limits,
+      ),
+    ),
+  geometry: async (served, args, limits) =>
+    json(
+      checkSize(
+        JSON.stringify(
+          await geometryOfRun(
+            served,
+            {
+              run: String(args.run),
+              layer: typeof args.layer === 'number' ? args.layer : undefined,
+              module: typeof args.module === 'string' ? args.module : undefined,
+            },
+            limits,
+          ),
+        ),
+        limits,
+      ),
+    ),
+  matches: async (served, args, limits) =>
+    json(checkSize(JSON.stringify(await matchesOf(served, String(args.signature), limits)), limits)),
+};
+
+function json(body: string): WorkerAnswer {
+  return { body, contentType: JSON_TYPE };
+}
+
+function checkSize<T extends string | Uint8Array>(body: T, limits: QueryLimits): T {
+  const size = typeof body === 'string' ? body.length : body.byteLength;
+  if (size > limits.maxAnswerBytes) throw new AnswerTooLargeError(limits.maxAnswerBytes);
+  return body;
+}
+
+/**
+ * A query answer as JSON text, encoded a slice of rows at a time with a turn of the event loop in
+ * between, under the request's time limit and the answer limit.
+ */
+async function encodeRowsStreamed(
+  answer: ReturnType<typeof resultToJson>,
+  started: number,
+  limits: QueryLimits,
+): Promise<string> {
+  const { rows, ...rest } = answer;
+  const head = JSON.stringify(rest);
+  const pieces: string[] = [`${head.slice(0, -1)},"rows":[`];
+  let size = pieces[0]?.length ?? 0;
+  for (let from = 0; from < rows.length; from += ROWS_PER_TURN) {
+    const slice = JSON.stringify(rows.slice(from, from + ROWS_PER_TURN)).slice(1, -1);
+    pieces.push(from === 0 ? slice : `,${slice}`);
+    size += slice.length + 1;
+    if (size > limits.maxAnswerBytes) throw new AnswerTooLargeError(limits.maxAnswerBytes);
+    if (Date.now() - started > limits.timeoutMs) throw new QueryTimeoutError(limits.timeoutMs);
+    await nextTurn();
+  }
+  pieces.push(']}');
+  return pieces.join('');
+}
+
+async function main(): Promise<void> {
+  const send = (message: WorkerReply | WorkerHello) => process.send?.(message);
+  const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
+  let served: SandboxedLake;
+  try {
+    served = await openSandboxedLake(config.lakeDir, {
+      schema: config.schema,
+      threads: config.threads,
+      memoryLimitBytes: config.memoryLimitBytes,
+    });
+  } catch (error) {
+    send({ ready: false, error: errorResponse(error) });
+    process.disconnect?.();
+    return;
+  }
+  process.on('message', (call: WorkerCall) => {
+    const handler = HANDLERS[call.op];
+    handler(served, call.args, config.limits).then(
+      (answer) => send({ id: call.id, ok: true, answer }),
+      (error: unknown) => send({ id: call.id, ok: false, error: errorResponse(error) }),
+    );
+  });
+  // The server closing the channel (or dying) ends this process.
+  process.on('disconnect', () => {
+    served.close();
+    process.exit(0);
+  });
+  send({ ready: true });
+}
+
+await main();
