@@ -12,6 +12,8 @@ import {
 } from '../lake/index.js';
 import { arrowSchemaHint } from './convert-file-arrow-schema.js';
 import { describeJsonProblem, type JsonLayout, scanJsonRows } from './convert-file-scan.js';
+import { csvReadError, readCsvHeader, strictCsvSource } from './csv-strict.js';
+import { checkJsonFile } from './json-file-check.js';
 
 /**
  * Input formats {@link convertFile} reads: a JSON array of row objects, JSONL, or CSV/TSV.
@@ -174,6 +176,8 @@ interface Reader {
 }
 
 const FLOAT_TYPES = new Set(['DOUBLE', 'FLOAT']);
+// DuckDB's default read_json maximum_object_size (16 MiB).
+const DUCKDB_MAXIMUM_OBJECT_SIZE = 16 * 1024 * 1024;
 const ROW_GROUP_SIZE = 122_880;
 
 /**
@@ -461,7 +465,13 @@ async function jsonReader(
   layout: JsonLayout,
 ): Promise<Reader> {
   const format = layout === 'array' ? 'array' : 'newline_delimited';
-  const base = `${quoteLiteral(inputPath)}, format = '${format}', records = true`;
+  // Checked before DuckDB sees the file: its reader crashes the process on deep nesting, and its
+  // read buffers follow maximum_object_size, so that is raised only as far as the largest row.
+  const { largestRowBytes } = await checkJsonFile(inputPath, input, layout);
+  const maximumObjectSize = Math.max(DUCKDB_MAXIMUM_OBJECT_SIZE, largestRowBytes + 1024);
+  const base =
+    `${quoteLiteral(inputPath)}, format = '${format}', records = true` +
+    (maximumObjectSize > DUCKDB_MAXIMUM_OBJECT_SIZE ? `, maximum_object_size = ${maximumObjectSize}` : '');
   let described: Record<string, unknown>[];
   try {
     described = await queryRows(connection, `DESCRIBE SELECT * FROM read_json(${base}, sample_size = -1)`);
@@ -494,7 +504,7 @@ async function csvReader(
   inputPath: string,
   delimiter: string,
 ): Promise<Reader> {
-  const header = parseCsvHeader(input, (await readHead(inputPath, 1 << 20)).toString('utf8'), delimiter);
+  const header = await readCsvHeader(input, inputPath, delimiter);
   const text = header.map((name) => ({ name, type: 'VARCHAR' }));
   const sample = csvSource(inputPath, delimiter, text);
   const checks = header
@@ -557,58 +567,12 @@ function integerColumn(name: string): InputColumn {
 }
 
 function csvSource(inputPath: string, delimiter: string, columns: readonly InputColumn[]): string {
-  const typed = columns
-    .map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.read ? 'VARCHAR' : c.type)}`)
-    .join(', ');
-  return (
-    `read_csv(${quoteLiteral(inputPath)}, auto_detect = false, header = true, delim = ${quoteLiteral(delimiter)}, ` +
-    `quote = '"', escape = '"', strict_mode = true, columns = {${typed}})`
+  return strictCsvSource(
+    inputPath,
+    delimiter,
+    columns.map((c) => ({ name: c.name, type: c.read ? 'VARCHAR' : c.type })),
   );
 }
-
-/** The first record of a CSV (RFC 4180 quoting), as column names. */
-function parseCsvHeader(input: string, head: string, delimiter: string): string[] {
-  const text = head.replace(/^\uFEFF/, '');
-  const fields: string[] = [];
-  let field = '';
-  let quoted = false;
-  let i = 0;
-  for (; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === delimiter) {
-      fields.push(field);
-      field = '';
-    } else if (ch === '\n' || ch === '\r') break;
-    else field += ch;
-  }
-  if (quoted || (i === text.length && text.length === head.length && head.length >= 1 << 20)) {
-    throw new InputFileError(
-      input,
-      'line 1: cannot read the header row (unterminated quote or longer than 1 MiB)',
-    );
-  }
-  fields.push(field);
-  if (fields.length === 1 && fields[0] === '')
-    throw new InputFileError(input, 'line 1: the file has no header row');
-  const seen = new Set<string>();
-  for (const [index, name] of fields.entries()) {
-    if (name === '') throw new InputFileError(input, `line 1: header field ${index + 1} is empty`);
-    if (seen.has(name)) throw new InputFileError(input, `line 1: the header names column "${name}" twice`);
-    seen.add(name);
-  }
-  return fields;
-}
-
-const CSV_LINE = /CSV Error on Line: (\d+)/;
-const CSV_CONVERT =
-  /Error when converting column "((?:[^"]|"")*)"\. Could not convert string "((?:[^"\n])*)" to '?([A-Z0-9]+)'?/;
 
 function widenedCsvReader(reader: Reader, error: unknown): Reader | undefined {
   const message = error instanceof Error ? error.message : String(error);
@@ -657,18 +621,6 @@ async function readError(
     return new InputFileError(input, `cannot read as ${format}: ${firstLine(error)}`);
   }
   const line = CSV_LINE.exec(message)?.[1];
-  const original = /Original Line: ([^\n]*)/.exec(message)?.[1];
-  const shown =
-    original !== undefined
-      ? ` (${JSON.stringify(original.length > 120 ? `${original.slice(0, 120)}…` : original)})`
-      : '';
-  const fields = /Expected Number of Columns: (\d+) Found: (\d+)/.exec(message);
-  if (line && fields) {
-    return new InputFileError(
-      input,
-      `line ${line}: malformed CSV row: expected ${fields[1]} fields like the header, found ${fields[2]}${shown}`,
-    );
-  }
   const convert = CSV_CONVERT.exec(message);
   if (line && convert) {
     return new InputFileError(
@@ -677,15 +629,12 @@ async function readError(
         `the first ${CSV_TYPE_SAMPLE_ROWS} rows (a column keeps one type; only integer → float widens)`,
     );
   }
-  if (line) {
-    const detail = /Original Line: [\s\S]*?\n\n([^\n]+)/.exec(message)?.[1];
-    return new InputFileError(
-      input,
-      `line ${line}: malformed CSV row${shown}: ${detail?.trim() ?? firstLine(error)}`,
-    );
-  }
-  return new InputFileError(input, `cannot read as CSV: ${firstLine(error)}`);
+  return csvReadError(input, error);
 }
+
+const CSV_LINE = /CSV Error on Line: (\d+)/;
+const CSV_CONVERT =
+  /Error when converting column "((?:[^"]|"")*)"\. Could not convert string "((?:[^"\n])*)" to '?([A-Z0-9]+)'?/;
 
 async function categoricalColumns(
   connection: DuckDBConnection,

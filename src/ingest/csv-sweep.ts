@@ -3,7 +3,9 @@ import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import {
+  assertJsonDepth,
   type CanonicalizeOptions,
+  decodeUtf8Strict,
   EVENTS_DATASET,
   gridRecord,
   InputFileError,
@@ -17,6 +19,7 @@ import {
   writeSweepQuery,
 } from '../lake/index.js';
 import { listFilesNoFollow } from '../lake/walk.js';
+import { csvReadError, readCsvHeader, strictCsvSource } from './csv-strict.js';
 
 /** Which dataset a legacy CSV sweep lands in. */
 export type Granularity = 'event' | 'seed';
@@ -101,21 +104,35 @@ export async function convertCsvSweep(
   const root = path.resolve(csvDir);
   const csvs = await findCsvFiles(root);
   const ledger = await readLedger(baseOut);
+  const jobs = Math.max(1, options.jobs ?? 2);
+
+  // Every input not yet converted is checked before anything is written: a hostile file (a
+  // ragged row, invalid UTF-8, a params.json that is not JSON or nests too deep) refuses the
+  // whole run with its name and line, and the lake, ledger included, stays as it was.
+  const planned: PlannedInput[] = new Array(csvs.length);
+  await runPool(csvs.length, jobs, async (index) => {
+    const file = csvs[index] as string;
+    const source = path.relative(root, file);
+    const shown = path.join(csvDir, source);
+    const paramsFile = await findParamsJson(path.dirname(file), root);
+    const key = await inputKey(file, source, paramsFile, options);
+    planned[index] = ledger.has(key)
+      ? { file, source, shown, paramsFile, key }
+      : await checkInput({ file, source, shown, paramsFile, key }, root, csvDir, options);
+  });
+
   const inputs: ConvertedInput[] = new Array(csvs.length);
   let done = 0;
   let ledgerWrites = Promise.resolve();
-
   const convertOne = async (index: number): Promise<void> => {
-    const file = csvs[index] as string;
-    const source = path.relative(root, file);
-    const paramsFile = await findParamsJson(path.dirname(file), root);
-    const key = await inputKey(file, source, paramsFile, options);
+    const input = planned[index] as PlannedInput;
+    const { key, source } = input;
     let result: ConvertedInput;
     if (ledger.has(key)) {
       const entry = ledger.get(key) as LedgerEntry;
       result = { source, status: 'skipped', rows: entry.rows, gridIds: [], seeds: [], files: 0 };
     } else {
-      result = await convertInput(file, source, paramsFile, key, baseOut, options);
+      result = await convertInput(input, baseOut, options);
       if (result.status === 'converted') {
         const entry: LedgerEntry = {
           key,
@@ -134,7 +151,7 @@ export async function convertCsvSweep(
     options.onProgress?.(++done, csvs.length, result);
   };
 
-  await runPool(csvs.length, Math.max(1, options.jobs ?? 2), convertOne);
+  await runPool(csvs.length, jobs, convertOne);
   return {
     inputs,
     converted: inputs.filter((i) => i.status === 'converted').length,
@@ -144,22 +161,78 @@ export async function convertCsvSweep(
   };
 }
 
-async function convertInput(
-  file: string,
-  source: string,
-  paramsFile: string | undefined,
-  key: string,
-  baseOut: string,
+/** A CSV input found under the sweep directory, with its identity. */
+interface PlannedInput {
+  /** Absolute path. */
+  readonly file: string;
+  /** Path relative to the CSV directory. */
+  readonly source: string;
+  /** The path as the user spelled the directory: what error messages name. */
+  readonly shown: string;
+  readonly paramsFile?: string;
+  readonly key: string;
+  /** The params.json's params, once {@link checkInput} has read them. */
+  readonly fileParams?: Params;
+}
+
+/**
+ * Reads everything about an input that can be wrong with the file itself, writing nothing: its
+ * params.json (strict UTF-8, a nesting limit, a JSON object), the CSV's structure (every row has
+ * the header's field count, valid UTF-8, closed quotes: a strict read that names the line), the
+ * param columns, a seed to partition by, and params the lake can canonicalize.
+ */
+async function checkInput(
+  input: PlannedInput,
+  root: string,
+  csvDir: string,
   options: ConvertOptions,
-): Promise<ConvertedInput> {
-  const fileParams = paramsFile ? await readParams(paramsFile) : undefined;
+): Promise<PlannedInput> {
+  const { file, shown, paramsFile, source } = input;
+  const fileParams = paramsFile
+    ? await readParams(paramsFile, path.join(csvDir, path.relative(root, paramsFile)))
+    : undefined;
   const paramColumns = options.paramColumns ?? [];
   if (!fileParams && paramColumns.length === 0) {
     throw new InputFileError(
-      file,
+      shown,
       'no params.json beside it (or above it) and no --param-columns to take params from',
     );
   }
+  const header = await readCsvHeader(shown, file, ',');
+  await withStagingConnection(async (connection) => {
+    const columns = header.map((name) => ({ name, type: 'VARCHAR' }));
+    await connection.run(`SELECT count(*) FROM ${strictCsvSource(file, ',', columns)}`).catch((error) => {
+      throw csvReadError(shown, error);
+    });
+  });
+  for (const column of paramColumns) {
+    if (!header.includes(column))
+      throw new InputFileError(shown, `param column "${column}" is not in the CSV header`);
+  }
+  if (paramColumns.length === 0) {
+    const params = fileParams ?? {};
+    const nameSeed = SEED_IN_NAME.exec(source)?.[1];
+    const seed = params.seed ?? (nameSeed === undefined ? undefined : Number(nameSeed));
+    if (!header.includes('seed') && seed === undefined) {
+      throw new InputFileError(shown, 'no seed column, no seed in params.json and none in the file name');
+    }
+    try {
+      gridRecord(seed === undefined ? params : { ...params, seed }, options);
+    } catch (error) {
+      if (error instanceof RunlakeError) throw new InputFileError(shown, error.message);
+      throw error;
+    }
+  }
+  return { ...input, fileParams };
+}
+
+async function convertInput(
+  input: PlannedInput,
+  baseOut: string,
+  options: ConvertOptions,
+): Promise<ConvertedInput> {
+  const { file, shown: shownFile, source, key, fileParams } = input;
+  const paramColumns = options.paramColumns ?? [];
   const nameSeed = SEED_IN_NAME.exec(source)?.[1];
   const dataset = options.granularity === 'event' ? EVENTS_DATASET : SEEDS_DATASET;
 
@@ -169,16 +242,18 @@ async function convertInput(
     const table = `csv_${randomUUID().replaceAll('-', '')}`;
     try {
       await connection.run(
-        `CREATE TEMP TABLE ${table} AS SELECT * FROM read_csv(${quoteLiteral(file)}, header = true)`,
+        // Types are DuckDB's to detect, but not the dialect: checkInput read the file with this one.
+        `CREATE TEMP TABLE ${table} AS SELECT * FROM read_csv(${quoteLiteral(file)}, header = true, ` +
+          `delim = ',', quote = '"', escape = '"')`,
       );
     } catch (error) {
-      throw new InputFileError(file, `cannot parse as CSV: ${(error as Error).message.split('\n')[0]}`);
+      throw csvReadError(shownFile, error);
     }
     try {
       const header = (await connection.runAndReadAll(`SELECT * FROM ${table} LIMIT 0`)).columnNames();
       for (const column of paramColumns) {
         if (!header.includes(column))
-          throw new InputFileError(file, `param column "${column}" is not in the CSV header`);
+          throw new InputFileError(shownFile, `param column "${column}" is not in the CSV header`);
       }
       const groups = await paramGroups(connection, table, fileParams ?? {}, paramColumns);
       const hasSeedColumn = header.includes('seed');
@@ -189,7 +264,10 @@ async function convertInput(
       for (const group of groups) {
         const seed = group.params.seed ?? (nameSeed === undefined ? undefined : Number(nameSeed));
         if (!hasSeedColumn && seed === undefined) {
-          throw new InputFileError(file, 'no seed column, no seed in params.json and none in the file name');
+          throw new InputFileError(
+            shownFile,
+            'no seed column, no seed in params.json and none in the file name',
+          );
         }
         const params = seed === undefined ? group.params : { ...group.params, seed };
         gridIds.push(gridRecord(params, options).grid_id);
@@ -211,7 +289,7 @@ async function convertInput(
           fileStem: key.slice(0, 20),
         }).catch((error: unknown) => {
           throw error instanceof RunlakeError && !(error instanceof InputFileError)
-            ? new InputFileError(file, error.message)
+            ? new InputFileError(shownFile, error.message)
             : error;
         });
         files += result.files.length + result.skippedFiles;
@@ -264,15 +342,22 @@ async function paramGroups(
   });
 }
 
-async function readParams(file: string): Promise<Params> {
+async function readParams(file: string, shown: string): Promise<Params> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readFile(file, 'utf8'));
+    // Strict UTF-8 and a nesting limit first: canonicalizing params recurses, and a replaced
+    // byte would silently change the grid's identity.
+    const text = decodeUtf8Strict(await readFile(file), shown);
+    assertJsonDepth(text, shown);
+    parsed = JSON.parse(text);
   } catch (error) {
-    throw new InputFileError(file, `is not valid JSON: ${(error as Error).message}`);
+    if (error instanceof RunlakeError) throw error;
+    const reason = (error as Error).message.split('\n')[0];
+    if ((error as NodeJS.ErrnoException).code) throw new InputFileError(shown, `cannot read: ${reason}`);
+    throw new InputFileError(shown, `is not valid JSON: ${reason}`);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new InputFileError(file, 'must hold a JSON object of parameters');
+    throw new InputFileError(shown, 'must hold a JSON object of parameters');
   }
   // A runlake params.json record ({grid_id, params_hash, params}) is accepted too.
   const record = parsed as Record<string, unknown>;
