@@ -2,14 +2,18 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  assertJsonDepth,
   type ColumnType,
+  decodeUtf8Strict,
   existingLakeSchema,
   InputFileError,
+  InvalidJsonError,
   lakePaths,
   openLake,
   type PartitionValue,
   quoteLiteral,
   RowValidationError,
+  RunlakeError,
   type WriteResult,
   withStagingConnection,
 } from '../lake/index.js';
@@ -79,7 +83,13 @@ export async function importFile(
     const rows = await READERS[format](file, declared);
     for (const row of rows) {
       for (const [key, value] of Object.entries(options.values ?? {})) {
-        if (row[key] === undefined || row[key] === null) row[key] = fromText(declared.get(key), value);
+        if (row[key] !== undefined && row[key] !== null) continue;
+        try {
+          row[key] = fromText(declared.get(key), value);
+        } catch (error) {
+          if (error instanceof InvalidJsonError) throw new RunlakeError(`--value ${key}: ${error.reason}`);
+          throw error;
+        }
       }
     }
     return await lake.write(dataset, rows);
@@ -102,14 +112,15 @@ type Reader = (file: string, declared: ReadonlyMap<string, ColumnType>) => Promi
 const READERS: Record<ImportFormat, Reader> = {
   jsonl: async (file) => {
     const rows: ImportRow[] = [];
-    for (const [index, line] of (await readFile(file, 'utf8')).split('\n').entries()) {
+    for (const [index, line] of (await readText(file)).split('\n').entries()) {
       if (line.trim() === '') continue;
       rows.push(jsonObject(file, line, `line ${index + 1}`));
     }
     return rows;
   },
   json: async (file) => {
-    const text = await readFile(file, 'utf8');
+    const text = await readText(file);
+    assertJsonDepth(text, file);
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -126,8 +137,15 @@ const READERS: Record<ImportFormat, Reader> = {
       'csv',
       `read_csv(${quoteLiteral(path.resolve(file))}, header = true, all_varchar = true)`,
     );
-    for (const row of rows) {
-      for (const [key, value] of Object.entries(row)) row[key] = fromText(declared.get(key), value);
+    for (const [index, row] of rows.entries()) {
+      for (const [key, value] of Object.entries(row)) {
+        try {
+          row[key] = fromText(declared.get(key), value);
+        } catch (error) {
+          if (!(error instanceof InvalidJsonError)) throw error;
+          throw new InputFileError(file, `row ${index}, column "${key}": ${error.reason}`);
+        }
+      }
     }
     return rows;
   },
@@ -139,9 +157,16 @@ const READERS: Record<ImportFormat, Reader> = {
     ),
 };
 
+// Strict UTF-8: a replaced byte would silently change a value (a run id becomes r\uFFFD1).
+async function readText(file: string): Promise<string> {
+  return decodeUtf8Strict(await readFile(file), file);
+}
+
 function jsonObject(file: string, value: unknown, where: string): ImportRow {
   let row = value;
   if (typeof value === 'string') {
+    // Before parsing: every walker over a row (validation, typing, writing) recurses.
+    assertJsonDepth(value, `${file}: ${where}`);
     try {
       row = JSON.parse(value);
     } catch (error) {
@@ -200,7 +225,10 @@ function floatFromText(text: string): unknown {
   return Number(text);
 }
 
+// Text that nests too deep is refused (InvalidJsonError, named by the caller) rather than handed
+// to the recursive row validation.
 function jsonFromText(text: string): unknown {
+  assertJsonDepth(text, 'the value');
   try {
     return JSON.parse(text);
   } catch {

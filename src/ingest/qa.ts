@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  assertJsonDepth,
+  decodeUtf8Strict,
   InputFileError,
   type Lake,
   RowValidationError,
@@ -219,7 +221,8 @@ async function readSource(
 ): Promise<QaRow[]> {
   const { file } = source;
   const rows: QaRow[] = [];
-  const lines = (await readFile(file, 'utf8')).split('\n');
+  // Strict UTF-8: a replaced byte would silently change a run id or an answer.
+  const lines = decodeUtf8Strict(await readFile(file), file).split('\n');
   for (let index = 0; index < lines.length; index++) {
     const line = lines[index] as string;
     if (line.trim() === '') continue;
@@ -228,6 +231,8 @@ async function readSource(
       throw new InputFileError(file, `line ${lineNo}${field ? `, field "${field}"` : ''}: ${reason}`);
     };
     let record: Record<string, unknown>;
+    // Before parsing: the per-record checks and the row validation recurse into values.
+    assertJsonDepth(line, `${file}: line ${lineNo}`);
     try {
       record = JSON.parse(line) as Record<string, unknown>;
     } catch (error) {

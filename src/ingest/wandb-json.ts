@@ -5,6 +5,8 @@
  * the 1-based line and column where the text stops making sense.
  */
 
+import { jsonNestingDepth, MAX_JSON_DEPTH } from '../lake/index.js';
+
 /** A JSON syntax error with the 1-based line and column of the offending character. */
 export interface JsonSyntaxProblem {
   readonly line: number;
@@ -34,7 +36,9 @@ export class WandbJsonError extends Error implements JsonSyntaxProblem {
 /**
  * Parses JSON text that may hold the non-finite tokens Python writes (`NaN`, `Infinity`,
  * `-Infinity`). Strict JSON goes through `JSON.parse` (fast); only text it refuses is parsed again
- * here, to accept the tokens or to locate the error.
+ * here, to accept the tokens or to locate the error. Text nested deeper than `MAX_JSON_DEPTH`
+ * (256) is refused with the line and column where it goes too deep: everything that walks a
+ * parsed export (flattening configs, canonicalizing params) recurses.
  *
  * @example
  * ```ts
@@ -42,6 +46,8 @@ export class WandbJsonError extends Error implements JsonSyntaxProblem {
  * ```
  */
 export function parseWandbJson(text: string): unknown {
+  // Deep text goes to the parser below, which stops at the limit with a line and column.
+  if (jsonNestingDepth(text) > MAX_JSON_DEPTH) return new Parser(text).document();
   try {
     return JSON.parse(text);
   } catch {
@@ -69,6 +75,7 @@ export function toJsonText(value: unknown): string {
 
 class Parser {
   #at = 0;
+  #depth = 0;
   constructor(readonly text: string) {}
 
   document(): unknown {
@@ -124,12 +131,23 @@ class Parser {
     this.#at++;
   }
 
+  // Called as an object or array opens; the recursion below is bounded by MAX_JSON_DEPTH.
+  #enter(): void {
+    if (++this.#depth > MAX_JSON_DEPTH) {
+      this.#fail(
+        `JSON nested more than ${MAX_JSON_DEPTH} levels deep; runlake reads at most ${MAX_JSON_DEPTH} levels`,
+      );
+    }
+  }
+
   #object(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
+    this.#enter();
     this.#at++;
     this.#space();
     if (this.text[this.#at] === '}') {
       this.#at++;
+      this.#depth--;
       return out;
     }
     for (;;) {
@@ -145,17 +163,22 @@ class Parser {
       if (this.#at >= this.text.length)
         this.#fail('unexpected end of input inside an object (truncated JSON?)');
       const c = this.text[this.#at++];
-      if (c === '}') return out;
+      if (c === '}') {
+        this.#depth--;
+        return out;
+      }
       if (c !== ',') this.#fail(`expected "," or "}", found ${JSON.stringify(c)}`, this.#at - 1);
     }
   }
 
   #array(): unknown[] {
     const out: unknown[] = [];
+    this.#enter();
     this.#at++;
     this.#space();
     if (this.text[this.#at] === ']') {
       this.#at++;
+      this.#depth--;
       return out;
     }
     for (;;) {
@@ -165,7 +188,10 @@ class Parser {
       if (this.#at >= this.text.length)
         this.#fail('unexpected end of input inside an array (truncated JSON?)');
       const c = this.text[this.#at++];
-      if (c === ']') return out;
+      if (c === ']') {
+        this.#depth--;
+        return out;
+      }
       if (c !== ',') this.#fail(`expected "," or "]", found ${JSON.stringify(c)}`, this.#at - 1);
     }
   }

@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { InputFileError, quoteLiteral, withStagingConnection } from '../lake/index.js';
+import { decodeUtf8Strict, InputFileError, quoteLiteral, withStagingConnection } from '../lake/index.js';
 import { parseWandbJson, WandbJsonError } from './wandb-json.js';
 
 /**
@@ -119,7 +119,7 @@ interface ReadResult {
 const READERS: Record<WandbFormat, (file: string) => Promise<ReadResult>> = {
   jsonl: async (file) => {
     const records: WandbRecord[] = [];
-    const lines = (await readFile(file, 'utf8')).split('\n');
+    const lines = (await readText(file)).split('\n');
     for (const [index, line] of lines.entries()) {
       if (line.trim() === '') continue;
       const where = `line ${index + 1}`;
@@ -128,7 +128,7 @@ const READERS: Record<WandbFormat, (file: string) => Promise<ReadResult>> = {
     return { records, columns: new Set(Object.keys(records[0]?.values ?? {})) };
   },
   json: async (file) => {
-    const parsed = parseAt(file, await readFile(file, 'utf8'), 0);
+    const parsed = parseAt(file, await readText(file), 0);
     if (!Array.isArray(parsed)) {
       throw new InputFileError(file, 'a .json W&B export holds an array of row objects (or use .jsonl)');
     }
@@ -156,6 +156,14 @@ const READERS: Record<WandbFormat, (file: string) => Promise<ReadResult>> = {
     }),
 };
 
+// Strict UTF-8: a replaced byte would silently rename a run (r\xff1 → partition run_id=r%EF%BF%BD1).
+async function readText(file: string): Promise<string> {
+  return decodeUtf8Strict(await readFile(file), file);
+}
+
+// JSON too deep is valid JSON runlake will not read, not invalid JSON.
+const TOO_DEEP = /^JSON nested/;
+
 // Line offsets: a JSON syntax error in a JSONL line is reported at the file's line, not the line's.
 function parseAt(file: string, text: string, lineOffset: number): unknown {
   try {
@@ -164,7 +172,7 @@ function parseAt(file: string, text: string, lineOffset: number): unknown {
     if (error instanceof WandbJsonError) {
       throw new InputFileError(
         file,
-        `line ${error.line + lineOffset}, column ${error.column}: invalid JSON: ${error.reason}`,
+        `line ${error.line + lineOffset}, column ${error.column}: ${TOO_DEEP.test(error.reason) ? '' : 'invalid JSON: '}${error.reason}`,
       );
     }
     throw error;
