@@ -105,6 +105,11 @@ export class ColumnBuilder {
     return this.numbers ? this.numbers.length : (this.codes?.length ?? 0);
   }
 
+  /** True while the column is numeric and has held at least one number. */
+  get holdsNumbers(): boolean {
+    return this.numbers !== undefined && this.sawValue && !this.sawBoolean;
+  }
+
   pushNull(): void {
     if (this.numbers) this.numbers.push(Number.NaN);
     else this.codes?.push(-1);

@@ -165,7 +165,32 @@ export class CsvParser {
     );
   }
 
-  /** Ends the input: the last record may lack a trailing newline. */
+  // The file's last record, with no line break after it: refused when it is visibly cut off.
+  private checkUnterminatedRecord(): void {
+    if (!this.header) return;
+    const fields = this.fieldIndex + 1;
+    const truncated = (detail: string) =>
+      new ViewerFileError(
+        this.fileName,
+        `line ${this.recordLine}: the file is truncated: it ends mid-line, ${detail}, with no line break after it`,
+      );
+    if (fields < this.builders.length) {
+      throw truncated(`after ${fields} of the header's ${this.builders.length} fields`);
+    }
+    const last = this.field.endsWith('\r') ? this.field.slice(0, -1) : this.field;
+    const builder = this.builders[this.fieldIndex];
+    if (this.state !== State.AfterQuoted && last !== '' && CUT_NUMBER.test(last) && builder?.holdsNumbers) {
+      throw truncated(`in the number ${JSON.stringify(last)} of column "${builder.name}"`);
+    }
+  }
+
+  /**
+   * Ends the input. The last record may lack a trailing newline (RFC 4180 allows it), but such a
+   * record is then the one place a file cut off mid-write shows, so it must be complete: it is
+   * refused as truncated when it has fewer fields than the header, or when its last field is the
+   * start of a number and not a whole one (`3.`, `1e-`, `-`) in a column that holds numbers. A
+   * cut that happens to leave a complete value (`3.1` of `3.14`) cannot be told from data.
+   */
   finish(): Frame {
     if (this.state === State.InQuotes || this.state === State.QuoteInQuotes) {
       if (this.state === State.InQuotes) {
@@ -174,6 +199,7 @@ export class CsvParser {
       this.state = State.AfterQuoted;
     }
     if (this.fieldIndex > 0 || this.field !== '' || this.state === State.AfterQuoted) {
+      this.checkUnterminatedRecord();
       this.endField('', 0, 0);
       this.endRecord();
     }
@@ -182,6 +208,10 @@ export class CsvParser {
     return { numRows: this.builders[0]?.length ?? 0, columns };
   }
 }
+
+// A number cut short: a sign, digits and a dot, or a mantissa and an exponent marker with no
+// exponent digits. None of these is how any CSV writer spells a number.
+const CUT_NUMBER = /^[+-]?(?:\.|\d+\.|\d*\.?\d+[eE][+-]?)?$/;
 
 /** Header names made unique and non-empty, since columns are looked up by name. */
 function uniqueNames(names: readonly string[]): string[] {
