@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import {
   mulberry32,
   type SyntheticSweep,
@@ -216,4 +218,32 @@ export async function writeSquiggleDemo(lake: Lake): Promise<SquiggleDemo> {
   await write('attention_summary', attention);
   await lake.refresh(); // the grids table is built when a lake opens; these grids are new
   return { written, sweep };
+}
+
+/**
+ * The sample file the demo's `runlake import … metrics_scalar` hint loads: a few loss values of a
+ * run the lake does not have yet, one JSON object per line as an exporter would write them.
+ */
+export const SAMPLE_METRICS_FILE = 'my-metrics.jsonl';
+
+/**
+ * Writes {@link SAMPLE_METRICS_FILE} into a demo lake directory (beside its datasets, where no
+ * view reads it) and returns its path.
+ *
+ * @example
+ * ```ts
+ * await writeSampleMetrics('runlake-demo-squiggle'); // 'runlake-demo-squiggle/my-metrics.jsonl'
+ * ```
+ */
+export async function writeSampleMetrics(lakeDir: string): Promise<string> {
+  const file = path.join(lakeDir, SAMPLE_METRICS_FILE);
+  const rows = [0, 100, 200, 300, 400].map((step) => ({
+    run_id: 'my-run',
+    step,
+    metric_name: 'loss',
+    value: Number((4.2 / Math.sqrt(1 + step / 100)).toFixed(4)),
+    split: 'train',
+  }));
+  await writeFile(file, rows.map((row) => `${JSON.stringify(row)}\n`).join(''));
+  return file;
 }

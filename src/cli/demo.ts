@@ -15,7 +15,8 @@ import {
 } from '../lake/index.js';
 import { checkShardRefs } from '../shards/index.js';
 import { writeStdout } from './common.js';
-import { writeSquiggleDemo } from './demo-squiggle.js';
+import { writeSampleMetrics, writeSquiggleDemo } from './demo-squiggle.js';
+import { runlakeInvocation, shellWord } from './invocation.js';
 import { renderTable } from './output.js';
 import { nonNegativeInteger, positiveInteger } from './parse.js';
 import { serveUntilSignal } from './serve.js';
@@ -96,7 +97,8 @@ export function registerDemoCommand(program: Command): void {
         lake.close();
       }
       lines.push('', ...(await squiggleDemo(squiggleOut)));
-      lines.push('', 'Try next:', ...nextSteps(out, squiggleOut));
+      const sampleMetrics = await writeSampleMetrics(squiggleOut);
+      lines.push('', 'Try next:', ...nextSteps(out, squiggleOut, sampleMetrics));
       await writeStdout(`${lines.join('\n')}\n`);
       if (options.serve) {
         await serveUntilSignal(squiggleOut, {
@@ -275,21 +277,28 @@ const SQUIGGLE_QUERIES = [
   },
 ];
 
-function nextSteps(out: string, squiggleOut: string): string[] {
+/**
+ * The "Try next" lines: each runs as printed from the directory the demo ran in (the CLI as
+ * {@link runlakeInvocation} finds it, paths shell-quoted, every file it writes inside a demo lake
+ * directory), except `serve`, which runs until interrupted. Lines starting with `#` are notes.
+ */
+function nextSteps(out: string, squiggleOut: string, sampleMetrics: string): string[] {
+  const cli = runlakeInvocation();
+  const [o, sq] = [shellWord(out), shellWord(squiggleOut)];
   return [
-    `  runlake info ${out}`,
-    `  runlake query ${out} events --where "op = 'delete' AND regret < 0.02" --limit 10`,
-    `  runlake query ${out} --sql "SELECT grid_id, seed, max(privacy_spent) FROM events GROUP BY ALL" --format csv`,
-    `  runlake query ${out} seeds --format parquet --out seeds.parquet`,
-    `  python3 -c "import pyarrow.dataset as ds; print(ds.dataset('${out}/events', partitioning='hive').count_rows())"`,
-    '  write your own rows from Python: see examples/python/ and docs/lake.md',
-    `  runlake query ${squiggleOut} --sql "SELECT run_id, layer, step, effective_rank FROM geometry_state WHERE module = 'resid_post' ORDER BY ALL LIMIT 20"`,
-    `  runlake match ${squiggleOut} --run tiny-lr0.0003-s2 --layer 2 --module resid_post --top 3`,
-    `  runlake analyze ${squiggleOut}        # incremental: nothing new, nothing recomputed`,
-    `  runlake validate ${squiggleOut}`,
-    `  runlake serve ${squiggleOut}          # dashboard + query API on http://127.0.0.1:8787/ (runlake demo --serve)`,
-    '  runlake export-viewer --out visualize_results.html   # standalone Parquet/CSV/JSON viewer, no server',
-    `  runlake schema geometry_state        # every dataset's columns: docs/schemas.md`,
-    `  runlake import ${squiggleOut} metrics_scalar my-metrics.jsonl`,
+    `  ${cli} info ${o}`,
+    `  ${cli} query ${o} events --where "op = 'delete' AND regret < 0.02" --limit 10`,
+    `  ${cli} query ${o} --sql "SELECT grid_id, seed, max(privacy_spent) FROM events GROUP BY ALL" --format csv`,
+    `  ${cli} query ${o} seeds --format parquet --out ${shellWord(path.join(out, 'seeds.parquet'))}`,
+    `  python3 -c "import pyarrow.dataset as ds; print(ds.dataset('${out}/events', partitioning='hive').count_rows())"   # needs pyarrow`,
+    '  # write your own rows from Python: see examples/python/ and docs/lake.md',
+    `  ${cli} query ${sq} --sql "SELECT run_id, layer, step, effective_rank FROM geometry_state WHERE module = 'resid_post' ORDER BY ALL LIMIT 20"`,
+    `  ${cli} match ${sq} --run tiny-lr0.0003-s2 --layer 2 --module resid_post --top 3`,
+    `  ${cli} analyze ${sq}        # incremental: nothing new, nothing recomputed`,
+    `  ${cli} validate ${sq}`,
+    `  ${cli} serve ${sq}          # dashboard + query API on http://127.0.0.1:8787/ (or: ${cli} demo --serve)`,
+    `  ${cli} export-viewer --out ${shellWord(path.join(squiggleOut, 'visualize_results.html'))}   # standalone Parquet/CSV/JSON viewer, no server`,
+    `  ${cli} schema geometry_state        # every dataset's columns: docs/schemas.md`,
+    `  ${cli} import ${sq} metrics_scalar ${shellWord(sampleMetrics)}   # a sample file the demo wrote`,
   ];
 }
