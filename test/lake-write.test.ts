@@ -13,7 +13,6 @@ import {
   lakePaths,
   openLake,
   ParamsError,
-  PartitionValueError,
   RowValidationError,
   RunlakeError,
   readGridRecord,
@@ -368,7 +367,9 @@ describe('bad input', () => {
         partitionByParams: ['variant'],
       },
     ).catch((e) => e);
-    expect(error).toBeInstanceOf(PartitionValueError);
+    // The row path names the row and the column (callers reading a file add the file).
+    expect(error).toBeInstanceOf(RowValidationError);
+    expect(error).toMatchObject({ rowIndex: 0, column: 'variant' });
     expect(error.message).toContain('255 bytes');
     expect(visibleFiles(base)).toEqual([]);
   });

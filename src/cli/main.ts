@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { duckdbFileSystemError, fileSystemError, oneLineSqlMessage, RunlakeError } from '../lake/index.js';
+import {
+  duckdbFileSystemError,
+  fileSystemError,
+  oneLineSqlMessage,
+  parquetFileError,
+  RunlakeError,
+  SqlError,
+} from '../lake/index.js';
 import { registerAnalyzeCommand } from './analyze.js';
 import { registerConvertCommand } from './convert.js';
 import { registerConvertFileCommand } from './convert-file.js';
@@ -106,10 +113,13 @@ async function main(argv: readonly string[]): Promise<number> {
 // errno error (ENOSPC, EROFS, ENOTDIR…) with the path Node recorded, a DuckDB IO error of a full
 // or read-only disk with its file. Anything else is returned as it is.
 function namedError(error: unknown): unknown {
+  // Errors runlake already named (an input file, a row) keep their name; a SqlError only carries
+  // DuckDB's text, which may be about a broken part file or a full disk.
+  if (error instanceof RunlakeError && !(error instanceof SqlError)) return error;
   const fromFs = fileSystemError(error);
   if (fromFs !== error) return fromFs;
   if (error instanceof Error) {
-    const fromDuckdb = duckdbFileSystemError(error.message);
+    const fromDuckdb = duckdbFileSystemError(error.message) ?? parquetFileError(error);
     if (fromDuckdb) return fromDuckdb;
   }
   return error;

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
+import { fileSystemError } from './fs-errors.js';
 
 /**
  * Writes `contents` to `file` so that readers see either the old file or the whole new one: the
@@ -14,20 +15,24 @@ import lockfile from 'proper-lockfile';
  * ```
  */
 export async function writeFileAtomic(file: string, contents: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+  await mkdir(path.dirname(file), { recursive: true }).catch((error: unknown) => {
+    throw fileSystemError(error, path.dirname(file), 'create directory');
+  });
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomUUID()}.tmp`);
-  await writeAndSync(temp, contents);
+  await writeAndSync(temp, contents); // removes the temp file itself when it fails
   try {
     await rename(temp, file);
   } catch (error) {
     await unlink(temp).catch(() => {});
-    throw error;
+    throw fileSystemError(error, file, 'write');
   }
   await fsyncPath(path.dirname(file));
 }
 
 /**
- * Writes and fsyncs a new file; fails if it exists.
+ * Writes and fsyncs a new file; fails if it exists. A write that fails part-way (a full disk)
+ * removes the file it created, so no half-written temp file is left behind, and the error names
+ * the file and the cause (`FileSystemError`).
  *
  * @example
  * ```ts
@@ -35,13 +40,21 @@ export async function writeFileAtomic(file: string, contents: string): Promise<v
  * ```
  */
 export async function writeAndSync(file: string, contents: string): Promise<void> {
-  const handle = await open(file, 'wx');
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'wx');
+  } catch (error) {
+    throw fileSystemError(error, file, 'write');
+  }
   try {
     await handle.writeFile(contents, 'utf8');
     await handle.sync();
-  } finally {
-    await handle.close();
+  } catch (error) {
+    await handle.close().catch(() => {});
+    await unlink(file).catch(() => {});
+    throw fileSystemError(error, file, 'write');
   }
+  await handle.close();
 }
 
 /**
@@ -72,12 +85,18 @@ export async function fsyncPath(file: string): Promise<void> {
  * ```
  */
 export async function withFileLock<T>(file: string, critical: () => Promise<T>): Promise<T> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const release = await lockfile.lock(file, {
-    realpath: false,
-    stale: 10_000,
-    retries: { retries: 200, minTimeout: 5, maxTimeout: 100, factor: 1.5, randomize: true },
+  await mkdir(path.dirname(file), { recursive: true }).catch((error: unknown) => {
+    throw fileSystemError(error, path.dirname(file), 'create directory');
   });
+  const release = await lockfile
+    .lock(file, {
+      realpath: false,
+      stale: 10_000,
+      retries: { retries: 200, minTimeout: 5, maxTimeout: 100, factor: 1.5, randomize: true },
+    })
+    .catch((error: unknown) => {
+      throw fileSystemError(error, `${file}.lock`, 'lock');
+    });
   try {
     return await critical();
   } finally {

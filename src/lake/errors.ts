@@ -118,7 +118,11 @@ export class PartitionValueError extends RunlakeError {
     readonly value: unknown,
     readonly reason: string,
   ) {
-    super(`partition column "${column}" value ${JSON.stringify(value) ?? String(value)}: ${reason}`);
+    const text = JSON.stringify(value) ?? String(value);
+    // Long values (the usual reason a segment is refused) are cut so the error stays one line.
+    super(
+      `partition column "${column}" value ${text.length > 60 ? `${text.slice(0, 57)}…` : text}: ${reason}`,
+    );
   }
 }
 

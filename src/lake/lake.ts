@@ -22,6 +22,7 @@ import { EnumValueError, RunlakeError, SqlError } from './errors.js';
 import { type GridRecord, listGridRecords } from './grids.js';
 import { type LakePaths, lakePaths } from './layout.js';
 import { type DatasetManifest, manifestExists, readManifest } from './manifest.js';
+import { parquetFileError } from './parquet-file-error.js';
 import { type PartitionValue, partitionDirectory } from './partition-path.js';
 import type { Row } from './row-batch.js';
 import { resolveLakeSchemaSet, type SchemaSet } from './schema-set.js';
@@ -129,7 +130,7 @@ export class Lake {
     try {
       return await queryObjects(this.connection, sql);
     } catch (error) {
-      throw new SqlError(sql, error);
+      throw parquetFileError(error) ?? new SqlError(sql, error);
     }
   }
 
@@ -147,7 +148,7 @@ export class Lake {
     try {
       return await this.connection.runAndReadAll(sql);
     } catch (error) {
-      throw new SqlError(sql, error);
+      throw parquetFileError(error) ?? new SqlError(sql, error);
     }
   }
 
@@ -163,7 +164,7 @@ export class Lake {
     try {
       await this.connection.run(sql);
     } catch (error) {
-      throw new SqlError(sql, error);
+      throw parquetFileError(error) ?? new SqlError(sql, error);
     }
   }
 
@@ -566,6 +567,20 @@ export function readParquetSql(glob: string, manifest: DatasetManifest): string 
 }
 
 async function createDatasetView(
+  connection: DuckDBConnection,
+  paths: LakePaths,
+  name: string,
+  definition: DatasetDefinition | undefined,
+): Promise<LakeDataset> {
+  try {
+    return await createDatasetViewUnnamed(connection, paths, name, definition);
+  } catch (error) {
+    // A broken part file fails the view's schema probe; name the file, not DuckDB's glob.
+    throw parquetFileError(error) ?? error;
+  }
+}
+
+async function createDatasetViewUnnamed(
   connection: DuckDBConnection,
   paths: LakePaths,
   name: string,

@@ -1,5 +1,5 @@
 import { type ColumnType, columnTypeSql, inferValueType, t, unifyTypes } from './column-types.js';
-import { RowValidationError } from './errors.js';
+import { PartitionValueError, RowValidationError } from './errors.js';
 import { formatPartitionValue, type PartitionValue, partitionDirectory } from './partition-path.js';
 
 /** One row as a caller hands it in: column name to value. */
@@ -92,6 +92,16 @@ export function buildRowBatch(
   const fail = (row: number, column: string, reason: string): never => {
     throw new RowValidationError(dataset, row, column, reason);
   };
+  // A value that cannot name a directory is a fault of one row: say which (callers reading a
+  // file add the file), rather than only the column.
+  const partitionText = <T>(row: number, make: () => T): T => {
+    try {
+      return make();
+    } catch (error) {
+      if (!(error instanceof PartitionValueError)) throw error;
+      return fail(row, error.column, `partition value ${describe(error.value)}: ${error.reason}`);
+    }
+  };
 
   // Rows of one call usually share their partition and their key order: remember the previous
   // row's raw partition values and the column at each key position, so the common case costs a
@@ -130,7 +140,7 @@ export function buildRowBatch(
           fail(r, source.name, `partition value ${describe(value)} is not a ${columnTypeSql(source.type)}`);
         }
         if (source.type.kind === 'float64') value = Number(value);
-        const formatted = formatPartitionValue(source.name, value as PartitionValue);
+        const formatted = partitionText(r, () => formatPartitionValue(source.name, value as PartitionValue));
         const fixed = fixedText[k];
         if (fixed !== undefined && formatted !== fixed) {
           fail(r, source.name, `row has ${describe(value)} but the write is for ${source.name}=${fixed}`);
@@ -141,7 +151,9 @@ export function buildRowBatch(
       const known = partitionIndex.get(tupleKey);
       if (known === undefined) {
         // Fails here, before any file exists, for a value that cannot name a directory.
-        partitionDirectory(partitionSources.map((p, k) => [p.name, text[k] as string]));
+        partitionText(r, () =>
+          partitionDirectory(partitionSources.map((p, k) => [p.name, text[k] as string])),
+        );
         index = partitions.length;
         partitionIndex.set(tupleKey, index);
         partitions.push({ text, rowCount: 0 });

@@ -14,6 +14,7 @@ import { withStagingConnection } from './duckdb.js';
 import { type EnumDomain, readLakeEnumValues } from './enum-domain.js';
 import { datasetManifest, listDatasetNames } from './lake.js';
 import { type LakePaths, lakePaths } from './layout.js';
+import { parquetFileError } from './parquet-file-error.js';
 import { HIVE_NULL_PARTITION, parsePartitionPath } from './partition-path.js';
 import { getSchemaSet, resolveLakeSchemaSet, type SchemaSet } from './schema-set.js';
 import { checkLakeMetadata } from './validate-metadata.js';
@@ -269,7 +270,12 @@ async function validateDataset(
       );
       rows += Number(meta.getRowsJS()[0]?.[0] ?? 0);
     } catch (error) {
-      fileReport('', 'unreadable', `cannot read the file: ${(error as Error).message.split('\n')[0]}`);
+      const broken = parquetFileError(error);
+      fileReport(
+        '',
+        'unreadable',
+        `cannot read the file: ${broken ? broken.reason : (error as Error).message.split('\n')[0]}`,
+      );
       continue;
     }
     const present = new Set(described.map(([c]) => c));

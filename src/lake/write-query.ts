@@ -9,7 +9,12 @@ import {
   quoteLiteral,
 } from './column-types.js';
 import type { DatasetDefinition } from './dataset.js';
-import { ColumnValidationError, DatasetLayoutError } from './errors.js';
+import {
+  ColumnValidationError,
+  DatasetLayoutError,
+  PartitionValueError,
+  RowValidationError,
+} from './errors.js';
 import { lakePaths } from './layout.js';
 import { formatPartitionValue, type PartitionValue, partitionDirectory } from './partition-path.js';
 import type { PartitionSource } from './row-batch.js';
@@ -99,7 +104,20 @@ export async function writeQuery(
       `SELECT DISTINCT ${keyExpressions.join(', ') || '1'} FROM ${table}`,
     );
     for (const row of distinct.getRows()) {
-      partitionDirectory(sources.map((s, k) => [s.name, String(row[k])]));
+      try {
+        partitionDirectory(sources.map((s, k) => [s.name, String(row[k])]));
+      } catch (error) {
+        if (!(error instanceof PartitionValueError)) throw error;
+        // Name the first row holding the value (callers reading a file add the file).
+        const match = sources.map((_, k) => `${keyExpressions[k]} = ${quoteLiteral(String(row[k]))}`);
+        const first = await firstRow(connection, table, match.join(' AND ') || 'true');
+        throw new RowValidationError(
+          dataset.name,
+          first ?? 0,
+          error.column,
+          `partition value ${String(error.message).replace(/^partition column "[^"]*" value /, '')}`,
+        );
+      }
     }
 
     const manifest = await reconcileManifest(connection, paths, dataset, sources, columns);
@@ -155,19 +173,22 @@ async function partitionExpression(
     fallback === undefined
       ? `CAST(${column} AS VARCHAR)`
       : `coalesce(CAST(${column} AS VARCHAR), ${quoteLiteral(formatPartitionValue(source.name, fallback))})`;
-  const count = async (where: string) =>
-    Number(
-      (await connection.runAndReadAll(`SELECT count(*) FROM ${table} WHERE ${where}`)).getRows()[0]?.[0] ?? 0,
-    );
   if (fallback === undefined) {
-    const nulls = await count(`${column} IS NULL`);
-    if (nulls > 0) fail(source.name, `partition key is null in ${nulls} rows (and no default was given)`);
+    const nulls = await countRows(connection, table, `${column} IS NULL`);
+    if (nulls.count > 0)
+      fail(
+        source.name,
+        `partition key is null in ${nulls.count} rows, first row ${nulls.first} (and no default was given)`,
+      );
   }
   if (source.fixedValue !== undefined) {
     const fixed = formatPartitionValue(source.name, source.fixedValue as PartitionValue);
-    const mismatched = await count(`${text} <> ${quoteLiteral(fixed)}`);
-    if (mismatched > 0)
-      fail(source.name, `${mismatched} rows disagree with ${source.name}=${fixed} of this write`);
+    const mismatched = await countRows(connection, table, `${text} <> ${quoteLiteral(fixed)}`);
+    if (mismatched.count > 0)
+      fail(
+        source.name,
+        `${mismatched.count} rows disagree with ${source.name}=${fixed} of this write, first row ${mismatched.first}`,
+      );
   }
   return text;
 }
@@ -195,10 +216,30 @@ async function checkTypedColumns(
   for (const definition of dataset.columns ?? []) {
     if (definition.nullable !== false) continue;
     if (!present.has(definition.name)) fail(definition.name, 'non-null column is missing');
-    const reader = await connection.runAndReadAll(
-      `SELECT count(*) FROM ${table} WHERE ${quoteIdentifier(definition.name)} IS NULL`,
-    );
-    const nulls = Number(reader.getRows()[0]?.[0] ?? 0);
-    if (nulls > 0) fail(definition.name, `null in ${nulls} rows of a non-null column`);
+    const nulls = await countRows(connection, table, `${quoteIdentifier(definition.name)} IS NULL`);
+    if (nulls.count > 0)
+      fail(definition.name, `null in ${nulls.count} rows of a non-null column, first row ${nulls.first}`);
   }
+}
+
+// Rows are numbered 0-based in the order of the query's result (for a file read in order, the
+// file's data rows), via the temp table's rowid.
+async function countRows(
+  connection: DuckDBConnection,
+  table: string,
+  where: string,
+): Promise<{ count: number; first: number }> {
+  const [row] = (
+    await connection.runAndReadAll(`SELECT count(*), min(rowid) FROM ${table} WHERE ${where}`)
+  ).getRows();
+  return { count: Number(row?.[0] ?? 0), first: Number(row?.[1] ?? 0) };
+}
+
+async function firstRow(
+  connection: DuckDBConnection,
+  table: string,
+  where: string,
+): Promise<number | undefined> {
+  const { count, first } = await countRows(connection, table, where);
+  return count > 0 ? first : undefined;
 }
