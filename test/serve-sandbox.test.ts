@@ -268,7 +268,7 @@ describe('serve sandbox: hostile SQL, cross-site requests and tokens', () => {
     ];
     for (const url of endpoints) {
       for (const headers of [
-        { Host: 'evil.example:8787' },
+        { Host: 'evil.example:8787' } as Record<string, string>,
         { Host: 'attacker.localhost.evil.example' },
         { Origin: 'https://evil.example' },
         { Origin: 'null' },
@@ -290,7 +290,7 @@ describe('serve sandbox: hostile SQL, cross-site requests and tokens', () => {
 
   it('answers its own origin, IP hosts, localhost, and the origins and hosts it is told to allow', async () => {
     for (const headers of [
-      { Origin: 'http://127.0.0.1:8787' },
+      { Origin: 'http://127.0.0.1:8787' } as Record<string, string>,
       { Host: 'localhost:8787', Origin: 'http://localhost:8787' },
       { Host: '[::1]:8787' },
       { Host: '10.1.2.3:8787' },

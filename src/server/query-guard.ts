@@ -1,6 +1,9 @@
 import { type DuckDBConnection, type DuckDBPreparedStatement, StatementType } from '@duckdb/node-api';
-import { SqlError } from '../lake/index.js';
-import { ForbiddenQueryError, MemoryBudgetError } from './errors.js';
+import { RunlakeError, SqlError } from '../lake/index.js';
+import { ForbiddenQueryError, MemoryBudgetError, PayloadTooLargeError } from './errors.js';
+
+/** The largest serialized parse tree the guard reads (see assertPlainQuery). */
+const MAX_TREE_CHARS = 64 * 1024 * 1024;
 
 /**
  * Table functions a served query may call: generators, the file readers (confined to the lake by
@@ -136,13 +139,21 @@ async function assertPlainQuery(
   query: string,
   prefix: string | undefined,
 ): Promise<void> {
-  let parsed: SerializedSql;
+  let tree: string;
   try {
     const reader = await connection.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [query]);
-    parsed = JSON.parse(String(reader.getRowsJS()[0]?.[0])) as SerializedSql;
+    tree = String(reader.getRowsJS()[0]?.[0]);
   } catch (error) {
-    throw new SqlError(query, error);
+    throw duckdbRefusal(query, error);
   }
+  // The tree is tens of times the SQL's size; past this, parsing it would cost more memory than
+  // any real dashboard query needs.
+  if (tree.length > MAX_TREE_CHARS) {
+    throw new PayloadTooLargeError(
+      `the query's parse tree is larger than ${MAX_TREE_CHARS} characters; split or simplify the query`,
+    );
+  }
+  const parsed = JSON.parse(tree) as SerializedSql;
   if (parsed.error) {
     if (parsed.error_type === 'not implemented') {
       const kind = `${prefix ? `${prefix} of ` : ''}a ${leadingKeyword(query)} statement`;
@@ -150,7 +161,7 @@ async function assertPlainQuery(
         `the query API runs read-only queries only (SELECT, WITH, FROM, VALUES, DESCRIBE, SUMMARIZE, SHOW, EXPLAIN [ANALYZE] of those); this is ${kind}`,
       );
     }
-    throw new SqlError(query, new Error(parsed.error_message ?? 'the SQL does not parse'));
+    throw duckdbRefusal(query, new Error(parsed.error_message ?? 'the SQL does not parse'));
   }
   if ((parsed.statements?.length ?? 0) !== 1) {
     throw new ForbiddenQueryError(
@@ -234,9 +245,9 @@ export function statementTypeName(type: StatementType): string {
  * ```
  */
 export function duckdbRefusal(sql: string, error: unknown): Error {
-  if (error instanceof ForbiddenQueryError || error instanceof SqlError) return error;
+  if (error instanceof RunlakeError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  if (/^Out of Memory Error/.test(message)) {
+  if (/^Out of Memory Error|std::bad_alloc|bad allocation/.test(message)) {
     return new MemoryBudgetError(
       `the query needs more memory than the server's budget (--memory-budget): ${message.split('\n')[0]}`,
     );

@@ -207,6 +207,9 @@ export class QueryProcess {
           this.#restart(child);
           throw new QueryTimeoutError(this.#options.limits.timeoutMs);
         }
+        // A query refused for memory leaves the process's heap grown and fragmented, and DuckDB's
+        // buffers full; a fresh process gives the next queries the whole budget again.
+        if (error instanceof RemoteError && error.response.body.kind === 'memory') this.#recycle(child);
         if (!(error instanceof ProcessStoppedError)) throw error;
         this.#restart(child);
         if (attempt > 0) {
@@ -222,6 +225,27 @@ export class QueryProcess {
   async close(): Promise<void> {
     this.#closed = true;
     await (await this.#child.catch(() => undefined))?.close();
+  }
+
+  // Replaces a process that still works (but should not be kept): the old one answers until the
+  // new one is ready, so nobody waits for the start; what is still in the old one when it closes is
+  // sent again to the new one.
+  #recycle(child: Child): void {
+    if (this.#closed || this.#retired.has(child)) return;
+    this.#retired.add(child);
+    this.restarts++;
+    Child.start(this.#options).then(
+      (next) => {
+        if (this.#closed) {
+          void next.close();
+          return;
+        }
+        this.#child = Promise.resolve(next);
+        void child.close();
+      },
+      // The old process keeps serving; the next refusal for memory tries again.
+      () => this.#retired.delete(child),
+    );
   }
 
   // Replaces a stopped (or to-be-killed) process once; concurrent callers share the replacement.
