@@ -17,6 +17,7 @@ import {
   type WriteResult,
   withStagingConnection,
 } from '../lake/index.js';
+import { csvReadError, readCsvHeader, strictCsvSource } from './csv-strict.js';
 
 /** File formats {@link importFile} reads, each through DuckDB's own reader. */
 export const IMPORT_FORMATS = ['jsonl', 'json', 'csv', 'parquet'] as const;
@@ -132,11 +133,23 @@ const READERS: Record<ImportFormat, Reader> = {
     return parsed.map((row, i) => jsonObject(file, row, `element ${i}`));
   },
   csv: async (file, declared) => {
-    const rows = await duckdbRows(
-      file,
-      'csv',
-      `read_csv(${quoteLiteral(path.resolve(file))}, header = true, all_varchar = true)`,
+    // A fixed dialect, every field as text: DuckDB's sniffer would read a ragged row as a file of
+    // one column named after the whole header line instead of naming the line.
+    const delimiter = path.extname(file).toLowerCase() === '.tsv' ? '\t' : ',';
+    const inputPath = path.resolve(file);
+    const header = await readCsvHeader(file, inputPath, delimiter);
+    const source = strictCsvSource(
+      inputPath,
+      delimiter,
+      header.map((name) => ({ name, type: 'VARCHAR' })),
     );
+    const rows = await withStagingConnection(async (connection) => {
+      try {
+        return (await connection.runAndReadAll(`SELECT * FROM ${source}`)).getRowObjectsJS() as ImportRow[];
+      } catch (error) {
+        throw csvReadError(file, error);
+      }
+    });
     for (const [index, row] of rows.entries()) {
       for (const [key, value] of Object.entries(row)) {
         try {

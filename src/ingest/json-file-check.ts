@@ -31,6 +31,21 @@ export interface JsonFileShape {
   readonly largestRowBytes: number;
 }
 
+/**
+ * Limits {@link checkJsonFile} enforces; the defaults are runlake's.
+ *
+ * @example
+ * ```ts
+ * await checkJsonFile('a.jsonl', 'a.jsonl', 'lines', { maxDepth: 64, maxRowBytes: 1 << 20 });
+ * ```
+ */
+export interface JsonFileLimits {
+  /** Deepest nesting accepted (default {@link MAX_JSON_DEPTH}). */
+  readonly maxDepth?: number;
+  /** Largest row accepted, in bytes (default {@link MAX_JSON_ROW_BYTES}). */
+  readonly maxRowBytes?: number;
+}
+
 const CHUNK_BYTES = 1 << 20;
 
 /**
@@ -52,8 +67,10 @@ export async function checkJsonFile(
   file: string,
   input: string,
   layout: JsonLayout,
-  maxDepth = MAX_JSON_DEPTH,
+  limits: JsonFileLimits = {},
 ): Promise<JsonFileShape> {
+  const maxDepth = limits.maxDepth ?? MAX_JSON_DEPTH;
+  const maxRowBytes = limits.maxRowBytes ?? MAX_JSON_ROW_BYTES;
   const rowDepth = layout === 'array' ? 1 : 0;
   const state: ScanState = {
     depth: 0,
@@ -100,11 +117,11 @@ export async function checkJsonFile(
   } finally {
     await handle.close();
   }
-  if (state.largestRow > MAX_JSON_ROW_BYTES) {
+  if (state.largestRow > maxRowBytes) {
     throw new InvalidJsonError(
       input,
       `line ${state.largestRowLine}, row ${state.largestRowIndex}: the row is ${mebibytes(state.largestRow)}; ` +
-        `runlake reads JSON rows of at most ${mebibytes(MAX_JSON_ROW_BYTES)}`,
+        `runlake reads JSON rows of at most ${mebibytes(maxRowBytes)}`,
     );
   }
   return { deepest: state.deepest, largestRowBytes: state.largestRow };
