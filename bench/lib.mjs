@@ -16,6 +16,7 @@ export const SCENARIOS = [
   'convert-file',
   'web-first-curve',
   'web-dashboard',
+  'serve-load',
 ];
 
 const USAGE = `usage: node bench/run.mjs [--rows N] [--only <scenario>] [--repeat K] [--keep]
@@ -26,7 +27,8 @@ const USAGE = `usage: node bench/run.mjs [--rows N] [--only <scenario>] [--repea
                   by ANALYZE_SAMPLES, ANALYZE_DIM (256) and ANALYZE_CHECKPOINTS (11) instead;
                   convert-file writes min(N, 3_800_000) rows of JSON (CONVERT_FILE_ROWS overrides), and
                   web-first-curve the same mask_impact rows (WEB_FIRST_CURVE_ROWS overrides);
-                  web-dashboard draws 200 runs x 10k steps (WEB_DASHBOARD_RUNS, _STEPS override)
+                  web-dashboard draws 200 runs x 10k steps (WEB_DASHBOARD_RUNS, _STEPS override);
+                  serve-load runs 50 clients x 10 s (SERVE_LOAD_CLIENTS, _SECONDS, _RUNS, _BASELINE)
   --only S        run one scenario: ${SCENARIOS.join(', ')}
   --repeat K      runs per measurement (default: 3 for query scenarios; for write scenarios 1 at
                   >= 5M rows, else 3; for convert-csv 1 at >= 1M rows, else 3)

@@ -126,6 +126,10 @@ async function main(options) {
     const { webDashboardScenario } = await import('./web-dashboard.mjs');
     results.scenarios['web-dashboard'] = await webDashboardScenario(options);
   }
+  if (run('serve-load')) {
+    const { serveLoadScenario } = await import('./serve-load.mjs');
+    results.scenarios['serve-load'] = await serveLoadScenario({ ...options, outDir: OUT_DIR });
+  }
   if (run('analyze-pipeline')) {
     const { analyzeScenario } = await import('./analyze.mjs');
     results.scenarios['analyze-pipeline'] = await analyzeScenario(options);
@@ -521,6 +525,10 @@ async function printResults(results) {
   if (results.scenarios['web-first-curve']) {
     const { printWebFirstCurve } = await import('./web-first-curve.mjs');
     printWebFirstCurve(results.scenarios['web-first-curve'], printTable);
+  }
+  if (results.scenarios['serve-load']) {
+    const { printServeLoad } = await import('./serve-load.mjs');
+    printServeLoad(results.scenarios['serve-load'], printTable);
   }
   if (results.scenarios['web-dashboard']) {
     const { printWebDashboard } = await import('./web-dashboard.mjs');
