@@ -598,7 +598,7 @@ describe('runlake demo --serve', () => {
         });
         child.on('exit', (code) => reject(new Error(`demo exited with ${code}: ${err}`)));
       });
-      expect(stdout).toContain(`runlake serve ${out}-squiggle`);
+      expect(stdout).toMatch(new RegExp(` serve ${out}-squiggle`));
       const response = await fetch(
         new URL(
           "/api/query?sql=SELECT%20count(*)%20AS%20n%20FROM%20events%20WHERE%20event_type%3D'bifurcation'",
