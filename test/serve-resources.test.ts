@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLake, type StartedServer, startServer } from '../src/index.js';
 import { tempDir } from './helpers/lake-fixtures.js';
@@ -120,6 +121,39 @@ describe('serve resources: memory budget, size limits, answers to others', () =>
     expect(tooMany.status).toBe(413);
     expect(await tooMany.text()).toContain('--max-runs');
   });
+
+  it('holds nothing for aborted uploads, and answers 507 (not a crash) to rows of 10 MB strings', async () => {
+    const rssBefore = process.memoryUsage().rss;
+    const url = new URL('/api/query', server.url);
+    for (let i = 0; i < 8; i++) {
+      await new Promise<void>((resolve) => {
+        const upload = http.request(url, {
+          method: 'POST',
+          headers: { 'Content-Type': 'text/plain', 'Content-Length': String(1024 ** 3) },
+        });
+        upload.on('error', () => resolve());
+        upload.on('response', (response) => {
+          response.resume();
+          response.on('end', () => {
+            upload.destroy();
+            resolve();
+          });
+        });
+        const chunk = Buffer.alloc(1024 ** 2, 0x20);
+        for (let m = 0; m < 8; m++) upload.write(chunk);
+        setTimeout(() => {
+          upload.destroy();
+          resolve();
+        }, 500);
+      });
+    }
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(200 * 1024 ** 2);
+    const restarts = server.server.queries.restarts;
+    const strings = await get("SELECT repeat('x', 10000000) AS s FROM range(100)");
+    expect(strings.status).toBe(507);
+    expect(await (await get('SELECT 5 AS x')).json()).toMatchObject({ rows: [{ x: 5 }] });
+    expect(server.server.queries.restarts - restarts).toBeLessThanOrEqual(1);
+  }, 60_000);
 
   it('refuses SQL longer than --max-sql-bytes with 413 naming the flag', async () => {
     const small = await startServer(dir, { port: 0, maxSqlBytes: 1024 });

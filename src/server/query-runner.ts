@@ -64,14 +64,18 @@ export async function runReadOnlyQuery(
     while (rows <= limits.maxRows) {
       const chunk = await result.fetchChunk();
       if (!chunk || chunk.rowCount === 0) break;
-      const values = chunk.convertColumns(JSDuckDBValueConverter);
       const take = Math.min(chunk.rowCount, limits.maxRows + 1 - rows);
-      values.forEach((column, c) => {
-        const kept = take < column.length ? column.slice(0, take) : column;
-        bytes += approximateBytes(kept);
-        columns[c]?.push(...kept);
+      // Value by value, so a chunk of huge strings stops at the limit instead of being converted
+      // whole first.
+      columns.forEach((column, c) => {
+        chunk.visitColumnValues(c, (value, row, _c, type) => {
+          if (row >= take) return;
+          const converted = JSDuckDBValueConverter(value, type, JSDuckDBValueConverter);
+          bytes += approximateBytes(converted);
+          if (bytes > limits.maxAnswerBytes) throw new AnswerTooLargeError(limits.maxAnswerBytes);
+          column.push(converted);
+        });
       });
-      if (bytes > limits.maxAnswerBytes) throw new AnswerTooLargeError(limits.maxAnswerBytes);
       rows += take;
     }
     const rowCount = Math.min(rows, limits.maxRows);
