@@ -68,8 +68,13 @@ export function registerValidateCommand(program: Command): void {
         await writeStdout(`${lines.join('\n')}\n`);
       }
       if (!report.ok) {
+        // Broken metadata is named on the error line too: it is what to fix first.
+        const metadata = report.violations.filter((v) => v.kind === 'metadata').map((v) => v.file);
+        const named = metadata.length
+          ? `; broken metadata: ${metadata.slice(0, 3).join(', ')}${metadata.length > 3 ? `, +${metadata.length - 3} more` : ''}`
+          : '';
         throw new ValidationFailedError(
-          `${violations} violation${violations === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}`,
+          `${violations} violation${violations === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}${named}`,
         );
       }
     });
