@@ -21,7 +21,7 @@ describe('serve resources: memory budget, size limits, answers to others', () =>
   const dir = tempDir();
   let server: StartedServer;
 
-  const post = (path: string, body: BodyInit, type = 'text/plain') =>
+  const post = (path: string, body: string, type = 'text/plain') =>
     fetch(new URL(path, server.url), { method: 'POST', body, headers: { 'Content-Type': type } });
   const get = (sql: string) => fetch(new URL(`/api/query?sql=${encodeURIComponent(sql)}`, server.url));
 

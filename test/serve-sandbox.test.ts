@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attachGridId, createServer, openLake, type RunlakeServer, writeGridParams } from '../src/index.js';
@@ -62,6 +62,9 @@ describe('serve sandbox: hostile SQL, cross-site requests and tokens', () => {
 
   afterAll(async () => {
     await server?.close();
+    rmSync(path.join(cwdTmp, 'secret.txt'), { force: true });
+    // Only remove the directory if this test made it and DuckDB never used it.
+    if (readdirSync(cwdTmp).length === 0) rmSync(cwdTmp, { recursive: true });
   });
 
   const lakeJson = () => path.join(dir, '.runlake', 'lake.json');
@@ -200,7 +203,7 @@ describe('serve sandbox: hostile SQL, cross-site requests and tokens', () => {
         expect(JSON.stringify(body)).not.toContain('temp secret');
       }
     } finally {
-      (await import('node:fs')).rmSync(path.join(dir, 'escape_link'));
+      rmSync(path.join(dir, 'escape_link'));
     }
   });
 
