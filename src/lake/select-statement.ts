@@ -27,19 +27,50 @@ export class ReadOnlyQueryError extends RunlakeError {
   }
 }
 
-interface SerializedSql {
+/** DuckDB's parse of SQL text as `json_serialize_sql` returns it. */
+export interface SerializedSql {
+  /** Whether the text is not one or more SELECT trees (`error_type` "not implemented") or does not parse ("parser"). */
   readonly error?: boolean;
   readonly error_type?: string;
   readonly error_message?: string;
+  /** The character offset of a parser error. */
   readonly position?: string;
+  /** One parse tree per statement. */
   readonly statements?: readonly unknown[];
 }
 
-// DuckDB's parser, without binding or running anything: json_serialize_sql parses the text and
-// serializes SELECT trees; for anything else, or a syntax error, it says why (with the offset).
-async function serializeSql(connection: DuckDBConnection, sql: string): Promise<SerializedSql> {
+/**
+ * DuckDB's parser, without binding or running anything: `json_serialize_sql` parses the text and
+ * serializes SELECT trees (SELECT, WITH, FROM-first, VALUES, DESCRIBE, SUMMARIZE, SHOW); for any
+ * other statement, or a syntax error, it says why (with the offset). The tree is returned as
+ * text, so a caller can bound its size before parsing it.
+ *
+ * @example
+ * ```ts
+ * JSON.parse(await serializeSqlText(connection, 'DROP VIEW runs')).error_type; // 'not implemented'
+ * ```
+ */
+export async function serializeSqlText(connection: DuckDBConnection, sql: string): Promise<string> {
   const reader = await connection.runAndReadAll(`SELECT json_serialize_sql(${quoteLiteral(sql)})`);
-  return JSON.parse(String(reader.getRows()[0]?.[0] ?? '{}')) as SerializedSql;
+  return String(reader.getRows()[0]?.[0] ?? '{}');
+}
+
+async function serializeSql(connection: DuckDBConnection, sql: string): Promise<SerializedSql> {
+  return JSON.parse(await serializeSqlText(connection, sql)) as SerializedSql;
+}
+
+/**
+ * The first keyword of a statement, upper-cased, past leading comments and parentheses: how a
+ * refusal names a statement DuckDB will not serialize ("DROP", "COPY", "ATTACH").
+ *
+ * @example
+ * ```ts
+ * leadingKeyword('/* x *\/ drop view runs'); // 'DROP'
+ * ```
+ */
+export function leadingKeyword(sql: string): string {
+  const stripped = sql.replace(/^(?:[\s(]+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)+/, '');
+  return (/^[A-Za-z_]+/.exec(stripped)?.[0] ?? 'UNKNOWN').toUpperCase();
 }
 
 // A parser error as one line, its position mapped into the user's text (`offset` characters of
@@ -59,7 +90,7 @@ function syntaxError(sql: string, shown: string, serialized: SerializedSql, offs
 // The name of a statement's type for a refusal: DuckDB's, or the leading keyword where DuckDB
 // reports SELECT for a non-SELECT tree (PRAGMA, CALL rewritten to a table function).
 async function statementTypeName(connection: DuckDBConnection, sql: string): Promise<string> {
-  const keyword = /^[\s(]*(?:--[^\n]*\n\s*)*([A-Za-z_]+)/.exec(sql)?.[1]?.toUpperCase() ?? 'UNKNOWN';
+  const keyword = leadingKeyword(sql);
   try {
     const extracted = await connection.extractStatements(sql);
     const prepared = await extracted.prepare(0);

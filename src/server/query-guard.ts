@@ -1,5 +1,11 @@
 import { type DuckDBConnection, type DuckDBPreparedStatement, StatementType } from '@duckdb/node-api';
-import { RunlakeError, SqlError } from '../lake/index.js';
+import {
+  leadingKeyword,
+  RunlakeError,
+  type SerializedSql,
+  SqlError,
+  serializeSqlText,
+} from '../lake/index.js';
 import { ForbiddenQueryError, MemoryBudgetError, PayloadTooLargeError } from './errors.js';
 
 /** The largest serialized parse tree the guard reads (see assertPlainQuery). */
@@ -139,14 +145,6 @@ function remember(sql: string): void {
   if (ACCEPTED.size > ACCEPTED_MAX) ACCEPTED.delete(ACCEPTED.values().next().value as string);
 }
 
-/** DuckDB's parse of one statement as `json_serialize_sql` returns it. */
-interface SerializedSql {
-  readonly error: boolean;
-  readonly error_type?: string;
-  readonly error_message?: string;
-  readonly statements?: readonly unknown[];
-}
-
 // Step 1 and 2 of prepareReadOnly: the statement is a single SELECT tree that calls only allowed
 // functions. Parsing runs nothing: json_serialize_sql never binds or executes its argument.
 async function assertPlainQuery(
@@ -156,8 +154,7 @@ async function assertPlainQuery(
 ): Promise<void> {
   let tree: string;
   try {
-    const reader = await connection.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [query]);
-    tree = String(reader.getRowsJS()[0]?.[0]);
+    tree = await serializeSqlText(connection, query);
   } catch (error) {
     throw duckdbRefusal(query, error);
   }
@@ -195,12 +192,6 @@ async function assertPlainQuery(
       throw new ForbiddenQueryError(`the function ${name}() is not available through the query API`);
     }
   }
-}
-
-/** The first keyword of a statement, upper-cased, for messages ("DROP", "COPY", "ATTACH"…). */
-function leadingKeyword(sql: string): string {
-  const stripped = sql.replace(/^(?:\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)+/, '');
-  return (/^[A-Za-z_]+/.exec(stripped)?.[0] ?? 'non-query').toUpperCase();
 }
 
 // Every node of the serialized tree, iteratively (a deep tree must not exhaust the stack).
