@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attachGridId, createServer, openLake, type RunlakeServer, writeGridParams } from '../src/index.js';
@@ -347,6 +349,21 @@ describe('serve sandbox: hostile SQL, cross-site requests and tokens', () => {
     const cli = runlake('serve', dir, '--token', '', '--port', '0');
     expect(cli.code).not.toBe(0);
     expect(cli.stderr).toMatch(/token must be a non-empty string/);
+  });
+
+  it('says in one line that a port is busy, naming it and what to do', async () => {
+    const busy = http.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = String((busy.address() as AddressInfo).port);
+      const cli = runlake('serve', dir, '--port', port);
+      expect(cli.code).toBe(1);
+      expect(cli.stderr.trim().split('\n')).toEqual([
+        `runlake: port ${port} on 127.0.0.1 is already in use; pick another with --port (--port 0 takes any free one)`,
+      ]);
+    } finally {
+      busy.close();
+    }
   });
 
   it('warns about a token-less server reachable from other machines, and only then', async () => {

@@ -1,3 +1,4 @@
+import { readdirSync, statSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import { isLoopbackHost, SERVER_LIMIT_DEFAULTS, startServer } from '../server/index.js';
 import { existingLakeDirectory } from './common.js';
@@ -17,6 +18,14 @@ export interface ServeOptions {
   maxAnswerBytes?: number;
   allowHost?: string[];
   allowOrigin?: string[];
+}
+
+function isEmptyDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory() && readdirSync(dir).length === 0;
+  } catch {
+    return false;
+  }
 }
 
 // A token must be something: `--token ""` would otherwise look like protection and be none.
@@ -97,7 +106,11 @@ export function registerServeCommand(program: Command): void {
         "  curl 'http://127.0.0.1:8787/api/query?sql=SELECT+*+FROM+runs&format=json'",
     )
     .action(async (lakeDir: string, options: ServeOptions) => {
-      existingLakeDirectory(lakeDir);
+      // An empty folder is served (a dashboard opened before the first run writes says how to fill
+      // it), with a warning; a dataset's folder or another directory that is not a lake is refused.
+      if (isEmptyDirectory(lakeDir)) {
+        process.stderr.write(`warning: ${lakeDir} is empty, not a lake yet; serving it anyway\n`);
+      } else existingLakeDirectory(lakeDir);
       await serveUntilSignal(lakeDir, options);
     });
 }

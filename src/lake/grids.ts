@@ -64,9 +64,9 @@ export async function readGridRecord(baseOut: string, gridId: string): Promise<G
 
 /**
  * What is wrong with a parsed `grids/grid_id=<gridId>/params.json`, or `undefined` when it is
- * runlake's record of that grid: a `grid_id` equal to its directory's, a 64-hex `params_hash` the
- * grid id is the prefix of, and a `params` object. With `verifyHash`, the params must also hash
- * to `params_hash` (what `runlake validate` checks; readers trust the file).
+ * runlake's record of that grid: a `grid_id` equal to its directory's, a 64-hex `params_hash` and a
+ * `params` object. With `verifyHash` (what `runlake validate` checks; readers trust the file), the
+ * grid id must also be the prefix of `params_hash`, and the params must hash to it.
  *
  * @example
  * ```ts
@@ -93,11 +93,13 @@ export function gridRecordProblem(
     return wrong(`grid_id ${JSON.stringify(record.grid_id)} differs from its directory grid_id=${gridId}`);
   if (typeof record.params_hash !== 'string' || !/^[0-9a-f]{64}$/.test(record.params_hash))
     return wrong('"params_hash" is not a SHA-256 hex digest');
-  if (!record.params_hash.startsWith(gridId))
-    return wrong(`grid_id ${gridId} is not the prefix of params_hash ${record.params_hash}`);
   const paramsWrong = objectProblem(record.params);
   if (paramsWrong) return wrong(`"params" ${paramsWrong}`);
+  // Readers take the id as recorded: other writers (pandas scripts, exp_engine's older grid-id
+  // schemes) name grids their own way. `runlake validate` reports ids that are not runlake's.
   if (options.verifyHash) {
+    if (!record.params_hash.startsWith(gridId))
+      return `grid_id ${gridId} is not the prefix of params_hash ${record.params_hash.slice(0, GRID_ID_LENGTH)}… (not a runlake grid id)`;
     const actual = canonicalHash(record.params as Record<string, CanonicalValue>);
     if (actual !== record.params_hash)
       return `the params hash to ${actual.slice(0, GRID_ID_LENGTH)}…, not to the recorded params_hash ${record.params_hash.slice(0, GRID_ID_LENGTH)}… (edited after it was written?)`;
