@@ -1,7 +1,7 @@
 // Serve under load: 50 concurrent clients against `runlake serve` for a fixed time, on
 // /api/metrics (4 runs × 2,000 steps downsampled to 800 px) and /api/query (a per-run aggregate),
 // counting answers per second, latency percentiles and errors. Peer, measured in the same run on
-// the same lake: the server as it was before the sandbox and resource limits of issue 13 (built
+// the same lake (and runlake with --threads 1): the server as it was before the sandbox and resource limits of issue 13 (built
 // from git at SERVE_LOAD_BASELINE, default da30b13), which ran DuckDB inside the HTTP process.
 //
 //   node bench/run.mjs --only serve-load
@@ -69,8 +69,8 @@ async function baselineCli(outDir, commit) {
 }
 
 /** Starts `runlake serve` from `cli` and resolves with its URL and a stop function. */
-function startServe(cli, lakeDir) {
-  const child = spawn(process.execPath, [cli, 'serve', lakeDir, '--port', '0'], {
+function startServe(cli, lakeDir, extraArgs = []) {
+  const child = spawn(process.execPath, [cli, 'serve', lakeDir, '--port', '0', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -126,9 +126,11 @@ export async function serveLoadScenario(options) {
   progress(`serve-load: lake of ${runs} runs × ${STEPS} steps`);
   await ensureLake(lakeDir, runs);
   progress(`serve-load: baseline build (${commit})`);
+  const cli = path.join(REPO_DIR, 'dist', 'cli', 'main.js');
   const servers = {
-    runlake: path.join(REPO_DIR, 'dist', 'cli', 'main.js'),
-    baseline: await baselineCli(outDir, commit),
+    runlake: [cli],
+    'runlake --threads 1': [cli, ['--threads', '1']],
+    baseline: [await baselineCli(outDir, commit)],
   };
   let seed = 1;
   const random = () => {
@@ -144,8 +146,8 @@ export async function serveLoadScenario(options) {
   const result = { clients, seconds, runs, baseline: commit, endpoints: {} };
   for (const [endpoint, nextUrl] of Object.entries(endpoints)) {
     result.endpoints[endpoint] = {};
-    for (const [name, cli] of Object.entries(servers)) {
-      const server = await startServe(cli, lakeDir);
+    for (const [name, [serverCli, extraArgs]] of Object.entries(servers)) {
+      const server = await startServe(serverCli, lakeDir, extraArgs);
       try {
         await load(server.url, nextUrl, 4, 1); // warm-up
         progress(`serve-load: ${endpoint} on ${name}, ${clients} clients × ${seconds} s`);
@@ -170,7 +172,7 @@ export function printServeLoad(result, printTable) {
         `${r.p50Ms.toFixed(0)} ms`,
         `${r.p99Ms.toFixed(0)} ms`,
         String(r.errors),
-        server === 'runlake' ? `${fmt.ratio(r.perSecond / byServer.baseline.perSecond)}×` : '',
+        server === 'baseline' ? '' : `${fmt.ratio(r.perSecond / byServer.baseline.perSecond)}×`,
       ]),
     ),
   );

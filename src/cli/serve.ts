@@ -18,6 +18,7 @@ export interface ServeOptions {
   maxAnswerBytes?: number;
   allowHost?: string[];
   allowOrigin?: string[];
+  threads?: number;
 }
 
 function isEmptyDirectory(dir: string): boolean {
@@ -92,6 +93,11 @@ export function registerServeCommand(program: Command): void {
       `largest answer (default ${SERVER_LIMIT_DEFAULTS.maxAnswerBytes / MIB} MiB)`,
       byteSize,
     )
+    .option(
+      '--threads <n>',
+      'DuckDB threads for queries (default: one per core; 1 answers many small concurrent requests faster)',
+      positiveInteger,
+    )
     .option('--allow-host <names>', 'host names to answer to besides IP addresses and localhost', commaList)
     .option(
       '--allow-origin <origins>',
@@ -136,6 +142,7 @@ export async function serveUntilSignal(lakeDir: string, options: ServeOptions): 
     maxSqlBytes: options.maxSqlBytes,
     maxRuns: options.maxRuns,
     maxAnswerBytes: options.maxAnswerBytes,
+    threads: options.threads,
     allowHosts: options.allowHost,
     allowOrigins: options.allowOrigin,
   });
