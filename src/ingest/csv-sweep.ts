@@ -10,6 +10,7 @@ import {
   gridRecord,
   InputFileError,
   lakePaths,
+  listFilesNoFollow,
   type Params,
   quoteIdentifier,
   quoteLiteral,
@@ -18,7 +19,6 @@ import {
   withStagingConnection,
   writeSweepQuery,
 } from '../lake/index.js';
-import { listFilesNoFollow } from '../lake/walk.js';
 import { csvReadError, readCsvHeader, strictCsvSource } from './csv-strict.js';
 
 /** Which dataset a legacy CSV sweep lands in. */

@@ -25,5 +25,6 @@ export * from './sweep.js';
 export * from './typed-rows.js';
 export * from './validate.js';
 export * from './views.js';
+export * from './walk.js';
 export * from './write-query.js';
 export * from './write-rows.js';
