@@ -235,8 +235,7 @@ function* scalarFunctionsOf(root: unknown): Generator<string> {
  * ```
  */
 export function statementTypeName(type: StatementType): string {
-  const found = Object.entries(StatementType).find(([, value]) => value === type);
-  return found?.[0] ?? `statement type ${type}`;
+  return StatementType[type] ?? `statement type ${type}`;
 }
 
 /**

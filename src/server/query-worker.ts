@@ -17,17 +17,16 @@ import {
 import { type QueryLimits, runReadOnlyQuery } from './query-runner.js';
 import { metricSeriesToArrow, resultToArrow, resultToJson } from './result-encoding.js';
 import { openSandboxedLake, type SandboxedLake } from './sandbox.js';
-import type {
-  WorkerAnswer,
-  WorkerCall,
-  WorkerConfig,
-  WorkerHello,
-  WorkerOp,
-  WorkerReply,
+import {
+  ARROW_STREAM_TYPE,
+  type WorkerAnswer,
+  type WorkerCall,
+  type WorkerConfig,
+  type WorkerHello,
+  type WorkerOp,
+  type WorkerReply,
 } from './worker-protocol.js';
 
-/** The content type of Arrow IPC stream answers. */
-const ARROW = 'application/vnd.apache.arrow.stream';
 const JSON_TYPE = 'application/json; charset=utf-8';
 /** Rows encoded between two turns of the event loop, so one large answer does not stall the others. */
 const ROWS_PER_TURN = 2_000;
@@ -43,61 +42,51 @@ const HANDLERS: Readonly<Record<WorkerOp, Handler>> = {
   query: async (served, args, limits) => {
     const started = Date.now();
     const result = await runReadOnlyQuery(served, String(args.sql), limits);
-    if (args.arrow !== true) return json(await encodeRowsStreamed(resultToJson(result), started, limits));
-    return {
-      body: checkSize(resultToArrow(result), limits),
-      contentType: ARROW,
-      headers: {
-        'X-Runlake-Truncated': String(result.truncated),
-        'X-Runlake-Row-Count': String(result.rowCount),
-      },
-    };
+    if (args.arrow !== true) {
+      return {
+        body: await encodeRowsStreamed(resultToJson(result), started, limits),
+        contentType: JSON_TYPE,
+      };
+    }
+    return arrowAnswer(resultToArrow(result), limits, {
+      'X-Runlake-Truncated': String(result.truncated),
+      'X-Runlake-Row-Count': String(result.rowCount),
+    });
   },
-  lake: async (served) => json(JSON.stringify(await lakeSummary(served))),
-  runs: async (served, _args, limits) => json(JSON.stringify(await listRuns(served, limits))),
-  'metric-names': async (served, _args, limits) => json(JSON.stringify(await metricNames(served, limits))),
+  lake: async (served, _args, limits) => jsonAnswer(await lakeSummary(served), limits),
+  runs: async (served, _args, limits) => jsonAnswer(await listRuns(served, limits), limits),
+  'metric-names': async (served, _args, limits) => jsonAnswer(await metricNames(served, limits), limits),
   metrics: async (served, args, limits) => {
     const answer = await metricSeries(served, args.request as MetricRequest, limits);
-    if (args.arrow === true)
-      return { body: checkSize(metricSeriesToArrow(answer), limits), contentType: ARROW };
-    return json(checkSize(JSON.stringify(answer), limits));
+    return args.arrow === true
+      ? arrowAnswer(metricSeriesToArrow(answer), limits)
+      : jsonAnswer(answer, limits);
   },
   'metric-groups': async (served, args, limits) =>
-    json(
-      checkSize(
-        JSON.stringify(await metricGroups(served, args.request as MetricGroupRequest, limits)),
-        limits,
-      ),
-    ),
-  geometry: async (served, args, limits) =>
-    json(
-      checkSize(
-        JSON.stringify(
-          await geometryOfRun(
-            served,
-            {
-              run: String(args.run),
-              layer: typeof args.layer === 'number' ? args.layer : undefined,
-              module: typeof args.module === 'string' ? args.module : undefined,
-            },
-            limits,
-          ),
-        ),
-        limits,
-      ),
-    ),
+    jsonAnswer(await metricGroups(served, args.request as MetricGroupRequest, limits), limits),
+  geometry: async (served, args, limits) => {
+    const request = {
+      run: String(args.run),
+      layer: typeof args.layer === 'number' ? args.layer : undefined,
+      module: typeof args.module === 'string' ? args.module : undefined,
+    };
+    return jsonAnswer(await geometryOfRun(served, request, limits), limits);
+  },
   matches: async (served, args, limits) =>
-    json(checkSize(JSON.stringify(await matchesOf(served, String(args.signature), limits)), limits)),
+    jsonAnswer(await matchesOf(served, String(args.signature), limits), limits),
 };
 
-function json(body: string): WorkerAnswer {
+/** `value` as JSON text, refused past the answer limit. */
+function jsonAnswer(value: unknown, limits: QueryLimits): WorkerAnswer {
+  const body = JSON.stringify(value);
+  if (body.length > limits.maxAnswerBytes) throw new AnswerTooLargeError(limits.maxAnswerBytes);
   return { body, contentType: JSON_TYPE };
 }
 
-function checkSize<T extends string | Uint8Array>(body: T, limits: QueryLimits): T {
-  const size = typeof body === 'string' ? body.length : body.byteLength;
-  if (size > limits.maxAnswerBytes) throw new AnswerTooLargeError(limits.maxAnswerBytes);
-  return body;
+/** An Arrow IPC stream, refused past the answer limit. */
+function arrowAnswer(body: Uint8Array, limits: QueryLimits, headers?: Record<string, string>): WorkerAnswer {
+  if (body.byteLength > limits.maxAnswerBytes) throw new AnswerTooLargeError(limits.maxAnswerBytes);
+  return { body, contentType: ARROW_STREAM_TYPE, headers };
 }
 
 /**

@@ -11,10 +11,9 @@ import type { MetricRequest } from './metric-queries.js';
 import { QueryProcess } from './query-process.js';
 import type { QueryLimits } from './query-runner.js';
 import { defaultWebRoot, staticFile } from './static-files.js';
-import type { WorkerAnswer, WorkerOp } from './worker-protocol.js';
+import { ARROW_STREAM_TYPE, type WorkerAnswer, type WorkerOp } from './worker-protocol.js';
 
-/** The content type of Arrow IPC stream responses. */
-export const ARROW_STREAM_TYPE = 'application/vnd.apache.arrow.stream';
+export { ARROW_STREAM_TYPE } from './worker-protocol.js';
 
 /** The server's resource limits with their defaults (the `runlake serve` flags' defaults). */
 export const SERVER_LIMIT_DEFAULTS = {

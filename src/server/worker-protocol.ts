@@ -1,6 +1,9 @@
 import type { ErrorResponse } from './errors.js';
 import type { QueryLimits } from './query-runner.js';
 
+/** The content type of Arrow IPC stream answers. */
+export const ARROW_STREAM_TYPE = 'application/vnd.apache.arrow.stream';
+
 /** What the query process can be asked: one entry per data endpoint. */
 export type WorkerOp =
   | 'query'
