@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBResultReader } from '@duckdb/node-api';
 import { appendColumns } from './appender.js';
@@ -14,9 +14,10 @@ import {
   t,
   unifyTypes,
 } from './column-types.js';
+import { type LiveFile, latestVersion, loadSnapshot, type Snapshot } from './commit-log.js';
 import type { DatasetDefinition, DatasetRegistry } from './dataset.js';
 import { discoverDataset } from './discover.js';
-import { queryObjects } from './duckdb.js';
+import { queryObjects, withStagingConnection } from './duckdb.js';
 import { recordLakeEnumValues } from './enum-domain.js';
 import { EnumValueError, RunlakeError, SqlError } from './errors.js';
 import { type GridRecord, listGridRecords } from './grids.js';
@@ -34,7 +35,14 @@ import {
   type ViewDefinition,
   type ViewProblem,
 } from './views.js';
-import { listParquetFiles, type WriteOptions, type WriteResult, writeRows } from './write-rows.js';
+import {
+  listParquetFiles,
+  type PublishOptions,
+  stageAndPublish,
+  type WriteOptions,
+  type WriteResult,
+  writeRows,
+} from './write-rows.js';
 
 /** Options for {@link Lake.replace}. */
 export interface ReplaceOptions {
@@ -62,6 +70,13 @@ export interface OpenLakeOptions {
   readonly registry?: DatasetRegistry;
   /** DuckDB threads for queries (default: DuckDB's own choice, all cores). */
   readonly threads?: number;
+  /**
+   * Time travel: pins datasets to versions of their commit logs (`{ metrics_scalar: 12 }`).
+   * Datasets not named follow `asOf`, else the latest version.
+   */
+  readonly version?: Readonly<Record<string, number>>;
+  /** Time travel: pins every logged dataset to its last version committed at or before this time. */
+  readonly asOf?: Date;
 }
 
 /** A dataset as a lake connection sees it. */
@@ -72,8 +87,12 @@ export interface LakeDataset {
   readonly manifest: DatasetManifest;
   /** Number of Parquet part files when the view was created. */
   readonly fileCount: number;
-  /** The glob the view reads. */
+  /** The glob the view reads (a dataset without a commit log), else the dataset's directory. */
   readonly glob: string;
+  /** The log version the view reads; -1 for a dataset without a log (read by glob). */
+  readonly version: number;
+  /** Rows of the snapshot, from the log (undefined for a dataset without a log). */
+  readonly rowCount?: number;
 }
 
 /** Options for {@link Lake.queryDataset}. */
@@ -103,6 +122,8 @@ const RESERVED_DIRECTORIES = new Set(['grids']);
 export class Lake {
   #viewProblems: ViewProblem[] = [];
   readonly #datasets = new Map<string, LakeDataset>();
+  /** Datasets pinned to a version (time travel), resolved at open. */
+  readonly #pins = new Map<string, number>();
 
   constructor(
     readonly baseOut: string,
@@ -127,11 +148,61 @@ export class Lake {
    * ```
    */
   async query(sql: string): Promise<Record<string, unknown>[]> {
+    return this.#withSnapshots(sql, () => queryObjects(this.connection, sql));
+  }
+
+  /**
+   * Runs `work` over the views of the current snapshots: first moves views of unpinned datasets
+   * to any version committed since, then, when a file vanished under the query (a commit moved
+   * it to the trash after the view was bound), re-resolves the views once and retries.
+   */
+  async #withSnapshots<T>(sql: string, work: () => Promise<T>): Promise<T> {
+    await this.advance();
     try {
-      return await queryObjects(this.connection, sql);
+      return await work();
+    } catch (error) {
+      if (!isVanishedFile(error)) throw parquetFileError(error) ?? new SqlError(sql, error);
+    }
+    await this.advance(true);
+    try {
+      return await work();
     } catch (error) {
       throw parquetFileError(error) ?? new SqlError(sql, error);
     }
+  }
+
+  /**
+   * Moves the view of every dataset that is not pinned to a version to the latest version of its
+   * log (each query does this first, so a query sees the commits made before it started).
+   * `reresolve` also rebuilds pinned views, whose removed files may have moved to the trash.
+   *
+   * @example
+   * ```ts
+   * await lake.advance();
+   * ```
+   */
+  async advance(reresolve = false): Promise<void> {
+    for (const [name, dataset] of this.#datasets) {
+      if (this.#pins.has(name)) {
+        if (reresolve) await this.#rebuildView(name);
+        continue;
+      }
+      const latest = await latestVersion(this.paths, name);
+      if (latest !== dataset.version || (reresolve && latest >= 0)) await this.#rebuildView(name);
+    }
+  }
+
+  async #rebuildView(name: string): Promise<void> {
+    this.#datasets.set(
+      name,
+      await createDatasetView(
+        this.connection,
+        this.paths,
+        name,
+        this.registry.get(name),
+        this.#pins.get(name),
+      ),
+    );
   }
 
   /**
@@ -145,11 +216,7 @@ export class Lake {
    * ```
    */
   async read(sql: string): Promise<DuckDBResultReader> {
-    try {
-      return await this.connection.runAndReadAll(sql);
-    } catch (error) {
-      throw parquetFileError(error) ?? new SqlError(sql, error);
-    }
+    return this.#withSnapshots(sql, () => this.connection.runAndReadAll(sql));
   }
 
   /**
@@ -161,11 +228,7 @@ export class Lake {
    * ```
    */
   async run(sql: string): Promise<void> {
-    try {
-      await this.connection.run(sql);
-    } catch (error) {
-      throw parquetFileError(error) ?? new SqlError(sql, error);
-    }
+    await this.#withSnapshots(sql, () => this.connection.run(sql));
   }
 
   /**
@@ -244,8 +307,9 @@ export class Lake {
    */
   async write(dataset: string, rows: readonly Row[], options: WriteOptions = {}): Promise<WriteResult> {
     const definition = this.definition(dataset);
+    this.#refuseWhilePinned(dataset);
     const result = await writeRows(this.baseOut, definition, rows, options);
-    this.#datasets.set(dataset, await createDatasetView(this.connection, this.paths, dataset, definition));
+    await this.#rebuildView(dataset);
     return result;
   }
 
@@ -267,29 +331,70 @@ export class Lake {
     if (!/^[A-Za-z0-9_]+$/.test(options.stem)) {
       throw new RunlakeError(`replace stem "${options.stem}" must be letters, digits or underscores`);
     }
-    const keys = definition.partitionBy.map((p) => p.name);
-    const given = Object.keys(options.partition);
-    if (given.length === 0 || given.some((k, i) => keys[i] !== k)) {
-      throw new RunlakeError(
-        `replace in ${dataset}: the partition must name a leading prefix of its keys (${keys.join(', ')}), got ${given.join(', ') || 'none'}`,
-      );
-    }
-    const directory = path.join(
-      this.paths.dataset(dataset),
-      partitionDirectory(given.map((k) => [k, options.partition[k] as PartitionValue] as const)),
-    );
-    const prefix = `part-${options.stem}-`;
-    const previous = (await listParquetFiles(directory)).filter((f) => path.basename(f).startsWith(prefix));
+    const directory = this.#partitionDirectory(definition, options.partition, 'replace');
+    const replace = { directory, stem: options.stem };
     const result =
       rows.length > 0
         ? await this.write(dataset, rows, {
             partitionFixed: options.partition,
             fileStem: `${options.stem}-${randomUUID().replaceAll('-', '')}`,
+            replace,
           })
-        : { dataset, rowCount: 0, files: [], skippedFiles: 0 };
-    await Promise.all(previous.map((f) => rm(path.join(directory, f), { force: true })));
-    if (rows.length === 0 && previous.length > 0) await this.refresh();
-    return { ...result, removedFiles: previous.length };
+        : await this.#removeFiles(definition, { replace });
+    return { ...result, removedFiles: result.removedFiles ?? 0 };
+  }
+
+  /**
+   * Deletes every row of one partition (a leading prefix of the dataset's partition keys) in one
+   * commit; the files move to the trash, where time travel still reads them until `vacuum`.
+   *
+   * @example
+   * ```ts
+   * await lake.deletePartition('metrics_scalar', { run_id: 'r1' }); // { removedFiles: 3, … }
+   * ```
+   */
+  async deletePartition(
+    dataset: string,
+    partition: Readonly<Record<string, PartitionValue>>,
+  ): Promise<ReplaceResult> {
+    const definition = this.definition(dataset);
+    const directory = this.#partitionDirectory(definition, partition, 'delete');
+    const result = await this.#removeFiles(definition, { replace: { directory }, operation: 'delete' });
+    return { ...result, removedFiles: result.removedFiles ?? 0 };
+  }
+
+  async #removeFiles(definition: DatasetDefinition, change: PublishOptions): Promise<WriteResult> {
+    this.#refuseWhilePinned(definition.name);
+    const result = await withStagingConnection((connection) =>
+      stageAndPublish(this.paths, connection, definition, 0, change, (stagingDir) =>
+        mkdir(stagingDir, { recursive: true }).then(() => undefined),
+      ),
+    );
+    await this.#rebuildView(definition.name);
+    return result;
+  }
+
+  #partitionDirectory(
+    definition: DatasetDefinition,
+    partition: Readonly<Record<string, PartitionValue>>,
+    operation: string,
+  ): string {
+    const keys = definition.partitionBy.map((p) => p.name);
+    const given = Object.keys(partition);
+    if (given.length === 0 || given.some((k, i) => keys[i] !== k)) {
+      throw new RunlakeError(
+        `${operation} in ${definition.name}: the partition must name a leading prefix of its keys (${keys.join(', ')}), got ${given.join(', ') || 'none'}`,
+      );
+    }
+    return partitionDirectory(given.map((k) => [k, partition[k] as PartitionValue] as const));
+  }
+
+  #refuseWhilePinned(dataset: string): void {
+    if (this.#pins.has(dataset)) {
+      throw new RunlakeError(
+        `${dataset} is opened at version ${this.#pins.get(dataset)} (time travel) and cannot be written; open the lake without a version to write`,
+      );
+    }
   }
 
   /**
@@ -346,12 +451,7 @@ export class Lake {
    */
   async refresh(): Promise<void> {
     this.#datasets.clear();
-    for (const name of await listDatasetNames(this.paths, this.registry)) {
-      this.#datasets.set(
-        name,
-        await createDatasetView(this.connection, this.paths, name, this.registry.get(name)),
-      );
-    }
+    for (const name of await listDatasetNames(this.paths, this.registry)) await this.#rebuildView(name);
     await createGridsTable(this.connection, await listGridRecords(this.baseOut));
     await this.#createNamedViews();
   }
@@ -434,6 +534,27 @@ export class Lake {
     this.#viewProblems = problems;
   }
 
+  /**
+   * Pins datasets to versions for time travel: `version` names a version per dataset, `asOf`
+   * the last version committed at that time (datasets without a log, or with no commit by then,
+   * are refused). Called by {@link openLake}.
+   */
+  async pin(version: Readonly<Record<string, number>> = {}, asOf?: Date): Promise<void> {
+    for (const [name, v] of Object.entries(version)) {
+      if (!this.#datasets.has(name))
+        throw new RunlakeError(`no dataset "${name}" in ${this.baseOut} to open at version ${v}`);
+      this.#pins.set(name, (await loadSnapshot(this.paths, name, { version: v })).version);
+    }
+    if (asOf) {
+      for (const name of this.#datasets.keys()) {
+        if (this.#pins.has(name) || (await latestVersion(this.paths, name)) < 0) continue;
+        this.#pins.set(name, (await loadSnapshot(this.paths, name, { asOf })).version);
+      }
+    }
+    for (const name of this.#pins.keys()) await this.#rebuildView(name);
+    await this.#createNamedViews();
+  }
+
   /** Closes the connection and the DuckDB instance. */
   close(): void {
     this.connection.closeSync();
@@ -480,6 +601,7 @@ export async function openLake(baseOut: string, options: OpenLakeOptions = {}): 
   );
   try {
     await lake.refresh();
+    if (options.version || options.asOf) await lake.pin(options.version, options.asOf);
   } catch (error) {
     lake.close();
     throw error;
@@ -556,14 +678,46 @@ export async function datasetManifest(
  * readParquetSql('lake/events/**\/*.parquet', manifest);
  * ```
  */
-export function readParquetSql(glob: string, manifest: DatasetManifest): string {
+export function readParquetSql(
+  source: string | readonly string[],
+  manifest: DatasetManifest,
+  unionByName = true,
+): string {
   const hiveTypes = manifest.partitionBy
     .map((k) => `${quoteLiteral(k.name)}: ${quoteLiteral(columnTypeSql(k.type))}`)
     .join(', ');
   const hive = manifest.partitionBy.length
     ? `hive_partitioning = true, hive_types = {${hiveTypes}}`
     : 'hive_partitioning = false';
-  return `read_parquet(${quoteLiteral(glob)}, ${hive}, union_by_name = true)`;
+  const files =
+    typeof source === 'string' ? quoteLiteral(source) : `[${source.map(quoteLiteral).join(', ')}]`;
+  return `read_parquet(${files}, ${hive}${unionByName ? ', union_by_name = true' : ''})`;
+}
+
+/**
+ * The FROM source of a snapshot's files: one `read_parquet` per schema fingerprint (files that
+ * share one need no footer comparison when a query binds), joined with `UNION ALL BY NAME`.
+ * Files without a fingerprint are read together with `union_by_name`.
+ *
+ * @example
+ * ```ts
+ * snapshotSourceSql([{ path: '/lake/m/run_id=r1/part-a.parquet', schema: 'ab12' }], manifest);
+ * ```
+ */
+export function snapshotSourceSql(
+  files: ReadonlyArray<{ readonly path: string; readonly schema?: string }>,
+  manifest: DatasetManifest,
+): string {
+  const groups = new Map<string, string[]>();
+  for (const file of files) {
+    const key = file.schema ?? '';
+    const group = groups.get(key);
+    if (group) group.push(file.path);
+    else groups.set(key, [file.path]);
+  }
+  const reads = [...groups].map(([schema, paths]) => readParquetSql(paths, manifest, schema === ''));
+  if (reads.length === 1) return reads[0] as string;
+  return `(${reads.map((r) => `SELECT * FROM ${r}`).join(' UNION ALL BY NAME ')})`;
 }
 
 async function createDatasetView(
@@ -571,9 +725,10 @@ async function createDatasetView(
   paths: LakePaths,
   name: string,
   definition: DatasetDefinition | undefined,
+  version?: number,
 ): Promise<LakeDataset> {
   try {
-    return await createDatasetViewUnnamed(connection, paths, name, definition);
+    return await createDatasetViewUnnamed(connection, paths, name, definition, version);
   } catch (error) {
     // A broken part file fails the view's schema probe; name the file, not DuckDB's glob.
     throw parquetFileError(error) ?? error;
@@ -585,11 +740,17 @@ async function createDatasetViewUnnamed(
   paths: LakePaths,
   name: string,
   definition: DatasetDefinition | undefined,
+  pinned?: number,
 ): Promise<LakeDataset> {
-  const manifest = await datasetManifest(connection, paths, name, definition);
+  const snapshot = await loadSnapshot(paths, name, { version: pinned });
+  const logged = snapshot.version >= 0;
+  const manifest =
+    (logged && pinned !== undefined && snapshot.schema) ||
+    (await datasetManifest(connection, paths, name, definition));
   const directory = paths.dataset(name);
   const glob = paths.datasetGlob(name);
-  const fileCount = (await listParquetFiles(directory)).length;
+  const files = logged ? await resolveSnapshotFiles(paths, snapshot) : undefined;
+  const fileCount = files ? files.length : (await listParquetFiles(directory)).length;
   const view = quoteIdentifier(name);
   const typedNull = (c: { name: string; type: ColumnType }) =>
     `CAST(NULL AS ${c.type.kind === 'null' ? 'INTEGER' : columnTypeSql(c.type)}) AS ${quoteIdentifier(c.name)}`;
@@ -603,7 +764,7 @@ async function createDatasetViewUnnamed(
     const select = columns.length ? columns.join(', ') : 'NULL AS _empty';
     await connection.run(`CREATE OR REPLACE VIEW ${view} AS SELECT ${select} WHERE false`);
   } else {
-    const source = readParquetSql(glob, manifest);
+    const source = files ? snapshotSourceSql(files, manifest) : readParquetSql(glob, manifest);
     const present = (await connection.runAndReadAll(`SELECT * FROM ${source} LIMIT 0`)).columnNames();
     const presentSet = new Set(present);
     let select: string;
@@ -624,7 +785,56 @@ async function createDatasetViewUnnamed(
     }
     await connection.run(`CREATE OR REPLACE VIEW ${view} AS SELECT ${select} FROM ${source}`);
   }
-  return { name, view: name, manifest, fileCount, glob };
+  return {
+    name,
+    view: name,
+    manifest,
+    fileCount,
+    glob: logged ? directory : glob,
+    version: snapshot.version,
+    rowCount: logged ? [...snapshot.files.values()].reduce((n, f) => n + f.rows, 0) : undefined,
+  };
+}
+
+/**
+ * Absolute paths of a snapshot's files: in the dataset's directory, or, for a file a later commit
+ * removed, in the dataset's trash when it has been moved there.
+ *
+ * @example
+ * ```ts
+ * await resolveSnapshotFiles(lakePaths('lake'), await loadSnapshot(lakePaths('lake'), 'events', { version: 3 }));
+ * ```
+ */
+export async function resolveSnapshotFiles(
+  paths: LakePaths,
+  snapshot: Snapshot,
+): Promise<Array<LiveFile & { readonly relative: string }>> {
+  const latest = await loadSnapshot(paths, snapshot.dataset);
+  const directory = paths.dataset(snapshot.dataset);
+  const trash = paths.trash(snapshot.dataset);
+  return Promise.all(
+    [...snapshot.files.values()].map(async (file) => {
+      const live = path.join(directory, file.path);
+      let resolved = live;
+      if (!latest.files.has(file.path)) {
+        const trashed = path.join(trash, file.path);
+        if (
+          await stat(trashed).then(
+            () => true,
+            () => false,
+          )
+        )
+          resolved = trashed;
+      }
+      return { ...file, relative: file.path, path: resolved };
+    }),
+  );
+}
+
+/** Whether a DuckDB error says a file it was reading no longer exists. */
+function isVanishedFile(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /No such file or directory|No files found that match|Cannot open file/i.test(message);
 }
 
 /**

@@ -36,6 +36,8 @@ export function lakePaths(baseOut: string) {
     gridParams: (gridId: string) => path.join(root, 'grids', `grid_id=${gridId}`, 'params.json'),
     manifest: (name: string) => path.join(meta, 'datasets', `${name}.json`),
     staging: path.join(meta, 'staging'),
+    /** Where part files removed by a commit wait until `vacuum` (time travel reads them there). */
+    trash: (name: string) => path.join(meta, 'trash', name),
     convertLedger: path.join(meta, 'convert-ledger.jsonl'),
   };
 }

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { LakePaths } from './layout.js';
+import { readIntents, recoverIntent } from './transaction.js';
 
 // Old enough that no live write can still own it, even on another host sharing the lake.
 const STALE_AFTER_MS = 60 * 60 * 1000;
@@ -21,17 +23,24 @@ export function stagingPath(paths: LakePaths, suffix = ''): string {
 }
 
 /**
- * Removes staging entries left behind by writers that died mid-write: entries whose process is
- * gone and that are over an hour old. Runs at most once per lake per process. Returns the number
- * of entries removed.
+ * Cleans up after writers that died mid-write: a staging entry whose writer process is gone is
+ * recovered (see {@link recoverIntent}: files its commit removed move to the trash, files it
+ * published but never committed are deleted) and removed. A writer on this host is known dead
+ * when its pid is; an entry from another host sharing the lake is taken as dead after an hour.
+ * Runs at most once per lake per process unless `force` is set (`vacuum`). Returns the number of
+ * entries removed.
  *
  * @example
  * ```ts
  * await sweepStaleStaging(lakePaths('lake'));
  * ```
  */
-export async function sweepStaleStaging(paths: LakePaths, now = Date.now()): Promise<number> {
-  if (swept.has(paths.staging)) return 0;
+export async function sweepStaleStaging(
+  paths: LakePaths,
+  now = Date.now(),
+  options: { force?: boolean; dryRun?: boolean; found?: (entry: string, files: string[]) => void } = {},
+): Promise<number> {
+  if (!options.force && swept.has(paths.staging)) return 0;
   swept.add(paths.staging);
   let entries: string[];
   try {
@@ -39,13 +48,39 @@ export async function sweepStaleStaging(paths: LakePaths, now = Date.now()): Pro
   } catch {
     return 0;
   }
-  let removed = 0;
+  const intents = new Map((await readIntents(paths)).map((i) => [i.entry, i]));
+  const host = os.hostname();
+  const dead = new Set<string>();
   for (const entry of entries) {
-    const pid = Number(entry.split('-', 1)[0]);
-    if (Number.isSafeInteger(pid) && isAlive(pid)) continue;
     const full = path.join(paths.staging, entry);
+    const intent = intents.get(full);
+    const pid = intent?.pid ?? Number(entry.split('-', 1)[0]);
+    const sameHost = intent ? intent.host === host : true;
+    if (sameHost && Number.isSafeInteger(pid) && isAlive(pid)) continue;
     try {
-      if (now - (await stat(full)).mtimeMs < STALE_AFTER_MS) continue;
+      // Without an intent the host is unknown: wait as long as for another host's entry.
+      if ((!intent || !sameHost) && now - (await stat(full)).mtimeMs < STALE_AFTER_MS) continue;
+    } catch {
+      continue; // another process swept it first
+    }
+    dead.add(full);
+  }
+  // A live transaction may be about to move a file a dead one added (its commit removed it).
+  const claimed = new Set(
+    [...intents.values()]
+      .filter((i) => !dead.has(i.entry))
+      .flatMap((i) => i.removes.map((r) => `${i.dataset}/${r}`)),
+  );
+  let removed = 0;
+  for (const full of dead) {
+    const intent = intents.get(full);
+    if (options.dryRun) {
+      options.found?.(full, intent ? [...intent.adds, ...intent.removes] : []);
+      removed++;
+      continue;
+    }
+    try {
+      if (intent) await recoverIntent(paths, intent, claimed);
       await rm(full, { recursive: true, force: true });
       removed++;
     } catch {
@@ -54,7 +89,6 @@ export async function sweepStaleStaging(paths: LakePaths, now = Date.now()): Pro
   }
   return removed;
 }
-
 function isAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {

@@ -22,6 +22,7 @@ import { claimLakeSchema } from './schema-set.js';
 import {
   copyToStaging,
   partitionSources,
+  publishOptions,
   reconcileManifest,
   stageAndPublish,
   type WriteOptions,
@@ -120,7 +121,7 @@ export async function writeQuery(
       }
     }
 
-    const manifest = await reconcileManifest(connection, paths, dataset, sources, columns);
+    const { manifest, changed } = await reconcileManifest(connection, paths, dataset, sources, columns);
     const manifestTypes = new Map(manifest.columns.map((c) => [c.name, c.type]));
     // As in writeRows, a column null in every row and unknown to the dataset stays out of the file.
     const written = columns.filter(({ name, type }) => (manifestTypes.get(name) ?? type).kind !== 'null');
@@ -134,14 +135,20 @@ export async function writeQuery(
         : `CAST(${column} AS ${columnTypeSql(target)}) AS ${column}`;
     });
     const keySelect = sources.map((s, k) => `${keyExpressions[k]} AS ${quoteIdentifier(s.name)}`);
-    return await stageAndPublish(paths, dataset, rowCount, options.fileStem, (stagingDir) =>
-      copyToStaging(
-        connection,
-        `SELECT ${[...keySelect, ...dataSelect].join(', ')} FROM ${table}`,
-        sources.map((s) => s.name),
-        stagingDir,
-        options.fileStem,
-      ),
+    return await stageAndPublish(
+      paths,
+      connection,
+      dataset,
+      rowCount,
+      publishOptions(options, changed ? manifest : undefined),
+      (stagingDir) =>
+        copyToStaging(
+          connection,
+          `SELECT ${[...keySelect, ...dataSelect].join(', ')} FROM ${table}`,
+          sources.map((s) => s.name),
+          stagingDir,
+          options.fileStem,
+        ),
     );
   } finally {
     await connection.run(`DROP TABLE IF EXISTS ${table}`);

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { appendColumns } from './appender.js';
-import { fsyncPath } from './atomic-file.js';
 import {
   type ColumnType,
   columnTypeSql,
@@ -12,6 +11,7 @@ import {
   t,
   unifyTypes,
 } from './column-types.js';
+import type { CommitOperation, LogFile, Snapshot } from './commit-log.js';
 import type { DatasetDefinition } from './dataset.js';
 import { discoverDataset } from './discover.js';
 import { withStagingConnection } from './duckdb.js';
@@ -19,7 +19,7 @@ import { type EnumDomain, readLakeEnumValues, recordLakeEnumValues } from './enu
 import { DatasetLayoutError, RowValidationError, SchemaConflictError } from './errors.js';
 import { type LakePaths, lakePaths } from './layout.js';
 import { type DatasetManifest, type ManifestColumn, updateManifest } from './manifest.js';
-import { type PartitionValue, parsePartitionPath, partitionDirectory } from './partition-path.js';
+import type { PartitionValue } from './partition-path.js';
 import {
   type BatchColumn,
   buildRowBatch,
@@ -29,6 +29,7 @@ import {
 } from './row-batch.js';
 import { claimLakeSchema } from './schema-set.js';
 import { stagingPath, sweepStaleStaging } from './staging.js';
+import { commitStaged } from './transaction.js';
 import { type LakeEnumValues, validateTypedRows } from './typed-rows.js';
 import { listFilesNoFollow } from './walk.js';
 
@@ -51,6 +52,11 @@ export interface WriteOptions {
    * repeating the same write (same stem) publishes nothing twice.
    */
   readonly fileStem?: string;
+  /**
+   * Makes the write a replace: its commit also removes the files earlier writes with this
+   * target's stem published under its partition directory (see `Lake.replace`).
+   */
+  readonly replace?: ReplaceTarget;
 }
 
 /** What a write produced. */
@@ -61,6 +67,10 @@ export interface WriteResult {
   readonly files: readonly string[];
   /** Part files skipped because a write with the same `fileStem` had already published them. */
   readonly skippedFiles: number;
+  /** The dataset version this write committed (absent when it committed nothing). */
+  readonly version?: number;
+  /** Part files the commit removed (a replace's earlier generation). */
+  readonly removedFiles?: number;
 }
 
 /**
@@ -114,7 +124,7 @@ export async function writeRows(
       const incoming = declared
         ? [...(dataset.columns ?? []), ...batch.columns.filter((c) => !declared.has(c.name))]
         : batch.columns;
-      const manifest = await reconcileManifest(connection, paths, dataset, sources, incoming);
+      const { manifest, changed } = await reconcileManifest(connection, paths, dataset, sources, incoming);
       for (const [domain, values] of newEnumValues ?? []) await recordLakeEnumValues(paths, domain, values);
       const loadedNames = new Set(loaded.map((c) => c.name));
       const wanted = declared
@@ -126,8 +136,22 @@ export async function writeRows(
       const staged = manifest.columns
         .filter((c) => wanted.has(c.name) && c.type.kind !== 'null')
         .map((c) => ({ name: c.name, type: c.type, loaded: loadedNames.has(c.name) }));
-      return await stageAndPublish(paths, dataset, rows.length, options.fileStem, (stagingDir) =>
-        copyStageTable(connection, table, batch, staged, dataset.sortBy ?? [], stagingDir, options.fileStem),
+      return await stageAndPublish(
+        paths,
+        connection,
+        dataset,
+        rows.length,
+        publishOptions(options, changed ? manifest : undefined),
+        (stagingDir) =>
+          copyStageTable(
+            connection,
+            table,
+            batch,
+            staged,
+            dataset.sortBy ?? [],
+            stagingDir,
+            options.fileStem,
+          ),
       );
     } finally {
       await dropStageTable(connection, table);
@@ -136,28 +160,82 @@ export async function writeRows(
 }
 
 /**
- * Runs `stage` into a fresh staging directory, publishes what it wrote into the dataset, and
- * removes the staging directory whatever happens. Shared by every write path.
+ * Runs `stage` into a fresh staging directory, then publishes and commits what it wrote as one
+ * commit of the dataset's log (see {@link commitStaged}), and removes the staging directory
+ * whatever happens. Shared by every write path.
  */
 export async function stageAndPublish(
   paths: LakePaths,
+  connection: DuckDBConnection,
   dataset: DatasetDefinition,
   rowCount: number,
-  fileStem: string | undefined,
+  change: PublishOptions,
   stage: (stagingDir: string) => Promise<void>,
 ): Promise<WriteResult> {
   await sweepStaleStaging(paths);
   const stagingDir = stagingPath(paths);
   try {
     await stage(stagingDir);
+    const result = await commitStaged(paths, connection, dataset.name, stagingDir, {
+      operation: change.operation ?? (change.replace ? 'replace' : 'write'),
+      exclusive: change.fileStem !== undefined && !change.replace,
+      removes: change.replace && replacedFiles(change.replace),
+      schema: change.schema,
+      info: change.replace && {
+        partition: change.replace.directory,
+        ...(change.replace.stem !== undefined ? { stem: change.replace.stem } : {}),
+      },
+      allowEmpty: false,
+    });
     return {
       dataset: dataset.name,
-      rowCount,
-      ...(await publish(stagingDir, paths.dataset(dataset.name), fileStem !== undefined)),
+      rowCount: result.commit ? rowCount : 0,
+      files: result.files,
+      skippedFiles: result.skippedFiles,
+      version: result.commit?.version,
+      removedFiles: result.removed.length,
     };
   } finally {
     await rm(stagingDir, { recursive: true, force: true });
   }
+}
+
+/** The publish options of a write: its file stem, replace target and schema change. */
+export function publishOptions(options: WriteOptions, schema: DatasetManifest | undefined): PublishOptions {
+  return { fileStem: options.fileStem, replace: options.replace, schema };
+}
+
+/** How {@link stageAndPublish} commits: a plain write, or a replace, and any schema change. */
+export interface PublishOptions {
+  readonly fileStem?: string;
+  /** Replace: remove the files an earlier replace with this stem wrote under this directory. */
+  readonly replace?: ReplaceTarget;
+  /** The dataset's manifest, when this write changed it. */
+  readonly schema?: DatasetManifest;
+  /** The operation the commit records (default: `replace` with a replace target, else `write`). */
+  readonly operation?: CommitOperation;
+}
+
+/** The files a replace swaps out: its stem's files under one partition directory. */
+export interface ReplaceTarget {
+  /** The partition directory, relative to the dataset (`run_id=r1`). */
+  readonly directory: string;
+  /** Only files this stem published (`part-<stem>-…`); every file under the directory when absent. */
+  readonly stem?: string;
+}
+
+/**
+ * The files of a snapshot a replace removes: those its stem published under its partition
+ * directory, except the ones this very commit adds.
+ */
+export function replacedFiles(target: ReplaceTarget) {
+  const prefix = `${target.directory}/`;
+  const namePrefix = target.stem === undefined ? 'part' : `part-${target.stem}-`;
+  return (snapshot: Snapshot, adds: ReadonlySet<string>): LogFile[] =>
+    [...snapshot.files.values()].filter(
+      (f) =>
+        f.path.startsWith(prefix) && path.posix.basename(f.path).startsWith(namePrefix) && !adds.has(f.path),
+    );
 }
 
 /**
@@ -240,7 +318,7 @@ async function enforceRowChecks(
 /**
  * Checks a write's layout and column types against the dataset's manifest and records new columns
  * and widened types, under the manifest's lock. Throws before anything is written when they
- * conflict.
+ * conflict. `changed` tells whether the manifest changed (the write's commit then records it).
  */
 export async function reconcileManifest(
   connection: DuckDBConnection,
@@ -248,8 +326,9 @@ export async function reconcileManifest(
   dataset: DatasetDefinition,
   sources: readonly PartitionSource[],
   incoming: ReadonlyArray<{ readonly name: string; readonly type: ColumnType }>,
-): Promise<DatasetManifest> {
-  return updateManifest(paths, dataset.name, async (current) => {
+): Promise<{ manifest: DatasetManifest; changed: boolean }> {
+  let changed = false;
+  const manifest = await updateManifest(paths, dataset.name, async (current) => {
     const base =
       current ?? (await discoverDataset(connection, paths, dataset)) ?? emptyManifest(dataset, sources);
     const layout = base.partitionBy.map((k) => k.name).join('/');
@@ -274,8 +353,16 @@ export async function reconcileManifest(
           : { name: column.name, type: column.type },
       );
     }
-    return { format: 1, dataset: dataset.name, partitionBy, columns: [...columns.values()] };
+    const next: DatasetManifest = {
+      format: 1,
+      dataset: dataset.name,
+      partitionBy,
+      columns: [...columns.values()],
+    };
+    changed = JSON.stringify(next) !== JSON.stringify(current);
+    return next;
   });
+  return { manifest, changed };
 }
 
 function mergeColumn(dataset: string, existing: ManifestColumn, incoming: ColumnType): ManifestColumn {
@@ -411,49 +498,6 @@ export async function copyToStaging(
   await connection.run(
     `COPY (${select}) TO ${quoteLiteral(target)} (FORMAT parquet, ${partitionClause}COMPRESSION zstd)`,
   );
-}
-
-async function publish(
-  stagingDir: string,
-  datasetDir: string,
-  exclusive: boolean,
-): Promise<{ files: string[]; skippedFiles: number }> {
-  const staged = await listParquetFiles(stagingDir);
-  const published: string[] = [];
-  const directories = new Set<string>();
-  let skippedFiles = 0;
-  try {
-    for (const relative of staged) {
-      const source = path.join(stagingDir, relative);
-      // DuckDB named the staged directories; runlake's own encoding names the published ones
-      // (it also escapes values such as "NULL" that DuckDB would read back as SQL NULL).
-      const partitions = parsePartitionPath(path.dirname(relative)) as Array<[string, string]>;
-      const target = path.join(datasetDir, partitionDirectory(partitions), path.basename(relative));
-      await mkdir(path.dirname(target), { recursive: true });
-      // The data must be on disk before its name is: a crash after the rename must not leave a
-      // published file whose contents never reached the disk.
-      await fsyncPath(source);
-      if (exclusive) {
-        // link() refuses an existing target, so a repeated deterministic write publishes nothing.
-        try {
-          await link(source, target);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-          skippedFiles++;
-          continue;
-        }
-      } else {
-        await rename(source, target);
-      }
-      published.push(target);
-      directories.add(path.dirname(target));
-    }
-    await Promise.all([...directories].map(fsyncPath));
-  } catch (error) {
-    await Promise.all(published.map((file) => unlink(file).catch(() => {})));
-    throw error;
-  }
-  return { files: published, skippedFiles };
 }
 
 /**

@@ -1,0 +1,372 @@
+/**
+ * One atomic change to a dataset: staged part files are published into the dataset's directory
+ * and then committed to its log in one commit, which may also remove files (a replace, a delete,
+ * a compaction). Readers follow the log, so they see the whole change or none of it. Files a
+ * commit removes move to the dataset's trash, where time travel still reads them until `vacuum`.
+ * An intent record in the staging entry lets a later writer or `vacuum` finish or undo the work
+ * of a writer that died (docs/commits.md, "Recovery").
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { fsyncPath, writeFileAtomic } from './atomic-file.js';
+import { quoteLiteral } from './column-types.js';
+import {
+  type CommitDraft,
+  type CommitOperation,
+  type CommitRecord,
+  commitToLog,
+  type LogFile,
+  latestVersion,
+  loadSnapshot,
+  type Snapshot,
+} from './commit-log.js';
+import { fileSystemError } from './fs-errors.js';
+import type { LakePaths } from './layout.js';
+import type { DatasetManifest } from './manifest.js';
+import { readJsonMetadata } from './metadata-file.js';
+import { parsePartitionPath, partitionDirectory } from './partition-path.js';
+import { listFilesNoFollow } from './walk.js';
+
+/** The record a writer leaves in its staging entry while it publishes and commits. */
+export interface Intent {
+  readonly txn: string;
+  readonly dataset: string;
+  readonly host: string;
+  readonly pid: number;
+  /** Dataset-relative paths this transaction publishes. */
+  readonly adds: readonly string[];
+  /** Dataset-relative paths the commit it is attempting removes. */
+  readonly removes: readonly string[];
+}
+
+/** The intent file's name inside a staging entry. */
+export const INTENT_FILE = 'intent.json';
+
+/** How a staged change is committed. */
+export interface StagedCommit {
+  readonly operation: CommitOperation;
+  /**
+   * Deterministic file names: a staged file whose target is already live is skipped (counted in
+   * `skippedFiles`), so repeating a write publishes nothing twice.
+   */
+  readonly exclusive?: boolean;
+  /** The files to remove, decided over the snapshot the commit applies to (called per attempt). */
+  readonly removes?: (snapshot: Snapshot, adds: ReadonlySet<string>) => LogFile[];
+  /** The manifest after this commit, when the change altered it. */
+  readonly schema?: DatasetManifest;
+  readonly info?: Readonly<Record<string, string | number>>;
+  /** Whether to commit when nothing is added or removed (default false). */
+  readonly allowEmpty?: boolean;
+}
+
+/** What {@link commitStaged} did. */
+export interface StagedCommitResult {
+  /** Absolute paths of the part files published. */
+  readonly files: string[];
+  readonly skippedFiles: number;
+  readonly added: readonly LogFile[];
+  readonly removed: readonly LogFile[];
+  /** The commit, or `undefined` when there was nothing to commit. */
+  readonly commit?: CommitRecord;
+}
+
+/**
+ * Row counts and schema fingerprints of Parquet files, read from their footers in one query per
+ * thousand files.
+ *
+ * @example
+ * ```ts
+ * await describeParquetFiles(connection, ['/lake/events/x/part-1.parquet']);
+ * ```
+ */
+export async function describeParquetFiles(
+  connection: DuckDBConnection,
+  files: readonly string[],
+): Promise<Map<string, { rows: number; schema: string }>> {
+  const out = new Map<string, { rows: number; schema: string }>();
+  for (let start = 0; start < files.length; start += 1000) {
+    const list = `[${files
+      .slice(start, start + 1000)
+      .map(quoteLiteral)
+      .join(', ')}]`;
+    const rows = await connection.runAndReadAll(
+      `SELECT m.file_name, m.num_rows, s.shape FROM parquet_file_metadata(${list}) m JOIN (
+         SELECT file_name, string_agg(concat_ws(':', name, type, repetition_type, converted_type,
+           logical_type, num_children, scale, precision), '|' ORDER BY column_id) AS shape
+         FROM parquet_schema(${list}) GROUP BY file_name) s USING (file_name)`,
+    );
+    for (const [file, count, shape] of rows.getRowsJS()) {
+      out.set(String(file), {
+        rows: Number(count),
+        schema: createHash('sha256').update(String(shape)).digest('hex').slice(0, 16),
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Describes part files for the log: size from the file system, rows and schema from the footer.
+ */
+async function logFiles(
+  connection: DuckDBConnection,
+  entries: ReadonlyArray<{ absolute: string; relative: string }>,
+): Promise<LogFile[]> {
+  const described = await describeParquetFiles(
+    connection,
+    entries.map((e) => e.absolute),
+  );
+  return Promise.all(
+    entries.map(async ({ absolute, relative }) => {
+      const found = described.get(absolute);
+      if (!found)
+        throw fileSystemError(new Error('not a Parquet file DuckDB could describe'), absolute, 'read');
+      return { path: relative, size: (await stat(absolute)).size, rows: found.rows, schema: found.schema };
+    }),
+  );
+}
+
+/** The dataset-relative paths of a staging entry's files, in runlake's partition encoding. */
+function targetPath(stagedRelative: string): string {
+  // DuckDB named the staged directories; runlake's own encoding names the published ones (it
+  // also escapes values such as "NULL" that DuckDB would read back as SQL NULL).
+  const partitions = parsePartitionPath(path.dirname(stagedRelative)) as Array<[string, string]>;
+  return path.posix.join(partitionDirectory(partitions), path.basename(stagedRelative));
+}
+
+/**
+ * Publishes the Parquet files of a staging entry into a dataset and commits them, with whatever
+ * the change removes, as one commit of the dataset's log. A dataset that has no log yet is
+ * adopted first (its existing files become version 0). On any failure before the commit, the
+ * published files are removed again and nothing is visible; after it, removed files move to the
+ * trash.
+ *
+ * @example
+ * ```ts
+ * await commitStaged(paths, connection, 'events', stagingDir, { operation: 'write' });
+ * ```
+ */
+export async function commitStaged(
+  paths: LakePaths,
+  connection: DuckDBConnection,
+  dataset: string,
+  stagingDir: string,
+  change: StagedCommit,
+): Promise<StagedCommitResult> {
+  const datasetDir = paths.dataset(dataset);
+  await adoptDataset(paths, connection, dataset);
+  const staged = (await listFilesNoFollow(stagingDir, (n) => n.endsWith('.parquet'))).map((relative) => ({
+    absolute: path.join(stagingDir, relative),
+    relative: targetPath(relative),
+  }));
+  let skippedFiles = 0;
+  let toPublish = staged;
+  if (change.exclusive && staged.length > 0) {
+    const live = (await loadSnapshot(paths, dataset)).files;
+    toPublish = staged.filter((s) => !live.has(s.relative));
+    skippedFiles = staged.length - toPublish.length;
+  }
+  const added = await logFiles(connection, toPublish);
+  const addSet = new Set(added.map((f) => f.path));
+  const txn = path.basename(stagingDir);
+  const intentFile = path.join(stagingDir, INTENT_FILE);
+  const intent = (removes: readonly string[]): Intent => ({
+    txn,
+    dataset,
+    host: os.hostname(),
+    pid: process.pid,
+    adds: [...addSet],
+    removes,
+  });
+  await writeFileAtomic(intentFile, `${JSON.stringify(intent([]))}\n`);
+  const published: string[] = [];
+  let committed = false;
+  try {
+    const directories = new Set<string>();
+    for (const file of toPublish) {
+      const target = path.join(datasetDir, file.relative);
+      await mkdir(path.dirname(target), { recursive: true });
+      // The data must be on disk before its name is: a crash after the rename must not leave a
+      // published file whose contents never reached the disk.
+      await fsyncPath(file.absolute);
+      await rename(file.absolute, target);
+      published.push(target);
+      directories.add(path.dirname(target));
+    }
+    await Promise.all([...directories].map(fsyncPath));
+    let removed: LogFile[] = [];
+    let recordedRemoves = '';
+    const commit = await commitToLog(
+      paths,
+      dataset,
+      async (base): Promise<CommitDraft | undefined> => {
+        removed = change.removes ? change.removes(await base.snapshot(), addSet) : [];
+        if (added.length === 0 && removed.length === 0 && !change.allowEmpty) return undefined;
+        return {
+          operation: change.operation,
+          add: added,
+          remove: removed,
+          schema: change.schema,
+          info: change.info,
+        };
+      },
+      {
+        txn,
+        beforeAttempt: async (draft) => {
+          const key = draft.remove.map((f) => f.path).join('\n');
+          if (key === recordedRemoves) return;
+          recordedRemoves = key;
+          await writeFileAtomic(intentFile, `${JSON.stringify(intent(draft.remove.map((f) => f.path)))}\n`);
+        },
+      },
+    );
+    committed = commit !== undefined;
+    if (commit)
+      await moveToTrash(
+        paths,
+        dataset,
+        removed.map((f) => f.path),
+      );
+    return {
+      files: published,
+      skippedFiles,
+      added: commit ? added : [],
+      removed: commit ? removed : [],
+      commit,
+    };
+  } finally {
+    if (!committed) await Promise.all(published.map((file) => unlink(file).catch(() => {})));
+  }
+}
+
+/**
+ * Moves part files a commit removed from the dataset's directory into its trash (same relative
+ * path), so engines reading the directory by path stop seeing them while time travel still can.
+ * A file already gone is skipped.
+ */
+export async function moveToTrash(
+  paths: LakePaths,
+  dataset: string,
+  relatives: readonly string[],
+): Promise<void> {
+  const trash = paths.trash(dataset);
+  for (const relative of relatives) {
+    const target = path.join(trash, relative);
+    try {
+      await mkdir(path.dirname(target), { recursive: true });
+      await rename(path.join(paths.dataset(dataset), relative), target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fileSystemError(error, target, 'write');
+    }
+  }
+}
+
+/**
+ * Gives a dataset written without a log (by an earlier runlake, pandas, pyarrow or exp_engine) a
+ * log: commit 0 adopts every Parquet file in its directory, except files a live writer is still
+ * publishing. Does nothing when the dataset has a log or no files.
+ *
+ * @example
+ * ```ts
+ * await adoptDataset(lakePaths('results'), connection, 'events');
+ * ```
+ */
+export async function adoptDataset(
+  paths: LakePaths,
+  connection: DuckDBConnection,
+  dataset: string,
+): Promise<void> {
+  if ((await latestVersion(paths, dataset)) >= 0) return;
+  const datasetDir = paths.dataset(dataset);
+  const present = await listFilesNoFollow(datasetDir, (n) => n.endsWith('.parquet'));
+  if (present.length === 0) return;
+  const inFlight = new Set(
+    (await readIntents(paths)).filter((i) => i.dataset === dataset).flatMap((i) => i.adds),
+  );
+  const adopted = present
+    .map((relative) => relative.split(path.sep).join('/'))
+    .filter((relative) => !inFlight.has(relative));
+  const files = await logFiles(
+    connection,
+    adopted.map((relative) => ({ absolute: path.join(datasetDir, relative), relative })),
+  );
+  await commitToLog(
+    paths,
+    dataset,
+    async (base) => (base.readVersion >= 0 ? undefined : { operation: 'adopt', add: files, remove: [] }),
+    { txn: `adopt-${process.pid}-${Date.now()}` },
+  );
+}
+
+/**
+ * The intents of every staging entry (writers publishing now, or that died doing so).
+ */
+export async function readIntents(paths: LakePaths): Promise<Array<Intent & { entry: string }>> {
+  let entries: string[];
+  try {
+    entries = await readdir(paths.staging);
+  } catch {
+    return [];
+  }
+  const intents: Array<Intent & { entry: string }> = [];
+  for (const entry of entries) {
+    const value = (await readJsonMetadata(path.join(paths.staging, entry, INTENT_FILE)).catch(
+      () => undefined,
+    )) as Intent | undefined;
+    if (
+      value &&
+      typeof value.dataset === 'string' &&
+      Array.isArray(value.adds) &&
+      Array.isArray(value.removes)
+    )
+      intents.push({ ...value, entry: path.join(paths.staging, entry) });
+  }
+  return intents;
+}
+
+/**
+ * Finishes or undoes the work of a writer that died (its intent is in `entry`): files the log
+ * removed move to the trash; files it published that the log never took are deleted. Then the
+ * staging entry is removed. Returns the dataset-relative paths deleted and moved.
+ *
+ * @example
+ * ```ts
+ * await recoverIntent(paths, intent);
+ * ```
+ */
+export async function recoverIntent(
+  paths: LakePaths,
+  intent: Intent & { entry: string },
+  claimed: ReadonlySet<string> = new Set(),
+): Promise<{ deleted: string[]; trashed: string[] }> {
+  const snapshot = await loadSnapshot(paths, intent.dataset);
+  const datasetDir = paths.dataset(intent.dataset);
+  const present = async (relative: string) =>
+    stat(path.join(datasetDir, relative)).then(
+      () => true,
+      () => false,
+    );
+  const trashed: string[] = [];
+  for (const relative of intent.removes) {
+    if (!snapshot.files.has(relative) && (await present(relative))) trashed.push(relative);
+  }
+  await moveToTrash(paths, intent.dataset, trashed);
+  const deleted: string[] = [];
+  for (const relative of intent.adds) {
+    if (
+      !snapshot.files.has(relative) &&
+      !claimed.has(`${intent.dataset}/${relative}`) &&
+      (await present(relative))
+    ) {
+      // Committed and later removed by another transaction, it would sit in the trash already
+      // (or in that transaction's removes); here it was never committed.
+      await unlink(path.join(datasetDir, relative)).catch(() => {});
+      deleted.push(relative);
+    }
+  }
+  await rm(intent.entry, { recursive: true, force: true });
+  return { deleted, trashed };
+}
