@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ingestDataDecide, type Lake, openLake } from '../src/index.js';
 import { copyToParquet, runlake } from './helpers/cli.js';
-import { listFiles, repoRoot, tempDir } from './helpers/lake-fixtures.js';
+import { listFiles, repoRoot, tempDir, visibleFiles } from './helpers/lake-fixtures.js';
 
 const FIXTURES = path.join(repoRoot, 'test', 'fixtures', 'datadecide');
 const MAIN = path.join(FIXTURES, 'eval-results-00000.parquet');
@@ -105,11 +105,11 @@ describe('ingest datadecide', () => {
     const dir = tempDir();
     await withLake(dir, (lake) => ingestDataDecide(lake, [MAIN, WITH_LR]));
     const before = await counts(dir);
-    const filesBefore = listFiles(dir).filter((f) => f.endsWith('.parquet')).length;
+    const filesBefore = visibleFiles(dir).filter((f) => f.endsWith('.parquet')).length;
     const again = await withLake(dir, (lake) => ingestDataDecide(lake, [MAIN]));
     expect(again.replacedFiles).toBe(2); // one part file per params partition of MAIN
     expect(await counts(dir)).toEqual(before);
-    expect(listFiles(dir).filter((f) => f.endsWith('.parquet')).length).toBe(filesBefore);
+    expect(visibleFiles(dir).filter((f) => f.endsWith('.parquet')).length).toBe(filesBefore);
 
     // A new version of a file that no longer has 4M rows: its old 4M rows go too.
     const shrunk = path.join(tempDir(), 'eval-results-00000.parquet');

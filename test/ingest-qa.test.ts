@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ingestQaOutputs, type Lake, openLake } from '../src/index.js';
 import { runlake } from './helpers/cli.js';
-import { listFiles, repoRoot, tempDir } from './helpers/lake-fixtures.js';
+import { repoRoot, tempDir, visibleFiles } from './helpers/lake-fixtures.js';
 
 const FIXTURES = path.join(repoRoot, 'test', 'fixtures', 'qa');
 const INSTANCES = path.join(FIXTURES, 'instances');
@@ -25,7 +25,7 @@ function jsonl(records: readonly unknown[], name = 'arc_easy-predictions.jsonl')
   return file;
 }
 
-const parquetFiles = (dir: string) => listFiles(dir).filter((f) => f.endsWith('.parquet'));
+const parquetFiles = (dir: string) => visibleFiles(dir).filter((f) => f.endsWith('.parquet'));
 
 describe('ingest qa', () => {
   it('loads a directory of DataDecide predictions: task from the file, run from the directory', async () => {

@@ -10,7 +10,7 @@ import {
   writeEventRows,
 } from '../src/index.js';
 import { runlake } from './helpers/cli.js';
-import { listFiles, repoRoot, tempDir } from './helpers/lake-fixtures.js';
+import { repoRoot, tempDir, visibleFiles } from './helpers/lake-fixtures.js';
 
 const FIXTURES = path.join(repoRoot, 'test', 'fixtures', 'wandb');
 const fixture = (name: string) => path.join(FIXTURES, name);
@@ -25,7 +25,7 @@ async function withSquiggleLake<T>(dir: string, use: (lake: Lake) => Promise<T>)
 }
 
 function parquetFiles(dir: string): string[] {
-  return existsSync(dir) ? listFiles(dir).filter((f) => f.endsWith('.parquet')) : [];
+  return existsSync(dir) ? visibleFiles(dir).filter((f) => f.endsWith('.parquet')) : [];
 }
 
 function writeInput(dir: string, name: string, text: string): string {

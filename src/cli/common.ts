@@ -1,4 +1,10 @@
-import { assertLakeDirectory, assertWritableLakePath, type Lake, openLake } from '../lake/index.js';
+import {
+  assertLakeDirectory,
+  assertWritableLakePath,
+  type Lake,
+  type OpenLakeOptions,
+  openLake,
+} from '../lake/index.js';
 // Registers the squiggle schema set, so lakes that record it open from every command.
 import '../schema/index.js';
 
@@ -11,9 +17,13 @@ import '../schema/index.js';
  * await withLake('results', (lake) => lake.query('SELECT 1'));
  * ```
  */
-export async function withLake<T>(baseOut: string, use: (lake: Lake) => Promise<T>): Promise<T> {
+export async function withLake<T>(
+  baseOut: string,
+  use: (lake: Lake) => Promise<T>,
+  options: OpenLakeOptions = {},
+): Promise<T> {
   existingLakeDirectory(baseOut);
-  const lake = await openLake(baseOut);
+  const lake = await openLake(baseOut, options);
   try {
     return await use(lake);
   } finally {

@@ -9,12 +9,16 @@ import {
   RunlakeError,
   SqlError,
 } from '../lake/index.js';
+import { registerAdoptCommand } from './adopt.js';
 import { registerAnalyzeCommand } from './analyze.js';
+import { registerCompactCommand } from './compact.js';
 import { registerConvertCommand } from './convert.js';
 import { registerConvertFileCommand } from './convert-file.js';
+import { registerDeleteCommand } from './delete.js';
 import { registerDemoCommand } from './demo.js';
 import { registerEnumCommand } from './enum.js';
 import { registerExportViewerCommand } from './export-viewer.js';
+import { registerHistoryCommand } from './history.js';
 import { registerImportCommand } from './import.js';
 import { registerInfoCommand } from './info.js';
 import { registerIngestCommand } from './ingest.js';
@@ -26,6 +30,7 @@ import { registerQueryCommand } from './query.js';
 import { registerSchemaCommand } from './schema.js';
 import { registerServeCommand } from './serve.js';
 import { registerShardsCommand } from './shards.js';
+import { registerVacuumCommand } from './vacuum.js';
 import { registerValidateCommand } from './validate.js';
 import { registerViewCommand } from './view.js';
 
@@ -57,6 +62,11 @@ export function buildProgram(): Command {
   registerConvertFileCommand(program);
   registerImportCommand(program);
   registerValidateCommand(program);
+  registerCompactCommand(program);
+  registerVacuumCommand(program);
+  registerHistoryCommand(program);
+  registerAdoptCommand(program);
+  registerDeleteCommand(program);
   registerSchemaCommand(program);
   registerEnumCommand(program);
   registerDemoCommand(program);

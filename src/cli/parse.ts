@@ -75,3 +75,25 @@ export function byteSize(text: string): number {
   }
   return value;
 }
+
+/**
+ * Commander argument parser for a partition, `key=value` pairs separated by commas or given in
+ * several options (`--partition run_id=r1`); accumulates into one record.
+ *
+ * @example
+ * ```ts
+ * partitionArgument('grid_id=ab12cd34,seed=1', {}); // { grid_id: 'ab12cd34', seed: '1' }
+ * ```
+ */
+export function partitionArgument(
+  text: string,
+  previous: Record<string, string> = {},
+): Record<string, string> {
+  const out = { ...previous };
+  for (const pair of text.split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new InvalidArgumentError(`expected key=value pairs such as run_id=r1, got "${pair}"`);
+    out[pair.slice(0, eq).trim()] = pair.slice(eq + 1);
+  }
+  return out;
+}

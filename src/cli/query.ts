@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import {
   checkSqlClause,
   prepareSelect,
@@ -20,6 +20,29 @@ interface QueryOptions {
   sql?: string;
   format: QueryFormat;
   out?: string;
+  asOf?: Date;
+  version?: string;
+}
+
+function timeArgument(text: string): Date {
+  const time = new Date(text);
+  if (Number.isNaN(time.getTime()))
+    throw new InvalidArgumentError(`expected a time such as 2026-12-01T12:00:00Z, got "${text}"`);
+  return time;
+}
+
+/** `--version 12` pins the queried dataset; `--version a=3,b=7` pins several. */
+function versionPins(text: string | undefined, dataset: string): Record<string, number> | undefined {
+  if (text === undefined) return undefined;
+  const pins: Record<string, number> = {};
+  for (const part of text.split(',')) {
+    const [name, value] = part.includes('=') ? part.split('=', 2) : [dataset, part];
+    const version = Number(value);
+    if (!name || !Number.isSafeInteger(version) || version < 0)
+      throw new RunlakeError(`--version expects a version number or dataset=version pairs, got "${text}"`);
+    pins[name] = version;
+  }
+  return pins;
 }
 
 const DEFAULT_TABLE_LIMIT = 100;
@@ -50,75 +73,91 @@ export function registerQueryCommand(program: Command): void {
     .option('--sql <query>', 'run this SQL instead (views: one per dataset, plus grids)')
     .addOption(new Option('-f, --format <format>', 'output format').choices(QUERY_FORMATS).default('table'))
     .option('-o, --out <file>', 'write to a file instead of stdout (required for parquet)')
+    .option(
+      '--as-of <time>',
+      'time travel: read every dataset as it was at this time (ISO-8601)',
+      timeArgument,
+    )
+    .option(
+      '--version <n|dataset=n,…>',
+      'time travel: read the dataset (or the named ones) at a version of its log',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  runlake query results events --where "regret < 0.1" --limit 20\n' +
         '  runlake query results grids --format json\n' +
         '  runlake query results --sql "SELECT grid_id, seed, avg(regret) FROM events GROUP BY ALL"\n' +
-        '  runlake query results events --format parquet --out events.parquet',
+        '  runlake query results events --format parquet --out events.parquet\n' +
+        '  runlake query results events --as-of 2026-12-01T12:00:00Z   (runlake history lists versions)',
     )
     .action(async (baseOut: string, dataset: string, options: QueryOptions) => {
-      await withLake(baseOut, async (lake) => {
-        if (options.sql && (options.where || options.columns || options.orderBy)) {
-          throw new RunlakeError('--sql cannot be combined with --where, --columns or --order-by');
-        }
-        const limit = options.limit ?? (options.format === 'table' ? DEFAULT_TABLE_LIMIT : undefined);
-        // The user's SQL (or clauses) is checked on its own before anything is built around it,
-        // so errors point into the user's text, and only a single SELECT ever runs.
-        if (!options.sql) {
-          if (options.where?.trim()) await checkSqlClause(lake.connection, 'WHERE', options.where, '--where');
-          if (options.orderBy?.trim())
-            await checkSqlClause(lake.connection, 'ORDER BY', options.orderBy, '--order-by');
-        }
-        const sql = options.sql
-          ? options.sql.trim().replace(/;\s*$/, '')
-          : lake.datasetSql(dataset, {
-              where: options.where,
-              columns: options.columns,
-              orderBy: options.orderBy,
-            });
-        const prepared = await prepareSelect(lake.connection, sql);
+      const timeTravel = { asOf: options.asOf, version: versionPins(options.version, dataset) };
+      await withLake(
+        baseOut,
+        async (lake) => {
+          if (options.sql && (options.where || options.columns || options.orderBy)) {
+            throw new RunlakeError('--sql cannot be combined with --where, --columns or --order-by');
+          }
+          const limit = options.limit ?? (options.format === 'table' ? DEFAULT_TABLE_LIMIT : undefined);
+          // The user's SQL (or clauses) is checked on its own before anything is built around it,
+          // so errors point into the user's text, and only a single SELECT ever runs.
+          if (!options.sql) {
+            if (options.where?.trim())
+              await checkSqlClause(lake.connection, 'WHERE', options.where, '--where');
+            if (options.orderBy?.trim())
+              await checkSqlClause(lake.connection, 'ORDER BY', options.orderBy, '--order-by');
+          }
+          const sql = options.sql
+            ? options.sql.trim().replace(/;\s*$/, '')
+            : lake.datasetSql(dataset, {
+                where: options.where,
+                columns: options.columns,
+                orderBy: options.orderBy,
+              });
+          const prepared = await prepareSelect(lake.connection, sql);
 
-        if (options.format === 'parquet') {
-          prepared.destroySync();
-          if (!options.out) throw new RunlakeError('--format parquet needs --out <file>');
-          // Safe to wrap now: the statement is a checked, bound SELECT.
-          const select = limit === undefined ? sql : `SELECT * FROM (${sql}) LIMIT ${limit}`;
-          await lake.run(
-            `COPY (${select}) TO ${quoteLiteral(options.out)} (FORMAT parquet, COMPRESSION zstd)`,
-          );
-          const [count] = await lake.query(
-            `SELECT count(*)::BIGINT AS n FROM read_parquet(${quoteLiteral(options.out)})`,
-          );
-          process.stderr.write(`wrote ${count?.n} rows to ${options.out}\n`);
-          return;
-        }
-        let result: Awaited<ReturnType<typeof readAtMost>>;
-        try {
-          result = await readAtMost(prepared, limit);
-        } catch (error) {
-          throw new SqlError(sql, error);
-        } finally {
-          prepared.destroySync();
-        }
-        const { reader, rows, more } = result;
-        const columns = reader.columnNames();
-        const text =
-          options.format === 'table'
-            ? `${renderTable(rows, columns)}\n(${rows.length} row${rows.length === 1 ? '' : 's'}${
-                options.limit === undefined && more ? `; first ${limit} shown, use --limit to see more` : ''
-              })\n`
-            : options.format === 'csv'
-              ? renderCsv(rows, columns)
-              : renderJson(rows, options.format);
-        if (options.out) {
-          const { writeFile } = await import('node:fs/promises');
-          await writeFile(options.out, text);
-          process.stderr.write(`wrote ${rows.length} rows to ${options.out}\n`);
-        } else {
-          await writeStdout(text);
-        }
-      });
+          if (options.format === 'parquet') {
+            prepared.destroySync();
+            if (!options.out) throw new RunlakeError('--format parquet needs --out <file>');
+            // Safe to wrap now: the statement is a checked, bound SELECT.
+            const select = limit === undefined ? sql : `SELECT * FROM (${sql}) LIMIT ${limit}`;
+            await lake.run(
+              `COPY (${select}) TO ${quoteLiteral(options.out)} (FORMAT parquet, COMPRESSION zstd)`,
+            );
+            const [count] = await lake.query(
+              `SELECT count(*)::BIGINT AS n FROM read_parquet(${quoteLiteral(options.out)})`,
+            );
+            process.stderr.write(`wrote ${count?.n} rows to ${options.out}\n`);
+            return;
+          }
+          let result: Awaited<ReturnType<typeof readAtMost>>;
+          try {
+            result = await readAtMost(prepared, limit);
+          } catch (error) {
+            throw new SqlError(sql, error);
+          } finally {
+            prepared.destroySync();
+          }
+          const { reader, rows, more } = result;
+          const columns = reader.columnNames();
+          const text =
+            options.format === 'table'
+              ? `${renderTable(rows, columns)}\n(${rows.length} row${rows.length === 1 ? '' : 's'}${
+                  options.limit === undefined && more ? `; first ${limit} shown, use --limit to see more` : ''
+                })\n`
+              : options.format === 'csv'
+                ? renderCsv(rows, columns)
+                : renderJson(rows, options.format);
+          if (options.out) {
+            const { writeFile } = await import('node:fs/promises');
+            await writeFile(options.out, text);
+            process.stderr.write(`wrote ${rows.length} rows to ${options.out}\n`);
+          } else {
+            await writeStdout(text);
+          }
+        },
+        timeTravel,
+      );
     });
 }

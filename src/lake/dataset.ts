@@ -68,6 +68,11 @@ export interface DatasetDefinition {
   readonly sortBy?: readonly string[];
   /** Rules over the columns of a row, beyond each column's type, nullability and enum. */
   readonly checks?: readonly RowCheck[];
+  /**
+   * Columns (partition keys included) that identify a row: `runlake validate` reports rows that
+   * share them, e.g. a metric logged twice at one step.
+   */
+  readonly key?: readonly string[];
 }
 
 const DATASET_NAME = /^[a-z][a-z0-9_]*$/;

@@ -15,6 +15,13 @@ import {
   unifyTypes,
 } from './column-types.js';
 import { type LiveFile, latestVersion, loadSnapshot, type Snapshot } from './commit-log.js';
+import {
+  type CompactionPolicy,
+  type CompactOptions,
+  type CompactResult,
+  compactDataset,
+  compactIfNeeded,
+} from './compact.js';
 import type { DatasetDefinition, DatasetRegistry } from './dataset.js';
 import { discoverDataset } from './discover.js';
 import { queryObjects, withStagingConnection } from './duckdb.js';
@@ -77,6 +84,11 @@ export interface OpenLakeOptions {
   readonly version?: Readonly<Record<string, number>>;
   /** Time travel: pins every logged dataset to its last version committed at or before this time. */
   readonly asOf?: Date;
+  /**
+   * Compact a partition after a write of this connection leaves more than
+   * `autoCompact.maxSmallFiles` small files in it (for long-running writers).
+   */
+  readonly autoCompact?: CompactionPolicy;
 }
 
 /** A dataset as a lake connection sees it. */
@@ -132,6 +144,7 @@ export class Lake {
     readonly connection: DuckDBConnection,
     readonly registry: DatasetRegistry,
     readonly schemaSet: SchemaSet,
+    readonly autoCompact?: CompactionPolicy,
   ) {}
 
   /** The datasets with a view, by name. */
@@ -309,6 +322,13 @@ export class Lake {
     const definition = this.definition(dataset);
     this.#refuseWhilePinned(dataset);
     const result = await writeRows(this.baseOut, definition, rows, options);
+    if (this.autoCompact && result.files.length > 0) {
+      const root = this.paths.dataset(dataset);
+      const touched = result.files.map(
+        (f) => path.relative(root, path.dirname(f)).split(path.sep).join('/') || '.',
+      );
+      await compactIfNeeded(this.baseOut, definition, touched, this.autoCompact);
+    }
     await this.#rebuildView(dataset);
     return result;
   }
@@ -387,6 +407,31 @@ export class Lake {
       );
     }
     return partitionDirectory(given.map((k) => [k, partition[k] as PartitionValue] as const));
+  }
+
+  /**
+   * Merges small part files of a dataset (any dataset of the lake, including ones another tool
+   * wrote) into files of a target size, in one commit; see {@link compactDataset}.
+   *
+   * @example
+   * ```ts
+   * await lake.compact('metrics_scalar', { partition: { run_id: 'r1' } });
+   * ```
+   */
+  async compact(dataset: string, options: CompactOptions = {}): Promise<CompactResult> {
+    const known = this.#datasets.get(dataset);
+    const definition =
+      this.registry.get(dataset) ??
+      (known ? { name: dataset, partitionBy: known.manifest.partitionBy } : undefined);
+    if (!definition) {
+      throw new RunlakeError(
+        `no dataset "${dataset}" in ${this.baseOut} (have: ${[...this.#datasets.keys()].join(', ') || 'none'})`,
+      );
+    }
+    this.#refuseWhilePinned(dataset);
+    const result = await compactDataset(this.baseOut, definition, options);
+    if (this.#datasets.has(dataset)) await this.#rebuildView(dataset);
+    return result;
   }
 
   #refuseWhilePinned(dataset: string): void {
@@ -598,6 +643,7 @@ export async function openLake(baseOut: string, options: OpenLakeOptions = {}): 
     connection,
     options.registry ?? schemaSet.registry,
     schemaSet,
+    options.autoCompact,
   );
   try {
     await lake.refresh();

@@ -74,8 +74,8 @@ export async function sweepStaleStaging(
   let removed = 0;
   for (const full of dead) {
     const intent = intents.get(full);
+    options.found?.(full, intent ? [...intent.adds, ...intent.removes] : []);
     if (options.dryRun) {
-      options.found?.(full, intent ? [...intent.adds, ...intent.removes] : []);
       removed++;
       continue;
     }

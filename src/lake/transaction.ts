@@ -60,6 +60,11 @@ export interface StagedCommit {
   readonly info?: Readonly<Record<string, string | number>>;
   /** Whether to commit when nothing is added or removed (default false). */
   readonly allowEmpty?: boolean;
+  /**
+   * Publish staged files under their staged relative paths as they are (a compaction, whose
+   * directories are the dataset's own), rather than re-encoding DuckDB's partition directories.
+   */
+  readonly verbatimPaths?: boolean;
 }
 
 /** What {@link commitStaged} did. */
@@ -160,7 +165,7 @@ export async function commitStaged(
   await adoptDataset(paths, connection, dataset);
   const staged = (await listFilesNoFollow(stagingDir, (n) => n.endsWith('.parquet'))).map((relative) => ({
     absolute: path.join(stagingDir, relative),
-    relative: targetPath(relative),
+    relative: change.verbatimPaths ? relative.split(path.sep).join('/') : targetPath(relative),
   }));
   let skippedFiles = 0;
   let toPublish = staged;
@@ -267,7 +272,9 @@ export async function moveToTrash(
 /**
  * Gives a dataset written without a log (by an earlier runlake, pandas, pyarrow or exp_engine) a
  * log: commit 0 adopts every Parquet file in its directory, except files a live writer is still
- * publishing. Does nothing when the dataset has a log or no files.
+ * publishing. Does nothing when the dataset has a log or no files. With `unreferenced`, a dataset
+ * that has a log takes in the files another tool wrote into it since (an `adopt` commit of every
+ * file no commit references and no writer claims). Returns the files adopted.
  *
  * @example
  * ```ts
@@ -278,27 +285,37 @@ export async function adoptDataset(
   paths: LakePaths,
   connection: DuckDBConnection,
   dataset: string,
-): Promise<void> {
-  if ((await latestVersion(paths, dataset)) >= 0) return;
+  options: { unreferenced?: boolean } = {},
+): Promise<LogFile[]> {
+  const logged = (await latestVersion(paths, dataset)) >= 0;
+  if (logged && !options.unreferenced) return [];
   const datasetDir = paths.dataset(dataset);
   const present = await listFilesNoFollow(datasetDir, (n) => n.endsWith('.parquet'));
-  if (present.length === 0) return;
-  const inFlight = new Set(
-    (await readIntents(paths)).filter((i) => i.dataset === dataset).flatMap((i) => i.adds),
+  if (present.length === 0) return [];
+  const claimed = new Set(
+    (await readIntents(paths)).filter((i) => i.dataset === dataset).flatMap((i) => [...i.adds, ...i.removes]),
   );
+  const live = logged ? (await loadSnapshot(paths, dataset)).files : new Map();
   const adopted = present
     .map((relative) => relative.split(path.sep).join('/'))
-    .filter((relative) => !inFlight.has(relative));
+    .filter((relative) => !claimed.has(relative) && !live.has(relative));
+  if (adopted.length === 0) return [];
   const files = await logFiles(
     connection,
     adopted.map((relative) => ({ absolute: path.join(datasetDir, relative), relative })),
   );
-  await commitToLog(
+  const commit = await commitToLog(
     paths,
     dataset,
-    async (base) => (base.readVersion >= 0 ? undefined : { operation: 'adopt', add: files, remove: [] }),
+    async (base) => {
+      if (!logged) return base.readVersion >= 0 ? undefined : { operation: 'adopt', add: files, remove: [] };
+      const current = (await base.snapshot()).files;
+      const add = files.filter((f) => !current.has(f.path));
+      return add.length ? { operation: 'adopt', add, remove: [] } : undefined;
+    },
     { txn: `adopt-${process.pid}-${Date.now()}` },
   );
+  return commit ? [...commit.add] : [];
 }
 
 /**

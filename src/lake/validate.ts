@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
 import {
@@ -8,6 +9,7 @@ import {
   quoteIdentifier,
   quoteLiteral,
 } from './column-types.js';
+import { loadSnapshot, type Snapshot } from './commit-log.js';
 import type { DatasetDefinition } from './dataset.js';
 import { discoverDataset } from './discover.js';
 import { withStagingConnection } from './duckdb.js';
@@ -17,6 +19,7 @@ import { type LakePaths, lakePaths } from './layout.js';
 import { parquetFileError } from './parquet-file-error.js';
 import { HIVE_NULL_PARTITION, parsePartitionPath } from './partition-path.js';
 import { getSchemaSet, resolveLakeSchemaSet, type SchemaSet } from './schema-set.js';
+import { readIntents } from './transaction.js';
 import { checkLakeMetadata } from './validate-metadata.js';
 import { listParquetFiles } from './write-rows.js';
 
@@ -32,7 +35,10 @@ export type ViolationKind =
   | 'enum'
   | 'check'
   | 'reference'
-  | 'metadata';
+  | 'metadata'
+  | 'log'
+  | 'unreferenced'
+  | 'duplicate_key';
 
 /**
  * One broken rule in one file: at a row (0-based, in the file's own row order) or, for rules
@@ -205,13 +211,17 @@ async function validateDataset(
       : manifest.columns.map((c) => [c.name, { type: c.type, nullable: true }]),
   );
   const allowed = await allowedEnumValues(paths, [...keys, ...(definition?.columns ?? [])]);
-  const relativeFiles = await listParquetFiles(paths.dataset(name));
   const violations: Violation[] = [];
   let count = 0;
   const report = (v: Omit<Violation, 'dataset'>) => {
     violations.push({ dataset: name, ...v });
     count += v.rowsAffected;
   };
+  const snapshot = await loadSnapshot(paths, name);
+  const logged = snapshot.version >= 0;
+  const relativeFiles = logged
+    ? await checkLogFiles(paths, name, snapshot, report)
+    : await listParquetFiles(paths.dataset(name));
 
   const checkable: Array<{ file: string; relative: string; partitions: Array<[string, string | null]> }> = [];
   const fileColumns = new Map<string, Set<string>>();
@@ -268,7 +278,16 @@ async function validateDataset(
       const meta = await connection.runAndReadAll(
         `SELECT num_rows FROM parquet_file_metadata(${quoteLiteral(file)})`,
       );
-      rows += Number(meta.getRowsJS()[0]?.[0] ?? 0);
+      const fileRows = Number(meta.getRowsJS()[0]?.[0] ?? 0);
+      rows += fileRows;
+      const logEntry = snapshot.files.get(relative.split(path.sep).join('/'));
+      if (logged && logEntry && logEntry.rows !== fileRows) {
+        fileReport(
+          '',
+          'log',
+          `the file holds ${fileRows} rows, version ${logEntry.version} of the log recorded ${logEntry.rows}`,
+        );
+      }
     } catch (error) {
       const broken = parquetFileError(error);
       fileReport(
@@ -307,6 +326,17 @@ async function validateDataset(
     if (problems === 0) checkable.push({ file, relative: shown, partitions });
   }
 
+  if (definition?.key && checkable.length > 0) {
+    await checkDuplicateKeys(
+      connection,
+      name,
+      definition.key,
+      checkable,
+      keys.length > 0,
+      rowsPerRule,
+      report,
+    );
+  }
   if (checkable.length > 0) {
     await checkRows(connection, {
       files: checkable,
@@ -323,6 +353,107 @@ async function validateDataset(
     summary: { dataset: name, typed, files: relativeFiles.length, rows, violations: count },
     violations,
   };
+}
+
+// Files published but not yet committed belong to a live writer; older unreferenced ones are
+// reported (a dead writer's leftovers, or files another tool wrote after runlake took over).
+const UNREFERENCED_GRACE_MS = 60 * 60 * 1000;
+
+/**
+ * Checks a logged dataset's files against its log: every file of the latest snapshot exists with
+ * the size the log recorded (rows are compared when the file is read), and no Parquet file in the
+ * dataset's directory is unknown to the log, except files a live writer is publishing and files
+ * younger than an hour. Returns the snapshot's readable files, relative to the dataset.
+ */
+async function checkLogFiles(
+  paths: LakePaths,
+  name: string,
+  snapshot: Snapshot,
+  report: (v: Omit<Violation, 'dataset'>) => void,
+): Promise<string[]> {
+  const directory = paths.dataset(name);
+  const present: string[] = [];
+  for (const file of [...snapshot.files.values()].sort((a, b) => (a.path < b.path ? -1 : 1))) {
+    const relative = file.path.split('/').join(path.sep);
+    const shown = path.join(name, relative);
+    const info = await stat(path.join(directory, relative)).catch(() => undefined);
+    if (!info) {
+      report({
+        file: shown,
+        row: null,
+        column: '',
+        kind: 'log',
+        message: `version ${file.version} of the log added this file (${file.rows} rows), but it is missing`,
+        rowsAffected: 1,
+      });
+      continue;
+    }
+    if (info.size !== file.size) {
+      report({
+        file: shown,
+        row: null,
+        column: '',
+        kind: 'log',
+        message: `the file has ${info.size} bytes, version ${file.version} of the log recorded ${file.size}`,
+        rowsAffected: 1,
+      });
+      continue;
+    }
+    present.push(relative);
+  }
+  const claimed = new Set(
+    (await readIntents(paths)).filter((i) => i.dataset === name).flatMap((i) => [...i.adds, ...i.removes]),
+  );
+  const now = Date.now();
+  for (const relative of await listParquetFiles(directory)) {
+    const key = relative.split(path.sep).join('/');
+    if (snapshot.files.has(key) || claimed.has(key)) continue;
+    const info = await stat(path.join(directory, relative)).catch(() => undefined);
+    if (!info || now - info.mtimeMs < UNREFERENCED_GRACE_MS) continue;
+    report({
+      file: path.join(name, relative),
+      row: null,
+      column: '',
+      kind: 'unreferenced',
+      message:
+        'no commit of the log references this file: runlake readers do not see it (a dead writer left it, ' +
+        "or another tool wrote it); `runlake vacuum` removes a dead writer's files, `runlake adopt` takes in the others",
+      rowsAffected: 1,
+    });
+  }
+  return present;
+}
+
+/** Reports key values shared by more than one row of the dataset's files. */
+async function checkDuplicateKeys(
+  connection: DuckDBConnection,
+  name: string,
+  key: readonly string[],
+  files: ReadonlyArray<{ file: string }>,
+  hive: boolean,
+  rowsPerRule: number,
+  report: (v: Omit<Violation, 'dataset'>) => void,
+): Promise<void> {
+  const list = `[${files.map((f) => quoteLiteral(f.file)).join(', ')}]`;
+  const columns = key.map(quoteIdentifier).join(', ');
+  const source = `read_parquet(${list}, hive_partitioning = ${hive}, union_by_name = true)`;
+  const duplicated = await connection.runAndReadAll(
+    `SELECT ${key.map((k) => `CAST(${quoteIdentifier(k)} AS VARCHAR)`).join(', ')}, count(*) AS n, count(*) OVER () AS groups,
+       sum(count(*)) OVER () AS total
+     FROM ${source} GROUP BY ${columns} HAVING count(*) > 1 ORDER BY n DESC LIMIT ${rowsPerRule}`,
+  );
+  for (const row of duplicated.getRowsJS()) {
+    const values = key.map((k, i) => `${k}=${String(row[i])}`).join(', ');
+    const n = Number(row[key.length]);
+    report({
+      file: name,
+      row: null,
+      column: key.join(', '),
+      kind: 'duplicate_key',
+      message: `${n} rows share the key ${values} (${Number(row[key.length + 1])} keys are duplicated in all)`,
+      rowsAffected: n - 1,
+    });
+  }
 }
 
 /**

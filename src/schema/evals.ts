@@ -127,6 +127,7 @@ export const QA_OUTPUTS = defineDataset({
     'checkpoint) are thousands, so a directory per run would mean thousands of tiny ones. Files ' +
     'are sorted by (run_id, instance_id).',
   sortBy: ['run_id', 'instance_id'],
+  key: ['task', 'run_id', 'instance_id'],
   columns: [
     key(
       'run_id',

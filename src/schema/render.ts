@@ -25,6 +25,7 @@ export interface DatasetJson {
   readonly partition_by: readonly string[];
   readonly partition_reason: string;
   readonly sort_by: readonly string[];
+  readonly unique_key?: readonly string[];
   readonly allow_extra_columns: boolean;
   readonly columns: readonly ColumnJson[];
   readonly checks: ReadonlyArray<{ name: string; description: string; sql: string }>;
@@ -70,6 +71,7 @@ export function datasetJson(dataset: DatasetDefinition): DatasetJson {
     partition_by: dataset.partitionBy.map((k) => k.name),
     partition_reason: dataset.partitionReason ?? '',
     sort_by: dataset.sortBy ?? [],
+    ...(dataset.key ? { unique_key: dataset.key } : {}),
     allow_extra_columns: dataset.allowExtraColumns ?? !dataset.columns,
     columns: [
       ...dataset.partitionBy.map((k) => column(k, true)),
@@ -165,6 +167,11 @@ export function schemaSetMarkdown(
       `- **Partitioned by** ${dataset.partition_by.map((k) => `\`${k}\``).join(' / ') || '(nothing)'}.` +
         (dataset.partition_reason ? ` ${dataset.partition_reason}` : ''),
     );
+    if (dataset.unique_key) {
+      lines.push(
+        `- **Unique key** ${dataset.unique_key.map((k) => `\`${k}\``).join(', ')} (\`runlake validate\` reports duplicates).`,
+      );
+    }
     if (dataset.sort_by.length) {
       lines.push(`- **Files sorted by** ${dataset.sort_by.map((k) => `\`${k}\``).join(', ')}.`);
     }

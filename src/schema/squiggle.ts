@@ -58,6 +58,7 @@ export const RUNS = defineDataset({
   description: 'run metadata: configuration, environment and model info, one row per run',
   partitionBy: [RUN_ID],
   partitionReason: RUN_PARTITION,
+  key: ['run_id'],
   allowExtraColumns: true,
   columns: [
     value('run_name', t.string, 'human-readable run name'),
@@ -141,6 +142,7 @@ export const SAMPLES = defineDataset({
     'Not run_id: the catalog describes probe sets that every run is evaluated on, and ' +
     'readers load one set at a time.',
   sortBy: ['sample_id'],
+  key: ['sample_set', 'sample_id'],
   columns: [
     key('sample_id', t.string, 'stable ID of the sample within its set'),
     key('split', t.string, 'split the sample comes from', SPLIT),
@@ -184,6 +186,7 @@ export const METRICS_SCALAR = defineDataset({
     'would turn every flush into that many tiny files. Files are sorted by (metric_name, step) ' +
     'instead, so Parquet row-group statistics skip other metrics when a query filters on one.',
   sortBy: ['metric_name', 'step'],
+  key: ['run_id', 'metric_name', 'step'],
   columns: [
     STEP,
     key('metric_name', t.string, 'metric name, e.g. loss, grad_norm, lr'),

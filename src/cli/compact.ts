@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { DEFAULT_TARGET_FILE_SIZE } from '../lake/index.js';
+import { withLake, writeStdout } from './common.js';
+import { formatBytes } from './output.js';
+import { byteSize, partitionArgument, positiveInteger } from './parse.js';
+
+interface CompactCommandOptions {
+  partition?: Record<string, string>;
+  targetSize: number;
+  minFiles: number;
+  dryRun?: boolean;
+}
+
+/**
+ * `runlake compact <lake> [dataset]`: merges each partition's small part files into files of a
+ * target size, sorted by the dataset's sort key, one commit per dataset.
+ *
+ * @example
+ * ```sh
+ * runlake compact squiggle-lake metrics_scalar --partition run_id=r1 --target-size 64MiB
+ * ```
+ */
+export function registerCompactCommand(program: Command): void {
+  program
+    .command('compact')
+    .description("merge each partition's small files into files of a target size (one commit per dataset)")
+    .argument('<lake>', 'lake directory')
+    .argument('[dataset]', 'dataset to compact (default: every dataset)')
+    .option(
+      '--partition <key=value,…>',
+      'only this partition (a leading prefix of its keys)',
+      partitionArgument,
+    )
+    .option(
+      '--target-size <size>',
+      `size of the merged files (default ${formatBytes(DEFAULT_TARGET_FILE_SIZE)})`,
+      byteSize,
+      DEFAULT_TARGET_FILE_SIZE,
+    )
+    .option(
+      '--min-files <n>',
+      'merge a partition only when it holds at least this many small files',
+      positiveInteger,
+      2,
+    )
+    .option('--dry-run', 'list what would be merged; write nothing')
+    .action(async (baseOut: string, dataset: string | undefined, options: CompactCommandOptions) => {
+      await withLake(baseOut, async (lake) => {
+        const names = dataset ? [dataset] : [...lake.datasets.keys()];
+        const lines: string[] = [];
+        for (const name of names) {
+          if (!dataset && lake.datasets.get(name)?.fileCount === 0) continue;
+          const result = await lake.compact(name, {
+            partition: options.partition,
+            targetSize: options.targetSize,
+            minFiles: options.minFiles,
+            dryRun: options.dryRun,
+          });
+          if (result.partitions === 0) {
+            lines.push(`${name}: nothing to compact`);
+          } else if (options.dryRun) {
+            lines.push(
+              `${name}: would merge ${result.filesBefore} files (${formatBytes(result.bytesBefore)}, ` +
+                `${result.rows.toLocaleString('en-US')} rows) in ${result.partitions} partitions`,
+            );
+          } else {
+            lines.push(
+              `${name}: merged ${result.filesBefore} files (${formatBytes(result.bytesBefore)}) into ` +
+                `${result.filesAfter} (${formatBytes(result.bytesAfter)}) in ${result.partitions} partitions, ` +
+                `${result.rows.toLocaleString('en-US')} rows, version ${result.version}`,
+            );
+          }
+        }
+        await writeStdout(`${lines.join('\n')}\n`);
+      });
+    });
+}
