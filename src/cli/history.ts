@@ -22,7 +22,7 @@ interface HistoryCommandOptions {
 export function registerHistoryCommand(program: Command): void {
   program
     .command('history')
-    .description('list the commits of a dataset, newest first (time travel: query --as-of / --version)')
+    .description('list the commits of a dataset, newest first (time travel: query --as-of / --at-version)')
     .argument('<lake>', 'lake directory')
     .argument('[dataset]', 'dataset (default: every dataset)')
     .option('-l, --limit <n>', 'commits shown per dataset', positiveInteger, 50)

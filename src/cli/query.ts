@@ -21,7 +21,7 @@ interface QueryOptions {
   format: QueryFormat;
   out?: string;
   asOf?: Date;
-  version?: string;
+  atVersion?: string;
 }
 
 function timeArgument(text: string): Date {
@@ -31,7 +31,7 @@ function timeArgument(text: string): Date {
   return time;
 }
 
-/** `--version 12` pins the queried dataset; `--version a=3,b=7` pins several. */
+/** `--at-version 12` pins the queried dataset; `--at-version a=3,b=7` pins several. */
 function versionPins(text: string | undefined, dataset: string): Record<string, number> | undefined {
   if (text === undefined) return undefined;
   const pins: Record<string, number> = {};
@@ -39,7 +39,7 @@ function versionPins(text: string | undefined, dataset: string): Record<string, 
     const [name, value] = part.includes('=') ? part.split('=', 2) : [dataset, part];
     const version = Number(value);
     if (!name || !Number.isSafeInteger(version) || version < 0)
-      throw new RunlakeError(`--version expects a version number or dataset=version pairs, got "${text}"`);
+      throw new RunlakeError(`--at-version expects a version number or dataset=version pairs, got "${text}"`);
     pins[name] = version;
   }
   return pins;
@@ -79,7 +79,7 @@ export function registerQueryCommand(program: Command): void {
       timeArgument,
     )
     .option(
-      '--version <n|dataset=n,…>',
+      '--at-version <n|dataset=n,…>',
       'time travel: read the dataset (or the named ones) at a version of its log',
     )
     .addHelpText(
@@ -92,7 +92,10 @@ export function registerQueryCommand(program: Command): void {
         '  runlake query results events --as-of 2026-12-01T12:00:00Z   (runlake history lists versions)',
     )
     .action(async (baseOut: string, dataset: string, options: QueryOptions) => {
-      const timeTravel = { asOf: options.asOf, version: versionPins(options.version, dataset) };
+      if (options.sql && options.atVersion && !options.atVersion.includes('=')) {
+        throw new RunlakeError('with --sql, name the dataset to pin: --at-version <dataset>=<n>');
+      }
+      const timeTravel = { asOf: options.asOf, version: versionPins(options.atVersion, dataset) };
       await withLake(
         baseOut,
         async (lake) => {

@@ -556,19 +556,25 @@ export async function writeCheckpoint(paths: LakePaths, dataset: string, version
 }
 
 /**
- * Removes log files no version within the retention needs: commits and checkpoints older than
- * the newest checkpoint at or before `oldestRetained`. Returns the files removed (or that would
- * be, with `dryRun`).
+ * Removes the log files before version `keepFrom` (commits and checkpoints), which must have a
+ * checkpoint (or be 0): time travel then reaches back to `keepFrom`. Returns the files removed
+ * (or that would be, with `dryRun`).
+ *
+ * @example
+ * ```ts
+ * await cleanLog(lakePaths('lake'), 'events', 200, false);
+ * ```
  */
 export async function cleanLog(
   paths: LakePaths,
   dataset: string,
-  oldestRetained: number,
+  keepFrom: number,
   dryRun: boolean,
 ): Promise<string[]> {
   const directory = logDirectory(paths, dataset);
-  const keepFrom = (await listCheckpoints(directory)).filter((v) => v <= oldestRetained).at(-1);
-  if (keepFrom === undefined) return [];
+  if (keepFrom > 0 && !dryRun && !(await exists(checkpointFile(directory, keepFrom)))) {
+    throw new RunlakeError(`${dataset}: no checkpoint at version ${keepFrom}; the log before it is kept`);
+  }
   const removed: string[] = [];
   for (const name of await listLog(directory)) {
     const version = Number((COMMIT_NAME.exec(name) ?? CHECKPOINT_NAME.exec(name))?.[1] ?? Number.NaN);

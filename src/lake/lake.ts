@@ -174,7 +174,7 @@ export class Lake {
     try {
       return await work();
     } catch (error) {
-      if (!isVanishedFile(error)) throw parquetFileError(error) ?? new SqlError(sql, error);
+      if (!isVanishedFileError(error)) throw parquetFileError(error) ?? new SqlError(sql, error);
     }
     await this.advance(true);
     try {
@@ -877,8 +877,16 @@ export async function resolveSnapshotFiles(
   );
 }
 
-/** Whether a DuckDB error says a file it was reading no longer exists. */
-function isVanishedFile(error: unknown): boolean {
+/**
+ * Whether a DuckDB error says a file it was reading no longer exists (a commit moved it to the
+ * trash after the view was bound): the query is worth one retry over re-resolved views.
+ *
+ * @example
+ * ```ts
+ * if (isVanishedFileError(error)) await lake.advance(true);
+ * ```
+ */
+export function isVanishedFileError(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error);
   return /No such file or directory|No files found that match|Cannot open file/i.test(message);
 }

@@ -5,6 +5,7 @@
  * process, and never takes the server or the machine with it.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { isVanishedFileError, latestVersion } from '../lake/index.js';
 import { geometryOfRun, lakeSummary, listRuns, matchesOf } from './dashboard-queries.js';
 import { AnswerTooLargeError, errorResponse, QueryTimeoutError } from './errors.js';
 import {
@@ -114,16 +115,90 @@ async function encodeRowsStreamed(
   return pieces.join('');
 }
 
+/**
+ * The sandboxed lake the calls run against, reopened when a writer commits a new version of a
+ * dataset (the sandbox's views read the file lists of one snapshot). A sandbox is closed once the
+ * calls that started on it are done.
+ */
+class ServedSnapshots {
+  #current: { served: SandboxedLake; calls: number; retired: boolean };
+  #reopening: Promise<void> | undefined;
+
+  constructor(
+    served: SandboxedLake,
+    readonly open: () => Promise<SandboxedLake>,
+  ) {
+    this.#current = { served, calls: 0, retired: false };
+  }
+
+  /** Runs `use` on an up-to-date sandbox; once more on a fresh one if a file vanished under it. */
+  async run<T>(use: (served: SandboxedLake) => Promise<T>): Promise<T> {
+    await this.#refresh(false);
+    try {
+      return await this.#withCurrent(use);
+    } catch (error) {
+      if (!isVanishedFileError(error)) throw error;
+    }
+    await this.#refresh(true);
+    return this.#withCurrent(use);
+  }
+
+  async #withCurrent<T>(use: (served: SandboxedLake) => Promise<T>): Promise<T> {
+    const entry = this.#current;
+    entry.calls++;
+    try {
+      return await use(entry.served);
+    } finally {
+      entry.calls--;
+      if (entry.retired && entry.calls === 0) entry.served.close();
+    }
+  }
+
+  async #refresh(force: boolean): Promise<void> {
+    if (!this.#reopening) {
+      const stale = force || (await datasetsAdvanced(this.#current.served));
+      if (!stale) return;
+      this.#reopening = this.open().then(
+        (served) => {
+          const old = this.#current;
+          this.#current = { served, calls: 0, retired: false };
+          old.retired = true;
+          if (old.calls === 0) old.served.close();
+        },
+        () => {}, // keep serving the snapshot we have; the next call tries again
+      );
+      this.#reopening.finally(() => {
+        this.#reopening = undefined;
+      });
+    }
+    await this.#reopening;
+  }
+
+  close(): void {
+    this.#current.served.close();
+  }
+}
+
+/** Whether any dataset's log has a version newer than the one the sandbox's view reads. */
+async function datasetsAdvanced(served: SandboxedLake): Promise<boolean> {
+  for (const [name, dataset] of served.lake.datasets) {
+    if ((await latestVersion(served.lake.paths, name)) !== dataset.version) return true;
+  }
+  return false;
+}
+
 async function main(): Promise<void> {
   const send = (message: WorkerReply | WorkerHello) => process.send?.(message);
   const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
-  let served: SandboxedLake;
-  try {
-    served = await openSandboxedLake(config.lakeDir, {
+  const open = () =>
+    openSandboxedLake(config.lakeDir, {
       schema: config.schema,
       threads: config.threads,
       memoryLimitBytes: config.memoryLimitBytes,
     });
+  let snapshots: ServedSnapshots;
+  try {
+    snapshots = new ServedSnapshots(await open(), open);
   } catch (error) {
     send({ ready: false, error: errorResponse(error) });
     process.disconnect?.();
@@ -131,14 +206,16 @@ async function main(): Promise<void> {
   }
   process.on('message', (call: WorkerCall) => {
     const handler = HANDLERS[call.op];
-    handler(served, call.args, config.limits).then(
-      (answer) => send({ id: call.id, ok: true, answer }),
-      (error: unknown) => send({ id: call.id, ok: false, error: errorResponse(error) }),
-    );
+    snapshots
+      .run((served) => handler(served, call.args, config.limits))
+      .then(
+        (answer) => send({ id: call.id, ok: true, answer }),
+        (error: unknown) => send({ id: call.id, ok: false, error: errorResponse(error) }),
+      );
   });
   // The server closing the channel (or dying) ends this process.
   process.on('disconnect', () => {
-    served.close();
+    snapshots.close();
     process.exit(0);
   });
   send({ ready: true });
