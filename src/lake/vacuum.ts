@@ -12,6 +12,7 @@ import {
   latestVersion,
   listCommitVersions,
   loadSnapshot,
+  logDirectory,
   readCommit,
   writeCheckpoint,
 } from './commit-log.js';
@@ -20,6 +21,9 @@ import { lakePaths } from './layout.js';
 import { sweepStaleStaging } from './staging.js';
 import { readIntents } from './transaction.js';
 import { listFilesNoFollow } from './walk.js';
+
+// A temp file this old belongs to no live writer (a commit's temp file lives milliseconds).
+const STALE_TEMP_MS = 60 * 60 * 1000;
 
 /** Default retention: seven days, as Delta Lake's `VACUUM`. */
 export const DEFAULT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
@@ -104,6 +108,17 @@ export async function vacuumLake(baseOut: string, options: VacuumOptions = {}): 
       if (!dryRun) await rm(file, { force: true });
     }
     if (!dryRun) await removeEmptyDirectories(trash);
+
+    // Temp files of commits and checkpoints whose writer was killed before linking or renaming.
+    const logDir = logDirectory(paths, dataset);
+    for (const name of await readdir(logDir).catch(() => [] as string[])) {
+      const file = path.join(logDir, name);
+      if (!name.startsWith('.') || !name.endsWith('.tmp')) continue;
+      const info = await stat(file).catch(() => undefined);
+      if (!info || now - info.mtimeMs < STALE_TEMP_MS) continue;
+      logFiles.push(file);
+      if (!dryRun) await rm(file, { force: true });
+    }
 
     const retained = await oldestRetainedVersion(paths, dataset, horizon);
     if (retained > 0) {
