@@ -32,7 +32,8 @@ export function registerInfoCommand(program: Command): void {
           } else {
             const distinct = Object.entries(d.distinct).map(([k, n]) => `${n} ${k}`);
             lines.push(
-              `  rows: ${d.rows.toLocaleString('en-US')}   files: ${d.files}   size: ${formatBytes(d.bytes)}`,
+              `  rows: ${d.rows.toLocaleString('en-US')}   files: ${d.files}   size: ${formatBytes(d.bytes)}` +
+                (d.version >= 0 ? `   version: ${d.version}` : '   (no commit log yet)'),
               `  partitions: ${d.partitions} (${distinct.join(', ')})`,
             );
           }

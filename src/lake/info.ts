@@ -23,6 +23,8 @@ export interface DatasetInfo {
   readonly distinct: Readonly<Record<string, number>>;
   /** Distinct leaf partitions (for sweeps: grid × seed runs). */
   readonly partitions: number;
+  /** The commit-log version read; -1 for a dataset without a log. */
+  readonly version: number;
 }
 
 /** What `runlake info` reports for a lake. */
@@ -48,10 +50,14 @@ export async function lakeInfo(lake: Lake): Promise<LakeInfo> {
   const datasets: DatasetInfo[] = [];
   for (const dataset of lake.datasets.values()) {
     const directory = lake.paths.dataset(dataset.name);
-    const files = await listParquetFiles(directory);
-    const sizes = await Promise.all(files.map(async (f) => (await stat(path.join(directory, f))).size));
-    let rows = 0;
-    if (files.length > 0) {
+    // A dataset with a commit log: its snapshot's files, sizes and rows as the log records them.
+    const logged = dataset.files;
+    const files = logged ? logged.map((f) => f.relative) : await listParquetFiles(directory);
+    const sizes = logged
+      ? logged.map((f) => f.size)
+      : await Promise.all(files.map(async (f) => (await stat(path.join(directory, f))).size));
+    let rows = dataset.rowCount ?? 0;
+    if (!logged && files.length > 0) {
       const [result] = await lake.query(
         `SELECT coalesce(sum(num_rows), 0)::BIGINT AS n FROM parquet_file_metadata(${quoteLiteral(dataset.glob)})`,
       );
@@ -77,6 +83,7 @@ export async function lakeInfo(lake: Lake): Promise<LakeInfo> {
       rows,
       distinct: Object.fromEntries([...distinct].map(([k, v]) => [k, v.size])),
       partitions: leaves.size,
+      version: dataset.version,
     });
   }
   const [grids] = await lake.query('SELECT count(*)::BIGINT AS n FROM grids');

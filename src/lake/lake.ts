@@ -99,12 +99,14 @@ export interface LakeDataset {
   readonly manifest: DatasetManifest;
   /** Number of Parquet part files when the view was created. */
   readonly fileCount: number;
-  /** The glob the view reads (a dataset without a commit log), else the dataset's directory. */
+  /** The glob matching the dataset's part files (what a reader by path would read). */
   readonly glob: string;
   /** The log version the view reads; -1 for a dataset without a log (read by glob). */
   readonly version: number;
   /** Rows of the snapshot, from the log (undefined for a dataset without a log). */
   readonly rowCount?: number;
+  /** The snapshot's files as the log records them (undefined for a dataset without a log). */
+  readonly files?: ReadonlyArray<{ readonly relative: string; readonly size: number; readonly rows: number }>;
 }
 
 /** Options for {@link Lake.queryDataset}. */
@@ -836,9 +838,10 @@ async function createDatasetViewUnnamed(
     view: name,
     manifest,
     fileCount,
-    glob: logged ? directory : glob,
+    glob,
     version: snapshot.version,
     rowCount: logged ? [...snapshot.files.values()].reduce((n, f) => n + f.rows, 0) : undefined,
+    files: files?.map((f) => ({ relative: f.relative, size: f.size, rows: f.rows })),
   };
 }
 

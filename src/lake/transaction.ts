@@ -319,6 +319,21 @@ export async function adoptDataset(
 }
 
 /**
+ * The part files of a dataset as runlake's readers see them, relative to its directory: the latest
+ * snapshot's files when the dataset has a commit log, else every Parquet file in its directory.
+ *
+ * @example
+ * ```ts
+ * await currentDatasetFiles(lakePaths('lake'), 'embeddings'); // ['run_id=r1/…/part-….parquet']
+ * ```
+ */
+export async function currentDatasetFiles(paths: LakePaths, dataset: string): Promise<string[]> {
+  const snapshot = await loadSnapshot(paths, dataset);
+  if (snapshot.version >= 0) return [...snapshot.files.keys()].map((p) => p.split('/').join(path.sep)).sort();
+  return listFilesNoFollow(paths.dataset(dataset), (n) => n.endsWith('.parquet'));
+}
+
+/**
  * The intents of every staging entry (writers publishing now, or that died doing so).
  */
 export async function readIntents(paths: LakePaths): Promise<Array<Intent & { entry: string }>> {

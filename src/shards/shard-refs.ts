@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
+  currentDatasetFiles,
   lakePaths,
-  listParquetFiles,
   quoteLiteral,
   RunlakeError,
   type Violation,
@@ -141,7 +141,7 @@ export class ShardRefResolver {
  */
 export async function checkShardRefs(lake: string): Promise<Violation[]> {
   const paths = lakePaths(lake);
-  const files = await listParquetFiles(paths.dataset('embeddings'));
+  const files = await currentDatasetFiles(paths, 'embeddings');
   if (files.length === 0) return [];
   const list = files.map((f) => quoteLiteral(path.join(paths.dataset('embeddings'), f))).join(', ');
   const rows = await withStagingConnection(async (connection) => {
