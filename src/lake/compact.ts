@@ -4,7 +4,7 @@
  * see the partition before or after, never both; writers keep appending meanwhile (their new
  * files are not inputs, so they never conflict).
  */
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { quoteIdentifier, quoteLiteral } from './column-types.js';
@@ -170,9 +170,12 @@ async function compactOnce(
       ).columnNames();
       const order = (dataset.sortBy ?? []).filter((c) => present.includes(c));
       const orderBy = order.length ? ` ORDER BY ${order.map(quoteIdentifier).join(', ')}` : '';
+      // DuckDB creates only the last level of a COPY's target directory.
+      const target = path.join(stagingDir, plan.directory);
+      await mkdir(path.dirname(target), { recursive: true });
       await connection.run(
         `COPY (SELECT * FROM read_parquet([${files.join(', ')}], union_by_name = true, hive_partitioning = false)${orderBy}) ` +
-          `TO ${quoteLiteral(path.join(stagingDir, plan.directory))} (FORMAT parquet, COMPRESSION zstd, ` +
+          `TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd, ` +
           `FILE_SIZE_BYTES ${targetSize}, FILENAME_PATTERN 'part-compact-{uuid}')`,
       );
     }
