@@ -59,9 +59,22 @@ interface Plan {
   readonly inputs: readonly LiveFile[];
 }
 
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const UUID_NAMED = new RegExp(`^part-(compact-)?${UUID}\\.parquet$`);
+
+/**
+ * Whether a part file carries a stem (`part-<stem>-<i>.parquet`): a `replace` finds the files it
+ * swaps out by their stem, and a write with a `fileStem` skips files already live under their
+ * names, so merging such a file into a `part-compact-…` one would make the next replace keep its
+ * rows (two generations) or the repeated write publish them again.
+ */
+function carriesStem(name: string): boolean {
+  return !UUID_NAMED.test(name) && /^part-.+-\d+\.parquet$/.test(name);
+}
+
 /**
  * Which leaf directories of a snapshot to merge: those (under `prefix`) holding at least
- * `minFiles` files smaller than the target size.
+ * `minFiles` files smaller than the target size. Files that carry a stem are left as they are.
  */
 function planCompaction(
   snapshot: Snapshot,
@@ -71,7 +84,7 @@ function planCompaction(
 ): Plan[] {
   const byDirectory = new Map<string, LiveFile[]>();
   for (const file of snapshot.files.values()) {
-    if (file.size >= targetSize) continue;
+    if (file.size >= targetSize || carriesStem(path.posix.basename(file.path))) continue;
     const directory = path.posix.dirname(file.path);
     // Only Hive levels: a file under another tool's plain sub-folder is left where it is.
     if (directory !== '.' && directory.split('/').some((s) => s.indexOf('=') <= 0)) continue;
