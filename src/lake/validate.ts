@@ -219,9 +219,13 @@ async function validateDataset(
   };
   const snapshot = await loadSnapshot(paths, name);
   const logged = snapshot.version >= 0;
-  const relativeFiles = logged
+  // Of a logged dataset, the snapshot's files and the files it does not reference (another tool
+  // wrote them into the directory): both are checked, only the first are what readers see.
+  const { present, unreferenced } = logged
     ? await checkLogFiles(paths, name, snapshot, report)
-    : await listParquetFiles(paths.dataset(name));
+    : { present: await listParquetFiles(paths.dataset(name)), unreferenced: [] };
+  const relativeFiles = [...present, ...unreferenced].sort();
+  const unreferencedSet = new Set(unreferenced.map((f) => path.join(name, f)));
 
   const checkable: Array<{ file: string; relative: string; partitions: Array<[string, string | null]> }> = [];
   const fileColumns = new Map<string, Set<string>>();
@@ -326,16 +330,9 @@ async function validateDataset(
     if (problems === 0) checkable.push({ file, relative: shown, partitions });
   }
 
-  if (definition?.key && checkable.length > 0) {
-    await checkDuplicateKeys(
-      connection,
-      name,
-      definition.key,
-      checkable,
-      keys.length > 0,
-      rowsPerRule,
-      report,
-    );
+  const visible = checkable.filter((f) => !unreferencedSet.has(f.relative));
+  if (definition?.key && visible.length > 0) {
+    await checkDuplicateKeys(connection, name, definition.key, visible, keys.length > 0, rowsPerRule, report);
   }
   if (checkable.length > 0) {
     await checkRows(connection, {
@@ -363,14 +360,15 @@ const UNREFERENCED_GRACE_MS = 60 * 60 * 1000;
  * Checks a logged dataset's files against its log: every file of the latest snapshot exists with
  * the size the log recorded (rows are compared when the file is read), and no Parquet file in the
  * dataset's directory is unknown to the log, except files a live writer is publishing and files
- * younger than an hour. Returns the snapshot's readable files, relative to the dataset.
+ * younger than an hour. Returns the snapshot's files that exist, and the unreferenced files
+ * (relative to the dataset), whose contents are checked too.
  */
 async function checkLogFiles(
   paths: LakePaths,
   name: string,
   snapshot: Snapshot,
   report: (v: Omit<Violation, 'dataset'>) => void,
-): Promise<string[]> {
+): Promise<{ present: string[]; unreferenced: string[] }> {
   const directory = paths.dataset(name);
   const present: string[] = [];
   for (const file of [...snapshot.files.values()].sort((a, b) => (a.path < b.path ? -1 : 1))) {
@@ -405,11 +403,14 @@ async function checkLogFiles(
     (await readIntents(paths)).filter((i) => i.dataset === name).flatMap((i) => [...i.adds, ...i.removes]),
   );
   const now = Date.now();
+  const unreferenced: string[] = [];
   for (const relative of await listParquetFiles(directory)) {
     const key = relative.split(path.sep).join('/');
     if (snapshot.files.has(key) || claimed.has(key)) continue;
     const info = await stat(path.join(directory, relative)).catch(() => undefined);
-    if (!info || now - info.mtimeMs < UNREFERENCED_GRACE_MS) continue;
+    if (!info) continue;
+    unreferenced.push(relative);
+    if (now - info.mtimeMs < UNREFERENCED_GRACE_MS) continue;
     report({
       file: path.join(name, relative),
       row: null,
@@ -421,7 +422,7 @@ async function checkLogFiles(
       rowsAffected: 1,
     });
   }
-  return present;
+  return { present, unreferenced };
 }
 
 /** Reports key values shared by more than one row of the dataset's files. */

@@ -186,7 +186,7 @@ export const METRICS_SCALAR = defineDataset({
     'would turn every flush into that many tiny files. Files are sorted by (metric_name, step) ' +
     'instead, so Parquet row-group statistics skip other metrics when a query filters on one.',
   sortBy: ['metric_name', 'step'],
-  key: ['run_id', 'metric_name', 'step'],
+  key: ['run_id', 'metric_name', 'step', 'split'],
   columns: [
     STEP,
     key('metric_name', t.string, 'metric name, e.g. loss, grad_norm, lr'),
