@@ -174,23 +174,37 @@ async function compactOnce(
   const stagingDir = stagingPath(paths);
   const datasetDir = paths.dataset(dataset.name);
   try {
-    for (const plan of plans) {
-      const files = plan.inputs.map((f) => quoteLiteral(path.join(datasetDir, f.path)));
-      const present = (
-        await connection.runAndReadAll(
-          `SELECT * FROM read_parquet([${files.join(', ')}], union_by_name = true, hive_partitioning = false) LIMIT 0`,
-        )
-      ).columnNames();
-      const order = (dataset.sortBy ?? []).filter((c) => present.includes(c));
-      const orderBy = order.length ? ` ORDER BY ${order.map(quoteIdentifier).join(', ')}` : '';
-      // DuckDB creates only the last level of a COPY's target directory.
-      const target = path.join(stagingDir, plan.directory);
-      await mkdir(path.dirname(target), { recursive: true });
-      await connection.run(
-        `COPY (SELECT * FROM read_parquet([${files.join(', ')}], union_by_name = true, hive_partitioning = false)${orderBy}) ` +
-          `TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd, ` +
-          `FILE_SIZE_BYTES ${targetSize}, FILENAME_PATTERN 'part-compact-{uuid}')`,
-      );
+    try {
+      for (const plan of plans) {
+        const files = plan.inputs.map((f) => quoteLiteral(path.join(datasetDir, f.path)));
+        const present = (
+          await connection.runAndReadAll(
+            `SELECT * FROM read_parquet([${files.join(', ')}], union_by_name = true, hive_partitioning = false) LIMIT 0`,
+          )
+        ).columnNames();
+        const order = (dataset.sortBy ?? []).filter((c) => present.includes(c));
+        const orderBy = order.length ? ` ORDER BY ${order.map(quoteIdentifier).join(', ')}` : '';
+        // DuckDB creates only the last level of a COPY's target directory.
+        const target = path.join(stagingDir, plan.directory);
+        await mkdir(path.dirname(target), { recursive: true });
+        await connection.run(
+          `COPY (SELECT * FROM read_parquet([${files.join(', ')}], union_by_name = true, hive_partitioning = false)${orderBy}) ` +
+            `TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd, ` +
+            `FILE_SIZE_BYTES ${targetSize}, FILENAME_PATTERN 'part-compact-{uuid}')`,
+        );
+      }
+    } catch (error) {
+      // A concurrent commit moved an input to the trash while it was being read: a conflict,
+      // retried like one found at commit time (not DuckDB's "No files found").
+      const current = await loadSnapshot(paths, dataset.name);
+      const gone = inputs.find((f) => !current.files.has(f.path));
+      if (gone)
+        throw new CommitConflictError(
+          dataset.name,
+          current.version,
+          `input ${gone.path} was removed meanwhile`,
+        );
+      throw error;
     }
     const wanted = new Set(inputs.map((f) => f.path));
     const result = await commitStaged(paths, connection, dataset.name, stagingDir, {
