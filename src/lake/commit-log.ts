@@ -367,7 +367,8 @@ export interface SnapshotTarget {
 
 /**
  * Loads a dataset's snapshot: the latest version, or the one `target` names (time travel, within
- * what the log retains). A dataset without a log gives an empty snapshot at version -1.
+ * what the log retains). A dataset without a log gives an empty snapshot at version -1, and so
+ * does `asOf` a time before the dataset's first commit.
  *
  * @throws {VersionNotFoundError} when the version is newer than the log or no longer retained.
  * @example
@@ -428,13 +429,15 @@ export async function loadSnapshot(
 async function versionAsOf(paths: LakePaths, dataset: string, asOf: Date, latest: number): Promise<number> {
   if (Number.isNaN(asOf.getTime())) throw new VersionNotFoundError(`--as-of is not a valid time`);
   let found = -1;
-  for (const version of await listCommitVersions(paths, dataset)) {
+  const versions = await listCommitVersions(paths, dataset);
+  for (const version of versions) {
     if (version > latest) break;
     const commit = await readCommit(paths, dataset, version);
     if (commit && Date.parse(commit.timestamp) <= asOf.getTime()) found = version;
     else break;
   }
-  if (found < 0) {
+  // Before its first commit (when the log still holds it) the dataset was empty: version -1.
+  if (found < 0 && versions[0] !== 0) {
     throw new VersionNotFoundError(
       `${dataset} has no version committed at or before ${asOf.toISOString()} that the log retains`,
     );

@@ -583,8 +583,8 @@ export class Lake {
 
   /**
    * Pins datasets to versions for time travel: `version` names a version per dataset, `asOf`
-   * the last version committed at that time (datasets without a log, or with no commit by then,
-   * are refused). Called by {@link openLake}.
+   * the last version committed at that time (a dataset first committed later reads as empty;
+   * datasets without a log are not pinned). Called by {@link openLake}.
    */
   async pin(version: Readonly<Record<string, number>> = {}, asOf?: Date): Promise<void> {
     for (const [name, v] of Object.entries(version)) {
@@ -790,8 +790,12 @@ async function createDatasetViewUnnamed(
   definition: DatasetDefinition | undefined,
   pinned?: number,
 ): Promise<LakeDataset> {
-  const snapshot = await loadSnapshot(paths, name, { version: pinned });
-  const logged = snapshot.version >= 0;
+  // Pinned to -1: time travel to before the dataset's first commit, when it was empty.
+  const snapshot =
+    pinned === -1
+      ? { dataset: name, version: -1, files: new Map<string, LiveFile>() }
+      : await loadSnapshot(paths, name, { version: pinned });
+  const logged = snapshot.version >= 0 || pinned !== undefined;
   const manifest =
     (logged && pinned !== undefined && snapshot.schema) ||
     (await datasetManifest(connection, paths, name, definition));
