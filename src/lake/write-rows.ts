@@ -230,7 +230,8 @@ export interface ReplaceTarget {
  */
 export function replacedFiles(target: ReplaceTarget) {
   const prefix = `${target.directory}/`;
-  const namePrefix = target.stem === undefined ? 'part' : `part-${target.stem}-`;
+  // Without a stem, every file (a delete): adopted files another tool wrote are not named part-….
+  const namePrefix = target.stem === undefined ? '' : `part-${target.stem}-`;
   return (snapshot: Snapshot, adds: ReadonlySet<string>): LogFile[] =>
     [...snapshot.files.values()].filter(
       (f) =>
