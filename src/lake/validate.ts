@@ -395,7 +395,7 @@ async function checkLogFiles(
         message: `the file has ${info.size} bytes, version ${file.version} of the log recorded ${file.size}`,
         rowsAffected: 1,
       });
-      continue;
+      // Still read below: a truncated file is also reported unreadable, naming the cause.
     }
     present.push(relative);
   }
