@@ -12,7 +12,7 @@ import {
 import { GridIdCollisionError, ParamsError } from './errors.js';
 import { fileSystemError } from './fs-errors.js';
 import { lakePaths } from './layout.js';
-import { objectProblem, readMetadataRecord } from './metadata-file.js';
+import { LakeMetadataError, objectProblem, readJsonMetadata, readMetadataRecord } from './metadata-file.js';
 import { stagingPath } from './staging.js';
 
 /** The contents of `grids/grid_id=<id>/params.json`. */
@@ -168,7 +168,10 @@ export async function writeGridParams(
 }
 
 /**
- * Every grid record in the lake, sorted by grid id.
+ * Every grid record in the lake, sorted by grid id. A `params.json` another tool wrote (exp_engine
+ * stores the raw params, sometimes with their `grid_id`: an object without `params_hash`) is read
+ * as the params of the grid its directory names, with an empty `params_hash`; `runlake validate`
+ * still reports it. Anything else that is not runlake's record is refused, naming the file.
  *
  * @example
  * ```ts
@@ -188,6 +191,19 @@ export async function listGridRecords(baseOut: string): Promise<GridRecord[]> {
     .filter((e) => e.startsWith('grid_id='))
     .map((e) => e.slice('grid_id='.length))
     .sort();
-  const records = await Promise.all(ids.map((id) => readGridRecord(baseOut, id)));
+  const records = await Promise.all(ids.map((id) => readListedGridRecord(baseOut, id)));
   return records.filter((r): r is GridRecord => r !== undefined);
+}
+
+async function readListedGridRecord(baseOut: string, gridId: string): Promise<GridRecord | undefined> {
+  const file = lakePaths(baseOut).gridParams(gridId);
+  const value = await readJsonMetadata(file);
+  if (value === undefined) return undefined;
+  const problem = gridRecordProblem(value, gridId);
+  if (problem === undefined) return value as GridRecord;
+  if (objectProblem(value) === undefined && !Object.hasOwn(value as object, 'params_hash')) {
+    const { grid_id: _, ...params } = value as Record<string, CanonicalValue>;
+    return { grid_id: gridId, params_hash: '', params };
+  }
+  throw new LakeMetadataError(file, problem);
 }
