@@ -118,7 +118,8 @@ const CORRUPTIONS: readonly Corruption[] = [
     },
   },
   {
-    // exp_engine writes the raw params there; issue 15 will read them, until then it is named.
+    // exp_engine writes the raw params there: readers take them as the params of the grid the
+    // directory names (commits-interop.test.ts); validate names the file until issue 15.
     name: 'a params.json holding raw params (exp_engine style)',
     kind: 'sweep',
     template: () => sweepTemplate,
@@ -151,6 +152,7 @@ const COMMANDS: ReadonlyArray<readonly [string, (lake: string) => string[]]> = [
 // only the params of the grids it writes).
 function reads(corruption: Corruption, command: string): boolean {
   if (corruption.name.startsWith('lake.json')) return true;
+  if (corruption.name.includes('raw params')) return command === 'validate';
   if (command === 'ingest wandb' && corruption.kind === 'sweep') return false;
   if (command === 'convert') return corruption.kind === 'sweep' && !corruption.name.includes('params.json');
   return true;
