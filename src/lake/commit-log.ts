@@ -510,7 +510,10 @@ export async function commitToLog(
     };
     if (await createExclusive(commitFile(directory, version), `${JSON.stringify(record)}\n`)) {
       await remember(directory, version);
-      if (version > 0 && version % CHECKPOINT_INTERVAL === 0) await writeCheckpoint(paths, dataset, version);
+      // The commit is made: a checkpoint that cannot be written (a full disk) only makes readers
+      // replay from an earlier one, and must not fail the write (its caller would undo it).
+      if (version > 0 && version % CHECKPOINT_INTERVAL === 0)
+        await writeCheckpoint(paths, dataset, version).catch(() => {});
       return record;
     }
     // Another writer took this version; back off a little when it keeps happening.
