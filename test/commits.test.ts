@@ -325,6 +325,32 @@ describe('the commit log', () => {
     expect((await loadSnapshot(paths, DS, { version: 100 })).files.size).toBe(101);
   }, 60_000);
 
+  it('a checkpoint that cannot be written does not undo the write whose commit is made', async () => {
+    const dir = tempDir();
+    const paths = lakePaths(dir);
+    await withSquiggle(dir, async (lake) => {
+      await lake.write(DS, metricRows('r1', 0, 5)); // v0
+      // Versions 1…98: commits that change nothing, to reach the checkpoint cheaply.
+      for (let v = 1; v < 99; v++)
+        await commitToLog(paths, DS, async () => ({ operation: 'write', add: [], remove: [] }), {
+          txn: `e${v}`,
+        });
+      expect((await lake.write(DS, metricRows('r1', 5, 5))).version).toBe(99);
+      // The checkpoint hint cannot be written (a directory sits at its name).
+      mkdirSync(path.join(dir, '.runlake', 'log', DS, '_last_checkpoint'));
+      const result = await lake.write(DS, metricRows('r2', 0, 7));
+      expect(result.version).toBe(100);
+      expect(result.files).toHaveLength(1);
+      expect(existsSync(result.files[0] as string)).toBe(true);
+      expect(await countRows(lake)).toBe(17);
+      expect((await lake.write(DS, metricRows('r2', 7, 1))).version).toBe(101);
+    });
+    forgetLogCaches();
+    expect(await latestVersion(paths, DS)).toBe(101);
+    expect(csvQuery(dir, `SELECT count(*) AS n FROM ${DS}`)).toEqual({ code: 0, out: 'n\n18\n' });
+    expect((await validateLake(dir)).violations).toEqual([]);
+  });
+
   it('refuses a commit file with the wrong content, naming the file', async () => {
     const dir = tempDir();
     const paths = lakePaths(dir);
