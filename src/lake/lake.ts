@@ -169,20 +169,19 @@ export class Lake {
   /**
    * Runs `work` over the views of the current snapshots: first moves views of unpinned datasets
    * to any version committed since, then, when a file vanished under the query (a commit moved
-   * it to the trash after the view was bound), re-resolves the views once and retries.
+   * it to the trash after the view was bound), re-resolves the views and retries (a few times:
+   * under a stream of commits it can happen again).
    */
   async #withSnapshots<T>(sql: string, work: () => Promise<T>): Promise<T> {
     await this.advance();
-    try {
-      return await work();
-    } catch (error) {
-      if (!isVanishedFileError(error)) throw parquetFileError(error) ?? new SqlError(sql, error);
-    }
-    await this.advance(true);
-    try {
-      return await work();
-    } catch (error) {
-      throw parquetFileError(error) ?? new SqlError(sql, error);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (!isVanishedFileError(error) || attempt >= VANISHED_FILE_ATTEMPTS)
+          throw parquetFileError(error) ?? new SqlError(sql, error);
+      }
+      await this.advance(true);
     }
   }
 
@@ -775,13 +774,21 @@ async function createDatasetView(
   definition: DatasetDefinition | undefined,
   version?: number,
 ): Promise<LakeDataset> {
-  try {
-    return await createDatasetViewUnnamed(connection, paths, name, definition, version);
-  } catch (error) {
-    // A broken part file fails the view's schema probe; name the file, not DuckDB's glob.
-    throw parquetFileError(error) ?? error;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createDatasetViewUnnamed(connection, paths, name, definition, version);
+    } catch (error) {
+      // A commit moved a file of the snapshot to the trash while the view's schema probe read it:
+      // resolve the snapshot's files again.
+      if (isVanishedFileError(error) && attempt < VANISHED_FILE_ATTEMPTS) continue;
+      // A broken part file fails the view's schema probe; name the file, not DuckDB's glob.
+      throw parquetFileError(error) ?? error;
+    }
   }
 }
+
+/** How often a view is resolved again, or a query retried, when a file vanished under it. */
+const VANISHED_FILE_ATTEMPTS = 5;
 
 async function createDatasetViewUnnamed(
   connection: DuckDBConnection,
