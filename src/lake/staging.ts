@@ -65,11 +65,12 @@ export async function sweepStaleStaging(
     }
     dead.add(full);
   }
-  // A live transaction may be about to move a file a dead one added (its commit removed it).
+  // A live transaction may be about to move a file a dead one added (its commit removed it), or
+  // be publishing a file under the same name (a deterministic write repeated after the crash).
   const claimed = new Set(
     [...intents.values()]
       .filter((i) => !dead.has(i.entry))
-      .flatMap((i) => i.removes.map((r) => `${i.dataset}/${r}`)),
+      .flatMap((i) => [...i.adds, ...i.removes].map((r) => `${i.dataset}/${r}`)),
   );
   let removed = 0;
   for (const full of dead) {
