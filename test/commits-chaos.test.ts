@@ -1,5 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, watch } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  watch,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -795,5 +805,40 @@ describe('killed re-ingests: a reader sees every key exactly once, every time', 
     const compact = await runToEnd(RUNLAKE_BIN, ['compact', dir, '--target-size', '1MiB']);
     expect(compact.code, compact.stderr).toBe(0);
     await killedReingests(args, dir);
+  });
+});
+
+describe('recovery beside live writers', () => {
+  it("leaves a dead writer's uncommitted file alone while a live writer publishes the same name", async () => {
+    // A deterministic write (a fileStem, as `runlake convert` uses) repeated after a crash names
+    // its file as the dead attempt did. A sweep by a third process between the live writer's
+    // publish and its commit must not delete the file the live commit is about to reference.
+    const dir = tempDir('commits-chaos-same-name-');
+    const paths = lakePaths(dir);
+    const lake = await openLake(dir, { schema: 'squiggle' });
+    try {
+      await lake.write('metrics_scalar', [{ run_id: 'r1', metric_name: 'loss', step: 0, value: 1 }]);
+    } finally {
+      lake.close();
+    }
+    const [committed] = [...(await loadSnapshot(paths, 'metrics_scalar')).files.keys()];
+    const name = 'run_id=r1/part-same-name-0.parquet';
+    const file = path.join(paths.dataset('metrics_scalar'), name);
+    copyFileSync(path.join(paths.dataset('metrics_scalar'), committed as string), file);
+    const entry = (pid: number) => {
+      const txn = `${pid}-${randomUUID()}`;
+      const directory = path.join(paths.staging, txn);
+      mkdirSync(directory, { recursive: true });
+      const intent = { txn, dataset: 'metrics_scalar', host: os.hostname(), pid, adds: [name], removes: [] };
+      writeFileSync(path.join(directory, 'intent.json'), `${JSON.stringify(intent)}\n`);
+      return directory;
+    };
+    const dead = entry(spawnSync(process.execPath, ['-e', '']).pid);
+    const live = entry(process.pid);
+
+    expect(await sweepStaleStaging(paths, Date.now(), { force: true })).toBe(1);
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(live)).toBe(true);
+    expect(existsSync(file)).toBe(true);
   });
 });
