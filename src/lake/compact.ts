@@ -13,7 +13,7 @@ import type { DatasetDefinition } from './dataset.js';
 import { withStagingConnection } from './duckdb.js';
 import { RunlakeError } from './errors.js';
 import { lakePaths } from './layout.js';
-import { type PartitionValue, partitionDirectory } from './partition-path.js';
+import { type PartitionValue, partitionPrefixDirectory } from './partition-path.js';
 import { stagingPath, sweepStaleStaging } from './staging.js';
 import { adoptDataset, commitStaged } from './transaction.js';
 
@@ -117,12 +117,18 @@ export async function compactDataset(
   dataset: DatasetDefinition,
   options: CompactOptions = {},
 ): Promise<CompactResult> {
-  const paths = lakePaths(baseOut);
   const targetSize = options.targetSize ?? DEFAULT_TARGET_FILE_SIZE;
   if (!Number.isSafeInteger(targetSize) || targetSize < 1024)
     throw new RunlakeError(`compaction target size must be at least 1 KiB, got ${targetSize}`);
   const minFiles = Math.max(2, options.minFiles ?? 2);
-  const prefix = options.partition ? partitionPrefix(dataset, options.partition) : '';
+  const prefix = options.partition
+    ? partitionPrefixDirectory(
+        dataset.name,
+        dataset.partitionBy.map((k) => k.name),
+        options.partition,
+        'compact',
+      )
+    : '';
   const include = (directory: string) =>
     !prefix || directory === prefix || directory.startsWith(`${prefix}/`);
   return compactDirectories(baseOut, dataset, include, prefix, { ...options, targetSize, minFiles });
@@ -177,18 +183,15 @@ async function compactOnce(
     try {
       for (const plan of plans) {
         const files = plan.inputs.map((f) => quoteLiteral(path.join(datasetDir, f.path)));
-        const present = (
-          await connection.runAndReadAll(
-            `SELECT * FROM read_parquet([${files.join(', ')}], union_by_name = true, hive_partitioning = false) LIMIT 0`,
-          )
-        ).columnNames();
+        const source = `read_parquet([${files.join(', ')}], union_by_name = true, hive_partitioning = false)`;
+        const present = (await connection.runAndReadAll(`SELECT * FROM ${source} LIMIT 0`)).columnNames();
         const order = (dataset.sortBy ?? []).filter((c) => present.includes(c));
         const orderBy = order.length ? ` ORDER BY ${order.map(quoteIdentifier).join(', ')}` : '';
         // DuckDB creates only the last level of a COPY's target directory.
         const target = path.join(stagingDir, plan.directory);
         await mkdir(path.dirname(target), { recursive: true });
         await connection.run(
-          `COPY (SELECT * FROM read_parquet([${files.join(', ')}], union_by_name = true, hive_partitioning = false)${orderBy}) ` +
+          `COPY (SELECT * FROM ${source}${orderBy}) ` +
             `TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd, ` +
             `FILE_SIZE_BYTES ${targetSize}, FILENAME_PATTERN 'part-compact-{uuid}')`,
         );
@@ -227,20 +230,6 @@ async function compactOnce(
   } finally {
     await rm(stagingDir, { recursive: true, force: true });
   }
-}
-
-function partitionPrefix(
-  dataset: DatasetDefinition,
-  partition: Readonly<Record<string, PartitionValue>>,
-): string {
-  const keys = dataset.partitionBy.map((k) => k.name);
-  const given = Object.keys(partition);
-  if (given.length === 0 || given.some((k, i) => keys[i] !== k)) {
-    throw new RunlakeError(
-      `compact ${dataset.name}: the partition must name a leading prefix of its keys (${keys.join(', ')}), got ${given.join(', ') || 'none'}`,
-    );
-  }
-  return partitionDirectory(given.map((k) => [k, partition[k] as PartitionValue] as const));
 }
 
 /**

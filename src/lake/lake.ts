@@ -31,7 +31,7 @@ import { type GridRecord, listGridRecords } from './grids.js';
 import { type LakePaths, lakePaths } from './layout.js';
 import { type DatasetManifest, manifestExists, readManifest } from './manifest.js';
 import { parquetFileError } from './parquet-file-error.js';
-import { type PartitionValue, partitionDirectory } from './partition-path.js';
+import { type PartitionValue, partitionPrefixDirectory } from './partition-path.js';
 import type { Row } from './row-batch.js';
 import { resolveLakeSchemaSet, type SchemaSet } from './schema-set.js';
 import {
@@ -352,7 +352,12 @@ export class Lake {
     if (!/^[A-Za-z0-9_]+$/.test(options.stem)) {
       throw new RunlakeError(`replace stem "${options.stem}" must be letters, digits or underscores`);
     }
-    const directory = this.#partitionDirectory(definition, options.partition, 'replace');
+    const directory = partitionPrefixDirectory(
+      dataset,
+      definition.partitionBy.map((k) => k.name),
+      options.partition,
+      'replace',
+    );
     const replace = { directory, stem: options.stem };
     const result =
       rows.length > 0
@@ -379,7 +384,12 @@ export class Lake {
     partition: Readonly<Record<string, PartitionValue>>,
   ): Promise<ReplaceResult> {
     const definition = this.definition(dataset);
-    const directory = this.#partitionDirectory(definition, partition, 'delete');
+    const directory = partitionPrefixDirectory(
+      dataset,
+      definition.partitionBy.map((k) => k.name),
+      partition,
+      'delete',
+    );
     const result = await this.#removeFiles(definition, { replace: { directory }, operation: 'delete' });
     return { ...result, removedFiles: result.removedFiles ?? 0 };
   }
@@ -393,21 +403,6 @@ export class Lake {
     );
     await this.#rebuildView(definition.name);
     return result;
-  }
-
-  #partitionDirectory(
-    definition: DatasetDefinition,
-    partition: Readonly<Record<string, PartitionValue>>,
-    operation: string,
-  ): string {
-    const keys = definition.partitionBy.map((p) => p.name);
-    const given = Object.keys(partition);
-    if (given.length === 0 || given.some((k, i) => keys[i] !== k)) {
-      throw new RunlakeError(
-        `${operation} in ${definition.name}: the partition must name a leading prefix of its keys (${keys.join(', ')}), got ${given.join(', ') || 'none'}`,
-      );
-    }
-    return partitionDirectory(given.map((k) => [k, partition[k] as PartitionValue] as const));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { PartitionValueError } from './errors.js';
+import { PartitionValueError, RunlakeError } from './errors.js';
 
 /** A value that can name a Hive partition directory. */
 export type PartitionValue = string | number | bigint | boolean;
@@ -149,4 +149,29 @@ function isUnreserved(byte: number): boolean {
     byte === 0x7e || // ~
     byte === 0x2e // .
   );
+}
+
+/**
+ * The directory (relative to the dataset) of a partition given as values of a leading prefix of
+ * the dataset's partition keys, e.g. `{ run_id: 'r1' }` of `run_id/sample_set/module`.
+ *
+ * @throws {RunlakeError} naming the operation and the keys when the partition is not such a prefix.
+ * @example
+ * ```ts
+ * partitionPrefixDirectory('metrics_scalar', ['run_id'], { run_id: 'r1' }, 'compact'); // 'run_id=r1'
+ * ```
+ */
+export function partitionPrefixDirectory(
+  dataset: string,
+  keys: readonly string[],
+  partition: Readonly<Record<string, PartitionValue>>,
+  operation: string,
+): string {
+  const given = Object.keys(partition);
+  if (given.length === 0 || given.some((k, i) => keys[i] !== k)) {
+    throw new RunlakeError(
+      `${operation} in ${dataset}: the partition must name a leading prefix of its keys (${keys.join(', ')}), got ${given.join(', ') || 'none'}`,
+    );
+  }
+  return partitionDirectory(given.map((k) => [k, partition[k] as PartitionValue] as const));
 }

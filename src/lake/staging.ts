@@ -3,7 +3,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { LakePaths } from './layout.js';
-import { readIntents, recoverIntent } from './transaction.js';
+import { type Intent, readIntents, recoverIntent } from './transaction.js';
 
 // Old enough that no live write can still own it, even on another host sharing the lake.
 const STALE_AFTER_MS = 60 * 60 * 1000;
@@ -49,21 +49,10 @@ export async function sweepStaleStaging(
     return 0;
   }
   const intents = new Map((await readIntents(paths)).map((i) => [i.entry, i]));
-  const host = os.hostname();
   const dead = new Set<string>();
   for (const entry of entries) {
     const full = path.join(paths.staging, entry);
-    const intent = intents.get(full);
-    const pid = intent?.pid ?? Number(entry.split('-', 1)[0]);
-    const sameHost = intent ? intent.host === host : true;
-    if (sameHost && Number.isSafeInteger(pid) && isAlive(pid)) continue;
-    try {
-      // Without an intent the host is unknown: wait as long as for another host's entry.
-      if ((!intent || !sameHost) && now - (await stat(full)).mtimeMs < STALE_AFTER_MS) continue;
-    } catch {
-      continue; // another process swept it first
-    }
-    dead.add(full);
+    if (await isDeadStagingEntry(full, intents.get(full), now)) dead.add(full);
   }
   // A live transaction may be about to move a file a dead one added (its commit removed it), or
   // be publishing a file under the same name (a deterministic write repeated after the crash).
@@ -90,6 +79,32 @@ export async function sweepStaleStaging(
   }
   return removed;
 }
+/**
+ * Whether a staging entry's writer is gone: on this host, its pid no longer runs; from another
+ * host (its intent names the host), or without an intent (the host is unknown), the entry is over
+ * an hour old.
+ *
+ * @example
+ * ```ts
+ * await isDeadStagingEntry(intent.entry, intent);
+ * ```
+ */
+export async function isDeadStagingEntry(
+  entry: string,
+  intent: Intent | undefined,
+  now = Date.now(),
+): Promise<boolean> {
+  const pid = intent?.pid ?? Number(path.basename(entry).split('-', 1)[0]);
+  const sameHost = intent ? intent.host === os.hostname() : true;
+  if (sameHost && Number.isSafeInteger(pid) && isAlive(pid)) return false;
+  if (intent && sameHost) return true;
+  try {
+    return now - (await stat(entry)).mtimeMs >= STALE_AFTER_MS;
+  } catch {
+    return false; // another process swept it first
+  }
+}
+
 function isAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {

@@ -19,6 +19,7 @@ import { type LakePaths, lakePaths } from './layout.js';
 import { parquetFileError } from './parquet-file-error.js';
 import { HIVE_NULL_PARTITION, parsePartitionPath } from './partition-path.js';
 import { getSchemaSet, resolveLakeSchemaSet, type SchemaSet } from './schema-set.js';
+import { isDeadStagingEntry } from './staging.js';
 import { readIntents } from './transaction.js';
 import { checkLakeMetadata } from './validate-metadata.js';
 import { listParquetFiles } from './write-rows.js';
@@ -399,9 +400,14 @@ async function checkLogFiles(
     }
     present.push(relative);
   }
-  const claimed = new Set(
-    (await readIntents(paths)).filter((i) => i.dataset === name).flatMap((i) => [...i.adds, ...i.removes]),
-  );
+  // Files a live writer is publishing are skipped; a dead writer's are reported at once: engines
+  // reading by path see them until a write or `vacuum` recovers that writer's work.
+  const claimed = new Set<string>();
+  const leftovers = new Set<string>();
+  for (const intent of (await readIntents(paths)).filter((i) => i.dataset === name)) {
+    const target = (await isDeadStagingEntry(intent.entry, intent)) ? leftovers : claimed;
+    for (const file of [...intent.adds, ...intent.removes]) target.add(file);
+  }
   const now = Date.now();
   const unreferenced: string[] = [];
   for (const relative of await listParquetFiles(directory)) {
@@ -410,6 +416,20 @@ async function checkLogFiles(
     const info = await stat(path.join(directory, relative)).catch(() => undefined);
     if (!info) continue;
     unreferenced.push(relative);
+    if (leftovers.has(key)) {
+      report({
+        file: path.join(name, relative),
+        row: null,
+        column: '',
+        kind: 'unreferenced',
+        message:
+          'a writer that died left this file (published but not committed, or removed by its commit but not ' +
+          'yet moved to the trash): runlake readers do not see it, engines reading the directory do; ' +
+          'the next write or `runlake vacuum` cleans it up',
+        rowsAffected: 1,
+      });
+      continue;
+    }
     if (now - info.mtimeMs < UNREFERENCED_GRACE_MS) continue;
     report({
       file: path.join(name, relative),
