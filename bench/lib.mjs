@@ -17,6 +17,11 @@ export const SCENARIOS = [
   'web-first-curve',
   'web-dashboard',
   'serve-load',
+  'commit-bind',
+  'commit-compact',
+  'commit-write',
+  'commit-tiny',
+  'commits',
 ];
 
 const USAGE = `usage: node bench/run.mjs [--rows N] [--only <scenario>] [--repeat K] [--keep]
@@ -28,10 +33,14 @@ const USAGE = `usage: node bench/run.mjs [--rows N] [--only <scenario>] [--repea
                   convert-file writes min(N, 3_800_000) rows of JSON (CONVERT_FILE_ROWS overrides), and
                   web-first-curve the same mask_impact rows (WEB_FIRST_CURVE_ROWS overrides);
                   web-dashboard draws 200 runs x 10k steps (WEB_DASHBOARD_RUNS, _STEPS override);
-                  serve-load runs 50 clients x 10 s (SERVE_LOAD_CLIENTS, _SECONDS, _RUNS, _BASELINE)
+                  serve-load runs 50 clients x 10 s (SERVE_LOAD_CLIENTS, _SECONDS, _RUNS, _BASELINE);
+                  commit-write writes N event rows, commit-tiny 1,000 10-row writes
+                  (COMMIT_TINY_WRITES); commit-bind and commit-compact use 2M metrics_scalar rows
+                  (COMMIT_BIND_FILES, COMMIT_COMPACT_FILES); commits runs every commit-* scenario
   --only S        run one scenario: ${SCENARIOS.join(', ')}
   --repeat K      runs per measurement (default: 3 for query scenarios; for write scenarios 1 at
-                  >= 5M rows, else 3; for convert-csv 1 at >= 1M rows, else 3)
+                  >= 5M rows, else 3; for convert-csv 1 at >= 1M rows, else 3; commit-write 5,
+                  commit-compact 3, commit-tiny 2, commit-bind 5, and 3 at 100,000 files)
   --keep          keep the peers' output (raw DuckDB, pandas, JSONL, CSV; convert-csv's lakes and
                   Python output) under bench/out/
 `;

@@ -7,6 +7,7 @@
 //   node bench/run.mjs --rows 1_000_000            # quick check (needs a built dist/)
 //   node bench/run.mjs --only query-events --repeat 5
 //   node bench/run.mjs --only convert-csv            # 4M rows in 40 CSVs, about a minute
+//   node bench/run.mjs --only commits                # the commit protocol: bind, compact, writes
 //
 // Machines are noisy: compare each scenario with its peer measured in the same run (the ratios),
 // not absolute times across runs. See docs/benchmarks.md.
@@ -129,6 +130,23 @@ async function main(options) {
   if (run('serve-load')) {
     const { serveLoadScenario } = await import('./serve-load.mjs');
     results.scenarios['serve-load'] = await serveLoadScenario({ ...options, outDir: OUT_DIR });
+  }
+  const runCommits = (name) => run(name) || options.only === 'commits';
+  if (runCommits('commit-write')) {
+    const { commitWriteScenario } = await import('./commits.mjs');
+    results.scenarios['commit-write'] = await commitWriteScenario({ ...options, outDir: OUT_DIR }, grids);
+  }
+  if (runCommits('commit-tiny')) {
+    const { commitTinyScenario } = await import('./commits.mjs');
+    results.scenarios['commit-tiny'] = await commitTinyScenario({ ...options, outDir: OUT_DIR });
+  }
+  if (runCommits('commit-compact')) {
+    const { commitCompactScenario } = await import('./commits.mjs');
+    results.scenarios['commit-compact'] = await commitCompactScenario({ ...options, outDir: OUT_DIR });
+  }
+  if (runCommits('commit-bind')) {
+    const { commitBindScenario } = await import('./commits.mjs');
+    results.scenarios['commit-bind'] = await commitBindScenario({ ...options, outDir: OUT_DIR });
   }
   if (run('analyze-pipeline')) {
     const { analyzeScenario } = await import('./analyze.mjs');
@@ -533,6 +551,15 @@ async function printResults(results) {
   if (results.scenarios['web-dashboard']) {
     const { printWebDashboard } = await import('./web-dashboard.mjs');
     printWebDashboard(results.scenarios['web-dashboard'], printTable);
+  }
+  for (const [name, printer] of [
+    ['commit-write', 'printCommitWrite'],
+    ['commit-tiny', 'printCommitTiny'],
+    ['commit-compact', 'printCommitCompact'],
+    ['commit-bind', 'printCommitBind'],
+  ]) {
+    if (results.scenarios[name])
+      (await import('./commits.mjs'))[printer](results.scenarios[name], printTable);
   }
   if (results.scenarios['squiggle-write']) {
     const { printSquiggleWrite } = await import('./squiggle-write.mjs');
