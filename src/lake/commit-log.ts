@@ -22,6 +22,9 @@ export const LOG_FORMAT = 1;
 /** A checkpoint is written after every this many commits. */
 export const CHECKPOINT_INTERVAL = 100;
 
+/** A commit that adds and removes at least this many files is checkpointed at once. */
+const LARGE_COMMIT_FILES = 1000;
+
 /** What a commit did to the dataset. */
 export type CommitOperation = 'adopt' | 'write' | 'replace' | 'delete' | 'compact';
 
@@ -195,6 +198,8 @@ async function remember(directory: string, version: number): Promise<void> {
 export async function latestVersion(paths: LakePaths, dataset: string): Promise<number> {
   const directory = logDirectory(paths, dataset);
   const known = knownVersions.get(directory);
+  // Most datasets of a lake may never have been written: one probe tells.
+  if (!known && !(await exists(directory))) return -1;
   let version = -1;
   if (known && (await fileIdentity(commitFile(directory, known.version))) === known.identity)
     version = known.version;
@@ -512,7 +517,10 @@ export async function commitToLog(
       await remember(directory, version);
       // The commit is made: a checkpoint that cannot be written (a full disk) only makes readers
       // replay from an earlier one, and must not fail the write (its caller would undo it).
-      if (version > 0 && version % CHECKPOINT_INTERVAL === 0)
+      // A commit touching many files (an adoption, a large compaction) is checkpointed at once,
+      // so that opening does not parse it again and again until the next regular checkpoint.
+      const large = record.add.length + record.remove.length >= LARGE_COMMIT_FILES;
+      if (version > 0 && (version % CHECKPOINT_INTERVAL === 0 || large))
         await writeCheckpoint(paths, dataset, version).catch(() => {});
       return record;
     }

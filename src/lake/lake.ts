@@ -196,14 +196,16 @@ export class Lake {
    * ```
    */
   async advance(reresolve = false): Promise<void> {
-    for (const [name, dataset] of this.#datasets) {
-      if (this.#pins.has(name)) {
-        if (reresolve) await this.#rebuildView(name);
-        continue;
-      }
-      const latest = await latestVersion(this.paths, name);
-      if (latest !== dataset.version || (reresolve && latest >= 0)) await this.#rebuildView(name);
-    }
+    // The version checks are independent file-system probes: run them together.
+    const stale = await Promise.all(
+      [...this.#datasets].map(async ([name, dataset]) => {
+        if (this.#pins.has(name)) return reresolve;
+        const latest = await latestVersion(this.paths, name);
+        return latest !== dataset.version || (reresolve && latest >= 0);
+      }),
+    );
+    const names = [...this.#datasets.keys()];
+    for (const [i, name] of names.entries()) if (stale[i]) await this.#rebuildView(name);
   }
 
   async #rebuildView(name: string): Promise<void> {
@@ -819,7 +821,9 @@ async function createDatasetViewUnnamed(
     await connection.run(`CREATE OR REPLACE VIEW ${view} AS SELECT ${select} WHERE false`);
   } else {
     const source = files ? snapshotSourceSql(files, manifest) : readParquetSql(glob, manifest);
-    const present = (await connection.runAndReadAll(`SELECT * FROM ${source} LIMIT 0`)).columnNames();
+    const present = files
+      ? await snapshotColumns(connection, files, manifest)
+      : (await connection.runAndReadAll(`SELECT * FROM ${source} LIMIT 0`)).columnNames();
     const presentSet = new Set(present);
     let select: string;
     if (declared) {
@@ -852,6 +856,32 @@ async function createDatasetViewUnnamed(
 }
 
 /**
+ * The column names a snapshot's view reads: files that share a schema fingerprint have the same
+ * columns, so one file per fingerprint is probed (files without one are probed together).
+ */
+async function snapshotColumns(
+  connection: DuckDBConnection,
+  files: ReadonlyArray<{ readonly path: string; readonly schema?: string }>,
+  manifest: DatasetManifest,
+): Promise<string[]> {
+  const probes = new Map<string, Array<{ path: string; schema?: string }>>();
+  for (const file of files) {
+    const key = file.schema ?? '';
+    const group = probes.get(key);
+    if (!group) probes.set(key, [file]);
+    else if (key === '') group.push(file);
+  }
+  const names: string[] = [];
+  for (const group of probes.values()) {
+    const shape = await connection.runAndReadAll(
+      `SELECT * FROM ${snapshotSourceSql(group, manifest)} LIMIT 0`,
+    );
+    for (const name of shape.columnNames()) if (!names.includes(name)) names.push(name);
+  }
+  return names;
+}
+
+/**
  * Absolute paths of a snapshot's files: in the dataset's directory, or, for a file a later commit
  * removed, in the dataset's trash when it has been moved there.
  *
@@ -866,6 +896,13 @@ export async function resolveSnapshotFiles(
 ): Promise<Array<LiveFile & { readonly relative: string }>> {
   const latest = await loadSnapshot(paths, snapshot.dataset);
   const directory = paths.dataset(snapshot.dataset);
+  if (latest.version === snapshot.version) {
+    return [...snapshot.files.values()].map((file) => ({
+      ...file,
+      relative: file.path,
+      path: path.join(directory, file.path),
+    }));
+  }
   const trash = paths.trash(snapshot.dataset);
   return Promise.all(
     [...snapshot.files.values()].map(async (file) => {
