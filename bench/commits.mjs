@@ -31,12 +31,12 @@
 // later runs (a reused compaction's time is reported as cached); delete that folder to rebuild.
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { diskBytes, fmt, median, progress, secondsSince } from './lib.mjs';
+import { baselineDist, diskBytes, fmt, median, progress, secondsSince } from './lib.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.dirname(BENCH_DIR);
@@ -57,26 +57,6 @@ const plain = (value) => (typeof value === 'bigint' ? Number(value) : value);
 
 // ---------------------------------------------------------------------------------------------
 // baseline build
-
-/** `dist/` of the baseline commit, built once into bench/out/baseline-<commit>/ (as serve-load does). */
-export async function baselineDist(outDir, commit) {
-  const dir = path.join(outDir, `baseline-${commit}`);
-  const dist = path.join(dir, 'dist');
-  if (existsSync(path.join(dist, 'index.js'))) return dist;
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
-  const archive = path.join(dir, 'source.tar');
-  const files = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
-  execFileSync('git', ['-C', REPO_DIR, 'archive', '-o', archive, commit, ...files]);
-  execFileSync('tar', ['-x', '-f', archive, '-C', dir]);
-  await symlink(path.join(REPO_DIR, 'node_modules'), path.join(dir, 'node_modules'));
-  execFileSync(
-    process.execPath,
-    [path.join(REPO_DIR, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-    { cwd: dir },
-  );
-  return dist;
-}
 
 // ---------------------------------------------------------------------------------------------
 // generated lakes

@@ -1,7 +1,10 @@
 // Small helpers shared by the bench scripts: argument parsing, timing, statistics, file sizes and
 // the results table.
-import { readdirSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const SCENARIOS = [
   'write-events',
@@ -166,4 +169,30 @@ export function printTable(title, header, rows) {
 /** Logs a progress line to stderr (stdout carries the tables). */
 export function progress(message) {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+/**
+ * `dist/` of an earlier commit, built once into `<outDir>/<prefix>-<commit>/` from `git archive`
+ * (the repository's `node_modules` linked in), so a scenario can run it side by side with this
+ * tree.
+ */
+export async function baselineDist(outDir, commit, prefix = 'baseline') {
+  const repo = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+  const dir = path.join(outDir, `${prefix}-${commit}`);
+  const dist = path.join(dir, 'dist');
+  if (existsSync(path.join(dist, 'index.js'))) return dist;
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  // The source through a file: it is larger than spawnSync's buffer.
+  const archive = path.join(dir, 'source.tar');
+  const files = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
+  execFileSync('git', ['-C', repo, 'archive', '-o', archive, commit, ...files]);
+  execFileSync('tar', ['-x', '-f', archive, '-C', dir]);
+  await symlink(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'));
+  execFileSync(
+    process.execPath,
+    [path.join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+    { cwd: dir },
+  );
+  return dist;
 }

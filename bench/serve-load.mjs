@@ -6,13 +6,13 @@
 //
 //   node bench/run.mjs --only serve-load
 //   SERVE_LOAD_CLIENTS=50 SERVE_LOAD_SECONDS=10 SERVE_LOAD_RUNS=200 SERVE_LOAD_BASELINE=da30b13
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, symlink } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fmt, progress } from './lib.mjs';
+import { baselineDist, fmt, progress } from './lib.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.dirname(BENCH_DIR);
@@ -47,25 +47,7 @@ async function ensureLake(dir, runs) {
 
 /** The CLI of the baseline commit, built once into the bench output directory. */
 async function baselineCli(outDir, commit) {
-  const dir = path.join(outDir, `serve-baseline-${commit}`);
-  const cli = path.join(dir, 'dist', 'cli', 'main.js');
-  if (existsSync(cli)) return cli;
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
-  // The source of the baseline commit, through a file (it is larger than spawnSync's buffer).
-  const archive = path.join(dir, 'source.tar');
-  const files = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
-  execFileSync('git', ['-C', REPO_DIR, 'archive', '-o', archive, commit, ...files]);
-  execFileSync('tar', ['-x', '-f', archive, '-C', dir]);
-  await symlink(path.join(REPO_DIR, 'node_modules'), path.join(dir, 'node_modules'));
-  execFileSync(
-    process.execPath,
-    [path.join(REPO_DIR, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-    {
-      cwd: dir,
-    },
-  );
-  return cli;
+  return path.join(await baselineDist(outDir, commit, 'serve-baseline'), 'cli', 'main.js');
 }
 
 /** Starts `runlake serve` from `cli` and resolves with its URL and a stop function. */

@@ -3,7 +3,7 @@
  * commit of its dataset's log; readers see snapshots; crashed writers are recovered; compaction,
  * vacuum, time travel, history, adopt and validate work over the log, from the library and the CLI.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import {
   appendFileSync,
@@ -47,7 +47,7 @@ import {
   vacuumLake,
   validateLake,
 } from '../src/index.js';
-import { copyToParquet, RUNLAKE_BIN, runlake } from './helpers/cli.js';
+import { copyToParquet, runlake, startServe } from './helpers/cli.js';
 import { treeFingerprint } from './helpers/hostile.js';
 import { listFiles, repoRoot, tempDir } from './helpers/lake-fixtures.js';
 
@@ -1299,23 +1299,9 @@ describe('runlake serve follows new commits', () => {
   it('answers with the new count after a write, without a restart', async () => {
     const dir = tempDir();
     await withSquiggle(dir, (lake) => lake.write(DS, metricRows('r1', 0, 10)));
-    const child: ChildProcess = spawn(process.execPath, [RUNLAKE_BIN, 'serve', dir, '--port', '0'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const served = await startServe(dir);
+    const url = served.url;
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        let err = '';
-        child.stdout?.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          const match = /(http:\/\/\S+)/.exec(out);
-          if (match?.[1]) resolve(match[1]);
-        });
-        child.stderr?.on('data', (chunk: Buffer) => {
-          err += chunk.toString();
-        });
-        child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
-      });
       const count = async () => {
         const response = await fetch(
           new URL(`/api/query?sql=${encodeURIComponent(`SELECT count(*)::INTEGER AS n FROM ${DS}`)}`, url),
@@ -1331,11 +1317,9 @@ describe('runlake serve follows new commits', () => {
       expect(await count()).toBe(7);
       await withSquiggle(dir, (lake) => lake.compact(DS));
       expect(await count()).toBe(7);
-      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await served.stop()).toBe(0);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      served.kill();
     }
   }, 60_000);
 });

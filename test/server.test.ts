@@ -16,7 +16,7 @@ import {
   writeGridParams,
   writeSyntheticEmbeddings,
 } from '../src/index.js';
-import { RUNLAKE_BIN } from './helpers/cli.js';
+import { RUNLAKE_BIN, startServe } from './helpers/cli.js';
 import { tempDir } from './helpers/lake-fixtures.js';
 
 const TOKEN = 'test-token-123';
@@ -544,31 +544,14 @@ describe('runlake serve: read-only query API over a squiggle lake', () => {
   });
 
   it('runlake serve starts, prints the URL, and answers', async () => {
-    const child: ChildProcess = spawn(process.execPath, [RUNLAKE_BIN, 'serve', dir, '--port', '0'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const served = await startServe(dir);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        let err = '';
-        child.stdout?.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          const match = /(http:\/\/\S+)/.exec(out);
-          if (match?.[1]) resolve(match[1]);
-        });
-        child.stderr?.on('data', (chunk: Buffer) => {
-          err += chunk.toString();
-        });
-        child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
-      });
-      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
-      const response = await fetch(new URL('/api/query?sql=SELECT%2042%20AS%20x', url));
+      expect(served.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      const response = await fetch(new URL('/api/query?sql=SELECT%2042%20AS%20x', served.url));
       expect(await response.json()).toMatchObject({ rows: [{ x: 42 }] });
-      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await served.stop()).toBe(0);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      served.kill();
     }
   }, 30_000);
 });
