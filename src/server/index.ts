@@ -27,6 +27,9 @@ export {
   UnauthorizedError,
 } from './errors.js';
 export {
+  type BoundSelect,
+  columnMeans,
+  compareKeys,
   type MetricGroup,
   type MetricGroupRequest,
   type MetricRequest,
@@ -34,6 +37,10 @@ export {
   metricGroups,
   metricNames,
   metricSeries,
+  metricsScalarSource,
+  type PointSource,
+  reducedSeries,
+  type SeriesRequest,
 } from './metric-queries.js';
 export {
   ALLOWED_TABLE_FUNCTIONS,
@@ -81,3 +88,17 @@ export {
   startServer,
 } from './server.js';
 export { contentTypeOf, defaultWebRoot, staticFile } from './static-files.js';
+export {
+  SWEEP_X_CANDIDATES,
+  type SweepColumn,
+  type SweepCurveRequest,
+  type SweepGridRow,
+  type SweepGridsRequest,
+  type SweepGroup,
+  type SweepParam,
+  type SweepSeries,
+  type SweepSummary,
+  sweepCurves,
+  sweepGrids,
+  sweepSummary,
+} from './sweep-queries.js';

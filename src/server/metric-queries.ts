@@ -76,8 +76,7 @@ export async function metricSeries(
 ): Promise<{ metric: string; width: number; smoothing: number; series: MetricSeries[] }> {
   requireDataset(served, 'metrics_scalar');
   const smoothing = request.smoothing ?? 0;
-  const byRun =
-    smoothing > 0 ? await smoothedMinMax(served, request, limits) : await sqlMinMax(served, request, limits);
+  const byRun = await reducedSeries(served, metricsScalarSource(request.metric), request, limits);
   const series = request.runs.map((runId) => {
     const found = byRun.get(runId) ?? { total: 0, step: [], value: [] };
     return { run_id: runId, ...found, downsampled: found.total > 2 * request.width };
@@ -112,10 +111,7 @@ export async function metricGroups(
   if (request.by.length === 0) throw new BadRequestError('name a parameter to group by: ?by=lr');
   const smoothing = request.smoothing ?? 0;
   const groups = await groupRuns(served, request, limits);
-  const means =
-    smoothing > 0
-      ? await smoothedColumnMeans(served, request, limits)
-      : await sqlColumnMeans(served, request, limits);
+  const means = await columnMeans(served, metricsScalarSource(request.metric), request, limits);
   return {
     metric: request.metric,
     by: request.by,
@@ -155,47 +151,121 @@ export async function metricNames(
   return { metrics: json.rows as Record<string, unknown>[], truncated: json.truncated };
 }
 
-/** The WHERE clause of a metric request, with its values bound as parameters. */
-function metricFilter(request: MetricRequest, range: { from: boolean; to: boolean }) {
-  const params: DuckDBValue[] = [];
-  const bind = (value: DuckDBValue): string => {
-    params.push(value);
-    return `$${params.length}`;
+/** A SELECT with its values bound as parameters `$1…`, never spliced into the text. */
+export interface BoundSelect {
+  readonly sql: string;
+  readonly params: DuckDBValue[];
+}
+
+/**
+ * Where the points of a series request come from: a SELECT of `(run_id, step, value)` rows of the
+ * given runs within the step range (either end optional), with non-null values. The min/max and
+ * band reductions below run over any such source: `metrics_scalar` for runs
+ * ({@link metricsScalarSource}), or a sweep's `events` with `grid_id/seed` as the run id.
+ */
+export type PointSource = (runs: readonly string[], range: { from?: number; to?: number }) => BoundSelect;
+
+/** The part of a {@link MetricRequest} the reductions need: which runs, the pixel width, the range, smoothing. */
+export type SeriesRequest = Pick<MetricRequest, 'runs' | 'width' | 'from' | 'to' | 'smoothing'>;
+
+/**
+ * A {@link PointSource} over `metrics_scalar`: one metric of the given runs.
+ *
+ * @example
+ * ```ts
+ * metricsScalarSource('loss')(['r1'], { from: 100 }).sql; // SELECT run_id, step, value FROM metrics_scalar WHERE …
+ * ```
+ */
+export function metricsScalarSource(metric: string): PointSource {
+  return (runs, range) => {
+    const params: DuckDBValue[] = [];
+    const bind = (value: DuckDBValue): string => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const filters = [
+      // One list parameter, not an IN list of a thousand: DuckDB still prunes the run_id partitions
+      // with it (a file filter) and evaluates it in a third of the time at 1000 runs.
+      `list_contains(${bind(listValue([...runs]))}::VARCHAR[], run_id)`,
+      `metric_name = ${bind(metric)}`,
+      'value IS NOT NULL',
+    ];
+    if (range.from !== undefined) filters.push(`step >= ${bind(range.from)}`);
+    if (range.to !== undefined) filters.push(`step <= ${bind(range.to)}`);
+    return { sql: `SELECT run_id, step, value FROM metrics_scalar WHERE ${filters.join(' AND ')}`, params };
   };
-  const filters = [
-    // One list parameter, not an IN list of a thousand: DuckDB still prunes the run_id partitions
-    // with it (a file filter) and evaluates it in a third of the time at 1000 runs.
-    `list_contains(${bind(listValue([...request.runs]))}::VARCHAR[], run_id)`,
-    `metric_name = ${bind(request.metric)}`,
-    'value IS NOT NULL',
-  ];
-  if (range.from && request.from !== undefined) filters.push(`step >= ${bind(request.from)}`);
-  if (range.to && request.to !== undefined) filters.push(`step <= ${bind(request.to)}`);
-  return { where: filters.join(' AND '), params, bind };
+}
+
+/**
+ * Each run's points reduced to the min and max of each pixel column (see {@link metricSeries}),
+ * smoothed first when the request asks; runs with no points in range are absent.
+ *
+ * @example
+ * ```ts
+ * const byRun = await reducedSeries(lake, metricsScalarSource('loss'), { runs: ['r1'], width: 800 }, limits);
+ * byRun.get('r1')?.step.length; // ≤ 1600
+ * ```
+ */
+export function reducedSeries(
+  served: SandboxedLake,
+  source: PointSource,
+  request: SeriesRequest,
+  limits: QueryLimits,
+): Promise<Map<string, { total: number; step: number[]; value: number[] }>> {
+  return (request.smoothing ?? 0) > 0
+    ? smoothedMinMax(served, source, request, limits)
+    : sqlMinMax(served, source, request, limits);
+}
+
+/**
+ * Each run's mean step and mean value per pixel column (after smoothing when asked): what
+ * {@link bandOf} combines into a group's mean ± std band.
+ *
+ * @example
+ * ```ts
+ * const means = await columnMeans(lake, metricsScalarSource('loss'), { runs, width: 800 }, limits);
+ * bandOf(runs.flatMap((r) => means.get(r) ?? []), 800);
+ * ```
+ */
+export function columnMeans(
+  served: SandboxedLake,
+  source: PointSource,
+  request: SeriesRequest,
+  limits: QueryLimits,
+): Promise<Map<string, ColumnMeans>> {
+  return (request.smoothing ?? 0) > 0
+    ? smoothedColumnMeans(served, source, request, limits)
+    : sqlColumnMeans(served, source, request, limits);
 }
 
 /**
  * The CTEs both SQL paths share: `s` the points in range, `r` their step span, `b` each point with
  * its pixel column (the rule of {@link pixelColumn}).
  */
-function binnedPoints(request: MetricRequest) {
-  const filter = metricFilter(request, { from: true, to: true });
-  const width = filter.bind(request.width);
+function binnedPoints(source: PointSource, request: SeriesRequest) {
+  const points = source(request.runs, { from: request.from, to: request.to });
+  const params = [...points.params, request.width];
+  const width = `$${params.length}`;
   const ctes = `
-    s AS (SELECT run_id, step, value FROM metrics_scalar WHERE ${filter.where}),
+    s AS (${points.sql}),
     r AS (SELECT min(step) AS x0, max(step) AS x1 FROM s),
     b AS (
       SELECT run_id, step, value,
              least(floor((step - x0) * ${width}::DOUBLE / greatest(x1 - x0, 1))::BIGINT, ${width}::BIGINT - 1) AS px
       FROM s CROSS JOIN r
     )`;
-  return { ctes, params: filter.params };
+  return { ctes, params };
 }
 
 // One aggregation pass: per run and column the count, the minimum and the maximum with their
 // steps, handed back as one row of lists per run (a million boxed rows cost more than the scan).
-async function sqlMinMax(served: SandboxedLake, request: MetricRequest, limits: QueryLimits) {
-  const { ctes, params } = binnedPoints(request);
+async function sqlMinMax(
+  served: SandboxedLake,
+  source: PointSource,
+  request: SeriesRequest,
+  limits: QueryLimits,
+) {
+  const { ctes, params } = binnedPoints(source, request);
   const sql = `
     WITH ${ctes},
     g AS (
@@ -221,13 +291,13 @@ async function sqlMinMax(served: SandboxedLake, request: MetricRequest, limits: 
     byRun.set(runId, { total, ...interleaveColumns(row as unknown as ColumnExtremes) });
   });
   if (sparse.length > 0) {
-    const { where, params: rawParams } = metricFilter({ ...request, runs: sparse }, { from: true, to: true });
+    const raw = source(sparse, { from: request.from, to: request.to });
     await forEachRunRow(
       served,
       `SELECT run_id, list(step::DOUBLE ORDER BY step) AS step, list(value ORDER BY step) AS value
-       FROM metrics_scalar WHERE ${where} GROUP BY run_id`,
+       FROM (${raw.sql}) GROUP BY run_id`,
       limits,
-      rawParams,
+      raw.params,
       (row) => {
         const step = Array.from(row.step as Float64Array);
         byRun.set(String(row.run_id), {
@@ -316,8 +386,13 @@ function interleaveColumns(columns: ColumnExtremes): { step: number[]; value: nu
   return { step, value };
 }
 
-async function sqlColumnMeans(served: SandboxedLake, request: MetricRequest, limits: QueryLimits) {
-  const { ctes, params } = binnedPoints(request);
+async function sqlColumnMeans(
+  served: SandboxedLake,
+  source: PointSource,
+  request: SeriesRequest,
+  limits: QueryLimits,
+) {
+  const { ctes, params } = binnedPoints(source, request);
   const sql = `WITH ${ctes},
     g AS (SELECT run_id, px, avg(step) AS step, avg(value) AS value FROM b WHERE isfinite(value) GROUP BY run_id, px)
     SELECT run_id, list(px::DOUBLE ORDER BY px) AS column, list(step ORDER BY px) AS step, list(value ORDER BY px) AS value
@@ -336,14 +411,15 @@ async function sqlColumnMeans(served: SandboxedLake, request: MetricRequest, lim
 /** Each requested run's points up to `to`, smoothed over its whole history, then cut to `[from, to]`. */
 async function smoothedInRange(
   served: SandboxedLake,
-  request: MetricRequest,
+  source: PointSource,
+  request: SeriesRequest,
   limits: QueryLimits,
 ): Promise<Map<string, StepSeries>> {
-  const { where, params } = metricFilter(request, { from: false, to: true });
+  const { sql: points, params } = source(request.runs, { to: request.to });
   // One row of lists per run: ten million rows of run ids would cost more than the points.
   const out = new Map<string, StepSeries>();
   const sql = `SELECT run_id, list(step::DOUBLE ORDER BY step) AS step, list(value ORDER BY step) AS value
-     FROM metrics_scalar WHERE ${where} GROUP BY run_id`;
+     FROM (${points}) GROUP BY run_id`;
   await forEachRunRow(served, sql, limits, params, (row) => {
     const steps = row.step as Float64Array;
     const smoothed = emaSmooth(row.value as Float64Array, request.smoothing ?? 0);
@@ -354,8 +430,13 @@ async function smoothedInRange(
   return out;
 }
 
-async function smoothedMinMax(served: SandboxedLake, request: MetricRequest, limits: QueryLimits) {
-  const runs = await smoothedInRange(served, request, limits);
+async function smoothedMinMax(
+  served: SandboxedLake,
+  source: PointSource,
+  request: SeriesRequest,
+  limits: QueryLimits,
+) {
+  const runs = await smoothedInRange(served, source, request, limits);
   const grid = pixelGridOf([...runs.values()], request.width);
   const byRun = new Map<string, { total: number; step: number[]; value: number[] }>();
   if (!grid) return byRun;
@@ -366,8 +447,13 @@ async function smoothedMinMax(served: SandboxedLake, request: MetricRequest, lim
   return byRun;
 }
 
-async function smoothedColumnMeans(served: SandboxedLake, request: MetricRequest, limits: QueryLimits) {
-  const runs = await smoothedInRange(served, request, limits);
+async function smoothedColumnMeans(
+  served: SandboxedLake,
+  source: PointSource,
+  request: SeriesRequest,
+  limits: QueryLimits,
+) {
+  const runs = await smoothedInRange(served, source, request, limits);
   const grid: PixelGrid | undefined = pixelGridOf([...runs.values()], request.width);
   const byRun = new Map<string, ColumnMeans>();
   if (!grid) return byRun;
@@ -419,7 +505,15 @@ async function groupRuns(
   );
 }
 
-function compareKeys(a: readonly unknown[], b: readonly unknown[]): number {
+/**
+ * Orders group keys value by value: numbers as numbers, anything else as text.
+ *
+ * @example
+ * ```ts
+ * [[10], [9]].sort(compareKeys); // [[9], [10]]
+ * ```
+ */
+export function compareKeys(a: readonly unknown[], b: readonly unknown[]): number {
   for (let i = 0; i < a.length; i++) {
     const x = a[i];
     const y = b[i];

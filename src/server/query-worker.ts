@@ -19,6 +19,13 @@ import { type QueryLimits, runReadOnlyQuery } from './query-runner.js';
 import { metricSeriesToArrow, resultToArrow, resultToJson } from './result-encoding.js';
 import { openSandboxedLake, type SandboxedLake } from './sandbox.js';
 import {
+  type SweepCurveRequest,
+  type SweepGridsRequest,
+  sweepCurves,
+  sweepGrids,
+  sweepSummary,
+} from './sweep-queries.js';
+import {
   ARROW_STREAM_TYPE,
   type WorkerAnswer,
   type WorkerCall,
@@ -75,6 +82,11 @@ const HANDLERS: Readonly<Record<WorkerOp, Handler>> = {
   },
   matches: async (served, args, limits) =>
     jsonAnswer(await matchesOf(served, String(args.signature), limits), limits),
+  sweep: async (served, _args, limits) => jsonAnswer(await sweepSummary(served, limits), limits),
+  'sweep-curves': async (served, args, limits) =>
+    jsonAnswer(await sweepCurves(served, args.request as SweepCurveRequest, limits), limits),
+  'sweep-grids': async (served, args, limits) =>
+    jsonAnswer(await sweepGrids(served, args.request as SweepGridsRequest, limits), limits),
 };
 
 /** `value` as JSON text, refused past the answer limit. */

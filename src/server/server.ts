@@ -11,6 +11,7 @@ import type { MetricRequest } from './metric-queries.js';
 import { QueryProcess } from './query-process.js';
 import type { QueryLimits } from './query-runner.js';
 import { defaultWebRoot, staticFile } from './static-files.js';
+import type { SweepCurveRequest } from './sweep-queries.js';
 import { ARROW_STREAM_TYPE, type WorkerAnswer, type WorkerOp } from './worker-protocol.js';
 
 export { ARROW_STREAM_TYPE } from './worker-protocol.js';
@@ -113,6 +114,19 @@ export const API_ENDPOINTS: readonly { readonly path: string; readonly descripti
     description: 'descriptor trajectories and events of a run',
   },
   { path: 'GET /api/matches?signature=…', description: 'a signature and its ranked matches' },
+  {
+    path: 'GET /api/sweep',
+    description: 'a sweep lake: events/seeds columns, grid parameters, x and metric columns',
+  },
+  {
+    path: 'GET|POST /api/sweep/curves?metric=…&x=…&width=N[&groupBy=algo|grid&grids=…&from=&to=&smoothing=&seeds=1]',
+    description:
+      'per-seed curves of an events column (min/max per pixel column), or mean ± std bands per group',
+  },
+  {
+    path: 'GET /api/sweep/grids?metric=…&best=min|max[&x=…]',
+    description: 'one row per grid: params, seeds, final and best value of the metric, seed summaries',
+  },
 ];
 
 const MAX_WIDTH = 10_000;
@@ -258,6 +272,22 @@ export async function createServer(lakeDir: string, options: ServerOptions = {})
     if (!signature) throw new BadRequestError('name the signature: ?signature=…');
     return answer(c, 'matches', { signature });
   });
+  app.get('/api/sweep', (c) => answer(c, 'sweep'));
+  // POST too: a sweep of a thousand grids overflows a URL, like a long run list.
+  const sweepCurves = async (c: Context) => {
+    const params = await paramsOf(c);
+    return answer(c, 'sweep-curves', { request: sweepCurveRequest(params, maxRuns) });
+  };
+  app.get('/api/sweep/curves', sweepCurves);
+  app.post('/api/sweep/curves', sweepCurves);
+  app.get('/api/sweep/grids', (c) => {
+    const metric = c.req.query('metric');
+    if (!metric) throw new BadRequestError('name the metric: ?metric=…');
+    const best = c.req.query('best') ?? 'min';
+    if (best !== 'min' && best !== 'max')
+      throw new BadRequestError(`best must be "min" or "max", got "${best}"`);
+    return answer(c, 'sweep-grids', { request: { metric, x: c.req.query('x') || undefined, best } });
+  });
   app.all('/api/*', (c) => {
     throw new NotFoundError(`no route ${c.req.method} ${c.req.path}`);
   });
@@ -361,6 +391,8 @@ interface RequestParams {
   one(name: string): string | undefined;
   /** Comma-separated or repeated values (`?run=a,b&run=c`, or `{"run": ["a", "b,c"]}`). */
   list(name: string): string[];
+  /** Whether the parameter is there at all (an empty list is there). */
+  has(name: string): boolean;
 }
 
 async function paramsOf(c: Context): Promise<RequestParams> {
@@ -368,6 +400,7 @@ async function paramsOf(c: Context): Promise<RequestParams> {
     return {
       one: (name) => c.req.query(name),
       list: (name) => splitList(c.req.queries(name) ?? []),
+      has: (name) => c.req.query(name) !== undefined,
     };
   }
   const fields = await jsonObjectBody(c, '{"run": ["a", "b"], "metric": "loss"}');
@@ -383,6 +416,7 @@ async function paramsOf(c: Context): Promise<RequestParams> {
       if (value === undefined || value === null) return [];
       return splitList(Array.isArray(value) ? value.map((v) => text(name, v)) : [text(name, value)]);
     },
+    has: (name) => fields[name] !== undefined && fields[name] !== null,
   };
 }
 
@@ -415,6 +449,36 @@ function metricRequest(params: RequestParams, maxRuns: number): MetricRequest {
   }
   const metric = params.one('metric');
   if (!metric) throw new BadRequestError('name the metric: ?metric=…');
+  return { runs, metric, ...seriesWindow(params) };
+}
+
+/**
+ * The parameters of `/api/sweep/curves`, checked as far as the HTTP side can: the column names are
+ * checked against the lake's columns in the query process.
+ */
+function sweepCurveRequest(params: RequestParams, maxRuns: number): SweepCurveRequest {
+  const metric = params.one('metric');
+  if (!metric) throw new BadRequestError('name the metric: ?metric=…');
+  const grids = params.list('grids');
+  if (grids.length > maxRuns) {
+    throw new PayloadTooLargeError(
+      `${grids.length} grids requested, more than the limit of ${maxRuns} (--max-runs)`,
+    );
+  }
+  const seeds = params.one('seeds');
+  return {
+    metric,
+    x: params.one('x') || undefined,
+    groupBy: params.list('groupBy'),
+    // No grids parameter plots every grid; an empty list (all unticked) plots none.
+    grids: params.has('grids') ? grids : undefined,
+    seeds: seeds === '1' || seeds === 'true',
+    ...seriesWindow(params),
+  };
+}
+
+/** Width, range and smoothing of a series request, checked. */
+function seriesWindow(params: RequestParams): Pick<MetricRequest, 'width' | 'from' | 'to' | 'smoothing'> {
   const widthText = params.one('width') ?? '1000';
   const width = Number(widthText);
   if (!Number.isInteger(width) || width < 1 || width > MAX_WIDTH) {
@@ -429,7 +493,7 @@ function metricRequest(params: RequestParams, maxRuns: number): MetricRequest {
   if (smoothing < 0 || smoothing >= 1) {
     throw new BadRequestError(`smoothing must be at least 0 and below 1, got ${smoothing}`);
   }
-  return { runs, metric, width, from, to, smoothing };
+  return { width, from, to, smoothing };
 }
 
 function positiveInteger(name: string, value: number): number {

@@ -13,7 +13,10 @@ export type WorkerOp =
   | 'metrics'
   | 'metric-groups'
   | 'geometry'
-  | 'matches';
+  | 'matches'
+  | 'sweep'
+  | 'sweep-curves'
+  | 'sweep-grids';
 
 /** A request to the query process; `args` are the endpoint's already-checked parameters. */
 export interface WorkerCall {
