@@ -1,107 +1,219 @@
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { Option } from 'commander';
-import { type ConvertOptions, convertCsvSweep, type Granularity } from '../ingest/index.js';
+import { InvalidArgumentError, Option } from 'commander';
+import {
+  type ConvertedInput,
+  type ConvertOptions,
+  type ConvertSummary,
+  convertCsvSweep,
+  type Granularity,
+  rollupCsvSweep,
+} from '../ingest/index.js';
 import { writeStdout } from './common.js';
 import { renderTable } from './output.js';
 import { commaList, positiveInteger } from './parse.js';
 
-interface ConvertCliOptions {
-  granularity: Granularity;
+interface SweepCliOptions {
   dryRun?: boolean;
   jobs: number;
+  cores?: number;
+  csvDir?: string;
+  baseOut?: string;
   paramColumns?: string[];
   partitionByParams?: string[];
+  copySeedRows?: boolean;
   progress: boolean;
 }
 
+interface ConvertCliOptions extends SweepCliOptions {
+  granularity: Granularity;
+}
+
+const LAYOUT_HELP =
+  '\nLayouts (see docs/convert.md): every *.csv under <csv-dir>. Params come from --param-columns; else the\n' +
+  "nearest params.json when it is below the CSV's grid directory (the first directory up whose name holds\n" +
+  "grid/split/gamma/ratio, else <csv-dir>); else, as exp_engine: the grid directory's *.json, config.yaml\n" +
+  'or params.yaml, else its name (split_0.7-0.3_q0.95_k10_default), with algo=memorypair and\n' +
+  'accountant=zcdp as defaults and the algorithm of the file name (seed_001_baseline_….csv). The seed\n' +
+  'comes from the file name or the params (and a "seed" column first, for events). Inputs already\n' +
+  'converted (same content hash) are skipped.';
+
 /**
- * `runlake convert <csv-dir> <lake>` (alias `rollup`): incremental, parallel conversion of legacy
- * CSV sweeps into the lake.
+ * `runlake convert <csv-dir> <lake>`: incremental, parallel conversion of legacy CSV sweeps into
+ * the lake at one granularity; and `runlake rollup`: both granularities in one run, seed summaries
+ * then events, as exp_engine's Snakemake rollup. exp_engine's flag names are accepted too
+ * (`--granularity`, `--dry-run`; `rollup --csv-dir D --base-out O --cores N`).
  *
  * @example
  * ```sh
  * runlake convert experiments/results results --granularity event --jobs 4
+ * runlake rollup --csv-dir experiments/results --base-out results --cores 4
  * ```
  */
 export function registerConvertCommand(program: Command): void {
-  program
+  const convert = program
     .command('convert')
-    .alias('rollup')
-    .description('convert legacy CSV sweeps into the lake, incrementally and in parallel (alias: rollup)')
-    .argument('<csv-dir>', 'directory searched recursively for *.csv (params from params.json beside them)')
-    .argument('<lake>', 'lake directory (created if missing)')
+    .description('convert legacy CSV sweeps into the lake at one granularity, incrementally and in parallel')
+    .argument('[csv-dir]', 'directory searched recursively for *.csv (exp_engine: csv_dir)')
+    .argument('[lake]', 'lake directory, created if missing (exp_engine: output_dir)')
     .addOption(
-      new Option('-g, --granularity <level>', 'event rows → events/, seed summaries → seeds/')
+      new Option(
+        '-g, --granularity <level>',
+        'event: CSV rows → events/; seed: one summary row per CSV → seeds/',
+      )
         .choices(['event', 'seed'])
         .default('event'),
+    );
+  sweepOptions(convert)
+    .addHelpText('after', LAYOUT_HELP)
+    .action(async (csvArg: string | undefined, lakeArg: string | undefined, options: ConvertCliOptions) => {
+      const [csvDir, baseOut] = sweepPaths(csvArg, lakeArg, options);
+      const bar = progressBar(options);
+      let summary: ConvertSummary;
+      try {
+        summary = await convertCsvSweep(csvDir, baseOut, {
+          ...convertOptions(options, bar),
+          granularity: options.granularity,
+        });
+      } finally {
+        bar?.stop();
+      }
+      await report(summary, baseOut, options);
+    });
+
+  const rollup = program
+    .command('rollup')
+    .description(
+      "convert legacy CSV sweeps at both granularities in one run (seed summaries, then events), as exp_engine's rollup",
     )
+    .argument('[csv-dir]', 'directory searched recursively for *.csv (or --csv-dir)')
+    .argument('[lake]', 'lake directory, created if missing (or --base-out)');
+  sweepOptions(rollup)
+    .option('--cores <n>', "exp_engine's name for --jobs", positiveInteger)
+    .addHelpText('after', `${LAYOUT_HELP}\nEach granularity has its own ledger entry per input.`)
+    .action(async (csvArg: string | undefined, lakeArg: string | undefined, options: SweepCliOptions) => {
+      const [csvDir, baseOut] = sweepPaths(csvArg, lakeArg, options);
+      const bar = progressBar(options);
+      let summaries: Awaited<ReturnType<typeof rollupCsvSweep>>;
+      try {
+        summaries = await rollupCsvSweep(csvDir, baseOut, {
+          ...convertOptions(options, bar),
+          jobs: options.cores ?? options.jobs,
+        });
+      } finally {
+        bar?.stop();
+      }
+      await report(summaries.seeds, baseOut, options);
+      await report(summaries.events, baseOut, options);
+    });
+}
+
+/** The options `convert` and `rollup` share. */
+function sweepOptions(command: Command): Command {
+  return command
+    .option('--csv-dir <dir>', "the CSV directory, instead of <csv-dir> (exp_engine's rollup flag)")
+    .option('--base-out <dir>', "the lake, instead of <lake> (exp_engine's rollup flag)")
     .option('-n, --dry-run', 'show what would be converted, write nothing')
     .option('-j, --jobs <n>', 'inputs converted in parallel', positiveInteger, 2)
     .option(
       '--param-columns <list>',
-      'CSV columns holding the params when there is no params.json',
+      'CSV columns holding the params (rows copied, one grid per combination)',
       commaList,
+    )
+    .option(
+      '--copy-seed-rows',
+      'seed granularity: copy the CSV rows as seed rows instead of one summary per CSV',
     )
     .option(
       '--partition-by-params <list>',
       'params to add as partition directories before grid_id/seed',
       commaList,
-    )
-    .option('--no-progress', 'no progress bar')
-    .addHelpText(
-      'after',
-      '\nLayout: every *.csv under <csv-dir>. Params come from the nearest params.json in the CSV directory\n' +
-        'or above it, or from --param-columns (one grid per distinct combination). The seed comes from a\n' +
-        '"seed" column, else params.json, else the path (seed_3.csv, seed=3/). Inputs already converted\n' +
-        '(same content hash) are skipped. See docs/convert.md.',
-    )
-    .action(async (csvDir: string, baseOut: string, options: ConvertCliOptions) => {
-      const bar =
-        options.progress && process.stderr.isTTY && !options.dryRun
-          ? new SingleBar({
-              format: 'converting [{bar}] {value}/{total} inputs | {source}',
-              stream: process.stderr,
-              hideCursor: true,
-            })
-          : undefined;
-      let started = false;
-      const convertOptions: ConvertOptions = {
-        granularity: options.granularity,
-        dryRun: options.dryRun,
-        jobs: options.jobs,
-        paramColumns: options.paramColumns,
-        partitionByParams: options.partitionByParams,
-        onProgress: (done, total, input) => {
-          if (!bar) return;
-          if (!started) {
-            bar.start(total, 0, { source: '' });
-            started = true;
-          }
-          bar.update(done, { source: input.source });
-        },
-      };
-      let summary: Awaited<ReturnType<typeof convertCsvSweep>>;
-      try {
-        summary = await convertCsvSweep(csvDir, baseOut, convertOptions);
-      } finally {
-        bar?.stop();
+    );
+}
+
+/**
+ * The CSV directory and the lake, from the positional arguments or exp_engine's flags. There are
+ * no defaults: exp_engine's (`experiments/deletion_capacity/results`, `results/parquet`) would
+ * make a mistyped command write a lake into whatever directory it was run from.
+ */
+function sweepPaths(
+  csvArg: string | undefined,
+  lakeArg: string | undefined,
+  options: SweepCliOptions,
+): [string, string] {
+  const pick = (positional: string | undefined, flag: string | undefined, what: string, name: string) => {
+    if (positional !== undefined && flag !== undefined && positional !== flag) {
+      throw new InvalidArgumentError(`${what} given twice: "${positional}" and ${name} "${flag}"`);
+    }
+    const value = positional ?? flag;
+    if (value === undefined) throw new InvalidArgumentError(`missing the ${what} (<${what}> or ${name})`);
+    return value;
+  };
+  // With only --csv-dir, a single positional argument is the lake.
+  if (
+    csvArg !== undefined &&
+    lakeArg === undefined &&
+    options.csvDir !== undefined &&
+    options.baseOut === undefined
+  ) {
+    return [options.csvDir, csvArg];
+  }
+  return [
+    pick(csvArg, options.csvDir, 'csv-dir', '--csv-dir'),
+    pick(lakeArg, options.baseOut, 'lake', '--base-out'),
+  ];
+}
+
+function progressBar(options: SweepCliOptions): SingleBar | undefined {
+  return options.progress && process.stderr.isTTY && !options.dryRun
+    ? new SingleBar({
+        format: 'converting [{bar}] {value}/{total} inputs | {source}',
+        stream: process.stderr,
+        hideCursor: true,
+      })
+    : undefined;
+}
+
+function convertOptions(
+  options: SweepCliOptions,
+  bar: SingleBar | undefined,
+): Omit<ConvertOptions, 'granularity'> {
+  let started = false;
+  return {
+    dryRun: options.dryRun,
+    jobs: options.jobs,
+    paramColumns: options.paramColumns,
+    copySeedRows: options.copySeedRows,
+    partitionByParams: options.partitionByParams,
+    onProgress: (done: number, total: number, input: ConvertedInput) => {
+      if (!bar) return;
+      if (!started) {
+        bar.start(total, 0, { source: '' });
+        started = true;
       }
-      if (options.dryRun) {
-        const plan = summary.inputs.map((i) => ({
-          input: i.source,
-          action: i.status === 'skipped' ? 'skip (already converted)' : 'convert',
-          rows: i.rows,
-          grid_ids: i.gridIds.join(' '),
-          seeds: i.seeds.join(' '),
-        }));
-        await writeStdout(`${renderTable(plan)}\n`);
-      }
-      const verb = options.dryRun ? 'would convert' : 'converted';
-      await writeStdout(
-        `${verb} ${options.dryRun ? summary.inputs.length - summary.skipped : summary.converted} inputs ` +
-          `(${summary.rows} rows${options.dryRun ? '' : `, ${summary.files} files`}) into ${baseOut}; ` +
-          `skipped ${summary.skipped} already converted\n`,
-      );
-    });
+      bar.update(done, { source: `${input.source} (${input.granularity})` });
+    },
+  };
+}
+
+async function report(summary: ConvertSummary, baseOut: string, options: SweepCliOptions): Promise<void> {
+  const dataset = summary.granularity === 'event' ? 'events' : 'seeds';
+  if (options.dryRun) {
+    const plan = summary.inputs.map((i) => ({
+      input: i.source,
+      dataset,
+      action: i.status === 'skipped' ? 'skip (already converted)' : 'convert',
+      params_from: i.paramsSource,
+      rows: i.rows,
+      grid_ids: i.gridIds.join(' '),
+      seeds: i.seeds.join(' '),
+    }));
+    await writeStdout(`${renderTable(plan)}\n`);
+  }
+  const verb = options.dryRun ? 'would convert' : 'converted';
+  await writeStdout(
+    `${verb} ${options.dryRun ? summary.inputs.length - summary.skipped : summary.converted} inputs ` +
+      `(${summary.rows} rows${options.dryRun ? '' : `, ${summary.files} files`}) into ${baseOut} ${dataset}/; ` +
+      `skipped ${summary.skipped} already converted\n`,
+  );
 }

@@ -3,9 +3,7 @@ import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import {
-  assertJsonDepth,
   type CanonicalizeOptions,
-  decodeUtf8Strict,
   EVENTS_DATASET,
   gridRecord,
   InputFileError,
@@ -20,47 +18,80 @@ import {
   writeSweepQuery,
 } from '../lake/index.js';
 import { csvReadError, readCsvHeader, strictCsvSource } from './csv-strict.js';
+import {
+  EXP_ENGINE_DEFAULTS,
+  expEngineGridDir,
+  findGridConfig,
+  parseCsvFileName,
+  parseGridDirName,
+  readParamsFile,
+  type TypedParams,
+} from './exp-engine-params.js';
 
 /** Which dataset a legacy CSV sweep lands in. */
 export type Granularity = 'event' | 'seed';
 
-/** Options for {@link convertCsvSweep}. */
+/** Options for {@link convertCsvSweep} and {@link rollupCsvSweep}. */
 export interface ConvertOptions extends CanonicalizeOptions {
-  /** `event`: each CSV row is an event (→ `events`); `seed`: a seed summary (→ `seeds`). */
+  /**
+   * `event`: each CSV row is an event (→ `events`); `seed`: one summary row per CSV (→ `seeds`,
+   * exp_engine's seed summary), or the CSV's own rows with `copySeedRows` or `paramColumns`.
+   */
   readonly granularity: Granularity;
   /** Plan only: report what would be converted, write nothing. */
   readonly dryRun?: boolean;
   /** Inputs converted at once (default 2). */
   readonly jobs?: number;
   /**
-   * For CSVs without a `params.json`: the columns that hold the run parameters. Rows are grouped
-   * by their values, one grid per distinct combination.
+   * The columns that hold the run parameters (instead of a params file): rows are grouped by
+   * their values, one grid per distinct combination, and copied as they are at either granularity.
    */
   readonly paramColumns?: readonly string[];
+  /** Seed granularity: copy each CSV's rows as seed rows instead of summarising the CSV. */
+  readonly copySeedRows?: boolean;
   /** Params to add as partition directories before grid_id/seed (see `writeEventRows`). */
   readonly partitionByParams?: readonly string[];
   /** Called after each input with the running totals. */
   readonly onProgress?: (done: number, total: number, input: ConvertedInput) => void;
 }
 
-/** What happened to one CSV input. */
+/** Where an input's params came from (see docs/convert.md, "Layouts"). */
+export type ParamsSource =
+  /** `--param-columns`: CSV columns, one grid per distinct combination. */
+  | 'columns'
+  /** runlake's own layout: the nearest params.json, below the exp_engine grid directory. */
+  | 'params.json'
+  /** exp_engine's layout: the grid directory's config file, else its name, plus the defaults. */
+  | 'exp_engine';
+
+/** What happened to one CSV input at one granularity. */
 export interface ConvertedInput {
   /** Path relative to the CSV directory. */
   readonly source: string;
+  readonly granularity: Granularity;
   readonly status: 'converted' | 'skipped' | 'planned';
+  /** Rows written (a seed summary is one row; an empty CSV none). */
   readonly rows: number;
   readonly gridIds: readonly string[];
   readonly seeds: readonly string[];
   readonly files: number;
+  readonly paramsSource: ParamsSource;
 }
 
-/** Totals of a conversion run. */
+/** Totals of a conversion run at one granularity. */
 export interface ConvertSummary {
+  readonly granularity: Granularity;
   readonly inputs: readonly ConvertedInput[];
   readonly converted: number;
   readonly skipped: number;
   readonly rows: number;
   readonly files: number;
+}
+
+/** Totals of a {@link rollupCsvSweep}: seed summaries first, then events, as exp_engine's rollup. */
+export interface RollupSummary {
+  readonly seeds: ConvertSummary;
+  readonly events: ConvertSummary;
 }
 
 interface LedgerEntry {
@@ -75,17 +106,59 @@ interface LedgerEntry {
 const SEED_IN_NAME = /(?:^|[^a-z])seed[_=-]?(\d+)(?![0-9])/i;
 
 /**
+ * The strings pandas' `read_csv` reads as missing by default. A summary or an exp_engine layout
+ * reads CSVs with them as nulls, so that a mean skips what pandas' skipped and `None` in a text
+ * column is null, as in exp_engine's Parquet.
+ */
+const PANDAS_NA = [
+  '',
+  '#N/A',
+  '#N/A N/A',
+  '#NA',
+  '-1.#IND',
+  '-1.#QNAN',
+  '-NaN',
+  '-nan',
+  '1.#IND',
+  '1.#QNAN',
+  '<NA>',
+  'N/A',
+  'NA',
+  'NULL',
+  'NaN',
+  'None',
+  'n/a',
+  'nan',
+  'null',
+];
+
+/** The last-row columns exp_engine copies into a seed summary when the CSV has them. */
+const LAST_ROW_COLUMNS = ['eps_spent', 'capacity_remaining', 'rho_spent'];
+/** The columns a seed summary computes; params of the same name give way to them. */
+const SUMMARY_COLUMNS = [
+  'avg_regret_empirical',
+  'N_star_emp',
+  'm_emp',
+  'final_acc',
+  'total_events',
+  ...LAST_ROW_COLUMNS,
+];
+
+/**
  * Converts a directory of legacy CSV results into a lake, incrementally and in parallel (the
- * exp_engine converter and its Snakemake rollup in one).
+ * exp_engine converter, with its layouts, seed summaries and defaults; see docs/convert.md).
  *
- * Layout accepted (see docs/convert.md): every `*.csv` under `csvDir`, recursively. Params come
- * from the nearest `params.json` in the CSV's directory or above it (up to `csvDir`), or, when
- * there is none, from `paramColumns`. The seed comes from a `seed` column, else the params'
- * `seed`, else a `seed_<n>` / `seed=<n>` / `seed-<n>` in the file or directory name.
+ * Every `*.csv` under `csvDir` is one input. Its params come from `paramColumns`, else the
+ * nearest `params.json` when it lies below the CSV's exp_engine grid directory, else exp_engine's
+ * rules: the grid directory's `*.json`/`config.yaml`/`params.yaml`, else its name
+ * (`split_0.7-0.3_q0.95_k10_default`), plus the defaults `algo=memorypair`, `accountant=zcdp`
+ * and the file name's algorithm (`seed_001_baseline_….csv`). The seed comes from the file name
+ * or the params (and, for events, a `seed` column first).
  *
- * An input's identity is the SHA-256 of its bytes, its params.json, the granularity and the
- * param columns. Inputs already in the lake's ledger are skipped, and their part files have
- * deterministic names, so an interrupted run can simply be run again.
+ * An input's identity is the SHA-256 of its bytes, its params file, the granularity and the
+ * params it resolves to. Inputs already in the lake's ledger are skipped, and their part files
+ * have deterministic names, so an interrupted run can simply be run again. Every input not yet
+ * converted is checked before anything is written.
  *
  * @example
  * ```ts
@@ -101,67 +174,35 @@ export async function convertCsvSweep(
   if (options.granularity !== 'event' && options.granularity !== 'seed') {
     throw new RunlakeError(`granularity must be "event" or "seed", got "${options.granularity}"`);
   }
-  const root = path.resolve(csvDir);
-  const csvs = await findCsvFiles(root);
-  const ledger = await readLedger(baseOut);
-  const jobs = Math.max(1, options.jobs ?? 2);
-
-  // Every input not yet converted is checked before anything is written: a hostile file (a
-  // ragged row, invalid UTF-8, a params.json that is not JSON or nests too deep) refuses the
-  // whole run with its name and line, and the lake, ledger included, stays as it was.
-  const planned: PlannedInput[] = new Array(csvs.length);
-  await runPool(csvs.length, jobs, async (index) => {
-    const file = csvs[index] as string;
-    const source = path.relative(root, file);
-    const shown = path.join(csvDir, source);
-    const paramsFile = await findParamsJson(path.dirname(file), root);
-    const key = await inputKey(file, source, paramsFile, options);
-    planned[index] = ledger.has(key)
-      ? { file, source, shown, paramsFile, key }
-      : await checkInput({ file, source, shown, paramsFile, key }, root, csvDir, options);
-  });
-
-  const inputs: ConvertedInput[] = new Array(csvs.length);
-  let done = 0;
-  let ledgerWrites = Promise.resolve();
-  const convertOne = async (index: number): Promise<void> => {
-    const input = planned[index] as PlannedInput;
-    const { key, source } = input;
-    let result: ConvertedInput;
-    if (ledger.has(key)) {
-      const entry = ledger.get(key) as LedgerEntry;
-      result = { source, status: 'skipped', rows: entry.rows, gridIds: [], seeds: [], files: 0 };
-    } else {
-      result = await convertInput(input, baseOut, options);
-      if (result.status === 'converted') {
-        const entry: LedgerEntry = {
-          key,
-          source,
-          dataset: options.granularity === 'event' ? 'events' : 'seeds',
-          rows: result.rows,
-          files: result.files,
-          converted_at: new Date().toISOString(),
-        };
-        ledger.set(key, entry);
-        ledgerWrites = ledgerWrites.then(() => appendLedger(baseOut, entry));
-        await ledgerWrites;
-      }
-    }
-    inputs[index] = result;
-    options.onProgress?.(++done, csvs.length, result);
-  };
-
-  await runPool(csvs.length, jobs, convertOne);
-  return {
-    inputs,
-    converted: inputs.filter((i) => i.status === 'converted').length,
-    skipped: inputs.filter((i) => i.status === 'skipped').length,
-    rows: inputs.filter((i) => i.status !== 'skipped').reduce((a, i) => a + i.rows, 0),
-    files: inputs.reduce((a, i) => a + i.files, 0),
-  };
+  const [summary] = await convertSweep(csvDir, baseOut, [options.granularity], options);
+  return summary as ConvertSummary;
 }
 
-/** A CSV input found under the sweep directory, with its identity. */
+/**
+ * exp_engine's rollup without Snakemake: converts a CSV sweep at the seed granularity and then at
+ * the event granularity, in one run. All inputs are checked once, before anything is written;
+ * each granularity keeps its own ledger identity, so either half of an interrupted rollup is
+ * resumed on its own.
+ *
+ * @example
+ * ```ts
+ * const { seeds, events } = await rollupCsvSweep('experiments/results', 'lake', { jobs: 4 });
+ * console.log(seeds.converted, events.converted);
+ * ```
+ */
+export async function rollupCsvSweep(
+  csvDir: string,
+  baseOut: string,
+  options: Omit<ConvertOptions, 'granularity'>,
+): Promise<RollupSummary> {
+  const [seeds, events] = await convertSweep(csvDir, baseOut, ['seed', 'event'], {
+    ...options,
+    granularity: 'seed',
+  });
+  return { seeds: seeds as ConvertSummary, events: events as ConvertSummary };
+}
+
+/** A CSV input found under the sweep directory, with its params and identities. */
 interface PlannedInput {
   /** Absolute path. */
   readonly file: string;
@@ -169,72 +210,327 @@ interface PlannedInput {
   readonly source: string;
   /** The path as the user spelled the directory: what error messages name. */
   readonly shown: string;
+  readonly resolved: ResolvedParams;
+  /** Ledger identity per granularity. */
+  readonly keys: Readonly<Record<Granularity, string>>;
+}
+
+/** The params of one input, before any param columns are read. */
+interface ResolvedParams {
+  readonly kind: ParamsSource;
+  /** The params file read, if any. */
   readonly paramsFile?: string;
-  readonly key: string;
-  /** The params.json's params, once {@link checkInput} has read them. */
-  readonly fileParams?: Params;
+  /**
+   * The grid's params, seed excluded: for exp_engine layouts with the defaults and the file
+   * name's algorithm. The grid id is computed from these.
+   */
+  readonly params: Params;
+  /** The params as the rows carry them, in exp_engine's order (grid params, then file params). */
+  readonly rowParams: Params;
+  /** Keys whose numbers are floats even when integral. */
+  readonly floatKeys: ReadonlySet<string>;
+  /** The seed the file's path or params give, if any (a `seed` column comes first for events). */
+  readonly seed?: number;
+}
+
+/** Caches of one run: a grid directory's params are read once for all its CSVs. */
+interface ResolveCache {
+  readonly gridDirs: Map<string, Promise<{ file?: string; typed: TypedParams }>>;
+  readonly paramsJson: Map<string, Promise<Params>>;
+}
+
+async function convertSweep(
+  csvDir: string,
+  baseOut: string,
+  granularities: readonly Granularity[],
+  options: ConvertOptions,
+): Promise<ConvertSummary[]> {
+  const root = path.resolve(csvDir);
+  const csvs = await findCsvFiles(root);
+  const ledger = await readLedger(baseOut);
+  const jobs = Math.max(1, options.jobs ?? 2);
+  const cache: ResolveCache = { gridDirs: new Map(), paramsJson: new Map() };
+
+  // Every input not yet converted is checked before anything is written: a hostile file (a
+  // ragged row, invalid UTF-8, a params file that is not JSON or nests too deep) refuses the
+  // whole run with its name and line, and the lake, ledger included, stays as it was.
+  const planned: PlannedInput[] = new Array(csvs.length);
+  await runPool(csvs.length, jobs, async (index) => {
+    const file = csvs[index] as string;
+    const source = path.relative(root, file);
+    const shown = path.join(csvDir, source);
+    const resolved = await resolveParams(file, source, shown, root, csvDir, options, cache);
+    const keys = {} as Record<Granularity, string>;
+    for (const granularity of granularities) {
+      keys[granularity] = await inputKey(file, source, resolved, { ...options, granularity });
+    }
+    const input: PlannedInput = { file, source, shown, resolved, keys };
+    const pending = granularities.filter((g) => !ledger.has(keys[g]));
+    if (pending.length > 0) await checkInput(input, pending, options);
+    planned[index] = input;
+  });
+
+  const total = csvs.length * granularities.length;
+  let done = 0;
+  let ledgerWrites = Promise.resolve();
+  const summaries: ConvertSummary[] = [];
+  for (const granularity of granularities) {
+    const inputs: ConvertedInput[] = new Array(csvs.length);
+    const dataset = granularity === 'event' ? 'events' : 'seeds';
+    await runPool(csvs.length, jobs, async (index) => {
+      const input = planned[index] as PlannedInput;
+      const key = input.keys[granularity];
+      const entry = ledger.get(key);
+      let result: ConvertedInput;
+      if (entry) {
+        result = {
+          source: input.source,
+          granularity,
+          status: 'skipped',
+          rows: entry.rows,
+          gridIds: [],
+          seeds: [],
+          files: 0,
+          paramsSource: input.resolved.kind,
+        };
+      } else {
+        result = await convertInput(input, granularity, baseOut, options);
+        if (result.status === 'converted') {
+          const converted: LedgerEntry = {
+            key,
+            source: input.source,
+            dataset,
+            rows: result.rows,
+            files: result.files,
+            converted_at: new Date().toISOString(),
+          };
+          ledger.set(key, converted);
+          ledgerWrites = ledgerWrites.then(() => appendLedger(baseOut, converted));
+          await ledgerWrites;
+        }
+      }
+      inputs[index] = result;
+      options.onProgress?.(++done, total, result);
+    });
+    summaries.push({
+      granularity,
+      inputs,
+      converted: inputs.filter((i) => i.status === 'converted').length,
+      skipped: inputs.filter((i) => i.status === 'skipped').length,
+      rows: inputs.filter((i) => i.status !== 'skipped').reduce((a, i) => a + i.rows, 0),
+      files: inputs.reduce((a, i) => a + i.files, 0),
+    });
+  }
+  return summaries;
 }
 
 /**
- * Reads everything about an input that can be wrong with the file itself, writing nothing: its
- * params.json (strict UTF-8, a nesting limit, a JSON object), the CSV's structure (every row has
- * the header's field count, valid UTF-8, closed quotes: a strict read that names the line), the
- * param columns, a seed to partition by, and params the lake can canonicalize.
+ * The params of one CSV (docs/convert.md, "Layouts"): param columns; else the nearest
+ * params.json when it is below the exp_engine grid directory (runlake's own layout, which
+ * exp_engine never looked into); else exp_engine's rules.
  */
-async function checkInput(
-  input: PlannedInput,
+async function resolveParams(
+  file: string,
+  source: string,
+  shown: string,
   root: string,
   csvDir: string,
   options: ConvertOptions,
-): Promise<PlannedInput> {
-  const { file, shown, paramsFile, source } = input;
-  const fileParams = paramsFile
-    ? await readParams(paramsFile, path.join(csvDir, path.relative(root, paramsFile)))
-    : undefined;
-  const paramColumns = options.paramColumns ?? [];
-  if (!fileParams && paramColumns.length === 0) {
-    throw new InputFileError(
-      shown,
-      'no params.json beside it (or above it) and no --param-columns to take params from',
-    );
+  cache: ResolveCache,
+): Promise<ResolvedParams> {
+  const shownOf = (p: string) => path.join(csvDir, path.relative(root, p));
+  const readJson = (p: string) => {
+    let read = cache.paramsJson.get(p);
+    if (!read) {
+      read = readParamsFile(p, shownOf(p), 'json');
+      cache.paramsJson.set(p, read);
+    }
+    return read;
+  };
+  const nameSeed = SEED_IN_NAME.exec(source)?.[1];
+  const pathSeed = nameSeed === undefined ? undefined : Number(nameSeed);
+  const paramsJson = await findParamsJson(path.dirname(file), root);
+  const gridDir = expEngineGridDir(file, root);
+  const runlakeLayout = paramsJson !== undefined && path.relative(gridDir, path.dirname(paramsJson)) !== '';
+  if ((options.paramColumns?.length ?? 0) > 0 || runlakeLayout) {
+    const params = paramsJson ? { ...(await readJson(paramsJson)) } : {};
+    const seed = checkSeed(params.seed, shown, 'params.json') ?? pathSeed;
+    delete params.seed;
+    return {
+      kind: runlakeLayout && !options.paramColumns?.length ? 'params.json' : 'columns',
+      paramsFile: paramsJson,
+      params,
+      rowParams: seed === undefined ? params : { ...params, seed },
+      floatKeys: new Set(),
+      seed,
+    };
   }
+
+  const readConfig = (p: string, kind: 'json' | 'yaml') =>
+    kind === 'json' ? readJson(p) : readParamsFile(p, shownOf(p), kind);
+  let grid = cache.gridDirs.get(gridDir);
+  if (!grid) {
+    grid = (async () => {
+      const config = await findGridConfig(gridDir);
+      const fromFile = config ? await readConfig(config.file, config.kind) : {};
+      // An empty config counts as none: the directory's name is read instead (as exp_engine).
+      return Object.keys(fromFile).length > 0
+        ? { file: config?.file, typed: { params: fromFile, floatKeys: new Set<string>() } }
+        : { file: config?.file, typed: parseGridDirName(path.basename(gridDir)) };
+    })().catch((error: unknown) => {
+      throw error instanceof RunlakeError && !(error instanceof InputFileError)
+        ? new InputFileError(shownOf(gridDir), error.message)
+        : error;
+    });
+    cache.gridDirs.set(gridDir, grid);
+  }
+  const { file: configFile, typed } = await grid;
+  const gridParams: Params = { ...typed.params };
+  for (const [key, value] of Object.entries(EXP_ENGINE_DEFAULTS)) {
+    if (!Object.hasOwn(gridParams, key)) gridParams[key] = value;
+  }
+  let fileParams: Params;
+  try {
+    fileParams = { ...parseCsvFileName(path.basename(file)) };
+  } catch (error) {
+    if (error instanceof RunlakeError) throw new InputFileError(shown, error.message);
+    throw error;
+  }
+  const rowParams: Params = { ...gridParams, ...fileParams };
+  // The seed: the file name's, else the config's, else (beyond exp_engine, which would have
+  // written the rows without one) a seed=<n> / seed-<n> elsewhere in the path.
+  const seed =
+    checkSeed(rowParams.seed, shown, configFile ? shownOf(configFile) : 'the grid params') ?? pathSeed;
+  if (seed !== undefined) rowParams.seed = seed;
+  const params: Params = { ...rowParams };
+  delete params.seed;
+  return { kind: 'exp_engine', paramsFile: configFile, params, rowParams, floatKeys: typed.floatKeys, seed };
+}
+
+function checkSeed(value: unknown, shown: string, from: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
+  throw new InputFileError(shown, `the seed in ${from} is ${JSON.stringify(value)}, not an integer`);
+}
+
+/**
+ * Reads everything about an input that can be wrong with the file itself, writing nothing: the
+ * CSV's structure (every row has the header's field count, valid UTF-8, closed quotes: a strict
+ * read that names the line), the param columns, a seed to partition by, params the lake can
+ * canonicalize, and for a seed summary a numeric `regret` column.
+ */
+async function checkInput(
+  input: PlannedInput,
+  granularities: readonly Granularity[],
+  options: ConvertOptions,
+): Promise<void> {
+  const { file, shown, resolved } = input;
+  const paramColumns = options.paramColumns ?? [];
   const header = await readCsvHeader(shown, file, ',');
   await withStagingConnection(async (connection) => {
     const columns = header.map((name) => ({ name, type: 'VARCHAR' }));
     await connection.run(`SELECT count(*) FROM ${strictCsvSource(file, ',', columns)}`).catch((error) => {
       throw csvReadError(shown, error);
     });
+    if (!granularities.some((g) => summarises(resolved, g, options)) || !header.includes('regret')) return;
+    // pandas' mean refused a text column (and exp_engine then dropped the file with a warning).
+    await connection
+      .run(`CREATE TEMP TABLE check_regret AS SELECT regret FROM ${typedCsvSource(file, resolved, true)}`)
+      .catch((error) => {
+        throw csvReadError(shown, error);
+      });
+    try {
+      const type = await columnTypes(connection, 'check_regret');
+      if (!isTextType(type.get('regret') ?? '')) return;
+      const [bad] = (
+        await connection.runAndReadAll(
+          `SELECT regret FROM check_regret WHERE regret IS NOT NULL AND TRY_CAST(regret AS DOUBLE) IS NULL LIMIT 1`,
+        )
+      ).getRows();
+      if (bad) {
+        throw new InputFileError(
+          shown,
+          `column "regret" holds text (${JSON.stringify(String(bad[0]))}), so its mean cannot be taken for the seed summary`,
+        );
+      }
+    } finally {
+      await connection.run('DROP TABLE IF EXISTS check_regret');
+    }
   });
   for (const column of paramColumns) {
     if (!header.includes(column))
       throw new InputFileError(shown, `param column "${column}" is not in the CSV header`);
   }
-  if (paramColumns.length === 0) {
-    const params = fileParams ?? {};
-    const nameSeed = SEED_IN_NAME.exec(source)?.[1];
-    const seed = params.seed ?? (nameSeed === undefined ? undefined : Number(nameSeed));
-    if (!header.includes('seed') && seed === undefined) {
+  if (paramColumns.length > 0) return;
+  for (const granularity of granularities) {
+    if (summarises(resolved, granularity, options)) {
+      if (resolved.seed === undefined) {
+        throw new InputFileError(
+          shown,
+          'no seed in the file name (seed_<n>_….csv) or in the params, which its seed summary row needs',
+        );
+      }
+    } else if (!header.includes('seed') && resolved.seed === undefined) {
       throw new InputFileError(shown, 'no seed column, no seed in params.json and none in the file name');
     }
-    try {
-      gridRecord(seed === undefined ? params : { ...params, seed }, options);
-    } catch (error) {
-      if (error instanceof RunlakeError) throw new InputFileError(shown, error.message);
-      throw error;
-    }
   }
-  return { ...input, fileParams };
+  try {
+    gridRecord(
+      resolved.seed === undefined ? resolved.params : { ...resolved.params, seed: resolved.seed },
+      options,
+    );
+  } catch (error) {
+    if (error instanceof RunlakeError) throw new InputFileError(shown, error.message);
+    throw error;
+  }
+}
+
+/** Whether an input is written as one summary row per CSV at this granularity. */
+function summarises(resolved: ResolvedParams, granularity: Granularity, options: ConvertOptions): boolean {
+  return granularity === 'seed' && resolved.kind !== 'columns' && !options.copySeedRows;
+}
+
+/**
+ * The typed read of a CSV (DuckDB detects the types; the dialect is the one checkInput read it
+ * with). exp_engine layouts and summaries read pandas' missing-value strings as nulls.
+ */
+function typedCsvSource(file: string, resolved: ResolvedParams, summary: boolean): string {
+  const pandas = summary || resolved.kind === 'exp_engine';
+  return (
+    `read_csv(${quoteLiteral(file)}, header = true, delim = ',', quote = '"', escape = '"'` +
+    `${pandas ? `, nullstr = [${PANDAS_NA.map(quoteLiteral).join(', ')}]` : ''})`
+  );
+}
+
+async function columnTypes(connection: DuckDBConnection, table: string): Promise<Map<string, string>> {
+  const reader = await connection.runAndReadAll(`DESCRIBE ${table}`);
+  return new Map(reader.getRowObjectsJS().map((row) => [String(row.column_name), String(row.column_type)]));
+}
+
+function isTextType(type: string): boolean {
+  return type === 'VARCHAR';
+}
+
+function isNumericType(type: string): boolean {
+  return /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL.*)$/.test(
+    type,
+  );
+}
+
+function isFloatType(type: string): boolean {
+  return type === 'DOUBLE' || type === 'FLOAT';
 }
 
 async function convertInput(
   input: PlannedInput,
+  granularity: Granularity,
   baseOut: string,
   options: ConvertOptions,
 ): Promise<ConvertedInput> {
-  const { file, shown: shownFile, source, key, fileParams } = input;
+  const { file, shown: shownFile, source, resolved, keys } = input;
   const paramColumns = options.paramColumns ?? [];
-  const nameSeed = SEED_IN_NAME.exec(source)?.[1];
-  const dataset = options.granularity === 'event' ? EVENTS_DATASET : SEEDS_DATASET;
+  const summary = summarises(resolved, granularity, options);
+  const dataset = granularity === 'event' ? EVENTS_DATASET : SEEDS_DATASET;
 
   // The CSV never passes through JavaScript: DuckDB parses it (in parallel, with its own type
   // detection) into a temp table, and each grid's rows are written from there with writeSweepQuery.
@@ -242,27 +538,40 @@ async function convertInput(
     const table = `csv_${randomUUID().replaceAll('-', '')}`;
     try {
       await connection.run(
-        // Types are DuckDB's to detect, but not the dialect: checkInput read the file with this one.
-        `CREATE TEMP TABLE ${table} AS SELECT * FROM read_csv(${quoteLiteral(file)}, header = true, ` +
-          `delim = ',', quote = '"', escape = '"')`,
+        `CREATE TEMP TABLE ${table} AS SELECT * FROM ${typedCsvSource(file, resolved, summary)}`,
       );
     } catch (error) {
       throw csvReadError(shownFile, error);
     }
     try {
-      const header = (await connection.runAndReadAll(`SELECT * FROM ${table} LIMIT 0`)).columnNames();
+      const types = await columnTypes(connection, table);
+      const header = [...types.keys()];
       for (const column of paramColumns) {
         if (!header.includes(column))
           throw new InputFileError(shownFile, `param column "${column}" is not in the CSV header`);
       }
-      const groups = await paramGroups(connection, table, fileParams ?? {}, paramColumns);
-      const hasSeedColumn = header.includes('seed');
+      const [[count] = []] = (await connection.runAndReadAll(`SELECT count(*) FROM ${table}`)).getRows();
+      const groups: Array<{ params: Params; select: string }> = [];
+      if (summary) {
+        // exp_engine skipped an empty CSV: there is no last row to summarise.
+        if (Number(count ?? 0) > 0) {
+          groups.push({ params: resolved.params, select: summarySelect(table, types, resolved) });
+        }
+      } else if (paramColumns.length > 0) {
+        groups.push(...(await paramGroups(connection, table, resolved.params, paramColumns)));
+      } else if (resolved.kind === 'exp_engine') {
+        groups.push({ params: resolved.params, select: expEngineEventSelect(table, types, resolved) });
+      } else {
+        groups.push({ params: resolved.params, select: `SELECT * FROM ${table}` });
+      }
+      const hasSeedColumn = header.includes('seed') && !summary;
       let rows = 0;
       let files = 0;
       const gridIds: string[] = [];
       const seeds = new Set<string>();
       for (const group of groups) {
-        const seed = group.params.seed ?? (nameSeed === undefined ? undefined : Number(nameSeed));
+        // A param column named seed gives each group its own; otherwise the file's.
+        const seed = group.params.seed !== undefined ? group.params.seed : resolved.seed;
         if (!hasSeedColumn && seed === undefined) {
           throw new InputFileError(
             shownFile,
@@ -271,8 +580,10 @@ async function convertInput(
         }
         const params = seed === undefined ? group.params : { ...group.params, seed };
         gridIds.push(gridRecord(params, options).grid_id);
-        const [count] = (await connection.runAndReadAll(`SELECT count(*) FROM (${group.select})`)).getRows();
-        rows += Number(count?.[0] ?? 0);
+        const [counted] = (
+          await connection.runAndReadAll(`SELECT count(*) FROM (${group.select})`)
+        ).getRows();
+        rows += Number(counted?.[0] ?? 0);
         if (options.dryRun) {
           const seedText = hasSeedColumn
             ? `coalesce(CAST(seed AS VARCHAR), ${seed === undefined ? 'NULL' : quoteLiteral(String(seed))})`
@@ -286,7 +597,7 @@ async function convertInput(
         const result = await writeSweepQuery(dataset, connection, group.select, baseOut, params, {
           volatileKeys: options.volatileKeys,
           partitionByParams: options.partitionByParams,
-          fileStem: key.slice(0, 20),
+          fileStem: keys[granularity].slice(0, 20),
         }).catch((error: unknown) => {
           throw error instanceof RunlakeError && !(error instanceof InputFileError)
             ? new InputFileError(shownFile, error.message)
@@ -296,17 +607,125 @@ async function convertInput(
       }
       return {
         source,
+        granularity,
         status: options.dryRun ? 'planned' : 'converted',
         rows,
         gridIds,
         seeds: [...seeds],
         files,
+        paramsSource: resolved.kind,
       };
     } finally {
       await connection.run(`DROP TABLE IF EXISTS ${table}`);
       await connection.run(`DROP TABLE IF EXISTS ${table}_grouped`);
     }
   });
+}
+
+/**
+ * A param as a typed SQL literal: an int BIGINT, a float (or a key parsed as one) DOUBLE, a nested
+ * value its JSON text.
+ */
+function paramLiteral(key: string, value: unknown, floatKeys: ReadonlySet<string>): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'number') {
+    const float = floatKeys.has(key) || !Number.isInteger(value);
+    return `CAST(${quoteLiteral(String(value))} AS ${float ? 'DOUBLE' : 'BIGINT'})`;
+  }
+  if (typeof value === 'bigint') return `CAST(${quoteLiteral(value.toString())} AS HUGEINT)`;
+  if (typeof value === 'string') return quoteLiteral(value);
+  return quoteLiteral(JSON.stringify(value));
+}
+
+/** The row params as `literal AS "name"` items, leaving out the names in `except`. */
+function paramItems(resolved: ResolvedParams, except: ReadonlySet<string>): string[] {
+  return Object.entries(resolved.rowParams)
+    .filter(([key]) => !except.has(key))
+    .map(([key, value]) => `${paramLiteral(key, value, resolved.floatKeys)} AS ${quoteIdentifier(key)}`);
+}
+
+/** A column with NaN read as null, as pandas' frame becomes Parquet through pyarrow. */
+function nanAsNull(column: string, type: string): string {
+  const c = quoteIdentifier(column);
+  return isFloatType(type) ? `(CASE WHEN isnan(${c}) THEN NULL ELSE ${c} END)` : c;
+}
+
+/**
+ * exp_engine's seed summary of one CSV as a one-row SELECT: the params, then the mean of
+ * `regret` (nulls skipped), the counts of `insert` and `delete` ops, the last `acc`, the row
+ * count, and the last row's privacy columns where the CSV has them. A summary column missing
+ * from the CSV is a typed null (exp_engine's None).
+ */
+function summarySelect(table: string, types: ReadonlyMap<string, string>, resolved: ResolvedParams): string {
+  const last = (column: string) =>
+    `(SELECT ${nanAsNull(column, types.get(column) ?? '')} FROM ${table} ORDER BY rowid DESC LIMIT 1)`;
+  const regretType = types.get('regret');
+  let mean = 'CAST(NULL AS DOUBLE)';
+  if (regretType !== undefined) {
+    const value =
+      isNumericType(regretType) || regretType === 'BOOLEAN'
+        ? `CAST(regret AS DOUBLE)`
+        : `TRY_CAST(regret AS DOUBLE)`;
+    mean = `(SELECT avg(CASE WHEN isnan(${value}) THEN NULL ELSE ${value} END) FROM ${table})`;
+  }
+  const ops = (op: string) =>
+    types.has('op')
+      ? `(SELECT count(*) FROM ${table} WHERE CAST(op AS VARCHAR) = ${quoteLiteral(op)})`
+      : 'CAST(NULL AS BIGINT)';
+  const items = [
+    ...paramItems(resolved, new Set(SUMMARY_COLUMNS)),
+    `${mean} AS avg_regret_empirical`,
+    `${ops('insert')} AS "N_star_emp"`,
+    `${ops('delete')} AS m_emp`,
+    `${types.has('acc') ? last('acc') : 'CAST(NULL AS DOUBLE)'} AS final_acc`,
+    `(SELECT count(*) FROM ${table}) AS total_events`,
+    ...LAST_ROW_COLUMNS.filter((c) => types.has(c)).map((c) => `${last(c)} AS ${quoteIdentifier(c)}`),
+  ];
+  return `SELECT ${items.join(', ')}`;
+}
+
+/**
+ * exp_engine's event rows: the params, then the CSV's columns (which win over a param of the same
+ * name), NaN as null, and `regret`/`cum_regret` normalised as exp_engine's writer did: a missing
+ * `regret` is taken from `cum_regret`, else `regret_increment`; a missing `cum_regret` from
+ * `regret`. Text columns of those names that are not empty are left as they are.
+ */
+function expEngineEventSelect(
+  table: string,
+  types: ReadonlyMap<string, string>,
+  resolved: ResolvedParams,
+): string {
+  const header = new Set(types.keys());
+  const regretColumns = ['regret', 'cum_regret', 'regret_increment'].filter((c) => header.has(c));
+  const normalise = regretColumns.every((c) => isNumericType(types.get(c) ?? ''));
+  const numeric = (c: string) =>
+    header.has(c) ? `CAST(${nanAsNull(c, types.get(c) ?? '')} AS DOUBLE)` : undefined;
+  const replaced = new Map<string, string>();
+  for (const [column, type] of types) if (isFloatType(type)) replaced.set(column, nanAsNull(column, type));
+  const added: string[] = [];
+  if (normalise) {
+    const regretParts = ['regret', 'cum_regret', 'regret_increment']
+      .map(numeric)
+      .filter((x) => x !== undefined);
+    const regret = regretParts.length > 0 ? `coalesce(${regretParts.join(', ')})` : 'CAST(NULL AS DOUBLE)';
+    const cumParts = [numeric('cum_regret'), regret].filter((x) => x !== undefined);
+    const cum = `coalesce(${cumParts.join(', ')})`;
+    if (header.has('regret')) replaced.set('regret', regret);
+    else added.push(`${regret} AS regret`);
+    if (header.has('cum_regret')) replaced.set('cum_regret', cum);
+    else added.push(`${cum} AS cum_regret`);
+  }
+  const star =
+    replaced.size > 0
+      ? `* REPLACE (${[...replaced].map(([c, e]) => `${e} AS ${quoteIdentifier(c)}`).join(', ')})`
+      : '*';
+  const items = [
+    ...paramItems(resolved, new Set([...header, ...(normalise ? ['regret', 'cum_regret'] : [])])),
+    star,
+    ...added,
+  ];
+  return `SELECT ${items.join(', ')} FROM ${table}`;
 }
 
 /**
@@ -340,30 +759,6 @@ async function paramGroups(
       select: `SELECT * EXCLUDE (${[...columns, '__runlake_group'].join(', ')}) FROM ${grouped} WHERE __runlake_group = ${row.__runlake_group}`,
     };
   });
-}
-
-async function readParams(file: string, shown: string): Promise<Params> {
-  let parsed: unknown;
-  try {
-    // Strict UTF-8 and a nesting limit first: canonicalizing params recurses, and a replaced
-    // byte would silently change the grid's identity.
-    const text = decodeUtf8Strict(await readFile(file), shown);
-    assertJsonDepth(text, shown);
-    parsed = JSON.parse(text);
-  } catch (error) {
-    if (error instanceof RunlakeError) throw error;
-    const reason = (error as Error).message.split('\n')[0];
-    if ((error as NodeJS.ErrnoException).code) throw new InputFileError(shown, `cannot read: ${reason}`);
-    throw new InputFileError(shown, `is not valid JSON: ${reason}`);
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new InputFileError(shown, 'must hold a JSON object of parameters');
-  }
-  // A runlake params.json record ({grid_id, params_hash, params}) is accepted too.
-  const record = parsed as Record<string, unknown>;
-  return record.params_hash && record.params && typeof record.params === 'object'
-    ? (record.params as Params)
-    : record;
 }
 
 function jsonSafe(value: unknown): unknown {
@@ -402,15 +797,23 @@ async function findParamsJson(directory: string, root: string): Promise<string |
 async function inputKey(
   file: string,
   source: string,
-  paramsFile: string | undefined,
+  resolved: ResolvedParams,
   options: ConvertOptions,
 ): Promise<string> {
+  // The first part is what runlake always hashed, so inputs converted by an earlier version from
+  // a params.json layout or param columns keep their identity; what an exp_engine layout and a
+  // seed summary resolve to is added after it.
   const hash = createHash('sha256');
   hash.update(await readFile(file));
   hash.update('\u0000');
-  if (paramsFile) hash.update(await readFile(paramsFile));
+  if (resolved.paramsFile) hash.update(await readFile(resolved.paramsFile));
   hash.update(`\u0000${options.granularity}\u0000${(options.paramColumns ?? []).join(',')}`);
   hash.update(`\u0000${SEED_IN_NAME.exec(source)?.[1] ?? ''}`);
+  if (resolved.kind === 'exp_engine') {
+    const floats = [...resolved.floatKeys].sort();
+    hash.update(`\u0000exp_engine\u0000${JSON.stringify([Object.entries(resolved.rowParams), floats])}`);
+  }
+  if (summarises(resolved, options.granularity, options)) hash.update('\u0000seed-summary');
   return hash.digest('hex');
 }
 
