@@ -25,6 +25,7 @@ export * from './select-statement.js';
 export * from './sql-message.js';
 export * from './staging.js';
 export * from './sweep.js';
+export * from './sweep-views.js';
 export * from './transaction.js';
 export * from './typed-rows.js';
 export * from './vacuum.js';

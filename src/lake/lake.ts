@@ -35,6 +35,14 @@ import { type PartitionValue, partitionPrefixDirectory } from './partition-path.
 import type { Row } from './row-batch.js';
 import { resolveLakeSchemaSet, type SchemaSet } from './schema-set.js';
 import {
+  negativeRegretSummarySql,
+  regretAnalysisSql,
+  type SweepViewColumns,
+  sweepViews,
+  type ViewSourceColumn,
+  workloadRegretAnalysisSql,
+} from './sweep-views.js';
+import {
   checkViewName,
   readSavedViews,
   removeViewDefinition,
@@ -89,6 +97,13 @@ export interface OpenLakeOptions {
    * `autoCompact.maxSmallFiles` small files in it (for long-running writers).
    */
   readonly autoCompact?: CompactionPolicy;
+  /**
+   * Put the lake's views into this DuckDB database instead of a new in-memory one (exp_engine's
+   * `create_connection_and_views(base_out, connection)`): the views and the `grids` table are
+   * created through `connection`, next to whatever it already holds, and {@link Lake.close}
+   * leaves both open. `threads` does not apply.
+   */
+  readonly duckdb?: { readonly instance: DuckDBInstance; readonly connection: DuckDBConnection };
 }
 
 /** A dataset as a lake connection sees it. */
@@ -120,6 +135,9 @@ export interface DatasetQuery {
 
 const RESERVED_DIRECTORIES = new Set(['grids']);
 
+/** The datasets exp_engine's views read (see sweep-views.ts); `grids` is re-read with them. */
+const SWEEP_VIEW_SOURCES = ['events', 'seeds'] as const;
+
 /**
  * A DuckDB connection over a lake directory, with one view per dataset (`events`, `seeds`, any
  * other dataset on disk) and a `grids` table of the params flattened into typed columns.
@@ -138,6 +156,13 @@ export class Lake {
   readonly #datasets = new Map<string, LakeDataset>();
   /** Datasets pinned to a version (time travel), resolved at open. */
   readonly #pins = new Map<string, number>();
+  /** exp_engine's views as last created, and the columns they were built from. */
+  #sweepViews: ViewDefinition[] = [];
+  #sweepColumns: SweepViewColumns = {};
+  /** Set when `events` or `seeds` got a new view: their columns may have changed. */
+  #sweepStale = false;
+  /** The named views created (for {@link datasetSql}, which is synchronous). */
+  readonly #namedViews = new Set<string>();
 
   constructor(
     readonly baseOut: string,
@@ -147,6 +172,8 @@ export class Lake {
     readonly registry: DatasetRegistry,
     readonly schemaSet: SchemaSet,
     readonly autoCompact?: CompactionPolicy,
+    /** False when the DuckDB instance and connection belong to the caller (`duckdb` option). */
+    readonly ownsDuckDB = true,
   ) {}
 
   /** The datasets with a view, by name. */
@@ -206,6 +233,7 @@ export class Lake {
     );
     const names = [...this.#datasets.keys()];
     for (const [i, name] of names.entries()) if (stale[i]) await this.#rebuildView(name);
+    if (this.#sweepStale) await this.#followSweepColumns();
   }
 
   async #rebuildView(name: string): Promise<void> {
@@ -219,6 +247,7 @@ export class Lake {
         this.#pins.get(name),
       ),
     );
+    if ((SWEEP_VIEW_SOURCES as readonly string[]).includes(name)) this.#sweepStale = true;
   }
 
   /**
@@ -268,9 +297,10 @@ export class Lake {
    * ```
    */
   datasetSql(dataset: string, query: DatasetQuery = {}): string {
-    if (dataset !== 'grids' && !this.#datasets.has(dataset)) {
+    // A named view (e.g. exp_engine's events_summary) is selected from like a dataset.
+    if (dataset !== 'grids' && !this.#datasets.has(dataset) && !this.#namedViews.has(dataset)) {
       throw new RunlakeError(
-        `no dataset "${dataset}" in ${this.baseOut} (have: ${[...this.#datasets.keys(), 'grids'].join(', ')})`,
+        `no dataset "${dataset}" in ${this.baseOut} (have: ${[...this.#datasets.keys(), 'grids', ...this.#namedViews].join(', ')})`,
       );
     }
     const columns = query.columns?.length ? query.columns.map(quoteIdentifier).join(', ') : '*';
@@ -307,6 +337,74 @@ export class Lake {
    */
   querySeeds(where?: string, limit?: number): Promise<Record<string, unknown>[]> {
     return this.queryDataset('seeds', { where, limit });
+  }
+
+  /**
+   * Rows of the `events_workload` view matching `where` (exp_engine's `query_workload_events`).
+   *
+   * @example
+   * ```ts
+   * await lake.queryWorkloadEvents('is_workload_phase', 50);
+   * ```
+   */
+  async queryWorkloadEvents(where?: string, limit?: number): Promise<Record<string, unknown>[]> {
+    await this.advance();
+    if (!this.#sweepViews.some((v) => v.name === 'events_workload')) {
+      throw new RunlakeError(
+        `${this.baseOut} has no events_workload view: its events need grid_id, seed, event_id (or event, step) and a regret column`,
+      );
+    }
+    return this.queryDataset('events_workload', { where, limit });
+  }
+
+  /**
+   * Per run: events, largest cumulative and average regret (with and without noise) and negative
+   * regret events (exp_engine's `query_regret_analysis`; absent columns read as NULL).
+   *
+   * @example
+   * ```ts
+   * await lake.regretAnalysis(); // [{ grid_id, seed, total_events, final_cum_regret, … }]
+   * ```
+   */
+  regretAnalysis(): Promise<Record<string, unknown>[]> {
+    return this.#sweepQuery(regretAnalysisSql, 'events need grid_id and seed');
+  }
+
+  /**
+   * Per run: workload start, events before and in the workload phase, and final workload regret
+   * (exp_engine's `query_workload_regret_analysis`, over `events_workload`).
+   *
+   * @example
+   * ```ts
+   * await lake.workloadRegretAnalysis();
+   * ```
+   */
+  workloadRegretAnalysis(): Promise<Record<string, unknown>[]> {
+    return this.#sweepQuery(workloadRegretAnalysisSql, 'the lake has no events_workload view');
+  }
+
+  /**
+   * The runs with negative-regret events: how many, what share, the lowest and mean negative
+   * regret, most affected first (exp_engine's `get_negative_regret_summary`).
+   *
+   * @example
+   * ```ts
+   * await lake.negativeRegretSummary();
+   * ```
+   */
+  negativeRegretSummary(): Promise<Record<string, unknown>[]> {
+    return this.#sweepQuery(negativeRegretSummarySql, 'events need grid_id, seed and a regret column');
+  }
+
+  async #sweepQuery(
+    build: (events: readonly ViewSourceColumn[]) => string | undefined,
+    missing: string,
+  ): Promise<Record<string, unknown>[]> {
+    // The SQL depends on the columns events have now: catch up with commits first.
+    await this.advance();
+    const sql = build(this.#sweepColumns.events ?? []);
+    if (!sql) throw new RunlakeError(`${this.baseOut}: ${missing}`);
+    return this.query(sql);
   }
 
   /**
@@ -508,7 +606,11 @@ export class Lake {
    * ```
    */
   async views(): Promise<ViewDefinition[]> {
-    return [...(this.schemaSet.views ?? []), ...(await readSavedViews(this.paths))];
+    if (this.#sweepStale) await this.#followSweepColumns();
+    const saved = await readSavedViews(this.paths);
+    // A saved view is created after exp_engine's view of the same name, so it is the one that stands.
+    const sweep = this.#sweepViews.filter((v) => !saved.some((s) => s.name === v.name));
+    return [...(this.schemaSet.views ?? []), ...sweep, ...saved];
   }
 
   /**
@@ -535,6 +637,7 @@ export class Lake {
       ...this.#datasets.keys(),
       'grids',
       ...(this.schemaSet.views ?? []).map((v) => v.name),
+      ...this.#sweepViews.map((v) => v.name),
     ]);
     const view: ViewDefinition = { name, description, sql: sql.trim().replace(/;+$/, '') };
     try {
@@ -543,6 +646,7 @@ export class Lake {
       throw new RunlakeError(`view "${name}" was not saved: ${(error as Error).message.split('\n')[0]}`);
     }
     await saveViewDefinition(this.paths, view);
+    this.#namedViews.add(name);
     return view;
   }
 
@@ -561,20 +665,69 @@ export class Lake {
       );
     }
     const removed = await removeViewDefinition(this.paths, name);
-    if (removed) await this.connection.run(`DROP VIEW IF EXISTS ${quoteIdentifier(name)}`);
+    if (removed) {
+      await this.connection.run(`DROP VIEW IF EXISTS ${quoteIdentifier(name)}`);
+      this.#namedViews.delete(name);
+      // A saved view from before exp_engine's views existed may have hidden one: bring it back.
+      if (this.#sweepViews.some((v) => v.name === name)) await this.#createNamedViews(this.#sweepViews);
+    }
     return removed;
   }
 
-  async #createNamedViews(): Promise<void> {
+  /**
+   * Creates the named views: the schema set's, exp_engine's (`sweep`, built from the columns
+   * events, seeds and grids have now unless given), then the saved ones.
+   */
+  async #createNamedViews(sweep?: ViewDefinition[]): Promise<void> {
+    this.#sweepStale = false;
+    const next = sweep ?? sweepViews(await this.#readSweepColumns());
+    // A view the columns no longer support (time travel to before a column existed) goes.
+    for (const old of this.#sweepViews) {
+      if (!next.some((v) => v.name === old.name))
+        await this.connection.run(`DROP VIEW IF EXISTS ${quoteIdentifier(old.name)}`);
+    }
+    this.#sweepViews = next;
     const problems: ViewProblem[] = [];
+    this.#namedViews.clear();
     for (const view of await this.views()) {
       try {
         await this.connection.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(view.name)} AS ${view.sql}`);
+        this.#namedViews.add(view.name);
       } catch (error) {
         problems.push({ view: view.name, reason: (error as Error).message.split('\n')[0] ?? '' });
       }
     }
     this.#viewProblems = problems;
+  }
+
+  /** Rebuilds exp_engine's views when the columns of events or seeds changed since they were built. */
+  async #followSweepColumns(): Promise<void> {
+    this.#sweepStale = false;
+    const next = sweepViews(await this.#readSweepColumns());
+    if (JSON.stringify(next) !== JSON.stringify(this.#sweepViews)) await this.#createNamedViews(next);
+  }
+
+  /**
+   * The columns of events and seeds (when they have files) and of grids. A dataset whose view
+   * cannot be described just now (a commit moved a file under it) keeps the columns last read.
+   */
+  async #readSweepColumns(): Promise<SweepViewColumns> {
+    const describe = async (table: string): Promise<ViewSourceColumn[]> =>
+      (await this.connection.runAndReadAll(`DESCRIBE ${quoteIdentifier(table)}`))
+        .getRowObjectsJS()
+        .map((row) => ({ name: String(row.column_name), type: String(row.column_type) }));
+    const columns: Record<string, ViewSourceColumn[] | undefined> = {};
+    for (const name of [...SWEEP_VIEW_SOURCES, 'grids'] as const) {
+      const dataset = this.#datasets.get(name);
+      if (name !== 'grids' && !dataset?.fileCount) continue;
+      try {
+        columns[name] = await describe(name);
+      } catch {
+        columns[name] = this.#sweepColumns[name]?.slice();
+      }
+    }
+    this.#sweepColumns = columns;
+    return columns;
   }
 
   /**
@@ -600,6 +753,7 @@ export class Lake {
 
   /** Closes the connection and the DuckDB instance. */
   close(): void {
+    if (!this.ownsDuckDB) return;
     this.connection.closeSync();
     this.instance.closeSync();
   }
@@ -623,15 +777,17 @@ export async function openLake(baseOut: string, options: OpenLakeOptions = {}): 
     autoload_known_extensions: 'false',
   };
   if (options.threads !== undefined) config.threads = String(options.threads);
-  const instance = await DuckDBInstance.create(':memory:', config);
-  const connection = await instance.connect();
+  const instance = options.duckdb?.instance ?? (await DuckDBInstance.create(':memory:', config));
+  const connection = options.duckdb?.connection ?? (await instance.connect());
   const paths = lakePaths(baseOut);
   let schemaSet: SchemaSet;
   try {
     schemaSet = await resolveLakeSchemaSet(paths, options.schema);
   } catch (error) {
-    connection.closeSync();
-    instance.closeSync();
+    if (!options.duckdb) {
+      connection.closeSync();
+      instance.closeSync();
+    }
     throw error;
   }
   const lake = new Lake(
@@ -642,6 +798,7 @@ export async function openLake(baseOut: string, options: OpenLakeOptions = {}): 
     options.registry ?? schemaSet.registry,
     schemaSet,
     options.autoCompact,
+    !options.duckdb,
   );
   try {
     await lake.refresh();
