@@ -164,6 +164,85 @@ export interface QueryResponse<Row = Record<string, unknown>> {
   readonly truncated: boolean;
 }
 
+/** A column's name and DuckDB type. */
+export interface ColumnInfo {
+  readonly name: string;
+  readonly type: string;
+}
+
+/** A sweep parameter (a typed column of `grids`) and how many values the grids take. */
+export interface SweepParam extends ColumnInfo {
+  readonly numeric: boolean;
+  readonly distinct: number;
+}
+
+/** `GET /api/sweep`. */
+export interface SweepResponse {
+  readonly schemaSet: string;
+  readonly isSweep: boolean;
+  readonly grids: number;
+  readonly events: { readonly rows: number; readonly columns: readonly ColumnInfo[] } | null;
+  readonly seeds: { readonly rows: number; readonly columns: readonly ColumnInfo[] } | null;
+  readonly params: readonly SweepParam[];
+  readonly xColumns: readonly string[];
+  readonly metrics: readonly string[];
+  readonly seedMetrics: readonly string[];
+}
+
+/** One seed's curve of `GET /api/sweep/curves`; `run_id` is `<grid_id>/<seed>`. */
+export interface SweepSeries {
+  readonly run_id: string;
+  readonly grid_id: string;
+  readonly seed: string;
+  readonly total: number;
+  readonly downsampled: boolean;
+  readonly step: number[];
+  readonly value: number[];
+}
+
+export interface SweepGroup extends MetricGroup {
+  readonly grids: string[];
+}
+
+export interface SweepCurvesResponse {
+  readonly metric: string;
+  readonly x: string;
+  readonly groupBy: string[];
+  readonly width: number;
+  readonly smoothing: number;
+  readonly series: SweepSeries[];
+  readonly groups: SweepGroup[];
+}
+
+/** What a sweep curve request adds to a metric query: the x column; `runs` are grid ids. */
+export interface SweepCurveQuery extends MetricQuery {
+  readonly x: string;
+}
+
+/** One grid of `GET /api/sweep/grids`. */
+export interface SweepGridRow {
+  readonly grid_id: string;
+  readonly params: Record<string, ParamValue>;
+  readonly seeds: number;
+  readonly points: number;
+  readonly final: number | null;
+  readonly final_std: number | null;
+  readonly best: number | null;
+  readonly best_std: number | null;
+  readonly per_seed: { readonly seed: string; readonly final: number; readonly best: number }[];
+  readonly seed_means: Record<string, number | null>;
+}
+
+export interface SweepGridsResponse {
+  readonly metric: string;
+  readonly x: string;
+  readonly best: 'min' | 'max';
+  readonly params: string[];
+  readonly seedMetrics: string[];
+  readonly grids: SweepGridRow[];
+  readonly truncated: boolean;
+}
+
 /** The page's `?token=`, if any. */
 export function pageToken(search: string = window.location.search): string | undefined {
   return new URLSearchParams(search).get('token') ?? undefined;
@@ -266,6 +345,26 @@ export const api = {
   },
   matches: (signature: string, signal?: AbortSignal) =>
     apiFetch<MatchesResponse>(`api/matches?${new URLSearchParams({ signature })}`, { signal }),
+  sweep: (signal?: AbortSignal) => apiFetch<SweepResponse>('api/sweep', { signal }),
+  /** Curves of the grids `q.runs` (POST: a thousand grid ids overflow a URL). */
+  sweepCurves: (q: SweepCurveQuery, groupBy: readonly string[], signal?: AbortSignal) =>
+    apiFetch<SweepCurvesResponse>('api/sweep/curves', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        metric: q.metric,
+        x: q.x,
+        grids: q.runs,
+        groupBy,
+        width: q.width,
+        ...(q.from !== undefined ? { from: Math.floor(q.from) } : {}),
+        ...(q.to !== undefined ? { to: Math.ceil(q.to) } : {}),
+        ...(q.smoothing !== undefined && q.smoothing > 0 ? { smoothing: q.smoothing } : {}),
+      }),
+      signal,
+    }),
+  sweepGrids: (metric: string, x: string, best: 'min' | 'max', signal?: AbortSignal) =>
+    apiFetch<SweepGridsResponse>(`api/sweep/grids?${new URLSearchParams({ metric, x, best })}`, { signal }),
   /** One read-only SQL statement, answered as JSON rows. */
   query: <Row = Record<string, unknown>>(sql: string, signal?: AbortSignal) =>
     apiFetch<QueryResponse<Row>>('api/query', {

@@ -15,7 +15,10 @@ export interface LegendEntry {
 const SHOWN = 24;
 
 /** The legend element and a function that shows the values at data index `idx`. */
-export function chartLegend(entries: readonly LegendEntry[]): {
+export function chartLegend(
+  entries: readonly LegendEntry[],
+  xLabel = 'step',
+): {
   element: HTMLElement;
   showValues(data: readonly (ArrayLike<number | null | undefined> | undefined)[], idx: number | null): void;
 } {
@@ -39,7 +42,7 @@ export function chartLegend(entries: readonly LegendEntry[]): {
     element,
     showValues(data, idx) {
       const x = idx === null ? undefined : data[0]?.[idx];
-      step.textContent = x === undefined || x === null ? '' : `step ${formatNumber(x)}`;
+      step.textContent = x === undefined || x === null ? '' : `${xLabel} ${formatNumber(x)}`;
       entries.slice(0, SHOWN).forEach((entry, i) => {
         const v = idx === null ? null : data[entry.seriesIndex]?.[idx];
         const span = valueSpans[i];

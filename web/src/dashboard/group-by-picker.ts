@@ -8,12 +8,19 @@ export interface GroupByPicker {
   value(): string[];
 }
 
-export function groupByPicker(keys: readonly string[], onChange: () => void): GroupByPicker {
+export function groupByPicker(
+  keys: readonly string[],
+  onChange: () => void,
+  initial: readonly string[] = [],
+): GroupByPicker {
   const summary = h('summary', { 'data-testid': 'group-by-summary' }, 'Group by: none');
   const boxes = keys.map((key) => {
     const box = h('input', { type: 'checkbox', value: key, 'data-testid': `group-by-${key}` });
+    box.checked = initial.includes(key);
     return { key, box };
   });
+  if (initial.length > 0)
+    summary.textContent = `Group by: ${keys.filter((k) => initial.includes(k)).join(', ')}`;
   const value = () => boxes.filter((b) => b.box.checked).map((b) => b.key);
   const update = () => {
     const chosen = value();

@@ -1,7 +1,8 @@
 // The runlake dashboard, served by `runlake serve` from web/dist: a lake summary header and three
 // views (runs & metrics, geometry, matches) over the server's dashboard endpoints, plus a link to
 // the standalone file viewer. Views load when first shown, so opening the page costs three small
-// requests (lake, runs, metric names).
+// requests (lake, runs, metric names). A sweep lake (events/seeds/grids, no runs) gets the Sweep
+// view instead of those three.
 import './style.css';
 import { ApiError, api, type LakeResponse, type MetricName, pageToken, type RunRow } from './api.js';
 import { h } from './dom.js';
@@ -13,13 +14,18 @@ import { seriesColor } from './palette.js';
 import { groupKeys } from './runs-model.js';
 import { RunsTable } from './runs-table.js';
 import { emptyState, errorState, isMissingDataset, showError, showLoading } from './states.js';
+import { isSweepLake, SweepView } from './sweep-view.js';
 
-type ViewName = 'runs' | 'geometry' | 'matches';
+type ViewName = 'runs' | 'geometry' | 'matches' | 'sweep';
 const VIEWS: readonly (readonly [ViewName, string])[] = [
   ['runs', 'Runs & metrics'],
   ['geometry', 'Geometry'],
   ['matches', 'Matches'],
+  ['sweep', 'Sweep'],
 ];
+/** The views of a lake with runs (a Squiggle lake), and of a sweep lake. */
+const RUN_VIEWS: readonly ViewName[] = ['runs', 'geometry', 'matches'];
+const SWEEP_VIEWS: readonly ViewName[] = ['sweep'];
 
 const EMPTY_LAKE_COMMANDS = [
   'runlake import <lake> runs runs.jsonl',
@@ -32,6 +38,7 @@ export interface DashboardHandle {
   metrics?: MetricPanel;
   geometry?: GeometryView;
   matches?: MatchesView;
+  sweep?: SweepView;
   /** The benchmark's peer: every point at full resolution (see naive-peer.ts). */
   drawFullResolution(host: HTMLElement, metric: string, runs: readonly string[]): Promise<number>;
 }
@@ -56,7 +63,18 @@ function shell() {
     'nav',
     { class: 'tabs', 'aria-label': 'Views' },
     ...VIEWS.map(([name, label]) =>
-      h('a', { href: `#${name}`, class: 'tab', 'data-view': name, 'data-testid': `tab-${name}` }, label),
+      h(
+        'a',
+        {
+          href: `#${name}`,
+          class: 'tab',
+          'data-view': name,
+          'data-testid': `tab-${name}`,
+          // Which views a lake has is known once /api/lake answers; until then, the runs views.
+          hidden: name === 'sweep',
+        },
+        label,
+      ),
     ),
     h(
       'a',
@@ -108,14 +126,11 @@ async function start(): Promise<void> {
   }
   summary.replaceChildren(lakeSummary(lake));
 
-  const runs = await loadRuns(sections.runs);
-  const geometry = new GeometryView(runs ?? []);
-  const matches = new MatchesView(lake);
-  handle.geometry = geometry;
-  handle.matches = matches;
-  sections.geometry.replaceChildren(geometry.element);
-  sections.matches.replaceChildren(matches.element);
-
+  const sweepLake = isSweepLake(lake);
+  const available = sweepLake ? SWEEP_VIEWS : RUN_VIEWS;
+  for (const tab of tabs.querySelectorAll<HTMLElement>('[data-view]')) {
+    tab.hidden = !available.includes(tab.dataset.view as ViewName);
+  }
   const show = (view: ViewName) => {
     for (const [name, section] of Object.entries(sections)) section.hidden = name !== view;
     for (const tab of tabs.querySelectorAll<HTMLElement>('[data-view]')) {
@@ -123,14 +138,38 @@ async function start(): Promise<void> {
       if (tab.dataset.view === view) tab.setAttribute('aria-current', 'page');
       else tab.removeAttribute('aria-current');
     }
-    if (view === 'geometry' && runs?.length) geometry.ensureLoaded();
-    if (view === 'matches') void matches.ensureLoaded();
+    if (view === 'geometry' && runs?.length) geometry?.ensureLoaded();
+    if (view === 'matches') void matches?.ensureLoaded();
+    if (view === 'sweep') void sweep?.ensureLoaded();
   };
   const fromHash = (): ViewName => {
-    const name = window.location.hash.replace(/^#/, '').split('/')[0];
-    return VIEWS.some(([v]) => v === name) ? (name as ViewName) : 'runs';
+    const name = window.location.hash.replace(/^#/, '').split('/')[0] as ViewName;
+    return available.includes(name) ? name : (available[0] as ViewName);
   };
   window.addEventListener('hashchange', () => show(fromHash()));
+
+  let runs: RunRow[] | undefined;
+  let geometry: GeometryView | undefined;
+  let matches: MatchesView | undefined;
+  let sweep: SweepView | undefined;
+  if (sweepLake) {
+    sweep = new SweepView();
+    handle.sweep = sweep;
+    sections.runs.replaceChildren();
+    sections.sweep.replaceChildren(sweep.element);
+    show(fromHash());
+    await sweep.ensureLoaded();
+    document.body.dataset.state = 'ready';
+    return;
+  }
+
+  runs = await loadRuns(sections.runs);
+  geometry = new GeometryView(runs ?? []);
+  matches = new MatchesView(lake);
+  handle.geometry = geometry;
+  handle.matches = matches;
+  sections.geometry.replaceChildren(geometry.element);
+  sections.matches.replaceChildren(matches.element);
   show(fromHash());
   document.body.dataset.state = 'ready';
 }

@@ -3,7 +3,16 @@
 // by parameters draws one mean ± std band per group from /api/metric-groups.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { api, type MetricGroup, type MetricName, type MetricSeries, type ParamValue } from './api.js';
+import {
+  api,
+  type MetricGroup,
+  type MetricGroupsResponse,
+  type MetricName,
+  type MetricQuery,
+  type MetricSeries,
+  type MetricsResponse,
+  type ParamValue,
+} from './api.js';
 import { chartLegend, type LegendEntry } from './chart-legend.js';
 import { formatNumber, h, selectOf } from './dom.js';
 import { groupByPicker } from './group-by-picker.js';
@@ -14,11 +23,43 @@ import { emptyState, errorState, isAbort } from './states.js';
 
 const CHART_HEIGHT = 380;
 
+/**
+ * Where the panel's curves come from. The runs view reads `/api/metrics` and `/api/metric-groups`;
+ * the sweep view reads a sweep's `events` through `/api/sweep/curves` (its "runs" are grids, its
+ * series seeds). Both answer with the same shapes, so one chart draws both.
+ */
+export interface CurveSource {
+  series(query: MetricQuery, signal: AbortSignal): Promise<MetricsResponse>;
+  groups(query: MetricQuery, by: readonly string[], signal: AbortSignal): Promise<MetricGroupsResponse>;
+}
+
+/** The runs view's source: `/api/metrics` (Arrow) and `/api/metric-groups`. */
+const RUNS_SOURCE: CurveSource = {
+  series: (query, signal) => api.metrics(query, signal),
+  groups: (query, by, signal) => api.metricGroups(query, by, signal),
+};
+
 export interface MetricPanelOptions {
   readonly metrics: readonly MetricName[];
   readonly paramKeys: readonly string[];
   /** The colour of a run (shared with the runs table's swatches). */
   readonly colorOf: (runId: string) => string;
+  /** Where curves come from (default: the runs endpoints). */
+  readonly source?: CurveSource;
+  /** The x axis's name (default `step`). */
+  readonly xLabel?: () => string;
+  /** More toolbar controls, placed after the metric picker. */
+  readonly controls?: readonly HTMLElement[];
+  /** Keys checked in the group-by picker at first. */
+  readonly initialGroupBy?: readonly string[];
+  /** A group's colour (default: the palette by group order). */
+  readonly groupColorOf?: (key: Record<string, ParamValue>, index: number, by: readonly string[]) => string;
+  /** A metric's label in the picker (default `name (N runs)`). */
+  readonly metricLabel?: (metric: MetricName) => string;
+  /** Called when the user picks another metric. */
+  readonly onMetricChange?: (metric: string) => void;
+  /** What to do to see curves, shown while nothing is selected. */
+  readonly hint?: string;
 }
 
 interface Zoom {
@@ -62,12 +103,15 @@ export class MetricPanel {
     const metrics = options.metrics;
     const preferred = metrics.find((m) => m.metric_name === 'loss') ?? metrics[0];
     this.metricSelect = selectOf(
-      metrics.map((m) => [m.metric_name, `${m.metric_name} (${m.runs} runs)`] as const),
+      metrics.map(
+        (m) => [m.metric_name, options.metricLabel?.(m) ?? `${m.metric_name} (${m.runs} runs)`] as const,
+      ),
       preferred?.metric_name,
       { 'data-testid': 'metric-select', 'aria-label': 'Metric' },
     );
     this.metricSelect.addEventListener('change', () => {
       this.zoom = undefined;
+      options.onMetricChange?.(this.metricSelect.value);
       void this.load();
     });
     this.logX = h('input', { type: 'checkbox', 'data-testid': 'log-x' });
@@ -75,7 +119,7 @@ export class MetricPanel {
     this.logX.addEventListener('change', () => void this.load());
     this.logY.addEventListener('change', () => void this.load());
     this.smoothing = smoothingControl(0, () => void this.load());
-    this.groupBy = groupByPicker(options.paramKeys, () => void this.load());
+    this.groupBy = groupByPicker(options.paramKeys, () => void this.load(), options.initialGroupBy);
     this.resetZoom = h(
       'button',
       { type: 'button', 'data-testid': 'reset-zoom', disabled: true },
@@ -99,6 +143,7 @@ export class MetricPanel {
         'div',
         { class: 'toolbar' },
         h('label', { class: 'control' }, 'Metric ', this.metricSelect),
+        ...(options.controls ?? []),
         this.groupBy.element,
         this.smoothing.element,
         h('label', { class: 'control inline' }, this.logX, ' log x'),
@@ -131,6 +176,17 @@ export class MetricPanel {
     void this.load();
   }
 
+  /** The metric picked. */
+  metric(): string {
+    return this.metricSelect.value;
+  }
+
+  /** Draws from the full range again (after a change of x column, say). */
+  reset(): void {
+    this.zoom = undefined;
+    void this.load();
+  }
+
   private width(): number {
     return Math.max(200, Math.floor(this.body.clientWidth || this.element.clientWidth || 800));
   }
@@ -147,7 +203,7 @@ export class MetricPanel {
       h(
         'div',
         { class: 'state state-hint', 'data-testid': 'metric-hint' },
-        'Select runs in the table to plot their curves.',
+        this.options.hint ?? 'Select runs in the table to plot their curves.',
       ),
     );
     this.chartHost.dataset.seriesCount = '0';
@@ -175,18 +231,24 @@ export class MetricPanel {
     const smoothing = this.smoothing.value();
     const by = this.groupBy.value();
     const query = { runs: this.runs, metric, width, from: this.zoom?.from, to: this.zoom?.to, smoothing };
+    const source = this.options.source ?? RUNS_SOURCE;
     this.loading.hidden = false;
     this.element.dataset.loading = 'true';
     try {
       let drawing: Drawing;
       if (by.length > 0) {
-        const groups = await api.metricGroups(query, by, controller.signal);
-        drawing = groupDrawing(groups.groups, by, smoothing > 0 && groups.smoothing === undefined);
+        const groups = await source.groups(query, by, controller.signal);
+        drawing = groupDrawing(
+          groups.groups,
+          by,
+          smoothing > 0 && groups.smoothing === undefined,
+          this.options.groupColorOf,
+        );
       } else {
         const wantRaw = smoothing > 0 && this.smoothing.showRaw();
         const [main, raw] = await Promise.all([
-          api.metrics(query, controller.signal),
-          wantRaw ? api.metrics({ ...query, smoothing: 0 }, controller.signal) : Promise.resolve(undefined),
+          source.series(query, controller.signal),
+          wantRaw ? source.series({ ...query, smoothing: 0 }, controller.signal) : Promise.resolve(undefined),
         ]);
         drawing = runDrawing(
           main.series,
@@ -229,7 +291,8 @@ export class MetricPanel {
     const logX = this.logX.checked;
     const logY = this.logY.checked;
     const data = guardLogScales(drawing.data, logX, logY);
-    const legend = chartLegend(drawing.legend);
+    const xLabel = this.options.xLabel?.() ?? 'step';
+    const legend = chartLegend(drawing.legend, xLabel);
     const many = drawing.series.length > 24;
     let reported = false;
     const zoom = this.zoom;
@@ -249,14 +312,14 @@ export class MetricPanel {
         y: { distr: logY ? 3 : 1 },
       },
       axes: [
-        { label: 'step', size: 40, values: (_u, splits) => splits.map((v) => formatNumber(v)) },
+        { label: xLabel, size: 40, values: (_u, splits) => splits.map((v) => formatNumber(v)) },
         {
           label: this.metricSelect.value,
           size: 64,
           values: (_u, splits) => splits.map((v) => formatNumber(v)),
         },
       ],
-      series: [{ label: 'step' }, ...drawing.series],
+      series: [{ label: xLabel }, ...drawing.series],
       bands: drawing.bands,
       cursor: {
         drag: { x: true, y: false, setScale: false },
@@ -297,7 +360,7 @@ export class MetricPanel {
     host.append(legend.element);
     this.resetZoom.disabled = !zoom;
     const zoomNote = zoom
-      ? `Zoomed to steps ${formatNumber(zoom.from)}–${formatNumber(zoom.to)} (double-click to reset).`
+      ? `Zoomed to ${xLabel} ${formatNumber(zoom.from)}–${formatNumber(zoom.to)} (double-click to reset).`
       : 'Drag across the chart to zoom; the zoomed range is refetched at full resolution.';
     this.status.textContent = `${drawing.note} ${zoomNote}`;
   }
@@ -364,6 +427,7 @@ function groupDrawing(
   groups: readonly MetricGroup[],
   by: readonly string[],
   smoothingUnsupported: boolean,
+  colorOf: MetricPanelOptions['groupColorOf'],
 ): Drawing {
   const xy: XYSeries[] = [];
   const opts: uPlot.Series[] = [];
@@ -371,7 +435,7 @@ function groupDrawing(
   const legend: LegendEntry[] = [];
   const drawn = groups.filter((g) => g.step.length > 0);
   drawn.forEach((g, gi) => {
-    const color = seriesColor(gi);
+    const color = colorOf?.(g.key, gi, by) ?? seriesColor(gi);
     const label = groupLabel(g.key, by);
     const upper = g.mean.map((m, i) =>
       g.std[i] === null || g.std[i] === undefined ? null : m + (g.std[i] as number),
