@@ -468,7 +468,8 @@ def _exp_engine_int(n: int, path: str) -> int:
         try:
             int.__repr__(n)
         except ValueError:
-            raise ParamsError(path, f'{_int_text(n)} has too many digits for this Python to write as JSON') from None
+            reason = f'{_int_text(n)} has too many digits for this Python to write as JSON'
+            raise ParamsError(path, reason) from None
     return n
 
 
