@@ -527,6 +527,8 @@ async function seedsOf(
   grids: readonly string[] | undefined,
   limits: QueryLimits,
 ): Promise<{ run_id: string; grid_id: string; seed: string }[]> {
+  // No grid ticked draws nothing (and DuckDB cannot type an empty list parameter).
+  if (grids?.length === 0) return [];
   const params: DuckDBValue[] = grids ? [listValue([...grids])] : [];
   const result = resultToJson(
     await runReadOnlyQuery(
