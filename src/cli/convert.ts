@@ -128,7 +128,8 @@ function sweepOptions(command: Command): Command {
       '--partition-by-params <list>',
       'params to add as partition directories before grid_id/seed',
       commaList,
-    );
+    )
+    .option('--no-progress', 'no progress bar');
 }
 
 /**
