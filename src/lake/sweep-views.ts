@@ -131,7 +131,7 @@ const alias = (expression: string, name: string) => `${expression} AS ${quoteIde
 
 /** The value of `value` on the run's last row by `order`, or its maximum when there is no order. */
 const lastOrMax = (value: string, order: string | undefined) =>
-  order ? `arg_max(${value}, ${order})` : `max(${value})`;
+  order ? `arg_max(${value}, ${quoteIdentifier(order)})` : `max(${value})`;
 
 const countWhere = (condition: string) => `sum(CASE WHEN ${condition} THEN 1 ELSE 0 END)`;
 
