@@ -1,5 +1,7 @@
 export * from './arrow-types.js';
 export * from './canonical-params.js';
+export * from './grid-id-scheme.js';
+export * from './python-json.js';
 export * from './column-types.js';
 export * from './commit-log.js';
 export * from './compact.js';
