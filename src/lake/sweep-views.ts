@@ -34,7 +34,14 @@ export interface SweepViewColumns {
   readonly grids?: readonly ViewSourceColumn[];
 }
 
-/** The views {@link sweepViews} can build, in the order it creates them. */
+/**
+ * The views {@link sweepViews} can build, in the order it creates them.
+ *
+ * @example
+ * ```ts
+ * (await lake.views()).filter((v) => SWEEP_VIEW_NAMES.includes(v.name));
+ * ```
+ */
 export const SWEEP_VIEW_NAMES: readonly string[] = [
   'events_summary',
   'seeds_summary',
