@@ -78,6 +78,22 @@ export function scatterPoints(
   return { points, categories };
 }
 
+/**
+ * The x range with room around the extreme points (uPlot fits x exactly, which would cut the
+ * outermost points in half): 5% of the span each side, or a factor of 1.3 on a log axis.
+ */
+function paddedRange(points: readonly ScatterPoint[], log: boolean): uPlot.Range.MinMax {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const p of points) {
+    lo = Math.min(lo, p.x);
+    hi = Math.max(hi, p.x);
+  }
+  if (log) return [lo / 1.3, hi * 1.3];
+  const pad = hi > lo ? (hi - lo) * 0.05 : Math.abs(lo) * 0.1 || 1;
+  return [lo - pad, hi + pad];
+}
+
 function summaryOf(grid: SweepGridRow, y: string): number | null {
   if (y === 'final') return grid.final;
   if (y === 'best') return grid.best;
@@ -97,6 +113,7 @@ export class SweepScatter {
   readonly element: HTMLElement;
   private answer: SweepGridsResponse | undefined;
   private chart: uPlot | undefined;
+  private drawn: ScatterPoint[] = [];
   private readonly host: HTMLElement;
   private readonly status: HTMLElement;
   private readonly paramSelect: HTMLSelectElement;
@@ -173,6 +190,19 @@ export class SweepScatter {
     this.draw();
   }
 
+  /** Where each drawn point is on the page (CSS pixels), for tests and the console. */
+  pointsOnPage(): { gridId: string; seed?: string; x: number; y: number }[] {
+    const chart = this.chart;
+    if (!chart) return [];
+    const box = chart.over.getBoundingClientRect();
+    return this.drawn.map((p) => ({
+      gridId: p.gridId,
+      seed: p.seed,
+      x: box.left + chart.valToPos(p.x, 'x'),
+      y: box.top + chart.valToPos(p.y, 'y'),
+    }));
+  }
+
   /** Redraws with the current colours (after the selection changed). */
   refresh(): void {
     this.chart?.redraw(false, false);
@@ -187,6 +217,7 @@ export class SweepScatter {
     this.chart = undefined;
     this.host.replaceChildren();
     this.host.dataset.pointCount = '0';
+    this.drawn = [];
     const answer = this.answer;
     const param = this.paramSelect.value;
     if (!answer || !param) {
@@ -201,6 +232,7 @@ export class SweepScatter {
       unit: bySeedColumn ? 'grid' : (this.unitSelect.value as 'grid' | 'seed'),
     };
     const { points, categories } = scatterPoints(answer.grids, choice);
+    this.drawn = points;
     const logX = this.logX.checked && !categories && points.every((p) => p.x > 0);
     this.logX.disabled = categories !== undefined;
     if (points.length === 0) {
@@ -222,7 +254,7 @@ export class SweepScatter {
       scales: {
         x: categories
           ? { time: false, range: (): uPlot.Range.MinMax => [-0.5, categories.length - 0.5] }
-          : { time: false, distr: logX ? 3 : 1 },
+          : { time: false, distr: logX ? 3 : 1, range: (): uPlot.Range.MinMax => paddedRange(points, logX) },
       },
       axes: [
         {
