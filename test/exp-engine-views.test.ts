@@ -139,7 +139,7 @@ describe('sweepViews (the builder)', () => {
     );
     expect(summary([...key, col('regret_increment')])).toContain('avg("regret_increment")');
     expect(summary([...key, col('cum_regret'), col('event_id', 'BIGINT'), col('event', 'BIGINT')])).toContain(
-      'arg_max(coalesce("cum_regret"), "event")'.replace('coalesce("cum_regret")', '"cum_regret"'),
+      'arg_max("cum_regret", "event") AS "final_cum_regret"',
     );
     expect(summary([...key, col('cum_regret')])).toContain('max("cum_regret") AS "final_cum_regret"');
     // No regret column at all: no regret aggregates (nothing to normalise from).
