@@ -161,7 +161,9 @@ describe('runlake convert', () => {
     const again = runlake('rollup', sweep, lake);
     // The events are in the ledger; the seed summaries are new (their own ledger identity).
     expect(again.stdout).toContain('converted 3 inputs (3 rows, 3 files) into');
-    expect(again.stdout).toMatch(/converted 0 inputs \(0 rows, 0 files\) into .* events\/; skipped 3 already converted/);
+    expect(again.stdout).toMatch(
+      /converted 0 inputs \(0 rows, 0 files\) into .* events\/; skipped 3 already converted/,
+    );
     // A new input is picked up; the old ones stay skipped.
     writeFileSync(path.join(sweep, 'a', 'seed_3.csv'), 'event_id,op,regret\n0,insert,0.3\n');
     const third = runlake('convert', sweep, lake);
