@@ -14,7 +14,7 @@ import { tempDir } from './helpers/lake-fixtures.js';
 
 // The dashboard's Sweep view (web/dist, built by the global setup) against `runlake serve` on a
 // sweep lake: 6 grids (algo × lr) × 3 seeds × 150 events with `loss` and `acc` over `step` and
-// `event_id`, and an empty sweep lake for the empty state.
+// `event_id`, and a sweep lake with seeds but no events yet for the empty state.
 
 const ALGOS = ['adam', 'sgd'];
 const LRS = [0.001, 0.01, 0.1];
@@ -91,6 +91,8 @@ describe.skipIf(browser.skip)('web dashboard: the Sweep view', () => {
         g++;
       }
     }
+    // A sweep lake whose training wrote its seed summaries but no event rows yet.
+    await writeSeedRows([{ seed: 0, final_loss: 0.5 }], emptyDir, attachGridId({ algo: 'adam', lr: 0.1 }));
     served = await serveLake(dir);
     emptyServed = await serveLake(emptyDir);
     chromium = await launchChromium();
@@ -223,8 +225,9 @@ describe.skipIf(browser.skip)('web dashboard: the Sweep view', () => {
     expect(problems).toEqual([]);
   }, 60_000);
 
-  it('an empty sweep lake points to commands that write events, not to import … runs', async () => {
+  it('a sweep lake without events points to commands that write events, not to import … runs', async () => {
     const page = await openPage(1400, emptyServed.url);
+    await expect(page.locator('[data-testid="tab-sweep"]').isVisible()).resolves.toBe(true);
     await page.waitForSelector('[data-testid="sweep-view"] [data-testid="state-empty"]');
     const text = (await page.locator('[data-testid="sweep-view"]').textContent()) ?? '';
     expect(text).toContain('runlake convert <csv-dir> <lake>');

@@ -14,7 +14,7 @@ import { seriesColor } from './palette.js';
 import { groupKeys } from './runs-model.js';
 import { RunsTable } from './runs-table.js';
 import { emptyState, errorState, isMissingDataset, showError, showLoading } from './states.js';
-import { isSweepLake, SweepView } from './sweep-view.js';
+import { isSweepLake, SWEEP_WRITE_COMMANDS, SweepView } from './sweep-view.js';
 
 type ViewName = 'runs' | 'geometry' | 'matches' | 'sweep';
 const VIEWS: readonly (readonly [ViewName, string])[] = [
@@ -126,7 +126,11 @@ async function start(): Promise<void> {
   }
   summary.replaceChildren(lakeSummary(lake));
 
-  const sweepLake = isSweepLake(lake);
+  // A lake with nothing in it yet is opened as a sweep lake, but `runlake import <lake> runs …`
+  // works there too (the lake becomes a Squiggle lake): it gets the runs view, whose empty state
+  // names both ways to fill it.
+  const emptyLake = lake.grids === 0 && lake.datasets.every((d) => d.rows === 0);
+  const sweepLake = isSweepLake(lake) && !emptyLake;
   const available = sweepLake ? SWEEP_VIEWS : RUN_VIEWS;
   for (const tab of tabs.querySelectorAll<HTMLElement>('[data-view]')) {
     tab.hidden = !available.includes(tab.dataset.view as ViewName);
@@ -163,7 +167,7 @@ async function start(): Promise<void> {
     return;
   }
 
-  runs = await loadRuns(sections.runs);
+  runs = await loadRuns(sections.runs, emptyLake);
   geometry = new GeometryView(runs ?? []);
   matches = new MatchesView(lake);
   handle.geometry = geometry;
@@ -175,7 +179,7 @@ async function start(): Promise<void> {
 }
 
 /** The runs table and the metric panel; resolves with the runs (undefined when there are none). */
-async function loadRuns(section: HTMLElement): Promise<RunRow[] | undefined> {
+async function loadRuns(section: HTMLElement, emptyLake: boolean): Promise<RunRow[] | undefined> {
   let runs: RunRow[];
   let truncated = false;
   try {
@@ -183,7 +187,15 @@ async function loadRuns(section: HTMLElement): Promise<RunRow[] | undefined> {
     runs = response.runs;
     truncated = response.truncated;
   } catch (error) {
-    if (isMissingDataset(error)) {
+    if (isMissingDataset(error) && emptyLake) {
+      section.replaceChildren(
+        emptyState(
+          'This lake is empty: no runs and no sweep events yet. Write runs (it becomes a Squiggle lake) or a sweep’s events with:',
+          ...EMPTY_LAKE_COMMANDS,
+          ...SWEEP_WRITE_COMMANDS.slice(0, -1),
+        ),
+      );
+    } else if (isMissingDataset(error)) {
       section.replaceChildren(
         emptyState('This lake has no runs dataset. Write some runs with:', ...EMPTY_LAKE_COMMANDS),
       );
