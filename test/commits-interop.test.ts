@@ -5,7 +5,7 @@
  * and pandas read as they are. Needs a Python with pyarrow and pandas (test/helpers/python.ts);
  * without one the suite is skipped locally and fails on CI.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -260,28 +260,29 @@ describe.skipIf(py.skip)(
         ]);
       });
 
-      // Appends through runlake: runlake names the same params with its own 8-character id.
-      await writeEventRows(
+      // Appends through runlake use the lake's grid-id scheme (detected from exp_engine's
+      // params.json files: its third generation) and land in exp_engine's own grid directory.
+      const appended = await writeEventRows(
         Array.from({ length: 5 }, (_, i) => ({ seed: 1, event_id: i, op: 'insert', regret: 2, acc: 0.75 })),
         dir,
         params(0.5),
       );
-      // exp_engine partitions seeds by grid_id alone: runlake's seed writer, which adds seed=…,
-      // is refused before anything is written, not even the adopt commit (exp_engine's layout
-      // is a later issue). `runlake adopt` gives the dataset its log.
-      await expect(writeSeedRows([{ seed: 1, avg_regret_empirical: 3 }], dir, params(0.5))).rejects.toThrow(
-        'seeds: the dataset is partitioned as grid_id, this write asks for grid_id/seed',
+      expect(appended.gridId).toHaveLength(12);
+      expect(exp).toContain(appended.gridId);
+      // exp_engine partitions seeds by grid_id alone: runlake's seed append follows that layout.
+      const seedAppend = await writeSeedRows([{ seed: 3, avg_regret_empirical: 3 }], dir, params(0.5));
+      expect(seedAppend.files.map((f) => path.relative(dir, path.dirname(f)))).toEqual([
+        `seeds/grid_id=${appended.gridId}`,
+      ]);
+      expect(readFileSync(path.join(dir, '.runlake', 'grid-id.json'), 'utf8')).toContain(
+        'exp_engine-sha256-12',
       );
-      expect(cliHistory(dir, 'seeds')).toEqual([]);
-      const adopted = runlake('adopt', dir);
-      expect(adopted.code, adopted.stderr).toBe(0);
-      expect(adopted.stdout).toBe('events: nothing to adopt\nseeds: adopted 4 files, 4 rows\n');
 
       expect(csv(dir, 'SELECT count(*) AS n, sum(regret) AS s FROM events')).toBe(
         `n,s\n51,${before.sum + 10}\n`,
       );
       expect(csv(dir, 'SELECT count(*) AS n, sum(avg_regret_empirical) AS s FROM seeds')).toBe(
-        'n,s\n4,4.5\n',
+        'n,s\n5,7.5\n',
       );
       expect(
         cliHistory(dir, 'events').map((h) => [h.version, h.operation, h.filesAdded, h.rowsAdded]),
@@ -291,13 +292,16 @@ describe.skipIf(py.skip)(
       ]);
       expect(
         cliHistory(dir, 'seeds').map((h) => [h.version, h.operation, h.filesAdded, h.rowsAdded]),
-      ).toEqual([[0, 'adopt', 4, 4]]);
+      ).toEqual([
+        [1, 'write', 1, 1],
+        [0, 'adopt', 4, 4],
+      ]);
       const history = await datasetHistory(lakePaths(dir), 'events');
       expect(history.every((h) => h.filesRemoved === 0)).toBe(true);
       await withLake(dir, async (lake) => {
+        // Still exp_engine's two grids: nothing forked, nothing rewritten.
         const grids = await lake.query('SELECT grid_id, params_hash FROM grids ORDER BY grid_id');
-        expect(grids).toHaveLength(3);
-        expect(grids.filter((g) => g.params_hash === '').map((g) => g.grid_id)).toEqual([...exp].sort());
+        expect(grids.map((g) => [g.grid_id, g.params_hash])).toEqual([...exp].sort().map((id) => [id, '']));
       });
 
       const after = pyRead(events, 'regret');
@@ -308,7 +312,7 @@ describe.skipIf(py.skip)(
         pandas_sum: before.sum + 10,
       });
       const seedsRead = pyRead(seeds, 'avg_regret_empirical');
-      expect(seedsRead).toMatchObject({ rows: 4, sum: 4.5, pandas_rows: 4, pandas_sum: 4.5 });
+      expect(seedsRead).toMatchObject({ rows: 5, sum: 7.5, pandas_rows: 5, pandas_sum: 7.5 });
 
       // validate still names exp_engine's params.json files (runlake's record is another shape).
       const report = await validateLake(dir);

@@ -165,8 +165,15 @@ describe('writeEventRows layout', () => {
         { algo: 'memorypair', gamma_bar: 1, ty: 'DOUBLE' },
       ]);
     });
-    // The layout is fixed by the first write.
-    const error = await writeEventRows(events(1, 1), base, params).catch((e) => e);
+    // The layout is fixed by the first write: later writes follow it (as appends to exp_engine's
+    // lakes must), and asking for another one is refused.
+    await writeEventRows(events(1, 2), base, params);
+    expect(visibleFiles(base).filter((f) => f.includes('/seed=2/'))[0]).toMatch(
+      new RegExp(`^events/algo=memorypair/accountant=zcdp/gamma_bar=1/grid_id=${gridHash(params)}/seed=2/`),
+    );
+    const error = await writeEventRows(events(1, 1), base, params, { partitionByParams: ['algo'] }).catch(
+      (e) => e,
+    );
     expect(error).toBeInstanceOf(DatasetLayoutError);
     expect(error.message).toContain('algo/accountant/gamma_bar/grid_id/seed');
   });

@@ -25,6 +25,8 @@ export function registerInfoCommand(program: Command): void {
           return;
         }
         const lines = [`lake ${info.baseOut}`, `grids: ${info.grids} parameter sets (grids/)`];
+        const scheme = info.gridIdScheme;
+        if (scheme) lines.push(`grid ids: ${scheme.scheme} (${scheme.source}: ${scheme.evidence})`);
         for (const d of info.datasets) {
           lines.push('', `${d.name}/`);
           if (d.files === 0) {

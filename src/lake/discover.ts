@@ -29,17 +29,9 @@ export async function discoverDataset(
   paths: LakePaths,
   dataset: Pick<DatasetDefinition, 'name'> & Partial<Pick<DatasetDefinition, 'partitionBy'>>,
 ): Promise<DatasetManifest | undefined> {
-  const root = paths.dataset(dataset.name);
-  const values = new Map<string, Set<string>>();
-  const keys: string[] = [];
-  const sawFile = await walkPartitions(root, 0, keys, values);
-  if (!sawFile) return undefined;
-
-  const declared = new Map((dataset.partitionBy ?? []).map((k) => [k.name, k.type]));
-  const partitionBy = keys.map((name) => ({
-    name,
-    type: declared.get(name) ?? inferPartitionType(name, values.get(name)),
-  }));
+  const partitionBy = await discoverPartitionLayout(paths, dataset);
+  if (!partitionBy) return undefined;
+  const keys = partitionBy.map((k) => k.name);
 
   const glob = paths.datasetGlob(dataset.name);
   const reader = await connection.runAndReadAll(
@@ -52,6 +44,30 @@ export async function discoverDataset(
     .map((name, i) => ({ name, type: columnTypeFromDuckDB(types[i] as (typeof types)[number]) }))
     .filter((c) => !partitionNames.has(c.name));
   return { format: 1, dataset: dataset.name, partitionBy, columns };
+}
+
+/**
+ * The partition keys of a dataset as its directories show them (path order), with types from the
+ * definition when it declares them, else inferred from the values (see {@link discoverDataset}).
+ * `undefined` when the dataset has no Parquet files.
+ *
+ * @example
+ * ```ts
+ * (await discoverPartitionLayout(lakePaths('results'), SEEDS_DATASET))?.map((k) => k.name); // ['grid_id']
+ * ```
+ */
+export async function discoverPartitionLayout(
+  paths: LakePaths,
+  dataset: Pick<DatasetDefinition, 'name'> & Partial<Pick<DatasetDefinition, 'partitionBy'>>,
+): Promise<Array<{ name: string; type: ColumnType }> | undefined> {
+  const values = new Map<string, Set<string>>();
+  const keys: string[] = [];
+  if (!(await walkPartitions(paths.dataset(dataset.name), 0, keys, values))) return undefined;
+  const declared = new Map((dataset.partitionBy ?? []).map((k) => [k.name, k.type]));
+  return keys.map((name) => ({
+    name,
+    type: declared.get(name) ?? inferPartitionType(name, values.get(name)),
+  }));
 }
 
 // Walks key=value directories; records the key order from the first branch and every value seen.

@@ -45,13 +45,16 @@ export class GridIdCollisionError extends RunlakeError {
   override readonly name = 'GridIdCollisionError';
   constructor(
     readonly gridId: string,
-    readonly existingHash: string,
-    readonly incomingHash: string,
+    /** The stored params, canonical under the lake's scheme. */
+    readonly existing: string,
+    /** The incoming params, canonical under the lake's scheme. */
+    readonly incoming: string,
     readonly file: string,
   ) {
+    const show = (text: string) => (text.length > 200 ? `${text.slice(0, 200)}…` : text);
     super(
-      `grid_id ${gridId} collision: ${file} holds params with hash ${existingHash}, ` +
-        `but these params hash to ${incomingHash}; refusing to mix two grids under one id`,
+      `grid_id ${gridId} collision: ${file} holds params ${show(existing)}, ` +
+        `but these params are ${show(incoming)}; refusing to mix two grids under one id`,
     );
   }
 }

@@ -1,4 +1,4 @@
-import { link, mkdir, readdir, unlink } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncPath, writeAndSync } from './atomic-file.js';
 import {
@@ -6,13 +6,23 @@ import {
   type CanonicalValue,
   canonicalHash,
   canonicalizeParams,
+  canonicalJson,
   GRID_ID_LENGTH,
   type Params,
 } from './canonical-params.js';
 import { GridIdCollisionError, ParamsError } from './errors.js';
 import { fileSystemError } from './fs-errors.js';
+import {
+  canonicalParamsText,
+  DEFAULT_GRID_ID_SCHEME,
+  type GridIdScheme,
+  gridIdFor,
+} from './grid-id-scheme.js';
+import { decodeUtf8Strict, parseJsonText } from './json-text.js';
 import { lakePaths } from './layout.js';
-import { LakeMetadataError, objectProblem, readJsonMetadata, readMetadataRecord } from './metadata-file.js';
+import { LakeMetadataError, objectProblem, readMetadataRecord } from './metadata-file.js';
+import { parsePartitionPath } from './partition-path.js';
+import { type PythonJsonValue, parsePythonJson, plainJsonValue, pythonJsonDumps } from './python-json.js';
 import { stagingPath } from './staging.js';
 
 /** The contents of `grids/grid_id=<id>/params.json`. */
@@ -108,30 +118,107 @@ export function gridRecordProblem(
 }
 
 /**
- * Throws a {@link GridIdCollisionError} when the lake already holds different params under this
- * record's grid id. Read-only, so a writer can check before it writes anything.
+ * What a writer knows about the grid of its params under the lake's scheme: the id, the exact
+ * canonical text the scheme hashed (collisions compare it), and runlake's record when the scheme
+ * is runlake's. For exp_engine's schemes a `grid_id` in the params (exp_engine's `attach_grid_id`
+ * output, lineage B's params.json) is taken off before hashing and must equal the result.
  *
  * @example
  * ```ts
- * await assertNoCollision('lake', gridRecord(params));
+ * gridIdentity({ algo: 'memorypair', gamma_bar: pyFloat(1) }, 'exp_engine-sha256-12').grid_id.length; // 12
  * ```
  */
-export async function assertNoCollision(baseOut: string, record: GridRecord): Promise<void> {
-  const existing = await readGridRecord(baseOut, record.grid_id);
-  if (existing && existing.params_hash !== record.params_hash) {
-    throw new GridIdCollisionError(
-      record.grid_id,
-      existing.params_hash,
-      record.params_hash,
-      lakePaths(baseOut).gridParams(record.grid_id),
+export function gridIdentity(
+  params: Params,
+  scheme: GridIdScheme = DEFAULT_GRID_ID_SCHEME,
+  options: CanonicalizeOptions = {},
+): GridIdentity {
+  if (scheme === 'runlake') {
+    const record = gridRecord(params, options);
+    return { grid_id: record.grid_id, scheme, canonical: canonicalJson(record.params), record };
+  }
+  const { grid_id: given, ...rest } = params;
+  const gridId = gridIdFor(rest, scheme, options);
+  if (given !== undefined && given !== gridId) {
+    throw new ParamsError(
+      'grid_id',
+      `is ${JSON.stringify(given)}, but the params hash to ${gridId} under ${scheme}`,
     );
+  }
+  return { grid_id: gridId, scheme, canonical: canonicalParamsText(rest, scheme, options) };
+}
+
+/** See {@link gridIdentity}. */
+export interface GridIdentity {
+  readonly grid_id: string;
+  readonly scheme: GridIdScheme;
+  /** The exact text the scheme hashed. */
+  readonly canonical: string;
+  /** runlake's `params.json` record (runlake's scheme only). */
+  readonly record?: GridRecord;
+}
+
+/**
+ * The canonical text, under `scheme`, of the params a stored `params.json` holds: runlake's
+ * record or exp_engine's raw params (without the `grid_id` lineage B stores beside them).
+ */
+function storedCanonical(
+  text: string,
+  file: string,
+  scheme: GridIdScheme,
+  options: CanonicalizeOptions,
+): string {
+  try {
+    const value = (scheme === 'runlake' ? JSON.parse(text) : parsePythonJson(text)) as Record<
+      string,
+      unknown
+    >;
+    const isRecord = typeof value.params_hash === 'string' && value.params !== undefined;
+    const { grid_id: _, ...params } = (isRecord ? value.params : value) as Params;
+    return canonicalParamsText(params, scheme, options);
+  } catch (error) {
+    throw new LakeMetadataError(file, `cannot be compared with new params: ${(error as Error).message}`);
   }
 }
 
 /**
- * Stores `grids/grid_id=<id>/params.json` once. Writing identical params again is a no-op; params
- * with a different full hash under the same 8-character id raise a {@link GridIdCollisionError}.
- * Safe under concurrent writers: the file is created with link(), which never replaces a file.
+ * Throws a {@link GridIdCollisionError} when the lake already holds different params under this
+ * grid's id: the stored params (whoever wrote them) and the incoming ones are compared as the
+ * scheme canonicalizes them, never by a hash one of them may lack. Read-only, so a writer can
+ * check before it writes anything.
+ *
+ * @example
+ * ```ts
+ * await assertNoCollision('lake', gridIdentity(params));
+ * ```
+ */
+export async function assertNoCollision(
+  baseOut: string,
+  grid: GridIdentity | GridRecord,
+  options: CanonicalizeOptions = {},
+): Promise<void> {
+  const identity = 'canonical' in grid ? grid : gridIdentity(grid.params, 'runlake');
+  const file = lakePaths(baseOut).gridParams(identity.grid_id);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw fileSystemError(error, file, 'read');
+  }
+  const stored = storedCanonical(text, file, identity.scheme, options);
+  if (stored !== identity.canonical) {
+    throw new GridIdCollisionError(identity.grid_id, stored, identity.canonical, file);
+  }
+}
+
+/**
+ * Stores `grids/grid_id=<id>/params.json` once. Writing the same params again is a no-op; other
+ * params under the same id raise a {@link GridIdCollisionError}. Under runlake's scheme the file
+ * is runlake's record; under exp_engine's it is what exp_engine wrote there (the raw params,
+ * `json.dump(params, indent=2, sort_keys=True)`), so its own tools and the lake's older grids
+ * stay alike. Safe under concurrent writers: the file is created with link(), which never
+ * replaces a file.
  *
  * @example
  * ```ts
@@ -141,17 +228,25 @@ export async function assertNoCollision(baseOut: string, record: GridRecord): Pr
 export async function writeGridParams(
   baseOut: string,
   params: Params,
-  options: CanonicalizeOptions = {},
+  options: CanonicalizeOptions & { readonly scheme?: GridIdScheme } = {},
 ): Promise<{ record: GridRecord; created: boolean }> {
-  const record = gridRecord(params, options);
+  const identity = gridIdentity(params, options.scheme, options);
+  const record: GridRecord = identity.record ?? {
+    grid_id: identity.grid_id,
+    params_hash: '',
+    params: JSON.parse(JSON.stringify(params)) as Record<string, CanonicalValue>,
+  };
+  const content = identity.record
+    ? `${JSON.stringify(identity.record, null, 2)}\n`
+    : pythonJsonDumps(params as PythonJsonValue, { indent: 2 });
   const paths = lakePaths(baseOut);
-  const target = paths.gridParams(record.grid_id);
-  await assertNoCollision(baseOut, record);
-  if (await readGridRecord(baseOut, record.grid_id)) return { record, created: false };
+  const target = paths.gridParams(identity.grid_id);
+  await assertNoCollision(baseOut, identity, options);
+  if (await exists(target)) return { record, created: false };
 
   await mkdir(paths.staging, { recursive: true });
   const temp = stagingPath(paths, '-params.json');
-  await writeAndSync(temp, `${JSON.stringify(record, null, 2)}\n`);
+  await writeAndSync(temp, content);
   try {
     await mkdir(path.dirname(target), { recursive: true });
     await link(temp, target);
@@ -160,18 +255,31 @@ export async function writeGridParams(
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     // Another writer created it between our check and our link: same params or a collision.
-    await assertNoCollision(baseOut, record);
+    await assertNoCollision(baseOut, identity, options);
     return { record, created: false };
   } finally {
     await unlink(temp).catch(() => {});
   }
 }
 
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw fileSystemError(error, file, 'read');
+  }
+}
+
 /**
  * Every grid record in the lake, sorted by grid id. A `params.json` another tool wrote (exp_engine
- * stores the raw params, sometimes with their `grid_id`: an object without `params_hash`) is read
- * as the params of the grid its directory names, with an empty `params_hash`; `runlake validate`
- * still reports it. Anything else that is not runlake's record is refused, naming the file.
+ * stores the raw params, sometimes with their `grid_id`: an object without `params_hash`, possibly
+ * holding `NaN` or integers beyond 2^53 as Python's `json` writes them) is read as the params of
+ * the grid its directory names, with an empty `params_hash`; `runlake validate` still reports it.
+ * A grid with no `params.json` whose datasets use exp_engine's oldest layout
+ * (`algo=…/accountant=…/…/grid_id=…/seed=…`) gets the params its directory names spell out.
+ * Anything else that is not runlake's record is refused, naming the file.
  *
  * @example
  * ```ts
@@ -184,26 +292,89 @@ export async function listGridRecords(baseOut: string): Promise<GridRecord[]> {
   try {
     entries = await readdir(paths.grids);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw fileSystemError(error, paths.grids, 'list');
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fileSystemError(error, paths.grids, 'list');
+    entries = [];
   }
   const ids = entries
     .filter((e) => e.startsWith('grid_id='))
     .map((e) => e.slice('grid_id='.length))
     .sort();
-  const records = await Promise.all(ids.map((id) => readListedGridRecord(baseOut, id)));
-  return records.filter((r): r is GridRecord => r !== undefined);
+  const records = (await Promise.all(ids.map((id) => readListedGridRecord(baseOut, id)))).filter(
+    (r): r is GridRecord => r !== undefined,
+  );
+  const known = new Set(records.map((r) => r.grid_id));
+  for (const [gridId, params] of await partitionPathParams(paths.root)) {
+    if (!known.has(gridId)) records.push({ grid_id: gridId, params_hash: '', params });
+  }
+  return records.sort((a, b) => (a.grid_id < b.grid_id ? -1 : a.grid_id > b.grid_id ? 1 : 0));
 }
 
 async function readListedGridRecord(baseOut: string, gridId: string): Promise<GridRecord | undefined> {
   const file = lakePaths(baseOut).gridParams(gridId);
-  const value = await readJsonMetadata(file);
-  if (value === undefined) return undefined;
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw fileSystemError(error, file, 'read');
+  }
+  const text = decodeUtf8Strict(bytes, file);
+  let value: unknown;
+  try {
+    value = parseJsonText(text, file);
+  } catch (error) {
+    // exp_engine's json.dump writes NaN and Infinity, which JSON.parse refuses.
+    try {
+      value = plainJsonValue(parsePythonJson(text));
+    } catch {
+      throw error;
+    }
+  }
   const problem = gridRecordProblem(value, gridId);
   if (problem === undefined) return value as GridRecord;
   if (objectProblem(value) === undefined && !Object.hasOwn(value as object, 'params_hash')) {
-    const { grid_id: _, ...params } = value as Record<string, CanonicalValue>;
+    const { grid_id: _, ...params } = plainJsonValue(parsePythonJson(text)) as Record<string, CanonicalValue>;
     return { grid_id: gridId, params_hash: '', params };
   }
   throw new LakeMetadataError(file, problem);
+}
+
+/**
+ * Grid params spelled by partition directories above `grid_id=` (exp_engine's oldest layout), for
+ * the `events` and `seeds` datasets. Standard lakes (`grid_id=` first) cost one directory listing.
+ */
+async function partitionPathParams(root: string): Promise<Map<string, Record<string, CanonicalValue>>> {
+  const found = new Map<string, Record<string, CanonicalValue>>();
+  const walk = async (directory: string, params: Record<string, CanonicalValue>, depth: number) => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(directory, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const eq = entry.name.indexOf('=');
+      if (!entry.isDirectory() || eq <= 0) continue;
+      const [[key, raw]] = parsePartitionPath(entry.name) as [[string, string | null]];
+      if (key === 'grid_id') {
+        if (depth > 0 && raw !== null && !found.has(raw)) found.set(raw, params);
+      } else if (depth < 16) {
+        await walk(
+          path.join(directory, entry.name),
+          { ...params, [key]: partitionParamValue(raw) },
+          depth + 1,
+        );
+      }
+    }
+  };
+  for (const dataset of ['events', 'seeds']) await walk(path.join(root, dataset), Object.create(null), 0);
+  return found;
+}
+
+/** A directory value as the param it stood for: numbers and booleans typed, the Hive default null. */
+function partitionParamValue(raw: string | null): CanonicalValue {
+  if (raw === null) return null;
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  if (/^-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?$/.test(raw) && Number.isFinite(Number(raw))) return Number(raw);
+  return raw;
 }

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { columnTypeSql, quoteIdentifier, quoteLiteral } from './column-types.js';
+import type { GridIdSetting } from './grid-id-setting.js';
 import type { Lake } from './lake.js';
 import { parsePartitionPath } from './partition-path.js';
 import { listParquetFiles } from './write-rows.js';
@@ -32,6 +33,8 @@ export interface LakeInfo {
   readonly baseOut: string;
   /** Parameter records under `grids/`. */
   readonly grids: number;
+  /** How grid ids are computed in this lake (sweep lakes), and how runlake knows. */
+  readonly gridIdScheme?: GridIdSetting;
   readonly datasets: readonly DatasetInfo[];
 }
 
@@ -87,5 +90,10 @@ export async function lakeInfo(lake: Lake): Promise<LakeInfo> {
     });
   }
   const [grids] = await lake.query('SELECT count(*)::BIGINT AS n FROM grids');
-  return { baseOut: lake.paths.root, grids: Number(grids?.n ?? 0), datasets };
+  return {
+    baseOut: lake.paths.root,
+    grids: Number(grids?.n ?? 0),
+    ...(lake.gridIdSetting ? { gridIdScheme: lake.gridIdSetting } : {}),
+    datasets,
+  };
 }

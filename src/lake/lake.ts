@@ -27,13 +27,14 @@ import { discoverDataset } from './discover.js';
 import { queryObjects, withStagingConnection } from './duckdb.js';
 import { recordLakeEnumValues } from './enum-domain.js';
 import { EnumValueError, RunlakeError, SqlError } from './errors.js';
+import { type GridIdSetting, recordDetectedGridIdScheme } from './grid-id-setting.js';
 import { type GridRecord, listGridRecords } from './grids.js';
 import { type LakePaths, lakePaths } from './layout.js';
 import { type DatasetManifest, manifestExists, readManifest } from './manifest.js';
 import { parquetFileError } from './parquet-file-error.js';
 import { type PartitionValue, partitionPrefixDirectory } from './partition-path.js';
 import type { Row } from './row-batch.js';
-import { resolveLakeSchemaSet, type SchemaSet } from './schema-set.js';
+import { resolveLakeSchemaSet, type SchemaSet, SWEEP_SCHEMA_SET } from './schema-set.js';
 import {
   negativeRegretSummarySql,
   regretAnalysisSql,
@@ -153,6 +154,11 @@ const SWEEP_VIEW_SOURCES = ['events', 'seeds'] as const;
  */
 export class Lake {
   #viewProblems: ViewProblem[] = [];
+  /**
+   * The lake's grid-id scheme, for sweep lakes (recorded, or detected from its `params.json`
+   * files when opened, and then recorded); `undefined` for other schema sets.
+   */
+  gridIdSetting: GridIdSetting | undefined;
   readonly #datasets = new Map<string, LakeDataset>();
   /** Datasets pinned to a version (time travel), resolved at open. */
   readonly #pins = new Map<string, number>();
@@ -802,6 +808,8 @@ export async function openLake(baseOut: string, options: OpenLakeOptions = {}): 
   );
   try {
     await lake.refresh();
+    if (schemaSet.name === SWEEP_SCHEMA_SET.name)
+      lake.gridIdSetting = await recordDetectedGridIdScheme(paths);
     if (options.version || options.asOf) await lake.pin(options.version, options.asOf);
   } catch (error) {
     lake.close();

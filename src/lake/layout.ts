@@ -39,6 +39,8 @@ export function lakePaths(baseOut: string) {
     /** Where part files removed by a commit wait until `vacuum` (time travel reads them there). */
     trash: (name: string) => path.join(meta, 'trash', name),
     convertLedger: path.join(meta, 'convert-ledger.jsonl'),
+    /** The lake's grid-id scheme (see `grid-id-setting.ts`). */
+    gridIdSetting: path.join(meta, 'grid-id.json'),
   };
 }
 

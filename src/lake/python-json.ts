@@ -243,6 +243,39 @@ export function pythonFloatRepr(x: number): string {
   return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 
+/**
+ * A value of {@link parsePythonJson} as plain JSON for display and SQL: floats as numbers, an
+ * integer beyond 2^53 as its digits (a string, so none is silently rounded), NaN and ±Infinity as
+ * the strings `json.dumps` writes for them.
+ *
+ * @example
+ * ```ts
+ * plainJsonValue(parsePythonJson('{"a": 1.0, "b": NaN}')); // { a: 1, b: 'NaN' }
+ * ```
+ */
+export function plainJsonValue(value: PythonJsonValue): CanonicalJson {
+  if (value instanceof PythonFloat) return value.value;
+  if (typeof value === 'bigint')
+    return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (typeof value === 'number') return Number.isFinite(value) ? value : pythonFloatRepr(value);
+  if (Array.isArray(value)) return value.map(plainJsonValue);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, CanonicalJson> = Object.create(null);
+    for (const [key, member] of Object.entries(value)) out[key] = plainJsonValue(member);
+    return out;
+  }
+  return value;
+}
+
+/** A plain JSON value (what `JSON.parse` returns). */
+export type CanonicalJson =
+  | null
+  | boolean
+  | number
+  | string
+  | CanonicalJson[]
+  | { [key: string]: CanonicalJson };
+
 /** Options for {@link pythonJsonDumps}: the `json.dumps` arguments exp_engine used. */
 export interface PythonDumpsOptions {
   /** `indent=n`: newlines and n spaces per level, `', '`→`','` and `': '` separators. */
@@ -277,10 +310,12 @@ export function pythonJsonDumps(value: PythonJsonValue, options: PythonDumpsOpti
     if (v instanceof PythonFloat) return pythonFloatRepr(v.value);
     if (typeof v === 'number') return Number.isSafeInteger(v) ? String(v) : pythonFloatRepr(v);
     const items: string[] = Array.isArray(v)
-      ? v.map((item) => write(item, level + 1))
-      : orderedKeys(v, sortKeys).map(
-          (key) => `${pythonJsonString(key)}${keySeparator}${write(v[key] as PythonJsonValue, level + 1)}`,
-        );
+      ? v.map((item) => (item === undefined ? 'null' : write(item, level + 1)))
+      : orderedKeys(v, sortKeys)
+          .filter((key) => v[key] !== undefined)
+          .map(
+            (key) => `${pythonJsonString(key)}${keySeparator}${write(v[key] as PythonJsonValue, level + 1)}`,
+          );
     const [open, close] = Array.isArray(v) ? ['[', ']'] : ['{', '}'];
     if (items.length === 0) return `${open}${close}`;
     if (indent === undefined) return `${open}${items.join(itemSeparator)}${close}`;

@@ -1,6 +1,11 @@
 import { type ColumnType, columnTypeSql, inferValueType, t, unifyTypes } from './column-types.js';
 import { PartitionValueError, RowValidationError } from './errors.js';
-import { formatPartitionValue, type PartitionValue, partitionDirectory } from './partition-path.js';
+import {
+  formatPartitionValue,
+  HIVE_NULL_PARTITION,
+  type PartitionValue,
+  partitionDirectory,
+} from './partition-path.js';
 
 /** One row as a caller hands it in: column name to value. */
 export type Row = Readonly<Record<string, unknown>>;
@@ -14,6 +19,11 @@ export interface PartitionSource {
   readonly defaultValue?: PartitionValue;
   /** When set, every row that carries the key must agree with it. */
   readonly fixedValue?: PartitionValue;
+  /**
+   * A row without a value goes to the Hive default partition (`key=__HIVE_DEFAULT_PARTITION__`,
+   * read back as NULL) instead of being refused, as pandas/pyarrow (and so exp_engine) write it.
+   */
+  readonly nullable?: boolean;
 }
 
 /** A data column of a batch, with the type inferred over all rows. */
@@ -132,6 +142,11 @@ export function buildRowBatch(
       for (let k = 0; k < partitionSources.length; k++) {
         const source = partitionSources[k] as PartitionSource;
         let value = previousRaw[k];
+        if ((value === undefined || value === null) && source.nullable) {
+          text.push(HIVE_NULL_PARTITION);
+          tupleKey += `${HIVE_NULL_PARTITION}\u0000`;
+          continue;
+        }
         if (value === undefined || value === null) {
           fail(r, source.name, 'partition key is missing (and no default was given)');
         }

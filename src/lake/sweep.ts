@@ -1,9 +1,15 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { CanonicalizeOptions, Params } from './canonical-params.js';
 import { type DatasetDefinition, EVENTS_DATASET, SEEDS_DATASET } from './dataset.js';
-import { ParamsError } from './errors.js';
-import { assertNoCollision, gridRecord, writeGridParams } from './grids.js';
+import { discoverPartitionLayout } from './discover.js';
+import { DatasetLayoutError, ParamsError } from './errors.js';
+import type { GridIdScheme } from './grid-id-scheme.js';
+import { recordGridIdSetting, resolveGridIdScheme } from './grid-id-setting.js';
+import { assertNoCollision, gridIdentity, writeGridParams } from './grids.js';
+import { lakePaths } from './layout.js';
+import { readManifest } from './manifest.js';
 import type { PartitionValue } from './partition-path.js';
+import { PythonFloat } from './python-json.js';
 import type { Row } from './row-batch.js';
 import { writeQuery } from './write-query.js';
 import { type WriteOptions, type WriteResult, writeRows } from './write-rows.js';
@@ -14,22 +20,45 @@ export interface SweepWriteOptions
     Pick<WriteOptions, 'float32Columns' | 'fileStem'> {
   /**
    * Params to add as partition directories before `grid_id`/`seed`, in this order (exp_engine's
-   * older `algo=/accountant=/gamma_bar=/…/grid_id=/seed=` layout). Fixed by a dataset's first write.
+   * older `algo=/accountant=/gamma_bar=/…/grid_id=/seed=` layout). Fixed by a dataset's first
+   * write; a dataset that already has files keeps the layout it has on disk.
    */
   readonly partitionByParams?: readonly string[];
+  /**
+   * The grid-id scheme. Defaults to the lake's (recorded, else detected from its `params.json`
+   * files, else runlake's); a scheme that contradicts the lake's is refused.
+   */
+  readonly gridIdScheme?: GridIdScheme;
 }
 
 /** A write into a sweep dataset, with the grid id the params hash to. */
 export interface SweepWriteResult extends WriteResult {
+  /** The grid id of the params (`''` when the rows carried their own ids and no params came). */
   readonly gridId: string;
 }
 
 /**
+ * exp_engine's regret normalisation, applied to every event write: `regret` takes `cum_regret`,
+ * else `regret_increment`, where a row lacks it, and `cum_regret` takes `regret`. Summaries then
+ * average the cumulative curve whichever column a runner logged.
+ */
+const REGRET_FILLS = [
+  { column: 'regret', from: ['cum_regret', 'regret_increment'] },
+  { column: 'cum_regret', from: ['regret'] },
+] as const;
+
+/**
  * Writes event-level rows of one grid to `<baseOut>/events/grid_id=…/seed=…/part-<uuid>.parquet`
- * and records the params once in `<baseOut>/grids/grid_id=…/params.json`.
+ * and records the params once in `<baseOut>/grids/grid_id=…/params.json`, the way exp_engine's
+ * `write_event_rows` does, in the lake's grid-id scheme and partition layout:
  *
- * Each row's `seed` is its partition (falling back to `params.seed`). A row may repeat the params
- * (the exp_engine `{**params, seed, …}` style); a `grid_id` in a row must match the params'.
+ * - Each row's `seed` is its partition (falling back to `params.seed`); when no row has one, the
+ *   rows go to the Hive default partition (`seed=__HIVE_DEFAULT_PARTITION__`, read as NULL).
+ * - A row may repeat the params (the exp_engine `{**params, seed, …}` style); a `grid_id` in a row
+ *   must match the params'. Without params (`undefined` or `{}`), each row's own `grid_id` is its
+ *   partition and no `params.json` is written.
+ * - `regret`/`cum_regret` are normalised as exp_engine does (see {@link REGRET_FILLS}).
+ * - No rows: nothing is written, not even `params.json`.
  *
  * @example
  * ```ts
@@ -40,15 +69,18 @@ export interface SweepWriteResult extends WriteResult {
 export function writeEventRows(
   rows: readonly Row[],
   baseOut: string,
-  params: Params,
+  params?: Params,
   options: SweepWriteOptions = {},
 ): Promise<SweepWriteResult> {
-  return writeSweep(baseOut, params, options, (o) => writeRows(baseOut, EVENTS_DATASET, rows, o));
+  return writeSweep(baseOut, EVENTS_DATASET, params, options, rows, (o) =>
+    writeRows(baseOut, EVENTS_DATASET, rows, { ...o, fillColumns: REGRET_FILLS }),
+  );
 }
 
 /**
  * Writes seed-level summary rows of one grid to `<baseOut>/seeds/grid_id=…/seed=…/`, like
- * {@link writeEventRows}.
+ * {@link writeEventRows} (without the regret normalisation, as exp_engine). In a lake exp_engine
+ * wrote, `seeds` is partitioned by `grid_id` alone, and the seed stays a column.
  *
  * @example
  * ```ts
@@ -58,10 +90,12 @@ export function writeEventRows(
 export function writeSeedRows(
   rows: readonly Row[],
   baseOut: string,
-  params: Params,
+  params?: Params,
   options: SweepWriteOptions = {},
 ): Promise<SweepWriteResult> {
-  return writeSweep(baseOut, params, options, (o) => writeRows(baseOut, SEEDS_DATASET, rows, o));
+  return writeSweep(baseOut, SEEDS_DATASET, params, options, rows, (o) =>
+    writeRows(baseOut, SEEDS_DATASET, rows, o),
+  );
 }
 
 /**
@@ -84,40 +118,79 @@ export function writeSweepQuery(
   params: Params,
   options: SweepWriteOptions = {},
 ): Promise<SweepWriteResult> {
-  return writeSweep(baseOut, params, options, (o) => writeQuery(baseOut, dataset, connection, select, o));
+  return writeSweep(baseOut, dataset, params, options, undefined, (o) =>
+    writeQuery(baseOut, dataset, connection, select, o),
+  );
 }
 
 async function writeSweep(
   baseOut: string,
-  params: Params,
+  dataset: DatasetDefinition,
+  params: Params | undefined,
   options: SweepWriteOptions,
+  rows: readonly Row[] | undefined,
   write: (options: WriteOptions) => Promise<WriteResult>,
 ): Promise<SweepWriteResult> {
-  const record = gridRecord(params, options);
-  const extraKeys = options.partitionByParams ?? [];
-  const fixed: Record<string, PartitionValue> = { grid_id: record.grid_id };
-  for (const key of extraKeys) fixed[key] = scalarParam(params, key);
-  const seed = params.seed;
+  const paths = lakePaths(baseOut);
+  if (rows?.length === 0)
+    return { dataset: dataset.name, rowCount: 0, files: [], skippedFiles: 0, gridId: '' };
+  const setting = await resolveGridIdScheme(paths, options.gridIdScheme);
+  const hasParams = params !== undefined && Object.keys(params).length > 0;
+  const grid = hasParams ? gridIdentity(params, setting.scheme, options) : undefined;
+  const seed = params?.seed;
   if (seed !== undefined && !(typeof seed === 'bigint' || Number.isSafeInteger(seed))) {
     throw new ParamsError('seed', `${JSON.stringify(seed)} is not an integer`);
   }
+  // Follow the layout the dataset already has on disk (exp_engine's seeds by grid_id alone, its
+  // ten-key layout); a new dataset gets the definition's, with any extra keys first.
+  const onDisk =
+    (await readManifest(paths, dataset.name))?.partitionBy ?? (await discoverPartitionLayout(paths, dataset));
+  const extraKeys = onDisk ? [] : (options.partitionByParams ?? []);
+  const asked = [...(options.partitionByParams ?? []), ...dataset.partitionBy.map((k) => k.name)].join('/');
+  if (onDisk && options.partitionByParams && onDisk.map((k) => k.name).join('/') !== asked) {
+    throw new DatasetLayoutError(
+      dataset.name,
+      `the dataset is partitioned as ${onDisk.map((k) => k.name).join('/')}, this write asks for ${asked}; ` +
+        'leave out partitionByParams to follow the layout on disk',
+    );
+  }
+  const fixed: Record<string, PartitionValue> = grid ? { grid_id: grid.grid_id } : {};
+  for (const key of extraKeys) fixed[key] = scalarParam(params ?? {}, key);
+  const defaults: Record<string, PartitionValue> = seed === undefined ? {} : { seed: seed as PartitionValue };
+  for (const key of onDisk ?? []) {
+    const value = params?.[key.name];
+    if (key.name !== 'grid_id' && key.name !== 'seed' && value !== undefined && value !== null)
+      defaults[key.name] = scalarParam(params ?? {}, key.name);
+  }
+  const seedless = rows !== undefined && seed === undefined && rows.every((r) => r.seed == null);
   // Check for a collision before any file is written; the record itself goes last, so a refused
   // batch of rows leaves no trace.
-  await assertNoCollision(baseOut, record);
+  if (grid) await assertNoCollision(baseOut, grid, options);
   const result = await write({
     partitionFixed: fixed,
-    partitionDefaults: seed === undefined ? {} : { seed: seed as PartitionValue },
+    partitionDefaults: defaults,
     extraPartitionKeys: extraKeys,
+    layout: onDisk && sameKeys(onDisk, dataset) ? undefined : onDisk,
+    nullablePartitions: seedless ? ['seed'] : [],
     float32Columns: options.float32Columns,
     fileStem: options.fileStem,
   });
-  await writeGridParams(baseOut, params, options);
-  return { ...result, gridId: record.grid_id };
+  if (result.rowCount > 0 || result.skippedFiles > 0) {
+    if (params && grid) await writeGridParams(baseOut, params, { ...options, scheme: setting.scheme });
+    await recordGridIdSetting(paths, setting);
+  }
+  return { ...result, gridId: grid?.grid_id ?? '' };
+}
+
+/** True when a layout on disk is the definition's own (no need to override it). */
+function sameKeys(layout: ReadonlyArray<{ name: string }>, dataset: DatasetDefinition): boolean {
+  return layout.map((k) => k.name).join('/') === dataset.partitionBy.map((k) => k.name).join('/');
 }
 
 function scalarParam(params: Params, key: string): PartitionValue {
   const value = params[key];
   if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'bigint') return value;
+  if (value instanceof PythonFloat) return value.value;
   if (typeof value === 'number' && Number.isFinite(value)) return value;
   throw new ParamsError(
     key,

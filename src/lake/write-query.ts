@@ -16,7 +16,12 @@ import {
   RowValidationError,
 } from './errors.js';
 import { lakePaths } from './layout.js';
-import { formatPartitionValue, type PartitionValue, partitionDirectory } from './partition-path.js';
+import {
+  formatPartitionValue,
+  HIVE_NULL_PARTITION,
+  type PartitionValue,
+  partitionDirectory,
+} from './partition-path.js';
 import type { PartitionSource } from './row-batch.js';
 import { claimLakeSchema } from './schema-set.js';
 import {
@@ -164,10 +169,16 @@ async function partitionExpression(
   fail: (column: string, reason: string) => never,
 ): Promise<string> {
   const fallback = source.defaultValue ?? source.fixedValue;
+  const fallbackText =
+    fallback === undefined
+      ? source.nullable
+        ? HIVE_NULL_PARTITION
+        : undefined
+      : formatPartitionValue(source.name, fallback);
   if (columnType === undefined) {
-    if (fallback === undefined)
+    if (fallbackText === undefined)
       return fail(source.name, 'partition key is missing: no such column and no default');
-    return quoteLiteral(formatPartitionValue(source.name, fallback));
+    return quoteLiteral(fallbackText);
   }
   if (!TEXT_EXACT_KINDS.has(source.type.kind) || !isAssignable(columnType, source.type)) {
     return fail(
@@ -177,10 +188,10 @@ async function partitionExpression(
   }
   const column = quoteIdentifier(source.name);
   const text =
-    fallback === undefined
+    fallbackText === undefined
       ? `CAST(${column} AS VARCHAR)`
-      : `coalesce(CAST(${column} AS VARCHAR), ${quoteLiteral(formatPartitionValue(source.name, fallback))})`;
-  if (fallback === undefined) {
+      : `coalesce(CAST(${column} AS VARCHAR), ${quoteLiteral(fallbackText)})`;
+  if (fallbackText === undefined) {
     const nulls = await countRows(connection, table, `${column} IS NULL`);
     if (nulls.count > 0)
       fail(

@@ -45,6 +45,23 @@ export interface WriteOptions {
    * dataset fixes its layout; later writes must use the same keys.
    */
   readonly extraPartitionKeys?: readonly string[];
+  /**
+   * The partition layout the dataset already has on disk, to follow instead of the definition's
+   * (a lake another tool wrote: exp_engine's `seeds` by `grid_id` alone, or its ten-key layout).
+   * A key of the definition missing from it is stored as a column; a key it adds takes its value
+   * from each row, else `partitionDefaults`/`partitionFixed`, else the Hive default partition.
+   * Replaces `extraPartitionKeys`.
+   */
+  readonly layout?: ReadonlyArray<{ readonly name: string; readonly type: ColumnType }>;
+  /** Keys of the definition whose missing values go to the Hive default partition (NULL). */
+  readonly nullablePartitions?: readonly string[];
+  /**
+   * Columns filled from others where a row has no value (null, undefined or NaN), in order: each
+   * takes the first of `from` the row has. A filled column is added when any of them exists in
+   * the batch. exp_engine's regret normalisation is `regret` ← `cum_regret`, `regret_increment`,
+   * then `cum_regret` ← `regret`. Done while staging, without copying rows.
+   */
+  readonly fillColumns?: ReadonlyArray<{ readonly column: string; readonly from: readonly string[] }>;
   /** Columns to store as float32 (`'all'` for every floating column). */
   readonly float32Columns?: Iterable<string> | 'all';
   /**
@@ -107,17 +124,18 @@ export async function writeRows(
       })
     : undefined;
   const float32 = options.float32Columns;
-  const batch = buildRowBatch(dataset.name, rows, sources, {
+  const built = buildRowBatch(dataset.name, rows, sources, {
     float32Columns: float32 === 'all' ? 'all' : float32 ? new Set(float32) : undefined,
     declaredTypes: declared,
   });
   if (rows.length === 0) return { dataset: dataset.name, rowCount: 0, files: [], skippedFiles: 0 };
+  const { batch, fillValue } = applyFills(built, rows, options.fillColumns ?? []);
 
   return withStagingConnection(async (connection) => {
     // Typed datasets stage every declared column, so each file carries the whole schema with
     // its declared types; open datasets stage the columns the rows hold.
     const loaded = batch.columns.filter((c) => c.type.kind !== 'null');
-    const table = await loadStageTable(connection, batch, loaded);
+    const table = await loadStageTable(connection, batch, loaded, fillValue);
     try {
       await enforceRowChecks(connection, dataset, table, new Set(loaded.map((c) => c.name)));
       await claimLakeSchema(paths, dataset);
@@ -240,10 +258,74 @@ export function replacedFiles(target: ReplaceTarget) {
 }
 
 /**
+ * Adds the batch columns {@link WriteOptions.fillColumns} creates and widens their types to their
+ * sources', and returns how to read each filled column's value for a row.
+ */
+function applyFills(
+  built: RowBatch,
+  rows: readonly Row[],
+  fills: NonNullable<WriteOptions['fillColumns']>,
+): { batch: RowBatch; fillValue: Map<string, (row: number) => unknown> } {
+  const fillValue = new Map<string, (row: number) => unknown>();
+  const batch = { ...built, columns: [...built.columns] };
+  const missing = (v: unknown) => v === undefined || v === null || (typeof v === 'number' && Number.isNaN(v));
+  for (const { column, from } of fills) {
+    const columns = new Map(batch.columns.map((c) => [c.name, c]));
+    const sources = from.filter((name) => columns.has(name));
+    if (sources.length === 0) continue;
+    let target = columns.get(column);
+    if (!target) {
+      target = { name: column, type: t.null, nonNullCount: 0 };
+      batch.columns.push(target);
+    }
+    for (const name of sources) {
+      const merged = unifyTypes(target.type, (columns.get(name) as BatchColumn).type);
+      if (!merged)
+        throw new SchemaConflictError(
+          batch.dataset,
+          column,
+          columnTypeSql(target.type),
+          columnTypeSql((columns.get(name) as BatchColumn).type),
+        );
+      target.type = merged;
+      target.nonNullCount = Math.max(target.nonNullCount, (columns.get(name) as BatchColumn).nonNullCount);
+    }
+    const read = [column, ...sources].map(
+      (name) => fillValue.get(name) ?? ((r: number) => (rows[r] as Row)[name]),
+    );
+    fillValue.set(column, (r) => {
+      for (const get of read) {
+        const value = get(r);
+        if (!missing(value)) return value;
+      }
+      return null;
+    });
+  }
+  return { batch, fillValue };
+}
+
+/**
  * How each partition key of a write gets its value: the extra keys from the params first, then
  * the dataset's own, with the defaults and fixed values the options give.
  */
 export function partitionSources(dataset: DatasetDefinition, options: WriteOptions): PartitionSource[] {
+  const nullable = new Set(options.nullablePartitions ?? []);
+  if (options.layout) {
+    return options.layout.map((key): PartitionSource => {
+      const own = dataset.partitionBy.find((k) => k.name === key.name);
+      const given = options.partitionFixed?.[key.name] ?? options.partitionDefaults?.[key.name];
+      // A value of another type widens the key (BIGINT → DOUBLE) when the manifest is reconciled.
+      const widened =
+        given === undefined ? key.type : (unifyTypes(key.type, partitionValueType(given)) ?? key.type);
+      return {
+        name: key.name,
+        type: own?.type ?? widened,
+        defaultValue: options.partitionDefaults?.[key.name],
+        fixedValue: options.partitionFixed?.[key.name],
+        nullable: !own || nullable.has(key.name),
+      };
+    });
+  }
   const extra = (options.extraPartitionKeys ?? []).map((name): PartitionSource => {
     const value = options.partitionFixed?.[name];
     if (value === undefined) {
@@ -260,6 +342,7 @@ export function partitionSources(dataset: DatasetDefinition, options: WriteOptio
       type: key.type,
       defaultValue: options.partitionDefaults?.[key.name],
       fixedValue: options.partitionFixed?.[key.name],
+      nullable: nullable.has(key.name),
     }),
   );
   return [...extra, ...own];
@@ -396,6 +479,7 @@ async function loadStageTable(
   connection: DuckDBConnection,
   batch: RowBatch,
   columns: readonly BatchColumn[],
+  fillValue: ReadonlyMap<string, (row: number) => unknown>,
 ): Promise<string> {
   const table = `stage_${randomUUID().replaceAll('-', '')}`;
   const { rows, partitionOfRow, partitions } = batch;
@@ -413,7 +497,10 @@ async function loadStageTable(
   try {
     await appendColumns(connection, table, rows.length, [
       ...(indexed ? [{ type: t.float64, valueAt: (r: number) => partitionOfRow[r] }] : []),
-      ...columns.map(({ name, type }) => ({ type, valueAt: (r: number) => (rows[r] as Row)[name] })),
+      ...columns.map(({ name, type }) => ({
+        type,
+        valueAt: fillValue.get(name) ?? ((r: number) => (rows[r] as Row)[name]),
+      })),
       ...(definitions.length ? [] : [{ type: t.null, valueAt: () => null }]),
     ]);
   } catch (error) {
