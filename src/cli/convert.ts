@@ -9,6 +9,7 @@ import {
   type Granularity,
   rollupCsvSweep,
 } from '../ingest/index.js';
+import { GRID_ID_SCHEMES, type GridIdScheme, parseGridIdScheme } from '../lake/index.js';
 import { writeStdout } from './common.js';
 import { renderTable } from './output.js';
 import { commaList, positiveInteger } from './parse.js';
@@ -22,7 +23,17 @@ interface SweepCliOptions {
   paramColumns?: string[];
   partitionByParams?: string[];
   copySeedRows?: boolean;
+  gridIdScheme?: GridIdScheme;
   progress: boolean;
+}
+
+/** `--grid-id-scheme`: one of the known schemes, else a usage error naming them. */
+function gridIdSchemeArgument(value: string): GridIdScheme {
+  try {
+    return parseGridIdScheme(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 interface ConvertCliOptions extends SweepCliOptions {
@@ -129,6 +140,11 @@ function sweepOptions(command: Command): Command {
       'params to add as partition directories before grid_id/seed',
       commaList,
     )
+    .option(
+      '--grid-id-scheme <scheme>',
+      `grid ids for new grids: ${GRID_ID_SCHEMES.join(', ')} (default: the lake's, detected from its params.json files; runlake for a new lake)`,
+      gridIdSchemeArgument,
+    )
     .option('--no-progress', 'no progress bar');
 }
 
@@ -186,6 +202,7 @@ function convertOptions(
     paramColumns: options.paramColumns,
     copySeedRows: options.copySeedRows,
     partitionByParams: options.partitionByParams,
+    gridIdScheme: options.gridIdScheme,
     onProgress: (done: number, total: number, input: ConvertedInput) => {
       if (!bar) return;
       if (!started) {

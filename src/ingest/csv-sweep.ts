@@ -5,14 +5,17 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import {
   type CanonicalizeOptions,
   EVENTS_DATASET,
-  gridRecord,
+  type GridIdScheme,
+  gridIdentity,
   InputFileError,
   lakePaths,
   listFilesNoFollow,
   type Params,
+  PythonFloat,
   quoteIdentifier,
   quoteLiteral,
   RunlakeError,
+  resolveGridIdScheme,
   SEEDS_DATASET,
   withStagingConnection,
   writeSweepQuery,
@@ -33,6 +36,8 @@ export type Granularity = 'event' | 'seed';
 
 /** Options for {@link convertCsvSweep} and {@link rollupCsvSweep}. */
 export interface ConvertOptions extends CanonicalizeOptions {
+  /** The grid-id scheme; defaults to the lake's (see `resolveGridIdScheme`). */
+  readonly gridIdScheme?: GridIdScheme;
   /**
    * `event`: each CSV row is an event (→ `events`); `seed`: one summary row per CSV (→ `seeds`,
    * exp_engine's seed summary), or the CSV's own rows with `copySeedRows` or `paramColumns`.
@@ -249,6 +254,9 @@ async function convertSweep(
   const csvs = await findCsvFiles(root);
   const ledger = await readLedger(baseOut);
   const jobs = Math.max(1, options.jobs ?? 2);
+  // One scheme for the whole run: the lake's (an exp_engine lake keeps exp_engine's ids).
+  const { scheme } = await resolveGridIdScheme(lakePaths(baseOut), options.gridIdScheme);
+  options = { ...options, gridIdScheme: scheme };
   const cache: ResolveCache = { gridDirs: new Map(), paramsJson: new Map() };
 
   // Every input not yet converted is checked before anything is written: a hostile file (a
@@ -475,8 +483,12 @@ async function checkInput(
     }
   }
   try {
-    gridRecord(
-      resolved.seed === undefined ? resolved.params : { ...resolved.params, seed: resolved.seed },
+    gridIdentity(
+      pythonTyped(
+        resolved.seed === undefined ? resolved.params : { ...resolved.params, seed: resolved.seed },
+        resolved.floatKeys,
+      ),
+      options.gridIdScheme,
       options,
     );
   } catch (error) {
@@ -578,8 +590,11 @@ async function convertInput(
             'no seed column, no seed in params.json and none in the file name',
           );
         }
-        const params = seed === undefined ? group.params : { ...group.params, seed };
-        gridIds.push(gridRecord(params, options).grid_id);
+        const params = pythonTyped(
+          seed === undefined ? group.params : { ...group.params, seed },
+          resolved.floatKeys,
+        );
+        gridIds.push(gridIdentity(params, options.gridIdScheme, options).grid_id);
         const [counted] = (
           await connection.runAndReadAll(`SELECT count(*) FROM (${group.select})`)
         ).getRows();
@@ -596,6 +611,7 @@ async function convertInput(
         }
         const result = await writeSweepQuery(dataset, connection, group.select, baseOut, params, {
           volatileKeys: options.volatileKeys,
+          gridIdScheme: options.gridIdScheme,
           partitionByParams: options.partitionByParams,
           fileStem: keys[granularity].slice(0, 20),
         }).catch((error: unknown) => {
@@ -623,19 +639,34 @@ async function convertInput(
 }
 
 /**
+ * The params with each whole number of a float key as a Python float (`gamma_bar` 1.0 from a
+ * directory name `split_1-0`), so exp_engine's grid-id schemes hash it as exp_engine did.
+ */
+function pythonTyped(params: Params, floatKeys: ReadonlySet<string>): Params {
+  if (floatKeys.size === 0) return params;
+  const typed: Record<string, unknown> = { ...params };
+  for (const key of floatKeys) {
+    const value = typed[key];
+    if (typeof value === 'number' && Number.isInteger(value)) typed[key] = new PythonFloat(value);
+  }
+  return typed;
+}
+
+/**
  * A param as a typed SQL literal: an int BIGINT, a float (or a key parsed as one) DOUBLE, a nested
  * value its JSON text.
  */
 function paramLiteral(key: string, value: unknown, floatKeys: ReadonlySet<string>): string {
   if (value === null || value === undefined) return 'NULL';
   if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (value instanceof PythonFloat) return `CAST(${quoteLiteral(String(value.value))} AS DOUBLE)`;
   if (typeof value === 'number') {
     const float = floatKeys.has(key) || !Number.isInteger(value);
     return `CAST(${quoteLiteral(String(value))} AS ${float ? 'DOUBLE' : 'BIGINT'})`;
   }
   if (typeof value === 'bigint') return `CAST(${quoteLiteral(value.toString())} AS HUGEINT)`;
   if (typeof value === 'string') return quoteLiteral(value);
-  return quoteLiteral(JSON.stringify(value));
+  return quoteLiteral(JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? v.toString() : v)));
 }
 
 /** The row params as `literal AS "name"` items, leaving out the names in `except`. */

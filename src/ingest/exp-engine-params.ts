@@ -5,6 +5,7 @@ import {
   decodeUtf8Strict,
   InputFileError,
   type Params,
+  parsePythonJson,
   RunlakeError,
 } from '../lake/index.js';
 
@@ -222,7 +223,8 @@ export async function readParamsFile(file: string, shown: string, kind: 'json' |
   try {
     // The nesting limit first: canonicalizing params recurses.
     assertJsonDepth(text, shown);
-    parsed = JSON.parse(text);
+    // Python's reading: `1.0` stays a float (exp_engine's grid ids tell 1 and 1.0 apart).
+    parsed = parsePythonJson(text);
   } catch (error) {
     if (error instanceof RunlakeError) throw error;
     throw new InputFileError(shown, `is not valid JSON: ${(error as Error).message.split('\n')[0]}`);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ParamsError } from './errors.js';
+import { PythonFloat } from './python-json.js';
 
 /**
  * A JSON value after canonicalization: no undefined, no non-finite numbers, no -0. Objects have a
@@ -194,6 +195,8 @@ function canonicalValue(value: unknown, path: string): CanonicalValue | undefine
   if (value === undefined) return undefined;
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
   if (typeof value === 'number') return canonicalNumber(value, path);
+  // A Python float read from JSON text (`1.0`): runlake's scheme has one number type.
+  if (value instanceof PythonFloat) return canonicalNumber(value.value, path);
   if (typeof value === 'bigint') return bigintToNumber(value, path);
   if (Array.isArray(value)) {
     // JSON has no undefined; inside an array it becomes null, as JSON.stringify does.
