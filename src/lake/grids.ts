@@ -234,7 +234,7 @@ export async function writeGridParams(
   const record: GridRecord = identity.record ?? {
     grid_id: identity.grid_id,
     params_hash: '',
-    params: JSON.parse(JSON.stringify(params)) as Record<string, CanonicalValue>,
+    params: plainJsonValue(params as PythonJsonValue) as Record<string, CanonicalValue>,
   };
   const content = identity.record
     ? `${JSON.stringify(identity.record, null, 2)}\n`

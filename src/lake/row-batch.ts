@@ -167,7 +167,13 @@ export function buildRowBatch(
       if (known === undefined) {
         // Fails here, before any file exists, for a value that cannot name a directory.
         partitionText(r, () =>
-          partitionDirectory(partitionSources.map((p, k) => [p.name, text[k] as string])),
+          partitionDirectory(
+            // The Hive default partition is a valid directory even though no value may spell it.
+            partitionSources.map((p, k) => [
+              p.name,
+              text[k] === HIVE_NULL_PARTITION ? '' : (text[k] as string),
+            ]),
+          ),
         );
         index = partitions.length;
         partitionIndex.set(tupleKey, index);

@@ -142,7 +142,8 @@ async function writeSweep(
     throw new ParamsError('seed', `${JSON.stringify(seed)} is not an integer`);
   }
   // Follow the layout the dataset already has on disk (exp_engine's seeds by grid_id alone, its
-  // ten-key layout); a new dataset gets the definition's, with any extra keys first.
+  // ten-key layout, whose other keys take each row's value, else the params', else the Hive
+  // default partition); a new dataset gets the definition's, extra keys first.
   const onDisk =
     (await readManifest(paths, dataset.name))?.partitionBy ?? (await discoverPartitionLayout(paths, dataset));
   const extraKeys = onDisk ? [] : (options.partitionByParams ?? []);
@@ -159,8 +160,10 @@ async function writeSweep(
   const defaults: Record<string, PartitionValue> = seed === undefined ? {} : { seed: seed as PartitionValue };
   for (const key of onDisk ?? []) {
     const value = params?.[key.name];
-    if (key.name !== 'grid_id' && key.name !== 'seed' && value !== undefined && value !== null)
-      defaults[key.name] = scalarParam(params ?? {}, key.name);
+    if (key.name === 'grid_id' || key.name === 'seed' || value === undefined || value === null) continue;
+    const scalar = scalarParam(params ?? {}, key.name);
+    // A key exp_engine only ever left empty was read as text: its value goes in as text.
+    defaults[key.name] = key.type.kind === 'string' ? String(scalar) : scalar;
   }
   const seedless = rows !== undefined && seed === undefined && rows.every((r) => r.seed == null);
   // Check for a collision before any file is written; the record itself goes last, so a refused
@@ -175,8 +178,9 @@ async function writeSweep(
     float32Columns: options.float32Columns,
     fileStem: options.fileStem,
   });
-  if (result.rowCount > 0 || result.skippedFiles > 0) {
-    if (params && grid) await writeGridParams(baseOut, params, { ...options, scheme: setting.scheme });
+  if ((result.rowCount > 0 || result.skippedFiles > 0) && params && grid) {
+    await writeGridParams(baseOut, params, { ...options, scheme: setting.scheme });
+    // Rows that bring their own ids say nothing about the scheme; params hashed by it do.
     await recordGridIdSetting(paths, setting);
   }
   return { ...result, gridId: grid?.grid_id ?? '' };

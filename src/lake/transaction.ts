@@ -27,7 +27,12 @@ import { fileSystemError } from './fs-errors.js';
 import type { LakePaths } from './layout.js';
 import type { DatasetManifest } from './manifest.js';
 import { readJsonMetadata } from './metadata-file.js';
-import { parsePartitionPath, partitionDirectory } from './partition-path.js';
+import {
+  encodePartitionComponent,
+  HIVE_NULL_PARTITION,
+  parsePartitionPath,
+  partitionDirectory,
+} from './partition-path.js';
 import { listFilesNoFollow } from './walk.js';
 
 /** The record a writer leaves in its staging entry while it publishes and commits. */
@@ -138,8 +143,15 @@ async function logFiles(
 function targetPath(stagedRelative: string): string {
   // DuckDB named the staged directories; runlake's own encoding names the published ones (it
   // also escapes values such as "NULL" that DuckDB would read back as SQL NULL).
-  const partitions = parsePartitionPath(path.dirname(stagedRelative)) as Array<[string, string]>;
-  return path.posix.join(partitionDirectory(partitions), path.basename(stagedRelative));
+  const directory = parsePartitionPath(path.dirname(stagedRelative))
+    .map(([key, value]) =>
+      // The Hive default partition (NULL) keeps its marker; every other value is re-encoded.
+      value === null
+        ? `${encodePartitionComponent(key)}=${HIVE_NULL_PARTITION}`
+        : partitionDirectory([[key, value]]),
+    )
+    .join('/');
+  return path.posix.join(directory, path.basename(stagedRelative));
 }
 
 /**

@@ -111,7 +111,10 @@ export async function writeQuery(
     );
     for (const row of distinct.getRows()) {
       try {
-        partitionDirectory(sources.map((s, k) => [s.name, String(row[k])]));
+        // The Hive default partition is a valid directory even though no value may spell it.
+        partitionDirectory(
+          sources.map((s, k) => [s.name, String(row[k]) === HIVE_NULL_PARTITION ? '' : String(row[k])]),
+        );
       } catch (error) {
         if (!(error instanceof PartitionValueError)) throw error;
         // Name the first row holding the value (callers reading a file add the file).
