@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  attachGridId,
   type GridIdScheme,
   GridIdSchemeError,
   openLake,
@@ -174,6 +175,11 @@ describe.skipIf(py.skip && !process.env.CI)("lakes exp_engine's own writers made
       } finally {
         lake2.close();
       }
+      // exp_engine's `params = attach_grid_id(params)` habit: attachGridId with the lake's scheme
+      // gives exp_engine's id, and the writers take params that carry it.
+      const attached = attachGridId(params(1), { scheme });
+      expect(attached.grid_id).toBe(ids.get(1));
+      expect((await writeEventRows(eventRows(5, 1, ten), dir, attached)).gridId).toBe(ids.get(1));
       // A scheme that contradicts the lake's is refused, writing nothing.
       const other: GridIdScheme = scheme === 'exp_engine-md5-8' ? 'exp_engine-sha256-8' : 'exp_engine-md5-8';
       const files = listFiles(dir);

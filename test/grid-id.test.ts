@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
-  attachGridId,
   type CanonicalValue,
   canonicalizeParams,
   canonicalJson,
@@ -14,6 +13,7 @@ import {
   type Params,
 } from '../src/lake/canonical-params.js';
 import { ParamsError } from '../src/lake/errors.js';
+import { attachGridId } from '../src/lake/grid-id-scheme.js';
 
 interface Vector {
   name: string;

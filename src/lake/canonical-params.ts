@@ -146,23 +146,6 @@ export function gridHash(params: Params, options: CanonicalizeOptions = {}): str
 export const GRID_ID_LENGTH = 8;
 
 /**
- * Returns a copy of `params` with `grid_id` set to {@link gridHash}. Idempotent: `grid_id` is a
- * volatile key, so attaching twice gives the same id.
- *
- * @example
- * ```ts
- * const p = attachGridId({ algo: 'memorypair', gamma_bar: 1.0 });
- * p.grid_id; // e.g. '3f9c2a1b'
- * ```
- */
-export function attachGridId<T extends Params>(
-  params: T,
-  options: CanonicalizeOptions = {},
-): T & { grid_id: string } {
-  return { ...params, grid_id: gridHash(params, options) };
-}
-
-/**
  * The canonical copy of a plain object, built on a `null` prototype: on an ordinary object,
  * `out.__proto__ = value` would set the prototype instead of adding a member, and the key would
  * silently vanish from the hash.

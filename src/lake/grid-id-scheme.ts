@@ -314,3 +314,24 @@ function roundHalfEven(x: number): number {
   if (fraction > 0.5) return floor + 1;
   return floor % 2 === 0 ? floor : floor + 1;
 }
+
+/**
+ * Returns a copy of `params` with `grid_id` set to its id under `scheme` (runlake's by default).
+ * Under runlake's scheme it is idempotent (`grid_id` is volatile there); under exp_engine's the
+ * id is computed without a `grid_id` already present, so attaching twice gives the same id and a
+ * lake's writers accept the result, as exp_engine's lineage B stored it.
+ *
+ * @example
+ * ```ts
+ * attachGridId({ algo: 'memorypair', gamma_bar: 1.0 }).grid_id; // e.g. '3f9c2a1b'
+ * attachGridId({ algo: 'memorypair', gamma_bar: pyFloat(1) }, { scheme: 'exp_engine-sha256-12' }).grid_id.length; // 12
+ * ```
+ */
+export function attachGridId<T extends Params>(
+  params: T,
+  options: CanonicalizeOptions & { readonly scheme?: GridIdScheme } = {},
+): T & { grid_id: string } {
+  const { grid_id: _, ...rest } = params;
+  const scheme = options.scheme ?? DEFAULT_GRID_ID_SCHEME;
+  return { ...params, grid_id: gridIdFor(scheme === 'runlake' ? params : rest, scheme, options) };
+}
