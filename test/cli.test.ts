@@ -32,6 +32,9 @@ describe('runlake CLI', () => {
     expect(text.stdout).toContain('rows: 8,000   files: 16');
     expect(text.stdout).toContain('partition columns: grid_id VARCHAR, seed BIGINT');
     expect(text.stdout).toMatch(/regret\s+DOUBLE/);
+    // A lake runlake wrote: its own scheme, recorded by its first write; exp_engine's views.
+    expect(text.stdout).toContain('grid ids: runlake (recorded: ');
+    expect(text.stdout).toContain('views: events_summary, seeds_summary, seeds_from_events, events_workload');
     const json = JSON.parse(runlake('info', lake, '--json').stdout);
     const events = json.datasets.find((d: { name: string }) => d.name === 'events');
     expect(events).toMatchObject({
@@ -42,6 +45,7 @@ describe('runlake CLI', () => {
     });
     expect(events.bytes).toBeGreaterThan(0);
     expect(json.grids).toBe(8);
+    expect(json.gridIdScheme).toMatchObject({ scheme: 'runlake', source: 'recorded' });
   });
 
   it('query filters a dataset in every format', () => {

@@ -5,7 +5,7 @@
  * and pandas read as they are. Needs a Python with pyarrow and pandas (test/helpers/python.ts);
  * without one the suite is skipped locally and fails on CI.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -314,11 +314,18 @@ describe.skipIf(py.skip)(
       const seedsRead = pyRead(seeds, 'avg_regret_empirical');
       expect(seedsRead).toMatchObject({ rows: 5, sum: 7.5, pandas_rows: 5, pandas_sum: 7.5 });
 
-      // validate still names exp_engine's params.json files (runlake's record is another shape).
-      const report = await validateLake(dir);
-      expect(report.violations.map((v) => [v.kind, v.file])).toEqual(
-        [...exp].sort().map((id) => ['metadata', `grids/grid_id=${id}/params.json`]),
-      );
+      // validate checks exp_engine's params.json files under the lake's scheme: they hash to
+      // their ids, so nothing is reported; an edited one is.
+      expect((await validateLake(dir)).violations).toEqual([]);
+      const edited = path.join(dir, 'grids', `grid_id=${exp[0]}`, 'params.json');
+      writeFileSync(edited, readFileSync(edited, 'utf8').replace('"zcdp"', '"rdp"'));
+      expect((await validateLake(dir)).violations.map((v) => [v.kind, v.file, v.message])).toEqual([
+        [
+          'metadata',
+          `grids/grid_id=${exp[0]}/params.json`,
+          `the params do not hash to their directory's id ${exp[0]} under the lake's scheme exp_engine-sha256-12`,
+        ],
+      ]);
     });
   },
 );

@@ -119,7 +119,8 @@ const CORRUPTIONS: readonly Corruption[] = [
   },
   {
     // exp_engine writes the raw params there: readers take them as the params of the grid the
-    // directory names (commits-interop.test.ts); validate names the file until issue 15.
+    // directory names (commits-interop.test.ts). In a lake of runlake's scheme validate names the
+    // file; in one of exp_engine's it checks that the params hash to the id (exp-engine-lakes.test.ts).
     name: 'a params.json holding raw params (exp_engine style)',
     kind: 'sweep',
     template: () => sweepTemplate,

@@ -27,6 +27,7 @@ export function registerInfoCommand(program: Command): void {
         const lines = [`lake ${info.baseOut}`, `grids: ${info.grids} parameter sets (grids/)`];
         const scheme = info.gridIdScheme;
         if (scheme) lines.push(`grid ids: ${scheme.scheme} (${scheme.source}: ${scheme.evidence})`);
+        if (info.views.length > 0) lines.push(`views: ${info.views.join(', ')} (runlake view ${baseOut})`);
         for (const d of info.datasets) {
           lines.push('', `${d.name}/`);
           if (d.files === 0) {

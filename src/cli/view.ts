@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { RunlakeError } from '../lake/index.js';
+import { RunlakeError, readSavedViews } from '../lake/index.js';
 import { withLake, writeStdout } from './common.js';
 import { renderTable } from './output.js';
 
@@ -46,13 +46,18 @@ export function registerViewCommand(program: Command): void {
           return;
         }
         const setViews = new Set((lake.schemaSet.views ?? []).map((v) => v.name));
+        const savedNames = new Set((await readSavedViews(lake.paths)).map((v) => v.name));
         const problems = new Map(lake.viewProblems.map((p) => [p.view, p.reason]));
         const views = (await lake.views()).filter((v) => name === undefined || v.name === name);
         if (name !== undefined && views.length === 0)
           throw new RunlakeError(`${baseOut} has no view "${name}"`);
         const rows = views.map((v) => ({
           view: v.name,
-          from: setViews.has(v.name) ? `${lake.schemaSet.name} schema` : 'saved',
+          from: setViews.has(v.name)
+            ? `${lake.schemaSet.name} schema`
+            : savedNames.has(v.name)
+              ? 'saved'
+              : "exp_engine's (from the columns)",
           description: v.description,
           status: problems.has(v.name) ? `broken: ${problems.get(v.name)}` : 'ok',
           ...(name !== undefined ? { sql: v.sql } : {}),

@@ -150,14 +150,24 @@ export async function detectGridIdScheme(
  * ```
  */
 export async function readGridIdSetting(paths: LakePaths): Promise<GridIdSettingRecord | undefined> {
-  return readMetadataRecord<GridIdSettingRecord>(paths.gridIdSetting, (value) => {
-    const problem = objectProblem(value);
-    if (problem) return `not a grid-id setting: the file ${problem}`;
-    const scheme = (value as Record<string, unknown>).scheme;
-    return isGridIdScheme(scheme)
-      ? undefined
-      : `not a grid-id setting: scheme ${JSON.stringify(scheme)} is not one of ${GRID_ID_SCHEMES.join(', ')}`;
-  });
+  return readMetadataRecord<GridIdSettingRecord>(paths.gridIdSetting, gridIdSettingProblem);
+}
+
+/**
+ * What is wrong with a parsed `.runlake/grid-id.json`, or `undefined` when it names a scheme.
+ *
+ * @example
+ * ```ts
+ * gridIdSettingProblem({ format: 1, scheme: 'md5' }); // 'not a grid-id setting: scheme "md5" is not one of …'
+ * ```
+ */
+export function gridIdSettingProblem(value: unknown): string | undefined {
+  const problem = objectProblem(value);
+  if (problem) return `not a grid-id setting: the file ${problem}`;
+  const scheme = (value as Record<string, unknown>).scheme;
+  return isGridIdScheme(scheme)
+    ? undefined
+    : `not a grid-id setting: scheme ${JSON.stringify(scheme)} is not one of ${GRID_ID_SCHEMES.join(', ')}`;
 }
 
 /**

@@ -36,6 +36,8 @@ export interface LakeInfo {
   /** How grid ids are computed in this lake (sweep lakes), and how runlake knows. */
   readonly gridIdScheme?: GridIdSetting;
   readonly datasets: readonly DatasetInfo[];
+  /** The named views (the schema set's, exp_engine's summary views of a sweep lake, saved ones). */
+  readonly views: readonly string[];
 }
 
 /**
@@ -95,5 +97,6 @@ export async function lakeInfo(lake: Lake): Promise<LakeInfo> {
     grids: Number(grids?.n ?? 0),
     ...(lake.gridIdSetting ? { gridIdScheme: lake.gridIdSetting } : {}),
     datasets,
+    views: (await lake.views()).map((v) => v.name),
   };
 }

@@ -1,7 +1,8 @@
-import { type Dirent, readdirSync } from 'node:fs';
+import { type Dirent, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { enumFileProblem } from './enum-domain.js';
 import { RunlakeError } from './errors.js';
+import { gridIdSettingProblem, resolveGridIdScheme, schemesReproducing } from './grid-id-setting.js';
 import { gridRecordProblem } from './grids.js';
 import type { LakePaths } from './layout.js';
 import { manifestProblem } from './manifest.js';
@@ -93,6 +94,14 @@ export async function checkLakeMetadata(paths: LakePaths): Promise<MetadataCheck
     const domain = entry.name.slice(0, -'.json'.length);
     await check('', path.join(enums, entry.name), (value) => enumFileProblem(value, domain));
   }
+  if (list(paths.meta).some((e) => e.name === 'grid-id.json')) {
+    await check('', paths.gridIdSetting, gridIdSettingProblem);
+  }
+  // exp_engine's params.json (raw params) is right in a lake of its scheme when the params hash
+  // to their directory's id; the scheme itself comes from the setting or from detection.
+  const scheme = await resolveGridIdScheme(paths)
+    .then((s) => s.scheme)
+    .catch(() => undefined);
   for (const entry of list(paths.grids)) {
     const gridId = entry.name.startsWith('grid_id=') ? entry.name.slice('grid_id='.length) : undefined;
     if (gridId === undefined || !entry.isDirectory()) {
@@ -104,9 +113,27 @@ export async function checkLakeMetadata(paths: LakePaths): Promise<MetadataCheck
       });
       continue;
     }
-    await check('grids', paths.gridParams(gridId), (value) =>
-      gridRecordProblem(value, gridId, { verifyHash: true }),
-    );
+    const file = paths.gridParams(gridId);
+    if (scheme && scheme !== 'runlake') {
+      let text: string | undefined;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        // Unreadable or missing: the generic check below names the cause.
+      }
+      if (text !== undefined && !text.includes('"params_hash"')) {
+        files++;
+        if (!schemesReproducing(text, gridId).includes(scheme)) {
+          problems.push({
+            dataset: 'grids',
+            file: path.relative(paths.root, file),
+            message: `the params do not hash to their directory's id ${gridId} under the lake's scheme ${scheme}`,
+          });
+        }
+        continue;
+      }
+    }
+    await check('grids', file, (value) => gridRecordProblem(value, gridId, { verifyHash: true }));
   }
   return { files, problems, configReadable };
 }
