@@ -272,3 +272,35 @@ describe("exp_engine's write semantics (test_io.py's intent)", () => {
     expect(bad.stderr).toContain('unknown grid-id scheme "md5" (known: runlake, exp_engine-md5-8');
   });
 });
+
+describe("exp_engine's CLI flags on runlake query and info", () => {
+  it('--base-out, --table (a name or SQL) and --output with the format from its extension', async () => {
+    const dir = tempDir();
+    await writeEventRows(eventRows(1, 5, false), dir, params(1));
+    const out = path.join(tempDir(), 'deletes.csv');
+    const query = runlake(
+      'query',
+      '--base-out',
+      dir,
+      '--table',
+      'events',
+      '--where',
+      "op = 'delete'",
+      '--output',
+      out,
+    );
+    expect(query.code, query.stderr).toBe(0);
+    expect(readFileSync(out, 'utf8').split('\n')[0]).toContain('event_id');
+    expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(3); // header + 2 deletes
+    const sql = runlake('query', dir, '--table', 'SELECT count(*) AS n FROM events', '--format', 'csv');
+    expect(sql.stdout).toBe('n\n5\n');
+    const parquet = path.join(tempDir(), 'all.parquet');
+    expect(runlake('query', '--base-out', dir, '--output', parquet).code).toBe(0);
+    expect(readFileSync(parquet).subarray(0, 4).toString()).toBe('PAR1');
+    expect(runlake('info', '--base-out', dir).stdout).toContain('grid ids: runlake');
+    const twice = runlake('query', dir, '--base-out', tempDir());
+    expect(twice.code).not.toBe(0);
+    expect(twice.stderr).toContain('the lake directory is given twice');
+    expect(runlake('query').stderr).toContain('give the lake directory (as an argument or with --base-out)');
+  });
+});

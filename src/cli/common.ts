@@ -4,6 +4,7 @@ import {
   type Lake,
   type OpenLakeOptions,
   openLake,
+  RunlakeError,
 } from '../lake/index.js';
 // Registers the squiggle schema set, so lakes that record it open from every command.
 import '../schema/index.js';
@@ -63,4 +64,21 @@ export function writeStdout(text: string): Promise<void> {
   return new Promise((resolve, reject) =>
     process.stdout.write(text, (error) => (error ? reject(error) : resolve())),
   );
+}
+
+/**
+ * One value given either as an argument or as exp_engine's flag (`query <lake>` or `--base-out`),
+ * not both differently and not neither.
+ */
+export function exactlyOne(
+  what: string,
+  argument: string | undefined,
+  flag: string | undefined,
+  flagName: string,
+): string {
+  if (argument !== undefined && flag !== undefined && argument !== flag)
+    throw new RunlakeError(`${what} is given twice: "${argument}" and ${flagName} ${flag}`);
+  const value = argument ?? flag;
+  if (value === undefined) throw new RunlakeError(`give ${what} (as an argument or with ${flagName})`);
+  return value;
 }

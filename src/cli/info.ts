@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { lakeInfo } from '../lake/index.js';
-import { withLake, writeStdout } from './common.js';
+import { exactlyOne, withLake, writeStdout } from './common.js';
 import { formatBytes } from './output.js';
 
 /**
@@ -15,9 +15,11 @@ export function registerInfoCommand(program: Command): void {
   program
     .command('info')
     .description('show each dataset: grids, seeds, rows, files, bytes, columns with types, partition columns')
-    .argument('<lake>', 'lake directory')
+    .argument('[lake]', 'lake directory (or --base-out)')
+    .option('--base-out <dir>', "exp_engine's name for the lake directory argument")
     .option('--json', 'print machine-readable JSON')
-    .action(async (baseOut: string, options: { json?: boolean }) => {
+    .action(async (lakeArg: string | undefined, options: { json?: boolean; baseOut?: string }) => {
+      const baseOut = exactlyOne('the lake directory', lakeArg, options.baseOut, '--base-out');
       await withLake(baseOut, async (lake) => {
         const info = await lakeInfo(lake);
         if (options.json) {
