@@ -177,6 +177,25 @@ describe.skipIf(py.skip)('runlake rollup and exp_engine converter.py on the same
     columns = { seeds: union(theirs.seeds, ours.seeds), events: union(theirs.events, ours.events) };
   }, 180_000);
 
+  it("with --grid-id-scheme exp_engine-sha256-12, gives exp_engine's grid ids", async () => {
+    const tree = expEngineTree();
+    const lake = path.join(tempDir(), 'lake');
+    const rollup = runlake('rollup', tree, lake, '--grid-id-scheme', 'exp_engine-sha256-12', '--no-progress');
+    expect(rollup.code, rollup.stderr).toBe(0);
+    const same = await readRunlake(lake);
+    const idOf = (rows: Row[]) =>
+      new Map(rows.map((r) => [identity(normalise(r, columns.seeds)), String(r.grid_id)]));
+    const expected = idOf(theirs.seeds);
+    const actual = idOf(same.seeds);
+    const differ = [...expected].filter(([key, id]) => actual.get(key) !== id).map(([key]) => key);
+    // exp_engine hashes the grid directory's params only; runlake adds the algorithm a file name
+    // names (the two seed_…_baseline_….csv files in grids whose default is memorypair), so their
+    // grids are their own. The other seven inputs get exp_engine's ids, bit for bit.
+    expect(differ).toHaveLength(2);
+    for (const key of differ) expect(key).toContain('["algo","baseline"]');
+    expect(expected.size).toBe(9);
+  });
+
   it('writes one seed row per non-empty CSV with the same params and seed', () => {
     const ids = (rows: Row[]) => rows.map((r) => identity(normalise(r, columns.seeds))).sort();
     expect(theirs.seeds).toHaveLength(9);
