@@ -4,7 +4,7 @@ Usage: python bench/pandas_write.py '<json>' where json is
   {"rows": N, "out": dir, "grid_ids": [...], "seeds": [...], "check_only": false}
 
 Generates the same shape of data as bench/data.mjs with numpy (not timed), then times the
-DataFrame build, pa.Table.from_pandas and pq.write_to_dataset(partition_cols=['grid_id', 'seed'],
+DataFrame build with exp_engine's regret normalisation, pa.Table.from_pandas and pq.write_to_dataset(partition_cols=['grid_id', 'seed'],
 compression='zstd'). Prints one JSON object on stdout.
 """
 
@@ -76,6 +76,10 @@ def main():
             "step": step,
         }
     )
+    # exp_engine's write_event_rows normalises regret before writing (engine/io.py,
+    # _normalize_regret_columns, lineage A at 2251c874): with regret and no cum_regret, cum_regret
+    # becomes a copy of regret. runlake's writeEventRows does the same.
+    df["cum_regret"] = df["regret"].copy()
     t1 = time.perf_counter()
     table = pa.Table.from_pandas(df, preserve_index=False)
     t2 = time.perf_counter()

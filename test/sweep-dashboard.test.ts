@@ -155,7 +155,8 @@ describe('runlake serve: sweep endpoints over an exp_engine-style lake', () => {
     expect(sweep.events.rows).toBe(GRIDS.length * SEEDS.length * EVENTS);
     expect(sweep.seeds.rows).toBe(GRIDS.length * SEEDS.length);
     expect(sweep.xColumns).toEqual(['event_id']);
-    expect([...sweep.metrics].sort()).toEqual(['acc', 'regret']);
+    // cum_regret: exp_engine's regret normalisation at write time mirrors regret.
+    expect([...sweep.metrics].sort()).toEqual(['acc', 'cum_regret', 'regret']);
     expect([...sweep.seedMetrics].sort()).toEqual(['converged', 'final_acc']);
     // Varying parameters first; the constant `epochs` last.
     expect(sweep.params.map((p) => p.name)).toEqual(['algo', 'lr', 'epochs']);
