@@ -215,6 +215,31 @@ describe("exp_engine's write semantics (test_io.py's intent)", () => {
     }
   });
 
+  it("regret normalisation fills missing values (null or NaN, as pandas' fillna) in order", async () => {
+    const dir = tempDir();
+    await writeEventRows(
+      [
+        { seed: 1, event_id: 0, regret: 0.5, cum_regret: 0.75 },
+        { seed: 1, event_id: 1, regret: Number.NaN, cum_regret: 1 },
+        { seed: 1, event_id: 2, regret_increment: 0.25 },
+        { seed: 1, event_id: 3, cum_regret: Number.NaN, regret: 2 },
+      ],
+      dir,
+      { algo: 'x' },
+    );
+    const lake = await openLake(dir);
+    try {
+      expect(await lake.query('SELECT event_id, regret, cum_regret FROM events ORDER BY event_id')).toEqual([
+        { event_id: 0, regret: 0.5, cum_regret: 0.75 }, // both given: kept
+        { event_id: 1, regret: 1, cum_regret: 1 }, // regret from cum_regret
+        { event_id: 2, regret: 0.25, cum_regret: 0.25 }, // regret from regret_increment, then cum_regret
+        { event_id: 3, regret: 2, cum_regret: 2 }, // cum_regret from regret
+      ]);
+    } finally {
+      lake.close();
+    }
+  });
+
   it('rows that carry their own grid_id need no params (and get no params.json)', async () => {
     const dir = tempDir();
     const result = await writeEventRows(

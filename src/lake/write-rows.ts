@@ -129,13 +129,15 @@ export async function writeRows(
     declaredTypes: declared,
   });
   if (rows.length === 0) return { dataset: dataset.name, rowCount: 0, files: [], skippedFiles: 0 };
-  const { batch, fillValue } = applyFills(built, rows, options.fillColumns ?? []);
+  const { batch, filled } = applyFills(built, options.fillColumns ?? []);
 
   return withStagingConnection(async (connection) => {
     // Typed datasets stage every declared column, so each file carries the whole schema with
     // its declared types; open datasets stage the columns the rows hold.
-    const loaded = batch.columns.filter((c) => c.type.kind !== 'null');
-    const table = await loadStageTable(connection, batch, loaded, fillValue);
+    // Columns a fill creates are computed while copying, from the staged columns they come from.
+    const builtNames = new Set(built.columns.map((c) => c.name));
+    const loaded = batch.columns.filter((c) => c.type.kind !== 'null' && builtNames.has(c.name));
+    const table = await loadStageTable(connection, batch, loaded);
     try {
       await enforceRowChecks(connection, dataset, table, new Set(loaded.map((c) => c.name)));
       await claimLakeSchema(paths, dataset);
@@ -153,7 +155,12 @@ export async function writeRows(
       // null in every row and unknown to the dataset is left out: readers see NULL for it.
       const staged = manifest.columns
         .filter((c) => wanted.has(c.name) && c.type.kind !== 'null')
-        .map((c) => ({ name: c.name, type: c.type, loaded: loadedNames.has(c.name) }));
+        .map((c) => ({
+          name: c.name,
+          type: c.type,
+          loaded: loadedNames.has(c.name),
+          fill: fillExpression(filled.get(c.name), c.name, loadedNames, batch),
+        }));
       return await stageAndPublish(
         paths,
         connection,
@@ -258,17 +265,15 @@ export function replacedFiles(target: ReplaceTarget) {
 }
 
 /**
- * Adds the batch columns {@link WriteOptions.fillColumns} creates and widens their types to their
- * sources', and returns how to read each filled column's value for a row.
+ * Adds the batch columns {@link WriteOptions.fillColumns} creates, with their sources' types, and
+ * returns, per filled column, the staged columns it is filled from (itself first when staged).
  */
 function applyFills(
   built: RowBatch,
-  rows: readonly Row[],
   fills: NonNullable<WriteOptions['fillColumns']>,
-): { batch: RowBatch; fillValue: Map<string, (row: number) => unknown> } {
-  const fillValue = new Map<string, (row: number) => unknown>();
+): { batch: RowBatch; filled: Map<string, string[]> } {
+  const filled = new Map<string, string[]>();
   const batch = { ...built, columns: [...built.columns] };
-  const missing = (v: unknown) => v === undefined || v === null || (typeof v === 'number' && Number.isNaN(v));
   for (const { column, from } of fills) {
     const columns = new Map(batch.columns.map((c) => [c.name, c]));
     const sources = from.filter((name) => columns.has(name));
@@ -279,29 +284,46 @@ function applyFills(
       batch.columns.push(target);
     }
     for (const name of sources) {
-      const merged = unifyTypes(target.type, (columns.get(name) as BatchColumn).type);
+      const source = columns.get(name) as BatchColumn;
+      const merged = unifyTypes(target.type, source.type);
       if (!merged)
         throw new SchemaConflictError(
           batch.dataset,
           column,
           columnTypeSql(target.type),
-          columnTypeSql((columns.get(name) as BatchColumn).type),
+          columnTypeSql(source.type),
         );
       target.type = merged;
-      target.nonNullCount = Math.max(target.nonNullCount, (columns.get(name) as BatchColumn).nonNullCount);
+      target.nonNullCount = Math.max(target.nonNullCount, source.nonNullCount);
     }
-    const read = [column, ...sources].map(
-      (name) => fillValue.get(name) ?? ((r: number) => (rows[r] as Row)[name]),
-    );
-    fillValue.set(column, (r) => {
-      for (const get of read) {
-        const value = get(r);
-        if (!missing(value)) return value;
-      }
-      return null;
-    });
+    // A source that is itself filled (cum_regret ← regret ← cum_regret …) reads its own sources.
+    const expanded = sources.flatMap((name) => filled.get(name) ?? [name]);
+    filled.set(column, [...new Set([column, ...expanded])]);
   }
-  return { batch, fillValue };
+  return { batch, filled };
+}
+
+/**
+ * The SQL giving a filled column while copying: the first of its sources that is not NULL (nor
+ * NaN, which pandas' fillna also treats as missing) among those staged.
+ */
+function fillExpression(
+  sources: readonly string[] | undefined,
+  column: string,
+  staged: ReadonlySet<string>,
+  batch: RowBatch,
+): string | undefined {
+  if (!sources) return undefined;
+  const types = new Map(batch.columns.map((c) => [c.name, c.type.kind]));
+  const present = sources.filter((name) => staged.has(name));
+  if (present.length === 0 || (present.length === 1 && present[0] === column)) return undefined;
+  const parts = present.map((name) => {
+    const ref = `s.${quoteIdentifier(name)}`;
+    return types.get(name) === 'float64' || types.get(name) === 'float32'
+      ? `CASE WHEN isnan(${ref}) THEN NULL ELSE ${ref} END`
+      : ref;
+  });
+  return `coalesce(${parts.join(', ')})`;
 }
 
 /**
@@ -479,7 +501,6 @@ async function loadStageTable(
   connection: DuckDBConnection,
   batch: RowBatch,
   columns: readonly BatchColumn[],
-  fillValue: ReadonlyMap<string, (row: number) => unknown>,
 ): Promise<string> {
   const table = `stage_${randomUUID().replaceAll('-', '')}`;
   const { rows, partitionOfRow, partitions } = batch;
@@ -497,10 +518,7 @@ async function loadStageTable(
   try {
     await appendColumns(connection, table, rows.length, [
       ...(indexed ? [{ type: t.float64, valueAt: (r: number) => partitionOfRow[r] }] : []),
-      ...columns.map(({ name, type }) => ({
-        type,
-        valueAt: fillValue.get(name) ?? ((r: number) => (rows[r] as Row)[name]),
-      })),
+      ...columns.map(({ name, type }) => ({ type, valueAt: (r: number) => (rows[r] as Row)[name] })),
       ...(definitions.length ? [] : [{ type: t.null, valueAt: () => null }]),
     ]);
   } catch (error) {
@@ -523,7 +541,7 @@ async function copyStageTable(
   connection: DuckDBConnection,
   table: string,
   batch: RowBatch,
-  columns: ReadonlyArray<{ name: string; type: ColumnType; loaded: boolean }>,
+  columns: ReadonlyArray<{ name: string; type: ColumnType; loaded: boolean; fill?: string }>,
   sortBy: readonly string[],
   stagingDir: string,
   fileStem: string | undefined,
@@ -549,7 +567,7 @@ async function copyStageTable(
   }
   const values = columns.map(
     (c) =>
-      `CAST(${c.loaded ? `s.${quoteIdentifier(c.name)}` : 'NULL'} AS ${columnTypeSql(c.type)}) AS ${quoteIdentifier(c.name)}`,
+      `CAST(${c.fill ?? (c.loaded ? `s.${quoteIdentifier(c.name)}` : 'NULL')} AS ${columnTypeSql(c.type)}) AS ${quoteIdentifier(c.name)}`,
   );
   const order = sortBy.length ? ` ORDER BY ${sortBy.map(quoteIdentifier).join(', ')}` : '';
   const select = [...keySelect, ...values].join(', ');
