@@ -42,7 +42,10 @@ export function csvGrids() {
       lambda_: 0.01,
       stream: 'rotmnist',
     };
-    const dirName = `${params.algo}_${params.accountant}_gamma${params.gamma_bar}`;
+    // Not "gamma…": a directory named like exp_engine's grid directories (grid, split, gamma,
+    // ratio) is read with exp_engine's rules, which also copy the params into every event row.
+    // This scenario measures runlake's own layout (a params.json per run directory).
+    const dirName = `${params.algo}_${params.accountant}_g${params.gamma_bar}`;
     return { index, params, dirName, gridId: gridRecord(params).grid_id };
   });
 }
