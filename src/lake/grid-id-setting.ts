@@ -19,6 +19,7 @@ import {
   isGridIdScheme,
   schemeOfIdLength,
 } from './grid-id-scheme.js';
+import { partitionGridIds } from './grids.js';
 import type { LakePaths } from './layout.js';
 import { LakeMetadataError, objectProblem, readMetadataRecord } from './metadata-file.js';
 import { parsePythonJson } from './python-json.js';
@@ -129,7 +130,9 @@ export async function detectGridIdScheme(
       evidence: `${best[1]} of ${read} params.json files recompute to their directory's id under ${best[0]}`,
     };
   }
-  const lengths = new Set((ids.length > 0 ? ids : await datasetGridIds(paths)).map((id) => id.length));
+  // A bounded look: the ids' length only decides when no params.json does.
+  const named = ids.length > 0 ? ids : [...(await partitionGridIds(paths.root, 256)).keys()];
+  const lengths = new Set(named.map((id) => id.length));
   const byLength = lengths.size === 1 ? schemeOfIdLength([...lengths][0] as number) : undefined;
   if (byLength) return { scheme: byLength, evidence: `its grid ids are ${[...lengths][0]} hex characters` };
   const why =
@@ -244,29 +247,6 @@ async function listGridDirectoryIds(directory: string): Promise<string[]> {
   } catch {
     return [];
   }
-}
-
-/** Up to a few grid ids named by the partition directories of `events` and `seeds`. */
-async function datasetGridIds(paths: LakePaths): Promise<string[]> {
-  const found: string[] = [];
-  let visits = 0; // a bounded look: this only breaks a tie when no params.json decides
-  const walk = async (directory: string, depth: number): Promise<void> => {
-    if (depth > 12 || found.length >= 16 || ++visits > 256) return;
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = await readdir(directory, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const entry of entries) {
-      if (!entry.isDirectory() || !entry.name.includes('=')) continue;
-      if (entry.name.startsWith('grid_id=')) found.push(entry.name.slice('grid_id='.length));
-      else await walk(path.join(directory, entry.name), depth + 1);
-      if (found.length >= 16) return;
-    }
-  };
-  for (const name of ['events', 'seeds']) await walk(paths.dataset(name), 0);
-  return found.filter((id) => id !== '__HIVE_DEFAULT_PARTITION__');
 }
 
 /**

@@ -303,8 +303,8 @@ export async function listGridRecords(baseOut: string): Promise<GridRecord[]> {
     (r): r is GridRecord => r !== undefined,
   );
   const known = new Set(records.map((r) => r.grid_id));
-  for (const [gridId, params] of await partitionPathParams(paths.root)) {
-    if (!known.has(gridId)) records.push({ grid_id: gridId, params_hash: '', params });
+  for (const [gridId, { params, nested }] of await partitionGridIds(paths.root)) {
+    if (nested && !known.has(gridId)) records.push({ grid_id: gridId, params_hash: '', params });
   }
   return records.sort((a, b) => (a.grid_id < b.grid_id ? -1 : a.grid_id > b.grid_id ? 1 : 0));
 }
@@ -340,12 +340,24 @@ async function readListedGridRecord(baseOut: string, gridId: string): Promise<Gr
 }
 
 /**
- * Grid params spelled by partition directories above `grid_id=` (exp_engine's oldest layout), for
- * the `events` and `seeds` datasets. Standard lakes (`grid_id=` first) cost one directory listing.
+ * The grid ids the partition directories of `events` and `seeds` name, each with the params the
+ * directories above its `grid_id=` spell out (exp_engine's oldest layout; none in the standard
+ * one, where `grid_id=` comes first and the walk costs one listing per dataset). `maxVisits`
+ * bounds the directories listed, for a quick look.
+ *
+ * @example
+ * ```ts
+ * (await partitionGridIds('results')).get('0f3c2a9e')?.params; // { algo: 'memorypair', … }
+ * ```
  */
-async function partitionPathParams(root: string): Promise<Map<string, Record<string, CanonicalValue>>> {
-  const found = new Map<string, Record<string, CanonicalValue>>();
+export async function partitionGridIds(
+  root: string,
+  maxVisits = Number.POSITIVE_INFINITY,
+): Promise<Map<string, { params: Record<string, CanonicalValue>; nested: boolean }>> {
+  const found = new Map<string, { params: Record<string, CanonicalValue>; nested: boolean }>();
+  let visits = 0;
   const walk = async (directory: string, params: Record<string, CanonicalValue>, depth: number) => {
+    if (++visits > maxVisits) return;
     let entries: import('node:fs').Dirent[];
     try {
       entries = await readdir(directory, { withFileTypes: true });
@@ -357,7 +369,7 @@ async function partitionPathParams(root: string): Promise<Map<string, Record<str
       if (!entry.isDirectory() || eq <= 0) continue;
       const [[key, raw]] = parsePartitionPath(entry.name) as [[string, string | null]];
       if (key === 'grid_id') {
-        if (depth > 0 && raw !== null && !found.has(raw)) found.set(raw, params);
+        if (raw !== null && !found.has(raw)) found.set(raw, { params, nested: depth > 0 });
       } else if (depth < 16) {
         await walk(
           path.join(directory, entry.name),
