@@ -1,6 +1,7 @@
 export * from './convert-file.js';
 export * from './csv-sweep.js';
 export * from './datadecide.js';
+export * from './datadecide-names.js';
 export * from './exp-engine-params.js';
 export * from './import-file.js';
 export * from './python-literal.js';
