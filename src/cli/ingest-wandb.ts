@@ -17,6 +17,7 @@ interface IngestWandbOptions {
   wide?: string;
   wideTop: number;
   wideView?: string;
+  timezone?: string;
   json?: boolean;
 }
 
@@ -41,7 +42,7 @@ export function registerIngestWandbCommand(ingest: Command): void {
   ingest
     .command('wandb')
     .description(
-      'W&B exports (runs_metadata / runs_history as .parquet, .json or .jsonl) → runs and metrics_scalar',
+      'W&B exports (W&B runs_metadata / runs_history, and every dr_wandb export format, as .parquet, .json or .jsonl files or their folder) → runs and metrics_scalar',
     )
     .argument('<inputs...>', 'export files or directories, then the lake directory (created if missing)')
     .addOption(
@@ -58,6 +59,10 @@ export function registerIngestWandbCommand(ingest: Command): void {
       WANDB_WIDE_DEFAULTS.top,
     )
     .option('--wide-view <name>', `name of the wide view (default ${WANDB_WIDE_DEFAULTS.view})`)
+    .option(
+      '--timezone <zone>',
+      'IANA zone (e.g. America/New_York) of history times written without one (dr_wandb 2025-09 wrote local time); default UTC, with a note',
+    )
     .option('--json', 'print the summary as JSON')
     .action(async (args: string[], options: IngestWandbOptions) => {
       const { inputs, lake: baseOut } = splitInputsAndLake(args);
@@ -76,6 +81,7 @@ export function registerIngestWandbCommand(ingest: Command): void {
           wide,
           wideTop: options.wideTop,
           wideView: options.wideView,
+          timeZone: options.timezone,
         });
       } finally {
         lake.close();
@@ -95,10 +101,20 @@ function formatSummary(summary: WandbIngestSummary, baseOut: string): string {
       (summary.replacedFiles > 0 ? ` (replaced ${n(summary.replacedFiles)} files of an earlier ingest)` : ''),
   ];
   for (const f of summary.files) lines.push(`  ${f.file}: ${f.kind}, ${n(f.records)} rows`);
+  for (const f of summary.ignoredFiles)
+    lines.push(`  ${f}: ignored (dr_wandb's manifest or state, not rows)`);
   if (summary.skipped.length > 0) {
     const total = summary.skipped.reduce((sum, s) => sum + s.count, 0);
     lines.push(`skipped ${n(total)} values (see docs/ingest.md, "W&B exports"):`);
     for (const s of summary.skipped) lines.push(`  ${s.reason.padEnd(8)} ${s.key} × ${n(s.count)}`);
+  }
+  for (const t of summary.naiveTimes) {
+    lines.push(
+      `note: ${t.file}: ${n(t.count)} "${t.column}" times have no time zone; read as ${t.readAs}` +
+        (t.readAs === 'UTC'
+          ? " (dr_wandb 2025-09 wrote the exporting machine's local time: pass --timezone <IANA zone> of that machine)"
+          : ''),
+    );
   }
   for (const w of summary.widened) lines.push(`widened ${w.column}: ${w.from.join(' + ')} → ${w.to}`);
   if (summary.wideView) {

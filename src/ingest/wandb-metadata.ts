@@ -3,6 +3,7 @@ import { jsonObjectOf, runIdOf } from './wandb-history.js';
 import { parseWandbJson, toJsonText } from './wandb-json.js';
 import type { WandbFile } from './wandb-read.js';
 import type { WandbSkipCounter } from './wandb-skips.js';
+import { epochSecondsTime, parseIsoTime, WandbTime } from './wandb-time.js';
 
 /** A `runs` row built from one metadata record, with where the record came from. */
 export interface WandbRunRow {
@@ -101,84 +102,164 @@ const HANDLED = new Set([
 export function buildWandbRuns(files: readonly WandbFile[], skips: WandbSkipCounter): WandbRuns {
   const rows: WandbRunRow[] = [];
   const leaves: Leaf[] = [];
-  const firstOf = new Map<string, WandbRunRow>();
 
-  for (const { file, records } of files) {
-    for (const { values, where } of records) {
-      const fail = (reason: string): never => {
-        throw new InputFileError(file, `${where}: ${reason}`);
-      };
-      const runId = runIdOf(values.run_id ?? values.id, fail);
-      const earlier = firstOf.get(runId);
-      if (earlier) {
-        fail(
-          `run ${runId} appears twice (first at ${earlier.where}${earlier.file === file ? '' : ` of ${earlier.file}`}); one metadata row per run`,
-        );
-      }
-      const run = rows.length;
-      const row: Record<string, unknown> = { run_id: runId };
-      const addLeaf = (column: string, value: unknown): void => {
-        const kind = leafKind(value);
-        if (kind) leaves.push({ run, column, value, kind });
-      };
+  for (const merged of mergeRunRecords(files)) {
+    const { runId, values, file, where } = merged;
+    const fail = (reason: string): never => {
+      throw new InputFileError(file, `${where}: ${reason}`);
+    };
+    const run = rows.length;
+    const row: Record<string, unknown> = { run_id: runId };
+    const addLeaf = (column: string, value: unknown): void => {
+      const kind = leafKind(value);
+      if (kind) leaves.push({ run, column, value: value instanceof WandbTime ? value.toIso() : value, kind });
+    };
 
-      row.run_name = textOf(values.name ?? values.run_name, 'name', fail);
-      row.project = textOf(values.project, 'project', fail);
-      row.status = textOf(values.state, 'state', fail);
-      row.started_at = timeOf(values.created_at ?? values.createdAt, 'created_at', fail);
-      row.tags = tagsOf(values.tags, fail);
-      row.run_group = textOf(values.group, 'group', fail);
+    // dr_wandb 2025-09 keeps tags and group only in system_attrs (W&B's raw run attributes).
+    const attrs = dictOrEmpty(values.system_attrs);
+    row.run_name = textOf(values.name ?? values.run_name, 'name', fail);
+    row.project = textOf(values.project, 'project', fail);
+    row.status = textOf(values.state, 'state', fail);
+    row.started_at = timeOf(values.created_at ?? values.createdAt, 'created_at', fail);
+    row.tags = tagsOf(values.tags ?? attrs.tags, fail);
+    row.run_group = textOf(values.group ?? attrs.group, 'group', fail);
 
-      const rawConfig = jsonObjectOf(values.config, 'config', fail);
-      const config: Record<string, unknown> = {};
-      for (const [key, value] of Object.entries(rawConfig)) {
-        if (key.startsWith('_')) {
-          skips.add('internal', `config.${key}`);
-          continue;
-        }
-        config[key] = unwrap(value);
+    const rawConfig = jsonObjectOf(values.config, 'config', fail);
+    const config: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(rawConfig)) {
+      if (WANDB_CONFIG_INTERNAL.has(key)) {
+        skips.add('internal', `config.${key}`);
+        continue;
       }
-      row.config_json = Object.keys(config).length > 0 || values.config != null ? toJsonText(config) : null;
-      flatten(config, 'config', (column, value) => addLeaf(column, value), 'keep-lists');
-      const seed = config.seed;
-      row.seed = typeof seed === 'number' && Number.isSafeInteger(seed) ? seed : null;
-
-      const summary = jsonObjectOf(values.summary ?? values.summary_metrics, 'summary', fail);
-      const rest: Record<string, unknown> = {};
-      for (const [key, value] of Object.entries(summary)) {
-        if (key.startsWith('_')) rest[key] = value;
-        else flatten({ [key]: value }, 'summary', addLeaf, 'lists-to-blob', rest);
-      }
-      row.summary_json = Object.keys(rest).length > 0 ? toJsonText(rest) : null;
-
-      const env = values.wandb_metadata ?? values.metadata;
-      row.env_json =
-        env === undefined || env === null ? null : toJsonText(parseMaybeJson(env, 'wandb_metadata', fail));
-      const system: Record<string, unknown> = {};
-      for (const [key, value] of Object.entries(values)) {
-        if (HANDLED.has(key) || value === undefined) continue;
-        const parsed = typeof value === 'string' ? tryJson(value) : value;
-        const kind = leafKind(parsed);
-        if (kind && kind !== 'json') addLeaf(key, parsed);
-        else if (parsed !== null) system[key] = parsed;
-      }
-      const sweep = system.sweep_info;
-      if (
-        sweep &&
-        typeof sweep === 'object' &&
-        typeof (sweep as Record<string, unknown>).sweep_id === 'string'
-      ) {
-        addLeaf('sweep_id', (sweep as Record<string, unknown>).sweep_id);
-      }
-      row.system_json = Object.keys(system).length > 0 ? toJsonText(system) : null;
-      const entry = { runId, row, file, where };
-      firstOf.set(runId, entry);
-      rows.push(entry);
+      config[key] = unwrap(value);
     }
+    row.config_json = Object.keys(config).length > 0 || values.config != null ? toJsonText(config) : null;
+    flatten(config, 'config', (column, value) => addLeaf(column, value), 'keep-lists');
+    const seed = config.seed;
+    row.seed = typeof seed === 'number' && Number.isSafeInteger(seed) ? seed : null;
+
+    const summary = jsonObjectOf(values.summary ?? values.summary_metrics, 'summary', fail);
+    const rest: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(summary)) {
+      if (key.startsWith('_')) rest[key] = value;
+      else flatten({ [key]: value }, 'summary', addLeaf, 'lists-to-blob', rest);
+    }
+    row.summary_json = Object.keys(rest).length > 0 ? toJsonText(rest) : null;
+
+    const env = values.wandb_metadata ?? values.metadata;
+    row.env_json =
+      env === undefined || env === null ? null : toJsonText(parseMaybeJson(env, 'wandb_metadata', fail));
+    const system: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(values)) {
+      if (HANDLED.has(key) || value === undefined) continue;
+      const parsed = typeof value === 'string' ? tryJson(value) : value;
+      const kind = leafKind(parsed);
+      if (kind && kind !== 'json') addLeaf(key, parsed);
+      else if (parsed !== null) system[key] = parsed;
+    }
+    // dr_wandb 2026-03 writes `summary` and `summary_metrics`, both W&B's summary; keep the second
+    // only if it says something else.
+    if (values.summary != null && values.summary_metrics != null) {
+      const other = jsonObjectOf(values.summary_metrics, 'summary_metrics', fail);
+      if (toJsonText(other) !== toJsonText(summary)) system.summary_metrics = other;
+    }
+    const sweep = system.sweep_info;
+    if (
+      sweep &&
+      typeof sweep === 'object' &&
+      typeof (sweep as Record<string, unknown>).sweep_id === 'string'
+    ) {
+      addLeaf('sweep_id', (sweep as Record<string, unknown>).sweep_id);
+    }
+    row.system_json = Object.keys(system).length > 0 ? toJsonText(system) : null;
+    rows.push({ runId, row, file, where });
   }
 
   const { widened, columnTypes } = typeLeaves(rows, leaves);
   return { rows, widened, columnTypes };
+}
+
+// W&B's own config keys (`wandb.apis.public.Run` moves them out of `run.config`); every other
+// top-level key, `_`-prefixed or not (Hydra's `_target_`), is the user's configuration.
+const WANDB_CONFIG_INTERNAL = new Set(['_wandb', 'wandb_version']);
+
+interface MergedRecord {
+  readonly runId: string;
+  readonly values: Record<string, unknown>;
+  readonly file: string;
+  readonly where: string;
+}
+
+/**
+ * One record per run. dr_wandb 2025-09 writes each run into `runs_metadata.parquet` and again into
+ * six component files (`runs_metadata_config.parquet`, …) that repeat its identity columns and
+ * hold one dict each; records of one run from different files are merged field by field, and a
+ * field two files give different values is refused, naming both. Within one file a run is listed
+ * once. dr_wandb 2026-04 nests the run under `run` (`{"run": {…}, "exported_at": …}`).
+ */
+function mergeRunRecords(files: readonly WandbFile[]): MergedRecord[] {
+  const byRun = new Map<string, MergedRecord & { readonly origin: Map<string, string> }>();
+  for (const { file, records } of files) {
+    for (const record of records) {
+      const fail = (reason: string): never => {
+        throw new InputFileError(file, `${record.where}: ${reason}`);
+      };
+      const values = unnestRun(record.values, fail);
+      const runId = runIdOf(values.run_id ?? values.id, fail);
+      const earlier = byRun.get(runId);
+      if (!earlier) {
+        const origin = new Map(Object.keys(values).map((k) => [k, `${record.where} of ${file}`]));
+        byRun.set(runId, { runId, values: { ...values }, file, where: record.where, origin });
+        continue;
+      }
+      if (earlier.file === file) {
+        fail(`run ${runId} appears twice (first at ${earlier.where}); one metadata row per run`);
+      }
+      for (const [key, value] of Object.entries(values)) {
+        const held = earlier.values[key];
+        if (held === undefined || held === null) {
+          earlier.values[key] = value;
+          earlier.origin.set(key, `${record.where} of ${file}`);
+        } else if (value !== undefined && value !== null && !sameValue(held, value)) {
+          fail(
+            `column "${key}" of run ${runId} differs from ${earlier.origin.get(key)}; ` +
+              'files describing the same run must agree',
+          );
+        }
+      }
+    }
+  }
+  return [...byRun.values()];
+}
+
+function unnestRun(
+  values: Record<string, unknown>,
+  fail: (reason: string) => never,
+): Record<string, unknown> {
+  if (values.run_id !== undefined || values.id !== undefined || values.run === undefined) return values;
+  const run = values.run;
+  if (run === null || typeof run !== 'object' || Array.isArray(run) || run instanceof WandbTime) {
+    return fail('column "run": expected the run as a dict (dr_wandb 2026-04 runs.jsonl)');
+  }
+  const { run: _nested, ...outer } = values;
+  return { ...(run as Record<string, unknown>), ...outer };
+}
+
+function dictOrEmpty(value: unknown): Record<string, unknown> {
+  const parsed = typeof value === 'string' ? tryJson(value) : value;
+  return parsed !== null &&
+    typeof parsed === 'object' &&
+    !Array.isArray(parsed) &&
+    !(parsed instanceof WandbTime)
+    ? (parsed as Record<string, unknown>)
+    : {};
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a instanceof WandbTime || b instanceof WandbTime) {
+    return a instanceof WandbTime && b instanceof WandbTime && a.micros === b.micros;
+  }
+  return toJsonText(a) === toJsonText(b);
 }
 
 // Groups leaves by column, picks each column's type, and sets the values on the rows.
@@ -265,7 +346,7 @@ function leafKind(value: unknown): LeafKind | undefined {
     case 'string':
       return 'string';
     default:
-      return value instanceof Date ? 'timestamp' : 'json';
+      return value instanceof Date || value instanceof WandbTime ? 'timestamp' : 'json';
   }
 }
 
@@ -347,15 +428,19 @@ function textOf(value: unknown, column: string, fail: (reason: string) => never)
   return fail(`column "${column}": ${describe(value)} is not text`);
 }
 
-function timeOf(value: unknown, column: string, fail: (reason: string) => never): Date | null {
+// W&B's createdAt is UTC in every export, zoned or not (dr_wandb 2025-09 stored it in a naive
+// PostgreSQL timestamp), so a zoneless created_at is read as UTC.
+function timeOf(value: unknown, column: string, fail: (reason: string) => never): string | null {
   if (value === undefined || value === null || value === '') return null;
-  if (value instanceof Date) return value;
-  let parsed: Date | undefined;
-  if (typeof value === 'number' && Number.isFinite(value)) parsed = new Date(value * 1000);
-  else if (typeof value === 'string') {
-    parsed = new Date(/[zZ]$|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`);
+  if (value instanceof WandbTime) return value.toIso();
+  if (value instanceof Date) return new WandbTime(BigInt(value.getTime()) * 1000n, false).toIso();
+  if (typeof value === 'number' && Number.isFinite(value)) return epochSecondsTime(value)?.toIso() ?? null;
+  if (typeof value === 'string') {
+    const parsed = parseIsoTime(value);
+    if (parsed) return parsed.toIso();
+    const loose = Date.parse(value);
+    if (!Number.isNaN(loose)) return new Date(loose).toISOString();
   }
-  if (parsed && !Number.isNaN(parsed.getTime())) return parsed;
   return fail(`column "${column}": ${describe(value)} is not an ISO-8601 time or epoch seconds`);
 }
 
@@ -377,7 +462,7 @@ function tagsOf(value: unknown, fail: (reason: string) => never): string[] | nul
 }
 
 function describe(value: unknown): string {
-  if (value instanceof Date) return 'a timestamp';
+  if (value instanceof Date || value instanceof WandbTime) return 'a timestamp';
   if (Array.isArray(value)) return 'a list';
   if (value !== null && typeof value === 'object') return 'a dict';
   return JSON.stringify(value) ?? String(value);

@@ -1,7 +1,14 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { decodeUtf8Strict, InputFileError, quoteLiteral, withStagingConnection } from '../lake/index.js';
+import {
+  decodeUtf8Strict,
+  InputFileError,
+  quoteIdentifier,
+  quoteLiteral,
+  withStagingConnection,
+} from '../lake/index.js';
 import { parseWandbJson, WandbJsonError } from './wandb-json.js';
+import { WandbTime } from './wandb-time.js';
 
 /**
  * The two kinds of W&B export file: one row per run, or one row per logged step.
@@ -42,16 +49,31 @@ const EXTENSIONS: Record<string, WandbFormat> = {
 };
 
 /**
+ * Bookkeeping files dr_wandb writes beside its exports (its manifest and sync state: JSON objects,
+ * not rows). In a directory they are left out, and listed in the summary; named on their own they
+ * are read like any other file (and refused, not being rows).
+ *
+ * @example
+ * ```ts
+ * isDrWandbBookkeeping('drw_golden_manifest.json'); // true
+ * ```
+ */
+export function isDrWandbBookkeeping(name: string): boolean {
+  return /(^|_)(manifest|state)\.json$/i.test(name);
+}
+
+/**
  * Expands the inputs of a W&B ingest into files: a file is taken as it is, a directory
  * contributes its `*.parquet`, `*.json`, `*.jsonl` and `*.ndjson` files (not recursing), sorted
- * by name. Refuses a missing path, a file with another extension, and inputs with no files.
+ * by name, except dr_wandb's `manifest.json`/`state.json` bookkeeping files, which go to `ignored`.
+ * Refuses a missing path, a file with another extension, and inputs with no files.
  *
  * @example
  * ```ts
  * await listWandbInputs(['export/']); // ['export/runs_history.jsonl', 'export/runs_metadata.parquet']
  * ```
  */
-export async function listWandbInputs(inputs: readonly string[]): Promise<string[]> {
+export async function listWandbInputs(inputs: readonly string[], ignored: string[] = []): Promise<string[]> {
   const files: string[] = [];
   for (const input of inputs) {
     let info: Awaited<ReturnType<typeof stat>>;
@@ -62,10 +84,12 @@ export async function listWandbInputs(inputs: readonly string[]): Promise<string
     }
     if (info.isDirectory()) {
       const names = (await readdir(input)).filter((n) => EXTENSIONS[path.extname(n).toLowerCase()]).sort();
-      if (names.length === 0) {
-        throw new InputFileError(input, 'the directory holds no .parquet, .json or .jsonl files');
+      const kept = names.filter((n) => !isDrWandbBookkeeping(n));
+      ignored.push(...names.filter((n) => isDrWandbBookkeeping(n)).map((n) => path.join(input, n)));
+      if (kept.length === 0) {
+        throw new InputFileError(input, 'the directory holds no .parquet, .json or .jsonl export files');
       }
-      files.push(...names.map((n) => path.join(input, n)));
+      files.push(...kept.map((n) => path.join(input, n)));
     } else {
       if (!EXTENSIONS[path.extname(input).toLowerCase()]) {
         throw new InputFileError(input, 'a W&B export is a .parquet, .json or .jsonl file');
@@ -104,9 +128,22 @@ export async function readWandbFile(file: string, kind?: WandbKind): Promise<Wan
   return { file, format, kind: detected, records };
 }
 
+// History comes in three shapes: W&B's (`_step` and the metrics as keys; dr_wandb's 2026-03 sync
+// engine adds a `metrics` JSON column), dr_wandb's record (`step` and a `metrics` dict) and
+// dr_wandb's 2025-09 folder export (`run_id`, `step`, `timestamp`/`runtime` and one column per
+// metric). Metadata has `config`/`summary` or an id; dr_wandb 2026-04 nests it under `run`.
 function detectKind(columns: ReadonlySet<string>): WandbKind | undefined {
   if (columns.has('_step') || (columns.has('metrics') && columns.has('step'))) return 'history';
-  if (['config', 'summary', 'summary_metrics', 'run_id', 'id'].some((c) => columns.has(c))) return 'metadata';
+  const metadataColumns = ['config', 'summary', 'summary_metrics', 'run_id', 'id'];
+  if (
+    columns.has('run_id') &&
+    columns.has('step') &&
+    (columns.has('timestamp') || columns.has('runtime')) &&
+    !['config', 'summary', 'summary_metrics'].some((c) => columns.has(c))
+  ) {
+    return 'history';
+  }
+  if (metadataColumns.some((c) => columns.has(c)) || columns.has('run')) return 'metadata';
   return undefined;
 }
 
@@ -140,18 +177,39 @@ const READERS: Record<WandbFormat, (file: string) => Promise<ReadResult>> = {
   },
   parquet: (file) =>
     withStagingConnection(async (connection) => {
+      const source = `read_parquet(${quoteLiteral(path.resolve(file))}, hive_partitioning = false)`;
       let reader: Awaited<ReturnType<typeof connection.runAndReadAll>>;
+      let timeColumns: Map<string, boolean>;
       try {
-        reader = await connection.runAndReadAll(
-          `SELECT * FROM read_parquet(${quoteLiteral(path.resolve(file))}, hive_partitioning = false)`,
-        );
+        // Timestamps are read as epoch microseconds: a JS Date would cut W&B's microseconds.
+        const described = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`);
+        timeColumns = new Map();
+        const select: string[] = [];
+        for (const row of described.getRowObjectsJS()) {
+          const name = String(row.column_name);
+          const type = String(row.column_type);
+          const id = quoteIdentifier(name);
+          if (/^TIMESTAMP( WITH TIME ZONE|_S|_MS|_NS)?$/.test(type)) {
+            const zoned = type === 'TIMESTAMP WITH TIME ZONE';
+            timeColumns.set(name, !zoned);
+            select.push(`epoch_us(${zoned ? id : `CAST(${id} AS TIMESTAMP)`}) AS ${id}`);
+          } else {
+            select.push(id);
+          }
+        }
+        reader = await connection.runAndReadAll(`SELECT ${select.join(', ') || '*'} FROM ${source}`);
       } catch (error) {
         throw new InputFileError(file, `cannot read as Parquet: ${(error as Error).message.split('\n')[0]}`);
       }
-      const records = reader.getRowObjectsJS().map((row, i) => ({
-        values: plainParquetRow(row as Record<string, unknown>),
-        where: `row ${i}`,
-      }));
+      const records = reader.getRowObjectsJS().map((row, i) => {
+        const values = plainParquetRow(row as Record<string, unknown>);
+        for (const [name, naive] of timeColumns) {
+          const micros = (row as Record<string, unknown>)[name];
+          if (micros !== null && micros !== undefined)
+            values[name] = new WandbTime(BigInt(micros as bigint), naive);
+        }
+        return { values, where: `row ${i}` };
+      });
       return { records, columns: new Set(reader.columnNames()) };
     }),
 };

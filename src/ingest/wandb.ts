@@ -8,7 +8,7 @@ import {
   RunlakeError,
   validateTypedRows,
 } from '../lake/index.js';
-import { buildWandbHistory, type WandbHistory } from './wandb-history.js';
+import { buildWandbHistory, type WandbHistory, type WandbNaiveTimes } from './wandb-history.js';
 import { buildWandbRuns, reconcileWithLake, type WandbRuns, type WandbWidening } from './wandb-metadata.js';
 import {
   listWandbInputs,
@@ -18,7 +18,9 @@ import {
   type WandbKind,
 } from './wandb-read.js';
 import { type WandbSkip, WandbSkipCounter } from './wandb-skips.js';
+import { isTimeZone } from './wandb-time.js';
 
+export type { WandbNaiveTimes } from './wandb-history.js';
 export { parseWandbJson, toJsonText, WandbJsonError } from './wandb-json.js';
 export type { WandbWidening } from './wandb-metadata.js';
 export { WANDB_KINDS, type WandbKind } from './wandb-read.js';
@@ -59,6 +61,12 @@ export interface WandbIngestOptions {
   readonly wideTop?: number;
   /** Name of the wide view (default `metrics_wide`). */
   readonly wideView?: string;
+  /**
+   * The IANA time zone (`America/New_York`) of history times written without one: dr_wandb's
+   * 2025-09 folder export wrote the exporting machine's local time. Default: read as UTC, and
+   * reported in `naiveTimes`.
+   */
+  readonly timeZone?: string;
 }
 
 /** One input file of an ingest. */
@@ -87,6 +95,10 @@ export interface WandbIngestSummary {
   readonly widened: readonly WandbWidening[];
   /** The wide view saved, if one was asked for. */
   readonly wideView?: { readonly name: string; readonly metrics: readonly string[] };
+  /** History time columns without a zone, and the zone they were read in. */
+  readonly naiveTimes: readonly WandbNaiveTimes[];
+  /** Files of a directory input left out: dr_wandb's manifest and state files. */
+  readonly ignoredFiles: readonly string[];
 }
 
 /**
@@ -116,7 +128,13 @@ export async function ingestWandb(
 ): Promise<WandbIngestSummary> {
   const runsDefinition = lake.definition('runs');
   const metricsDefinition = lake.definition('metrics_scalar');
-  const paths = await listWandbInputs(inputs);
+  if (options.timeZone !== undefined && !isTimeZone(options.timeZone)) {
+    throw new RunlakeError(
+      `--timezone: "${options.timeZone}" is not an IANA time zone (e.g. America/New_York, Europe/Berlin, UTC)`,
+    );
+  }
+  const ignoredFiles: string[] = [];
+  const paths = await listWandbInputs(inputs, ignoredFiles);
   const files: WandbFile[] = [];
   for (const file of paths) files.push(await readWandbFile(file, options.kind));
 
@@ -128,7 +146,7 @@ export async function ingestWandb(
   const history = buildWandbHistory(
     files.filter((f) => f.kind === 'history'),
     skips,
-    options.runId,
+    { runId: options.runId, timeZone: options.timeZone },
   );
 
   // Checks before any write: the lake's existing column types, the schema, the view's metrics.
@@ -175,6 +193,8 @@ export async function ingestWandb(
     skipped: skips.list(),
     widened,
     ...(wide ? { wideView: { name: viewName, metrics: wide } } : {}),
+    naiveTimes: history.naiveTimes,
+    ignoredFiles,
   };
 }
 
