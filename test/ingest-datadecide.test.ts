@@ -201,6 +201,42 @@ describe('ingest datadecide', () => {
     expect(listFiles(dir).filter((f) => f.endsWith('.parquet'))).toEqual([]);
   });
 
+  it('resolves seeds through the one seed table: names, training seeds as text, datadec indexes', async () => {
+    const dir = tempDir();
+    const spelled = path.join(tempDir(), 'spelled.parquet');
+    // Rows 0–5 of WITH_LR: seeds default, small aux 2, small aux 3 at two steps.
+    await copyToParquet(
+      `SELECT * REPLACE (CASE seed WHEN 'small aux 2' THEN (CASE WHEN step = 12500 THEN 'seed-14' ELSE '14' END) ` +
+        `WHEN 'small aux 3' THEN 'Small Aux 3' ELSE seed END AS seed) FROM read_parquet('${WITH_LR}')`,
+      spelled,
+    );
+    await withLake(dir, async (lake) => {
+      await ingestDataDecide(lake, [spelled]);
+      const seeds = await lake.query('SELECT DISTINCT seed, seed_name FROM full_eval ORDER BY seed');
+      expect(seeds).toEqual([
+        { seed: 0, seed_name: 'default' },
+        { seed: 1, seed_name: 'small aux 2' },
+        { seed: 2, seed_name: 'small aux 3' },
+      ]);
+    });
+    const indexed = path.join(tempDir(), 'indexed.parquet');
+    await copyToParquet(
+      `SELECT * REPLACE (CASE seed WHEN 'default' THEN 0 WHEN 'small aux 2' THEN 1 ELSE 7 END AS seed) FROM read_parquet('${WITH_LR}')`,
+      indexed,
+    );
+    await expect(withLake(tempDir(), (lake) => ingestDataDecide(lake, [indexed]))).rejects.toThrow(
+      /indexed\.parquet: row 2, column "seed": 7 is not a datadec seed index \(0–4\); a training seed must be text/,
+    );
+    const unknown = path.join(tempDir(), 'unknown.parquet');
+    await copyToParquet(
+      `SELECT * REPLACE (CASE WHEN step = 25000 THEN 'seed-99' ELSE seed END AS seed) FROM read_parquet('${WITH_LR}')`,
+      unknown,
+    );
+    await expect(withLake(tempDir(), (lake) => ingestDataDecide(lake, [unknown]))).rejects.toThrow(
+      /unknown\.parquet: row 3, column "seed": "seed-99" is not a DataDecide seed/,
+    );
+  });
+
   it('runs from the CLI: runlake ingest datadecide <parquet…> <lake>', () => {
     const dir = tempDir();
     const first = runlake('ingest', 'datadecide', MAIN, WITH_LR, dir);

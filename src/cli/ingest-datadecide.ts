@@ -35,20 +35,29 @@ export function splitInputsAndLake(paths: readonly string[]): { inputs: string[]
 }
 
 /**
- * `runlake ingest datadecide <parquet…> <lake>`: loads DataDecide eval results into `full_eval`
- * (long form, metrics parsed from their Python-dict text); re-ingesting a file replaces its rows.
+ * `runlake ingest datadecide <input…> <lake>`: loads DataDecide results into `full_eval` (long
+ * form): allenai/DataDecide-eval-results and -ppl-results files, drothermel/datadec's wide
+ * outputs, or a datadec output folder as one input; datadec's mean_eval / std_eval files are
+ * compared with the views. Re-ingesting a file or folder replaces its rows.
  *
  * @example
  * ```sh
  * runlake ingest datadecide data/train-0000*.parquet squiggle-lake
+ * runlake ingest datadecide data/datadecide squiggle-lake
  * ```
  */
 export function registerIngestDatadecide(ingest: Command): void {
   ingest
     .command('datadecide')
-    .description('DataDecide eval results (Parquet) → full_eval, with mean_eval / std_eval views over seeds')
-    .usage('[options] <parquet...> <lake>')
-    .argument('<paths...>', 'DataDecide results Parquet files, then the lake directory (last)')
+    .description(
+      'DataDecide eval / perplexity results, or datadec outputs (files or its output folder) → full_eval, ' +
+        'with mean_eval / std_eval views over seeds',
+    )
+    .usage('[options] <parquet-or-folder...> <lake>')
+    .argument(
+      '<paths...>',
+      'DataDecide results Parquet files or datadec output folders (data/datadecide), then the lake directory (last)',
+    )
     .option('--skip-bad-metrics', 'skip rows whose metrics text does not parse (counted), instead of failing')
     .option('--json', 'print the summary as JSON')
     .action(async (paths: string[], options: DataDecideCommandOptions) => {
@@ -71,6 +80,14 @@ export function registerIngestDatadecide(ingest: Command): void {
           '\n';
         if (summary.emptyMetricRows > 0)
           text += `${n(summary.emptyMetricRows)} rows had an empty metrics dict\n`;
+        if (summary.missingCells > 0)
+          text += `${n(summary.missingCells)} metric cells of wide files were empty (NaN: no result) and gave no row\n`;
+        for (const s of summary.notIngested) text += `not ingested: ${s.file}: ${s.reason}\n`;
+        for (const c of summary.checks) {
+          text +=
+            `checked ${c.file} against ${c.view}: ${n(c.cells)} cells, max |difference| ${c.maxAbsDiff.toExponential(2)}, ` +
+            `${c.mismatches === 0 ? 'no mismatches' : `${n(c.mismatches)} mismatches, e.g. ${c.example}`}\n`;
+        }
         if (summary.skippedRows > 0) {
           text += `skipped ${n(summary.skippedRows)} rows with unparseable metrics, e.g.:\n`;
           for (const s of summary.skipped) text += `  ${s.file} row ${s.row}: ${s.reason}\n`;

@@ -1,18 +1,43 @@
 import { createHash } from 'node:crypto';
-import { type Dirent, existsSync } from 'node:fs';
+import { type Dirent, existsSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import {
   InputFileError,
   type Lake,
   parsePartitionPath,
-  quoteLiteral,
   RowValidationError,
   RunlakeError,
   validateTypedRows,
-  withStagingConnection,
 } from '../lake/index.js';
+import {
+  type AggregateCheck,
+  type AggregateStatistic,
+  aggregateStatistic,
+  checkAggregateFile,
+} from './datadec-aggregates.js';
+import { wideMetricColumn } from './datadec-columns.js';
+import { planDatadecFolder, type SkippedFile } from './datadec-folder.js';
+import { type WideLayout, wideLayout, wideParams, widePartition } from './datadec-wide.js';
+import {
+  type ColumnFamily,
+  columnFamily,
+  FAMILY_NAMES,
+  optionalNumber,
+  optionalWhole,
+  parquetSource,
+  querySource,
+  type SourceColumn,
+  seedCell,
+  sourceColumns,
+  wholeNumber,
+} from './datadecide-source.js';
 import { flattenPythonValue, PythonLiteralError, parsePythonLiteral } from './python-literal.js';
+
+export type { AggregateCheck, AggregateStatistic } from './datadec-aggregates.js';
+export { checkAggregateFile } from './datadec-aggregates.js';
+export { DATADEC_METRIC_NAMES, PERPLEXITY_METRIC, wideMetricColumn } from './datadec-columns.js';
+export { DATADEC_OUTPUT_FILES, planDatadecFolder, type SkippedFile } from './datadec-folder.js';
 
 /**
  * Options for {@link ingestDataDecide}.
@@ -69,22 +94,36 @@ export interface DataDecideSummary {
   readonly partitions: readonly string[];
   /** Part files of earlier ingests of the same files that were replaced. */
   readonly replacedFiles: number;
+  /** Each file ingested, and the format it was read as. */
+  readonly inputs: ReadonlyArray<{ readonly file: string; readonly format: DataDecideFormat }>;
+  /**
+   * Metric cells of wide files that were null or NaN (no result for that checkpoint and task),
+   * which give no row.
+   */
+  readonly missingCells: number;
+  /** datadec `mean_eval` / `std_eval` files compared with the views after the ingest. */
+  readonly checks: readonly AggregateCheck[];
+  /** Files of an input folder that were not ingested, and why. */
+  readonly notIngested: readonly SkippedFile[];
 }
 
-/** DataDecide's seed names, mapped to indexes as datadec's `SEED_MAP` does. */
-const SEED_NAMES: Readonly<Record<string, number>> = {
-  default: 0,
-  'small aux 2': 1,
-  'small aux 3': 2,
-  'large aux 2': 3,
-  'large aux 3': 4,
-};
-
-type Family = 'integer' | 'float' | 'string' | 'other';
+/**
+ * The formats `ingest datadecide` reads:
+ * - `results`: allenai/DataDecide-eval-results (long, a `metrics` dict text per row);
+ * - `perplexity`: allenai/DataDecide-ppl-results (wide, `eval/<set>-validation/Perplexity`);
+ * - `datadec`: drothermel/datadec's wide per-seed outputs (`full_eval.parquet` and its stages);
+ * - `aggregate`: datadec's `mean_eval.parquet` / `std_eval.parquet`, checked, not ingested.
+ *
+ * @example
+ * ```ts
+ * summary.inputs.filter((i) => i.format === 'datadec');
+ * ```
+ */
+export type DataDecideFormat = 'results' | 'perplexity' | 'datadec' | 'aggregate';
 
 // The columns a DataDecide results file may have, and the Parquet type families each accepts.
 // A float column where an integer is expected is a documented widening: every value must be whole.
-const COLUMNS: Readonly<Record<string, { required: boolean; families: readonly Family[] }>> = {
+const COLUMNS: Readonly<Record<string, { required: boolean; families: readonly ColumnFamily[] }>> = {
   params: { required: true, families: ['string'] },
   data: { required: true, families: ['string'] },
   task: { required: true, families: ['string'] },
@@ -115,33 +154,58 @@ interface FileRows {
 /** Per metric name, the kind its values have (number or text) and where that was first seen. */
 type MetricKinds = Map<string, { kind: 'number' | 'text'; file: string; row: number }>;
 
+/** One file to ingest, with its format and what the format needs to read it. */
+type Planned =
+  | { readonly file: string; readonly format: 'results' }
+  | { readonly file: string; readonly format: 'perplexity' | 'datadec'; readonly layout: WideLayout };
+
 /**
- * Loads DataDecide downstream results (`allenai/DataDecide-eval-results` Parquet files: `params`,
- * `data`, `task`, `step`, `seed`, `tokens`, `compute`, `chinchilla`, `metrics`, and the LR-curve
- * columns `lr_at_step` and `cumulative_lr` where present) into the `full_eval` dataset, one row
- * per metric of each source row. The `metrics` text (a Python dict) is parsed without eval.
+ * Loads DataDecide results into the `full_eval` dataset (long form: one row per metric of each
+ * checkpoint), from any of the formats of {@link DataDecideFormat}: allenai/DataDecide-eval-results
+ * files (the `metrics` Python-dict text is parsed without eval), allenai/DataDecide-ppl-results
+ * files, and drothermel/datadec's wide outputs. An input may be a datadec output folder
+ * (`data/datadecide/`): see {@link planDatadecFolder} for what is ingested from it. datadec's
+ * `mean_eval` / `std_eval` files are compared with the `mean_eval` / `std_eval` views after the
+ * ingest and the result reported in `checks`.
  *
  * Every file is read and checked before anything is written, so a refused call writes nothing;
  * errors name the file, the 0-based row and the column (and, for `metrics`, the character).
- * Re-ingesting a file replaces the rows an earlier ingest of a file with the same base name wrote.
+ * Re-ingesting a file replaces the rows an earlier ingest of a file with the same base name wrote;
+ * re-ingesting a folder also removes rows of datadec files it no longer ingests.
  *
  * @example
  * ```ts
  * const lake = await openLake('lake', { schema: 'squiggle' });
- * const summary = await ingestDataDecide(lake, ['train-00000-of-00002.parquet']);
+ * const summary = await ingestDataDecide(lake, ['train-00000-of-00002.parquet', 'data/datadecide']);
  * summary.rows; // full_eval rows written
  * ```
  */
 export async function ingestDataDecide(
   lake: Lake,
-  files: readonly string[],
+  inputs: readonly string[],
   options: DataDecideOptions = {},
 ): Promise<DataDecideSummary> {
   const definition = lake.definition(DATASET);
-  if (files.length === 0) throw new RunlakeError('ingest datadecide: no input files given');
+  if (inputs.length === 0) throw new RunlakeError('ingest datadecide: no input files given');
+
+  // Folders expand to the files datadec's pipeline wrote that hold results.
+  const files: string[] = [];
+  const checksToRun: Array<{ file: string; statistic: AggregateStatistic }> = [];
+  const notIngested: SkippedFile[] = [];
+  const retire = new Set<string>();
+  for (const input of inputs) {
+    if (!existsSync(input)) throw new InputFileError(input, 'no such file');
+    if (statSync(input).isDirectory()) {
+      const plan = await planDatadecFolder(input);
+      files.push(...plan.ingest);
+      checksToRun.push(...plan.check);
+      notIngested.push(...plan.skipped.map((s) => ({ file: path.join(input, s.file), reason: s.reason })));
+      for (const name of plan.retire) retire.add(name);
+    } else files.push(input);
+  }
+
   const byName = new Map<string, string>();
   for (const file of files) {
-    if (!existsSync(file)) throw new InputFileError(file, 'no such file');
     const name = path.basename(file);
     const other = byName.get(name);
     if (other !== undefined && path.resolve(other) !== path.resolve(file)) {
@@ -152,22 +216,40 @@ export async function ingestDataDecide(
     }
     byName.set(name, file);
   }
-  const unique = [...byName.values()];
 
   // Pass 1: read, convert and check everything; nothing is kept but the counts.
+  const planned: Planned[] = [];
+  for (const file of byName.values()) {
+    const columns = await sourceColumns(file);
+    const format = detectFormat(file, columns);
+    if (format === 'aggregate') {
+      const statistic = aggregateStatistic(file);
+      if (!statistic) {
+        throw new InputFileError(
+          file,
+          'is a seed aggregate (no seed column) but its name does not say which: datadec names them mean_eval.parquet and std_eval.parquet',
+        );
+      }
+      checksToRun.push({ file, statistic });
+    } else if (format === 'results') planned.push({ file, format });
+    else {
+      const layout = wideLayout(file, columns);
+      planned.push({ file, format: layout.kind, layout });
+    }
+  }
   const kinds: MetricKinds = new Map();
   const columnTypes = new Map<string, { type: string; file: string }>();
   let sourceRows = 0;
   let emptyMetricRows = 0;
+  let missingCells = 0;
   const skipped: SkippedSourceRow[] = [];
   let skippedRows = 0;
-  for (const file of unique) {
-    const converted = await convertFile(file, columnTypes, kinds, options);
+  const check = (file: string, rows: readonly EvalRow[]) => {
     try {
-      validateTypedRows(definition, converted.rows, new Map());
+      validateTypedRows(definition, rows, new Map());
     } catch (error) {
       if (error instanceof RowValidationError) {
-        const row = converted.rows[error.rowIndex];
+        const row = rows[error.rowIndex];
         throw new InputFileError(
           file,
           `row ${String(row?.source_row)}, column "${error.column}": ${error.reason}`,
@@ -175,40 +257,67 @@ export async function ingestDataDecide(
       }
       throw error;
     }
-    sourceRows += converted.sourceRows;
-    emptyMetricRows += converted.emptyMetricRows;
-    skippedRows += converted.skipped.length;
-    skipped.push(...converted.skipped.slice(0, MAX_SKIPPED_SAMPLES - skipped.length));
+  };
+  for (const item of planned) {
+    if (item.format === 'results') {
+      const converted = await convertFile(item.file, columnTypes, kinds, options);
+      check(item.file, converted.rows);
+      sourceRows += converted.sourceRows;
+      emptyMetricRows += converted.emptyMetricRows;
+      skippedRows += converted.skipped.length;
+      skipped.push(...converted.skipped.slice(0, MAX_SKIPPED_SAMPLES - skipped.length));
+    } else {
+      for (const params of await wideParams(item.file)) {
+        const part = await widePartition(item.file, item.layout, params);
+        check(item.file, part.rows);
+        sourceRows += part.sourceRows;
+        missingCells += part.missingCells;
+      }
+    }
   }
 
   // Pass 2: convert each file again and replace its rows, partition by partition.
   let rows = 0;
   let replacedFiles = 0;
   const partitions = new Set<string>();
-  for (const file of unique) {
-    const { rows: fileRows } = await convertFile(file, new Map(), new Map(), options);
-    const stem = sourceStem(path.basename(file));
-    const byParams = new Map<string, EvalRow[]>();
-    for (const row of fileRows) {
-      const params = row.params as string;
-      const list = byParams.get(params);
-      if (list) list.push(row);
-      else byParams.set(params, [row]);
-    }
-    for (const [params, partitionRows] of byParams) {
+  for (const item of planned) {
+    const stem = sourceStem(path.basename(item.file));
+    const written = new Set<string>();
+    const write = async (params: string, partitionRows: EvalRow[]) => {
       const result = await lake.replace(DATASET, partitionRows, { partition: { params }, stem });
       rows += result.rowCount;
       replacedFiles += result.removedFiles;
       partitions.add(params);
+      written.add(params);
+    };
+    if (item.format === 'results') {
+      const { rows: fileRows } = await convertFile(item.file, new Map(), new Map(), options);
+      const byParams = new Map<string, EvalRow[]>();
+      for (const row of fileRows) {
+        const params = row.params as string;
+        const list = byParams.get(params);
+        if (list) list.push(row);
+        else byParams.set(params, [row]);
+      }
+      for (const [params, partitionRows] of byParams) await write(params, partitionRows);
+    } else {
+      // One partition at a time: datadec's full_eval has ~150 metric columns per row.
+      for (const params of await wideParams(item.file)) {
+        await write(params, (await widePartition(item.file, item.layout, params)).rows);
+      }
     }
-    // Partitions an earlier ingest of this file wrote, which it no longer has rows for.
-    for (const params of await partitionsWithStem(lake, stem)) {
-      if (byParams.has(params)) continue;
-      replacedFiles += (await lake.replace(DATASET, [], { partition: { params }, stem })).removedFiles;
-    }
+    replacedFiles += await removeStemExcept(lake, stem, written);
   }
+  // A folder re-ingested after datadec ran more stages: the earlier generation's rows go.
+  for (const name of retire) {
+    if (byName.has(name)) continue;
+    replacedFiles += await removeStemExcept(lake, sourceStem(name), new Set());
+  }
+
+  const checks: AggregateCheck[] = [];
+  for (const { file, statistic } of checksToRun) checks.push(await checkAggregateFile(lake, file, statistic));
   return {
-    files: unique.length,
+    files: planned.length,
     sourceRows,
     rows,
     emptyMetricRows,
@@ -216,7 +325,44 @@ export async function ingestDataDecide(
     skipped,
     partitions: [...partitions].sort(),
     replacedFiles,
+    inputs: planned.map((p) => ({ file: p.file, format: p.format })),
+    missingCells,
+    checks,
+    notIngested,
   };
+}
+
+/** Removes the part files `stem` wrote in partitions other than `keep`; returns how many. */
+async function removeStemExcept(lake: Lake, stem: string, keep: ReadonlySet<string>): Promise<number> {
+  let removed = 0;
+  for (const params of await partitionsWithStem(lake, stem)) {
+    if (keep.has(params)) continue;
+    removed += (await lake.replace(DATASET, [], { partition: { params }, stem })).removedFiles;
+  }
+  return removed;
+}
+
+/**
+ * The format of a DataDecide file, from its columns. datadec's other stage outputs (the melted
+ * plotting files, the expanded metrics) are refused with the file to ingest instead.
+ */
+function detectFormat(file: string, columns: readonly SourceColumn[]): DataDecideFormat {
+  const names = new Set(columns.map((c) => c.name));
+  if (names.has('metrics')) return 'results';
+  if (names.has('metric') && names.has('value')) {
+    throw new InputFileError(
+      file,
+      "is datadec's melted plotting table (metric, value columns), derived from full_eval.parquet / mean_eval.parquet: ingest full_eval.parquet (or the folder)",
+    );
+  }
+  if (names.has('task')) {
+    throw new InputFileError(
+      file,
+      "has a task column but no metrics column: datadec's dwn_metrics_expanded stage is not ingested; ingest the download it was built from (downstream_eval.parquet) or full_eval.parquet",
+    );
+  }
+  if (!names.has('seed') && columns.some((c) => wideMetricColumn(c.name) !== undefined)) return 'aggregate';
+  return 'datadec';
 }
 
 /**
@@ -259,46 +405,14 @@ async function partitionsWithStem(lake: Lake, stem: string): Promise<string[]> {
   return found;
 }
 
-function family(duckdbType: string): Family {
-  if (
-    /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)$/.test(
-      duckdbType,
-    )
-  )
-    return 'integer';
-  if (duckdbType === 'FLOAT' || duckdbType === 'DOUBLE') return 'float';
-  if (duckdbType === 'VARCHAR') return 'string';
-  return 'other';
-}
-
-const FAMILY_NAMES: Record<Family, string> = {
-  integer: 'an integer type',
-  float: 'a floating type',
-  string: 'VARCHAR',
-  other: 'another type',
-};
-
 async function convertFile(
   file: string,
   columnTypes: Map<string, { type: string; file: string }>,
   kinds: MetricKinds,
   options: DataDecideOptions,
 ): Promise<FileRows> {
-  const source = `read_parquet(${quoteLiteral(path.resolve(file))}, hive_partitioning = false)`;
-  const { schema, records } = await withStagingConnection(async (connection) => {
-    try {
-      const described = (
-        await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`)
-      ).getRowObjectsJS();
-      const result = await connection.runAndReadAll(`SELECT * FROM ${source}`);
-      return {
-        schema: described.map((d) => [String(d.column_name), String(d.column_type)] as const),
-        records: result.getRowObjectsJS() as Array<Record<string, unknown>>,
-      };
-    } catch (error) {
-      throw new InputFileError(file, `cannot read as Parquet: ${(error as Error).message.split('\n')[0]}`);
-    }
-  });
+  const schema = (await sourceColumns(file)).map((c) => [c.name, c.type] as const);
+  const records = await querySource(file, `SELECT * FROM ${parquetSource(file)}`);
   const present = new Set<string>();
   for (const [name, type] of schema) {
     if (IGNORED_COLUMNS.has(name)) continue;
@@ -310,7 +424,7 @@ async function convertFile(
       );
     }
     const earlier = columnTypes.get(name);
-    if (!spec.families.includes(family(type))) {
+    if (!spec.families.includes(columnFamily(type))) {
       throw new InputFileError(
         file,
         `column "${name}" is ${type}, expected ${spec.families.map((f) => FAMILY_NAMES[f]).join(' or ')}` +
@@ -343,17 +457,14 @@ async function convertFile(
       params: text('params'),
       data: text('data'),
       task: text('task'),
-      step: wholeNumber(
-        record.step,
-        () => fail('step', 'is null'),
-        (why) => fail('step', why),
-      ),
-      ...seedColumns(record.seed, (why) => fail('seed', why)),
+      step: wholeNumber(record.step, (why) => fail('step', why)),
+      ...seedCell(record.seed, (why) => fail('seed', why)),
       tokens: optionalWhole(record.tokens, (why) => fail('tokens', why)),
       compute: optionalNumber(record.compute),
       ...chinchillaColumns(record.chinchilla),
       lr_at_step: optionalNumber(record.lr_at_step),
       cumulative_lr: optionalNumber(record.cumulative_lr),
+      features: null,
       source_file: sourceName,
       source_row: r,
     };
@@ -400,47 +511,6 @@ async function convertFile(
     }
   }
   return { rows, sourceRows: records.length, emptyMetricRows, skipped };
-}
-
-function wholeNumber(value: unknown, onNull: () => never, fail: (why: string) => never): number | bigint {
-  if (value === null || value === undefined) return onNull();
-  if (typeof value === 'bigint') {
-    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
-      ? Number(value)
-      : value;
-  }
-  if (typeof value === 'number' && Number.isInteger(value)) return value;
-  return fail(`${String(value)} is not a whole number`);
-}
-
-function optionalWhole(value: unknown, fail: (why: string) => never): number | bigint | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'number' && !Number.isFinite(value)) return fail(`${value} is not a whole number`);
-  return wholeNumber(value, () => fail('is null'), fail);
-}
-
-function optionalNumber(value: unknown): number | null {
-  if (value === null || value === undefined) return null;
-  return typeof value === 'bigint' ? Number(value) : Number(value);
-}
-
-function seedColumns(
-  value: unknown,
-  fail: (why: string) => never,
-): { seed: number; seed_name: string | null } {
-  if (value === null || value === undefined) return fail('is null');
-  if (typeof value === 'string') {
-    const name = value.trim();
-    const known = SEED_NAMES[name.toLowerCase()];
-    if (known !== undefined) return { seed: known, seed_name: value };
-    const numbered = /^(?:seed[-_ ]?)?(\d+)$/i.exec(name);
-    if (numbered) return { seed: Number(numbered[1]), seed_name: value };
-    return fail(`"${value}" is not a DataDecide seed (${Object.keys(SEED_NAMES).join(', ')}, or a number)`);
-  }
-  const whole = wholeNumber(value, () => fail('is null'), fail);
-  if (typeof whole === 'bigint' || whole < -2147483648 || whole > 2147483647)
-    return fail(`${whole} is outside INTEGER`);
-  return { seed: whole, seed_name: null };
 }
 
 function chinchillaColumns(value: unknown): {

@@ -20,9 +20,11 @@ function value(name: string, type: ColumnType, description: string): ColumnDefin
 }
 
 /**
- * `full_eval`: DataDecide downstream evaluation results, one row per (model size, data recipe,
- * task, checkpoint step, seed, metric). The metrics dict of each source row becomes one row per
- * metric (long form), because the metric keys differ between tasks and releases.
+ * `full_eval`: DataDecide evaluation results, one row per (model size, data recipe, task,
+ * checkpoint step, seed, metric): downstream metrics and perplexities, from the Hugging Face
+ * releases and from datadec's wide outputs alike (long form, because the metric keys differ
+ * between tasks, releases and datadec versions). Perplexities are task `<validation set>`,
+ * metric `perplexity`.
  *
  * @example
  * ```ts
@@ -33,7 +35,7 @@ function value(name: string, type: ColumnType, description: string): ColumnDefin
 export const FULL_EVAL = defineDataset({
   name: 'full_eval',
   description:
-    'DataDecide downstream eval results in long form: one row per (params, data, task, step, seed, metric)',
+    'DataDecide eval results (downstream metrics and perplexities) in long form: one row per (params, data, task, step, seed, metric)',
   partitionBy: [
     {
       name: 'params',
@@ -49,18 +51,24 @@ export const FULL_EVAL = defineDataset({
   sortBy: ['data', 'task', 'metric_name', 'step'],
   columns: [
     key('data', t.string, 'pretraining data recipe, e.g. Dolma1.7, DCLM-Baseline (QC 10%)'),
-    key('task', t.string, 'evaluation task, e.g. arc_challenge, mmlu_astronomy (OLMES cloze formulation)'),
+    key(
+      'task',
+      t.string,
+      'evaluation task, e.g. arc_challenge, mmlu_astronomy (OLMES cloze formulation), mmlu_average (datadec); ' +
+        'for a perplexity the validation set, e.g. c4_en, dolma_books',
+    ),
     key('step', t.int64, 'training step of the checkpoint evaluated'),
     key(
       'seed',
       t.int32,
-      'seed index: DataDecide names map as datadec does (default = 0, small aux 2 = 1, small aux 3 = 2, ' +
-        'large aux 2 = 3, large aux 3 = 4); an integer seed in the file is kept as it is',
+      "seed as datadec's index (its SEED_MAP: default = 0, small aux 2 = 1, small aux 3 = 2, large aux 2 = 3, " +
+        'large aux 3 = 4); a DataDecide name or training seed (seed-14, OLMES directories) maps through the one ' +
+        'seed table, an integer in a file is this index',
     ),
     value(
       'seed_name',
       t.string,
-      'the seed as the file names it (e.g. small aux 2); null when it was an integer',
+      "DataDecide's name of the seed (default, small aux 2, …), whichever way the file gave it",
     ),
     value('tokens', t.int64, 'training tokens seen up to this checkpoint'),
     value(
@@ -81,6 +89,12 @@ export const FULL_EVAL = defineDataset({
     ),
     value('lr_at_step', t.float64, 'learning rate at this step, where the file has the LR-curve columns'),
     value('cumulative_lr', t.float64, 'sum of the learning rate over steps up to this one, where present'),
+    value(
+      'features',
+      t.string,
+      "datadec's model and dataset feature columns of the source row (total_steps, lr_max, d_model, …, " +
+        "pct_code, …) as a JSON object, NaN as null; null for files without them. Query: features->>'lr_max'",
+    ),
     key(
       'metric_name',
       t.string,
@@ -89,7 +103,8 @@ export const FULL_EVAL = defineDataset({
     value(
       'value',
       t.float64,
-      'the metric as a number: ints and floats as DOUBLE, True/False as 1/0, NaN and ±Inf kept; null for None or text',
+      'the metric as a number: ints and floats as DOUBLE, True/False as 1/0, NaN and ±Inf kept; null for None or text ' +
+        '(a null or NaN cell of a wide file is no result and gives no row)',
     ),
     value('value_text', t.string, 'the metric when it is text (then value is null)'),
     key(
@@ -217,7 +232,8 @@ const SEED_AGGREGATE = (statistic: string) =>
   '       any_value(tokens) AS tokens, any_value(compute) AS compute,\n' +
   '       any_value(chinchilla_multiple) AS chinchilla_multiple,\n' +
   '       any_value(lr_at_step) AS lr_at_step, any_value(cumulative_lr) AS cumulative_lr\n' +
-  'FROM full_eval WHERE value IS NOT NULL\n' +
+  // NaN is skipped like null, as pandas' mean and std skip it (datadec's mean_eval / std_eval).
+  'FROM full_eval WHERE value IS NOT NULL AND NOT isnan(value)\n' +
   'GROUP BY params, data, task, step, metric_name';
 
 /**
@@ -234,7 +250,8 @@ export const EVAL_VIEWS: readonly ViewDefinition[] = [
     name: 'mean_eval',
     description:
       'full_eval averaged over seeds: one row per (params, data, task, step, metric) with the mean value and ' +
-      'n_seeds, the seeds with a numeric value; tokens, compute and the LR columns (equal for every seed) are kept',
+      'n_seeds, the seeds with a numeric value (NaN skipped, as pandas does); tokens, compute and the LR columns ' +
+      '(equal for every seed) are kept',
     sql: SEED_AGGREGATE('avg(value)'),
   },
   {

@@ -1,0 +1,129 @@
+/**
+ * How the wide DataDecide files name their metric columns, and the one long-form name each gets
+ * in `full_eval`. datadec (drothermel/datadec `src/datadec/parsing.py`,
+ * `pivot_task_metrics_to_columns`) names a downstream metric `<task>_<metric>`; perplexities are
+ * `<set>-valppl` in datadec's files (`PPL_NAME_MAP` in `constants.py`) and
+ * `eval/<set>-validation/Perplexity` in allenai/DataDecide-ppl-results. Both perplexity spellings
+ * land as task `<set>`, metric `perplexity`, so a checkpoint ingested from either file gives the
+ * same `full_eval` rows.
+ */
+
+/**
+ * The metric names datadec spreads into `<task>_<metric>` columns (its `METRIC_NAMES`, commit
+ * 6207b06), plus the keys it drops (`DROP_METRICS`), which other wide exports may keep.
+ *
+ * @example
+ * ```ts
+ * DATADEC_METRIC_NAMES.includes('norm_correct_prob_per_char'); // true
+ * ```
+ */
+export const DATADEC_METRIC_NAMES: readonly string[] = [
+  'correct_choice',
+  'acc_raw',
+  'acc_per_token',
+  'acc_per_char',
+  'acc_per_byte',
+  'acc_uncond',
+  'no_answer',
+  'sum_logits_corr',
+  'logits_per_token_corr',
+  'logits_per_char_corr',
+  'bits_per_byte_corr',
+  'correct_prob',
+  'correct_prob_per_token',
+  'correct_prob_per_char',
+  'margin',
+  'margin_per_token',
+  'margin_per_char',
+  'total_prob',
+  'total_prob_per_token',
+  'total_prob_per_char',
+  'uncond_correct_prob',
+  'uncond_correct_prob_per_token',
+  'uncond_correct_prob_per_char',
+  'uncond_total_prob',
+  'norm_correct_prob',
+  'norm_correct_prob_per_token',
+  'norm_correct_prob_per_char',
+  'primary_metric',
+  'predicted_index_raw',
+  'predicted_index_per_token',
+  'predicted_index_per_char',
+  'predicted_index_per_byte',
+  'predicted_index_uncond',
+  'logits_per_byte_corr',
+];
+
+/**
+ * The downstream tasks DataDecide evaluates (OLMES cloze formulation), besides the `mmlu_*`
+ * subjects: a column that starts with one of them (or `mmlu_`) and a `_` is a metric column even
+ * when its metric name is not in {@link DATADEC_METRIC_NAMES}, so a new metric is ingested rather
+ * than mistaken for a model or dataset feature.
+ *
+ * @example
+ * ```ts
+ * DATADEC_TASKS.includes('arc_easy'); // true
+ * ```
+ */
+export const DATADEC_TASKS: readonly string[] = [
+  'arc_challenge',
+  'arc_easy',
+  'boolq',
+  'csqa',
+  'hellaswag',
+  'openbookqa',
+  'piqa',
+  'socialiqa',
+  'winogrande',
+];
+
+/** `full_eval.metric_name` of every perplexity row. */
+export const PERPLEXITY_METRIC = 'perplexity';
+
+/** Where a wide column's values go in `full_eval`. */
+export interface WideMetricColumn {
+  readonly task: string;
+  readonly metricName: string;
+  /** Which spelling the column had. */
+  readonly kind: 'downstream' | 'datadec-perplexity' | 'raw-perplexity';
+}
+
+// Longest first, so `arc_easy_norm_correct_prob` splits at `norm_correct_prob`, not `correct_prob`.
+const BY_LENGTH = [...DATADEC_METRIC_NAMES].sort((a, b) => b.length - a.length);
+const RAW_PERPLEXITY = /^eval\/(.+)-validation\/Perplexity$/;
+const DATADEC_PERPLEXITY = /^(.+)-valppl$/;
+
+/**
+ * The task and metric a wide column holds, or undefined when the column is not a metric column
+ * (an id, LR or feature column). Perplexities, in either spelling, become task `<set>` and
+ * metric `perplexity`; `<task>_<metric>` splits at the longest known metric name, else after a
+ * known task.
+ *
+ * @example
+ * ```ts
+ * wideMetricColumn('c4_en-valppl'); // { task: 'c4_en', metricName: 'perplexity', kind: 'datadec-perplexity' }
+ * wideMetricColumn('eval/c4_en-validation/Perplexity'); // { task: 'c4_en', metricName: 'perplexity', kind: 'raw-perplexity' }
+ * wideMetricColumn('mmlu_average_acc_raw'); // { task: 'mmlu_average', metricName: 'acc_raw', kind: 'downstream' }
+ * wideMetricColumn('lr_max'); // undefined
+ * ```
+ */
+export function wideMetricColumn(column: string): WideMetricColumn | undefined {
+  const raw = RAW_PERPLEXITY.exec(column);
+  if (raw) return { task: raw[1] as string, metricName: PERPLEXITY_METRIC, kind: 'raw-perplexity' };
+  const datadec = DATADEC_PERPLEXITY.exec(column);
+  if (datadec) {
+    return { task: datadec[1] as string, metricName: PERPLEXITY_METRIC, kind: 'datadec-perplexity' };
+  }
+  for (const metric of BY_LENGTH) {
+    if (column.length > metric.length + 1 && column.endsWith(`_${metric}`)) {
+      return { task: column.slice(0, -metric.length - 1), metricName: metric, kind: 'downstream' };
+    }
+  }
+  for (const task of DATADEC_TASKS) {
+    if (column.startsWith(`${task}_`)) {
+      return { task, metricName: column.slice(task.length + 1), kind: 'downstream' };
+    }
+  }
+  // An mmlu subject is itself `mmlu_<words>`, so an unknown metric cannot be split off it.
+  return undefined;
+}

@@ -1,0 +1,240 @@
+/**
+ * Wide DataDecide files into `full_eval` long form: datadec's own per-seed outputs (drothermel/
+ * datadec `full_eval.parquet`, `full_eval_raw.parquet`, `downstream_eval_parsed.parquet`,
+ * `ppl_eval_parsed.parquet`: one row per (params, data, seed, step), a column per
+ * `<task>_<metric>` and `<set>-valppl`, model and dataset feature columns, `lr_at_step`,
+ * `cumulative_lr`) and allenai/DataDecide-ppl-results (one row per (params, data, seed, step),
+ * a column per `eval/<set>-validation/Perplexity`, and `__index_level_0__`).
+ */
+import path from 'node:path';
+import { InputFileError, quoteLiteral } from '../lake/index.js';
+import { wideMetricColumn } from './datadec-columns.js';
+import {
+  type CellFailure,
+  type ColumnFamily,
+  columnFamily,
+  FAMILY_NAMES,
+  optionalNumber,
+  optionalWhole,
+  parquetSource,
+  querySource,
+  type SourceColumn,
+  seedCell,
+  wholeNumber,
+} from './datadecide-source.js';
+
+/** Which wide layout a file has. */
+export type WideKind = 'datadec' | 'perplexity';
+
+/** The columns of a wide file, classified. */
+export interface WideLayout {
+  readonly kind: WideKind;
+  /** Metric columns and the `full_eval` task and metric each lands as. */
+  readonly metrics: ReadonlyArray<{
+    readonly column: string;
+    readonly task: string;
+    readonly metricName: string;
+  }>;
+  /** Model and dataset feature columns (datadec files), kept as `full_eval.features` JSON. */
+  readonly features: readonly string[];
+  /** Which of the optional id columns the file has. */
+  readonly present: ReadonlySet<string>;
+}
+
+/** One `params` partition's rows of a wide file. */
+export interface WidePartition {
+  readonly params: string;
+  readonly rows: Array<Record<string, unknown>>;
+  /** Source rows of this partition. */
+  readonly sourceRows: number;
+  /** Metric cells that were null or NaN (no result) and so gave no row. */
+  readonly missingCells: number;
+}
+
+/** pyarrow's spelling of a pandas index; it carries no data. */
+export const PANDAS_INDEX_COLUMN = '__index_level_0__';
+
+const ID_FAMILIES: Readonly<Record<string, readonly ColumnFamily[]>> = {
+  params: ['string'],
+  data: ['string'],
+  step: ['integer', 'float'],
+  seed: ['integer', 'float', 'string'],
+  tokens: ['integer', 'float'],
+  compute: ['integer', 'float'],
+  lr_at_step: ['integer', 'float'],
+  cumulative_lr: ['integer', 'float'],
+};
+const REQUIRED = ['params', 'data', 'step', 'seed'];
+// allenai/DataDecide-ppl-results has exactly these besides the perplexity columns.
+const PERPLEXITY_FILE_COLUMNS = new Set(['params', 'data', 'step', 'seed', PANDAS_INDEX_COLUMN]);
+
+/**
+ * Classifies a wide file's columns, refusing what cannot be ingested: a missing id column, a
+ * column of the wrong type, a raw perplexity file with other columns, an `mmlu_…` column whose
+ * metric is not known (it would otherwise pass as a feature).
+ *
+ * @example
+ * ```ts
+ * const layout = wideLayout('full_eval.parquet', await sourceColumns('full_eval.parquet'));
+ * layout.kind; // 'datadec'
+ * ```
+ */
+export function wideLayout(file: string, columns: readonly SourceColumn[]): WideLayout {
+  const kind: WideKind = columns.some((c) => wideMetricColumn(c.name)?.kind === 'raw-perplexity')
+    ? 'perplexity'
+    : 'datadec';
+  const metrics: Array<{ column: string; task: string; metricName: string }> = [];
+  const features: string[] = [];
+  const present = new Set<string>();
+  for (const { name, type } of columns) {
+    const family = columnFamily(type);
+    const expect = (families: readonly ColumnFamily[], what: string) => {
+      if (!families.includes(family)) {
+        throw new InputFileError(
+          file,
+          `column "${name}" is ${type}, expected ${families.map((f) => FAMILY_NAMES[f]).join(' or ')} (${what})`,
+        );
+      }
+    };
+    if (name === PANDAS_INDEX_COLUMN) continue;
+    const idFamilies = ID_FAMILIES[name];
+    if (idFamilies) {
+      expect(idFamilies, 'an id column');
+      present.add(name);
+      continue;
+    }
+    const metric = wideMetricColumn(name);
+    if (kind === 'perplexity' && (metric?.kind !== 'raw-perplexity' || PERPLEXITY_FILE_COLUMNS.has(name))) {
+      throw new InputFileError(
+        file,
+        `column "${name}" is not a DataDecide perplexity results column (params, data, step, seed, ` +
+          `eval/<set>-validation/Perplexity, ${PANDAS_INDEX_COLUMN})`,
+      );
+    }
+    if (metric) {
+      expect(['integer', 'float'], 'a metric column');
+      metrics.push({ column: name, task: metric.task, metricName: metric.metricName });
+      continue;
+    }
+    if (name.startsWith('mmlu_')) {
+      throw new InputFileError(
+        file,
+        `column "${name}" looks like an MMLU metric but does not end with a known metric name ` +
+          '(e.g. _acc_raw, _primary_metric); it is not ingested as a feature',
+      );
+    }
+    expect(['integer', 'float', 'string', 'boolean'], 'a model or dataset feature column');
+    features.push(name);
+  }
+  const missing = REQUIRED.filter((name) => !present.has(name));
+  if (missing.length > 0) {
+    throw new InputFileError(file, `missing column(s) ${missing.map((n) => `"${n}"`).join(', ')}`);
+  }
+  if (metrics.length === 0) throw new InputFileError(file, 'has no metric columns');
+  return { kind, metrics, features, present };
+}
+
+/**
+ * The `params` values of a wide file, refusing a null one (naming its first row).
+ *
+ * @example
+ * ```ts
+ * await wideParams('full_eval.parquet'); // ['150M', '4M']
+ * ```
+ */
+export async function wideParams(file: string): Promise<string[]> {
+  const source = parquetSource(file, ', file_row_number = true');
+  const [nulls] = await querySource(
+    file,
+    `SELECT min(file_row_number) AS row FROM ${source} WHERE params IS NULL`,
+  );
+  if (nulls?.row !== null && nulls?.row !== undefined) {
+    throw new InputFileError(file, `row ${String(nulls.row)}, column "params": is null`);
+  }
+  const rows = await querySource(file, `SELECT DISTINCT params FROM ${source} ORDER BY params`);
+  return rows.map((r) => String(r.params));
+}
+
+/**
+ * The `full_eval` rows of one `params` partition of a wide file: one row per metric cell with a
+ * value; a null or NaN cell is "no result" (datadec's outer merge and pivot leave NaN where a
+ * checkpoint lacks a task) and is counted, not written. Features become one JSON object per
+ * source row, in the file's column order.
+ *
+ * @example
+ * ```ts
+ * const { rows } = await widePartition('full_eval.parquet', layout, '4M');
+ * ```
+ */
+export async function widePartition(
+  file: string,
+  layout: WideLayout,
+  params: string,
+): Promise<WidePartition> {
+  const source = parquetSource(file, ', file_row_number = true');
+  const records = await querySource(
+    file,
+    `SELECT * FROM ${source} WHERE params = ${quoteLiteral(params)} ORDER BY file_row_number`,
+  );
+  const sourceFile = path.basename(file);
+  const rows: Array<Record<string, unknown>> = [];
+  let missingCells = 0;
+  for (const record of records) {
+    const r = Number(record.file_row_number);
+    const failOn =
+      (column: string): CellFailure =>
+      (why) => {
+        throw new InputFileError(file, `row ${r}, column "${column}": ${why}`);
+      };
+    const data = record.data;
+    if (data === null || data === undefined) failOn('data')('is null');
+    const step = wholeNumber(
+      typeof record.step === 'number' && Number.isNaN(record.step) ? null : record.step,
+      failOn('step'),
+    );
+    const base = {
+      params,
+      data: String(data),
+      step,
+      ...seedCell(record.seed, failOn('seed')),
+      tokens: optionalWhole(record.tokens, failOn('tokens')),
+      compute: nanAsNull(optionalNumber(record.compute)),
+      chinchilla: null,
+      chinchilla_multiple: null,
+      lr_at_step: nanAsNull(optionalNumber(record.lr_at_step)),
+      cumulative_lr: nanAsNull(optionalNumber(record.cumulative_lr)),
+      features: layout.features.length > 0 ? featuresJson(record, layout.features) : null,
+      source_file: sourceFile,
+      source_row: r,
+    };
+    for (const { column, task, metricName } of layout.metrics) {
+      const cell = record[column];
+      if (cell === null || cell === undefined || (typeof cell === 'number' && Number.isNaN(cell))) {
+        missingCells++;
+        continue;
+      }
+      rows.push({ ...base, task, metric_name: metricName, value: Number(cell), value_text: null });
+    }
+  }
+  return { params, rows, sourceRows: records.length, missingCells };
+}
+
+function nanAsNull(value: number | null): number | null {
+  return value === null || Number.isNaN(value) ? null : value;
+}
+
+/** JSON keeps numbers, text and booleans; NaN (pandas' missing) is null, ±Infinity its text. */
+function featuresJson(record: Record<string, unknown>, columns: readonly string[]): string {
+  const out: Record<string, unknown> = {};
+  for (const column of columns) {
+    const v = record[column];
+    if (v === null || v === undefined) out[column] = null;
+    else if (typeof v === 'bigint') {
+      out[column] =
+        v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : String(v);
+    } else if (typeof v === 'number')
+      out[column] = Number.isNaN(v) ? null : Number.isFinite(v) ? v : String(v);
+    else out[column] = v;
+  }
+  return JSON.stringify(out);
+}

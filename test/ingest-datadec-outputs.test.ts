@@ -1,0 +1,288 @@
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ingestDataDecide, type Lake, openLake } from '../src/index.js';
+import { copyToParquet, runlake } from './helpers/cli.js';
+import { listFiles, repoRoot, tempDir, visibleFiles } from './helpers/lake-fixtures.js';
+import { pythonWith } from './helpers/python.js';
+
+// Written by drothermel/datadec 6207b06's own stage functions: test/python/datadec_golden.py.
+const FOLDER = path.join(repoRoot, 'test', 'fixtures', 'datadec');
+const file = (name: string) => path.join(FOLDER, name);
+// The golden grid: 2 sizes × 2 recipes × 3 seeds × 4 steps (3 downstream, 1 perplexity-only).
+const WIDE_ROWS = 48;
+// 5 tasks (4 + mmlu_average) × 28 datadec metrics + 11 perplexities.
+const METRIC_COLUMNS = 5 * 28 + 11;
+
+const py = pythonWith(['pandas', 'pyarrow']);
+if (py.skip) console.warn(`[ingest-datadec-outputs.test] skipping the pandas comparison: ${py.reason}`);
+
+async function withLake<T>(dir: string, use: (lake: Lake) => Promise<T>): Promise<T> {
+  const lake = await openLake(dir, { schema: 'squiggle' });
+  try {
+    return await use(lake);
+  } finally {
+    lake.close();
+  }
+}
+
+/** Every full_eval row, sorted, as text: equal dumps mean identical rows. */
+async function dump(dir: string, where = 'true'): Promise<string> {
+  return withLake(dir, async (lake) => {
+    const rows = await lake.query(
+      `SELECT * FROM full_eval WHERE ${where} ORDER BY params, data, task, step, seed, metric_name, source_file`,
+    );
+    return JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? String(v) : v));
+  });
+}
+
+const parquetCount = (dir: string) => listFiles(dir).filter((f) => f.endsWith('.parquet')).length;
+
+describe('ingest datadecide: datadec outputs and DataDecide perplexities', () => {
+  it('ingests a datadec output folder from its full_eval.parquet, checking mean_eval / std_eval', async () => {
+    const dir = tempDir();
+    await withLake(dir, async (lake) => {
+      const summary = await ingestDataDecide(lake, [FOLDER]);
+      expect(summary.inputs).toEqual([{ file: file('full_eval.parquet'), format: 'datadec' }]);
+      expect(summary.sourceRows).toBe(WIDE_ROWS);
+      // Every metric cell is a row or counted as missing (NaN: no result); nothing else.
+      expect(summary.rows + summary.missingCells).toBe(WIDE_ROWS * METRIC_COLUMNS);
+      expect(summary.missingCells).toBeGreaterThan(0);
+      expect(summary.partitions).toEqual(['20M', '4M']);
+      expect(summary.notIngested.map((s) => path.basename(s.file)).sort()).toEqual([
+        'downstream_eval.parquet',
+        'downstream_eval_parsed.parquet',
+        'dwn_metrics_expanded.parquet',
+        'full_eval_melted.parquet',
+        'full_eval_raw.parquet',
+        'mean_eval_melted.parquet',
+        'ppl_eval.parquet',
+        'ppl_eval_parsed.parquet',
+      ]);
+      expect(summary.checks.map((c) => [c.file, c.view, c.mismatches])).toEqual([
+        ['mean_eval.parquet', 'mean_eval', 0],
+        ['std_eval.parquet', 'std_eval', 0],
+      ]);
+      for (const c of summary.checks) {
+        expect(c.cells).toBe(16 * METRIC_COLUMNS);
+        expect(c.maxAbsDiff).toBeLessThanOrEqual(1e-12);
+      }
+
+      // Perplexities, LR columns, seeds and features of one source row.
+      const [ppl] = await lake.query(
+        "SELECT seed, seed_name, tokens, lr_at_step, cumulative_lr, value, features->>'lr_max' AS lr_max, " +
+          "(features->>'pct_code')::DOUBLE AS pct_code, features->>'length_str' AS length_str " +
+          "FROM full_eval WHERE params = '20M' AND data = 'Dolma1.7' AND task = 'c4_en' AND metric_name = 'perplexity' " +
+          'AND step = 2000 AND seed = 1',
+      );
+      expect(ppl).toMatchObject({
+        seed: 1,
+        seed_name: 'small aux 2',
+        tokens: 2000 * 64 * 2048,
+        length_str: '5xC',
+      });
+      expect(ppl?.lr_at_step).toBeGreaterThan(0);
+      expect(ppl?.cumulative_lr).toBeGreaterThan(0);
+      expect(Number(ppl?.lr_max)).toBeCloseTo(0.0047 * (19_101_888 / 108_000_000) ** (-1 / 3), 15);
+      expect(ppl?.pct_code).toBe(11.4);
+      const tasks = await lake.query('SELECT DISTINCT task FROM full_eval ORDER BY 1');
+      expect(tasks.map((t) => t.task)).toEqual([
+        'arc_easy',
+        'c4_en',
+        'dolma_books',
+        'dolma_common-crawl',
+        'dolma_pes2o',
+        'dolma_reddit',
+        'dolma_stack',
+        'dolma_wiki',
+        'hellaswag',
+        'ice',
+        'm2d2_s2orc',
+        'mmlu_anatomy',
+        'mmlu_astronomy',
+        'mmlu_average',
+        'pile',
+        'wikitext_103',
+      ]);
+      // The perplexity-only step has tokens (datadec derives them) but no downstream rows.
+      const [only] = await lake.query(
+        "SELECT count(*) FILTER (WHERE metric_name = 'perplexity') AS ppl, count(*) FILTER (WHERE metric_name <> 'perplexity') AS dwn, " +
+          "min(tokens) AS tokens FROM full_eval WHERE params = '4M' AND step = 4000",
+      );
+      expect(only).toMatchObject({ ppl: 2 * 3 * 11, dwn: 0 });
+      expect(Number(only?.tokens)).toBeGreaterThan(0);
+      expect(lake.viewProblems).toEqual([]);
+    });
+  });
+
+  it('re-ingesting the folder gives identical rows and files', async () => {
+    const dir = tempDir();
+    await withLake(dir, (lake) => ingestDataDecide(lake, [FOLDER]));
+    const before = await dump(dir);
+    const files = visibleFiles(dir).filter((f) => f.endsWith('.parquet')).length;
+    const again = await withLake(dir, (lake) => ingestDataDecide(lake, [FOLDER]));
+    expect(again.replacedFiles).toBe(2);
+    expect(await dump(dir)).toBe(before);
+    expect(visibleFiles(dir).filter((f) => f.endsWith('.parquet')).length).toBe(files);
+  });
+
+  it.skipIf(py.skip)(
+    'mean_eval / std_eval equal an independent pandas groupby and datadec’s own files to 1e-12',
+    async () => {
+      const dir = tempDir();
+      const views = await withLake(dir, async (lake) => {
+        await ingestDataDecide(lake, [FOLDER]);
+        const read = (view: string) =>
+          lake.query(`SELECT params, data, task, step::DOUBLE AS step, metric_name, value FROM ${view}`);
+        return { mean_eval: await read('mean_eval'), std_eval: await read('std_eval') };
+      });
+      const result = JSON.parse(py.runPython('datadec_reference.py', [dir, FOLDER], JSON.stringify(views)));
+      expect(result.tokens_compute_single_valued).toBe(true);
+      for (const view of ['mean_eval', 'std_eval']) {
+        expect(result[view].mismatches, view).toBe(0);
+        expect(result[view].view_rows, view).toBe(result[view].reference_groups);
+        expect(result[view].max_abs_diff, view).toBeLessThanOrEqual(1e-12);
+        const datadec = result[`datadec_${view}`];
+        expect(datadec.cells, view).toBe(16 * METRIC_COLUMNS);
+        expect(datadec.mismatches, view).toBe(0);
+        expect(datadec.max_abs_diff, view).toBeLessThanOrEqual(1e-12);
+      }
+      // One seed lacks hellaswag at one step: a NaN in datadec's file, a missing group in pandas.
+      expect(result.datadec_mean_eval.missing_both).toBeGreaterThan(0);
+    },
+  );
+
+  it('lands a checkpoint identically from DataDecide’s raw files and from datadec’s full_eval', async () => {
+    const raw = tempDir();
+    const summary = await withLake(raw, (lake) =>
+      ingestDataDecide(lake, [file('ppl_eval.parquet'), file('downstream_eval.parquet')]),
+    );
+    expect(summary.inputs.map((i) => i.format)).toEqual(['perplexity', 'results']);
+    const wide = tempDir();
+    await withLake(wide, (lake) => ingestDataDecide(lake, [file('full_eval.parquet')]));
+    const same = async (dir: string, where: string) =>
+      withLake(dir, (lake) =>
+        lake.query(
+          `SELECT params, data, task, step, seed, seed_name, metric_name, value FROM full_eval WHERE ${where} ` +
+            'ORDER BY ALL',
+        ),
+      );
+    const ppl = "metric_name = 'perplexity'";
+    expect(await same(raw, ppl)).toEqual(await same(wide, ppl));
+    expect((await same(raw, ppl)).length).toBe(WIDE_ROWS * 11);
+    // Downstream metrics datadec keeps are the same values; datadec adds mmlu_average.
+    const downstream =
+      "metric_name <> 'perplexity' AND task <> 'mmlu_average' AND metric_name NOT LIKE 'predicted_index%' AND metric_name <> 'logits_per_byte_corr'";
+    expect(await same(raw, downstream)).toEqual(await same(wide, downstream));
+  });
+
+  it('ingests a folder holding only the downloads, and retires them once datadec wrote full_eval', async () => {
+    const folder = path.join(tempDir(), 'datadecide');
+    mkdirSync(path.join(folder, 'datasets'), { recursive: true });
+    for (const name of ['ppl_eval.parquet', 'downstream_eval.parquet']) {
+      copyFileSync(file(name), path.join(folder, name));
+    }
+    writeFileSync(path.join(folder, 'notes.txt'), 'not parquet\n');
+    const dir = tempDir();
+    const first = await withLake(dir, (lake) => ingestDataDecide(lake, [folder]));
+    expect(first.inputs.map((i) => [path.basename(i.file), i.format])).toEqual([
+      ['downstream_eval.parquet', 'results'],
+      ['ppl_eval.parquet', 'perplexity'],
+    ]);
+    expect(first.notIngested).toEqual([
+      { file: path.join(folder, 'notes.txt'), reason: 'not a Parquet file' },
+    ]);
+
+    for (const name of ['full_eval.parquet', 'mean_eval.parquet', 'std_eval.parquet']) {
+      copyFileSync(file(name), path.join(folder, name));
+    }
+    const second = await withLake(dir, (lake) => ingestDataDecide(lake, [folder]));
+    expect(second.inputs.map((i) => path.basename(i.file))).toEqual(['full_eval.parquet']);
+    expect(second.replacedFiles).toBe(4); // the two downloads' part files in two partitions
+    expect(second.checks.every((c) => c.mismatches === 0)).toBe(true);
+    const only = tempDir();
+    await withLake(only, (lake) => ingestDataDecide(lake, [FOLDER]));
+    expect(await dump(dir)).toBe(await dump(only));
+  });
+
+  it('refuses what it cannot ingest with one line naming file, row and column, writing nothing', async () => {
+    const dir = tempDir();
+    const scratch = tempDir();
+    const refuse = async (inputs: string[], message: RegExp) => {
+      await expect(withLake(dir, (lake) => ingestDataDecide(lake, inputs))).rejects.toThrow(message);
+      expect(parquetCount(dir)).toBe(0);
+    };
+    const FULL = file('full_eval.parquet');
+
+    const badSeed = path.join(scratch, 'full_eval.parquet');
+    await copyToParquet(
+      `SELECT * REPLACE (CASE WHEN row_number() OVER () = 6 THEN 7 ELSE seed END AS seed) FROM read_parquet('${FULL}')`,
+      badSeed,
+    );
+    await refuse(
+      [file('ppl_eval.parquet'), badSeed],
+      /full_eval\.parquet: row 5, column "seed": 7 is not a datadec seed index \(0–4\)/,
+    );
+
+    const fractional = path.join(scratch, 'fractional.parquet');
+    await copyToParquet(
+      `SELECT * REPLACE (CASE WHEN row_number() OVER () = 3 THEN tokens + 0.5 ELSE tokens END AS tokens) FROM read_parquet('${FULL}')`,
+      fractional,
+    );
+    await refuse([fractional], /fractional\.parquet: row 2, column "tokens": [\d.e+]+ is not a whole number/);
+
+    const unknownMmlu = path.join(scratch, 'mmlu.parquet');
+    await copyToParquet(`SELECT *, 0.5 AS mmlu_anatomy_new_score FROM read_parquet('${FULL}')`, unknownMmlu);
+    await refuse(
+      [unknownMmlu],
+      /mmlu\.parquet: column "mmlu_anatomy_new_score" looks like an MMLU metric but does not end with a known metric name/,
+    );
+
+    const pplExtra = path.join(scratch, 'ppl.parquet');
+    await copyToParquet(`SELECT *, 1 AS surprise FROM read_parquet('${file('ppl_eval.parquet')}')`, pplExtra);
+    await refuse([pplExtra], /ppl\.parquet: column "surprise" is not a DataDecide perplexity results column/);
+
+    const pplSeed = path.join(scratch, 'ppl-seed.parquet');
+    await copyToParquet(
+      `SELECT * REPLACE (CASE WHEN row_number() OVER () = 2 THEN 'seed-99' ELSE seed END AS seed) FROM read_parquet('${file('ppl_eval.parquet')}')`,
+      pplSeed,
+    );
+    await refuse([pplSeed], /ppl-seed\.parquet: row 1, column "seed": "seed-99" is not a DataDecide seed/);
+
+    await refuse(
+      [file('full_eval_melted.parquet')],
+      /full_eval_melted\.parquet: is datadec's melted plotting table/,
+    );
+    const aggregate = path.join(scratch, 'seed_means.parquet');
+    copyFileSync(file('mean_eval.parquet'), aggregate);
+    await refuse(
+      [aggregate],
+      /seed_means\.parquet: is a seed aggregate \(no seed column\) but its name does not say which/,
+    );
+
+    const folder = path.join(scratch, 'datadecide');
+    mkdirSync(folder);
+    copyFileSync(FULL, path.join(folder, 'full_eval.parquet'));
+    copyFileSync(FULL, path.join(folder, 'full_eval_v2.parquet'));
+    await refuse([folder], /full_eval_v2\.parquet: is not a file datadec writes/);
+  });
+
+  it('runs from the CLI on a folder, reporting what it skipped and checked', () => {
+    const dir = tempDir();
+    const first = runlake('ingest', 'datadecide', FOLDER, dir);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/ingested 48 rows from 1 file as [\d,]+ full_eval rows \(params: 20M, 4M\)/);
+    expect(first.stdout).toMatch(/metric cells of wide files were empty/);
+    expect(first.stdout).toMatch(/not ingested: .*ppl_eval\.parquet: an earlier stage of full_eval\.parquet/);
+    expect(first.stdout).toMatch(
+      /checked mean_eval\.parquet against mean_eval: 2,416 cells, .*no mismatches/,
+    );
+    expect(first.stdout).toMatch(/checked std_eval\.parquet against std_eval: 2,416 cells, .*no mismatches/);
+    const before = visibleFiles(dir).length;
+    const again = runlake('ingest', 'datadecide', FOLDER, dir, '--json');
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ sourceRows: 48, replacedFiles: 2 });
+    expect(visibleFiles(dir).length).toBe(before);
+  });
+});
