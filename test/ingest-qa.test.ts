@@ -38,6 +38,11 @@ describe('ingest qa', () => {
         tasks: ['arc_challenge', 'boolq', 'trivia_qa'],
         runs: 3,
         replacedFiles: 0,
+        archives: 0,
+        metricsFiles: 0,
+        skipped: 0,
+        unknownRecipes: [],
+        unknownSeeds: [],
       });
       const [row] = await lake.query(
         `SELECT * FROM qa_outputs WHERE task = 'arc_challenge' AND run_id = '${RUN}' AND doc_id = 0`,
@@ -50,11 +55,22 @@ describe('ingest qa', () => {
         prediction: null,
         source_file: `${RUN}/arc_challenge-predictions.jsonl`,
         source_line: 1,
+        // From the OLMES path, through DataDecide's name table: seed-14 is 'small aux 2', index 1.
+        params: '150M',
+        data: 'DCLM-Baseline',
+        recipe: 'dclm-baseline',
+        seed: 1,
+        seed_name: 'small aux 2',
+        training_seed: 14,
+        step: 25000,
       });
       expect(row?.score_names).toContain('acc_raw');
       const names = (row?.score_names ?? []) as string[];
       const acc = ((row?.score_values ?? []) as number[])[names.indexOf('acc_raw')];
-      expect(row?.correct).toBe(acc === 1); // correctness from the acc_raw score
+      // arc_challenge's primary metric (acc_uncond, DataDecide's table) is not in these records, and
+      // no -metrics.json declares one: correctness falls back to acc_raw.
+      expect(row?.correct).toBe(acc === 1);
+      expect(row?.correct_from).toBe('acc_raw');
       expect(JSON.parse(row?.extra_json as string)).toMatchObject({ model_hash: expect.any(String) });
       expect(JSON.parse(row?.extra_json as string).model_output).toHaveLength(4);
 
@@ -67,6 +83,9 @@ describe('ingest qa', () => {
         correct: false,
         score_names: ['f1', 'rouge.l'],
         score_values: [0, 0.1],
+        params: null,
+        seed: null,
+        step: null,
       });
       expect(JSON.parse(generic?.extra_json as string)).toEqual({ question: '2+2' });
     });

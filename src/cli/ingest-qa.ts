@@ -12,7 +12,8 @@ interface QaCommandOptions {
 }
 
 /**
- * `runlake ingest qa <jsonl|dir…> <lake>`: loads per-question eval outputs into `qa_outputs`;
+ * `runlake ingest qa <jsonl|dir|tar.gz…> <lake>`: loads per-question eval outputs into
+ * `qa_outputs`, OLMES prediction trees and their `step-N.tar.gz` tarballs included (streamed);
  * re-ingesting a (task, run) replaces its rows. `qa_task_summary` aggregates them.
  *
  * @example
@@ -24,10 +25,13 @@ export function registerIngestQa(ingest: Command): void {
   ingest
     .command('qa')
     .description(
-      'per-question QA eval outputs (JSONL files or directories) → qa_outputs, with qa_task_summary',
+      'per-question QA eval outputs (JSONL, OLMES trees and tarballs) → qa_outputs, with qa_task_summary',
     )
-    .usage('[options] <jsonl|dir...> <lake>')
-    .argument('<paths...>', 'JSONL files or directories of them, then the lake directory (last)')
+    .usage('[options] <jsonl|dir|tar.gz...> <lake>')
+    .argument(
+      '<paths...>',
+      'JSONL files, OLMES trees (directories, searched recursively), .tar.gz/.tgz/.tar archives (streamed), then the lake directory (last)',
+    )
     .option('--run <id>', 'run id for records that name none (default: the directory below the one given)')
     .option(
       '--task <name>',
@@ -52,13 +56,31 @@ export function registerIngestQa(ingest: Command): void {
           await writeStdout(`${JSON.stringify(summary, null, 2)}\n`);
           return;
         }
+        const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+        const notes = [
+          summary.archives > 0 ? `read ${plural(summary.archives, 'archive')}` : '',
+          summary.metricsFiles > 0
+            ? `${plural(summary.metricsFiles, 'metrics file')} for primary metrics`
+            : '',
+          summary.skipped > 0 ? `skipped ${plural(summary.skipped, 'side file')}` : '',
+        ].filter(Boolean);
+        const warnings = [
+          summary.unknownRecipes.length > 0
+            ? `note: recipe${summary.unknownRecipes.length === 1 ? '' : 's'} not in DataDecide's table (data left null): ${summary.unknownRecipes.join(', ')}\n`
+            : '',
+          summary.unknownSeeds.length > 0
+            ? `note: seed-N directories not in DataDecide's table (seed left null): ${summary.unknownSeeds.map((s) => `seed-${s}`).join(', ')}\n`
+            : '',
+        ].join('');
         await writeStdout(
-          `ingested ${summary.rows.toLocaleString('en-US')} qa_outputs rows from ${summary.files} file${summary.files === 1 ? '' : 's'} ` +
-            `(${summary.tasks.length} task${summary.tasks.length === 1 ? '' : 's'}, ${summary.runs} run${summary.runs === 1 ? '' : 's'})` +
+          `ingested ${summary.rows.toLocaleString('en-US')} qa_outputs rows from ${plural(summary.files, 'file')} ` +
+            `(${plural(summary.tasks.length, 'task')}, ${plural(summary.runs, 'run')})` +
             (summary.replacedFiles > 0
               ? `, replacing ${summary.replacedFiles} part files of an earlier ingest`
               : '') +
-            '\n',
+            (notes.length ? `; ${notes.join(', ')}` : '') +
+            '\n' +
+            warnings,
         );
       } finally {
         lake.close();

@@ -1,16 +1,17 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
   assertJsonDepth,
-  decodeUtf8Strict,
   InputFileError,
   type Lake,
   RowValidationError,
   RunlakeError,
   validateTypedRows,
 } from '../lake/index.js';
+import { type OlmesCheckpoint, olmesCheckpoint } from './olmes-path.js';
+import { dataDecidePrimaryMetric } from './olmes-primary-metric.js';
+import { type QaInputFile, walkQaInputs } from './olmes-tree.js';
+import { parseWandbJson, toJsonText } from './wandb-json.js';
 
 /**
  * Options for {@link ingestQaOutputs}.
@@ -31,6 +32,11 @@ export interface QaOptions {
    * `acc`, `acc_raw` the record's scores have.
    */
   readonly correctFrom?: string;
+  /**
+   * Longest JSONL line (and `-metrics.json` file) read, in bytes (default 64 MiB): a longer one
+   * is refused, naming the file and line, rather than held in memory.
+   */
+  readonly maxLineBytes?: number;
 }
 
 /**
@@ -42,6 +48,7 @@ export interface QaOptions {
  * ```
  */
 export interface QaSummary {
+  /** JSONL files (and archive members) whose records were read. */
   readonly files: number;
   /** `qa_outputs` rows written, one per record. */
   readonly rows: number;
@@ -49,6 +56,20 @@ export interface QaSummary {
   readonly runs: number;
   /** Part files of earlier ingests of the same (task, run) that were replaced. */
   readonly replacedFiles: number;
+  /** Tar archives read (`.tar.gz`, `.tgz`, `.tar`; archives inside archives included). */
+  readonly archives: number;
+  /** `<task>-metrics.json` files read for the tasks' primary metrics. */
+  readonly metricsFiles: number;
+  /**
+   * Files and archive members not ingested: oe-eval's side files (`-requests.jsonl`,
+   * `-recorded-inputs.jsonl`, `metrics.json`, `metrics-all.jsonl`), and archive members that
+   * are not regular JSONL files.
+   */
+  readonly skipped: number;
+  /** OLMES recipe directories DataDecide's table does not know (their rows have `data` null). */
+  readonly unknownRecipes: readonly string[];
+  /** OLMES `seed-N` training seeds DataDecide's table does not know (their rows have `seed` null). */
+  readonly unknownSeeds: readonly number[];
 }
 
 const RUN_FIELDS = ['run_id', 'run', 'model', 'model_name'];
@@ -73,13 +94,6 @@ const DATASET = 'qa_outputs';
 const ROW_FILE = new WeakMap<object, string>();
 
 type QaRow = Record<string, unknown>;
-interface Source {
-  readonly file: string;
-  /** Name recorded in `source_file`: relative to the directory given, or the path as given. */
-  readonly name: string;
-  /** Directory of the file relative to the directory given ('' for a file given directly). */
-  readonly runDirectory: string;
-}
 
 /**
  * Loads per-question evaluation outputs (JSONL: one record per question, e.g. OLMES / DataDecide
@@ -106,21 +120,46 @@ export async function ingestQaOutputs(
 ): Promise<QaSummary> {
   const definition = lake.definition(DATASET);
   if (inputs.length === 0) throw new RunlakeError('ingest qa: no inputs given');
-  const sources = await listSources(inputs);
-  if (sources.length === 0) throw new RunlakeError(`ingest qa: no .jsonl files in ${inputs.join(', ')}`);
+  const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
 
   const scoreKinds = new Map<string, { kind: 'number' | 'text'; where: string }>();
   const seen = new Map<string, string>();
   const groups = new Map<string, QaRow[]>(); // key: task \0 run
-  for (const source of sources) {
-    const rows = await readSource(source, options, scoreKinds);
-    for (const row of rows) {
-      const where = `${source.file} line ${String(row.source_line)}`;
+  const primaryMetrics = new Map<string, { metric: string; where: string }>(); // key: directory \0 task
+  const counts = { archives: 0 };
+  let files = 0;
+  let metricsFiles = 0;
+  let skipped = 0;
+  const unknownRecipes = new Set<string>();
+  const unknownSeeds = new Set<number>();
+
+  for await (const file of walkQaInputs(inputs, counts)) {
+    if (file.kind === 'skipped') {
+      skipped++;
+      continue;
+    }
+    if (file.kind === 'metrics') {
+      metricsFiles++;
+      const metric = await readPrimaryMetric(file, maxLineBytes);
+      if (metric !== undefined) {
+        primaryMetrics.set(`${path.posix.dirname(file.logical)}\0${file.task}`, {
+          metric,
+          where: file.label,
+        });
+      }
+      continue;
+    }
+    files++;
+    const checkpoint = olmesCheckpoint(path.posix.dirname(file.absolute));
+    if (checkpoint?.data === null) unknownRecipes.add(checkpoint.recipe);
+    if (checkpoint && checkpoint.seed === null) unknownSeeds.add(checkpoint.trainingSeed);
+    for await (const row of readSource(file, checkpoint, options, scoreKinds, maxLineBytes)) {
+      const where = `${file.label} line ${String(row.source_line)}`;
       const identity = JSON.stringify([row.task, row.run_id, row.instance_id]);
       const earlier = seen.get(identity);
       if (earlier !== undefined) {
         throw new InputFileError(
-          source.file,
+          file.label,
           `line ${String(row.source_line)}: instance "${String(row.instance_id)}" of task "${String(row.task)}" and run "${String(row.run_id)}" is also at ${earlier}`,
         );
       }
@@ -131,7 +170,15 @@ export async function ingestQaOutputs(
       else groups.set(key, [row]);
     }
   }
+  if (files === 0) {
+    throw new RunlakeError(
+      `ingest qa: no JSONL predictions in ${inputs.join(', ')}` +
+        (skipped || metricsFiles ? ` (${skipped + metricsFiles} other files skipped)` : ''),
+    );
+  }
+
   for (const group of groups.values()) {
+    for (const row of group) decideCorrect(row, primaryMetrics, options);
     try {
       validateTypedRows(definition, group, new Map());
     } catch (error) {
@@ -160,7 +207,18 @@ export async function ingestQaOutputs(
     tasks.add(task);
     runs.add(run);
   }
-  return { files: sources.length, rows, tasks: [...tasks].sort(), runs: runs.size, replacedFiles };
+  return {
+    files,
+    rows,
+    tasks: [...tasks].sort(),
+    runs: runs.size,
+    replacedFiles,
+    archives: counts.archives,
+    metricsFiles,
+    skipped,
+    unknownRecipes: [...unknownRecipes].sort(),
+    unknownSeeds: [...unknownSeeds].sort((a, b) => a - b),
+  };
 }
 
 /**
@@ -176,57 +234,169 @@ export function qaStem(runId: string): string {
   return `qa_${createHash('sha256').update(runId).digest('hex').slice(0, 16)}`;
 }
 
-async function listSources(inputs: readonly string[]): Promise<Source[]> {
-  const sources: Source[] = [];
-  for (const input of inputs) {
-    if (!existsSync(input)) throw new InputFileError(input, 'no such file or directory');
-    if ((await stat(input)).isDirectory()) {
-      for (const relative of await walk(input, '')) {
-        sources.push({
-          file: path.join(input, relative),
-          name: relative,
-          runDirectory: path.posix.dirname(relative) === '.' ? '' : path.posix.dirname(relative),
-        });
-      }
-    } else {
-      sources.push({ file: input, name: path.normalize(input).split(path.sep).join('/'), runDirectory: '' });
+const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The lines of a file's bytes, decoded as strict UTF-8 (a replaced byte would silently change a
+ * run id or an answer), with 1-based numbers. A line longer than `maxLineBytes` is refused
+ * before it is held whole.
+ */
+async function* jsonlLines(
+  file: QaInputFile,
+  maxLineBytes: number,
+): AsyncGenerator<{ text: string; lineNo: number }> {
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let lineNo = 0;
+  const decode = (bytes: Buffer): string => {
+    try {
+      return decoder.decode(bytes);
+    } catch {
+      throw new InputFileError(
+        file.label,
+        `line ${lineNo}: invalid UTF-8 (is this a JSONL file?); re-encode it as UTF-8`,
+      );
+    }
+  };
+  const tooLong = (): never => {
+    throw new InputFileError(
+      file.label,
+      `line ${lineNo + 1}: longer than ${maxLineBytes} bytes (is this a JSONL file?)`,
+    );
+  };
+  for await (const chunk of file.bytes()) {
+    let start = 0;
+    for (;;) {
+      const newline = chunk.indexOf(0x0a, start);
+      if (newline < 0) break;
+      if (pendingBytes + newline - start > maxLineBytes) tooLong();
+      const piece = chunk.subarray(start, newline);
+      const bytes = pending.length ? Buffer.concat([...pending, piece]) : piece;
+      pending = [];
+      pendingBytes = 0;
+      lineNo++;
+      yield { text: decode(bytes), lineNo };
+      start = newline + 1;
+    }
+    if (start < chunk.length) {
+      pendingBytes += chunk.length - start;
+      if (pendingBytes > maxLineBytes) tooLong();
+      pending.push(Buffer.from(chunk.subarray(start)));
     }
   }
-  const unique = new Map(sources.map((s) => [path.resolve(s.file), s]));
-  return [...unique.values()];
-}
-
-async function walk(root: string, relative: string): Promise<string[]> {
-  const entries = await readdir(path.join(root, relative), { withFileTypes: true });
-  const found: string[] = [];
-  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-    const child = relative ? `${relative}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) found.push(...(await walk(root, child)));
-    else if (/\.(jsonl|ndjson)$/i.test(entry.name)) found.push(child);
+  if (pendingBytes > 0) {
+    lineNo++;
+    yield { text: decode(Buffer.concat(pending)), lineNo };
   }
-  return found;
 }
 
-function taskFromFileName(file: string): string {
-  return path
-    .basename(file)
-    .replace(/\.(jsonl|ndjson)$/i, '')
-    .replace(/[-_]predictions$/i, '');
+/** A `<task>-metrics.json` file's `task_config.primary_metric` (undefined when it has none). */
+async function readPrimaryMetric(file: QaInputFile, maxBytes: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of file.bytes()) {
+    size += chunk.length;
+    if (size > maxBytes)
+      throw new InputFileError(file.label, `larger than ${maxBytes} bytes; not a metrics file?`);
+    chunks.push(chunk);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new InputFileError(file.label, 'invalid UTF-8; not a metrics file?');
+  }
+  assertJsonDepth(text, file.label);
+  let payload: unknown;
+  try {
+    payload = parseWandbJson(text);
+  } catch (error) {
+    throw new InputFileError(file.label, `not valid JSON: ${(error as Error).message}`);
+  }
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+    throw new InputFileError(file.label, 'not a JSON object');
+  }
+  const config = (payload as Record<string, unknown>).task_config;
+  if (config === undefined || config === null) return undefined;
+  if (typeof config !== 'object' || Array.isArray(config)) {
+    throw new InputFileError(file.label, 'field "task_config" is not an object');
+  }
+  const primary = (config as Record<string, unknown>).primary_metric;
+  if (primary === undefined || primary === null) return undefined;
+  if (typeof primary !== 'string' || primary.trim() === '') {
+    throw new InputFileError(
+      file.label,
+      `field "task_config.primary_metric" is ${JSON.stringify(primary)}, expected a metric name`,
+    );
+  }
+  return primary;
 }
 
-async function readSource(
-  source: Source,
+/** How a row's correctness is still to be decided, once every metrics file has been read. */
+interface PendingCorrect {
+  readonly scores: ReadonlyArray<[string, number]>;
+  readonly key: string;
+  readonly task: string;
+  readonly fail: (field: string, reason: string) => never;
+  readonly prediction: string | null;
+  readonly label: string | null;
+  /** The record has oe-eval's shape (a `metrics` object and a `model_output` list). */
+  readonly olmes: boolean;
+}
+const PENDING = new WeakMap<object, PendingCorrect>();
+
+/**
+ * Sets `correct` and `correct_from` of a row whose record did not say. The task's primary metric
+ * decides: the one its `-metrics.json` declares (for an OLMES record; a missing or non-0/1 score
+ * leaves the question unjudged), else DataDecide's table when the record has that score. Then the
+ * first of the default scores; then prediction = label. `--correct-from` overrides all of them.
+ */
+function decideCorrect(
+  row: QaRow,
+  primaryMetrics: ReadonlyMap<string, { metric: string; where: string }>,
+  options: QaOptions,
+): void {
+  const pending = PENDING.get(row);
+  if (!pending) return;
+  const { scores, fail } = pending;
+  // The task's -metrics.json is authoritative; DataDecide's table only when the record has the score.
+  const declared = primaryMetrics.get(pending.key)?.metric;
+  const primary = declared ?? dataDecidePrimaryMetric(pending.task);
+  const score = primary === undefined ? undefined : scores.find(([name]) => name === primary);
+  if (primary !== undefined && !options.correctFrom && ((declared && pending.olmes) || score)) {
+    row.correct_from = primary;
+    // A null primary score (acc_uncond of a task without unconditioned requests) leaves the
+    // question unjudged; so does a score that is not 0/1 (an F1, say).
+    row.correct = score && (score[1] === 0 || score[1] === 1) ? score[1] === 1 : null;
+    return;
+  }
+  const names = options.correctFrom ? [options.correctFrom] : CORRECT_SCORES;
+  const found = names.map((n) => scores.find(([s]) => s === n)).find((s) => s !== undefined);
+  if (found) {
+    row.correct = asBoolean(found[1], (why) => fail(`score ${found[0]}`, why));
+    row.correct_from = found[0];
+  } else if (pending.prediction !== null && pending.label !== null) {
+    row.correct = pending.prediction.trim() === pending.label.trim();
+    row.correct_from = 'prediction = label';
+  }
+}
+
+async function* readSource(
+  source: QaInputFile,
+  checkpoint: OlmesCheckpoint | undefined,
   options: QaOptions,
   scoreKinds: Map<string, { kind: 'number' | 'text'; where: string }>,
-): Promise<QaRow[]> {
-  const { file } = source;
-  const rows: QaRow[] = [];
-  // Strict UTF-8: a replaced byte would silently change a run id or an answer.
-  const lines = decodeUtf8Strict(await readFile(file), file).split('\n');
-  for (let index = 0; index < lines.length; index++) {
-    const line = lines[index] as string;
+  maxLineBytes: number,
+): AsyncGenerator<QaRow> {
+  const file = source.label;
+  const checkpointRun = checkpoint
+    ? `${checkpoint.recipe}/${checkpoint.params}/seed-${checkpoint.trainingSeed}/step-${checkpoint.step}`
+    : null;
+  const fileTask = source.task ?? taskFromFileName(source.logical);
+  const directory = path.posix.dirname(source.logical);
+  for await (const { text: line, lineNo } of jsonlLines(source, maxLineBytes)) {
     if (line.trim() === '') continue;
-    const lineNo = index + 1;
     const fail = (field: string, reason: string): never => {
       throw new InputFileError(file, `line ${lineNo}${field ? `, field "${field}"` : ''}: ${reason}`);
     };
@@ -234,7 +404,8 @@ async function readSource(
     // Before parsing: the per-record checks and the row validation recurse into values.
     assertJsonDepth(line, `${file}: line ${lineNo}`);
     try {
-      record = JSON.parse(line) as Record<string, unknown>;
+      // Python's json.dumps (oe-eval's save_jsonl) writes NaN and Infinity as bare tokens.
+      record = parseWandbJson(line) as Record<string, unknown>;
     } catch (error) {
       return fail('', `not valid JSON: ${(error as Error).message}`);
     }
@@ -252,8 +423,9 @@ async function readSource(
       return fail(field, `${what} is ${JSON.stringify(v)}, expected text or a number`);
     };
 
-    const task = asText(pick(TASK_FIELDS), 'the task') ?? options.task ?? taskFromFileName(file);
-    const run = asText(pick(RUN_FIELDS), 'the run') ?? options.run ?? (source.runDirectory || null);
+    const task = asText(pick(TASK_FIELDS), 'the task') ?? options.task ?? fileTask;
+    const run =
+      asText(pick(RUN_FIELDS), 'the run') ?? options.run ?? (source.runDirectory || checkpointRun || null);
     if (run === null) {
       fail('run_id', `no run: the record has none of ${RUN_FIELDS.join(', ')}; pass --run <id>`);
     }
@@ -299,14 +471,13 @@ async function readSource(
     const prediction = jsonText(pick(PREDICTION_FIELDS)?.[1]);
     const label = jsonText(pick(LABEL_FIELDS)?.[1]);
     let correct: boolean | null = null;
+    let correctFrom: string | null = null;
+    let pending = false;
     const explicit = pick(CORRECT_FIELDS);
-    if (explicit) correct = asBoolean(explicit[1], (why) => fail(explicit[0], why));
-    else {
-      const names = options.correctFrom ? [options.correctFrom] : CORRECT_SCORES;
-      const found = names.map((n) => scores.find(([s]) => s === n)).find((s) => s !== undefined);
-      if (found) correct = asBoolean(found[1], (why) => fail(`score ${found[0]}`, why));
-      else if (prediction !== null && label !== null) correct = prediction.trim() === label.trim();
-    }
+    if (explicit) {
+      correct = asBoolean(explicit[1], (why) => fail(explicit[0], why));
+      correctFrom = explicit[0];
+    } else pending = true;
 
     const extra: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(record)) if (!CONSUMED.has(k)) extra[k] = v;
@@ -328,21 +499,44 @@ async function readSource(
     const row: QaRow = {
       task,
       run_id: run,
+      params: checkpoint?.params ?? null,
+      data: checkpoint?.data ?? null,
+      recipe: checkpoint?.recipe ?? null,
+      seed: checkpoint?.seed ?? null,
+      seed_name: checkpoint?.seedName ?? null,
+      training_seed: checkpoint?.trainingSeed ?? null,
+      step: checkpoint?.step ?? null,
       instance_id: instance,
       doc_id: docId,
       prediction,
       label,
       correct,
+      correct_from: correctFrom,
       score_names: scores.map(([n]) => n),
       score_values: scores.map(([, v]) => v),
-      extra_json: Object.keys(extra).length > 0 ? JSON.stringify(extra) : null,
+      extra_json: Object.keys(extra).length > 0 ? toJsonText(extra) : null,
       source_file: source.name,
       source_line: lineNo,
     };
     ROW_FILE.set(row, file);
-    rows.push(row);
+    if (pending) {
+      const olmes =
+        record.metrics !== null &&
+        typeof record.metrics === 'object' &&
+        !Array.isArray(record.metrics) &&
+        Array.isArray(record.model_output);
+      PENDING.set(row, { scores, key: `${directory}\0${task}`, task, fail, prediction, label, olmes });
+    }
+    yield row;
   }
-  return rows;
+}
+
+function taskFromFileName(file: string): string {
+  return path.posix
+    .basename(file)
+    .replace(/\.(jsonl|ndjson)$/i, '')
+    .replace(/[-_]predictions$/i, '')
+    .replace(/^task-\d+-/, '');
 }
 
 function flattenJson(value: unknown, prefix: string): Array<[string, unknown]> {
