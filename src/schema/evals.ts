@@ -149,6 +149,26 @@ export const QA_OUTPUTS = defineDataset({
       t.string,
       'run (model checkpoint) the outputs are of; joins runs.run_id when the run is in the lake',
     ),
+    value(
+      'params',
+      t.string,
+      'model size from an OLMES path <recipe>/<params>/seed-<N>/step-<N> (e.g. 150M; joins full_eval.params); null for other paths',
+    ),
+    value(
+      'data',
+      t.string,
+      'DataDecide display name of the recipe directory (e.g. DCLM-Baseline; joins full_eval.data); null when the slug is not DataDecide’s',
+    ),
+    value('recipe', t.string, 'the recipe directory of an OLMES path, as written (e.g. dclm-baseline)'),
+    value(
+      'seed',
+      t.int32,
+      'datadec seed index of the seed-<N> directory (seed-2 = 0 default, seed-14 = 1 small aux 2, seed-15 = 2 small aux 3, ' +
+        'seed-4 = 3 large aux 2, seed-5 = 4 large aux 3; joins full_eval.seed); null for other seeds',
+    ),
+    value('seed_name', t.string, 'DataDecide name of that seed (e.g. small aux 2), as full_eval.seed_name'),
+    value('training_seed', t.int32, 'the N of the seed-<N> directory, as written'),
+    value('step', t.int64, 'training step of the step-<N> directory (joins full_eval.step)'),
     key(
       'instance_id',
       t.string,
@@ -157,7 +177,17 @@ export const QA_OUTPUTS = defineDataset({
     value('doc_id', t.int64, 'integer position of the question in the task, when the record has one'),
     value('prediction', t.string, 'the model’s answer (text; other JSON values as their JSON text)'),
     value('label', t.string, 'the gold answer (text; other JSON values as their JSON text)'),
-    value('correct', t.bool, 'whether the prediction was judged correct; null when the record does not say'),
+    value(
+      'correct',
+      t.bool,
+      'whether the prediction was judged correct: the record’s correct field, else its primary-metric score ' +
+        '(OLMES: task_config.primary_metric of <task>-metrics.json, else DataDecide’s table) when 0/1; null when unjudged',
+    ),
+    value(
+      'correct_from',
+      t.string,
+      'what decided correct: the field (correct, is_correct), the score (e.g. acc_per_char), or "prediction = label"',
+    ),
     key(
       'score_names',
       t.list(t.string),
@@ -165,7 +195,11 @@ export const QA_OUTPUTS = defineDataset({
     ),
     key('score_values', t.list(t.float64), 'the scores, in the order of score_names (True/False as 1/0)'),
     value('extra_json', t.string, 'every other field of the record, as JSON (e.g. model_output, task_hash)'),
-    key('source_file', t.string, 'JSONL file the row came from, relative to the directory ingested'),
+    key(
+      'source_file',
+      t.string,
+      'JSONL file the row came from, relative to the directory ingested; an archive member as <archive>!<member>',
+    ),
     key('source_line', t.int64, '1-based line of that file'),
   ],
   checks: [
@@ -284,7 +318,8 @@ export const EVAL_VIEWS: readonly ViewDefinition[] = [
   {
     name: 'qa_task_summary',
     description:
-      'per task and run: questions (n), questions judged (n_judged), n_correct, accuracy = n_correct / n_judged, ' +
+      'per task and run: the OLMES checkpoint (params, data, recipe, seed, step; null for other runs), questions (n), ' +
+      'questions judged (n_judged), n_correct, accuracy = n_correct / n_judged, ' +
       "and mean_scores, a MAP from score name to its mean (mean_scores['acc_per_char'])",
     sql:
       'WITH per_score AS (\n' +
@@ -295,7 +330,9 @@ export const EVAL_VIEWS: readonly ViewDefinition[] = [
       '  SELECT task, run_id, map(list(score_name ORDER BY score_name), list(mean_score ORDER BY score_name)) AS mean_scores\n' +
       '  FROM per_score GROUP BY task, run_id\n' +
       ')\n' +
-      'SELECT o.task, o.run_id, count(*) AS n, count(o.correct) AS n_judged,\n' +
+      'SELECT o.task, o.run_id, any_value(o.params) AS params, any_value(o.data) AS data,\n' +
+      '       any_value(o.recipe) AS recipe, any_value(o.seed) AS seed, any_value(o.step) AS step,\n' +
+      '       count(*) AS n, count(o.correct) AS n_judged,\n' +
       '       count(*) FILTER (WHERE o.correct) AS n_correct, avg(o.correct::DOUBLE) AS accuracy,\n' +
       '       any_value(s.mean_scores) AS mean_scores\n' +
       'FROM qa_outputs o LEFT JOIN scores s ON s.task = o.task AND s.run_id = o.run_id\n' +
