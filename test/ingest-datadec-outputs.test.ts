@@ -110,6 +110,11 @@ describe('ingest datadecide: datadec outputs and DataDecide perplexities', () =>
           "min(tokens) AS tokens FROM full_eval WHERE params = '4M' AND step = 4000",
       );
       expect(only).toMatchObject({ ppl: 2 * 3 * 11, dwn: 0 });
+      // full_eval_wide has a perplexity column for the perplexity rows.
+      const [wide] = await lake.query(
+        "SELECT count(*) AS n, count(perplexity) AS ppl, count(acc_raw) AS acc FROM full_eval_wide WHERE task = 'c4_en'",
+      );
+      expect(wide).toEqual({ n: WIDE_ROWS, ppl: WIDE_ROWS, acc: 0 });
       expect(Number(only?.tokens)).toBeGreaterThan(0);
       expect(lake.viewProblems).toEqual([]);
     });

@@ -11,7 +11,14 @@ import { InputFileError, type Lake, quoteLiteral } from '../lake/index.js';
 import { wideMetricColumn } from './datadec-columns.js';
 import { parquetSource, querySource, sourceColumns } from './datadecide-source.js';
 
-/** Which statistic an aggregate file holds. */
+/**
+ * Which statistic an aggregate file holds.
+ *
+ * @example
+ * ```ts
+ * const statistic: AggregateStatistic = aggregateStatistic('mean_eval.parquet') ?? 'mean';
+ * ```
+ */
 export type AggregateStatistic = 'mean' | 'std';
 
 /**

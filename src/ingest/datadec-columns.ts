@@ -77,10 +77,24 @@ export const DATADEC_TASKS: readonly string[] = [
   'winogrande',
 ];
 
-/** `full_eval.metric_name` of every perplexity row. */
+/**
+ * `full_eval.metric_name` of every perplexity row.
+ *
+ * @example
+ * ```ts
+ * await lake.query(`SELECT task, value FROM full_eval WHERE metric_name = '${PERPLEXITY_METRIC}'`);
+ * ```
+ */
 export const PERPLEXITY_METRIC = 'perplexity';
 
-/** Where a wide column's values go in `full_eval`. */
+/**
+ * Where a wide column's values go in `full_eval`.
+ *
+ * @example
+ * ```ts
+ * const { task, metricName } = wideMetricColumn('arc_easy_acc_raw') as WideMetricColumn;
+ * ```
+ */
 export interface WideMetricColumn {
   readonly task: string;
   readonly metricName: string;

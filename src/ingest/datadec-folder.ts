@@ -34,13 +34,27 @@ export const DATADEC_OUTPUT_FILES: Readonly<Record<string, string>> = {
   'mean_eval_melted.parquet': 'plotting_prep',
 };
 
-/** A file of the folder that is not ingested, and why. */
+/**
+ * A file of the folder that is not ingested, and why.
+ *
+ * @example
+ * ```ts
+ * for (const s of summary.notIngested) console.log(`${s.file}: ${s.reason}`);
+ * ```
+ */
 export interface SkippedFile {
   readonly file: string;
   readonly reason: string;
 }
 
-/** What a folder ingest does with each file of the folder. */
+/**
+ * What a folder ingest does with each file of the folder.
+ *
+ * @example
+ * ```ts
+ * const { ingest, check, skipped }: DatadecFolderPlan = await planDatadecFolder('data/datadecide');
+ * ```
+ */
 export interface DatadecFolderPlan {
   /** Files to ingest into `full_eval`. */
   readonly ingest: readonly string[];

@@ -23,10 +23,24 @@ import {
   wholeNumber,
 } from './datadecide-source.js';
 
-/** Which wide layout a file has. */
+/**
+ * Which wide layout a file has: datadec's (features allowed) or DataDecide's perplexity file.
+ *
+ * @example
+ * ```ts
+ * const kind: WideKind = wideLayout(file, columns).kind;
+ * ```
+ */
 export type WideKind = 'datadec' | 'perplexity';
 
-/** The columns of a wide file, classified. */
+/**
+ * The columns of a wide file, classified.
+ *
+ * @example
+ * ```ts
+ * const { metrics, features } = wideLayout(file, await sourceColumns(file)) satisfies WideLayout;
+ * ```
+ */
 export interface WideLayout {
   readonly kind: WideKind;
   /** Metric columns and the `full_eval` task and metric each lands as. */
@@ -41,7 +55,14 @@ export interface WideLayout {
   readonly present: ReadonlySet<string>;
 }
 
-/** One `params` partition's rows of a wide file. */
+/**
+ * One `params` partition's rows of a wide file.
+ *
+ * @example
+ * ```ts
+ * const { rows, missingCells }: WidePartition = await widePartition(file, layout, '4M');
+ * ```
+ */
 export interface WidePartition {
   readonly params: string;
   readonly rows: Array<Record<string, unknown>>;
@@ -51,7 +72,14 @@ export interface WidePartition {
   readonly missingCells: number;
 }
 
-/** pyarrow's spelling of a pandas index; it carries no data. */
+/**
+ * pyarrow's spelling of a pandas index; it carries no data.
+ *
+ * @example
+ * ```ts
+ * columns.filter((c) => c.name !== PANDAS_INDEX_COLUMN);
+ * ```
+ */
 export const PANDAS_INDEX_COLUMN = '__index_level_0__';
 
 const ID_FAMILIES: Readonly<Record<string, readonly ColumnFamily[]>> = {

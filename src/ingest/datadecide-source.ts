@@ -7,10 +7,24 @@ import path from 'node:path';
 import { InputFileError, quoteLiteral, withStagingConnection } from '../lake/index.js';
 import { DATADECIDE_SEEDS, type DataDecideSeed, dataDecideSeed } from './datadecide-names.js';
 
-/** The type family of a Parquet column, as the ingesters check it. */
+/**
+ * The type family of a Parquet column, as the ingesters check it.
+ *
+ * @example
+ * ```ts
+ * const family: ColumnFamily = columnFamily('DOUBLE'); // 'float'
+ * ```
+ */
 export type ColumnFamily = 'integer' | 'float' | 'string' | 'boolean' | 'other';
 
-/** A column of a source file: its name and DuckDB type. */
+/**
+ * A column of a source file: its name and DuckDB type.
+ *
+ * @example
+ * ```ts
+ * const [first]: SourceColumn[] = await sourceColumns('full_eval.parquet'); // { name: 'params', type: 'VARCHAR' }
+ * ```
+ */
 export interface SourceColumn {
   readonly name: string;
   readonly type: string;
@@ -97,7 +111,14 @@ export async function sourceColumns(file: string): Promise<SourceColumn[]> {
   return described.map((d) => ({ name: String(d.column_name), type: String(d.column_type) }));
 }
 
-/** Throws the error of one cell: file, 0-based row, column and cause. */
+/**
+ * Throws the error of one cell: file, 0-based row, column and cause.
+ *
+ * @example
+ * ```ts
+ * const fail: CellFailure = (why) => { throw new InputFileError(file, `row ${r}, column "step": ${why}`); };
+ * ```
+ */
 export type CellFailure = (why: string) => never;
 
 /**

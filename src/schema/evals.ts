@@ -299,13 +299,14 @@ export const EVAL_VIEWS: readonly ViewDefinition[] = [
     name: 'full_eval_wide',
     description:
       'full_eval in wide form: one row per (params, data, task, step, seed) and one DOUBLE column per ' +
-      'DataDecide OLMES metric (other metrics stay in full_eval)',
+      'DataDecide OLMES metric, and perplexity for the perplexity rows (task = validation set; other metrics stay in full_eval)',
     sql:
       'SELECT params, data, task, step, seed, any_value(tokens) AS tokens, any_value(compute) AS compute,\n' +
       '       any_value(lr_at_step) AS lr_at_step, any_value(cumulative_lr) AS cumulative_lr,\n' +
-      DATADECIDE_METRICS.map((m) => `       max(value) FILTER (WHERE metric_name = '${m}') AS ${m}`).join(
-        ',\n',
-      ) +
+      // 'perplexity' is the metric of every perplexity row (PERPLEXITY_METRIC of the DataDecide ingest).
+      [...DATADECIDE_METRICS, 'perplexity']
+        .map((m) => `       max(value) FILTER (WHERE metric_name = '${m}') AS ${m}`)
+        .join(',\n') +
       '\nFROM full_eval\nGROUP BY params, data, task, step, seed',
   },
   {
