@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ingestQaOutputs, type Lake, openLake } from '../src/index.js';
 import { memberHeader } from '../src/shards/tar.js';
@@ -406,5 +406,42 @@ describe('ingest qa: hostile archives', () => {
       expect(row).toMatchObject({ run_id: 'dclm-baseline/150M/seed-14/step-7', step: 7, seed: 1 });
       expect(row?.source_file).toMatch(/step-7\.tar\.gz!arc_easy-predictions\.jsonl$/);
     });
+  });
+});
+
+describe('ingest qa: hostile recipe archives', () => {
+  async function refusesNested(bytes: Buffer, name: string, message: RegExp): Promise<void> {
+    const dir = tempDir();
+    const file = path.join(tempDir(), name);
+    writeFileSync(file, bytes);
+    await expect(withLake(dir, (lake) => ingestQaOutputs(lake, [file]))).rejects.toThrow(message);
+    expect(visibleFiles(dir).filter((f) => f.endsWith('.parquet'))).toEqual([]);
+  }
+
+  it('names the outer archive and the checkpoint tarball when either is cut or corrupt', async () => {
+    const tar = gunzipSync(readFileSync(path.join(fixtures, 'archives', 'dolma1.7.tar.gz')));
+    await refusesNested(
+      tar.subarray(0, 10_240),
+      'dolma1.7.tar',
+      /dolma1\.7\.tar: member "dolma1\.7\/150M\/seed-5\/step-25000\.tar\.gz": archive ends inside the data of this member/,
+    );
+    const bad = Buffer.from(tar);
+    for (let i = 2000; i < 2010; i++) bad[i] = (bad[i] as number) ^ 0xff;
+    await refusesNested(
+      bad,
+      'dolma1.7.tar',
+      /dolma1\.7\.tar: member "dolma1\.7\/150M\/seed-4\/step-25000\.tar\.gz": gzip data is corrupt/,
+    );
+  });
+
+  it('refuses a checkpoint tarball whose members are in another step directory', async () => {
+    const inner = gzipSync(
+      tarOf([['step-12500/arc_easy-predictions.jsonl', '{"doc_id": 0, "native_id": 1, "metrics": {}}\n']]),
+    );
+    await refusesNested(
+      gzipSync(tarOf([['dclm-baseline/150M/seed-14/step-25000.tar.gz', inner]])),
+      'dclm-baseline.tar.gz',
+      /member "step-12500\/arc_easy-predictions\.jsonl": is in step-12500\/ but the archive is step-25000/,
+    );
   });
 });

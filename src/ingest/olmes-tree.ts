@@ -206,6 +206,12 @@ async function* archiveMembers(
     if (entry.type === 'directory') continue;
     const member = safeMemberPath(entry.name, container.label);
     const label = `${container.label}: member ${JSON.stringify(member)}`;
+    const archiveStep = /(?:^|\/)step-?(\d+)\.(?:tar\.gz|tgz|tar)$/i.exec(container.logical)?.[1];
+    const memberStep = /^step-?(\d+)\//i.exec(member)?.[1];
+    if (archiveStep !== undefined && memberStep !== undefined && Number(archiveStep) !== Number(memberStep)) {
+      // DataDecide's step-N.tar.gz holds step-N/…: a different step means a mislabelled archive.
+      throw new InputFileError(label, `is in step-${memberStep}/ but the archive is step-${archiveStep}`);
+    }
     const name = `${container.name}!${member}`;
     const logical = memberPath(container.logical, member);
     const absolute = memberPath(container.absolute, member);

@@ -41,7 +41,15 @@ export class TarStreamError extends RunlakeError {
   }
 }
 
-/** What a member is: regular files carry data; the rest are skipped by readers. */
+/**
+ * What a member is: regular files (`0`, `7`) carry data; directories, hard and symbolic links,
+ * devices and FIFOs carry none and are skipped by readers.
+ *
+ * @example
+ * ```ts
+ * if (entry.type !== 'file') continue;
+ * ```
+ */
 export type TarEntryType = 'file' | 'directory' | 'link' | 'other';
 
 /**
@@ -82,6 +90,8 @@ class ByteReader {
       try {
         next = await this.source.next();
       } catch (error) {
+        // An outer archive's error (this stream reads one of its members) already says where.
+        if (error instanceof TarStreamError) throw error;
         const after =
           member === undefined && this.lastMember !== undefined
             ? `, after member ${JSON.stringify(this.lastMember)}`
