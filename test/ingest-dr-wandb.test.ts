@@ -2,11 +2,11 @@
 // test/fixtures/dr-wandb/, written by dr_wandb's own code (test/python/dr_wandb_golden.py: the
 // commit of each generation, the stub wandb module, the command). The expected rows below are
 // derived from that script's fake project (fake_runs / history_rows), not from runlake's output.
-import { cpSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { ingestWandb, type Lake, openLake } from '../src/index.js';
+import { epochSecondsTime, ingestWandb, type Lake, openLake, parseIsoTime, WandbTime } from '../src/index.js';
 import { runlake } from './helpers/cli.js';
 import { listFiles, repoRoot, tempDir } from './helpers/lake-fixtures.js';
 
@@ -423,3 +423,89 @@ describe('dr_wandb 2025-09 folder export specifics', () => {
     expect(listFiles(lakeDir).filter((f) => f.endsWith('.parquet'))).toEqual([]);
   });
 });
+
+describe('W&B times to the microsecond', () => {
+  it('reads ISO text with offsets, epoch seconds, and naive wall clocks in a zone (DST included)', () => {
+    expect(parseIsoTime('2025-09-15T13:00:00.123456Z')?.micros).toBe(1757941200123456n);
+    expect(parseIsoTime('2025-09-15T09:00:00.123456-04:00')?.toIso()).toBe('2025-09-15T13:00:00.123456Z');
+    expect(parseIsoTime('2025-09-15 13:00:00.1')?.naive).toBe(true);
+    expect(parseIsoTime('not a time')).toBeUndefined();
+    expect(epochSecondsTime(1757941200.123456)?.toIso()).toBe('2025-09-15T13:00:00.123456Z');
+    expect(epochSecondsTime(-0.5)?.toIso()).toBe('1969-12-31T23:59:59.500000Z');
+    // New York is UTC−4 in September (EDT) and UTC−5 in January (EST).
+    const summer = parseIsoTime('2025-09-15 09:00:00.000001');
+    const winter = parseIsoTime('2025-01-15 08:00:00');
+    expect(summer?.inZone('America/New_York').toIso()).toBe('2025-09-15T13:00:00.000001Z');
+    expect(winter?.inZone('America/New_York').toIso()).toBe('2025-01-15T13:00:00.000000Z');
+    expect(new WandbTime(10n ** 20n, false).representable).toBe(false);
+  });
+});
+
+describe('bad dr_wandb exports: one error line, nothing written', () => {
+  async function parquet(file: string, sql: string): Promise<void> {
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    await connection.run(`COPY (${sql}) TO '${file}' (FORMAT parquet)`);
+    connection.closeSync();
+  }
+
+  function refused(input: string, pattern: RegExp): void {
+    const lakeDir = tempDir('drw-bad-lake');
+    const result = runlake('ingest', 'wandb', input, lakeDir);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(pattern);
+    expect(listFiles(lakeDir).filter((f) => f.endsWith('.parquet'))).toEqual([]);
+  }
+
+  it('a sync-engine metrics column that is not JSON', async () => {
+    const dir = tempDir('drw-bad-metrics');
+    const file = path.join(dir, 'drw_golden_history.parquet');
+    await parquet(
+      file,
+      `SELECT * REPLACE (CASE WHEN _step = 3 AND run_id = 'p5w8e6f0' THEN '{"loss": 1.5,' ELSE metrics END AS metrics)
+       FROM read_parquet('${path.join(GOLDEN, '2026-03-sync', 'drw_golden_history.parquet')}')`,
+    );
+    refused(file, /drw_golden_history\.parquet: row \d+: column "metrics": invalid JSON at column 14/);
+  });
+
+  it('a history time out of any calendar', async () => {
+    const dir = tempDir('drw-bad-time');
+    const file = writeInput(
+      dir,
+      'h.jsonl',
+      '{"run_id": "r1", "_step": 0, "_timestamp": 1e15, "metrics": {"a": 1}}\n',
+    );
+    refused(file, /h\.jsonl: line 1: column "_timestamp": 1000000000000000 is outside the years/);
+  });
+
+  it('a folder-export metric that is a number at one step and text at another', async () => {
+    const dir = tempDir('drw-bad-flip');
+    const file = path.join(dir, 'runs_history.parquet');
+    await parquet(
+      file,
+      `SELECT * FROM (VALUES (1, 'r1', 0, TIMESTAMP '2025-09-15 09:00:00', 0, '0.5'),
+                             (2, 'r1', 1, TIMESTAMP '2025-09-15 09:00:10', 10, 'nan'),
+                             (3, 'r1', 2, TIMESTAMP '2025-09-15 09:00:20', 20, 'high'))
+         t(id, run_id, step, timestamp, runtime, acc)`,
+    );
+    refused(file, /runs_history\.parquet: row 2: column "acc" of run r1 holds text, but row 0 held a number/);
+  });
+
+  it('a v3 runs.jsonl whose run is not a dict', () => {
+    const dir = tempDir('drw-bad-v3');
+    const file = writeInput(
+      dir,
+      'runs.jsonl',
+      '{"run": "k3x9a1b2", "exported_at": "2026-04-14T00:00:00+00:00"}\n',
+    );
+    refused(file, /runs\.jsonl: line 1: column "run": expected the run as a dict/);
+  });
+});
+
+function writeInput(dir: string, name: string, text: string): string {
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}

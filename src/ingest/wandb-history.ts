@@ -125,7 +125,7 @@ export function buildWandbHistory(
   const seen = new Map<string, Map<string, FirstSeen>>();
   const naiveTimes: WandbNaiveTimes[] = [];
 
-  for (const { file, records } of files) {
+  for (const { file, format, records } of files) {
     const naiveCount = new Map<string, number>();
     for (const { values, where } of records) {
       const fail = (reason: string): never => {
@@ -224,7 +224,8 @@ export function buildWandbHistory(
           skips.add('internal', key);
           return;
         }
-        if (shape !== 'spread') {
+        // Only pandas wrote the folder export's placeholders; JSON keeps its types.
+        if (shape !== 'spread' || format !== 'parquet') {
           visit(key, value);
           return;
         }
@@ -342,16 +343,27 @@ function stepOf(value: unknown, column: string, fail: (reason: string) => never)
 
 function wallTimeOf(value: unknown, column: string, fail: (reason: string) => never): WandbTime | null {
   if (value === undefined || value === null) return null;
-  if (value instanceof WandbTime) return value;
-  if (value instanceof Date) return new WandbTime(BigInt(value.getTime()) * 1000n, false);
-  if (typeof value === 'number') return epochSecondsTime(value) ?? null;
-  if (typeof value === 'string') {
-    const parsed = parseIsoTime(value);
-    if (parsed) return parsed;
-    const loose = Date.parse(value);
-    if (!Number.isNaN(loose)) return new WandbTime(BigInt(loose) * 1000n, false);
+  let time: WandbTime | undefined;
+  if (value instanceof WandbTime) time = value;
+  else if (value instanceof Date && !Number.isNaN(value.getTime())) {
+    time = new WandbTime(BigInt(value.getTime()) * 1000n, false);
+  } else if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return null;
+    time = epochSecondsTime(value);
+  } else if (typeof value === 'string') {
+    time = parseIsoTime(value);
+    const loose = time ? Number.NaN : Date.parse(value);
+    if (!Number.isNaN(loose)) time = new WandbTime(BigInt(loose) * 1000n, false);
   }
-  return fail(`column "${column}": ${JSON.stringify(value)} is not epoch seconds or an ISO-8601 time`);
+  if (time && !time.representable) {
+    return fail(`column "${column}": ${describeTime(value)} is outside the years -271821 to 275760`);
+  }
+  return time ?? fail(`column "${column}": ${describeTime(value)} is not epoch seconds or an ISO-8601 time`);
+}
+
+function describeTime(value: unknown): string {
+  if (value instanceof WandbTime) return `the timestamp ${value.micros} µs`;
+  return JSON.stringify(value) ?? String(value);
 }
 
 function splitOf(name: string): string | null {

@@ -112,6 +112,9 @@ export function buildWandbRuns(files: readonly WandbFile[], skips: WandbSkipCoun
     const row: Record<string, unknown> = { run_id: runId };
     const addLeaf = (column: string, value: unknown): void => {
       const kind = leafKind(value);
+      if (value instanceof WandbTime && !value.representable) {
+        fail(`column "${column}": the timestamp ${value.micros} µs is outside the years -271821 to 275760`);
+      }
       if (kind) leaves.push({ run, column, value: value instanceof WandbTime ? value.toIso() : value, kind });
     };
 
@@ -432,16 +435,18 @@ function textOf(value: unknown, column: string, fail: (reason: string) => never)
 // PostgreSQL timestamp), so a zoneless created_at is read as UTC.
 function timeOf(value: unknown, column: string, fail: (reason: string) => never): string | null {
   if (value === undefined || value === null || value === '') return null;
-  if (value instanceof WandbTime) return value.toIso();
-  if (value instanceof Date) return new WandbTime(BigInt(value.getTime()) * 1000n, false).toIso();
-  if (typeof value === 'number' && Number.isFinite(value)) return epochSecondsTime(value)?.toIso() ?? null;
-  if (typeof value === 'string') {
-    const parsed = parseIsoTime(value);
-    if (parsed) return parsed.toIso();
-    const loose = Date.parse(value);
-    if (!Number.isNaN(loose)) return new Date(loose).toISOString();
+  let time: WandbTime | undefined;
+  if (value instanceof WandbTime) time = value;
+  else if (value instanceof Date && !Number.isNaN(value.getTime())) {
+    time = new WandbTime(BigInt(value.getTime()) * 1000n, false);
+  } else if (typeof value === 'number') time = epochSecondsTime(value);
+  else if (typeof value === 'string') {
+    time = parseIsoTime(value);
+    const loose = time ? Number.NaN : Date.parse(value);
+    if (!Number.isNaN(loose)) time = new WandbTime(BigInt(loose) * 1000n, false);
   }
-  return fail(`column "${column}": ${describe(value)} is not an ISO-8601 time or epoch seconds`);
+  if (time?.representable) return time.toIso();
+  return fail(`column "${column}": ${describe(value)} is not an ISO-8601 time or epoch seconds in range`);
 }
 
 function tagsOf(value: unknown, fail: (reason: string) => never): string[] | null {

@@ -26,7 +26,20 @@ export class WandbTime {
   ) {}
 
   /**
-   * ISO-8601 text in UTC with six fraction digits.
+   * Whether the time lies in the range a JS `Date` (and so {@link toIso}) can spell: ±8.64e15 ms
+   * around 1970, years −271821 to 275760. A Parquet timestamp or epoch number outside it is refused.
+   *
+   * @example
+   * ```ts
+   * new WandbTime(10n ** 20n, false).representable; // false
+   * ```
+   */
+  get representable(): boolean {
+    return this.micros >= -MAX_MICROS && this.micros <= MAX_MICROS;
+  }
+
+  /**
+   * ISO-8601 text in UTC with six fraction digits (check {@link representable} first).
    *
    * @example
    * ```ts
@@ -61,6 +74,9 @@ export class WandbTime {
     return new WandbTime(BigInt(utc) * 1000n + rest, false);
   }
 }
+
+// 8.64e15 ms, the JS Date limit, less a day of slack for a zone shift.
+const MAX_MICROS = 8_640_000_000_000_000_000n - 86_400_000_000n;
 
 function floorDiv(a: bigint, b: bigint): bigint {
   const q = a / b;

@@ -25,6 +25,7 @@ export { parseWandbJson, toJsonText, WandbJsonError } from './wandb-json.js';
 export type { WandbWidening } from './wandb-metadata.js';
 export { WANDB_KINDS, type WandbKind } from './wandb-read.js';
 export type { WandbSkip, WandbSkipReason } from './wandb-skips.js';
+export { epochSecondsTime, isTimeZone, parseIsoTime, WandbTime } from './wandb-time.js';
 
 /**
  * The `stem` of the part files a W&B ingest writes; a re-ingest replaces exactly these.
