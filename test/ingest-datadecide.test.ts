@@ -5,6 +5,7 @@ import { ingestDataDecide, type Lake, openLake } from '../src/index.js';
 import { copyToParquet, runlake } from './helpers/cli.js';
 import { listFiles, repoRoot, tempDir, visibleFiles } from './helpers/lake-fixtures.js';
 
+// allenai/DataDecide-eval-results layout, written by test/python/datadecide_fixtures.py.
 const FIXTURES = path.join(repoRoot, 'test', 'fixtures', 'datadecide');
 const MAIN = path.join(FIXTURES, 'eval-results-00000.parquet');
 const WITH_LR = path.join(FIXTURES, 'eval-results-lr-00001.parquet');
