@@ -20,10 +20,11 @@ each other and neither imports first; `datadec.pipeline` is stubbed so that data
 The grid is small but covers the cases the ingester must handle: 2 sizes × 2 recipes × 3 seeds
 × 3 steps, 4 tasks incl. two mmlu_* (so datadec adds mmlu_average); one seed misses hellaswag at
 one step and the perplexity file has a step the downstream file lacks (both leave NaN cells in
-the wide files), and a recipe without dataset features (NaN feature columns).
+the wide files; every DataDecide recipe is in datadec's dataset_features.csv, so no feature is NaN).
 
 Run (from the repository root; needs pandas, pyarrow, orjson, numpy):
 
+    mkdir -p .scratch/datadec-6207b06
     git -C /work/.mirror/drothermel+datadec/repo archive 6207b06 | tar -x -C .scratch/datadec-6207b06
     .scratch/dd-venv/bin/python test/python/datadec_golden.py .scratch/datadec-6207b06 test/fixtures/datadec
 
