@@ -445,3 +445,33 @@ describe('ingest qa: hostile recipe archives', () => {
     );
   });
 });
+
+describe('ingest qa: what Python json.dumps writes', () => {
+  it('reads NaN and Infinity tokens as numbers, keeping them in extra_json as text', async () => {
+    const dir = tempDir();
+    const step = path.join(tempDir(), 'dclm-baseline', '1B', 'seed-15', 'step-69369');
+    mkdirSync(step, { recursive: true });
+    writeFileSync(
+      path.join(step, 'task-003-csqa-predictions.jsonl'),
+      '{"doc_id": 0, "native_id": "q0", "metrics": {"acc_uncond": 1, "sum_logits_corr": NaN}, ' +
+        '"model_output": [{"sum_logits": -Infinity, "num_tokens": 1}], "label": 0, "task_hash": "t", "model_hash": "m"}\n',
+    );
+    await withLake(dir, async (lake) => {
+      await ingestQaOutputs(lake, [path.dirname(path.dirname(path.dirname(path.dirname(step))))]);
+      const [row] = await lake.query(
+        'SELECT task, run_id, seed, seed_name, correct, correct_from, score_names, score_values, extra_json FROM qa_outputs',
+      );
+      expect(row).toMatchObject({
+        task: 'csqa', // oe-eval's task-<idx>- prefix dropped
+        run_id: 'dclm-baseline/1B/seed-15/step-69369',
+        seed: 2,
+        seed_name: 'small aux 3',
+        correct: true,
+        correct_from: 'acc_uncond', // csqa's primary metric in DataDecide's table
+        score_names: ['acc_uncond', 'sum_logits_corr'],
+      });
+      expect((row?.score_values as number[])[1]).toBeNaN();
+      expect(JSON.parse(row?.extra_json as string).model_output[0].sum_logits).toBe('-Infinity');
+    });
+  });
+});

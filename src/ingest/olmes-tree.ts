@@ -117,9 +117,20 @@ async function walkDirectory(root: string, relative: string): Promise<string[]> 
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const child = relative ? `${relative}/${entry.name}` : entry.name;
     if (entry.isDirectory()) found.push(...(await walkDirectory(root, child)));
-    else if (entry.isFile() && classify(entry.name).kind !== 'ignored') found.push(child);
+    else if (classify(entry.name).kind === 'ignored') continue;
+    // A symbolic link to a file is read; links to directories are not followed (no cycles).
+    else if (entry.isFile() || (entry.isSymbolicLink() && (await isFile(path.join(root, child))))) {
+      found.push(child);
+    }
   }
   return found;
+}
+
+async function isFile(file: string): Promise<boolean> {
+  return stat(file).then(
+    (info) => info.isFile(),
+    () => false,
+  );
 }
 
 async function* plainFile(

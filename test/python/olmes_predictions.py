@@ -37,7 +37,8 @@ What it writes under <out_dir>:
                                                       before metrics, and a member name longer
                                                       than 100 bytes (a long-name header)
   tree/my-recipe/60M/seed-3/step-100/           a recipe and seed DataDecide does not know
-  archives/dolma1.7.tar.gz                       a recipe archive of checkpoint tarballs
+  archives/dolma1.7.tar.gz                       a recipe archive of checkpoint tarballs (PAX,
+                                                      one member name over 100 bytes: a pax header)
 
 Prints JSON: {"accuracy": [{recipe, params, seed, step, task, n, primary_metric, accuracy}...]},
 accuracy being the mean of the per-doc primary metric computed here from the choices.
@@ -273,7 +274,9 @@ def main() -> None:
     (out / "archives").mkdir(parents=True, exist_ok=True)
     with tarfile.open(out / "archives/dolma1.7.tar.gz", mode="w:gz") as recipe_archive:
         for seed in (4, 5):
-            files, acc = checkpoint(rng, "dolma1.7", "150M", seed, 25000, ["arc_easy", "hellaswag"], 7)
+            # seed-4's long member name takes a pax header (tarfile's default PAX_FORMAT).
+            tasks = ["arc_easy", "hellaswag"] + ([LONG_TASK] if seed == 4 else [])
+            files, acc = checkpoint(rng, "dolma1.7", "150M", seed, 25000, tasks, 7)
             accuracy += acc
             inner = io.BytesIO()
             with tarfile.open(fileobj=inner, mode="w:gz") as step_archive:
