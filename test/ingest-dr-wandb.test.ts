@@ -441,6 +441,54 @@ describe('W&B times to the microsecond', () => {
   });
 });
 
+describe('the 2025-09 folder layout, cell by cell', () => {
+  it('decodes what pandas wrote: nan placeholders, True/False, numbers as text, JSON dicts, lists, media', async () => {
+    const dir = tempDir('drw-cells');
+    const file = path.join(dir, 'runs_history.parquet');
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    // One text column per case, as safe_convert_for_parquet leaves object columns (c7afc95).
+    await connection.run(
+      `COPY (SELECT * FROM (VALUES
+          (1, 'r1', 0, TIMESTAMP '2025-09-15 09:00:00.000001', 0, 'True',  '5',   '{"a": 1, "b": {"c": 2}}', '[1, 2]', '{"_type": "image-file"}', 1.5::DOUBLE, 'inf'),
+          (2, 'r1', 1, TIMESTAMP '2025-09-15 09:00:10.000002', 10, 'nan',  'nan', 'nan',                     'nan',    'nan',                     NULL,        '-inf'),
+          (3, 'r1', 2, NULL,                                   NULL, 'False', '2.5', '{}',                    'nan',    'nan',                     'NaN'::DOUBLE, 'nan'))
+        t(id, run_id, step, timestamp, runtime, flag, mixed, d, l, media, f, words)) TO '${file}' (FORMAT parquet)`,
+    );
+    connection.closeSync();
+    await withLake(path.join(dir, 'lake'), async (lake) => {
+      const summary = await ingestWandb(lake, [file], { timeZone: 'UTC' });
+      expect(summary.skipped).toEqual([
+        { reason: 'empty', key: 'd', count: 1 },
+        { reason: 'list', key: 'l', count: 1 },
+        { reason: 'media', key: 'media', count: 1 },
+      ]);
+      const rows = await lake.query(
+        `SELECT step, metric_name AS m, value::VARCHAR AS v, epoch_us(wall_time)::VARCHAR AS us
+         FROM metrics_scalar ORDER BY step, m`,
+      );
+      expect(rows.map((r) => [r.step, r.m, r.v])).toEqual([
+        [0, '_runtime', '0.0'],
+        [0, 'd.a', '1.0'],
+        [0, 'd.b.c', '2.0'],
+        [0, 'f', '1.5'],
+        [0, 'flag', '1.0'],
+        [0, 'mixed', '5.0'],
+        [0, 'words', 'inf'],
+        [1, '_runtime', '10.0'],
+        [1, 'words', '-inf'],
+        [2, 'f', 'nan'],
+        [2, 'flag', '0.0'],
+        [2, 'mixed', '2.5'],
+      ]);
+      // A null is a step that did not log (pandas wrote NaN as null, so dr_wandb's own NaNs are
+      // lost); a NaN double that is really in the file is kept.
+      expect(rows.find((r) => r.step === 1)?.us).toBe('1757926810000002');
+      expect(rows.find((r) => r.step === 2)?.us).toBeNull();
+    });
+  });
+});
+
 describe('bad dr_wandb exports: one error line, nothing written', () => {
   async function parquet(file: string, sql: string): Promise<void> {
     const instance = await DuckDBInstance.create(':memory:');

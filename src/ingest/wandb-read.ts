@@ -103,8 +103,10 @@ export async function listWandbInputs(inputs: readonly string[], ignored: string
 
 /**
  * Reads one W&B export file (JSONL, a JSON array of objects, or Parquet) and tells its kind from
- * its columns: `_step` (or `step` with a `metrics` dict) is history, `config`/`summary`/`run_id`/`id`
- * is metadata. `kind` forces it. JSON may hold Python's `NaN`/`Infinity` tokens; a syntax error
+ * its columns: `_step`, `step` with `metrics`, or dr_wandb 2025-09's `run_id` + `step` +
+ * `timestamp`/`runtime` (without `config`/`summary`) is history; `config`/`summary`/`run_id`/`id`
+ * or a nested `run` (dr_wandb 2026-04) is metadata. `kind` forces it. Parquet timestamps are read to
+ * the microsecond as {@link WandbTime}s. JSON may hold Python's `NaN`/`Infinity` tokens; a syntax error
  * (e.g. a truncated file) names the line and column.
  *
  * @example

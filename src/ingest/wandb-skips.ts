@@ -6,8 +6,9 @@
  * - `media`: a W&B media or chart object (a dict with a `_type` key: images, histograms, tables);
  * - `null`: a history key logged as null (not logged at that step);
  * - `empty`: an empty dict logged as a history value;
- * - `internal`: a W&B-internal key (leading `_`, such as `_wandb`), other than `_step`,
- *   `_runtime` and `_timestamp` in history, dropped from config as W&B's own bookkeeping.
+ * - `internal`: W&B's own bookkeeping: a history key with a leading `_` (`_wandb`, and the keys
+ *   dr_wandb moves into `extra_cols`/`extra`) other than `_step`, `_runtime` and `_timestamp`,
+ *   dr_wandb's per-row `wandb_metadata`, and the config keys `_wandb` and `wandb_version`.
  */
 export type WandbSkipReason = 'string' | 'list' | 'media' | 'null' | 'empty' | 'internal';
 
