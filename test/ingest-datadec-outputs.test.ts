@@ -246,6 +246,15 @@ describe('ingest datadecide: datadec outputs and DataDecide perplexities', () =>
     const pplExtra = path.join(scratch, 'ppl.parquet');
     await copyToParquet(`SELECT *, 1 AS surprise FROM read_parquet('${file('ppl_eval.parquet')}')`, pplExtra);
     await refuse([pplExtra], /ppl\.parquet: column "surprise" is not a DataDecide perplexity results column/);
+    const pplTokens = path.join(scratch, 'ppl-tokens.parquet');
+    await copyToParquet(
+      `SELECT *, 0::BIGINT AS tokens FROM read_parquet('${file('ppl_eval.parquet')}')`,
+      pplTokens,
+    );
+    await refuse(
+      [pplTokens],
+      /ppl-tokens\.parquet: column "tokens" is not a DataDecide perplexity results column/,
+    );
 
     const pplSeed = path.join(scratch, 'ppl-seed.parquet');
     await copyToParquet(

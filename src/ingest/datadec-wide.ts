@@ -126,13 +126,13 @@ export function wideLayout(file: string, columns: readonly SourceColumn[]): Wide
     };
     if (name === PANDAS_INDEX_COLUMN) continue;
     const idFamilies = ID_FAMILIES[name];
-    if (idFamilies) {
+    if (idFamilies && (kind === 'datadec' || PERPLEXITY_FILE_COLUMNS.has(name))) {
       expect(idFamilies, 'an id column');
       present.add(name);
       continue;
     }
     const metric = wideMetricColumn(name);
-    if (kind === 'perplexity' && (metric?.kind !== 'raw-perplexity' || PERPLEXITY_FILE_COLUMNS.has(name))) {
+    if (kind === 'perplexity' && metric?.kind !== 'raw-perplexity') {
       throw new InputFileError(
         file,
         `column "${name}" is not a DataDecide perplexity results column (params, data, step, seed, ` +
