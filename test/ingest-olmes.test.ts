@@ -470,8 +470,32 @@ describe('ingest qa: what Python json.dumps writes', () => {
         correct_from: 'acc_uncond', // csqa's primary metric in DataDecide's table
         score_names: ['acc_uncond', 'sum_logits_corr'],
       });
-      expect((row?.score_values as number[])[1]).toBeNaN();
+      expect(((row?.score_values ?? []) as number[])[1]).toBeNaN();
       expect(JSON.parse(row?.extra_json as string).model_output[0].sum_logits).toBe('-Infinity');
     });
+  });
+});
+
+describe('ingest qa: metrics files', () => {
+  it('refuses two metrics files that disagree on a task’s primary metric, and a metrics file that is not JSON', async () => {
+    const step = path.join(tempDir(), 'c4', '150M', 'seed-2', 'step-500');
+    mkdirSync(step, { recursive: true });
+    const record =
+      '{"doc_id": 0, "native_id": 0, "metrics": {"acc_raw": 1}, "model_output": [], "label": 0}\n';
+    writeFileSync(path.join(step, 'boolq-predictions.jsonl'), record);
+    const metrics = (primary: string) =>
+      JSON.stringify({ task_name: 'boolq', task_config: { primary_metric: primary } });
+    writeFileSync(path.join(step, 'boolq-metrics.json'), metrics('acc_raw'));
+    writeFileSync(path.join(step, 'task-002-boolq-metrics.json'), metrics('acc_per_char'));
+    const root = path.dirname(path.dirname(path.dirname(path.dirname(step))));
+    const dir = tempDir();
+    await expect(withLake(dir, (lake) => ingestQaOutputs(lake, [root]))).rejects.toThrow(
+      /task-002-boolq-metrics\.json: field "task_config\.primary_metric": "acc_per_char", but .*boolq-metrics\.json says "acc_raw"/,
+    );
+    writeFileSync(path.join(step, 'task-002-boolq-metrics.json'), '{"task_config": ');
+    await expect(withLake(dir, (lake) => ingestQaOutputs(lake, [root]))).rejects.toThrow(
+      /task-002-boolq-metrics\.json: not valid JSON/,
+    );
+    expect(visibleFiles(dir).filter((f) => f.endsWith('.parquet'))).toEqual([]);
   });
 });

@@ -97,10 +97,14 @@ type QaRow = Record<string, unknown>;
 
 /**
  * Loads per-question evaluation outputs (JSONL: one record per question, e.g. OLMES / DataDecide
- * `<task>-predictions.jsonl`) into the `qa_outputs` dataset. `inputs` are JSONL files or
- * directories, searched recursively for `*.jsonl` / `*.ndjson`. Each record gives its task, run,
- * instance id, prediction, label, correctness and numeric scores (`metrics` or `scores` dict);
- * missing task and run come from the options, then the file name and directory.
+ * `<task>-predictions.jsonl`) into the `qa_outputs` dataset. `inputs` are JSONL files,
+ * directories (searched recursively for `*.jsonl` / `*.ndjson`, `<task>-metrics.json` and tar
+ * archives) and `.tar.gz` / `.tgz` / `.tar` archives, whose members are streamed, never
+ * extracted (see {@link walkQaInputs}). Each record gives its task, run, instance id, prediction,
+ * label, correctness and numeric scores (`metrics` or `scores` dict); missing task and run come
+ * from the options, then the file name and directory. An OLMES path
+ * `<recipe>/<size>/seed-<N>/step-<N>/` fills params, data, recipe, seed and step through
+ * DataDecide's name table, and an oe-eval record's correctness is its task's primary metric.
  *
  * Every record is checked before anything is written, so a refused call writes nothing; errors
  * name the file, the 1-based line and the field. Re-ingesting outputs of a (task, run) replaces
@@ -142,10 +146,15 @@ export async function ingestQaOutputs(
       metricsFiles++;
       const metric = await readPrimaryMetric(file, maxLineBytes);
       if (metric !== undefined) {
-        primaryMetrics.set(`${path.posix.dirname(file.logical)}\0${file.task}`, {
-          metric,
-          where: file.label,
-        });
+        const key = `${path.posix.dirname(file.logical)}\0${file.task}`;
+        const earlier = primaryMetrics.get(key);
+        if (earlier && earlier.metric !== metric) {
+          throw new InputFileError(
+            file.label,
+            `field "task_config.primary_metric": "${metric}", but ${earlier.where} says "${earlier.metric}" for the same task and checkpoint`,
+          );
+        }
+        primaryMetrics.set(key, { metric, where: file.label });
       }
       continue;
     }
