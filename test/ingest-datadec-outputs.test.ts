@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ingestDataDecide, type Lake, openLake } from '../src/index.js';
+import { DATADECIDE_PERPLEXITY_SETS, ingestDataDecide, type Lake, openLake } from '../src/index.js';
 import { copyToParquet, runlake } from './helpers/cli.js';
 import { listFiles, repoRoot, tempDir, visibleFiles } from './helpers/lake-fixtures.js';
 import { pythonWith } from './helpers/python.js';
@@ -175,6 +175,23 @@ describe('ingest datadecide: datadec outputs and DataDecide perplexities', () =>
     const ppl = "metric_name = 'perplexity'";
     expect(await same(raw, ppl)).toEqual(await same(wide, ppl));
     expect((await same(raw, ppl)).length).toBe(WIDE_ROWS * 11);
+
+    // danielle-rothermel/datadec's processed perplexity table (src/datadec/config/ppl.py and
+    // config/catalog.py at 00daa4b): seed names, tokens/compute/model details/LR columns, and
+    // `<set>_valppl` with `-` written `_`; built here from the golden full_eval.
+    const processedFile = path.join(tempDir(), 'ppl_processed.parquet');
+    const sets = DATADECIDE_PERPLEXITY_SETS.map(
+      (set) => `"${set}-valppl" AS "${set.replaceAll('-', '_')}_valppl"`,
+    );
+    await copyToParquet(
+      "SELECT params, data, CASE seed WHEN 0 THEN 'default' WHEN 1 THEN 'small aux 2' WHEN 3 THEN 'large aux 2' END AS seed, " +
+        `step, tokens::BIGINT AS tokens, compute, d_model, lr_max, lr_at_step, cumulative_lr, ${sets.join(', ')} ` +
+        `FROM read_parquet('${file('full_eval.parquet')}') WHERE "c4_en-valppl" IS NOT NULL`,
+      processedFile,
+    );
+    const processed = tempDir();
+    await withLake(processed, (lake) => ingestDataDecide(lake, [processedFile]));
+    expect(await same(processed, ppl)).toEqual(await same(wide, ppl));
     // Downstream metrics datadec keeps are the same values; datadec adds mmlu_average.
     const downstream =
       "metric_name <> 'perplexity' AND task <> 'mmlu_average' AND metric_name NOT LIKE 'predicted_index%' AND metric_name <> 'logits_per_byte_corr'";

@@ -2,10 +2,11 @@
  * How the wide DataDecide files name their metric columns, and the one long-form name each gets
  * in `full_eval`. datadec (drothermel/datadec `src/datadec/parsing.py`,
  * `pivot_task_metrics_to_columns`) names a downstream metric `<task>_<metric>`; perplexities are
- * `<set>-valppl` in datadec's files (`PPL_NAME_MAP` in `constants.py`) and
- * `eval/<set>-validation/Perplexity` in allenai/DataDecide-ppl-results. Both perplexity spellings
- * land as task `<set>`, metric `perplexity`, so a checkpoint ingested from either file gives the
- * same `full_eval` rows.
+ * `<set>-valppl` in datadec's files (`PPL_NAME_MAP` in `constants.py`),
+ * `eval/<set>-validation/Perplexity` in allenai/DataDecide-ppl-results, and `<set>_valppl` with
+ * `-` written `_` in danielle-rothermel/datadec's processed table (`config/ppl.py`, 00daa4b). All
+ * land as task `<set>` (DataDecide's spelling, e.g. `dolma_common-crawl`), metric `perplexity`,
+ * so a checkpoint ingested from any of the files gives the same `full_eval` rows.
  */
 
 /**
@@ -99,13 +100,39 @@ export interface WideMetricColumn {
   readonly task: string;
   readonly metricName: string;
   /** Which spelling the column had. */
-  readonly kind: 'downstream' | 'datadec-perplexity' | 'raw-perplexity';
+  readonly kind: 'downstream' | 'datadec-perplexity' | 'raw-perplexity' | 'processed-perplexity';
 }
 
 // Longest first, so `arc_easy_norm_correct_prob` splits at `norm_correct_prob`, not `correct_prob`.
 const BY_LENGTH = [...DATADEC_METRIC_NAMES].sort((a, b) => b.length - a.length);
 const RAW_PERPLEXITY = /^eval\/(.+)-validation\/Perplexity$/;
 const DATADEC_PERPLEXITY = /^(.+)-valppl$/;
+const PROCESSED_PERPLEXITY = /^(.+)_valppl$/;
+
+/**
+ * DataDecide's perplexity validation sets, as its ppl results spell them
+ * (`eval/<set>-validation/Perplexity`).
+ *
+ * @example
+ * ```ts
+ * DATADECIDE_PERPLEXITY_SETS.includes('dolma_common-crawl'); // true
+ * ```
+ */
+export const DATADECIDE_PERPLEXITY_SETS: readonly string[] = [
+  'wikitext_103',
+  'pile',
+  'c4_en',
+  'm2d2_s2orc',
+  'ice',
+  'dolma_wiki',
+  'dolma_stack',
+  'dolma_reddit',
+  'dolma_pes2o',
+  'dolma_common-crawl',
+  'dolma_books',
+];
+// The processed table writes `-` as `_`; map its names back to DataDecide's.
+const SET_BY_UNDERSCORED = new Map(DATADECIDE_PERPLEXITY_SETS.map((set) => [set.replaceAll('-', '_'), set]));
 
 /**
  * The task and metric a wide column holds, or undefined when the column is not a metric column
@@ -117,6 +144,7 @@ const DATADEC_PERPLEXITY = /^(.+)-valppl$/;
  * ```ts
  * wideMetricColumn('c4_en-valppl'); // { task: 'c4_en', metricName: 'perplexity', kind: 'datadec-perplexity' }
  * wideMetricColumn('eval/c4_en-validation/Perplexity'); // { task: 'c4_en', metricName: 'perplexity', kind: 'raw-perplexity' }
+ * wideMetricColumn('dolma_common_crawl_valppl'); // { task: 'dolma_common-crawl', metricName: 'perplexity', kind: 'processed-perplexity' }
  * wideMetricColumn('mmlu_average_acc_raw'); // { task: 'mmlu_average', metricName: 'acc_raw', kind: 'downstream' }
  * wideMetricColumn('lr_max'); // undefined
  * ```
@@ -127,6 +155,15 @@ export function wideMetricColumn(column: string): WideMetricColumn | undefined {
   const datadec = DATADEC_PERPLEXITY.exec(column);
   if (datadec) {
     return { task: datadec[1] as string, metricName: PERPLEXITY_METRIC, kind: 'datadec-perplexity' };
+  }
+  const processed = PROCESSED_PERPLEXITY.exec(column);
+  if (processed) {
+    const set = processed[1] as string;
+    return {
+      task: SET_BY_UNDERSCORED.get(set) ?? set,
+      metricName: PERPLEXITY_METRIC,
+      kind: 'processed-perplexity',
+    };
   }
   for (const metric of BY_LENGTH) {
     if (column.length > metric.length + 1 && column.endsWith(`_${metric}`)) {

@@ -36,7 +36,12 @@ import { flattenPythonValue, PythonLiteralError, parsePythonLiteral } from './py
 
 export type { AggregateCheck, AggregateStatistic } from './datadec-aggregates.js';
 export { checkAggregateFile } from './datadec-aggregates.js';
-export { DATADEC_METRIC_NAMES, PERPLEXITY_METRIC, wideMetricColumn } from './datadec-columns.js';
+export {
+  DATADEC_METRIC_NAMES,
+  DATADECIDE_PERPLEXITY_SETS,
+  PERPLEXITY_METRIC,
+  wideMetricColumn,
+} from './datadec-columns.js';
 export { DATADEC_OUTPUT_FILES, planDatadecFolder, type SkippedFile } from './datadec-folder.js';
 
 /**
