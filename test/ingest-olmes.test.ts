@@ -499,3 +499,57 @@ describe('ingest qa: metrics files', () => {
     expect(visibleFiles(dir).filter((f) => f.endsWith('.parquet'))).toEqual([]);
   });
 });
+
+describe('ingest qa: two passes (check everything, then write (task, run) by (task, run))', () => {
+  const line = (id: string, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ run_id: 'r1', id, prediction: 'a', label: 'a', ...extra });
+
+  it('refuses a checkpoint given both packed and extracted, writing nothing', async () => {
+    const root = tempDir();
+    const seed = path.join(root, 'dclm-baseline', '150M', 'seed-2');
+    mkdirSync(seed, { recursive: true });
+    const tarball = path.join(fixtures, 'tree', 'dclm-baseline', '150M', 'seed-2', 'step-25000.tar.gz');
+    cpSync(tarball, path.join(seed, 'step-25000.tar.gz'));
+    execFileSync('tar', ['-xzf', tarball, '-C', seed]);
+    const dir = tempDir();
+    await expect(withLake(dir, (lake) => ingestQaOutputs(lake, [root]))).rejects.toThrow(
+      /step-25000\.tar\.gz: member "step-25000\/arc_challenge-predictions\.jsonl": line 1: instance "Mercury_7170000" of task "arc_challenge" and run "dclm-baseline\/150M\/seed-2\/step-25000" is also at .*seed-2\/step-25000\/arc_challenge-predictions\.jsonl line 1/,
+    );
+    expect(visibleFiles(dir).filter((f) => f.endsWith('.parquet'))).toEqual([]);
+  });
+
+  it('writes a (task, run) spread over several files as one group', async () => {
+    const root = tempDir();
+    writeFileSync(path.join(root, 'a-predictions.jsonl'), `${line('q1')}\n${line('q2')}\n`);
+    writeFileSync(
+      path.join(root, 'b.jsonl'),
+      `${line('q3', { task: 'a' })}\n${line('q1', { run_id: 'r2', task: 'a' })}\n`,
+    );
+    const dir = tempDir();
+    await withLake(dir, async (lake) => {
+      const summary = await ingestQaOutputs(lake, [root]);
+      expect(summary).toMatchObject({ files: 2, rows: 4, runs: 2, tasks: ['a'] });
+      expect(await lake.query('SELECT run_id, instance_id FROM qa_outputs ORDER BY 1, 2')).toEqual([
+        { run_id: 'r1', instance_id: 'q1' },
+        { run_id: 'r1', instance_id: 'q2' },
+        { run_id: 'r1', instance_id: 'q3' },
+        { run_id: 'r2', instance_id: 'q1' },
+      ]);
+    });
+    expect(visibleFiles(dir).filter((f) => f.endsWith('.parquet'))).toHaveLength(2);
+  });
+
+  it('refuses a correctness score that is not 0/1 in a later file before writing the earlier ones', async () => {
+    const root = tempDir();
+    writeFileSync(path.join(root, 'a-predictions.jsonl'), `${line('q1', { scores: { exact_match: 1 } })}\n`);
+    writeFileSync(
+      path.join(root, 'b-predictions.jsonl'),
+      `${line('q1', { run_id: 'r2', prediction: 'x', scores: { exact_match: 0.5 } })}\n`,
+    );
+    const dir = tempDir();
+    await expect(withLake(dir, (lake) => ingestQaOutputs(lake, [root]))).rejects.toThrow(
+      /b-predictions\.jsonl: line 1, field "score exact_match": 0\.5 is not a correctness flag/,
+    );
+    expect(visibleFiles(dir).filter((f) => f.endsWith('.parquet'))).toEqual([]);
+  });
+});

@@ -126,46 +126,198 @@ export async function ingestQaOutputs(
   if (inputs.length === 0) throw new RunlakeError('ingest qa: no inputs given');
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
 
-  const scoreKinds = new Map<string, { kind: 'number' | 'text'; where: string }>();
-  const seen = new Map<string, string>();
-  const groups = new Map<string, QaRow[]>(); // key: task \0 run
-  const primaryMetrics = new Map<string, { metric: string; where: string }>(); // key: directory \0 task
-  const counts = { archives: 0 };
-  let files = 0;
-  let metricsFiles = 0;
-  let skipped = 0;
-  const unknownRecipes = new Set<string>();
-  const unknownSeeds = new Set<number>();
+  // Pass 1 checks everything, holding one file's rows at a time; pass 2 reads the inputs again and
+  // writes each (task, run) as soon as its files are read. So a refused call writes nothing, and
+  // memory is bounded by the largest file and (task, run), not by the whole tree.
+  const survey = await surveyInputs(inputs, definition, options, maxLineBytes);
+  if (survey.files === 0) {
+    throw new RunlakeError(
+      `ingest qa: no JSONL predictions in ${inputs.join(', ')}` +
+        (survey.skipped || survey.metricsFiles
+          ? ` (${survey.skipped + survey.metricsFiles} other files skipped)`
+          : ''),
+    );
+  }
+  await checkSharedGroups(inputs, survey, options, maxLineBytes);
+  for (const row of survey.risky) decideCorrect(row, survey.primaryMetrics, options);
 
+  let rows = 0;
+  let replacedFiles = 0;
+  const tasks = new Set<string>();
+  const runs = new Set<string>();
+  const open = new Map<string, QaRow[]>();
+  const filesLeft = new Map([...survey.groupFiles].map(([key, files]) => [key, files.size]));
+  let fileIndex = -1;
+  for await (const file of walkQaInputs(inputs)) {
+    if (!isRecordFile(file)) continue;
+    fileIndex++;
+    const touched = new Set<string>();
+    let count = 0;
+    const checkpoint = olmesCheckpoint(path.posix.dirname(file.absolute));
+    for await (const row of readSource(file, checkpoint, options, new Map(), maxLineBytes)) {
+      count++;
+      decideCorrect(row, survey.primaryMetrics, options);
+      const key = groupKey(row);
+      touched.add(key);
+      const group = open.get(key);
+      if (group) group.push(row);
+      else open.set(key, [row]);
+    }
+    if (count !== survey.fileRows[fileIndex]) {
+      throw new InputFileError(
+        file.label,
+        `changed while being ingested (${survey.fileRows[fileIndex]} records, now ${count}); ingest it again`,
+      );
+    }
+    for (const key of touched) {
+      const left = (filesLeft.get(key) ?? 1) - 1;
+      filesLeft.set(key, left);
+      if (left > 0) continue;
+      const group = open.get(key) as QaRow[];
+      open.delete(key);
+      validateGroup(definition, group);
+      const first = group[0] as QaRow;
+      const task = first.task as string;
+      const run = first.run_id as string;
+      const result = await lake.replace(DATASET, group, { partition: { task }, stem: qaStem(run) });
+      rows += result.rowCount;
+      replacedFiles += result.removedFiles;
+      tasks.add(task);
+      runs.add(run);
+    }
+  }
+  return {
+    files: survey.files,
+    rows,
+    tasks: [...tasks].sort(),
+    runs: runs.size,
+    replacedFiles,
+    archives: survey.archives,
+    metricsFiles: survey.metricsFiles,
+    skipped: survey.skipped,
+    unknownRecipes: [...survey.unknownRecipes].sort(),
+    unknownSeeds: [...survey.unknownSeeds].sort((a, b) => a - b),
+  };
+}
+
+/** What the checking pass learned, for the writing pass. */
+interface Survey {
+  files: number;
+  metricsFiles: number;
+  skipped: number;
+  archives: number;
+  readonly unknownRecipes: Set<string>;
+  readonly unknownSeeds: Set<number>;
+  /** directory \0 task → the primary metric its `-metrics.json` declares. */
+  readonly primaryMetrics: Map<string, { metric: string; where: string }>;
+  /** task \0 run → the record files (by walk index) holding its rows. */
+  readonly groupFiles: Map<string, Set<number>>;
+  /** Records per record file, by walk index. */
+  readonly fileRows: number[];
+  /** Rows whose correctness could fail to decide (a fallback score that is not 0/1). */
+  readonly risky: QaRow[];
+}
+
+const groupKey = (row: QaRow) => `${String(row.task)}\0${String(row.run_id)}`;
+const isRecordFile = (file: QaInputFile) => file.kind === 'jsonl' || file.kind === 'predictions';
+
+async function surveyInputs(
+  inputs: readonly string[],
+  definition: ReturnType<Lake['definition']>,
+  options: QaOptions,
+  maxLineBytes: number,
+): Promise<Survey> {
+  const survey: Survey = {
+    files: 0,
+    metricsFiles: 0,
+    skipped: 0,
+    archives: 0,
+    unknownRecipes: new Set(),
+    unknownSeeds: new Set(),
+    primaryMetrics: new Map(),
+    groupFiles: new Map(),
+    fileRows: [],
+    risky: [],
+  };
+  const scoreKinds = new Map<string, { kind: 'number' | 'text'; where: string }>();
+  const counts = { archives: 0 };
   for await (const file of walkQaInputs(inputs, counts)) {
     if (file.kind === 'skipped') {
-      skipped++;
+      survey.skipped++;
       continue;
     }
     if (file.kind === 'metrics') {
-      metricsFiles++;
+      survey.metricsFiles++;
       const metric = await readPrimaryMetric(file, maxLineBytes);
-      if (metric !== undefined) {
-        const key = `${path.posix.dirname(file.logical)}\0${file.task}`;
-        const earlier = primaryMetrics.get(key);
-        if (earlier && earlier.metric !== metric) {
-          throw new InputFileError(
-            file.label,
-            `field "task_config.primary_metric": "${metric}", but ${earlier.where} says "${earlier.metric}" for the same task and checkpoint`,
-          );
-        }
-        primaryMetrics.set(key, { metric, where: file.label });
+      if (metric === undefined) continue;
+      const key = `${path.posix.dirname(file.logical)}\0${file.task}`;
+      const earlier = survey.primaryMetrics.get(key);
+      if (earlier && earlier.metric !== metric) {
+        throw new InputFileError(
+          file.label,
+          `field "task_config.primary_metric": "${metric}", but ${earlier.where} says "${earlier.metric}" for the same task and checkpoint`,
+        );
       }
+      survey.primaryMetrics.set(key, { metric, where: file.label });
       continue;
     }
-    files++;
+    const fileIndex = survey.files++;
     const checkpoint = olmesCheckpoint(path.posix.dirname(file.absolute));
-    if (checkpoint?.data === null) unknownRecipes.add(checkpoint.recipe);
-    if (checkpoint && checkpoint.seed === null) unknownSeeds.add(checkpoint.trainingSeed);
+    if (checkpoint?.data === null) survey.unknownRecipes.add(checkpoint.recipe);
+    if (checkpoint && checkpoint.seed === null) survey.unknownSeeds.add(checkpoint.trainingSeed);
+    const rows: QaRow[] = [];
+    const seen = new Map<string, number>();
     for await (const row of readSource(file, checkpoint, options, scoreKinds, maxLineBytes)) {
-      const where = `${file.label} line ${String(row.source_line)}`;
       const identity = JSON.stringify([row.task, row.run_id, row.instance_id]);
       const earlier = seen.get(identity);
+      if (earlier !== undefined) {
+        throw new InputFileError(
+          file.label,
+          `line ${String(row.source_line)}: instance "${String(row.instance_id)}" of task "${String(row.task)}" and run "${String(row.run_id)}" is also at ${file.label} line ${earlier}`,
+        );
+      }
+      seen.set(identity, row.source_line as number);
+      const key = groupKey(row);
+      const files = survey.groupFiles.get(key);
+      if (files) files.add(fileIndex);
+      else survey.groupFiles.set(key, new Set([fileIndex]));
+      if (fallbackMayFail(row, options)) survey.risky.push(row);
+      rows.push(row);
+    }
+    survey.fileRows[fileIndex] = rows.length;
+    validateGroup(definition, rows);
+  }
+  survey.archives = counts.archives;
+  return survey;
+}
+
+/**
+ * The same (task, run, instance) in two files (a checkpoint given packed and extracted, say) is
+ * refused before anything is written: the files that share a (task, run) are read once more, and
+ * only their identities are held.
+ */
+async function checkSharedGroups(
+  inputs: readonly string[],
+  survey: Survey,
+  options: QaOptions,
+  maxLineBytes: number,
+): Promise<void> {
+  const shared = new Set([...survey.groupFiles].filter(([, files]) => files.size > 1).map(([key]) => key));
+  if (shared.size === 0) return;
+  const sharedFiles = new Set([...shared].flatMap((key) => [...(survey.groupFiles.get(key) ?? [])]));
+  const seen = new Map<string, string>();
+  let fileIndex = -1;
+  for await (const file of walkQaInputs(inputs)) {
+    if (!isRecordFile(file)) continue;
+    fileIndex++;
+    if (!sharedFiles.has(fileIndex)) continue;
+    const checkpoint = olmesCheckpoint(path.posix.dirname(file.absolute));
+    for await (const row of readSource(file, checkpoint, options, new Map(), maxLineBytes)) {
+      if (!shared.has(groupKey(row))) continue;
+      const identity = JSON.stringify([row.task, row.run_id, row.instance_id]);
+      const where = `${file.label} line ${String(row.source_line)}`;
+      const earlier = seen.get(identity);
+      // Duplicates within one file were refused by the first pass: this one is in another file.
       if (earlier !== undefined) {
         throw new InputFileError(
           file.label,
@@ -173,61 +325,23 @@ export async function ingestQaOutputs(
         );
       }
       seen.set(identity, where);
-      const key = `${String(row.task)}\0${String(row.run_id)}`;
-      const group = groups.get(key);
-      if (group) group.push(row);
-      else groups.set(key, [row]);
     }
   }
-  if (files === 0) {
-    throw new RunlakeError(
-      `ingest qa: no JSONL predictions in ${inputs.join(', ')}` +
-        (skipped || metricsFiles ? ` (${skipped + metricsFiles} other files skipped)` : ''),
-    );
-  }
+}
 
-  for (const group of groups.values()) {
-    for (const row of group) decideCorrect(row, primaryMetrics, options);
-    try {
-      validateTypedRows(definition, group, new Map());
-    } catch (error) {
-      if (error instanceof RowValidationError) {
-        const row = group[error.rowIndex];
-        throw new InputFileError(
-          (row && ROW_FILE.get(row)) ?? String(row?.source_file),
-          `line ${String(row?.source_line)}, column "${error.column}": ${error.reason}`,
-        );
-      }
-      throw error;
+function validateGroup(definition: ReturnType<Lake['definition']>, rows: QaRow[]): void {
+  try {
+    validateTypedRows(definition, rows, new Map());
+  } catch (error) {
+    if (error instanceof RowValidationError) {
+      const row = rows[error.rowIndex];
+      throw new InputFileError(
+        (row && ROW_FILE.get(row)) ?? String(row?.source_file),
+        `line ${String(row?.source_line)}, column "${error.column}": ${error.reason}`,
+      );
     }
+    throw error;
   }
-
-  let rows = 0;
-  let replacedFiles = 0;
-  const tasks = new Set<string>();
-  const runs = new Set<string>();
-  for (const group of groups.values()) {
-    const first = group[0] as QaRow;
-    const task = first.task as string;
-    const run = first.run_id as string;
-    const result = await lake.replace(DATASET, group, { partition: { task }, stem: qaStem(run) });
-    rows += result.rowCount;
-    replacedFiles += result.removedFiles;
-    tasks.add(task);
-    runs.add(run);
-  }
-  return {
-    files,
-    rows,
-    tasks: [...tasks].sort(),
-    runs: runs.size,
-    replacedFiles,
-    archives: counts.archives,
-    metricsFiles,
-    skipped,
-    unknownRecipes: [...unknownRecipes].sort(),
-    unknownSeeds: [...unknownSeeds].sort((a, b) => a - b),
-  };
 }
 
 /**
@@ -389,6 +503,15 @@ function decideCorrect(
     row.correct = pending.prediction.trim() === pending.label.trim();
     row.correct_from = 'prediction = label';
   }
+}
+
+/** Whether deciding a row's correctness by the fallback scores would fail (a score not 0/1). */
+function fallbackMayFail(row: QaRow, options: QaOptions): boolean {
+  const pending = PENDING.get(row);
+  if (!pending) return false;
+  const names = options.correctFrom ? [options.correctFrom] : CORRECT_SCORES;
+  const found = names.map((n) => pending.scores.find(([s]) => s === n)).find((s) => s !== undefined);
+  return found !== undefined && found[1] !== 0 && found[1] !== 1;
 }
 
 async function* readSource(
