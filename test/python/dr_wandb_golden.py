@@ -34,11 +34,12 @@ Deviations from a real run, all outside dr_wandb's writers:
 - ``TZ`` is set to America/New_York: the 2025-09 generation writes ``datetime.fromtimestamp``
   (naive local time), which the tests read back with ``--timezone America/New_York``.
 
-Command (the committed fixtures were written with pandas 2.3.3, pyarrow 25.0.1, pydantic 2.13,
-SQLAlchemy 2.0/2.1, srsly 2.5, PostgreSQL 16)::
+Command (the committed fixtures were written with Python 3.11, pandas 2.3.3 -- dr_wandb locked
+2.3.2 until 2026-04; pandas 3 would write text columns without the "nan" placeholders --, pyarrow
+25.0.1, pydantic 2.13.5, SQLAlchemy 2.1.1, psycopg2 2.9.13, srsly 2.5.4, PostgreSQL 15.18)::
 
     python test/python/dr_wandb_golden.py /work/.mirror/drothermel+dr_wandb/repo \
-        test/fixtures/dr-wandb [generation ...]
+        test/fixtures/dr-wandb [generation ...] [--runs N] [--steps N]
 
 The fake project (runs, config, summary, history) is ``fake_runs()`` below; the tests derive their
 expected counts from the same inputs (see test/ingest-dr-wandb.test.ts).
@@ -60,7 +61,7 @@ import tarfile
 import tempfile
 import time
 import types
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,8 @@ GENERATIONS: dict[str, str] = {
     "2026-04-v3": "4a39661",
 }
 
-STEPS = 20
+STEPS = 20  # --steps N and --runs N make bigger exports for timing (not the committed fixtures)
+RUNS = 3
 T0 = 1757941200.123456  # 2025-09-15T13:00:00.123456Z; steps are 10.000250 s apart
 
 
@@ -125,10 +127,11 @@ def fake_runs(nonfinite: bool) -> list[dict[str, Any]]:
         ("m7q2c4d8", "olmo-20m-lr1e-3", "crashed", ["golden"], "sweep-a"),
         ("p5w8e6f0", "olmo-60m-base", "running", [], None),
     ]
-    for i, (run_id, name, state, tags, group) in enumerate(specs):
+    specs += [(f"x{n:07d}", f"scale-{n}", "finished", [], None) for n in range(3, RUNS)]
+    for i, (run_id, name, state, tags, group) in enumerate(specs[:RUNS]):
         config = {
             "_target_": "olmo_core.train.TrainerConfig",
-            "lr": [0.0003, 0.001, 0.0006][i],
+            "lr": [0.0003, 0.001, 0.0006][i % 3],
             "batch_size": 64,
             "max_tokens": 5_000_000_000,
             "seed": 7 + i,
@@ -158,7 +161,7 @@ def fake_runs(nonfinite: bool) -> list[dict[str, Any]]:
                 "state": state,
                 "tags": tags,
                 "group": group,
-                "created_at": f"2025-09-{15 + i}T13:00:00",
+                "created_at": (datetime(2025, 9, 15, 13) + timedelta(days=i)).isoformat(),
                 "config": config,
                 "summary": summary,
                 "metadata": {"os": "Linux-6.8", "python": "3.12.4", "gpu": "NVIDIA H100", "gpu_count": 8},
@@ -211,7 +214,7 @@ class FakeRun:
         self.entity = ENTITY
         self.project = PROJECT
         self.created_at = spec["created_at"]
-        self.updated_at = spec["created_at"].replace("T13", "T14")
+        self.updated_at = spec["created_at"].replace("T13", "T14")  # an hour later
         self.heartbeat_at = self.updated_at
         self.url = f"https://wandb.ai/{ENTITY}/{PROJECT}/runs/{self.id}"
         self.path = [ENTITY, PROJECT, self.id]
@@ -484,8 +487,19 @@ def main(argv: list[str]) -> int:
     if len(argv) < 2:
         print(__doc__)
         return 2
-    mirror, out_root = Path(argv[0]), Path(argv[1])
-    chosen = argv[2:] or list(GENERATIONS)
+    global STEPS, RUNS
+    args = list(argv)
+    for flag in ("--steps", "--runs"):
+        if flag in args:
+            at = args.index(flag)
+            value = int(args[at + 1])
+            del args[at : at + 2]
+            if flag == "--steps":
+                STEPS = value
+            else:
+                RUNS = value
+    mirror, out_root = Path(args[0]), Path(args[1])
+    chosen = args[2:] or list(GENERATIONS)
     os.environ["TZ"] = TZ
     time.tzset()
     for generation in chosen:
