@@ -400,6 +400,31 @@ describe('dr_wandb 2025-09 folder export specifics', () => {
     expect(full[0]?.entity).toBe('drw');
   });
 
+  it('takes a component file that spells the same config differently (key order, 5000000000 for 5000000000.0)', async () => {
+    const dir = tempDir('drw-respelled');
+    const copy = path.join(dir, 'export');
+    cpSync(folder, copy, { recursive: true });
+    const respelled =
+      '{"max_tokens": 5000000000, "batch_size": 64, "optimizer": {"weight_decay": 0.1, "name": "adamw", "betas": [0.9, 0.95]}, ' +
+      '"_target_": "olmo_core.train.TrainerConfig", "compile": true, ' +
+      '"model": {"d_model": 256, "_target_": "olmo_core.nn.TransformerConfig"}, "seed": 7, "lr": 0.0003}';
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    await connection.run(
+      `COPY (SELECT * REPLACE (CASE WHEN run_id = 'k3x9a1b2' THEN '${respelled}' ELSE config END AS config)
+             FROM read_parquet('${path.join(folder, 'runs_metadata_config.parquet')}'))
+       TO '${path.join(copy, 'runs_metadata_config.parquet')}' (FORMAT parquet)`,
+    );
+    connection.closeSync();
+    await withLake(path.join(dir, 'lake'), async (lake) => {
+      expect((await ingestWandb(lake, [copy], { timeZone: 'America/New_York' })).runs).toBe(3);
+      const [row] = await lake.query(
+        `SELECT "config.max_tokens"::VARCHAR AS t FROM runs WHERE run_id = 'k3x9a1b2'`,
+      );
+      expect(row?.t).toBe('5000000000');
+    });
+  });
+
   it('refuses component files that disagree with the main file, naming both, and writes nothing', async () => {
     const dir = tempDir('drw-conflict');
     const copy = path.join(dir, 'export');

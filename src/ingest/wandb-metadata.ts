@@ -258,11 +258,27 @@ function dictOrEmpty(value: unknown): Record<string, unknown> {
     : {};
 }
 
+// Two files agree on a field when they hold the same value, whatever the spelling: JSON text and
+// its dict, keys in another order (PostgreSQL's JSONB reorders them), `5000000000.0` and `5000000000`.
 function sameValue(a: unknown, b: unknown): boolean {
   if (a instanceof WandbTime || b instanceof WandbTime) {
     return a instanceof WandbTime && b instanceof WandbTime && a.micros === b.micros;
   }
-  return toJsonText(a) === toJsonText(b);
+  return canonicalText(a) === canonicalText(b);
+}
+
+function canonicalText(value: unknown): string {
+  const sorted = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sorted);
+    if (v !== null && typeof v === 'object' && !(v instanceof WandbTime) && !(v instanceof Date)) {
+      const entries = Object.entries(v as Record<string, unknown>).sort(([x], [y]) =>
+        x < y ? -1 : x > y ? 1 : 0,
+      );
+      return Object.fromEntries(entries.map(([k, item]) => [k, sorted(item)]));
+    }
+    return v;
+  };
+  return toJsonText(sorted(typeof value === 'string' ? tryJson(value) : value));
 }
 
 // Groups leaves by column, picks each column's type, and sets the values on the rows.
