@@ -15,9 +15,11 @@ Standard library only. Record shape and file layout follow, without copying thei
   beaker_info, metrics with `primary_score`, task_idx; side files `-requests.jsonl`,
   `-recorded-inputs.jsonl`, `metrics.json`, `metrics-all.jsonl`); `oe_eval/utils.py save_jsonl`
   writes `json.dumps(record)` per line (default separators, ASCII escapes, NaN tokens allowed).
-  Read from the copies the public code index holds (the olmes repository itself was not
-  fetchable; the copy of `metric.py` carries `bits_per_byte`, DataDecide's era carries
-  `logits_per_byte`, which is what we write).
+  allenai/olmes itself was not fetchable; read from forks of it the public code index holds:
+  yi-yvonne-yu/olmes 8cd2645 `oe_eval/metrics/metric.py`, davidheineman/olmes 6e901a3 and
+  yi-yvonne-yu/olmes 96d9d2a `oe_eval/run_eval.py`, behzadshomali/olmes df28fad
+  `oe_eval/utils.py`. That `metric.py` carries `bits_per_byte`; DataDecide's era (datadec's
+  contract below) carries `logits_per_byte`, which is what we write.
 * danielle-rothermel/datadec commit 098d35b `src/datadec/data/preprocess/olmes_details.py`
   (checkpoint tarballs `<recipe>/<params>/seed-<N>/step-<N>.tar.gz`, packed in one gzipped tar
   per recipe; inside each, members `step-<N>/<task>-metrics.json` and
