@@ -181,9 +181,10 @@ describe('ingest qa: OLMES trees and tarballs', () => {
       const [packed] = await lake.query(
         "SELECT source_file, run_id FROM qa_outputs WHERE step = 12500 AND task = 'boolq' LIMIT 1",
       );
+      // Given below the recipe directory, the run id is still the whole checkpoint.
       expect(packed).toEqual({
         source_file: 'step-12500.tar.gz!step-12500/boolq-predictions.jsonl',
-        run_id: 'step-12500',
+        run_id: 'dclm-baseline/150M/seed-14/step-12500',
       });
     });
   });
@@ -551,5 +552,29 @@ describe('ingest qa: two passes (check everything, then write (task, run) by (ta
       /b-predictions\.jsonl: line 1, field "score exact_match": 0\.5 is not a correctness flag/,
     );
     expect(visibleFiles(dir).filter((f) => f.endsWith('.parquet'))).toEqual([]);
+  });
+});
+
+describe('ingest qa: run ids of trees given below their recipe directory', () => {
+  it('names the whole checkpoint, so two recipes’ 150M/seed-14/step-25000 do not replace each other', async () => {
+    const other = path.join(tempDir(), 'c4');
+    cpSync(
+      path.join(fixtures, 'tree', 'dclm-baseline', '150M', 'seed-14', 'step-25000'),
+      path.join(other, '150M', 'seed-14', 'step-25000'),
+      { recursive: true },
+    );
+    const dir = tempDir();
+    await withLake(dir, async (lake) => {
+      await ingestQaOutputs(lake, [path.join(fixtures, 'tree', 'dclm-baseline')]);
+      const second = await ingestQaOutputs(lake, [other]);
+      expect(second.replacedFiles).toBe(0);
+      const runs = await lake.query(
+        'SELECT run_id, data, count(*) AS n FROM qa_outputs WHERE step = 25000 AND seed = 1 GROUP BY ALL ORDER BY 1',
+      );
+      expect(runs).toEqual([
+        { run_id: 'c4/150M/seed-14/step-25000', data: 'C4', n: 60 },
+        { run_id: 'dclm-baseline/150M/seed-14/step-25000', data: 'DCLM-Baseline', n: 60 },
+      ]);
+    });
   });
 });

@@ -525,6 +525,13 @@ async function* readSource(
   const checkpointRun = checkpoint
     ? `${checkpoint.recipe}/${checkpoint.params}/seed-${checkpoint.trainingSeed}/step-${checkpoint.step}`
     : null;
+  // The directory below the input names the run, as before, unless it is a strict tail of the
+  // OLMES checkpoint (a tree given below its recipe directories): then the whole checkpoint does,
+  // so `150M/seed-14/step-25000` of two recipes never share a run id (and replace each other).
+  const runDirectory =
+    checkpointRun && source.runDirectory && checkpointRun.endsWith(`/${source.runDirectory}`)
+      ? checkpointRun
+      : source.runDirectory;
   const fileTask = source.task ?? taskFromFileName(source.logical);
   const directory = path.posix.dirname(source.logical);
   for await (const { text: line, lineNo } of jsonlLines(source, maxLineBytes)) {
@@ -556,8 +563,7 @@ async function* readSource(
     };
 
     const task = asText(pick(TASK_FIELDS), 'the task') ?? options.task ?? fileTask;
-    const run =
-      asText(pick(RUN_FIELDS), 'the run') ?? options.run ?? (source.runDirectory || checkpointRun || null);
+    const run = asText(pick(RUN_FIELDS), 'the run') ?? options.run ?? (runDirectory || checkpointRun || null);
     if (run === null) {
       fail('run_id', `no run: the record has none of ${RUN_FIELDS.join(', ')}; pass --run <id>`);
     }
