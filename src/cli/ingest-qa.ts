@@ -32,14 +32,17 @@ export function registerIngestQa(ingest: Command): void {
       '<paths...>',
       'JSONL files, OLMES trees (directories, searched recursively), .tar.gz/.tgz/.tar archives (streamed), then the lake directory (last)',
     )
-    .option('--run <id>', 'run id for records that name none (default: the directory below the one given)')
+    .option(
+      '--run <id>',
+      'run id for records that name none (default: the directory below the one given, or the OLMES checkpoint <recipe>/<size>/seed-N/step-N)',
+    )
     .option(
       '--task <name>',
       'task for records that name none (default: from the file name, <task>-predictions.jsonl)',
     )
     .option(
       '--correct-from <score>',
-      'score (0/1) that says whether an answer is correct, when records have no correct field',
+      'score (0/1) that says whether an answer is correct, when records have no correct field (default: the task primary metric of OLMES records, then exact_match, acc, acc_raw)',
     )
     .option('--json', 'print the summary as JSON')
     .action(async (paths: string[], options: QaCommandOptions) => {

@@ -28,8 +28,9 @@ export interface QaOptions {
   readonly task?: string;
   /**
    * The score that says whether an answer was correct (0/1 or true/false), for records without a
-   * `correct`/`is_correct` field. Default: the first of `correct`, `is_correct`, `exact_match`,
-   * `acc`, `acc_raw` the record's scores have.
+   * `correct`/`is_correct` field; it overrides the task's primary metric. Default: for an oe-eval
+   * record, the task's primary metric (its `-metrics.json`, else DataDecide's table); then the
+   * first of `correct`, `is_correct`, `exact_match`, `acc`, `acc_raw` the record's scores have.
    */
   readonly correctFrom?: string;
   /**
