@@ -157,6 +157,29 @@ describe('ingest datadecide: datadec outputs and DataDecide perplexities', () =>
     },
   );
 
+  it('reports a datadec mean_eval that disagrees with the view, naming row and column, without failing', async () => {
+    const folder = path.join(tempDir(), 'datadecide');
+    mkdirSync(folder);
+    copyFileSync(file('full_eval.parquet'), path.join(folder, 'full_eval.parquet'));
+    await copyToParquet(
+      `SELECT * REPLACE (CASE WHEN row_number() OVER () = 3 THEN arc_easy_acc_raw + 0.001 ELSE arc_easy_acc_raw END AS arc_easy_acc_raw) ` +
+        `FROM read_parquet('${file('mean_eval.parquet')}')`,
+      path.join(folder, 'mean_eval.parquet'),
+    );
+    const summary = await withLake(tempDir(), (lake) => ingestDataDecide(lake, [folder]));
+    expect(summary.rows).toBeGreaterThan(0);
+    expect(summary.checks).toHaveLength(1);
+    expect(summary.checks[0]).toMatchObject({
+      file: 'mean_eval.parquet',
+      cells: 16 * METRIC_COLUMNS,
+      mismatches: 1,
+    });
+    expect(summary.checks[0]?.maxAbsDiff).toBeCloseTo(0.001, 9);
+    expect(summary.checks[0]?.example).toMatch(
+      /^row 2, column "arc_easy_acc_raw": the file has [\d.]+, mean_eval has [\d.]+$/,
+    );
+  });
+
   it('lands a checkpoint identically from DataDecide’s raw files and from datadec’s full_eval', async () => {
     const raw = tempDir();
     const summary = await withLake(raw, (lake) =>
