@@ -14,12 +14,19 @@ export interface DataDecideSeed {
   readonly name: string;
   /** The training seed: the `N` of an OLMES `seed-N` directory. */
   readonly trainingSeed: number;
+  /**
+   * The seed DataDecide's checkpoint and model names carry (`falcon-60M-6198`), where it differs
+   * from the OLMES directory number: allenai/DataDecide `checkpoints/README.md` (commit 68abc49)
+   * names the default seed 6198, the OLMES directories `seed-2`.
+   */
+  readonly checkpointSeed?: number;
 }
 
 /**
  * DataDecide's five seeds. Index and name as datadec's `SEED_MAP` (drothermel/datadec
  * `src/datadec/constants.py`, commit 6207b06); training seeds as danielle-rothermel/datadec
- * `configs/olmes.toml` `[seed_map]` (commit 098d35b) maps OLMES directories to names.
+ * `configs/olmes.toml` `[seed_map]` (commit 098d35b) maps OLMES directories to names; the default
+ * seed's checkpoint number as allenai/DataDecide `checkpoints/README.md` `SEED_MAPPING` (68abc49).
  *
  * @example
  * ```ts
@@ -27,7 +34,7 @@ export interface DataDecideSeed {
  * ```
  */
 export const DATADECIDE_SEEDS: readonly DataDecideSeed[] = [
-  { index: 0, name: 'default', trainingSeed: 2 },
+  { index: 0, name: 'default', trainingSeed: 2, checkpointSeed: 6198 },
   { index: 1, name: 'small aux 2', trainingSeed: 14 },
   { index: 2, name: 'small aux 3', trainingSeed: 15 },
   { index: 3, name: 'large aux 2', trainingSeed: 4 },
@@ -36,13 +43,14 @@ export const DATADECIDE_SEEDS: readonly DataDecideSeed[] = [
 
 /**
  * Resolves a seed as a DataDecide source spells it: a name (`small aux 2`, any case), or a
- * training seed written as `seed-14`, `seed_14` or `14` (OLMES directories). Returns undefined for
+ * training seed written as `seed-14`, `seed_14` or `14` (OLMES directories; the default seed also
+ * as `6198`, its number in DataDecide's checkpoint names). Returns undefined for
  * anything else. Integer columns are datadec's indexes and are not resolved here.
  *
  * @example
  * ```ts
  * dataDecideSeed('seed-14'); // { index: 1, name: 'small aux 2', trainingSeed: 14 }
- * dataDecideSeed('Default'); // { index: 0, name: 'default', trainingSeed: 2 }
+ * dataDecideSeed('6198')?.name; // 'default'
  * ```
  */
 export function dataDecideSeed(text: string): DataDecideSeed | undefined {
@@ -52,7 +60,9 @@ export function dataDecideSeed(text: string): DataDecideSeed | undefined {
   const numbered = /^(?:seed[-_ ]?)?(\d+)$/.exec(spelled);
   if (!numbered) return undefined;
   const trainingSeed = Number(numbered[1]);
-  return DATADECIDE_SEEDS.find((seed) => seed.trainingSeed === trainingSeed);
+  return DATADECIDE_SEEDS.find(
+    (seed) => seed.trainingSeed === trainingSeed || seed.checkpointSeed === trainingSeed,
+  );
 }
 
 /**
