@@ -8,6 +8,7 @@
  * land as task `<set>` (DataDecide's spelling, e.g. `dolma_common-crawl`), metric `perplexity`,
  * so a checkpoint ingested from any of the files gives the same `full_eval` rows.
  */
+import { DATADECIDE_METRICS } from '../schema/index.js';
 
 /**
  * The metric names datadec spreads into `<task>_<metric>` columns (its `METRIC_NAMES`, commit
@@ -19,34 +20,8 @@
  * ```
  */
 export const DATADEC_METRIC_NAMES: readonly string[] = [
-  'correct_choice',
-  'acc_raw',
-  'acc_per_token',
-  'acc_per_char',
-  'acc_per_byte',
-  'acc_uncond',
-  'no_answer',
-  'sum_logits_corr',
-  'logits_per_token_corr',
-  'logits_per_char_corr',
-  'bits_per_byte_corr',
-  'correct_prob',
-  'correct_prob_per_token',
-  'correct_prob_per_char',
-  'margin',
-  'margin_per_token',
-  'margin_per_char',
-  'total_prob',
-  'total_prob_per_token',
-  'total_prob_per_char',
-  'uncond_correct_prob',
-  'uncond_correct_prob_per_token',
-  'uncond_correct_prob_per_char',
-  'uncond_total_prob',
-  'norm_correct_prob',
-  'norm_correct_prob_per_token',
-  'norm_correct_prob_per_char',
-  'primary_metric',
+  // datadec's METRIC_NAMES are the 28 OLMES metrics `full_eval_wide` pivots.
+  ...DATADECIDE_METRICS,
   'predicted_index_raw',
   'predicted_index_per_token',
   'predicted_index_per_char',
