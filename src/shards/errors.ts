@@ -134,11 +134,12 @@ export class NpyFormatError extends RunlakeError {
 }
 
 /**
- * An `.npy` dtype runlake does not read or write (complex, strings, objects, structured dtypes…).
+ * An `.npy` dtype runlake does not read or write: object arrays (they need pickle), and descrs
+ * numpy itself would not write.
  *
  * @example
  * ```ts
- * e instanceof UnsupportedDtypeError && e.descr === '<c8';
+ * e instanceof UnsupportedDtypeError && e.descr === '|O';
  * ```
  */
 export class UnsupportedDtypeError extends NpyFormatError {
@@ -146,10 +147,13 @@ export class UnsupportedDtypeError extends NpyFormatError {
   constructor(
     where: ShardLocation,
     readonly descr: string,
+    reason?: string,
   ) {
     super(
       where,
-      `unsupported dtype ${descr}; supported: bool, int8-64, uint8-64, float16/32/64 (either byte order)`,
+      reason ??
+        `unsupported dtype ${descr}; supported: bool, int, uint, float16-128, complex, datetime64, ` +
+          'timedelta64, unicode, bytes, void and structured dtypes (either byte order)',
     );
   }
 }

@@ -8,10 +8,12 @@ import {
   type DType,
   type DTypeInfo,
   descrOf,
-  floatToHalf,
+  explainDescr,
+  halfBits,
   halfToFloat,
   naturalDtype,
-  parseDescr,
+  type ParsedDescr,
+  PY_TUPLE,
   type TypedArray,
 } from './dtype.js';
 import { ArrayInputError, NpyFormatError, type ShardLocation, UnsupportedDtypeError } from './errors.js';
@@ -34,6 +36,12 @@ export interface NdArray {
   readonly shape: readonly number[];
   readonly dtype: DType;
   readonly order: 'C' | 'F';
+  /**
+   * The npy descr, when `dtype` alone does not say it: sized dtypes (`<U5`, `|S3`, `<M8[ns]`,
+   * structured field lists as numpy's repr), longdouble's width, and big-endian arrays (`>i4`;
+   * the data is native, and the writer swaps it back). Writing the array writes this descr.
+   */
+  readonly descr?: string;
 }
 
 /**
@@ -54,6 +62,8 @@ export type ArrayInput =
       readonly shape?: readonly number[];
       readonly dtype?: DType;
       readonly order?: 'C' | 'F';
+      /** The npy descr to write (`'<U5'`, `'>i4'`, `"[('x', '<f4')]"`); sets the dtype. */
+      readonly descr?: string;
     };
 
 /**
@@ -67,9 +77,12 @@ export type ArrayInput =
 export function ndarray(
   data: TypedArray,
   shape: readonly number[] = [data.length],
-  options: { dtype?: DType; order?: 'C' | 'F' } = {},
+  options: { dtype?: DType; order?: 'C' | 'F'; descr?: string } = {},
 ): NdArray {
-  return toNdArray({ data, shape, dtype: options.dtype, order: options.order }, 'array');
+  return toNdArray(
+    { data, shape, dtype: options.dtype, order: options.order, descr: options.descr },
+    'array',
+  );
 }
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
@@ -103,17 +116,39 @@ export function toNdArray(input: ArrayInput | readonly number[], field: string, 
     shape?: unknown;
     dtype?: unknown;
     order?: unknown;
+    descr?: unknown;
   };
   const raw = spec.data;
   const natural = naturalDtype(raw);
   if (spec.dtype !== undefined && !(typeof spec.dtype === 'string' && spec.dtype in DTYPES))
     fail(`unknown dtype ${JSON.stringify(spec.dtype)}; use one of ${Object.keys(DTYPES).join(', ')}`);
-  const dtype = DTYPES[(spec.dtype as DType | undefined) ?? natural ?? 'float64'];
+  let parsed: ParsedDescr | undefined;
+  if (spec.descr !== undefined) {
+    if (typeof spec.descr !== 'string') return fail('descr must be a string');
+    const explained = explainDescr(
+      spec.descr.startsWith('[') ? parseStructuredDescr(spec.descr, fail) : spec.descr,
+    );
+    if ('refused' in explained) return fail(explained.refused);
+    parsed = explained;
+    if (
+      spec.dtype !== undefined &&
+      spec.dtype !== parsed.dtype.name &&
+      !(spec.dtype === 'void' && parsed.dtype.name === 'structured')
+    )
+      fail(`dtype ${String(spec.dtype)} disagrees with descr ${spec.descr} (${parsed.dtype.name})`);
+  }
+  const dtype = parsed?.dtype ?? DTYPES[(spec.dtype as DType | undefined) ?? natural ?? 'float64'];
+  if (!parsed) {
+    if (dtype.needsDescr) fail(`dtype ${dtype.name} needs a descr (e.g. ${exampleDescr(dtype.name)})`);
+    parsed = explainDescr(descrOf(dtype)) as ParsedDescr;
+  }
   const order = spec.order ?? 'C';
   if (order !== 'C' && order !== 'F') fail(`order must be "C" or "F", got ${JSON.stringify(order)}`);
   let data: TypedArray;
   if (natural !== undefined) {
-    const typed = raw as TypedArray;
+    const typed = Buffer.isBuffer(raw)
+      ? new Uint8Array(raw.buffer, raw.byteOffset, raw.length)
+      : (raw as TypedArray);
     if (typed.constructor !== dtype.arrayType && !dtype.alsoAccepts.includes(typed.constructor as never))
       fail(`${typed.constructor.name} cannot hold dtype ${dtype.name}; pass a ${dtype.arrayType.name}`);
     data = typed;
@@ -129,9 +164,42 @@ export function toNdArray(input: ArrayInput | readonly number[], field: string, 
   )
     fail(`shape must be a list of non-negative integers, got ${JSON.stringify(spec.shape)}`);
   const count = (shape as number[]).reduce((a, b) => a * b, 1);
-  if (count !== data.length)
-    fail(`shape [${(shape as number[]).join(', ')}] holds ${count} values but the data has ${data.length}`);
-  return { data, shape: [...(shape as number[])], dtype: dtype.name, order: order as 'C' | 'F' };
+  const lanes = parsed.lanes;
+  if (spec.shape === undefined && lanes !== 1) {
+    if (data.length % lanes !== 0)
+      fail(`${data.length} values are not a whole number of ${parsed.descr} elements (${lanes} each)`);
+    return finish([data.length / lanes]);
+  }
+  if (count * lanes !== data.length)
+    fail(
+      `shape [${(shape as number[]).join(', ')}] holds ${count} values` +
+        (lanes === 1 ? '' : ` of ${parsed.descr} (${count * lanes} ${dtype.arrayType.name} elements)`) +
+        ` but the data has ${data.length}`,
+    );
+  return finish([...(shape as number[])]);
+  function finish(dims: number[]): NdArray {
+    const descr = (parsed as ParsedDescr).descr;
+    const array = { data, shape: dims, dtype: dtype.name, order: order as 'C' | 'F' };
+    return descr === defaultDescr(dtype) ? array : { ...array, descr };
+  }
+}
+
+function exampleDescr(dtype: DType): string {
+  return (
+    { datetime64: "'<M8[ns]'", timedelta64: "'<m8[s]'", unicode: "'<U8'", bytes: "'|S8'", void: "'|V8'" }[
+      dtype as 'unicode'
+    ] ?? `"[('x', '<f4'), ('y', '<i8')]"`
+  );
+}
+
+/** The descr an array of `dtype` needs no explicit `descr` for. */
+function defaultDescr(dtype: DTypeInfo): string | undefined {
+  return dtype.needsDescr ? undefined : descrOf(dtype);
+}
+
+/** A structured descr given as text (numpy's repr of the field list) → the parsed field list. */
+function parseStructuredDescr(text: string, fail: (reason: string) => never): unknown {
+  return toDescrValue(parsePythonLiteral(text, fail));
 }
 
 function fromPlain(values: readonly unknown[], dtype: DTypeInfo, fail: (r: string) => never): TypedArray {
@@ -177,18 +245,28 @@ export interface EncodedNpy {
  */
 export function encodeNpy(array: NdArray): EncodedNpy {
   const dtype = DTYPES[array.dtype];
+  const descr = array.descr ?? descrOf(dtype);
+  const littleEndian = !descr.startsWith('>');
   const shape =
     array.shape.length === 0
       ? '()'
       : array.shape.length === 1
         ? `(${array.shape[0]},)`
         : `(${array.shape.join(', ')})`;
-  const dict = `{'descr': '${descrOf(dtype)}', 'fortran_order': ${array.order === 'F' ? 'True' : 'False'}, 'shape': ${shape}, }`;
+  const descrText = descr.startsWith('[') ? descr : `'${descr}'`;
+  const dict = `{'descr': ${descrText}, 'fortran_order': ${array.order === 'F' ? 'True' : 'False'}, 'shape': ${shape}, }`;
+  // numpy leaves room for the growth axis to reach 21 digits (GROWTH_AXIS_MAX_DIGITS) before
+  // padding to 64 bytes; without it long headers (structured descrs) would differ from numpy's.
+  const growthDim = array.shape.length
+    ? array.shape[array.order === 'F' ? array.shape.length - 1 : 0]
+    : undefined;
+  const growth = growthDim === undefined ? 0 : Math.max(0, 21 - String(growthDim).length);
+  const textLength = dict.length + growth;
   let prefix = 10;
-  let total = Math.ceil((prefix + dict.length + 1) / ALIGN) * ALIGN;
+  let total = Math.ceil((prefix + textLength + 1) / ALIGN) * ALIGN;
   if (total - prefix > 0xffff) {
     prefix = 12;
-    total = Math.ceil((prefix + dict.length + 1) / ALIGN) * ALIGN;
+    total = Math.ceil((prefix + textLength + 1) / ALIGN) * ALIGN;
   }
   const header = new Uint8Array(total);
   header.set(MAGIC, 0);
@@ -201,11 +279,21 @@ export function encodeNpy(array: NdArray): EncodedNpy {
   header.fill(0x20, prefix + dict.length, total - 1);
   header[total - 1] = 0x0a;
   let data: Uint8Array;
-  if (dtype.name === 'float16') {
-    const bits = floatToHalf(array.data as Float32Array);
+  if (dtype.codec === 'half') {
+    const bits = halfBits(array.data as Float32Array);
+    if (!littleEndian) Buffer.from(bits.buffer, bits.byteOffset, bits.byteLength).swap16();
     data = new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength);
   } else {
     data = new Uint8Array(array.data.buffer, array.data.byteOffset, array.data.byteLength);
+    const unit = array.data.BYTES_PER_ELEMENT;
+    if (!littleEndian && dtype.codec === 'swap' && unit > 1) {
+      // The data is native (little-endian); the descr says the file holds big-endian values.
+      const swapped = Buffer.from(data);
+      if (unit === 2) swapped.swap16();
+      else if (unit === 4) swapped.swap32();
+      else swapped.swap64();
+      data = swapped;
+    }
   }
   return { header, data, byteLength: header.length + data.length };
 }
@@ -222,6 +310,10 @@ export function encodeNpy(array: NdArray): EncodedNpy {
  */
 export interface NpyHeader {
   readonly dtype: DTypeInfo;
+  /** Bytes per element on disk. */
+  readonly itemsize: number;
+  /** Typed-array elements per array element (see {@link ParsedDescr.lanes}). */
+  readonly lanes: number;
   readonly littleEndian: boolean;
   readonly fortranOrder: boolean;
   readonly shape: readonly number[];
@@ -288,11 +380,15 @@ function parseHeaderText(text: string, where: ShardLocation): Omit<NpyHeader, 'd
   const keys = Object.keys(dict).sort().join(',');
   if (keys !== 'descr,fortran_order,shape')
     fail(`header keys must be descr, fortran_order and shape; got ${keys || 'none'}`);
-  const descr = dict.descr;
-  if (typeof descr !== 'string')
-    throw new UnsupportedDtypeError(where, JSON.stringify(descr instanceof Tuple ? descr.items : descr));
-  const parsedDescr = parseDescr(descr);
-  if (!parsedDescr) throw new UnsupportedDtypeError(where, descr);
+  const rawDescr = toDescrValue(dict.descr);
+  const parsedDescr = explainDescr(rawDescr);
+  if ('refused' in parsedDescr)
+    throw new UnsupportedDtypeError(
+      where,
+      typeof rawDescr === 'string' ? rawDescr : JSON.stringify(rawDescr),
+      parsedDescr.refused,
+    );
+  const descr = parsedDescr.descr;
   const fortranOrder = dict.fortran_order;
   if (typeof fortranOrder !== 'boolean') fail('fortran_order must be True or False');
   const shapeValue = dict.shape;
@@ -306,11 +402,13 @@ function parseHeaderText(text: string, where: ShardLocation): Omit<NpyHeader, 'd
     shape.push(dim as number);
     count *= dim as number;
   }
-  const dataBytes = count * parsedDescr.dtype.itemsize;
+  const dataBytes = count * parsedDescr.itemsize;
   if (!Number.isSafeInteger(dataBytes) || dataBytes > 2 ** 48)
     fail(`shape (${shape.join(', ')}) is too large (${dataBytes} bytes)`);
   return {
     dtype: parsedDescr.dtype,
+    itemsize: parsedDescr.itemsize,
+    lanes: parsedDescr.lanes,
     littleEndian: parsedDescr.littleEndian,
     fortranOrder: fortranOrder as boolean,
     shape,
@@ -338,19 +436,24 @@ export function decodeNpy(bytes: Uint8Array, where: ShardLocation = {}): NdArray
       where,
       `shape (${header.shape.join(', ')}) of ${header.descr} needs ${header.dataBytes} data bytes but the member holds ${available}`,
     );
-  return {
+  const array = {
     data: decodeData(bytes, header),
     shape: header.shape,
     dtype: header.dtype.name,
-    order: header.fortranOrder ? 'F' : 'C',
+    order: header.fortranOrder ? ('F' as const) : ('C' as const),
   };
+  return header.descr === defaultDescr(header.dtype) ? array : { ...array, descr: header.descr };
 }
 
 function decodeData(bytes: Uint8Array, header: NpyHeader): TypedArray {
-  const { dtype, count, littleEndian } = header;
+  const { dtype, littleEndian } = header;
+  const count = header.count * header.lanes;
   const start = bytes.byteOffset + header.dataOffset;
-  const size = dtype.itemsize;
-  if (dtype.name === 'float16') {
+  const size = dtype.arrayType.BYTES_PER_ELEMENT;
+  // A copy in a plain Uint8Array (a Buffer's slice would share, and be a Buffer).
+  if (dtype.codec === 'raw')
+    return new Uint8Array(bytes.subarray(header.dataOffset, header.dataOffset + header.dataBytes));
+  if (dtype.codec === 'half') {
     const bits = new Uint16Array(count);
     const raw = new Uint8Array(bits.buffer);
     raw.set(bytes.subarray(header.dataOffset, header.dataOffset + header.dataBytes));
@@ -381,7 +484,18 @@ function decodeData(bytes: Uint8Array, header: NpyHeader): TypedArray {
 // The subset of Python literals numpy writes in headers: dicts, str, True/False, int, tuples.
 
 class Tuple {
-  constructor(readonly items: unknown[]) {}
+  constructor(
+    readonly items: unknown[],
+    readonly list = false,
+  ) {}
+}
+
+/** Header literals → plain values for `explainDescr`: lists and tuples become arrays (tuples marked). */
+function toDescrValue(value: unknown): unknown {
+  if (!(value instanceof Tuple)) return value;
+  const items = value.items.map(toDescrValue);
+  if (!value.list) Object.defineProperty(items, PY_TUPLE, { value: true });
+  return items;
 }
 
 function parsePythonLiteral(text: string, fail: (reason: string) => never): unknown {
@@ -431,7 +545,7 @@ function parsePythonLiteral(text: string, fail: (reason: string) => never): unkn
       if (c === '{') return dict;
       // `(3)` is an int in Python, `(3,)` a tuple.
       if (c === '(' && items.length === 1 && !trailingComma) return items[0];
-      return new Tuple(items);
+      return new Tuple(items, c === '[');
     }
     if (c === "'" || c === '"') {
       const end = text.indexOf(c, i + 1);
@@ -510,15 +624,16 @@ export function decodeNpyFast(
     cache.header = header;
   }
   const { dtype, count, dataBytes } = header;
-  if (dataOffset + dataBytes > length || dtype.name === 'float16') return null;
+  if (dataOffset + dataBytes > length || dtype.codec !== 'swap' || header.lanes !== 1) return null;
   if (!header.littleEndian && dtype.itemsize !== 1) return null;
   const byteOffset = bytes.byteOffset + start + dataOffset;
   if (byteOffset % dtype.itemsize !== 0) return null;
   const Ctor = dtype.arrayType as new (buffer: ArrayBufferLike, offset: number, length: number) => TypedArray;
-  return {
+  const array = {
     data: new Ctor(bytes.buffer, byteOffset, count),
     shape: header.shape,
     dtype: dtype.name,
-    order: header.fortranOrder ? 'F' : 'C',
+    order: header.fortranOrder ? ('F' as const) : ('C' as const),
   };
+  return dtype.needsDescr ? { ...array, descr: header.descr } : array;
 }
