@@ -174,7 +174,7 @@ describe.skipIf(py.skip)(`array shards ⇄ numpy${py.skip ? ' (skipped: no numpy
     expect(report.ok).toBe(true);
     expect(report.warnings.length).toBeGreaterThan(0);
     expect(report.warnings[0]?.message).toMatch(
-      /is not the member's header offset \(\d+\); readers find it by name/,
+      /is not the header offset of the newest member of that name \(\d+\); readers find it by name/,
     );
 
     // Once a row is indexed by runlake (an update), it is read strictly by its header offset.

@@ -1,8 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CompactRefusedError, ShardCorruptionError } from './errors.js';
-import { fieldColumns, quoteIdent, sampleColumns, shardPath } from './sqlite-index.js';
-import { END_OF_ARCHIVE, readMemberAt } from './tar.js';
+import {
+  fieldColumns,
+  guardedFields,
+  quoteIdent,
+  sampleColumns,
+  setLocationSql,
+  shardPath,
+} from './sqlite-index.js';
+import { END_OF_ARCHIVE, membersByName, readMemberAt, type TarMember } from './tar.js';
 import { verifyShards } from './verify.js';
 import { readBytes, ShardedDatasetWriter, writeFully } from './writer.js';
 
@@ -94,9 +101,8 @@ export function compactWithWriter(writer: ShardedDatasetWriter): CompactReport {
  */
 export function checkCompactable(root: string): void {
   const report = verifyShards(root);
-  // Compaction copies members found at their header offsets; rows another tool indexed at a
-  // different offset are readable by name only, so compaction would stop half-way through.
-  const blocking = [...report.problems, ...report.warnings.filter((w) => w.kind === 'found-by-name')];
+  // Rows found by name are fine: compaction resolves them as the readers do.
+  const blocking = report.problems;
   const first = blocking[0];
   if (first) throw new CompactRefusedError(root, first.message, blocking.length);
 }
@@ -113,6 +119,8 @@ function compactField(writer: ShardedDatasetWriter, field: string): CompactedFie
   const db = writer.db;
   const c = fieldColumns(field);
   const hasSize = sampleColumns(db).has(c.size);
+  const verified = hasSize && guardedFields(db).has(field);
+  const [clearSize, setLocation] = setLocationSql(field);
   const shards = db
     .prepare('SELECT shard, end_offset, members FROM shards WHERE field = ? ORDER BY shard')
     .all(field) as {
@@ -121,7 +129,9 @@ function compactField(writer: ShardedDatasetWriter, field: string): CompactedFie
     members: number;
   }[];
   const liveStatement = db
-    .prepare(`SELECT id, ${quoteIdent(c.offset)} FROM samples WHERE ${quoteIdent(c.shard)} = ? ORDER BY 2`)
+    .prepare(
+      `SELECT id, ${quoteIdent(c.offset)}, ${verified ? quoteIdent(c.size) : 'NULL'} FROM samples WHERE ${quoteIdent(c.shard)} = ? ORDER BY 2`,
+    )
     .raw();
   let bytesBefore = 0;
   let bytesAfter = 0;
@@ -130,20 +140,34 @@ function compactField(writer: ShardedDatasetWriter, field: string): CompactedFie
   for (const row of shards) {
     const file = shardPath(writer.root, field, row.shard);
     if (!fs.existsSync(file)) continue;
-    const live = liveStatement.all(row.shard) as [string, number][];
+    const live = liveStatement.all(row.shard) as [string, number, number | null][];
     const fd = fs.openSync(file, 'r');
     let members: LiveMember[];
     try {
-      members = live.map(([id, offset]) => {
+      const readAt = (p: number, l: number) => readBytes(fd, p, l);
+      let names: Map<string, TarMember> | undefined;
+      members = live.map(([id, offset, size]) => {
         const where = { shard: file, offset, sampleId: id, field };
-        const member = readMemberAt((p, l) => readBytes(fd, p, l), offset, where);
-        if (member === null || member.name !== `${id}.npy`)
+        // Rows without a verified offset are resolved as the readers resolve them: the newest
+        // member of the name.
+        let member: TarMember | null | undefined;
+        if (size === null) {
+          names ??= membersByName(readAt, fs.fstatSync(fd).size, { shard: file, field });
+          member = names.get(`${id}.npy`);
+        } else member = readMemberAt(readAt, offset, where);
+        if (!member || member.name.replace(/^\.\//, '') !== `${id}.npy`)
           throw new ShardCorruptionError(
             where,
             'indexed member not found; run `runlake shards verify` first',
           );
-        return { id, headerOffset: offset, length: member.end - offset, size: member.size };
+        return {
+          id,
+          headerOffset: member.headerOffset,
+          length: member.end - member.headerOffset,
+          size: member.size,
+        };
       });
+      members.sort((a, b) => a.headerOffset - b.headerOffset);
     } catch (error) {
       fs.closeSync(fd);
       throw error;
@@ -182,14 +206,18 @@ function compactField(writer: ShardedDatasetWriter, field: string): CompactedFie
     // The commit that retires the old shard must be durable before its file is deleted.
     db.pragma('synchronous = FULL');
     try {
-      const repoint = db.prepare(
-        `UPDATE samples SET ${quoteIdent(c.shard)} = ?, ${quoteIdent(c.offset)} = ?` +
-          `${hasSize ? `, ${quoteIdent(c.size)} = ?` : ''} WHERE id = ?`,
-      );
+      const clear = hasSize ? db.prepare(clearSize) : undefined;
+      const repoint = hasSize
+        ? db.prepare(setLocation)
+        : db.prepare(
+            `UPDATE samples SET ${quoteIdent(c.shard)} = ?, ${quoteIdent(c.offset)} = ? WHERE id = ?`,
+          );
       db.transaction(() => {
         for (const [id, offset, size] of moved) {
-          if (hasSize) repoint.run(target, offset, size, id);
-          else repoint.run(target, offset, id);
+          if (clear) {
+            clear.run(id);
+            repoint.run(target, offset, size, id);
+          } else repoint.run(target, offset, id);
         }
         db.prepare('DELETE FROM shards WHERE field = ? AND shard = ?').run(field, row.shard);
         if (target !== undefined) {

@@ -11,9 +11,11 @@ import {
   UnknownFieldError,
   UnknownSampleError,
 } from './errors.js';
+import { parseMetaJson, type SampleMetadata } from './meta-json.js';
 import { decodeNpy, decodeNpyFast, type NdArray, NpyHeaderCache } from './npy.js';
 import {
   fieldColumns,
+  guardedFields,
   INDEX_FILE,
   type IndexDb,
   type IndexStatement,
@@ -58,6 +60,17 @@ export interface ShardedDatasetReaderOptions {
   readonly indexCache?: 'preload' | 'lazy' | 'off';
   /** Largest index `preload` loads whole (default 2,000,000 samples). */
   readonly preloadLimit?: number;
+  /**
+   * runlake's stricter semantics instead of the Python package's (see docs/shards.md,
+   * "Compatibility with synthefy-dataset-utils"). Off (default): `getSample`/`getMany` skip a
+   * requested field the dataset or the sample lacks, and `[]` means every field; `queryIds`
+   * appends the condition verbatim (`ORDER BY`, `LIMIT` may follow it), returns ids in the order
+   * SQLite produces them (id order for a plain scan) and treats `limit: 0` as no limit;
+   * `listFields` is alphabetical. On: unknown and missing fields throw `UnknownFieldError` /
+   * `MissingFieldError`, `[]` selects no field, the condition is one parenthesised expression,
+   * ids come in insertion order, `limit: 0` returns none, and fields are in registration order.
+   */
+  readonly strict?: boolean;
 }
 
 /**
@@ -71,7 +84,8 @@ export interface ShardedDatasetReaderOptions {
 export interface Sample {
   readonly sampleId: string;
   readonly arrays: Record<string, NdArray>;
-  readonly metadata: Record<string, unknown>;
+  /** Usually an object; the Python writer may store any JSON value, returned as it is. */
+  readonly metadata: SampleMetadata;
 }
 
 /**
@@ -114,6 +128,7 @@ export class ShardedDatasetReader {
   private readonly cacheTars: boolean;
   private readonly indexCache: 'preload' | 'lazy' | 'off';
   private readonly preloadLimit: number;
+  private readonly strict: boolean;
   private fields: string[] = [];
   private fieldIndex = new Map<string, number>();
   private lookupStatement!: IndexStatement;
@@ -124,6 +139,18 @@ export class ShardedDatasetReader {
   private preloaded = false;
   /** Name tables of shards whose index rows hold no header offsets (see memberByName). */
   private readonly nameTables = new Map<string, { size: number; members: Map<string, TarMember> }>();
+  /**
+   * Per field (by index): whether a row with a `<field>_size` holds a byte offset runlake
+   * verified (the field's size guard trigger exists; see `ensureLocationTrigger`). Other rows are
+   * resolved by member name, as the reference reader resolves every row.
+   */
+  private verified: boolean[] = [];
+  /**
+   * @internal How members were located since the reader opened: `fast` (one positioned read at a
+   * verified offset), `careful` (at a verified offset, the slow checks), `byName` (the newest
+   * member of the sample's name in its shard).
+   */
+  readonly readPaths = { fast: 0, careful: 0, byName: 0 };
   private readonly fds = new Map<string, number>();
   /** The same open files by field and shard number, for lookups that build no key string. */
   private readonly fdsByField = new Map<string, (number | undefined)[]>();
@@ -146,6 +173,7 @@ export class ShardedDatasetReader {
     this.cacheTars = options.cacheTars ?? true;
     this.indexCache = options.indexCache ?? 'preload';
     this.preloadLimit = options.preloadLimit ?? 2_000_000;
+    this.strict = options.strict ?? false;
     this.db = openIndex(root, 'read');
     this.dataVersion = this.db.prepare('PRAGMA data_version').pluck();
     this.sync();
@@ -165,17 +193,44 @@ export class ShardedDatasetReader {
   }
 
   /**
-   * The fields, in registration order.
+   * The fields: alphabetical, as the Python reader lists them (SQLite walks the `fields` primary
+   * key); in registration order with `strict`.
    *
    * @example
    * ```ts
-   * reader.listFields(); // ['history', 'target', 'forecast']
+   * reader.listFields(); // ['forecast', 'history', 'target']
    * ```
    */
   listFields(): string[] {
     this.ensureOpen();
     this.sync();
-    return [...this.fields];
+    return this.strict ? [...this.fields] : [...this.fields].sort(byCodeUnit);
+  }
+
+  /**
+   * Runs one read-only SQL statement on the index and returns its rows as objects: raw access for
+   * what `queryIds` does not cover (aggregates over `meta_json`, joins with `fields`, checking an
+   * index with `EXPLAIN QUERY PLAN`). Parameters bind as in {@link queryIds}. The connection is
+   * query-only: statements that write throw {@link ShardsQueryError} (use the writer's `sql`).
+   *
+   * @example
+   * ```ts
+   * reader.sql("SELECT json_extract(meta_json, '$.source') AS source, count(*) AS n FROM samples GROUP BY 1");
+   * ```
+   */
+  sql(sql: string, params: readonly unknown[] | Record<string, unknown> = []): Record<string, unknown>[] {
+    this.ensureOpen();
+    try {
+      const statement = this.db.prepare(sql);
+      const bound = bindParams(params);
+      if (!statement.reader) throw new Error('only statements that return rows are allowed on a reader');
+      return (Array.isArray(bound) ? statement.all(...bound) : statement.all(bound)) as Record<
+        string,
+        unknown
+      >[];
+    } catch (error) {
+      throw new ShardsQueryError(sql, error);
+    }
   }
 
   /**
@@ -202,8 +257,12 @@ export class ShardedDatasetReader {
 
   /**
    * Sample ids matching an SQL condition over the `samples` table (columns `id`, `meta_json`,
-   * `<field>_offset`, `<field>_shard`, `<field>_size` and any indexed metadata columns), in
-   * insertion order.
+   * `<field>_offset`, `<field>_shard`, `<field>_size` and any indexed metadata columns). As the
+   * Python reader does, the condition is appended verbatim (`'1=1 ORDER BY id DESC'` works), the
+   * order is SQLite's (id order for a plain scan), and `limit` 0 means no limit. Parameters
+   * bind as Python's sqlite3 binds them: whole numbers as INTEGER (so `id = ?` with `123` finds
+   * `'123'`), booleans as 1/0. With the reader's `strict` option: one parenthesised condition,
+   * insertion order, and `limit` 0 returns no ids.
    *
    * @example
    * ```ts
@@ -220,11 +279,13 @@ export class ShardedDatasetReader {
     this.ensureOpen();
     if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0))
       throw new RunlakeError(`limit must be a non-negative integer, got ${limit}`);
-    const condition = where?.trim() ? ` WHERE (${where})` : '';
-    const sql = `SELECT id FROM samples${condition} ORDER BY rowid${limit === undefined ? '' : ` LIMIT ${limit}`}`;
+    const sql = this.strict
+      ? `SELECT id FROM samples${where?.trim() ? ` WHERE (${where})` : ''} ORDER BY rowid${limit === undefined ? '' : ` LIMIT ${limit}`}`
+      : `SELECT id FROM samples${where ? ` WHERE ${where}` : ''}${limit ? ` LIMIT ${limit}` : ''}`;
     try {
       const statement = this.db.prepare(sql).pluck();
-      return (Array.isArray(params) ? statement.all(...params) : statement.all(params)) as string[];
+      const bound = bindParams(params);
+      return (Array.isArray(bound) ? statement.all(...bound) : statement.all(bound)) as string[];
     } catch (error) {
       throw new ShardsQueryError(sql, error);
     }
@@ -338,22 +399,36 @@ export class ShardedDatasetReader {
               .raw()
               .all(field) as [number, number, number, number][])
           : undefined;
-      const cleanShards = (shardRows ?? []).filter((r) => r[3] === 0 && columns.has(c.size));
-      const dirty = (shardRows ?? []).filter((r) => !cleanShards.includes(r)).map((r) => r[0]);
+      // Sizes count only where the field's guard keeps them honest (see `verified`).
+      const sized = columns.has(c.size) && this.verified[this.fieldIndex.get(field) ?? -1] === true;
+      // A shard is walked member by member only when every member is live and every row in it
+      // holds a verified offset: another writer's rows (no size) or members (appended past the
+      // committed end) would otherwise be missed or read stale.
+      const counts = new Map<number, [number, number]>();
+      if (sized && shardRows)
+        for (const [shard, all, withSize] of this.db
+          .prepare(
+            `SELECT ${quoteIdent(c.shard)}, count(*), count(${quoteIdent(c.size)}) FROM samples WHERE ${quoteIdent(c.shard)} IS NOT NULL GROUP BY 1`,
+          )
+          .raw()
+          .all() as [number, number, number][])
+          counts.set(shard, [all, withSize]);
+      const cleanShards = (shardRows ?? []).filter((r) => {
+        const n = counts.get(r[0]);
+        return r[3] === 0 && n !== undefined && n[0] === r[2] && n[1] === r[2];
+      });
       const select =
-        `SELECT id, ${quoteIdent(c.shard)}, ${quoteIdent(c.offset)}, ${columns.has(c.size) ? quoteIdent(c.size) : 'NULL'} ` +
+        `SELECT id, ${quoteIdent(c.shard)}, ${quoteIdent(c.offset)}, ${sized ? quoteIdent(c.size) : 'NULL'} ` +
         `FROM samples WHERE ${quoteIdent(c.shard)} IS NOT NULL`;
-      const rows =
-        shardRows === undefined
-          ? this.db.prepare(`${select} ORDER BY 2, 3`).raw().all()
-          : dirty.length
-            ? this.db
-                .prepare(
-                  `${select} AND ${quoteIdent(c.shard)} IN (${dirty.map(() => '?').join(', ')}) ORDER BY 2, 3`,
-                )
-                .raw()
-                .all(...dirty)
-            : [];
+      const walked = cleanShards.map((r) => r[0]);
+      const rows = walked.length
+        ? this.db
+            .prepare(
+              `${select} AND ${quoteIdent(c.shard)} NOT IN (${walked.map(() => '?').join(', ')}) ORDER BY 2, 3`,
+            )
+            .raw()
+            .all(...walked)
+        : this.db.prepare(`${select} ORDER BY 2, 3`).raw().all();
       return { clean: cleanShards, rows: rows as [string, number, number, number | null][] };
     })();
     // Shards whose members are all live are walked header by header; the others follow the index.
@@ -549,9 +624,17 @@ export class ShardedDatasetReader {
     if (version === this.version) return;
     this.version = version;
     this.selectProbe();
-    const [epoch, fields] = this.db.transaction(
-      () => [readCounter(this.db, 'location_epoch'), listFieldNames(this.db)] as const,
+    const [epoch, fields, guarded] = this.db.transaction(
+      () =>
+        [readCounter(this.db, 'location_epoch'), listFieldNames(this.db), guardedFields(this.db)] as const,
     )();
+    const verified = fields.map((f) => guarded.has(f));
+    if (verified.join() !== this.verified.join()) {
+      // A writer installed a size guard: rows cached before may predate it.
+      this.cache.clear();
+      this.preloaded = false;
+    }
+    this.verified = verified;
     if (fields.join('\0') !== this.fields.join('\0')) {
       this.fields = fields;
       this.fieldIndex = new Map(fields.map((f, i) => [f, i]));
@@ -643,17 +726,24 @@ export class ShardedDatasetReader {
 
   private read(sampleId: string, row: Row, fields: readonly string[] | undefined): Sample {
     const arrays: Record<string, NdArray> = {};
-    const wanted = fields ?? this.fields;
+    // The Python reader: `fields or <every field>`, so [] means every field.
+    const explicit = this.strict ? fields !== undefined : fields !== undefined && fields.length > 0;
+    const wanted = explicit ? (fields as readonly string[]) : this.fields;
     for (const field of wanted) {
       const index = this.fieldIndex.get(field);
-      if (index === undefined) throw new UnknownFieldError(this.root, field, this.fields);
+      if (index === undefined) {
+        if (this.strict) throw new UnknownFieldError(this.root, field, this.fields);
+        continue; // the Python reader skips a field the samples table has no columns for
+      }
       const shard = row[1 + 3 * index];
       const offset = row[2 + 3 * index];
       if (shard === null || shard === undefined || offset === null || offset === undefined) {
-        if (fields) throw new MissingFieldError(sampleId, field);
+        if (explicit && this.strict) throw new MissingFieldError(sampleId, field);
         continue;
       }
-      const size = row[3 + 3 * index];
+      // A size is only trusted where the field's guard keeps it honest; other rows are found by
+      // name (readArrayCarefully).
+      const size = this.verified[index] ? row[3 + 3 * index] : null;
       arrays[field] = this.readArray(
         field,
         Number(shard),
@@ -696,7 +786,10 @@ export class ShardedDatasetReader {
             this.headerCaches.set(field, cache);
           }
           const array = decodeNpyFast(bytes, BLOCK, size, cache);
-          if (array) return array;
+          if (array) {
+            this.readPaths.fast++;
+            return array;
+          }
         }
       } finally {
         if (!this.cacheTars) this.closeFd(field, shard);
@@ -716,6 +809,20 @@ export class ShardedDatasetReader {
     const where: ShardLocation = { shard: file, offset, sampleId, field };
     const fd = this.fd(field, shard, file, where);
     try {
+      if (size === null) {
+        // Not a verified byte offset (the reference writer records a running sum of array sizes,
+        // and its reader looks members up by name): the newest member of the name wins, as
+        // tarfile's getmember decides for the reference reader.
+        const byName = this.memberByName(fd, sampleId, where);
+        if (byName) {
+          this.readPaths.byName++;
+          const data = readBytes(fd, byName.dataOffset, byName.size);
+          if (data.length < byName.size)
+            throw new TruncatedShardError(where, byName.dataOffset + byName.size, fs.fstatSync(fd).size);
+          return decodeNpy(data, { ...where, offset: byName.dataOffset });
+        }
+      }
+      this.readPaths.careful++;
       if (size !== null) {
         const length = BLOCK + size;
         const bytes = readBytes(fd, offset, length);
@@ -725,24 +832,12 @@ export class ShardedDatasetReader {
         if (fast) return fast;
       }
       const readAt = (position: number, length: number) => readBytes(fd, position, length);
-      let member: TarMember;
-      try {
-        const found = readMemberAt(readAt, offset, where);
-        if (found === null)
-          throw new ShardCorruptionError(where, 'the index points at the end of the archive');
-        checkMember(found.name, found.size, size, where);
-        member = found;
-      } catch (error) {
-        // A row another tool indexed (no recorded size) may not hold a header offset: the seed's
-        // writer records a running sum of array sizes and its reader looks members up by name.
-        // Look those up by name too; rows runlake indexed stay strict.
-        const byName =
-          size === null && error instanceof ShardCorruptionError
-            ? this.memberByName(fd, sampleId, where)
-            : undefined;
-        if (!byName) throw error;
-        member = byName;
-      }
+      // No member of that name (or a verified row): read strictly at the offset, which explains
+      // what is wrong.
+      const member = readMemberAt(readAt, offset, where);
+      if (member === null)
+        throw new ShardCorruptionError(where, 'the index points at the end of the archive');
+      checkMember(member.name, member.size, size, where);
       const data = readBytes(fd, member.dataOffset, member.size);
       if (data.length < member.size)
         throw new TruncatedShardError(where, member.dataOffset + member.size, fs.fstatSync(fd).size);
@@ -818,7 +913,8 @@ export class ShardedDatasetReader {
 /** A sample whose metadata is parsed on first access: a loop that only wants arrays skips it. */
 class LoadedSample implements Sample {
   #json: unknown;
-  #metadata: Record<string, unknown> | undefined;
+  #metadata: SampleMetadata | undefined;
+  #parsed = false;
   constructor(
     readonly sampleId: string,
     readonly arrays: Record<string, NdArray>,
@@ -826,11 +922,14 @@ class LoadedSample implements Sample {
   ) {
     this.#json = json;
   }
-  get metadata(): Record<string, unknown> {
-    this.#metadata ??= parseMetadata(this.#json, this.sampleId);
-    return this.#metadata;
+  get metadata(): SampleMetadata {
+    if (!this.#parsed) {
+      this.#metadata = parseMetaJson(this.#json, this.sampleId);
+      this.#parsed = true;
+    }
+    return this.#metadata as SampleMetadata;
   }
-  toJSON(): { sampleId: string; arrays: Record<string, NdArray>; metadata: Record<string, unknown> } {
+  toJSON(): { sampleId: string; arrays: Record<string, NdArray>; metadata: SampleMetadata } {
     return { sampleId: this.sampleId, arrays: this.arrays, metadata: this.metadata };
   }
 }
@@ -848,14 +947,31 @@ function checkMember(
     throw new ShardCorruptionError(where, `member holds ${actualSize} bytes, the index says ${indexedSize}`);
 }
 
-function parseMetadata(json: unknown, sampleId: string): Record<string, unknown> {
-  if (json === null || json === undefined || json === '') return {};
-  try {
-    const value = JSON.parse(String(json)) as unknown;
-    return value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : { value };
-  } catch {
-    throw new RunlakeError(`sample "${sampleId}": meta_json is not valid JSON`);
-  }
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Query parameters as Python's sqlite3 binds them: a whole number binds as INTEGER (better-sqlite3
+ * binds every number as REAL, and `'123' = 123.0` is false in SQLite where `'123' = 123` is true
+ * against a TEXT column), a boolean as 1/0.
+ *
+ * @example
+ * ```ts
+ * bindParams([123, true, 1.5]); // [123n, 1n, 1.5]
+ * ```
+ */
+export function bindParams(
+  params: readonly unknown[] | Record<string, unknown>,
+): unknown[] | Record<string, unknown> {
+  const bind = (value: unknown): unknown =>
+    typeof value === 'boolean'
+      ? BigInt(value)
+      : typeof value === 'number' && Number.isSafeInteger(value) && !Object.is(value, -0)
+        ? BigInt(value)
+        : value;
+  if (Array.isArray(params)) return params.map(bind);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(params)) out[key] = bind(value);
+  return out;
 }

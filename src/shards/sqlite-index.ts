@@ -260,3 +260,95 @@ export function readCounter(db: IndexDb, name: string): number {
   const value = db.prepare('SELECT value FROM counters WHERE name = ?').pluck().get(name);
   return typeof value === 'number' ? value : Number(value ?? 0);
 }
+
+/**
+ * The name of the trigger that keeps a field's `<field>_size` honest (see
+ * {@link ensureLocationTrigger}).
+ *
+ * @example
+ * ```ts
+ * locationTriggerName('history'); // 'runlake_history_location'
+ * ```
+ */
+export function locationTriggerName(field: string): string {
+  return `runlake_${field}_location`;
+}
+
+/**
+ * Installs the trigger that makes `<field>_size` mean "`<field>_offset` is a byte offset runlake
+ * verified": any UPDATE that sets the offset or shard without also changing the size (what the
+ * reference writer's `update_sample`/`write_shard` do, whose offsets are not byte offsets) clears
+ * the size, so readers resolve that row by member name, as the reference reader does. runlake's
+ * own repointing clears the size first and then sets all three columns (see
+ * {@link setLocationSql}), which the trigger lets through. Python's `sqlite3` runs the trigger
+ * too, so the guarantee holds whoever writes.
+ *
+ * @example
+ * ```ts
+ * ensureLocationTrigger(db, 'history');
+ * ```
+ */
+export function ensureLocationTrigger(db: IndexDb, field: string): boolean {
+  const name = locationTriggerName(field);
+  if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?").get(name)) return false;
+  const c = fieldColumns(field);
+  const [o, s, z] = [quoteIdent(c.offset), quoteIdent(c.shard), quoteIdent(c.size)];
+  db.exec(
+    `CREATE TRIGGER IF NOT EXISTS ${quoteIdent(name)} AFTER UPDATE OF ${o}, ${s} ON samples ` +
+      `WHEN NEW.${z} IS NOT NULL AND NEW.${z} IS OLD.${z} ` +
+      `BEGIN UPDATE samples SET ${z} = NULL WHERE id = NEW.id; END`,
+  );
+  return true;
+}
+
+/**
+ * The fields whose `<field>_size` is guarded by {@link ensureLocationTrigger}: for them a row with
+ * a size holds a byte offset runlake verified.
+ *
+ * @example
+ * ```ts
+ * guardedFields(db).has('history');
+ * ```
+ */
+export function guardedFields(db: IndexDb): Set<string> {
+  const names = db
+    .prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'runlake\\_%\\_location' ESCAPE '\\'",
+    )
+    .pluck()
+    .all() as string[];
+  return new Set(names.map((n) => n.slice('runlake_'.length, -'_location'.length)));
+}
+
+/**
+ * The two statements that repoint a sample's member of one field to a verified byte offset:
+ * clear the size, then set shard, offset and size (parameters: shard, offset, size, id), so that
+ * the guard trigger sees a changed size and keeps it.
+ *
+ * @example
+ * ```ts
+ * const [clear, set] = setLocationSql('history');
+ * db.prepare(clear).run(id); db.prepare(set).run(shard, offset, size, id);
+ * ```
+ */
+export function setLocationSql(field: string): [string, string] {
+  const c = fieldColumns(field);
+  return [
+    `UPDATE samples SET ${quoteIdent(c.size)} = NULL WHERE id = ?`,
+    `UPDATE samples SET ${quoteIdent(c.shard)} = ?, ${quoteIdent(c.offset)} = ?, ${quoteIdent(c.size)} = ? WHERE id = ?`,
+  ];
+}
+
+/**
+ * What `fields.base_dir` holds for a field: the absolute path of its shard directory, as the
+ * reference writer stores it (its writer uses the path as is, from whatever directory it runs
+ * in; its reader uses only the last component).
+ *
+ * @example
+ * ```ts
+ * baseDirOf('ds', 'history'); // '/abs/path/ds/history_shards'
+ * ```
+ */
+export function baseDirOf(root: string, field: string): string {
+  return path.resolve(fieldDir(root, field));
+}

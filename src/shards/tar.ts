@@ -26,6 +26,22 @@ export const BLOCK = 512;
 export const END_OF_ARCHIVE = new Uint8Array(2 * BLOCK);
 
 const NAME_MAX = 100;
+const RUNLAKE_UNAME = 'runlake';
+
+/**
+ * Whether a header block was written by runlake (its ustar owner name is `runlake`).
+ *
+ * @example
+ * ```ts
+ * isRunlakeHeader(memberHeader('a.npy', 10)); // true
+ * ```
+ */
+export function isRunlakeHeader(block: Uint8Array): boolean {
+  if (block.length < BLOCK) return false;
+  for (let i = 0; i < RUNLAKE_UNAME.length; i++)
+    if (block[265 + i] !== RUNLAKE_UNAME.charCodeAt(i)) return false;
+  return block[265 + RUNLAKE_UNAME.length] === 0;
+}
 const OCTAL_SIZE_MAX = 8 ** 11 - 1;
 const PAX_MAX_BYTES = 1 << 20;
 
@@ -67,6 +83,10 @@ function ustarBlock(name: Uint8Array, size: number, mtime: number, typeflag: str
   writeOctal(block, 136, 12, mtime);
   block[156] = typeflag.charCodeAt(0);
   writeString(block, 257, 8, 'ustar\x0000');
+  // The owner name marks members runlake wrote: on reopen, members after a shard's committed
+  // end that carry it are runlake's own unacknowledged writes (removable), anything else was
+  // appended by another writer (kept). Python's tarfile leaves it empty.
+  writeString(block, 265, 32, RUNLAKE_UNAME);
   writeOctal(block, 329, 8, 0);
   writeOctal(block, 337, 8, 0);
   writeString(block, 148, 8, `${checksum(block).toString(8).padStart(6, '0')}\0 `);

@@ -5,6 +5,7 @@ import { checkIndexFile } from './index-check.js';
 import { MAX_NPY_HEADER_BYTES, parseNpyHeader } from './npy.js';
 import {
   fieldColumns,
+  guardedFields,
   type IndexDb,
   listFieldNames,
   openIndex,
@@ -32,11 +33,15 @@ export interface ShardProblem {
   readonly sampleId?: string;
   readonly message: string;
   /**
-   * For warnings: `found-by-name` (a row another tool indexed at an offset that is not the
-   * member's header; readers find it by name, compaction cannot move it) or `uncommitted-tail`
-   * (bytes after a shard's committed end, which the next writer removes).
+   * For warnings: `found-by-name` (a row whose offset is not a verified byte offset and not the
+   * header of the newest member of its name, e.g. the reference writer's running sums or a stale
+   * first member; readers find the newest member by name, `reindex` records its true offset),
+   * `shadowed` (a verified row with a newer member of the same name after it, which the
+   * reference reader returns instead) or `uncommitted-tail` (bytes after a shard's committed
+   * end: another writer's appends, which the next runlake writer takes over, or an interrupted
+   * write, which it removes).
    */
-  readonly kind?: 'found-by-name' | 'uncommitted-tail';
+  readonly kind?: 'found-by-name' | 'shadowed' | 'uncommitted-tail';
 }
 
 /**
@@ -89,6 +94,7 @@ function verifyWith(db: IndexDb, root: string): VerifyReport {
   const warnings: ShardProblem[] = [];
   const shardsSeen = new Set<string>();
   const nameTables = new Map<string, Map<string, TarMember>>();
+  const guarded = guardedFields(db);
   let membersChecked = 0;
   for (const field of fields) {
     const c = fieldColumns(field);
@@ -134,8 +140,16 @@ function verifyWith(db: IndexDb, root: string): VerifyReport {
         try {
           const where = { shard: file, offset, sampleId, field };
           const readAt = (p: number, l: number) => readBytes(handle, p, l);
+          let names = nameTables.get(file);
+          if (!names) {
+            names = membersByName(readAt, fileSize, { shard: file, field });
+            nameTables.set(file, names);
+          }
+          const newest = names.get(`${sampleId}.npy`);
+          const verified = indexedSize !== null && guarded.has(field);
           let member: TarMember;
-          try {
+          if (verified) {
+            // runlake's own offset: the member must be right there.
             const found = readMemberAt(readAt, offset, where);
             if (found === null)
               throw new ShardCorruptionError(where, 'the index points at the end of the archive');
@@ -145,27 +159,35 @@ function verifyWith(db: IndexDb, root: string): VerifyReport {
                 `member is "${found.name}", the index expects "${sampleId}.npy"`,
               );
             member = found;
-          } catch (error) {
-            // Rows another tool indexed (no recorded size) are read by member name, as the seed's
-            // reader does (its writer records no header offsets): say so, and check that member.
-            if (indexedSize !== null || !(error instanceof ShardCorruptionError)) throw error;
-            let names = nameTables.get(file);
-            if (!names) {
-              names = membersByName(readAt, fileSize, { shard: file, field });
-              nameTables.set(file, names);
-            }
-            const byName = names.get(`${sampleId}.npy`);
-            if (!byName) throw error;
-            warnings.push({
-              kind: 'found-by-name',
-              field,
-              shard,
-              file,
-              offset,
-              sampleId,
-              message: `${file} (sample "${sampleId}", field "${field}"): the index offset ${offset} is not the member's header offset (${byName.headerOffset}); readers find it by name`,
-            });
-            member = byName;
+            if (newest && newest.headerOffset !== offset)
+              warnings.push({
+                kind: 'shadowed',
+                field,
+                shard,
+                file,
+                offset,
+                sampleId,
+                message: `${file} (sample "${sampleId}", field "${field}"): a newer member of the same name at byte ${newest.headerOffset} shadows the indexed one at ${offset}; the reference reader returns the newer one`,
+              });
+          } else {
+            // Not a verified byte offset (the reference writer's running sum, or a row repointed by
+            // another writer): readers take the newest member of the name, as tarfile's getmember.
+            if (!newest)
+              throw new ShardCorruptionError(
+                where,
+                `no member "${sampleId}.npy" in the shard (the index row is not a verified byte offset, so it is looked up by name)`,
+              );
+            member = newest;
+            if (newest.headerOffset !== offset)
+              warnings.push({
+                kind: 'found-by-name',
+                field,
+                shard,
+                file,
+                offset,
+                sampleId,
+                message: `${file} (sample "${sampleId}", field "${field}"): the index offset ${offset} is not the header offset of the newest member of that name (${newest.headerOffset}); readers find it by name (\`runlake shards reindex\` records the true offset)`,
+              });
           }
           if (indexedSize !== null && member.size !== indexedSize)
             throw new ShardCorruptionError(
@@ -219,7 +241,7 @@ function verifyWith(db: IndexDb, root: string): VerifyReport {
         warnings.push({
           ...entry,
           kind: 'uncommitted-tail',
-          message: `${file}: ${size - row.end_offset} bytes after the committed end (byte ${row.end_offset}) are not a clean end-of-archive marker (an interrupted write; the next writer removes them)`,
+          message: `${file}: ${size - row.end_offset} bytes after the committed end (byte ${row.end_offset}) are not a clean end-of-archive marker (another writer's appends, which the next runlake writer takes over, or an interrupted write, which it removes)`,
         });
       }
     }

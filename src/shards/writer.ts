@@ -4,14 +4,19 @@ import { RunlakeError } from '../lake/index.js';
 import {
   ArrayInputError,
   DuplicateSampleError,
+  ShardsQueryError,
   TruncatedShardError,
   UnknownFieldError,
   UnknownSampleError,
 } from './errors.js';
 import { checkIndexFile } from './index-check.js';
 import { acquireWriterLock, type WriterLock } from './lock.js';
+import { metaJson } from './meta-json.js';
 import { type ArrayInput, type EncodedNpy, encodeNpy, toNdArray } from './npy.js';
+import { bindParams } from './reader.js';
 import {
+  baseDirOf,
+  ensureLocationTrigger,
   ensureSchema,
   fieldColumns,
   fieldDir,
@@ -24,9 +29,11 @@ import {
   quoteIdent,
   readCounter,
   sampleColumns,
+  setLocationSql,
   shardNumber,
   shardPath,
 } from './sqlite-index.js';
+import { takeOverShards } from './takeover.js';
 import { BLOCK, END_OF_ARCHIVE, memberHeader, paddedSize, walkTar } from './tar.js';
 
 /**
@@ -52,6 +59,13 @@ export interface ShardedDatasetWriterOptions {
    * Compaction verifies the dataset here.
    */
   readonly beforeOpen?: (root: string) => void;
+  /**
+   * runlake's stricter semantics instead of the Python package's (docs/shards.md, "Compatibility
+   * with synthefy-dataset-utils"). Off (default): `addSample` with an id the index holds replaces
+   * the arrays it is given and keeps the stored metadata, as the Python writer's `INSERT OR
+   * IGNORE` does. On: it throws `DuplicateSampleError` and writes nothing.
+   */
+  readonly strict?: boolean;
 }
 
 /**
@@ -64,7 +78,8 @@ export interface ShardedDatasetWriterOptions {
  */
 export interface AddSampleOptions {
   readonly sampleId?: string;
-  readonly metadata?: Record<string, unknown>;
+  /** Any JSON value (usually an object); NaN and infinities are stored as Python stores them. */
+  readonly metadata?: unknown;
 }
 
 /**
@@ -116,6 +131,9 @@ const ZEROS = new Uint8Array(BLOCK + END_OF_ARCHIVE.length);
 const STREAM_COMMIT_EVERY = 1000;
 const MAX_ID_BYTES = 1024;
 const GENERATED_ID = /^sample_\d{12}$/;
+/** Test hook: SIGKILL the process inside its n-th commit, after the members are written. */
+const KILL_BEFORE_COMMIT = Number(process.env.RUNLAKE_SHARDS_KILL_BEFORE_COMMIT ?? 0);
+let commitsSeen = 0;
 
 /**
  * Writes a columnar shard dataset: `root/index.sqlite` plus one directory of tar shards per field
@@ -141,6 +159,8 @@ export class ShardedDatasetWriter {
   readonly root: string;
   readonly samplesPerShard: number;
   readonly sync: 'normal' | 'full';
+  /** runlake's stricter semantics (see {@link ShardedDatasetWriterOptions.strict}). */
+  readonly strict: boolean;
   /** @internal The index connection (compaction shares it). */
   readonly db: IndexDb;
   private readonly lock: WriterLock;
@@ -156,6 +176,10 @@ export class ShardedDatasetWriter {
   private readonly committedNumShards = new Map<string, number>();
   private closed = false;
   private readonly statements = new Map<string, IndexStatement>();
+  /** Fields whose size guard this writer installed (see addFieldColumns). */
+  private readonly newlyGuarded = new Set<string>();
+  /** Per field, the shard updates go to when the current one holds the sample being updated. */
+  private readonly alternate = new Map<string, number>();
 
   constructor(root: string, options: ShardedDatasetWriterOptions = {}) {
     const samplesPerShard = options.samplesPerShard ?? 1000;
@@ -164,6 +188,7 @@ export class ShardedDatasetWriter {
     this.root = root;
     this.samplesPerShard = samplesPerShard;
     this.sync = options.sync ?? 'normal';
+    this.strict = options.strict ?? false;
     // Before the lock file is created: a damaged index is refused with the tree untouched. It is
     // checked again under the lock (openIndex), where no other writer can be replacing it.
     checkIndexFile(root, 'write');
@@ -174,11 +199,15 @@ export class ShardedDatasetWriter {
       this.db = openIndex(root, 'write', this.sync === 'full' ? 'FULL' : 'NORMAL');
       const needsScan = ensureSchema(this.db);
       this.loadFields();
-      this.db.transaction(() => this.addFieldColumns(this.fields))();
+      this.db.transaction(() => {
+        this.addFieldColumns(this.fields);
+        this.updateBaseDirs();
+      })();
       if (needsScan) this.adoptExistingShards();
       this.recover();
       this.largestGeneratedLike = this.readLargestGeneratedLike();
-      this.counter = Math.max(readCounter(this.db, 'sample_id'), this.largestGeneratedLike);
+      this.savedCounter = readCounter(this.db, 'sample_id');
+      this.counter = Math.max(this.savedCounter, this.largestGeneratedLike);
     } catch (error) {
       this.lock.release();
       throw error;
@@ -220,7 +249,7 @@ export class ShardedDatasetWriter {
       for (const name of names) {
         this.db
           .prepare('INSERT OR IGNORE INTO fields (name, num_shards, base_dir) VALUES (?, 0, ?)')
-          .run(name, `${name}_shards`);
+          .run(name, baseDirOf(this.root, name));
       }
     })();
     for (const name of names) fs.mkdirSync(fieldDir(this.root, name), { recursive: true });
@@ -243,6 +272,29 @@ export class ShardedDatasetWriter {
           columns.add(column);
         }
       }
+      // Rows sized before the guard existed may have been repointed by another writer since:
+      // recovery checks them against the shards' members.
+      if (ensureLocationTrigger(this.db, name)) this.newlyGuarded.add(name);
+    }
+  }
+
+  /**
+   * `fields.base_dir` as the reference writer stores it: the absolute path of the shard
+   * directory (it writes there from whatever directory it runs in). Older runlake versions stored
+   * `<field>_shards`, relative; a moved dataset still names its old place. Only rows that name a
+   * `<field>_shards` directory are touched, the one runlake writes to.
+   */
+  private updateBaseDirs(): void {
+    const rows = this.db.prepare('SELECT name, base_dir FROM fields').all() as {
+      name: string;
+      base_dir: unknown;
+    }[];
+    const update = this.db.prepare('UPDATE fields SET base_dir = ? WHERE name = ?');
+    for (const row of rows) {
+      const want = baseDirOf(this.root, row.name);
+      const base = typeof row.base_dir === 'string' ? row.base_dir : '';
+      if (base !== want && (base === '' || path.basename(base) === `${row.name}_shards`))
+        update.run(want, row.name);
     }
   }
 
@@ -256,6 +308,43 @@ export class ShardedDatasetWriter {
    */
   listFields(): string[] {
     return [...this.fields];
+  }
+
+  /**
+   * Runs one SQL statement on the index, inside the writer lock, and returns its rows (for a
+   * statement that returns rows) or `{ changes }`: raw access as the Python package's
+   * `writer.conn.execute(...)`, e.g. to add and fill a metadata column as its README shows.
+   * Parameters bind as in `queryIds` (whole numbers as INTEGER). Pending samples are committed
+   * first; afterwards the writer re-reads its fields and statements. runlake's own tables and the
+   * `<field>_*` columns are yours to read but not to rewrite: the shard offsets must stay true.
+   *
+   * @example
+   * ```ts
+   * writer.sql('ALTER TABLE samples ADD COLUMN length INTEGER');
+   * writer.sql("UPDATE samples SET length = json_extract(meta_json, '$.length')");
+   * writer.sql('CREATE INDEX idx_length ON samples(length)');
+   * ```
+   */
+  sql(
+    sql: string,
+    params: readonly unknown[] | Record<string, unknown> = [],
+  ): Record<string, unknown>[] | { changes: number } {
+    this.ensureOpen();
+    this.commit([], false);
+    let result: Record<string, unknown>[] | { changes: number };
+    try {
+      const statement = this.db.prepare(sql);
+      const bound = bindParams(params);
+      const args = Array.isArray(bound) ? bound : [bound];
+      result = statement.reader
+        ? (statement.all(...args) as Record<string, unknown>[])
+        : { changes: statement.run(...args).changes };
+    } catch (error) {
+      throw new ShardsQueryError(sql, error);
+    }
+    this.statements.clear();
+    this.loadFields();
+    return result;
   }
 
   /**
@@ -332,16 +421,26 @@ export class ShardedDatasetWriter {
    */
   addSamples(samples: readonly SampleInput[]): string[] {
     this.ensureOpen();
+    const replace = this.strict ? -1 : this.firstExisting(samples);
+    if (replace !== -1) {
+      // An id the index (or this batch) already holds: the Python writer rewrites its arrays and
+      // keeps its metadata. That is an update; the batch around it commits in pieces.
+      const sample = samples[replace] as SampleInput;
+      const before = replace > 0 ? this.addSamples(samples.slice(0, replace)) : [];
+      this.updateSample(sample.sampleId as string, sample.arrays);
+      return [...before, sample.sampleId as string, ...this.addSamples(samples.slice(replace + 1))];
+    }
     const taken = new Set<string>();
     const counterBefore = this.counter;
     let prepared: { id: string; encoded: Map<string, EncodedNpy>; meta: string }[];
+    if (samples.length === 0) return [];
     try {
       prepared = samples.map((sample) => {
         const generated = sample.sampleId === undefined;
         const id = generated ? this.nextId(taken) : this.noteId(this.checkId(sample.sampleId));
         if (!generated && (taken.has(id) || this.exists(id))) throw new DuplicateSampleError(this.root, id);
         taken.add(id);
-        return { id, encoded: this.encodeAll(sample.arrays, id), meta: metadataJson(sample.metadata, id) };
+        return { id, encoded: this.encodeAll(sample.arrays, id), meta: metaJson(sample.metadata, id) };
       });
     } catch (error) {
       // A rejected sample must not burn generated ids.
@@ -353,8 +452,6 @@ export class ShardedDatasetWriter {
       const locations = this.writeAuto(sample.id, sample.encoded);
       ops.push(() => this.insertSample(sample.id, sample.meta, locations));
     }
-    // The id counter is saved by closeTars/close; after a crash the next writer derives it from
-    // the largest generated-looking id, so no commit needs to touch the counters page.
     this.commit(ops, false);
     return prepared.map((s) => s.id);
   }
@@ -371,13 +468,17 @@ export class ShardedDatasetWriter {
   updateSample(
     sampleId: string,
     arrays: Readonly<Record<string, ArrayInput>>,
-    options: { readonly metadata?: Record<string, unknown> } = {},
+    options: { readonly metadata?: unknown } = {},
   ): void {
     this.ensureOpen();
     if (!this.exists(sampleId)) throw new UnknownSampleError(this.root, sampleId);
     const encoded = this.encodeAll(arrays, sampleId);
-    const meta = options.metadata === undefined ? undefined : metadataJson(options.metadata, sampleId);
-    const locations = this.writeAuto(sampleId, encoded);
+    // undefined and null (Python's None) keep the stored metadata.
+    const meta =
+      options.metadata === undefined || options.metadata === null
+        ? undefined
+        : metaJson(options.metadata, sampleId);
+    const locations = this.writeAuto(sampleId, encoded, this.currentShards(sampleId, [...encoded.keys()]));
     const ops = [...locations].map(
       ([field, location]) =>
         () =>
@@ -399,14 +500,14 @@ export class ShardedDatasetWriter {
    * writer.registerSamples(['id1', 'id2'], [{ k: 1 }, { k: 2 }]);
    * ```
    */
-  registerSamples(sampleIds: readonly string[], metadata?: readonly Record<string, unknown>[]): void {
+  registerSamples(sampleIds: readonly string[], metadata?: readonly unknown[]): void {
     this.ensureOpen();
     if (metadata && metadata.length !== sampleIds.length)
       throw new RunlakeError(
         `registerSamples: ${sampleIds.length} ids but ${metadata.length} metadata objects`,
       );
     const rows = sampleIds.map(
-      (id, i) => [this.noteId(this.checkId(id)), metadataJson(metadata?.[i], id)] as const,
+      (id, i) => [this.noteId(this.checkId(id)), metaJson(metadata?.[i], id)] as const,
     );
     const insert = this.statement('register', 'INSERT OR IGNORE INTO samples (id, meta_json) VALUES (?, ?)');
     this.commit(
@@ -504,22 +605,11 @@ export class ShardedDatasetWriter {
    */
   closeTars(): void {
     this.ensureOpen();
-    const counter = this.counter;
-    this.commit(
-      counter === this.savedCounter
-        ? []
-        : [
-            () =>
-              this.statement('counter', "UPDATE counters SET value = ? WHERE name = 'sample_id'").run(
-                counter,
-              ),
-          ],
-      false,
-    );
-    this.savedCounter = counter;
+    this.commit([], false);
     for (const appender of this.appenders.values()) this.closeAppender(appender);
     this.appenders.clear();
     this.current.clear();
+    this.alternate.clear();
   }
 
   /**
@@ -574,6 +664,7 @@ export class ShardedDatasetWriter {
       this.appenders.delete(key);
     }
     this.current.delete(field);
+    this.alternate.delete(field);
   }
 
   /** @internal Reserves the next shard number of a field. */
@@ -597,6 +688,18 @@ export class ShardedDatasetWriter {
       this.statements.set(key, statement);
     }
     return statement;
+  }
+
+  /** The first sample of a batch whose id the index or an earlier sample of the batch holds. */
+  private firstExisting(samples: readonly SampleInput[]): number {
+    const seen = new Set<string>();
+    for (let i = 0; i < samples.length; i++) {
+      const id = samples[i]?.sampleId;
+      if (id === undefined) continue;
+      if (seen.has(id) || this.exists(id)) return i;
+      seen.add(id);
+    }
+    return -1;
   }
 
   private exists(id: string): boolean {
@@ -656,11 +759,52 @@ export class ShardedDatasetWriter {
     return out;
   }
 
-  private writeAuto(id: string, encoded: Map<string, EncodedNpy>): Map<string, Location> {
+  private writeAuto(
+    id: string,
+    encoded: Map<string, EncodedNpy>,
+    avoid?: ReadonlyMap<string, number>,
+  ): Map<string, Location> {
     const locations = new Map<string, Location>();
-    for (const [field, npy] of encoded)
-      locations.set(field, this.writeMember(this.currentAppender(field), id, npy));
+    for (const [field, npy] of encoded) {
+      const avoided = avoid?.get(field);
+      let appender = this.currentAppender(field);
+      if (avoided === appender.shard) appender = this.alternateAppender(field, avoided);
+      locations.set(field, this.writeMember(appender, id, npy));
+    }
     return locations;
+  }
+
+  /** The shard each field of a sample is indexed in now. */
+  private currentShards(id: string, fields: readonly string[]): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const field of fields) {
+      const shard = this.statement(
+        `prev:${field}`,
+        `SELECT ${quoteIdent(fieldColumns(field).shard)} FROM samples WHERE id = ?`,
+      )
+        .pluck()
+        .get(id);
+      if (typeof shard === 'number') out.set(field, shard);
+    }
+    return out;
+  }
+
+  /**
+   * A shard other than `avoid` for an update. The reference reader reads the newest member of a
+   * name in the shard the index names, so an updated member appended to the shard the sample is
+   * indexed in would be visible to it before runlake's index commit (and forever, if the writer
+   * died in between). In another shard it becomes visible exactly when the commit repoints the
+   * sample. Repeated updates of one sample alternate between two shards.
+   */
+  private alternateAppender(field: string, avoid: number): Appender {
+    const shard = this.alternate.get(field);
+    if (shard !== undefined && shard !== avoid) {
+      const appender = this.appender(field, shard);
+      if (appender.members < this.samplesPerShard) return appender;
+    }
+    const next = this.allocateShard(field);
+    this.alternate.set(field, next);
+    return this.appender(field, next);
   }
 
   private currentAppender(field: string): Appender {
@@ -764,10 +908,11 @@ export class ShardedDatasetWriter {
         field,
         previous,
       );
-    this.statement(
-      `set:${field}`,
-      `UPDATE samples SET ${quoteIdent(c.shard)} = ?, ${quoteIdent(c.offset)} = ?, ${quoteIdent(c.size)} = ? WHERE id = ?`,
-    ).run(location.shard, location.offset, location.size, id);
+    // Size cleared first, so that the guard trigger (which clears sizes of rows repointed without
+    // a size change: another writer's offsets) keeps this one.
+    const [clear, set] = setLocationSql(field);
+    this.statement(`clear:${field}`, clear).run(id);
+    this.statement(`set:${field}`, set).run(location.shard, location.offset, location.size, id);
   }
 
   /**
@@ -783,7 +928,10 @@ export class ShardedDatasetWriter {
     const dirty = [...this.appenders.values()].filter(
       (a) => a.end !== a.committedEnd || a.members !== a.committedMembers,
     );
-    if (all.length === 0 && dirty.length === 0) return;
+    const counter = Math.max(this.counter, this.largestGeneratedLike);
+    const counterMoved = counter > this.savedCounter;
+    if (all.length === 0 && dirty.length === 0 && !counterMoved) return;
+    if (KILL_BEFORE_COMMIT > 0 && ++commitsSeen === KILL_BEFORE_COMMIT) process.kill(process.pid, 'SIGKILL');
     if (this.sync === 'full') {
       for (const appender of dirty) {
         fs.fdatasyncSync(appender.fd);
@@ -813,7 +961,15 @@ export class ShardedDatasetWriter {
         }
       }
       if (epoch) bump.run();
+      // In the same commit as the ids it covers: another writer (the reference one generates ids
+      // from this counter alone) must never hand out an id this one has used, even after a crash.
+      if (counterMoved)
+        this.statement(
+          'counter',
+          "UPDATE counters SET value = max(coalesce(value, 0), ?) WHERE name = 'sample_id'",
+        ).run(counter);
     })();
+    if (counterMoved) this.savedCounter = counter;
     for (const a of dirty) {
       a.committedEnd = a.end;
       a.committedMembers = a.members;
@@ -821,6 +977,7 @@ export class ShardedDatasetWriter {
     // Keep only the current shard of each field open.
     for (const [key, appender] of this.appenders) {
       if (this.current.get(appender.field) === appender.shard) continue;
+      if (this.alternate.get(appender.field) === appender.shard) continue;
       if (this.pending.length === 0) {
         this.closeAppender(appender);
         this.appenders.delete(key);
@@ -897,47 +1054,14 @@ export class ShardedDatasetWriter {
   }
 
   /**
-   * Crash recovery on open: cut every shard back to its committed end (dropping a half-written
-   * member and restoring the end-of-archive marker), and delete shard files the index never
-   * committed (a new shard, or the source of a finished compaction).
+   * Crash recovery and takeover on open (see {@link takeOverShards}): every complete member
+   * another writer appended, and every shard file the index refers to or another writer made, is
+   * kept and committed; only runlake's own unacknowledged members, a torn trailing member and
+   * runlake's own uncommitted shard files are removed.
    */
   private recover(): void {
-    const rows = this.db.prepare('SELECT field, shard, end_offset FROM shards').all() as {
-      field: string;
-      shard: number;
-      end_offset: number;
-    }[];
-    const known = new Set(rows.map((r) => `${r.field}/${r.shard}`));
-    for (const row of rows) {
-      const file = shardPath(this.root, row.field, row.shard);
-      if (!fs.existsSync(file)) continue;
-      const fd = fs.openSync(file, 'r+');
-      try {
-        const size = fs.fstatSync(fd).size;
-        if (size < row.end_offset) continue; // verify reports it; appending refuses it
-        if (size === row.end_offset + END_OF_ARCHIVE.length && tailIsZero(fd, row.end_offset, size)) continue;
-        if (size === row.end_offset && size % BLOCK !== 0) continue; // adopted as-is, closed to appends
-        fs.ftruncateSync(fd, row.end_offset);
-        writeFully(fd, [END_OF_ARCHIVE], row.end_offset);
-        fs.fdatasyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-    }
-    for (const field of this.fields) {
-      const dir = fieldDir(this.root, field);
-      if (!fs.existsSync(dir)) {
-        fs.mkdirSync(dir, { recursive: true });
-        continue;
-      }
-      // Only regular files: runlake never creates anything else here, so a symlink or directory
-      // named like a shard is someone else's and is left alone.
-      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-        const shard = shardNumber(entry.name);
-        if (shard !== undefined && entry.isFile() && !known.has(`${field}/${shard}`))
-          fs.rmSync(path.join(dir, entry.name), { force: true });
-      }
-    }
+    this.db.transaction(() => takeOverShards(this.db, this.root, this.fields, this.newlyGuarded))();
+    this.loadFields();
   }
 }
 
@@ -961,17 +1085,6 @@ export interface ShardStream {
 function checkShardId(shardId: number): void {
   if (!Number.isSafeInteger(shardId) || shardId < 0 || shardId > 999_999)
     throw new RunlakeError(`shard id must be an integer in 0..999999, got ${shardId}`);
-}
-
-function metadataJson(metadata: unknown, id: string): string {
-  if (metadata === undefined || metadata === null) return '{}';
-  if (typeof metadata !== 'object' || Array.isArray(metadata))
-    throw new RunlakeError(`metadata of sample "${id}" must be an object`);
-  try {
-    return JSON.stringify(metadata);
-  } catch (error) {
-    throw new RunlakeError(`metadata of sample "${id}" is not JSON: ${(error as Error).message}`);
-  }
 }
 
 /**
