@@ -1,4 +1,5 @@
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DATADECIDE_PERPLEXITY_SETS, ingestDataDecide, type Lake, openLake } from '../src/index.js';
@@ -38,6 +39,39 @@ async function dump(dir: string, where = 'true'): Promise<string> {
 
 const parquetCount = (dir: string) => listFiles(dir).filter((f) => f.endsWith('.parquet')).length;
 
+/** Every file of the lake directory with a hash of its bytes: equal means byte-identical. */
+const bytes = (dir: string) =>
+  Object.fromEntries(
+    listFiles(dir).map((f) => [
+      f,
+      createHash('sha256')
+        .update(readFileSync(path.join(dir, f)))
+        .digest('hex'),
+    ]),
+  );
+
+// The golden download: 2 sizes × 2 recipes × 3 seeds × 3 steps × 4 tasks, less the 2 missing
+// hellaswag results per size, each with datadec's 28 metrics and the 6 it drops.
+const RAW_ROWS = 2 * (2 * 3 * 3 * 4 - 2);
+const DROPPED = [
+  'logits_per_byte_corr',
+  'predicted_index_per_byte',
+  'predicted_index_per_char',
+  'predicted_index_per_token',
+  'predicted_index_raw',
+  'predicted_index_uncond',
+];
+
+/** Keys held by more than one full_eval row (must be none). */
+async function repeatedKeys(dir: string): Promise<number> {
+  return withLake(dir, async (lake) => {
+    const [row] = await lake.query(
+      'SELECT count(*) AS n FROM (SELECT 1 FROM full_eval GROUP BY params, data, task, step, seed, metric_name HAVING count(*) > 1)',
+    );
+    return Number(row?.n);
+  });
+}
+
 describe('ingest datadecide: datadec outputs and DataDecide perplexities', () => {
   it('ingests a datadec output folder from its full_eval.parquet, checking mean_eval / std_eval', async () => {
     const dir = tempDir();
@@ -45,20 +79,70 @@ describe('ingest datadecide: datadec outputs and DataDecide perplexities', () =>
       const summary = await ingestDataDecide(lake, [FOLDER]);
       expect(summary.inputs).toEqual([{ file: file('full_eval.parquet'), format: 'datadec' }]);
       expect(summary.sourceRows).toBe(WIDE_ROWS);
-      // Every metric cell is a row or counted as missing (NaN: no result); nothing else.
-      expect(summary.rows + summary.missingCells).toBe(WIDE_ROWS * METRIC_COLUMNS);
+      // Every metric cell is a row or counted as missing (NaN: no result); nothing else. The
+      // download adds the rows of the metrics datadec drops.
+      expect(summary.rows - RAW_ROWS * DROPPED.length + summary.missingCells).toBe(
+        WIDE_ROWS * METRIC_COLUMNS,
+      );
       expect(summary.missingCells).toBeGreaterThan(0);
       expect(summary.partitions).toEqual(['20M', '4M']);
       expect(summary.notIngested.map((s) => path.basename(s.file)).sort()).toEqual([
-        'downstream_eval.parquet',
         'downstream_eval_parsed.parquet',
         'dwn_metrics_expanded.parquet',
         'full_eval_melted.parquet',
         'full_eval_raw.parquet',
         'mean_eval_melted.parquet',
-        'ppl_eval.parquet',
         'ppl_eval_parsed.parquet',
       ]);
+      // What only the downloads hold reaches the lake: the dropped metrics, and chinchilla on
+      // every full_eval row whose checkpoint the download has (all but the perplexity-only step).
+      expect(summary.supplements).toEqual([
+        {
+          file: file('downstream_eval.parquet'),
+          of: file('full_eval.parquet'),
+          sourceRows: RAW_ROWS,
+          rows: RAW_ROWS * DROPPED.length,
+          shadowed: RAW_ROWS * 28,
+          metrics: DROPPED,
+          chinchillaFilled: WIDE_ROWS * METRIC_COLUMNS - summary.missingCells - 2 * 2 * 3 * 11,
+        },
+        {
+          file: file('ppl_eval.parquet'),
+          of: file('full_eval.parquet'),
+          sourceRows: WIDE_ROWS,
+          rows: 0,
+          shadowed: WIDE_ROWS * 11,
+          metrics: [],
+          chinchillaFilled: 0,
+        },
+      ]);
+      const [dropped] = await lake.query(
+        "SELECT count(*) AS n, count(DISTINCT source_file) AS files, any_value(source_file) AS source_file, count(chinchilla) AS chinchilla FROM full_eval WHERE metric_name LIKE 'predicted_index%' OR metric_name = 'logits_per_byte_corr'",
+      );
+      expect(dropped).toEqual({
+        n: RAW_ROWS * DROPPED.length,
+        files: 1,
+        source_file: 'downstream_eval.parquet',
+        chinchilla: RAW_ROWS * DROPPED.length,
+      });
+      const [counted] = await lake.query(
+        "SELECT n_seeds FROM mean_eval WHERE params = '4M' AND data = 'Dolma1.7' AND task = 'arc_easy' AND step = 1000 AND metric_name = 'predicted_index_raw'",
+      );
+      expect(counted?.n_seeds).toBe(3);
+      const [chinchilla] = await lake.query(
+        "SELECT list(DISTINCT chinchilla) AS c, list(DISTINCT source_file) AS files FROM full_eval WHERE params = '20M' AND step = 2000 AND data = 'Dolma1.7' AND seed = 1",
+      );
+      expect(chinchilla?.files).toEqual(
+        expect.arrayContaining(['full_eval.parquet', 'downstream_eval.parquet']),
+      );
+      const [raw] = await lake.query(
+        `SELECT chinchilla FROM read_parquet('${file('downstream_eval.parquet')}') WHERE params = '20M' AND step = 2000 AND data = 'Dolma1.7' AND seed = 'small aux 2' LIMIT 1`,
+      );
+      expect(chinchilla?.c).toEqual([raw?.chinchilla]);
+      const [pplOnly] = await lake.query(
+        "SELECT count(chinchilla) AS n FROM full_eval WHERE params = '4M' AND step = 4000",
+      );
+      expect(pplOnly?.n).toBe(0);
       expect(summary.checks.map((c) => [c.file, c.view, c.mismatches])).toEqual([
         ['mean_eval.parquet', 'mean_eval', 0],
         ['std_eval.parquet', 'std_eval', 0],
@@ -126,8 +210,9 @@ describe('ingest datadecide: datadec outputs and DataDecide perplexities', () =>
     const before = await dump(dir);
     const files = visibleFiles(dir).filter((f) => f.endsWith('.parquet')).length;
     const again = await withLake(dir, (lake) => ingestDataDecide(lake, [FOLDER]));
-    expect(again.replacedFiles).toBe(2);
+    expect(again.replacedFiles).toBe(4); // full_eval.parquet's and downstream_eval.parquet's, per size
     expect(await dump(dir)).toBe(before);
+    expect(await repeatedKeys(dir)).toBe(0);
     expect(visibleFiles(dir).filter((f) => f.endsWith('.parquet')).length).toBe(files);
   });
 
@@ -243,11 +328,74 @@ describe('ingest datadecide: datadec outputs and DataDecide perplexities', () =>
     }
     const second = await withLake(dir, (lake) => ingestDataDecide(lake, [folder]));
     expect(second.inputs.map((i) => path.basename(i.file))).toEqual(['full_eval.parquet']);
-    expect(second.replacedFiles).toBe(4); // the two downloads' part files in two partitions
+    // The two downloads' part files in two partitions: downstream_eval.parquet's replaced by the
+    // rows full_eval.parquet lacks, ppl_eval.parquet's removed (full_eval.parquet has them all).
+    expect(second.replacedFiles).toBe(4);
     expect(second.checks.every((c) => c.mismatches === 0)).toBe(true);
     const only = tempDir();
     await withLake(only, (lake) => ingestDataDecide(lake, [FOLDER]));
     expect(await dump(dir)).toBe(await dump(only));
+  });
+
+  it('refuses a key that another source file holds in the lake, either way round, leaving the lake byte-identical', async () => {
+    const FULL = file('full_eval.parquet');
+    // A raw DataDecide shard (the download under its Hugging Face name), then datadec's full_eval.
+    const shard = path.join(tempDir(), 'train-00000-of-00001.parquet');
+    copyFileSync(file('downstream_eval.parquet'), shard);
+    const dir = tempDir();
+    await withLake(dir, (lake) => ingestDataDecide(lake, [shard]));
+    const before = bytes(dir);
+    for (const input of [FULL, FOLDER]) {
+      await expect(withLake(dir, (lake) => ingestDataDecide(lake, [input]))).rejects.toThrow(
+        /^.*full_eval\.parquet: row 0, column "arc_easy_correct_choice": the lake already holds the key \(params 20M, data DCLM-Baseline \(QC 10%\), task arc_easy, step 0, seed 0, metric_name correct_choice\) from train-00000-of-00001\.parquet; .*--remove-source train-00000-of-00001\.parquet.*nothing was written$/,
+      );
+      expect(bytes(dir)).toEqual(before);
+    }
+    // Replacing the shard's rows is allowed, and gives what the folder alone gives.
+    const switched = await withLake(dir, (lake) =>
+      ingestDataDecide(lake, [FOLDER], { removeSources: ['train-00000-of-00001.parquet'] }),
+    );
+    expect(switched.removedSourceFiles).toBe(2);
+    const only = tempDir();
+    await withLake(only, (lake) => ingestDataDecide(lake, [FOLDER]));
+    expect(await dump(dir)).toBe(await dump(only));
+
+    // datadec's full_eval first, then the raw download on its own.
+    const other = tempDir();
+    await withLake(other, (lake) => ingestDataDecide(lake, [FULL]));
+    const first = bytes(other);
+    await expect(
+      withLake(other, (lake) => ingestDataDecide(lake, [file('downstream_eval.parquet')])),
+    ).rejects.toThrow(
+      /downstream_eval\.parquet: row 0, column "metrics": the lake already holds the key \(params 4M, data Dolma1\.7, task arc_easy, step 0, seed 0, metric_name correct_choice\) from full_eval\.parquet; full_eval holds one row per \(params, data, task, step, seed, metric_name\), so the seed views \(mean_eval, std_eval\) would count it twice\. Ingest the datadec output folder/,
+    );
+    expect(bytes(other)).toEqual(first);
+    // The folder replaces full_eval.parquet's own rows and adds what only the download has.
+    await withLake(other, (lake) => ingestDataDecide(lake, [FOLDER]));
+    expect(await dump(other)).toBe(await dump(only));
+
+    // The raw download, then its folder: the folder replaces the download's rows (same source).
+    const raw = tempDir();
+    await withLake(raw, (lake) =>
+      ingestDataDecide(lake, [file('downstream_eval.parquet'), file('ppl_eval.parquet')]),
+    );
+    await withLake(raw, (lake) => ingestDataDecide(lake, [FOLDER]));
+    expect(await dump(raw)).toBe(await dump(only));
+    expect(await repeatedKeys(raw)).toBe(0);
+
+    // Re-ingesting the same file stays allowed (it replaces its own rows).
+    await withLake(other, (lake) => ingestDataDecide(lake, [FULL]));
+    expect(await repeatedKeys(other)).toBe(0);
+  });
+
+  it('refuses a key two inputs of one call give, writing nothing', async () => {
+    const dir = tempDir();
+    await expect(
+      withLake(dir, (lake) => ingestDataDecide(lake, [file('full_eval.parquet'), file('ppl_eval.parquet')])),
+    ).rejects.toThrow(
+      /ppl_eval\.parquet: row 36, column "eval\/wikitext_103-validation\/Perplexity": gives the key \(params 20M, data DCLM-Baseline \(QC 10%\), task wikitext_103, step 0, seed 0, metric_name perplexity\), as .*full_eval\.parquet row 0, column "wikitext_103-valppl" does; .*give its output folder/,
+    );
+    expect(parquetCount(dir)).toBe(0);
   });
 
   it('refuses what it cannot ingest with one line naming file, row and column, writing nothing', async () => {
@@ -328,7 +476,12 @@ describe('ingest datadecide: datadec outputs and DataDecide perplexities', () =>
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/ingested 48 rows from 1 file as [\d,]+ full_eval rows \(params: 20M, 4M\)/);
     expect(first.stdout).toMatch(/metric cells of wide files were empty/);
-    expect(first.stdout).toMatch(/not ingested: .*ppl_eval\.parquet: an earlier stage of full_eval\.parquet/);
+    expect(first.stdout).toMatch(
+      /not ingested: .*ppl_eval_parsed\.parquet: an earlier stage of full_eval\.parquet/,
+    );
+    expect(first.stdout).toMatch(
+      /from .*downstream_eval\.parquet: 840 full_eval rows full_eval\.parquet lacks \(logits_per_byte_corr, predicted_index_per_byte, .*\); 3,920 values full_eval\.parquet also gives came from full_eval\.parquet; its chinchilla filled 5,324 rows of full_eval\.parquet/,
+    );
     expect(first.stdout).toMatch(
       /checked mean_eval\.parquet against mean_eval: 2,416 cells, .*no mismatches/,
     );
@@ -336,7 +489,7 @@ describe('ingest datadecide: datadec outputs and DataDecide perplexities', () =>
     const before = visibleFiles(dir).length;
     const again = runlake('ingest', 'datadecide', FOLDER, dir, '--json');
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout)).toMatchObject({ sourceRows: 48, replacedFiles: 2 });
+    expect(JSON.parse(again.stdout)).toMatchObject({ sourceRows: 48, replacedFiles: 4 });
     expect(visibleFiles(dir).length).toBe(before);
   });
 });

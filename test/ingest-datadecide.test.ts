@@ -202,6 +202,33 @@ describe('ingest datadecide', () => {
     expect(listFiles(dir).filter((f) => f.endsWith('.parquet'))).toEqual([]);
   });
 
+  it('refuses a file that gives one key twice, naming both rows; the same key from another file too', async () => {
+    const dir = tempDir();
+    const twice = path.join(tempDir(), 'twice.parquet');
+    // Row 6 repeats row 0's checkpoint and task (the metrics are row 0's).
+    await copyToParquet(
+      `SELECT * EXCLUDE (o) FROM (SELECT *, 0 AS o FROM read_parquet('${WITH_LR}') UNION ALL ` +
+        `(SELECT *, 1 AS o FROM read_parquet('${WITH_LR}') LIMIT 1)) ORDER BY o`,
+      twice,
+    );
+    await expect(withLake(dir, (lake) => ingestDataDecide(lake, [twice]))).rejects.toThrow(
+      /twice\.parquet: row 6, column "metrics": gives the key \(params 150M, .*metric_name primary_metric\), as row 0, column "metrics" does; full_eval holds one row per \(params, data, task, step, seed, metric_name\)/,
+    );
+    expect(listFiles(dir).filter((f) => f.endsWith('.parquet'))).toEqual([]);
+    // The same rows under another name: a second source of keys the lake holds.
+    await withLake(dir, (lake) => ingestDataDecide(lake, [WITH_LR]));
+    const copy = path.join(tempDir(), 'eval-results-copy.parquet');
+    await copyToParquet(`SELECT * FROM read_parquet('${WITH_LR}')`, copy);
+    await expect(withLake(dir, (lake) => ingestDataDecide(lake, [copy]))).rejects.toThrow(
+      /eval-results-copy\.parquet: row 0, column "metrics": the lake already holds the key \(.*\) from eval-results-lr-00001\.parquet; .*\(--remove-source eval-results-lr-00001\.parquet, removeSources in the API\); nothing was written/,
+    );
+    const replaced = await withLake(dir, (lake) =>
+      ingestDataDecide(lake, [copy], { removeSources: ['eval-results-lr-00001.parquet'] }),
+    );
+    expect(replaced.removedSourceFiles).toBe(1);
+    expect(await counts(dir)).toMatchObject({ n: 6 * METRICS_PER_ROW });
+  });
+
   it('resolves seeds through the one seed table: names, training seeds as text, datadec indexes', async () => {
     const dir = tempDir();
     const spelled = path.join(tempDir(), 'spelled.parquet');

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { CommanderError } from 'commander';
 import { ingestDataDecide } from '../ingest/datadecide.js';
@@ -6,6 +7,7 @@ import { writableLakeDirectory, writeStdout } from './common.js';
 
 interface DataDecideCommandOptions {
   skipBadMetrics?: boolean;
+  removeSource?: string[];
   json?: boolean;
 }
 
@@ -59,13 +61,21 @@ export function registerIngestDatadecide(ingest: Command): void {
       'DataDecide results Parquet files or datadec output folders (data/datadecide), then the lake directory (last)',
     )
     .option('--skip-bad-metrics', 'skip rows whose metrics text does not parse (counted), instead of failing')
+    .option(
+      '--remove-source <file>',
+      "remove the full_eval rows of an earlier ingested source file (base name), whose results this call's inputs give instead (repeatable)",
+      (value: string, earlier: string[] = []) => [...earlier, value],
+    )
     .option('--json', 'print the summary as JSON')
     .action(async (paths: string[], options: DataDecideCommandOptions) => {
       const { inputs, lake: baseOut } = splitInputsAndLake(paths);
       const schema = (await existingLakeSchema(lakePaths(baseOut))) ?? 'squiggle';
       const lake = await openLake(baseOut, { schema });
       try {
-        const summary = await ingestDataDecide(lake, inputs, { skipBadMetrics: options.skipBadMetrics });
+        const summary = await ingestDataDecide(lake, inputs, {
+          skipBadMetrics: options.skipBadMetrics,
+          removeSources: options.removeSource,
+        });
         if (options.json) {
           await writeStdout(`${JSON.stringify(summary, null, 2)}\n`);
           return;
@@ -78,6 +88,17 @@ export function registerIngestDatadecide(ingest: Command): void {
             ? `, replacing ${summary.replacedFiles} part files of an earlier ingest`
             : '') +
           '\n';
+        for (const s of summary.supplements) {
+          const of = path.basename(s.of);
+          text +=
+            `from ${s.file}: ${n(s.rows)} full_eval rows ${of} lacks` +
+            (s.metrics.length > 0 ? ` (${s.metrics.join(', ')})` : '') +
+            `; ${n(s.shadowed)} values ${of} also gives came from ${of}` +
+            (s.chinchillaFilled > 0 ? `; its chinchilla filled ${n(s.chinchillaFilled)} rows of ${of}` : '') +
+            '\n';
+        }
+        if (summary.removedSourceFiles > 0)
+          text += `removed ${summary.removedSourceFiles} part files of ${(options.removeSource ?? []).join(', ')}\n`;
         if (summary.emptyMetricRows > 0)
           text += `${n(summary.emptyMetricRows)} rows had an empty metrics dict\n`;
         if (summary.missingCells > 0)

@@ -58,6 +58,12 @@ export interface SkippedFile {
 export interface DatadecFolderPlan {
   /** Files to ingest into `full_eval`. */
   readonly ingest: readonly string[];
+  /**
+   * DataDecide's raw downloads (`downstream_eval.parquet`, `ppl_eval.parquet`) when `ingest` is
+   * datadec's merged table: read for the rows it lacks (the metrics datadec drops, anything else
+   * it leaves out) and for the `chinchilla` column it drops, which fills the rows of `ingest`.
+   */
+  readonly supplement: readonly string[];
   /** Aggregate files to check against the views after the ingest. */
   readonly check: ReadonlyArray<{ readonly file: string; readonly statistic: AggregateStatistic }>;
   readonly skipped: readonly SkippedFile[];
@@ -68,6 +74,9 @@ export interface DatadecFolderPlan {
   readonly retire: readonly string[];
 }
 
+/** DataDecide's downloads, which hold what datadec's merged tables drop. */
+const RAW_DOWNLOADS = ['downstream_eval.parquet', 'ppl_eval.parquet'];
+
 const DERIVED: Readonly<Record<string, string>> = {
   'dwn_metrics_expanded.parquet': 'an intermediate stage (metrics dict spread into columns)',
   'full_eval_melted.parquet': 'a melt of full_eval.parquet for plotting',
@@ -77,8 +86,9 @@ const DERIVED: Readonly<Record<string, string>> = {
 /**
  * Plans the ingest of a datadec output folder: `full_eval.parquet` if present (it holds every
  * per-seed result, perplexities and LR columns), else `full_eval_raw.parquet`, else the
- * downloads (`downstream_eval.parquet` and `ppl_eval.parquet`, or their parsed forms); the
- * aggregates are checked; a Parquet file datadec does not write is refused.
+ * downloads (`downstream_eval.parquet` and `ppl_eval.parquet`, or their parsed forms); with a
+ * `full_eval…` file, the downloads present supplement it (see {@link DatadecFolderPlan.supplement});
+ * the aggregates are checked; a Parquet file datadec does not write is refused.
  *
  * @example
  * ```ts
@@ -127,21 +137,27 @@ export async function planDatadecFolder(dir: string): Promise<DatadecFolderPlan>
     );
   }
   const chosen = ingest[0] as string;
+  const supplement = chosen.startsWith('full_eval') ? RAW_DOWNLOADS.filter((name) => names.has(name)) : [];
   const check: Array<{ file: string; statistic: AggregateStatistic }> = [];
   for (const name of names) {
-    if (ingest.includes(name)) continue;
+    if (ingest.includes(name) || supplement.includes(name)) continue;
     if (name === 'mean_eval.parquet' || name === 'std_eval.parquet') {
       check.push({ file: path.join(dir, name), statistic: name.startsWith('mean') ? 'mean' : 'std' });
       continue;
     }
-    let reason = DERIVED[name] ?? `an earlier stage of ${chosen}, which holds its results`;
-    if (name === 'downstream_eval.parquet' && chosen.startsWith('full_eval')) {
-      reason +=
-        '; datadec drops its chinchilla column and the predicted_index_* and logits_per_byte_corr metrics, ' +
-        'which are therefore not in the lake';
-    }
-    skipped.push({ file: name, reason });
+    skipped.push({
+      file: name,
+      reason: DERIVED[name] ?? `an earlier stage of ${chosen}, which holds its results`,
+    });
   }
-  const retire = Object.keys(DATADEC_OUTPUT_FILES).filter((name) => !ingest.includes(name));
-  return { ingest: ingest.map((name) => path.join(dir, name)), check, skipped, retire };
+  const retire = Object.keys(DATADEC_OUTPUT_FILES).filter(
+    (name) => !ingest.includes(name) && !supplement.includes(name),
+  );
+  return {
+    ingest: ingest.map((name) => path.join(dir, name)),
+    supplement: supplement.map((name) => path.join(dir, name)),
+    check,
+    skipped,
+    retire,
+  };
 }

@@ -203,6 +203,7 @@ export async function widePartition(
   layout: WideLayout,
   params: string,
   mode: 'rows' | 'check' = 'rows',
+  options: WidePartitionOptions = {},
 ): Promise<WidePartition> {
   const source = parquetSource(file, ', file_row_number = true');
   const where = `params = ${quoteLiteral(params)}`;
@@ -274,8 +275,10 @@ export async function widePartition(
       value: 0,
       value_text: null,
     }));
-    const [count] = await querySource(file, `SELECT count(*)::DOUBLE AS n FROM (${present})`);
-    return { params, rows, sourceRows: records.length, missingCells: totalCells - Number(count?.n ?? 0) };
+    const cells = options.collect
+      ? await options.collect(present, bases)
+      : Number((await querySource(file, `SELECT count(*)::DOUBLE AS n FROM (${present})`))[0]?.n ?? 0);
+    return { params, rows, sourceRows: records.length, missingCells: totalCells - cells };
   }
   const columns = await withStagingConnection(async (connection) => {
     try {
@@ -285,12 +288,15 @@ export async function widePartition(
     }
   });
   const [rs = [], is = [], vs = []] = columns as [number[], number[], number[]];
-  const rows: Array<Record<string, unknown>> = new Array(rs.length);
+  const { keep } = options;
+  const width = layout.metrics.length;
+  const rows: Array<Record<string, unknown>> = [];
   for (let k = 0; k < rs.length; k++) {
+    if (keep && !keep.has((rs[k] as number) * width + (is[k] as number))) continue;
     const metric = layout.metrics[is[k] as number] as WideLayout['metrics'][number];
     const b = baseOfRow.get(rs[k] as number) as Base;
     // Spelled out rather than spread: spreading the base is ~30× slower on millions of rows.
-    rows[k] = {
+    rows.push({
       params: b.params,
       data: b.data,
       task: metric.task,
@@ -309,13 +315,39 @@ export async function widePartition(
       value_text: null,
       source_file: b.source_file,
       source_row: b.source_row,
-    };
+    });
   }
-  return { params, rows, sourceRows: records.length, missingCells: totalCells - rows.length };
+  return { params, rows, sourceRows: records.length, missingCells: totalCells - rs.length };
 }
 
-/** The columns a source row gives each of its metric rows. */
-interface Base {
+/**
+ * Options of {@link widePartition}.
+ *
+ * @example
+ * ```ts
+ * await widePartition(file, layout, '4M', 'rows', { keep: new Set([0, 1]) } satisfies WidePartitionOptions);
+ * ```
+ */
+export interface WidePartitionOptions {
+  /**
+   * In `check` mode: given the query of the cells with a value (`r` source row, `i` index in
+   * `layout.metrics`, `v` value) and each source row's base, records their keys and returns how
+   * many there are (instead of counting them).
+   */
+  readonly collect?: (present: string, bases: readonly Base[]) => Promise<number>;
+  /** In `rows` mode: only the cells `r × layout.metrics.length + i` in this set give a row. */
+  readonly keep?: ReadonlySet<number>;
+}
+
+/**
+ * The columns a source row gives each of its metric rows.
+ *
+ * @example
+ * ```ts
+ * const base: Base = partition.rows[0] as Base;
+ * ```
+ */
+export interface Base {
   readonly params: string;
   readonly data: string;
   readonly step: number | bigint;

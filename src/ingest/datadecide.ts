@@ -17,7 +17,8 @@ import {
   checkAggregateFile,
 } from './datadec-aggregates.js';
 import { wideMetricColumn } from './datadec-columns.js';
-import { planDatadecFolder, type SkippedFile } from './datadec-folder.js';
+import { DATADEC_OUTPUT_FILES, planDatadecFolder, type SkippedFile } from './datadec-folder.js';
+import { describeKey, EvalKeys, type KeyOrigin } from './datadec-keys.js';
 import { type WideLayout, wideLayout, wideParams, widePartition } from './datadec-wide.js';
 import {
   type ColumnFamily,
@@ -58,6 +59,36 @@ export interface DataDecideOptions {
    * instead of refusing the whole call.
    */
   readonly skipBadMetrics?: boolean;
+  /**
+   * Base names of source files whose `full_eval` rows this call removes (in every partition), so
+   * that their results can come from the inputs instead: a key the lake holds from any other
+   * file refuses the call.
+   */
+  readonly removeSources?: readonly string[];
+}
+
+/**
+ * A raw download of a datadec folder read for what the folder's `full_eval.parquet` lacks.
+ *
+ * @example
+ * ```ts
+ * for (const s of summary.supplements) console.log(`${s.file}: ${s.rows} rows ${s.of} lacks`);
+ * ```
+ */
+export interface DataDecideSupplement {
+  readonly file: string;
+  /** The file it supplements (datadec's `full_eval.parquet` or `full_eval_raw.parquet`). */
+  readonly of: string;
+  /** Rows read from the download. */
+  readonly sourceRows: number;
+  /** `full_eval` rows written from it: keys the supplemented file does not give. */
+  readonly rows: number;
+  /** Its rows left out because the supplemented file gives their key. */
+  readonly shadowed: number;
+  /** The metric names of the rows written, sorted. */
+  readonly metrics: readonly string[];
+  /** Rows of the supplemented file given this download's `chinchilla` (datadec drops it). */
+  readonly chinchillaFilled: number;
 }
 
 /**
@@ -110,6 +141,10 @@ export interface DataDecideSummary {
   readonly checks: readonly AggregateCheck[];
   /** Files of an input folder that were not ingested, and why. */
   readonly notIngested: readonly SkippedFile[];
+  /** A folder's raw downloads, read for what its `full_eval.parquet` lacks. */
+  readonly supplements: readonly DataDecideSupplement[];
+  /** Part files of `removeSources` removed. */
+  readonly removedSourceFiles: number;
 }
 
 /**
@@ -160,9 +195,25 @@ interface FileRows {
 type MetricKinds = Map<string, { kind: 'number' | 'text'; file: string; row: number }>;
 
 /** One file to ingest, with its format and what the format needs to read it. */
-type Planned =
+type Planned = (
   | { readonly file: string; readonly format: 'results' }
-  | { readonly file: string; readonly format: 'perplexity' | 'datadec'; readonly layout: WideLayout };
+  | { readonly file: string; readonly format: 'perplexity' | 'datadec'; readonly layout: WideLayout }
+) & {
+  /** For a folder's raw download: the file of the folder it supplements. */
+  readonly supplementOf?: string;
+};
+
+/** A `chinchilla` value and its multiple, as `full_eval` holds them. */
+interface Chinchilla {
+  readonly chinchilla: string | null;
+  readonly chinchilla_multiple: number | null;
+}
+
+/**
+ * A download's `chinchilla` per checkpoint (params, data, step, seed): per task, and for the
+ * whole checkpoint when all its rows agree (else null).
+ */
+type ChinchillaOfCheckpoint = Map<string, { all: Chinchilla | null; byTask: Map<string, Chinchilla> }>;
 
 /**
  * Loads DataDecide results into the `full_eval` dataset (long form: one row per metric of each
@@ -194,7 +245,7 @@ export async function ingestDataDecide(
   if (inputs.length === 0) throw new RunlakeError('ingest datadecide: no input files given');
 
   // Folders expand to the files datadec's pipeline wrote that hold results.
-  const files: string[] = [];
+  const files: Array<{ file: string; supplementOf?: string }> = [];
   const checksToRun: Array<{ file: string; statistic: AggregateStatistic }> = [];
   const notIngested: SkippedFile[] = [];
   const retire = new Set<string>();
@@ -202,29 +253,32 @@ export async function ingestDataDecide(
     if (!existsSync(input)) throw new InputFileError(input, 'no such file');
     if (statSync(input).isDirectory()) {
       const plan = await planDatadecFolder(input);
-      files.push(...plan.ingest);
+      files.push(...plan.ingest.map((file) => ({ file })));
+      const of = plan.ingest[0];
+      files.push(...plan.supplement.map((file) => ({ file, supplementOf: of })));
       checksToRun.push(...plan.check);
       notIngested.push(...plan.skipped.map((s) => ({ file: path.join(input, s.file), reason: s.reason })));
       for (const name of plan.retire) retire.add(name);
-    } else files.push(input);
+    } else files.push({ file: input });
   }
 
-  const byName = new Map<string, string>();
-  for (const file of files) {
-    const name = path.basename(file);
+  const byName = new Map<string, { file: string; supplementOf?: string }>();
+  for (const entry of files) {
+    const name = path.basename(entry.file);
     const other = byName.get(name);
-    if (other !== undefined && path.resolve(other) !== path.resolve(file)) {
+    if (other !== undefined && path.resolve(other.file) !== path.resolve(entry.file)) {
       throw new InputFileError(
-        file,
-        `has the same base name as ${other}; re-ingest replaces rows by base name, so ingest them under distinct names`,
+        entry.file,
+        `has the same base name as ${other.file}; re-ingest replaces rows by base name, so ingest them under distinct names`,
       );
     }
-    byName.set(name, file);
+    // A file named both on its own and as a folder's download is ingested whole.
+    if (other === undefined || other.supplementOf !== undefined) byName.set(name, entry);
   }
 
-  // Pass 1: read, convert and check everything; nothing is kept but the counts.
+  // Pass 1: read, convert and check everything; nothing is kept but the counts and the keys.
   const planned: Planned[] = [];
-  for (const file of byName.values()) {
+  for (const { file, supplementOf } of byName.values()) {
     const columns = await sourceColumns(file);
     const format = detectFormat(file, columns);
     if (format === 'aggregate') {
@@ -236,12 +290,14 @@ export async function ingestDataDecide(
         );
       }
       checksToRun.push({ file, statistic });
-    } else if (format === 'results') planned.push({ file, format });
+    } else if (format === 'results') planned.push({ file, format, supplementOf });
     else {
       const layout = wideLayout(file, columns);
-      planned.push({ file, format: layout.kind, layout });
+      planned.push({ file, format: layout.kind, layout, supplementOf });
     }
   }
+  // Primaries first: a supplement's rows are those its primary does not give.
+  planned.sort((a, b) => Number(a.supplementOf !== undefined) - Number(b.supplementOf !== undefined));
   const kinds: MetricKinds = new Map();
   const columnTypes = new Map<string, { type: string; file: string }>();
   let sourceRows = 0;
@@ -263,32 +319,72 @@ export async function ingestDataDecide(
       throw error;
     }
   };
-  for (const item of planned) {
-    if (item.format === 'results') {
-      const converted = await convertFile(item.file, columnTypes, kinds, options);
-      check(item.file, converted.rows);
-      sourceRows += converted.sourceRows;
-      emptyMetricRows += converted.emptyMetricRows;
-      skippedRows += converted.skipped.length;
-      skipped.push(...converted.skipped.slice(0, MAX_SKIPPED_SAMPLES - skipped.length));
-    } else {
-      for (const params of await wideParams(item.file)) {
-        const part = await widePartition(item.file, item.layout, params, 'check');
-        check(item.file, part.rows);
-        sourceRows += part.sourceRows;
-        missingCells += part.missingCells;
+  const keys = await EvalKeys.create(lake);
+  // Per supplemented file: the download's chinchilla, and the download's rows to write.
+  const chinchillaOf = new Map<string, { from: string; checkpoints: ChinchillaOfCheckpoint }>();
+  const supplementRows = new Map<
+    number,
+    { sourceRows: number; cells: Set<number>; shadowed: number; metrics: string[] }
+  >();
+  try {
+    for (const [input, item] of planned.entries()) {
+      const supplement = item.supplementOf !== undefined;
+      let fileRows = 0;
+      if (item.format === 'results') {
+        const converted = await convertFile(item.file, columnTypes, kinds, options);
+        check(item.file, converted.rows);
+        await keys.addRows(input, converted.rows);
+        fileRows = converted.sourceRows;
+        if (item.supplementOf !== undefined) {
+          chinchillaOf.set(item.supplementOf, {
+            from: item.file,
+            checkpoints: chinchillaByCheckpoint(converted.rows),
+          });
+        } else {
+          emptyMetricRows += converted.emptyMetricRows;
+        }
+        skippedRows += converted.skipped.length;
+        skipped.push(...converted.skipped.slice(0, MAX_SKIPPED_SAMPLES - skipped.length));
+      } else {
+        await keys.addColumns(input, item.layout.metrics);
+        for (const params of await wideParams(item.file)) {
+          const part = await widePartition(item.file, item.layout, params, 'check', {
+            collect: (present, bases) => keys.addWide(input, present, bases, item.layout.metrics.length),
+          });
+          check(item.file, part.rows);
+          fileRows += part.sourceRows;
+          if (!supplement) missingCells += part.missingCells;
+        }
+      }
+      if (!supplement) sourceRows += fileRows;
+      else {
+        const primaries = planned.flatMap((p, i) => (p.file === item.supplementOf ? [i] : []));
+        supplementRows.set(input, { sourceRows: fileRows, ...(await keys.takeUnshadowed(input, primaries)) });
       }
     }
+    await refuseRepeatedKeys(keys, planned, [
+      ...[...byName.keys()],
+      ...retire,
+      ...(options.removeSources ?? []),
+    ]);
+  } finally {
+    await keys.drop();
   }
 
   // Pass 2: convert each file again and replace its rows, partition by partition.
   let rows = 0;
   let replacedFiles = 0;
   const partitions = new Set<string>();
-  for (const item of planned) {
+  const supplements: DataDecideSupplement[] = [];
+  const filled = new Map<string, number>();
+  for (const [input, item] of planned.entries()) {
     const stem = sourceStem(path.basename(item.file));
     const written = new Set<string>();
+    const taken = supplementRows.get(input);
+    let fileRowsWritten = 0;
     const write = async (params: string, partitionRows: EvalRow[]) => {
+      if (partitionRows.length === 0) return;
+      fileRowsWritten += partitionRows.length;
       const result = await lake.replace(DATASET, partitionRows, { partition: { params }, stem });
       rows += result.rowCount;
       replacedFiles += result.removedFiles;
@@ -296,7 +392,8 @@ export async function ingestDataDecide(
       written.add(params);
     };
     if (item.format === 'results') {
-      const { rows: fileRows } = await convertFile(item.file, new Map(), new Map(), options);
+      const { rows: converted } = await convertFile(item.file, new Map(), new Map(), options);
+      const fileRows = taken ? converted.filter((_, k) => taken.cells.has(k)) : converted;
       const byParams = new Map<string, EvalRow[]>();
       for (const row of fileRows) {
         const params = row.params as string;
@@ -307,22 +404,43 @@ export async function ingestDataDecide(
       for (const [params, partitionRows] of byParams) await write(params, partitionRows);
     } else {
       // One partition at a time: datadec's full_eval has ~150 metric columns per row.
+      const fill = chinchillaOf.get(item.file)?.checkpoints;
       for (const params of await wideParams(item.file)) {
-        await write(params, (await widePartition(item.file, item.layout, params)).rows);
+        const part = await widePartition(item.file, item.layout, params, 'rows', { keep: taken?.cells });
+        if (fill) filled.set(item.file, (filled.get(item.file) ?? 0) + fillChinchilla(part.rows, fill));
+        await write(params, part.rows);
       }
     }
     replacedFiles += await removeStemExcept(lake, stem, written);
+    if (taken && item.supplementOf !== undefined) {
+      supplements.push({
+        file: item.file,
+        of: item.supplementOf,
+        sourceRows: taken.sourceRows,
+        rows: fileRowsWritten,
+        shadowed: taken.shadowed,
+        metrics: taken.metrics,
+        chinchillaFilled:
+          chinchillaOf.get(item.supplementOf)?.from === item.file ? (filled.get(item.supplementOf) ?? 0) : 0,
+      });
+    }
   }
   // A folder re-ingested after datadec ran more stages: the earlier generation's rows go.
   for (const name of retire) {
     if (byName.has(name)) continue;
     replacedFiles += await removeStemExcept(lake, sourceStem(name), new Set());
   }
+  let removedSourceFiles = 0;
+  for (const name of options.removeSources ?? []) {
+    if (byName.has(name)) continue;
+    removedSourceFiles += await removeStemExcept(lake, sourceStem(name), new Set());
+  }
 
   const checks: AggregateCheck[] = [];
   for (const { file, statistic } of checksToRun) checks.push(await checkAggregateFile(lake, file, statistic));
+  const primaries = planned.filter((p) => p.supplementOf === undefined);
   return {
-    files: planned.length,
+    files: primaries.length,
     sourceRows,
     rows,
     emptyMetricRows,
@@ -330,11 +448,111 @@ export async function ingestDataDecide(
     skipped,
     partitions: [...partitions].sort(),
     replacedFiles,
-    inputs: planned.map((p) => ({ file: p.file, format: p.format })),
+    inputs: primaries.map((p) => ({ file: p.file, format: p.format })),
     missingCells,
     checks,
     notIngested,
+    supplements,
+    removedSourceFiles,
   };
+}
+
+/**
+ * Refuses the call when two of its rows share a `full_eval` key, or when a row of another source
+ * file in the lake (not one of `replaced`, whose rows the call replaces or removes) has the key of
+ * one of its rows: the lake holds one row per (params, data, task, step, seed, metric_name).
+ */
+async function refuseRepeatedKeys(
+  keys: EvalKeys,
+  planned: readonly Planned[],
+  replaced: readonly string[],
+): Promise<void> {
+  const where = ({ input, row, column }: KeyOrigin): string => {
+    const item = planned[input] as Planned;
+    const name = item.format === 'results' ? 'metrics' : (item.layout.metrics[column]?.column ?? '?');
+    return `row ${row}, column "${name}"`;
+  };
+  const why =
+    'full_eval holds one row per (params, data, task, step, seed, metric_name), so the seed views ' +
+    '(mean_eval, std_eval) would count it twice';
+  const dup = await keys.duplicate();
+  if (dup) {
+    const first = planned[dup.first.input] as Planned;
+    const second = planned[dup.second.input] as Planned;
+    const here = where(dup.second);
+    const there =
+      dup.first.input === dup.second.input ? where(dup.first) : `${first.file} ${where(dup.first)}`;
+    throw new InputFileError(
+      second.file,
+      `${here}: gives the key ${describeKey(dup.key)}, as ${there} does; ${why}` +
+        (dup.first.input === dup.second.input
+          ? ''
+          : '. datadec writes each result into several files: give its output folder, which reads each result once'),
+    );
+  }
+  const clash = await keys.lakeConflict(replaced);
+  if (clash) {
+    const item = planned[clash.at.input] as Planned;
+    throw new InputFileError(
+      item.file,
+      `${where(clash.at)}: the lake already holds the key ${describeKey(clash.key)} ` +
+        `from ${clash.sourceFile}; ${why}. ` +
+        (clash.sourceFile in DATADEC_OUTPUT_FILES && path.basename(item.file) in DATADEC_OUTPUT_FILES
+          ? 'Ingest the datadec output folder holding both files instead (it reads each result once), or r'
+          : 'R') +
+        `eplace ${clash.sourceFile}'s rows with this call's (--remove-source ${clash.sourceFile}, ` +
+        `removeSources in the API); nothing was written`,
+    );
+  }
+}
+
+/** The chinchilla of each checkpoint of a download's rows, per task and for the checkpoint. */
+function chinchillaByCheckpoint(rows: readonly EvalRow[]): ChinchillaOfCheckpoint {
+  const out: ChinchillaOfCheckpoint = new Map();
+  let lastRow = -1;
+  for (const row of rows) {
+    if (row.source_row === lastRow || row.chinchilla === null) continue;
+    lastRow = row.source_row as number;
+    const value = {
+      chinchilla: row.chinchilla as string,
+      chinchilla_multiple: row.chinchilla_multiple as number | null,
+    };
+    const key = checkpointText(row);
+    const entry = out.get(key);
+    if (!entry) out.set(key, { all: value, byTask: new Map([[row.task as string, value]]) });
+    else {
+      if (entry.all !== null && entry.all.chinchilla !== value.chinchilla) entry.all = null;
+      if (!entry.byTask.has(row.task as string)) entry.byTask.set(row.task as string, value);
+    }
+  }
+  return out;
+}
+
+function checkpointText(row: EvalRow): string {
+  return `${row.params as string}\u0000${row.data as string}\u0000${String(row.step)}\u0000${row.seed as number}`;
+}
+
+/**
+ * Gives rows of datadec's merged table the chinchilla of the download row of the same checkpoint
+ * and task, else of the checkpoint when all its download rows agree; returns the rows given one.
+ */
+function fillChinchilla(rows: EvalRow[], fill: ChinchillaOfCheckpoint): number {
+  let filled = 0;
+  let lastRow = -1;
+  let entry: ReturnType<ChinchillaOfCheckpoint['get']>;
+  for (const row of rows) {
+    if (row.source_row !== lastRow) {
+      lastRow = row.source_row as number;
+      entry = fill.get(checkpointText(row));
+    }
+    if (!entry) continue;
+    const value = entry.byTask.get(row.task as string) ?? entry.all;
+    if (!value) continue;
+    row.chinchilla = value.chinchilla;
+    row.chinchilla_multiple = value.chinchilla_multiple;
+    filled++;
+  }
+  return filled;
 }
 
 /** Removes the part files `stem` wrote in partitions other than `keep`; returns how many. */
