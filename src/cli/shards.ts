@@ -3,15 +3,19 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { RunlakeError } from '../lake/index.js';
 import {
+  arrayValues,
   checkIndexFile,
   compactShards,
+  DTYPES,
   encodeNpy,
   INDEX_FILE,
   type NdArray,
+  reindexShards,
   ShardDatasetError,
   ShardedDatasetReader,
   ShardIndexError,
   shardsInfo,
+  UnknownFieldError,
   verifyShards,
 } from '../shards/index.js';
 import { writeStdout } from './common.js';
@@ -79,6 +83,13 @@ function parseParams(text: string | undefined): unknown[] {
  * ```
  */
 export function summarizeArray(array: NdArray): string {
+  const dtype = array.descr ? `${array.dtype} (${array.descr})` : array.dtype;
+  if (DTYPES[array.dtype].codec === 'raw' || DTYPES[array.dtype].lanes !== 1 || array.dtype === 'unicode') {
+    // No min/max/mean for strings, complex, datetimes as counts or raw bytes: show the values.
+    const values = arrayValues(array);
+    const head = values.slice(0, 6).map((v) => JSON.stringify(v));
+    return `${dtype} [${array.shape.join(', ')}] ${array.order}  [${head.join(', ')}${values.length > 6 ? ', …' : ''}]`;
+  }
   const values = array.data;
   const n = values.length;
   let stats = '';
@@ -95,7 +106,7 @@ export function summarizeArray(array: NdArray): string {
     stats = `  min ${formatNumber(min)}  max ${formatNumber(max)}  mean ${formatNumber(sum / n)}`;
   }
   const head = Array.from(values.slice(0, 6) as ArrayLike<number | bigint>, (v) => formatNumber(Number(v)));
-  return `${array.dtype} [${array.shape.join(', ')}] ${array.order}${stats}  [${head.join(', ')}${n > 6 ? ', …' : ''}]`;
+  return `${dtype} [${array.shape.join(', ')}] ${array.order}${stats}  [${head.join(', ')}${n > 6 ? ', …' : ''}]`;
 }
 
 function formatNumber(v: number): string {
@@ -103,7 +114,7 @@ function formatNumber(v: number): string {
 }
 
 /**
- * `runlake shards info|ls|get|query|verify|compact <root>`: inspect and maintain array shard
+ * `runlake shards info|ls|get|query|verify|compact|reindex <root>`: inspect and maintain array shard
  * datasets (see docs/shards.md).
  *
  * @example
@@ -198,12 +209,18 @@ export function registerShardsCommand(program: Command): void {
       ) => {
         const text = await namingIndex(root, () =>
           withReader(root, (reader) => {
+            // The library skips fields a sample lacks, as the Python reader does; on the command
+            // line a misspelt field is an error.
+            const known = reader.listFields();
+            const unknown = options.fields?.find((f) => !known.includes(f));
+            if (unknown !== undefined) throw new UnknownFieldError(root, unknown, known);
             const sample = reader.getSample(sampleId, options.fields);
             if (options.out) {
               fs.mkdirSync(options.out, { recursive: true });
               const written: string[] = [];
               for (const [field, array] of Object.entries(sample.arrays)) {
                 const file = path.join(options.out, `${field}.npy`);
+                // The descr the array was read with: byte order, string widths and units as stored.
                 const npy = encodeNpy(array);
                 fs.writeFileSync(file, Buffer.concat([npy.header, npy.data]));
                 written.push(file);
@@ -218,9 +235,8 @@ export function registerShardsCommand(program: Command): void {
                     dtype: a.dtype,
                     shape: a.shape,
                     order: a.order,
-                    values: Array.from(a.data as ArrayLike<number | bigint>, (v) =>
-                      typeof v === 'bigint' ? v.toString() : Number.isFinite(v) ? v : String(v),
-                    ),
+                    ...(a.descr ? { descr: a.descr } : {}),
+                    values: arrayValues(a),
                   },
                 ]),
               );
@@ -299,6 +315,30 @@ export function registerShardsCommand(program: Command): void {
           `${formatBytes(f.bytesBefore)} → ${formatBytes(f.bytesAfter)}`,
       );
       lines.push(`reclaimed ${formatBytes(report.bytesReclaimed)}`);
+      await writeStdout(`${lines.join('\n')}\n`);
+    });
+
+  shards
+    .command('reindex')
+    .description(
+      'record true byte offsets for rows the Python writer indexed (its offsets are running sums), in place; both readers read the result (takes the writer lock)',
+    )
+    .argument('<root>', 'dataset directory')
+    .option('--json', 'print the report as JSON')
+    .action(async (root: string, options: { json?: boolean }) => {
+      checkRoot(root);
+      // Like compact, never starts a dataset.
+      checkIndexFile(root, 'read');
+      const report = await namingIndex(root, () => reindexShards(root));
+      if (options.json) return writeStdout(`${JSON.stringify(report, null, 2)}\n`);
+      const lines = report.fields.map(
+        (f) =>
+          `${f.field}: ${f.rowsReindexed} row${f.rowsReindexed === 1 ? '' : 's'} reindexed` +
+          (f.rowsUnresolved
+            ? `, ${f.rowsUnresolved} without a member of their name (see \`runlake shards verify\`)`
+            : ''),
+      );
+      lines.push(`${report.rowsReindexed} rows now hold byte offsets`);
       await writeStdout(`${lines.join('\n')}\n`);
     });
 }

@@ -6,6 +6,7 @@ export * from './info.js';
 export * from './lock.js';
 export * from './meta-json.js';
 export * from './npy.js';
+export * from './npy-values.js';
 export * from './reader.js';
 export * from './reindex.js';
 export * from './shard-refs.js';

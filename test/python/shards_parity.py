@@ -11,6 +11,7 @@ usage:
   shards_parity.py query <root> <json>       runs real reader calls described by the JSON list
                                              [{op, args}] and prints their results
   shards_parity.py ops <root> <json>         runs real writer calls ([{op, args}]) on <root>
+  shards_parity.py shuffle <seed> <[n, ...]>  numpy's default_rng(seed).shuffle of range(n) lists
   shards_parity.py convert <config> <base> <out>  runs convert_to_sharded (tqdm stubbed)
 """
 
@@ -248,6 +249,15 @@ if __name__ == "__main__":
         query(sys.argv[2], json.loads(sys.argv[3]))
     elif command == "ops":
         ops(sys.argv[2], json.loads(sys.argv[3]))
+    elif command == "shuffle":
+        # default_rng(seed).shuffle of range(n) lists, one after another on the same generator.
+        rng = np.random.default_rng(int(sys.argv[2]))
+        out = []
+        for n in json.loads(sys.argv[3]):
+            items = list(range(n))
+            rng.shuffle(items)
+            out.append(items)
+        print(json.dumps(out))
     elif command == "convert":
         convert(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
