@@ -3,8 +3,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { RunlakeError } from '../lake/index.js';
 import {
+  arrayValues,
   checkIndexFile,
   compactShards,
+  DTYPES,
   encodeNpy,
   INDEX_FILE,
   type NdArray,
@@ -13,6 +15,7 @@ import {
   ShardedDatasetReader,
   ShardIndexError,
   shardsInfo,
+  UnknownFieldError,
   verifyShards,
 } from '../shards/index.js';
 import { writeStdout } from './common.js';
@@ -80,6 +83,13 @@ function parseParams(text: string | undefined): unknown[] {
  * ```
  */
 export function summarizeArray(array: NdArray): string {
+  const dtype = array.descr ? `${array.dtype} (${array.descr})` : array.dtype;
+  if (DTYPES[array.dtype].codec === 'raw' || DTYPES[array.dtype].lanes !== 1 || array.dtype === 'unicode') {
+    // No min/max/mean for strings, complex, datetimes as counts or raw bytes: show the values.
+    const values = arrayValues(array);
+    const head = values.slice(0, 6).map((v) => JSON.stringify(v));
+    return `${dtype} [${array.shape.join(', ')}] ${array.order}  [${head.join(', ')}${values.length > 6 ? ', …' : ''}]`;
+  }
   const values = array.data;
   const n = values.length;
   let stats = '';
@@ -96,7 +106,7 @@ export function summarizeArray(array: NdArray): string {
     stats = `  min ${formatNumber(min)}  max ${formatNumber(max)}  mean ${formatNumber(sum / n)}`;
   }
   const head = Array.from(values.slice(0, 6) as ArrayLike<number | bigint>, (v) => formatNumber(Number(v)));
-  return `${array.dtype} [${array.shape.join(', ')}] ${array.order}${stats}  [${head.join(', ')}${n > 6 ? ', …' : ''}]`;
+  return `${dtype} [${array.shape.join(', ')}] ${array.order}${stats}  [${head.join(', ')}${n > 6 ? ', …' : ''}]`;
 }
 
 function formatNumber(v: number): string {
@@ -199,12 +209,18 @@ export function registerShardsCommand(program: Command): void {
       ) => {
         const text = await namingIndex(root, () =>
           withReader(root, (reader) => {
+            // The library skips fields a sample lacks, as the Python reader does; on the command
+            // line a misspelt field is an error.
+            const known = reader.listFields();
+            const unknown = options.fields?.find((f) => !known.includes(f));
+            if (unknown !== undefined) throw new UnknownFieldError(root, unknown, known);
             const sample = reader.getSample(sampleId, options.fields);
             if (options.out) {
               fs.mkdirSync(options.out, { recursive: true });
               const written: string[] = [];
               for (const [field, array] of Object.entries(sample.arrays)) {
                 const file = path.join(options.out, `${field}.npy`);
+                // The descr the array was read with: byte order, string widths and units as stored.
                 const npy = encodeNpy(array);
                 fs.writeFileSync(file, Buffer.concat([npy.header, npy.data]));
                 written.push(file);
@@ -219,9 +235,8 @@ export function registerShardsCommand(program: Command): void {
                     dtype: a.dtype,
                     shape: a.shape,
                     order: a.order,
-                    values: Array.from(a.data as ArrayLike<number | bigint>, (v) =>
-                      typeof v === 'bigint' ? v.toString() : Number.isFinite(v) ? v : String(v),
-                    ),
+                    ...(a.descr ? { descr: a.descr } : {}),
+                    values: arrayValues(a),
                   },
                 ]),
               );
