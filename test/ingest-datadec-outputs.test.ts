@@ -396,6 +396,16 @@ describe('ingest datadecide: datadec outputs and DataDecide perplexities', () =>
       /ppl_eval\.parquet: row 36, column "eval\/wikitext_103-validation\/Perplexity": gives the key \(params 20M, data DCLM-Baseline \(QC 10%\), task wikitext_103, step 0, seed 0, metric_name perplexity\), as .*full_eval\.parquet row 0, column "wikitext_103-valppl" does; .*give its output folder/,
     );
     expect(parquetCount(dir)).toBe(0);
+    // Two spellings of one perplexity in one wide file.
+    const twice = path.join(tempDir(), 'twice.parquet');
+    await copyToParquet(
+      `SELECT *, "c4_en-valppl" AS c4_en_valppl FROM read_parquet('${file('full_eval.parquet')}')`,
+      twice,
+    );
+    await expect(withLake(dir, (lake) => ingestDataDecide(lake, [twice]))).rejects.toThrow(
+      /twice\.parquet: row 0, column "c4_en_valppl": gives the key \(.*task c4_en, .*metric_name perplexity\), as row 0, column "c4_en-valppl" does/,
+    );
+    expect(parquetCount(dir)).toBe(0);
   });
 
   it('refuses what it cannot ingest with one line naming file, row and column, writing nothing', async () => {

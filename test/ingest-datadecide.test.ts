@@ -214,6 +214,15 @@ describe('ingest datadecide', () => {
     await expect(withLake(dir, (lake) => ingestDataDecide(lake, [twice]))).rejects.toThrow(
       /twice\.parquet: row 6, column "metrics": gives the key \(params 150M, .*metric_name primary_metric\), as row 0, column "metrics" does; full_eval holds one row per \(params, data, task, step, seed, metric_name\)/,
     );
+    // A dict whose flattened names repeat: one source row, one key twice.
+    const nested = path.join(tempDir(), 'nested.parquet');
+    await copyToParquet(
+      `SELECT * REPLACE ('{''x.y'': 1, ''x'': {''y'': 2}}' AS metrics) FROM read_parquet('${WITH_LR}') LIMIT 1`,
+      nested,
+    );
+    await expect(withLake(dir, (lake) => ingestDataDecide(lake, [nested]))).rejects.toThrow(
+      /nested\.parquet: row 0, column "metrics": gives the key \(.*metric_name x\.y\), as row 0, column "metrics" does/,
+    );
     expect(listFiles(dir).filter((f) => f.endsWith('.parquet'))).toEqual([]);
     // The same rows under another name: a second source of keys the lake holds.
     await withLake(dir, (lake) => ingestDataDecide(lake, [WITH_LR]));

@@ -92,7 +92,7 @@ export class EvalKeys {
   readonly #checkpointRows: CheckpointRow[] = [];
   readonly #metrics = new Map<string, number>();
   readonly #metricRows: MetricRow[] = [];
-  /** Inputs whose metric columns do not map one-to-one to metric ids. */
+  /** Inputs whose metric columns (or one source row's metrics) do not map one-to-one to metric ids. */
   readonly #collidingColumns = new Set<number>();
   #ids = false;
 
@@ -160,6 +160,7 @@ export class EvalKeys {
     const sourceRows: number[] = [];
     const cids: number[] = [];
     const seen = new Set<number>();
+    const inRow = new Set<number>();
     let last = -1;
     for (let k = 0; k < rows.length; k++) {
       const row = rows[k] as Record<string, unknown>;
@@ -169,6 +170,7 @@ export class EvalKeys {
       const r = row.source_row as number;
       if (r !== last) {
         last = r;
+        inRow.clear();
         sourceRows.push(r);
         cids.push(
           this.checkpoint(
@@ -179,6 +181,9 @@ export class EvalKeys {
           ),
         );
       }
+      // A flattened dict can repeat a name ({'a.b': 1, 'a': {'b': 2}}): group this input's keys.
+      if (inRow.has(mid)) this.#collidingColumns.add(input);
+      inRow.add(mid);
     }
     await appendColumns(this.#lake.connection, this.#name('keys'), rows.length, [
       { type: t.int32, valueAt: () => input },

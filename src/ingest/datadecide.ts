@@ -224,10 +224,16 @@ type ChinchillaOfCheckpoint = Map<string, { all: Chinchilla | null; byTask: Map<
  * `mean_eval` / `std_eval` files are compared with the `mean_eval` / `std_eval` views after the
  * ingest and the result reported in `checks`.
  *
+ * A folder's raw downloads supplement its `full_eval.parquet`: their rows whose key it lacks (the
+ * metrics datadec drops, …) are written too, and their `chinchilla` fills its rows.
+ *
  * Every file is read and checked before anything is written, so a refused call writes nothing;
  * errors name the file, the 0-based row and the column (and, for `metrics`, the character).
- * Re-ingesting a file replaces the rows an earlier ingest of a file with the same base name wrote;
- * re-ingesting a folder also removes rows of datadec files it no longer ingests.
+ * `full_eval` holds one row per (params, data, task, step, seed, metric_name): a key two rows of
+ * the call give, or that rows of another source file already hold in the lake, refuses the call
+ * (`removeSources` names files whose rows the call removes instead). Re-ingesting a file replaces
+ * the rows an earlier ingest of a file with the same base name wrote; re-ingesting a folder also
+ * removes rows of datadec files it no longer ingests.
  *
  * @example
  * ```ts
