@@ -123,7 +123,14 @@ export class EvalKeys {
     return `${this.#table}_${table}`;
   }
 
-  /** The checkpoint id of (params, data, step, seed), numbered on first sight. */
+  /**
+   * The checkpoint id of (params, data, step, seed), numbered on first sight.
+   *
+   * @example
+   * ```ts
+   * keys.checkpoint('4M', 'Dolma1.7', 2500, 0); // 0 for the first checkpoint seen
+   * ```
+   */
   checkpoint(params: string, data: string, step: number | bigint, seed: number): number {
     const text = `${params}\u0000${data}\u0000${String(step)}\u0000${seed}`;
     let id = this.#checkpoints.get(text);
@@ -135,7 +142,14 @@ export class EvalKeys {
     return id;
   }
 
-  /** The metric id of (task, metric_name), numbered on first sight. */
+  /**
+   * The metric id of (task, metric_name), numbered on first sight.
+   *
+   * @example
+   * ```ts
+   * keys.metric('arc_easy', 'acc_raw'); // 0 for the first metric seen
+   * ```
+   */
   metric(task: string, metricName: string): number {
     const text = `${task}\u0000${metricName}`;
     let id = this.#metrics.get(text);
