@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  convertOptionsFromConfig,
+  convertParquetToShards,
   decodeNpy,
   encodeNpy,
   type NdArray,
@@ -284,3 +286,78 @@ describe.skipIf(skip)('synthefy-dataset-utils parity: convert', () => {
     }
   });
 });
+
+describe.skipIf(skip || pythonWith(['numpy', 'pandas', 'pyarrow']).skip)(
+  'synthefy-dataset-utils parity: convert_to_sharded',
+  () => {
+    type Split = { fields: string[]; samples: { meta: unknown; arrays: Record<string, unknown> }[] } | null;
+
+    async function compare(custom: boolean, config: Record<string, unknown>): Promise<void> {
+      const dir = path.dirname(freshRoot());
+      fs.mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, 'vitals.parquet');
+      parity('make-parquet', file, custom ? 'custom' : 'plain');
+      const configFile = path.join(dir, 'config.json');
+      fs.writeFileSync(configFile, JSON.stringify({ filename: 'vitals.parquet', ...config }));
+      const real = parity<Record<string, Split>>('convert', configFile, dir, path.join(dir, 'real'));
+      const report = await convertParquetToShards(
+        file,
+        path.join(dir, 'ours'),
+        convertOptionsFromConfig(config),
+      );
+      for (const split of ['train', 'val', 'test'] as const) {
+        const expected = real[`vitals_${split}`] ?? null;
+        const ours = report.splits[split];
+        if (!expected) {
+          expect(ours, split).toBeNull();
+          continue;
+        }
+        expect(ours, split).not.toBeNull();
+        const reader = new ShardedDatasetReader(ours?.dir as string);
+        const samples = reader.queryIds().map((id) => {
+          const s = reader.getSample(id);
+          return { meta: plain(s.metadata), arrays: plain(s.arrays) };
+        });
+        expect(reader.listFields(), split).toEqual(expected.fields);
+        reader.close();
+        expect(samples.length, split).toBeGreaterThan(0);
+        expect(normalise(samples as never), split).toEqual(normalise(expected.samples as never));
+      }
+    }
+
+    it('builds the same splits, windows and metadata as convert_to_sharded (ratio split, seed)', () =>
+      compare(false, {
+        timeseries: { cols: ['ppg', 'ecg'] },
+        group_labels: { cols: ['subject'] },
+        discrete: { cols: ['site'] },
+        continuous: { cols: ['temp'] },
+        window_size: 12,
+        stride: 5,
+        history_forecast_split: { history_length: 9 },
+        train_val_split: { train: 0.6, val: 0.25 },
+        seed: 7,
+        samples_per_shard: 16,
+      }));
+
+    it('follows a custom_split column, and a time split', () => {
+      compare(true, {
+        timeseries: { cols: ['ppg'] },
+        window_size: 8,
+        stride: 3,
+        history_forecast_split: { history_ratio: 0.75 },
+      });
+      compare(false, {
+        timeseries: { cols: ['ppg'] },
+        group_labels: { cols: ['subject', 'site'] },
+        window_size: 6,
+        stride: 4,
+        train_val_split: {
+          method: 'timestamp',
+          timestamp_column: 'ts',
+          train_end: '2024-01-02T00:00:00',
+          val_end: '2024-01-02 12:00:00',
+        },
+      });
+    });
+  },
+);

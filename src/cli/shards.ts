@@ -6,6 +6,8 @@ import {
   arrayValues,
   checkIndexFile,
   compactShards,
+  convertOptionsFromConfig,
+  convertParquetToShards,
   DTYPES,
   encodeNpy,
   INDEX_FILE,
@@ -14,15 +16,88 @@ import {
   ShardDatasetError,
   ShardedDatasetReader,
   ShardIndexError,
+  type ShardsConvertOptions,
   shardsInfo,
   UnknownFieldError,
   verifyShards,
 } from '../shards/index.js';
 import { writeStdout } from './common.js';
 import { formatBytes, renderTable } from './output.js';
-import { commaList, nonNegativeInteger } from './parse.js';
+import { commaList, nonNegativeInteger, positiveInteger } from './parse.js';
 
 const DEFAULT_LIMIT = 100;
+interface ConvertCliOptions {
+  config?: string;
+  timeseries?: string[];
+  group?: string[];
+  discrete?: string[];
+  continuous?: string[];
+  windowSize?: number;
+  stride?: number;
+  historyLength?: number;
+  historyRatio?: number;
+  train?: number;
+  val?: number;
+  shuffle?: boolean;
+  seed?: number;
+  timestampColumn?: string;
+  trainEnd?: string;
+  valEnd?: string;
+  samplesPerShard?: number;
+  name?: string;
+}
+
+/** Command-line flags over the Python converter's config file, when one is given. */
+function convertOptions(flags: ConvertCliOptions): ShardsConvertOptions {
+  let base: ShardsConvertOptions = { timeseries: [] };
+  if (flags.config) {
+    let config: unknown;
+    try {
+      config = JSON.parse(fs.readFileSync(flags.config, 'utf8'));
+    } catch (error) {
+      throw new RunlakeError(`${flags.config}: not a JSON config: ${(error as Error).message}`);
+    }
+    if (config === null || typeof config !== 'object' || Array.isArray(config))
+      throw new RunlakeError(`${flags.config}: the config must be a JSON object`);
+    base = convertOptionsFromConfig(config as Record<string, unknown>);
+  }
+  const ratio = (base.split?.method === 'timestamp' ? {} : (base.split ?? {})) as {
+    train?: number;
+    val?: number;
+    shuffle?: boolean;
+  };
+  const split: ShardsConvertOptions['split'] =
+    flags.timestampColumn !== undefined
+      ? {
+          method: 'timestamp',
+          timestampColumn: flags.timestampColumn,
+          trainEnd: flags.trainEnd ?? '',
+          valEnd: flags.valEnd ?? '',
+        }
+      : base.split?.method === 'timestamp' && flags.train === undefined && flags.val === undefined
+        ? base.split
+        : {
+            method: 'ratio',
+            train: flags.train ?? ratio.train,
+            val: flags.val ?? ratio.val,
+            shuffle: flags.shuffle === false ? false : ratio.shuffle,
+          };
+  return {
+    ...base,
+    timeseries: flags.timeseries ?? base.timeseries,
+    groups: flags.group ?? base.groups,
+    discrete: flags.discrete ?? base.discrete,
+    continuous: flags.continuous ?? base.continuous,
+    windowSize: flags.windowSize ?? base.windowSize,
+    stride: flags.stride ?? base.stride,
+    historyLength: flags.historyLength ?? (flags.historyRatio === undefined ? base.historyLength : undefined),
+    historyRatio: flags.historyRatio ?? base.historyRatio,
+    split,
+    seed: flags.seed ?? base.seed,
+    samplesPerShard: flags.samplesPerShard ?? base.samplesPerShard,
+    datasetName: flags.name ?? base.datasetName,
+  };
+}
 
 function checkRoot(root: string): void {
   let isDirectory = false;
@@ -114,8 +189,8 @@ function formatNumber(v: number): string {
 }
 
 /**
- * `runlake shards info|ls|get|query|verify|compact|reindex <root>`: inspect and maintain array shard
- * datasets (see docs/shards.md).
+ * `runlake shards info|ls|get|query|verify|compact|reindex <root>` and `runlake shards convert
+ * <parquet> <out-dir>`: inspect, maintain and build array shard datasets (see docs/shards.md).
  *
  * @example
  * ```sh
@@ -296,6 +371,51 @@ export function registerShardsCommand(program: Command): void {
           `${root}: ${report.problems.length} indexed member${report.problems.length === 1 ? '' : 's'} failed verification; ` +
             `first: ${report.problems[0]?.message}`,
         );
+    });
+
+  shards
+    .command('convert')
+    .description(
+      'Parquet time series → sharded <name>_train/_val/_test datasets, as synthefy-dataset-utils convert_to_sharded builds them',
+    )
+    .argument('<input>', 'Parquet file')
+    .argument('<out-dir>', 'directory for <name>_train, <name>_val, <name>_test')
+    .option(
+      '--config <json-file>',
+      "the Python converter's config (timeseries.cols, window_size, …); flags override it",
+    )
+    .option('--timeseries <cols>', 'time-series columns (samples: history + target windows)', commaList)
+    .option('--group <cols>', 'columns to group rows by', commaList)
+    .option('--discrete <cols>', 'columns copied into metadata as strings', commaList)
+    .option('--continuous <cols>', 'covariate columns (fields <col> and <col>_future)', commaList)
+    .option('--window-size <n>', 'history + forecast length (default 256)', positiveInteger)
+    .option('--stride <n>', 'step between windows (default 32)', positiveInteger)
+    .option(
+      '--history-length <n>',
+      'history length (default: --history-ratio × window size)',
+      positiveInteger,
+    )
+    .option('--history-ratio <x>', 'history share of the window (default 0.8)', Number)
+    .option('--train <x>', 'train share per group (ratio split, default 0.8)', Number)
+    .option('--val <x>', 'val share per group (ratio split, default 0.1)', Number)
+    .option('--no-shuffle', 'keep window order within groups (ratio split)')
+    .option('--seed <n>', "seed of numpy's default_rng for the shuffle (default 42)", nonNegativeInteger)
+    .option('--timestamp-column <col>', 'split by time: the column of window start times')
+    .option('--train-end <time>', 'time split: train windows start before this')
+    .option('--val-end <time>', 'time split: val windows start before this; the rest is test')
+    .option('--samples-per-shard <n>', 'samples per tar shard (default 10000)', positiveInteger)
+    .option('--name <name>', "dataset name (default: the input file's stem)")
+    .option('--json', 'print the report as JSON')
+    .action(async (input: string, outDir: string, options: ConvertCliOptions & { json?: boolean }) => {
+      const report = await convertParquetToShards(input, outDir, convertOptions(options));
+      if (options.json) return writeStdout(`${JSON.stringify(report, null, 2)}\n`);
+      const lines = [
+        `${report.samples} samples from ${report.rows} rows (history ${report.historyLength}, forecast ${report.forecastLength}; fields ${report.fields.join(', ')})`,
+        ...Object.entries(report.splits).map(([split, s]) =>
+          s ? `${split}: ${s.samples} samples → ${s.dir}` : `${split}: no samples (nothing written)`,
+        ),
+      ];
+      await writeStdout(`${lines.join('\n')}\n`);
     });
 
   shards

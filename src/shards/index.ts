@@ -1,4 +1,5 @@
 export * from './compact.js';
+export * from './convert.js';
 export * from './dtype.js';
 export * from './errors.js';
 export * from './index-check.js';

@@ -13,6 +13,7 @@ usage:
   shards_parity.py ops <root> <json>         runs real writer calls ([{op, args}]) on <root>
   shards_parity.py shuffle <seed> <[n, ...]>  numpy's default_rng(seed).shuffle of range(n) lists
   shards_parity.py convert <config> <base> <out>  runs convert_to_sharded (tqdm stubbed)
+  shards_parity.py make-parquet <file> plain|custom  a small table of grouped series to convert
 """
 
 import base64
@@ -239,6 +240,35 @@ def convert(config: str, base: str, out: str) -> None:
     print(json.dumps(result))
 
 
+def make_parquet(file: str, custom: bool) -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    frames = []
+    for g, (subject, n) in enumerate([("s2", 61), ("s1", 40), ("s3", 9), ("s10", 33)]):
+        ppg = rng.standard_normal(n)
+        if subject == "s2":
+            ppg[20] = np.nan  # windows over it are skipped
+        temp = rng.standard_normal(n) * 3 + 36
+        if subject == "s10":
+            temp[5] = np.nan  # covariate NaN: windows skipped too
+        frame = pd.DataFrame(
+            {
+                "subject": subject,
+                "site": np.where(np.arange(n) < n // 2, g * 1.5, 9.0),
+                "ppg": ppg,
+                "ecg": rng.integers(-5, 5, n).astype("int64"),
+                "temp": temp,
+                "ts": pd.date_range("2024-01-01", periods=n, freq="h"),
+            }
+        )
+        if custom:
+            frame["custom_split"] = rng.choice(["train", " Val", "TEST"], n)
+        frames.append(frame)
+    pd.concat(frames, ignore_index=True).to_parquet(file)
+    print("{}")
+
+
 if __name__ == "__main__":
     command = sys.argv[1]
     if command == "write-real":
@@ -260,5 +290,7 @@ if __name__ == "__main__":
         print(json.dumps(out))
     elif command == "convert":
         convert(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif command == "make-parquet":
+        make_parquet(sys.argv[2], sys.argv[3] == "custom")
     else:
         raise SystemExit(f"unknown command {command}")
