@@ -9,8 +9,12 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   ArrayInputError,
+  arrayValues,
+  bytesArray,
   compactShards,
   DuplicateSampleError,
+  datetimeArray,
+  datetimeUnit,
   decodeNpy,
   encodeNpy,
   floatToHalf,
@@ -20,6 +24,8 @@ import {
   type NdArray,
   NpyFormatError,
   ndarray,
+  npyByteRows,
+  npyStrings,
   parseNpyHeader,
   readMemberAt,
   ShardCorruptionError,
@@ -33,6 +39,7 @@ import {
   UnknownFieldError,
   UnknownSampleError,
   UnsupportedDtypeError,
+  unicodeArray,
   verifyShards,
   WriterLockedError,
 } from '../src/index.js';
@@ -205,6 +212,51 @@ function rewriteHeader(bytes: Uint8Array, dict: string): void {
   bytes.set(Buffer.from(`${dict.padEnd(length - 1, ' ')}\n`, 'latin1'), 10);
 }
 
+describe('dtypes without a native JS type', () => {
+  const roundTrip = (array: NdArray) => decodeNpy(npyBytes(array));
+
+  it('round-trips strings, bytes, datetimes, complex, long double and structured arrays', () => {
+    const names = roundTrip(unicodeArray(['alice', '', '𝄞'], [3]));
+    expect(names.descr).toBe('<U5');
+    expect(npyStrings(names)).toEqual(['alice', '', '𝄞']);
+    const tags = roundTrip(bytesArray(['ab', new Uint8Array([0, 255])]));
+    expect(tags.descr).toBe('|S2');
+    expect(npyByteRows(tags)).toEqual([new Uint8Array([0x61, 0x62]), new Uint8Array([0, 255])]);
+    const when = roundTrip(datetimeArray(new BigInt64Array([1n, -(2n ** 63n)]), 'D'));
+    expect([when.dtype, when.descr, datetimeUnit(when)]).toEqual(['datetime64', '<M8[D]', 'D']);
+    const z = roundTrip(ndarray(new Float32Array([1, 2, 3, 4]), [2], { dtype: 'complex64' }));
+    expect(arrayValues(z)).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    const big = roundTrip(ndarray(new Float64Array([1, 2]), [1], { descr: '>c16' }));
+    expect([big.descr, Array.from(big.data as Float64Array)]).toEqual(['>c16', [1, 2]]);
+    const long = roundTrip(ndarray(new Uint8Array(32).fill(7), [2], { dtype: 'longdouble' }));
+    expect([long.descr, long.data.length]).toEqual([undefined, 32]);
+    const rec = roundTrip(ndarray(new Uint8Array(12), [2], { descr: "[('a', '<i2'), ('b', '|S4')]" }));
+    expect([rec.dtype, rec.descr]).toEqual(['structured', "[('a', '<i2'), ('b', '|S4')]"]);
+  });
+
+  it('keeps float16 NaN payloads and signs bit for bit, in both byte orders', () => {
+    const bits = new Uint16Array([0x7e01, 0xfe00, 0x7c01, 0xfc3f, 0x8000, 0x7c00, 0xfc00, 0x0001]);
+    for (const descr of ['<f2', '>f2']) {
+      const array = roundTrip(ndarray(halfToFloat(bits), [bits.length], { descr }));
+      const { data } = encodeNpy(array);
+      const back = new Uint16Array(bits.length);
+      const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      for (let i = 0; i < bits.length; i++)
+        back[i] = descr === '<f2' ? view.readUInt16LE(2 * i) : view.readUInt16BE(2 * i);
+      expect(Array.from(back)).toEqual(Array.from(bits));
+    }
+  });
+
+  it('explains what it refuses', () => {
+    expect(() => ndarray(new Uint32Array(2), [2], { dtype: 'unicode' })).toThrow(/needs a descr/);
+    expect(() => ndarray(new Uint8Array(3), [2], { descr: '|S2' })).toThrow(/holds 2 values of \|S2/);
+    expect(() => ndarray(new Uint8Array(3), [3], { descr: '|O' })).toThrow(/need pickle/);
+  });
+});
+
 describe('tar headers', () => {
   it('writes ustar headers, with a pax header for long or non-ASCII names', () => {
     expect(memberHeader('a.npy', 10).length).toBe(512);
@@ -312,6 +364,32 @@ describe('writer and reader', () => {
     expect(() => strict.queryIds('1=1 ORDER BY id DESC')).toThrow(ShardsQueryError);
     expect(strict.queryIds('id = ?', [123])).toEqual(['123']);
     strict.close();
+  });
+
+  it('reads in one pass without keeping shard files open (cacheTars: false)', () => {
+    const root = freshRoot('one-pass');
+    const ids = writeDataset(root, 12, 3);
+    const openShards = () =>
+      fs.readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return (
+            fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(fs.realpathSync(root)) &&
+            /\.tar$/.test(fs.readlinkSync(`/proc/self/fd/${fd}`))
+          );
+        } catch {
+          return false;
+        }
+      }).length;
+    const onePass = new ShardedDatasetReader(root, { cacheTars: false });
+    for (const id of ids) onePass.getSample(id);
+    onePass.getMany(ids);
+    expect(openShards()).toBe(0);
+    onePass.close();
+    const cached = new ShardedDatasetReader(root);
+    for (const id of ids) cached.getSample(id);
+    expect(openShards()).toBeGreaterThan(0);
+    cached.close();
+    expect(openShards()).toBe(0);
   });
 
   it('promotes metadata keys to indexed generated columns', () => {
@@ -657,7 +735,10 @@ describe('bad shards', () => {
         const db = new Database(path.join(root, 'index.sqlite'));
         // As runlake repoints (size cleared first): a row that keeps its size through an update of
         // its offset is another writer's, and is looked up by name instead.
-        const size = db.prepare("SELECT history_size FROM samples WHERE id = 'sample_000000000002'").pluck().get();
+        const size = db
+          .prepare("SELECT history_size FROM samples WHERE id = 'sample_000000000002'")
+          .pluck()
+          .get();
         db.prepare("UPDATE samples SET history_size = NULL WHERE id = 'sample_000000000002'").run();
         db.prepare(
           "UPDATE samples SET history_offset = ?, history_size = ? WHERE id = 'sample_000000000002'",
