@@ -1,11 +1,20 @@
 /**
- * `runlake shards info|ls|get|query|verify|compact`, run as a user runs them (the built CLI).
+ * `runlake shards info|ls|get|query|verify|compact|convert`, run as a user runs them (the built CLI).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeNpy, ndarray, ShardedDatasetWriter, shardPath } from '../src/index.js';
+import {
+  decodeNpy,
+  encodeNpy,
+  ndarray,
+  ShardedDatasetReader,
+  ShardedDatasetWriter,
+  shardPath,
+  unicodeArray,
+} from '../src/shards/index.js';
 import { runlake } from './helpers/cli.js';
 
 const tempDirs: string[] = [];
@@ -37,7 +46,7 @@ describe('runlake shards', () => {
   });
 
   it('has --help for every subcommand', () => {
-    for (const sub of ['info', 'ls', 'get', 'query', 'verify', 'compact']) {
+    for (const sub of ['info', 'ls', 'get', 'query', 'verify', 'compact', 'convert']) {
       const result = runlake('shards', sub, '--help');
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/^Usage: runlake shards/);
@@ -139,5 +148,92 @@ describe('runlake shards', () => {
       /problem: .*shard_0002\.tar @ byte 0 \(sample "sample_000000000009", field "target"\): tar header checksum mismatch/,
     );
     expect(bad.stderr).toMatch(/^runlake: .*1 indexed member failed verification/);
+  });
+});
+
+describe('runlake shards get --out and convert', () => {
+  it('get --out writes each array with the descr it was read with (byte order, string width)', () => {
+    const root = path.join(tempDir(), 'ds');
+    const arrays = {
+      be: ndarray(new Int32Array([1, -2, 3]), [3], { descr: '>i4' }),
+      names: unicodeArray(['a', 'héllo']),
+    };
+    const writer = new ShardedDatasetWriter(root);
+    writer.addFields(['be', 'names']);
+    writer.addSample(arrays, { sampleId: 's' });
+    writer.close();
+    const out = path.join(tempDir(), 'out');
+    const result = runlake('shards', 'get', root, 's', '--out', out);
+    expect(result.code, result.stderr).toBe(0);
+    for (const [field, array] of Object.entries(arrays)) {
+      const { header, data } = encodeNpy(array);
+      expect(
+        fs.readFileSync(path.join(out, `${field}.npy`)).equals(Buffer.concat([header, data])),
+        field,
+      ).toBe(true);
+    }
+    expect(fs.readFileSync(path.join(out, 'be.npy')).includes("'descr': '>i4'")).toBe(true);
+    const json = JSON.parse(runlake('shards', 'get', root, 's', '--json').stdout);
+    expect(json.arrays.names).toMatchObject({ dtype: 'unicode', descr: '<U5', values: ['a', 'héllo'] });
+    expect(json.arrays.be).toMatchObject({ descr: '>i4', values: [1, -2, 3] });
+    const bad = runlake('shards', 'get', root, 's', '--fields', 'nope');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/no field "nope"/);
+  });
+
+  it('convert cuts a Parquet table into train/val/test shard datasets', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'vitals.parquet');
+    const db = await DuckDBInstance.create(':memory:');
+    const connection = await db.connect();
+    await connection.run(
+      `COPY (SELECT CASE WHEN i < 50 THEN 'a' ELSE 'b' END AS subject, sin(i) AS ppg, i * 1.0 AS temp
+             FROM range(100) t(i)) TO '${file}' (FORMAT parquet)`,
+    );
+    connection.closeSync();
+    const out = path.join(dir, 'sharded');
+    const result = runlake(
+      'shards',
+      'convert',
+      file,
+      out,
+      '--timeseries',
+      'ppg',
+      '--group',
+      'subject',
+      '--continuous',
+      'temp',
+      '--window-size',
+      '10',
+      '--stride',
+      '5',
+      '--history-length',
+      '8',
+      '--seed',
+      '1',
+      '--json',
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.samples).toBe(18); // 9 windows per subject
+    expect(report.fields).toEqual(['history', 'target', 'temp', 'temp_future']);
+    const counts = Object.fromEntries(
+      Object.entries(report.splits as Record<string, { samples: number } | null>).map(([k, v]) => [
+        k,
+        v?.samples,
+      ]),
+    );
+    expect(counts).toEqual({ train: 14, val: undefined, test: 4 }); // int(9 × 0.1) = 0 per group
+    const reader = new ShardedDatasetReader(path.join(out, 'vitals_train'));
+    const sample = reader.getSample(reader.queryIds()[0] as string);
+    expect(sample.arrays.history?.shape).toEqual([8]);
+    expect(sample.arrays.target?.dtype).toBe('float32');
+    expect(sample.metadata).toMatchObject({ dataset: 'vitals_ppg', history_length: 8, prediction_length: 2 });
+    reader.close();
+    expect(fs.existsSync(path.join(out, 'vitals_val'))).toBe(false); // an empty split writes nothing
+    const missing = runlake('shards', 'convert', file, out, '--window-size', '10');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no time-series columns/);
   });
 });
