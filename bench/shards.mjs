@@ -28,6 +28,10 @@ const ROUNDS = 3;
 const SCAN_ROUNDS = 7;
 const LANCE_READS = 20_000;
 const TARGETS = { vsPython: 5, vsLance: 10, vsRaw: 2, scan: 0.5 };
+const MANY_BATCHES = 200;
+const REAL_READS = 20_000;
+/** Where the reference package (synthefy-dataset-utils) lives: the directory holding synthefy_dataset_utils/. */
+const SYNTHEFY = process.env.RUNLAKE_SYNTHEFY ?? '/work/shared/peers/synthefy';
 
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -176,6 +180,56 @@ async function randomReads(root, samples) {
     rounds: runs,
   });
   return { runlake: summary(result.runlake), raw: summary(result.raw), checksum };
+}
+
+/**
+ * getSample, getMany(128) and scanField on one store, the way a training loop uses them: random
+ * single reads (p50/p99), random batches of 128 (p50 per batch) and a full pass (MB/s of array
+ * data). Also reports how members were located (`readPaths`: fast / careful / by name).
+ */
+async function storeReads(root, samples, reads) {
+  const { ShardedDatasetReader } = await import('../dist/index.js');
+  const ids = Array.from({ length: samples }, (_, n) => `sample_${String(n + 1).padStart(12, '0')}`);
+  const order = shuffled(samples, 300).map((i) => ids[i]);
+  const reader = new ShardedDatasetReader(root);
+  let checksum = 0;
+  for (const id of order.slice(0, 5000)) checksum += reader.getSample(id).arrays.x.data[0];
+  const single = new Float64Array(Math.min(reads, samples));
+  for (let k = 0; k < single.length; k++) {
+    const t = process.hrtime.bigint();
+    const { arrays } = reader.getSample(order[k]);
+    single[k] = Number(process.hrtime.bigint() - t);
+    checksum += arrays.x.data[0];
+  }
+  const batches = Math.min(MANY_BATCHES, Math.floor(samples / 128));
+  const many = new Float64Array(batches);
+  for (let b = 0; b < batches; b++) {
+    const batch = order.slice(b * 128, b * 128 + 128);
+    const t = process.hrtime.bigint();
+    const got = reader.getMany(batch);
+    many[b] = Number(process.hrtime.bigint() - t);
+    checksum += got[0].arrays.x.data[0];
+  }
+  const readPaths = reader.readPaths ? { ...reader.readPaths } : undefined;
+  reader.close();
+  const scans = [];
+  for (let round = 0; round < 3; round++) {
+    const r = new ShardedDatasetReader(root, { cacheTars: false });
+    const t = process.hrtime.bigint();
+    for (const { array } of r.scanField('x')) checksum += array.data[0];
+    scans.push(Number(process.hrtime.bigint() - t) / 1e9);
+    r.close();
+  }
+  const single50 = latencies(single);
+  return {
+    p50: single50.p50,
+    p99: single50.p99,
+    many128P50: latencies(many).p50,
+    scanSeconds: medianOf(scans),
+    scanMBps: (samples * ELEMENTS * 4) / medianOf(scans) / 1e6,
+    readPaths,
+    checksum,
+  };
 }
 
 /** scanField over the whole field against plain sequential reads of the same shard files. */
@@ -348,6 +402,58 @@ export async function shardsScenario() {
   }
   progress(lance.skipped ? `    skipped: ${lance.skipped}` : `    p50 ${lance.p50.toFixed(1)} µs`);
   fs.rmSync(path.join(OUT_DIR, 'lance'), { recursive: true, force: true });
+  progress(`  f. runlake getSample / getMany(128) / scanField on its own store`);
+  const own = await storeReads(root, samples, REAL_READS);
+  progress(
+    `    p50 ${own.p50.toFixed(1)} µs, getMany(128) ${own.many128P50.toFixed(0)} µs, scan ${own.scanMBps.toFixed(0)} MB/s`,
+  );
+  progress(
+    '  g. the reference package (synthefy-dataset-utils): add_sample, get_sample, get_many(128), full pass',
+  );
+  const realRoot = path.join(OUT_DIR, 'real');
+  fs.rmSync(realRoot, { recursive: true, force: true });
+  const real = fs.existsSync(path.join(SYNTHEFY, 'synthefy_dataset_utils'))
+    ? await runPythonPeer({
+        mode: 'real',
+        synthefy: SYNTHEFY,
+        root: realRoot,
+        samples,
+        elements: ELEMENTS,
+        samples_per_shard: PER_SHARD,
+        reads: REAL_READS,
+        batches: MANY_BATCHES,
+        seed: 7,
+      })
+    : { skipped: `no synthefy_dataset_utils in ${SYNTHEFY} (set RUNLAKE_SYNTHEFY)` };
+  progress(
+    real.skipped
+      ? `    skipped: ${real.skipped}`
+      : `    p50 ${real.p50_us.toFixed(1)} µs, get_many(128) ${real.many128_p50_us.toFixed(0)} µs, pass ${real.scan_mbps.toFixed(0)} MB/s`,
+  );
+  let onReal;
+  if (!real.skipped) {
+    progress(
+      "  h. runlake on the reference writer's store: as written (found by name), then after reindexShards",
+    );
+    const asWritten = await storeReads(realRoot, samples, REAL_READS);
+    const { reindexShards } = await import('../dist/index.js');
+    let reindexed;
+    let reindexSeconds;
+    if (reindexShards) {
+      const t = process.hrtime.bigint();
+      reindexShards(realRoot);
+      reindexSeconds = Number(process.hrtime.bigint() - t) / 1e9;
+      reindexed = await storeReads(realRoot, samples, REAL_READS);
+    }
+    onReal = { asWritten, reindexed, reindexSeconds };
+    progress(
+      `    as written p50 ${asWritten.p50.toFixed(1)} µs, scan ${asWritten.scanMBps.toFixed(0)} MB/s` +
+        (reindexed
+          ? `; reindexed (${reindexSeconds.toFixed(2)} s) p50 ${reindexed.p50.toFixed(1)} µs, scan ${reindexed.scanMBps.toFixed(0)} MB/s`
+          : ''),
+    );
+  }
+  fs.rmSync(realRoot, { recursive: true, force: true });
   const bytes = diskBytes(root);
   fs.rmSync(root, { recursive: true, force: true });
   const ratio = (theirs, ours) => (theirs === undefined ? undefined : theirs / ours);
@@ -361,7 +467,17 @@ export async function shardsScenario() {
     scan,
     python,
     lance,
+    own,
+    real,
+    onReal,
     ratios: {
+      p50VsReal: ratio(real.p50_us, own.p50),
+      many128VsReal: ratio(real.many128_p50_us, own.many128P50),
+      scanVsReal: real.scan_mbps === undefined ? undefined : own.scanMBps / real.scan_mbps,
+      realStoreP50OverOwn: onReal ? onReal.asWritten.p50 / own.p50 : undefined,
+      realStoreScanOverOwn: onReal ? onReal.asWritten.scanMBps / own.scanMBps : undefined,
+      reindexedP50OverOwn: onReal?.reindexed ? onReal.reindexed.p50 / own.p50 : undefined,
+      reindexedScanOverOwn: onReal?.reindexed ? onReal.reindexed.scanMBps / own.scanMBps : undefined,
       p50VsPython: ratio(python.p50_us, reads.runlake.p50),
       p99VsPython: ratio(python.p99_us, reads.runlake.p99),
       p50VsLance: ratio(lance.p50, reads.runlake.p50),
@@ -427,6 +543,50 @@ export function printShards(s, printTable) {
       ],
     ],
   );
+  if (s.own) {
+    const x = (v) => (v === undefined ? '' : `${v.toFixed(1)}x`);
+    const paths = (p) => (p ? `fast ${p.fast}, careful ${p.careful}, by name ${p.byName}` : '');
+    const rows = [
+      [
+        'runlake, its own store',
+        us(s.own.p50),
+        `${s.own.many128P50.toFixed(0)} µs`,
+        s.own.scanMBps.toFixed(0),
+        paths(s.own.readPaths),
+      ],
+      [
+        'reference package (get_sample, get_many, get_many pass)',
+        s.real.skipped ? '' : us(s.real.p50_us),
+        s.real.skipped ? '' : `${s.real.many128_p50_us.toFixed(0)} µs`,
+        s.real.skipped ? '' : s.real.scan_mbps.toFixed(0),
+        s.real.skipped
+          ? `skipped: ${s.real.skipped}`
+          : `runlake faster: p50 ${x(r.p50VsReal)}, getMany ${x(r.many128VsReal)}, scan ${x(r.scanVsReal)}`,
+      ],
+    ];
+    if (s.onReal) {
+      rows.push([
+        'runlake on the reference store, as written',
+        us(s.onReal.asWritten.p50),
+        `${s.onReal.asWritten.many128P50.toFixed(0)} µs`,
+        s.onReal.asWritten.scanMBps.toFixed(0),
+        paths(s.onReal.asWritten.readPaths),
+      ]);
+      if (s.onReal.reindexed)
+        rows.push([
+          `… after reindexShards (${s.onReal.reindexSeconds.toFixed(2)} s)`,
+          us(s.onReal.reindexed.p50),
+          `${s.onReal.reindexed.many128P50.toFixed(0)} µs`,
+          s.onReal.reindexed.scanMBps.toFixed(0),
+          paths(s.onReal.reindexed.readPaths),
+        ]);
+    }
+    printTable(
+      `shards: runlake vs the reference package synthefy-dataset-utils (${fmt.int(REAL_READS)} random reads, ${MANY_BATCHES} batches, scan MB/s of array data)`,
+      ['reader / store', 'getSample p50', 'getMany(128) p50', 'scan MB/s', 'notes'],
+      rows,
+    );
+  }
   printTable(
     'shards: sequential scan and ingest',
     ['measure', 'runlake', 'peer', 'ratio', 'notes'],

@@ -8,7 +8,9 @@ One deliberate fix: the index stores each member's header offset (TarFile.offset
 as runlake does; the seed's running data-size counter is not a byte offset.
 
 usage: shards_peer.py '<json>'  with keys root, samples, elements, samples_per_shard, reads, seed
-prints one JSON line: timings and versions.
+prints one JSON line: timings and versions. With "mode": "real" (and "synthefy": the directory
+holding synthefy_dataset_utils, "batches": number of get_many(128) calls) it times the reference
+package itself instead: its writer, get_sample, get_many(128) and a get_many pass over all ids.
 """
 
 import io
@@ -107,8 +109,64 @@ def read(root: str, samples: int, reads: int, seed: int, elements: int) -> dict:
     }
 
 
+def real(payload: dict) -> dict:
+    """The reference package itself (synthefy-dataset-utils): its writer's add_sample, its
+    reader's get_sample / get_many, and a full pass as get_many over every id in batches."""
+    sys.path.insert(0, payload["synthefy"])
+    from synthefy_dataset_utils.sharded_dataset_reader import ShardedDatasetReader
+    from synthefy_dataset_utils.sharded_dataset_writer import ShardedDatasetWriter
+
+    root, samples, elements = payload["root"], payload["samples"], payload["elements"]
+    rng = np.random.default_rng(payload["seed"])
+    pool = [rng.standard_normal(elements, dtype=np.float32) for _ in range(1000)]
+    start = time.perf_counter()
+    writer = ShardedDatasetWriter(root, samples_per_shard=payload["samples_per_shard"])
+    writer.add_fields(["x"])
+    for n in range(samples):
+        writer.add_sample({"x": pool[n % len(pool)]}, metadata={"n": n})
+    writer.close()
+    ingest_seconds = time.perf_counter() - start
+    reader = ShardedDatasetReader(root)
+    ids = [f"sample_{n + 1:012d}" for n in range(samples)]
+    order = [ids[i] for i in np.random.default_rng(payload["seed"] + 1).permutation(samples)]
+    reads = order[: payload["reads"]]
+    for sample_id in reads[:2000]:  # warm-up: open tars (tarfile indexes every member once)
+        reader.get_sample(sample_id)
+    timings = np.empty(len(reads), dtype=np.int64)
+    for i, sample_id in enumerate(reads):
+        t0 = time.perf_counter_ns()
+        reader.get_sample(sample_id)
+        timings[i] = time.perf_counter_ns() - t0
+    batches = [order[i : i + 128] for i in range(0, min(len(order), payload["batches"] * 128), 128)]
+    many = np.empty(len(batches), dtype=np.int64)
+    for i, batch in enumerate(batches):
+        t0 = time.perf_counter_ns()
+        reader.get_many(batch)
+        many[i] = time.perf_counter_ns() - t0
+    t0 = time.perf_counter()
+    for i in range(0, samples, 128):
+        reader.get_many(ids[i : i + 128])
+    scan_seconds = time.perf_counter() - t0
+    reader.close()
+    return {
+        "ingest_seconds": ingest_seconds,
+        "payload_bytes": samples * elements * 4,
+        "reads": len(reads),
+        "p50_us": float(np.percentile(timings, 50)) / 1000,
+        "p99_us": float(np.percentile(timings, 99)) / 1000,
+        "many128_p50_us": float(np.percentile(many, 50)) / 1000,
+        "scan_seconds": scan_seconds,
+        "scan_mbps": samples * elements * 4 / scan_seconds / 1e6,
+    }
+
+
 def main() -> None:
     payload = json.loads(sys.argv[1])
+    if payload.get("mode") == "real":
+        out = real(payload)
+        out["versions"] = {"numpy": np.__version__, "python": sys.version.split()[0], "sqlite": sqlite3.sqlite_version}
+        print(json.dumps(out))
+        return
     if payload.get("check_only"):
         print(json.dumps({"versions": {"numpy": np.__version__, "python": sys.version.split()[0]}}))
         return
