@@ -12,10 +12,12 @@ import {
   DTYPES,
   type DType,
   decodeNpy,
+  descrOf,
   encodeNpy,
   halfToFloat,
   type NdArray,
   ndarray,
+  parseDescr,
   RunlakeError,
   readMemberAt,
   ShardedDatasetReader,
@@ -87,6 +89,54 @@ describe('array shards: properties', () => {
         expect(header.length % 64).toBe(0);
         expect(sameArray(decodeNpy(Buffer.concat([header, data])), array)).toBe(true);
       }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('round-trips random bytes of the descr-carrying dtypes bit for bit', () => {
+    const descrs = [
+      '<c8',
+      '>c16',
+      '<U3',
+      '>U2',
+      '|S4',
+      '<M8[ns]',
+      '>m8[s]',
+      '|V3',
+      '<f16',
+      '>i8',
+      '>f2',
+      "[('a', '<i2'), ('b', '|S3'), ('c', '>f8', (2,))]",
+    ];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...descrs),
+        fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }),
+        fc.constantFrom('C' as const, 'F' as const),
+        fc.uint8Array({ minLength: 2048, maxLength: 2048 }),
+        (descr, shape, order, seed) => {
+          const parsed = parseDescr(descr.startsWith('[') ? undefined : descr);
+          const itemsize = parsed?.itemsize ?? 21;
+          const count = shape.reduce((a, b) => a * b, 1);
+          const bytes = seed.slice(0, count * itemsize);
+          const info = parsed?.dtype ?? DTYPES.structured;
+          const data =
+            info.codec === 'half'
+              ? halfToFloat(new Uint16Array(bytes.buffer, 0, count))
+              : new (info.arrayType as new (b: ArrayBuffer, o: number, n: number) => TypedArray)(
+                  bytes.buffer,
+                  0,
+                  bytes.length / info.arrayType.BYTES_PER_ELEMENT,
+                );
+          const array = ndarray(data, shape, { descr, order });
+          const encoded = encodeNpy(array);
+          const back = decodeNpy(Buffer.concat([encoded.header, encoded.data]));
+          expect(back.descr ?? descrOf(DTYPES[back.dtype])).toBe(descr);
+          const again = encodeNpy(back);
+          expect(Buffer.from(again.data).equals(Buffer.from(encoded.data))).toBe(true);
+          expect(Buffer.from(again.header).equals(Buffer.from(encoded.header))).toBe(true);
+        },
+      ),
       { numRuns: 400 },
     );
   });

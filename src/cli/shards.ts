@@ -159,8 +159,9 @@ function parseParams(text: string | undefined): unknown[] {
  */
 export function summarizeArray(array: NdArray): string {
   const dtype = array.descr ? `${array.dtype} (${array.descr})` : array.dtype;
-  if (DTYPES[array.dtype].codec === 'raw' || DTYPES[array.dtype].lanes !== 1 || array.dtype === 'unicode') {
-    // No min/max/mean for strings, complex, datetimes as counts or raw bytes: show the values.
+  const info = DTYPES[array.dtype];
+  if (info.codec === 'raw' || info.lanes !== 1 || info.needsDescr) {
+    // No min/max/mean for strings, complex, datetime counts or raw bytes: show the values.
     const values = arrayValues(array);
     const head = values.slice(0, 6).map((v) => JSON.stringify(v));
     return `${dtype} [${array.shape.join(', ')}] ${array.order}  [${head.join(', ')}${values.length > 6 ? ', …' : ''}]`;

@@ -226,7 +226,15 @@ export interface ParsedDescr {
   readonly lanes: number;
 }
 
-/** What `parseDescr` could not accept, and why (for the error message). */
+/**
+ * What `parseDescr` could not accept, and why (for the error message).
+ *
+ * @example
+ * ```ts
+ * const r = explainDescr('|O');
+ * if ('refused' in r) console.error(r.refused);
+ * ```
+ */
 export interface RefusedDescr {
   readonly refused: string;
 }
