@@ -367,6 +367,51 @@ describe.skipIf(skip)('runlake beside the reference synthefy-dataset-utils write
     reader.close();
   });
 
+  it('handles a store an older runlake wrote (no size guard, relative base_dir) that the real writer then updated', () => {
+    const root = freshRoot();
+    runlake([
+      { op: 'open', root, samples_per_shard: 10 },
+      { op: 'add_fields', names: ['x'] },
+      ...Array.from({ length: 12 }, (_, i) => ({ op: 'add', arrays: { x: { v: i + 1, n: 6 } } })),
+      { op: 'close' },
+    ]);
+    // What runlake before the size guard left: no trigger, base_dir relative.
+    const db = new Database(path.join(root, 'index.sqlite'));
+    db.exec("DROP TRIGGER runlake_x_location; UPDATE fields SET base_dir = 'x_shards'");
+    db.close();
+    const ledger: Ledger = new Map();
+    for (let i = 1; i <= 12; i++)
+      ledger.set(`sample_${String(i).padStart(12, '0')}`, { arrays: { x: { v: i, n: 6 } }, meta: {} });
+    python([
+      // From the dataset directory, where the relative base_dir works for the real writer.
+      { op: 'chdir', dir: root },
+      { op: 'open', root: '.', samples_per_shard: 10 },
+      { op: 'update', id: 'sample_000000000001', arrays: { x: { v: 501, n: 6 } } },
+      { op: 'update', id: 'sample_000000000011', arrays: { x: { v: 511, n: 6 } } },
+      { op: 'close' },
+    ]);
+    (ledger.get('sample_000000000001') as { arrays: Record<string, Spec> }).arrays.x = { v: 501, n: 6 };
+    (ledger.get('sample_000000000011') as { arrays: Record<string, Spec> }).arrays.x = { v: 511, n: 6 };
+    // The reader alone (no writer has installed the guard): sizes are not trusted.
+    checkBoth(root, ledger);
+    // A runlake writer installs the guard and clears the sizes the real writer left stale.
+    runlake([
+      { op: 'open', root, samples_per_shard: 10 },
+      { op: 'add', arrays: { x: { v: 13, n: 6 } } },
+      { op: 'close' },
+    ]);
+    ledger.set('sample_000000000013', { arrays: { x: { v: 13, n: 6 } }, meta: {} });
+    checkBoth(root, ledger);
+    const check = new Database(path.join(root, 'index.sqlite'), { readonly: true });
+    expect(check.prepare("SELECT base_dir FROM fields WHERE name = 'x'").pluck().get()).toBe(
+      path.resolve(root, 'x_shards'),
+    );
+    check.close();
+    reindexShards(root);
+    checkBoth(root, ledger);
+    expect(verifyShards(root).warnings).toEqual([]);
+  });
+
   it('`runlake shards reindex` reindexes a store the real writer made, and says what it did', () => {
     const root = freshRoot();
     python([
@@ -479,9 +524,13 @@ describe.skipIf(skip)('runlake beside the reference synthefy-dataset-utils write
       }
       // The real reader sees exactly what runlake acknowledged, even right after a killed runlake.
       if (side === 'runlake') {
-        const [read] = python([{ op: 'read', root, ids: [...ledger.keys()].filter((id) => !uncertain.has(id)) }]);
+        const [read] = python([
+          { op: 'read', root, ids: [...ledger.keys()].filter((id) => !uncertain.has(id)) },
+        ]);
         for (const [id, got] of Object.entries(read?.samples ?? {}))
-          expect(got.arrays?.x?.sha1, `round ${round} python ${id}`).toBe(specSha(ledger.get(id)?.arrays.x as Spec));
+          expect(got.arrays?.x?.sha1, `round ${round} python ${id}`).toBe(
+            specSha(ledger.get(id)?.arrays.x as Spec),
+          );
       }
       // An update the real writer did not acknowledge may or may not be there: settle it.
       if (uncertain.size) {
