@@ -160,8 +160,15 @@ describe('runlake shards get --out and convert', () => {
     };
     const writer = new ShardedDatasetWriter(root);
     writer.addFields(['be', 'names']);
-    writer.addSample(arrays, { sampleId: 's' });
+    writer.addSample(arrays, { sampleId: 's', metadata: { x: Number.NaN, big: 2n ** 64n, list: [1] } });
     writer.close();
+    // Metadata the Python writer stores (NaN tokens, big integers) prints instead of crashing.
+    const ls = runlake('shards', 'ls', root, '--json');
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stdout).toContain('"metadata":{"x":"NaN","big":18446744073709551616,"list":[1]}');
+    expect(runlake('shards', 'get', root, 's').stdout).toContain(
+      'metadata {"x":NaN,"big":18446744073709551616',
+    );
     const out = path.join(tempDir(), 'out');
     const result = runlake('shards', 'get', root, 's', '--out', out);
     expect(result.code, result.stderr).toBe(0);

@@ -11,6 +11,7 @@ import {
   DTYPES,
   encodeNpy,
   INDEX_FILE,
+  metaJson,
   type NdArray,
   reindexShards,
   ShardDatasetError,
@@ -136,6 +137,23 @@ function withReader<T>(root: string, use: (reader: ShardedDatasetReader) => T): 
   }
 }
 
+/**
+ * JSON for `--json` output: metadata may hold what the Python writer stores and JSON cannot
+ * (NaN, infinities: as the strings "NaN", "Infinity"; integers past 2^53: as digits).
+ */
+function jsonLine(value: unknown): string {
+  const big: string[] = [];
+  const text = JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+    if (typeof v === 'bigint') {
+      big.push(v.toString());
+      return `\u0000big${big.length - 1}`;
+    }
+    return v;
+  });
+  return big.length ? text.replace(/"\\u0000big(\d+)"/g, (_m, i: string) => big[Number(i)] as string) : text;
+}
+
 function parseParams(text: string | undefined): unknown[] {
   if (text === undefined) return [];
   let value: unknown;
@@ -256,14 +274,12 @@ export function registerShardsCommand(program: Command): void {
             fields: Object.entries(s.arrays)
               .map(([f, a]) => `${f}[${a.shape.join('x')}]`)
               .join(' '),
-            metadata: JSON.stringify(s.metadata),
+            metadata: s.metadata,
           }));
-          if (options.json)
-            return rows
-              .map((r) => `${JSON.stringify({ ...r, metadata: JSON.parse(r.metadata) })}\n`)
-              .join('');
+          if (options.json) return rows.map((r) => `${jsonLine(r)}\n`).join('');
           const total = reader.size;
-          return `${renderTable(rows, ['id', 'fields', 'metadata'])}\n(${rows.length} of ${total} samples)\n`;
+          const table = rows.map((r) => ({ ...r, metadata: metaJson(r.metadata, r.id) }));
+          return `${renderTable(table, ['id', 'fields', 'metadata'])}\n(${rows.length} of ${total} samples)\n`;
         }),
       );
       await writeStdout(text);
@@ -316,9 +332,9 @@ export function registerShardsCommand(program: Command): void {
                   },
                 ]),
               );
-              return `${JSON.stringify({ sampleId, metadata: sample.metadata, arrays })}\n`;
+              return `${jsonLine({ sampleId, metadata: sample.metadata, arrays })}\n`;
             }
-            const lines = [`sample ${sampleId}`, `metadata ${JSON.stringify(sample.metadata)}`];
+            const lines = [`sample ${sampleId}`, `metadata ${metaJson(sample.metadata, sampleId)}`];
             for (const [field, array] of Object.entries(sample.arrays))
               lines.push(`  ${field}: ${summarizeArray(array)}`);
             return `${lines.join('\n')}\n`;
