@@ -8,6 +8,7 @@ import {
   type Violation,
   withStagingConnection,
 } from '../lake/index.js';
+import { DTYPES } from './dtype.js';
 import type { NdArray } from './npy.js';
 import { ShardedDatasetReader } from './reader.js';
 import { INDEX_FILE } from './sqlite-index.js';
@@ -89,6 +90,13 @@ export class ShardRefResolver {
    */
   vector(ref: ShardRef): Float32Array {
     const array = this.array(ref);
+    const info = DTYPES[array.dtype];
+    // Complex (two numbers per value), strings, datetimes and raw bytes are no embedding.
+    if (info.lanes !== 1 || info.codec === 'raw' || info.needsDescr)
+      throw new ShardRefError(
+        ref,
+        `the array's dtype ${array.descr ?? array.dtype} is not a real number type`,
+      );
     const { shape, data } = array;
     const numeric = (i: number) => Number(data[i] as number | bigint | boolean);
     if (ref.row === null || ref.row === undefined) {
