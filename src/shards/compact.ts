@@ -52,8 +52,9 @@ export interface CompactReport {
  * the next writer deletes the other. Readers keep working throughout.
  *
  * Before anything is written the whole dataset is checked (`PRAGMA quick_check` of the index and
- * {@link verifyShards}): a problem, or a row that can only be found by member name (an index
- * written by another tool), throws {@link CompactRefusedError} and leaves every file as it was.
+ * {@link verifyShards}): a problem throws {@link CompactRefusedError} and leaves every file as it
+ * was. Rows without a verified byte offset (the reference writer's) are resolved as the readers
+ * resolve them, the newest member of the name, and get true byte offsets in the new shard.
  *
  * @example
  * ```ts
