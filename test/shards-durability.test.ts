@@ -9,8 +9,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type NdArray, ShardedDatasetReader, ShardedDatasetWriter, verifyShards } from '../src/index.js';
+import {
+  encodeNpy,
+  isRunlakeHeader,
+  memberHeader,
+  type NdArray,
+  ndarray,
+  ShardedDatasetReader,
+  ShardedDatasetWriter,
+  shardPath,
+  verifyShards,
+  walkTar,
+} from '../src/index.js';
 
 const LOOP = fileURLToPath(new URL('./fixtures/shards/writer-loop.mjs', import.meta.url));
 const tempDirs: string[] = [];
@@ -191,5 +203,85 @@ describe('array shards: crashes and concurrency', () => {
     for (const id of acks.added) checkSample(reader, id);
     reader.close();
     expect(verifyShards(root).ok).toBe(true);
+  });
+});
+
+/** A tar member as runlake writes it, or (foreign) as another writer would: owner name empty. */
+function member(name: string, values: number[], foreign: boolean): Buffer {
+  const npy = encodeNpy(ndarray(Float32Array.from(values), [values.length], { dtype: 'float32' }));
+  const header = Buffer.from(memberHeader(name, npy.byteLength, 0));
+  if (foreign) {
+    header.fill(0, 265, 297);
+    header.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const b of header) sum += b;
+    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  }
+  const padding = Buffer.alloc((512 - (npy.byteLength % 512)) % 512);
+  return Buffer.concat([header, Buffer.from(npy.header), Buffer.from(npy.data), padding]);
+}
+
+function names(file: string): string[] {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const readAt = (p: number, l: number) => {
+      const b = Buffer.alloc(l);
+      return b.subarray(0, fs.readSync(fd, b, 0, l, p));
+    };
+    return [...walkTar(readAt, fs.fstatSync(fd).size, { shard: file })].map((m) => m.name);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+describe('reopening after other writers and killed writers', () => {
+  it('takes over what another writer appended or created, and removes only its own unacknowledged bytes', () => {
+    const root = freshRoot();
+    const writer = new ShardedDatasetWriter(root, { samplesPerShard: 100 });
+    writer.addFields(['x']);
+    writer.addSample({ x: new Float32Array([1, 2]) });
+    writer.addSample({ x: new Float32Array([3, 4]) });
+    writer.close();
+    expect(isRunlakeHeader(member('a.npy', [1], false))).toBe(true);
+    expect(isRunlakeHeader(member('a.npy', [1], true))).toBe(false);
+    // After the committed end: a foreign member (a writer killed before indexing it, or one that
+    // indexes at close), runlake's own unacknowledged member, and a torn header.
+    const shard0 = shardPath(root, 'x', 0);
+    const end = fs.statSync(shard0).size - 1024;
+    const tail = Buffer.concat([
+      member('foreign_1.npy', [9], true),
+      member('runlake_unacked.npy', [8], false),
+      member('torn.npy', [7], true).subarray(0, 300),
+    ]);
+    fs.truncateSync(shard0, end);
+    fs.appendFileSync(shard0, tail);
+    // Shards the table does not know: runlake's own uncommitted one, and another writer's.
+    const own = shardPath(root, 'x', 5);
+    const theirs = shardPath(root, 'x', 6);
+    fs.writeFileSync(own, Buffer.concat([member('r.npy', [1], false), Buffer.alloc(1024)]));
+    fs.writeFileSync(theirs, Buffer.concat([member('f.npy', [2], true), Buffer.alloc(10240 - 1024)]));
+    new ShardedDatasetWriter(root).close();
+    expect(names(shard0)).toEqual(['sample_000000000001.npy', 'sample_000000000002.npy', 'foreign_1.npy']);
+    const lastEnd = end + member('foreign_1.npy', [9], true).length;
+    expect(fs.statSync(shard0).size).toBe(lastEnd + 1024);
+    expect(fs.existsSync(own)).toBe(false);
+    expect(names(theirs)).toEqual(['f.npy']);
+    const db = new Database(path.join(root, 'index.sqlite'), { readonly: true });
+    expect(
+      db
+        .prepare("SELECT shard, end_offset, members, dead FROM shards WHERE field = 'x' ORDER BY shard")
+        .raw()
+        .all(),
+    ).toEqual([
+      [0, lastEnd, 3, 1],
+      [6, 1024, 1, 1],
+    ]);
+    db.close();
+    const report = verifyShards(root);
+    expect(report.problems).toEqual([]);
+    expect(report.warnings).toEqual([]);
+    const reader = new ShardedDatasetReader(root);
+    expect([...(reader.getSample('sample_000000000002').arrays.x?.data ?? [])]).toEqual([3, 4]);
+    reader.close();
   });
 });
