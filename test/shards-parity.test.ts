@@ -1,6 +1,6 @@
 /**
  * Parity with the real synthefy-dataset-utils package (reference copy under
- * /work/shared/peers/synthefy, or $SYNTHEFY_PKG), run through test/python/shards_parity.py: the
+ * /work/shared/peers/synthefy, or $RUNLAKE_SYNTHEFY), run through test/python/shards_parity.py: the
  * real writer stores every dtype numpy has and runlake reads each array byte-equal; runlake
  * writes every dtype and the real reader loads each one byte-equal; query, field selection,
  * metadata and update semantics side by side on the same store (docs/shards.md, "Compatibility
@@ -28,7 +28,7 @@ import {
 import { NumpyRng } from '../src/shards/numpy-random.js';
 import { pythonWith, runPython } from './helpers/python.js';
 
-const PKG = process.env.SYNTHEFY_PKG ?? '/work/shared/peers/synthefy';
+const PKG = process.env.RUNLAKE_SYNTHEFY ?? '/work/shared/peers/synthefy';
 const py = pythonWith(['numpy']);
 const missingPkg = !fs.existsSync(path.join(PKG, 'synthefy_dataset_utils'));
 const skip = py.skip || (missingPkg && !process.env.CI);

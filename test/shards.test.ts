@@ -35,6 +35,8 @@ import {
   ShardsQueryError,
   shardPath,
   shardsInfo,
+  structuredField,
+  structuredFields,
   TruncatedShardError,
   UnknownFieldError,
   UnknownSampleError,
@@ -235,6 +237,34 @@ describe('dtypes without a native JS type', () => {
     expect([long.descr, long.data.length]).toEqual([undefined, 32]);
     const rec = roundTrip(ndarray(new Uint8Array(12), [2], { descr: "[('a', '<i2'), ('b', '|S4')]" }));
     expect([rec.dtype, rec.descr]).toEqual(['structured', "[('a', '<i2'), ('b', '|S4')]"]);
+  });
+
+  it('takes structured records apart field by field', () => {
+    const bytes = Buffer.alloc(2 * 16);
+    bytes.writeFloatLE(1.5, 0);
+    bytes.writeBigInt64LE(2n, 4);
+    bytes.writeUInt16LE(1, 12);
+    bytes.writeUInt16LE(2, 14);
+    bytes.writeFloatLE(-1, 16);
+    bytes.writeBigInt64LE(-7n, 20);
+    bytes.writeUInt16LE(3, 28);
+    bytes.writeUInt16LE(4, 30);
+    const records = ndarray(new Uint8Array(bytes), [2], {
+      descr: "[('x', '<f4'), ('y', '<i8'), ('z', '<u2', (2,))]",
+    });
+    expect(structuredFields(records).map((f) => [f.name, f.offset, f.itemsize])).toEqual([
+      ['x', 0, 4],
+      ['y', 4, 8],
+      ['z', 12, 4],
+    ]);
+    expect(Array.from(structuredField(records, 'x').data as Float32Array)).toEqual([1.5, -1]);
+    expect(Array.from(structuredField(records, 'y').data as BigInt64Array)).toEqual([2n, -7n]);
+    const z = structuredField(records, 'z');
+    expect([z.shape, Array.from(z.data as Uint16Array)]).toEqual([
+      [2, 2],
+      [1, 2, 3, 4],
+    ]);
+    expect(() => structuredField(records, 'w')).toThrow(/no field "w"/);
   });
 
   it('keeps float16 NaN payloads and signs bit for bit, in both byte orders', () => {

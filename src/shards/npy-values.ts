@@ -3,8 +3,8 @@
  * of strings, bytes and datetimes for the writer, and read their values back. The arrays
  * themselves keep the on-disk representation, so they write back byte-exact.
  */
-import { DTYPES, explainDescr, type ParsedDescr } from './dtype.js';
-import { type NdArray, ndarray } from './npy.js';
+import { DTYPES, explainDescr, type ParsedDescr, repr } from './dtype.js';
+import { decodeNpy, type NdArray, ndarray, parseDescrText } from './npy.js';
 
 /**
  * The values of a `unicode` (`<U…`) or `bytes` (`|S…`) array as strings, trailing NULs removed
@@ -164,4 +164,89 @@ function parsed(array: NdArray): ParsedDescr {
     return { dtype: info, littleEndian: true, itemsize: lanes, descr, lanes };
   }
   return result;
+}
+
+/**
+ * One field of a structured record, as numpy's `descr` lays it out.
+ *
+ * @example
+ * ```ts
+ * structuredFields(array); // [{ name: 'x', descr: '<f4', offset: 0, shape: [] }, …]
+ * ```
+ */
+export interface StructuredField {
+  readonly name: string;
+  /** A simple descr (`'<f4'`) or, for a nested record, numpy's field list. */
+  readonly descr: string;
+  /** Byte offset of the field inside a record. */
+  readonly offset: number;
+  /** The field's subarray shape (`[]` for a scalar field). */
+  readonly shape: readonly number[];
+  readonly itemsize: number;
+}
+
+/**
+ * The fields of a `structured` array's records, with their byte offsets.
+ *
+ * @example
+ * ```ts
+ * structuredFields(reader.getSample('a').arrays.points).map((f) => f.name); // ['x', 'y']
+ * ```
+ */
+export function structuredFields(array: NdArray): StructuredField[] {
+  if (array.dtype !== 'structured' || !array.descr)
+    throw new TypeError(`structuredFields needs a structured array, got ${array.dtype}`);
+  const list = parseDescrText(array.descr) as unknown[];
+  const out: StructuredField[] = [];
+  let offset = 0;
+  for (const field of list) {
+    const [name, inner, shape] = field as [string, unknown, unknown];
+    const descr = Array.isArray(inner) ? repr(inner) : String(inner);
+    const dims = shape === undefined ? [] : ((Array.isArray(shape) ? shape : [shape]) as number[]);
+    const parsedField = explainDescr(inner);
+    if ('refused' in parsedField) throw new TypeError(parsedField.refused);
+    const itemsize = parsedField.itemsize * dims.reduce((a, b) => a * b, 1);
+    out.push({ name, descr, offset, shape: dims, itemsize });
+    offset += itemsize;
+  }
+  return out;
+}
+
+/**
+ * One field of a `structured` array as its own array (a copy), with the record array's shape
+ * followed by the field's subarray shape.
+ *
+ * @example
+ * ```ts
+ * structuredField(points, 'x').data; // Float32Array of every record's x
+ * ```
+ */
+export function structuredField(array: NdArray, name: string): NdArray {
+  const fields = structuredFields(array);
+  const field = fields.find((f) => f.name === name);
+  if (!field) throw new TypeError(`no field "${name}" (fields: ${fields.map((f) => f.name).join(', ')})`);
+  const record = fields.reduce((n, f) => n + f.itemsize, 0);
+  const bytes = array.data as Uint8Array;
+  const count = record === 0 ? 0 : bytes.length / record;
+  const out = new Uint8Array(count * field.itemsize);
+  for (let i = 0; i < count; i++)
+    out.set(
+      bytes.subarray(i * record + field.offset, i * record + field.offset + field.itemsize),
+      i * field.itemsize,
+    );
+  // Through the decoder, so the field gets the typed array, byte order and descr its dtype has.
+  return decodeNpy(npyOf(out, field.descr, [...array.shape, ...field.shape], array.order));
+}
+
+/** `.npy` bytes for raw data with a descr (the decoder then picks the typed array). */
+function npyOf(data: Uint8Array, descr: string, shape: readonly number[], order: 'C' | 'F'): Uint8Array {
+  const dims = shape.length === 0 ? '()' : shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  const dict = `{'descr': ${descr.startsWith('[') ? descr : `'${descr}'`}, 'fortran_order': ${order === 'F' ? 'True' : 'False'}, 'shape': ${dims}, }`;
+  const total = Math.ceil((12 + dict.length + 1) / 64) * 64;
+  const header = Buffer.alloc(total, 0x20);
+  header.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 2, 0], 0);
+  header.writeUInt32LE(total - 12, 8);
+  header.write(dict, 12, 'latin1');
+  header[total - 1] = 0x0a;
+  return Buffer.concat([header, data]);
 }

@@ -202,6 +202,22 @@ function parseStructuredDescr(text: string, fail: (reason: string) => never): un
   return toDescrValue(parsePythonLiteral(text, fail));
 }
 
+/**
+ * A descr as text → the value `explainDescr` takes: a string, or for a structured descr
+ * (numpy's repr of the field list) arrays of `(name, descr[, shape])` tuples.
+ *
+ * @example
+ * ```ts
+ * parseDescrText("[('x', '<f4')]"); // [['x', '<f4']]
+ * ```
+ */
+export function parseDescrText(text: string): unknown {
+  if (!text.startsWith('[')) return text;
+  return parseStructuredDescr(text, (reason) => {
+    throw new NpyFormatError({}, `descr ${text}: ${reason}`);
+  });
+}
+
 function fromPlain(values: readonly unknown[], dtype: DTypeInfo, fail: (r: string) => never): TypedArray {
   const out = new (dtype.arrayType as new (n: number) => TypedArray)(values.length);
   for (let i = 0; i < values.length; i++) {

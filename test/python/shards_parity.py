@@ -1,5 +1,5 @@
 """Parity checks against the real synthefy-dataset-utils package (the reference copy in
-$SYNTHEFY_PKG, default /work/shared/peers/synthefy). Each command prints one JSON document.
+$RUNLAKE_SYNTHEFY, default /work/shared/peers/synthefy). Each command prints one JSON document.
 
 usage:
   shards_parity.py write-real <root>         the real writer stores every dtype case (one sample
@@ -24,7 +24,7 @@ import os
 import sys
 import types
 
-PKG = os.environ.get("SYNTHEFY_PKG", "/work/shared/peers/synthefy")
+PKG = os.environ.get("RUNLAKE_SYNTHEFY", "/work/shared/peers/synthefy")
 sys.path.insert(0, PKG)
 
 import numpy as np  # noqa: E402
