@@ -396,6 +396,29 @@ describe('writer and reader', () => {
     strict.close();
   });
 
+  it('gives raw SQL access to index metadata as the reference README does', () => {
+    const root = freshRoot('raw-sql');
+    const ids = writeDataset(root, 10);
+    const writer = new ShardedDatasetWriter(root);
+    expect(writer.sql('ALTER TABLE samples ADD COLUMN length INTEGER')).toEqual({ changes: 0 });
+    expect(writer.sql("UPDATE samples SET length = json_extract(meta_json, '$.length')")).toEqual({
+      changes: 10,
+    });
+    writer.sql('CREATE INDEX idx_length ON samples(length)');
+    expect(writer.sql('SELECT count(*) AS n FROM samples WHERE length > ?', [50])).toEqual([{ n: 4 }]);
+    expect(() => writer.sql('SELEKT 1')).toThrow(ShardsQueryError);
+    // The writer keeps working after a schema change.
+    const id = writer.addSample({ history: new Float32Array(1) }, { metadata: { length: 999 } });
+    writer.sql('UPDATE samples SET length = 999 WHERE id = ?', [id]);
+    writer.close();
+    withReader(root, (reader) => {
+      expect(reader.queryIds('length > ?', [80])).toEqual([ids[9], id]);
+      const plan = reader.sql('EXPLAIN QUERY PLAN SELECT id FROM samples WHERE length > ?', [80]);
+      expect(JSON.stringify(plan)).toMatch(/idx_length/);
+      expect(Object.keys(reader.getSample(id).arrays)).toEqual(['history']);
+    });
+  });
+
   it('reads in one pass without keeping shard files open (cacheTars: false)', () => {
     const root = freshRoot('one-pass');
     const ids = writeDataset(root, 12, 3);
