@@ -396,14 +396,14 @@ describe.skipIf(skip || pythonWith(['numpy', 'pandas', 'pyarrow']).skip)(
         samples_per_shard: 16,
       }));
 
-    it('follows a custom_split column, and a time split', () => {
-      compare(true, {
+    it('follows a custom_split column, and a time split', async () => {
+      await compare(true, {
         timeseries: { cols: ['ppg'] },
         window_size: 8,
         stride: 3,
         history_forecast_split: { history_ratio: 0.75 },
       });
-      compare(false, {
+      await compare(false, {
         timeseries: { cols: ['ppg'] },
         group_labels: { cols: ['subject', 'site'] },
         window_size: 6,

@@ -183,9 +183,9 @@ export async function convertParquetToShards(
   const discrete = [...(options.discrete ?? [])];
   const split = options.split ?? {};
 
-  const table = await readColumns(input, fail);
-  const has = (c: string) => table.columns.has(c);
   const timestampColumn = split.method === 'timestamp' ? split.timestampColumn : undefined;
+  const table = await readColumns(input, fail, timestampColumn);
+  const has = (c: string) => table.columns.has(c);
   if (split.method === 'timestamp') {
     if (!timestampColumn || !split.trainEnd || !split.valEnd)
       fail('a timestamp split needs a timestamp column, a train end and a val end');
@@ -224,7 +224,7 @@ export async function convertParquetToShards(
     }
   }
 
-  const timestamps = timestampColumn ? await table.timestamps(timestampColumn) : undefined;
+  const timestamps = table.timestamps;
   const customValues = customSplit ? table.keys(CUSTOM_SPLIT) : undefined;
   const samples: Window[] = [];
   for (const [groupId, rows] of groups) {
@@ -371,11 +371,15 @@ interface Table {
   numbers(column: string): Float64Array;
   /** Values as Python's `str()` spells them; null for a missing value. */
   keys(column: string): (string | null)[];
-  /** Window-start text as numpy prints the column's datetime64, and microseconds since 1970. */
-  timestamps(column: string): Promise<{ text: string[]; byText: Map<string, number> }>;
+  /** The time column's values as numpy prints its datetime64, and microseconds since 1970. */
+  readonly timestamps: { text: string[]; byText: Map<string, number> } | undefined;
 }
 
-async function readColumns(input: string, fail: (reason: string) => never): Promise<Table> {
+async function readColumns(
+  input: string,
+  fail: (reason: string) => never,
+  timestampColumn: string | undefined,
+): Promise<Table> {
   if (!fs.existsSync(input)) fail('no such file');
   const source = `read_parquet('${input.replace(/'/g, "''")}')`;
   return withStagingConnection(async (connection) => {
@@ -416,6 +420,11 @@ async function readColumns(input: string, fail: (reason: string) => never): Prom
         byText.set(t as string, data.us[i] === null ? Number.NaN : Number(data.us[i]));
       return { text: text as string[], byText };
     };
+    // Read now: the connection closes when this callback returns.
+    const timestamps =
+      timestampColumn !== undefined && columns.has(timestampColumn)
+        ? await timestampRows(timestampColumn)
+        : undefined;
     return {
       rows,
       columns,
@@ -436,7 +445,7 @@ async function readColumns(input: string, fail: (reason: string) => never): Prom
         const type = columns.get(column) ?? '';
         return (all[column] ?? []).map((v) => pythonStr(v, type));
       },
-      timestamps: timestampRows,
+      timestamps,
     };
   });
 }

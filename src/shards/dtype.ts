@@ -299,7 +299,8 @@ export function explainDescr(descr: unknown): ParsedDescr | RefusedDescr {
       break;
     case 'M':
     case 'm':
-      if (size !== 8 || unit === undefined || !(DATETIME_UNITS.has(unit) || unit === 'generic'))
+      // No unit (`<m8`) is numpy's generic unit.
+      if (size !== 8 || (unit !== undefined && !DATETIME_UNITS.has(unit)))
         return { refused: `unsupported ${letter === 'M' ? 'datetime64' : 'timedelta64'} dtype ${descr}` };
       dtype = letter === 'M' ? DTYPES.datetime64 : DTYPES.timedelta64;
       break;

@@ -117,9 +117,10 @@ export function datetimeArray(
  * ```
  */
 export function datetimeUnit(array: NdArray): string {
-  const match = /\[(\d*[A-Za-zμ]+)\]$/.exec(array.descr ?? '');
-  if (!match) throw new TypeError(`datetimeUnit needs a datetime64 or timedelta64 array, got ${array.dtype}`);
-  return match[1] as string;
+  if (array.dtype !== 'datetime64' && array.dtype !== 'timedelta64')
+    throw new TypeError(`datetimeUnit needs a datetime64 or timedelta64 array, got ${array.dtype}`);
+  // `<m8` without a unit is numpy's generic unit.
+  return /\[(\d*[A-Za-zμ]+)\]$/.exec(array.descr ?? '')?.[1] ?? 'generic';
 }
 
 /**

@@ -67,6 +67,9 @@ def cases() -> dict:
         "datetime64": np.array(["2024-01-01T00:00:00.123456789", "NaT"], dtype="<M8[ns]"),
         "datetime64_day": np.array(["1969-12-31", "2024-02-29"], dtype="<M8[D]"),
         "timedelta64": np.array([1, -5, "NaT"], dtype="<m8[s]"),
+        "timedelta64_generic": np.array([1, 2], dtype="<m8"),
+        "timedelta64_10ms": np.array([3, -1], dtype="<m8[10ms]"),
+        "datetime64_be": np.array(["2024-03-01T12:00"], dtype=">M8[m]"),
         "void": np.array([b"\x01\x02\x03\x04", b"\x00\x00\x00\xff"], dtype="|V4"),
         "structured": np.array(
             [(1.5, 2, [1, 2]), (-1.0, -7, [3, 4])],
