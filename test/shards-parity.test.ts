@@ -11,18 +11,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  arrayValues,
   bytesArray,
   convertOptionsFromConfig,
   convertParquetToShards,
   datetimeArray,
+  datetimeUnit,
   decodeNpy,
   encodeNpy,
   halfToFloat,
   type NdArray,
   ndarray,
+  npyStrings,
   ShardedDatasetReader,
   ShardedDatasetWriter,
   shardPath,
+  structuredField,
   UnsupportedDtypeError,
   unicodeArray,
 } from '../src/shards/index.js';
@@ -75,6 +79,23 @@ describe.skipIf(skip)('synthefy-dataset-utils parity: dtypes', () => {
       // And the decoder alone agrees with the reader.
       if (!npyBytes(decodeNpy(expected)).equals(expected)) problems.push(`${name}: decodeNpy round trip`);
     }
+    // The values, not only the bytes, are numpy's.
+    const a = (name: string) => reader.getSample(name).arrays.a as NdArray;
+    expect(npyStrings(a('unicode'))).toEqual(['a', 'héllo', '', '𝄞x']);
+    expect(npyStrings(a('unicode_be'))).toEqual(['ab', 'ü']);
+    expect(npyStrings(a('bytes'))).toEqual(['ab', '', '\u0000ÿz']);
+    expect(arrayValues(a('complex128_be'))).toEqual([
+      [1, 2],
+      [-0, -1],
+    ]);
+    expect(Array.from(a('datetime64').data as BigInt64Array)).toEqual([1704067200123456789n, -(2n ** 63n)]);
+    expect([datetimeUnit(a('datetime64_day')), datetimeUnit(a('timedelta64_generic'))]).toEqual([
+      'D',
+      'generic',
+    ]);
+    expect(Array.from(a('int32_be').data as Int32Array)).toEqual([1, -2, 2 ** 31 - 1]);
+    expect(Array.from(structuredField(a('structured'), 'y').data as BigInt64Array)).toEqual([2n, -7n]);
+    expect(npyStrings(structuredField(a('structured_nested'), 'q'))).toEqual(['xyz']);
     reader.close();
     expect(problems).toEqual([]);
   });
