@@ -260,12 +260,16 @@ describe('reopening after other writers and killed writers', () => {
     const theirs = shardPath(root, 'x', 6);
     fs.writeFileSync(own, Buffer.concat([member('r.npy', [1], false), Buffer.alloc(1024)]));
     fs.writeFileSync(theirs, Buffer.concat([member('f.npy', [2], true), Buffer.alloc(10240 - 1024)]));
+    // And a file named like a shard that is no tar archive at all: not ours to touch.
+    const stranger = shardPath(root, 'x', 7);
+    fs.writeFileSync(stranger, 'not a tar archive, but somebody else\'s file');
     new ShardedDatasetWriter(root).close();
     expect(names(shard0)).toEqual(['sample_000000000001.npy', 'sample_000000000002.npy', 'foreign_1.npy']);
     const lastEnd = end + member('foreign_1.npy', [9], true).length;
     expect(fs.statSync(shard0).size).toBe(lastEnd + 1024);
     expect(fs.existsSync(own)).toBe(false);
     expect(names(theirs)).toEqual(['f.npy']);
+    expect(fs.readFileSync(stranger, 'utf8')).toBe("not a tar archive, but somebody else's file");
     const db = new Database(path.join(root, 'index.sqlite'), { readonly: true });
     expect(
       db

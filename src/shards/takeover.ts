@@ -43,6 +43,8 @@ interface Scan {
   /** Index of the last member another writer wrote (-1: none). */
   readonly lastForeign: number;
   readonly walkEnd: number;
+  /** The walk ended at an end-of-archive block or the end of the file, not at damage. */
+  readonly clean: boolean;
 }
 
 function scanFrom(fd: number, size: number, start: number, where: ShardLocation): Scan {
@@ -57,7 +59,11 @@ function scanFrom(fd: number, size: number, start: number, where: ShardLocation)
     members.push(member);
     step = walk.next();
   }
-  return { members, lastForeign, walkEnd: step.value.end };
+  return { members, lastForeign, walkEnd: step.value.end, clean: step.value.clean };
+}
+
+function sampleIdOf(member: TarMember): string {
+  return member.name.replace(/^\.\//, '').replace(/\.npy$/, '');
 }
 
 function isZero(bytes: Uint8Array): boolean {
@@ -169,12 +175,21 @@ export function takeOverShards(
             upsert.run(field, shard, end, row.members + taken.length);
             membersTakenOver += taken.length;
             touched.add(shard);
-            for (const m of taken)
-              rowsUnverified += unverify?.run(m.name.replace(/\.npy$/, ''), shard).changes ?? 0;
+            for (const m of taken) rowsUnverified += unverify?.run(sampleIdOf(m), shard).changes ?? 0;
           }
           continue;
         }
         const scan = scanFrom(fd, size, 0, { shard: file, field });
+        if (scan.members.length === 0 && !scan.clean && !referenced.has(shard)) {
+          // Not a tar archive we can read from its first block: runlake's own torn first member
+          // of a new shard is removed; anything else is someone else's file and left alone.
+          if (isRunlakeHeader(readBytes(fd, 0, BLOCK))) {
+            fs.closeSync(fd);
+            fs.rmSync(file, { force: true });
+            shardsRemoved++;
+          }
+          continue;
+        }
         if (scan.lastForeign < 0 && !referenced.has(shard)) {
           fs.closeSync(fd);
           fs.rmSync(file, { force: true });
@@ -189,8 +204,7 @@ export function takeOverShards(
         upsert.run(field, shard, end, keep.length);
         shardsAdopted++;
         touched.add(shard);
-        for (const m of keep)
-          rowsUnverified += unverify?.run(m.name.replace(/\.npy$/, ''), shard).changes ?? 0;
+        for (const m of keep) rowsUnverified += unverify?.run(sampleIdOf(m), shard).changes ?? 0;
       } finally {
         try {
           fs.closeSync(fd);

@@ -669,7 +669,9 @@ export class ShardedDatasetWriter {
 
   /** @internal Reserves the next shard number of a field. */
   allocateShard(field: string): number {
-    const next = this.numShards.get(field) ?? 0;
+    let next = this.numShards.get(field) ?? 0;
+    // A file already there is someone else's (takeover adopts every shard it can read): skip it.
+    while (fs.existsSync(shardPath(this.root, field, next))) next++;
     this.numShards.set(field, next + 1);
     return next;
   }
@@ -831,6 +833,14 @@ export class ShardedDatasetWriter {
     const end = row?.end_offset ?? 0;
     const fd = fs.openSync(file, fs.existsSync(file) ? 'r+' : 'w+');
     const size = fs.fstatSync(fd).size;
+    if (!row && size > 0) {
+      // Takeover on open adopted every shard file it could read; this one is not a tar archive
+      // (or appeared since): never truncate it.
+      fs.closeSync(fd);
+      throw new RunlakeError(
+        `${file}: not a shard of this dataset (no tar members runlake can read); refusing to write over it`,
+      );
+    }
     if (size < end) {
       fs.closeSync(fd);
       throw new TruncatedShardError({ shard: file, offset: end }, end, size);
