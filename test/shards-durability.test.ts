@@ -262,7 +262,7 @@ describe('reopening after other writers and killed writers', () => {
     fs.writeFileSync(theirs, Buffer.concat([member('f.npy', [2], true), Buffer.alloc(10240 - 1024)]));
     // And a file named like a shard that is no tar archive at all: not ours to touch.
     const stranger = shardPath(root, 'x', 7);
-    fs.writeFileSync(stranger, 'not a tar archive, but somebody else\'s file');
+    fs.writeFileSync(stranger, "not a tar archive, but somebody else's file");
     new ShardedDatasetWriter(root).close();
     expect(names(shard0)).toEqual(['sample_000000000001.npy', 'sample_000000000002.npy', 'foreign_1.npy']);
     const lastEnd = end + member('foreign_1.npy', [9], true).length;
