@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gridHash } from '../src/index.js';
@@ -267,5 +267,24 @@ describe('runlake convert progress', () => {
     const piped = runlake('convert', sweep, path.join(tempDir(), 'lake2'));
     expect(piped.stderr).not.toContain('converting [');
     expect(piped.stdout).toContain('converted 3 inputs');
+  });
+});
+
+describe('runlake CLI output into a closed pipe', () => {
+  it('exits quietly when the reader stops early (… | head), without a stack trace', () => {
+    const lake = path.join(tempDir(), 'lake');
+    cpSync(path.join('test', 'fixtures', 'qa', 'lake-v1'), lake, { recursive: true });
+    // `head -c 100` closes the pipe long before 300,000 CSV rows are written: the next write
+    // gets EPIPE, which a CLI treats as the reader's choice to stop.
+    const result = spawnSync(
+      'bash',
+      [
+        '-c',
+        `node ${JSON.stringify(RUNLAKE_BIN)} query ${JSON.stringify(lake)} --sql "SELECT * FROM range(300000)" --format csv | head -c 100 >/dev/null; echo "exit=\${PIPESTATUS[0]}" >&2`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(result.stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(result.stderr).toMatch(/exit=0/);
   });
 });

@@ -135,4 +135,12 @@ function namedError(error: unknown): unknown {
   return error;
 }
 
+// A reader that stops early (`runlake query … | head`) closes the pipe: that is the reader's
+// choice, not an error, so exit quietly as Unix tools do instead of printing a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
 process.exitCode = await main(process.argv);
