@@ -164,6 +164,8 @@ const OPS = [
   // metadata=None keeps the metadata.
   { op: 'update_sample', args: { id: 'a', arrays: { target: [13] } } },
   { op: 'update_sample', args: { id: '123', arrays: {}, metadata: { n: 20 } } },
+  // Each item of a given metadata list is stored as given: None → null, {} → {}.
+  { op: 'register_samples', args: { ids: ['r0', 'r1', 'r2'], metadata: [null, {}, { k: 1 }] } },
 ];
 
 /** The reader calls compared side by side. */
@@ -173,6 +175,9 @@ const CALLS = [
   { op: 'query_ids' },
   { op: 'query_ids', args: [null, [], 0] },
   { op: 'query_ids', args: [null, [], 2] },
+  { op: 'query_ids', args: [null, [], -1] },
+  { op: 'query_ids', args: ["id LIKE 'r%'"] },
+  { op: 'query_ids', args: ['meta_json IS ?', ['null']] },
   { op: 'query_ids', args: ['1=1 ORDER BY id DESC'] },
   { op: 'query_ids', args: ["id > 'a' LIMIT 1"] },
   { op: 'query_ids', args: ['id = ?', [123]] },
@@ -187,6 +192,8 @@ const CALLS = [
   { op: 'get_sample', args: ['s'] },
   { op: 'get_sample', args: ['123'] },
   { op: 'get_sample', args: ['ghost'] },
+  { op: 'get_sample', args: ['r0'] },
+  { op: 'get_sample', args: ['r1'] },
   { op: 'get_many', args: [['a', 'c', 'b'], ['target']] },
 ];
 
@@ -272,6 +279,7 @@ function runlakeOps(root: string): void {
     if (op === 'add_fields') writer.addFields(args.names as string[]);
     else if (op === 'add_sample') writer.addSample(arrays, { sampleId: args.id as string, metadata });
     else if (op === 'update_sample') writer.updateSample(args.id as string, arrays, { metadata });
+    else if (op === 'register_samples') writer.registerSamples(args.ids as string[], metadata as unknown[]);
   }
   writer.close();
 }

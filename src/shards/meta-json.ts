@@ -69,6 +69,16 @@ function plain(value: PythonJsonValue): unknown {
 
 const TOKEN = `\u0000runlake-nonfinite-${process.pid}-`;
 
+/** Options of {@link metaJson}. */
+export interface MetaJsonOptions {
+  /**
+   * Store the value as given, falsy ones included (`null` → `null`, `{}` → `{}`, `0` → `0`): what
+   * the Python writer's `register_samples` stores for each item of a metadata list it is given
+   * (`json.dumps(metadata[i])`), where `add_sample` stores `{}` for every falsy value.
+   */
+  readonly asGiven?: boolean;
+}
+
 /**
  * Metadata → `meta_json` text as the Python writer stores it: `{}` for nothing (`undefined`,
  * `null`, and, as `json.dumps(metadata) if metadata else "{}"` does, an empty object, list or
@@ -78,10 +88,12 @@ const TOKEN = `\u0000runlake-nonfinite-${process.pid}-`;
  * @example
  * ```ts
  * metaJson({ x: Number.NaN }, 'a'); // '{"x":NaN}'
+ * metaJson(null, 'b', { asGiven: true }); // 'null'
  * ```
  */
-export function metaJson(metadata: unknown, sampleId: string): string {
-  if (isFalsy(metadata)) return '{}';
+export function metaJson(metadata: unknown, sampleId: string, options: MetaJsonOptions = {}): string {
+  if (options.asGiven && (metadata === undefined || metadata === null)) return 'null';
+  if (!options.asGiven && isFalsy(metadata)) return '{}';
   let text: string | undefined;
   try {
     text = JSON.stringify(metadata, (_key, value: unknown) => {

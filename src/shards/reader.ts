@@ -259,7 +259,7 @@ export class ShardedDatasetReader {
    * Sample ids matching an SQL condition over the `samples` table (columns `id`, `meta_json`,
    * `<field>_offset`, `<field>_shard`, `<field>_size` and any indexed metadata columns). As the
    * Python reader does, the condition is appended verbatim (`'1=1 ORDER BY id DESC'` works), the
-   * order is SQLite's (id order for a plain scan), and `limit` 0 means no limit. Parameters
+   * order is SQLite's (id order for a plain scan), and `limit` 0 or negative means no limit. Parameters
    * bind as Python's sqlite3 binds them: whole numbers as INTEGER (so `id = ?` with `123` finds
    * `'123'`), booleans as 1/0. With the reader's `strict` option: one parenthesised condition,
    * insertion order, and `limit` 0 returns no ids.
@@ -277,8 +277,10 @@ export class ShardedDatasetReader {
     limit?: number,
   ): string[] {
     this.ensureOpen();
-    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0))
-      throw new RunlakeError(`limit must be a non-negative integer, got ${limit}`);
+    // SQLite reads a negative LIMIT as no limit, and the Python reader passes it through; strict
+    // mode refuses it as the mistake it usually is.
+    if (limit !== undefined && (!Number.isSafeInteger(limit) || (this.strict && limit < 0)))
+      throw new RunlakeError(`limit must be a${this.strict ? ' non-negative' : 'n'} integer, got ${limit}`);
     const sql = this.strict
       ? `SELECT id FROM samples${where?.trim() ? ` WHERE (${where})` : ''} ORDER BY rowid${limit === undefined ? '' : ` LIMIT ${limit}`}`
       : `SELECT id FROM samples${where ? ` WHERE ${where}` : ''}${limit ? ` LIMIT ${limit}` : ''}`;

@@ -507,7 +507,13 @@ export class ShardedDatasetWriter {
         `registerSamples: ${sampleIds.length} ids but ${metadata.length} metadata objects`,
       );
     const rows = sampleIds.map(
-      (id, i) => [this.noteId(this.checkId(id)), metaJson(metadata?.[i], id)] as const,
+      // As the Python writer: each item of a given list is stored as given (None → null); with
+      // `strict`, a falsy item is stored as `{}`, as addSample stores it.
+      (id, i) =>
+        [
+          this.noteId(this.checkId(id)),
+          metaJson(metadata?.[i], id, { asGiven: metadata !== undefined && !this.strict }),
+        ] as const,
     );
     const insert = this.statement('register', 'INSERT OR IGNORE INTO samples (id, meta_json) VALUES (?, ?)');
     this.commit(
