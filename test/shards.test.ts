@@ -804,3 +804,39 @@ describe('bad shards', () => {
   it('reports a missing shard file', () =>
     corruptAndRead((root) => fs.rmSync(shardPath(root, 'history', 0)), ShardCorruptionError, /missing/));
 });
+
+describe('getMany batches', () => {
+  it('returns every array of a batch intact, aligned and independent, across arena boundaries', () => {
+    const root = freshRoot('many');
+    const writer = new ShardedDatasetWriter(root, { samplesPerShard: 50 });
+    writer.addFields(['x', 'y']);
+    // Odd sizes (so slices do not line up by accident) and a total well over one 1 MiB arena.
+    const ids = Array.from({ length: 160 }, (_, n) => {
+      const x = Float64Array.from({ length: 1 + ((n * 37) % 1500) }, (_, k) => n * 10_000 + k);
+      const y = Int16Array.from({ length: 3 + (n % 7) }, (_, k) => n - k);
+      return writer.addSample({ x, y }, { metadata: { n } });
+    });
+    writer.close();
+    const reader = new ShardedDatasetReader(root);
+    const batch = [...ids].reverse();
+    const many = reader.getMany(batch);
+    const x = (sample: { arrays: Record<string, NdArray> } | undefined) =>
+      sample?.arrays.x?.data as Float64Array;
+    for (const [i, sample] of many.entries()) {
+      const single = reader.getSample(batch[i] as string);
+      expect(sample.sampleId).toBe(batch[i]);
+      expect(Array.from(sample.arrays.x?.data as Float64Array)).toEqual(
+        Array.from(single.arrays.x?.data as Float64Array),
+      );
+      expect(Array.from(sample.arrays.y?.data as Int16Array)).toEqual(
+        Array.from(single.arrays.y?.data as Int16Array),
+      );
+      expect(x(sample).byteOffset % 64).toBe(0);
+    }
+    // Writing into one returned array leaves the others (which may share its arena) unchanged.
+    x(many[0]).fill(-1);
+    expect(x(many[1])[0]).toBe(158 * 10_000);
+    expect(reader.getSample(batch[0] as string).arrays.x?.data[0]).toBe(159 * 10_000);
+    reader.close();
+  });
+});

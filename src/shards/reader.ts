@@ -107,6 +107,9 @@ const MAX_OPEN_SHARDS = 256;
 const BATCH = 32;
 const LAZY_CACHE_MAX = 2_000_000;
 
+/** Bytes of one getMany arena: members of a batch are read into shared 1 MiB buffers. */
+const ARENA_BYTES = 1 << 20;
+
 /**
  * Reads a shard dataset written by {@link ShardedDatasetWriter} or by the Python seed (`tarfile` +
  * `numpy.save` + `sqlite3`). Each read sees the index as last committed; a sample is read with
@@ -152,6 +155,8 @@ export class ShardedDatasetReader {
    */
   readonly readPaths = { fast: 0, careful: 0, byName: 0 };
   private readonly fds = new Map<string, number>();
+  /** The batch arena of {@link readBuffer}, set only while getMany reads. */
+  private arena: { buffer: Buffer; used: number } | null = null;
   /** The same open files by field and shard number, for lookups that build no key string. */
   private readonly fdsByField = new Map<string, (number | undefined)[]>();
   private readonly headerCaches = new Map<string, NpyHeaderCache>();
@@ -328,16 +333,23 @@ export class ShardedDatasetReader {
   getMany(sampleIds: readonly string[], fields?: readonly string[]): Sample[] {
     this.ensureOpen();
     this.sync();
-    const rows = this.db.transaction(() => sampleIds.map((id) => this.lookup(id)))();
-    return sampleIds.map((id, i) => {
-      try {
-        return this.read(id, rows[i] as Row, fields);
-      } catch (error) {
-        if (!(error instanceof MissingShardError)) throw error;
-        this.invalidate();
-        return this.read(id, this.lookup(id), fields);
-      }
-    });
+    // One read transaction for index lookups; a preloaded index answers from memory without one.
+    const lookupAll = () => sampleIds.map((id) => this.lookup(id));
+    const rows = this.preloaded ? lookupAll() : this.db.transaction(lookupAll)();
+    this.arena = { buffer: Buffer.allocUnsafeSlow(ARENA_BYTES), used: 0 };
+    try {
+      return sampleIds.map((id, i) => {
+        try {
+          return this.read(id, rows[i] as Row, fields);
+        } catch (error) {
+          if (!(error instanceof MissingShardError)) throw error;
+          this.invalidate();
+          return this.read(id, this.lookup(id), fields);
+        }
+      });
+    } finally {
+      this.arena = null;
+    }
   }
 
   /**
@@ -776,7 +788,7 @@ export class ShardedDatasetReader {
         fd = this.fd(field, shard, file, { shard: file, offset, sampleId, field });
       }
       const length = BLOCK + size;
-      const bytes = Buffer.allocUnsafeSlow(length);
+      const bytes = this.readBuffer(length);
       try {
         if (
           fs.readSync(fd, bytes, 0, length, offset) === length &&
@@ -798,6 +810,23 @@ export class ShardedDatasetReader {
       }
     }
     return this.readArrayCarefully(field, shard, offset, size, sampleId);
+  }
+
+  /**
+   * A buffer for one member's bytes. Inside getMany the members of the batch share 1 MiB arenas
+   * (one allocation instead of one per array; each slice 64-byte aligned so every typed-array
+   * view of the data is aligned); otherwise each read gets its own buffer.
+   */
+  private readBuffer(length: number): Buffer {
+    const arena = this.arena;
+    if (arena === null || length > ARENA_BYTES) return Buffer.allocUnsafeSlow(length);
+    if (arena.used + length > arena.buffer.length) {
+      arena.buffer = Buffer.allocUnsafeSlow(ARENA_BYTES);
+      arena.used = 0;
+    }
+    const slice = arena.buffer.subarray(arena.used, arena.used + length);
+    arena.used += Math.ceil(length / 64) * 64;
+    return slice;
   }
 
   private readArrayCarefully(
