@@ -69,7 +69,11 @@ function run(command: string, args: string[], ops: Op[], env: Record<string, str
   });
   if (result.error) throw result.error;
   const killed =
-    result.signal === 'SIGKILL' && ops.some((o) => o.op === 'kill' || env.RUNLAKE_SHARDS_KILL_BEFORE_COMMIT);
+    result.signal === 'SIGKILL' &&
+    ops.some(
+      (o) =>
+        o.op === 'kill' || env.RUNLAKE_SHARDS_KILL_BEFORE_COMMIT || env.RUNLAKE_SHARDS_KILL_BEFORE_RENAME,
+    );
   if (result.status !== 0 && !killed)
     throw new Error(
       `${command} ${args.join(' ')} failed (${result.status ?? result.signal}):\n${result.stderr}`,
@@ -274,6 +278,87 @@ describe.skipIf(skip)('runlake beside the reference synthefy-dataset-utils write
     checkBoth(root, ledger);
   });
 
+  it('writeShard/openShard into the shard a sample is indexed in: no reader sees it before the commit', () => {
+    const root = freshRoot();
+    const x = (v: number) => ({ v, n: 6 });
+    runlake([
+      { op: 'open', root },
+      { op: 'add_fields', names: ['x'] },
+      { op: 'register', ids: ['s1', 's2'] },
+      { op: 'write_shard', field: 'x', shard: 0, ids: ['s1', 's2'], arrays: [x(1), x(1)] },
+      { op: 'close' },
+    ]);
+    const ledger: Ledger = new Map([
+      ['s1', { arrays: { x: x(1) }, meta: {} }],
+      ['s2', { arrays: { x: x(1) }, meta: {} }],
+    ]);
+    // Killed after writing the new member into shard 0 and before the commit: neither reader may
+    // see it (the real reader takes the newest member of a name in the shard the index names).
+    runlake(
+      [
+        { op: 'open', root },
+        { op: 'write_shard', field: 'x', shard: 0, ids: ['s1'], arrays: [x(2)] },
+      ],
+      { RUNLAKE_SHARDS_KILL_BEFORE_COMMIT: '1' },
+    );
+    checkBoth(root, ledger);
+    // Killed after the commit and before the rename: runlake reads the committed array, the
+    // real reader the previous one until the next runlake writer finishes the rename.
+    runlake(
+      [
+        { op: 'open', root },
+        { op: 'open_shard', field: 'x', shard: 0, items: [['s2', x(3)]] },
+      ],
+      { RUNLAKE_SHARDS_KILL_BEFORE_RENAME: '1' },
+    );
+    const reader = new ShardedDatasetReader(root);
+    expect(arraySha(reader.getSample('s2').arrays.x as NdArray)).toBe(specSha(x(3)));
+    reader.close();
+    expect(python([{ op: 'read', root, ids: ['s2'] }])[0]?.samples?.s2?.arrays?.x?.v).toBe(1);
+    const pending = verifyShards(root);
+    expect(pending.problems).toEqual([]);
+    expect(pending.warnings.map((w) => [w.kind, w.sampleId])).toEqual([['pending-name', 's2']]);
+    runlake([{ op: 'open', root }, { op: 'close' }]);
+    ledger.set('s2', { arrays: { x: x(3) }, meta: {} });
+    checkBoth(root, ledger);
+    // Acknowledged in-place writes are visible to both readers, over several sessions and with
+    // the real writer taking its turn on the same shard.
+    runlake([
+      { op: 'open', root },
+      { op: 'write_shard', field: 'x', shard: 0, ids: ['s1', 's2'], arrays: [x(4), x(5)] },
+      { op: 'open_shard', field: 'x', shard: 0, items: [['s1', x(6)]] },
+      { op: 'close' },
+    ]);
+    ledger.set('s1', { arrays: { x: x(6) }, meta: {} });
+    ledger.set('s2', { arrays: { x: x(5) }, meta: {} });
+    checkBoth(root, ledger);
+    // The real writer's write_shard truncates the shard it writes (mode "w"): give it a shard of
+    // its own, then write in place into that shard (its offsets are not byte offsets).
+    python([
+      { op: 'open', root },
+      { op: 'write_shard', field: 'x', shard: 1, ids: ['s2'], arrays: [x(7)] },
+      { op: 'close' },
+    ]);
+    ledger.set('s2', { arrays: { x: x(7) }, meta: {} });
+    checkBoth(root, ledger);
+    runlake([
+      { op: 'open', root },
+      { op: 'write_shard', field: 'x', shard: 1, ids: ['s2'], arrays: [x(8)] },
+      { op: 'close' },
+    ]);
+    ledger.set('s2', { arrays: { x: x(8) }, meta: {} });
+    checkBoth(root, ledger);
+    const clean = verifyShards(root);
+    expect(clean.problems).toEqual([]);
+    expect(clean.warnings.filter((w) => w.kind === 'pending-name')).toEqual([]);
+    const db = new Database(path.join(root, 'index.sqlite'), { readonly: true });
+    const table = db.prepare("SELECT name FROM sqlite_master WHERE name = 'runlake_pending_names'").get();
+    db.close();
+    expect(table).toBeUndefined();
+    compactShards(root);
+    checkBoth(root, ledger);
+  });
+
   it('reads every write path of the real writer over several sessions, and the real reader reads runlake', () => {
     const root = freshRoot();
     const ledger: Ledger = new Map();
@@ -445,7 +530,8 @@ describe.skipIf(skip)('runlake beside the reference synthefy-dataset-utils write
     let state = Number(process.env.RUNLAKE_SOAK_SEED ?? 12345);
     const rand = (n: number) => {
       state = (state * 1103515245 + 12345) & 0x7fffffff;
-      return state % n;
+      // The high bits: the low bits of this generator cycle with short periods.
+      return (state >>> 12) % n;
     };
     const ledger: Ledger = new Map();
     const everIssued = new Set<string>();
@@ -458,6 +544,9 @@ describe.skipIf(skip)('runlake beside the reference synthefy-dataset-utils write
     ]);
     let v = 1;
     let custom = 0;
+    /** Samples runlake wrote with write_shard, by the shard it chose. */
+    const chosenShard = new Map<string, number>();
+    let nextShard = 0;
     for (let round = 0; round < 24; round++) {
       const side = round % 2 === 0 ? 'runlake' : 'python';
       const kill = rand(3) === 0;
@@ -467,11 +556,26 @@ describe.skipIf(skip)('runlake beside the reference synthefy-dataset-utils write
       for (let k = 0; k < count; k++) {
         const ids = [...ledger.keys()].filter((id) => !uncertain.has(id));
         const choice = rand(10);
-        if (choice === 9) {
+        const rewritable = ids.filter((id) => chosenShard.has(id));
+        if (choice >= 7 && choice <= 8 && side === 'runlake' && rewritable.length > 0) {
+          // write_shard again into the shard runlake chose before: in place when the sample is
+          // still indexed there (the real writer may have moved it by an update since).
+          const id = rewritable[rand(rewritable.length)] as string;
+          const spec = { v: v++, n: 1 + rand(40) };
+          planned.push({
+            op: { op: 'write_shard', field: 'x', shard: chosenShard.get(id), ids: [id], arrays: [spec] },
+            apply: () => {
+              (ledger.get(id) as { arrays: Record<string, Spec> }).arrays.x = spec;
+            },
+          });
+        } else if (choice === 9) {
           // register_samples + write_shard into a shard of its own (the reference writer's
           // write_shard truncates the shard it writes, so never one that holds other samples).
           const fresh = [`${side}-w${round}-${custom++}`, `${side}-w${round}-${custom++}`];
           const specs = fresh.map(() => ({ v: v++, n: 1 + rand(40) }));
+          // Never a shard the other writer may use: the real writer sets num_shards to the shard
+          // it writes + 1 (down as well as up), and runlake allocates new shards from there.
+          const shard = side === 'runlake' ? 300 + nextShard++ : 200 - nextShard++;
           planned.push({
             op: { op: 'register', ids: fresh, meta: specs.map((sp) => ({ w: sp.v })) },
             apply: () => {},
@@ -480,7 +584,7 @@ describe.skipIf(skip)('runlake beside the reference synthefy-dataset-utils write
             op: {
               op: 'write_shard',
               field: 'x',
-              shard: (side === 'runlake' ? 500 : 700) + round,
+              shard,
               ids: fresh,
               arrays: specs,
             },
@@ -488,6 +592,7 @@ describe.skipIf(skip)('runlake beside the reference synthefy-dataset-utils write
               fresh.forEach((id, i) => {
                 const sp = specs[i] as Spec;
                 ledger.set(id, { arrays: { x: sp }, meta: { w: sp.v } });
+                if (side === 'runlake') chosenShard.set(id, shard);
               });
             },
           });

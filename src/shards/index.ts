@@ -8,6 +8,7 @@ export * from './lock.js';
 export * from './meta-json.js';
 export * from './npy.js';
 export * from './npy-values.js';
+export * from './pending-names.js';
 export * from './reader.js';
 export * from './reindex.js';
 export * from './shard-refs.js';

@@ -13,6 +13,7 @@ import {
 } from './errors.js';
 import { parseMetaJson, type SampleMetadata } from './meta-json.js';
 import { decodeNpy, decodeNpyFast, type NdArray, NpyHeaderCache } from './npy.js';
+import { isPendingMemberName } from './pending-names.js';
 import {
   fieldColumns,
   guardedFields,
@@ -972,7 +973,8 @@ function checkMember(
   where: ShardLocation,
 ): void {
   const expected = `${where.sampleId}.npy`;
-  if (name !== expected && name !== `./${expected}`)
+  // A pending name at a committed offset: a writer died between its commit and the rename.
+  if (name !== expected && name !== `./${expected}` && !isPendingMemberName(name, where.sampleId ?? ''))
     throw new ShardCorruptionError(where, `member is "${name}", the index expects "${expected}"`);
   if (indexedSize !== null && actualSize !== indexedSize)
     throw new ShardCorruptionError(where, `member holds ${actualSize} bytes, the index says ${indexedSize}`);

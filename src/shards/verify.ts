@@ -3,6 +3,7 @@ import { RunlakeError } from '../lake/index.js';
 import { ShardCorruptionError } from './errors.js';
 import { checkIndexFile } from './index-check.js';
 import { MAX_NPY_HEADER_BYTES, parseNpyHeader } from './npy.js';
+import { isPendingMemberName } from './pending-names.js';
 import {
   fieldColumns,
   guardedFields,
@@ -41,7 +42,7 @@ export interface ShardProblem {
    * end: another writer's appends, which the next runlake writer takes over, or an interrupted
    * write, which it removes).
    */
-  readonly kind?: 'found-by-name' | 'shadowed' | 'uncommitted-tail';
+  readonly kind?: 'found-by-name' | 'shadowed' | 'pending-name' | 'uncommitted-tail';
 }
 
 /**
@@ -153,13 +154,24 @@ function verifyWith(db: IndexDb, root: string): VerifyReport {
             const found = readMemberAt(readAt, offset, where);
             if (found === null)
               throw new ShardCorruptionError(where, 'the index points at the end of the archive');
-            if (found.name !== `${sampleId}.npy`)
+            const pending = isPendingMemberName(found.name, sampleId);
+            if (found.name !== `${sampleId}.npy` && !pending)
               throw new ShardCorruptionError(
                 where,
                 `member is "${found.name}", the index expects "${sampleId}.npy"`,
               );
             member = found;
-            if (newest && newest.headerOffset !== offset)
+            if (pending)
+              warnings.push({
+                kind: 'pending-name',
+                field,
+                shard,
+                file,
+                offset,
+                sampleId,
+                message: `${file} (sample "${sampleId}", field "${field}"): the indexed member still has its pending name "${found.name}" (a writer died after its commit); the reference reader returns the previous array until a runlake writer opens the dataset and renames it`,
+              });
+            else if (newest && newest.headerOffset !== offset)
               warnings.push({
                 kind: 'shadowed',
                 field,

@@ -13,6 +13,13 @@ import { checkIndexFile } from './index-check.js';
 import { acquireWriterLock, type WriterLock } from './lock.js';
 import { metaJson } from './meta-json.js';
 import { type ArrayInput, type EncodedNpy, encodeNpy, toNdArray } from './npy.js';
+import {
+  finishPendingNames,
+  type PendingName,
+  pendingMemberName,
+  readPendingNames,
+  recordPendingNames,
+} from './pending-names.js';
 import { bindParams } from './reader.js';
 import {
   baseDirOf,
@@ -133,6 +140,8 @@ const MAX_ID_BYTES = 1024;
 const GENERATED_ID = /^sample_\d{12}$/;
 /** Test hook: SIGKILL the process inside its n-th commit, after the members are written. */
 const KILL_BEFORE_COMMIT = Number(process.env.RUNLAKE_SHARDS_KILL_BEFORE_COMMIT ?? 0);
+/** Test hook: SIGKILL after a commit that has pending names, before they are renamed. */
+const KILL_BEFORE_RENAME = process.env.RUNLAKE_SHARDS_KILL_BEFORE_RENAME === '1';
 let commitsSeen = 0;
 
 /**
@@ -170,6 +179,8 @@ export class ShardedDatasetWriter {
   private readonly current = new Map<string, number>();
   private pending: (() => void)[] = [];
   private pendingEpoch = false;
+  /** Members written under their pending name since the last commit, by `field\0id`. */
+  private pendingNames = new Map<string, PendingName>();
   private counter: number;
   private largestGeneratedLike = 0;
   private savedCounter = -1;
@@ -528,7 +539,9 @@ export class ShardedDatasetWriter {
 
   /**
    * Writes arrays of one field for registered samples into shard `shardId` (appending when the
-   * shard already holds members), with one commit at the end.
+   * shard already holds members), with one commit at the end. A sample already indexed in that
+   * shard is written under a pending name and renamed after the commit, so the reference reader
+   * never sees an uncommitted array (see pending-names.ts).
    *
    * @example
    * ```ts
@@ -552,10 +565,30 @@ export class ShardedDatasetWriter {
     });
     const appender = this.appender(field, shardId);
     const ops = sampleIds.map((id, i) => {
-      const location = this.writeMember(appender, id, encoded[i] as EncodedNpy);
+      const location = this.writeChosen(appender, id, encoded[i] as EncodedNpy);
       return () => this.setLocation(field, id, location);
     });
     this.commit(ops, true);
+  }
+
+  /**
+   * Writes a member into a shard the caller chose. When the sample's index row already names that
+   * shard, the member goes in under its pending name and is renamed after the commit (see
+   * pending-names.ts): the reference reader must not see it before then.
+   */
+  private writeChosen(appender: Appender, id: string, npy: EncodedNpy): Location {
+    const key = `${appender.field}\0${id}`;
+    const inPlace = this.currentShards(id, [appender.field]).get(appender.field) === appender.shard;
+    const location = this.writeMember(appender, id, npy, inPlace ? pendingMemberName(id) : undefined);
+    if (inPlace)
+      this.pendingNames.set(key, {
+        field: appender.field,
+        shard: appender.shard,
+        headerOffset: location.offset,
+        sampleId: id,
+      });
+    else this.pendingNames.delete(key);
+    return location;
   }
 
   /**
@@ -584,7 +617,7 @@ export class ShardedDatasetWriter {
         this.ensureOpen();
         if (!this.exists(sampleId)) throw new UnknownSampleError(this.root, sampleId);
         const encoded = encodeNpy(toNdArray(array, field, sampleId));
-        const location = this.writeMember(this.appender(field, shardId), sampleId, encoded);
+        const location = this.writeChosen(this.appender(field, shardId), sampleId, encoded);
         this.pending.push(() => this.setLocation(field, sampleId, location));
         this.pendingEpoch = true;
         if (++sinceCommit >= STREAM_COMMIT_EVERY) {
@@ -872,8 +905,8 @@ export class ShardedDatasetWriter {
     return appender;
   }
 
-  private writeMember(appender: Appender, id: string, npy: EncodedNpy): Location {
-    const header = memberHeader(`${id}.npy`, npy.byteLength);
+  private writeMember(appender: Appender, id: string, npy: EncodedNpy, name = `${id}.npy`): Location {
+    const header = memberHeader(name, npy.byteLength);
     const size = npy.byteLength;
     const tail = paddedSize(size) - size + END_OF_ARCHIVE.length;
     const offset = appender.end;
@@ -946,6 +979,8 @@ export class ShardedDatasetWriter {
     );
     const counter = Math.max(this.counter, this.largestGeneratedLike);
     const counterMoved = counter > this.savedCounter;
+    const renames = [...this.pendingNames.values()];
+    this.pendingNames.clear();
     if (all.length === 0 && dirty.length === 0 && !counterMoved) return;
     if (KILL_BEFORE_COMMIT > 0 && ++commitsSeen === KILL_BEFORE_COMMIT) process.kill(process.pid, 'SIGKILL');
     if (this.sync === 'full') {
@@ -977,6 +1012,7 @@ export class ShardedDatasetWriter {
         }
       }
       if (epoch) bump.run();
+      recordPendingNames(this.db, renames);
       // In the same commit as the ids it covers: another writer (the reference one generates ids
       // from this counter alone) must never hand out an id this one has used, even after a crash.
       if (counterMoved)
@@ -989,6 +1025,10 @@ export class ShardedDatasetWriter {
     for (const a of dirty) {
       a.committedEnd = a.end;
       a.committedMembers = a.members;
+    }
+    if (renames.length > 0) {
+      if (KILL_BEFORE_RENAME) process.kill(process.pid, 'SIGKILL');
+      this.finishRenames(renames);
     }
     // Keep only the current shard of each field open.
     for (const [key, appender] of this.appenders) {
@@ -1078,6 +1118,24 @@ export class ShardedDatasetWriter {
   private recover(): void {
     this.db.transaction(() => takeOverShards(this.db, this.root, this.fields, this.newlyGuarded))();
     this.loadFields();
+    this.finishRenames(readPendingNames(this.db));
+  }
+
+  /**
+   * Renames committed members from their pending names. The data is committed and runlake's
+   * readers already read it, so a failure here is not the caller's: the intents stay in the
+   * index and the next writer to open the dataset finishes them.
+   */
+  private finishRenames(names: readonly PendingName[]): void {
+    try {
+      finishPendingNames(this.db, this.root, names, {
+        sync: this.sync === 'full',
+        openFd: (field, shard) => this.appenders.get(`${field}/${shard}`)?.fd,
+      });
+    } catch (error) {
+      // I/O errors and damage found at the offset; anything else is a bug and surfaces.
+      if (!(error instanceof RunlakeError) && !(error instanceof Error && 'code' in error)) throw error;
+    }
   }
 }
 
