@@ -2,7 +2,8 @@
  * Basis-invariant descriptors of a representation matrix: the value columns of the
  * `geometry_state` dataset.
  */
-import { type CovarianceSpectrum, covarianceSpectrum, type RowMatrix } from './gram.js';
+import { type DescriptorInputs, descriptorInputs } from './descriptor-inputs.js';
+import type { RowMatrix } from './gram.js';
 
 /** float64 machine epsilon, numpy's `finfo(float64).eps`. */
 export const FLOAT64_EPSILON = 2.220446049250313e-16;
@@ -100,7 +101,7 @@ export function geometryDescriptors(
   options: GeometryDescriptorOptions = {},
 ): GeometryDescriptors {
   const { topK = 10, topEigenvalues = 16 } = options;
-  const spectrum = covarianceSpectrum(x, n, d, { keepGram: n >= 3 });
+  const spectrum = descriptorInputs(x, n, d);
   const lambda = spectrum.eigenvalues;
   const defined = n >= 2;
   const total = defined ? sum(lambda) : 0;
@@ -124,7 +125,7 @@ export function geometryDescriptors(
     anisotropy: anisotropy(spectrum),
     norm_mean: norms.mean,
     norm_std: norms.std,
-    intrinsic_dim: spectrum.gram && n >= 3 ? twoNnDimension(spectrum.gram, n) : null,
+    intrinsic_dim: spectrum.neighbours && n >= 3 ? twoNnDimension(spectrum.neighbours, n) : null,
     total_variance: defined ? total : null,
     top_eigenvalues: defined ? Array.from(lambda.subarray(0, Math.max(0, topEigenvalues))) : null,
   };
@@ -197,7 +198,7 @@ function alphaReq(lambda: Float64Array, cap: number): { alpha: number; r2: numbe
   return fit ? { alpha: -fit.slope, r2: fit.r2 } : null;
 }
 
-function anisotropy(spectrum: CovarianceSpectrum): number | null {
+function anisotropy(spectrum: DescriptorInputs): number | null {
   const count = spectrum.nonzeroRows;
   if (count < 2) return null;
   return (sumOfSquares(spectrum.unitRowSum) - count) / (count * (count - 1));
@@ -211,28 +212,15 @@ function normStatistics(norms: Float64Array): { mean: number | null; std: number
   return { mean, std: Math.sqrt(ss / norms.length) };
 }
 
-/** TwoNN on the n×n Gram matrix K (see {@link geometryDescriptors}). */
-function twoNnDimension(gram: Float64Array, n: number): number | null {
+/**
+ * TwoNN from each row's two nearest squared distances r₁ ≤ r₂ (`neighbours[2i]`, `[2i + 1]`, +∞
+ * when missing; see {@link geometryDescriptors}).
+ */
+function twoNnDimension(neighbours: Float64Array, n: number): number | null {
   const mus: number[] = [];
-  // The diagonal once, so the scan below reads the Gram row by row only.
-  const diagonal = new Float64Array(n);
-  for (let i = 0; i < n; i++) diagonal[i] = gram[i * n + i] as number;
   for (let i = 0; i < n; i++) {
-    const kii = diagonal[i] as number;
-    const row = i * n;
-    let r1 = Number.POSITIVE_INFINITY;
-    let r2 = Number.POSITIVE_INFINITY;
-    for (let j = 0; j < n; j++) {
-      if (j === i) continue;
-      const d2 = kii + (diagonal[j] as number) - 2 * (gram[row + j] as number);
-      if (!(d2 > 0)) continue; // duplicates (and rounding below 0) are not neighbours
-      if (d2 < r1) {
-        r2 = r1;
-        r1 = d2;
-      } else if (d2 < r2) {
-        r2 = d2;
-      }
-    }
+    const r1 = neighbours[2 * i] as number;
+    const r2 = neighbours[2 * i + 1] as number;
     if (Number.isFinite(r2)) mus.push(Math.sqrt(r2 / r1));
   }
   const count = mus.length;

@@ -1,11 +1,15 @@
 /**
- * Entry of the geometry helper thread (see gram-thread.ts): computes one centred Gram per message
- * into the shared output and flags the calling thread through the shared control word.
+ * Entry of the geometry helper thread (see gram-thread.ts): per message, either one centred Gram
+ * into the shared output, or a descriptor job's scatter tile rows and then its TwoNN distances,
+ * flagging the calling thread through the shared control words after each part.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { gramMatrix } from './gram.js';
+import { gramPanelRows } from './tiles.js';
+import { twoNearestSquaredDistances } from './two-nn.js';
 
 interface GramJob {
+  readonly kind: 'gram';
   readonly input: Float32Array | Float64Array;
   readonly means: Float64Array;
   readonly output: Float64Array;
@@ -13,9 +17,47 @@ interface GramJob {
   readonly d: number;
 }
 
+interface DescriptorJob {
+  readonly kind: 'descriptors';
+  readonly input: Float32Array | Float64Array;
+  readonly means: Float64Array;
+  readonly scatter: Float64Array;
+  readonly neighbours: Float64Array;
+  readonly n: number;
+  readonly d: number;
+  readonly from: number;
+  readonly to: number;
+  readonly wantNeighbours: boolean;
+}
+
+function runDescriptorJob(job: DescriptorJob): void {
+  try {
+    gramPanelRows(job.input, job.means, job.n, job.d, true, job.from, job.to, job.scatter);
+    Atomics.store(control, 2, 1);
+  } catch {
+    Atomics.store(control, 2, 2);
+    Atomics.store(control, 0, 2);
+    Atomics.notify(control, 2);
+    Atomics.notify(control, 0);
+    return;
+  }
+  Atomics.notify(control, 2);
+  try {
+    if (job.wantNeighbours) twoNearestSquaredDistances(job.input, job.means, job.n, job.d, job.neighbours);
+    Atomics.store(control, 0, 1);
+  } catch {
+    Atomics.store(control, 0, 2);
+  }
+  Atomics.notify(control, 0);
+}
+
 const control = (workerData as { control: Int32Array }).control;
 Atomics.store(control, 1, 1);
-parentPort?.on('message', (job: GramJob) => {
+parentPort?.on('message', (job: GramJob | DescriptorJob) => {
+  if (job.kind === 'descriptors') {
+    runDescriptorJob(job);
+    return;
+  }
   try {
     job.output.set(gramMatrix(job.input, job.n, job.d, { mean: job.means }));
     Atomics.store(control, 0, 1);

@@ -1,0 +1,80 @@
+/**
+ * Everything geometryDescriptors computes from X before its closed-form descriptors: the
+ * covariance spectrum, the uncentred row statistics and TwoNN's two nearest squared distances per
+ * row. Internal (not re-exported by the package): covarianceSpectrum is the public route to the
+ * spectrum; this one is free to split the work differently because it never returns the Gram.
+ */
+import { symmetricEigenvalues } from './eigen.js';
+import type { RowMatrix } from './gram.js';
+import { startDescriptorJob } from './gram-thread.js';
+import { checkShape, columnMeans, gramOf, gramPanelRows, PANEL, rowStatistics } from './tiles.js';
+import { twoNearestFromGram, twoNearestSquaredDistances } from './two-nn.js';
+
+/** What {@link descriptorInputs} returns. */
+export interface DescriptorInputs {
+  /** Eigenvalues of X̃ᵀX̃/(n−1), descending, length min(n, d), clamped at 0. */
+  readonly eigenvalues: Float64Array;
+  /** L2 norms of the uncentred rows. */
+  readonly rowNorms: Float64Array;
+  /** Σ u_i over the nonzero uncentred rows, u_i = x_i/‖x_i‖. */
+  readonly unitRowSum: Float64Array;
+  /** How many uncentred rows are nonzero. */
+  readonly nonzeroRows: number;
+  /** r₁, r₂ of each row (`[2i]`, `[2i + 1]`, +∞ when missing), when n ≥ 3; else null. */
+  readonly neighbours: Float64Array | null;
+}
+
+/**
+ * Share of the scatter's tile work the calling thread keeps when the helper thread takes the rest
+ * and then TwoNN: the caller still has the tridiagonalisation and QL ahead of it, the helper the
+ * float32 screening of the n×n Gram, so this balances the two threads on the bench's 1024 × 768.
+ */
+const CALLER_SCATTER_SHARE = 0.3;
+
+/**
+ * The spectrum, row statistics and TwoNN distances of a row-major n×d X, bitwise what
+ * covarianceSpectrum (with `keepGram`) and a scan of its Gram give.
+ *
+ * @throws {RunlakeError} on a shape that does not match `x.length` or a non-finite entry.
+ * @example
+ * ```ts
+ * descriptorInputs(new Float32Array([1, 0, -1, 0, 0, 2, 0, -2]), 4, 2).eigenvalues; // [2.666…, 0.666…]
+ * ```
+ */
+export function descriptorInputs(x: RowMatrix, n: number, d: number): DescriptorInputs {
+  checkShape(x, n, d, 'geometryDescriptors');
+  const { rowNorms, unitRowSum, nonzeroRows } = rowStatistics(x, n, d);
+  const stats = { rowNorms, unitRowSum, nonzeroRows };
+  const mean = columnMeans(x, n, d);
+  const wantNeighbours = n >= 3;
+  if (n < 2) return { ...stats, eigenvalues: new Float64Array(Math.min(n, d)), neighbours: null };
+  if (n <= d) {
+    // The Gram is the smaller matrix: its spectrum and its distances.
+    const gram = gramOf(x, mean, n, d, false);
+    const eigenvalues = scaled(symmetricEigenvalues(gram, n), n);
+    return { ...stats, eigenvalues, neighbours: wantNeighbours ? twoNearestFromGram(gram, n) : null };
+  }
+  const panels = Math.ceil(d / PANEL);
+  const split = Math.min(panels, Math.round(panels * Math.sqrt(CALLER_SCATTER_SHARE)));
+  const job = startDescriptorJob(x, mean, n, d, split, panels, wantNeighbours);
+  let neighbours: Float64Array | null = null;
+  let eigenvalues: Float64Array;
+  try {
+    const scatter = job ? job.scatter : new Float64Array(d * d);
+    gramPanelRows(x, mean, n, d, true, 0, job ? split : panels, scatter);
+    if (job && !job.waitScatter()) gramPanelRows(x, mean, n, d, true, split, panels, scatter);
+    eigenvalues = scaled(symmetricEigenvalues(scatter, d), n);
+  } finally {
+    // Always collected, so that the helper is free for the next call even after a throw.
+    neighbours = job ? job.waitNeighbours() : null;
+  }
+  if (wantNeighbours && neighbours === null) neighbours = twoNearestSquaredDistances(x, mean, n, d);
+  return { ...stats, eigenvalues, neighbours };
+}
+
+/** λ/(n−1), clamped at 0 (rounding in a positive semidefinite product can dip below). */
+function scaled(eigenvalues: Float64Array, n: number): Float64Array {
+  const inv = 1 / (n - 1);
+  for (let i = 0; i < eigenvalues.length; i++) eigenvalues[i] = Math.max(0, (eigenvalues[i] as number) * inv);
+  return eigenvalues;
+}

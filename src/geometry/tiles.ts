@@ -1,0 +1,442 @@
+/**
+ * The packed, register-tiled Gram kernels behind gram.ts (float64, WebAssembly SIMD or plain
+ * JavaScript) and the input checks and row statistics shared by the geometry entry points. Kept
+ * apart from gram.ts so that the package's public surface (gram.ts is re-exported whole) holds
+ * only the documented functions, while the descriptor pipeline and its helper thread can call the
+ * kernels on parts of a matrix.
+ */
+import { RunlakeError } from '../lake/index.js';
+import type { RowMatrix } from './gram.js';
+import { compiledOnce, get, name, section, set, simd, uleb, vec, type WasmApi, wasmApi } from './wasm.js';
+
+/** Vectors per register tile of the Gram kernel: 4×4 dot products share their operand loads. */
+export const PANEL = 4;
+
+export function checkShape(x: RowMatrix, n: number, d: number, fn = 'covarianceSpectrum'): void {
+  if (!Number.isInteger(n) || !Number.isInteger(d) || n < 1 || d < 1) {
+    throw new RunlakeError(`${fn}: shape must be positive integers, got ${n}×${d}`);
+  }
+  if (x.length !== n * d) {
+    throw new RunlakeError(`${fn}: a ${n}×${d} matrix needs ${n * d} entries, got ${x.length}`);
+  }
+  for (let i = 0; i < x.length; i++) {
+    if (!Number.isFinite(x[i] as number)) {
+      throw new RunlakeError(`${fn}: entry (${Math.floor(i / d)}, ${i % d}) is ${x[i]}; X must be finite`);
+    }
+  }
+}
+
+export function rowStatistics(
+  x: RowMatrix,
+  n: number,
+  d: number,
+): { rowNorms: Float64Array; unitRowSum: Float64Array; nonzeroRows: number } {
+  const rowNorms = new Float64Array(n);
+  const unitRowSum = new Float64Array(d);
+  let nonzeroRows = 0;
+  for (let i = 0; i < n; i++) {
+    const row = i * d;
+    let ss = 0;
+    for (let j = 0; j < d; j++) {
+      const v = x[row + j] as number;
+      ss += v * v;
+    }
+    const norm = Math.sqrt(ss);
+    rowNorms[i] = norm;
+    if (norm === 0) continue;
+    nonzeroRows++;
+    const inv = 1 / norm;
+    for (let j = 0; j < d; j++) unitRowSum[j] = (unitRowSum[j] as number) + (x[row + j] as number) * inv;
+  }
+  return { rowNorms, unitRowSum, nonzeroRows };
+}
+
+/**
+ * The column means μ in float64. X̃ = X − 1μᵀ is formed while packing (in float64, before any
+ * product, which keeps shifted data from cancelling), never as a separate copy.
+ */
+export function columnMeans(x: RowMatrix, n: number, d: number): Float64Array {
+  const mean = new Float64Array(d);
+  for (let i = 0; i < n; i++) {
+    const row = i * d;
+    for (let j = 0; j < d; j++) mean[j] = (mean[j] as number) + (x[row + j] as number);
+  }
+  for (let j = 0; j < d; j++) mean[j] = (mean[j] as number) / n;
+  return mean;
+}
+
+/**
+ * The Gram matrix of the rows of a row-major rows×cols A (`byColumns` false: A·Aᵀ, rows×rows) or
+ * of its columns (true: AᵀA, cols×cols), full and symmetric. The vectors are packed
+ * ({@link packRows}, {@link packColumns}) and multiplied 4×4 tiles at a time by the WebAssembly
+ * SIMD kernel when the runtime has one ({@link tileKernelKind}), else by {@link syrkPacked}; both
+ * sum every entry over k in the same order with separate multiplies and adds, so they agree
+ * bitwise.
+ */
+export function gramOf(
+  a: RowMatrix,
+  mean: Float64Array,
+  rows: number,
+  cols: number,
+  byColumns: boolean,
+): Float64Array {
+  const count = byColumns ? cols : rows;
+  const out = new Float64Array(count * count);
+  gramPanelRows(a, mean, rows, cols, byColumns, 0, Math.ceil(count / PANEL), out);
+  return out;
+}
+
+/**
+ * The tile rows [from, to) of {@link gramOf} (tile row p holds output rows 4p…4p+3, columns up to
+ * 4p+3) and their mirrors, written into the count×count `out`; other entries are left as they
+ * are. Two threads that split the tile rows write disjoint entries, and the result is bitwise the
+ * whole product's. Only the vectors up to tile row `to` are packed.
+ */
+export function gramPanelRows(
+  a: RowMatrix,
+  mean: Float64Array,
+  rows: number,
+  cols: number,
+  byColumns: boolean,
+  from: number,
+  to: number,
+  out: Float64Array,
+): void {
+  const count = byColumns ? cols : rows;
+  const len = byColumns ? rows : cols;
+  if (to <= from) return;
+  const size = to * len * PANEL;
+  const kernel = wasmTileKernel(size);
+  const packed = kernel ? kernel.view : new Float64Array(size);
+  const offset = kernel ? WASM_TILE_DOUBLES : 0;
+  const vectors = Math.min(count, to * PANEL);
+  if (byColumns) packColumns(a, mean, rows, cols, vectors, packed, offset);
+  else packRows(a, mean, vectors, cols, packed, offset);
+  if (kernel) syrkWasm(kernel, count, len, from, to, out);
+  else syrkPacked(packed, count, len, from, to, out);
+}
+
+/**
+ * The rows of the centred A − 1μᵀ (A row-major rows×cols) as panels of {@link PANEL} interleaved
+ * vectors, written to `out` from element `offset`: `out[offset + (p·cols + k)·4 + r] =
+ * A[4p + r, k] − μ[k]` (in float64), zero-padded to a
+ * multiple of 4 vectors, so that the kernel streams both operands of a 4×4 tile sequentially.
+ */
+function packRows(
+  a: RowMatrix,
+  mean: Float64Array,
+  rows: number,
+  cols: number,
+  out: Float64Array,
+  offset: number,
+): void {
+  const panels = Math.ceil(rows / PANEL);
+  out.fill(0, offset, offset + panels * cols * PANEL);
+  for (let i = 0; i < rows; i++) {
+    const p = (i / PANEL) | 0;
+    let o = offset + p * cols * PANEL + (i - p * PANEL);
+    const row = i * cols;
+    for (let k = 0; k < cols; k++, o += PANEL) out[o] = (a[row + k] as number) - (mean[k] as number);
+  }
+}
+
+/**
+ * The first `limit` columns of the centred A − 1μᵀ packed like {@link packRows} packs the rows of
+ * its transpose.
+ */
+function packColumns(
+  a: RowMatrix,
+  mean: Float64Array,
+  rows: number,
+  cols: number,
+  limit: number,
+  out: Float64Array,
+  offset: number,
+): void {
+  const panels = Math.ceil(limit / PANEL);
+  out.fill(0, offset, offset + panels * rows * PANEL);
+  for (let k = 0; k < rows; k++) {
+    const row = k * cols;
+    for (let j = 0; j < limit; j++) {
+      const p = (j / PANEL) | 0;
+      out[offset + (p * rows + k) * PANEL + (j - p * PANEL)] = (a[row + j] as number) - (mean[j] as number);
+    }
+  }
+}
+
+/**
+ * V·Vᵀ for `count` vectors of length `len` packed by {@link packRows}, as a full symmetric
+ * count×count matrix. Each 4×4 tile of dot products is accumulated in 16 locals from 8 loads
+ * per step (instead of 2 loads per product), only tiles on or below the diagonal are computed,
+ * and each is mirrored. Sums run over k in order, one accumulator per entry.
+ */
+function syrkPacked(
+  packed: Float64Array,
+  count: number,
+  len: number,
+  from: number,
+  to: number,
+  out: Float64Array,
+): void {
+  const stride = len * PANEL;
+  for (let pi = from; pi < to; pi++) {
+    const bi = pi * stride;
+    const end = bi + stride;
+    for (let pj = 0; pj <= pi; pj++) {
+      let c00 = 0;
+      let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
+      for (let ka = bi, kb = pj * stride; ka < end; ka += 4, kb += 4) {
+        const b0 = packed[kb] as number;
+        const b1 = packed[kb + 1] as number;
+        const b2 = packed[kb + 2] as number;
+        const b3 = packed[kb + 3] as number;
+        let t = packed[ka] as number;
+        c00 += t * b0;
+        c01 += t * b1;
+        c02 += t * b2;
+        c03 += t * b3;
+        t = packed[ka + 1] as number;
+        c10 += t * b0;
+        c11 += t * b1;
+        c12 += t * b2;
+        c13 += t * b3;
+        t = packed[ka + 2] as number;
+        c20 += t * b0;
+        c21 += t * b1;
+        c22 += t * b2;
+        c23 += t * b3;
+        t = packed[ka + 3] as number;
+        c30 += t * b0;
+        c31 += t * b1;
+        c32 += t * b2;
+        c33 += t * b3;
+      }
+      const i0 = pi * PANEL;
+      const j0 = pj * PANEL;
+      if (i0 + PANEL <= count) {
+        // A full tile (j0 < i0 + 4 ≤ count too): rows i0…i0+3, then mirrored into columns.
+        let o = i0 * count + j0;
+        out[o] = c00;
+        out[o + 1] = c01;
+        out[o + 2] = c02;
+        out[o + 3] = c03;
+        o += count;
+        out[o] = c10;
+        out[o + 1] = c11;
+        out[o + 2] = c12;
+        out[o + 3] = c13;
+        o += count;
+        out[o] = c20;
+        out[o + 1] = c21;
+        out[o + 2] = c22;
+        out[o + 3] = c23;
+        o += count;
+        out[o] = c30;
+        out[o + 1] = c31;
+        out[o + 2] = c32;
+        out[o + 3] = c33;
+        o = j0 * count + i0;
+        out[o] = c00;
+        out[o + 1] = c10;
+        out[o + 2] = c20;
+        out[o + 3] = c30;
+        o += count;
+        out[o] = c01;
+        out[o + 1] = c11;
+        out[o + 2] = c21;
+        out[o + 3] = c31;
+        o += count;
+        out[o] = c02;
+        out[o + 1] = c12;
+        out[o + 2] = c22;
+        out[o + 3] = c32;
+        o += count;
+        out[o] = c03;
+        out[o + 1] = c13;
+        out[o + 2] = c23;
+        out[o + 3] = c33;
+      } else {
+        // The last, partial tile row: only the entries inside the matrix.
+        const tile = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
+        for (let r = 0; r < PANEL && i0 + r < count; r++) {
+          for (let c = 0; c < PANEL && j0 + c < count; c++) {
+            const value = tile[r * PANEL + c] as number;
+            out[(i0 + r) * count + j0 + c] = value;
+            out[(j0 + c) * count + i0 + r] = value;
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebAssembly SIMD tile kernel
+
+/** The 4×4 tile the kernel writes sits at the start of its memory (16 doubles); packed data follows. */
+const WASM_TILE_DOUBLES = 16;
+
+/** Largest packed matrix handed to the kernel, in bytes (wasm32 memories stop at 4 GiB). */
+const WASM_MAX_BYTES = 2 ** 31;
+
+/**
+ * The kernel's module, assembled here byte by byte (there is no toolchain and nothing to fetch):
+ *
+ * ```wat
+ * (func (export "k") (param $a i32) (param $b i32) (param $end i32)   ;; byte addresses
+ *   (local $c0 … $c7 v128) (local $b01 $b23 $x v128)
+ *   (loop
+ *     $b01 = v128.load $b          $b23 = v128.load offset=16 $b
+ *     for r in 0..3:  $x = f64x2.splat (f64.load offset=8r $a)
+ *                     $c{2r}   = f64x2.add $c{2r}   (f64x2.mul $x $b01)
+ *                     $c{2r+1} = f64x2.add $c{2r+1} (f64x2.mul $x $b23)
+ *     $a += 32   $b += 32   (br_if 0 (i32.ne $a $end)))
+ *   v128.store offset=16t 0 $c{t} for t in 0..7)                       ;; the tile, row-major
+ * ```
+ *
+ * It is {@link syrkPacked}'s inner loop with two columns per instruction: the same products, each
+ * entry summed over k in the same order, no fused multiply-add, so the results are bitwise equal.
+ */
+function kernelModuleBytes(): Uint8Array {
+  const f64Load = (offset: number): number[] => [0x2b, 3, ...uleb(offset)];
+  const v128Load = (offset: number): number[] => [...simd(0x00), 4, ...uleb(offset)];
+  const v128Store = (offset: number): number[] => [...simd(0x0b), 4, ...uleb(offset)];
+  const splat = simd(0x14);
+  const add = simd(0xf0);
+  const mul = simd(0xf2);
+  // Locals: 0 a, 1 b, 2 end (params, i32); 3…10 the accumulators; 11 b01; 12 b23; 13 x (v128).
+  const loop: number[] = [...get(1), ...v128Load(0), ...set(11), ...get(1), ...v128Load(16), ...set(12)];
+  for (let r = 0; r < 4; r++) {
+    loop.push(...get(0), ...f64Load(8 * r), ...splat, ...set(13));
+    loop.push(...get(3 + 2 * r), ...get(13), ...get(11), ...mul, ...add, ...set(3 + 2 * r));
+    loop.push(...get(4 + 2 * r), ...get(13), ...get(12), ...mul, ...add, ...set(4 + 2 * r));
+  }
+  // a += 32; b += 32; br_if 0 (a != end)
+  loop.push(...get(0), 0x41, 32, 0x6a, ...set(0), ...get(1), 0x41, 32, 0x6a, ...set(1));
+  loop.push(...get(0), ...get(2), 0x47, 0x0d, 0);
+  const body: number[] = [0x03, 0x40, ...loop, 0x0b];
+  for (let t = 0; t < 8; t++) body.push(0x41, 0, ...get(3 + t), ...v128Store(16 * t));
+  body.push(0x0b);
+  const func = [...vec([[11, 0x7b]]), ...body];
+  return new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, vec([[0x60, ...vec([[0x7f], [0x7f], [0x7f]]), ...vec([])]])), // (i32 i32 i32) → ()
+    ...section(2, vec([[...name('e'), ...name('m'), 0x02, 0x00, 0x01]])), // import memory e.m, min 1 page
+    ...section(3, vec([[0]])),
+    ...section(7, vec([[...name('k'), 0x00, 0]])), // export func 0 as "k"
+    ...section(10, vec([[...uleb(func.length), ...func]])),
+  ]);
+}
+
+interface WasmTileKernel {
+  /** k(a, b, end): the 4×4 tile of panels at byte addresses a and b (a's panel ends at end). */
+  readonly tile: (a: number, b: number, end: number) => void;
+  /** The kernel's memory as doubles: the tile in [0, 16), packed data from 16 on. */
+  readonly view: Float64Array;
+}
+
+const kernelModule = compiledOnce(kernelModuleBytes);
+
+/**
+ * An instance of the kernel with a memory of at least `doubles` packed values (kept for the next
+ * call up to {@link WASM_CACHE_BYTES}, else fresh so that a large matrix's memory is not kept
+ * alive afterwards), or null to use the JS kernel.
+ */
+function wasmTileKernel(doubles: number): WasmTileKernel | null {
+  const bytes = (WASM_TILE_DOUBLES + doubles) * 8;
+  if (bytes > WASM_MAX_BYTES || tileKernelKind() !== 'wasm-simd') return null;
+  if (cachedTileKernel !== null && cachedTileKernel.view.byteLength >= bytes) return cachedTileKernel;
+  const module = kernelModule() as object;
+  const api = wasmApi as WasmApi;
+  try {
+    const memory = new api.Memory({ initial: Math.ceil(bytes / 65536) });
+    const instance = new api.Instance(module, { e: { m: memory } });
+    const tile = instance.exports.k as (a: number, b: number, end: number) => void;
+    const kernel = { tile, view: new Float64Array(memory.buffer) };
+    if (bytes <= WASM_CACHE_BYTES) cachedTileKernel = kernel;
+    return kernel;
+  } catch {
+    return null; // e.g. the memory could not be reserved: fall back to the JS kernel
+  }
+}
+
+/**
+ * Kernel memories up to this size are kept for the next call (packing overwrites everything it
+ * reads, zero padding included), which spares repeated calls the allocation and the collector
+ * work; larger ones are fresh per call and released with it.
+ */
+const WASM_CACHE_BYTES = 32 * 2 ** 20;
+
+let cachedTileKernel: WasmTileKernel | null = null;
+
+/** {@link syrkPacked} with each 4×4 tile computed by the WebAssembly kernel. */
+function syrkWasm(
+  kernel: WasmTileKernel,
+  count: number,
+  len: number,
+  from: number,
+  to: number,
+  out: Float64Array,
+): void {
+  const view = kernel.view;
+  const tile = kernel.tile;
+  const strideBytes = len * PANEL * 8;
+  const base = WASM_TILE_DOUBLES * 8;
+  for (let pi = from; pi < to; pi++) {
+    const a = base + pi * strideBytes;
+    const i0 = pi * PANEL;
+    const rows = Math.min(PANEL, count - i0);
+    for (let pj = 0; pj <= pi; pj++) {
+      tile(a, base + pj * strideBytes, a + strideBytes);
+      const j0 = pj * PANEL;
+      if (rows === PANEL) {
+        // A full tile: four rows of four, then the same values mirrored into four columns.
+        for (let r = 0; r < PANEL; r++) {
+          const o = (i0 + r) * count + j0;
+          const t = r * PANEL;
+          out[o] = view[t] as number;
+          out[o + 1] = view[t + 1] as number;
+          out[o + 2] = view[t + 2] as number;
+          out[o + 3] = view[t + 3] as number;
+        }
+        for (let c = 0; c < PANEL; c++) {
+          const o = (j0 + c) * count + i0;
+          out[o] = view[c] as number;
+          out[o + 1] = view[PANEL + c] as number;
+          out[o + 2] = view[2 * PANEL + c] as number;
+          out[o + 3] = view[3 * PANEL + c] as number;
+        }
+        continue;
+      }
+      const cols = Math.min(PANEL, count - j0);
+      for (let r = 0; r < rows; r++) {
+        const rowOut = (i0 + r) * count + j0;
+        for (let c = 0; c < cols; c++) {
+          const value = view[r * PANEL + c] as number;
+          out[rowOut + c] = value;
+          out[(j0 + c) * count + i0 + r] = value;
+        }
+      }
+    }
+  }
+}
+
+/** Which float64 Gram kernel runs (see gram.ts `gramKernel`). */
+export function tileKernelKind(): 'wasm-simd' | 'js' {
+  if (typeof process !== 'undefined' && process.env?.RUNLAKE_GEOMETRY_KERNEL === 'js') return 'js';
+  return kernelModule() ? 'wasm-simd' : 'js';
+}

@@ -1,0 +1,333 @@
+/**
+ * The two nearest-neighbour distances TwoNN needs, without the full float64 Gram matrix.
+ *
+ * Why: with n > d the spectrum comes from the d×d scatter, and the n×n Gram was only ever formed
+ * for TwoNN's r₁ ≤ r₂ per row — n²d/2 float64 multiply-adds, the largest product of the call. Here
+ * the Gram is screened in float32 (WebAssembly `f32x4`: twice the lanes of `f64x2`) with a rigorous
+ * bound on its error, and only the pairs that the bound cannot rule out are recomputed exactly, in
+ * float64 with the same summation order as the float64 tile kernel of gram.ts. The result is
+ * therefore bitwise what the scan of the float64 Gram gives (tests check it), at about half the
+ * cost.
+ */
+import type { RowMatrix } from './gram.js';
+import { compiledOnce, get, name, section, set, simd, uleb, vec, type WasmApi, wasmApi } from './wasm.js';
+
+/** Vectors per register tile, as in gram.ts. */
+const PANEL = 4;
+/** The 4×4 float32 tile sits at the start of the kernel's memory (64 bytes); packed data follows. */
+const TILE_BYTES = 64;
+/** float32 unit roundoff 2⁻²⁴ and float64 unit roundoff 2⁻⁵³. */
+const U32 = 2 ** -24;
+const U64 = 2 ** -53;
+
+/**
+ * For every row i of the row-major n×d X, the two smallest positive squared distances
+ * r₁ ≤ r₂ to the other rows, as the scan of the centred float64 Gram K = X̃X̃ᵀ computes them
+ * (d²_ij = K_ii + K_jj − 2K_ij, values ≤ 0 — duplicates — skipped): `out[2i] = r₁`,
+ * `out[2i + 1] = r₂`, +∞ where a row has fewer than two. `mean` holds X's column means (X̃ = X −
+ * 1μᵀ). Results are bitwise those of that scan; without WebAssembly SIMD (or with
+ * `RUNLAKE_GEOMETRY_KERNEL=js`) every pair is computed exactly.
+ *
+ * @example
+ * ```ts
+ * const x = new Float32Array([0, 0, 1, 0, 0, 2]); // 3 rows × 2 columns
+ * twoNearestSquaredDistances(x, new Float64Array([1 / 3, 2 / 3]), 3, 2); // [1, 4, 1, 5, 4, 5]
+ * ```
+ */
+export function twoNearestSquaredDistances(
+  x: RowMatrix,
+  mean: Float64Array,
+  n: number,
+  d: number,
+  out: Float64Array = new Float64Array(2 * n),
+): Float64Array {
+  const diagonal = new Float64Array(n);
+  let maxAbs = 0;
+  for (let i = 0; i < n; i++) {
+    const row = i * d;
+    let s = 0;
+    for (let k = 0; k < d; k++) {
+      const v = (x[row + k] as number) - (mean[k] as number);
+      s += v * v;
+      const a = Math.abs(v);
+      if (a > maxAbs) maxAbs = a;
+    }
+    diagonal[i] = s;
+  }
+  // The bounds below are relative ones: far from 1 the float64 squares could underflow or
+  // overflow, and very long rows would make the float32 bound useless; those scan exactly.
+  const screenable = maxAbs > 1e-100 && maxAbs < 1e100 && (d + 3) * U32 < 0.01;
+  const screen = screenable ? float32Gram(x, mean, n, d, maxAbs) : null;
+  if (screen === null) {
+    exactScan(x, mean, n, d, diagonal, out);
+    return out;
+  }
+  const { gram, scale2 } = screen;
+  // |K̂_ij·s² − K_ij| ≤ c·‖x̃_i‖‖x̃_j‖ + floor: the input rounding to float32 (2u₃₂), the float32
+  // dot product (γ_d), the float64 one the reference sums (γ_d in u₆₄), with a factor 2 to spare;
+  // the floor covers float32 underflow (absolute 2⁻¹⁴⁹ per operation, scaled back by s²).
+  const c = 2 * (d + 3) * (U32 + U64);
+  const floor = 2 * (d + 3) * 2 ** -149 * scale2;
+  const norms = new Float64Array(n);
+  for (let i = 0; i < n; i++) norms[i] = Math.sqrt(diagonal[i] as number) * (1 + 4 * U64);
+  const candidates = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const kii = diagonal[i] as number;
+    const ni = norms[i] as number;
+    const row = i * n;
+    // Pass 1: T = the second smallest upper bound among pairs certainly at positive distance.
+    let u1 = Number.POSITIVE_INFINITY;
+    let u2 = Number.POSITIVE_INFINITY;
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const kjj = diagonal[j] as number;
+      const g = (gram[row + j] as number) * scale2;
+      const e = c * ni * (norms[j] as number) + floor;
+      const m = 2 * e + 8 * U64 * (kii + kjj + 2 * Math.abs(g) + 2 * e);
+      const dh = kii + kjj - 2 * g;
+      if (dh - m <= 0) continue;
+      const upper = dh + m;
+      if (upper < u1) {
+        u2 = u1;
+        u1 = upper;
+      } else if (upper < u2) {
+        u2 = upper;
+      }
+    }
+    if (!Number.isFinite(u2)) {
+      // Fewer than two pairs are certainly apart (duplicates or near-duplicates): scan exactly.
+      exactRow(x, mean, n, d, diagonal, i, out);
+      continue;
+    }
+    // Pass 2: every pair whose lower bound is ≤ T may be among the two nearest; the rest cannot
+    // be (two pairs at positive distance ≤ T exist). Those are recomputed exactly, in j order.
+    let count = 0;
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const kjj = diagonal[j] as number;
+      const g = (gram[row + j] as number) * scale2;
+      const e = c * ni * (norms[j] as number) + floor;
+      const m = 2 * e + 8 * U64 * (kii + kjj + 2 * Math.abs(g) + 2 * e);
+      if (kii + kjj - 2 * g - m <= u2) candidates[count++] = j;
+    }
+    nearestTwo(x, mean, d, diagonal, i, candidates, count, out);
+  }
+  return out;
+}
+
+/**
+ * {@link twoNearestSquaredDistances} from a full n×n centred Gram K already at hand (n ≤ d, where
+ * the spectrum comes from K): the reference scan, reading the diagonal once and rows contiguously.
+ *
+ * @example
+ * ```ts
+ * twoNearestFromGram(centredGram(x, n, d), n);
+ * ```
+ */
+export function twoNearestFromGram(gram: Float64Array, n: number): Float64Array {
+  const out = new Float64Array(2 * n);
+  const diagonal = new Float64Array(n);
+  for (let i = 0; i < n; i++) diagonal[i] = gram[i * n + i] as number;
+  for (let i = 0; i < n; i++) {
+    const kii = diagonal[i] as number;
+    const row = i * n;
+    let r1 = Number.POSITIVE_INFINITY;
+    let r2 = Number.POSITIVE_INFINITY;
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const d2 = kii + (diagonal[j] as number) - 2 * (gram[row + j] as number);
+      if (!(d2 > 0)) continue; // duplicates (and rounding below 0) are not neighbours
+      if (d2 < r1) {
+        r2 = r1;
+        r1 = d2;
+      } else if (d2 < r2) {
+        r2 = d2;
+      }
+    }
+    out[2 * i] = r1;
+    out[2 * i + 1] = r2;
+  }
+  return out;
+}
+
+/** The reference loop of the TwoNN scan over the given columns j (ascending), exact K_ij. */
+function nearestTwo(
+  x: RowMatrix,
+  mean: Float64Array,
+  d: number,
+  diagonal: Float64Array,
+  i: number,
+  columns: Int32Array,
+  count: number,
+  out: Float64Array,
+): void {
+  const kii = diagonal[i] as number;
+  const rowI = i * d;
+  let r1 = Number.POSITIVE_INFINITY;
+  let r2 = Number.POSITIVE_INFINITY;
+  for (let t = 0; t < count; t++) {
+    const j = columns[t] as number;
+    const rowJ = j * d;
+    // K_ij summed over k in order from 0 with separate multiplies and adds: bitwise the float64
+    // tile kernel's entry.
+    let kij = 0;
+    for (let k = 0; k < d; k++) {
+      const mk = mean[k] as number;
+      kij += ((x[rowI + k] as number) - mk) * ((x[rowJ + k] as number) - mk);
+    }
+    const d2 = kii + (diagonal[j] as number) - 2 * kij;
+    if (!(d2 > 0)) continue; // duplicates (and rounding below 0) are not neighbours
+    if (d2 < r1) {
+      r2 = r1;
+      r1 = d2;
+    } else if (d2 < r2) {
+      r2 = d2;
+    }
+  }
+  out[2 * i] = r1;
+  out[2 * i + 1] = r2;
+}
+
+function exactRow(
+  x: RowMatrix,
+  mean: Float64Array,
+  n: number,
+  d: number,
+  diagonal: Float64Array,
+  i: number,
+  out: Float64Array,
+): void {
+  const all = new Int32Array(n - 1);
+  for (let j = 0, t = 0; j < n; j++) if (j !== i) all[t++] = j;
+  nearestTwo(x, mean, d, diagonal, i, all, n - 1, out);
+}
+
+/** Every row exactly (no SIMD): the full float64 Gram's worth of dot products. */
+function exactScan(
+  x: RowMatrix,
+  mean: Float64Array,
+  n: number,
+  d: number,
+  diagonal: Float64Array,
+  out: Float64Array,
+): void {
+  for (let i = 0; i < n; i++) exactRow(x, mean, n, d, diagonal, i, out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebAssembly f32x4 tile kernel
+
+/**
+ * The float32 kernel's module, assembled byte by byte like gram.ts's float64 one:
+ *
+ * ```wat
+ * (func (export "k") (param $a i32) (param $b i32) (param $end i32)   ;; byte addresses
+ *   (local $c0 $c1 $c2 $c3 $bv v128)
+ *   (loop
+ *     $bv = v128.load $b
+ *     for r in 0..3:  $c{r} = f32x4.add $c{r} (f32x4.mul (v128.load32_splat offset=4r $a) $bv)
+ *     $a += 16   $b += 16   (br_if 0 (i32.ne $a $end)))
+ *   v128.store offset=16r 0 $c{r} for r in 0..3)                       ;; the tile, row-major
+ * ```
+ */
+function float32KernelBytes(): Uint8Array {
+  const loadSplat = (offset: number): number[] => [...simd(0x09), 2, ...uleb(offset)];
+  const v128Load = [...simd(0x00), 4, 0];
+  const v128Store = (offset: number): number[] => [...simd(0x0b), 4, ...uleb(offset)];
+  const add = simd(0xe4);
+  const mul = simd(0xe6);
+  // Locals: 0 a, 1 b, 2 end (params, i32); 3…6 the accumulators; 7 bv (v128).
+  const loop: number[] = [...get(1), ...v128Load, ...set(7)];
+  for (let r = 0; r < 4; r++) {
+    loop.push(...get(3 + r), ...get(0), ...loadSplat(4 * r), ...get(7), ...mul, ...add, ...set(3 + r));
+  }
+  loop.push(...get(0), 0x41, 16, 0x6a, ...set(0), ...get(1), 0x41, 16, 0x6a, ...set(1));
+  loop.push(...get(0), ...get(2), 0x47, 0x0d, 0);
+  const body: number[] = [0x03, 0x40, ...loop, 0x0b];
+  for (let r = 0; r < 4; r++) body.push(0x41, 0, ...get(3 + r), ...v128Store(16 * r));
+  body.push(0x0b);
+  const func = [...vec([[5, 0x7b]]), ...body];
+  return new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, vec([[0x60, ...vec([[0x7f], [0x7f], [0x7f]]), ...vec([])]])),
+    ...section(2, vec([[...name('e'), ...name('m'), 0x02, 0x00, 0x01]])),
+    ...section(3, vec([[0]])),
+    ...section(7, vec([[...name('k'), 0x00, 0]])),
+    ...section(10, vec([[...uleb(func.length), ...func]])),
+  ]);
+}
+
+const float32Module = compiledOnce(float32KernelBytes);
+
+/** The last kernel instance, kept for the next call when its memory is at most 32 MiB. */
+let cached: { tile: (a: number, b: number, end: number) => void; view: Float32Array } | null = null;
+
+function float32Kernel(bytes: number): typeof cached {
+  if (typeof process !== 'undefined' && process.env?.RUNLAKE_GEOMETRY_KERNEL === 'js') return null;
+  if (bytes > 2 ** 31) return null;
+  if (cached !== null && cached.view.byteLength >= bytes) return cached;
+  const module = float32Module();
+  if (module === null) return null;
+  try {
+    const api = wasmApi as WasmApi;
+    const memory = new api.Memory({ initial: Math.ceil(bytes / 65536) });
+    const instance = new api.Instance(module, { e: { m: memory } });
+    const kernel = {
+      tile: instance.exports.k as (a: number, b: number, end: number) => void,
+      view: new Float32Array(memory.buffer),
+    };
+    if (bytes <= 32 * 2 ** 20) cached = kernel;
+    return kernel;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * K̂ = fl₃₂(X̃/s)·fl₃₂(X̃/s)ᵀ in float32 (full n×n, mirrored), with s the power of two at or above
+ * max|x̃| (an exact scaling that keeps float32 away from overflow), and s²; null without the kernel.
+ */
+function float32Gram(
+  x: RowMatrix,
+  mean: Float64Array,
+  n: number,
+  d: number,
+  maxAbs: number,
+): { gram: Float32Array; scale2: number } | null {
+  const panels = Math.ceil(n / PANEL);
+  const kernel = float32Kernel(TILE_BYTES + panels * d * PANEL * 4);
+  if (kernel === null) return null;
+  const scale = 2 ** Math.ceil(Math.log2(maxAbs));
+  const inv = 1 / scale;
+  const view = kernel.view;
+  const base = TILE_BYTES / 4;
+  view.fill(0, base, base + panels * d * PANEL);
+  for (let i = 0; i < n; i++) {
+    const p = (i / PANEL) | 0;
+    let o = base + p * d * PANEL + (i - p * PANEL);
+    const row = i * d;
+    for (let k = 0; k < d; k++, o += PANEL) view[o] = ((x[row + k] as number) - (mean[k] as number)) * inv;
+  }
+  const gram = new Float32Array(n * n);
+  const tile = kernel.tile;
+  const stride = d * PANEL * 4;
+  for (let pi = 0; pi < panels; pi++) {
+    const a = TILE_BYTES + pi * stride;
+    const i0 = pi * PANEL;
+    const rows = Math.min(PANEL, n - i0);
+    for (let pj = 0; pj <= pi; pj++) {
+      tile(a, TILE_BYTES + pj * stride, a + stride);
+      const j0 = pj * PANEL;
+      const cols = Math.min(PANEL, n - j0);
+      for (let r = 0; r < rows; r++) {
+        const o = (i0 + r) * n + j0;
+        for (let c = 0; c < cols; c++) {
+          const value = view[r * PANEL + c] as number;
+          gram[o + c] = value;
+          gram[(j0 + c) * n + i0 + r] = value;
+        }
+      }
+    }
+  }
+  return { gram, scale2: scale * scale };
+}
