@@ -218,6 +218,8 @@ interface PlannedInput {
   readonly resolved: ResolvedParams;
   /** Ledger identity per granularity. */
   readonly keys: Readonly<Record<Granularity, string>>;
+  /** The CSV's data rows, counted by the strict read that checked it (inputs to convert only). */
+  rows?: number;
 }
 
 /** The params of one input, before any param columns are read. */
@@ -437,9 +439,12 @@ async function checkInput(
   const header = await readCsvHeader(shown, file, ',');
   await withStagingConnection(async (connection) => {
     const columns = header.map((name) => ({ name, type: 'VARCHAR' }));
-    await connection.run(`SELECT count(*) FROM ${strictCsvSource(file, ',', columns)}`).catch((error) => {
-      throw csvReadError(shown, error);
-    });
+    const counted = await connection
+      .runAndReadAll(`SELECT count(*) FROM ${strictCsvSource(file, ',', columns)}`)
+      .catch((error) => {
+        throw csvReadError(shown, error);
+      });
+    input.rows = Number(counted.getRows()[0]?.[0] ?? 0);
     if (!granularities.some((g) => summarises(resolved, g, options)) || !header.includes('regret')) return;
     // pandas' mean refused a text column (and exp_engine then dropped the file with a warning).
     await connection
@@ -507,11 +512,16 @@ function summarises(resolved: ResolvedParams, granularity: Granularity, options:
  * with). exp_engine layouts and summaries read pandas' missing-value strings as nulls.
  */
 function typedCsvSource(file: string, resolved: ResolvedParams, summary: boolean): string {
-  const pandas = summary || resolved.kind === 'exp_engine';
   return (
     `read_csv(${quoteLiteral(file)}, header = true, delim = ',', quote = '"', escape = '"'` +
-    `${pandas ? `, nullstr = [${PANDAS_NA.map(quoteLiteral).join(', ')}]` : ''})`
+    `${pandasNulls(resolved, summary)})`
   );
+}
+
+/** The `nullstr` option of an exp_engine layout's or a summary's read (pandas' missing values). */
+function pandasNulls(resolved: ResolvedParams, summary: boolean): string {
+  const pandas = summary || resolved.kind === 'exp_engine';
+  return pandas ? `, nullstr = [${PANDAS_NA.map(quoteLiteral).join(', ')}]` : '';
 }
 
 async function columnTypes(connection: DuckDBConnection, table: string): Promise<Map<string, string>> {
@@ -543,6 +553,9 @@ async function convertInput(
   const paramColumns = options.paramColumns ?? [];
   const summary = summarises(resolved, granularity, options);
   const dataset = granularity === 'event' ? EVENTS_DATASET : SEEDS_DATASET;
+  if (!summary && paramColumns.length === 0 && !options.dryRun) {
+    return convertRows(input, granularity, baseOut, options);
+  }
 
   // The CSV never passes through JavaScript: DuckDB parses it (in parallel, with its own type
   // detection) into a temp table, and each grid's rows are written from there with writeSweepQuery.
@@ -636,6 +649,92 @@ async function convertInput(
       await connection.run(`DROP TABLE IF EXISTS ${table}_grouped`);
     }
   });
+}
+
+/**
+ * An input whose rows are copied as they are (one grid, no summary): the CSV is read once, by the
+ * COPY that writes its Parquet file. Its types are sniffed first (DuckDB reads a sample), and the
+ * read itself then runs with those types and the dialect fixed, so nothing is sniffed twice.
+ */
+async function convertRows(
+  input: PlannedInput,
+  granularity: Granularity,
+  baseOut: string,
+  options: ConvertOptions,
+): Promise<ConvertedInput> {
+  const { file, shown: shownFile, source, resolved, keys } = input;
+  const dataset = granularity === 'event' ? EVENTS_DATASET : SEEDS_DATASET;
+  return withStagingConnection(async (connection) => {
+    const read = await sniffedCsvSource(connection, file, resolved, shownFile);
+    const seed = resolved.seed;
+    if (!read.types.has('seed') && seed === undefined) {
+      throw new InputFileError(shownFile, 'no seed column, no seed in params.json and none in the file name');
+    }
+    const params = pythonTyped(
+      seed === undefined ? resolved.params : { ...resolved.params, seed },
+      resolved.floatKeys,
+    );
+    const gridId = gridIdentity(params, options.gridIdScheme, options).grid_id;
+    const select =
+      resolved.kind === 'exp_engine'
+        ? expEngineEventSelect(read.source, read.types, resolved)
+        : `SELECT * FROM ${read.source}`;
+    const result = await writeSweepQuery(dataset, connection, select, baseOut, params, {
+      volatileKeys: options.volatileKeys,
+      gridIdScheme: options.gridIdScheme,
+      partitionByParams: options.partitionByParams,
+      fileStem: keys[granularity].slice(0, 20),
+    }).catch((error: unknown) => {
+      if (error instanceof InputFileError) throw error;
+      // A row the sample did not foresee (text in a column sniffed as numbers) stops the COPY.
+      if (!(error instanceof RunlakeError)) throw csvReadError(shownFile, error);
+      throw new InputFileError(shownFile, error.message);
+    });
+    // Files an interrupted run already published are skipped: the rows are the checked count.
+    const rows = result.files.length > 0 ? result.rowCount : (input.rows ?? result.rowCount);
+    return {
+      source,
+      granularity,
+      status: 'converted',
+      rows,
+      gridIds: [gridId],
+      seeds: [],
+      files: result.files.length + result.skippedFiles,
+      paramsSource: resolved.kind,
+    };
+  });
+}
+
+/** Types the sniffer may give that a read with explicit columns parses exactly as it would. */
+const PLAIN_CSV_TYPES = new Set(['BIGINT', 'DOUBLE', 'VARCHAR', 'BOOLEAN']);
+
+/**
+ * The typed read of a CSV for one pass: DuckDB sniffs the types once (`DESCRIBE` reads a sample)
+ * and the read runs with them given (`auto_detect = false`, strict). A column sniffed as a date or
+ * time keeps the sniffing read, whose detected format an explicit read would not know.
+ */
+async function sniffedCsvSource(
+  connection: DuckDBConnection,
+  file: string,
+  resolved: ResolvedParams,
+  shown: string,
+): Promise<{ source: string; types: Map<string, string> }> {
+  const sniffing = typedCsvSource(file, resolved, false);
+  let types: Map<string, string>;
+  try {
+    const reader = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${sniffing}`);
+    types = new Map(
+      reader.getRowObjectsJS().map((row) => [String(row.column_name), String(row.column_type)]),
+    );
+  } catch (error) {
+    throw csvReadError(shown, error);
+  }
+  if (![...types.values()].every((type) => PLAIN_CSV_TYPES.has(type))) return { source: sniffing, types };
+  const columns = [...types].map(([name, type]) => `${quoteLiteral(name)}: ${quoteLiteral(type)}`);
+  const source =
+    `read_csv(${quoteLiteral(file)}, auto_detect = false, header = true, delim = ',', quote = '"', ` +
+    `escape = '"', strict_mode = true, columns = {${columns.join(', ')}}${pandasNulls(resolved, false)})`;
+  return { source, types };
 }
 
 /**

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { DuckDBConnection, DuckDBResultReader, DuckDBType } from '@duckdb/node-api';
 import {
   type ColumnType,
   columnTypeFromDuckDB,
@@ -7,6 +9,8 @@ import {
   isAssignable,
   quoteIdentifier,
   quoteLiteral,
+  sameType,
+  unifyTypes,
 } from './column-types.js';
 import type { DatasetDefinition } from './dataset.js';
 import {
@@ -15,8 +19,10 @@ import {
   PartitionValueError,
   RowValidationError,
 } from './errors.js';
-import { lakePaths } from './layout.js';
+import { type LakePaths, lakePaths } from './layout.js';
+import { readManifest } from './manifest.js';
 import {
+  encodePartitionComponent,
   formatPartitionValue,
   HIVE_NULL_PARTITION,
   type PartitionValue,
@@ -24,11 +30,14 @@ import {
 } from './partition-path.js';
 import type { PartitionSource } from './row-batch.js';
 import { claimLakeSchema } from './schema-set.js';
+import { stagingPath, sweepStaleStaging } from './staging.js';
+import { commitStaged } from './transaction.js';
 import {
   copyToStaging,
   partitionSources,
   publishOptions,
   reconcileManifest,
+  replacedFiles,
   stageAndPublish,
   type WriteOptions,
   type WriteResult,
@@ -81,6 +90,16 @@ export async function writeQuery(
   const fail = (column: string, reason: string): never => {
     throw new ColumnValidationError(dataset.name, column, reason);
   };
+  // Binding the query reads no rows. When no partition key is a column of the result (every key
+  // comes from a fixed value or a default) and the dataset declares no columns to check row by
+  // row, nothing needs a second look at the rows: they are copied straight from the query into
+  // the one partition directory, without first materializing them in a temp table.
+  const shape = await connection.runAndReadAll(`SELECT * FROM (${select}) LIMIT 0`);
+  const names = shape.columnNames();
+  if (!dataset.columns && !sources.some((s) => names.includes(s.name))) {
+    const streamed = await streamQuery(paths, dataset, connection, select, options, sources, shape, fail);
+    if (streamed) return streamed;
+  }
   await connection.run(`CREATE TEMP TABLE ${table} AS ${select}`);
   try {
     const shape = await connection.runAndReadAll(`SELECT * FROM ${table} LIMIT 0`);
@@ -161,6 +180,132 @@ export async function writeQuery(
   } finally {
     await connection.run(`DROP TABLE IF EXISTS ${table}`);
   }
+}
+
+/**
+ * The single-pass write of {@link writeQuery}: every partition key has one value for the whole
+ * write (a fixed value or a default), so the rows go to one directory. The query runs once, in
+ * the COPY that stages the file; the manifest is reconciled afterwards, so a query that fails
+ * part-way (a CSV row that does not parse) leaves the lake, manifest included, as it was.
+ * `undefined` when the write has no column to put in a file (left to the materialized path).
+ */
+async function streamQuery(
+  paths: LakePaths,
+  dataset: DatasetDefinition,
+  connection: DuckDBConnection,
+  select: string,
+  options: WriteOptions,
+  sources: readonly PartitionSource[],
+  shape: DuckDBResultReader,
+  fail: (column: string, reason: string) => never,
+): Promise<WriteResult | undefined> {
+  const duckdbTypes = shape.columnTypes();
+  const columns = shape
+    .columnNames()
+    .map((name, i) => ({ name, type: columnTypeFromDuckDB(duckdbTypes[i] as DuckDBType) }));
+  const sqlTypes = new Map(shape.columnNames().map((name, i) => [name, String(duckdbTypes[i])]));
+  const keyTexts = sources.map((source) => partitionLiteral(source, fail));
+  const empty = { dataset: dataset.name, rowCount: 0, files: [], skippedFiles: 0 };
+  let directory: string;
+  try {
+    directory = sources
+      .map((s, k) => {
+        const text = keyTexts[k] as string;
+        if (text !== HIVE_NULL_PARTITION) return partitionDirectory([[s.name, text]]);
+        partitionDirectory([[s.name, '']]); // checks the key's name
+        return `${encodePartitionComponent(s.name)}=${HIVE_NULL_PARTITION}`;
+      })
+      .join('/');
+  } catch (error) {
+    if (!(error instanceof PartitionValueError)) throw error;
+    // As on the materialized path, no rows means nothing to refuse.
+    const [probe] = (await connection.runAndReadAll(`SELECT 1 FROM (${select}) LIMIT 1`)).getRows();
+    if (!probe) return empty;
+    throw new RowValidationError(
+      dataset.name,
+      0,
+      error.column,
+      `partition value ${String(error.message).replace(/^partition column "[^"]*" value /, '')}`,
+    );
+  }
+
+  // Each column goes in with the type the manifest will have after this write (unread here under
+  // the lock: a type a concurrent writer widens meanwhile is caught below), as writeRows does.
+  const known = new Map((await readManifest(paths, dataset.name))?.columns.map((c) => [c.name, c.type]));
+  const targetOf = (name: string, type: ColumnType) => {
+    const existing = known.get(name);
+    return (existing && unifyTypes(existing, type)) ?? type;
+  };
+  const written = columns
+    .map(({ name, type }) => ({ name, type: targetOf(name, type) }))
+    .filter(({ type }) => type.kind !== 'null');
+  // A file of no columns at all (every column null and new) is left to the materialized path.
+  if (written.length === 0) return undefined;
+  const castSelect = (types: ReadonlyMap<string, string>, target: (name: string) => ColumnType) =>
+    written.map(({ name }) => {
+      const column = quoteIdentifier(name);
+      const sql = columnTypeSql(target(name));
+      return types.get(name) === sql ? column : `CAST(${column} AS ${sql}) AS ${column}`;
+    });
+
+  await sweepStaleStaging(paths);
+  const stagingDir = stagingPath(paths);
+  try {
+    const fileDir = path.join(stagingDir, directory);
+    await mkdir(fileDir, { recursive: true });
+    const stem = options.fileStem ? `part-${options.fileStem}-0` : `part-${randomUUID()}`;
+    const file = path.join(fileDir, `${stem}.parquet`);
+    const copied = await connection.runAndReadAll(
+      `COPY (SELECT ${castSelect(sqlTypes, (name) => written.find((c) => c.name === name)?.type as ColumnType).join(', ')} FROM (${select})) ` +
+        `TO ${quoteLiteral(file)} (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    const rowCount = Number(copied.getRows()[0]?.[0] ?? 0);
+    if (rowCount === 0) return empty;
+    await claimLakeSchema(paths, dataset);
+    const { manifest, changed } = await reconcileManifest(connection, paths, dataset, sources, columns);
+    const manifestTypes = new Map(manifest.columns.map((c) => [c.name, c.type]));
+    if (written.some(({ name, type }) => !sameType(manifestTypes.get(name) ?? type, type))) {
+      // Another writer widened a column between the read above and the lock: write the staged
+      // file again with the manifest's types, so every file agrees with the manifest it joins.
+      const writtenSql = new Map(written.map(({ name, type }) => [name, columnTypeSql(type)]));
+      const again = path.join(stagingDir, `${stem}.parquet`);
+      await connection.run(
+        `COPY (SELECT ${castSelect(writtenSql, (name) => manifestTypes.get(name) as ColumnType).join(', ')} ` +
+          `FROM read_parquet(${quoteLiteral(file)})) TO ${quoteLiteral(again)} (FORMAT parquet, COMPRESSION zstd)`,
+      );
+      await rename(again, file);
+    }
+    const change = publishOptions(options, changed ? manifest : undefined);
+    const result = await commitStaged(paths, connection, dataset.name, stagingDir, {
+      operation: change.operation ?? (change.replace ? 'replace' : 'write'),
+      exclusive: change.fileStem !== undefined && !change.replace,
+      removes: change.replace && replacedFiles(change.replace),
+      schema: change.schema,
+      info: change.replace && {
+        partition: change.replace.directory,
+        ...(change.replace.stem !== undefined ? { stem: change.replace.stem } : {}),
+      },
+      allowEmpty: false,
+    });
+    return {
+      dataset: dataset.name,
+      rowCount: result.commit ? rowCount : 0,
+      files: result.files,
+      skippedFiles: result.skippedFiles,
+      version: result.commit?.version,
+      removedFiles: result.removed.length,
+    };
+  } finally {
+    await rm(stagingDir, { recursive: true, force: true });
+  }
+}
+
+/** A partition key's directory text when the query has no column of its name (see partitionExpression). */
+function partitionLiteral(source: PartitionSource, fail: (column: string, reason: string) => never): string {
+  const fallback = source.defaultValue ?? source.fixedValue;
+  if (fallback !== undefined) return formatPartitionValue(source.name, fallback);
+  if (source.nullable) return HIVE_NULL_PARTITION;
+  return fail(source.name, 'partition key is missing: no such column and no default');
 }
 
 /** The SQL expression giving a partition key's directory text for each row, after checking it. */
