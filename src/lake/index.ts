@@ -1,5 +1,6 @@
 export * from './arrow-types.js';
 export * from './canonical-params.js';
+export * from './column-input.js';
 export * from './column-types.js';
 export * from './commit-log.js';
 export * from './compact.js';

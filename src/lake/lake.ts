@@ -5,6 +5,7 @@ import { type DuckDBConnection, DuckDBInstance, type DuckDBResultReader } from '
 import { appendColumns } from './appender.js';
 import type { CanonicalValue } from './canonical-params.js';
 import { canonicalJson } from './canonical-params.js';
+import type { WriteInput } from './column-input.js';
 import {
   type ColumnType,
   columnTypeSql,
@@ -417,15 +418,23 @@ export class Lake {
    * Writes rows into one of the lake's datasets (see {@link writeRows}). Rows of a typed dataset
    * are checked against its schema first — unknown columns, types, enum values, nulls in non-null
    * columns, row checks — and a refused call writes nothing. The dataset's view sees the rows
-   * as soon as this returns.
+   * as soon as this returns. The rows may also come as columns — a column object or an Apache
+   * Arrow `Table`/`RecordBatch` — checked by the same rules and staged without a call per value
+   * (the fast path for a tracking server's batches).
    *
    * @example
    * ```ts
    * const lake = await openLake('squiggle-lake', { schema: 'squiggle' });
    * await lake.write('metrics_scalar', [{ run_id: 'r1', step: 10, metric_name: 'loss', value: 2.3 }]);
+   * await lake.write('metrics_scalar', {
+   *   run_id: ['r1', 'r1'],
+   *   step: new BigInt64Array([11n, 12n]),
+   *   metric_name: ['loss', 'loss'],
+   *   value: new Float64Array([2.2, 2.1]),
+   * });
    * ```
    */
-  async write(dataset: string, rows: readonly Row[], options: WriteOptions = {}): Promise<WriteResult> {
+  async write(dataset: string, rows: WriteInput, options: WriteOptions = {}): Promise<WriteResult> {
     const definition = this.definition(dataset);
     this.#refuseWhilePinned(dataset);
     const result = await writeRows(this.baseOut, definition, rows, options);

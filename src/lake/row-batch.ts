@@ -91,27 +91,13 @@ export function buildRowBatch(
   options: BatchOptions = {},
 ): RowBatch {
   const partitionNames = new Set(partitionSources.map((p) => p.name));
-  const fixedText = partitionSources.map((p) =>
-    p.fixedValue === undefined ? undefined : formatPartitionValue(p.name, p.fixedValue),
-  );
   type TrackedColumn = BatchColumn & { firstTypedRow: number; declared: boolean };
   const columns = new Map<string, TrackedColumn>();
-  const partitions: BatchPartition[] = [];
-  const partitionIndex = new Map<string, number>();
   const partitionOfRow = new Int32Array(rows.length);
   const fail = (row: number, column: string, reason: string): never => {
     throw new RowValidationError(dataset, row, column, reason);
   };
-  // A value that cannot name a directory is a fault of one row: say which (callers reading a
-  // file add the file), rather than only the column.
-  const partitionText = <T>(row: number, make: () => T): T => {
-    try {
-      return make();
-    } catch (error) {
-      if (!(error instanceof PartitionValueError)) throw error;
-      return fail(row, error.column, `partition value ${describe(error.value)}: ${error.reason}`);
-    }
-  };
+  const { partitions, indexOf } = partitionIndexer(dataset, partitionSources);
 
   // Rows of one call usually share their partition and their key order: remember the previous
   // row's raw partition values and the column at each key position, so the common case costs a
@@ -137,50 +123,7 @@ export function buildRowBatch(
     }
     let index = previousIndex;
     if (!samePartition) {
-      let tupleKey = '';
-      const text: string[] = [];
-      for (let k = 0; k < partitionSources.length; k++) {
-        const source = partitionSources[k] as PartitionSource;
-        let value = previousRaw[k];
-        if ((value === undefined || value === null) && source.nullable) {
-          text.push(HIVE_NULL_PARTITION);
-          tupleKey += `${HIVE_NULL_PARTITION}\u0000`;
-          continue;
-        }
-        if (value === undefined || value === null) {
-          fail(r, source.name, 'partition key is missing (and no default was given)');
-        }
-        const check = PARTITION_TYPE_CHECKS[source.type.kind];
-        if (check && !check(value)) {
-          fail(r, source.name, `partition value ${describe(value)} is not a ${columnTypeSql(source.type)}`);
-        }
-        if (source.type.kind === 'float64') value = Number(value);
-        const formatted = partitionText(r, () => formatPartitionValue(source.name, value as PartitionValue));
-        const fixed = fixedText[k];
-        if (fixed !== undefined && formatted !== fixed) {
-          fail(r, source.name, `row has ${describe(value)} but the write is for ${source.name}=${fixed}`);
-        }
-        text.push(formatted);
-        tupleKey += `${formatted}\u0000`;
-      }
-      const known = partitionIndex.get(tupleKey);
-      if (known === undefined) {
-        // Fails here, before any file exists, for a value that cannot name a directory.
-        partitionText(r, () =>
-          partitionDirectory(
-            // The Hive default partition is a valid directory even though no value may spell it.
-            partitionSources.map((p, k) => [
-              p.name,
-              text[k] === HIVE_NULL_PARTITION ? '' : (text[k] as string),
-            ]),
-          ),
-        );
-        index = partitions.length;
-        partitionIndex.set(tupleKey, index);
-        partitions.push({ text, rowCount: 0 });
-      } else {
-        index = known;
-      }
+      index = indexOf(r, previousRaw);
       previousIndex = index;
     }
     (partitions[index] as BatchPartition).rowCount++;
@@ -232,21 +175,8 @@ export function buildRowBatch(
           if (kind === 'bool') continue;
           break;
       }
-      const valueType = inferValueType(value);
-      if ('unsupported' in valueType) fail(r, name, valueType.unsupported);
-      const type = valueType as ColumnType;
-      if (type.kind === kind && kind !== 'list' && kind !== 'struct') continue;
-      const merged = unifyTypes(column.type, type);
-      if (!merged) {
-        fail(
-          r,
-          name,
-          `${describe(value)} is ${columnTypeSql(type)}, but earlier rows (from row ${column.firstTypedRow}) ` +
-            `hold ${columnTypeSql(column.type)}`,
-        );
-      }
-      if (column.firstTypedRow < 0) column.firstTypedRow = r;
-      column.type = merged as ColumnType;
+      const problem = widenColumnType(column, value, r);
+      if (problem) fail(r, name, problem);
     }
   }
 
@@ -268,7 +198,112 @@ export function buildRowBatch(
   };
 }
 
-function describe(value: unknown): string {
+/** A column whose type is inferred value by value: its type so far, and the row that first set it. */
+export interface InferredColumn {
+  type: ColumnType;
+  firstTypedRow: number;
+}
+
+/**
+ * Widens a column's inferred type to hold `value` (a non-null value of row `row`), or says why it
+ * cannot: a value a lake cannot store, or one whose type conflicts with earlier rows'.
+ *
+ * @example
+ * ```ts
+ * const column = { type: t.int64, firstTypedRow: 0 };
+ * widenColumnType(column, 0.5, 3); // undefined; column.type is now float64
+ * ```
+ */
+export function widenColumnType(column: InferredColumn, value: unknown, row: number): string | undefined {
+  const valueType = inferValueType(value);
+  if ('unsupported' in valueType) return valueType.unsupported;
+  const kind = column.type.kind;
+  if (valueType.kind === kind && kind !== 'list' && kind !== 'struct') return undefined;
+  const merged = unifyTypes(column.type, valueType);
+  if (!merged) {
+    return (
+      `${describe(value)} is ${columnTypeSql(valueType)}, but earlier rows (from row ${column.firstTypedRow}) ` +
+      `hold ${columnTypeSql(column.type)}`
+    );
+  }
+  if (column.firstTypedRow < 0) column.firstTypedRow = row;
+  column.type = merged;
+  return undefined;
+}
+
+/**
+ * Gives each distinct tuple of raw partition values its partition, checking the values on first
+ * sight: a missing key without a default (unless nullable), a value of the wrong type, a value that
+ * disagrees with a fixed one, or one that cannot name a directory. Shared by the row and column
+ * paths, so both refuse the same rows with the same message.
+ */
+export function partitionIndexer(
+  dataset: string,
+  partitionSources: readonly PartitionSource[],
+): { partitions: BatchPartition[]; indexOf: (row: number, raw: readonly unknown[]) => number } {
+  const fixedText = partitionSources.map((p) =>
+    p.fixedValue === undefined ? undefined : formatPartitionValue(p.name, p.fixedValue),
+  );
+  const partitions: BatchPartition[] = [];
+  const partitionIndex = new Map<string, number>();
+  const fail = (row: number, column: string, reason: string): never => {
+    throw new RowValidationError(dataset, row, column, reason);
+  };
+  // A value that cannot name a directory is a fault of one row: say which (callers reading a
+  // file add the file), rather than only the column.
+  const partitionText = <T>(row: number, make: () => T): T => {
+    try {
+      return make();
+    } catch (error) {
+      if (!(error instanceof PartitionValueError)) throw error;
+      return fail(row, error.column, `partition value ${describe(error.value)}: ${error.reason}`);
+    }
+  };
+  const indexOf = (r: number, raw: readonly unknown[]): number => {
+    let tupleKey = '';
+    const text: string[] = [];
+    for (let k = 0; k < partitionSources.length; k++) {
+      const source = partitionSources[k] as PartitionSource;
+      let value = raw[k];
+      if ((value === undefined || value === null) && source.nullable) {
+        text.push(HIVE_NULL_PARTITION);
+        tupleKey += `${HIVE_NULL_PARTITION}\u0000`;
+        continue;
+      }
+      if (value === undefined || value === null) {
+        fail(r, source.name, 'partition key is missing (and no default was given)');
+      }
+      const check = PARTITION_TYPE_CHECKS[source.type.kind];
+      if (check && !check(value)) {
+        fail(r, source.name, `partition value ${describe(value)} is not a ${columnTypeSql(source.type)}`);
+      }
+      if (source.type.kind === 'float64') value = Number(value);
+      const formatted = partitionText(r, () => formatPartitionValue(source.name, value as PartitionValue));
+      const fixed = fixedText[k];
+      if (fixed !== undefined && formatted !== fixed) {
+        fail(r, source.name, `row has ${describe(value)} but the write is for ${source.name}=${fixed}`);
+      }
+      text.push(formatted);
+      tupleKey += `${formatted}\u0000`;
+    }
+    const known = partitionIndex.get(tupleKey);
+    if (known !== undefined) return known;
+    // Fails here, before any file exists, for a value that cannot name a directory.
+    partitionText(r, () =>
+      partitionDirectory(
+        // The Hive default partition is a valid directory even though no value may spell it.
+        partitionSources.map((p, k) => [p.name, text[k] === HIVE_NULL_PARTITION ? '' : (text[k] as string)]),
+      ),
+    );
+    partitionIndex.set(tupleKey, partitions.length);
+    partitions.push({ text, rowCount: 0 });
+    return partitions.length - 1;
+  };
+  return { partitions, indexOf };
+}
+
+/** A value as error messages show it. */
+export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);

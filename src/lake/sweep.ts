@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { CanonicalizeOptions, Params } from './canonical-params.js';
+import { columnIsAllNull, inputRowCount, type WriteInput } from './column-input.js';
 import { type DatasetDefinition, EVENTS_DATASET, SEEDS_DATASET } from './dataset.js';
 import { discoverPartitionLayout } from './discover.js';
 import { DatasetLayoutError, ParamsError } from './errors.js';
@@ -59,15 +60,23 @@ const REGRET_FILLS = [
  *   partition and no `params.json` is written.
  * - `regret`/`cum_regret` are normalised as exp_engine does (see {@link REGRET_FILLS}).
  * - No rows: nothing is written, not even `params.json`.
+ * - The rows may also come as columns (a column object or an Apache Arrow table, see
+ *   `writeRows`): checked by the same rules, and staged without a call per value.
  *
  * @example
  * ```ts
  * const params = attachGridId({ algo: 'memorypair', accountant: 'zcdp', gamma_bar: 1.0 });
  * await writeEventRows([{ seed: 1, event_id: 0, op: 'insert', regret: 0.037 }], 'results', params);
+ * // Columnar: the same row as a column object.
+ * await writeEventRows(
+ *   { seed: [1], event_id: new BigInt64Array([0n]), op: ['insert'], regret: new Float64Array([0.037]) },
+ *   'results',
+ *   params,
+ * );
  * ```
  */
 export function writeEventRows(
-  rows: readonly Row[],
+  rows: WriteInput,
   baseOut: string,
   params?: Params,
   options: SweepWriteOptions = {},
@@ -128,11 +137,11 @@ async function writeSweep(
   dataset: DatasetDefinition,
   params: Params | undefined,
   options: SweepWriteOptions,
-  rows: readonly Row[] | undefined,
+  rows: WriteInput | undefined,
   write: (options: WriteOptions) => Promise<WriteResult>,
 ): Promise<SweepWriteResult> {
   const paths = lakePaths(baseOut);
-  if (rows?.length === 0)
+  if (rows !== undefined && inputRowCount(rows) === 0)
     return { dataset: dataset.name, rowCount: 0, files: [], skippedFiles: 0, gridId: '' };
   const setting = await resolveGridIdScheme(paths, options.gridIdScheme);
   const hasParams = params !== undefined && Object.keys(params).length > 0;
@@ -165,7 +174,7 @@ async function writeSweep(
     // A key exp_engine only ever left empty was read as text: its value goes in as text.
     defaults[key.name] = key.type.kind === 'string' ? String(scalar) : scalar;
   }
-  const seedless = rows !== undefined && seed === undefined && rows.every((r) => r.seed == null);
+  const seedless = rows !== undefined && seed === undefined && columnIsAllNull(rows, 'seed');
   // Check for a collision before any file is written; the record itself goes last, so a refused
   // batch of rows leaves no trace.
   if (grid) await assertNoCollision(baseOut, grid, options);

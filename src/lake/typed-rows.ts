@@ -1,3 +1,4 @@
+import type { InputColumn, InputColumns } from './column-input.js';
 import { type ColumnType, columnTypeSql } from './column-types.js';
 import type { ColumnDefinition, DatasetDefinition, PartitionKeyDefinition } from './dataset.js';
 import type { EnumDomain } from './enum-domain.js';
@@ -207,6 +208,205 @@ export function validateTypedRows(
       }
     }
   }
+  return fresh;
+}
+
+// Typed arrays whose every element a column of the kind holds: their values need no check.
+const ALWAYS_FITS: Partial<Record<ColumnType['kind'], ReadonlyArray<new () => ArrayLike<unknown>>>> = {
+  float64: [
+    Float64Array,
+    Float32Array,
+    Int8Array,
+    Uint8Array,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+  ],
+  float32: [
+    Float64Array,
+    Float32Array,
+    Int8Array,
+    Uint8Array,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+  ],
+  int64: [Int8Array, Uint8Array, Int16Array, Uint16Array, Int32Array, Uint32Array, BigInt64Array],
+  int32: [Int8Array, Uint8Array, Int16Array, Uint16Array, Int32Array],
+  int16: [Int8Array, Uint8Array, Int16Array],
+};
+
+/** True when a column's typed storage holds only values of `type`, so no value needs a check. */
+function storageFits(input: InputColumn, type: ColumnType): boolean {
+  const data = input.data;
+  if (!data) return false;
+  if (data.kind === 'number')
+    return (ALWAYS_FITS[type.kind] ?? []).some((ctor) => data.values instanceof ctor);
+  if (data.kind === 'bool') return type.kind === 'bool';
+  if (data.kind === 'dict') return type.kind === 'string';
+  return false;
+}
+
+/**
+ * {@link validateTypedRows} for columnar input (see `readColumns`): the same checks and the same
+ * error for the same data, column by column. A column whose typed storage always fits its
+ * declared type (a `Float64Array` for a DOUBLE column, Arrow dictionary codes for a VARCHAR one)
+ * is not scanned; enum domains are checked once per distinct dictionary value.
+ *
+ * @example
+ * ```ts
+ * validateTypedColumns(METRICS_SCALAR, readColumns('metrics_scalar', columns), lakeValues);
+ * ```
+ */
+export function validateTypedColumns(
+  dataset: DatasetDefinition,
+  input: InputColumns,
+  lakeValues: LakeEnumValues,
+  partitionDefaults: Readonly<Record<string, unknown>> = {},
+): NewEnumValues {
+  const declared: Array<ColumnDefinition | PartitionKeyDefinition> = [
+    ...dataset.partitionBy,
+    ...(dataset.columns ?? []),
+  ];
+  const known = new Set(declared.map((c) => c.name));
+  const partitionKeys = new Set(dataset.partitionBy.map((k) => k.name));
+  const { rowCount } = input;
+  const byName = new Map(input.columns.map((c) => [c.name, c]));
+  const fresh: NewEnumValues = new Map();
+  // The row path stops at the first bad row, and within it at the first failing check in this
+  // order: unknown columns (input order), nulls in non-null columns, then values (schema order).
+  const failures: Array<{ row: number; rank: number; column: string; reason: string }> = [];
+  const firstRow = (from: InputColumn, bad: (value: unknown) => boolean): number => {
+    for (let r = 0; r < rowCount; r++) if (bad(from.valueAt(r))) return r;
+    return -1;
+  };
+  if (rowCount === 0) return fresh;
+
+  if (!dataset.allowExtraColumns) {
+    input.columns.forEach((column, position) => {
+      if (known.has(column.name)) return;
+      const row = firstRow(column, (v) => v !== undefined);
+      if (row >= 0) {
+        failures.push({
+          row,
+          rank: position,
+          column: column.name,
+          reason: `column is not in the ${dataset.name} schema (${[...known].join(', ')})`,
+        });
+      }
+    });
+  }
+  const base = input.columns.length;
+  declared.forEach((column, position) => {
+    const from = byName.get(column.name);
+    const nullable = !partitionKeys.has(column.name) && (column as ColumnDefinition).nullable !== false;
+    if (!nullable && !partitionKeys.has(column.name)) {
+      const row =
+        !from || from.nullCount === rowCount
+          ? 0
+          : from.nullCount === 0
+            ? -1
+            : firstRow(from, (v) => v === null || v === undefined);
+      if (row >= 0) {
+        failures.push({
+          row,
+          rank: base + position,
+          column: column.name,
+          reason: 'null in a non-null column',
+        });
+      }
+    }
+    const rank = base + declared.length + position;
+    const check = VALUE_CHECKS[column.type.kind];
+    const fallback = partitionDefaults[column.name];
+    // A partition key the input lacks takes the write's default (or fixed) value in every row.
+    const valueAt = from
+      ? fallback === undefined || fallback === null
+        ? from.valueAt
+        : (r: number) => from.valueAt(r) ?? fallback
+      : () => fallback;
+    const fits =
+      from !== undefined && storageFits(from, column.type) && (from.nullCount === 0 || fallback == null);
+    // Rows past a bad value need no enum check: the row path stops there.
+    let limit = from ? rowCount : Math.min(rowCount, 1);
+    if (!fits) {
+      for (let r = 0; r < limit; r++) {
+        const value = valueAt(r);
+        if (value === null || value === undefined) continue;
+        const reason = check(value, column.type);
+        if (reason) {
+          failures.push({
+            row: r,
+            rank,
+            column: column.name,
+            reason: `schema says ${columnTypeSql(column.type)}: ${reason}`,
+          });
+          limit = r;
+        }
+      }
+    }
+    const domain = column.enum;
+    if (!domain) return;
+    const recorded = lakeValues.get(domain.name);
+    // Each distinct value is looked up once; the first row holding a bad one is the error's row.
+    const seen = new Map<string, string | undefined>();
+    let read = valueAt;
+    const data = from?.data;
+    if (data?.kind === 'dict' && valueAt === from?.valueAt && limit === rowCount) {
+      // Dictionary codes: a code's value is the same in every row that holds it.
+      const { codes, dictionary, valid } = data;
+      const codeOf = (r: number) =>
+        valid && ((valid[r >> 3] as number) & (1 << (r & 7))) === 0 ? -1 : codes[r];
+      const first = new Int32Array(dictionary.length).fill(-1);
+      for (let r = 0; r < rowCount; r++) {
+        const code = codeOf(r) as number;
+        if (code >= 0 && (first[code] as number) < 0) first[code] = r;
+      }
+      const order = [...first.keys()].filter((code) => (first[code] as number) >= 0);
+      order.sort((a, b) => (first[a] as number) - (first[b] as number));
+      const rows = order.map((code) => first[code] as number);
+      read = (k: number) => dictionary[order[k] as number];
+      for (let k = 0; k < rows.length; k++) {
+        const problem = enumProblem(read(k) as string);
+        if (problem) {
+          failures.push({ row: rows[k] as number, rank, column: column.name, reason: problem });
+          return;
+        }
+      }
+      return;
+    }
+    function enumProblem(text: string): string | undefined {
+      let problem = seen.get(text);
+      if (problem !== undefined || seen.has(text)) return problem;
+      if (!recorded?.has(text)) {
+        const entry = domain?.get(text);
+        if (!entry && domain) {
+          problem =
+            `${JSON.stringify(text)} is not a valid ${domain.name} (${[...domain.list(), ...(recorded?.keys() ?? [])].join(', ')})` +
+            (domain.extensible ? `; register new values with registerEnumValue('${domain.name}', …)` : '');
+        } else if (entry && !entry.canonical && domain) {
+          const values = fresh.get(domain) ?? new Map<string, string>();
+          fresh.set(domain, values);
+          values.set(text, entry.description);
+        }
+      }
+      seen.set(text, problem);
+      return problem;
+    }
+    for (let r = 0; r < limit; r++) {
+      const value = read(r);
+      if (value === null || value === undefined) continue;
+      const problem = enumProblem(value as string);
+      if (problem) {
+        failures.push({ row: r, rank, column: column.name, reason: problem });
+        return;
+      }
+    }
+  });
+  const first = failures.sort((a, b) => a.row - b.row || a.rank - b.rank)[0];
+  if (first) throw new RowValidationError(dataset.name, first.row, first.column, first.reason);
   return fresh;
 }
 

@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { appendColumns } from './appender.js';
+import { appendColumnData, appendColumns, stageType } from './appender.js';
+import { buildColumnBatch, type StageBatch, stageRowBatch } from './column-batch.js';
+import type { ColumnData } from './column-data.js';
+import { isColumnarInput, readColumns, type WriteInput } from './column-input.js';
 import {
   type ColumnType,
   columnTypeSql,
@@ -20,17 +23,16 @@ import { DatasetLayoutError, RowValidationError, SchemaConflictError } from './e
 import { type LakePaths, lakePaths } from './layout.js';
 import { type DatasetManifest, type ManifestColumn, updateManifest } from './manifest.js';
 import type { PartitionValue } from './partition-path.js';
-import {
-  type BatchColumn,
-  buildRowBatch,
-  type PartitionSource,
-  type Row,
-  type RowBatch,
-} from './row-batch.js';
+import { type BatchColumn, type BatchOptions, buildRowBatch, type PartitionSource } from './row-batch.js';
 import { claimLakeSchema } from './schema-set.js';
 import { stagingPath, sweepStaleStaging } from './staging.js';
 import { commitStaged } from './transaction.js';
-import { type LakeEnumValues, validateTypedRows } from './typed-rows.js';
+import {
+  type LakeEnumValues,
+  type NewEnumValues,
+  validateTypedColumns,
+  validateTypedRows,
+} from './typed-rows.js';
 import { listFilesNoFollow } from './walk.js';
 
 /** Options for {@link writeRows}. */
@@ -94,6 +96,14 @@ export interface WriteResult {
  * Writes rows into a dataset as new zstd Parquet part files under its Hive layout
  * (`<base>/<dataset>/<k1>=<v1>/…/part-<uuid>.parquet`).
  *
+ * The rows may come as row objects, as a column object (`{ step: BigInt64Array, value:
+ * Float64Array, metric_name: string[] }`, see {@link ColumnObject}) or as an Apache Arrow `Table`
+ * or `RecordBatch`. All three are checked by the same rules, with the same one-line errors naming
+ * the row and column, and written the same way; columnar input skips the per-row pass, and every
+ * input reaches DuckDB a vector at a time (typed arrays copied whole, strings as dictionary codes).
+ * A typed array or Arrow column fixes its column's type (floats DOUBLE, integers BIGINT); plain
+ * arrays are inferred as row values are.
+ *
  * All rows are checked before anything touches the disk, so a refused call writes nothing. Files
  * are produced in a staging area outside every dataset, then renamed into place one by one: a
  * reader sees each part file whole or not at all. Concurrent writers (threads or processes) never
@@ -105,30 +115,47 @@ export interface WriteResult {
  *   partitionFixed: { grid_id: 'ab12cd34' },
  *   partitionDefaults: { seed: 1 },
  * });
+ * // The same rows as columns:
+ * await writeRows('lake', EVENTS_DATASET, { step: new BigInt64Array([1n]), loss: new Float64Array([0.5]) }, {
+ *   partitionFixed: { grid_id: 'ab12cd34' },
+ *   partitionDefaults: { seed: 1 },
+ * });
  * ```
  */
 export async function writeRows(
   baseOut: string,
   dataset: DatasetDefinition,
-  rows: readonly Row[],
+  input: WriteInput,
   options: WriteOptions = {},
 ): Promise<WriteResult> {
   const paths = lakePaths(baseOut);
   paths.datasetGlob(dataset.name); // refuses a lake path DuckDB could not read back
   const sources = partitionSources(dataset, options);
   const declared = dataset.columns && new Map(dataset.columns.map((c) => [c.name, c.type]));
-  const newEnumValues = dataset.columns
-    ? validateTypedRows(dataset, rows, await lakeEnumValues(paths, dataset), {
-        ...options.partitionDefaults,
-        ...options.partitionFixed,
-      })
-    : undefined;
   const float32 = options.float32Columns;
-  const built = buildRowBatch(dataset.name, rows, sources, {
+  const batchOptions: BatchOptions = {
     float32Columns: float32 === 'all' ? 'all' : float32 ? new Set(float32) : undefined,
     declaredTypes: declared,
-  });
-  if (rows.length === 0) return { dataset: dataset.name, rowCount: 0, files: [], skippedFiles: 0 };
+  };
+  const defaults = { ...options.partitionDefaults, ...options.partitionFixed };
+  let newEnumValues: NewEnumValues | undefined;
+  let built: StageBatch;
+  if (isColumnarInput(input)) {
+    const columns = readColumns(dataset.name, input);
+    if (dataset.columns) {
+      newEnumValues = validateTypedColumns(dataset, columns, await lakeEnumValues(paths, dataset), defaults);
+    }
+    built = buildColumnBatch(dataset.name, columns, sources, batchOptions);
+  } else {
+    if (dataset.columns) {
+      newEnumValues = validateTypedRows(dataset, input, await lakeEnumValues(paths, dataset), defaults);
+    }
+    const rowBatch = buildRowBatch(dataset.name, input, sources, batchOptions);
+    if (input.length === 0) return { dataset: dataset.name, rowCount: 0, files: [], skippedFiles: 0 };
+    built = stageRowBatch(rowBatch);
+  }
+  const rowCount = built.rowCount;
+  if (rowCount === 0) return { dataset: dataset.name, rowCount: 0, files: [], skippedFiles: 0 };
   const { batch, filled } = applyFills(built, options.fillColumns ?? []);
 
   return withStagingConnection(async (connection) => {
@@ -139,7 +166,7 @@ export async function writeRows(
     const loaded = batch.columns.filter((c) => c.type.kind !== 'null' && builtNames.has(c.name));
     const table = await loadStageTable(connection, batch, loaded);
     try {
-      await enforceRowChecks(connection, dataset, table, new Set(loaded.map((c) => c.name)));
+      await enforceRowChecks(connection, dataset, table, loaded);
       await claimLakeSchema(paths, dataset);
       const incoming = declared
         ? [...(dataset.columns ?? []), ...batch.columns.filter((c) => !declared.has(c.name))]
@@ -165,7 +192,7 @@ export async function writeRows(
         paths,
         connection,
         dataset,
-        rows.length,
+        rowCount,
         publishOptions(options, changed ? manifest : undefined),
         (stagingDir) =>
           copyStageTable(
@@ -269,9 +296,9 @@ export function replacedFiles(target: ReplaceTarget) {
  * returns, per filled column, the staged columns it is filled from (itself first when staged).
  */
 function applyFills(
-  built: RowBatch,
+  built: StageBatch,
   fills: NonNullable<WriteOptions['fillColumns']>,
-): { batch: RowBatch; filled: Map<string, string[]> } {
+): { batch: StageBatch; filled: Map<string, string[]> } {
   const filled = new Map<string, string[]>();
   const batch = { ...built, columns: [...built.columns] };
   for (const { column, from } of fills) {
@@ -311,7 +338,7 @@ function fillExpression(
   sources: readonly string[] | undefined,
   column: string,
   staged: ReadonlySet<string>,
-  batch: RowBatch,
+  batch: StageBatch,
 ): string | undefined {
   if (!sources) return undefined;
   const types = new Map(batch.columns.map((c) => [c.name, c.type.kind]));
@@ -396,15 +423,20 @@ async function enforceRowChecks(
   connection: DuckDBConnection,
   dataset: DatasetDefinition,
   table: string,
-  present: ReadonlySet<string>,
+  loaded: readonly BatchColumn[],
 ): Promise<void> {
   const checks = dataset.checks ?? [];
   if (checks.length === 0) return;
+  const present = new Set(loaded.map((c) => c.name));
   const absent = (dataset.columns ?? [])
     .filter((c) => !present.has(c.name))
     .map((c) => `CAST(NULL AS ${columnTypeSql(c.type)}) AS ${quoteIdentifier(c.name)}`);
-  // The stage table's rowid is the row's index in the batch.
-  const source = `(SELECT rowid AS "__runlake_row", *${absent.map((a) => `, ${a}`).join('')} FROM ${table})`;
+  // Columns are staged in their storage's type (an ENUM of strings, DOUBLE for numbers): the
+  // checks see each with its column type. The stage table's rowid is the row's index in the batch.
+  const columns = loaded.map(
+    (c) => `, CAST(${quoteIdentifier(c.name)} AS ${columnTypeSql(c.type)}) AS ${quoteIdentifier(c.name)}`,
+  );
+  const source = `(SELECT rowid AS "__runlake_row"${columns.join('')}${absent.map((a) => `, ${a}`).join('')} FROM ${table})`;
   for (const check of checks) {
     const failing = await connection.runAndReadAll(
       `SELECT "__runlake_row" FROM ${source} WHERE NOT coalesce((${check.sql}), true) ORDER BY 1 LIMIT 1`,
@@ -493,34 +525,37 @@ function emptyManifest(dataset: DatasetDefinition, sources: readonly PartitionSo
 }
 
 /**
- * Appends the batch's rows to a temp table, with each column's batch type and, when the rows span
- * several partitions, the index of each row's partition. The table's `rowid` is the row's index in
- * the batch, which row checks report.
+ * Appends the batch's rows to a temp table, each column in its storage's type (see
+ * {@link stageType}) and, when the rows span several partitions, the index of each row's
+ * partition. The table's `rowid` is the row's index in the batch, which row checks report.
  */
 async function loadStageTable(
   connection: DuckDBConnection,
-  batch: RowBatch,
+  batch: StageBatch,
   columns: readonly BatchColumn[],
 ): Promise<string> {
   const table = `stage_${randomUUID().replaceAll('-', '')}`;
-  const { rows, partitionOfRow, partitions } = batch;
+  const { rowCount, partitionOfRow, partitions } = batch;
   // Partition keys travel as the directory text computed in JS, one row per partition in a small
-  // side table joined in at COPY time; each staged row carries only its partition's index (as a
-  // DOUBLE, the cheapest number to append).
+  // side table joined in at COPY time; each staged row carries only its partition's index.
   const indexed = batch.partitionKeys.length > 0 && partitions.length > 1;
-  const definitions = [
-    ...(indexed ? ['"__runlake_partition" DOUBLE'] : []),
-    ...columns.map((c) => `${quoteIdentifier(c.name)} ${columnTypeSql(c.type)}`),
+  const data: ColumnData[] = [
+    ...(indexed ? [{ kind: 'number' as const, values: partitionOfRow }] : []),
+    ...columns.map((c) => batch.data.get(c.name) as ColumnData),
   ];
-  await connection.run(
-    `CREATE TEMP TABLE ${table} (${definitions.join(', ') || '"__runlake_empty" INTEGER'})`,
-  );
+  const definitions = [
+    ...(indexed ? ['"__runlake_partition" INTEGER'] : []),
+    ...columns.map(
+      (c, i) => `${quoteIdentifier(c.name)} ${stageType(data[i + (indexed ? 1 : 0)] as ColumnData).sql}`,
+    ),
+  ];
+  if (definitions.length === 0) {
+    definitions.push('"__runlake_empty" INTEGER');
+    data.push({ kind: 'values', type: t.null, length: rowCount, valueAt: () => null });
+  }
+  await connection.run(`CREATE TEMP TABLE ${table} (${definitions.join(', ')})`);
   try {
-    await appendColumns(connection, table, rows.length, [
-      ...(indexed ? [{ type: t.float64, valueAt: (r: number) => partitionOfRow[r] }] : []),
-      ...columns.map(({ name, type }) => ({ type, valueAt: (r: number) => (rows[r] as Row)[name] })),
-      ...(definitions.length ? [] : [{ type: t.null, valueAt: () => null }]),
-    ]);
+    await appendColumnData(connection, table, rowCount, data);
   } catch (error) {
     await dropStageTable(connection, table);
     throw error;
@@ -540,7 +575,7 @@ async function dropStageTable(connection: DuckDBConnection, table: string): Prom
 async function copyStageTable(
   connection: DuckDBConnection,
   table: string,
-  batch: RowBatch,
+  batch: StageBatch,
   columns: ReadonlyArray<{ name: string; type: ColumnType; loaded: boolean; fill?: string }>,
   sortBy: readonly string[],
   stagingDir: string,
@@ -553,10 +588,10 @@ async function copyStageTable(
   if (indexed) {
     const partsTable = `${table}_parts`;
     await connection.run(
-      `CREATE TEMP TABLE ${partsTable} ("__runlake_partition" DOUBLE, ${partitionKeys.map((k) => `${quoteIdentifier(k)} VARCHAR`).join(', ')})`,
+      `CREATE TEMP TABLE ${partsTable} ("__runlake_partition" INTEGER, ${partitionKeys.map((k) => `${quoteIdentifier(k)} VARCHAR`).join(', ')})`,
     );
     await appendColumns(connection, partsTable, partitions.length, [
-      { type: t.float64, valueAt: (r) => r },
+      { type: t.int32, valueAt: (r) => r },
       ...partitionKeys.map((_, k) => ({ type: t.string, valueAt: (r: number) => partitions[r]?.text[k] })),
     ]);
     keySelect = partitionKeys.map((k) => `p.${quoteIdentifier(k)}`);
