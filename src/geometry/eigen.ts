@@ -59,21 +59,39 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
   return diag.sort().reverse();
 }
 
-/** The SIMD kernels of the tridiagonalisation (byte addresses into their memory). */
+/**
+ * The SIMD kernels of the tridiagonalisation: each call covers every full group of four rows of
+ * one step (byte addresses into their memory; `c0` is the byte offset of the first column).
+ */
 interface TridiagonalKernels {
   /**
-   * symv4(p0, rowBytes, v, q, vEnd, coef): for the four rows starting at p0 (rowBytes apart) and the
-   * columns from v to vEnd (an even count ≥ 2): q_j += (a0j·c0 + a1j·c1) + (a2j·c2 + a3j·c3) with
-   * c = the 4 doubles at `coef`, and the row sums Σ a_rj·v_j into doubles 0–3 of the memory.
+   * symv(a, rowBytes, c0, i, n, v, q): for the row groups i, i+4, … < n: over the columns from c0
+   * up to the group (an even count), q_j += (a0j·v_i + a1j·v_{i+1}) + (a2j·v_{i+2} + a3j·v_{i+3})
+   * and the row sums Σ a_rj·v_j, then the row sums also over the group's own 4×4 diagonal block
+   * (both triangles: the block is kept whole), added to q_{i..i+3}.
    */
-  readonly symv4: (p0: number, rowBytes: number, v: number, q: number, vEnd: number, coef: number) => void;
+  readonly symv: (
+    a: number,
+    rowBytes: number,
+    c0: number,
+    i: number,
+    n: number,
+    v: number,
+    q: number,
+  ) => void;
   /**
-   * rank2x4(p0, rowBytes, v, w, vEnd, coef): a_rj ← (a_rj − c_r·w_j) − c_{4+r}·v_j for the four rows
-   * and the columns from v to vEnd (an even count), with c = the 8 doubles at `coef`.
+   * rank2(a, rowBytes, c0, i, n, v, w): for the same groups, a_rj ← (a_rj − v_r·w_j) − w_r·v_j over
+   * the columns from c0 through the group's diagonal block.
    */
-  readonly rank2x4: (p0: number, rowBytes: number, v: number, w: number, vEnd: number, coef: number) => void;
-  /** The first 16 doubles of the memory: the row sums (0–3) and the coefficients (4–11). */
-  readonly scratch: Float64Array;
+  readonly rank2: (
+    a: number,
+    rowBytes: number,
+    c0: number,
+    i: number,
+    n: number,
+    v: number,
+    w: number,
+  ) => void;
 }
 
 /** The matrix, v and q of {@link tridiagonalize}, in WebAssembly memory when the kernels exist. */
@@ -87,11 +105,11 @@ interface TridiagonalWorkspace {
 /** The last small kernel instance and its memory, reused by the next call that fits. */
 let cachedTridiagonal: { exports: Record<string, unknown>; buffer: ArrayBuffer } | null = null;
 
-/** Bytes before the vectors in the kernels' memory: the 16-double scratch area. */
+/** Bytes before the vectors in the kernels' memory (unused; keeps v, q and A 16-byte aligned). */
 const SCRATCH_BYTES = 128;
 
 /**
- * A fresh workspace for an n×n matrix: WebAssembly memory holding [scratch | v | q | A] and the
+ * A fresh workspace for an n×n matrix: WebAssembly memory holding [128 spare bytes | v | q | A] and the
  * kernels bound to it when the runtime has WebAssembly SIMD (and `RUNLAKE_GEOMETRY_KERNEL` is not
  * `js`), else plain arrays. Memories up to 32 MiB are reused by later calls; larger ones are fresh
  * per call, so a large matrix's memory is not kept alive.
@@ -123,9 +141,8 @@ function tridiagonalWorkspace(n: number): TridiagonalWorkspace {
       v: new Float64Array(buffer, SCRATCH_BYTES, n),
       q: new Float64Array(buffer, SCRATCH_BYTES + 8 * n, n),
       kernels: {
-        symv4: exports.s as TridiagonalKernels['symv4'],
-        rank2x4: exports.r as TridiagonalKernels['rank2x4'],
-        scratch: new Float64Array(buffer, 0, 16),
+        symv: exports.s as TridiagonalKernels['symv'],
+        rank2: exports.r as TridiagonalKernels['rank2'],
       },
     };
   } catch {
@@ -137,83 +154,125 @@ const tridiagonalModule = compiledOnce(tridiagonalModuleBytes);
 
 /**
  * The module of {@link TridiagonalKernels}, assembled byte by byte (no toolchain). Both functions
- * take (p0, rowBytes, v, x, vEnd, coef) as i32 byte addresses, keep the four row pointers p0…p3 in
- * locals, load the coefficients as f64x2 splats, and step two columns (16 bytes) per iteration with
- * f64x2 loads, multiplies, adds/subtracts and stores — the scalar loops' arithmetic, two lanes at a
- * time. rank2x4 is bitwise the scalar update; symv4's q update is too, its row sums add the two
- * lanes at the end (a different summation order from the scalar loop, within rounding).
+ * loop over the row groups themselves (one call per Householder step), keep the four row pointers
+ * in locals, load the group's coefficients as f64x2 splats (`v128.load64_splat`) and step two
+ * columns (16 bytes) per iteration with f64x2 loads, multiplies, adds/subtracts and stores: the
+ * scalar loops' arithmetic, two lanes at a time, without fused multiply-adds.
+ *
+ * ```wat
+ * (func $symv (param $a $rowBytes $c0 $i $n $v $q i32) …
+ *   (block (loop
+ *     (br_if 1 (i32.ge_u $i $n))
+ *     $p0 = $a + $i·$rowBytes + $c0   $p1…$p3 = the next rows   $vi = $v + 8$i   $qi = $q + 8$i
+ *     $c_r = v128.load64_splat offset=8r $vi     $s_r = 0
+ *     $vj = $v + $c0   $qj = $q + $c0
+ *     (block (br_if 0 (i32.eq $vj $vi)) (loop
+ *       $x = v128.load $vj   $y_r = v128.load $p_r   $s_r += $y_r·$x
+ *       v128.store $qj (v128.load $qj + (($y0·$c0 + $y1·$c1) + ($y2·$c2 + $y3·$c3)))
+ *       $p_r += 16   $vj += 16   $qj += 16   (br_if 0 (i32.ne $vj $vi))))
+ *     $s_r = ($s_r + (v128.load $p_r)·(v128.load $vi)) + (v128.load offset=16 $p_r)·(v128.load offset=16 $vi)
+ *     f64.store offset=8r $qi (f64.load offset=8r $qi + (lane0 $s_r + lane1 $s_r))
+ *     $i += 4   (br 0)))
+ * (func $rank2 (param $a $rowBytes $c0 $i $n $v $w i32) …
+ *   (block (loop
+ *     (br_if 1 (i32.ge_u $i $n))
+ *     $p_r as above   $cv_r = v128.load64_splat offset=8r ($v + 8$i)   $cw_r likewise from $w
+ *     $vj = $v + $c0   $wj = $w + $c0   $end = $v + 8$i + 32
+ *     (loop
+ *       $x = v128.load $vj   $y = v128.load $wj
+ *       v128.store $p_r ((v128.load $p_r − $cv_r·$y) − $cw_r·$x)
+ *       $p_r += 16   $vj += 16   $wj += 16   (br_if 0 (i32.ne $vj $end)))
+ *     $i += 4   (br 0)))
+ * ```
  */
 function tridiagonalModuleBytes(): Uint8Array {
   const i32 = (value: number): number[] => [0x41, value]; // 0 ≤ value < 64
   const iadd = [0x6a];
+  const imul = [0x6c];
+  const ishl = [0x74];
   const load = (offset: number): number[] => [...simd(0x00), 3, ...uleb(offset)];
   const store = (offset: number): number[] => [...simd(0x0b), 3, ...uleb(offset)];
+  const splatLoad = (offset: number): number[] => [...simd(0x0a), 3, ...uleb(offset)];
   const f64Load = (offset: number): number[] => [0x2b, 3, ...uleb(offset)];
-  const f64Store = [0x39, 3, 0];
-  const splat = simd(0x14);
+  const f64Store = (offset: number): number[] => [0x39, 3, ...uleb(offset)];
+  const zero = [...simd(0x0c), ...new Array(16).fill(0)];
   const add = simd(0xf0);
   const sub = simd(0xf1);
   const mul = simd(0xf2);
   const lane = (l: number): number[] => [...simd(0x21), l];
-  // Params 0 p0, 1 rowBytes, 2 v, 3 x (q or w), 4 vEnd, 5 coef; locals 6–8 p1…p3 (i32), then v128s.
+  // Params (both functions): 0 a, 1 rowBytes, 2 c0, 3 i, 4 n, 5 v, 6 q or w; then p0…p3 at 7–10.
+  const P = [7, 8, 9, 10];
   const rowPointers = [
     ...get(0),
+    ...get(3),
     ...get(1),
+    ...imul,
     ...iadd,
-    ...set(6),
-    ...get(6),
-    ...get(1),
+    ...get(2),
     ...iadd,
-    ...set(7),
-    ...get(7),
-    ...get(1),
-    ...iadd,
-    ...set(8),
+    ...set(P[0] as number),
+    ...[1, 2, 3].flatMap((r) => [...get(P[r - 1] as number), ...get(1), ...iadd, ...set(P[r] as number)]),
   ];
-  const ptr = (r: number): number => (r === 0 ? 0 : 5 + r);
+  const times8 = (local: number): number[] => [...get(local), ...i32(3), ...ishl];
   const advance = (locals: number[]): number[] =>
     locals.flatMap((l) => [...get(l), ...i32(16), ...iadd, ...set(l)]);
-  const loopBack = [...get(2), ...get(4), 0x47, 0x0d, 0]; // br_if 0 (v != vEnd)
+  const nextGroup = [...get(3), ...i32(4), ...iadd, ...set(3), 0x0c, 0];
+  const exitWhenDone = [...get(3), ...get(4), 0x4f, 0x0d, 1];
 
-  // symv4: v128 locals 9–12 s0…s3, 13–16 c0…c3, 17 vj, 18–21 x0…x3.
-  const symv: number[] = [...rowPointers];
-  for (let r = 0; r < 4; r++) symv.push(...get(5), ...f64Load(8 * r), ...splat, ...set(13 + r));
-  const symvLoop: number[] = [...get(2), ...load(0), ...set(17)];
-  for (let r = 0; r < 4; r++) symvLoop.push(...get(ptr(r)), ...load(0), ...set(18 + r));
+  // symv locals: i32 11 vj, 12 qj, 13 vi, 14 qi; v128 15–18 s_r, 19–22 c_r, 23 x, 24–27 y_r.
+  const symvGroup: number[] = [...exitWhenDone, ...rowPointers];
+  symvGroup.push(...get(5), ...times8(3), ...iadd, ...set(13), ...get(6), ...times8(3), ...iadd, ...set(14));
+  for (let r = 0; r < 4; r++) symvGroup.push(...get(13), ...splatLoad(8 * r), ...set(19 + r));
+  for (let r = 0; r < 4; r++) symvGroup.push(...zero, ...set(15 + r));
+  symvGroup.push(...get(5), ...get(2), ...iadd, ...set(11), ...get(6), ...get(2), ...iadd, ...set(12));
+  const symvCols: number[] = [...get(11), ...load(0), ...set(23)];
+  for (let r = 0; r < 4; r++) symvCols.push(...get(P[r] as number), ...load(0), ...set(24 + r));
   for (let r = 0; r < 4; r++)
-    symvLoop.push(...get(9 + r), ...get(18 + r), ...get(17), ...mul, ...add, ...set(9 + r));
-  // q_j ← q_j + ((x0·c0 + x1·c1) + (x2·c2 + x3·c3))
-  symvLoop.push(...get(3), ...get(3), ...load(0));
-  symvLoop.push(...get(18), ...get(13), ...mul, ...get(19), ...get(14), ...mul, ...add);
-  symvLoop.push(...get(20), ...get(15), ...mul, ...get(21), ...get(16), ...mul, ...add, ...add);
-  symvLoop.push(...add, ...store(0));
-  symvLoop.push(...advance([0, 6, 7, 8, 2, 3]), ...loopBack);
-  symv.push(0x03, 0x40, ...symvLoop, 0x0b);
+    symvCols.push(...get(15 + r), ...get(24 + r), ...get(23), ...mul, ...add, ...set(15 + r));
+  symvCols.push(...get(12), ...get(12), ...load(0));
+  symvCols.push(...get(24), ...get(19), ...mul, ...get(25), ...get(20), ...mul, ...add);
+  symvCols.push(...get(26), ...get(21), ...mul, ...get(27), ...get(22), ...mul, ...add, ...add);
+  symvCols.push(...add, ...store(0));
+  symvCols.push(...advance([...P, 11, 12]), ...get(11), ...get(13), 0x47, 0x0d, 0);
+  // (block (br_if 0 (vj == vi)) (loop …))
+  symvGroup.push(0x02, 0x40, ...get(11), ...get(13), 0x46, 0x0d, 0, 0x03, 0x40, ...symvCols, 0x0b, 0x0b);
+  // The diagonal block: x = v[i..i+1], y0 = v[i+2..i+3] (reusing locals 23 and 24).
+  symvGroup.push(...get(13), ...load(0), ...set(23), ...get(13), ...load(16), ...set(24));
   for (let r = 0; r < 4; r++) {
-    symv.push(...i32(8 * r), ...get(9 + r), ...lane(0), ...get(9 + r), ...lane(1), 0xa0, ...f64Store);
+    const p = P[r] as number;
+    symvGroup.push(...get(15 + r), ...get(p), ...load(0), ...get(23), ...mul, ...add);
+    symvGroup.push(...get(p), ...load(16), ...get(24), ...mul, ...add, ...set(15 + r));
+    symvGroup.push(...get(14), ...get(14), ...f64Load(8 * r));
+    symvGroup.push(...get(15 + r), ...lane(0), ...get(15 + r), ...lane(1), 0xa0, 0xa0, ...f64Store(8 * r));
   }
-  symv.push(0x0b);
+  symvGroup.push(...nextGroup);
+  const symv = [0x02, 0x40, 0x03, 0x40, ...symvGroup, 0x0b, 0x0b, 0x0b];
 
-  // rank2x4: v128 locals 9–12 c0…c3 (the v_r), 13–16 c4…c7 (the w_r), 17 vj, 18 wj.
-  const rank: number[] = [...rowPointers];
-  for (let r = 0; r < 8; r++) rank.push(...get(5), ...f64Load(8 * r), ...splat, ...set(9 + r));
-  const rankLoop: number[] = [...get(2), ...load(0), ...set(17), ...get(3), ...load(0), ...set(18)];
+  // rank2 locals: i32 11 vj, 12 wj, 13 end, 14 vi, 15 wi; v128 16–19 cv_r, 20–23 cw_r, 24 x, 25 y.
+  const rankGroup: number[] = [...exitWhenDone, ...rowPointers];
+  rankGroup.push(...get(5), ...times8(3), ...iadd, ...set(14), ...get(6), ...times8(3), ...iadd, ...set(15));
+  for (let r = 0; r < 4; r++) rankGroup.push(...get(14), ...splatLoad(8 * r), ...set(16 + r));
+  for (let r = 0; r < 4; r++) rankGroup.push(...get(15), ...splatLoad(8 * r), ...set(20 + r));
+  rankGroup.push(...get(5), ...get(2), ...iadd, ...set(11), ...get(6), ...get(2), ...iadd, ...set(12));
+  rankGroup.push(...get(14), ...i32(32), ...iadd, ...set(13));
+  const rankCols: number[] = [...get(11), ...load(0), ...set(24), ...get(12), ...load(0), ...set(25)];
   for (let r = 0; r < 4; r++) {
-    // a ← (a − v_r·w_j) − w_r·v_j
-    rankLoop.push(...get(ptr(r)), ...get(ptr(r)), ...load(0), ...get(9 + r), ...get(18), ...mul, ...sub);
-    rankLoop.push(...get(13 + r), ...get(17), ...mul, ...sub, ...store(0));
+    const p = P[r] as number;
+    rankCols.push(...get(p), ...get(p), ...load(0), ...get(16 + r), ...get(25), ...mul, ...sub);
+    rankCols.push(...get(20 + r), ...get(24), ...mul, ...sub, ...store(0));
   }
-  rankLoop.push(...advance([0, 6, 7, 8, 2, 3]), ...loopBack);
-  rank.push(0x03, 0x40, ...rankLoop, 0x0b, 0x0b);
+  rankCols.push(...advance([...P, 11, 12]), ...get(11), ...get(13), 0x47, 0x0d, 0);
+  rankGroup.push(0x03, 0x40, ...rankCols, 0x0b, ...nextGroup);
+  const rank = [0x02, 0x40, 0x03, 0x40, ...rankGroup, 0x0b, 0x0b, 0x0b];
 
-  const locals = (v128s: number): number[] =>
+  const locals = (i32s: number, v128s: number): number[] =>
     vec([
-      [3, 0x7f],
+      [i32s, 0x7f],
       [v128s, 0x7b],
     ]);
-  const symvFunc = [...locals(13), ...symv];
-  const rankFunc = [...locals(10), ...rank];
-  const params = vec([[0x7f], [0x7f], [0x7f], [0x7f], [0x7f], [0x7f]]);
+  const symvFunc = [...locals(8, 13), ...symv];
+  const rankFunc = [...locals(9, 10), ...rank];
+  const params = vec([[0x7f], [0x7f], [0x7f], [0x7f], [0x7f], [0x7f], [0x7f]]);
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec([[0x60, ...params, ...vec([])]])),
@@ -245,39 +304,41 @@ function tridiagonalModuleBytes(): Uint8Array {
  */
 function tridiagonalize(work: TridiagonalWorkspace, n: number, diag: Float64Array, sub: Float64Array): void {
   const { a, v, q, kernels } = work;
+  if (kernels !== null) wholeDiagonalBlocks(a, n);
   for (let k = 0; k < n - 2; k++) {
     const m0 = k + 1;
     diag[k] = a[k * n + k] as number;
+    // Column k below the diagonal, gathered once (it is strided in the row-major matrix).
+    for (let i = m0; i < n; i++) v[i] = a[i * n + k] as number;
     // Scale the column first so that the norm cannot overflow or underflow.
     let scale = 0;
-    for (let i = m0; i < n; i++) scale += Math.abs(a[i * n + k] as number);
+    for (let i = m0; i < n; i++) scale += Math.abs(v[i] as number);
     if (scale === 0) {
       sub[k] = 0;
       continue;
     }
     let sigma = 0;
     for (let i = m0; i < n; i++) {
-      const x = (a[i * n + k] as number) / scale;
+      const x = (v[i] as number) / scale;
       sigma += x * x;
     }
     const norm = scale * Math.sqrt(sigma);
-    const x0 = a[m0 * n + k] as number;
+    const x0 = v[m0] as number;
     // The sign choice avoids cancellation in v₀ = x₀ − α.
     const alpha = x0 > 0 ? -norm : norm;
+    v[m0] = x0 - alpha;
     let vnorm2 = 0;
-    for (let i = m0; i < n; i++) {
-      const vi = (a[i * n + k] as number) - (i === m0 ? alpha : 0);
-      v[i] = vi;
-      vnorm2 += vi * vi;
-    }
+    for (let i = m0; i < n; i++) vnorm2 += (v[i] as number) * (v[i] as number);
     const beta = 2 / vnorm2;
-    symmetricLowerTimes(a, n, m0, v, q, kernels);
+    if (kernels !== null) symmetricTimesWasm(work, kernels, n, m0);
+    else symmetricLowerTimes(a, n, m0, v, q);
     let vq = 0;
     for (let i = m0; i < n; i++) vq += (v[i] as number) * (q[i] as number);
     const half = (beta * beta * vq) / 2;
     // Reuse q as w = βq − half·v.
     for (let i = m0; i < n; i++) q[i] = beta * (q[i] as number) - half * (v[i] as number);
-    rankTwoUpdate(a, n, m0, v, q, kernels);
+    if (kernels !== null) rankTwoWasm(work, kernels, n, m0);
+    else rankTwoUpdate(a, n, m0, v, q);
     sub[k] = alpha;
   }
   if (n >= 2) {
@@ -289,19 +350,80 @@ function tridiagonalize(work: TridiagonalWorkspace, n: number, diag: Float64Arra
 }
 
 /**
+ * The SIMD path works on fixed groups of four rows counted from the bottom (rows n−4t … n−4t+3),
+ * so that each group's 4×4 diagonal block is always the same block; kept whole (both triangles,
+ * each rank-2 update rewrites all of it), the block's part of A·v is then a plain dense 4×4
+ * product. This makes the blocks whole once, from the lower triangle (the only one callers must
+ * fill).
+ */
+function wholeDiagonalBlocks(a: Float64Array, n: number): void {
+  for (let b = n - 4; b >= 0; b -= 4)
+    for (let r = b; r < b + 4; r++) for (let c = r + 1; c < b + 4; c++) a[r * n + c] = a[c * n + r] as number;
+}
+
+/**
+ * The first column the kernels read, m0 or m0 − 1: the full groups start at i ≡ n (mod 4), and the
+ * kernels step two columns at a time from there up to i, so the count from the first column must be
+ * even. Column m0 − 1 (= k, already reduced) then rides along with v_k = w_k = 0: it adds nothing to
+ * q and is left unchanged by the update.
+ */
+function firstKernelColumn(n: number, m0: number): number {
+  return (n - m0) & 1 ? m0 - 1 : m0;
+}
+
+/**
+ * q[m0..n) = A₂₂ v (see {@link symmetricLowerTimes}) with the full row groups in one kernel call and
+ * the 0–3 rows above them (the shortest rows, m0 … m0+s−1) here, from the lower triangle.
+ */
+function symmetricTimesWasm(
+  work: TridiagonalWorkspace,
+  kernels: TridiagonalKernels,
+  n: number,
+  m0: number,
+): void {
+  const { a, v, q } = work;
+  const c0 = firstKernelColumn(n, m0);
+  v[c0] = c0 < m0 ? 0 : (v[c0] as number);
+  q.fill(0, c0, n);
+  const first = m0 + ((n - m0) & 3);
+  if (first < n) kernels.symv(a.byteOffset, 8 * n, 8 * c0, first, n, v.byteOffset, q.byteOffset);
+  for (let r = m0; r < first; r++) {
+    const row = r * n;
+    const vr = v[r] as number;
+    let s = 0;
+    for (let j = m0; j < r; j++) {
+      const arj = a[row + j] as number;
+      s += arj * (v[j] as number);
+      q[j] = (q[j] as number) + arj * vr;
+    }
+    q[r] = (q[r] as number) + s + (a[row + r] as number) * vr;
+  }
+}
+
+/** {@link rankTwoUpdate} (w in q) with the full row groups in one kernel call, the rows above here. */
+function rankTwoWasm(work: TridiagonalWorkspace, kernels: TridiagonalKernels, n: number, m0: number): void {
+  const { a, v, q } = work;
+  const c0 = firstKernelColumn(n, m0);
+  if (c0 < m0) q[c0] = 0;
+  const first = m0 + ((n - m0) & 3);
+  if (first < n) kernels.rank2(a.byteOffset, 8 * n, 8 * c0, first, n, v.byteOffset, q.byteOffset);
+  for (let r = m0; r < first; r++) {
+    const row = r * n;
+    const vr = v[r] as number;
+    const wr = q[r] as number;
+    for (let j = m0; j <= r; j++)
+      a[row + j] = (a[row + j] as number) - vr * (q[j] as number) - wr * (v[j] as number);
+  }
+}
+
+/**
  * q[m0..n) = A₂₂ v for the trailing block A₂₂ = A[m0.., m0..], reading only its lower triangle:
  * row i contributes A_ij·v_j to q_i and A_ij·v_i to q_j (j < i). Rows go four at a time, so each
  * v_j and q_j is loaded once per four matrix entries; the 4×4 corner on the diagonal is done
- * entry by entry. This product is half of the tridiagonalisation's flops.
+ * entry by entry. This product is half of the tridiagonalisation's flops. (The JavaScript path;
+ * {@link symmetricTimesWasm} is the SIMD one.)
  */
-function symmetricLowerTimes(
-  a: Float64Array,
-  n: number,
-  m0: number,
-  v: Float64Array,
-  q: Float64Array,
-  kernels: TridiagonalKernels | null,
-): void {
+function symmetricLowerTimes(a: Float64Array, n: number, m0: number, v: Float64Array, q: Float64Array): void {
   q.fill(0, m0, n);
   let i = m0;
   for (; i + 3 < n; i += 4) {
@@ -317,30 +439,7 @@ function symmetricLowerTimes(
     let s1 = 0;
     let s2 = 0;
     let s3 = 0;
-    let j = m0;
-    if (kernels !== null && i - m0 >= 2) {
-      // The even-length bulk of the row in the SIMD kernel, two columns per instruction.
-      const even = m0 + ((i - m0) & ~1);
-      const scratch = kernels.scratch;
-      scratch[4] = v0;
-      scratch[5] = v1;
-      scratch[6] = v2;
-      scratch[7] = v3;
-      kernels.symv4(
-        a.byteOffset + 8 * (r0 + m0),
-        8 * n,
-        v.byteOffset + 8 * m0,
-        q.byteOffset + 8 * m0,
-        v.byteOffset + 8 * even,
-        32,
-      );
-      s0 = scratch[0] as number;
-      s1 = scratch[1] as number;
-      s2 = scratch[2] as number;
-      s3 = scratch[3] as number;
-      j = even;
-    }
-    for (; j < i; j++) {
+    for (let j = m0; j < i; j++) {
       const a0 = a[r0 + j] as number;
       const a1 = a[r1 + j] as number;
       const a2 = a[r2 + j] as number;
@@ -387,14 +486,7 @@ function symmetricLowerTimes(
  * 4×4 diagonal corner; nothing ever reads the upper triangle, so that is harmless and keeps the
  * loop branch-free.
  */
-function rankTwoUpdate(
-  a: Float64Array,
-  n: number,
-  m0: number,
-  v: Float64Array,
-  w: Float64Array,
-  kernels: TridiagonalKernels | null,
-): void {
+function rankTwoUpdate(a: Float64Array, n: number, m0: number, v: Float64Array, w: Float64Array): void {
   let i = m0;
   for (; i + 3 < n; i += 4) {
     const r0 = i * n;
@@ -410,30 +502,7 @@ function rankTwoUpdate(
     const w2 = w[i + 2] as number;
     const w3 = w[i + 3] as number;
     const stop = i + 4;
-    let j = m0;
-    if (kernels !== null) {
-      // stop − m0 ≥ 4: the even-length bulk in the SIMD kernel (same operations, same order).
-      const even = m0 + ((stop - m0) & ~1);
-      const scratch = kernels.scratch;
-      scratch[4] = v0;
-      scratch[5] = v1;
-      scratch[6] = v2;
-      scratch[7] = v3;
-      scratch[8] = w0;
-      scratch[9] = w1;
-      scratch[10] = w2;
-      scratch[11] = w3;
-      kernels.rank2x4(
-        a.byteOffset + 8 * (r0 + m0),
-        8 * n,
-        v.byteOffset + 8 * m0,
-        w.byteOffset + 8 * m0,
-        v.byteOffset + 8 * even,
-        32,
-      );
-      j = even;
-    }
-    for (; j < stop; j++) {
+    for (let j = m0; j < stop; j++) {
       const vj = v[j] as number;
       const wj = w[j] as number;
       a[r0 + j] = (a[r0 + j] as number) - v0 * wj - w0 * vj;
