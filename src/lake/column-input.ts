@@ -102,7 +102,10 @@ export function inputRowCount(input: WriteInput): number {
   if (Array.isArray(input)) return input.length;
   if (isArrowTable(input)) return input.numRows;
   let count = 0;
-  for (const values of Object.values(input as ColumnObject)) count = Math.max(count, values?.length ?? 0);
+  for (const values of Object.values(input as ColumnObject)) {
+    // Only arrays count: readColumns refuses anything else, naming the column.
+    if (Array.isArray(values) || ArrayBuffer.isView(values)) count = Math.max(count, values.length);
+  }
   return count;
 }
 
@@ -116,9 +119,13 @@ export function inputRowCount(input: WriteInput): number {
  */
 export function columnIsAllNull(input: WriteInput, column: string): boolean {
   if (Array.isArray(input)) return (input as readonly Row[]).every((r) => r?.[column] == null);
-  const found = readColumns('', input as ColumnObject | ArrowTableLike).columns.find(
-    (c) => c.name === column,
-  );
+  let columns: InputColumns;
+  try {
+    columns = readColumns('', input as ColumnObject | ArrowTableLike);
+  } catch {
+    return false; // the write itself refuses the input, naming its dataset
+  }
+  const found = columns.columns.find((c) => c.name === column);
   if (!found) return true;
   if (found.nullCount !== undefined) return found.nullCount === inputRowCount(input);
   const count = inputRowCount(input);
