@@ -7,6 +7,7 @@ import type { Row } from '../lake/index.js';
 import { type ShardRef, ShardRefResolver } from '../shards/index.js';
 import { type GeometryDescriptors, geometryDescriptors } from './descriptors.js';
 import { geometryDynamicsRow } from './dynamics.js';
+import { type PreparedRepresentation, prepareRepresentation } from './similarity.js';
 
 /** The key of one trajectory: the `geometry_state` columns that stay fixed along it. */
 export interface TrajectoryKey {
@@ -25,6 +26,8 @@ export interface TrajectoryKey {
 export type MatrixSource =
   | { readonly kind: 'inline'; readonly data: Float32Array; readonly n: number; readonly d: number }
   | { readonly kind: 'refs'; readonly refs: readonly ShardRef[]; readonly d: number }
+  /** Rows 0…n−1 of the 2-D array `ref` points at (its `row` is 0): one reference per matrix. */
+  | { readonly kind: 'array'; readonly ref: ShardRef; readonly n: number; readonly d: number }
   /** A checkpoint whose rows cannot form a matrix; the reason becomes a problem of the result. */
   | { readonly kind: 'invalid'; readonly reason: string };
 
@@ -57,6 +60,18 @@ export interface AnalysisTaskResult {
   readonly state: Row[];
   readonly dynamics: Row[];
   readonly problems: string[];
+  /** Thread-seconds this task spent reading matrices, on descriptors, and on the drift columns. */
+  readonly seconds: TaskSeconds;
+}
+
+/** Where a task's time went, in seconds of its thread. */
+export interface TaskSeconds {
+  /** Reading the matrices (shards or inline). */
+  load: number;
+  /** `geometryDescriptors` of every checkpoint. */
+  descriptors: number;
+  /** `geometry_dynamics` rows: centring, CKA, debiased CKA, Procrustes. */
+  drift: number;
 }
 
 interface Loaded {
@@ -66,6 +81,16 @@ interface Loaded {
   readonly n: number;
   readonly d: number;
   readonly descriptors: GeometryDescriptors;
+  /**
+   * The matrix centred, with its own products cached, once a drift needs it: the comparison with
+   * the successor reuses what the comparison with the predecessor prepared.
+   */
+  prepared: PreparedRepresentation | null;
+}
+
+function preparedOf(loaded: Loaded): PreparedRepresentation {
+  loaded.prepared ??= prepareRepresentation(loaded.x, loaded.n, loaded.d);
+  return loaded.prepared;
 }
 
 /**
@@ -90,7 +115,15 @@ export function runAnalysisTask(task: AnalysisTask): AnalysisTaskResult {
   const state: Row[] = [];
   const dynamics: Row[] = [];
   const problems: string[] = [];
-  const resolver = task.checkpoints.some((c) => c.matrix.kind === 'refs')
+  const seconds: TaskSeconds = { load: 0, descriptors: 0, drift: 0 };
+  let clock = performance.now();
+  /** Adds the time since the last lap to `stage`. */
+  const lap = (stage: keyof TaskSeconds) => {
+    const now = performance.now();
+    seconds[stage] += (now - clock) / 1000;
+    clock = now;
+  };
+  const resolver = task.checkpoints.some((c) => c.matrix.kind === 'refs' || c.matrix.kind === 'array')
     ? new ShardRefResolver(task.lake)
     : null;
   try {
@@ -99,6 +132,7 @@ export function runAnalysisTask(task: AnalysisTask): AnalysisTaskResult {
       let loaded: Loaded;
       try {
         const { x, n, d } = loadMatrix(checkpoint.matrix, resolver);
+        lap('load');
         loaded = {
           step: checkpoint.step,
           rowsKey: checkpoint.rowsKey,
@@ -106,35 +140,39 @@ export function runAnalysisTask(task: AnalysisTask): AnalysisTaskResult {
           n,
           d,
           descriptors: geometryDescriptors(x, n, d, { topK: task.topK }),
+          prepared: null,
         };
+        lap('descriptors');
       } catch (error) {
         problems.push(`${describeKey(key)} step ${checkpoint.step}: ${(error as Error).message}`);
+        lap('load');
         previous = null;
         continue;
       }
       if (checkpoint.emitState) state.push({ ...keyColumns, step: checkpoint.step, ...loaded.descriptors });
       if (checkpoint.emitDynamics && previous) {
-        const sameRows = previous.rowsKey === loaded.rowsKey;
+        const drift = previous.rowsKey === loaded.rowsKey && previous.n === loaded.n;
         const row = geometryDynamicsRow(
           {
             step: previous.step,
             descriptors: previous.descriptors,
-            matrix: sameRows ? { x: previous.x, n: previous.n, d: previous.d } : undefined,
+            matrix: drift ? preparedOf(previous) : undefined,
           },
           {
             step: loaded.step,
             descriptors: loaded.descriptors,
-            matrix: sameRows ? { x: loaded.x, n: loaded.n, d: loaded.d } : undefined,
+            matrix: drift ? preparedOf(loaded) : undefined,
           },
         );
         dynamics.push({ ...keyColumns, ...row });
+        lap('drift');
       }
       previous = loaded;
     }
   } finally {
     resolver?.close();
   }
-  return { key, state, dynamics, problems };
+  return { key, state, dynamics, problems, seconds };
 }
 
 /**
@@ -168,7 +206,11 @@ function loadMatrix(
   if (source.kind === 'inline') return { x: source.data, n: source.n, d: source.d };
   if (source.kind === 'invalid') throw new Error(source.reason);
   if (!resolver) throw new Error('no shard resolver');
-  const { refs, d } = source;
+  const { d } = source;
+  const refs =
+    source.kind === 'refs'
+      ? source.refs
+      : Array.from({ length: source.n }, (_, row) => ({ ...source.ref, row }));
   const whole = wholeArray(refs, resolver);
   if (whole && whole.d === d) return whole;
   const x = new Float32Array(refs.length * d);

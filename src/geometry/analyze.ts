@@ -16,6 +16,7 @@ import {
   type MatrixSource,
   runAnalysisTask,
   type TaskCheckpoint,
+  type TaskSeconds,
   type TrajectoryKey,
   trajectoryKeyOf,
 } from './analysis-task.js';
@@ -65,6 +66,11 @@ export interface AnalyzeSummary {
   readonly seconds: number;
   /** Seconds per stage: planning, state + dynamics (parallel), writing them, trajectory stages. */
   readonly stageSeconds: { plan: number; descriptors: number; write: number; trajectories: number };
+  /**
+   * Inside the parallel stage, thread-seconds summed over every task (so over all workers):
+   * reading matrices, descriptors, and the drift columns (CKA, debiased CKA, Procrustes).
+   */
+  readonly taskSeconds: TaskSeconds;
 }
 
 /** Raised when a second analysis of the same lake is started while one runs. */
@@ -153,6 +159,14 @@ export async function analyzeLake(lake: Lake, options: AnalyzeOptions = {}): Pro
         write: writeSeconds,
         trajectories: clock(),
       },
+      taskSeconds: results.reduce(
+        (sum, r) => ({
+          load: sum.load + r.seconds.load,
+          descriptors: sum.descriptors + r.seconds.descriptors,
+          drift: sum.drift + r.seconds.drift,
+        }),
+        { load: 0, descriptors: 0, drift: 0 },
+      ),
     };
   } finally {
     lock.release();
@@ -241,6 +255,130 @@ async function planAnalysis(lake: Lake, runs: readonly string[] | undefined): Pr
   }
   flush();
   return planned;
+}
+
+/**
+ * One checkpoint matrix of a partition as the summary query of {@link loadPartitionTasks} sees it.
+ * Counts come back as BigInt or number, whichever the driver gives.
+ */
+interface CheckpointSummary {
+  readonly layer: number;
+  readonly step: number;
+  readonly unit: string;
+  readonly n: number | bigint;
+  readonly d: number;
+  readonly dims: number | bigint;
+  readonly ids: number | bigint;
+  readonly rows_key: string;
+  readonly refs: number | bigint;
+  readonly in_order: boolean | null;
+  readonly stores: number | bigint;
+  readonly arrays: number | bigint;
+  readonly fields: number | bigint;
+  readonly store: string | null;
+  readonly array_id: string | null;
+  readonly field: string | null;
+}
+
+/**
+ * Tasks for the planned keys of one (run, sample_set, module) partition of `embeddings`. One
+ * query summarises each checkpoint matrix inside DuckDB — its row count and width, the joined
+ * row ids (the `rowsKey`), and whether its `shard_ref`s are rows 0…n−1 of a single array, the
+ * layout `writeSyntheticEmbeddings` and the importers produce — so the main thread neither reads
+ * nor converts one row object per sample (256 per matrix), and a worker gets one reference per
+ * matrix. A layer whose checkpoints do not all have that layout (inline vectors, scattered refs,
+ * or rows that fail a check, whose message names the row) is loaded row by row as before.
+ */
+async function loadPartitionTasks(lake: Lake, layerGroups: readonly PlannedKey[][]): Promise<AnalysisTask[]> {
+  const planned = layerGroups.flat();
+  const first = planned[0];
+  if (!first) return [];
+  const { key } = first;
+  const layers = [...new Set(planned.map((p) => p.key.layer))];
+  const steps = [...new Set(planned.flatMap((p) => p.steps.map((s) => s.step)))];
+  const summaries = (await lake.query(`
+    WITH r AS (
+      SELECT layer, step, CASE WHEN token_index IS NULL THEN '*' ELSE sample_id END AS unit,
+             CASE WHEN token_index IS NULL THEN sample_id ELSE CAST(token_index AS VARCHAR) END AS id,
+             sample_id, token_index, dim, shard_ref,
+             row_number() OVER (PARTITION BY layer, step, unit ORDER BY sample_id, token_index) - 1 AS pos
+      FROM embeddings
+      WHERE run_id = ${quoteLiteral(key.runId)} AND sample_set = ${quoteLiteral(key.sampleSet)}
+        AND module = ${quoteLiteral(key.module)} AND layer IN (${layers.join(', ')})
+        AND step IN (${steps.join(', ')})
+    )
+    SELECT layer, step, unit, count(*) AS n, min(dim) AS d, count(DISTINCT dim) AS dims,
+           count(DISTINCT id) AS ids, string_agg(id, chr(0) ORDER BY sample_id, token_index) AS rows_key,
+           count(shard_ref) AS refs, bool_and(coalesce(shard_ref.row = pos, false)) AS in_order,
+           count(DISTINCT shard_ref.store) AS stores, count(DISTINCT shard_ref.sample_id) AS arrays,
+           count(DISTINCT shard_ref.field) AS fields, min(shard_ref.store) AS store,
+           min(shard_ref.sample_id) AS array_id, min(shard_ref.field) AS field
+    FROM r GROUP BY layer, step, unit`)) as unknown as CheckpointSummary[];
+  const byCheckpoint = new Map(summaries.map((s) => [`${s.layer}\u0000${s.unit}\u0000${s.step}`, s]));
+  const summaryOf = (k: TrajectoryKey, step: number) =>
+    byCheckpoint.get(`${k.layer}\u0000${k.sampleId}\u0000${step}`);
+  const tasks: AnalysisTask[] = [];
+  for (const group of layerGroups) {
+    const whole = group.every((p) => p.steps.every((c) => isWholeArray(summaryOf(p.key, c.step))));
+    if (!whole) {
+      tasks.push(...(await loadGroupTasks(lake, group)));
+      continue;
+    }
+    for (const p of group) {
+      tasks.push({
+        lake: lake.baseOut,
+        key: p.key,
+        checkpoints: p.steps.map((c): TaskCheckpoint => {
+          const s = summaryOf(p.key, c.step) as CheckpointSummary;
+          const ref = {
+            store: s.store as string,
+            sample_id: s.array_id as string,
+            field: s.field as string,
+            row: 0,
+          };
+          return { ...c, rowsKey: s.rows_key, matrix: { kind: 'array', ref, n: Number(s.n), d: s.d } };
+        }),
+      });
+    }
+  }
+  return tasks;
+}
+
+/** Every row is a shard_ref, row i of the same array, with one width and distinct ids. */
+function isWholeArray(s: CheckpointSummary | undefined): boolean {
+  if (!s) return false;
+  const n = Number(s.n);
+  return (
+    n > 0 &&
+    Number(s.refs) === n &&
+    Number(s.ids) === n &&
+    Number(s.dims) === 1 &&
+    s.in_order === true &&
+    Number(s.stores) === 1 &&
+    Number(s.arrays) === 1 &&
+    Number(s.fields) === 1
+  );
+}
+
+/** Groups the layer groups of {@link groupPlan} by (run, sample_set, module), a partition. */
+function partitionGroups(groups: readonly PlannedKey[][]): PlannedKey[][][] {
+  const out: PlannedKey[][][] = [];
+  for (const group of groups) {
+    const last = out.at(-1);
+    const head = last?.[0]?.[0]?.key;
+    const k = group[0]?.key;
+    if (
+      last &&
+      head &&
+      k &&
+      head.runId === k.runId &&
+      head.sampleSet === k.sampleSet &&
+      head.module === k.module
+    ) {
+      last.push(group);
+    } else out.push([group]);
+  }
+  return out;
 }
 
 /**
@@ -361,10 +499,10 @@ async function runTasks(
   };
   const pendingOf = (task: AnalysisTask) =>
     task.checkpoints.filter((c) => c.emitState || c.emitDynamics).length;
-  const groups = groupPlan(plan);
+  const partitions = partitionGroups(groupPlan(plan));
   if (workers === 1 || plan.length <= 1) {
-    for (const group of groups) {
-      for (const task of await loadGroupTasks(lake, group)) {
+    for (const partition of partitions) {
+      for (const task of await loadPartitionTasks(lake, partition)) {
         report(runAnalysisTask({ ...task, topK: options.topK }), pendingOf(task));
       }
     }
@@ -373,8 +511,8 @@ async function runTasks(
   const pool = new WorkerPool(Math.min(workers, plan.length));
   try {
     const running: Promise<void>[] = [];
-    for (const group of groups) {
-      const tasks = await loadGroupTasks(lake, group);
+    for (const partition of partitions) {
+      const tasks = await loadPartitionTasks(lake, partition);
       for (const task of tasks) {
         running.push(pool.run({ ...task, topK: options.topK }).then((r) => report(r, pendingOf(task))));
       }

@@ -6,7 +6,12 @@ import { RunlakeError } from '../lake/index.js';
 import { GEOMETRY_DESCRIPTORS } from '../schema/index.js';
 import type { GeometryDescriptors } from './descriptors.js';
 import type { RowMatrix } from './gram.js';
-import { representationSimilarity } from './similarity.js';
+import {
+  PreparedRepresentation,
+  preparedSimilarity,
+  prepareRepresentation,
+  representationSimilarity,
+} from './similarity.js';
 
 /** A descriptor `geometry_dynamics` tracks (see `GEOMETRY_DESCRIPTORS`). */
 export type DynamicsDescriptorName = (typeof GEOMETRY_DESCRIPTORS)[number];
@@ -30,9 +35,14 @@ export interface RepresentationSnapshot extends DescriptorSnapshot {
   /**
    * The row-major n×d matrix the descriptors were computed from. Both checkpoints' rows must be
    * the **same probe samples in the same order** — CKA and Procrustes compare the two
-   * representations of each sample — and d may differ.
+   * representations of each sample — and d may differ. A {@link PreparedRepresentation} (from
+   * `prepareRepresentation`) is used as it is: along a trajectory each matrix is prepared once
+   * for the comparisons with its predecessor and its successor.
    */
-  readonly matrix?: { readonly x: RowMatrix; readonly n: number; readonly d: number } | null;
+  readonly matrix?:
+    | { readonly x: RowMatrix; readonly n: number; readonly d: number }
+    | PreparedRepresentation
+    | null;
 }
 
 /** Options for {@link geometryDynamicsRow}. */
@@ -118,10 +128,7 @@ export function geometryDynamicsRow(
   const deltas = descriptorDynamics(prev, curr);
   const a = prev.matrix;
   const b = curr.matrix;
-  const similarity =
-    options.drift !== false && a && b && a.n === b.n
-      ? representationSimilarity(a.x, b.x, a.n, a.d, b.d)
-      : null;
+  const similarity = options.drift !== false && a && b && a.n === b.n ? similarityOf(a, b) : null;
   const cka = similarity?.cka ?? null;
   const debiased = similarity?.debiasedCka ?? null;
   return {
@@ -132,6 +139,21 @@ export function geometryDynamicsRow(
     cka_drift_debiased: debiased === null ? null : 1 - debiased,
     procrustes_distance: similarity?.procrustesDistance ?? null,
   };
+}
+
+type SnapshotMatrix = NonNullable<RepresentationSnapshot['matrix']>;
+
+/** Prepared matrices share their cached parts; a plain one is prepared for this pair only. */
+function similarityOf(a: SnapshotMatrix, b: SnapshotMatrix) {
+  if (a instanceof PreparedRepresentation && b instanceof PreparedRepresentation) {
+    return preparedSimilarity(a, b);
+  }
+  if (!(a instanceof PreparedRepresentation) && !(b instanceof PreparedRepresentation)) {
+    return representationSimilarity(a.x, b.x, a.n, a.d, b.d);
+  }
+  const pa = a instanceof PreparedRepresentation ? a : prepareRepresentation(a.x, a.n, a.d);
+  const pb = b instanceof PreparedRepresentation ? b : prepareRepresentation(b.x, b.n, b.d);
+  return preparedSimilarity(pa, pb);
 }
 
 function stepSpan(prevStep: number, currStep: number): number {

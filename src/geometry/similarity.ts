@@ -4,6 +4,7 @@
  * columns of the `geometry_dynamics` dataset.
  */
 import { RunlakeError } from '../lake/index.js';
+import { crossProduct, type PackedColumns, packColumns } from './cross-product.js';
 import { symmetricEigenvalues } from './eigen.js';
 import { gramMatrix, type RowMatrix } from './gram.js';
 
@@ -175,10 +176,24 @@ export function representationSimilarity(
 ): RepresentationSimilarity {
   const { xc, yc } = prepare('representationSimilarity', x, y, n, dx, dy);
   const products = centredProducts(xc, yc, n, dx, dy, featureRoute(n, dx, dy));
+  return similarityFromProducts(products, xc, yc, n, dx, dy);
+}
+
+/** The three similarities from the CKA sums (and X̃ᵀỸ when formed) of two centred matrices. */
+function similarityFromProducts(
+  products: CentredProducts,
+  xc: Float64Array,
+  yc: Float64Array,
+  n: number,
+  dx: number,
+  dy: number,
+  k?: Float64Array,
+  l?: Float64Array,
+): RepresentationSimilarity {
   const { moments } = products;
   return {
     cka: ckaFromMoments(moments),
-    debiasedCka: n < 4 ? null : debiasedCkaFromMoments(moments, xc, yc, n, dx, dy),
+    debiasedCka: n < 4 ? null : debiasedCkaFromMoments(moments, xc, yc, n, dx, dy, k, l),
     procrustesDistance:
       moments.traceK === 0 || moments.traceL === 0
         ? null
@@ -190,6 +205,124 @@ export function representationSimilarity(
             2,
           ),
   };
+}
+
+/**
+ * One matrix validated and column-centred once, with what {@link representationSimilarity} needs
+ * of it alone cached: a trajectory compares each checkpoint with its predecessor and with its
+ * successor, and {@link preparedSimilarity} then forms only the cross product X̃ᵀỸ per pair
+ * instead of the column Gram of [X̃ Ỹ], whose X̃ᵀX̃ and ỸᵀỸ blocks each matrix would otherwise
+ * have recomputed twice. Create it with {@link prepareRepresentation}.
+ */
+export class PreparedRepresentation {
+  /** X̃ = X − 1μᵀ, row-major n×d, float64. */
+  readonly centred: Float64Array;
+  /** ‖X̃‖²_F = tr K̃. */
+  readonly trace: number;
+  #rowNorms: Float64Array | null = null;
+  #selfMoment: number | null = null;
+  #packed: PackedColumns | null = null;
+
+  constructor(
+    readonly n: number,
+    readonly d: number,
+    centred: Float64Array,
+  ) {
+    this.centred = centred;
+    this.trace = sumOfSquares(centred);
+  }
+
+  /** ‖x̃_i‖² per row (the diagonal of K̃), for the debiased CKA. */
+  get rowSquaredNorms(): Float64Array {
+    this.#rowNorms ??= rowSquaredNorms(this.centred, this.n, this.d);
+    return this.#rowNorms;
+  }
+
+  /**
+   * ‖X̃ᵀX̃‖²_F = ‖K̃‖²_F, summed over the entries of X̃ᵀX̃ in row-major order — the order in
+   * which the joined column Gram's diagonal blocks are summed, so the value is bitwise the same.
+   */
+  get selfMoment(): number {
+    if (this.#selfMoment === null) {
+      const g = gramMatrix(this.centred, this.n, this.d, { byColumns: true });
+      let s = 0;
+      for (let i = 0; i < g.length; i++) s += (g[i] as number) * (g[i] as number);
+      this.#selfMoment = s;
+    }
+    return this.#selfMoment;
+  }
+
+  /** The columns of X̃ packed for the cross-product kernel. */
+  get packedColumns(): PackedColumns {
+    this.#packed ??= packColumns(this.centred, this.n, this.d);
+    return this.#packed;
+  }
+}
+
+/**
+ * Validates and column-centres a row-major n×d matrix for {@link preparedSimilarity}.
+ *
+ * @throws {RunlakeError} when the shape does not match the array length or an entry is not finite.
+ * @example
+ * ```ts
+ * const x = Float64Array.from({ length: 64 * 16 }, () => Math.random());
+ * const px = prepareRepresentation(x, 64, 16);
+ * preparedSimilarity(px, px); // { cka: 1, debiasedCka: 1, procrustesDistance: ≈0 }
+ * ```
+ */
+export function prepareRepresentation(x: RowMatrix, n: number, d: number): PreparedRepresentation {
+  checkSize('prepareRepresentation', 'n', n);
+  checkSize('prepareRepresentation', 'd', d);
+  checkMatrix('prepareRepresentation', 'x', x, n, 'd', d);
+  return new PreparedRepresentation(n, d, centreColumns(x, n, d));
+}
+
+/**
+ * {@link representationSimilarity} of two prepared matrices of the same n samples, with bitwise
+ * the same result. Where X̃ᵀỸ is formed (n ≥ min(dx, dy)), ‖X̃ᵀX̃‖² and ‖ỸᵀỸ‖² come from each
+ * side's cache and only the dx×dy cross product is computed here (n·dx·dy products instead of
+ * n(dx+dy)²/2); otherwise the Gram route of {@link representationSimilarity} runs on the centred
+ * matrices.
+ *
+ * @throws {RunlakeError} when the two matrices have different row counts.
+ * @example
+ * ```ts
+ * const [p0, p1, p2] = [x0, x1, x2].map((x) => prepareRepresentation(x, 256, 64));
+ * preparedSimilarity(p0, p1); // p1's centring and X̃ᵀX̃ are reused by …
+ * preparedSimilarity(p1, p2);
+ * ```
+ */
+export function preparedSimilarity(
+  a: PreparedRepresentation,
+  b: PreparedRepresentation,
+): RepresentationSimilarity {
+  const { n, d: dx } = a;
+  const dy = b.d;
+  if (b.n !== n) {
+    throw new RunlakeError(
+      `preparedSimilarity: x has ${n} rows, y has ${b.n}; they must be the same samples`,
+    );
+  }
+  let products: CentredProducts;
+  if (featureRoute(n, dx, dy)) {
+    const cross = crossProduct(a.packedColumns, b.packedColumns);
+    let kl = 0;
+    for (let i = 0; i < cross.length; i++) kl += (cross[i] as number) * (cross[i] as number);
+    products = {
+      moments: { kl, kk: a.selfMoment, ll: b.selfMoment, traceK: a.trace, traceL: b.trace },
+      cross,
+    };
+  } else products = centredProducts(a.centred, b.centred, n, dx, dy, false);
+  return similarityFromProducts(
+    products,
+    a.centred,
+    b.centred,
+    n,
+    dx,
+    dy,
+    a.rowSquaredNorms,
+    b.rowSquaredNorms,
+  );
 }
 
 /** ⟨K̃, L̃⟩, ‖K̃‖², ‖L̃‖² and the traces of the centred Gram matrices. */
@@ -213,9 +346,11 @@ function debiasedCkaFromMoments(
   n: number,
   dx: number,
   dy: number,
+  knownK?: Float64Array,
+  knownL?: Float64Array,
 ): number | null {
-  const k = rowSquaredNorms(xc, n, dx);
-  const l = rowSquaredNorms(yc, n, dy);
+  const k = knownK ?? rowSquaredNorms(xc, n, dx);
+  const l = knownL ?? rowSquaredNorms(yc, n, dy);
   let pkl = 0;
   let pkk = 0;
   let pll = 0;
