@@ -7,7 +7,15 @@
 import { symmetricEigenvalues } from './eigen.js';
 import type { RowMatrix } from './gram.js';
 import { startDescriptorJob } from './gram-thread.js';
-import { checkShape, columnMeans, gramOf, gramPanelRows, PANEL, rowStatistics } from './tiles.js';
+import {
+  checkDimensions,
+  checkFinite,
+  columnMeans,
+  gramOf,
+  gramPanelRows,
+  PANEL,
+  rowStatistics,
+} from './tiles.js';
 import { twoNearestFromGram, twoNearestSquaredDistances } from './two-nn.js';
 
 /** What {@link descriptorInputs} returns. */
@@ -25,11 +33,11 @@ export interface DescriptorInputs {
 }
 
 /**
- * Share of the scatter's tile work the calling thread keeps when the helper thread takes the rest
- * and then TwoNN: the caller still has the tridiagonalisation and QL ahead of it, the helper the
- * float32 screening of the n×n Gram, so this balances the two threads on the bench's 1024 × 768.
+ * Share of the scatter's tile work the calling thread keeps; the helper thread takes the rest and
+ * then TwoNN. The decomposition needs the whole scatter, so both halves should end together: the
+ * helper's half also includes copying X and packing every column, hence a little under half for it.
  */
-const CALLER_SCATTER_SHARE = 0.3;
+const CALLER_SCATTER_SHARE = 0.5;
 
 /**
  * The spectrum, row statistics and TwoNN distances of a row-major n×d X, bitwise what
@@ -42,13 +50,21 @@ const CALLER_SCATTER_SHARE = 0.3;
  * ```
  */
 export function descriptorInputs(x: RowMatrix, n: number, d: number): DescriptorInputs {
-  checkShape(x, n, d, 'geometryDescriptors');
-  const { rowNorms, unitRowSum, nonzeroRows } = rowStatistics(x, n, d);
-  const stats = { rowNorms, unitRowSum, nonzeroRows };
+  checkDimensions(x, n, d, 'geometryDescriptors');
   const mean = columnMeans(x, n, d);
+  // A NaN or ±∞ entry makes its column's sum non-finite, so the full scan (which names the entry)
+  // is needed only then; this spares a pass over X on the calling thread's critical path.
+  for (let k = 0; k < d; k++) {
+    if (!Number.isFinite(mean[k] as number)) {
+      checkFinite(x, d, 'geometryDescriptors');
+      break;
+    }
+  }
   const wantNeighbours = n >= 3;
-  if (n < 2) return { ...stats, eigenvalues: new Float64Array(Math.min(n, d)), neighbours: null };
+  if (n < 2)
+    return { ...rowStatistics(x, n, d), eigenvalues: new Float64Array(Math.min(n, d)), neighbours: null };
   if (n <= d) {
+    const stats = rowStatistics(x, n, d);
     // The Gram is the smaller matrix: its spectrum and its distances.
     const gram = gramOf(x, mean, n, d, false);
     const eigenvalues = scaled(symmetricEigenvalues(gram, n), n);
@@ -59,9 +75,12 @@ export function descriptorInputs(x: RowMatrix, n: number, d: number): Descriptor
   const job = startDescriptorJob(x, mean, n, d, split, panels, wantNeighbours);
   let neighbours: Float64Array | null = null;
   let eigenvalues: Float64Array;
+  let stats: ReturnType<typeof rowStatistics>;
   try {
     const scatter = job ? job.scatter : new Float64Array(d * d);
     gramPanelRows(x, mean, n, d, true, 0, job ? split : panels, scatter);
+    // The row statistics while the helper finishes its share of the scatter.
+    stats = rowStatistics(x, n, d);
     if (job && !job.waitScatter()) gramPanelRows(x, mean, n, d, true, split, panels, scatter);
     eigenvalues = scaled(symmetricEigenvalues(scatter, d), n);
   } finally {

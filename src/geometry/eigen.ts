@@ -41,8 +41,9 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
       `symmetricEigenvalues: a ${n}×${n} matrix needs ${n * n} entries, got ${a.length} (not square)`,
     );
   }
-  for (let i = 0; i < a.length; i++) {
-    if (!Number.isFinite(a[i] as number)) {
+  if (!allFinite(a)) {
+    for (let i = 0; i < a.length; i++) {
+      if (Number.isFinite(a[i] as number)) continue;
       const row = Math.floor(i / Math.max(n, 1));
       throw new RunlakeError(
         `symmetricEigenvalues: entry (${row}, ${i - row * n}) is ${a[i]}; the matrix must be finite`,
@@ -57,6 +58,27 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
   tridiagonalize(work, n, diag, sub);
   tridiagonalQl(diag, sub, n);
   return diag.sort().reverse();
+}
+
+/**
+ * Whether every entry is finite: x·0 is 0 for finite x and NaN for NaN or ±∞, so four running sums
+ * of x·0 stay 0 exactly when all are finite. Branch-free with independent sums, it is several
+ * times faster than testing each entry, and it is on the critical path of every decomposition.
+ */
+function allFinite(a: Float64Array): boolean {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < a.length; i += 4) {
+    s0 += (a[i] as number) * 0;
+    s1 += (a[i + 1] as number) * 0;
+    s2 += (a[i + 2] as number) * 0;
+    s3 += (a[i + 3] as number) * 0;
+  }
+  for (; i < a.length; i++) s0 += (a[i] as number) * 0;
+  return s0 + s1 + s2 + s3 === 0;
 }
 
 /**

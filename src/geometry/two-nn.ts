@@ -14,8 +14,8 @@ import { compiledOnce, get, name, section, set, simd, uleb, vec, type WasmApi, w
 
 /** Vectors per register tile, as in gram.ts. */
 const PANEL = 4;
-/** The 4×4 float32 tile sits at the start of the kernel's memory (64 bytes); packed data follows. */
-const TILE_BYTES = 64;
+/** Where the packed rows start in the kernel's memory (16-byte aligned); K̂ follows them. */
+const PACKED_OFFSET = 64;
 /** float32 unit roundoff 2⁻²⁴ and float64 unit roundoff 2⁻⁵³. */
 const U32 = 2 ** -24;
 const U64 = 2 ** -53;
@@ -62,55 +62,83 @@ export function twoNearestSquaredDistances(
     exactScan(x, mean, n, d, diagonal, out);
     return out;
   }
-  const { gram, scale2 } = screen;
-  // |K̂_ij·s² − K_ij| ≤ c·‖x̃_i‖‖x̃_j‖ + floor: the input rounding to float32 (2u₃₂), the float32
-  // dot product (γ_d), the float64 one the reference sums (γ_d in u₆₄), with a factor 2 to spare;
-  // the floor covers float32 underflow (absolute 2⁻¹⁴⁹ per operation, scaled back by s²).
+  const { gram, stride, scale2 } = screen;
+  // |K̂_ij·s² − K_ij| ≤ e_ij = c·‖x̃_i‖‖x̃_j‖ + floor: the input rounding to float32 (2u₃₂), the
+  // float32 dot product (γ_d), the float64 one the reference sums (γ_d in u₆₄), with a factor 2 to
+  // spare (which also covers the rounding of the norms); the floor covers float32 underflow
+  // (absolute 2⁻¹⁴⁹ per operation, scaled back by s²). d̂² = K_ii + K_jj − 2K̂_ij·s² and the
+  // reference's d² (the same expression on K_ij) are then within 2e_ij plus the rounding of both
+  // evaluations, 8u₆₄(K_ii + K_jj + 2|K_ij| + 2e_ij), where |K_ij| ≤ ‖x̃_i‖‖x̃_j‖ + e_ij: so within
+  // m_ij = c1·‖x̃_i‖‖x̃_j‖ + 8u₆₄(K_ii + K_jj) + c0.
   const c = 2 * (d + 3) * (U32 + U64);
   const floor = 2 * (d + 3) * 2 ** -149 * scale2;
+  const c1 = (2 + 32 * U64) * c + 16 * U64;
+  const c0 = (2 + 32 * U64) * floor;
+  const lowerScale = 1 - 8 * U64;
+  const upperScale = 1 + 8 * U64;
   const norms = new Float64Array(n);
-  for (let i = 0; i < n; i++) norms[i] = Math.sqrt(diagonal[i] as number) * (1 + 4 * U64);
-  const candidates = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < n; i++) norms[i] = Math.sqrt(diagonal[i] as number);
+  // Pass 1, over each pair once (the kernel wrote the lower triangle): for every row, the two
+  // smallest upper bounds u₁ ≤ u₂ among pairs certainly at positive distance (lower bound > 0).
+  const u1 = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+  const u2 = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+  for (let i = 1; i < n; i++) {
     const kii = diagonal[i] as number;
     const ni = norms[i] as number;
-    const row = i * n;
-    // Pass 1: T = the second smallest upper bound among pairs certainly at positive distance.
-    let u1 = Number.POSITIVE_INFINITY;
-    let u2 = Number.POSITIVE_INFINITY;
-    for (let j = 0; j < n; j++) {
-      if (j === i) continue;
-      const kjj = diagonal[j] as number;
-      const g = (gram[row + j] as number) * scale2;
-      const e = c * ni * (norms[j] as number) + floor;
-      const m = 2 * e + 8 * U64 * (kii + kjj + 2 * Math.abs(g) + 2 * e);
-      const dh = kii + kjj - 2 * g;
-      if (dh - m <= 0) continue;
-      const upper = dh + m;
-      if (upper < u1) {
-        u2 = u1;
-        u1 = upper;
-      } else if (upper < u2) {
-        u2 = upper;
+    const row = i * stride;
+    let a1 = u1[i] as number;
+    let a2 = u2[i] as number;
+    for (let j = 0; j < i; j++) {
+      const sum = kii + (diagonal[j] as number);
+      const g2 = 2 * (gram[row + j] as number) * scale2;
+      const m = c1 * ni * (norms[j] as number) + c0;
+      if (sum * lowerScale - g2 - m <= 0) continue;
+      const upper = sum * upperScale - g2 + m;
+      if (upper < a1) {
+        a2 = a1;
+        a1 = upper;
+      } else if (upper < a2) {
+        a2 = upper;
+      }
+      const b1 = u1[j] as number;
+      if (upper < b1) {
+        u2[j] = b1;
+        u1[j] = upper;
+      } else if (upper < (u2[j] as number)) {
+        u2[j] = upper;
       }
     }
-    if (!Number.isFinite(u2)) {
+    u1[i] = a1;
+    u2[i] = a2;
+  }
+  // Pass 2: a pair whose lower bound is ≤ u₂ of a row may be among that row's two nearest; no
+  // other pair can be (two pairs at positive distance ≤ u₂ exist). Rows are visited in order, so
+  // each row's list comes out ascending: its own j < i first, then the later rows i > j.
+  const lists: number[][] = Array.from({ length: n }, () => []);
+  for (let i = 1; i < n; i++) {
+    const kii = diagonal[i] as number;
+    const ni = norms[i] as number;
+    const ti = u2[i] as number;
+    const list = lists[i] as number[];
+    const row = i * stride;
+    for (let j = 0; j < i; j++) {
+      const sum = kii + (diagonal[j] as number);
+      const lower =
+        sum * lowerScale - 2 * (gram[row + j] as number) * scale2 - (c1 * ni * (norms[j] as number) + c0);
+      if (lower <= ti) list.push(j);
+      if (lower <= (u2[j] as number)) (lists[j] as number[]).push(i);
+    }
+  }
+  const columns = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    if (!Number.isFinite(u2[i] as number)) {
       // Fewer than two pairs are certainly apart (duplicates or near-duplicates): scan exactly.
       exactRow(x, mean, n, d, diagonal, i, out);
       continue;
     }
-    // Pass 2: every pair whose lower bound is ≤ T may be among the two nearest; the rest cannot
-    // be (two pairs at positive distance ≤ T exist). Those are recomputed exactly, in j order.
-    let count = 0;
-    for (let j = 0; j < n; j++) {
-      if (j === i) continue;
-      const kjj = diagonal[j] as number;
-      const g = (gram[row + j] as number) * scale2;
-      const e = c * ni * (norms[j] as number) + floor;
-      const m = 2 * e + 8 * U64 * (kii + kjj + 2 * Math.abs(g) + 2 * e);
-      if (kii + kjj - 2 * g - m <= u2) candidates[count++] = j;
-    }
-    nearestTwo(x, mean, d, diagonal, i, candidates, count, out);
+    const list = lists[i] as number[];
+    for (let t = 0; t < list.length; t++) columns[t] = list[t] as number;
+    nearestTwo(x, mean, d, diagonal, i, columns, list.length, out);
   }
   return out;
 }
@@ -218,38 +246,59 @@ function exactScan(
 // WebAssembly f32x4 tile kernel
 
 /**
- * The float32 kernel's module, assembled byte by byte like gram.ts's float64 one:
+ * The float32 kernel's module, assembled byte by byte like gram.ts's float64 one. One call computes
+ * a whole tile row: the 4×4 tiles of panel `a` against `count` consecutive panels from `b`, each
+ * stored as four rows of four floats at `out`, `out + rowBytes`, … (then `out` moves 16 bytes on):
  *
  * ```wat
- * (func (export "k") (param $a i32) (param $b i32) (param $end i32)   ;; byte addresses
- *   (local $c0 $c1 $c2 $c3 $bv v128)
- *   (loop
- *     $bv = v128.load $b
- *     for r in 0..3:  $c{r} = f32x4.add $c{r} (f32x4.mul (v128.load32_splat offset=4r $a) $bv)
- *     $a += 16   $b += 16   (br_if 0 (i32.ne $a $end)))
- *   v128.store offset=16r 0 $c{r} for r in 0..3)                       ;; the tile, row-major
+ * (func (export "k") (param $a $b $end $out $count $rowBytes i32)
+ *   (local $ai $t i32) (local $c0 $c1 $c2 $c3 $bv v128)
+ *   (loop $tiles
+ *     $c_r = 0   $ai = $a
+ *     (loop $k
+ *       $bv = v128.load $b
+ *       for r in 0..3:  $c{r} = f32x4.add $c{r} (f32x4.mul (v128.load32_splat offset=4r $ai) $bv)
+ *       $ai += 16   $b += 16   (br_if $k (i32.ne $ai $end)))
+ *     $t = $out   for r in 0..3: (v128.store $t $c{r})  $t += $rowBytes
+ *     $out += 16   $count -= 1   (br_if $tiles $count)))
  * ```
  */
 function float32KernelBytes(): Uint8Array {
   const loadSplat = (offset: number): number[] => [...simd(0x09), 2, ...uleb(offset)];
   const v128Load = [...simd(0x00), 4, 0];
-  const v128Store = (offset: number): number[] => [...simd(0x0b), 4, ...uleb(offset)];
+  const v128Store = [...simd(0x0b), 4, 0];
+  const zero = [...simd(0x0c), ...new Array(16).fill(0)];
   const add = simd(0xe4);
   const mul = simd(0xe6);
-  // Locals: 0 a, 1 b, 2 end (params, i32); 3…6 the accumulators; 7 bv (v128).
-  const loop: number[] = [...get(1), ...v128Load, ...set(7)];
+  const iadd = [0x6a];
+  // Locals: params 0 a, 1 b, 2 end, 3 out, 4 count, 5 rowBytes; 6 ai, 7 t (i32); 8…11 c_r, 12 bv.
+  const inner: number[] = [...get(1), ...v128Load, ...set(12)];
   for (let r = 0; r < 4; r++) {
-    loop.push(...get(3 + r), ...get(0), ...loadSplat(4 * r), ...get(7), ...mul, ...add, ...set(3 + r));
+    inner.push(...get(8 + r), ...get(6), ...loadSplat(4 * r), ...get(12), ...mul, ...add, ...set(8 + r));
   }
-  loop.push(...get(0), 0x41, 16, 0x6a, ...set(0), ...get(1), 0x41, 16, 0x6a, ...set(1));
-  loop.push(...get(0), ...get(2), 0x47, 0x0d, 0);
-  const body: number[] = [0x03, 0x40, ...loop, 0x0b];
-  for (let r = 0; r < 4; r++) body.push(0x41, 0, ...get(3 + r), ...v128Store(16 * r));
-  body.push(0x0b);
-  const func = [...vec([[5, 0x7b]]), ...body];
+  inner.push(...get(6), 0x41, 16, ...iadd, ...set(6), ...get(1), 0x41, 16, ...iadd, ...set(1));
+  inner.push(...get(6), ...get(2), 0x47, 0x0d, 0);
+  const tiles: number[] = [];
+  for (let r = 0; r < 4; r++) tiles.push(...zero, ...set(8 + r));
+  tiles.push(...get(0), ...set(6), 0x03, 0x40, ...inner, 0x0b);
+  tiles.push(...get(3), ...set(7));
+  for (let r = 0; r < 4; r++) {
+    tiles.push(...get(7), ...get(8 + r), ...v128Store);
+    if (r < 3) tiles.push(...get(7), ...get(5), ...iadd, ...set(7));
+  }
+  tiles.push(...get(3), 0x41, 16, ...iadd, ...set(3));
+  tiles.push(...get(4), 0x41, 1, 0x6b, 0x22, 4, 0x0d, 0); // count -= 1 (local.tee); br_if $tiles
+  const body: number[] = [0x03, 0x40, ...tiles, 0x0b, 0x0b];
+  const func = [
+    ...vec([
+      [2, 0x7f],
+      [5, 0x7b],
+    ]),
+    ...body,
+  ];
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([[0x60, ...vec([[0x7f], [0x7f], [0x7f]]), ...vec([])]])),
+    ...section(1, vec([[0x60, ...vec([[0x7f], [0x7f], [0x7f], [0x7f], [0x7f], [0x7f]]), ...vec([])]])),
     ...section(2, vec([[...name('e'), ...name('m'), 0x02, 0x00, 0x01]])),
     ...section(3, vec([[0]])),
     ...section(7, vec([[...name('k'), 0x00, 0]])),
@@ -260,7 +309,10 @@ function float32KernelBytes(): Uint8Array {
 const float32Module = compiledOnce(float32KernelBytes);
 
 /** The last kernel instance, kept for the next call when its memory is at most 32 MiB. */
-let cached: { tile: (a: number, b: number, end: number) => void; view: Float32Array } | null = null;
+let cached: {
+  tile: (a: number, b: number, end: number, out: number, count: number, rowBytes: number) => void;
+  view: Float32Array;
+} | null = null;
 
 function float32Kernel(bytes: number): typeof cached {
   if (typeof process !== 'undefined' && process.env?.RUNLAKE_GEOMETRY_KERNEL === 'js') return null;
@@ -273,7 +325,7 @@ function float32Kernel(bytes: number): typeof cached {
     const memory = new api.Memory({ initial: Math.ceil(bytes / 65536) });
     const instance = new api.Instance(module, { e: { m: memory } });
     const kernel = {
-      tile: instance.exports.k as (a: number, b: number, end: number) => void,
+      tile: instance.exports.k as NonNullable<typeof cached>['tile'],
       view: new Float32Array(memory.buffer),
     };
     if (bytes <= 32 * 2 ** 20) cached = kernel;
@@ -284,8 +336,10 @@ function float32Kernel(bytes: number): typeof cached {
 }
 
 /**
- * K̂ = fl₃₂(X̃/s)·fl₃₂(X̃/s)ᵀ in float32 (full n×n, mirrored), with s the power of two at or above
- * max|x̃| (an exact scaling that keeps float32 away from overflow), and s²; null without the kernel.
+ * K̂ = fl₃₂(X̃/s)·fl₃₂(X̃/s)ᵀ in float32, with s the power of two at or above max|x̃| (an exact
+ * scaling that keeps float32 away from overflow), and s². K̂ is left in the kernel's memory as a
+ * row-major matrix with `stride` floats per row, of which each row i holds columns 0 … i (and up to
+ * the end of its 4×4 tile); null without the kernel.
  */
 function float32Gram(
   x: RowMatrix,
@@ -293,41 +347,28 @@ function float32Gram(
   n: number,
   d: number,
   maxAbs: number,
-): { gram: Float32Array; scale2: number } | null {
+): { gram: Float32Array; stride: number; scale2: number } | null {
   const panels = Math.ceil(n / PANEL);
-  const kernel = float32Kernel(TILE_BYTES + panels * d * PANEL * 4);
+  const stride = panels * PANEL;
+  const packedFloats = panels * d * PANEL;
+  const kernel = float32Kernel(PACKED_OFFSET + 4 * (packedFloats + stride * stride));
   if (kernel === null) return null;
   const scale = 2 ** Math.ceil(Math.log2(maxAbs));
   const inv = 1 / scale;
   const view = kernel.view;
-  const base = TILE_BYTES / 4;
-  view.fill(0, base, base + panels * d * PANEL);
+  const base = PACKED_OFFSET / 4;
+  view.fill(0, base, base + packedFloats);
   for (let i = 0; i < n; i++) {
     const p = (i / PANEL) | 0;
     let o = base + p * d * PANEL + (i - p * PANEL);
     const row = i * d;
     for (let k = 0; k < d; k++, o += PANEL) view[o] = ((x[row + k] as number) - (mean[k] as number)) * inv;
   }
-  const gram = new Float32Array(n * n);
-  const tile = kernel.tile;
-  const stride = d * PANEL * 4;
+  const gramOffset = PACKED_OFFSET + 4 * packedFloats;
+  const panelBytes = d * PANEL * 4;
   for (let pi = 0; pi < panels; pi++) {
-    const a = TILE_BYTES + pi * stride;
-    const i0 = pi * PANEL;
-    const rows = Math.min(PANEL, n - i0);
-    for (let pj = 0; pj <= pi; pj++) {
-      tile(a, TILE_BYTES + pj * stride, a + stride);
-      const j0 = pj * PANEL;
-      const cols = Math.min(PANEL, n - j0);
-      for (let r = 0; r < rows; r++) {
-        const o = (i0 + r) * n + j0;
-        for (let c = 0; c < cols; c++) {
-          const value = view[r * PANEL + c] as number;
-          gram[o + c] = value;
-          gram[(j0 + c) * n + i0 + r] = value;
-        }
-      }
-    }
+    const a = PACKED_OFFSET + pi * panelBytes;
+    kernel.tile(a, PACKED_OFFSET, a + panelBytes, gramOffset + pi * PANEL * stride * 4, pi + 1, stride * 4);
   }
-  return { gram, scale2: scale * scale };
+  return { gram: new Float32Array(view.buffer, gramOffset, stride * stride), stride, scale2: scale * scale };
 }
