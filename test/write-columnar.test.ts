@@ -284,6 +284,56 @@ describe('open datasets: inference per column follows the row rules', () => {
   });
 });
 
+describe('batches over many data chunks', () => {
+  it('nulls across chunk boundaries, a dictionary too large for an ENUM, bigints past 2^53', async () => {
+    const OPEN = defineDataset({ name: 'wide', partitionBy: [{ name: 'part', type: t.int64 }] });
+    const count = 60_000; // > 2048-row chunks, and more distinct strings than an ENUM is given
+    const column = <T>(make: (i: number) => T) => Array.from({ length: count }, (_, i) => make(i));
+    const data = {
+      part: column((i) => i % 3),
+      unique: column((i) => (i % 7 === 0 ? null : `name-${i}`)),
+      few: column((i) => (i % 2049 === 0 ? null : ['a', 'b', 'c'][i % 3])),
+      big: column((i) => (i % 5 === 0 ? null : 2n ** 60n + BigInt(i))),
+      flag: column((i) => (i % 11 === 0 ? null : i % 2 === 0)),
+      value: column((i) => (i % 4097 === 0 ? null : i / 3)),
+    };
+    const rows: Row[] = data.part.map((_, i) =>
+      Object.fromEntries(Object.entries(data).map(([k, v]) => [k, (v as unknown[])[i]])),
+    );
+    const arrow = new Table({
+      part: vectorFromArray(new BigInt64Array(data.part.map(BigInt))),
+      unique: vectorFromArray(data.unique, new Utf8()),
+      few: vectorFromArray(data.few),
+      big: vectorFromArray(data.big, new Int64()),
+      flag: vectorFromArray(data.flag, new Bool()),
+      value: vectorFromArray(data.value, new Float64()),
+    });
+    const bases = await writeEach({ rows, columns: data, arrow }, (input, base) =>
+      writeRows(base, OPEN, input),
+    );
+    const { rows: read, types } = await expectSameLakes(bases, 'wide', 'value NULLS FIRST, "unique"');
+    expect(read).toHaveLength(count);
+    expect(Object.fromEntries(types.map((c) => [c.column_name, c.column_type]))).toEqual({
+      part: 'BIGINT',
+      unique: 'VARCHAR',
+      few: 'VARCHAR',
+      big: 'BIGINT',
+      flag: 'BOOLEAN',
+      value: 'DOUBLE',
+    });
+    const lake = await openLake(bases.columns as string);
+    try {
+      expect(
+        await lake.query(
+          'SELECT count("unique") AS u, count(few) AS f, count(big) AS b, count(flag) AS g, count(value) AS v, max(big) AS m FROM wide',
+        ),
+      ).toEqual([{ u: 51_428, f: 59_970, b: 48_000, g: 54_545, v: 59_985, m: String(2n ** 60n + 59_999n) }]);
+    } finally {
+      lake.close();
+    }
+  });
+});
+
 describe('typed datasets: declared types, enums, row checks and sort order', () => {
   const wall = [
     new Date('2024-01-01T00:00:00Z'),

@@ -1,4 +1,4 @@
-import { type ColumnData, encodeValues } from './column-data.js';
+import { type ColumnData, encodeValues, MAX_ENUM_VALUES, narrowCodes, newValidity } from './column-data.js';
 import type { InputColumn, InputColumns } from './column-input.js';
 import { type ColumnType, t } from './column-types.js';
 import { RowValidationError } from './errors.js';
@@ -42,13 +42,127 @@ export interface StageBatch {
  */
 export function stageRowBatch(batch: RowBatch): StageBatch {
   const { rows } = batch;
+  const n = rows.length;
   const data = new Map<string, ColumnData>();
-  for (const column of batch.columns) {
-    if (column.type.kind === 'null') continue;
-    data.set(column.name, encodeValues(column.type, rows.length, propertyReader(rows, column.name)));
+  const transposed = batch.columns
+    .filter((c) => c.type.kind !== 'null')
+    .map((c) => ({ name: c.name, type: c.type, kind: transposeKind(c.type) }));
+  const fast = transposed.filter((c) => c.kind !== undefined);
+  const outputs =
+    fast.length > 0 ? transposer(fast.map((c) => [c.name, c.kind as TransposeKind]))(rows, n) : [];
+  fast.forEach((column, j) => {
+    const out = outputs[j] as TransposedColumn;
+    if (out.failed) return; // a value the fast loop does not take (a bigint): encoded below
+    const valid = out.valid ?? undefined;
+    if (column.kind === 'string') {
+      if (out.dictionary.length <= MAX_ENUM_VALUES) {
+        data.set(column.name, {
+          kind: 'dict',
+          codes: narrowCodes(out.values as Uint32Array, out.dictionary.length),
+          dictionary: out.dictionary,
+          valid,
+        });
+      }
+    } else if (column.kind === 'bool') {
+      data.set(column.name, { kind: 'bool', values: out.values as Uint8Array, valid });
+    } else {
+      data.set(column.name, { kind: 'number', values: out.values as Float64Array, valid });
+    }
+  });
+  for (const column of transposed) {
+    if (!data.has(column.name)) {
+      data.set(column.name, encodeValues(column.type, n, propertyReader(rows, column.name)));
+    }
   }
-  return { ...batch, rowCount: rows.length, data };
+  return { ...batch, rowCount: n, data };
 }
+
+type TransposeKind = 'number' | 'string' | 'bool';
+
+function transposeKind(type: ColumnType): TransposeKind | undefined {
+  switch (type.kind) {
+    case 'float64':
+    case 'float32':
+    case 'int64':
+    case 'int32':
+    case 'int16':
+      return 'number';
+    case 'string':
+      return 'string';
+    case 'bool':
+      return 'bool';
+    default:
+      return undefined;
+  }
+}
+
+interface TransposedColumn {
+  values: Float64Array | Uint32Array | Uint8Array;
+  valid: Uint8Array | null;
+  dictionary: string[];
+  failed: boolean;
+}
+
+/**
+ * A function that reads every row once and writes each column's value into its typed storage:
+ * numbers into a `Float64Array`, strings into dictionary codes (the previous row's string is
+ * compared first, by identity), booleans into bytes, nulls into a validity mask. Generated for the
+ * columns' names and kinds, so each read is a constant property access V8 caches for the rows'
+ * shape; one pass over the rows instead of one per column. A value of another JS type (a bigint in
+ * an int64 column) marks its column `failed`, to be encoded by {@link encodeValues} instead.
+ */
+function transposer(
+  columns: ReadonlyArray<readonly [string, TransposeKind]>,
+): (rows: readonly Row[], n: number) => TransposedColumn[] {
+  const key = JSON.stringify(columns);
+  const cached = transposers.get(key);
+  if (cached) return cached;
+  const setup: string[] = [];
+  const body: string[] = [];
+  const result: string[] = [];
+  columns.forEach(([name, kind], j) => {
+    // Names are embedded as JSON string literals: no text of a name is evaluated as code.
+    const read = `v = row[${JSON.stringify(name)}];`;
+    const nullCase = `else if (v === null || v === undefined) { if (valid${j} === null) valid${j} = newValidity(n); valid${j}[r >> 3] &= ~(1 << (r & 7)); } else failed${j} = true;`;
+    setup.push(`let valid${j} = null, failed${j} = false;`);
+    if (kind === 'number') {
+      setup.push(`const values${j} = new Float64Array(n);`);
+      body.push(`${read} if (typeof v === 'number') values${j}[r] = v; ${nullCase}`);
+      result.push(`{ values: values${j}, valid: valid${j}, dictionary: [], failed: failed${j} }`);
+    } else if (kind === 'bool') {
+      setup.push(`const values${j} = new Uint8Array(n);`);
+      body.push(`${read} if (v === true) values${j}[r] = 1; else if (v === false) {} ${nullCase}`);
+      result.push(`{ values: values${j}, valid: valid${j}, dictionary: [], failed: failed${j} }`);
+    } else {
+      setup.push(
+        `const values${j} = new Uint32Array(n), dictionary${j} = [], index${j} = new Map(); let previous${j}, previousCode${j} = 0;`,
+      );
+      body.push(
+        `${read} if (typeof v === 'string') { if (v === previous${j}) values${j}[r] = previousCode${j}; else { let code = index${j}.get(v); if (code === undefined) { code = dictionary${j}.length; dictionary${j}.push(v); index${j}.set(v, code); } values${j}[r] = code; previous${j} = v; previousCode${j} = code; } } ${nullCase}`,
+      );
+      result.push(`{ values: values${j}, valid: valid${j}, dictionary: dictionary${j}, failed: failed${j} }`);
+    }
+  });
+  const source = `return (rows, n) => {
+    ${setup.join('\n    ')}
+    let v;
+    for (let r = 0; r < n; r++) {
+      const row = rows[r];
+      ${body.join('\n      ')}
+    }
+    return [${result.join(', ')}];
+  };`;
+  const made = new Function('newValidity', source)(newValidity) as (
+    rows: readonly Row[],
+    n: number,
+  ) => TransposedColumn[];
+  if (transposers.size > 256) transposers.clear();
+  transposers.set(key, made);
+  return made;
+}
+
+// Writers repeat the same columns call after call: compile each column list once.
+const transposers = new Map<string, (rows: readonly Row[], n: number) => TransposedColumn[]>();
 
 /**
  * `(r) => rows[r][name]` with the name as a constant property access, which V8 caches per row
