@@ -1,7 +1,12 @@
 """pandas + pyarrow.parquet.write_to_dataset peer for bench/run.mjs (exp_engine's write path).
 
 Usage: python bench/pandas_write.py '<json>' where json is
-  {"rows": N, "out": dir, "grid_ids": [...], "seeds": [...], "check_only": false}
+  {"rows": N, "out": dir, "grid_ids": [...], "seeds": [...], "check_only": false,
+   "batch_rows": B, "batches": K}
+
+With "batch_rows" and "batches" (the small-batch case), it writes K batches of B rows instead, each
+batch one grid's next rows of the first seed (grids in turn), with one DataFrame + from_pandas +
+write_to_dataset per batch, as a tracking server flushing batches would.
 
 Generates the same shape of data as bench/data.mjs with numpy (not timed), then times the
 DataFrame build with exp_engine's regret normalisation, pa.Table.from_pandas and pq.write_to_dataset(partition_cols=['grid_id', 'seed'],
@@ -47,6 +52,9 @@ def main():
 
     rows, out = int(args["rows"]), args["out"]
     grid_ids, seeds = args["grid_ids"], args["seeds"]
+    if args.get("batch_rows"):
+        small_batches(int(args["batch_rows"]), int(args["batches"]), out, grid_ids, seeds)
+        return
     counts = partition_counts(rows, len(grid_ids), len(seeds))
 
     # Data generation (not timed): same columns, value ranges and partition sizes as bench/data.mjs.
@@ -94,6 +102,55 @@ def main():
                 "dataframe_seconds": t1 - t0,
                 "from_pandas_seconds": t2 - t1,
                 "write_seconds": t3 - t2,
+                "versions": versions(),
+            }
+        )
+    )
+
+
+def small_batches(batch_rows, batches, out, grid_ids, seeds):
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # Data generation (not timed): batch b is rows [k * batch_rows, (k + 1) * batch_rows) of seed 1 of
+    # grid b % len(grid_ids), k = b // len(grid_ids), as bench/run.mjs slices its batches.
+    rng = np.random.default_rng(0x5EED)
+    ops = np.array(["insert", "delete", "query", "update"], dtype=object)
+    prepared = []
+    for b in range(batches):
+        k = b // len(grid_ids)
+        event_id = np.arange(k * batch_rows, (k + 1) * batch_rows, dtype=np.int64)
+        u = rng.random(batch_rows)
+        prepared.append(
+            {
+                "grid_id": grid_ids[b % len(grid_ids)],
+                "seed": np.full(batch_rows, seeds[0], dtype=np.int64),
+                "event_id": event_id,
+                "op": ops[rng.integers(0, 4, batch_rows)],
+                "regret": u * u + 1e-9,
+                "acc": 0.5 + 0.49 * rng.random(batch_rows),
+                "step": event_id >> 2,
+            }
+        )
+    shutil.rmtree(out, ignore_errors=True)
+
+    t0 = time.perf_counter()
+    for batch in prepared:
+        df = pd.DataFrame(batch)
+        df["cum_regret"] = df["regret"].copy()
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        pq.write_to_dataset(table, out, partition_cols=["grid_id", "seed"], compression="zstd")
+    t1 = time.perf_counter()
+    print(
+        json.dumps(
+            {
+                "rows": batch_rows * batches,
+                "seconds": t1 - t0,
+                "dataframe_seconds": None,
+                "from_pandas_seconds": None,
+                "write_seconds": None,
                 "versions": versions(),
             }
         )

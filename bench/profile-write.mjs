@@ -6,8 +6,9 @@
 //     bench/profile-write.mjs --rows 10_000_000 --path runlake
 //   node bench/cpuprofile-summary.mjs bench/out/prof/<file>.cpuprofile
 //
-// --path: runlake (writeEventRows per grid), raw (DuckDB appender + COPY), validate (runlake's
-// buildRowBatch pass alone).
+// --path: runlake (writeEventRows per grid, from rows), columns (the same from column objects),
+// arrow (from Arrow tables), raw (DuckDB appender + COPY), validate (runlake's buildRowBatch pass
+// alone). The column objects and Arrow tables are built from the rows before the timed part.
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +17,7 @@ import { t } from '../dist/index.js';
 import { buildRowBatch } from '../dist/lake/row-batch.js';
 import { generateSweep, makeGrids } from './data.mjs';
 import { fmt, secondsSince } from './lib.mjs';
-import { writeRawDuckDB, writeRunlake } from './write-peers.mjs';
+import { columnsToArrow, rowsToColumns, writeRawDuckDB, writeRunlake } from './write-peers.mjs';
 
 const OUT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'out');
 const args = process.argv.slice(2);
@@ -29,9 +30,15 @@ const which = flag('--path', 'runlake');
 
 const grids = makeGrids();
 const rowsByGrid = generateSweep(rows, grids);
+const columnsByGrid = which === 'columns' || which === 'arrow' ? rowsByGrid.map(rowsToColumns) : undefined;
+const inputs = {
+  runlake: rowsByGrid,
+  columns: columnsByGrid,
+  arrow: which === 'arrow' ? columnsByGrid?.map(columnsToArrow) : undefined,
+}[which];
 const start = process.hrtime.bigint();
-if (which === 'runlake') {
-  const result = await writeRunlake(grids, rowsByGrid, path.join(OUT_DIR, 'profile-lake'));
+if (inputs) {
+  const result = await writeRunlake(grids, inputs, path.join(OUT_DIR, 'profile-lake'));
   for (const call of result.calls)
     console.log(`  writeEventRows ${call.gridId}: ${fmt.seconds(call.seconds)}`);
 } else if (which === 'raw') {
@@ -49,7 +56,7 @@ if (which === 'runlake') {
     ]);
   }
 } else {
-  console.error(`unknown --path ${which} (runlake, raw, validate)`);
+  console.error(`unknown --path ${which} (runlake, columns, arrow, raw, validate)`);
   process.exit(2);
 }
 console.log(`${which}: ${fmt.int(rows)} rows in ${fmt.seconds(secondsSince(start))}`);

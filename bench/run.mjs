@@ -44,6 +44,9 @@ const OUT_DIR = path.join(BENCH_DIR, 'out');
 const LAKE_DIR = path.join(OUT_DIR, 'lake');
 const LAKE_INFO = path.join(OUT_DIR, 'lake-info.json');
 const WRITE_TARGET = 0.8;
+// write-events' small-batch case: batches of SMALL_BATCH_ROWS rows, SMALL_BATCHES_PER_GRID per grid.
+const SMALL_BATCH_ROWS = 1_000;
+const SMALL_BATCHES_PER_GRID = 100;
 const QUERY_TARGET = 1.1;
 const DUCKDB_CONFIG = { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' };
 
@@ -201,6 +204,9 @@ async function writeEventsScenario(options, grids) {
   const rows = options.rows;
   const repeat = options.repeat ?? (rows >= 5_000_000 ? 1 : 3);
   const dirs = {
+    columns: path.join(OUT_DIR, 'runlake-columns'),
+    arrow: path.join(OUT_DIR, 'runlake-arrow'),
+    batches: path.join(OUT_DIR, 'batches'),
     raw: path.join(OUT_DIR, 'raw-duckdb'),
     pandas: path.join(OUT_DIR, 'pandas'),
     jsonl: path.join(OUT_DIR, 'jsonl'),
@@ -214,6 +220,13 @@ async function writeEventsScenario(options, grids) {
   let rowsByGrid = generated.value;
   const heapAfterGenerate = process.memoryUsage().heapUsed;
   progress(`  generated in ${fmt.seconds(generated.seconds)}, heap used ${fmt.mib(heapAfterGenerate)}`);
+  // The same values as columns, as a columnar producer holds them (not timed).
+  const converted = await timed(() => {
+    const columns = rowsByGrid.map(peers.rowsToColumns);
+    return { columns, arrow: columns.map(peers.columnsToArrow) };
+  });
+  let { columns: columnsByGrid, arrow: arrowByGrid } = converted.value;
+  progress(`  as column objects and Arrow tables in ${fmt.seconds(converted.seconds)} (not timed)`);
 
   const instance = await DuckDBInstance.create(':memory:', DUCKDB_CONFIG);
   const connection = await instance.connect();
@@ -226,30 +239,59 @@ async function writeEventsScenario(options, grids) {
   try {
     // Warm-up (not timed): JIT, runlake's staging DuckDB instance, the raw connection.
     const small = rowsByGrid.map((r) => r.slice(0, Math.min(r.length, 20_000)));
+    const smallColumns = columnsByGrid.map((c) => peers.sliceColumns(c, 0, 20_000));
     await peers.writeRunlake(grids, small, path.join(dirs.warmup, 'runlake'));
+    await peers.writeRunlake(grids, smallColumns, path.join(dirs.warmup, 'columns'));
+    await peers.writeRunlake(grids, smallColumns.map(peers.columnsToArrow), path.join(dirs.warmup, 'arrow'));
     await peers.writeRawDuckDB(connection, grids, small, path.join(dirs.warmup, 'raw'));
     await rm(dirs.warmup, { recursive: true, force: true });
 
-    // a + b, interleaved; the order flips each round.
-    const runlakeRuns = [];
-    const rawRuns = [];
+    // a (rows), a2 (column objects), a3 (Arrow) and b, interleaved; the order rotates each round.
+    const variants = {
+      runlake: { label: 'a. runlake writeEventRows (rows)', inputs: rowsByGrid, dir: LAKE_DIR, runs: [] },
+      columns: {
+        label: 'a2. runlake writeEventRows (column objects)',
+        inputs: columnsByGrid,
+        dir: dirs.columns,
+        runs: [],
+      },
+      arrow: {
+        label: 'a3. runlake writeEventRows (Arrow tables)',
+        inputs: arrowByGrid,
+        dir: dirs.arrow,
+        runs: [],
+      },
+      raw: { label: 'b. raw DuckDB appender + COPY', dir: dirs.raw, runs: [] },
+    };
+    const names = Object.keys(variants);
     for (let i = 0; i < repeat; i++) {
-      const order = i % 2 === 0 ? ['runlake', 'raw'] : ['raw', 'runlake'];
+      const order = names.map((_, k) => names[(k + i) % names.length]);
       for (const which of order) {
-        progress(
-          `  [${i + 1}/${repeat}] ${which === 'runlake' ? 'a. runlake writeEventRows' : 'b. raw DuckDB appender + COPY'}`,
+        const variant = variants[which];
+        progress(`  [${i + 1}/${repeat}] ${variant.label}`);
+        variant.runs.push(
+          which === 'raw'
+            ? await peers.writeRawDuckDB(connection, grids, rowsByGrid, dirs.raw)
+            : await peers.writeRunlake(grids, variant.inputs, variant.dir),
         );
-        if (which === 'runlake') runlakeRuns.push(await peers.writeRunlake(grids, rowsByGrid, LAKE_DIR));
-        else rawRuns.push(await peers.writeRawDuckDB(connection, grids, rowsByGrid, dirs.raw));
-        progress(`    ${fmt.seconds((which === 'runlake' ? runlakeRuns : rawRuns).at(-1).seconds)}`);
+        progress(`    ${fmt.seconds(variant.runs.at(-1).seconds)}`);
       }
     }
+    const rawRuns = variants.raw.runs;
 
+    // Every runlake variant and the raw peer must hold exactly the generated rows per partition.
     const expected = partitionCounts(rows);
-    const check = await verifyOutputs(connection, grids, SEEDS, expected, {
-      runlake: LAKE_DIR,
-      raw: dirs.raw,
-    });
+    const check = await verifyOutputs(
+      connection,
+      grids,
+      SEEDS,
+      expected,
+      Object.fromEntries(names.map((name) => [name, variants[name].dir])),
+    );
+
+    // Many small writes (a tracking server's flushes): the first SMALL_BATCH_ROWS x
+    // SMALL_BATCHES_PER_GRID rows of seed 1 of each grid, one call per batch, grids interleaved.
+    const batchCase = await smallBatchCase(connection, grids, peers, dirs, repeat);
 
     // What runlake's validation + type-inference pass alone costs on these rows (info, not a peer).
     const validation = await timed(() => {
@@ -275,8 +317,20 @@ async function writeEventsScenario(options, grids) {
 
     // Drop the JS rows before the Python phase so the heap can be collected.
     rowsByGrid = null;
+    columnsByGrid = null;
+    arrowByGrid = null;
 
     const python = await pythonPhase(rows, grids, repeat, dirs.pandas);
+    const pythonBatches = await pythonPhase(
+      batchCase.rows,
+      grids,
+      repeat,
+      path.join(dirs.batches, 'pandas'),
+      {
+        batch_rows: SMALL_BATCH_ROWS,
+        batches: batchCase.calls,
+      },
+    );
 
     const summary = (runs) => {
       const seconds = median(runs.map((r) => r.seconds));
@@ -293,15 +347,25 @@ async function writeEventsScenario(options, grids) {
       };
     };
     const raw = summary(rawRuns);
-    const withRatio = (s) => ({ ...s, throughputRatioVsRaw: raw.medianSeconds / s.medianSeconds });
+    const pandasSeconds = python.skipped ? undefined : median(python.runs.map((r) => r.seconds));
+    const withRatio = (s) => ({
+      ...s,
+      throughputRatioVsRaw: raw.medianSeconds / s.medianSeconds,
+      ...(pandasSeconds ? { throughputRatioVsPandas: pandasSeconds / s.medianSeconds } : {}),
+    });
+    const runlakeVariant = (name) => ({
+      ...withRatio(summary(variants[name].runs)),
+      target: WRITE_TARGET,
+      calls: variants[name].runs.map((r) => r.calls),
+      files: check[name].files,
+      bytes: diskBytes(path.join(variants[name].dir, 'events')),
+    });
     Object.assign(scenario, {
-      runlake: {
-        ...withRatio(summary(runlakeRuns)),
-        target: WRITE_TARGET,
-        calls: runlakeRuns.map((r) => r.calls),
-        files: check.runlake.files,
-        bytes: diskBytes(path.join(LAKE_DIR, 'events')),
-      },
+      runlake: runlakeVariant('runlake'),
+      runlakeColumns: runlakeVariant('columns'),
+      runlakeArrow: runlakeVariant('arrow'),
+      columnarInputSeconds: converted.seconds,
+      smallBatches: summariseBatches(batchCase, pythonBatches, summary),
       rawDuckDB: {
         ...raw,
         appendSeconds: rawRuns.map((r) => r.appendSeconds),
@@ -335,14 +399,95 @@ async function writeEventsScenario(options, grids) {
     connection.closeSync();
     instance.closeSync();
     if (!options.keep) {
-      for (const dir of [dirs.raw, dirs.pandas, dirs.jsonl, dirs.csv])
+      for (const dir of [dirs.columns, dirs.arrow, dirs.batches, dirs.raw, dirs.pandas, dirs.jsonl, dirs.csv])
         await rm(dir, { recursive: true, force: true });
     }
   }
   return scenario;
 }
 
-async function pythonPhase(rows, grids, repeat, outDir) {
+/**
+ * Times many small `writeEventRows` calls (rows, column objects, Arrow) and the raw peer doing the
+ * same batches (append + COPY per batch), interleaved, and checks every output's row counts.
+ */
+async function smallBatchCase(connection, grids, peers, dirs, repeat) {
+  const { generateGridRows, SEEDS } = await import('./data.mjs');
+  const perGrid = SMALL_BATCH_ROWS * SMALL_BATCHES_PER_GRID;
+  const rowsByGrid = grids.map((g) => generateGridRows(g.index, [perGrid, 0, 0, 0, 0]));
+  const batches = { rows: [], columns: [], arrow: [] };
+  for (let b = 0; b < SMALL_BATCHES_PER_GRID; b++) {
+    for (const grid of grids) {
+      const slice = rowsByGrid[grid.index].slice(b * SMALL_BATCH_ROWS, (b + 1) * SMALL_BATCH_ROWS);
+      const columns = peers.rowsToColumns(slice);
+      batches.rows.push({ grid, input: slice });
+      batches.columns.push({ grid, input: columns });
+      batches.arrow.push({ grid, input: peers.columnsToArrow(columns) });
+    }
+  }
+  const calls = batches.rows.length;
+  const labels = {
+    rows: 'a. runlake writeEventRows (rows)',
+    columns: 'a2. runlake writeEventRows (column objects)',
+    arrow: 'a3. runlake writeEventRows (Arrow tables)',
+    raw: 'b. raw DuckDB appender + COPY per batch',
+  };
+  const dir = (name) => path.join(dirs.batches, name);
+  const runs = { rows: [], columns: [], arrow: [], raw: [] };
+  const names = Object.keys(runs);
+  await peers.writeRunlakeBatches(batches.columns.slice(0, 8), path.join(dirs.warmup, 'batches'));
+  await rm(dirs.warmup, { recursive: true, force: true });
+  for (let i = 0; i < repeat; i++) {
+    const order = names.map((_, k) => names[(k + i) % names.length]);
+    for (const name of order) {
+      progress(
+        `  [${i + 1}/${repeat}] small batches (${calls} calls x ${SMALL_BATCH_ROWS} rows): ${labels[name]}`,
+      );
+      runs[name].push(
+        name === 'raw'
+          ? await peers.writeRawDuckDBBatches(connection, batches.rows, dir(name))
+          : await peers.writeRunlakeBatches(batches[name], dir(name)),
+      );
+      progress(`    ${fmt.seconds(runs[name].at(-1).seconds)}`);
+    }
+  }
+  const expected = grids.map(() => SEEDS.map((_, s) => (s === 0 ? perGrid : 0)));
+  const check = await verifyOutputs(
+    connection,
+    grids,
+    SEEDS.slice(0, 1),
+    expected,
+    Object.fromEntries(names.map((name) => [name === 'rows' ? 'runlake' : name, dir(name)])),
+  );
+  return { calls, rows: calls * SMALL_BATCH_ROWS, runs, labels, check };
+}
+
+function summariseBatches(batchCase, python, summary) {
+  const raw = summary(batchCase.runs.raw);
+  const pandasSeconds = python.skipped ? undefined : median(python.runs.map((r) => r.seconds));
+  const out = {
+    calls: batchCase.calls,
+    rowsPerCall: SMALL_BATCH_ROWS,
+    totalRows: batchCase.rows,
+    check: batchCase.check,
+    pandas: python.skipped
+      ? { skipped: python.skipped }
+      : { ...summary(python.runs), throughputRatioVsRaw: raw.medianSeconds / pandasSeconds },
+  };
+  for (const [name, runs] of Object.entries(batchCase.runs)) {
+    const s = summary(runs);
+    out[name] = {
+      label: batchCase.labels[name],
+      ...s,
+      rowsPerSecond: batchCase.rows / s.medianSeconds,
+      throughputRatioVsRaw: raw.medianSeconds / s.medianSeconds,
+      ...(pandasSeconds ? { throughputRatioVsPandas: pandasSeconds / s.medianSeconds } : {}),
+    };
+  }
+  if (out.pandas.medianSeconds) out.pandas.rowsPerSecond = batchCase.rows / out.pandas.medianSeconds;
+  return out;
+}
+
+async function pythonPhase(rows, grids, repeat, outDir, extra = {}) {
   const { checkPython, runPandasPeer } = await import('./python-peer.mjs');
   const { SEEDS } = await import('./data.mjs');
   const found = await checkPython();
@@ -358,6 +503,7 @@ async function pythonPhase(rows, grids, repeat, outDir) {
       out: outDir,
       grid_ids: grids.map((g) => g.gridId),
       seeds: SEEDS,
+      ...extra,
     });
     if (report.skipped) {
       progress(`    skipped (${report.skipped})`);
@@ -430,26 +576,27 @@ async function printResults(results) {
   if (w) {
     const row = (label, s, notes) =>
       s.skipped
-        ? [label, '', '', '', '', `skipped: ${s.skipped}`]
+        ? [label, '', '', '', '', '', `skipped: ${s.skipped}`]
         : [
             label,
             fmt.seconds(s.medianSeconds),
             fmt.rate(s.rowsPerSecond),
             fmt.ratio(s.throughputRatioVsRaw ?? 1),
-            fmt.mib(s.bytes),
+            s.throughputRatioVsPandas ? fmt.ratio(s.throughputRatioVsPandas) : '',
+            s.bytes === undefined ? '' : fmt.mib(s.bytes),
             notes,
           ];
     const raw = w.rawDuckDB;
     const a = w.runlake;
+    const runlakeNotes = (s) =>
+      `target >= ${s.target}: ${s.throughputRatioVsRaw >= s.target ? 'met' : 'NOT met'}; ${s.files} files`;
     printTable(
-      `write-events (${fmt.int(w.rows)} rows, 4 grids x 5 seeds; median of ${w.repeat}; ratio = throughput / raw DuckDB throughput)`,
-      ['peer', 'time', 'rows/s', 'vs raw', 'on disk', 'notes'],
+      `write-events (${fmt.int(w.rows)} rows, 4 grids x 5 seeds; median of ${w.repeat}; ratio = throughput / peer's throughput)`,
+      ['peer', 'time', 'rows/s', 'vs raw', 'vs pandas', 'on disk', 'notes'],
       [
-        row(
-          'a. runlake writeEventRows',
-          a,
-          `target >= ${a.target}: ${a.throughputRatioVsRaw >= a.target ? 'met' : 'NOT met'}; ${a.files} files`,
-        ),
+        row('a. runlake writeEventRows (rows)', a, runlakeNotes(a)),
+        row('a2. runlake writeEventRows (column objects)', w.runlakeColumns, runlakeNotes(w.runlakeColumns)),
+        row('a3. runlake writeEventRows (Arrow tables)', w.runlakeArrow, runlakeNotes(w.runlakeArrow)),
         row(
           'b. raw DuckDB appender + COPY',
           raw,
@@ -467,10 +614,37 @@ async function printResults(results) {
         row('e. CSV (hand-joined lines)', w.csv, 'one file per grid'),
       ],
     );
+    const checks = Object.entries(w.check)
+      .map(([name, c]) => `${name} ${c.ok ? 'ok' : 'MISMATCH'}`)
+      .join(', ');
     console.log(
       `  info: runlake's validation + type-inference pass alone (buildRowBatch): ${fmt.seconds(w.runlakeValidationPassSeconds)}; ` +
-        `row generation ${fmt.seconds(w.generateSeconds)}; output check: runlake ${w.check.runlake.ok ? 'ok' : 'MISMATCH'}, raw ${w.check.raw.ok ? 'ok' : 'MISMATCH'}`,
+        `row generation ${fmt.seconds(w.generateSeconds)}; rows to columns + Arrow (not timed) ${fmt.seconds(w.columnarInputSeconds)}; output check: ${checks}`,
     );
+    const b = w.smallBatches;
+    if (b) {
+      printTable(
+        `write-events, small batches (${fmt.int(b.calls)} calls x ${fmt.int(b.rowsPerCall)} rows = ${fmt.int(b.totalRows)} rows, one partition per call; median of ${w.repeat})`,
+        ['peer', 'time', 'rows/s', 'vs raw', 'vs pandas', 'on disk', 'notes'],
+        [
+          ...['rows', 'columns', 'arrow', 'raw'].map((name) =>
+            row(b[name].label, b[name], `${fmt.seconds(b[name].medianSeconds / b.calls)} per call`),
+          ),
+          row(
+            'c. pandas + pyarrow write_to_dataset per batch',
+            b.pandas,
+            b.pandas.skipped
+              ? ''
+              : `${fmt.seconds(b.pandas.medianSeconds / b.calls)} per call; timed in Python`,
+          ),
+        ],
+      );
+      console.log(
+        `  info: output check: ${Object.entries(b.check)
+          .map(([name, c]) => `${name} ${c.ok ? 'ok' : 'MISMATCH'}`)
+          .join(', ')}`,
+      );
+    }
   }
   const q = results.scenarios['query-events'];
   if (q) {

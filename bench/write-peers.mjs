@@ -1,14 +1,19 @@
-// The write paths the write-events scenario times, all starting from the same in-memory JS rows
-// (one array of row objects per grid): runlake itself, the raw DuckDB reference, JSONL and CSV.
+// The write paths the write-events scenario times, all starting from the same in-memory data (one
+// array of row objects per grid, or the same values as columns): runlake from rows, from column
+// objects and from Arrow tables, the raw DuckDB reference, JSONL and CSV.
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { BIGINT, DOUBLE, DuckDBDataChunk, VARCHAR } from '@duckdb/node-api';
+import { tableFromArrays } from 'apache-arrow';
 import { writeEventRows } from '../dist/index.js';
 import { secondsSince } from './lib.mjs';
 
-/** runlake: one `writeEventRows` call per grid (each call holds that grid's 5 seeds). */
+/**
+ * runlake: one `writeEventRows` call per grid (each call holds that grid's 5 seeds). `inputsByGrid`
+ * holds each grid's rows, column object or Arrow table.
+ */
 export async function writeRunlake(grids, rowsByGrid, base) {
   await rm(base, { recursive: true, force: true });
   const start = process.hrtime.bigint();
@@ -27,6 +32,80 @@ export async function writeRunlake(grids, rowsByGrid, base) {
   return { seconds: secondsSince(start), calls };
 }
 
+/**
+ * The rows of one grid as a column object, the shape a columnar producer holds (not timed):
+ * `seed` and `step` as `Int32Array`, `event_id` as `BigInt64Array`, floats as `Float64Array`,
+ * strings as a plain array. Integer typed arrays are BIGINT columns, as the rows' integers are.
+ */
+export function rowsToColumns(rows) {
+  const n = rows.length;
+  const seed = new Int32Array(n);
+  const eventId = new BigInt64Array(n);
+  const step = new Int32Array(n);
+  const regret = new Float64Array(n);
+  const acc = new Float64Array(n);
+  const op = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const row = rows[i];
+    seed[i] = row.seed;
+    eventId[i] = BigInt(row.event_id);
+    op[i] = row.op;
+    regret[i] = row.regret;
+    acc[i] = row.acc;
+    step[i] = row.step;
+  }
+  return { seed, event_id: eventId, op, regret, acc, step };
+}
+
+/** A column object as an Apache Arrow table (`op` becomes a dictionary column), not timed. */
+export function columnsToArrow(columns) {
+  return tableFromArrays(columns);
+}
+
+/** Rows `[start, end)` of a column object (typed arrays as views, no copy). */
+export function sliceColumns(columns, start, end) {
+  return Object.fromEntries(
+    Object.entries(columns).map(([name, values]) => [
+      name,
+      ArrayBuffer.isView(values) ? values.subarray(start, end) : values.slice(start, end),
+    ]),
+  );
+}
+
+/**
+ * Many small writes, as a tracking server flushes them: `batches` is a list of `{ grid, input }`
+ * (each input one partition's next rows, as rows, a column object or an Arrow table), written in
+ * order with one `writeEventRows` call each.
+ */
+export async function writeRunlakeBatches(batches, base) {
+  await rm(base, { recursive: true, force: true });
+  const start = process.hrtime.bigint();
+  let rows = 0;
+  for (const { grid, input } of batches) {
+    const result = await writeEventRows(input, base, grid.params);
+    rows += result.rowCount;
+  }
+  return { seconds: secondsSince(start), calls: batches.length, rows };
+}
+
+/**
+ * The raw reference in small batches: per batch, the rows appended to a fresh DuckDB table as in
+ * {@link writeRawDuckDB}, then one partitioned COPY of that table (each COPY writes new files).
+ */
+export async function writeRawDuckDBBatches(connection, batches, dir) {
+  await rm(dir, { recursive: true, force: true });
+  const start = process.hrtime.bigint();
+  let appendSeconds = 0;
+  let copySeconds = 0;
+  for (const { grid, input } of batches) {
+    const grids = [{ ...grid, index: 0 }];
+    const result = await writeRawDuckDB(connection, grids, [input], dir, { keepDir: true });
+    appendSeconds += result.appendSeconds;
+    copySeconds += result.copySeconds;
+  }
+  return { seconds: secondsSince(start), appendSeconds, copySeconds };
+}
+
 // DuckDB's vector size, as in src/lake/appender.ts.
 const CHUNK_ROWS = 2048;
 const toBigInt = (v) => (typeof v === 'bigint' ? v : BigInt(v));
@@ -39,8 +118,8 @@ const asIs = (v) => v;
  * then one partitioned zstd COPY into the same Hive layout. No validation, no type inference, no
  * manifest, no staging, no params.json.
  */
-export async function writeRawDuckDB(connection, grids, rowsByGrid, dir) {
-  await rm(dir, { recursive: true, force: true });
+export async function writeRawDuckDB(connection, grids, rowsByGrid, dir, { keepDir = false } = {}) {
+  if (!keepDir) await rm(dir, { recursive: true, force: true });
   const start = process.hrtime.bigint();
   await connection.run(
     'CREATE OR REPLACE TABLE raw_events (grid_id VARCHAR, seed BIGINT, event_id BIGINT, op VARCHAR, ' +
@@ -87,7 +166,8 @@ export async function writeRawDuckDB(connection, grids, rowsByGrid, dir) {
   const copyStart = process.hrtime.bigint();
   await connection.run(
     `COPY raw_events TO '${dir.replaceAll("'", "''")}' ` +
-      "(FORMAT parquet, PARTITION_BY (grid_id, seed), COMPRESSION zstd, FILENAME_PATTERN 'part-{uuid}')",
+      "(FORMAT parquet, PARTITION_BY (grid_id, seed), COMPRESSION zstd, FILENAME_PATTERN 'part-{uuid}'" +
+      `${keepDir ? ', APPEND' : ''})`,
   );
   const copySeconds = secondsSince(copyStart);
   await connection.run('DROP TABLE raw_events');
