@@ -111,6 +111,28 @@ describe('prepareRepresentation / preparedSimilarity', () => {
     }
   });
 
+  it('takes ‖X̃ᵀX̃‖² from the spectrum when given, within rounding of the recomputed CKA', () => {
+    const n = 64;
+    const d = 48;
+    const x = randomMatrix(n, d, 21);
+    const y = randomMatrix(n, d, 22).map((v, i) => v + 0.5 * (x[i] as number));
+    const moment = (m: Float64Array) => {
+      const g = geometryDescriptors(m, n, d);
+      return ((n - 1) * (g.total_variance as number)) ** 2 / (g.participation_ratio as number);
+    };
+    const exact = representationSimilarity(x, y, n, d, d);
+    const fromSpectrum = preparedSimilarity(
+      prepareRepresentation(x, n, d, { selfMoment: moment(x) }),
+      prepareRepresentation(y, n, d, { selfMoment: moment(y) }),
+    );
+    expect(Math.abs((fromSpectrum.cka as number) - (exact.cka as number))).toBeLessThan(1e-12);
+    expect(Math.abs((fromSpectrum.debiasedCka as number) - (exact.debiasedCka as number))).toBeLessThan(
+      1e-12,
+    );
+    expect(fromSpectrum.procrustesDistance).toBe(exact.procrustesDistance);
+    expect(() => prepareRepresentation(x, n, d, { selfMoment: Number.NaN })).toThrow(/selfMoment must be/);
+  });
+
   it('gives nulls for a zero matrix, as representationSimilarity does', () => {
     const zero = new Float64Array(20 * 4).fill(3); // identical rows: X̃ = 0
     const y = randomMatrix(20, 4, 9);
@@ -253,7 +275,8 @@ describe('analyzeLake loads each shard-referenced matrix by one reference', () =
       const [dynamics] = await lake.query(
         `SELECT cka_drift, procrustes_distance FROM geometry_dynamics WHERE run_id = '${run}' AND module = 'resid_post' AND layer = 1 AND step = ${step}`,
       );
-      expect(dynamics?.cka_drift).toBe(want.cka_drift);
+      // CKA takes ‖X̃ᵀX̃‖² from the spectrum in the pipeline: equal to rounding, not bitwise.
+      expect(dynamics?.cka_drift as number).toBeCloseTo(want.cka_drift as number, 11);
       expect(dynamics?.procrustes_distance).toBe(want.procrustes_distance);
       const [unswapped] = await lake.query(
         `SELECT effective_rank FROM geometry_state WHERE run_id = '${run}' AND module = 'resid_post' AND layer = 1 AND step = ${steps[1]}`,

@@ -227,9 +227,11 @@ export class PreparedRepresentation {
     readonly n: number,
     readonly d: number,
     centred: Float64Array,
+    selfMoment: number | null = null,
   ) {
     this.centred = centred;
     this.trace = sumOfSquares(centred);
+    this.#selfMoment = selfMoment;
   }
 
   /** ‖x̃_i‖² per row (the diagonal of K̃), for the debiased CKA. */
@@ -259,6 +261,18 @@ export class PreparedRepresentation {
   }
 }
 
+/** Options for {@link prepareRepresentation}. */
+export interface PrepareRepresentationOptions {
+  /**
+   * ‖X̃ᵀX̃‖²_F when it is already known — (n−1)²·Σλ² for the eigenvalues λ of the covariance
+   * X̃ᵀX̃/(n−1), i.e. ((n−1)·total_variance)² / participation_ratio from `geometryDescriptors` —
+   * so that the d×d scatter (n·d²/2 products) is not formed again just for it. The CKA values then
+   * agree with {@link representationSimilarity} to the rounding of that spectrum (about 1e-12
+   * relative) instead of bitwise.
+   */
+  readonly selfMoment?: number;
+}
+
 /**
  * Validates and column-centres a row-major n×d matrix for {@link preparedSimilarity}.
  *
@@ -270,11 +284,22 @@ export class PreparedRepresentation {
  * preparedSimilarity(px, px); // { cka: 1, debiasedCka: 1, procrustesDistance: ≈0 }
  * ```
  */
-export function prepareRepresentation(x: RowMatrix, n: number, d: number): PreparedRepresentation {
+export function prepareRepresentation(
+  x: RowMatrix,
+  n: number,
+  d: number,
+  options: PrepareRepresentationOptions = {},
+): PreparedRepresentation {
   checkSize('prepareRepresentation', 'n', n);
   checkSize('prepareRepresentation', 'd', d);
   checkMatrix('prepareRepresentation', 'x', x, n, 'd', d);
-  return new PreparedRepresentation(n, d, centreColumns(x, n, d));
+  const { selfMoment } = options;
+  if (selfMoment !== undefined && !(Number.isFinite(selfMoment) && selfMoment >= 0)) {
+    throw new RunlakeError(
+      `prepareRepresentation: selfMoment must be a finite number ≥ 0, got ${selfMoment}`,
+    );
+  }
+  return new PreparedRepresentation(n, d, centreColumns(x, n, d), selfMoment ?? null);
 }
 
 /**
