@@ -1,23 +1,40 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { discoverPartitionLayout } from '../lake/discover.js';
 import {
+  assertNoCollision,
   type CanonicalizeOptions,
+  type ColumnType,
+  commitStagedQueries,
+  type DatasetDefinition,
+  DatasetLayoutError,
   EVENTS_DATASET,
   type GridIdScheme,
+  type GridIdSetting,
   gridIdentity,
   InputFileError,
   lakePaths,
   listFilesNoFollow,
   type Params,
+  ParamsError,
+  type PartitionValue,
   PythonFloat,
   quoteIdentifier,
   quoteLiteral,
   RunlakeError,
+  readManifest,
+  recordGridIdSetting,
   resolveGridIdScheme,
   SEEDS_DATASET,
+  type StagedQuery,
+  stageQuery,
+  stagingPath,
+  sweepStaleStaging,
+  type WriteOptions,
   withStagingConnection,
+  writeGridParams,
   writeSweepQuery,
 } from '../lake/index.js';
 import { csvReadError, readCsvHeader, strictCsvSource } from './csv-strict.js';
@@ -220,6 +237,8 @@ interface PlannedInput {
   readonly keys: Readonly<Record<Granularity, string>>;
   /** The CSV's data rows, counted by the strict read that checked it (inputs to convert only). */
   rows?: number;
+  /** Per granularity, the input's rows staged while checking it, and once committed, its result. */
+  readonly staged: Partial<Record<Granularity, StagedInput>>;
 }
 
 /** The params of one input, before any param columns are read. */
@@ -257,10 +276,47 @@ async function convertSweep(
   const ledger = await readLedger(baseOut);
   const jobs = Math.max(1, options.jobs ?? 2);
   // One scheme for the whole run: the lake's (an exp_engine lake keeps exp_engine's ids).
-  const { scheme } = await resolveGridIdScheme(lakePaths(baseOut), options.gridIdScheme);
-  options = { ...options, gridIdScheme: scheme };
+  const setting = await resolveGridIdScheme(lakePaths(baseOut), options.gridIdScheme);
+  options = { ...options, gridIdScheme: setting.scheme };
   const cache: ResolveCache = { gridDirs: new Map(), paramsJson: new Map() };
+  const run = newStagingRun(baseOut, setting);
+  let done = false;
+  try {
+    const summaries = await convertPlanned(
+      csvDir,
+      root,
+      csvs,
+      baseOut,
+      granularities,
+      options,
+      ledger,
+      cache,
+      run,
+      jobs,
+    );
+    done = true;
+    return summaries;
+  } finally {
+    for (const batch of await Promise.allSettled(run.batches.values())) {
+      if (batch.status === 'fulfilled') await rm(batch.value.stagingDir, { recursive: true, force: true });
+    }
+    // Innermost first; a directory something else has meanwhile put files in stays.
+    if (!done) for (const dir of run.created.reverse()) await rmdir(dir).catch(() => {});
+  }
+}
 
+async function convertPlanned(
+  csvDir: string,
+  root: string,
+  csvs: readonly string[],
+  baseOut: string,
+  granularities: readonly Granularity[],
+  options: ConvertOptions,
+  ledger: Map<string, LedgerEntry>,
+  cache: ResolveCache,
+  run: StagingRun,
+  jobs: number,
+): Promise<ConvertSummary[]> {
   // Every input not yet converted is checked before anything is written: a hostile file (a
   // ragged row, invalid UTF-8, a params file that is not JSON or nests too deep) refuses the
   // whole run with its name and line, and the lake, ledger included, stays as it was.
@@ -274,9 +330,19 @@ async function convertSweep(
     for (const granularity of granularities) {
       keys[granularity] = await inputKey(file, source, resolved, { ...options, granularity });
     }
-    const input: PlannedInput = { file, source, shown, resolved, keys };
+    const input: PlannedInput = { file, source, shown, resolved, keys, staged: {} };
     const pending = granularities.filter((g) => !ledger.has(keys[g]));
-    if (pending.length > 0) await checkInput(input, pending, options);
+    if (pending.length > 0) {
+      // An input whose rows are copied as they are is read once: staging its Parquet file is its
+      // strict read (the file stays in the run's staging area until every input has passed).
+      const copies = pending.every((g) => copiesRows(resolved, g, options));
+      const header = await checkInput(input, pending, options, !copies);
+      let staged = copies && !header.includes('seed');
+      for (const granularity of pending) {
+        if (staged) staged = await stageInput(input, granularity, baseOut, options, run);
+      }
+      if (copies && !staged) await strictRead(input);
+    }
     planned[index] = input;
   });
 
@@ -287,6 +353,8 @@ async function convertSweep(
   for (const granularity of granularities) {
     const inputs: ConvertedInput[] = new Array(csvs.length);
     const dataset = granularity === 'event' ? 'events' : 'seeds';
+    // The inputs staged while checking go in first, all in one commit.
+    await commitStagedInputs(run, granularity === 'event' ? EVENTS_DATASET : SEEDS_DATASET, options);
     await runPool(csvs.length, jobs, async (index) => {
       const input = planned[index] as PlannedInput;
       const key = input.keys[granularity];
@@ -304,7 +372,8 @@ async function convertSweep(
           paramsSource: input.resolved.kind,
         };
       } else {
-        result = await convertInput(input, granularity, baseOut, options);
+        result =
+          input.staged[granularity]?.result ?? (await convertInput(input, granularity, baseOut, options));
         if (result.status === 'converted') {
           const converted: LedgerEntry = {
             key,
@@ -433,18 +502,13 @@ async function checkInput(
   input: PlannedInput,
   granularities: readonly Granularity[],
   options: ConvertOptions,
-): Promise<void> {
+  read: boolean,
+): Promise<string[]> {
   const { file, shown, resolved } = input;
   const paramColumns = options.paramColumns ?? [];
   const header = await readCsvHeader(shown, file, ',');
+  if (read) await strictRead(input, header);
   await withStagingConnection(async (connection) => {
-    const columns = header.map((name) => ({ name, type: 'VARCHAR' }));
-    const counted = await connection
-      .runAndReadAll(`SELECT count(*) FROM ${strictCsvSource(file, ',', columns)}`)
-      .catch((error) => {
-        throw csvReadError(shown, error);
-      });
-    input.rows = Number(counted.getRows()[0]?.[0] ?? 0);
     if (!granularities.some((g) => summarises(resolved, g, options)) || !header.includes('regret')) return;
     // pandas' mean refused a text column (and exp_engine then dropped the file with a warning).
     await connection
@@ -474,7 +538,7 @@ async function checkInput(
     if (!header.includes(column))
       throw new InputFileError(shown, `param column "${column}" is not in the CSV header`);
   }
-  if (paramColumns.length > 0) return;
+  if (paramColumns.length > 0) return header;
   for (const granularity of granularities) {
     if (summarises(resolved, granularity, options)) {
       if (resolved.seed === undefined) {
@@ -500,6 +564,30 @@ async function checkInput(
     if (error instanceof RunlakeError) throw new InputFileError(shown, error.message);
     throw error;
   }
+  return header;
+}
+
+/**
+ * Reads a whole CSV with its dialect fixed and nothing sniffed (every row has the header's field
+ * count, valid UTF-8, closed quotes), refusing it with the line; records its row count.
+ */
+async function strictRead(input: PlannedInput, header?: readonly string[]): Promise<void> {
+  const { file, shown } = input;
+  const names = header ?? (await readCsvHeader(shown, file, ','));
+  await withStagingConnection(async (connection) => {
+    const columns = names.map((name) => ({ name, type: 'VARCHAR' }));
+    const counted = await connection
+      .runAndReadAll(`SELECT count(*) FROM ${strictCsvSource(file, ',', columns)}`)
+      .catch((error) => {
+        throw csvReadError(shown, error);
+      });
+    input.rows = Number(counted.getRows()[0]?.[0] ?? 0);
+  });
+}
+
+/** Whether an input's rows are copied as they are at this granularity (no summary, one grid). */
+function copiesRows(resolved: ResolvedParams, granularity: Granularity, options: ConvertOptions): boolean {
+  return !summarises(resolved, granularity, options) && !options.paramColumns?.length && !options.dryRun;
 }
 
 /** Whether an input is written as one summary row per CSV at this granularity. */
@@ -705,6 +793,256 @@ async function convertRows(
   });
 }
 
+/** An input's rows staged for one granularity, and its result once the batch is committed. */
+interface StagedInput {
+  readonly index: number;
+  readonly shown: string;
+  readonly source: string;
+  readonly paramsSource: ParamsSource;
+  readonly granularity: Granularity;
+  readonly query: StagedQuery;
+  readonly params: Params;
+  readonly gridId: string;
+  readonly writeOptions: WriteOptions;
+  result?: ConvertedInput;
+}
+
+/** The staged inputs of one dataset: one staging directory, committed once. */
+interface StagedBatch {
+  readonly stagingDir: string;
+  readonly entries: StagedInput[];
+  /** Ledger key → the input staged under it, so the same input twice is copied once. */
+  readonly byKey: Map<string, Promise<StagedQuery | undefined>>;
+}
+
+/** What staging inputs during a run shares: the batches, and what every input would re-read. */
+interface StagingRun {
+  readonly baseOut: string;
+  readonly setting: GridIdSetting;
+  readonly batches: Map<string, Promise<StagedBatch>>;
+  /** Directories of the lake that did not exist before staging began (the lake's own included). */
+  readonly created: string[];
+  readonly layouts: Map<string, Promise<ReadonlyArray<{ name: string; type: ColumnType }> | undefined>>;
+  readonly collisions: Map<string, Promise<void>>;
+}
+
+function newStagingRun(baseOut: string, setting: GridIdSetting): StagingRun {
+  return { baseOut, setting, batches: new Map(), layouts: new Map(), collisions: new Map(), created: [] };
+}
+
+/** The run's batch for a dataset, its staging directory created on first use. */
+function batchOf(run: StagingRun, dataset: DatasetDefinition): Promise<StagedBatch> {
+  let batch = run.batches.get(dataset.name);
+  if (!batch) {
+    batch = (async () => {
+      const paths = lakePaths(run.baseOut);
+      // A refused run leaves no trace: the directories staging creates are noted to be removed.
+      for (const dir of [run.baseOut, path.dirname(paths.staging), paths.staging]) {
+        if (!(await exists(dir))) run.created.push(dir);
+      }
+      await sweepStaleStaging(paths);
+      return { stagingDir: stagingPath(paths), entries: [], byKey: new Map() };
+    })();
+    run.batches.set(dataset.name, batch);
+  }
+  return batch;
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stages an input's rows for one granularity into the run's staging area: the CSV is read once,
+ * strictly, by the COPY that writes its Parquet file, which is also the input's check (a ragged
+ * row, invalid UTF-8, text in a column sniffed as numbers refuse it with the line). False when the
+ * input needs the materialized path (see `stageQuery`); it is then read strictly instead.
+ */
+async function stageInput(
+  input: PlannedInput,
+  granularity: Granularity,
+  baseOut: string,
+  options: ConvertOptions,
+  run: StagingRun,
+): Promise<boolean> {
+  const { file, shown, resolved, keys } = input;
+  const dataset = granularity === 'event' ? EVENTS_DATASET : SEEDS_DATASET;
+  const seed = resolved.seed;
+  if (seed === undefined || Object.keys(resolved.params).length === 0) return false;
+  const params = pythonTyped({ ...resolved.params, seed }, resolved.floatKeys);
+  const target = await sweepTarget(run, dataset, params, options).catch((error: unknown) => {
+    throw error instanceof RunlakeError && !(error instanceof InputFileError)
+      ? new InputFileError(shown, error.message)
+      : error;
+  });
+  const batch = await batchOf(run, dataset);
+  const fileStem = keys[granularity].slice(0, 20);
+  const writeOptions: WriteOptions = { ...target.writeOptions, fileStem };
+  let staging = batch.byKey.get(keys[granularity]);
+  if (!staging) {
+    const stagingDir = batch.stagingDir;
+    staging = withStagingConnection(async (connection) => {
+      const read = await sniffedCsvSource(connection, file, resolved, shown);
+      if (read.types.has('seed')) return undefined;
+      const select =
+        resolved.kind === 'exp_engine'
+          ? expEngineEventSelect(read.source, read.types, resolved)
+          : `SELECT * FROM ${read.source}`;
+      return stageQuery(baseOut, dataset, connection, select, stagingDir, writeOptions).catch(
+        (error: unknown) => {
+          if (error instanceof InputFileError) throw error;
+          if (!(error instanceof RunlakeError)) throw csvReadError(shown, error);
+          throw new InputFileError(shown, error.message);
+        },
+      );
+    });
+    batch.byKey.set(keys[granularity], staging);
+  }
+  const query = await staging;
+  if (!query) return false;
+  const entry: StagedInput = {
+    index: batch.entries.length,
+    shown,
+    source: input.source,
+    paramsSource: resolved.kind,
+    granularity,
+    query,
+    params,
+    gridId: target.gridId,
+    writeOptions,
+  };
+  batch.entries.push(entry);
+  input.staged[granularity] = entry;
+  input.rows = query.rowCount;
+  return true;
+}
+
+/**
+ * How a sweep write of these params partitions its rows (the dataset's layout on disk, else the
+ * definition's with `partitionByParams` first), as `writeSweepQuery` decides it for one write;
+ * refuses params whose grid id another grid's params already hold.
+ */
+async function sweepTarget(
+  run: StagingRun,
+  dataset: DatasetDefinition,
+  params: Params,
+  options: ConvertOptions,
+): Promise<{ writeOptions: WriteOptions; gridId: string }> {
+  const paths = lakePaths(run.baseOut);
+  const grid = gridIdentity(params, run.setting.scheme, options);
+  let layout = run.layouts.get(dataset.name);
+  if (!layout) {
+    layout = (async () =>
+      (await readManifest(paths, dataset.name))?.partitionBy ??
+      (await discoverPartitionLayout(paths, dataset)))();
+    run.layouts.set(dataset.name, layout);
+  }
+  const onDisk = await layout;
+  const extraKeys = onDisk ? [] : (options.partitionByParams ?? []);
+  const asked = [...(options.partitionByParams ?? []), ...dataset.partitionBy.map((k) => k.name)].join('/');
+  if (onDisk && options.partitionByParams && onDisk.map((k) => k.name).join('/') !== asked) {
+    throw new DatasetLayoutError(
+      dataset.name,
+      `the dataset is partitioned as ${onDisk.map((k) => k.name).join('/')}, this write asks for ${asked}; ` +
+        'leave out partitionByParams to follow the layout on disk',
+    );
+  }
+  const fixed: Record<string, PartitionValue> = { grid_id: grid.grid_id };
+  for (const key of extraKeys) fixed[key] = scalarParam(params, key);
+  const defaults: Record<string, PartitionValue> = { seed: params.seed as PartitionValue };
+  for (const key of onDisk ?? []) {
+    const value = params[key.name];
+    if (key.name === 'grid_id' || key.name === 'seed' || value === undefined || value === null) continue;
+    const scalar = scalarParam(params, key.name);
+    // A key exp_engine only ever left empty was read as text: its value goes in as text.
+    defaults[key.name] = key.type.kind === 'string' ? String(scalar) : scalar;
+  }
+  let collision = run.collisions.get(grid.grid_id);
+  if (!collision) {
+    collision = assertNoCollision(run.baseOut, grid, options);
+    run.collisions.set(grid.grid_id, collision);
+  }
+  await collision;
+  const ownLayout =
+    onDisk && onDisk.map((k) => k.name).join('/') === dataset.partitionBy.map((k) => k.name).join('/');
+  return {
+    gridId: grid.grid_id,
+    writeOptions: {
+      partitionFixed: fixed,
+      partitionDefaults: defaults,
+      extraPartitionKeys: extraKeys,
+      layout: onDisk && !ownLayout ? onDisk : undefined,
+      nullablePartitions: [],
+    },
+  };
+}
+
+/** A param as a partition value (a finite scalar), as `writeSweepQuery` takes it. */
+function scalarParam(params: Params, key: string): PartitionValue {
+  const value = params[key];
+  if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'bigint') return value;
+  if (value instanceof PythonFloat) return value.value;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  throw new ParamsError(
+    key,
+    `cannot be a partition directory: ${value === undefined ? 'missing' : 'not a finite scalar'}`,
+  );
+}
+
+/**
+ * Commits the inputs staged for a dataset in one commit (manifest reconciled once, every file
+ * fsynced, published and logged together), then records each grid's params.json, as
+ * `writeSweepQuery` does after each write, and sets each staged input's result.
+ */
+async function commitStagedInputs(
+  run: StagingRun,
+  dataset: DatasetDefinition,
+  options: ConvertOptions,
+): Promise<void> {
+  const batch = await run.batches.get(dataset.name);
+  if (!batch || batch.entries.length === 0) return;
+  const { entries } = batch;
+  const [first] = entries as [StagedInput];
+  const queries = [...new Set(entries.map((e) => e.query))];
+  await withStagingConnection((connection) =>
+    commitStagedQueries(
+      run.baseOut,
+      dataset,
+      connection,
+      batch.stagingDir,
+      queries,
+      first.writeOptions,
+      (i) => {
+        const query = queries[i];
+        return entries.find((e) => e.query === query)?.shown ?? first.shown;
+      },
+    ),
+  );
+  const written = new Map<string, StagedInput>();
+  for (const entry of entries) if (entry.query.rowCount > 0) written.set(entry.gridId, entry);
+  for (const entry of written.values()) {
+    await writeGridParams(run.baseOut, entry.params, { ...options, scheme: run.setting.scheme });
+  }
+  if (written.size > 0) await recordGridIdSetting(lakePaths(run.baseOut), run.setting);
+  for (const entry of entries) {
+    entry.result = {
+      source: entry.source,
+      granularity: entry.granularity,
+      status: 'converted',
+      rows: entry.query.rowCount,
+      gridIds: [entry.gridId],
+      seeds: [],
+      files: entry.query.rowCount > 0 ? 1 : 0,
+      paramsSource: entry.paramsSource,
+    };
+  }
+}
+
 /** Types the sniffer may give that a read with explicit columns parses exactly as it would. */
 const PLAIN_CSV_TYPES = new Set(['BIGINT', 'DOUBLE', 'VARCHAR', 'BOOLEAN']);
 
@@ -720,6 +1058,21 @@ async function sniffedCsvSource(
   shown: string,
 ): Promise<{ source: string; types: Map<string, string> }> {
   const sniffing = typedCsvSource(file, resolved, false);
+  const header = await readCsvHeader(shown, file, ',');
+  // Only a strict read names a malformed file's line: the sniffer gives up without one, or reads
+  // the file as another shape (a row with an extra field makes line 1 a row to skip).
+  const strict = () =>
+    connection
+      .run(
+        `SELECT count(*) FROM ${strictCsvSource(
+          file,
+          ',',
+          header.map((name) => ({ name, type: 'VARCHAR' })),
+        )}`,
+      )
+      .catch((error) => {
+        throw csvReadError(shown, error);
+      });
   let types: Map<string, string>;
   try {
     const reader = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${sniffing}`);
@@ -727,9 +1080,16 @@ async function sniffedCsvSource(
       reader.getRowObjectsJS().map((row) => [String(row.column_name), String(row.column_type)]),
     );
   } catch (error) {
+    await strict();
     throw csvReadError(shown, error);
   }
-  if (![...types.values()].every((type) => PLAIN_CSV_TYPES.has(type))) return { source: sniffing, types };
+  // The columns the sniffer found must be the header's; and a date or time column keeps the
+  // sniffing read (the format it detected is not passed on). Both after a strict read.
+  const plain = [...types.values()].every((type) => PLAIN_CSV_TYPES.has(type));
+  if (!plain || [...types.keys()].join('\u0000') !== header.join('\u0000')) {
+    await strict();
+    return { source: sniffing, types };
+  }
   const columns = [...types].map(([name, type]) => `${quoteLiteral(name)}: ${quoteLiteral(type)}`);
   const source =
     `read_csv(${quoteLiteral(file)}, auto_detect = false, header = true, delim = ',', quote = '"', ` +

@@ -16,11 +16,13 @@ import type { DatasetDefinition } from './dataset.js';
 import {
   ColumnValidationError,
   DatasetLayoutError,
+  InputFileError,
   PartitionValueError,
   RowValidationError,
+  SchemaConflictError,
 } from './errors.js';
 import { type LakePaths, lakePaths } from './layout.js';
-import { readManifest } from './manifest.js';
+import { type DatasetManifest, readManifest } from './manifest.js';
 import {
   encodePartitionComponent,
   formatPartitionValue,
@@ -31,7 +33,7 @@ import {
 import type { PartitionSource } from './row-batch.js';
 import { claimLakeSchema } from './schema-set.js';
 import { stagingPath, sweepStaleStaging } from './staging.js';
-import { commitStaged } from './transaction.js';
+import { commitStaged, type StagedCommitResult } from './transaction.js';
 import {
   copyToStaging,
   partitionSources,
@@ -199,13 +201,128 @@ async function streamQuery(
   shape: DuckDBResultReader,
   fail: (column: string, reason: string) => never,
 ): Promise<WriteResult | undefined> {
+  await sweepStaleStaging(paths);
+  const stagingDir = stagingPath(paths);
+  try {
+    const staged = await stageShaped(
+      paths,
+      dataset,
+      connection,
+      select,
+      stagingDir,
+      options,
+      sources,
+      shape,
+      fail,
+    );
+    if (!staged) return undefined;
+    if (staged.rowCount === 0) return { dataset: dataset.name, rowCount: 0, files: [], skippedFiles: 0 };
+    const { result } = await commitStagedQueries(
+      paths.root,
+      dataset,
+      connection,
+      stagingDir,
+      [staged],
+      options,
+    );
+    return {
+      dataset: dataset.name,
+      rowCount: result.commit ? staged.rowCount : 0,
+      files: result.files,
+      skippedFiles: result.skippedFiles,
+      version: result.commit?.version,
+      removedFiles: result.removed.length,
+    };
+  } finally {
+    await rm(stagingDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A query's rows staged as one Parquet file by {@link stageQuery}, waiting for
+ * {@link commitStagedQueries}.
+ *
+ * @example
+ * ```ts
+ * const staged: StagedQuery | undefined = await stageQuery('lake', EVENTS_DATASET, c, select, dir, options);
+ * console.log(staged?.rowCount, staged?.relative); // 100000 'grid_id=ab12cd34/seed=1/part-…-0.parquet'
+ * ```
+ */
+export interface StagedQuery {
+  /** Rows in the file (0: the file is empty and nothing is to be committed for it). */
+  readonly rowCount: number;
+  /** The query's columns with DuckDB's types: what the manifest is reconciled with. */
+  readonly columns: ReadonlyArray<{ readonly name: string; readonly type: ColumnType }>;
+  /** The columns as the file holds them (cast to the manifest's types as staged). */
+  readonly written: ReadonlyArray<{ readonly name: string; readonly type: ColumnType }>;
+  /** How each partition key got its value (one value per key for the whole file). */
+  readonly sources: readonly PartitionSource[];
+  /** The file, relative to the staging directory, in runlake's partition encoding (`/`-separated). */
+  readonly relative: string;
+}
+
+/**
+ * Stages the rows of a query as one zstd Parquet file under `stagingDir` (which stays private to
+ * the caller until it commits), when every partition key has one value for the whole write (from
+ * `partitionFixed`/`partitionDefaults`) and the dataset declares no columns: the query runs once,
+ * inside the COPY, with no temp table. Nothing in the lake changes, not even the manifest, so
+ * staging many inputs and committing them together with {@link commitStagedQueries} is atomic.
+ * `undefined` when the write needs {@link writeQuery}'s materialized path (a partition key is a
+ * column of the result, a typed dataset, or no column to write).
+ *
+ * A query that fails part-way (a CSV row that does not parse) throws DuckDB's error. Partition
+ * values that cannot name a directory are refused as {@link writeQuery} refuses them.
+ *
+ * @example
+ * ```ts
+ * const dir = stagingPath(lakePaths('lake'));
+ * const staged = await stageQuery('lake', EVENTS_DATASET, c, "SELECT * FROM read_csv('s1.csv')", dir, {
+ *   partitionFixed: { grid_id: 'ab12cd34' },
+ *   partitionDefaults: { seed: 1 },
+ *   fileStem: 'a1b2c3',
+ * });
+ * if (staged) await commitStagedQueries('lake', EVENTS_DATASET, c, dir, [staged]);
+ * ```
+ */
+export async function stageQuery(
+  baseOut: string,
+  dataset: DatasetDefinition,
+  connection: DuckDBConnection,
+  select: string,
+  stagingDir: string,
+  options: WriteOptions = {},
+): Promise<StagedQuery | undefined> {
+  const paths = lakePaths(baseOut);
+  paths.datasetGlob(dataset.name);
+  const sources = partitionSources(dataset, options);
+  if (dataset.columns) return undefined;
+  const shape = await connection.runAndReadAll(`SELECT * FROM (${select}) LIMIT 0`);
+  const names = shape.columnNames();
+  if (sources.some((s) => names.includes(s.name))) return undefined;
+  const fail = (column: string, reason: string): never => {
+    throw new ColumnValidationError(dataset.name, column, reason);
+  };
+  return stageShaped(paths, dataset, connection, select, stagingDir, options, sources, shape, fail);
+}
+
+async function stageShaped(
+  paths: LakePaths,
+  dataset: DatasetDefinition,
+  connection: DuckDBConnection,
+  select: string,
+  stagingDir: string,
+  options: WriteOptions,
+  sources: readonly PartitionSource[],
+  shape: DuckDBResultReader,
+  fail: (column: string, reason: string) => never,
+): Promise<StagedQuery | undefined> {
   const duckdbTypes = shape.columnTypes();
   const columns = shape
     .columnNames()
     .map((name, i) => ({ name, type: columnTypeFromDuckDB(duckdbTypes[i] as DuckDBType) }));
   const sqlTypes = new Map(shape.columnNames().map((name, i) => [name, String(duckdbTypes[i])]));
   const keyTexts = sources.map((source) => partitionLiteral(source, fail));
-  const empty = { dataset: dataset.name, rowCount: 0, files: [], skippedFiles: 0 };
+  const empty = { rowCount: 0, columns, written: [], sources, relative: '' };
   let directory: string;
   try {
     directory = sources
@@ -229,75 +346,139 @@ async function streamQuery(
     );
   }
 
-  // Each column goes in with the type the manifest will have after this write (unread here under
-  // the lock: a type a concurrent writer widens meanwhile is caught below), as writeRows does.
+  // Each column goes in with the type the manifest has for it now (read without the lock; a type
+  // widened meanwhile is caught when committing), as writeRows does.
   const known = new Map((await readManifest(paths, dataset.name))?.columns.map((c) => [c.name, c.type]));
-  const targetOf = (name: string, type: ColumnType) => {
-    const existing = known.get(name);
-    return (existing && unifyTypes(existing, type)) ?? type;
-  };
   const written = columns
-    .map(({ name, type }) => ({ name, type: targetOf(name, type) }))
+    .map(({ name, type }) => {
+      const existing = known.get(name);
+      return { name, type: (existing && unifyTypes(existing, type)) ?? type };
+    })
     .filter(({ type }) => type.kind !== 'null');
   // A file of no columns at all (every column null and new) is left to the materialized path.
   if (written.length === 0) return undefined;
-  const castSelect = (types: ReadonlyMap<string, string>, target: (name: string) => ColumnType) =>
-    written.map(({ name }) => {
-      const column = quoteIdentifier(name);
-      const sql = columnTypeSql(target(name));
-      return types.get(name) === sql ? column : `CAST(${column} AS ${sql}) AS ${column}`;
-    });
-
-  await sweepStaleStaging(paths);
-  const stagingDir = stagingPath(paths);
-  try {
-    const fileDir = path.join(stagingDir, directory);
-    await mkdir(fileDir, { recursive: true });
-    const stem = options.fileStem ? `part-${options.fileStem}-0` : `part-${randomUUID()}`;
-    const file = path.join(fileDir, `${stem}.parquet`);
-    const copied = await connection.runAndReadAll(
-      `COPY (SELECT ${castSelect(sqlTypes, (name) => written.find((c) => c.name === name)?.type as ColumnType).join(', ')} FROM (${select})) ` +
-        `TO ${quoteLiteral(file)} (FORMAT parquet, COMPRESSION zstd)`,
-    );
-    const rowCount = Number(copied.getRows()[0]?.[0] ?? 0);
-    if (rowCount === 0) return empty;
-    await claimLakeSchema(paths, dataset);
-    const { manifest, changed } = await reconcileManifest(connection, paths, dataset, sources, columns);
-    const manifestTypes = new Map(manifest.columns.map((c) => [c.name, c.type]));
-    if (written.some(({ name, type }) => !sameType(manifestTypes.get(name) ?? type, type))) {
-      // Another writer widened a column between the read above and the lock: write the staged
-      // file again with the manifest's types, so every file agrees with the manifest it joins.
-      const writtenSql = new Map(written.map(({ name, type }) => [name, columnTypeSql(type)]));
-      const again = path.join(stagingDir, `${stem}.parquet`);
-      await connection.run(
-        `COPY (SELECT ${castSelect(writtenSql, (name) => manifestTypes.get(name) as ColumnType).join(', ')} ` +
-          `FROM read_parquet(${quoteLiteral(file)})) TO ${quoteLiteral(again)} (FORMAT parquet, COMPRESSION zstd)`,
-      );
-      await rename(again, file);
-    }
-    const change = publishOptions(options, changed ? manifest : undefined);
-    const result = await commitStaged(paths, connection, dataset.name, stagingDir, {
-      operation: change.operation ?? (change.replace ? 'replace' : 'write'),
-      exclusive: change.fileStem !== undefined && !change.replace,
-      removes: change.replace && replacedFiles(change.replace),
-      schema: change.schema,
-      info: change.replace && {
-        partition: change.replace.directory,
-        ...(change.replace.stem !== undefined ? { stem: change.replace.stem } : {}),
-      },
-      allowEmpty: false,
-    });
-    return {
-      dataset: dataset.name,
-      rowCount: result.commit ? rowCount : 0,
-      files: result.files,
-      skippedFiles: result.skippedFiles,
-      version: result.commit?.version,
-      removedFiles: result.removed.length,
-    };
-  } finally {
-    await rm(stagingDir, { recursive: true, force: true });
+  const fileDir = path.join(stagingDir, directory);
+  await mkdir(fileDir, { recursive: true });
+  const name = options.fileStem ? `part-${options.fileStem}-0.parquet` : `part-${randomUUID()}.parquet`;
+  const copied = await connection.runAndReadAll(
+    `COPY (SELECT ${castList(written, sqlTypes)} FROM (${select})) ` +
+      `TO ${quoteLiteral(path.join(fileDir, name))} (FORMAT parquet, COMPRESSION zstd)`,
+  );
+  const rowCount = Number(copied.getRows()[0]?.[0] ?? 0);
+  if (rowCount === 0) {
+    await rm(path.join(fileDir, name), { force: true });
+    return empty;
   }
+  return { rowCount, columns, written, sources, relative: `${directory}/${name}` };
+}
+
+/** The SELECT list casting each column whose SQL type is not spelled as its target's. */
+function castList(
+  targets: ReadonlyArray<{ name: string; type: ColumnType }>,
+  sqlTypes: ReadonlyMap<string, string>,
+): string {
+  return targets
+    .map(({ name, type }) => {
+      const column = quoteIdentifier(name);
+      const sql = columnTypeSql(type);
+      return sqlTypes.get(name) === sql ? column : `CAST(${column} AS ${sql}) AS ${column}`;
+    })
+    .join(', ');
+}
+
+/**
+ * Commits files {@link stageQuery} staged into one staging directory (any number of queries, one
+ * dataset) as one commit: the manifest is reconciled once with all their columns under its lock
+ * (a file whose types a concurrent writer widened meanwhile is written again with the manifest's),
+ * then the files are published and committed together (see `commitStaged`; with file stems, a file
+ * already live is skipped). `published` holds the staged files this commit published.
+ *
+ * A column two staged files (or a file and the manifest) hold with types that do not unify throws
+ * `SchemaConflictError` before anything is published; `nameOf(i)` lets the error name the staged
+ * query that brought the conflict (an {@link InputFileError} for the input it names).
+ *
+ * @example
+ * ```ts
+ * const { result } = await commitStagedQueries('lake', EVENTS_DATASET, c, dir, staged);
+ * console.log(result.files.length, result.commit?.version);
+ * ```
+ */
+export async function commitStagedQueries(
+  baseOut: string,
+  dataset: DatasetDefinition,
+  connection: DuckDBConnection,
+  stagingDir: string,
+  staged: readonly StagedQuery[],
+  options: WriteOptions = {},
+  nameOf?: (index: number) => string,
+): Promise<{ result: StagedCommitResult; published: ReadonlySet<string> }> {
+  const paths = lakePaths(baseOut);
+  const files = staged.filter((s) => s.rowCount > 0);
+  const [first] = files;
+  if (!first) {
+    return {
+      result: { files: [], skippedFiles: 0, added: [], removed: [] },
+      published: new Set(),
+    };
+  }
+  await claimLakeSchema(paths, dataset);
+  let reconciled: { manifest: DatasetManifest; changed: boolean };
+  try {
+    reconciled = await reconcileManifest(
+      connection,
+      paths,
+      dataset,
+      first.sources,
+      files.flatMap((s) => s.columns),
+    );
+  } catch (error) {
+    if (!(error instanceof SchemaConflictError) || !nameOf) throw error;
+    // Name the first staged query whose columns do not agree with those before it.
+    const seen = new Map((await readManifest(paths, dataset.name))?.columns.map((c) => [c.name, c.type]));
+    for (const [index, query] of staged.entries()) {
+      for (const { name, type } of query.columns) {
+        const existing = seen.get(name);
+        const merged = existing ? unifyTypes(existing, type) : type;
+        if (!merged) throw new InputFileError(nameOf(index), error.message);
+        seen.set(name, merged);
+      }
+    }
+    throw error;
+  }
+  const { manifest, changed } = reconciled;
+  const manifestTypes = new Map(manifest.columns.map((c) => [c.name, c.type]));
+  for (const query of files) {
+    if (query.written.every(({ name, type }) => sameType(manifestTypes.get(name) ?? type, type))) continue;
+    // Another writer widened a column between staging and the lock: write the file again with
+    // the manifest's types, so every file agrees with the manifest it joins.
+    const file = path.join(stagingDir, query.relative);
+    const again = `${file}.${randomUUID()}.tmp`;
+    const targets = query.written.map(({ name, type }) => ({ name, type: manifestTypes.get(name) ?? type }));
+    const writtenSql = new Map(query.written.map(({ name, type }) => [name, columnTypeSql(type)]));
+    await connection.run(
+      `COPY (SELECT ${castList(targets, writtenSql)} FROM read_parquet(${quoteLiteral(file)})) ` +
+        `TO ${quoteLiteral(again)} (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    await rename(again, file);
+  }
+  const change = publishOptions(options, changed ? manifest : undefined);
+  const result = await commitStaged(paths, connection, dataset.name, stagingDir, {
+    operation: change.operation ?? (change.replace ? 'replace' : 'write'),
+    exclusive: change.fileStem !== undefined && !change.replace,
+    removes: change.replace && replacedFiles(change.replace),
+    schema: change.schema,
+    info: change.replace && {
+      partition: change.replace.directory,
+      ...(change.replace.stem !== undefined ? { stem: change.replace.stem } : {}),
+    },
+    allowEmpty: false,
+  });
+  const datasetDir = paths.dataset(dataset.name);
+  const live = new Set(result.files);
+  const published = new Set(
+    files.map((s) => s.relative).filter((relative) => live.has(path.join(datasetDir, relative))),
+  );
+  return { result, published };
 }
 
 /** A partition key's directory text when the query has no column of its name (see partitionExpression). */
