@@ -311,7 +311,11 @@ describe('batches over many data chunks', () => {
     const bases = await writeEach({ rows, columns: data, arrow }, (input, base) =>
       writeRows(base, OPEN, input),
     );
-    const { rows: read, types } = await expectSameLakes(bases, 'wide', 'value NULLS FIRST, "unique"');
+    const { rows: read, types } = await expectSameLakes(
+      bases,
+      'wide',
+      'value NULLS FIRST, "unique" NULLS FIRST, big NULLS FIRST',
+    );
     expect(read).toHaveLength(count);
     expect(Object.fromEntries(types.map((c) => [c.column_name, c.column_type]))).toEqual({
       part: 'BIGINT',
@@ -388,6 +392,35 @@ describe('typed datasets: declared types, enums, row checks and sort order', () 
       wall_time: 'TIMESTAMP WITH TIME ZONE',
       learning_rate: 'DOUBLE',
     });
+  });
+
+  it('a declared column null in every row is written typed, as rows write it', async () => {
+    const bases = await writeEach(
+      {
+        rows: [
+          { run_id: 'r1', step: 1, checkpoint_uri: null, has_weights: null },
+          { run_id: 'r1', step: 2, checkpoint_uri: null, has_weights: null },
+        ],
+        columns: {
+          run_id: ['r1', 'r1'],
+          step: new Int32Array([1, 2]),
+          checkpoint_uri: [null, null],
+          has_weights: [null, undefined],
+        },
+        arrow: new Table({
+          run_id: vectorFromArray(['r1', 'r1']),
+          step: vectorFromArray(new Int32Array([1, 2])),
+          checkpoint_uri: vectorFromArray([null, null], new Utf8()),
+          has_weights: vectorFromArray([null, null], new Bool()),
+        }),
+      },
+      (input, base) => writeRows(base, CHECKPOINTS, input),
+    );
+    const { rows } = await expectSameLakes(bases, 'checkpoints', 'step');
+    expect(rows.map((r) => [r.checkpoint_uri, r.has_weights])).toEqual([
+      [null, null],
+      [null, null],
+    ]);
   });
 
   it('metrics_scalar through lake.write: enum values recorded, files sorted as declared', async () => {

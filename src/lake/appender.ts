@@ -157,11 +157,11 @@ export function stageType(data: ColumnData): { type: DuckDBType; sql: string } {
     }
     case 'bool':
       return { type: BOOLEAN, sql: 'BOOLEAN' };
-    case 'dict':
-      return {
-        type: ENUM([...data.dictionary]),
-        sql: `ENUM(${data.dictionary.map(quoteLiteral).join(', ') || "''"})`,
-      };
+    case 'dict': {
+      // A column null in every row has no strings: its codes (all 0, all null) need one value.
+      const values = data.dictionary.length > 0 ? [...data.dictionary] : [''];
+      return { type: ENUM(values), sql: `ENUM(${values.map(quoteLiteral).join(', ')})` };
+    }
     case 'strings':
       return { type: VARCHAR, sql: 'VARCHAR' };
     case 'values':

@@ -119,13 +119,12 @@ export function inputRowCount(input: WriteInput): number {
  */
 export function columnIsAllNull(input: WriteInput, column: string): boolean {
   if (Array.isArray(input)) return (input as readonly Row[]).every((r) => r?.[column] == null);
-  let columns: InputColumns;
+  let found: InputColumn | undefined;
   try {
-    columns = readColumns('', input as ColumnObject | ArrowTableLike);
+    found = readColumns('', input as ColumnObject | ArrowTableLike, column).columns[0];
   } catch {
     return false; // the write itself refuses the input, naming its dataset
   }
-  const found = columns.columns.find((c) => c.name === column);
   if (!found) return true;
   if (found.nullCount !== undefined) return found.nullCount === inputRowCount(input);
   const count = inputRowCount(input);
@@ -143,7 +142,8 @@ function isArrowTable(input: unknown): input is ArrowTableLike {
 }
 
 /**
- * Reads a column object or an Arrow table into {@link InputColumns}. Refuses, with a
+ * Reads a column object or an Arrow table (or only its column `only`) into {@link InputColumns}.
+ * Refuses, with a
  * {@link RowValidationError} naming the column, a column that is not an array or typed array,
  * columns of different lengths, and Arrow types a lake cannot hold.
  *
@@ -152,12 +152,18 @@ function isArrowTable(input: unknown): input is ArrowTableLike {
  * readColumns('events', { step: new Int32Array([1, 2]), op: ['a', 'b'] }).rowCount; // 2
  * ```
  */
-export function readColumns(dataset: string, input: ColumnObject | ArrowTableLike): InputColumns {
-  if (isArrowTable(input)) return readArrow(dataset, input);
+export function readColumns(
+  dataset: string,
+  input: ColumnObject | ArrowTableLike,
+  only?: string,
+): InputColumns {
+  if (isArrowTable(input)) return readArrow(dataset, input, only);
   if (input === null || typeof input !== 'object') {
     throw new RowValidationError(dataset, 0, '', 'input is neither rows, a column object nor an Arrow table');
   }
-  const entries = Object.entries(input as ColumnObject).filter(([, values]) => values !== undefined);
+  const entries = Object.entries(input as ColumnObject).filter(
+    ([name, values]) => values !== undefined && (only === undefined || name === only),
+  );
   const rowCount = inputRowCount(input);
   const columns = entries.map(([name, values]): InputColumn => {
     if (ArrayBuffer.isView(values) && !(values instanceof DataView)) {
@@ -203,11 +209,13 @@ function lengthMismatch(
   );
 }
 
-function readArrow(dataset: string, table: ArrowTableLike): InputColumns {
+function readArrow(dataset: string, table: ArrowTableLike, only: string | undefined): InputColumns {
   const rowCount = table.numRows;
-  const columns = table.schema.fields.map((field, index): InputColumn => {
+  const columns: InputColumn[] = [];
+  table.schema.fields.forEach((field, index) => {
+    if (only !== undefined && field.name !== only) return;
     const vector = table.getChildAt(index) as Vector;
-    return arrowColumn(dataset, field.name, field.type, vector, rowCount);
+    columns.push(arrowColumn(dataset, field.name, field.type, vector, rowCount));
   });
   return { rowCount, columns };
 }

@@ -236,6 +236,12 @@ export function widenColumnType(column: InferredColumn, value: unknown, row: num
  * sight: a missing key without a default (unless nullable), a value of the wrong type, a value that
  * disagrees with a fixed one, or one that cannot name a directory. Shared by the row and column
  * paths, so both refuse the same rows with the same message.
+ *
+ * @example
+ * ```ts
+ * const { partitions, indexOf } = partitionIndexer('events', [{ name: 'seed', type: t.int64 }]);
+ * indexOf(0, [1]); // 0, and partitions[0].text is ['1']
+ * ```
  */
 export function partitionIndexer(
   dataset: string,
@@ -303,7 +309,7 @@ export function partitionIndexer(
 }
 
 /** A value as error messages show it. */
-export function describe(value: unknown): string {
+function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
