@@ -115,3 +115,35 @@ describe('descriptorInputs (the geometryDescriptors pipeline)', () => {
     }
   });
 });
+
+describe('the helper thread in geometryDescriptors (compiled package: its worker script is in dist/)', () => {
+  it('takes part of the scatter, half of each large tridiagonalisation step and TwoNN, bitwise equal to one thread', async () => {
+    // Imported by URL so type checking does not need a built dist/. The sources (what the rest of
+    // this file runs) find no compiled worker script, so they compute everything on one thread.
+    const dist = (await import(
+      new URL('../dist/index.js', import.meta.url).href
+    )) as typeof import('../src/index.js');
+    const threads = (await import(
+      new URL('../dist/geometry/gram-thread.js', import.meta.url).href
+    )) as typeof import('../src/geometry/gram-thread.js');
+    const { geometryDescriptors } = await import('../src/index.js');
+    // d = 300: the steps with ≥ 160 trailing rows are split between the threads.
+    const n = 640;
+    const d = 300;
+    let handedOff = 0;
+    for (let i = 0; i < 40 && handedOff < 3; i++) {
+      const x = Float32Array.from(randomMatrix(n, d, 200 + i));
+      const before = threads.gramHelperStats().handedOff;
+      const got = dist.geometryDescriptors(x, n, d);
+      if (threads.gramHelperStats().handedOff > before) handedOff++;
+      expect(JSON.stringify(got)).toBe(JSON.stringify(geometryDescriptors(x, n, d)));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(handedOff).toBe(3);
+    expect(threads.gramHelperStats().failed).toBe(0);
+    const tridiagonal = (await import(
+      new URL('../dist/geometry/tridiagonal.js', import.meta.url).href
+    )) as typeof import('../src/geometry/tridiagonal.js');
+    expect(tridiagonal.tridiagonalHelperStats().sharedSteps).toBeGreaterThan(0);
+  });
+});

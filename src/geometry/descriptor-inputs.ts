@@ -8,6 +8,7 @@ import { symmetricEigenvalues } from './eigen.js';
 import type { RowMatrix } from './gram.js';
 import { startDescriptorJob } from './gram-thread.js';
 import {
+  allFinite,
   checkDimensions,
   checkFinite,
   columnMeans,
@@ -16,6 +17,7 @@ import {
   PANEL,
   rowStatistics,
 } from './tiles.js';
+import { attachHelper, eigenvaluesOf, type SharedTridiagonal, sharedTridiagonalLink } from './tridiagonal.js';
 import { twoNearestFromGram, twoNearestSquaredDistances } from './two-nn.js';
 
 /** What {@link descriptorInputs} returns. */
@@ -33,11 +35,12 @@ export interface DescriptorInputs {
 }
 
 /**
- * Share of the scatter's tile work the calling thread keeps; the helper thread takes the rest and
- * then TwoNN. The decomposition needs the whole scatter, so both halves should end together: the
- * helper's half also includes copying X and packing every column, hence a little under half for it.
+ * Share of the scatter's tile work the calling thread keeps; the helper thread takes the rest, then
+ * starts the TwoNN screen until the caller has its share done, then takes half of each large step
+ * of the tridiagonalisation, then finishes the screen while the caller runs QL. The caller's share
+ * is the larger one so that the two threads end at about the same time on the bench's 1024 × 768.
  */
-const CALLER_SCATTER_SHARE = 0.5;
+const CALLER_SCATTER_SHARE = 0.6;
 
 /**
  * The spectrum, row statistics and TwoNN distances of a row-major n×d X, bitwise what
@@ -72,7 +75,10 @@ export function descriptorInputs(x: RowMatrix, n: number, d: number): Descriptor
   }
   const panels = Math.ceil(d / PANEL);
   const split = Math.min(panels, Math.round(panels * Math.sqrt(CALLER_SCATTER_SHARE)));
-  const job = startDescriptorJob(x, mean, n, d, split, panels, wantNeighbours);
+  const link = sharedTridiagonalLink(d);
+  const job = startDescriptorJob(x, mean, n, d, split, panels, wantNeighbours, link?.link ?? null);
+  const handle = job && link ? attachHelper(link.link, link.work) : null;
+  let shared: SharedTridiagonal | null = handle;
   let neighbours: Float64Array | null = null;
   let eigenvalues: Float64Array;
   let stats: ReturnType<typeof rowStatistics>;
@@ -81,10 +87,19 @@ export function descriptorInputs(x: RowMatrix, n: number, d: number): Descriptor
     gramPanelRows(x, mean, n, d, true, 0, job ? split : panels, scatter);
     // The row statistics while the helper finishes its share of the scatter.
     stats = rowStatistics(x, n, d);
-    if (job && !job.waitScatter()) gramPanelRows(x, mean, n, d, true, split, panels, scatter);
-    eigenvalues = scaled(symmetricEigenvalues(scatter, d), n);
+    if (job && !job.waitScatter()) {
+      gramPanelRows(x, mean, n, d, true, split, panels, scatter);
+      shared = null;
+    }
+    // A finite X can still overflow the scatter; symmetricEigenvalues names the entry then.
+    eigenvalues = scaled(
+      allFinite(scatter) ? eigenvaluesOf(scatter, d, shared) : symmetricEigenvalues(scatter, d),
+      n,
+    );
   } finally {
-    // Always collected, so that the helper is free for the next call even after a throw.
+    // Always released and collected, so that the helper is free for the next call even after a
+    // throw.
+    handle?.helper.finish();
     neighbours = job ? job.waitNeighbours() : null;
   }
   if (wantNeighbours && neighbours === null) neighbours = twoNearestSquaredDistances(x, mean, n, d);

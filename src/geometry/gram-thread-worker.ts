@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { gramMatrix } from './gram.js';
 import { gramPanelRows } from './tiles.js';
+import { serveTridiagonal, type TridiagonalLink, tridiagonalPosted } from './tridiagonal.js';
 import { twoNearestSquaredDistances } from './two-nn.js';
 
 interface GramJob {
@@ -28,6 +29,7 @@ interface DescriptorJob {
   readonly from: number;
   readonly to: number;
   readonly wantNeighbours: boolean;
+  readonly tridiagonal: TridiagonalLink | null;
 }
 
 function runDescriptorJob(job: DescriptorJob): void {
@@ -42,8 +44,26 @@ function runDescriptorJob(job: DescriptorJob): void {
     return;
   }
   Atomics.notify(control, 2);
+  // The calling thread decomposes the scatter next: as soon as it posts the first step, serve half
+  // of each large step, pausing the TwoNN screen (which starts while the caller still forms its
+  // larger share of the scatter); if the screen gets there first, serve before its last passes.
+  const link = job.tridiagonal;
+  let served = link === null;
+  const serve = (): void => {
+    served = true;
+    try {
+      serveTridiagonal(link as TridiagonalLink);
+    } catch {
+      // The caller times out on its side and finishes alone.
+    }
+  };
+  const between = (gramDone: boolean): void => {
+    if (!served && (gramDone || tridiagonalPosted(link as TridiagonalLink))) serve();
+  };
   try {
-    if (job.wantNeighbours) twoNearestSquaredDistances(job.input, job.means, job.n, job.d, job.neighbours);
+    if (job.wantNeighbours)
+      twoNearestSquaredDistances(job.input, job.means, job.n, job.d, job.neighbours, between);
+    if (!served) serve();
     Atomics.store(control, 0, 1);
   } catch {
     Atomics.store(control, 0, 2);

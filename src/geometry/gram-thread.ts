@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isMainThread, Worker } from 'node:worker_threads';
 import type { RowMatrix } from './gram.js';
+import type { TridiagonalLink } from './tridiagonal.js';
 
 /** Below this many entries (n·d) a hand-off costs more than it saves. */
 const MIN_ENTRIES = 1 << 17;
@@ -134,8 +135,9 @@ export interface PendingDescriptorJob {
 /**
  * Starts the helper's share of geometryDescriptors on a tall n×d X (n > d): the scatter's tile rows
  * [from, to) into a shared d×d matrix (the caller computes rows [0, from) into the same matrix),
- * then, if `neighbours`, TwoNN's two nearest squared distances per row. Null under the same
- * conditions as {@link startGram}.
+ * then, given a `tridiagonal` link, the second half of each large step of the scatter's
+ * tridiagonalisation until the caller releases it, then, if `neighbours`, TwoNN's two nearest
+ * squared distances per row. Null under the same conditions as {@link startGram}.
  *
  * @example
  * ```ts
@@ -150,6 +152,7 @@ export function startDescriptorJob(
   from: number,
   to: number,
   neighbours: boolean,
+  tridiagonal: TridiagonalLink | null = null,
 ): PendingDescriptorJob | null {
   if (n * d < MIN_ENTRIES) return null;
   const h = obtainHelper();
@@ -161,7 +164,16 @@ export function startDescriptorJob(
   stats.handedOff++;
   Atomics.store(h.control, 0, 0);
   Atomics.store(h.control, 2, 0);
-  h.worker.postMessage({ kind: 'descriptors', ...b, n, d, from, to, wantNeighbours: neighbours });
+  h.worker.postMessage({
+    kind: 'descriptors',
+    ...b,
+    n,
+    d,
+    from,
+    to,
+    wantNeighbours: neighbours,
+    tridiagonal,
+  });
   let scatterOk: boolean | undefined;
   const fail = (): void => {
     h.dead = true; // never trust it again in this process

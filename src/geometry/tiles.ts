@@ -17,6 +17,27 @@ export function checkShape(x: RowMatrix, n: number, d: number, fn = 'covarianceS
   checkFinite(x, d, fn);
 }
 
+/**
+ * Whether every entry is finite: x·0 is 0 for finite x and NaN for NaN or ±∞, so four running sums
+ * of x·0 stay 0 exactly when all are finite. Branch-free with independent sums, it is several
+ * times faster than testing each entry, and it is on the critical path of every decomposition.
+ */
+export function allFinite(a: Float64Array): boolean {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < a.length; i += 4) {
+    s0 += (a[i] as number) * 0;
+    s1 += (a[i + 1] as number) * 0;
+    s2 += (a[i + 2] as number) * 0;
+    s3 += (a[i + 3] as number) * 0;
+  }
+  for (; i < a.length; i++) s0 += (a[i] as number) * 0;
+  return s0 + s1 + s2 + s3 === 0;
+}
+
 /** The shape part of {@link checkShape}. */
 export function checkDimensions(x: RowMatrix, n: number, d: number, fn: string): void {
   if (!Number.isInteger(n) || !Number.isInteger(d) || n < 1 || d < 1) {

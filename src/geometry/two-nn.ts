@@ -26,7 +26,9 @@ const U64 = 2 ** -53;
  * (d²_ij = K_ii + K_jj − 2K_ij, values ≤ 0 — duplicates — skipped): `out[2i] = r₁`,
  * `out[2i + 1] = r₂`, +∞ where a row has fewer than two. `mean` holds X's column means (X̃ = X −
  * 1μᵀ). Results are bitwise those of that scan; without WebAssembly SIMD (or with
- * `RUNLAKE_GEOMETRY_KERNEL=js`) every pair is computed exactly.
+ * `RUNLAKE_GEOMETRY_KERNEL=js`) every pair is computed exactly. `between` (the helper thread's
+ * hook for other work) is called after each tile row of the float32 Gram with false, and once with
+ * true when the Gram is done (or was skipped), before the bound passes.
  *
  * @example
  * ```ts
@@ -40,6 +42,7 @@ export function twoNearestSquaredDistances(
   n: number,
   d: number,
   out: Float64Array = new Float64Array(2 * n),
+  between?: (gramDone: boolean) => void,
 ): Float64Array {
   const diagonal = new Float64Array(n);
   let maxAbs = 0;
@@ -57,7 +60,8 @@ export function twoNearestSquaredDistances(
   // The bounds below are relative ones: far from 1 the float64 squares could underflow or
   // overflow, and very long rows would make the float32 bound useless; those scan exactly.
   const screenable = maxAbs > 1e-100 && maxAbs < 1e100 && (d + 3) * U32 < 0.01;
-  const screen = screenable ? float32Gram(x, mean, n, d, maxAbs) : null;
+  const screen = screenable ? float32Gram(x, mean, n, d, maxAbs, between) : null;
+  between?.(true);
   if (screen === null) {
     exactScan(x, mean, n, d, diagonal, out);
     return out;
@@ -347,6 +351,7 @@ function float32Gram(
   n: number,
   d: number,
   maxAbs: number,
+  between?: (gramDone: boolean) => void,
 ): { gram: Float32Array; stride: number; scale2: number } | null {
   const panels = Math.ceil(n / PANEL);
   const stride = panels * PANEL;
@@ -369,6 +374,7 @@ function float32Gram(
   for (let pi = 0; pi < panels; pi++) {
     const a = PACKED_OFFSET + pi * panelBytes;
     kernel.tile(a, PACKED_OFFSET, a + panelBytes, gramOffset + pi * PANEL * stride * 4, pi + 1, stride * 4);
+    between?.(false);
   }
   return { gram: new Float32Array(view.buffer, gramOffset, stride * stride), stride, scale2: scale * scale };
 }
