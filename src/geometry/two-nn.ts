@@ -78,64 +78,69 @@ export function twoNearestSquaredDistances(
   const floor = 2 * (d + 3) * 2 ** -149 * scale2;
   const c1 = (2 + 32 * U64) * c + 16 * U64;
   const c0 = (2 + 32 * U64) * floor;
-  const lowerScale = 1 - 8 * U64;
-  const upperScale = 1 + 8 * U64;
-  const norms = new Float64Array(n);
-  for (let i = 0; i < n; i++) norms[i] = Math.sqrt(diagonal[i] as number);
+  // One margin per row, M_i = c1·‖x̃_i‖·max‖x̃‖ + c0 + 8u₆₄(K_ii + max K) ≥ m_ij for every j (the
+  // per-pair bound, loosened only for pairs with a short row, which are rare among the nearest).
+  let normMax = 0;
+  let diagonalMax = 0;
+  for (let i = 0; i < n; i++) {
+    normMax = Math.max(normMax, Math.sqrt(diagonal[i] as number));
+    diagonalMax = Math.max(diagonalMax, diagonal[i] as number);
+  }
+  const margin = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const kii = diagonal[i] as number;
+    margin[i] = c1 * Math.sqrt(kii) * normMax + c0 + 8 * U64 * (kii + diagonalMax);
+  }
+  const twice = 2 * scale2;
   // Pass 1, over each pair once (the kernel wrote the lower triangle): for every row, the two
-  // smallest upper bounds u₁ ≤ u₂ among pairs certainly at positive distance (lower bound > 0).
-  const u1 = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
-  const u2 = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+  // smallest d̂² among pairs certainly at positive distance (d̂² > M_i): a₂ + M_i bounds from
+  // above the distance of two such pairs.
+  const a1 = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+  const a2 = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
   for (let i = 1; i < n; i++) {
     const kii = diagonal[i] as number;
-    const ni = norms[i] as number;
+    const mi = margin[i] as number;
     const row = i * stride;
-    let a1 = u1[i] as number;
-    let a2 = u2[i] as number;
+    let b1 = a1[i] as number;
+    let b2 = a2[i] as number;
     for (let j = 0; j < i; j++) {
-      const sum = kii + (diagonal[j] as number);
-      const g2 = 2 * (gram[row + j] as number) * scale2;
-      const m = c1 * ni * (norms[j] as number) + c0;
-      if (sum * lowerScale - g2 - m <= 0) continue;
-      const upper = sum * upperScale - g2 + m;
-      if (upper < a1) {
-        a2 = a1;
-        a1 = upper;
-      } else if (upper < a2) {
-        a2 = upper;
+      const dh = kii + (diagonal[j] as number) - twice * (gram[row + j] as number);
+      if (dh > mi && dh < b2) {
+        if (dh < b1) {
+          b2 = b1;
+          b1 = dh;
+        } else b2 = dh;
       }
-      const b1 = u1[j] as number;
-      if (upper < b1) {
-        u2[j] = b1;
-        u1[j] = upper;
-      } else if (upper < (u2[j] as number)) {
-        u2[j] = upper;
+      if (dh > (margin[j] as number) && dh < (a2[j] as number)) {
+        if (dh < (a1[j] as number)) {
+          a2[j] = a1[j] as number;
+          a1[j] = dh;
+        } else a2[j] = dh;
       }
     }
-    u1[i] = a1;
-    u2[i] = a2;
+    a1[i] = b1;
+    a2[i] = b2;
   }
-  // Pass 2: a pair whose lower bound is ≤ u₂ of a row may be among that row's two nearest; no
-  // other pair can be (two pairs at positive distance ≤ u₂ exist). Rows are visited in order, so
-  // each row's list comes out ascending: its own j < i first, then the later rows i > j.
+  // Pass 2: a pair whose lower bound d̂² − M_i is ≤ a₂ + M_i may be among row i's two nearest; no
+  // other pair can be. Rows are visited in order, so each row's list comes out ascending: its own
+  // j < i first, then the later rows i > j.
+  const threshold = new Float64Array(n);
+  for (let i = 0; i < n; i++) threshold[i] = (a2[i] as number) + 2 * (margin[i] as number);
   const lists: number[][] = Array.from({ length: n }, () => []);
   for (let i = 1; i < n; i++) {
     const kii = diagonal[i] as number;
-    const ni = norms[i] as number;
-    const ti = u2[i] as number;
+    const ti = threshold[i] as number;
     const list = lists[i] as number[];
     const row = i * stride;
     for (let j = 0; j < i; j++) {
-      const sum = kii + (diagonal[j] as number);
-      const lower =
-        sum * lowerScale - 2 * (gram[row + j] as number) * scale2 - (c1 * ni * (norms[j] as number) + c0);
-      if (lower <= ti) list.push(j);
-      if (lower <= (u2[j] as number)) (lists[j] as number[]).push(i);
+      const dh = kii + (diagonal[j] as number) - twice * (gram[row + j] as number);
+      if (dh <= ti) list.push(j);
+      if (dh <= (threshold[j] as number)) (lists[j] as number[]).push(i);
     }
   }
   const columns = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    if (!Number.isFinite(u2[i] as number)) {
+    if (!Number.isFinite(a2[i] as number)) {
       // Fewer than two pairs are certainly apart (duplicates or near-duplicates): scan exactly.
       exactRow(x, mean, n, d, diagonal, i, out);
       continue;
