@@ -130,14 +130,14 @@ export async function analyzeLake(lake: Lake, options: AnalyzeOptions = {}): Pro
       entry.dynamics.push(...result.dynamics);
       byRun.set(result.key.runId, entry);
     }
-    let stateRows = 0;
-    let dynamicsRows = 0;
-    for (const entry of byRun.values()) {
-      if (entry.state.length > 0) await lake.write('geometry_state', entry.state);
-      if (entry.dynamics.length > 0) await lake.write('geometry_dynamics', entry.dynamics);
-      stateRows += entry.state.length;
-      dynamicsRows += entry.dynamics.length;
-    }
+    // One write (one commit) per dataset for every run: the rows are in memory already, and each
+    // commit costs a manifest update besides the Parquet files of its partitions.
+    const state = [...byRun.values()].flatMap((e) => e.state);
+    const dynamics = [...byRun.values()].flatMap((e) => e.dynamics);
+    if (state.length > 0) await lake.write('geometry_state', state);
+    if (dynamics.length > 0) await lake.write('geometry_dynamics', dynamics);
+    const stateRows = state.length;
+    const dynamicsRows = dynamics.length;
     const touched = [...byRun.entries()]
       .filter(([, e]) => e.state.length + e.dynamics.length > 0)
       .map(([r]) => r);
