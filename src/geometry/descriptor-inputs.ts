@@ -8,7 +8,6 @@ import { symmetricEigenvalues } from './eigen.js';
 import type { RowMatrix } from './gram.js';
 import { startDescriptorJob } from './gram-thread.js';
 import {
-  allFinite,
   checkDimensions,
   checkFinite,
   columnMeans,
@@ -84,16 +83,19 @@ export function descriptorInputs(x: RowMatrix, n: number, d: number): Descriptor
   let stats: ReturnType<typeof rowStatistics>;
   try {
     const scatter = job ? job.scatter : new Float64Array(d * d);
-    gramPanelRows(x, mean, n, d, true, 0, job ? split : panels, scatter);
+    gramPanelRows(x, mean, n, d, true, 0, job ? split : panels, scatter, false);
     // The row statistics while the helper finishes its share of the scatter.
     stats = rowStatistics(x, n, d);
     if (job && !job.waitScatter()) {
-      gramPanelRows(x, mean, n, d, true, split, panels, scatter);
+      gramPanelRows(x, mean, n, d, true, split, panels, scatter, false);
       shared = null;
     }
-    // A finite X can still overflow the scatter; symmetricEigenvalues names the entry then.
+    // A finite X can still overflow the scatter; symmetricEigenvalues names the entry then. Only
+    // the lower triangle was written (the rest may hold an earlier call's values).
     eigenvalues = scaled(
-      allFinite(scatter) ? eigenvaluesOf(scatter, d, shared) : symmetricEigenvalues(scatter, d),
+      lowerFinite(scatter, d)
+        ? eigenvaluesOf(scatter, d, shared)
+        : symmetricEigenvalues(symmetricFromLower(scatter, d), d),
       n,
     );
   } finally {
@@ -104,6 +106,27 @@ export function descriptorInputs(x: RowMatrix, n: number, d: number): Descriptor
   }
   if (wantNeighbours && neighbours === null) neighbours = twoNearestSquaredDistances(x, mean, n, d);
   return { ...stats, eigenvalues, neighbours };
+}
+
+/** Whether the lower triangle of the n×n `a`, diagonal included, is finite (x·0 sums, as allFinite). */
+function lowerFinite(a: Float64Array, n: number): boolean {
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const row = i * n;
+    for (let j = 0; j <= i; j++) s += (a[row + j] as number) * 0;
+  }
+  return s === 0;
+}
+
+/** A full symmetric copy of the lower triangle of the n×n `a`. */
+function symmetricFromLower(a: Float64Array, n: number): Float64Array {
+  const out = new Float64Array(n * n);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j <= i; j++) {
+      out[i * n + j] = a[i * n + j] as number;
+      out[j * n + i] = a[i * n + j] as number;
+    }
+  return out;
 }
 
 /** λ/(n−1), clamped at 0 (rounding in a positive semidefinite product can dip below). */

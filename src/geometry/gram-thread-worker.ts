@@ -34,7 +34,7 @@ interface DescriptorJob {
 
 function runDescriptorJob(job: DescriptorJob): void {
   try {
-    gramPanelRows(job.input, job.means, job.n, job.d, true, job.from, job.to, job.scatter);
+    gramPanelRows(job.input, job.means, job.n, job.d, true, job.from, job.to, job.scatter, false);
     Atomics.store(control, 2, 1);
   } catch {
     Atomics.store(control, 2, 2);

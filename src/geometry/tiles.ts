@@ -138,7 +138,9 @@ export function gramOf(
  * The tile rows [from, to) of {@link gramOf} (tile row p holds output rows 4p…4p+3, columns up to
  * 4p+3) and their mirrors, written into the count×count `out`; other entries are left as they
  * are. Two threads that split the tile rows write disjoint entries, and the result is bitwise the
- * whole product's. Only the vectors up to tile row `to` are packed.
+ * whole product's. Only the vectors up to tile row `to` are packed. With `mirror` false the
+ * WebAssembly path writes only the lower triangle and the 4×4 diagonal blocks (all that the
+ * eigenvalue solver reads), which spares the column-strided writes of the mirror image.
  */
 export function gramPanelRows(
   a: RowMatrix,
@@ -149,18 +151,20 @@ export function gramPanelRows(
   from: number,
   to: number,
   out: Float64Array,
+  mirror = true,
 ): void {
   const count = byColumns ? cols : rows;
   const len = byColumns ? rows : cols;
   if (to <= from) return;
   const size = to * len * PANEL;
-  const kernel = wasmTileKernel(size);
+  // The WebAssembly kernel also needs room for one tile row's output (4 rows of `to`·4 doubles).
+  const kernel = wasmTileKernel(size + PANEL * to * PANEL);
   const packed = kernel ? kernel.view : new Float64Array(size);
   const offset = kernel ? WASM_TILE_DOUBLES : 0;
   const vectors = Math.min(count, to * PANEL);
   if (byColumns) packColumns(a, mean, rows, cols, vectors, packed, offset);
   else packRows(a, mean, vectors, cols, packed, offset);
-  if (kernel) syrkWasm(kernel, count, len, from, to, out);
+  if (kernel) syrkWasm(kernel, count, len, from, to, out, mirror);
   else syrkPacked(packed, count, len, from, to, out);
 }
 
@@ -380,19 +384,79 @@ function kernelModuleBytes(): Uint8Array {
   for (let t = 0; t < 8; t++) body.push(0x41, 0, ...get(3 + t), ...v128Store(16 * t));
   body.push(0x0b);
   const func = [...vec([[11, 0x7b]]), ...body];
+  // Function 1, "r": a whole tile row per call, (a, b, end, out, count, rowBytes): the tiles of
+  // panel a against `count` consecutive panels from b, the same inner loop on $ai (local 6, reset
+  // to a per tile), each tile stored as four rows of two v128 at out, out + rowBytes, … (local 7),
+  // then out += 32. Locals: 6 ai, 7 t (i32); 8…15 the accumulators; 16 b01; 17 b23; 18 x (v128).
+  const rowInner: number[] = [...get(1), ...v128Load(0), ...set(16), ...get(1), ...v128Load(16), ...set(17)];
+  for (let r = 0; r < 4; r++) {
+    rowInner.push(...get(6), ...f64Load(8 * r), ...splat, ...set(18));
+    rowInner.push(...get(8 + 2 * r), ...get(18), ...get(16), ...mul, ...add, ...set(8 + 2 * r));
+    rowInner.push(...get(9 + 2 * r), ...get(18), ...get(17), ...mul, ...add, ...set(9 + 2 * r));
+  }
+  rowInner.push(...get(6), 0x41, 32, 0x6a, ...set(6), ...get(1), 0x41, 32, 0x6a, ...set(1));
+  rowInner.push(...get(6), ...get(2), 0x47, 0x0d, 0);
+  const zero = [...simd(0x0c), ...new Array(16).fill(0)];
+  const rowTiles: number[] = [];
+  for (let t = 0; t < 8; t++) rowTiles.push(...zero, ...set(8 + t));
+  rowTiles.push(...get(0), ...set(6), 0x03, 0x40, ...rowInner, 0x0b, ...get(3), ...set(7));
+  for (let r = 0; r < 4; r++) {
+    rowTiles.push(
+      ...get(7),
+      ...get(8 + 2 * r),
+      ...v128Store(0),
+      ...get(7),
+      ...get(9 + 2 * r),
+      ...v128Store(16),
+    );
+    if (r < 3) rowTiles.push(...get(7), ...get(5), 0x6a, ...set(7));
+  }
+  rowTiles.push(...get(3), 0x41, 32, 0x6a, ...set(3));
+  rowTiles.push(...get(4), 0x41, 1, 0x6b, 0x22, 4, 0x0d, 0); // count -= 1 (local.tee); br_if
+  const rowFunc = [
+    ...vec([
+      [2, 0x7f],
+      [11, 0x7b],
+    ]),
+    0x03,
+    0x40,
+    ...rowTiles,
+    0x0b,
+    0x0b,
+  ];
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([[0x60, ...vec([[0x7f], [0x7f], [0x7f]]), ...vec([])]])), // (i32 i32 i32) → ()
+    ...section(
+      1,
+      vec([
+        [0x60, ...vec([[0x7f], [0x7f], [0x7f]]), ...vec([])], // (i32 i32 i32) → ()
+        [0x60, ...vec([[0x7f], [0x7f], [0x7f], [0x7f], [0x7f], [0x7f]]), ...vec([])], // (6 × i32) → ()
+      ]),
+    ),
     ...section(2, vec([[...name('e'), ...name('m'), 0x02, 0x00, 0x01]])), // import memory e.m, min 1 page
-    ...section(3, vec([[0]])),
-    ...section(7, vec([[...name('k'), 0x00, 0]])), // export func 0 as "k"
-    ...section(10, vec([[...uleb(func.length), ...func]])),
+    ...section(3, vec([[0], [1]])),
+    ...section(
+      7,
+      vec([
+        [...name('k'), 0x00, 0],
+        [...name('r'), 0x00, 1],
+      ]),
+    ), // export func 0 as "k", func 1 as "r"
+    ...section(
+      10,
+      vec([
+        [...uleb(func.length), ...func],
+        [...uleb(rowFunc.length), ...rowFunc],
+      ]),
+    ),
   ]);
 }
 
 interface WasmTileKernel {
   /** k(a, b, end): the 4×4 tile of panels at byte addresses a and b (a's panel ends at end). */
   readonly tile: (a: number, b: number, end: number) => void;
+  /** r(a, b, end, out, count, rowBytes): a tile row, stored as rows rowBytes apart from out. */
+  readonly row: (a: number, b: number, end: number, out: number, count: number, rowBytes: number) => void;
   /** The kernel's memory as doubles: the tile in [0, 16), packed data from 16 on. */
   readonly view: Float64Array;
 }
@@ -413,8 +477,9 @@ function wasmTileKernel(doubles: number): WasmTileKernel | null {
   try {
     const memory = new api.Memory({ initial: Math.ceil(bytes / 65536) });
     const instance = new api.Instance(module, { e: { m: memory } });
-    const tile = instance.exports.k as (a: number, b: number, end: number) => void;
-    const kernel = { tile, view: new Float64Array(memory.buffer) };
+    const tile = instance.exports.k as WasmTileKernel['tile'];
+    const row = instance.exports.r as WasmTileKernel['row'];
+    const kernel = { tile, row, view: new Float64Array(memory.buffer) };
     if (bytes <= WASM_CACHE_BYTES) cachedTileKernel = kernel;
     return kernel;
   } catch {
@@ -431,7 +496,11 @@ const WASM_CACHE_BYTES = 32 * 2 ** 20;
 
 let cachedTileKernel: WasmTileKernel | null = null;
 
-/** {@link syrkPacked} with each 4×4 tile computed by the WebAssembly kernel. */
+/**
+ * {@link syrkPacked} with each tile row computed by one call of the WebAssembly kernel into a
+ * staging area after the packed data, then copied row by row into `out` (up to the diagonal
+ * block's end) and, with `mirror`, into the columns above the diagonal.
+ */
 function syrkWasm(
   kernel: WasmTileKernel,
   count: number,
@@ -439,46 +508,28 @@ function syrkWasm(
   from: number,
   to: number,
   out: Float64Array,
+  mirror: boolean,
 ): void {
   const view = kernel.view;
-  const tile = kernel.tile;
   const strideBytes = len * PANEL * 8;
   const base = WASM_TILE_DOUBLES * 8;
+  const rowDoubles = to * PANEL;
+  const stage = WASM_TILE_DOUBLES + to * len * PANEL;
   for (let pi = from; pi < to; pi++) {
     const a = base + pi * strideBytes;
+    kernel.row(a, base, a + strideBytes, stage * 8, pi + 1, rowDoubles * 8);
     const i0 = pi * PANEL;
     const rows = Math.min(PANEL, count - i0);
-    for (let pj = 0; pj <= pi; pj++) {
-      tile(a, base + pj * strideBytes, a + strideBytes);
-      const j0 = pj * PANEL;
-      if (rows === PANEL) {
-        // A full tile: four rows of four, then the same values mirrored into four columns.
-        for (let r = 0; r < PANEL; r++) {
-          const o = (i0 + r) * count + j0;
-          const t = r * PANEL;
-          out[o] = view[t] as number;
-          out[o + 1] = view[t + 1] as number;
-          out[o + 2] = view[t + 2] as number;
-          out[o + 3] = view[t + 3] as number;
-        }
-        for (let c = 0; c < PANEL; c++) {
-          const o = (j0 + c) * count + i0;
-          out[o] = view[c] as number;
-          out[o + 1] = view[PANEL + c] as number;
-          out[o + 2] = view[2 * PANEL + c] as number;
-          out[o + 3] = view[3 * PANEL + c] as number;
-        }
-        continue;
-      }
-      const cols = Math.min(PANEL, count - j0);
-      for (let r = 0; r < rows; r++) {
-        const rowOut = (i0 + r) * count + j0;
-        for (let c = 0; c < cols; c++) {
-          const value = view[r * PANEL + c] as number;
-          out[rowOut + c] = value;
-          out[(j0 + c) * count + i0 + r] = value;
-        }
-      }
+    const width = Math.min(count, i0 + PANEL);
+    for (let r = 0; r < rows; r++) {
+      const from = stage + r * rowDoubles;
+      out.set(view.subarray(from, from + width), (i0 + r) * count);
+    }
+    if (!mirror) continue;
+    for (let r = 0; r < rows; r++) {
+      const i = i0 + r;
+      const row = i * count;
+      for (let j = 0; j < i0; j++) out[j * count + i] = out[row + j] as number;
     }
   }
 }
