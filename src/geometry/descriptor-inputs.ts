@@ -39,7 +39,7 @@ export interface DescriptorInputs {
  * of the tridiagonalisation, then finishes the screen while the caller runs QL. The caller's share
  * is the larger one so that the two threads end at about the same time on the bench's 1024 × 768.
  */
-const CALLER_SCATTER_SHARE = 0.6;
+const CALLER_SCATTER_SHARE = 0.65;
 
 /**
  * The spectrum, row statistics and TwoNN distances of a row-major n×d X, bitwise what
