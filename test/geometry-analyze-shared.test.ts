@@ -20,6 +20,7 @@ import {
   syntheticRuns,
   writeSyntheticEmbeddings,
 } from '../src/index.js';
+import { runlake } from './helpers/cli.js';
 import { tempDir } from './helpers/lake-fixtures.js';
 import { randomMatrix } from './helpers/matrices.js';
 
@@ -289,5 +290,51 @@ describe('analyzeLake loads each shard-referenced matrix by one reference', () =
       lake.close();
       source.close();
     }
+  });
+});
+
+describe('runlake analyze on worker threads (compiled)', () => {
+  const sweep = syntheticRuns({
+    seeds: 3,
+    layers: 2,
+    modules: ['resid_post', 'mlp_out'],
+    samples: 24,
+    dim: 16,
+  });
+  const dirs = [tempDir(), tempDir()];
+
+  it('writes the same dynamics, events and matches (matched on the workers) as the calling thread', async () => {
+    for (const dir of dirs) {
+      const lake = await openLake(dir, { schema: 'squiggle' });
+      try {
+        const { grid_id } = attachGridId({ model: 'tiny-workers' });
+        await lake.write(
+          'runs',
+          sweep.runs.map((r) => ({ run_id: r.runId, grid_id, seed: r.seed })),
+        );
+        await writeSyntheticEmbeddings(lake, sweep, { shardModules: ['resid_post'] });
+      } finally {
+        lake.close();
+      }
+    }
+    const parallel = runlake('analyze', dirs[0] as string, '--workers', '2', '--json');
+    expect(parallel.stderr).toBe('');
+    expect(JSON.parse(parallel.stdout).stages.matches).toBeGreaterThan(0);
+    expect(runlake('analyze', dirs[1] as string, '--workers', '1').code).toBe(0);
+    const read = async (dir: string) => {
+      const lake = await openLake(dir);
+      try {
+        return {
+          dynamics: await lake.query('SELECT * FROM geometry_dynamics ORDER BY ALL'),
+          events: await lake.query('SELECT * FROM events ORDER BY ALL'),
+          matches: await lake.query('SELECT * FROM matches ORDER BY ALL'),
+        };
+      } finally {
+        lake.close();
+      }
+    };
+    const [a, b] = [await read(dirs[0] as string), await read(dirs[1] as string)];
+    expect(a.matches.length).toBeGreaterThan(0);
+    expect(a).toEqual(b);
   });
 });

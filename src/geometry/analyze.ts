@@ -20,8 +20,11 @@ import {
   type TrajectoryKey,
   trajectoryKeyOf,
 } from './analysis-task.js';
+import type { AnalysisWorkerMessage } from './analysis-worker.js';
+import type { MatchRow } from './match.js';
 import {
   deriveTrajectoryStages,
+  type PoolMatcher,
   type TrajectoryStageOptions,
   type TrajectoryStageSummary,
 } from './trajectory-stages.js';
@@ -110,6 +113,7 @@ export async function analyzeLake(lake: Lake, options: AnalyzeOptions = {}): Pro
   const lockRoot = path.join(lakePaths(lake.baseOut).root, ANALYSIS_LOCK_DIR);
   mkdirSync(lockRoot, { recursive: true });
   let lock: ReturnType<typeof acquireWriterLock>;
+  let pool: WorkerPool | null = null;
   try {
     lock = acquireWriterLock(lockRoot);
   } catch {
@@ -120,7 +124,9 @@ export async function analyzeLake(lake: Lake, options: AnalyzeOptions = {}): Pro
     const plan = await planAnalysis(lake, options.runs);
     const planSeconds = clock();
     const checkpointsTotal = plan.reduce((n, p) => n + p.pending, 0);
-    const results = await runTasks(lake, plan, workers, options, checkpointsTotal);
+    // The threads are started once the plan shows work for them, and kept for the matching.
+    pool = workers > 1 && plan.length > 1 ? new WorkerPool(Math.min(workers, plan.length)) : null;
+    const results = await runTasks(lake, plan, pool, options, checkpointsTotal);
     const descriptorSeconds = clock();
     const problems = results.flatMap((r) => r.problems);
     const byRun = new Map<string, { state: Row[]; dynamics: Row[] }>();
@@ -142,7 +148,8 @@ export async function analyzeLake(lake: Lake, options: AnalyzeOptions = {}): Pro
       .filter(([, e]) => e.state.length + e.dynamics.length > 0)
       .map(([r]) => r);
     const writeSeconds = clock();
-    const stages = touched.length > 0 ? await deriveTrajectoryStages(lake, touched, options) : null;
+    const matcher = pool ? poolMatcher(pool) : undefined;
+    const stages = touched.length > 0 ? await deriveTrajectoryStages(lake, touched, options, matcher) : null;
     return {
       keys: plan.length,
       checkpoints: checkpointsTotal,
@@ -169,8 +176,27 @@ export async function analyzeLake(lake: Lake, options: AnalyzeOptions = {}): Pro
       ),
     };
   } finally {
+    await pool?.close();
     lock.release();
   }
+}
+
+/**
+ * A {@link PoolMatcher} that splits the queries of a signature pool into one contiguous share per
+ * worker thread (each prepares the pool once) and reassembles the rows in query order.
+ */
+function poolMatcher(pool: WorkerPool): PoolMatcher {
+  return async (signatures, topK) => {
+    const shares = Math.min(pool.size, signatures.length);
+    const parts = await Promise.all(
+      Array.from({ length: shares }, (_, i) => {
+        const from = Math.floor((i * signatures.length) / shares);
+        const to = Math.floor(((i + 1) * signatures.length) / shares);
+        return pool.run<MatchRow[][]>({ kind: 'match', pool: signatures, topK, from, to });
+      }),
+    );
+    return parts.flat();
+  };
 }
 
 /** A stopwatch: each call returns the seconds since the previous one. */
@@ -481,7 +507,7 @@ function groupPlan(plan: readonly PlannedKey[]): PlannedKey[][] {
 async function runTasks(
   lake: Lake,
   plan: readonly PlannedKey[],
-  workers: number,
+  pool: WorkerPool | null,
   options: AnalyzeOptions,
   checkpointsTotal: number,
 ): Promise<AnalysisTaskResult[]> {
@@ -500,7 +526,7 @@ async function runTasks(
   const pendingOf = (task: AnalysisTask) =>
     task.checkpoints.filter((c) => c.emitState || c.emitDynamics).length;
   const partitions = partitionGroups(groupPlan(plan));
-  if (workers === 1 || plan.length <= 1) {
+  if (!pool) {
     for (const partition of partitions) {
       for (const task of await loadPartitionTasks(lake, partition)) {
         report(runAnalysisTask({ ...task, topK: options.topK }), pendingOf(task));
@@ -508,35 +534,37 @@ async function runTasks(
     }
     return results;
   }
-  const pool = new WorkerPool(Math.min(workers, plan.length));
-  try {
-    const running: Promise<void>[] = [];
-    for (const partition of partitions) {
-      const tasks = await loadPartitionTasks(lake, partition);
-      for (const task of tasks) {
-        running.push(pool.run({ ...task, topK: options.topK }).then((r) => report(r, pendingOf(task))));
-      }
-      // Keep at most a few groups' matrices in flight, so inline embeddings do not pile up.
-      if (pool.queued > workers * 4) await pool.drained(workers * 2);
+  const running: Promise<void>[] = [];
+  for (const partition of partitions) {
+    const tasks = await loadPartitionTasks(lake, partition);
+    for (const task of tasks) {
+      running.push(
+        pool
+          .run<AnalysisTaskResult>({ kind: 'task', task: { ...task, topK: options.topK } })
+          .then((r) => report(r, pendingOf(task))),
+      );
     }
-    await Promise.all(running);
-  } finally {
-    await pool.close();
+    // Keep at most a few groups' matrices in flight, so inline embeddings do not pile up.
+    if (pool.queued > pool.size * 4) await pool.drained(pool.size * 2);
   }
+  await Promise.all(running);
   return results;
 }
 
-interface QueuedTask {
-  readonly task: AnalysisTask;
-  readonly resolve: (result: AnalysisTaskResult) => void;
+interface QueuedJob {
+  readonly message: AnalysisWorkerMessage;
+  readonly resolve: (result: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
 
-/** A fixed set of worker threads running {@link runAnalysisTask}, fed from a queue. */
+/**
+ * A fixed set of worker threads fed from a queue: {@link runAnalysisTask} per task, then shares of
+ * the signature matching.
+ */
 class WorkerPool {
   readonly #idle: Worker[] = [];
   readonly #all: Worker[] = [];
-  readonly #queue: QueuedTask[] = [];
+  readonly #queue: QueuedJob[] = [];
   readonly #waiters: Array<{ below: number; resolve: () => void }> = [];
 
   constructor(size: number) {
@@ -557,9 +585,13 @@ class WorkerPool {
     return this.#queue.length;
   }
 
-  run(task: AnalysisTask): Promise<AnalysisTaskResult> {
+  get size(): number {
+    return this.#all.length;
+  }
+
+  run<T>(message: AnalysisWorkerMessage): Promise<T> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ task, resolve, reject });
+      this.#queue.push({ message, resolve: resolve as (result: unknown) => void, reject });
       this.#pump();
     });
   }
@@ -573,7 +605,7 @@ class WorkerPool {
   #pump(): void {
     while (this.#idle.length > 0 && this.#queue.length > 0) {
       const worker = this.#idle.pop() as Worker;
-      const job = this.#queue.shift() as QueuedTask;
+      const job = this.#queue.shift() as QueuedJob;
       const done = () => {
         worker.off('message', onMessage);
         worker.off('error', onError);
@@ -584,7 +616,7 @@ class WorkerPool {
         }
         this.#pump();
       };
-      const onMessage = (message: { result?: AnalysisTaskResult; error?: string }) => {
+      const onMessage = (message: { result?: unknown; error?: string }) => {
         done();
         if (message.result) job.resolve(message.result);
         else job.reject(new RunlakeError(message.error ?? 'analysis worker failed'));
@@ -595,10 +627,14 @@ class WorkerPool {
       };
       worker.on('message', onMessage);
       worker.on('error', onError);
-      const transfer = job.task.checkpoints.flatMap((c) =>
-        c.matrix.kind === 'inline' ? [c.matrix.data.buffer as ArrayBuffer] : [],
-      );
-      worker.postMessage(job.task, transfer);
+      const { message } = job;
+      const transfer =
+        message.kind === 'task'
+          ? message.task.checkpoints.flatMap((c) =>
+              c.matrix.kind === 'inline' ? [c.matrix.data.buffer as ArrayBuffer] : [],
+            )
+          : [];
+      worker.postMessage(message, transfer);
     }
   }
 

@@ -12,8 +12,8 @@ import {
   detectBifurcations,
   detectTrajectoryEvents,
 } from './events.js';
-import { matchSignatures, prepareSignaturePool } from './match.js';
-import { readSignaturePool } from './signature-pool.js';
+import { type MatchRow, matchSignatures, prepareSignaturePool } from './match.js';
+import { readSignaturePool, type StoredSignature } from './signature-pool.js';
 import { buildSignature, DEFAULT_SIGNATURE_OPTIONS, type SignatureOptions } from './signatures.js';
 
 /** The stem of every part file the analysis derives, so a re-analysis replaces only its own. */
@@ -42,6 +42,39 @@ export interface TrajectoryStageSummary {
   readonly matches: number;
 }
 
+/**
+ * Matches every signature of a pool against the others of other runs (top `topK` per method):
+ * element q holds the rows of query `pool[q]`. {@link deriveTrajectoryStages} runs
+ * {@link matchPoolQueries} over the whole pool on its own thread unless given one of these;
+ * `analyzeLake` spreads the queries over its worker threads.
+ */
+export type PoolMatcher = (pool: readonly StoredSignature[], topK: number) => Promise<MatchRow[][]>;
+
+/**
+ * The match rows of the queries `pool[from…to)` against the whole pool, other runs only — the
+ * unit of work of a {@link PoolMatcher}. Each call prepares the pool once.
+ *
+ * @example
+ * ```ts
+ * const pool = await readSignaturePool(lake, { descriptorSet: 'effective_rank' });
+ * const rows = matchPoolQueries(pool, 10, 0, pool.length); // rows[q]: the matches of pool[q]
+ * ```
+ */
+export function matchPoolQueries(
+  pool: readonly StoredSignature[],
+  topK: number,
+  from = 0,
+  to = pool.length,
+): MatchRow[][] {
+  const prepared = prepareSignaturePool(pool);
+  const out: MatchRow[][] = [];
+  for (let q = from; q < to; q++) {
+    const query = pool[q] as StoredSignature;
+    out.push(matchSignatures(query, prepared, { topK, excludeRunIds: new Set([query.runId]) }));
+  }
+  return out;
+}
+
 /** Default descriptors that get a signature. */
 export const DEFAULT_SIGNATURE_DESCRIPTORS: readonly string[] = ['effective_rank', 'intrinsic_dim'];
 
@@ -64,6 +97,7 @@ export async function deriveTrajectoryStages(
   lake: Lake,
   runs: readonly string[],
   options: TrajectoryStageOptions = {},
+  matcher?: PoolMatcher,
 ): Promise<TrajectoryStageSummary> {
   const grids = await lake.query('SELECT DISTINCT run_id, grid_id FROM runs WHERE grid_id IS NOT NULL');
   const gridOf = new Map(grids.map((r) => [r.run_id as string, r.grid_id as string]));
@@ -169,7 +203,8 @@ export async function deriveTrajectoryStages(
   }
 
   const matchTop = options.matchTop ?? 10;
-  const matchCount = matchTop > 0 ? await rematchAll(lake, descriptors, signatureOptions, matchTop) : 0;
+  const matchCount =
+    matchTop > 0 ? await rematchAll(lake, descriptors, signatureOptions, matchTop, matcher) : 0;
   return {
     runs: recomputed,
     events: eventCount,
@@ -188,17 +223,19 @@ async function rematchAll(
   descriptors: readonly string[],
   signatureOptions: SignatureOptions,
   topK: number,
+  matcher: PoolMatcher | undefined,
 ): Promise<number> {
   const byRun = new Map<string, Row[]>();
   const params = JSON.stringify({ topK, ...signatureOptions, pool: 'other runs, same descriptor' });
   for (const descriptor of descriptors) {
     const pool = await readSignaturePool(lake, { ...signatureOptions, descriptorSet: descriptor });
     if (pool.length === 0) continue;
-    const prepared = prepareSignaturePool(pool);
-    for (const query of pool) {
+    const matched = matcher ? await matcher(pool, topK) : matchPoolQueries(pool, topK);
+    for (let q = 0; q < pool.length; q++) {
+      const query = pool[q] as StoredSignature;
       const rows = byRun.get(query.runId) ?? [];
       byRun.set(query.runId, rows);
-      for (const match of matchSignatures(query, prepared, { topK, excludeRunIds: new Set([query.runId]) })) {
+      for (const match of matched[q] ?? []) {
         rows.push({
           run_id: query.runId,
           query_signature_id: match.querySignatureId,
