@@ -69,6 +69,9 @@ export const TRIDIAGONAL_CONTROL_WORDS = 8;
 const SPIN_POLLS = 20_000;
 /** A wait for the helper's half step longer than this ends the sharing for the decomposition. */
 const SLOW_HANDOFF_MS = 2;
+/** After a slow hand-off, this many decompositions go without the helper. */
+const SLOW_COOLDOWN_CALLS = 8;
+let cooldown = 0;
 /** A helper silent this long is given up on. */
 const HELPER_TIMEOUT_MS = 10_000;
 
@@ -159,9 +162,20 @@ export function attachHelper(link: TridiagonalLink, work: TridiagonalWorkspace):
   const control = link.control;
   let posted = 0;
   let finished = false;
+  let started = false;
   const helper: TridiagonalHelper = {
     start(command: number, c0: number, mid: number): boolean {
       if (finished) return false;
+      if (!started) {
+        // The first step of this call: after a slow hand-off, sit out a few calls (the cores are
+        // likely still busy with other work) rather than pay for another slow one each call.
+        started = true;
+        if (cooldown > 0) {
+          cooldown--;
+          helper.finish(); // releases the helper to its other work
+          return false;
+        }
+      }
       control[COMMAND] = command;
       control[C0] = c0;
       control[MID] = mid;
@@ -182,6 +196,7 @@ export function attachHelper(link: TridiagonalLink, work: TridiagonalWorkspace):
       // alone, so the rest of this decomposition goes without the helper.
       if (performance.now() - began > SLOW_HANDOFF_MS) {
         helperStats.slowHandOffs++;
+        cooldown = SLOW_COOLDOWN_CALLS;
         helper.finish();
       }
     },
