@@ -237,6 +237,8 @@ interface PlannedInput {
   readonly keys: Readonly<Record<Granularity, string>>;
   /** The CSV's data rows, counted by the strict read that checked it (inputs to convert only). */
   rows?: number;
+  /** The CSV's header row, once read (inputs to convert only). */
+  header?: readonly string[];
   /** Per granularity, the input's rows staged while checking it, and once committed, its result. */
   readonly staged: Partial<Record<Granularity, StagedInput>>;
 }
@@ -298,7 +300,10 @@ async function convertSweep(
     return summaries;
   } finally {
     for (const batch of await Promise.allSettled(run.batches.values())) {
-      if (batch.status === 'fulfilled') await rm(batch.value.stagingDir, { recursive: true, force: true });
+      if (batch.status !== 'fulfilled') continue;
+      // A failure to clean up must not hide the error that ended the run (the next writer's
+      // sweep removes what is left).
+      await rm(batch.value.stagingDir, { recursive: true, force: true }).catch(() => {});
     }
     // Innermost first; a directory something else has meanwhile put files in stays.
     if (!done) for (const dir of run.created.reverse()) await rmdir(dir).catch(() => {});
@@ -507,6 +512,7 @@ async function checkInput(
   const { file, shown, resolved } = input;
   const paramColumns = options.paramColumns ?? [];
   const header = await readCsvHeader(shown, file, ',');
+  input.header = header;
   if (read) await strictRead(input, header);
   await withStagingConnection(async (connection) => {
     if (!granularities.some((g) => summarises(resolved, g, options)) || !header.includes('regret')) return;
@@ -887,7 +893,7 @@ async function stageInput(
   if (!staging) {
     const stagingDir = batch.stagingDir;
     staging = withStagingConnection(async (connection) => {
-      const read = await sniffedCsvSource(connection, file, resolved, shown);
+      const read = await sniffedCsvSource(connection, file, resolved, shown, input.header);
       if (read.types.has('seed')) return undefined;
       const select =
         resolved.kind === 'exp_engine'
@@ -1056,9 +1062,10 @@ async function sniffedCsvSource(
   file: string,
   resolved: ResolvedParams,
   shown: string,
+  known?: readonly string[],
 ): Promise<{ source: string; types: Map<string, string> }> {
   const sniffing = typedCsvSource(file, resolved, false);
-  const header = await readCsvHeader(shown, file, ',');
+  const header = known ?? (await readCsvHeader(shown, file, ','));
   // Only a strict read names a malformed file's line: the sniffer gives up without one, or reads
   // the file as another shape (a row with an extra field makes line 1 a row to skip).
   const strict = () =>
@@ -1335,8 +1342,20 @@ async function appendLedger(baseOut: string, entry: LedgerEntry): Promise<void> 
 
 async function runPool(count: number, jobs: number, task: (index: number) => Promise<void>): Promise<void> {
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < count) await task(next++);
+    while (next < count && !failed) {
+      try {
+        await task(next++);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
   };
-  await Promise.all(Array.from({ length: Math.min(jobs, count) }, worker));
+  // After a failure no task starts, and the run waits for those under way (they may be writing
+  // into the staging area the caller removes) before throwing the first error.
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(jobs, count) }, worker));
+  const rejected = settled.find((s) => s.status === 'rejected');
+  if (rejected) throw rejected.reason;
 }
