@@ -125,14 +125,17 @@ let cachedShared: {
 
 /**
  * A workspace in shared WebAssembly memory for an n×n matrix plus the link to hand to a helper
- * thread, or null when there are no SIMD kernels or no shared memory in this runtime. Call
+ * thread, or null when no step would be split (n below 160), there are no SIMD kernels or no
+ * shared memory in this runtime. Call
  * {@link attachHelper} once the helper has the link.
  */
 export function sharedTridiagonalLink(
   n: number,
 ): { link: TridiagonalLink; work: TridiagonalWorkspace } | null {
   const layout = tridiagonalLayout(n);
-  if (!kernelsWanted(n, layout.bytes) || typeof SharedArrayBuffer === 'undefined') return null;
+  // Below SPLIT_MIN_ROWS no step is ever split: nothing for a helper to do.
+  if (n < SPLIT_MIN_ROWS || !kernelsWanted(n, layout.bytes) || typeof SharedArrayBuffer === 'undefined')
+    return null;
   const module = sharedTridiagonalModule();
   if (module === null) return null;
   try {
