@@ -206,13 +206,34 @@ function packColumns(
   offset: number,
 ): void {
   const panels = Math.ceil(limit / PANEL);
-  out.fill(0, offset, offset + panels * rows * PANEL);
-  for (let k = 0; k < rows; k++) {
-    const row = k * cols;
-    for (let j = 0; j < limit; j++) {
-      const p = (j / PANEL) | 0;
-      out[offset + (p * rows + k) * PANEL + (j - p * PANEL)] = (a[row + j] as number) - (mean[j] as number);
+  const full = Math.floor(limit / PANEL);
+  // Panel by panel within blocks of rows, so that the writes are sequential and the block's rows
+  // stay in cache while its panels are filled (row by row, the writes jumped across every panel).
+  const block = 64;
+  for (let k0 = 0; k0 < rows; k0 += block) {
+    const k1 = Math.min(rows, k0 + block);
+    for (let p = 0; p < full; p++) {
+      const j = p * PANEL;
+      const m0 = mean[j] as number;
+      const m1 = mean[j + 1] as number;
+      const m2 = mean[j + 2] as number;
+      const m3 = mean[j + 3] as number;
+      let o = offset + (p * rows + k0) * PANEL;
+      for (let k = k0, at = k0 * cols + j; k < k1; k++, at += cols, o += PANEL) {
+        out[o] = (a[at] as number) - m0;
+        out[o + 1] = (a[at + 1] as number) - m1;
+        out[o + 2] = (a[at + 2] as number) - m2;
+        out[o + 3] = (a[at + 3] as number) - m3;
+      }
     }
+  }
+  if (full < panels) {
+    // The last, partial panel: zero-padded.
+    const start = offset + full * rows * PANEL;
+    out.fill(0, start, start + rows * PANEL);
+    for (let k = 0; k < rows; k++)
+      for (let j = full * PANEL; j < limit; j++)
+        out[start + k * PANEL + (j - full * PANEL)] = (a[k * cols + j] as number) - (mean[j] as number);
   }
 }
 
