@@ -197,7 +197,9 @@ export function attachHelper(link: TridiagonalLink, work: TridiagonalWorkspace):
       // A hand-off that waited long means the two threads are not both running (other work on
       // the cores): spinning through hundreds of such steps would cost far more than working
       // alone, so the rest of this decomposition goes without the helper.
-      if (performance.now() - began > SLOW_HANDOFF_MS) {
+      // The first hand-off may find the helper mid-way through a piece of its TwoNN screen (it
+      // looks for the first step between tile rows), so only later ones count as slow.
+      if (posted > 1 && performance.now() - began > SLOW_HANDOFF_MS) {
         helperStats.slowHandOffs++;
         cooldown = SLOW_COOLDOWN_CALLS;
         helper.finish();
