@@ -27,8 +27,9 @@ const U64 = 2 ** -53;
  * `out[2i + 1] = r₂`, +∞ where a row has fewer than two. `mean` holds X's column means (X̃ = X −
  * 1μᵀ). Results are bitwise those of that scan; without WebAssembly SIMD (or with
  * `RUNLAKE_GEOMETRY_KERNEL=js`) every pair is computed exactly. `between` (the helper thread's
- * hook for other work) is called after each tile row of the float32 Gram with false, and once with
- * true when the Gram is done (or was skipped), before the bound passes.
+ * hook for other work) is called every 64 rows while preparing and after each tile row of the
+ * float32 Gram with false, and once with true when the Gram is done (or was skipped), before the
+ * bound passes.
  *
  * @example
  * ```ts
@@ -56,6 +57,7 @@ export function twoNearestSquaredDistances(
       if (a > maxAbs) maxAbs = a;
     }
     diagonal[i] = s;
+    if ((i & 63) === 63) between?.(false);
   }
   // The bounds below are relative ones: far from 1 the float64 squares could underflow or
   // overflow, and very long rows would make the float32 bound useless; those scan exactly.
@@ -373,6 +375,7 @@ function float32Gram(
     let o = base + p * d * PANEL + (i - p * PANEL);
     const row = i * d;
     for (let k = 0; k < d; k++, o += PANEL) view[o] = ((x[row + k] as number) - (mean[k] as number)) * inv;
+    if ((i & 63) === 63) between?.(false);
   }
   const gramOffset = PACKED_OFFSET + 4 * packedFloats;
   const panelBytes = d * PANEL * 4;
