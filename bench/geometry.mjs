@@ -21,6 +21,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { callerScatterShareNow } from '../dist/geometry/descriptor-inputs.js';
 import { gramMatrix } from '../dist/geometry/gram.js';
 import { gramHelperStats } from '../dist/geometry/gram-thread.js';
 import { tridiagonalHelperStats } from '../dist/geometry/tridiagonal.js';
@@ -171,7 +172,11 @@ export async function geometryDescriptorsScenario(options) {
     ratios: { vsNumpy: ratio(peer), vsNumpySingleThread: ratio(peer1) },
     target: DESCRIPTOR_TARGET,
     twoNn,
-    helper: { gram: gramHelperStats(), tridiagonal: tridiagonalHelperStats() },
+    helper: {
+      gram: gramHelperStats(),
+      tridiagonal: tridiagonalHelperStats(),
+      callerScatterShare: Number(callerScatterShareNow().toFixed(2)),
+    },
     descriptors,
   };
   progress(

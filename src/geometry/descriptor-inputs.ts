@@ -36,10 +36,32 @@ export interface DescriptorInputs {
 /**
  * Share of the scatter's tile work the calling thread keeps; the helper thread takes the rest, then
  * starts the TwoNN screen until the caller has its share done, then takes half of each large step
- * of the tridiagonalisation, then finishes the screen while the caller runs QL. The caller's share
- * is the larger one so that the two threads end at about the same time on the bench's 1024 × 768.
+ * of the tridiagonalisation, then finishes the screen while the caller runs QL. The best share
+ * depends on the machine and the shape, so it adapts from call to call: when the caller had to wait
+ * for the helper (for its part of the scatter or for TwoNN), the caller takes more; otherwise a
+ * little less. It starts where per-phase CPU time puts it for the bench's 1024 × 768. Results do not
+ * depend on it (each tile is the same arithmetic whichever thread computes it).
  */
-const CALLER_SCATTER_SHARE = 0.65;
+let callerScatterShare = 0.65;
+/**
+ * The calling thread's current share of the scatter (see `callerScatterShare`), for the bench and
+ * diagnostics.
+ *
+ * @example
+ * ```ts
+ * callerScatterShareNow(); // 0.65 before the first call
+ * ```
+ */
+export function callerScatterShareNow(): number {
+  return callerScatterShare;
+}
+
+/** Bounds and steps of the adaptation, and the wait (ms) that counts as waiting. */
+const SHARE_MIN = 0.4;
+const SHARE_MAX = 0.95;
+const SHARE_UP = 0.03;
+const SHARE_DOWN = 0.01;
+const WAITED_MS = 0.5;
 
 /**
  * The spectrum, row statistics and TwoNN distances of a row-major n×d X, bitwise what
@@ -73,7 +95,7 @@ export function descriptorInputs(x: RowMatrix, n: number, d: number): Descriptor
     return { ...stats, eigenvalues, neighbours: wantNeighbours ? twoNearestFromGram(gram, n) : null };
   }
   const panels = Math.ceil(d / PANEL);
-  const split = Math.min(panels, Math.round(panels * Math.sqrt(CALLER_SCATTER_SHARE)));
+  const split = Math.min(panels, Math.round(panels * Math.sqrt(callerScatterShare)));
   const link = sharedTridiagonalLink(d);
   const job = startDescriptorJob(x, mean, n, d, split, panels, wantNeighbours, link?.link ?? null);
   const handle = job && link ? attachHelper(link.link, link.work) : null;
@@ -81,12 +103,16 @@ export function descriptorInputs(x: RowMatrix, n: number, d: number): Descriptor
   let neighbours: Float64Array | null = null;
   let eigenvalues: Float64Array;
   let stats: ReturnType<typeof rowStatistics>;
+  let waited = 0;
   try {
     const scatter = job ? job.scatter : new Float64Array(d * d);
     gramPanelRows(x, mean, n, d, true, 0, job ? split : panels, scatter, false);
     // The row statistics while the helper finishes its share of the scatter.
     stats = rowStatistics(x, n, d);
-    if (job && !job.waitScatter()) {
+    const waitStart = performance.now();
+    const scatterOk = job ? job.waitScatter() : true;
+    waited += performance.now() - waitStart;
+    if (job && !scatterOk) {
       gramPanelRows(x, mean, n, d, true, split, panels, scatter, false);
       shared = null;
     }
@@ -102,7 +128,15 @@ export function descriptorInputs(x: RowMatrix, n: number, d: number): Descriptor
     // Always released and collected, so that the helper is free for the next call even after a
     // throw.
     handle?.helper.finish();
+    const waitStart = performance.now();
     neighbours = job ? job.waitNeighbours() : null;
+    waited += performance.now() - waitStart;
+  }
+  if (job) {
+    callerScatterShare =
+      waited > WAITED_MS
+        ? Math.min(SHARE_MAX, callerScatterShare + SHARE_UP)
+        : Math.max(SHARE_MIN, callerScatterShare - SHARE_DOWN);
   }
   if (wantNeighbours && neighbours === null) neighbours = twoNearestSquaredDistances(x, mean, n, d);
   return { ...stats, eigenvalues, neighbours };
