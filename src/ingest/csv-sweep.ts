@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { appendFile, mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { discoverPartitionLayout } from '../lake/discover.js';
 import {
   assertNoCollision,
@@ -281,7 +282,7 @@ async function convertSweep(
   const setting = await resolveGridIdScheme(lakePaths(baseOut), options.gridIdScheme);
   options = { ...options, gridIdScheme: setting.scheme };
   const cache: ResolveCache = { gridDirs: new Map(), paramsJson: new Map() };
-  const run = newStagingRun(baseOut, setting);
+  const run = newStagingRun(baseOut, setting, jobs);
   let done = false;
   try {
     const summaries = await convertPlanned(
@@ -828,12 +829,52 @@ interface StagingRun {
   readonly batches: Map<string, Promise<StagedBatch>>;
   /** Directories of the lake that did not exist before staging began (the lake's own included). */
   readonly created: string[];
+  /** DuckDB threads per staging COPY: the cores shared among the jobs. */
+  readonly threads: number;
   readonly layouts: Map<string, Promise<ReadonlyArray<{ name: string; type: ColumnType }> | undefined>>;
   readonly collisions: Map<string, Promise<void>>;
 }
 
-function newStagingRun(baseOut: string, setting: GridIdSetting): StagingRun {
-  return { baseOut, setting, batches: new Map(), layouts: new Map(), collisions: new Map(), created: [] };
+function newStagingRun(baseOut: string, setting: GridIdSetting, jobs: number): StagingRun {
+  return {
+    baseOut,
+    setting,
+    batches: new Map(),
+    layouts: new Map(),
+    collisions: new Map(),
+    created: [],
+    threads: Math.max(1, Math.floor(availableParallelism() / jobs)),
+  };
+}
+
+const convertInstances = new Map<number, Promise<DuckDBInstance>>();
+
+/**
+ * Runs `use` with a connection to this process's conversion instance for `threads` DuckDB
+ * threads per query. Inputs are converted `jobs` at a time, so each COPY gets its share of the
+ * cores: on a small CSV, DuckDB's parallel reader and writer spend a third more CPU on two threads
+ * than on one for the same work (docs/benchmarks.md, "Where convert-csv's time goes"), and with
+ * one thread the `jobs` COPYs still run at once, each on the thread that runs its query.
+ */
+async function withConvertConnection<T>(
+  threads: number,
+  use: (connection: DuckDBConnection) => Promise<T>,
+): Promise<T> {
+  let instance = convertInstances.get(threads);
+  if (!instance) {
+    instance = DuckDBInstance.create(':memory:', {
+      threads: String(threads),
+      autoload_known_extensions: 'false',
+      autoinstall_known_extensions: 'false',
+    });
+    convertInstances.set(threads, instance);
+  }
+  const connection = await (await instance).connect();
+  try {
+    return await use(connection);
+  } finally {
+    connection.closeSync();
+  }
 }
 
 /** The run's batch for a dataset, its staging directory created on first use. */
@@ -892,7 +933,7 @@ async function stageInput(
   let staging = batch.byKey.get(keys[granularity]);
   if (!staging) {
     const stagingDir = batch.stagingDir;
-    staging = withStagingConnection(async (connection) => {
+    staging = withConvertConnection(run.threads, async (connection) => {
       const read = await sniffedCsvSource(connection, file, resolved, shown, input.header);
       if (read.types.has('seed')) return undefined;
       const select =
