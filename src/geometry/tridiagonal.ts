@@ -267,7 +267,7 @@ export function serveTridiagonal(link: TridiagonalLink): void {
  * The SIMD kernels of the tridiagonalisation: each call covers every full group of four rows of
  * one step (byte addresses into their memory; `c0` is the byte offset of the first column).
  */
-interface TridiagonalKernels {
+export interface TridiagonalKernels {
   /**
    * symv(a, rowBytes, c0, i, n, v, q): for the row groups i, i+4, … < n: over the columns from c0
    * up to the group (an even count), q_j += (a0j·v_i + a1j·v_{i+1}) + (a2j·v_{i+2} + a3j·v_{i+3})
@@ -299,7 +299,7 @@ interface TridiagonalKernels {
 }
 
 /** The matrix and vectors of {@link tridiagonalize}, in WebAssembly memory when the kernels exist. */
-interface TridiagonalWorkspace {
+export interface TridiagonalWorkspace {
   readonly a: Float64Array;
   readonly v: Float64Array;
   /** A·v, then w (see {@link tridiagonalize}). */
