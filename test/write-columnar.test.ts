@@ -35,6 +35,7 @@ import {
   type WriteInput,
   writeEventRows,
   writeRows,
+  writeSeedRows,
 } from '../src/index.js';
 import { listFiles, tempDir } from './helpers/lake-fixtures.js';
 
@@ -210,6 +211,26 @@ describe('writeEventRows: rows, column objects and Arrow write the same lake', (
     // integral number is BIGINT): the manifest widens event_id, the values stay the same.
     expect(b.types.find((c) => c.column_name === 'event_id')?.column_type).toBe('DOUBLE');
     expect(b.rows).toEqual(a.rows);
+  });
+});
+
+describe('writeSeedRows takes columns too', () => {
+  it('gives the same seeds lake as rows', async () => {
+    const bases = await writeEach(
+      {
+        rows: [
+          { seed: 1, avg_regret_empirical: 0.12, n_events: 10 },
+          { seed: 2, avg_regret_empirical: 0.1, n_events: 12 },
+        ],
+        columns: {
+          seed: new Int32Array([1, 2]),
+          avg_regret_empirical: new Float64Array([0.12, 0.1]),
+          n_events: [10, 12],
+        },
+      },
+      (input, base) => writeSeedRows(input, base, params),
+    );
+    await expectSameLakes(bases, 'seeds', 'seed');
   });
 });
 

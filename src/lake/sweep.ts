@@ -11,7 +11,6 @@ import { lakePaths } from './layout.js';
 import { readManifest } from './manifest.js';
 import type { PartitionValue } from './partition-path.js';
 import { PythonFloat } from './python-json.js';
-import type { Row } from './row-batch.js';
 import { writeQuery } from './write-query.js';
 import { type WriteOptions, type WriteResult, writeRows } from './write-rows.js';
 
@@ -97,7 +96,7 @@ export function writeEventRows(
  * ```
  */
 export function writeSeedRows(
-  rows: readonly Row[],
+  rows: WriteInput,
   baseOut: string,
   params?: Params,
   options: SweepWriteOptions = {},
