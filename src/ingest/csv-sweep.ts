@@ -1,5 +1,5 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { appendFile, mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { createHash, type Hash, randomUUID } from 'node:crypto';
+import { appendFile, mkdir, open, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
@@ -1342,7 +1342,7 @@ async function inputKey(
   // a params.json layout or param columns keep their identity; what an exp_engine layout and a
   // seed summary resolve to is added after it.
   const hash = createHash('sha256');
-  hash.update(await readFile(file));
+  await hashFile(hash, file);
   hash.update('\u0000');
   if (resolved.paramsFile) hash.update(await readFile(resolved.paramsFile));
   hash.update(`\u0000${options.granularity}\u0000${(options.paramColumns ?? []).join(',')}`);
@@ -1353,6 +1353,24 @@ async function inputKey(
   }
   if (summarises(resolved, options.granularity, options)) hash.update('\u0000seed-summary');
   return hash.digest('hex');
+}
+
+/**
+ * Feeds a file's bytes to `hash` through one 1 MiB buffer: a sweep's CSVs are hashed without
+ * allocating each whole file (which left the garbage collector a tenth of the main thread's time).
+ */
+async function hashFile(hash: Hash, file: string): Promise<void> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 async function readLedger(baseOut: string): Promise<Map<string, LedgerEntry>> {
