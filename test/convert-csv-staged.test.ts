@@ -209,6 +209,45 @@ describe('stageQuery / commitStagedQueries', () => {
     ]);
   });
 
+  it('widens a partition key by every staged value (1 in one file, 0.5 in another)', async () => {
+    const lake = path.join(tempDir(), 'lake');
+    const stagingDir = stagingPath(lakePaths(lake));
+    const keyed = (seed: number, gamma: number) => ({
+      partitionFixed: { grid_id: 'ab12cd34', gamma_bar: gamma },
+      partitionDefaults: { seed },
+      extraPartitionKeys: ['gamma_bar'],
+      fileStem: `stem${seed}`,
+    });
+    await withStagingConnection(async (c) => {
+      const a = await stageQuery(lake, EVENTS_DATASET, c, 'SELECT 1 AS event_id', stagingDir, keyed(1, 1));
+      const b = await stageQuery(lake, EVENTS_DATASET, c, 'SELECT 2 AS event_id', stagingDir, keyed(2, 0.5));
+      await commitStagedQueries(
+        lake,
+        EVENTS_DATASET,
+        c,
+        stagingDir,
+        [a, b].filter((q) => q !== undefined),
+        keyed(1, 1),
+      );
+    });
+    rmSync(stagingDir, { recursive: true, force: true });
+    const manifest = await readManifest(lakePaths(lake), 'events');
+    expect(manifest?.partitionBy.map((k) => [k.name, k.type.kind])).toEqual([
+      ['gamma_bar', 'float64'],
+      ['grid_id', 'string'],
+      ['seed', 'int64'],
+    ]);
+    const db = await openLake(lake);
+    try {
+      expect(await db.query('SELECT gamma_bar, seed FROM events ORDER BY seed')).toEqual([
+        { gamma_bar: 1, seed: 1 },
+        { gamma_bar: 0.5, seed: 2 },
+      ]);
+    } finally {
+      db.close();
+    }
+  });
+
   it('names the staged query whose column conflicts, and publishes nothing', async () => {
     const lake = path.join(tempDir(), 'lake');
     const stagingDir = stagingPath(lakePaths(lake));

@@ -427,13 +427,25 @@ export async function commitStagedQueries(
     };
   }
   await claimLakeSchema(paths, dataset);
+  // A partition key's type is widened by every file's value (gamma_bar=1 in one, 0.5 in another).
+  const sources = first.sources.map((source, k) => {
+    let type = source.type;
+    for (const query of files) {
+      const other = query.sources[k]?.type ?? type;
+      const merged = unifyTypes(type, other);
+      if (!merged)
+        throw new SchemaConflictError(dataset.name, source.name, columnTypeSql(type), columnTypeSql(other));
+      type = merged;
+    }
+    return { ...source, type };
+  });
   let reconciled: { manifest: DatasetManifest; changed: boolean };
   try {
     reconciled = await reconcileManifest(
       connection,
       paths,
       dataset,
-      first.sources,
+      sources,
       files.flatMap((s) => s.columns),
     );
   } catch (error) {
