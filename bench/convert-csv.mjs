@@ -149,6 +149,7 @@ async function convertFresh(jobs) {
     files: value.files,
     mainThreadBusy: performance.eventLoopUtilization(elu).utilization,
     processCores: (cpuUsed.user + cpuUsed.system) / 1e6 / seconds,
+    cpuSeconds: (cpuUsed.user + cpuUsed.system) / 1e6,
   };
 }
 
@@ -255,6 +256,7 @@ export async function convertCsvScenario(options) {
         seconds: runs[2].map((r) => r.seconds),
         mainThreadBusy: runs[2].map((r) => r.mainThreadBusy),
         processCores: runs[2].map((r) => r.processCores),
+        cpuSeconds: runs[2].map((r) => r.cpuSeconds),
         rowsPerSecond: totalRows / jobs2,
         ...jobs2Output,
       },
@@ -326,6 +328,7 @@ async function pythonPhase(repeat, expected) {
     return {
       medianSeconds: seconds,
       seconds: list.map((r) => r.seconds),
+      cpuSeconds: list.map((r) => r.cpu_seconds),
       readCsvSeconds: list[medianRun].read_csv_seconds,
       attachSeconds: list[medianRun].attach_seconds,
       writeSeconds: list[medianRun].write_seconds,
@@ -414,5 +417,14 @@ export function printConvertCsv(c, printTable) {
   console.log(
     `  info: main thread busy during the conversion: jobs 1 ${busy(r.jobs1)}; jobs 2 ${busy(r.jobs2)}`,
   );
+  if (!p.skipped && r.jobs2.cpuSeconds && p.parallel.cpuSeconds?.every((x) => typeof x === 'number')) {
+    // CPU time is what a loaded machine distorts least: with both converters keeping 2 cores
+    // busy, it predicts their wall-time ratio on an idle machine.
+    const cpu = (list) => median(list).toFixed(2);
+    console.log(
+      `  info: CPU seconds (median): runlake jobs 2 ${cpu(r.jobs2.cpuSeconds)}, Python pool ${cpu(p.parallel.cpuSeconds)}; ` +
+        `pool / runlake ${fmt.ratio(median(p.parallel.cpuSeconds) / median(r.jobs2.cpuSeconds))}`,
+    );
+  }
   console.log(`  info: CSV generation ${fmt.seconds(c.generateSeconds)} (not timed)`);
 }

@@ -72,6 +72,15 @@ def convert_one(job):
     return len(df), t1 - t0, t2 - t1, t3 - t2
 
 
+def cpu_seconds():
+    """User + system CPU of this process and of its children that have exited (the pool's)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main():
     args = json.loads(sys.argv[1])
     if args.get("check_only"):
@@ -84,6 +93,7 @@ def main():
     root, out, workers = args["root"], args["out"], int(args.get("workers", 1))
     shutil.rmtree(out, ignore_errors=True)
 
+    cpu0 = cpu_seconds()
     t0 = time.perf_counter()
     inputs = find_inputs(root)
     jobs = [(csv_path, params, seed, out) for csv_path, params, seed in inputs]
@@ -95,6 +105,7 @@ def main():
         with ProcessPoolExecutor(workers) as pool:
             results = list(pool.map(convert_one, jobs))
     seconds = time.perf_counter() - t0
+    cpu = cpu_seconds() - cpu0
 
     print(
         json.dumps(
@@ -103,6 +114,8 @@ def main():
                 "rows": sum(r[0] for r in results),
                 "seconds": seconds,
                 "workers": workers,
+                # CPU time of this process and its finished pool workers over the timed section.
+                "cpu_seconds": cpu,
                 # Summed over inputs (across workers when parallel).
                 "read_csv_seconds": sum(r[1] for r in results),
                 "attach_seconds": sum(r[2] for r in results),
