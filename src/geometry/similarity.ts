@@ -213,6 +213,12 @@ function similarityFromProducts(
  * successor, and {@link preparedSimilarity} then forms only the cross product X̃ᵀỸ per pair
  * instead of the column Gram of [X̃ Ỹ], whose X̃ᵀX̃ and ỸᵀỸ blocks each matrix would otherwise
  * have recomputed twice. Create it with {@link prepareRepresentation}.
+ *
+ * @example
+ * ```ts
+ * const p = prepareRepresentation(new Float32Array([1, 2, 3, 5, 5, 9]), 3, 2);
+ * p.trace; // ‖X̃‖²_F = 32.666…
+ * ```
  */
 export class PreparedRepresentation {
   /** X̃ = X − 1μᵀ, row-major n×d, float64. */
