@@ -63,7 +63,14 @@ describe('convertCsvSweep stages every input and commits once', () => {
   it('converts 3 grids x 2 seeds in one commit, with every row and one file per input', async () => {
     const root = sweep(3, 2, 50);
     const lake = path.join(tempDir(), 'lake');
-    const summary = await convertCsvSweep(root, lake, { granularity: 'event', jobs: 2 });
+    const progress: Array<[number, number]> = [];
+    const summary = await convertCsvSweep(root, lake, {
+      granularity: 'event',
+      jobs: 2,
+      onProgress: (done, total) => progress.push([done, total]),
+    });
+    // Each input is reported once, as it is staged.
+    expect(progress).toEqual([1, 2, 3, 4, 5, 6].map((done) => [done, 6]));
     expect(summary.converted).toBe(6);
     expect(summary.rows).toBe(300);
     expect(summary.files).toBe(6);

@@ -327,6 +327,11 @@ async function convertPlanned(
   // ragged row, invalid UTF-8, a params file that is not JSON or nests too deep) refuses the
   // whole run with its name and line, and the lake, ledger included, stays as it was.
   const planned: PlannedInput[] = new Array(csvs.length);
+  const total = csvs.length * granularities.length;
+  let done = 0;
+  // A staged input is reported when staged: staging is its conversion's work (its commit, with
+  // all the others, takes a moment at the end), so a progress bar moves while it happens.
+  run.onStaged = (result) => options.onProgress?.(++done, total, result);
   await runPool(csvs.length, jobs, async (index) => {
     const file = csvs[index] as string;
     const source = path.relative(root, file);
@@ -352,8 +357,6 @@ async function convertPlanned(
     planned[index] = input;
   });
 
-  const total = csvs.length * granularities.length;
-  let done = 0;
   let ledgerWrites = Promise.resolve();
   const summaries: ConvertSummary[] = [];
   for (const granularity of granularities) {
@@ -365,6 +368,7 @@ async function convertPlanned(
       const input = planned[index] as PlannedInput;
       const key = input.keys[granularity];
       const entry = ledger.get(key);
+      const staged = input.staged[granularity];
       let result: ConvertedInput;
       if (entry) {
         result = {
@@ -378,8 +382,7 @@ async function convertPlanned(
           paramsSource: input.resolved.kind,
         };
       } else {
-        result =
-          input.staged[granularity]?.result ?? (await convertInput(input, granularity, baseOut, options));
+        result = staged?.result ?? (await convertInput(input, granularity, baseOut, options));
         if (result.status === 'converted') {
           const converted: LedgerEntry = {
             key,
@@ -395,7 +398,7 @@ async function convertPlanned(
         }
       }
       inputs[index] = result;
-      options.onProgress?.(++done, total, result);
+      if (!staged) options.onProgress?.(++done, total, result);
     });
     summaries.push({
       granularity,
@@ -811,7 +814,8 @@ interface StagedInput {
   readonly params: Params;
   readonly gridId: string;
   readonly writeOptions: WriteOptions;
-  result?: ConvertedInput;
+  /** The input's result, final once the batch is committed (a failed commit fails the run). */
+  readonly result: ConvertedInput;
 }
 
 /** The staged inputs of one dataset: one staging directory, committed once. */
@@ -831,6 +835,8 @@ interface StagingRun {
   readonly created: string[];
   /** DuckDB threads per staging COPY: the cores shared among the jobs. */
   readonly threads: number;
+  /** Reports an input as staged (the run's progress). */
+  onStaged?: (result: ConvertedInput) => void;
   readonly layouts: Map<string, Promise<ReadonlyArray<{ name: string; type: ColumnType }> | undefined>>;
   readonly collisions: Map<string, Promise<void>>;
 }
@@ -962,10 +968,21 @@ async function stageInput(
     params,
     gridId: target.gridId,
     writeOptions,
+    result: {
+      source: input.source,
+      granularity,
+      status: 'converted',
+      rows: query.rowCount,
+      gridIds: [target.gridId],
+      seeds: [],
+      files: query.rowCount > 0 ? 1 : 0,
+      paramsSource: resolved.kind,
+    },
   };
   batch.entries.push(entry);
   input.staged[granularity] = entry;
   input.rows = query.rowCount;
+  run.onStaged?.(entry.result);
   return true;
 }
 
@@ -1044,7 +1061,7 @@ function scalarParam(params: Params, key: string): PartitionValue {
 /**
  * Commits the inputs staged for a dataset in one commit (manifest reconciled once, every file
  * fsynced, published and logged together), then records each grid's params.json, as
- * `writeSweepQuery` does after each write, and sets each staged input's result.
+ * `writeSweepQuery` does after each write.
  */
 async function commitStagedInputs(
   run: StagingRun,
@@ -1076,18 +1093,6 @@ async function commitStagedInputs(
     await writeGridParams(run.baseOut, entry.params, { ...options, scheme: run.setting.scheme });
   }
   if (written.size > 0) await recordGridIdSetting(lakePaths(run.baseOut), run.setting);
-  for (const entry of entries) {
-    entry.result = {
-      source: entry.source,
-      granularity: entry.granularity,
-      status: 'converted',
-      rows: entry.query.rowCount,
-      gridIds: [entry.gridId],
-      seeds: [],
-      files: entry.query.rowCount > 0 ? 1 : 0,
-      paramsSource: entry.paramsSource,
-    };
-  }
 }
 
 /** Types the sniffer may give that a read with explicit columns parses exactly as it would. */
