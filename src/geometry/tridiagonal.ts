@@ -67,11 +67,10 @@ const DONE = 4;
 export const TRIDIAGONAL_CONTROL_WORDS = 8;
 /** Busy-wait this many polls before sleeping on the word: a step's half takes microseconds. */
 const SPIN_POLLS = 20_000;
-/** A wait for the helper's half step longer than this ends the sharing for the decomposition. */
+/** A wait for the helper's half step longer than this counts as slow. */
 const SLOW_HANDOFF_MS = 2;
-/** After a slow hand-off, this many decompositions go without the helper. */
-const SLOW_COOLDOWN_CALLS = 8;
-let cooldown = 0;
+/** This many slow hand-offs end the sharing for the decomposition. */
+const SLOW_HANDOFFS_ALLOWED = 3;
 /** A helper silent this long is given up on. */
 const HELPER_TIMEOUT_MS = 10_000;
 
@@ -165,20 +164,10 @@ export function attachHelper(link: TridiagonalLink, work: TridiagonalWorkspace):
   const control = link.control;
   let posted = 0;
   let finished = false;
-  let started = false;
+  let slow = 0;
   const helper: TridiagonalHelper = {
     start(command: number, c0: number, mid: number): boolean {
       if (finished) return false;
-      if (!started) {
-        // The first step of this call: after a slow hand-off, sit out a few calls (the cores are
-        // likely still busy with other work) rather than pay for another slow one each call.
-        started = true;
-        if (cooldown > 0) {
-          cooldown--;
-          helper.finish(); // releases the helper to its other work
-          return false;
-        }
-      }
       control[COMMAND] = command;
       control[C0] = c0;
       control[MID] = mid;
@@ -194,15 +183,14 @@ export function attachHelper(link: TridiagonalLink, work: TridiagonalWorkspace):
         finished = true;
         throw new HelperFailed('the geometry helper thread did not answer');
       }
-      // A hand-off that waited long means the two threads are not both running (other work on
-      // the cores): spinning through hundreds of such steps would cost far more than working
-      // alone, so the rest of this decomposition goes without the helper.
-      // The first hand-off may find the helper mid-way through a piece of its TwoNN screen (it
-      // looks for the first step between tile rows), so only later ones count as slow.
+      // A hand-off that waited long means the two threads were not both running (other work on
+      // the cores). One such wait costs a few milliseconds; spinning through hundreds would cost
+      // far more than working alone, so after a few the rest of this decomposition goes without
+      // the helper. The first hand-off may find the helper mid-way through a piece of its TwoNN
+      // screen (it looks for the first step between tile rows), so it does not count.
       if (posted > 1 && performance.now() - began > SLOW_HANDOFF_MS) {
         helperStats.slowHandOffs++;
-        cooldown = SLOW_COOLDOWN_CALLS;
-        helper.finish();
+        if (++slow >= SLOW_HANDOFFS_ALLOWED) helper.finish();
       }
     },
     finish(): void {
