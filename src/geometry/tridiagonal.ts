@@ -67,25 +67,31 @@ const DONE = 4;
 export const TRIDIAGONAL_CONTROL_WORDS = 8;
 /** Busy-wait this many polls before sleeping on the word: a step's half takes microseconds. */
 const SPIN_POLLS = 20_000;
-/** A wait for the helper's half step longer than this counts as slow. */
+/**
+ * Waiting for the helper's half steps longer than this in all (the first hand-off aside) ends the
+ * sharing for the decomposition. On an idle machine a hand-off takes about a microsecond, so a
+ * whole decomposition waits ~1 ms; when the two threads share a core with other work, each one
+ * waits for the other's time slice and the waits add up to hundreds of milliseconds.
+ */
+const WAIT_BUDGET_MS = 5;
+/** A single wait longer than this is counted as slow (diagnostics). */
 const SLOW_HANDOFF_MS = 2;
-/** This many slow hand-offs end the sharing for the decomposition. */
-const SLOW_HANDOFFS_ALLOWED = 3;
 /** A helper silent this long is given up on. */
 const HELPER_TIMEOUT_MS = 10_000;
 
-const helperStats = { sharedSteps: 0, slowHandOffs: 0 };
+const helperStats = { sharedSteps: 0, slowHandOffs: 0, overBudget: 0 };
 
 /**
- * How many half steps the calling thread has handed to a helper thread, and how many hand-offs were
- * slow enough to end the sharing for their decomposition, in this thread since start.
+ * How many half steps the calling thread has handed to a helper thread, how many single hand-offs
+ * waited over 2 ms, and how many decompositions stopped sharing because the waits exceeded their
+ * budget, in this thread since start.
  *
  * @example
  * ```ts
- * tridiagonalHelperStats(); // { sharedSteps: 1180, slowHandOffs: 0 }
+ * tridiagonalHelperStats(); // { sharedSteps: 1180, slowHandOffs: 0, overBudget: 0 }
  * ```
  */
-export function tridiagonalHelperStats(): { sharedSteps: number; slowHandOffs: number } {
+export function tridiagonalHelperStats(): { sharedSteps: number; slowHandOffs: number; overBudget: number } {
   return { ...helperStats };
 }
 
@@ -164,7 +170,7 @@ export function attachHelper(link: TridiagonalLink, work: TridiagonalWorkspace):
   const control = link.control;
   let posted = 0;
   let finished = false;
-  let slow = 0;
+  let waitedMs = 0;
   const helper: TridiagonalHelper = {
     start(command: number, c0: number, mid: number): boolean {
       if (finished) return false;
@@ -183,14 +189,18 @@ export function attachHelper(link: TridiagonalLink, work: TridiagonalWorkspace):
         finished = true;
         throw new HelperFailed('the geometry helper thread did not answer');
       }
-      // A hand-off that waited long means the two threads were not both running (other work on
-      // the cores). One such wait costs a few milliseconds; spinning through hundreds would cost
-      // far more than working alone, so after a few the rest of this decomposition goes without
-      // the helper. The first hand-off may find the helper mid-way through a piece of its TwoNN
-      // screen (it looks for the first step between tile rows), so it does not count.
-      if (posted > 1 && performance.now() - began > SLOW_HANDOFF_MS) {
-        helperStats.slowHandOffs++;
-        if (++slow >= SLOW_HANDOFFS_ALLOWED) helper.finish();
+      // Long waits mean the two threads are not both running (other work on the cores): past the
+      // budget, the rest of this decomposition goes without the helper. The first hand-off may
+      // find the helper mid-way through a piece of its TwoNN screen (it looks for the first step
+      // between tile rows), so it does not count.
+      if (posted > 1) {
+        const elapsed = performance.now() - began;
+        if (elapsed > SLOW_HANDOFF_MS) helperStats.slowHandOffs++;
+        waitedMs += elapsed;
+        if (waitedMs > WAIT_BUDGET_MS) {
+          helperStats.overBudget++;
+          helper.finish();
+        }
       }
     },
     finish(): void {
