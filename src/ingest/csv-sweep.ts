@@ -10,7 +10,6 @@ import {
   type ColumnType,
   commitStagedQueries,
   type DatasetDefinition,
-  DatasetLayoutError,
   EVENTS_DATASET,
   type GridIdScheme,
   type GridIdSetting,
@@ -19,8 +18,6 @@ import {
   lakePaths,
   listFilesNoFollow,
   type Params,
-  ParamsError,
-  type PartitionValue,
   PythonFloat,
   quoteIdentifier,
   quoteLiteral,
@@ -32,6 +29,7 @@ import {
   type StagedQuery,
   stageQuery,
   stagingPath,
+  sweepPartitions,
   sweepStaleStaging,
   type WriteOptions,
   withStagingConnection,
@@ -1007,55 +1005,14 @@ async function sweepTarget(
     run.layouts.set(dataset.name, layout);
   }
   const onDisk = await layout;
-  const extraKeys = onDisk ? [] : (options.partitionByParams ?? []);
-  const asked = [...(options.partitionByParams ?? []), ...dataset.partitionBy.map((k) => k.name)].join('/');
-  if (onDisk && options.partitionByParams && onDisk.map((k) => k.name).join('/') !== asked) {
-    throw new DatasetLayoutError(
-      dataset.name,
-      `the dataset is partitioned as ${onDisk.map((k) => k.name).join('/')}, this write asks for ${asked}; ` +
-        'leave out partitionByParams to follow the layout on disk',
-    );
-  }
-  const fixed: Record<string, PartitionValue> = { grid_id: grid.grid_id };
-  for (const key of extraKeys) fixed[key] = scalarParam(params, key);
-  const defaults: Record<string, PartitionValue> = { seed: params.seed as PartitionValue };
-  for (const key of onDisk ?? []) {
-    const value = params[key.name];
-    if (key.name === 'grid_id' || key.name === 'seed' || value === undefined || value === null) continue;
-    const scalar = scalarParam(params, key.name);
-    // A key exp_engine only ever left empty was read as text: its value goes in as text.
-    defaults[key.name] = key.type.kind === 'string' ? String(scalar) : scalar;
-  }
+  const partitions = sweepPartitions(dataset, params, onDisk, grid.grid_id, options);
   let collision = run.collisions.get(grid.grid_id);
   if (!collision) {
     collision = assertNoCollision(run.baseOut, grid, options);
     run.collisions.set(grid.grid_id, collision);
   }
   await collision;
-  const ownLayout =
-    onDisk && onDisk.map((k) => k.name).join('/') === dataset.partitionBy.map((k) => k.name).join('/');
-  return {
-    gridId: grid.grid_id,
-    writeOptions: {
-      partitionFixed: fixed,
-      partitionDefaults: defaults,
-      extraPartitionKeys: extraKeys,
-      layout: onDisk && !ownLayout ? onDisk : undefined,
-      nullablePartitions: [],
-    },
-  };
-}
-
-/** A param as a partition value (a finite scalar), as `writeSweepQuery` takes it. */
-function scalarParam(params: Params, key: string): PartitionValue {
-  const value = params[key];
-  if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'bigint') return value;
-  if (value instanceof PythonFloat) return value.value;
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  throw new ParamsError(
-    key,
-    `cannot be a partition directory: ${value === undefined ? 'missing' : 'not a finite scalar'}`,
-  );
+  return { gridId: grid.grid_id, writeOptions: { ...partitions, nullablePartitions: [] } };
 }
 
 /**

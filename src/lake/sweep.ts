@@ -1,6 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { CanonicalizeOptions, Params } from './canonical-params.js';
 import { columnIsAllNull, inputRowCount, type WriteInput } from './column-input.js';
+import type { ColumnType } from './column-types.js';
 import { type DatasetDefinition, EVENTS_DATASET, SEEDS_DATASET } from './dataset.js';
 import { discoverPartitionLayout } from './discover.js';
 import { DatasetLayoutError, ParamsError } from './errors.js';
@@ -154,34 +155,13 @@ async function writeSweep(
   // default partition); a new dataset gets the definition's, extra keys first.
   const onDisk =
     (await readManifest(paths, dataset.name))?.partitionBy ?? (await discoverPartitionLayout(paths, dataset));
-  const extraKeys = onDisk ? [] : (options.partitionByParams ?? []);
-  const asked = [...(options.partitionByParams ?? []), ...dataset.partitionBy.map((k) => k.name)].join('/');
-  if (onDisk && options.partitionByParams && onDisk.map((k) => k.name).join('/') !== asked) {
-    throw new DatasetLayoutError(
-      dataset.name,
-      `the dataset is partitioned as ${onDisk.map((k) => k.name).join('/')}, this write asks for ${asked}; ` +
-        'leave out partitionByParams to follow the layout on disk',
-    );
-  }
-  const fixed: Record<string, PartitionValue> = grid ? { grid_id: grid.grid_id } : {};
-  for (const key of extraKeys) fixed[key] = scalarParam(params ?? {}, key);
-  const defaults: Record<string, PartitionValue> = seed === undefined ? {} : { seed: seed as PartitionValue };
-  for (const key of onDisk ?? []) {
-    const value = params?.[key.name];
-    if (key.name === 'grid_id' || key.name === 'seed' || value === undefined || value === null) continue;
-    const scalar = scalarParam(params ?? {}, key.name);
-    // A key exp_engine only ever left empty was read as text: its value goes in as text.
-    defaults[key.name] = key.type.kind === 'string' ? String(scalar) : scalar;
-  }
+  const partitions = sweepPartitions(dataset, params ?? {}, onDisk, grid?.grid_id, options);
   const seedless = rows !== undefined && seed === undefined && columnIsAllNull(rows, 'seed');
   // Check for a collision before any file is written; the record itself goes last, so a refused
   // batch of rows leaves no trace.
   if (grid) await assertNoCollision(baseOut, grid, options);
   const result = await write({
-    partitionFixed: fixed,
-    partitionDefaults: defaults,
-    extraPartitionKeys: extraKeys,
-    layout: onDisk && sameKeys(onDisk, dataset) ? undefined : onDisk,
+    ...partitions,
     nullablePartitions: seedless ? ['seed'] : [],
     float32Columns: options.float32Columns,
     fileStem: options.fileStem,
@@ -192,6 +172,53 @@ async function writeSweep(
     await recordGridIdSetting(paths, setting);
   }
   return { ...result, gridId: grid?.grid_id ?? '' };
+}
+
+/**
+ * The partition options of a sweep write: `grid_id` (when the params have one) and the extra
+ * keys asked for are fixed; `seed` and the other keys of the layout on disk default to the
+ * params' values; a layout on disk other than the definition's is followed. Refuses extra keys
+ * that disagree with the layout on disk.
+ *
+ * @example
+ * ```ts
+ * sweepPartitions(EVENTS_DATASET, { lr: 0.1, seed: 1 }, undefined, 'g1', {});
+ * // { partitionFixed: { grid_id: 'g1' }, partitionDefaults: { seed: 1 }, extraPartitionKeys: [], layout: undefined }
+ * ```
+ */
+export function sweepPartitions(
+  dataset: DatasetDefinition,
+  params: Params,
+  onDisk: ReadonlyArray<{ readonly name: string; readonly type: ColumnType }> | undefined,
+  gridId: string | undefined,
+  options: Pick<SweepWriteOptions, 'partitionByParams'>,
+): Pick<WriteOptions, 'partitionFixed' | 'partitionDefaults' | 'extraPartitionKeys' | 'layout'> {
+  const extraKeys = onDisk ? [] : (options.partitionByParams ?? []);
+  const asked = [...(options.partitionByParams ?? []), ...dataset.partitionBy.map((k) => k.name)].join('/');
+  if (onDisk && options.partitionByParams && onDisk.map((k) => k.name).join('/') !== asked) {
+    throw new DatasetLayoutError(
+      dataset.name,
+      `the dataset is partitioned as ${onDisk.map((k) => k.name).join('/')}, this write asks for ${asked}; ` +
+        'leave out partitionByParams to follow the layout on disk',
+    );
+  }
+  const fixed: Record<string, PartitionValue> = gridId === undefined ? {} : { grid_id: gridId };
+  for (const key of extraKeys) fixed[key] = scalarParam(params, key);
+  const seed = params.seed;
+  const defaults: Record<string, PartitionValue> = seed === undefined ? {} : { seed: seed as PartitionValue };
+  for (const key of onDisk ?? []) {
+    const value = params[key.name];
+    if (key.name === 'grid_id' || key.name === 'seed' || value === undefined || value === null) continue;
+    const scalar = scalarParam(params, key.name);
+    // A key exp_engine only ever left empty was read as text: its value goes in as text.
+    defaults[key.name] = key.type.kind === 'string' ? String(scalar) : scalar;
+  }
+  return {
+    partitionFixed: fixed,
+    partitionDefaults: defaults,
+    extraPartitionKeys: extraKeys,
+    layout: onDisk && sameKeys(onDisk, dataset) ? undefined : onDisk,
+  };
 }
 
 /** True when a layout on disk is the definition's own (no need to override it). */
