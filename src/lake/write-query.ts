@@ -36,6 +36,7 @@ import { stagingPath, sweepStaleStaging } from './staging.js';
 import { commitStaged, type StagedCommitResult } from './transaction.js';
 import {
   copyToStaging,
+  PARQUET_COMPRESSION,
   partitionSources,
   publishOptions,
   reconcileManifest,
@@ -44,11 +45,6 @@ import {
   type WriteOptions,
   type WriteResult,
 } from './write-rows.js';
-
-// zstd at level 1 (pyarrow's default; DuckDB's is 3): on sweep CSVs (random floats, small ints)
-// the files are the same size within 0.5% and the COPY costs 5-15% less CPU (docs/benchmarks.md,
-// "Where convert-csv's time goes").
-const STAGED_COMPRESSION = 'COMPRESSION zstd, COMPRESSION_LEVEL 1';
 
 // Partition keys whose directory text DuckDB's CAST(… AS VARCHAR) spells exactly as runlake does.
 const TEXT_EXACT_KINDS = new Set<ColumnType['kind']>(['string', 'int16', 'int32', 'int64', 'bool']);
@@ -367,7 +363,7 @@ async function stageShaped(
   const name = options.fileStem ? `part-${options.fileStem}-0.parquet` : `part-${randomUUID()}.parquet`;
   const copied = await connection.runAndReadAll(
     `COPY (SELECT ${castList(written, sqlTypes)} FROM (${select})) ` +
-      `TO ${quoteLiteral(path.join(fileDir, name))} (FORMAT parquet, ${STAGED_COMPRESSION})`,
+      `TO ${quoteLiteral(path.join(fileDir, name))} (FORMAT parquet, ${PARQUET_COMPRESSION})`,
   );
   const rowCount = Number(copied.getRows()[0]?.[0] ?? 0);
   if (rowCount === 0) {
@@ -474,7 +470,7 @@ export async function commitStagedQueries(
     const writtenSql = new Map(query.written.map(({ name, type }) => [name, columnTypeSql(type)]));
     await connection.run(
       `COPY (SELECT ${castList(targets, writtenSql)} FROM read_parquet(${quoteLiteral(file)})) ` +
-        `TO ${quoteLiteral(again)} (FORMAT parquet, ${STAGED_COMPRESSION})`,
+        `TO ${quoteLiteral(again)} (FORMAT parquet, ${PARQUET_COMPRESSION})`,
     );
     await rename(again, file);
   }
