@@ -33,14 +33,14 @@ import {
 import type { PartitionSource } from './row-batch.js';
 import { claimLakeSchema } from './schema-set.js';
 import { stagingPath, sweepStaleStaging } from './staging.js';
-import { commitStaged, type StagedCommitResult } from './transaction.js';
+import type { StagedCommitResult } from './transaction.js';
 import {
+  commitStagedChange,
   copyToStaging,
   PARQUET_COMPRESSION,
   partitionSources,
   publishOptions,
   reconcileManifest,
-  replacedFiles,
   stageAndPublish,
   type WriteOptions,
   type WriteResult,
@@ -475,17 +475,7 @@ export async function commitStagedQueries(
     await rename(again, file);
   }
   const change = publishOptions(options, changed ? manifest : undefined);
-  const result = await commitStaged(paths, connection, dataset.name, stagingDir, {
-    operation: change.operation ?? (change.replace ? 'replace' : 'write'),
-    exclusive: change.fileStem !== undefined && !change.replace,
-    removes: change.replace && replacedFiles(change.replace),
-    schema: change.schema,
-    info: change.replace && {
-      partition: change.replace.directory,
-      ...(change.replace.stem !== undefined ? { stem: change.replace.stem } : {}),
-    },
-    allowEmpty: false,
-  });
+  const result = await commitStagedChange(paths, connection, dataset.name, stagingDir, change);
   const datasetDir = paths.dataset(dataset.name);
   const live = new Set(result.files);
   const published = new Set(

@@ -26,7 +26,7 @@ import type { PartitionValue } from './partition-path.js';
 import { type BatchColumn, type BatchOptions, buildRowBatch, type PartitionSource } from './row-batch.js';
 import { claimLakeSchema } from './schema-set.js';
 import { stagingPath, sweepStaleStaging } from './staging.js';
-import { commitStaged } from './transaction.js';
+import { commitStaged, type StagedCommitResult } from './transaction.js';
 import {
   type LakeEnumValues,
   type NewEnumValues,
@@ -228,17 +228,7 @@ export async function stageAndPublish(
   const stagingDir = stagingPath(paths);
   try {
     await stage(stagingDir);
-    const result = await commitStaged(paths, connection, dataset.name, stagingDir, {
-      operation: change.operation ?? (change.replace ? 'replace' : 'write'),
-      exclusive: change.fileStem !== undefined && !change.replace,
-      removes: change.replace && replacedFiles(change.replace),
-      schema: change.schema,
-      info: change.replace && {
-        partition: change.replace.directory,
-        ...(change.replace.stem !== undefined ? { stem: change.replace.stem } : {}),
-      },
-      allowEmpty: false,
-    });
+    const result = await commitStagedChange(paths, connection, dataset.name, stagingDir, change);
     return {
       dataset: dataset.name,
       rowCount: result.commit ? rowCount : 0,
@@ -253,6 +243,35 @@ export async function stageAndPublish(
 }
 
 /** The publish options of a write: its file stem, replace target and schema change. */
+/**
+ * Commits a staging directory as a write's {@link PublishOptions} ask: a plain write, a
+ * replacement of one partition (or one stem in it), or a stem written exclusively.
+ *
+ * @example
+ * ```ts
+ * await commitStagedChange(paths, connection, 'events', stagingDir, publishOptions(options, manifest));
+ * ```
+ */
+export function commitStagedChange(
+  paths: LakePaths,
+  connection: DuckDBConnection,
+  dataset: string,
+  stagingDir: string,
+  change: PublishOptions,
+): Promise<StagedCommitResult> {
+  return commitStaged(paths, connection, dataset, stagingDir, {
+    operation: change.operation ?? (change.replace ? 'replace' : 'write'),
+    exclusive: change.fileStem !== undefined && !change.replace,
+    removes: change.replace && replacedFiles(change.replace),
+    schema: change.schema,
+    info: change.replace && {
+      partition: change.replace.directory,
+      ...(change.replace.stem !== undefined ? { stem: change.replace.stem } : {}),
+    },
+    allowEmpty: false,
+  });
+}
+
 export function publishOptions(options: WriteOptions, schema: DatasetManifest | undefined): PublishOptions {
   return { fileStem: options.fileStem, replace: options.replace, schema };
 }
