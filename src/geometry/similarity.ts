@@ -247,16 +247,11 @@ export class PreparedRepresentation {
   }
 
   /**
-   * ‖X̃ᵀX̃‖²_F = ‖K̃‖²_F, summed over the entries of X̃ᵀX̃ in row-major order — the order in
-   * which the joined column Gram's diagonal blocks are summed, so the value is bitwise the same.
+   * ‖X̃ᵀX̃‖²_F = ‖K̃‖²_F, summed over the entries of X̃ᵀX̃ in row-major order — as
+   * {@link representationSimilarity} forms and sums it, so the value is bitwise the same.
    */
   get selfMoment(): number {
-    if (this.#selfMoment === null) {
-      const g = gramMatrix(this.centred, this.n, this.d, { byColumns: true });
-      let s = 0;
-      for (let i = 0; i < g.length; i++) s += (g[i] as number) * (g[i] as number);
-      this.#selfMoment = s;
-    }
+    this.#selfMoment ??= scatterMoment(this.centred, this.n, this.d);
     return this.#selfMoment;
   }
 
@@ -264,6 +259,16 @@ export class PreparedRepresentation {
   get packedColumns(): PackedColumns {
     this.#packed ??= packColumns(this.centred, this.n, this.d);
     return this.#packed;
+  }
+
+  /** Sets the packed columns when they were formed with X̃ (they must be X̃'s; checked by shape). */
+  set packedColumns(packed: PackedColumns) {
+    if (packed.rows !== this.n || packed.cols !== this.d) {
+      throw new RunlakeError(
+        `PreparedRepresentation: packed columns are ${packed.rows}×${packed.cols}, X̃ is ${this.n}×${this.d}`,
+      );
+    }
+    this.#packed = packed;
   }
 }
 
@@ -298,14 +303,27 @@ export function prepareRepresentation(
 ): PreparedRepresentation {
   checkSize('prepareRepresentation', 'n', n);
   checkSize('prepareRepresentation', 'd', d);
-  checkMatrix('prepareRepresentation', 'x', x, n, 'd', d);
+  checkShape('prepareRepresentation', 'x', x, n, 'd', d);
   const { selfMoment } = options;
   if (selfMoment !== undefined && !(Number.isFinite(selfMoment) && selfMoment >= 0)) {
     throw new RunlakeError(
       `prepareRepresentation: selfMoment must be a finite number ≥ 0, got ${selfMoment}`,
     );
   }
-  return new PreparedRepresentation(n, d, centreColumns(x, n, d), selfMoment ?? null);
+  // The column sums double as the finiteness check: a non-finite entry makes its column's sum
+  // non-finite, and only then is the matrix scanned for the entry to name (the scan also passes
+  // finite columns whose sum overflowed, which are centred as before).
+  const mean = columnSums(x, n, d);
+  for (let j = 0; j < d; j++) {
+    if (!Number.isFinite(mean[j] as number)) {
+      checkMatrix('prepareRepresentation', 'x', x, n, 'd', d);
+      break;
+    }
+  }
+  const { centred, packed } = centreAndPack(x, n, d, columnMeans(x, mean, n, d));
+  const prepared = new PreparedRepresentation(n, d, centred, selfMoment ?? null);
+  prepared.packedColumns = packed;
+  return prepared;
 }
 
 /**
@@ -337,10 +355,14 @@ export function preparedSimilarity(
   let products: CentredProducts;
   if (featureRoute(n, dx, dy)) {
     const cross = crossProduct(a.packedColumns, b.packedColumns);
-    let kl = 0;
-    for (let i = 0; i < cross.length; i++) kl += (cross[i] as number) * (cross[i] as number);
     products = {
-      moments: { kl, kk: a.selfMoment, ll: b.selfMoment, traceK: a.trace, traceL: b.trace },
+      moments: {
+        kl: sumOfSquaredEntries(cross),
+        kk: a.selfMoment,
+        ll: b.selfMoment,
+        traceK: a.trace,
+        traceL: b.trace,
+      },
       cross,
     };
   } else products = centredProducts(a.centred, b.centred, n, dx, dy, false);
@@ -445,6 +467,17 @@ function checkSize(fn: string, name: string, value: number): void {
 }
 
 function checkMatrix(fn: string, name: string, a: RowMatrix, n: number, widthName: string, d: number): void {
+  checkShape(fn, name, a, n, widthName, d);
+  for (let i = 0; i < a.length; i++) {
+    if (!Number.isFinite(a[i] as number)) {
+      throw new RunlakeError(
+        `${fn}: ${name} entry (${Math.floor(i / d)}, ${i % d}) is ${a[i]}; ${name} must be finite`,
+      );
+    }
+  }
+}
+
+function checkShape(fn: string, name: string, a: RowMatrix, n: number, widthName: string, d: number): void {
   if (!(a instanceof Float32Array || a instanceof Float64Array)) {
     throw new RunlakeError(`${fn}: ${name} must be a Float32Array or Float64Array`);
   }
@@ -453,13 +486,71 @@ function checkMatrix(fn: string, name: string, a: RowMatrix, n: number, widthNam
       `${fn}: ${name} has ${a.length} values, expected n×${widthName} = ${n}×${d} = ${n * d}`,
     );
   }
-  for (let i = 0; i < a.length; i++) {
-    if (!Number.isFinite(a[i] as number)) {
-      throw new RunlakeError(
-        `${fn}: ${name} entry (${Math.floor(i / d)}, ${i % d}) is ${a[i]}; ${name} must be finite`,
-      );
+}
+
+/** Σ_i x[i, j] per column, summed over the rows in order (as {@link centreColumns} does). */
+function columnSums(x: RowMatrix, n: number, d: number): Float64Array {
+  const sum = new Float64Array(d);
+  for (let i = 0; i < n; i++) {
+    const row = i * d;
+    for (let j = 0; j < d; j++) sum[j] = (sum[j] as number) + (x[row + j] as number);
+  }
+  return sum;
+}
+
+/**
+ * The column means of {@link centreColumns} from the column sums (divided in place): a constant
+ * column's mean is its value itself, so that it centres to exact zeros.
+ */
+function columnMeans(x: RowMatrix, sum: Float64Array, n: number, d: number): Float64Array {
+  const constant = new Uint8Array(d).fill(1);
+  for (let i = 1; i < n; i++) {
+    const row = i * d;
+    for (let j = 0; j < d; j++) if ((x[row + j] as number) !== (x[j] as number)) constant[j] = 0;
+  }
+  for (let j = 0; j < d; j++) sum[j] = constant[j] ? (x[j] as number) : (sum[j] as number) / n;
+  return sum;
+}
+
+/**
+ * X̃ = X − 1μᵀ (row-major, float64, the same values as {@link centreColumns}) and its columns
+ * packed as {@link packColumns} lays them out, in one pass over X: the pipeline needs both, and
+ * packing X̃ afterwards cost a second strided pass.
+ */
+function centreAndPack(
+  x: RowMatrix,
+  n: number,
+  d: number,
+  mean: Float64Array,
+): { centred: Float64Array; packed: PackedColumns } {
+  const centred = new Float64Array(n * d);
+  const panels = Math.ceil(d / 4);
+  const packed = new Float64Array(panels * n * 4);
+  const full = d - (d % 4);
+  for (let i = 0; i < n; i++) {
+    const row = i * d;
+    let j = 0;
+    for (let o = i * 4; j < full; j += 4, o += n * 4) {
+      const c0 = (x[row + j] as number) - (mean[j] as number);
+      const c1 = (x[row + j + 1] as number) - (mean[j + 1] as number);
+      const c2 = (x[row + j + 2] as number) - (mean[j + 2] as number);
+      const c3 = (x[row + j + 3] as number) - (mean[j + 3] as number);
+      centred[row + j] = c0;
+      centred[row + j + 1] = c1;
+      centred[row + j + 2] = c2;
+      centred[row + j + 3] = c3;
+      packed[o] = c0;
+      packed[o + 1] = c1;
+      packed[o + 2] = c2;
+      packed[o + 3] = c3;
+    }
+    for (let o = ((full / 4) * n + i) * 4; j < d; j++, o++) {
+      const c = (x[row + j] as number) - (mean[j] as number);
+      centred[row + j] = c;
+      packed[o] = c;
     }
   }
+  return { centred, packed: { packed, rows: n, cols: d } };
 }
 
 /**
@@ -495,10 +586,10 @@ interface CentredProducts {
 }
 
 /**
- * ⟨K̃, L̃⟩, ‖K̃‖², ‖L̃‖² and the traces, by the tiled Gram kernel ({@link gramMatrix}). Feature
- * route (n ≥ dx + dy, or when X̃ᵀỸ is wanted anyway): the column Gram of [X̃ Ỹ] holds X̃ᵀX̃,
- * ỸᵀỸ and X̃ᵀỸ, and ⟨K̃, L̃⟩ = ‖X̃ᵀỸ‖², ‖K̃‖ = ‖X̃ᵀX̃‖. Gram route otherwise: K̃ and L̃ (n×n)
- * themselves.
+ * ⟨K̃, L̃⟩, ‖K̃‖², ‖L̃‖² and the traces, by the tiled kernels. Feature route (n ≥ dx + dy, or
+ * when X̃ᵀỸ is wanted anyway): the blocks of the column Gram of [X̃ Ỹ] — X̃ᵀX̃ and ỸᵀỸ by
+ * {@link gramMatrix}, X̃ᵀỸ by {@link crossProduct} — with ⟨K̃, L̃⟩ = ‖X̃ᵀỸ‖², ‖K̃‖ = ‖X̃ᵀX̃‖. Gram
+ * route otherwise: K̃ and L̃ (n×n) themselves.
  */
 function centredProducts(
   xc: Float64Array,
@@ -511,30 +602,20 @@ function centredProducts(
   const traceK = sumOfSquares(xc);
   const traceL = sumOfSquares(yc);
   if (wantCross || n >= dx + dy) {
-    const w = dx + dy;
-    const joined = new Float64Array(n * w);
-    for (let i = 0; i < n; i++) {
-      joined.set(xc.subarray(i * dx, (i + 1) * dx), i * w);
-      joined.set(yc.subarray(i * dy, (i + 1) * dy), i * w + dx);
-    }
-    const s = gramMatrix(joined, n, w, { byColumns: true });
-    const cross = new Float64Array(dx * dy);
-    let kk = 0;
-    let ll = 0;
-    let kl = 0;
-    for (let i = 0; i < w; i++) {
-      const row = i * w;
-      for (let j = 0; j < w; j++) {
-        const v = s[row + j] as number;
-        if (i < dx && j < dx) kk += v * v;
-        else if (i >= dx && j >= dx) ll += v * v;
-        else if (i < dx) {
-          kl += v * v;
-          cross[i * dy + (j - dx)] = v;
-        }
-      }
-    }
-    return { moments: { kl, kk, ll, traceK, traceL }, cross };
+    // X̃ᵀX̃, ỸᵀỸ and X̃ᵀỸ apart — the blocks of the column Gram of [X̃ Ỹ], with the kernels
+    // preparedSimilarity uses for each, so that both give bitwise the same values whichever
+    // kernel (fused or not) each product runs on.
+    const cross = crossProduct(packColumns(xc, n, dx), packColumns(yc, n, dy));
+    return {
+      moments: {
+        kl: sumOfSquaredEntries(cross),
+        kk: scatterMoment(xc, n, dx),
+        ll: scatterMoment(yc, n, dy),
+        traceK,
+        traceL,
+      },
+      cross,
+    };
   }
   const k = gramMatrix(xc, n, dx);
   const l = gramMatrix(yc, n, dy);
@@ -647,6 +728,18 @@ function lowerTransposeTimes(lower: Float64Array, w: Float64Array, n: number, d:
 }
 
 // ── small kernels ───────────────────────────────────────────────────────────────────────────
+
+/** ‖X̃ᵀX̃‖²_F, summed over the entries of X̃ᵀX̃ in row-major order. */
+function scatterMoment(centred: Float64Array, n: number, d: number): number {
+  return sumOfSquaredEntries(gramMatrix(centred, n, d, { byColumns: true }));
+}
+
+/** Σ a_i² in index order (one accumulator: the order every route sums a product's entries in). */
+function sumOfSquaredEntries(a: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] as number) * (a[i] as number);
+  return s;
+}
 
 function sumOfSquares(a: Float64Array): number {
   return dot(a, 0, a, 0, a.length);
