@@ -1,0 +1,132 @@
+"""Batch frames: the bytes of one `POST /api/ingest/v1/batches` (docs/tracking.md, "Frames").
+
+A frame is ``"RLB1"``, a little-endian ``u32`` header length, the header (UTF-8 JSON), zero
+padding to a multiple of 8 from the start of the frame, then the data section holding the metrics
+records' columns. Each column is placed at an 8-byte aligned offset of the data section, in the
+order ``name``, ``step``, ``value``, ``time`` per record, as the TypeScript ``encodeFrame`` does,
+so that both sides write the same bytes for the same batch.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from array import array
+from collections.abc import Sequence
+from typing import Any
+
+MAGIC = b"RLB1"
+CONTENT_TYPE = "application/x-runlake-batch"
+#: The largest header the server accepts, in bytes.
+MAX_HEADER_BYTES = 1 << 20
+#: The most points one batch may carry (docs/tracking.md, "Limits").
+MAX_BATCH_POINTS = 1_000_000
+#: The longest metric name, in UTF-8 bytes.
+MAX_NAME_BYTES = 256
+
+# array('I') is 4 bytes on every platform CPython supports today, but C only promises 2: pick the
+# typecode that really is 4 bytes wide so the column is u32 whatever the platform.
+U32 = "I" if array("I").itemsize == 4 else "L"
+if array(U32).itemsize != 4 or array("q").itemsize != 8 or array("d").itemsize != 8:  # pragma: no cover
+    raise ImportError("runlake needs 4-byte unsigned and 8-byte signed arrays")
+
+_BIG_ENDIAN = sys.byteorder == "big"
+_ZEROS = bytes(8)
+
+
+class MetricsColumns:
+    """The points of one metrics record, as columns (names as indexes into ``names``). The columns
+    are lists while a batch is being built (extending a list is several times faster than
+    extending an array from an iterable) and become arrays when the frame is encoded."""
+
+    __slots__ = ("count", "name", "names", "run_id", "split", "step", "time", "value")
+
+    def __init__(self, run_id: str, split: str | None) -> None:
+        self.run_id = run_id
+        self.split = split
+        self.names: list[str] = []
+        self.name: list[int] = []
+        self.step: list[int] = []
+        self.value: list[float] = []
+        self.time: list[float] = []
+        self.count = 0
+
+
+Record = dict[str, Any] | MetricsColumns
+
+
+def _column_bytes(typecode: str, values: list[Any]) -> bytes:
+    column = array(typecode, values)
+    if _BIG_ENDIAN:  # pragma: no cover - no big-endian machine in CI
+        column.byteswap()
+    return column.tobytes()
+
+
+def encode_frame(client: str, seq: int, records: Sequence[Record]) -> bytes:
+    """The frame of one batch: ``records`` are header records (dicts, written as given) and
+    :class:`MetricsColumns` (written as a ``metrics`` record pointing into the data section)."""
+    data: list[bytes] = []
+    size = 0
+    header_records: list[dict[str, Any]] = []
+    for record in records:
+        if not isinstance(record, MetricsColumns):
+            header_records.append(record)
+            continue
+        ranges: list[list[int]] = []
+        for typecode, column in ((U32, record.name), ("q", record.step), ("d", record.value), ("d", record.time)):
+            chunk = _column_bytes(typecode, column)
+            ranges.append([size, size + len(chunk)])
+            data.append(chunk)
+            size += len(chunk)
+            pad = -size % 8
+            if pad:
+                data.append(_ZEROS[:pad])
+                size += pad
+        header_records.append(
+            {
+                "kind": "metrics",
+                "run_id": record.run_id,
+                "names": record.names,
+                "count": record.count,
+                "name": ranges[0],
+                "step": ranges[1],
+                "value": ranges[2],
+                "time": ranges[3],
+                "split": record.split,
+            }
+        )
+    header = json.dumps(
+        {"client": client, "seq": seq, "records": header_records},
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,  # NaN is not JSON: the server's JSON.parse would refuse the whole frame
+    ).encode("utf-8")
+    if len(header) > MAX_HEADER_BYTES:
+        raise ValueError(f"batch {seq}: the header is {len(header)} bytes, over the {MAX_HEADER_BYTES}-byte limit")
+    head = MAGIC + len(header).to_bytes(4, "little") + header
+    head += _ZEROS[: -len(head) % 8]
+    return b"".join([head, *data])
+
+
+def decode_frame(frame: bytes) -> dict[str, Any]:
+    """Decodes a frame back into its header, with each metrics record's columns as lists under
+    ``"columns"``. For tests and ``runlake``'s own checks; the server has its own decoder."""
+    if frame[:4] != MAGIC:
+        raise ValueError("frame: byte 0: expected the magic RLB1")
+    length = int.from_bytes(frame[4:8], "little")
+    header: dict[str, Any] = json.loads(frame[8 : 8 + length].decode("utf-8"))
+    start = (8 + length + 7) & ~7
+    body = frame[start:]
+    for record in header["records"]:
+        if record["kind"] != "metrics":
+            continue
+        columns: dict[str, list[Any]] = {}
+        for field, code in (("name", U32), ("step", "q"), ("value", "d"), ("time", "d")):
+            lo, hi = record[field]
+            column = array(code)
+            column.frombytes(body[lo:hi])
+            if _BIG_ENDIAN:  # pragma: no cover
+                column.byteswap()
+            columns[field] = column.tolist()
+        record["columns"] = columns
+    return header

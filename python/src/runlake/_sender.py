@@ -1,0 +1,314 @@
+"""The background thread of a run: batches its queue into frames and delivers them in order.
+
+Delivery, per docs/tracking.md: one frame in flight at a time, ``seq`` 1, 2, 3, …; connection
+errors and 503 are retried with backoff (the same client and seq, which the server deduplicates);
+after :data:`SPOOL_AFTER` seconds without the server a frame goes to the spool
+(``<spool>/<client>/<seq>.rlb``), every :data:`RETRY_EVERY` seconds the server is tried again and,
+once it answers, the spooled frames are uploaded in order before any new one. Any other error
+status (409 for a sequence gap, 400, 401, 403, 413) is a protocol error: it is kept and raised by
+the next ``flush()``, and later frames are spooled so that nothing logged is dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from ._frames import MetricsColumns, Record, encode_frame
+from ._transport import RunlakeError, ServerError, Transport, Unreachable
+
+#: Seconds a frame is retried against an unreachable server before it is spooled.
+SPOOL_AFTER = 3.0
+#: Seconds between attempts to reach the server again while frames wait in the spool.
+RETRY_EVERY = 5.0
+#: Points queued that wake the sender before ``flush_interval`` is up.
+WAKE_POINTS = 10_000
+#: The most points one frame carries (about 5.6 MB of columns, far below --max-batch-bytes).
+FRAME_POINTS = 200_000
+#: The most distinct metric names one frame carries (keeps the header below its 1 MiB limit).
+FRAME_NAMES = 2_000
+#: Seconds to wait for the answer to one batch, and for a fold.
+POST_TIMEOUT = 120.0
+FOLD_TIMEOUT = 600.0
+
+
+class ProtocolError(RunlakeError):
+    """The server refused a batch for a reason a retry cannot fix (409, 400, 401, 403, 413)."""
+
+
+class FlushRequest:
+    """A place in the queue: resolved once everything before it is acknowledged or spooled."""
+
+    __slots__ = ("done", "error", "result", "visible")
+
+    def __init__(self, visible: bool) -> None:
+        self.visible = visible
+        self.done = threading.Event()
+        self.result = ""
+        self.error: BaseException | None = None
+
+
+# A queued point set: (step, wall time, split, {name: value}).
+Point = tuple[int, float, "str | None", dict[str, float]]
+
+
+class Sender:
+    """The queue of one run and the thread that delivers it."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        client: str,
+        connect: Callable[[], Transport] | None,
+        transport: Transport | None,
+        spool_dir: str,
+        flush_interval: float,
+    ) -> None:
+        self.run_id = run_id
+        self.client = client
+        self.queue: deque[Any] = deque()
+        self.pending_points = 0
+        self.wake = threading.Event()
+        self._connect = connect
+        self._transport = transport
+        self._spool_dir = os.path.join(spool_dir, client)
+        self._interval = flush_interval
+        self._seq = 0
+        self._spooled: deque[int] = deque()
+        self._next_retry = 0.0
+        self._stopping = False
+        self.fatal: BaseException | None = None
+        self.last_unreachable: Unreachable | None = None
+        self.thread = threading.Thread(target=self._main, name=f"runlake-sender-{run_id}", daemon=True)
+
+    # -- called from the run's threads ------------------------------------------------------
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def put(self, item: Any) -> None:
+        """Queues a record; it goes out with the next frame (flush_interval, or a flush)."""
+        self.queue.append(item)
+
+    def flush_request(self, visible: bool) -> FlushRequest:
+        request = FlushRequest(visible)
+        self.queue.append(request)
+        self.wake.set()
+        return request
+
+    def stop(self) -> None:
+        """Asks the thread to end once the queue is empty; does not wait."""
+        self._stopping = True
+        self.wake.set()
+
+    @property
+    def spooled(self) -> int:
+        return len(self._spooled)
+
+    @property
+    def spool_dir(self) -> str:
+        return self._spool_dir
+
+    @property
+    def online(self) -> bool:
+        return self._connect is not None
+
+    # -- the thread ---------------------------------------------------------------------------
+
+    def _main(self) -> None:
+        try:
+            while True:
+                self.wake.wait(self._interval)
+                self.wake.clear()
+                self._round()
+                if self._stopping and not self.queue:
+                    break
+        except BaseException as error:  # a bug here must not leave flush() waiting forever
+            self.fatal = RunlakeError(f"runlake's sender thread failed: {type(error).__name__}: {error}")
+            self.fatal.__cause__ = error
+            while self.queue:
+                item = self.queue.popleft()
+                if isinstance(item, FlushRequest):
+                    item.error = self.fatal
+                    item.done.set()
+        finally:
+            if self._transport is not None:
+                self._transport.close()
+
+    def _round(self) -> None:
+        """Sends everything queued now, frame by frame, and resolves the flushes among it."""
+        while True:
+            records, flushes = self._take()
+            if not records and not flushes:
+                if self._spooled and time.monotonic() >= self._next_retry:
+                    self._upload_spool()
+                return
+            if records:
+                self._seq += 1
+                result = self._deliver(self._seq, encode_frame(self.client, self._seq, records))
+            else:
+                if self._spooled and time.monotonic() >= self._next_retry:
+                    self._upload_spool()
+                result = "spooled" if self._spooled else "acknowledged"
+            for request in flushes:
+                request.result = result
+                if self.fatal is not None:
+                    request.error = self.fatal
+                elif request.visible and result == "acknowledged" and self._connect is not None:
+                    try:
+                        self._transport_or_connect().request("POST", "/fold", timeout=FOLD_TIMEOUT)
+                    except RunlakeError as error:
+                        request.error = error
+                request.done.set()
+            if not self.queue:
+                return
+
+    def _take(self) -> tuple[list[Record], list[FlushRequest]]:
+        """Takes a frame's worth of items off the queue. Points between two other records form one
+        segment; a segment has one metrics record per split (points may be reordered within a
+        segment, never across a run, summary, config, checkpoint or finish record)."""
+        queue = self.queue
+        records: list[Record] = []
+        flushes: list[FlushRequest] = []
+        # Per split: the record's columns, its name -> index map, and the index column of each key
+        # layout seen (a training loop logs the same keys call after call: one lookup per call).
+        segment: dict[str | None, tuple[MetricsColumns, dict[str, int], dict[tuple[str, ...], list[int]]]] = {}
+        points = 0
+        names = 0
+        run_id = self.run_id
+        while queue and points < FRAME_POINTS and names < FRAME_NAMES:
+            item = queue.popleft()
+            if type(item) is tuple:
+                step, wall, split, flat = item
+                entry = segment.get(split)
+                if entry is None:
+                    entry = (MetricsColumns(run_id, split), {}, {})
+                    segment[split] = entry
+                    records.append(entry[0])
+                columns, index, layouts = entry
+                keys = tuple(flat)
+                indexes = layouts.get(keys)
+                if indexes is None:
+                    indexes = []
+                    for key in keys:
+                        i = index.get(key)
+                        if i is None:
+                            i = index[key] = len(columns.names)
+                            columns.names.append(key)
+                            names += 1
+                        indexes.append(i)
+                    layouts[keys] = indexes
+                n = len(keys)
+                columns.name.extend(indexes)
+                columns.value.extend(flat.values())
+                columns.step += [step] * n
+                columns.time += [wall] * n
+                columns.count += n
+                points += n
+                self.pending_points -= n
+            elif isinstance(item, FlushRequest):
+                flushes.append(item)
+            else:
+                records.append(item)
+                segment = {}
+        return records, flushes
+
+    def _transport_or_connect(self) -> Transport:
+        if self._transport is None:
+            if self._connect is None:
+                raise Unreachable("offline: this run writes only to its spool")
+            self._transport = self._connect()
+        return self._transport
+
+    def _post(self, seq: int, frame: bytes) -> None:
+        transport = self._transport_or_connect()
+        try:
+            answer = transport.request("POST", "/batches", frame, timeout=POST_TIMEOUT)
+        except Unreachable:
+            # The next attempt reconnects (and, in local mode, restarts the sidecar if it is gone).
+            transport.close()
+            self._transport = None
+            raise
+        if not isinstance(answer, dict) or answer.get("client") != self.client or answer.get("seq") != seq:
+            raise ServerError(200, f"batch {seq}: unexpected answer {answer!r} from {transport.describe()}")
+
+    def _deliver(self, seq: int, frame: bytes) -> str:
+        """Sends one frame: "acknowledged" once the server has it, "spooled" when it went to the
+        spool instead (server unreachable, or an earlier protocol error)."""
+        if self.fatal is not None or self._connect is None:
+            self._spool(seq, frame)
+            return "spooled"
+        if self._spooled and (time.monotonic() < self._next_retry or not self._upload_spool()):
+            self._spool(seq, frame)
+            return "spooled"
+        first_failure: float | None = None
+        delay = 0.05
+        while True:
+            try:
+                self._post(seq, frame)
+                self.last_unreachable = None
+                return "acknowledged"
+            except Unreachable as error:
+                self.last_unreachable = error
+                now = time.monotonic()
+                if first_failure is None:
+                    first_failure = now
+                if now - first_failure >= SPOOL_AFTER:
+                    self._spool(seq, frame)
+                    self._next_retry = time.monotonic() + RETRY_EVERY
+                    return "spooled"
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+            except ServerError as error:
+                self.fatal = ProtocolError(str(error))
+                self.fatal.__cause__ = error
+                self._spool(seq, frame)
+                return "spooled"
+
+    def _upload_spool(self) -> bool:
+        """Uploads the spooled frames in order; True when the spool is empty afterwards."""
+        while self._spooled:
+            seq = self._spooled[0]
+            path = os.path.join(self._spool_dir, f"{seq}.rlb")
+            with open(path, "rb") as f:
+                frame = f.read()
+            try:
+                self._post(seq, frame)
+            except Unreachable as error:
+                self.last_unreachable = error
+                self._next_retry = time.monotonic() + RETRY_EVERY
+                return False
+            except ServerError as error:
+                self.fatal = ProtocolError(str(error))
+                self.fatal.__cause__ = error
+                return False
+            os.unlink(path)
+            self._spooled.popleft()
+        self.last_unreachable = None
+        return True
+
+    def _spool(self, seq: int, frame: bytes) -> None:
+        """Writes a frame to ``<spool>/<client>/<seq>.rlb`` durably: temporary file, fsync, rename,
+        fsync of the directory (a spooled batch must survive a crash once flush() returned)."""
+        directory = self._spool_dir
+        os.makedirs(directory, exist_ok=True)
+        final = os.path.join(directory, f"{seq}.rlb")
+        temporary = os.path.join(directory, f".{seq}.rlb.tmp")
+        with open(temporary, "wb") as f:
+            f.write(frame)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, final)
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            with contextlib.suppress(OSError):  # some file systems refuse fsync on a directory
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._spooled.append(seq)
