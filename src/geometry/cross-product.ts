@@ -55,7 +55,9 @@ export function packColumns(a: Float64Array, rows: number, cols: number): Packed
  */
 export function crossProduct(a: PackedColumns, b: PackedColumns): Float64Array {
   if (a.rows !== b.rows) throw new Error(`crossProduct: ${a.rows} rows against ${b.rows}`);
-  const kernel = tileKernel(a.packed.length + b.packed.length);
+  if (a.rows === 0 || a.cols === 0 || b.cols === 0) return new Float64Array(a.cols * b.cols);
+  const outDoubles = Math.ceil(a.cols / PANEL) * PANEL * Math.ceil(b.cols / PANEL) * PANEL;
+  const kernel = tileKernel(a.packed.length + b.packed.length + outDoubles);
   return kernel ? crossWasm(kernel, a, b) : crossJs(a, b);
 }
 
@@ -87,34 +89,26 @@ function crossJs(a: PackedColumns, b: PackedColumns): Float64Array {
 }
 
 function crossWasm(kernel: TileKernel, a: PackedColumns, b: PackedColumns): Float64Array {
-  const { view, tile } = kernel;
+  const { view, row } = kernel;
   const ca = a.cols;
   const cb = b.cols;
-  const out = new Float64Array(ca * cb);
+  const panelsA = Math.ceil(ca / PANEL);
+  const width = Math.ceil(cb / PANEL) * PANEL;
   view.set(a.packed, TILE_DOUBLES);
   view.set(b.packed, TILE_DOUBLES + a.packed.length);
+  const outAt = TILE_DOUBLES + a.packed.length + b.packed.length;
   const strideBytes = a.rows * PANEL * 8;
   const baseA = TILE_DOUBLES * 8;
   const baseB = baseA + a.packed.length * 8;
-  for (let pi = 0; pi * PANEL < ca; pi++) {
+  // One call per tile row of the output: the kernel walks B's panels itself and stores each
+  // 4×4 tile in place in a row-major (4·panelsA)×width block, copied out at the end.
+  for (let pi = 0; pi < panelsA; pi++) {
     const pa = baseA + pi * strideBytes;
-    const i0 = pi * PANEL;
-    const full = i0 + PANEL <= ca;
-    for (let pj = 0; pj * PANEL < cb; pj++) {
-      tile(pa, baseB + pj * strideBytes, pa + strideBytes);
-      const j0 = pj * PANEL;
-      if (full && j0 + PANEL <= cb) {
-        for (let r = 0; r < PANEL; r++) {
-          const o = (i0 + r) * cb + j0;
-          const t = r * PANEL;
-          out[o] = view[t] as number;
-          out[o + 1] = view[t + 1] as number;
-          out[o + 2] = view[t + 2] as number;
-          out[o + 3] = view[t + 3] as number;
-        }
-      } else writeTile(out, view, 0, i0, j0, ca, cb);
-    }
+    row(pa, baseB, pa + strideBytes, (outAt + pi * PANEL * width) * 8, width / PANEL, width * 8);
   }
+  if (width === cb) return view.slice(outAt, outAt + ca * cb);
+  const out = new Float64Array(ca * cb);
+  for (let i = 0; i < ca; i++) out.set(view.subarray(outAt + i * width, outAt + i * width + cb), i * cb);
   return out;
 }
 
@@ -137,7 +131,7 @@ function writeTile(
 
 // ── WebAssembly SIMD tile kernel ────────────────────────────────────────────────────────────
 
-/** The 4×4 tile the kernel writes sits at the start of its memory (16 doubles); packed data follows. */
+/** Doubles left unused at the start of the kernel's memory; packed data follows. */
 const TILE_DOUBLES = 16;
 
 /** Largest memory handed to the kernel, in bytes (wasm32 memories stop at 4 GiB). */
@@ -147,54 +141,83 @@ const MAX_BYTES = 2 ** 31;
 const CACHE_BYTES = 32 * 2 ** 20;
 
 /**
- * The same module as gram.ts's tile kernel (that one is private to it), byte for byte:
+ * The tile-row kernel, hand-assembled:
  *
  * ```wat
- * (func (export "k") (param $a i32) (param $b i32) (param $end i32)   ;; byte addresses
- *   (local $c0 … $c7 v128) (local $b01 $b23 $x v128)
- *   (loop
- *     $b01 = v128.load $b          $b23 = v128.load offset=16 $b
- *     for r in 0..3:  $x = f64x2.splat (f64.load offset=8r $a)
- *                     $c{2r}   = f64x2.add $c{2r}   (f64x2.mul $x $b01)
- *                     $c{2r+1} = f64x2.add $c{2r+1} (f64x2.mul $x $b23)
- *     $a += 32   $b += 32   (br_if 0 (i32.ne $a $end)))
- *   v128.store offset=16t 0 $c{t} for t in 0..7)                       ;; the tile, row-major
+ * (func (export "r") (param $a i32) (param $b i32) (param $end i32)   ;; byte addresses
+ *                    (param $out i32) (param $count i32) (param $rowBytes i32)
+ *   (local $ai $bi $o i32) (local $c0 … $c7 v128) (local $b01 $b23 $x v128)
+ *   (loop $tiles                                   ;; one 4×4 tile per B panel
+ *     $c0 … $c7 = 0   $ai = $a   $bi = $b
+ *     (loop
+ *       $b01 = v128.load $bi          $b23 = v128.load offset=16 $bi
+ *       for r in 0..3:  $x = v128.load64_splat offset=8r $ai
+ *                       $c{2r}   = f64x2.add $c{2r}   (f64x2.mul $x $b01)
+ *                       $c{2r+1} = f64x2.add $c{2r+1} (f64x2.mul $x $b23)
+ *       $ai += 32   $bi += 32   (br_if 0 (i32.ne $ai $end)))
+ *     $o = $out   for r in 0..3: v128.store $o $c{2r}; v128.store offset=16 $o $c{2r+1}; $o += $rowBytes
+ *     $b = $bi (the next panel: B's panels are as long as A's)   $out += 32
+ *     (br_if $tiles (local.tee $count (i32.sub $count 1)))))
  * ```
+ *
+ * Every entry is one accumulator summed over the rows in order, with separate multiplies and
+ * adds, as the JavaScript loop sums it.
  */
 function kernelModuleBytes(): Uint8Array {
-  const f64Load = (offset: number): number[] => [0x2b, 3, ...uleb(offset)];
+  const splat64 = (offset: number): number[] => [...simd(0x0a), 3, ...uleb(offset)];
   const v128Load = (offset: number): number[] => [...simd(0x00), 4, ...uleb(offset)];
   const v128Store = (offset: number): number[] => [...simd(0x0b), 4, ...uleb(offset)];
-  const splat = simd(0x14);
   const add = simd(0xf0);
   const mul = simd(0xf2);
-  // Locals: 0 a, 1 b, 2 end (params, i32); 3…10 the accumulators; 11 b01; 12 b23; 13 x (v128).
-  const loop: number[] = [...get(1), ...v128Load(0), ...set(11), ...get(1), ...v128Load(16), ...set(12)];
+  const i32Add = 0x6a;
+  // Locals: params 0 a, 1 b, 2 end, 3 out, 4 count, 5 rowBytes; 6 ai, 7 bi, 8 o (i32);
+  // 9…16 the accumulators; 17 b01; 18 b23; 19 x (v128).
+  const zero = [...simd(0x0c), ...new Array<number>(16).fill(0)];
+  const tile: number[] = [];
+  for (let t = 0; t < 8; t++) tile.push(...zero, ...set(9 + t));
+  tile.push(...get(0), ...set(6), ...get(1), ...set(7));
+  const inner: number[] = [...get(7), ...v128Load(0), ...set(17), ...get(7), ...v128Load(16), ...set(18)];
   for (let r = 0; r < 4; r++) {
-    loop.push(...get(0), ...f64Load(8 * r), ...splat, ...set(13));
-    loop.push(...get(3 + 2 * r), ...get(13), ...get(11), ...mul, ...add, ...set(3 + 2 * r));
-    loop.push(...get(4 + 2 * r), ...get(13), ...get(12), ...mul, ...add, ...set(4 + 2 * r));
+    inner.push(...get(6), ...splat64(8 * r), ...set(19));
+    inner.push(...get(9 + 2 * r), ...get(19), ...get(17), ...mul, ...add, ...set(9 + 2 * r));
+    inner.push(...get(10 + 2 * r), ...get(19), ...get(18), ...mul, ...add, ...set(10 + 2 * r));
   }
-  loop.push(...get(0), 0x41, 32, 0x6a, ...set(0), ...get(1), 0x41, 32, 0x6a, ...set(1));
-  loop.push(...get(0), ...get(2), 0x47, 0x0d, 0);
-  const body: number[] = [0x03, 0x40, ...loop, 0x0b];
-  for (let t = 0; t < 8; t++) body.push(0x41, 0, ...get(3 + t), ...v128Store(16 * t));
-  body.push(0x0b);
-  const func = [...vec([[11, 0x7b]]), ...body];
+  inner.push(...get(6), 0x41, 32, i32Add, ...set(6), ...get(7), 0x41, 32, i32Add, ...set(7));
+  inner.push(...get(6), ...get(2), 0x47, 0x0d, 0);
+  tile.push(0x03, 0x40, ...inner, 0x0b);
+  tile.push(...get(3), ...set(8));
+  for (let r = 0; r < 4; r++) {
+    tile.push(...get(8), ...get(9 + 2 * r), ...v128Store(0), ...get(8), ...get(10 + 2 * r), ...v128Store(16));
+    tile.push(...get(8), ...get(5), i32Add, ...set(8));
+  }
+  tile.push(...get(7), ...set(1), ...get(3), 0x41, 32, i32Add, ...set(3));
+  tile.push(...get(4), 0x41, 1, 0x6b, 0x22, 4, 0x0d, 0); // $count − 1, tee, br_if while nonzero
+  const body: number[] = [0x03, 0x40, ...tile, 0x0b, 0x0b];
+  const func = [
+    ...vec([
+      [3, 0x7f],
+      [11, 0x7b],
+    ]),
+    ...body,
+  ];
+  const i32 = [0x7f];
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([[0x60, ...vec([[0x7f], [0x7f], [0x7f]]), ...vec([])]])), // (i32 i32 i32) → ()
+    ...section(1, vec([[0x60, ...vec([i32, i32, i32, i32, i32, i32]), ...vec([])]])), // (i32 ×6) → ()
     ...section(2, vec([[...name('e'), ...name('m'), 0x02, 0x00, 0x01]])), // import memory e.m, min 1 page
     ...section(3, vec([[0]])),
-    ...section(7, vec([[...name('k'), 0x00, 0]])), // export func 0 as "k"
+    ...section(7, vec([[...name('r'), 0x00, 0]])), // export func 0 as "r"
     ...section(10, vec([[...uleb(func.length), ...func]])),
   ]);
 }
 
 interface TileKernel {
-  /** k(a, b, end): the 4×4 tile of the panels at byte addresses a and b (a's panel ends at end). */
-  readonly tile: (a: number, b: number, end: number) => void;
-  /** The kernel's memory as doubles: the tile in [0, 16), the operands from 16 on. */
+  /**
+   * r(a, b, end, out, count, rowBytes): the 4×4 tiles of A's panel at byte address a (ending at
+   * end) with `count` consecutive panels of B from b, stored row-major at out, rows rowBytes apart.
+   */
+  readonly row: (a: number, b: number, end: number, out: number, count: number, rowBytes: number) => void;
+  /** The kernel's memory as doubles: 16 unused, then A's panels, B's panels and the output. */
   readonly view: Float64Array;
 }
 
@@ -213,7 +236,7 @@ function tileKernel(doubles: number): TileKernel | null {
     const memory = new (wasmApi as WasmApi).Memory({ initial: Math.ceil(bytes / 65536) });
     const instance = new (wasmApi as WasmApi).Instance(module, { e: { m: memory } });
     const kernel = {
-      tile: instance.exports.k as (a: number, b: number, end: number) => void,
+      row: instance.exports.r as TileKernel['row'],
       view: new Float64Array(memory.buffer),
     };
     if (bytes <= CACHE_BYTES) cached = kernel;
