@@ -38,8 +38,16 @@ def default_spool() -> str:
 # -- values ---------------------------------------------------------------------------------------
 
 
+def _a(value: Any) -> str:
+    """'a str', 'an int', 'None': what a value is, for messages."""
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
 def _bad_value(name: str, value: Any) -> TypeError:
-    kind = "None" if value is None else f"a {type(value).__name__}"
+    kind = _a(value)
     return TypeError(f"log(): {name!r} is {kind}; only numbers and booleans can be logged (NaN and ±inf are kept)")
 
 
@@ -55,7 +63,7 @@ def _scalar(name: str, value: Any) -> float:
 
 def _check_name(name: Any, known: set[str]) -> None:
     if type(name) is not str:
-        raise TypeError(f"log(): key {name!r} is a {type(name).__name__}; metric names are strings")
+        raise TypeError(f"log(): key {name!r} is {_a(name)}; metric names are strings")
     size = len(name.encode("utf-8", "surrogatepass"))
     if size == 0 or size > MAX_NAME_BYTES:
         raise ValueError(f"log(): metric name {name[:64]!r}… is {size} UTF-8 bytes; names are 1 to {MAX_NAME_BYTES}")
@@ -65,7 +73,7 @@ def _check_name(name: Any, known: set[str]) -> None:
 def _flatten_nested(out: dict[str, float], prefix: str, data: Mapping[Any, Any], known: set[str]) -> None:
     for key, value in data.items():
         if type(key) is not str:
-            raise TypeError(f"log(): key {key!r} under {prefix!r} is a {type(key).__name__}; metric names are strings")
+            raise TypeError(f"log(): key {key!r} under {prefix!r} is {_a(key)}; metric names are strings")
         name = f"{prefix}.{key}"
         t = type(value)
         if t is float:
@@ -104,14 +112,14 @@ def _json_value(where: str, value: Any) -> Any:
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise TypeError(f"{where}: key {key!r} is a {type(key).__name__}; keys are strings")
+                raise TypeError(f"{where}: key {key!r} is {_a(key)}; keys are strings")
             out[key] = _json_value(f"{where}.{key}", item)
         return out
     if isinstance(value, (list, tuple)):
         return [_json_value(f"{where}[{i}]", item) for i, item in enumerate(value)]
     if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
         return _json_value(where, value.item())
-    raise TypeError(f"{where}: a {type(value).__name__} cannot be stored (use str, numbers, lists, dicts)")
+    raise TypeError(f"{where}: {_a(value)} cannot be stored (use str, numbers, lists, dicts)")
 
 
 # -- config and summary ---------------------------------------------------------------------------

@@ -1,0 +1,108 @@
+"""Local mode: the sidecar's socket path, and starting it through ``RUNLAKE_BIN`` when nothing
+answers (docs/tracking.md, "Local mode: the sidecar"). The CLI here is a stand-in script that
+records how it was started and then serves the stand-in server of conftest.py on ``--socket``
+until its last client has gone."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import runlake
+from runlake import _sidecar
+
+FAKE_CLI = """#!{python}
+import json, os, sys, time
+sys.path.insert(0, {tests!r})
+from conftest import FakeServer
+
+args = sys.argv[1:]
+lake = args[1]
+path = args[args.index("--socket") + 1]
+with open(os.path.join(lake, "cli.json"), "w") as f:
+    json.dump({{"argv": args, "sid": os.getsid(0), "pid": os.getpid()}}, f)
+server = FakeServer(path).start()
+idle_since = None
+while True:
+    time.sleep(0.05)
+    with server.state.lock:
+        busy = bool(server.state.open_sockets) or server.state.connections == 0
+    if busy:
+        idle_since = None
+    elif idle_since is None:
+        idle_since = time.monotonic()
+    elif time.monotonic() - idle_since > 0.5:
+        break
+with open(os.path.join(lake, "received.json"), "w") as f:
+    json.dump([[r.client, r.seq, r.stored] for r in server.state.received], f)
+server.stop()
+"""
+
+
+def test_socket_path_is_the_sha256_of_the_real_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1000")
+    digest = hashlib.sha256(str((tmp_path / "real").resolve()).encode()).hexdigest()[:16]
+    expected = f"/run/user/1000/runlake-{os.getuid()}/{digest}.sock"
+    assert _sidecar.socket_path(str(tmp_path / "link")) == expected
+    assert _sidecar.socket_path(str(tmp_path / "real")) == expected
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    assert _sidecar.socket_path(str(tmp_path / "real")).startswith(os.path.join(os.path.realpath("/tmp"), "runlake-"))
+
+
+def test_cli_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNLAKE_BIN", "/opt/runlake/bin/runlake")
+    assert _sidecar.cli_command() == ["/opt/runlake/bin/runlake"]
+    monkeypatch.setenv("RUNLAKE_BIN", "/opt/runlake/dist/cli.js")
+    assert _sidecar.cli_command()[1:] == ["/opt/runlake/dist/cli.js"]  # type: ignore[index]
+    monkeypatch.delenv("RUNLAKE_BIN")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert _sidecar.cli_command() is None
+    npx = bin_dir / "npx"
+    npx.write_text("#!/bin/sh\n")
+    npx.chmod(0o755)
+    assert _sidecar.cli_command() == [str(npx), "--no-install", "runlake"]
+    cli = bin_dir / "runlake"
+    cli.write_text("#!/bin/sh\n")
+    cli.chmod(0o755)
+    assert _sidecar.cli_command() == [str(cli)]
+
+
+def test_init_starts_a_detached_sidecar(lake: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli = Path(lake).parent / "fake-runlake"
+    cli.write_text(FAKE_CLI.format(python=sys.executable, tests=str(Path(__file__).parent)))
+    cli.chmod(0o755)
+    monkeypatch.setenv("RUNLAKE_BIN", str(cli))
+    run = runlake.init(lake=lake, project="p")
+    assert run.mode == "local"
+    started = json.loads(Path(lake, "cli.json").read_text())
+    path = _sidecar.socket_path(lake)
+    assert started["argv"] == ["serve", lake, "--ingest", "--socket", path, "--exit-when-idle"]
+    assert started["sid"] == started["pid"] != os.getsid(0)  # its own session: a Ctrl-C does not reach it
+    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+    assert Path(lake, ".runlake", "ingest", "sidecar.log").exists()
+
+    second = runlake.init(lake=lake)  # a second process (here: run) reuses the running sidecar
+    run.log({"loss": 1.0})
+    second.log({"loss": 2.0})
+    run.finish()
+    second.finish()
+    deadline = time.monotonic() + 15
+    while not Path(lake, "received.json").exists():
+        assert time.monotonic() < deadline, "the stand-in sidecar did not see its clients leave"
+        time.sleep(0.05)
+    received = json.loads(Path(lake, "received.json").read_text())
+    assert sorted({c for c, _, _ in received}) == sorted([run.client, second.client])
+    assert all(stored for _, _, stored in received)
+    # Started once: the second init found it answering.
+    assert Path(lake, ".runlake", "ingest", "sidecar.log").read_text().count("== ") == 1
