@@ -4,6 +4,7 @@
 module's encoder when it was first checked by hand against the specification:
 
     python python/tests/test_frames.py --write
+    npx biome format --write python/tests/golden/frame-v1.json   # the repository's JSON style
 
 which also writes ``golden/frame-v1.json``, the decoded content the TypeScript side can compare
 with its own decoding of the same bytes (``value`` and ``time`` as strings when not finite or
