@@ -7,7 +7,21 @@
  * second half on the same (shared) WebAssembly memory.
  */
 import { RunlakeError } from '../lake/index.js';
-import { compiledOnce, get, name, section, set, simd, uleb, vec, type WasmApi, wasmApi } from './wasm.js';
+import {
+  compiledOnce,
+  F64X2_MADD,
+  F64X2_NMADD,
+  get,
+  name,
+  relaxedSimd,
+  section,
+  set,
+  simd,
+  uleb,
+  vec,
+  type WasmApi,
+  wasmApi,
+} from './wasm.js';
 
 /** Machine epsilon of float64 (2⁻⁵²), the convergence scale of the QL iteration. */
 const EPSILON = 2 ** -52;
@@ -389,15 +403,16 @@ function kernelsWanted(n: number, bytes: number): boolean {
   return !forcedJs && n >= 8 && bytes <= 2 ** 31;
 }
 
-const tridiagonalModule = compiledOnce(() => tridiagonalModuleBytes(false));
-const sharedTridiagonalModule = compiledOnce(() => tridiagonalModuleBytes(true));
+const tridiagonalModule = compiledOnce(() => tridiagonalModuleBytes(false, relaxedSimd()));
+const sharedTridiagonalModule = compiledOnce(() => tridiagonalModuleBytes(true, relaxedSimd()));
 
 /**
  * The module of {@link TridiagonalKernels}, assembled byte by byte (no toolchain). Both functions
  * loop over the row groups themselves (one call per Householder step), keep the four row pointers
  * in locals, load the group's coefficients as f64x2 splats (`v128.load64_splat`) and step two
  * columns (16 bytes) per iteration with f64x2 loads, multiplies, adds/subtracts and stores: the
- * scalar loops' arithmetic, two lanes at a time, without fused multiply-adds.
+ * scalar loops' arithmetic, two lanes at a time; with `fused` ({@link relaxedSimd}) each multiply
+ * and add (or subtract) pair is one `f64x2.relaxed_madd` (`relaxed_nmadd`), which rounds once.
  *
  * ```wat
  * (func $symv (param $a $rowBytes $c0 $i $n $v $q i32) …
@@ -425,7 +440,7 @@ const sharedTridiagonalModule = compiledOnce(() => tridiagonalModuleBytes(true))
  *     $i += 4   (br 0)))
  * ```
  */
-function tridiagonalModuleBytes(shared: boolean): Uint8Array {
+function tridiagonalModuleBytes(shared: boolean, fused: boolean): Uint8Array {
   const i32 = (value: number): number[] => [0x41, value]; // 0 ≤ value < 64
   const iadd = [0x6a];
   const imul = [0x6c];
@@ -439,6 +454,8 @@ function tridiagonalModuleBytes(shared: boolean): Uint8Array {
   const add = simd(0xf0);
   const sub = simd(0xf1);
   const mul = simd(0xf2);
+  const madd = simd(F64X2_MADD);
+  const nmadd = simd(F64X2_NMADD);
   const lane = (l: number): number[] => [...simd(0x21), l];
   // Params (both functions): 0 a, 1 rowBytes, 2 c0, 3 i, 4 n, 5 v, 6 q or w; then p0…p3 at 7–10.
   const P = [7, 8, 9, 10];
@@ -467,12 +484,30 @@ function tridiagonalModuleBytes(shared: boolean): Uint8Array {
   symvGroup.push(...get(5), ...get(2), ...iadd, ...set(11), ...get(6), ...get(2), ...iadd, ...set(12));
   const symvCols: number[] = [...get(11), ...load(0), ...set(23)];
   for (let r = 0; r < 4; r++) symvCols.push(...get(P[r] as number), ...load(0), ...set(24 + r));
-  for (let r = 0; r < 4; r++)
-    symvCols.push(...get(15 + r), ...get(24 + r), ...get(23), ...mul, ...add, ...set(15 + r));
-  symvCols.push(...get(12), ...get(12), ...load(0));
-  symvCols.push(...get(24), ...get(19), ...mul, ...get(25), ...get(20), ...mul, ...add);
-  symvCols.push(...get(26), ...get(21), ...mul, ...get(27), ...get(22), ...mul, ...add, ...add);
-  symvCols.push(...add, ...store(0));
+  if (fused) {
+    // s_r = y_r·x + s_r; q_j = y3·c3 + (y2·c2 + (y1·c1 + (y0·c0 + q_j))), each one rounding.
+    for (let r = 0; r < 4; r++)
+      symvCols.push(...get(24 + r), ...get(23), ...get(15 + r), ...madd, ...set(15 + r));
+    symvCols.push(...get(12), ...get(27), ...get(22), ...get(26), ...get(21), ...get(25), ...get(20));
+    symvCols.push(
+      ...get(24),
+      ...get(19),
+      ...get(12),
+      ...load(0),
+      ...madd,
+      ...madd,
+      ...madd,
+      ...madd,
+      ...store(0),
+    );
+  } else {
+    for (let r = 0; r < 4; r++)
+      symvCols.push(...get(15 + r), ...get(24 + r), ...get(23), ...mul, ...add, ...set(15 + r));
+    symvCols.push(...get(12), ...get(12), ...load(0));
+    symvCols.push(...get(24), ...get(19), ...mul, ...get(25), ...get(20), ...mul, ...add);
+    symvCols.push(...get(26), ...get(21), ...mul, ...get(27), ...get(22), ...mul, ...add, ...add);
+    symvCols.push(...add, ...store(0));
+  }
   symvCols.push(...advance([...P, 11, 12]), ...get(11), ...get(13), 0x47, 0x0d, 0);
   // (block (br_if 0 (vj == vi)) (loop …))
   symvGroup.push(0x02, 0x40, ...get(11), ...get(13), 0x46, 0x0d, 0, 0x03, 0x40, ...symvCols, 0x0b, 0x0b);
@@ -480,8 +515,13 @@ function tridiagonalModuleBytes(shared: boolean): Uint8Array {
   symvGroup.push(...get(13), ...load(0), ...set(23), ...get(13), ...load(16), ...set(24));
   for (let r = 0; r < 4; r++) {
     const p = P[r] as number;
-    symvGroup.push(...get(15 + r), ...get(p), ...load(0), ...get(23), ...mul, ...add);
-    symvGroup.push(...get(p), ...load(16), ...get(24), ...mul, ...add, ...set(15 + r));
+    if (fused) {
+      symvGroup.push(...get(p), ...load(16), ...get(24), ...get(p), ...load(0), ...get(23), ...get(15 + r));
+      symvGroup.push(...madd, ...madd, ...set(15 + r));
+    } else {
+      symvGroup.push(...get(15 + r), ...get(p), ...load(0), ...get(23), ...mul, ...add);
+      symvGroup.push(...get(p), ...load(16), ...get(24), ...mul, ...add, ...set(15 + r));
+    }
     symvGroup.push(...get(14), ...get(14), ...f64Load(8 * r));
     symvGroup.push(...get(15 + r), ...lane(0), ...get(15 + r), ...lane(1), 0xa0, 0xa0, ...f64Store(8 * r));
   }
@@ -498,8 +538,14 @@ function tridiagonalModuleBytes(shared: boolean): Uint8Array {
   const rankCols: number[] = [...get(11), ...load(0), ...set(24), ...get(12), ...load(0), ...set(25)];
   for (let r = 0; r < 4; r++) {
     const p = P[r] as number;
-    rankCols.push(...get(p), ...get(p), ...load(0), ...get(16 + r), ...get(25), ...mul, ...sub);
-    rankCols.push(...get(20 + r), ...get(24), ...mul, ...sub, ...store(0));
+    if (fused) {
+      // a − cv_r·y − cw_r·x as −cw_r·x + (−cv_r·y + a).
+      rankCols.push(...get(p), ...get(20 + r), ...get(24), ...get(16 + r), ...get(25), ...get(p), ...load(0));
+      rankCols.push(...nmadd, ...nmadd, ...store(0));
+    } else {
+      rankCols.push(...get(p), ...get(p), ...load(0), ...get(16 + r), ...get(25), ...mul, ...sub);
+      rankCols.push(...get(20 + r), ...get(24), ...mul, ...sub, ...store(0));
+    }
   }
   rankCols.push(...advance([...P, 11, 12]), ...get(11), ...get(13), 0x47, 0x0d, 0);
   rankGroup.push(0x03, 0x40, ...rankCols, 0x0b, ...nextGroup);

@@ -16,6 +16,8 @@ import { compiledOnce, get, name, section, set, simd, uleb, vec, type WasmApi, w
 const PANEL = 4;
 /** Where the packed rows start in the kernel's memory (16-byte aligned); K̂ follows them. */
 const PACKED_OFFSET = 64;
+/** Bytes of packed panels kept in L2 while the tile rows pass over them (see float32Gram). */
+const PANEL_BLOCK_BYTES = 2 ** 19;
 /** float32 unit roundoff 2⁻²⁴ and float64 unit roundoff 2⁻⁵³. */
 const U32 = 2 ** -24;
 const U64 = 2 ** -53;
@@ -379,10 +381,24 @@ function float32Gram(
   }
   const gramOffset = PACKED_OFFSET + 4 * packedFloats;
   const panelBytes = d * PANEL * 4;
-  for (let pi = 0; pi < panels; pi++) {
-    const a = PACKED_OFFSET + pi * panelBytes;
-    kernel.tile(a, PACKED_OFFSET, a + panelBytes, gramOffset + pi * PANEL * stride * 4, pi + 1, stride * 4);
-    between?.(false);
+  // A block of panels at a time, so that they stay in L2 while every tile row passes over them (as
+  // tiles.ts's float64 kernel does); each tile is still one whole kernel call over k.
+  const block = Math.max(1, Math.floor(PANEL_BLOCK_BYTES / panelBytes));
+  for (let p0 = 0; p0 < panels; p0 += block) {
+    const p1 = Math.min(panels, p0 + block);
+    for (let pi = p0; pi < panels; pi++) {
+      const a = PACKED_OFFSET + pi * panelBytes;
+      const at = gramOffset + (pi * PANEL * stride + p0 * PANEL) * 4;
+      kernel.tile(
+        a,
+        PACKED_OFFSET + p0 * panelBytes,
+        a + panelBytes,
+        at,
+        Math.min(pi + 1, p1) - p0,
+        stride * 4,
+      );
+      if ((pi & 7) === 7) between?.(false);
+    }
   }
   return { gram: new Float32Array(view.buffer, gramOffset, stride * stride), stride, scale2: scale * scale };
 }
