@@ -1,7 +1,10 @@
 import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { isLoopbackHost, SERVER_LIMIT_DEFAULTS, startServer } from '../server/index.js';
-import { existingLakeDirectory } from './common.js';
+import { IngestLockedError, IngestService } from '../ingest/tracking/index.js';
+import { openLake } from '../lake/index.js';
+import { isLoopbackHost, listenIngestSocket, SERVER_LIMIT_DEFAULTS, startServer } from '../server/index.js';
+import { existingLakeDirectory, writableLakeDirectory } from './common.js';
 import { byteSize, commaList, nonNegativeInteger, positiveInteger } from './parse.js';
 
 /** Options of {@link serveUntilSignal} (the `runlake serve` flags). */
@@ -19,6 +22,13 @@ export interface ServeOptions {
   allowHost?: string[];
   allowOrigin?: string[];
   threads?: number;
+  ingest?: boolean;
+  writeToken?: string;
+  socket?: string;
+  exitWhenIdle?: boolean;
+  idleExit?: number;
+  foldInterval?: number;
+  maxBatchBytes?: number;
 }
 
 function isEmptyDirectory(dir: string): boolean {
@@ -98,6 +108,33 @@ export function registerServeCommand(program: Command): void {
       'DuckDB threads for queries (default: one per core; 1 answers many small concurrent requests faster)',
       positiveInteger,
     )
+    .option('--ingest', 'also accept tracking writes from runlake.init() clients (docs/tracking.md)')
+    .option(
+      '--write-token <token>',
+      'the token tracking writes must carry over TCP (or RUNLAKE_WRITE_TOKEN); distinct from --token',
+      token,
+    )
+    .option(
+      '--socket <path>',
+      'with --ingest: serve only tracking writes, on this Unix socket (the local sidecar)',
+    )
+    .option(
+      '--exit-when-idle',
+      'with --socket: stop once no client has been connected for --idle-exit seconds',
+    )
+    .option(
+      '--idle-exit <s>',
+      'seconds without a client before --exit-when-idle stops the server',
+      positiveInteger,
+      10,
+    )
+    .option(
+      '--fold-interval <ms>',
+      'fold the write-ahead log into Parquet this often',
+      nonNegativeInteger,
+      1000,
+    )
+    .option('--max-batch-bytes <size>', 'largest tracking batch (default 16 MiB)', byteSize)
     .option('--allow-host <names>', 'host names to answer to besides IP addresses and localhost', commaList)
     .option(
       '--allow-origin <origins>',
@@ -109,9 +146,18 @@ export function registerServeCommand(program: Command): void {
       '\nExamples:\n' +
         '  runlake serve results\n' +
         '  runlake serve results --port 9000 --token s3cret\n' +
-        "  curl 'http://127.0.0.1:8787/api/query?sql=SELECT+*+FROM+runs&format=json'",
+        "  curl 'http://127.0.0.1:8787/api/query?sql=SELECT+*+FROM+runs&format=json'\n" +
+        '  runlake serve results --ingest --write-token w1 --host 0.0.0.0 --token r1   # remote tracking\n' +
+        '  runlake serve results --ingest --socket /tmp/results.sock --exit-when-idle    # the local sidecar',
     )
     .action(async (lakeDir: string, options: ServeOptions) => {
+      if (options.ingest) {
+        await serveIngest(lakeDir, options);
+        return;
+      }
+      if (options.socket || options.writeToken) {
+        throw new InvalidArgumentError('--socket and --write-token need --ingest');
+      }
       // An empty folder is served (a dashboard opened before the first run writes says how to fill
       // it), with a warning; a dataset's folder or another directory that is not a lake is refused.
       if (isEmptyDirectory(lakeDir)) {
@@ -130,8 +176,13 @@ export function registerServeCommand(program: Command): void {
  * await serveUntilSignal('runlake-demo-squiggle', { port: 8787, host: '127.0.0.1', maxRows: 100_000, timeoutMs: 30_000 });
  * ```
  */
-export async function serveUntilSignal(lakeDir: string, options: ServeOptions): Promise<void> {
+export async function serveUntilSignal(
+  lakeDir: string,
+  options: ServeOptions,
+  ingest?: { service: IngestService; writeToken: string },
+): Promise<void> {
   const started = await startServer(lakeDir, {
+    ingest: ingest && { ...ingest, maxBatchBytes: options.maxBatchBytes },
     port: options.port,
     host: options.host,
     token: options.token,
@@ -146,7 +197,9 @@ export async function serveUntilSignal(lakeDir: string, options: ServeOptions): 
     allowHosts: options.allowHost,
     allowOrigins: options.allowOrigin,
   });
-  process.stdout.write(`runlake serving ${lakeDir} at ${started.url}\n`);
+  process.stdout.write(
+    `runlake serving ${lakeDir} at ${started.url}${ingest ? ` (tracking writes at ${started.url}api/ingest/v1)` : ''}\n`,
+  );
   if (options.token === undefined && !isLoopbackHost(options.host)) {
     process.stderr.write(`warning: ${options.host} is reachable from other machines and no --token is set\n`);
   }
@@ -160,4 +213,69 @@ export async function serveUntilSignal(lakeDir: string, options: ServeOptions): 
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+/**
+ * `runlake serve <lake> --ingest`: the tracking server (docs/tracking.md). With `--socket`, the
+ * local sidecar: tracking routes only, on a Unix socket, optionally stopping when its last client
+ * has gone. Without, the read API and web app plus tracking routes over TCP, which need
+ * `--write-token`. A lake another live server ingests already is one line naming it, exit 3.
+ */
+async function serveIngest(lakeDir: string, options: ServeOptions): Promise<void> {
+  writableLakeDirectory(lakeDir);
+  const writeToken = options.writeToken ?? process.env.RUNLAKE_WRITE_TOKEN;
+  if (!options.socket && !writeToken) {
+    throw new InvalidArgumentError(
+      '--ingest over TCP needs --write-token (or RUNLAKE_WRITE_TOKEN): anyone who can reach the port could write otherwise',
+    );
+  }
+  if (options.exitWhenIdle && !options.socket)
+    throw new InvalidArgumentError('--exit-when-idle needs --socket');
+  const lake = await openLake(lakeDir, { schema: 'squiggle' });
+  let service: IngestService;
+  try {
+    service = await IngestService.open(lake, {
+      foldIntervalMs: options.foldInterval,
+      address: options.socket ? path.resolve(options.socket) : `http://${options.host}:${options.port}/`,
+      onFoldError: (error) =>
+        process.stderr.write(
+          `runlake: fold failed (kept in the log, retried): ${(error as Error).message}\n`,
+        ),
+    });
+  } catch (error) {
+    lake.close();
+    if (error instanceof IngestLockedError) {
+      process.stderr.write(`runlake: ${error.message}\n`);
+      process.exitCode = 3;
+      return;
+    }
+    throw error;
+  }
+  try {
+    if (!options.socket) {
+      await serveUntilSignal(lakeDir, options, { service, writeToken: writeToken as string });
+      return;
+    }
+    let stopRequested: (reason: string) => void = () => {};
+    const stopped = new Promise<string>((resolve) => {
+      stopRequested = resolve;
+    });
+    const socket = await listenIngestSocket(service, options.socket, {
+      maxBatchBytes: options.maxBatchBytes,
+      idleExitMs: options.exitWhenIdle ? (options.idleExit ?? 10) * 1000 : undefined,
+      onIdle: () => stopRequested(`no client for ${options.idleExit ?? 10} s`),
+    });
+    process.stdout.write(`runlake tracking ${lakeDir} at ${socket.path}\n`);
+    const onSignal = (signal: NodeJS.Signals) => stopRequested(signal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const reason = await stopped;
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.stderr.write(`runlake: ${reason}, shutting down\n`);
+    await socket.close();
+  } finally {
+    await service.close();
+    lake.close();
+  }
 }

@@ -6,4 +6,5 @@ export * from './exp-engine-params.js';
 export * from './import-file.js';
 export * from './python-literal.js';
 export * from './qa.js';
+export * from './tracking/index.js';
 export * from './wandb.js';

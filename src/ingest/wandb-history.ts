@@ -159,7 +159,7 @@ export function buildWandbHistory(
       const runCategories = categories;
 
       const emit = (name: string, value: number): void => {
-        rows.push({ step, metric_name: name, value, split: splitOf(name), wall_time: wallTime });
+        rows.push({ step, metric_name: name, value, split: metricSplit(name), wall_time: wallTime });
         metricCounts.set(name, (metricCounts.get(name) ?? 0) + 1);
       };
       const note = (name: string, category: ValueCategory): void => {
@@ -366,7 +366,16 @@ function describeTime(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
 }
 
-function splitOf(name: string): string | null {
+/**
+ * The split a metric name implies: its first `/`-separated part, `train` → train; `val`, `valid`,
+ * `validation` → val; otherwise null.
+ *
+ * @example
+ * ```ts
+ * metricSplit("val/loss"); // "val"
+ * ```
+ */
+export function metricSplit(name: string): string | null {
   const slash = name.indexOf('/');
   return slash > 0 ? (SPLIT_PREFIXES[name.slice(0, slash).toLowerCase()] ?? null) : null;
 }

@@ -1,3 +1,9 @@
+import {
+  FrameError,
+  IngestClosedError,
+  IngestLockedError,
+  SequenceGapError,
+} from '../ingest/tracking/index.js';
 import { RunlakeError, SqlError } from '../lake/index.js';
 
 /**
@@ -151,7 +157,7 @@ export class RemoteError extends Error {
 
 /** The HTTP status and JSON body the server answers an error with. */
 export interface ErrorResponse {
-  readonly status: 400 | 401 | 403 | 404 | 408 | 413 | 500 | 503 | 507;
+  readonly status: 400 | 401 | 403 | 404 | 408 | 409 | 413 | 500 | 503 | 507;
   readonly body: { readonly error: string; readonly kind: string };
 }
 
@@ -171,6 +177,10 @@ const STATUS_TABLE: readonly (readonly [
   [AnswerTooLargeError, 507, 'answer_too_large'],
   [MemoryBudgetError, 507, 'memory'],
   [ServiceUnavailableError, 503, 'unavailable'],
+  [IngestClosedError, 503, 'unavailable'],
+  [SequenceGapError, 409, 'sequence_gap'],
+  [IngestLockedError, 409, 'locked'],
+  [FrameError, 400, 'bad_frame'],
   [QueryTimeoutError, 408, 'timeout'],
   [NotFoundError, 404, 'not_found'],
   [SqlError, 400, 'sql'],
@@ -181,7 +191,7 @@ const STATUS_TABLE: readonly (readonly [
 /**
  * Maps any error to the status code and `{error, kind}` body the server answers with: refused
  * SQL or a cross-site request 403, missing or wrong token 401, time limit 408, unknown path 404,
- * a body over the limit 413, an answer or query over the server's budget 507, a query process
+ * a batch out of sequence 409, a body over the limit 413, an answer or query over the server's budget 507, a query process
  * that stopped 503, other runlake and SQL errors 400, and anything else (a bug) 500.
  *
  * @example

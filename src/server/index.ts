@@ -26,6 +26,8 @@ export {
   ServiceUnavailableError,
   UnauthorizedError,
 } from './errors.js';
+export { BATCH_CONTENT_TYPE, DEFAULT_MAX_BATCH_BYTES, ingestRoutes } from './ingest-routes.js';
+export { type IngestSocket, type IngestSocketOptions, listenIngestSocket } from './ingest-socket.js';
 export {
   type BoundSelect,
   columnMeans,
@@ -81,6 +83,7 @@ export {
   API_ENDPOINTS,
   ARROW_STREAM_TYPE,
   createServer,
+  INGEST_PREFIX,
   type ListenOptions,
   type RunlakeServer,
   SERVER_LIMIT_DEFAULTS,

@@ -3,10 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import type { IngestService } from '../ingest/tracking/index.js';
 import { checkToken } from './auth.js';
 import { checkSite } from './cross-site.js';
 import { numberParam } from './dashboard-queries.js';
 import { BadRequestError, errorResponse, NotFoundError, PayloadTooLargeError } from './errors.js';
+import { ingestRoutes } from './ingest-routes.js';
 import type { MetricRequest } from './metric-queries.js';
 import { QueryProcess } from './query-process.js';
 import type { QueryLimits } from './query-runner.js';
@@ -33,6 +35,9 @@ export const SERVER_LIMIT_DEFAULTS = {
   /** Bytes of one answer (507 past it). */
   maxAnswerBytes: 64 * 1024 ** 2,
 } as const;
+
+/** Where the tracking ingest routes are mounted. */
+export const INGEST_PREFIX = '/api/ingest/v1';
 
 /** Options for {@link createServer} and {@link startServer}. */
 export interface ServerOptions {
@@ -62,6 +67,16 @@ export interface ServerOptions {
   readonly schema?: string;
   /** DuckDB threads (default: all cores). */
   readonly threads?: number;
+  /**
+   * Accept tracking writes at `/api/ingest/v1` (docs/tracking.md) into `service`, from requests
+   * carrying `writeToken` (distinct from `token`: neither grants the other's access).
+   */
+  readonly ingest?: {
+    readonly service: IngestService;
+    readonly writeToken: string;
+    /** Bytes of one batch frame (default 16 MiB). */
+    readonly maxBatchBytes?: number;
+  };
 }
 
 /** Options for {@link startServer}. */
@@ -160,6 +175,12 @@ export async function createServer(lakeDir: string, options: ServerOptions = {})
   if (options.token !== undefined && !/^\S+$/.test(options.token)) {
     throw new BadRequestError('the token must be a non-empty string without spaces');
   }
+  if (options.ingest && !/^\S+$/.test(options.ingest.writeToken)) {
+    throw new BadRequestError('the write token must be a non-empty string without spaces');
+  }
+  if (options.ingest && options.ingest.writeToken === options.token) {
+    throw new BadRequestError('the write token must differ from the read token');
+  }
   const webRoot = options.webRoot ?? defaultWebRoot();
   let root: string;
   try {
@@ -201,9 +222,16 @@ export async function createServer(lakeDir: string, options: ServerOptions = {})
         return c.body(null, 204);
       }
     }
-    checkToken(options.token, c.req.raw);
+    const ingestPath = c.req.path.startsWith(INGEST_PREFIX);
+    checkToken(ingestPath ? (options.ingest?.writeToken ?? options.token) : options.token, c.req.raw);
     return next();
   });
+  if (options.ingest) {
+    app.route(
+      INGEST_PREFIX,
+      ingestRoutes(options.ingest.service, { maxBatchBytes: options.ingest.maxBatchBytes }),
+    );
+  }
   app.use(
     '*',
     bodyLimit({

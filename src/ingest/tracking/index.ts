@@ -1,0 +1,5 @@
+export * from './frame.js';
+export * from './ingest-lock.js';
+export * from './ingest-service.js';
+export * from './tracked-runs.js';
+export * from './write-ahead-log.js';

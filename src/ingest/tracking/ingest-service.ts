@@ -1,0 +1,404 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from '../../lake/atomic-file.js';
+import type { ColumnObject } from '../../lake/column-input.js';
+import { RunlakeError } from '../../lake/errors.js';
+import { fileSystemError } from '../../lake/fs-errors.js';
+import type { Lake } from '../../lake/lake.js';
+import { validateTypedRows } from '../../lake/typed-rows.js';
+import { metricSplit } from '../wandb-history.js';
+import { decodeFrame, FrameError, type MetricsRecord, type TrackingBatch } from './frame.js';
+import { IngestLock } from './ingest-lock.js';
+import {
+  applyRunRecord,
+  newTrackedRun,
+  readTrackedRun,
+  TRACKING_STEM,
+  type TrackedRun,
+  trackedRunRow,
+} from './tracked-runs.js';
+import { WriteAheadLog } from './write-ahead-log.js';
+
+/**
+ * A batch whose sequence number skips ahead of the client's last acknowledged one (HTTP 409).
+ *
+ * @example
+ * ```ts
+ * if (e instanceof SequenceGapError) console.log(e.expected);
+ * ```
+ */
+export class SequenceGapError extends RunlakeError {
+  override readonly name = 'SequenceGapError';
+  constructor(
+    readonly client: string,
+    readonly seq: number,
+    readonly expected: number,
+  ) {
+    super(
+      `client ${client}: batch ${seq} arrived, but the next batch must be ${expected} (one was lost; send them in order)`,
+    );
+  }
+}
+
+/**
+ * The ingest service is stopping and takes no more batches (HTTP 503; retry).
+ *
+ * @example
+ * ```ts
+ * if (e instanceof IngestClosedError) retryLater();
+ * ```
+ */
+export class IngestClosedError extends RunlakeError {
+  override readonly name = 'IngestClosedError';
+}
+
+/** Options for {@link IngestService.open}. */
+export interface IngestServiceOptions {
+  /** Fold the log into Parquet this often while it holds batches, in ms (default 1000; 0: only on demand). */
+  readonly foldIntervalMs?: number;
+  /** Compact a partition once it holds this many small files (default 64). */
+  readonly compactAfterFiles?: number;
+  /** Where the listener is, recorded in the lock file for clients and operators. */
+  readonly address?: string;
+  /** Called with a fold that failed (the batches stay in the log and the fold is retried). */
+  readonly onFoldError?: (error: unknown) => void;
+}
+
+/** What {@link IngestService.accept} did with a batch. */
+export interface AcceptResult {
+  readonly client: string;
+  readonly seq: number;
+  /** False for a retry of a batch already stored. */
+  readonly stored: boolean;
+}
+
+/** The service's state, for `GET /api/ingest/v1/status`. */
+export interface IngestStatus {
+  readonly version: 1;
+  readonly lake: string;
+  readonly segments: number;
+  readonly pendingBatches: number;
+  readonly clients: number;
+  readonly foldedBatches: number;
+  readonly lastFoldError: string | null;
+}
+
+const INGEST_DIR = path.join('.runlake', 'ingest');
+
+/**
+ * The write side of tracking (docs/tracking.md): takes batch frames, makes each durable in the
+ * write-ahead log before acknowledging it, deduplicates retries by `(client, seq)`, and folds the
+ * log into the lake's `runs`, `metrics_scalar` and `checkpoints` through the commit protocol.
+ * One service per lake at a time (it holds `.runlake/ingest/server.lock`).
+ *
+ * @example
+ * ```ts
+ * const lake = await openLake('results', { schema: 'squiggle' });
+ * const service = await IngestService.open(lake);
+ * await service.accept(frameBytes); // { client, seq, stored: true }
+ * await service.fold(); // visible in queries now
+ * await service.close();
+ * ```
+ */
+export class IngestService {
+  readonly #acknowledged = new Map<string, number>();
+  readonly #inFlight = new Map<string, { seq: number; done: Promise<unknown> }>();
+  /** Decoded batches per segment not yet folded, in arrival order. */
+  readonly #unfolded = new Map<number, TrackingBatch[]>();
+  readonly #runs = new Map<string, TrackedRun>();
+  #foldChain: Promise<unknown> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #foldedBatches = 0;
+  #lastFoldError: string | null = null;
+
+  private constructor(
+    readonly lake: Lake,
+    readonly directory: string,
+    readonly log: WriteAheadLog,
+    readonly lock: IngestLock,
+    readonly options: IngestServiceOptions,
+  ) {}
+
+  /**
+   * Takes the lake's ingest lock, recovers the log (a torn last record is cut off), folds every
+   * segment left from before, and starts the fold timer.
+   */
+  static async open(lake: Lake, options: IngestServiceOptions = {}): Promise<IngestService> {
+    for (const dataset of ['runs', 'metrics_scalar', 'checkpoints']) lake.definition(dataset); // a squiggle lake
+    const directory = path.join(lake.baseOut, INGEST_DIR);
+    const lock = await IngestLock.acquire(path.join(directory, 'server.lock'), options.address ?? '');
+    try {
+      const { log, recovered } = await WriteAheadLog.open(path.join(directory, 'wal'));
+      const service = new IngestService(lake, directory, log, lock, options);
+      for (const [client, seq] of Object.entries(await readLedger(service.#ledgerPath()))) {
+        service.#acknowledged.set(client, seq);
+      }
+      for (const segment of recovered) {
+        const batches = segment.frames.map((frame, i) => {
+          try {
+            return decodeFrame(frame);
+          } catch (error) {
+            throw new RunlakeError(
+              `${log.directory}: segment ${segment.number}, record ${i}: ${(error as Error).message}`,
+            );
+          }
+        });
+        for (const batch of batches) {
+          if (batch.seq > (service.#acknowledged.get(batch.client) ?? 0))
+            service.#acknowledged.set(batch.client, batch.seq);
+        }
+        service.#unfolded.set(segment.number, batches);
+      }
+      if (service.#unfolded.size > 0) await service.#foldClosed();
+      const interval = options.foldIntervalMs ?? 1000;
+      if (interval > 0) service.#timer = setInterval(() => void service.#tick(), interval);
+      service.#timer?.unref();
+      return service;
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+
+  /**
+   * Stores one batch frame: decodes and checks it, appends it to the log and waits for the sync.
+   * A retry of a stored batch answers `stored: false` without storing it again.
+   */
+  async accept(frame: Uint8Array): Promise<AcceptResult> {
+    if (this.#closed) throw new IngestClosedError('the ingest server is stopping; retry');
+    const batch = decodeFrame(frame);
+    const { client, seq } = batch;
+    const inFlight = this.#inFlight.get(client);
+    if (inFlight && inFlight.seq === seq) {
+      await inFlight.done;
+      return { client, seq, stored: false };
+    }
+    const acknowledged = this.#acknowledged.get(client) ?? 0;
+    if (seq <= acknowledged) return { client, seq, stored: false };
+    if (seq !== acknowledged + 1 || inFlight) throw new SequenceGapError(client, seq, acknowledged + 1);
+    this.#check(batch);
+    const done = this.log.append(frame.slice());
+    this.#inFlight.set(client, { seq, done: done.catch(() => {}) });
+    try {
+      const segment = await done;
+      this.#acknowledged.set(client, seq);
+      const list = this.#unfolded.get(segment);
+      if (list) list.push(batch);
+      else this.#unfolded.set(segment, [batch]);
+      return { client, seq, stored: true };
+    } finally {
+      this.#inFlight.delete(client);
+    }
+  }
+
+  /** The last sequence number acknowledged for a client (0 for one never seen). */
+  acknowledged(client: string): number {
+    return this.#acknowledged.get(client) ?? 0;
+  }
+
+  /**
+   * Folds every batch acknowledged before the call into the lake; resolves once it is committed
+   * (visible to a reader that opens the lake afterwards) with the number of batches folded.
+   */
+  fold(): Promise<number> {
+    const run = this.#foldChain.then(async () => {
+      await this.log.rotate();
+      return this.#foldClosed();
+    });
+    this.#foldChain = run.catch(() => {});
+    return run;
+  }
+
+  /** The service's counters. */
+  status(): IngestStatus {
+    let pending = 0;
+    for (const list of this.#unfolded.values()) pending += list.length;
+    return {
+      version: 1,
+      lake: this.lake.baseOut,
+      segments: this.#unfolded.size,
+      pendingBatches: pending,
+      clients: this.#acknowledged.size,
+      foldedBatches: this.#foldedBatches,
+      lastFoldError: this.#lastFoldError,
+    };
+  }
+
+  /** Stops taking batches, folds what the log holds, and releases the lock. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await Promise.all([...this.#inFlight.values()].map((f) => f.done));
+    try {
+      await this.fold();
+    } finally {
+      await this.log.close();
+      await this.lock.release();
+    }
+  }
+
+  async #tick(): Promise<void> {
+    if (this.log.records === 0 && this.#unfolded.size === 0) return;
+    try {
+      await this.fold();
+    } catch (error) {
+      this.options.onFoldError?.(error);
+    }
+  }
+
+  /** Checks what decoding cannot: values against the lake's schema, before anything is acknowledged. */
+  #check(batch: TrackingBatch): void {
+    const splits = this.lake.definition('metrics_scalar').columns?.find((c) => c.name === 'split')?.enum;
+    for (const [i, record] of batch.records.entries()) {
+      const where = `frame: header.records[${i}]`;
+      if (record.kind === 'metrics' && record.split !== null && splits && !splits.has(record.split)) {
+        throw new FrameError(
+          `${where}.split: "${record.split}" is not a split (${splits.list().join(', ')})`,
+        );
+      }
+      if (record.kind === 'checkpoint') {
+        try {
+          validateTypedRows(
+            this.lake.definition('checkpoints'),
+            record.rows.map((r) => checkpointRow(record.runId, r)),
+            new Map(),
+          );
+        } catch (error) {
+          throw new FrameError(`${where}.rows: ${(error as Error).message}`);
+        }
+      }
+    }
+  }
+
+  async #foldClosed(): Promise<number> {
+    const open = this.log.segment;
+    const segments = [...this.#unfolded.keys()].filter((n) => n !== open).sort((a, b) => a - b);
+    let folded = 0;
+    try {
+      for (const segment of segments) {
+        const batches = this.#unfolded.get(segment) ?? [];
+        await this.#foldSegment(segment, batches);
+        // Every acknowledged number, folded or not: the unfolded ones are still in the log's
+        // later segments, which a restart reads again.
+        await writeFileAtomic(
+          this.#ledgerPath(),
+          `${JSON.stringify(Object.fromEntries(this.#acknowledged))}\n`,
+        );
+        await this.log.remove(segment);
+        this.#unfolded.delete(segment);
+        this.#foldedBatches += batches.length;
+        folded += batches.length;
+      }
+      this.#lastFoldError = null;
+    } catch (error) {
+      this.#lastFoldError = (error as Error).message;
+      throw error;
+    }
+    if (folded > 0) {
+      const minFiles = this.options.compactAfterFiles ?? 64;
+      for (const dataset of ['metrics_scalar', 'checkpoints']) {
+        if (this.lake.datasets.has(dataset)) await this.lake.compact(dataset, { minFiles });
+      }
+    }
+    return folded;
+  }
+
+  /**
+   * Writes one segment's batches: metrics and checkpoints with the file stem `track-<segment>`
+   * (published once: folding the segment again after a crash adds nothing), then the `runs`
+   * rows the segment changed.
+   */
+  async #foldSegment(segment: number, batches: readonly TrackingBatch[]): Promise<void> {
+    const stem = `${TRACKING_STEM}-${segment}`;
+    const metrics: MetricsRecord[] = [];
+    const checkpoints: Record<string, unknown>[] = [];
+    const changed = new Set<string>();
+    for (const batch of batches) {
+      for (const record of batch.records) {
+        if (record.kind === 'metrics') {
+          if (record.step.length > 0) metrics.push(record);
+        } else if (record.kind === 'checkpoint') {
+          for (const row of record.rows) checkpoints.push(checkpointRow(record.runId, row));
+        }
+        const run = await this.#run(record.runId, changed);
+        if (applyRunRecord(run, record)) changed.add(record.runId);
+      }
+    }
+    if (metrics.length > 0)
+      await this.lake.write('metrics_scalar', metricColumns(metrics), { fileStem: stem });
+    if (checkpoints.length > 0) await this.lake.write('checkpoints', checkpoints, { fileStem: stem });
+    for (const runId of changed) {
+      const run = this.#runs.get(runId);
+      if (!run) continue;
+      await this.lake.replace('runs', [trackedRunRow(this.lake, run)], {
+        partition: { run_id: runId },
+        stem: TRACKING_STEM,
+      });
+    }
+  }
+
+  /** A run's state: cached, else read from the lake, else new (and then written by this fold). */
+  async #run(runId: string, changed: Set<string>): Promise<TrackedRun> {
+    let run = this.#runs.get(runId);
+    if (run) return run;
+    run = await readTrackedRun(this.lake, runId);
+    if (!run) {
+      run = newTrackedRun(runId);
+      changed.add(runId);
+    }
+    this.#runs.set(runId, run);
+    return run;
+  }
+
+  #ledgerPath(): string {
+    return path.join(this.directory, 'clients.json');
+  }
+}
+
+function checkpointRow(runId: string, row: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = { run_id: runId, ...row };
+  if (typeof row.wall_time === 'number') out.wall_time = new Date(row.wall_time * 1000);
+  return out;
+}
+
+/** The metrics records' points as `metrics_scalar` columns. */
+function metricColumns(records: readonly MetricsRecord[]): ColumnObject {
+  let total = 0;
+  for (const r of records) total += r.step.length;
+  const runId: string[] = new Array(total);
+  const metricName: string[] = new Array(total);
+  const split: (string | null)[] = new Array(total);
+  const wallTime: Date[] = new Array(total);
+  const step = new BigInt64Array(total);
+  const value = new Float64Array(total);
+  let at = 0;
+  for (const r of records) {
+    const splits = r.names.map((n) => r.split ?? metricSplit(n));
+    step.set(r.step, at);
+    value.set(r.value, at);
+    for (let i = 0; i < r.step.length; i++, at++) {
+      const n = r.name[i] as number;
+      runId[at] = r.runId;
+      metricName[at] = r.names[n] as string;
+      split[at] = splits[n] ?? null;
+      wallTime[at] = new Date((r.time[i] as number) * 1000);
+    }
+  }
+  return { run_id: runId, step, metric_name: metricName, value, split, wall_time: wallTime };
+}
+
+async function readLedger(file: string): Promise<Record<string, number>> {
+  try {
+    const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new RunlakeError(`${file}: expected a JSON object of client ids to sequence numbers`);
+    }
+    return parsed as Record<string, number>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    if (error instanceof SyntaxError) throw new RunlakeError(`${file}: not JSON (${error.message})`);
+    throw fileSystemError(error, file, 'read');
+  }
+}
