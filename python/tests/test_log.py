@@ -206,3 +206,26 @@ def test_client_ids_are_128_random_bits(tmp_path: Path) -> None:
     assert a.client != b.client and len(a.client) == 32 and int(a.client, 16) >= 0
     a.finish()
     b.finish()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_cannot_log_into_the_parents_queue(tmp_path: Path) -> None:
+    run = offline(tmp_path)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what log() did, then leave without running atexit handlers
+        try:
+            run.log({"x": 1.0})
+            message = b"logged"
+        except RuntimeError as error:
+            message = str(error).encode()
+        os.write(write, message)
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read, "rb") as f:
+        message = f.read().decode()
+    assert "forked child" in message and run.id in message
+    run.log({"x": 2.0})  # the parent is unaffected
+    run.finish()
+    assert [p[2] for p in points(run)] == [2.0]

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Literal
@@ -217,6 +218,8 @@ class Run:
         self.server = server
         self.resumed = resume is not None
         self._finished = False
+        self._closed_because = f"run {self.id} is finished"
+        self._pid = os.getpid()
         self._lock = threading.Lock()
         # Without step=, log() numbers calls 0, 1, 2, …; a resumed run must be told where it is
         # (the server does not report the run's largest step yet): its first log() needs step=.
@@ -287,6 +290,7 @@ class Run:
         self._sender.put(record)
         self._sender.start()
         atexit.register(self._at_exit)
+        _live_runs.add(self)
 
     # -- logging ---------------------------------------------------------------------------------
 
@@ -301,7 +305,7 @@ class Run:
         """
         wall = time.time()
         if self._finished:
-            raise RuntimeError(f"log(): run {self.id} is finished")
+            raise RuntimeError(f"log(): {self._closed_because}")
         if step is None:
             step = self._next_step
             if step is None:
@@ -339,8 +343,10 @@ class Run:
         if flat:
             self._queue.append((step, wall, split, flat))
             sender = self._sender
+            # A hint, not an exact count (the sender thread subtracts without a lock): it only
+            # decides when to wake the sender before flush_interval is up.
             sender.pending_points += len(flat)
-            if sender.pending_points >= WAKE_POINTS:
+            if sender.pending_points >= WAKE_POINTS and not sender.wake.is_set():
                 sender.wake.set()
 
     def log_checkpoint(self, step: int, **fields: Any) -> None:
@@ -363,7 +369,7 @@ class Run:
 
     def _record(self, record: dict[str, Any]) -> None:
         if self._finished:
-            raise RuntimeError(f"run {self.id} is finished")
+            raise RuntimeError(self._closed_because)
         self._sender.put(record)
 
     # -- flush and finish ------------------------------------------------------------------------
@@ -413,6 +419,7 @@ class Run:
         finally:
             atexit.unregister(self._at_exit)
             _forget(self)
+            _live_runs.discard(self)
         self._sender.thread.join(timeout)
         if result == "spooled" and self.mode != "offline":
             reason = self._sender.last_unreachable
@@ -465,6 +472,24 @@ def _step(step: Any) -> int:
 
 
 _forget_hooks: list[Callable[[Run], None]] = []
+_live_runs: weakref.WeakSet[Run] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # A forked child (a DataLoader worker, say) has the parent's runs but not their sender
+    # threads: what it logged would sit in a queue nobody sends. Refuse instead of losing it.
+    for run in list(_live_runs):
+        run._closed_because = (
+            f"run {run.id} belongs to process {run._pid}; this is a forked child: log from the parent, "
+            "or call runlake.init(run_id=...) in the child"
+        )
+        run._finished = True
+        atexit.unregister(run._at_exit)
+    _live_runs.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _forget(run: Run) -> None:

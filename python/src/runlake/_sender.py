@@ -217,6 +217,8 @@ class Sender:
             else:
                 records.append(item)
                 segment = {}
+        if not queue:
+            self.pending_points = 0  # undo any drift of the unlocked counter
         return records, flushes
 
     def _transport_or_connect(self) -> Transport:

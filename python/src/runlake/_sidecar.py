@@ -68,7 +68,8 @@ def connect(lake: str, *, start: bool = True) -> Transport:
     log_dir = os.path.join(lake, ".runlake", "ingest")
     os.makedirs(log_dir, exist_ok=True)
     log_path = os.path.join(log_dir, "sidecar.log")
-    args = [*command, "serve", lake, "--ingest", "--socket", path, "--exit-when-idle"]
+    # The absolute path: the sidecar outlives this process, and its messages should name the lake.
+    args = [*command, "serve", os.path.abspath(lake), "--ingest", "--socket", path, "--exit-when-idle"]
     with open(log_path, "ab") as log:
         log.write(f"== {time.strftime('%Y-%m-%dT%H:%M:%S')} pid {os.getpid()} starts: {args!r}\n".encode())
         log.flush()
