@@ -4,7 +4,20 @@
  * consecutive checkpoints: gram.ts's kernel only forms symmetric products, and the column Gram of
  * [X̃ Ỹ] it was used for before also recomputed X̃ᵀX̃ and ỸᵀỸ, half of its work.
  */
-import { compiledOnce, get, name, section, set, simd, uleb, vec, type WasmApi, wasmApi } from './wasm.js';
+import {
+  compiledOnce,
+  F64X2_MADD,
+  get,
+  name,
+  relaxedSimd,
+  section,
+  set,
+  simd,
+  uleb,
+  vec,
+  type WasmApi,
+  wasmApi,
+} from './wasm.js';
 
 /** Vectors per register tile: 4×4 dot products share their operand loads. */
 const PANEL = 4;
@@ -44,9 +57,9 @@ export function packColumns(a: Float64Array, rows: number, cols: number): Packed
 
 /**
  * AᵀB (a.cols × b.cols, row-major) of two packed matrices with the same rows. Every entry is
- * Σ_k A[k,i]·B[k,j] summed over k in order with separate multiplies and adds, as gram.ts's
- * kernel sums the entries of a Gram matrix, so it equals the corresponding block of the column
- * Gram of [A B] bitwise, by either kernel.
+ * Σ_k A[k,i]·B[k,j] summed over k in order, with fused multiply-adds where the WebAssembly
+ * kernel has them (see {@link relaxedSimd}), else with separate multiplies and adds (the
+ * JavaScript loop always): the two differ by rounding only (about n·ε·Σ_k |A[k,i]·B[k,j]|).
  *
  * @example
  * ```ts
@@ -152,23 +165,33 @@ const CACHE_BYTES = 32 * 2 ** 20;
  *     (loop
  *       $b01 = v128.load $bi          $b23 = v128.load offset=16 $bi
  *       for r in 0..3:  $x = v128.load64_splat offset=8r $ai
- *                       $c{2r}   = f64x2.add $c{2r}   (f64x2.mul $x $b01)
- *                       $c{2r+1} = f64x2.add $c{2r+1} (f64x2.mul $x $b23)
+ *                       $c{2r}   = f64x2.relaxed_madd $x $b01 $c{2r}      ;; fused
+ *                       $c{2r+1} = f64x2.relaxed_madd $x $b23 $c{2r+1}
+ *                       ;; or f64x2.add $c (f64x2.mul $x $b) without relaxed SIMD
  *       $ai += 32   $bi += 32   (br_if 0 (i32.ne $ai $end)))
  *     $o = $out   for r in 0..3: v128.store $o $c{2r}; v128.store offset=16 $o $c{2r+1}; $o += $rowBytes
  *     $b = $bi (the next panel: B's panels are as long as A's)   $out += 32
  *     (br_if $tiles (local.tee $count (i32.sub $count 1)))))
  * ```
  *
- * Every entry is one accumulator summed over the rows in order, with separate multiplies and
- * adds, as the JavaScript loop sums it.
+ * Every entry is one accumulator summed over the rows in order. With relaxed SIMD
+ * ({@link relaxedSimd}: Node 20 on x86-64 with FMA) each step is one fused multiply-add — half
+ * the floating-point instructions of the loop, which is bound by them — so the entries differ from
+ * the JavaScript loop's (separate multiplies and adds) by rounding only; every thread of a process
+ * makes the same choice, and the similarity routes all form X̃ᵀỸ here, so they agree bitwise.
  */
-function kernelModuleBytes(): Uint8Array {
+function kernelModuleBytes(fused: boolean): Uint8Array {
   const splat64 = (offset: number): number[] => [...simd(0x0a), 3, ...uleb(offset)];
   const v128Load = (offset: number): number[] => [...simd(0x00), 4, ...uleb(offset)];
   const v128Store = (offset: number): number[] => [...simd(0x0b), 4, ...uleb(offset)];
   const add = simd(0xf0);
   const mul = simd(0xf2);
+  const madd = simd(F64X2_MADD);
+  // c = x·b + c in one rounding (fused) or two.
+  const accumulate = (c: number, b: number): number[] =>
+    fused
+      ? [...get(19), ...get(b), ...get(c), ...madd, ...set(c)]
+      : [...get(c), ...get(19), ...get(b), ...mul, ...add, ...set(c)];
   const i32Add = 0x6a;
   // Locals: params 0 a, 1 b, 2 end, 3 out, 4 count, 5 rowBytes; 6 ai, 7 bi, 8 o (i32);
   // 9…16 the accumulators; 17 b01; 18 b23; 19 x (v128).
@@ -179,8 +202,7 @@ function kernelModuleBytes(): Uint8Array {
   const inner: number[] = [...get(7), ...v128Load(0), ...set(17), ...get(7), ...v128Load(16), ...set(18)];
   for (let r = 0; r < 4; r++) {
     inner.push(...get(6), ...splat64(8 * r), ...set(19));
-    inner.push(...get(9 + 2 * r), ...get(19), ...get(17), ...mul, ...add, ...set(9 + 2 * r));
-    inner.push(...get(10 + 2 * r), ...get(19), ...get(18), ...mul, ...add, ...set(10 + 2 * r));
+    inner.push(...accumulate(9 + 2 * r, 17), ...accumulate(10 + 2 * r, 18));
   }
   inner.push(...get(6), 0x41, 32, i32Add, ...set(6), ...get(7), 0x41, 32, i32Add, ...set(7));
   inner.push(...get(6), ...get(2), 0x47, 0x0d, 0);
@@ -221,7 +243,7 @@ interface TileKernel {
   readonly view: Float64Array;
 }
 
-const kernelModule = compiledOnce(kernelModuleBytes);
+const kernelModule = compiledOnce(() => kernelModuleBytes(relaxedSimd()));
 let cached: TileKernel | null = null;
 
 /** A kernel instance with room for `doubles` packed values, or null to use the JS loop. */
