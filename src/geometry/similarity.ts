@@ -7,6 +7,7 @@ import { RunlakeError } from '../lake/index.js';
 import { crossProduct, type PackedColumns, packColumns } from './cross-product.js';
 import { symmetricEigenvalues } from './eigen.js';
 import { gramMatrix, type RowMatrix } from './gram.js';
+import { gramPanelRows } from './tiles.js';
 
 /** float64 machine epsilon (2⁻⁵²). */
 const EPSILON = 2 ** -52;
@@ -653,8 +654,37 @@ function nuclearNormOfCross(
   }
   const m = knownCross ?? (centredProducts(xc, yc, n, dx, dy, true).cross as Float64Array); // dx×dy
   // MᵀM (dy×dy) or MMᵀ (dx×dx), whichever is smaller: same nonzero eigenvalues σ².
-  const small = gramMatrix(m, dx, dy, { byColumns: dy <= dx });
-  return sumOfRoots(symmetricEigenvalues(small, Math.min(dx, dy)), tolScale);
+  return sumOfRoots(symmetricEigenvalues(smallGram(m, dx, dy), Math.min(dx, dy)), tolScale);
+}
+
+/** Reused between calls (zeroed once): the buffer {@link smallGram} writes into. */
+let gramScratch: Float64Array | null = null;
+
+/**
+ * MᵀM or MMᵀ of the row-major rows×cols M, whichever is smaller, by the tile kernel of
+ * {@link gramMatrix} (the same entries), written into a buffer reused from call to call and
+ * without the mirror image above the diagonal: the eigenvalue solver reads the lower triangle
+ * only. The result is valid until the next call.
+ */
+function smallGram(m: Float64Array, rows: number, cols: number): Float64Array {
+  const byColumns = cols <= rows;
+  const count = Math.min(rows, cols);
+  if (gramScratch === null || gramScratch.length !== count * count) {
+    // Zeros above the diagonal: never written, so the matrix stays finite for the solver's check.
+    gramScratch = new Float64Array(count * count);
+  }
+  gramPanelRows(
+    m,
+    new Float64Array(cols),
+    rows,
+    cols,
+    byColumns,
+    0,
+    Math.ceil(count / 4),
+    gramScratch,
+    false,
+  );
+  return gramScratch;
 }
 
 /** Σ√λ over eigenvalues above tolScale·λ₁ (the rest are rounding of squared zero singular values). */
