@@ -265,3 +265,23 @@ def test_resume_sends_a_run_record_without_started_at(lake: str, server: FakeSer
     first = server.state.records()[0]
     assert first == {"kind": "run", "run_id": "r7", "name": "again", "status": "running"}
     assert [p[1] for p in server.state.points()] == [500, 501]
+
+
+def test_finish_uploads_the_spool_without_waiting_for_the_retry_timer(
+    lake: str, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runlake import _sender
+
+    monkeypatch.setattr(_sender, "SPOOL_AFTER", 0.2)
+    monkeypatch.setattr(_sender, "RETRY_EVERY", 3600.0)
+    run = runlake.init(lake=lake)
+    server.stop()
+    run.log({"a": 1.0})
+    assert run.flush() == "spooled"
+    server.start()
+    run.log({"a": 2.0})
+    assert run.flush() == "spooled"  # the timer says not yet
+    assert run.finish() == "acknowledged"  # the last chance does not wait for it
+    assert not os.listdir(run._sender.spool_dir)
+    assert [r.seq for r in server.state.stored()] == [1, 2, 3]
+    assert [p[2] for p in server.state.points()] == [1.0, 2.0]

@@ -412,7 +412,7 @@ class Run:
                 return "spooled" if self._sender.spooled else "acknowledged"
             self._sender.put({"kind": "finish", "run_id": self.id, "status": status, "finished_at": time.time()})
             self._finished = True
-        request = self._sender.flush_request(False)
+        request = self._sender.flush_request(False, final=True)
         self._sender.stop()
         try:
             result = self._wait(request, timeout)

@@ -44,10 +44,12 @@ class ProtocolError(RunlakeError):
 class FlushRequest:
     """A place in the queue: resolved once everything before it is acknowledged or spooled."""
 
-    __slots__ = ("done", "error", "result", "visible")
+    __slots__ = ("done", "error", "final", "result", "visible")
 
-    def __init__(self, visible: bool) -> None:
+    def __init__(self, visible: bool, final: bool = False) -> None:
         self.visible = visible
+        # finish()'s flush: the last chance to upload the spool, tried whatever the retry timer says.
+        self.final = final
         self.done = threading.Event()
         self.result = ""
         self.error: BaseException | None = None
@@ -96,8 +98,8 @@ class Sender:
         """Queues a record; it goes out with the next frame (flush_interval, or a flush)."""
         self.queue.append(item)
 
-    def flush_request(self, visible: bool) -> FlushRequest:
-        request = FlushRequest(visible)
+    def flush_request(self, visible: bool, final: bool = False) -> FlushRequest:
+        request = FlushRequest(visible, final)
         self.queue.append(request)
         self.wake.set()
         return request
@@ -145,6 +147,8 @@ class Sender:
         """Sends everything queued now, frame by frame, and resolves the flushes among it."""
         while True:
             records, flushes = self._take()
+            if any(request.final for request in flushes):
+                self._next_retry = 0.0
             if not records and not flushes:
                 if self._spooled and time.monotonic() >= self._next_retry:
                     self._upload_spool()

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 
 from ._transport import RunlakeError, ServerError, Transport, Unreachable
@@ -81,6 +82,9 @@ def connect(lake: str, *, start: bool = True) -> Transport:
             )
         except OSError as error:
             raise Unreachable(f"cannot start the runlake sidecar ({' '.join(args)}): {error}") from error
+    # Reaped by a daemon thread: the sidecar is this process's child, and would otherwise stay a
+    # zombie once it exits while training goes on.
+    threading.Thread(target=process.wait, name="runlake-sidecar-reaper", daemon=True).start()
     deadline = time.monotonic() + START_TIMEOUT
     exited_at: float | None = None
     while time.monotonic() < deadline:
