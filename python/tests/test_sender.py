@@ -3,6 +3,7 @@ spool, flush and finish."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -285,3 +286,23 @@ def test_finish_uploads_the_spool_without_waiting_for_the_retry_timer(
     assert not os.listdir(run._sender.spool_dir)
     assert [r.seq for r in server.state.stored()] == [1, 2, 3]
     assert [p[2] for p in server.state.points()] == [1.0, 2.0]
+
+
+def test_headers_stay_within_budget(lake: str, server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runlake import _sender
+
+    monkeypatch.setattr(_sender, "HEADER_BUDGET", 2000)
+    run = runlake.init(lake=lake, flush_interval=10)
+    for i in range(40):
+        run.summary[f"key_{i}"] = "x" * 100
+        run.log({f"name_{i}_" + "y" * 50: float(i)}, step=i)
+    with pytest.raises(ValueError, match=r"summary record of run .*: \d+ bytes of JSON, over the"):
+        run.summary["huge"] = "z" * (_sender.MAX_RECORD_BYTES + 1)
+    run.finish()
+    stored = server.state.stored()
+    assert len(stored) > 5
+    assert all(len(json.dumps(r.header)) < 2000 + 1000 for r in stored)
+    summaries = [rec["summary"] for rec in server.state.records() if rec["kind"] == "summary"]
+    assert summaries == [{f"key_{i}": "x" * 100} for i in range(40)]
+    assert [p[2] for p in server.state.points()] == [float(i) for i in range(40)]
+    assert "huge" not in run.summary

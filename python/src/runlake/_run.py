@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import json
 import math
 import os
 import secrets
@@ -18,7 +19,7 @@ from typing import Any, Literal
 
 from . import _sidecar
 from ._frames import MAX_NAME_BYTES
-from ._sender import WAKE_POINTS, FlushRequest, Sender
+from ._sender import MAX_RECORD_BYTES, WAKE_POINTS, FlushRequest, Sender
 from ._transport import RunlakeError, ServerError, Transport, Unreachable
 
 STATUSES = ("finished", "failed", "crashed", "killed")
@@ -287,6 +288,7 @@ class Run:
         record["status"] = "running"
         if not self.resumed:
             record["started_at"] = time.time()
+        _check_size(record)
         self._sender.put(record)
         self._sender.start()
         atexit.register(self._at_exit)
@@ -370,6 +372,7 @@ class Run:
     def _record(self, record: dict[str, Any]) -> None:
         if self._finished:
             raise RuntimeError(self._closed_because)
+        _check_size(record)
         self._sender.put(record)
 
     # -- flush and finish ------------------------------------------------------------------------
@@ -460,6 +463,15 @@ class Run:
     def __repr__(self) -> str:
         where = self.lake if self.mode == "local" else self.server if self.mode == "remote" else "spool"
         return f"<runlake.Run {self.id} ({self.mode}: {where})>"
+
+
+def _check_size(record: dict[str, Any]) -> None:
+    size = len(json.dumps(record))
+    if size > MAX_RECORD_BYTES:
+        raise ValueError(
+            f"{record['kind']} record of run {record['run_id']}: {size} bytes of JSON, over the "
+            f"{MAX_RECORD_BYTES}-byte limit of one record (store large values as files, not in {record['kind']})"
+        )
 
 
 def _step(step: Any) -> int:

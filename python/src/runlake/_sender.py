@@ -12,6 +12,7 @@ the next ``flush()``, and later frames are spooled so that nothing logged is dro
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import time
@@ -30,8 +31,11 @@ RETRY_EVERY = 5.0
 WAKE_POINTS = 10_000
 #: The most points one frame carries (about 5.6 MB of columns, far below --max-batch-bytes).
 FRAME_POINTS = 200_000
-#: The most distinct metric names one frame carries (keeps the header below its 1 MiB limit).
-FRAME_NAMES = 2_000
+#: Bytes of header JSON a frame is filled up to (the server refuses headers above 1 MiB): new
+#: names count 6 bytes per character (the most JSON escaping can make of one), other records
+#: their JSON length. One record is at most MAX_RECORD_BYTES, checked when it is queued.
+HEADER_BUDGET = 768 * 1024
+MAX_RECORD_BYTES = 256 * 1024
 #: Seconds to wait for the answer to one batch, and for a fold.
 POST_TIMEOUT = 120.0
 FOLD_TIMEOUT = 600.0
@@ -184,16 +188,23 @@ class Sender:
         # layout seen (a training loop logs the same keys call after call: one lookup per call).
         segment: dict[str | None, tuple[MetricsColumns, dict[str, int], dict[tuple[str, ...], list[int]]]] = {}
         points = 0
-        names = 0
+        header = 200
         run_id = self.run_id
-        while queue and points < FRAME_POINTS and names < FRAME_NAMES:
-            item = queue.popleft()
+        while queue and points < FRAME_POINTS and header < HEADER_BUDGET:
+            item = queue[0]
+            if type(item) is not tuple and not isinstance(item, FlushRequest):
+                size = len(json.dumps(item))  # ASCII-escaped: at least its UTF-8 length
+                if header + size > HEADER_BUDGET and records:
+                    break  # the next frame takes it
+                header += size
+            queue.popleft()
             if type(item) is tuple:
                 step, wall, split, flat = item
                 entry = segment.get(split)
                 if entry is None:
                     entry = (MetricsColumns(run_id, split), {}, {})
                     segment[split] = entry
+                    header += 300
                     records.append(entry[0])
                 columns, index, layouts = entry
                 keys = tuple(flat)
@@ -205,7 +216,7 @@ class Sender:
                         if i is None:
                             i = index[key] = len(columns.names)
                             columns.names.append(key)
-                            names += 1
+                            header += 6 * len(key) + 3
                         indexes.append(i)
                     layouts[keys] = indexes
                 n = len(keys)
