@@ -113,11 +113,31 @@ def _exp_engine_lake(root: Path, peer: ModuleType, params_list: list[dict[str, A
 
 def test_the_scheme_is_the_lakes(tmp_path: Path) -> None:
     params = PARAMS[0]
+    exp_engine_id = _grid_id.grid_hash(params, scheme="exp_engine-sha256-12")
     new_lake = tmp_path / "new"
     new_lake.mkdir()
-    assert exp_engine.lake_grid_id_scheme(new_lake) == "runlake"
-    assert exp_engine.grid_hash(params, lake=new_lake) == _grid_id.grid_hash(params)
-    assert exp_engine.grid_hash(params) == _grid_id.grid_hash(params)  # no lake, no run: the default
+    # Nothing decides a new lake's scheme, and no lake at all: exp_engine's ids, as before the import changed.
+    assert exp_engine.lake_grid_id_scheme(new_lake) is None
+    assert exp_engine.grid_hash(params, lake=new_lake) == exp_engine_id
+    assert exp_engine.grid_hash(params) == exp_engine_id
+
+    runlake_lake = tmp_path / "runlake-lake"
+    (runlake_lake / ".runlake").mkdir(parents=True)
+    (runlake_lake / ".runlake" / "grid-id.json").write_text('{"format": 1, "scheme": "runlake"}')
+    assert exp_engine.grid_hash(params, lake=runlake_lake) == _grid_id.grid_hash(params)
+    assert exp_engine.attach_grid_id(params, lake=runlake_lake)["grid_id"] == _grid_id.grid_hash(params)
+
+    # A lake whose params.json files are runlake's records is detected as runlake's.
+    detected = tmp_path / "detected"
+    record_dir = detected / "grids" / f"grid_id={_grid_id.grid_hash(params)}"
+    record_dir.mkdir(parents=True)
+    record = {
+        "grid_id": _grid_id.grid_hash(params),
+        "params_hash": _grid_id.full_params_hash(params),
+        "params": _grid_id.canonicalize_params(params),
+    }
+    (record_dir / "params.json").write_text(json.dumps(record))
+    assert exp_engine.lake_grid_id_scheme(detected) == "runlake"
 
     recorded = tmp_path / "recorded"
     (recorded / ".runlake").mkdir(parents=True)
@@ -154,10 +174,18 @@ def test_a_lake_exp_engine_wrote_gets_exp_engines_ids(tmp_path: Path) -> None:
 
 
 def test_the_current_runs_lake_decides(lake: str, server: FakeServer) -> None:
-    peer = load_peer("exp_engine-sha256-12")
-    _exp_engine_lake(Path(lake), peer, PARAMS[:2])
+    setting = Path(lake, ".runlake", "grid-id.json")
+    setting.parent.mkdir(parents=True, exist_ok=True)
+    setting.write_text('{"format": 1, "scheme": "runlake"}')
     run = runlake.init(lake=lake)
-    # An exp_engine runner's unchanged call: the id is the one its lake already uses.
-    assert exp_engine.grid_hash(PARAMS[0]) == peer.grid_hash(PARAMS[0])
-    run.finish()
+    # An exp_engine runner's unchanged call: the id is the one the run's lake uses.
     assert exp_engine.grid_hash(PARAMS[0]) == _grid_id.grid_hash(PARAMS[0])
+    run.finish()
+    assert exp_engine.grid_hash(PARAMS[0]) == _grid_id.grid_hash(PARAMS[0], scheme="exp_engine-sha256-12")
+
+
+def test_the_examples_in_the_docstrings() -> None:
+    import doctest
+
+    result = doctest.testmod(exp_engine)
+    assert result.attempted >= 4 and result.failed == 0

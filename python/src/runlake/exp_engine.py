@@ -10,10 +10,12 @@ runner agree.
 
 The scheme is, first match wins: ``scheme=``; else the scheme of ``lake=`` (or of the current
 run's lake, :data:`runlake.run`): recorded in ``<lake>/.runlake/grid-id.json``, else detected
-from its ``grids/grid_id=<id>/params.json`` files the way runlake detects it; else runlake's own
-(``runlake``, the default of a new lake). A lake exp_engine wrote is detected as
-``exp_engine-sha256-12`` (or the older ``exp_engine-md5-8`` / ``exp_engine-sha256-8``), and then
-these functions return exactly what exp_engine's returned.
+from its ``grids/grid_id=<id>/params.json`` files the way runlake detects it; else exp_engine's
+own, ``exp_engine-sha256-12``. That last rule is what makes a changed import line enough: with
+no lake to say otherwise (a new lake, or none known yet) the ids are exactly exp_engine's, as a
+runner and the lake it writes expect; runlake's writers take the same scheme when it is requested
+for a new lake (docs/grid-id.md, "How the scheme is decided"). A lake whose scheme is runlake's
+gets runlake's ids.
 
 ``write_event_rows`` and ``write_seed_rows`` are not here yet: they need an ingest record kind
 the wire protocol (docs/tracking.md) does not define yet.
@@ -28,7 +30,18 @@ from typing import Any
 from . import _grid_id
 from ._grid_id import DEFAULT_SCHEME, GRID_ID_SCHEMES
 
-__all__ = ["GRID_ID_SCHEMES", "attach_grid_id", "canonicalize_params", "grid_hash", "lake_grid_id_scheme"]
+__all__ = [
+    "EXP_ENGINE_SCHEME",
+    "GRID_ID_SCHEMES",
+    "attach_grid_id",
+    "canonicalize_params",
+    "grid_hash",
+    "lake_grid_id_scheme",
+]
+
+#: The scheme of exp_engine's last ``engine/cah.py`` (SHA-256, 12 hex characters, word rule):
+#: used when no lake decides.
+EXP_ENGINE_SCHEME = "exp_engine-sha256-12"
 
 # Detection reads at most this many params.json files, as runlake's detectGridIdScheme does.
 _MAX_SAMPLED_GRIDS = 64
@@ -50,7 +63,7 @@ def grid_hash(params: dict[str, Any], *, lake: str | os.PathLike[str] | None = N
     """The grid id of ``params`` under the lake's scheme: 8 hex characters, or 12 for
     ``exp_engine-sha256-12``.
 
-    >>> grid_hash({"algo": "memorypair", "gamma_bar": 1.0}, scheme="exp_engine-sha256-12")
+    >>> grid_hash({"algo": "memorypair", "gamma_bar": 1.0})  # no lake: exp_engine's own id
     'cbba7431bb63'
     >>> grid_hash({"algo": "memorypair", "gamma_bar": 1.0}, scheme="runlake")
     '5dc697c9'
@@ -83,13 +96,13 @@ def _scheme(lake: str | os.PathLike[str] | None, scheme: str | None) -> str:
         if current is not None and current.lake is not None:
             lake = current.lake
     if lake is None:
-        return DEFAULT_SCHEME
-    return lake_grid_id_scheme(lake)
+        return EXP_ENGINE_SCHEME
+    return lake_grid_id_scheme(lake) or EXP_ENGINE_SCHEME
 
 
-def lake_grid_id_scheme(lake: str | os.PathLike[str]) -> str:
-    """The grid-id scheme of ``lake``: recorded, else detected, else ``runlake`` (the rules of
-    runlake's ``resolveGridIdScheme``, without a requested scheme; nothing is written)."""
+def lake_grid_id_scheme(lake: str | os.PathLike[str]) -> str | None:
+    """The grid-id scheme of ``lake``: recorded, else detected (the rules of runlake's
+    ``resolveGridIdScheme``; nothing is written), else None: nothing decides it yet."""
     root = os.fspath(lake)
     setting = os.path.join(root, ".runlake", "grid-id.json")
     try:
@@ -106,8 +119,7 @@ def lake_grid_id_scheme(lake: str | os.PathLike[str]) -> str:
         if found not in GRID_ID_SCHEMES:
             raise ValueError(f"{setting}: not a grid-id setting: scheme {found!r} is not one of {GRID_ID_SCHEMES}")
         return str(found)
-    detected = _detect(root)
-    return detected if detected is not None else DEFAULT_SCHEME
+    return _detect(root)
 
 
 def _detect(root: str) -> str | None:
