@@ -4,6 +4,7 @@ import { serve } from '@hono/node-server';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { IngestService } from '../ingest/tracking/index.js';
+import { lakePaths, latestVersion } from '../lake/index.js';
 import { checkToken } from './auth.js';
 import { checkSite } from './cross-site.js';
 import { numberParam } from './dashboard-queries.js';
@@ -35,6 +36,16 @@ export const SERVER_LIMIT_DEFAULTS = {
   /** Bytes of one answer (507 past it). */
   maxAnswerBytes: 64 * 1024 ** 2,
 } as const;
+
+/** The datasets whose versions `GET /api/changes` reports: what the dashboard draws. */
+const LIVE_DATASETS = [
+  'runs',
+  'metrics_scalar',
+  'checkpoints',
+  'geometry_state',
+  'events',
+  'matches',
+] as const;
 
 /** Where the tracking ingest routes are mounted. */
 export const INGEST_PREFIX = '/api/ingest/v1';
@@ -114,6 +125,10 @@ export const API_ENDPOINTS: readonly { readonly path: string; readonly descripti
     description: 'one read-only SQL statement over the lake views',
   },
   { path: 'GET /api/lake', description: 'schema set, datasets with row counts and columns, named views' },
+  {
+    path: 'GET /api/changes',
+    description: 'the commit-log version of each dataset the dashboard shows (for live refresh)',
+  },
   { path: 'GET /api/runs', description: 'runs with their sweep parameters' },
   { path: 'GET /api/metric-names', description: 'scalar metrics with run and point counts' },
   {
@@ -269,6 +284,15 @@ export async function createServer(lakeDir: string, options: ServerOptions = {})
   });
 
   app.get('/api/lake', (c) => answer(c, 'lake'));
+  // The live dashboard's poll: log versions only (a few stat calls, no query), so it can run
+  // every second per open page.
+  const paths = lakePaths(root);
+  app.get('/api/changes', async (c) => {
+    const versions: Record<string, number> = {};
+    for (const dataset of LIVE_DATASETS) versions[dataset] = await latestVersion(paths, dataset);
+    c.header('Cache-Control', 'no-store');
+    return c.json({ versions });
+  });
   app.get('/api/runs', (c) => answer(c, 'runs'));
   app.get('/api/metric-names', (c) => answer(c, 'metric-names'));
   // GET for links and scripts; POST with a JSON body for long run lists, which overflow a URL.

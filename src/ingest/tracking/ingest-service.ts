@@ -5,6 +5,8 @@ import type { ColumnObject } from '../../lake/column-input.js';
 import { RunlakeError } from '../../lake/errors.js';
 import { fileSystemError } from '../../lake/fs-errors.js';
 import type { Lake } from '../../lake/lake.js';
+import { lakePaths } from '../../lake/layout.js';
+import { claimLakeSchema } from '../../lake/schema-set.js';
 import { validateTypedRows } from '../../lake/typed-rows.js';
 import { metricSplit } from '../wandb-history.js';
 import { decodeFrame, FrameError, type MetricsRecord, type TrackingBatch } from './frame.js';
@@ -126,6 +128,8 @@ export class IngestService {
    */
   static async open(lake: Lake, options: IngestServiceOptions = {}): Promise<IngestService> {
     for (const dataset of ['runs', 'metrics_scalar', 'checkpoints']) lake.definition(dataset); // a squiggle lake
+    // Recorded now, not at the first fold: a reader opening the lake meanwhile must see a Squiggle lake.
+    await claimLakeSchema(lakePaths(lake.baseOut), lake.definition('runs'));
     const directory = path.join(lake.baseOut, INGEST_DIR);
     const lock = await IngestLock.acquire(path.join(directory, 'server.lock'), options.address ?? '');
     try {

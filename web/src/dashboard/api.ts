@@ -329,6 +329,8 @@ function metricBody(q: MetricQuery, extra: Record<string, unknown> = {}): Reques
 export const api = {
   lake: (signal?: AbortSignal) => apiFetch<LakeResponse>('api/lake', { signal }),
   runs: (signal?: AbortSignal) => apiFetch<RunsResponse>('api/runs', { signal }),
+  changes: (signal?: AbortSignal) =>
+    apiFetch<{ versions: Record<string, number> }>('api/changes', { signal, cache: 'no-store' }),
   metricNames: (signal?: AbortSignal) =>
     apiFetch<{ metrics: MetricName[]; truncated: boolean }>('api/metric-names', { signal }),
   metrics: async (q: MetricQuery, signal?: AbortSignal) => {

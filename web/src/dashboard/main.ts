@@ -8,6 +8,7 @@ import { ApiError, api, type LakeResponse, type MetricName, pageToken, type RunR
 import { h } from './dom.js';
 import { GeometryView } from './geometry-view.js';
 import { lakeSummary } from './lake-header.js';
+import { startLiveRefresh } from './live-refresh.js';
 import { MatchesView } from './matches-view.js';
 import { MetricPanel } from './metric-chart.js';
 import { seriesColor } from './palette.js';
@@ -168,6 +169,17 @@ async function start(): Promise<void> {
   }
 
   runs = await loadRuns(sections.runs, emptyLake);
+  startLiveRefresh(async (changed) => {
+    const table = handle.table;
+    if (!table || (!handle.metrics && changed.has('metrics_scalar'))) {
+      // Nothing drawn yet (an empty lake, or runs without metrics): build the view now.
+      runs = await loadRuns(sections.runs, false);
+    } else {
+      if (changed.has('runs')) table.setRuns((await api.runs()).runs);
+      if (changed.has('metrics_scalar')) handle.metrics?.refresh((await api.metricNames()).metrics);
+    }
+    document.body.dataset.liveRefreshes = String(Number(document.body.dataset.liveRefreshes ?? 0) + 1);
+  });
   geometry = new GeometryView(runs ?? []);
   matches = new MatchesView(lake);
   handle.geometry = geometry;

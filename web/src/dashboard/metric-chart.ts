@@ -176,6 +176,20 @@ export class MetricPanel {
     void this.load();
   }
 
+  /**
+   * Adds metrics that appeared since the panel was built (the live refresh), keeping the pick,
+   * and redraws the current view with the points logged since, keeping the zoom.
+   */
+  refresh(metrics: readonly MetricName[]): void {
+    const known = new Set([...this.metricSelect.options].map((o) => o.value));
+    for (const m of metrics) {
+      if (known.has(m.metric_name)) continue;
+      const label = this.options.metricLabel?.(m) ?? `${m.metric_name} (${m.runs} runs)`;
+      this.metricSelect.appendChild(h('option', { value: m.metric_name }, label));
+    }
+    if (this.runs.length > 0) void this.load();
+  }
+
   /** The metric picked. */
   metric(): string {
     return this.metricSelect.value;
@@ -349,6 +363,9 @@ export class MetricPanel {
             host.dataset.drawnRuns = String(drawing.drawnRuns);
             host.dataset.bandCount = String(drawing.bands.length);
             host.dataset.zoomed = zoom ? `${zoom.from}:${zoom.to}` : '';
+            // The last x drawn: the live test watches it grow as a run logs.
+            const xs = drawing.data[0] as ArrayLike<number> | undefined;
+            host.dataset.lastX = xs && xs.length > 0 ? String(xs[xs.length - 1]) : '';
             performance.mark('runlake:metrics-drawn');
             document.body.dataset.metricsDrawnMs = String(performance.now());
           },

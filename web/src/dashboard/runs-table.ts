@@ -25,8 +25,8 @@ export interface RunsTableOptions {
 /** The runs table over one `/api/runs` answer. */
 export class RunsTable {
   readonly element: HTMLElement;
-  private readonly columns: RunColumn[];
-  private readonly entries: RunEntry[];
+  private columns: RunColumn[];
+  private entries: RunEntry[];
   private view: RunEntry[] = [];
   private readonly selected = new Set<string>();
   private sort: { index: number; direction: 'asc' | 'desc' } | undefined;
@@ -39,7 +39,7 @@ export class RunsTable {
   private readonly tbody: HTMLTableSectionElement;
   private readonly count: HTMLElement;
   private readonly selectAll: HTMLInputElement;
-  private readonly runOrder: Map<string, number>;
+  private runOrder: Map<string, number>;
 
   constructor(
     runs: readonly RunRow[],
@@ -107,6 +107,20 @@ export class RunsTable {
     this.selected.clear();
     for (const id of runIds) if (this.runOrder.has(id)) this.selected.add(id);
     this.selectionChanged();
+  }
+
+  /**
+   * Replaces the rows (the live refresh: new runs, a status that changed), keeping the selection,
+   * the filter and the sort.
+   */
+  setRuns(runs: readonly RunRow[]): void {
+    this.columns = runColumns(runs);
+    this.entries = runEntries(runs, this.columns);
+    this.runOrder = new Map(runs.map((r, i) => [r.run_id, i]));
+    for (const id of [...this.selected]) if (!this.runOrder.has(id)) this.selected.delete(id);
+    this.table.querySelector('colgroup')?.replaceWith(this.colgroup());
+    this.renderHeader();
+    this.applyView();
   }
 
   /** Re-renders the visible rows (e.g. after the colours of selected runs changed). */
