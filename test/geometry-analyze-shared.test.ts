@@ -70,6 +70,13 @@ describe('crossProduct', () => {
         expect(Math.abs((got[e] as number) - (expected[e] as number))).toBeLessThanOrEqual(bound);
       }
       expect(Array.from(withJsKernel(() => crossProduct(pa, pb)))).toEqual(Array.from(expected));
+      // Into a given buffer (stale contents are overwritten), by either kernel.
+      const into = new Float64Array(da * db).fill(Number.NaN);
+      expect(crossProduct(pa, pb, into)).toBe(into);
+      expect(Array.from(into)).toEqual(Array.from(got));
+      into.fill(7);
+      withJsKernel(() => crossProduct(pa, pb, into));
+      expect(Array.from(into)).toEqual(Array.from(expected));
     }
   });
 
@@ -122,6 +129,40 @@ describe('prepareRepresentation / preparedSimilarity', () => {
         preparedSimilarity(prepared[t - 1] as PreparedRepresentation, prepared[t] as PreparedRepresentation),
       ).toEqual(representationSimilarity(xs[t - 1] as Float64Array, xs[t] as Float64Array, n, d, d));
     }
+  });
+
+  it('recycles a spent prepared matrix into the next one, with the same result as fresh buffers', () => {
+    for (const [n, d] of [
+      [40, 24],
+      [37, 13], // a padded last panel: the reused buffer's padding must stay zero
+    ] as const) {
+      const xs = [5, 6, 7, 8].map((seed) => randomMatrix(n, d, seed));
+      // A constant column in one matrix only: the recycled buffer held non-zero values there.
+      for (let i = 0; i < n; i++) (xs[2] as Float64Array)[i * d + 1] = -1.25;
+      let previous = prepareRepresentation(xs[0] as Float64Array, n, d);
+      let spare: PreparedRepresentation | undefined;
+      for (let t = 1; t < xs.length; t++) {
+        const x = xs[t] as Float64Array;
+        const current = prepareRepresentation(x, n, d, { recycle: spare });
+        if (spare) expect(current.centred).toBe(spare.centred); // the buffers were taken over
+        const fresh = prepareRepresentation(x, n, d);
+        expect(Array.from(current.centred)).toEqual(Array.from(fresh.centred));
+        expect(Array.from(current.packedColumns.packed)).toEqual(Array.from(fresh.packedColumns.packed));
+        expect(preparedSimilarity(previous, current)).toEqual(
+          representationSimilarity(xs[t - 1] as Float64Array, x, n, d, d),
+        );
+        spare = previous;
+        previous = current;
+      }
+    }
+    // A spare of another shape, or whose buffer is the input itself, is not taken.
+    const x = randomMatrix(10, 4, 1);
+    const other = prepareRepresentation(randomMatrix(10, 5, 2), 10, 5);
+    expect(prepareRepresentation(x, 10, 4, { recycle: other }).centred).not.toBe(other.centred);
+    const own = prepareRepresentation(x, 10, 4);
+    const again = prepareRepresentation(own.centred, 10, 4, { recycle: own });
+    expect(again.centred).not.toBe(own.centred);
+    expect(Array.from(again.centred)).toEqual(Array.from(prepareRepresentation(own.centred, 10, 4).centred));
   });
 
   it('takes ‖X̃ᵀX̃‖² from the spectrum when given, within rounding of the recomputed CKA', () => {

@@ -88,10 +88,23 @@ interface Loaded {
   prepared: PreparedRepresentation | null;
 }
 
-function preparedOf(loaded: Loaded): PreparedRepresentation {
-  loaded.prepared ??= prepareRepresentation(loaded.x, loaded.n, loaded.d, {
-    selfMoment: selfMomentOf(loaded.descriptors, loaded.n),
-  });
+/**
+ * The matrix prepared for drift, once. `spare.matrix` — the prepared matrix of a checkpoint the
+ * task is done with — lends its buffers (and is cleared): one set of buffers per checkpoint in
+ * flight instead of a fresh megabyte per matrix for the collector.
+ */
+function preparedOf(
+  loaded: Loaded,
+  spare: { matrix: PreparedRepresentation | null },
+): PreparedRepresentation {
+  if (loaded.prepared === null) {
+    const recycle = spare.matrix ?? undefined;
+    spare.matrix = null;
+    loaded.prepared = prepareRepresentation(loaded.x, loaded.n, loaded.d, {
+      selfMoment: selfMomentOf(loaded.descriptors, loaded.n),
+      recycle,
+    });
+  }
   return loaded.prepared;
 }
 
@@ -142,6 +155,7 @@ export function runAnalysisTask(task: AnalysisTask): AnalysisTaskResult {
   const resolver = task.checkpoints.some((c) => c.matrix.kind === 'refs' || c.matrix.kind === 'array')
     ? new ShardRefResolver(task.lake)
     : null;
+  const spare: { matrix: PreparedRepresentation | null } = { matrix: null };
   try {
     let previous: Loaded | null = null;
     for (const checkpoint of task.checkpoints) {
@@ -162,6 +176,7 @@ export function runAnalysisTask(task: AnalysisTask): AnalysisTaskResult {
       } catch (error) {
         problems.push(`${describeKey(key)} step ${checkpoint.step}: ${(error as Error).message}`);
         lap('load');
+        if (previous?.prepared) spare.matrix = previous.prepared;
         previous = null;
         continue;
       }
@@ -172,17 +187,19 @@ export function runAnalysisTask(task: AnalysisTask): AnalysisTaskResult {
           {
             step: previous.step,
             descriptors: previous.descriptors,
-            matrix: drift ? preparedOf(previous) : undefined,
+            matrix: drift ? preparedOf(previous, spare) : undefined,
           },
           {
             step: loaded.step,
             descriptors: loaded.descriptors,
-            matrix: drift ? preparedOf(loaded) : undefined,
+            matrix: drift ? preparedOf(loaded, spare) : undefined,
           },
         );
         dynamics.push({ ...keyColumns, ...row });
         lap('drift');
       }
+      // The checkpoint before is done with: nothing refers to its prepared matrix any more.
+      if (previous?.prepared) spare.matrix = previous.prepared;
       previous = loaded;
     }
   } finally {

@@ -60,26 +60,30 @@ export function packColumns(a: Float64Array, rows: number, cols: number): Packed
  * Σ_k A[k,i]·B[k,j] summed over k in order, with fused multiply-adds where the WebAssembly
  * kernel has them (see {@link relaxedSimd}), else with separate multiplies and adds (the
  * JavaScript loop always): the two differ by rounding only (about n·ε·Σ_k |A[k,i]·B[k,j]|).
+ * With `into` (a.cols·b.cols entries) the product is written there instead of a new array.
  *
  * @example
  * ```ts
  * crossProduct(packColumns(x, n, dx), packColumns(y, n, dy)); // dx×dy
  * ```
  */
-export function crossProduct(a: PackedColumns, b: PackedColumns): Float64Array {
+export function crossProduct(a: PackedColumns, b: PackedColumns, into?: Float64Array): Float64Array {
   if (a.rows !== b.rows) throw new Error(`crossProduct: ${a.rows} rows against ${b.rows}`);
-  if (a.rows === 0 || a.cols === 0 || b.cols === 0) return new Float64Array(a.cols * b.cols);
+  if (into !== undefined && into.length !== a.cols * b.cols) {
+    throw new Error(`crossProduct: the output has ${into.length} entries, AᵀB has ${a.cols}×${b.cols}`);
+  }
+  const out = into ?? new Float64Array(a.cols * b.cols);
+  if (a.rows === 0 || a.cols === 0 || b.cols === 0) return out.fill(0);
   const outDoubles = Math.ceil(a.cols / PANEL) * PANEL * Math.ceil(b.cols / PANEL) * PANEL;
   const kernel = tileKernel(a.packed.length + b.packed.length + outDoubles);
-  return kernel ? crossWasm(kernel, a, b) : crossJs(a, b);
+  return kernel ? crossWasm(kernel, a, b, out) : crossJs(a, b, out);
 }
 
-function crossJs(a: PackedColumns, b: PackedColumns): Float64Array {
+function crossJs(a: PackedColumns, b: PackedColumns, out: Float64Array): Float64Array {
   const { rows, cols: ca } = a;
   const cb = b.cols;
   const pa = a.packed;
   const pb = b.packed;
-  const out = new Float64Array(ca * cb);
   const stride = rows * PANEL;
   const tile = new Float64Array(PANEL * PANEL);
   for (let pi = 0; pi * PANEL < ca; pi++) {
@@ -101,7 +105,7 @@ function crossJs(a: PackedColumns, b: PackedColumns): Float64Array {
   return out;
 }
 
-function crossWasm(kernel: TileKernel, a: PackedColumns, b: PackedColumns): Float64Array {
+function crossWasm(kernel: TileKernel, a: PackedColumns, b: PackedColumns, out: Float64Array): Float64Array {
   const { view, row } = kernel;
   const ca = a.cols;
   const cb = b.cols;
@@ -119,8 +123,10 @@ function crossWasm(kernel: TileKernel, a: PackedColumns, b: PackedColumns): Floa
     const pa = baseA + pi * strideBytes;
     row(pa, baseB, pa + strideBytes, (outAt + pi * PANEL * width) * 8, width / PANEL, width * 8);
   }
-  if (width === cb) return view.slice(outAt, outAt + ca * cb);
-  const out = new Float64Array(ca * cb);
+  if (width === cb) {
+    out.set(view.subarray(outAt, outAt + ca * cb));
+    return out;
+  }
   for (let i = 0; i < ca; i++) out.set(view.subarray(outAt + i * width, outAt + i * width + cb), i * cb);
   return out;
 }

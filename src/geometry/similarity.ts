@@ -283,6 +283,13 @@ export interface PrepareRepresentationOptions {
    * relative) instead of bitwise.
    */
   readonly selfMoment?: number;
+  /**
+   * A prepared matrix of the same shape that will not be used again, whose buffers (X̃ and its
+   * packed columns, 1 MiB for 256×256) are overwritten for this one instead of allocating new
+   * ones: along a trajectory the matrix two checkpoints back is done with. After the call,
+   * `recycle` must not be used (its contents are this matrix's).
+   */
+  readonly recycle?: PreparedRepresentation;
 }
 
 /**
@@ -321,7 +328,22 @@ export function prepareRepresentation(
       break;
     }
   }
-  const { centred, packed } = centreAndPack(x, n, d, columnMeans(x, mean, n, d));
+  const spare = options.recycle;
+  // Not when x is one of its buffers (it would be overwritten while read).
+  const reuse =
+    spare !== undefined &&
+    spare.n === n &&
+    spare.d === d &&
+    spare.centred !== x &&
+    spare.packedColumns.packed !== x;
+  const { centred, packed } = centreAndPack(
+    x,
+    n,
+    d,
+    mean,
+    reuse ? spare.centred : new Float64Array(n * d),
+    reuse ? spare.packedColumns.packed : new Float64Array(Math.ceil(d / 4) * n * 4),
+  );
   const prepared = new PreparedRepresentation(n, d, centred, selfMoment ?? null);
   prepared.packedColumns = packed;
   return prepared;
@@ -355,7 +377,9 @@ export function preparedSimilarity(
   }
   let products: CentredProducts;
   if (featureRoute(n, dx, dy)) {
-    const cross = crossProduct(a.packedColumns, b.packedColumns);
+    // X̃ᵀỸ is used up within this call: the same buffer serves every pair of the shape.
+    if (crossScratch === null || crossScratch.length !== dx * dy) crossScratch = new Float64Array(dx * dy);
+    const cross = crossProduct(a.packedColumns, b.packedColumns, crossScratch);
     products = {
       moments: {
         kl: sumOfSquaredEntries(cross),
@@ -378,6 +402,9 @@ export function preparedSimilarity(
     b.rowSquaredNorms,
   );
 }
+
+/** The buffer {@link preparedSimilarity} forms X̃ᵀỸ in, kept for the next pair of the same shape. */
+let crossScratch: Float64Array | null = null;
 
 /** ⟨K̃, L̃⟩, ‖K̃‖², ‖L̃‖² and the traces of the centred Gram matrices. */
 interface GramMoments {
@@ -489,27 +516,24 @@ function checkShape(fn: string, name: string, a: RowMatrix, n: number, widthName
   }
 }
 
-/** Σ_i x[i, j] per column, summed over the rows in order (as {@link centreColumns} does). */
+/**
+ * The column means of {@link centreColumns} — Σ_i x[i, j] over the rows in order, divided by n —
+ * in one pass that also finds the constant columns, whose mean is their value itself so that they
+ * centre to exact zeros.
+ */
 function columnSums(x: RowMatrix, n: number, d: number): Float64Array {
   const sum = new Float64Array(d);
-  for (let i = 0; i < n; i++) {
-    const row = i * d;
-    for (let j = 0; j < d; j++) sum[j] = (sum[j] as number) + (x[row + j] as number);
-  }
-  return sum;
-}
-
-/**
- * The column means of {@link centreColumns} from the column sums (divided in place): a constant
- * column's mean is its value itself, so that it centres to exact zeros.
- */
-function columnMeans(x: RowMatrix, sum: Float64Array, n: number, d: number): Float64Array {
-  const constant = new Uint8Array(d).fill(1);
+  const varies = new Uint8Array(d);
+  for (let j = 0; j < d; j++) sum[j] = 0 + (x[j] as number);
   for (let i = 1; i < n; i++) {
     const row = i * d;
-    for (let j = 0; j < d; j++) if ((x[row + j] as number) !== (x[j] as number)) constant[j] = 0;
+    for (let j = 0; j < d; j++) {
+      const v = x[row + j] as number;
+      sum[j] = (sum[j] as number) + v;
+      if (v !== (x[j] as number)) varies[j] = 1;
+    }
   }
-  for (let j = 0; j < d; j++) sum[j] = constant[j] ? (x[j] as number) : (sum[j] as number) / n;
+  for (let j = 0; j < d; j++) sum[j] = varies[j] ? (sum[j] as number) / n : (x[j] as number);
   return sum;
 }
 
@@ -523,11 +547,12 @@ function centreAndPack(
   n: number,
   d: number,
   mean: Float64Array,
+  centred: Float64Array,
+  packed: Float64Array,
 ): { centred: Float64Array; packed: PackedColumns } {
-  const centred = new Float64Array(n * d);
-  const panels = Math.ceil(d / 4);
-  const packed = new Float64Array(panels * n * 4);
   const full = d - (d % 4);
+  // The zero padding of the last panel (a reused buffer holds the same shape's zeros there).
+  if (full < d) packed.fill(0, (full / 4) * n * 4);
   for (let i = 0; i < n; i++) {
     const row = i * d;
     let j = 0;
