@@ -108,6 +108,13 @@ def test_log_refuses_what_is_not_a_number(tmp_path: Path, data: dict[Any, Any], 
     assert points(run) == []  # a refused call queues nothing, not even its good keys
 
 
+def test_log_needs_a_mapping(tmp_path: Path) -> None:
+    run = offline(tmp_path)
+    with pytest.raises(TypeError, match="data must be a dict of metric names to numbers, not a list"):
+        run.log([("loss", 1.0)])  # type: ignore[arg-type]
+    run.finish()
+
+
 def test_names_are_1_to_256_utf8_bytes(tmp_path: Path) -> None:
     run = offline(tmp_path)
     run.log({"é" * 128: 1.0})  # 256 bytes

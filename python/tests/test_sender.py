@@ -25,7 +25,9 @@ def wait_until(predicate: object, timeout: float = 10.0) -> None:
 
 
 def test_batches_arrive_in_order_with_every_record(lake: str, server: FakeServer) -> None:
-    run = runlake.init(lake=lake, project="p", name="n", group="g", tags=["a"], config={"lr": 0.1}, run_id="r1")
+    run = runlake.init(
+        lake=lake, project="p", name="n", group="g", tags=["a"], config={"lr": 0.1}, run_id="r1", flush_interval=60
+    )
     assert run.mode == "local"
     run.log({"train/loss": 1.0, "grad": {"norm": 2}}, step=0)
     assert run.flush() == "acknowledged"
@@ -89,7 +91,7 @@ def test_503_is_retried(lake: str, server: FakeServer) -> None:
 
 
 def test_409_is_raised_at_the_next_flush_and_later_batches_are_kept(lake: str, server: FakeServer) -> None:
-    run = runlake.init(lake=lake)
+    run = runlake.init(lake=lake, flush_interval=60)
     run.flush()
     server.state.behaviour.conflict = 1
     run.log({"x": 1.0})
@@ -106,7 +108,8 @@ def test_409_is_raised_at_the_next_flush_and_later_batches_are_kept(lake: str, s
 
 
 def test_unreachable_server_spools_then_uploads_in_order(lake: str, server: FakeServer, fast_retries: None) -> None:
-    run = runlake.init(lake=lake, run_id="r1")
+    # Frames only at flushes (and the spool's retries, which the sender wakes up for by itself).
+    run = runlake.init(lake=lake, run_id="r1", flush_interval=60)
     run.log({"a": 1.0}, step=0)
     assert run.flush() == "acknowledged"
     server.stop()
@@ -132,7 +135,7 @@ def test_unreachable_server_spools_then_uploads_in_order(lake: str, server: Fake
 
 def test_a_server_down_from_the_start_spools_with_a_warning(lake: str, fast_retries: None) -> None:
     with pytest.warns(RuntimeWarning, match="no-such-runlake"):
-        run = runlake.init(lake=lake)
+        run = runlake.init(lake=lake, flush_interval=60)
     run.log({"a": 1.0})
     assert run.flush() == "spooled"
     fake = FakeServer(socket_path(lake)).start()
@@ -146,7 +149,7 @@ def test_a_server_down_from_the_start_spools_with_a_warning(lake: str, fast_retr
 
 
 def test_finish_without_a_server_leaves_the_spool(lake: str, server: FakeServer, fast_retries: None) -> None:
-    run = runlake.init(lake=lake)
+    run = runlake.init(lake=lake, flush_interval=60)
     server.stop()
     run.log({"a": 1.0})
     with pytest.warns(RuntimeWarning, match="runlake sync"):
@@ -275,7 +278,7 @@ def test_finish_uploads_the_spool_without_waiting_for_the_retry_timer(
 
     monkeypatch.setattr(_sender, "SPOOL_AFTER", 0.2)
     monkeypatch.setattr(_sender, "RETRY_EVERY", 3600.0)
-    run = runlake.init(lake=lake)
+    run = runlake.init(lake=lake, flush_interval=60)
     server.stop()
     run.log({"a": 1.0})
     assert run.flush() == "spooled"

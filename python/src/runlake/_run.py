@@ -321,6 +321,8 @@ class Run:
         self._next_step = step + 1
         if split is not None and type(split) is not str:
             raise TypeError(f"log(): split must be a string or None, not a {type(split).__name__}")
+        if type(data) is not dict and not isinstance(data, Mapping):
+            raise TypeError(f"log(): data must be a dict of metric names to numbers, not {_a(data)}")
         # The hot path: one pass, a type test per value, names checked once per run.
         known = self._known
         flat: dict[str, float] = {}

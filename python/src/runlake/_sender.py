@@ -130,7 +130,10 @@ class Sender:
     def _main(self) -> None:
         try:
             while True:
-                self.wake.wait(self._interval)
+                timeout = self._interval
+                if self._spooled and self.fatal is None:  # wake for the next attempt to upload the spool, too
+                    timeout = min(timeout, max(0.0, self._next_retry - time.monotonic()))
+                self.wake.wait(timeout)
                 self.wake.clear()
                 self._round()
                 if self._stopping and not self.queue:
@@ -289,7 +292,10 @@ class Sender:
                 return "spooled"
 
     def _upload_spool(self) -> bool:
-        """Uploads the spooled frames in order; True when the spool is empty afterwards."""
+        """Uploads the spooled frames in order; True when the spool is empty afterwards. After a
+        protocol error nothing is uploaded: the frames stay for `runlake sync` (or a person)."""
+        if self.fatal is not None:
+            return False
         while self._spooled:
             seq = self._spooled[0]
             path = os.path.join(self._spool_dir, f"{seq}.rlb")
