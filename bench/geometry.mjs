@@ -26,6 +26,7 @@ import { gramMatrix } from '../dist/geometry/gram.js';
 import { gramHelperStats } from '../dist/geometry/gram-thread.js';
 import { tridiagonalHelperStats } from '../dist/geometry/tridiagonal.js';
 import { twoNearestFromGram, twoNearestSquaredDistances } from '../dist/geometry/two-nn.js';
+import { relaxedSimd } from '../dist/geometry/wasm.js';
 import { rng } from './data.mjs';
 import { fmt, median, progress, SCENARIOS } from './lib.mjs';
 
@@ -176,6 +177,8 @@ export async function geometryDescriptorsScenario(options) {
       gram: gramHelperStats(),
       tridiagonal: tridiagonalHelperStats(),
       callerScatterShare: Number(callerScatterShareNow().toFixed(2)),
+      // Whether the kernels use fused multiply-adds (RUNLAKE_GEOMETRY_FMA=0 turns them off).
+      fusedMultiplyAdd: relaxedSimd(),
     },
     descriptors,
   };

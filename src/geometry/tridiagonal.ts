@@ -60,7 +60,11 @@ function decompose(
   const diag = new Float64Array(n);
   if (n === 0) return diag;
   const sub = new Float64Array(n);
-  work.a.set(a);
+  if (work.kernels !== null) {
+    // Only the lower triangle is ever read (wholeDiagonalBlocks rebuilds the blocks' upper halves
+    // from it): half the bytes of a full copy, on the calling thread's critical path.
+    for (let i = 0; i < n; i++) work.a.set(a.subarray(i * n, i * n + i + 1), i * n);
+  } else work.a.set(a);
   tridiagonalize(work, n, diag, sub, helper);
   tridiagonalQl(diag, sub, n);
   return diag.sort().reverse();
