@@ -40,6 +40,7 @@ class Behaviour:
     unavailable: int = 0  # answer 503, N times
     conflict: int = 0  # answer 409, N times
     delay: float = 0.0  # seconds to wait before answering a batch
+    fold_unavailable: int = 0  # answer 503 to a fold, N times
     token: str | None = None
 
 
@@ -128,6 +129,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if not self._authorized():
             return
         if self.path == "/api/ingest/v1/fold":
+            if state.behaviour.fold_unavailable > 0:
+                state.behaviour.fold_unavailable -= 1
+                self._answer(503, {"error": "the server is stopping; retry"})
+                return
             with state.lock:
                 state.folds.append(len(state.stored()))
             self._answer(200, {"folded": len(state.folds)})

@@ -309,3 +309,12 @@ def test_headers_stay_within_budget(lake: str, server: FakeServer, monkeypatch: 
     assert summaries == [{f"key_{i}": "x" * 100} for i in range(40)]
     assert [p[2] for p in server.state.points()] == [float(i) for i in range(40)]
     assert "huge" not in run.summary
+
+
+def test_a_visible_flush_retries_the_fold(lake: str, server: FakeServer) -> None:
+    run = runlake.init(lake=lake)
+    run.log({"x": 1.0})
+    server.state.behaviour.fold_unavailable = 2
+    assert run.flush(visible=True) == "acknowledged"
+    assert server.state.folds == [len(server.state.stored())]
+    run.finish()

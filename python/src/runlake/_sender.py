@@ -173,7 +173,7 @@ class Sender:
                     request.error = self.fatal
                 elif request.visible and result == "acknowledged" and self._connect is not None:
                     try:
-                        self._transport_or_connect().request("POST", "/fold", timeout=FOLD_TIMEOUT)
+                        self._fold()
                     except RunlakeError as error:
                         request.error = error
                 request.done.set()
@@ -238,6 +238,30 @@ class Sender:
         if not queue:
             self.pending_points = 0  # undo any drift of the unlocked counter
         return records, flushes
+
+    def _fold(self) -> None:
+        """Asks the server to fold what it acknowledged, retried like a batch: a server that
+        restarted meanwhile has the acknowledged batches in its log and folds them all the same."""
+        first_failure: float | None = None
+        delay = 0.05
+        while True:
+            try:
+                transport = self._transport_or_connect()
+                try:
+                    transport.request("POST", "/fold", timeout=FOLD_TIMEOUT)
+                except Unreachable:
+                    transport.close()
+                    self._transport = None
+                    raise
+                return
+            except Unreachable:
+                now = time.monotonic()
+                if first_failure is None:
+                    first_failure = now
+                if now - first_failure >= SPOOL_AFTER:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     def _transport_or_connect(self) -> Transport:
         if self._transport is None:
