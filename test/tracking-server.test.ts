@@ -13,7 +13,7 @@ import {
   SequenceGapError,
   type TrackingRecord,
 } from '../src/index.js';
-import { RUNLAKE_BIN } from './helpers/cli.js';
+import { RUNLAKE_BIN, runlake } from './helpers/cli.js';
 import { tempDir } from './helpers/lake-fixtures.js';
 
 const CLIENT = 'c0ffee00c0ffee00';
@@ -354,5 +354,64 @@ describe('runlake serve --ingest', () => {
     });
     expect(await new Promise((r) => refused.once('exit', r))).not.toBe(0);
     expect(text).toMatch(/--ingest over TCP needs --write-token/);
+  });
+});
+
+describe('runlake sync', () => {
+  function spoolOf(dir: string, client: string, seqs: number[], runId: string) {
+    mkdirSync(path.join(dir, client), { recursive: true });
+    for (const seq of seqs) {
+      writeFileSync(
+        path.join(dir, client, `${seq}.rlb`),
+        frame(seq, [metrics(runId, ['loss'], [[0, seq, seq]])], client),
+      );
+    }
+  }
+
+  it('uploads every client in order, idempotently, into a lake no server holds and through a live sidecar', async () => {
+    const lakeDir = tempDir();
+    const spool = tempDir();
+    spoolOf(spool, 'clientAAAAAAAAAA', [1, 2, 3], 'ra');
+    spoolOf(spool, 'clientBBBBBBBBBB', [1, 2], 'rb');
+    const first = runlake('sync', spool, '--to', lakeDir, '--keep');
+    expect(first.stderr).toBe('');
+    expect(first.stdout).toMatch(/synced 2 client\(s\): 5 batch\(es\) stored, 0 already there/);
+    const again = runlake('sync', spool, '--to', lakeDir);
+    expect(again.stdout).toMatch(/0 batch\(es\) stored, 5 already there/);
+    expect(readdirSync(spool)).toEqual([]);
+
+    // A gap (batch 5 of a client the lake knows up to 3) is named, and the rest still syncs.
+    spoolOf(spool, 'clientAAAAAAAAAA', [5], 'ra');
+    spoolOf(spool, 'clientCCCCCCCCCC', [1], 'rc');
+    const socketPath = path.join(tempDir(), 'sync.sock');
+    const sidecar = spawn(process.execPath, [
+      RUNLAKE_BIN,
+      'serve',
+      lakeDir,
+      '--ingest',
+      '--socket',
+      socketPath,
+    ]);
+    await new Promise<void>((resolve) => sidecar.stdout.once('data', () => resolve()));
+    try {
+      const third = runlake('sync', spool, '--to', lakeDir);
+      expect(third.code).toBe(1);
+      expect(third.stderr).toMatch(
+        /5\.rlb: client clientAAAAAAAAAA: batch 5 arrived, but the next batch must be 4/,
+      );
+      expect(third.stdout).toMatch(/1 batch\(es\) stored/);
+    } finally {
+      sidecar.kill('SIGTERM');
+      await new Promise((r) => sidecar.once('exit', r));
+    }
+    const reader = await newLake(lakeDir);
+    expect(
+      await reader.query('SELECT run_id, count(*)::INTEGER AS n FROM metrics_scalar GROUP BY ALL ORDER BY 1'),
+    ).toEqual([
+      { run_id: 'ra', n: 3 },
+      { run_id: 'rb', n: 2 },
+      { run_id: 'rc', n: 1 },
+    ]);
+    reader.close();
   });
 });

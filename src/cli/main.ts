@@ -30,6 +30,7 @@ import { registerQueryCommand } from './query.js';
 import { registerSchemaCommand } from './schema.js';
 import { registerServeCommand } from './serve.js';
 import { registerShardsCommand } from './shards.js';
+import { registerSyncCommand } from './sync.js';
 import { registerVacuumCommand } from './vacuum.js';
 import { registerValidateCommand } from './validate.js';
 import { registerViewCommand } from './view.js';
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerQueryCommand(program);
+  registerSyncCommand(program);
   registerInfoCommand(program);
   registerConvertCommand(program);
   registerConvertFileCommand(program);

@@ -1,5 +1,6 @@
 export * from './frame.js';
 export * from './ingest-lock.js';
 export * from './ingest-service.js';
+export * from './spool-sync.js';
 export * from './tracked-runs.js';
 export * from './write-ahead-log.js';
