@@ -10,6 +10,7 @@ import json
 import os
 import stat
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -83,8 +84,16 @@ def test_init_starts_a_detached_sidecar(lake: str, monkeypatch: pytest.MonkeyPat
     cli.write_text(FAKE_CLI.format(python=sys.executable, tests=str(Path(__file__).parent)))
     cli.chmod(0o755)
     monkeypatch.setenv("RUNLAKE_BIN", str(cli))
-    run = runlake.init(lake=lake, project="p")
-    assert run.mode == "local"
+    # Two processes' worth of clients starting at once: one of them starts the sidecar, the
+    # other waits on the start lock and then finds it answering.
+    made: list[runlake.Run] = []
+    starters = [threading.Thread(target=lambda: made.append(runlake.init(lake=lake, project="p"))) for _ in range(2)]
+    for thread in starters:
+        thread.start()
+    for thread in starters:
+        thread.join()
+    run, second = made
+    assert run.mode == second.mode == "local"
     started = json.loads(Path(lake, "cli.json").read_text())
     path = _sidecar.socket_path(lake)
     assert started["argv"] == ["serve", lake, "--ingest", "--socket", path, "--exit-when-idle"]
@@ -92,7 +101,6 @@ def test_init_starts_a_detached_sidecar(lake: str, monkeypatch: pytest.MonkeyPat
     assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
     assert Path(lake, ".runlake", "ingest", "sidecar.log").exists()
 
-    second = runlake.init(lake=lake)  # a second process (here: run) reuses the running sidecar
     run.log({"loss": 1.0})
     second.log({"loss": 2.0})
     run.finish()
@@ -104,5 +112,5 @@ def test_init_starts_a_detached_sidecar(lake: str, monkeypatch: pytest.MonkeyPat
     received = json.loads(Path(lake, "received.json").read_text())
     assert sorted({c for c, _, _ in received}) == sorted([run.client, second.client])
     assert all(stored for _, _, stored in received)
-    # Started once: the second init found it answering.
+    # Started once.
     assert Path(lake, ".runlake", "ingest", "sidecar.log").read_text().count("== ") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -66,6 +67,18 @@ def connect(lake: str, *, start: bool = True) -> Transport:
             "cannot start the runlake sidecar: no runlake CLI (set RUNLAKE_BIN, put runlake on PATH, or install npx)"
         )
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    # One starter at a time per lake: when the sidecar dies under many processes (DDP ranks, a
+    # sweep), each would otherwise start its own node process, all but one to lose the race for
+    # server.lock. The others wait here, then find the winner answering. flock is released when
+    # its holder dies, so a killed starter blocks no one.
+    with open(path[: -len(".sock")] + ".start.lock", "a") as start_lock:
+        fcntl.flock(start_lock, fcntl.LOCK_EX)
+        if _answers(transport):
+            return transport
+        return _start(lake, path, command, transport)
+
+
+def _start(lake: str, path: str, command: list[str], transport: Transport) -> Transport:
     log_dir = os.path.join(lake, ".runlake", "ingest")
     os.makedirs(log_dir, exist_ok=True)
     log_path = os.path.join(log_dir, "sidecar.log")
