@@ -1,0 +1,86 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openLake } from '../src/index.js';
+import { RUNLAKE_BIN } from './helpers/cli.js';
+import { tempDir } from './helpers/lake-fixtures.js';
+import { PYTHON_SCRIPTS_DIR, pythonWith, REPO_ROOT } from './helpers/python.js';
+
+// The client's core needs only the standard library: no module beyond it is probed.
+const python = pythonWith([]);
+
+function client(lake: string, runId: string, rank: number, steps: number, runtimeDir: string) {
+  const child = spawn(
+    python.python,
+    [path.join(PYTHON_SCRIPTS_DIR, 'tracking_client.py'), lake, runId, String(rank), String(steps)],
+    {
+      env: {
+        ...process.env,
+        PYTHONPATH: path.join(REPO_ROOT, 'python', 'src'),
+        RUNLAKE_BIN,
+        XDG_RUNTIME_DIR: runtimeDir,
+        RUNLAKE_SPOOL: path.join(runtimeDir, 'spool'),
+      },
+    },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  return new Promise<string>((resolve, reject) =>
+    child.once('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`rank ${rank} exited ${code}: ${err}`)),
+    ),
+  );
+}
+
+describe.skipIf(python.skip)('the Python client against the real sidecar', () => {
+  it('two processes log to one run through one sidecar they start; every point lands once', async () => {
+    const lake = tempDir();
+    const runtime = tempDir();
+    const steps = 500;
+    const outputs = await Promise.all([
+      client(lake, 'ddp-run', 0, steps, runtime),
+      client(lake, 'ddp-run', 1, steps, runtime),
+    ]);
+    for (const out of outputs) expect(out.trim()).toBe('acknowledged');
+    const reader = await openLake(lake);
+    expect(
+      await reader.query(
+        'SELECT metric_name, count(*)::INTEGER AS n, count(DISTINCT step)::INTEGER AS steps, sum(CASE WHEN isnan(value) THEN 1 ELSE 0 END)::INTEGER AS nans FROM metrics_scalar GROUP BY ALL ORDER BY 1',
+      ),
+    ).toEqual([
+      { metric_name: 'flag', n: 2 * steps, steps, nans: 0 },
+      { metric_name: 'grad.norm0', n: steps, steps, nans: 0 },
+      { metric_name: 'grad.norm1', n: steps, steps, nans: 0 },
+      { metric_name: 'rank0/loss', n: steps, steps, nans: 1 },
+      { metric_name: 'rank1/loss', n: steps, steps, nans: 1 },
+    ]);
+    // finish() returns once its record is acknowledged; the sidecar folds it within a second.
+    let run: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100 && run?.status !== 'finished'; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      [run] = await reader.query('SELECT * FROM runs');
+    }
+    expect(run).toMatchObject({
+      run_id: 'ddp-run',
+      project: 'tracking-test',
+      run_name: 'two ranks',
+      run_group: 'ddp',
+      tags: ['ci'],
+      status: 'finished',
+      seed: 7,
+      'config.lr': 0.001,
+      'config.model.d': 64,
+      'summary.best': 0.25,
+    });
+    expect(await reader.query('SELECT step, tokens_seen, has_weights FROM checkpoints')).toEqual([
+      { step: steps - 1, tokens_seen: steps * 1024, has_weights: true },
+    ]);
+    reader.close();
+  }, 120_000);
+});
