@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { symmetricEigenvalues } from '../src/index.js';
+import { geometryDescriptors, symmetricEigenvalues } from '../src/index.js';
 import { matmul, randomMatrix, randomOrthogonal } from './helpers/matrices.js';
 
 /** Qᵀ·diag(spectrum)·Q for a seeded random orthogonal Q: a symmetric matrix with a known spectrum. */
@@ -109,5 +110,59 @@ describe('symmetricEigenvalues: the grouped SIMD tridiagonalisation', () => {
     expect(Array.from(symmetricEigenvalues(diagonal, n))).toEqual(
       Array.from({ length: n }, (_, i) => 10 - i),
     );
+  });
+});
+
+describe('fused multiply-adds (WebAssembly relaxed SIMD) in the kernels', () => {
+  it('give the same descriptors as separate multiplies and adds (RUNLAKE_GEOMETRY_FMA=0, compiled package in a child process)', () => {
+    // The choice is made once per process (V8 flags are process-wide), so the unfused kernels run in
+    // a child process on the compiled package, on the same seeded matrices (n > d: the scatter, the
+    // float32 screen and the shared tridiagonalisation; n < d: the Gram).
+    const shapes: [number, number][] = [
+      [600, 240],
+      [90, 150],
+    ];
+    const script = `
+      const { geometryDescriptors } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
+      const { relaxedSimd } = await import(${JSON.stringify(new URL('../dist/geometry/wasm.js', import.meta.url).href)});
+      const input = JSON.parse((await import('node:fs')).readFileSync(0, 'utf8'));
+      const out = input.map(([n, d, x]) => geometryDescriptors(Float32Array.from(x), n, d));
+      process.stdout.write(JSON.stringify({ fused: relaxedSimd(), out }));`;
+    const inputs = shapes.map(([n, d], t) => [
+      n,
+      d,
+      Array.from(Float32Array.from(randomMatrix(n, d, 5000 + t))),
+    ]);
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, RUNLAKE_GEOMETRY_FMA: '0' },
+      input: JSON.stringify(inputs),
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
+    expect(child.status, child.stderr).toBe(0);
+    const unfused = JSON.parse(child.stdout) as { fused: boolean; out: Record<string, unknown>[] };
+    expect(unfused.fused).toBe(false);
+    inputs.forEach(([n, d, x], t) => {
+      const got = geometryDescriptors(
+        Float32Array.from(x as number[]),
+        n as number,
+        d as number,
+      ) as unknown as Record<string, unknown>;
+      const want = unfused.out[t] as Record<string, unknown>;
+      // TwoNN is exact either way (the screen only chooses which pairs to refine in float64).
+      expect(got.intrinsic_dim).toBe(want.intrinsic_dim);
+      expect(got.numerical_rank).toBe(want.numerical_rank);
+      for (const key of Object.keys(want)) {
+        const a = [got[key]].flat() as (number | null)[];
+        const b = [want[key]].flat() as (number | null)[];
+        b.forEach((v, i) => {
+          if (v === null) expect(a[i]).toBeNull();
+          else
+            expect(Math.abs((a[i] as number) - v), `${n}×${d} ${key}[${i}]`).toBeLessThanOrEqual(
+              1e-11 * Math.abs(v),
+            );
+        });
+      }
+    });
   });
 });
