@@ -227,10 +227,19 @@ async function rematchAll(
 ): Promise<number> {
   const byRun = new Map<string, Row[]>();
   const params = JSON.stringify({ topK, ...signatureOptions, pool: 'other runs, same descriptor' });
+  // A descriptor's pool is matched on the workers while the next one is read (and their shares
+  // queue behind each other, so no worker waits between pools); rows are then taken in order.
+  const pending: Array<{ pool: StoredSignature[]; matched: Promise<MatchRow[][]> }> = [];
   for (const descriptor of descriptors) {
     const pool = await readSignaturePool(lake, { ...signatureOptions, descriptorSet: descriptor });
     if (pool.length === 0) continue;
-    const matched = matcher ? await matcher(pool, topK) : matchPoolQueries(pool, topK);
+    const matched = matcher ? matcher(pool, topK) : Promise.resolve(matchPoolQueries(pool, topK));
+    // Awaited below; until then a failure must not count as an unhandled rejection.
+    matched.catch(() => undefined);
+    pending.push({ pool, matched });
+  }
+  for (const { pool, matched: matching } of pending) {
+    const matched = await matching;
     for (let q = 0; q < pool.length; q++) {
       const query = pool[q] as StoredSignature;
       const rows = byRun.get(query.runId) ?? [];
