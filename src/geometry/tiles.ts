@@ -170,9 +170,9 @@ export function gramPanelRows(
   const len = byColumns ? rows : cols;
   if (to <= from) return;
   const size = to * len * PANEL;
-  // The WebAssembly kernel also needs room for the output of the tile rows [from, to) (4 rows of
-  // `to`·4 doubles each), which it fills block of columns by block of columns (see syrkWasm).
-  const kernel = wasmTileKernel(size + (to - from) * PANEL * to * PANEL);
+  // The WebAssembly kernel also needs room for the output of a chunk of tile rows (4 rows of `to`·4
+  // doubles each), which it fills block of columns by block of columns (see syrkWasm).
+  const kernel = wasmTileKernel(size + stagedTileRows(from, to) * PANEL * to * PANEL);
   const packed = kernel ? kernel.view : new Float64Array(size);
   const offset = kernel ? WASM_TILE_DOUBLES : 0;
   const vectors = Math.min(count, to * PANEL);
@@ -526,6 +526,18 @@ let cachedTileKernel: WasmTileKernel | null = null;
 const PANEL_BLOCK_BYTES = 2 ** 19;
 
 /**
+ * Bytes of output staged at a time: the tile rows go in chunks of at most this much output, each
+ * chunk over all the blocks of panels, so that a large Gram's staging area stays small (the whole
+ * 768 × 768 scatter is one chunk).
+ */
+const STAGE_BYTES = 2 ** 23;
+
+/** How many tile rows of [from, to) syrkWasm stages at a time. */
+function stagedTileRows(from: number, to: number): number {
+  return Math.max(1, Math.min(to - from, Math.floor(STAGE_BYTES / (PANEL * to * PANEL * 8))));
+}
+
+/**
  * {@link syrkPacked} with the tile rows [from, to) computed by the WebAssembly kernel into a
  * staging area after the packed data — one block of panels (columns) at a time, each tile whole
  * over k in one call (so the arithmetic is that of one call per tile row) — then copied row by
@@ -550,27 +562,38 @@ function syrkWasm(
   const stage = WASM_TILE_DOUBLES + to * len * PANEL;
   const tileRowDoubles = PANEL * rowDoubles;
   const block = Math.max(1, Math.floor(PANEL_BLOCK_BYTES / strideBytes));
-  for (let p0 = 0; p0 < to; p0 += block) {
-    const p1 = Math.min(to, p0 + block);
-    for (let pi = Math.max(from, p0); pi < to; pi++) {
-      const a = base + pi * strideBytes;
-      const at = stage + (pi - from) * tileRowDoubles + p0 * PANEL;
-      tileRow(a, base + p0 * strideBytes, a + strideBytes, at * 8, Math.min(pi + 1, p1) - p0, rowDoubles * 8);
+  const chunk = stagedTileRows(from, to);
+  for (let c0 = from; c0 < to; c0 += chunk) {
+    const c1 = Math.min(to, c0 + chunk);
+    for (let p0 = 0; p0 < c1; p0 += block) {
+      const p1 = Math.min(c1, p0 + block);
+      for (let pi = Math.max(c0, p0); pi < c1; pi++) {
+        const a = base + pi * strideBytes;
+        const at = stage + (pi - c0) * tileRowDoubles + p0 * PANEL;
+        tileRow(
+          a,
+          base + p0 * strideBytes,
+          a + strideBytes,
+          at * 8,
+          Math.min(pi + 1, p1) - p0,
+          rowDoubles * 8,
+        );
+      }
     }
-  }
-  for (let pi = from; pi < to; pi++) {
-    const i0 = pi * PANEL;
-    const rows = Math.min(PANEL, count - i0);
-    const width = Math.min(count, i0 + PANEL);
-    for (let r = 0; r < rows; r++) {
-      const start = stage + (pi - from) * tileRowDoubles + r * rowDoubles;
-      out.set(view.subarray(start, start + width), (i0 + r) * count);
-    }
-    if (!mirror) continue;
-    for (let r = 0; r < rows; r++) {
-      const i = i0 + r;
-      const row = i * count;
-      for (let j = 0; j < i0; j++) out[j * count + i] = out[row + j] as number;
+    for (let pi = c0; pi < c1; pi++) {
+      const i0 = pi * PANEL;
+      const rows = Math.min(PANEL, count - i0);
+      const width = Math.min(count, i0 + PANEL);
+      for (let r = 0; r < rows; r++) {
+        const start = stage + (pi - c0) * tileRowDoubles + r * rowDoubles;
+        out.set(view.subarray(start, start + width), (i0 + r) * count);
+      }
+      if (!mirror) continue;
+      for (let r = 0; r < rows; r++) {
+        const i = i0 + r;
+        const row = i * count;
+        for (let j = 0; j < i0; j++) out[j * count + i] = out[row + j] as number;
+      }
     }
   }
 }
