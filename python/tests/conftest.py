@@ -201,7 +201,7 @@ class FakeServer:
 
     def start(self) -> FakeServer:
         if self.path is not None:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
             if os.path.exists(self.path):
                 os.unlink(self.path)
             server: socketserver.BaseServer = _UnixServer(self.path, _Handler)
@@ -257,7 +257,9 @@ def server(lake: str) -> Iterator[FakeServer]:
 
 
 @pytest.fixture(autouse=True)
-def _finish_runs() -> Iterator[None]:
+def _finish_runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # Takes monkeypatch so that runs are finished before the environment is restored: a run
+    # that reconnects while finishing must not find the real sidecar.
     yield
     current = runlake.run
     if current is not None:

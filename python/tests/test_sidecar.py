@@ -114,3 +114,14 @@ def test_init_starts_a_detached_sidecar(lake: str, monkeypatch: pytest.MonkeyPat
     assert all(stored for _, _, stored in received)
     # Started once.
     assert Path(lake, ".runlake", "ingest", "sidecar.log").read_text().count("== ") == 1
+
+
+def test_a_socket_directory_others_can_enter_is_refused(lake: str) -> None:
+    directory = os.path.dirname(_sidecar.socket_path(lake))
+    os.makedirs(directory)
+    os.chmod(directory, 0o755)
+    with pytest.raises(runlake.Unreachable, match="not a private directory of this user"):
+        _sidecar.connect(lake)
+    os.chmod(directory, 0o700)
+    with pytest.raises(runlake.Unreachable, match="no-such-runlake"):
+        _sidecar.connect(lake)

@@ -6,6 +6,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
@@ -43,6 +44,21 @@ def cli_command() -> list[str] | None:
     return None
 
 
+def _check_private_directory(directory: str) -> None:
+    """Creates the socket directory (mode 0700) or checks that it is this user's and private:
+    in a shared temporary directory another user could have made it, to receive the metrics."""
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(directory)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise Unreachable(
+            f"{directory} is not a private directory of this user (owner uid {info.st_uid}, mode "
+            f"{stat.S_IMODE(info.st_mode):o}): refusing to use a sidecar socket there"
+        )
+
+
 def _answers(transport: Transport) -> bool:
     try:
         transport.request("GET", "/status", timeout=5.0)
@@ -56,6 +72,7 @@ def connect(lake: str, *, start: bool = True) -> Transport:
     :class:`Unreachable` when it cannot be started or does not answer within
     :data:`START_TIMEOUT` seconds, :class:`ServerError` when it answers with an error."""
     path = socket_path(lake)
+    _check_private_directory(os.path.dirname(path))
     transport = Transport(socket_path=path)
     if _answers(transport):
         return transport
@@ -66,7 +83,6 @@ def connect(lake: str, *, start: bool = True) -> Transport:
         raise Unreachable(
             "cannot start the runlake sidecar: no runlake CLI (set RUNLAKE_BIN, put runlake on PATH, or install npx)"
         )
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     # One starter at a time per lake: when the sidecar dies under many processes (DDP ranks, a
     # sweep), each would otherwise start its own node process, all but one to lose the race for
     # server.lock. The others wait here, then find the winner answering. flock is released when
