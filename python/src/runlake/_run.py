@@ -183,6 +183,10 @@ class Run:
     """This process's client id for this run: 128 random bits as hex."""
     mode: Literal["local", "remote", "offline"]
     """How points travel: to the lake's sidecar, to a remote server, or only to the spool."""
+    project: str | None
+    name: str | None
+    group: str | None
+    tags: list[str] | None
 
     def __init__(
         self,
@@ -214,6 +218,10 @@ class Run:
         if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
             raise TypeError("runlake.init: tags must be a list of strings")
         self.id = chosen if chosen is not None else secrets.token_hex(8)
+        self.project = project
+        self.name = name
+        self.group = group
+        self.tags = list(tags) if tags is not None else None
         self.client = secrets.token_hex(16)
         self.lake = os.fspath(lake) if lake is not None else None
         self.server = server
