@@ -241,6 +241,20 @@ class Run:
         if clean_config is not None:
             self.config._data.update(clean_config)
 
+        record: dict[str, Any] = {"kind": "run", "run_id": self.id}
+        # The run record goes first; built (and checked) before anything connects.
+        for key, value in (("project", project), ("name", name), ("group", group)):
+            if value is not None:
+                record[key] = str(value)
+        if tags is not None:
+            record["tags"] = list(tags)
+        if clean_config is not None:
+            record["config"] = clean_config
+        record["status"] = "running"
+        if not self.resumed:
+            record["started_at"] = time.time()
+        _check_size(record)
+
         spool_root = os.fspath(spool) if spool is not None else default_spool()
         connect: Callable[[], Transport] | None
         transport: Transport | None = None
@@ -285,18 +299,6 @@ class Run:
             flush_interval=flush_interval,
         )
         self._queue = self._sender.queue
-        record: dict[str, Any] = {"kind": "run", "run_id": self.id}
-        for key, value in (("project", project), ("name", name), ("group", group)):
-            if value is not None:
-                record[key] = str(value)
-        if tags is not None:
-            record["tags"] = list(tags)
-        if clean_config is not None:
-            record["config"] = clean_config
-        record["status"] = "running"
-        if not self.resumed:
-            record["started_at"] = time.time()
-        _check_size(record)
         self._sender.put(record)
         self._sender.start()
         atexit.register(self._at_exit)
