@@ -125,3 +125,9 @@ def test_a_socket_directory_others_can_enter_is_refused(lake: str) -> None:
     os.chmod(directory, 0o700)
     with pytest.raises(runlake.Unreachable, match="no-such-runlake"):
         _sidecar.connect(lake)
+
+
+def test_a_socket_path_too_long_is_named(lake: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/tmp/" + "x" * 100)
+    with pytest.raises(runlake.Unreachable, match="over the 107 bytes"):
+        _sidecar.connect(lake)

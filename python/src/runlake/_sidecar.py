@@ -72,6 +72,8 @@ def connect(lake: str, *, start: bool = True) -> Transport:
     :class:`Unreachable` when it cannot be started or does not answer within
     :data:`START_TIMEOUT` seconds, :class:`ServerError` when it answers with an error."""
     path = socket_path(lake)
+    if len(os.fsencode(path)) > 107:
+        raise Unreachable(f"the sidecar socket path {path} is over the 107 bytes a Unix socket path may have")
     _check_private_directory(os.path.dirname(path))
     transport = Transport(socket_path=path)
     if _answers(transport):
