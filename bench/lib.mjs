@@ -25,6 +25,7 @@ export const SCENARIOS = [
   'commit-write',
   'commit-tiny',
   'commits',
+  'tracking',
 ];
 
 const USAGE = `usage: node bench/run.mjs [--rows N] [--only <scenario>] [--repeat K] [--keep]

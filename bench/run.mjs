@@ -36,6 +36,7 @@ import {
   timed,
 } from './lib.mjs';
 import { printShards, shardsScenario } from './shards.mjs';
+import { printTracking, trackingScenario } from './tracking.mjs';
 
 const HEAP_MB = 12000;
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -151,6 +152,7 @@ async function main(options) {
     const { commitBindScenario } = await import('./commits.mjs');
     results.scenarios['commit-bind'] = await commitBindScenario({ ...options, outDir: OUT_DIR });
   }
+  if (run('tracking')) results.scenarios.tracking = await trackingScenario(options);
   if (run('analyze-pipeline')) {
     const { analyzeScenario } = await import('./analyze.mjs');
     results.scenarios['analyze-pipeline'] = await analyzeScenario(options);
@@ -701,6 +703,7 @@ async function printResults(results) {
     printConvertCsv(c, printTable);
   }
   if (results.scenarios.shards) printShards(results.scenarios.shards, printTable);
+  if (results.scenarios.tracking) printTracking(results.scenarios.tracking, printTable);
   if (results.scenarios['geometry-descriptors']) {
     printGeometryDescriptors(results.scenarios['geometry-descriptors'], printTable);
   }
