@@ -378,6 +378,10 @@ function metricColumns(records: readonly MetricsRecord[]): ColumnObject {
   const step = new BigInt64Array(total);
   const value = new Float64Array(total);
   let at = 0;
+  // The points of one log() call share its time: one Date per distinct time, not per point
+  // (allocation and garbage collection were a fifth of the server's time with a Date each).
+  let lastSeconds = Number.NaN;
+  let lastDate = new Date(0);
   for (const r of records) {
     const splits = r.names.map((n) => r.split ?? metricSplit(n));
     step.set(r.step, at);
@@ -387,7 +391,12 @@ function metricColumns(records: readonly MetricsRecord[]): ColumnObject {
       runId[at] = r.runId;
       metricName[at] = r.names[n] as string;
       split[at] = splits[n] ?? null;
-      wallTime[at] = new Date((r.time[i] as number) * 1000);
+      const seconds = r.time[i] as number;
+      if (seconds !== lastSeconds) {
+        lastSeconds = seconds;
+        lastDate = new Date(seconds * 1000);
+      }
+      wallTime[at] = lastDate;
     }
   }
   return { run_id: runId, step, metric_name: metricName, value, split, wall_time: wallTime };
