@@ -197,20 +197,58 @@ export async function assertNoCollision(
   grid: GridIdentity | GridRecord,
   options: CanonicalizeOptions = {},
 ): Promise<void> {
+  await checkStoredParams(baseOut, grid, options);
+}
+
+/**
+ * {@link assertNoCollision}, returning whether the grid's `params.json` exists (it then holds
+ * these params). A file this process already compared is not read again while it is the same
+ * file (`params.json` is created once, by link, and never edited).
+ */
+async function checkStoredParams(
+  baseOut: string,
+  grid: GridIdentity | GridRecord,
+  options: CanonicalizeOptions,
+): Promise<boolean> {
   const identity = 'canonical' in grid ? grid : gridIdentity(grid.params, 'runlake');
   const file = lakePaths(baseOut).gridParams(identity.grid_id);
+  let info: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint };
+  try {
+    info = await stat(file, { bigint: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw fileSystemError(error, file, 'read');
+  }
+  const fileKey = `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}`;
+  // Other volatile keys canonicalize the stored params differently: only the default is cached.
+  const cacheable = options.volatileKeys === undefined;
+  const matchKey = `${identity.scheme}\n${identity.canonical}`;
+  if (
+    cacheable &&
+    matchedParams.get(file)?.fileKey === fileKey &&
+    matchedParams.get(file)?.matchKey === matchKey
+  )
+    return true;
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw fileSystemError(error, file, 'read');
   }
   const stored = storedCanonical(text, file, identity.scheme, options);
   if (stored !== identity.canonical) {
     throw new GridIdCollisionError(identity.grid_id, stored, identity.canonical, file);
   }
+  if (cacheable) {
+    if (matchedParams.size >= 4096) matchedParams.clear();
+    matchedParams.set(file, { fileKey, matchKey });
+  }
+  return true;
 }
+
+// params.json files found to hold given params: by path, the file's identity and the match.
+const matchedParams = new Map<string, { fileKey: string; matchKey: string }>();
 
 /**
  * Stores `grids/grid_id=<id>/params.json` once. Writing the same params again is a no-op; other
@@ -241,8 +279,7 @@ export async function writeGridParams(
     : pythonJsonDumps(params as PythonJsonValue, { indent: 2 });
   const paths = lakePaths(baseOut);
   const target = paths.gridParams(identity.grid_id);
-  await assertNoCollision(baseOut, identity, options);
-  if (await exists(target)) return { record, created: false };
+  if (await checkStoredParams(baseOut, identity, options)) return { record, created: false };
 
   await mkdir(paths.staging, { recursive: true });
   const temp = stagingPath(paths, '-params.json');
@@ -259,16 +296,6 @@ export async function writeGridParams(
     return { record, created: false };
   } finally {
     await unlink(temp).catch(() => {});
-  }
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw fileSystemError(error, file, 'read');
   }
 }
 

@@ -1,4 +1,4 @@
-import { access } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { withFileLock, writeFileAtomic } from './atomic-file.js';
 import { type ColumnType, columnTypeProblem } from './column-types.js';
 import type { LakePaths } from './layout.js';
@@ -34,9 +34,36 @@ export interface DatasetManifest {
  * ```
  */
 export async function readManifest(paths: LakePaths, dataset: string): Promise<DatasetManifest | undefined> {
-  return readMetadataRecord<DatasetManifest>(paths.manifest(dataset), (value) =>
+  const file = paths.manifest(dataset);
+  // A writer reads the manifest two or three times per call: the parsed, checked record is
+  // reused while the file is the same file (manifests are replaced by rename, never edited in
+  // place, so a change is a new inode, size or mtime).
+  const identity = await fileIdentity(file);
+  if (identity === null) return undefined;
+  const cached = manifestCache.get(file);
+  if (cached && identity !== undefined && cached.identity === identity) return cached.manifest;
+  const manifest = await readMetadataRecord<DatasetManifest>(file, (value) =>
     manifestProblem(value, dataset),
   );
+  // Cached only when the file did not change while it was read.
+  if (manifest && identity !== undefined && (await fileIdentity(file)) === identity) {
+    if (manifestCache.size >= 256) manifestCache.clear();
+    manifestCache.set(file, { identity, manifest });
+  }
+  return manifest;
+}
+
+const manifestCache = new Map<string, { identity: string; manifest: DatasetManifest }>();
+
+/** The file's identity; `null` when it does not exist, `undefined` when stat fails otherwise. */
+async function fileIdentity(file: string): Promise<string | null | undefined> {
+  try {
+    const info = await stat(file, { bigint: true });
+    return `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
+  } catch (error) {
+    // Unreadable for another reason: the read that follows names the file and the cause.
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? null : undefined;
+  }
 }
 
 /**
@@ -92,7 +119,8 @@ export function manifestProblem(value: unknown, dataset: string): string | undef
 /**
  * Read-modify-write of a manifest under an inter-process lock, so that two writers adding columns
  * at once cannot lose each other's changes or both register conflicting types. `update` may
- * throw to refuse the change; the manifest is then left as it was.
+ * throw to refuse the change; the manifest is then left as it was. `update` is first run on the
+ * manifest read without the lock, and again under it only when that would change the manifest.
  *
  * @example
  * ```ts
@@ -105,6 +133,14 @@ export async function updateManifest(
   update: (current: DatasetManifest | undefined) => DatasetManifest | Promise<DatasetManifest>,
 ): Promise<DatasetManifest> {
   const file = paths.manifest(dataset);
+  // Most writes change nothing: checked without the lock first. A manifest only ever gains
+  // columns and widens types, so a write it already accommodates stays accommodated, and a
+  // refusal read here is the one the lock would give.
+  const unlocked = await readManifest(paths, dataset);
+  if (unlocked) {
+    const next = await update(unlocked);
+    if (JSON.stringify(next) === JSON.stringify(unlocked)) return unlocked;
+  }
   return withFileLock(file, async () => {
     const current = await readManifest(paths, dataset);
     const next = await update(current);

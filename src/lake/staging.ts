@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { LakePaths } from './layout.js';
-import { type Intent, readIntents, recoverIntent } from './transaction.js';
+import { INTENT_FILE, type Intent, readIntents, recoverIntent } from './transaction.js';
 
 // Old enough that no live write can still own it, even on another host sharing the lake.
 const STALE_AFTER_MS = 60 * 60 * 1000;
@@ -20,6 +20,37 @@ const swept = new Set<string>();
  */
 export function stagingPath(paths: LakePaths, suffix = ''): string {
   return path.join(paths.staging, `${process.pid}-${randomUUID()}${suffix}`);
+}
+
+/**
+ * Removes a staging entry. After a commit it holds only its intent and the directories its
+ * `files` (absolute paths) were renamed out of: those are removed one by one, a few calls instead
+ * of a walk of the tree. Anything else left in it (a file not published, a failed write) falls
+ * back to removing the whole tree.
+ *
+ * @example
+ * ```ts
+ * await removeStagingEntry(stagingDir, ['/lake/.runlake/staging/1-…/seed=1/part-….parquet']);
+ * ```
+ */
+export async function removeStagingEntry(entry: string, files: Iterable<string> = []): Promise<void> {
+  const directories = new Set<string>();
+  for (const file of files) {
+    for (let dir = path.dirname(file); dir.startsWith(`${entry}${path.sep}`); dir = path.dirname(dir))
+      directories.add(dir);
+  }
+  try {
+    await unlink(path.join(entry, INTENT_FILE)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+    // Deepest first: a directory's children go before it.
+    for (const dir of [...directories].sort((a, b) => b.length - a.length)) await rmdir(dir);
+    await rmdir(entry);
+    return;
+  } catch {
+    // Not empty, or already partly gone: the general removal below handles both.
+  }
+  await rm(entry, { recursive: true, force: true });
 }
 
 /**

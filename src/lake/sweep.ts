@@ -168,8 +168,9 @@ async function writeSweep(
   });
   if ((result.rowCount > 0 || result.skippedFiles > 0) && params && grid) {
     await writeGridParams(baseOut, params, { ...options, scheme: setting.scheme });
-    // Rows that bring their own ids say nothing about the scheme; params hashed by it do.
-    await recordGridIdSetting(paths, setting);
+    // Rows that bring their own ids say nothing about the scheme; params hashed by it do. A
+    // setting read from the lake's record is recorded already.
+    if (setting.source !== 'recorded') await recordGridIdSetting(paths, setting);
   }
   return { ...result, gridId: grid?.grid_id ?? '' };
 }

@@ -70,6 +70,23 @@ export interface StagedCommit {
    * directories are the dataset's own), rather than re-encoding DuckDB's partition directories.
    */
   readonly verbatimPaths?: boolean;
+  /** What the stage step already knows about the staged files, so their footers need not be read. */
+  readonly known?: StagedFileStats;
+}
+
+/**
+ * What the writer of a staging entry knows about its Parquet files without reading them back:
+ * each file's row count as DuckDB's `COPY … (RETURN_STATS)` reported it, and a key naming the
+ * schema every one of them has (the COPY's column names and types and its writer options).
+ */
+export interface StagedFileStats {
+  /** Row count of each staged file, by absolute path. */
+  readonly rows: ReadonlyMap<string, number>;
+  /**
+   * Files staged under the same key have the same Parquet schema: its fingerprint is read from one
+   * footer the first time this process sees the key, then reused.
+   */
+  readonly schemaKey: string;
 }
 
 /** What {@link commitStaged} did. */
@@ -119,25 +136,53 @@ export async function describeParquetFiles(
 }
 
 /**
- * Describes part files for the log: size from the file system, rows and schema from the footer.
+ * Describes part files for the log: size from the file system, rows and schema from the footer,
+ * or, for files in `known`, rows from the writer and the schema fingerprint its key maps to (read
+ * from the first such file's footer once per process and key).
  */
 async function logFiles(
   connection: DuckDBConnection,
   entries: ReadonlyArray<{ absolute: string; relative: string }>,
+  known?: StagedFileStats,
 ): Promise<LogFile[]> {
-  const described = await describeParquetFiles(
-    connection,
-    entries.map((e) => e.absolute),
-  );
+  const knownRows = (absolute: string) => known?.rows.get(absolute);
+  const firstKnown = entries.find((e) => knownRows(e.absolute) !== undefined);
+  let knownSchema = known && schemaFingerprints.get(known.schemaKey);
+  const toDescribe = entries.filter((e) => knownRows(e.absolute) === undefined).map((e) => e.absolute);
+  if (firstKnown && knownSchema === undefined) toDescribe.push(firstKnown.absolute);
+  const described = toDescribe.length > 0 ? await describeParquetFiles(connection, toDescribe) : new Map();
+  if (known && firstKnown && knownSchema === undefined) {
+    const found = described.get(firstKnown.absolute);
+    // The writer's count and the footer's must agree; a mismatch means the stats are not this file's.
+    if (found && found.rows !== knownRows(firstKnown.absolute))
+      throw fileSystemError(
+        new Error(`the footer holds ${found.rows} rows, the COPY reported ${knownRows(firstKnown.absolute)}`),
+        firstKnown.absolute,
+        'read',
+      );
+    knownSchema = found?.schema;
+    if (knownSchema !== undefined) {
+      if (schemaFingerprints.size >= 1024) schemaFingerprints.clear();
+      schemaFingerprints.set(known.schemaKey, knownSchema);
+    }
+  }
   return Promise.all(
     entries.map(async ({ absolute, relative }) => {
-      const found = described.get(absolute);
+      const rows = knownRows(absolute);
+      const found =
+        rows !== undefined && knownSchema !== undefined
+          ? { rows, schema: knownSchema }
+          : described.get(absolute);
       if (!found)
         throw fileSystemError(new Error('not a Parquet file DuckDB could describe'), absolute, 'read');
       return { path: relative, size: (await stat(absolute)).size, rows: found.rows, schema: found.schema };
     }),
   );
 }
+
+// Schema fingerprints by StagedFileStats.schemaKey: a writer repeating the same COPY reads one
+// footer for its schema, not one per commit.
+const schemaFingerprints = new Map<string, string>();
 
 /** The dataset-relative paths of a staging entry's files, in runlake's partition encoding. */
 function targetPath(stagedRelative: string): string {
@@ -186,7 +231,7 @@ export async function commitStaged(
     toPublish = staged.filter((s) => !live.has(s.relative));
     skippedFiles = staged.length - toPublish.length;
   }
-  const added = await logFiles(connection, toPublish);
+  const added = await logFiles(connection, toPublish, change.known);
   const addSet = new Set(added.map((f) => f.path));
   const txn = path.basename(stagingDir);
   const intentFile = path.join(stagingDir, INTENT_FILE);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { appendColumnData, appendColumns, stageType } from './appender.js';
@@ -25,8 +25,8 @@ import { type DatasetManifest, type ManifestColumn, updateManifest } from './man
 import type { PartitionValue } from './partition-path.js';
 import { type BatchColumn, type BatchOptions, buildRowBatch, type PartitionSource } from './row-batch.js';
 import { claimLakeSchema } from './schema-set.js';
-import { stagingPath, sweepStaleStaging } from './staging.js';
-import { commitStaged, type StagedCommitResult } from './transaction.js';
+import { removeStagingEntry, stagingPath, sweepStaleStaging } from './staging.js';
+import { commitStaged, type StagedCommitResult, type StagedFileStats } from './transaction.js';
 import {
   type LakeEnumValues,
   type NewEnumValues,
@@ -214,7 +214,8 @@ export async function writeRows(
 /**
  * Runs `stage` into a fresh staging directory, then publishes and commits what it wrote as one
  * commit of the dataset's log (see {@link commitStaged}), and removes the staging directory
- * whatever happens. Shared by every write path.
+ * whatever happens. Shared by every write path. A `stage` that returns {@link StagedFileStats}
+ * (what its COPY reported) spares the commit reading the files' footers.
  */
 export async function stageAndPublish(
   paths: LakePaths,
@@ -222,13 +223,17 @@ export async function stageAndPublish(
   dataset: DatasetDefinition,
   rowCount: number,
   change: PublishOptions,
-  stage: (stagingDir: string) => Promise<void>,
+  stage: (stagingDir: string) => Promise<StagedFileStats | undefined | unknown>,
 ): Promise<WriteResult> {
   await sweepStaleStaging(paths);
   const stagingDir = stagingPath(paths);
+  let known: StagedFileStats | undefined;
   try {
-    await stage(stagingDir);
-    const result = await commitStagedChange(paths, connection, dataset.name, stagingDir, change);
+    // A stage step that knows its files' row counts (a COPY with RETURN_STATS) returns them.
+    const staged = await stage(stagingDir);
+    known =
+      staged && typeof staged === 'object' && 'schemaKey' in staged ? (staged as StagedFileStats) : undefined;
+    const result = await commitStagedChange(paths, connection, dataset.name, stagingDir, change, known);
     return {
       dataset: dataset.name,
       rowCount: result.commit ? rowCount : 0,
@@ -238,7 +243,7 @@ export async function stageAndPublish(
       removedFiles: result.removed.length,
     };
   } finally {
-    await rm(stagingDir, { recursive: true, force: true });
+    await removeStagingEntry(stagingDir, known?.rows.keys());
   }
 }
 
@@ -258,8 +263,10 @@ export function commitStagedChange(
   dataset: string,
   stagingDir: string,
   change: PublishOptions,
+  known?: StagedFileStats,
 ): Promise<StagedCommitResult> {
   return commitStaged(paths, connection, dataset, stagingDir, {
+    known,
     operation: change.operation ?? (change.replace ? 'replace' : 'write'),
     exclusive: change.fileStem !== undefined && !change.replace,
     removes: change.replace && replacedFiles(change.replace),
@@ -599,7 +606,7 @@ async function copyStageTable(
   sortBy: readonly string[],
   stagingDir: string,
   fileStem: string | undefined,
-): Promise<void> {
+): Promise<StagedFileStats> {
   const { partitionKeys, partitions } = batch;
   const indexed = partitionKeys.length > 0 && partitions.length > 1;
   let keySelect: string[];
@@ -619,19 +626,79 @@ async function copyStageTable(
     const text = partitions[0]?.text ?? [];
     keySelect = partitionKeys.map((k, i) => `${quoteLiteral(text[i] as string)} AS ${quoteIdentifier(k)}`);
   }
-  const values = columns.map(
-    (c) =>
-      `CAST(${c.fill ?? (c.loaded ? `s.${quoteIdentifier(c.name)}` : 'NULL')} AS ${columnTypeSql(c.type)}) AS ${quoteIdentifier(c.name)}`,
+  // A string column staged as an ENUM whose every value occurs in every file is written as it is:
+  // DuckDB's Parquet writer stores an ENUM as the same string column (BYTE_ARRAY, UTF8), its
+  // dictionary taken from the ENUM instead of built by hashing every string.
+  const asEnum = new Set(
+    columns
+      // An ENUM sorts by its dictionary's order, not the strings': never for a sort column.
+      .filter((c) => c.loaded && !c.fill && columnTypeSql(c.type) === 'VARCHAR' && !sortBy.includes(c.name))
+      .filter((c) => {
+        const data = batch.data.get(c.name);
+        return data?.kind === 'dict' && everyPartitionHoldsEveryValue(data, batch);
+      })
+      .map((c) => c.name),
+  );
+  const values = columns.map((c) =>
+    asEnum.has(c.name)
+      ? `s.${quoteIdentifier(c.name)} AS ${quoteIdentifier(c.name)}`
+      : `CAST(${c.fill ?? (c.loaded ? `s.${quoteIdentifier(c.name)}` : 'NULL')} AS ${columnTypeSql(c.type)}) AS ${quoteIdentifier(c.name)}`,
   );
   const order = sortBy.length ? ` ORDER BY ${sortBy.map(quoteIdentifier).join(', ')}` : '';
   const select = [...keySelect, ...values].join(', ');
-  await copyToStaging(
-    connection,
-    `SELECT ${select} FROM ${from}${order}`,
+  // The files hold these columns with these types (the keys are directories), written with
+  // these options: that decides their Parquet schema.
+  const schemaKey = JSON.stringify([
     partitionKeys,
-    stagingDir,
-    fileStem,
+    columns.map((c) => [c.name, columnTypeSql(c.type), asEnum.has(c.name)]),
+    PARQUET_COMPRESSION,
+  ]);
+  // DuckDB tries a dictionary for every column until it outgrows the limit; for numbers (random
+  // floats, ids, steps) it almost never pays and costs about 15% of the COPY's CPU. When every
+  // column is a number, a boolean or an ENUM (whose dictionary needs no attempt), none tries one;
+  // zstd compresses repeated numbers either way (files the same size on sweep data).
+  const noStrings = columns.every((c) => asEnum.has(c.name) || NUMERIC_KINDS.has(c.type.kind));
+  const reader = await connection.runAndReadAll(
+    `${copyStatement(`SELECT ${select} FROM ${from}${order}`, partitionKeys, await stagingTarget(stagingDir, partitionKeys, fileStem), fileStem)}${noStrings ? ', DICTIONARY_SIZE_LIMIT 1' : ''}, RETURN_STATS)`,
   );
+  // The COPY reports each file it wrote and its row count, so the commit need not read them back.
+  const rows = new Map<string, number>();
+  const names = reader.columnNames();
+  const fileColumn = names.indexOf('filename');
+  const countColumn = names.indexOf('count');
+  for (const row of reader.getRows()) {
+    rows.set(path.resolve(String(row[fileColumn])), Number(row[countColumn]));
+  }
+  return { rows, schemaKey };
+}
+
+const NUMERIC_KINDS = new Set(['float64', 'float32', 'int64', 'int32', 'int16', 'bool']);
+
+/**
+ * Whether every value of a dictionary column occurs (not null) in the rows of every partition. An
+ * ENUM column's Parquet statistics (min, max, distinct count) describe its whole dictionary, so
+ * only then are they the file's own. Small dictionaries only (a bitmap per partition).
+ */
+function everyPartitionHoldsEveryValue(
+  data: Extract<ColumnData, { kind: 'dict' }>,
+  batch: StageBatch,
+): boolean {
+  const size = data.dictionary.length;
+  const partitionCount = Math.max(1, batch.partitions.length);
+  if (size === 0 || size > 256 || size * partitionCount > 1 << 20) return false;
+  const { codes, valid } = data;
+  const partitionOfRow = batch.partitions.length > 1 ? batch.partitionOfRow : undefined;
+  const seen = new Uint8Array(size * partitionCount);
+  let missing = seen.length;
+  for (let r = 0; r < batch.rowCount && missing > 0; r++) {
+    if (valid && ((valid[r >> 3] as number) & (1 << (r & 7))) === 0) continue;
+    const slot = (partitionOfRow ? (partitionOfRow[r] as number) * size : 0) + (codes[r] as number);
+    if (seen[slot] === 0) {
+      seen[slot] = 1;
+      missing--;
+    }
+  }
+  return missing === 0;
 }
 
 /**
@@ -646,18 +713,40 @@ export async function copyToStaging(
   stagingDir: string,
   fileStem: string | undefined,
 ): Promise<void> {
+  const target = await stagingTarget(stagingDir, partitionKeys, fileStem);
+  await connection.run(`${copyStatement(select, partitionKeys, target, fileStem)})`);
+}
+
+/** Creates the staging directory; returns what a COPY writes to: it, or its one file (no keys). */
+async function stagingTarget(
+  stagingDir: string,
+  partitionKeys: readonly string[],
+  fileStem: string | undefined,
+): Promise<string> {
   await mkdir(stagingDir, { recursive: true });
-  const pattern = fileStem ? `part-${fileStem}-{i}` : 'part-{uuid}';
-  const keyed = partitionKeys.length > 0;
-  const partitionClause = keyed
-    ? `PARTITION_BY (${partitionKeys.map(quoteIdentifier).join(', ')}), FILENAME_PATTERN ${quoteLiteral(pattern)}, `
-    : '';
-  const target = keyed
-    ? stagingDir
-    : path.join(stagingDir, `${pattern.replace('{uuid}', randomUUID()).replace('{i}', '0')}.parquet`);
-  await connection.run(
-    `COPY (${select}) TO ${quoteLiteral(target)} (FORMAT parquet, ${partitionClause}${PARQUET_COMPRESSION})`,
+  if (partitionKeys.length > 0) return stagingDir;
+  return path.join(
+    stagingDir,
+    `${filePattern(fileStem).replace('{uuid}', randomUUID()).replace('{i}', '0')}.parquet`,
   );
+}
+
+function filePattern(fileStem: string | undefined): string {
+  return fileStem ? `part-${fileStem}-{i}` : 'part-{uuid}';
+}
+
+/** The COPY of a staging write, without the closing parenthesis of its options (more may follow). */
+function copyStatement(
+  select: string,
+  partitionKeys: readonly string[],
+  target: string,
+  fileStem: string | undefined,
+): string {
+  const partitionClause =
+    partitionKeys.length > 0
+      ? `PARTITION_BY (${partitionKeys.map(quoteIdentifier).join(', ')}), FILENAME_PATTERN ${quoteLiteral(filePattern(fileStem))}, `
+      : '';
+  return `COPY (${select}) TO ${quoteLiteral(target)} (FORMAT parquet, ${partitionClause}${PARQUET_COMPRESSION}`;
 }
 
 /**
