@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBListValue } from '@duckdb/node-api';
 import { appendColumnData, appendColumns, stageType } from './appender.js';
 import { buildColumnBatch, type StageBatch, stageRowBatch } from './column-batch.js';
 import type { ColumnData } from './column-data.js';
@@ -658,16 +658,25 @@ async function copyStageTable(
   // column is a number, a boolean or an ENUM (whose dictionary needs no attempt), none tries one;
   // zstd compresses repeated numbers either way (files the same size on sweep data).
   const noStrings = columns.every((c) => asEnum.has(c.name) || NUMERIC_KINDS.has(c.type.kind));
+  // The COPY reports the files it wrote and their row counts, so the commit need not read them
+  // back: per file (RETURN_STATS) for several partitions; for one, the cheaper RETURN_FILES (the
+  // total count and the file list; about a millisecond less for a small write).
+  const single = partitions.length <= 1;
   const reader = await connection.runAndReadAll(
-    `${copyStatement(`SELECT ${select} FROM ${from}${order}`, partitionKeys, await stagingTarget(stagingDir, partitionKeys, fileStem), fileStem)}${noStrings ? ', DICTIONARY_SIZE_LIMIT 1' : ''}, RETURN_STATS)`,
+    `${copyStatement(`SELECT ${select} FROM ${from}${order}`, partitionKeys, await stagingTarget(stagingDir, partitionKeys, fileStem), fileStem)}${noStrings ? ', DICTIONARY_SIZE_LIMIT 1' : ''}, ${single ? 'RETURN_FILES' : 'RETURN_STATS'})`,
   );
-  // The COPY reports each file it wrote and its row count, so the commit need not read them back.
   const rows = new Map<string, number>();
   const names = reader.columnNames();
-  const fileColumn = names.indexOf('filename');
-  const countColumn = names.indexOf('count');
-  for (const row of reader.getRows()) {
-    rows.set(path.resolve(String(row[fileColumn])), Number(row[countColumn]));
+  if (single) {
+    const [count, files] = reader.getRows()[0] ?? [];
+    const list = files instanceof DuckDBListValue ? files.items : [];
+    if (list.length === 1) rows.set(path.resolve(String(list[0])), Number(count));
+  } else {
+    const fileColumn = names.indexOf('filename');
+    const countColumn = names.indexOf('count');
+    for (const row of reader.getRows()) {
+      rows.set(path.resolve(String(row[fileColumn])), Number(row[countColumn]));
+    }
   }
   return { rows, schemaKey };
 }
