@@ -11,6 +11,7 @@ import {
   IngestService,
   openLake,
   SequenceGapError,
+  sweepRecord,
   type TrackingRecord,
 } from '../src/index.js';
 import { RUNLAKE_BIN, runlake } from './helpers/cli.js';
@@ -413,5 +414,113 @@ describe('runlake sync', () => {
       { run_id: 'rc', n: 1 },
     ]);
     reader.close();
+  });
+});
+
+describe('IngestService on a sweep lake: exp_engine events and seeds from Python', () => {
+  it('types rows as pandas would, hashes params with their float-ness, and folds each record once', async () => {
+    const dir = tempDir();
+    const lake = await openLake(dir, { schema: 'sweep' });
+    const service = await IngestService.open(lake, { foldIntervalMs: 0 });
+    try {
+      const params = '{"algo": "memorypair", "accountant": "zcdp", "gamma_bar": 1.0, "seed": 3}';
+      const rows = JSON.stringify([
+        { seed: 3, event_id: 0, op: 'insert', regret: 0.5, acc: 1, flag: true },
+        { seed: 3, event_id: 1, op: 'delete', regret: null, acc: null, flag: false },
+      ]).replace('"regret":null', '"regret":NaN');
+      const events = sweepRecord('events', rows, params);
+      expect(events.table.schema.fields.map((f) => `${f.name}:${f.type}`)).toEqual([
+        'seed:Int64',
+        'event_id:Int64',
+        'op:Utf8',
+        'regret:Float64',
+        'acc:Float64', // an integer column with a missing value: float64, as pandas makes it
+        'flag:Bool',
+      ]);
+      await service.accept(
+        frame(1, [events, sweepRecord('seeds', '[{"seed": 3, "avg_regret": 0.25}]', params)]),
+      );
+      await expect(service.accept(frame(2, [metrics('r1', ['loss'], [[0, 0, 1]])]))).rejects.toThrow(
+        /is a sweep lake; it takes "events" and "seeds" records, not "metrics"/,
+      );
+      expect(() => sweepRecord('events', '[{"op": "x"}, {"op": 1}]', null)).toThrow(
+        /column "op" mixes str and int values/,
+      );
+      expect(await service.fold()).toBe(1);
+      const reader = await openLake(dir);
+      const gridIds = await reader.query('SELECT grid_id, gamma_bar FROM grids');
+      expect(gridIds).toHaveLength(1);
+      expect(
+        await reader.query('SELECT event_id, op, regret, cum_regret, acc FROM events ORDER BY event_id'),
+      ).toEqual([
+        { event_id: 0, op: 'insert', regret: 0.5, cum_regret: 0.5, acc: 1 },
+        { event_id: 1, op: 'delete', regret: null, cum_regret: null, acc: null },
+      ]);
+      expect(await reader.query('SELECT seed, avg_regret FROM seeds')).toEqual([
+        { seed: 3, avg_regret: 0.25 },
+      ]);
+      reader.close();
+    } finally {
+      await service.close();
+      lake.close();
+    }
+    // The same params hash to the same grid id as the library's attachGridId under the lake's scheme.
+    const { attachGridId, pyFloat } = await import('../src/index.js');
+    const reader = await openLake(dir);
+    const [grid] = await reader.query('SELECT grid_id FROM grids');
+    reader.close();
+    expect(grid?.grid_id).toBe(
+      attachGridId({ algo: 'memorypair', accountant: 'zcdp', gamma_bar: pyFloat(1), seed: 3 }).grid_id,
+    );
+  });
+
+  it("a record's grid-id scheme is taken by a new lake and refused by a lake with another", async () => {
+    const dir = tempDir();
+    const lake = await openLake(dir, { schema: 'sweep' });
+    const service = await IngestService.open(lake, { foldIntervalMs: 0 });
+    try {
+      const params = '{"algo": "memorypair", "gamma_bar": 1.0}';
+      await service.accept(
+        frame(1, [
+          sweepRecord('events', '[{"seed": 1, "regret": 0.5}]', params, 'events', 'exp_engine-sha256-12'),
+        ]),
+      );
+      await expect(
+        service.accept(
+          frame(2, [sweepRecord('events', '[{"seed": 2}]', params, 'events', 'exp_engine-md5-8')]),
+        ),
+      ).rejects.toThrow(/records\[0\]\.scheme: .*exp_engine-sha256-12/);
+      await service.fold();
+      const reader = await openLake(dir);
+      const [grid] = await reader.query('SELECT grid_id FROM grids');
+      reader.close();
+      const { gridIdFor, pyFloat } = await import('../src/index.js');
+      expect(grid?.grid_id).toBe(
+        gridIdFor({ algo: 'memorypair', gamma_bar: pyFloat(1) }, 'exp_engine-sha256-12'),
+      );
+    } finally {
+      await service.close();
+      lake.close();
+    }
+  });
+
+  it('a Squiggle lake refuses sweep records', async () => {
+    const dir = tempDir();
+    const lake = await newLake(dir);
+    const service = await IngestService.open(lake, { foldIntervalMs: 0 });
+    try {
+      await expect(service.accept(frame(1, [sweepRecord('events', '[{"seed": 1}]', null)]))).rejects.toThrow(
+        /is a Squiggle lake; "events" records go to a sweep lake/,
+      );
+      await service.accept(frame(1, [metrics('r1', ['loss'], [[0, 5, 1]])]));
+      expect(await service.runState('r1')).toEqual({ exists: true, lastStep: 5 });
+      await service.fold();
+      await service.accept(frame(2, [metrics('r1', ['loss'], [[0, 2, 1]])]));
+      expect(await service.runState('r1')).toEqual({ exists: true, lastStep: 5 });
+      expect(await service.runState('nobody')).toEqual({ exists: false, lastStep: null });
+    } finally {
+      await service.close();
+      lake.close();
+    }
   });
 });

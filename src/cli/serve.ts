@@ -1,8 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { IngestLockedError, IngestService } from '../ingest/tracking/index.js';
-import { openLake } from '../lake/index.js';
+import { IngestLockedError, IngestService, openTrackingLake } from '../ingest/tracking/index.js';
 import { isLoopbackHost, listenIngestSocket, SERVER_LIMIT_DEFAULTS, startServer } from '../server/index.js';
 import { existingLakeDirectory, writableLakeDirectory } from './common.js';
 import { byteSize, commaList, nonNegativeInteger, positiveInteger } from './parse.js';
@@ -29,6 +28,7 @@ export interface ServeOptions {
   idleExit?: number;
   foldInterval?: number;
   maxBatchBytes?: number;
+  schema?: string;
 }
 
 function isEmptyDirectory(dir: string): boolean {
@@ -135,6 +135,11 @@ export function registerServeCommand(program: Command): void {
       1000,
     )
     .option('--max-batch-bytes <size>', 'largest tracking batch (default 16 MiB)', byteSize)
+    .option(
+      '--schema <set>',
+      'with --ingest: what a lake with no schema set yet becomes: squiggle (runs, metrics) or sweep (exp_engine events, seeds)',
+      'squiggle',
+    )
     .option('--allow-host <names>', 'host names to answer to besides IP addresses and localhost', commaList)
     .option(
       '--allow-origin <origins>',
@@ -231,7 +236,7 @@ async function serveIngest(lakeDir: string, options: ServeOptions): Promise<void
   }
   if (options.exitWhenIdle && !options.socket)
     throw new InvalidArgumentError('--exit-when-idle needs --socket');
-  const lake = await openLake(lakeDir, { schema: 'squiggle' });
+  const lake = await openTrackingLake(lakeDir, options.schema);
   let service: IngestService;
   try {
     service = await IngestService.open(lake, {

@@ -39,6 +39,10 @@ export function ingestRoutes(
     const client = c.req.param('client');
     return c.json({ client, acknowledged: service.acknowledged(client) });
   });
+  app.get('/runs/:run', async (c) => {
+    const runId = c.req.param('run');
+    return c.json({ run_id: runId, ...(await service.runState(runId)) });
+  });
   app.post('/fold', async (c) => c.json({ folded: await service.fold() }));
   app.get('/status', (c) => c.json(service.status()));
   return app;

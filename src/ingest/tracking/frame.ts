@@ -1,4 +1,11 @@
-import { RunlakeError } from '../../lake/errors.js';
+import type { Table } from 'apache-arrow';
+import type { Params } from '../../lake/canonical-params.js';
+import { GRID_ID_SCHEMES, type GridIdScheme, isGridIdScheme } from '../../lake/grid-id-scheme.js';
+import { parsePythonJson } from '../../lake/python-json.js';
+import { FrameError } from './frame-error.js';
+import { pythonRowsTable } from './python-rows.js';
+
+export { FrameError } from './frame-error.js';
 
 /** The four bytes every batch frame starts with (docs/tracking.md, "Frames"). */
 export const FRAME_MAGIC = 'RLB1';
@@ -11,18 +18,6 @@ export const MAX_METRIC_NAME_BYTES = 256;
 
 const CLIENT_ID = /^[A-Za-z0-9_-]{8,64}$/;
 const RUN_ID = /^[^/\\\0]{1,256}$/;
-
-/**
- * A frame that breaks the wire format, with the byte offset or header field that is wrong.
- *
- * @example
- * ```ts
- * try { decodeFrame(bytes); } catch (e) { if (e instanceof FrameError) console.log(e.message); }
- * ```
- */
-export class FrameError extends RunlakeError {
-  override readonly name = 'FrameError';
-}
 
 /** Scalar points of one run, as columns. */
 export interface MetricsRecord {
@@ -69,8 +64,78 @@ export interface FinishRecord {
   readonly finishedAt: number | null;
 }
 
+/** Rows for a sweep lake's `events` or `seeds`, as Python wrote them (docs/tracking.md, "Sweep lakes"). */
+export interface SweepRecord {
+  readonly kind: 'events' | 'seeds';
+  /** The rows' Python JSON text, and the same rows typed as pandas would type them. */
+  readonly rowsText: string;
+  readonly table: Table;
+  /** The params' Python JSON text (null when the rows carry their grid ids), and the parsed params. */
+  readonly paramsText: string | null;
+  readonly params: Params | null;
+  /**
+   * The grid-id scheme the client hashed `params` with (its `attach_grid_id`), or null to use the
+   * lake's. A lake with no scheme yet takes it; one with another refuses the write.
+   */
+  readonly scheme: GridIdScheme | null;
+}
+
 /** One record of a batch, applied in order. */
-export type TrackingRecord = MetricsRecord | RunRecord | MergeRecord | CheckpointRecord | FinishRecord;
+export type TrackingRecord =
+  | MetricsRecord
+  | RunRecord
+  | MergeRecord
+  | CheckpointRecord
+  | FinishRecord
+  | SweepRecord;
+
+/** The records that name a run (every kind but the sweep ones). */
+export type RunScopedRecord = Exclude<TrackingRecord, SweepRecord>;
+
+/**
+ * Whether a record is a sweep lake's (`events`/`seeds`) rather than a run's.
+ *
+ * @example
+ * ```ts
+ * batch.records.filter(isSweepRecord);
+ * ```
+ */
+export function isSweepRecord(record: TrackingRecord): record is SweepRecord {
+  return record.kind === 'events' || record.kind === 'seeds';
+}
+
+/**
+ * A sweep record from Python JSON texts (what a client puts in a frame), checked and typed as
+ * {@link decodeFrame} would.
+ *
+ * @example
+ * ```ts
+ * sweepRecord('events', '[{"seed": 1, "regret": 0.5}]', '{"algo": "memorypair", "gamma_bar": 1.0}');
+ * ```
+ */
+export function sweepRecord(
+  kind: 'events' | 'seeds',
+  rowsText: string,
+  paramsText: string | null,
+  where: string = kind,
+  scheme: GridIdScheme | null = null,
+): SweepRecord {
+  const table = pythonRowsTable(rowsText, `${where}.rows`);
+  let params: Params | null = null;
+  if (paramsText !== null) {
+    let parsed: unknown;
+    try {
+      parsed = parsePythonJson(paramsText);
+    } catch (error) {
+      throw new FrameError(`${where}.params: not Python JSON (${(error as Error).message})`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new FrameError(`${where}.params: expected a dict`);
+    }
+    params = parsed as Params;
+  }
+  return { kind, rowsText, table, paramsText, params, scheme };
+}
 
 /** A decoded batch: who sent it, its sequence number, and its records. */
 export interface TrackingBatch {
@@ -161,6 +226,19 @@ export function decodeFrame(bytes: Uint8Array): TrackingBatch {
 
 function decodeRecord(raw: unknown, where: string, data: Uint8Array): TrackingRecord {
   if (!isObject(raw)) throw new FrameError(`frame: ${where}: expected a JSON object`);
+  if (raw.kind === 'events' || raw.kind === 'seeds') {
+    refuseUnknown(raw, new Set(['kind', 'params', 'rows', 'scheme']), where);
+    const scheme = raw.scheme ?? null;
+    if (scheme !== null && !isGridIdScheme(scheme)) {
+      throw new FrameError(
+        `frame: ${where}.scheme: ${JSON.stringify(scheme)} is not a grid-id scheme (${GRID_ID_SCHEMES.join(', ')})`,
+      );
+    }
+    const text = (field: string) =>
+      new TextDecoder().decode(new Uint8Array(byteRange(raw, field, where, data)));
+    const paramsText = raw.params === null || raw.params === undefined ? null : text('params');
+    return sweepRecord(raw.kind, text('rows'), paramsText, `frame: ${where}`, scheme);
+  }
   const runId = raw.run_id;
   if (typeof runId !== 'string' || !RUN_ID.test(runId)) {
     throw new FrameError(`frame: ${where}.run_id: expected 1 to 256 characters without "/", "\\" or NUL`);
@@ -231,7 +309,7 @@ function decodeRecord(raw: unknown, where: string, data: Uint8Array): TrackingRe
     }
     default:
       throw new FrameError(
-        `frame: ${where}.kind: ${JSON.stringify(raw.kind)} is not a record kind (run, metrics, summary, config, checkpoint, finish)`,
+        `frame: ${where}.kind: ${JSON.stringify(raw.kind)} is not a record kind (run, metrics, summary, config, checkpoint, finish, events, seeds)`,
       );
   }
 }
@@ -283,31 +361,20 @@ function decodeMetrics(raw: Json, runId: string, where: string, data: Uint8Array
   return { kind: 'metrics', runId, names: names as string[], name, step, value, time, split };
 }
 
-/** A column's bytes as an 8-aligned ArrayBuffer slice (copied when the frame's memory is not aligned). */
-function column(
-  raw: Json,
-  field: string,
-  count: number,
-  width: number,
-  where: string,
-  data: Uint8Array,
-): ArrayBuffer {
+/** A `[start, end)` byte range of the data section, checked, copied out. */
+function byteRange(raw: Json, field: string, where: string, data: Uint8Array): ArrayBuffer {
   const range = raw[field];
   if (
     !Array.isArray(range) ||
     range.length !== 2 ||
-    !range.every((n) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0)
+    !range.every((n) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) ||
+    (range[1] as number) < (range[0] as number)
   ) {
     throw new FrameError(`frame: ${where}.${field}: expected a [start, end) byte range`);
   }
   const [start, end] = range as [number, number];
   if (start % 8 !== 0)
     throw new FrameError(`frame: ${where}.${field}: the start ${start} is not a multiple of 8`);
-  if (end - start !== count * width) {
-    throw new FrameError(
-      `frame: ${where}.${field}: ${end - start} bytes for ${count} points of ${width} bytes`,
-    );
-  }
   if (end > data.byteLength) {
     throw new FrameError(
       `frame: ${where}.${field}: the range ends at ${end}, past the data's ${data.byteLength} bytes`,
@@ -316,6 +383,24 @@ function column(
   // A copy (`Buffer#slice` would be a view): the frame's memory may be pooled by Node, and the
   // columns outlive the request.
   return new Uint8Array(data.subarray(start, end)).buffer;
+}
+
+/** A column's bytes, `count` values of `width` bytes (an 8-aligned copy). */
+function column(
+  raw: Json,
+  field: string,
+  count: number,
+  width: number,
+  where: string,
+  data: Uint8Array,
+): ArrayBuffer {
+  const bytes = byteRange(raw, field, where, data);
+  if (bytes.byteLength !== count * width) {
+    throw new FrameError(
+      `frame: ${where}.${field}: ${bytes.byteLength} bytes for ${count} points of ${width} bytes`,
+    );
+  }
+  return bytes;
 }
 
 function refuseUnknown(object: Json, known: ReadonlySet<unknown>, where: string): void {
@@ -376,6 +461,15 @@ export function encodeFrame(batch: Omit<TrackingBatch, 'points'>): Uint8Array {
     }
     if (record.kind === 'run') return { kind: 'run', run_id: record.runId, ...record.fields };
     if (record.kind === 'checkpoint') return { kind: 'checkpoint', run_id: record.runId, rows: record.rows };
+    if (isSweepRecord(record)) {
+      const encoder = new TextEncoder();
+      return {
+        kind: record.kind,
+        params: record.paramsText === null ? null : place(encoder.encode(record.paramsText)),
+        rows: place(encoder.encode(record.rowsText)),
+        ...(record.scheme ? { scheme: record.scheme } : {}),
+      };
+    }
     if (record.kind === 'finish') {
       return { kind: 'finish', run_id: record.runId, status: record.status, finished_at: record.finishedAt };
     }

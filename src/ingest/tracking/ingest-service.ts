@@ -2,14 +2,17 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../../lake/atomic-file.js';
 import type { ColumnObject } from '../../lake/column-input.js';
+import { quoteLiteral } from '../../lake/column-types.js';
 import { RunlakeError } from '../../lake/errors.js';
 import { fileSystemError } from '../../lake/fs-errors.js';
-import type { Lake } from '../../lake/lake.js';
+import { recordGridIdSetting, resolveGridIdScheme } from '../../lake/grid-id-setting.js';
+import { type Lake, openLake } from '../../lake/lake.js';
 import { lakePaths } from '../../lake/layout.js';
-import { claimLakeSchema } from '../../lake/schema-set.js';
+import { claimLakeSchema, existingLakeSchema } from '../../lake/schema-set.js';
+import { writeEventRows, writeSeedRows } from '../../lake/sweep.js';
 import { validateTypedRows } from '../../lake/typed-rows.js';
 import { metricSplit } from '../wandb-history.js';
-import { decodeFrame, FrameError, type MetricsRecord, type TrackingBatch } from './frame.js';
+import { decodeFrame, FrameError, isSweepRecord, type MetricsRecord, type TrackingBatch } from './frame.js';
 import { IngestLock } from './ingest-lock.js';
 import {
   applyRunRecord,
@@ -78,6 +81,8 @@ export interface AcceptResult {
 export interface IngestStatus {
   readonly version: 1;
   readonly lake: string;
+  /** The lake's schema set: `squiggle` (runs, metrics) or `sweep` (events, seeds). */
+  readonly schema: string;
   readonly segments: number;
   readonly pendingBatches: number;
   readonly clients: number;
@@ -86,6 +91,25 @@ export interface IngestStatus {
 }
 
 const INGEST_DIR = path.join('.runlake', 'ingest');
+
+/** The datasets tracking writes, by the lake's schema set (the first is the one claimed at open). */
+const LAKE_DATASETS: Readonly<Record<string, readonly string[]>> = {
+  squiggle: ['runs', 'metrics_scalar', 'checkpoints'],
+  sweep: ['events', 'seeds'],
+};
+
+/**
+ * Opens a lake for tracking writes: as the schema set it records (or has data of), else as
+ * `schema` (default `squiggle`; `sweep` for exp_engine's events and seeds).
+ *
+ * @example
+ * ```ts
+ * const lake = await openTrackingLake('results', 'sweep');
+ * ```
+ */
+export async function openTrackingLake(dir: string, schema = 'squiggle'): Promise<Lake> {
+  return openLake(dir, { schema: (await existingLakeSchema(lakePaths(dir))) ?? schema });
+}
 
 /**
  * The write side of tracking (docs/tracking.md): takes batch frames, makes each durable in the
@@ -127,9 +151,14 @@ export class IngestService {
    * segment left from before, and starts the fold timer.
    */
   static async open(lake: Lake, options: IngestServiceOptions = {}): Promise<IngestService> {
-    for (const dataset of ['runs', 'metrics_scalar', 'checkpoints']) lake.definition(dataset); // a squiggle lake
-    // Recorded now, not at the first fold: a reader opening the lake meanwhile must see a Squiggle lake.
-    await claimLakeSchema(lakePaths(lake.baseOut), lake.definition('runs'));
+    const datasets = LAKE_DATASETS[lake.schemaSet.name];
+    if (!datasets) {
+      throw new RunlakeError(
+        `${lake.baseOut} is a "${lake.schemaSet.name}" lake; tracking writes go to Squiggle lakes (runs, metrics) or sweep lakes (events, seeds)`,
+      );
+    }
+    // Recorded now, not at the first fold: a reader opening the lake meanwhile must see its kind.
+    await claimLakeSchema(lakePaths(lake.baseOut), lake.definition(datasets[0] as string));
     const directory = path.join(lake.baseOut, INGEST_DIR);
     const lock = await IngestLock.acquire(path.join(directory, 'server.lock'), options.address ?? '');
     try {
@@ -181,7 +210,7 @@ export class IngestService {
     const acknowledged = this.#acknowledged.get(client) ?? 0;
     if (seq <= acknowledged) return { client, seq, stored: false };
     if (seq !== acknowledged + 1 || inFlight) throw new SequenceGapError(client, seq, acknowledged + 1);
-    this.#check(batch);
+    await this.#check(batch);
     const done = this.log.append(frame.slice());
     this.#inFlight.set(client, { seq, done: done.catch(() => {}) });
     try {
@@ -214,6 +243,40 @@ export class IngestService {
     return run;
   }
 
+  /**
+   * What `resume` needs about a run: whether the lake or the log knows it, and the largest step
+   * logged so far (folded or still in the log), or null.
+   */
+  async runState(runId: string): Promise<{ readonly exists: boolean; readonly lastStep: number | null }> {
+    let last: bigint | null = null;
+    let exists = false;
+    for (const batches of this.#unfolded.values()) {
+      for (const batch of batches) {
+        for (const record of batch.records) {
+          if (isSweepRecord(record) || record.runId !== runId) continue;
+          exists = true;
+          if (record.kind !== 'metrics') continue;
+          for (const step of record.step) if (last === null || step > last) last = step;
+        }
+      }
+    }
+    if (this.lake.schemaSet.name === 'squiggle') {
+      if (this.#runs.has(runId) || (await readTrackedRun(this.lake, runId))) exists = true;
+      if (this.lake.datasets.has('metrics_scalar')) {
+        const [row] = await this.lake.query(
+          `SELECT max(step) AS last FROM metrics_scalar WHERE run_id = ${quoteLiteral(runId)}`,
+        );
+        const folded = row?.last;
+        if (folded !== null && folded !== undefined) {
+          exists = true;
+          const value = BigInt(folded as number | bigint);
+          if (last === null || value > last) last = value;
+        }
+      }
+    }
+    return { exists, lastStep: last === null ? null : Number(last) };
+  }
+
   /** The service's counters. */
   status(): IngestStatus {
     let pending = 0;
@@ -221,6 +284,7 @@ export class IngestService {
     return {
       version: 1,
       lake: this.lake.baseOut,
+      schema: this.lake.schemaSet.name,
       segments: this.#unfolded.size,
       pendingBatches: pending,
       clients: this.#acknowledged.size,
@@ -253,10 +317,31 @@ export class IngestService {
   }
 
   /** Checks what decoding cannot: values against the lake's schema, before anything is acknowledged. */
-  #check(batch: TrackingBatch): void {
-    const splits = this.lake.definition('metrics_scalar').columns?.find((c) => c.name === 'split')?.enum;
+  async #check(batch: TrackingBatch): Promise<void> {
+    const sweepLake = this.lake.schemaSet.name === 'sweep';
+    const splits = sweepLake
+      ? undefined
+      : this.lake.definition('metrics_scalar').columns?.find((c) => c.name === 'split')?.enum;
     for (const [i, record] of batch.records.entries()) {
       const where = `frame: header.records[${i}]`;
+      if (isSweepRecord(record) !== sweepLake) {
+        throw new FrameError(
+          sweepLake
+            ? `${where}.kind: ${this.lake.baseOut} is a sweep lake; it takes "events" and "seeds" records, not "${record.kind}"`
+            : `${where}.kind: ${this.lake.baseOut} is a Squiggle lake; "${record.kind}" records go to a sweep lake`,
+        );
+      }
+      if (isSweepRecord(record) && record.scheme !== null) {
+        // Settled now, not at the fold: a record the fold would refuse must not be acknowledged.
+        const paths = lakePaths(this.lake.baseOut);
+        let setting: Awaited<ReturnType<typeof resolveGridIdScheme>>;
+        try {
+          setting = await resolveGridIdScheme(paths, record.scheme);
+        } catch (error) {
+          throw new FrameError(`${where}.scheme: ${(error as Error).message}`);
+        }
+        if (setting.source === 'requested') await recordGridIdSetting(paths, setting);
+      }
       if (record.kind === 'metrics' && record.split !== null && splits && !splits.has(record.split)) {
         throw new FrameError(
           `${where}.split: "${record.split}" is not a split (${splits.list().join(', ')})`,
@@ -319,8 +404,18 @@ export class IngestService {
     const metrics: MetricsRecord[] = [];
     const checkpoints: Record<string, unknown>[] = [];
     const changed = new Set<string>();
+    let sweepIndex = 0;
     for (const batch of batches) {
       for (const record of batch.records) {
+        if (isSweepRecord(record)) {
+          // One commit per record, under a stem unique in the segment: folding it again adds nothing.
+          const write = record.kind === 'events' ? writeEventRows : writeSeedRows;
+          await write(record.table, this.lake.baseOut, record.params ?? undefined, {
+            ...(record.scheme ? { gridIdScheme: record.scheme } : {}),
+            fileStem: `${stem}-${sweepIndex++}`,
+          });
+          continue;
+        }
         if (record.kind === 'metrics') {
           if (record.step.length > 0) metrics.push(record);
         } else if (record.kind === 'checkpoint') {

@@ -3,9 +3,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { RunlakeError } from '../../lake/errors.js';
 import { fileSystemError } from '../../lake/fs-errors.js';
-import { openLake } from '../../lake/lake.js';
 import { readIngestLock } from './ingest-lock.js';
-import { IngestService } from './ingest-service.js';
+import { IngestService, openTrackingLake } from './ingest-service.js';
 
 /** Where `runlake sync` uploads a spool: a lake directory, or a remote server's URL. */
 export type SyncTarget = { readonly lake: string } | { readonly url: string; readonly token?: string };
@@ -49,7 +48,7 @@ export async function syncSpool(
   const clients = await listSpool(spool);
   if ('url' in target) return uploadAll(clients, httpUpload(target.url, target.token), options);
   const holder = await readIngestLock(path.join(target.lake, '.runlake', 'ingest', 'server.lock'));
-  const lake = await openLake(target.lake, { schema: 'squiggle' });
+  const lake = await openTrackingLake(target.lake);
   let service: IngestService;
   try {
     service = await IngestService.open(lake, { foldIntervalMs: 0 });
