@@ -221,6 +221,65 @@ describe('IngestService: write-ahead log, deduplication, folding', () => {
     for (const l of [lakeA, lakeB, lakeC]) l.close();
   });
 
+  it('a config leaf the lake holds as another type stays in config_json; a segment no fold can write is set aside', async () => {
+    const dir = tempDir();
+    const lake = await newLake(dir);
+    const errors: string[] = [];
+    const service = await IngestService.open(lake, {
+      foldIntervalMs: 0,
+      onFoldError: (e) => errors.push((e as Error).message),
+    });
+    try {
+      await service.accept(frame(1, [{ kind: 'run', runId: 'r1', fields: { config: { lr: 1 } } }]));
+      await service.fold();
+      await service.accept(
+        frame(2, [
+          { kind: 'run', runId: 'r2', fields: { config: { lr: 'fast' } } },
+          { kind: 'summary', runId: 'r2', values: {} },
+        ]),
+      );
+      await service.fold();
+      const reader = await newLake(dir);
+      expect(await reader.query('SELECT run_id, "config.lr", config_json FROM runs ORDER BY run_id')).toEqual(
+        [
+          { run_id: 'r1', 'config.lr': 1, config_json: '{"lr":1}' },
+          { run_id: 'r2', 'config.lr': null, config_json: '{"lr":"fast"}' },
+        ],
+      );
+      reader.close();
+
+      // Folding segment 3 fails every time (a write the lake refuses): after three tries it is set
+      // aside with its reason, and segment 4 still reaches the lake.
+      const write = lake.write.bind(lake);
+      let failing = true;
+      lake.write = (async (...args: Parameters<typeof write>) => {
+        if (failing) throw new Error('refused by the test');
+        return write(...args);
+      }) as typeof lake.write;
+      await service.accept(frame(3, [metrics('r1', ['loss'], [[0, 1, 1]])]));
+      for (let attempt = 1; attempt < 3; attempt++)
+        await expect(service.fold()).rejects.toThrow(/refused by the test/);
+      expect(service.status()).toMatchObject({ pendingBatches: 1, rejectedSegments: 0 });
+      expect(await service.fold()).toBe(1);
+      failing = false;
+      expect(service.status()).toMatchObject({ pendingBatches: 0, rejectedSegments: 1 });
+      expect(errors.at(-1)).toMatch(/set aside in .*rejected after 3 failed folds: refused by the test/);
+      const rejected = readdirSync(path.join(dir, '.runlake', 'ingest', 'rejected')).sort();
+      expect(rejected).toHaveLength(2);
+      expect(
+        readFileSync(path.join(dir, '.runlake', 'ingest', 'rejected', rejected[1] as string), 'utf8'),
+      ).toMatch(/refused by the test/);
+      await service.accept(frame(4, [metrics('r1', ['loss'], [[0, 2, 2]])]));
+      await service.fold();
+      const after = await newLake(dir);
+      expect(await after.query('SELECT step FROM metrics_scalar')).toEqual([{ step: 2 }]);
+      after.close();
+    } finally {
+      await service.close();
+      lake.close();
+    }
+  });
+
   it('a second live service on the same lake is refused, naming the holder', async () => {
     const dir = tempDir();
     const lock = path.join(dir, '.runlake', 'ingest', 'server.lock');

@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../../lake/atomic-file.js';
+import { fsyncPath, writeFileAtomic } from '../../lake/atomic-file.js';
 import type { ColumnObject } from '../../lake/column-input.js';
 import { quoteLiteral } from '../../lake/column-types.js';
 import { RunlakeError } from '../../lake/errors.js';
-import { fileSystemError } from '../../lake/fs-errors.js';
+import { FileSystemError, fileSystemError } from '../../lake/fs-errors.js';
 import { recordGridIdSetting, resolveGridIdScheme } from '../../lake/grid-id-setting.js';
 import { type Lake, openLake } from '../../lake/lake.js';
 import { lakePaths } from '../../lake/layout.js';
@@ -22,7 +22,7 @@ import {
   type TrackedRun,
   trackedRunRow,
 } from './tracked-runs.js';
-import { WriteAheadLog } from './write-ahead-log.js';
+import { segmentPath, WriteAheadLog } from './write-ahead-log.js';
 
 /**
  * A batch whose sequence number skips ahead of the client's last acknowledged one (HTTP 409).
@@ -87,10 +87,18 @@ export interface IngestStatus {
   readonly pendingBatches: number;
   readonly clients: number;
   readonly foldedBatches: number;
+  /** Segments set aside in `.runlake/ingest/rejected/` because no fold could write them. */
+  readonly rejectedSegments: number;
   readonly lastFoldError: string | null;
 }
 
 const INGEST_DIR = path.join('.runlake', 'ingest');
+
+/** Consecutive failed folds of one segment (not file-system errors) before it is set aside. */
+const QUARANTINE_AFTER_FAILURES = 3;
+
+/** The datasets folds append small files to, compacted once a partition holds many. */
+const COMPACTED_DATASETS = ['metrics_scalar', 'checkpoints', 'events', 'seeds'];
 
 /** The datasets tracking writes, by the lake's schema set (the first is the one claimed at open). */
 const LAKE_DATASETS: Readonly<Record<string, readonly string[]>> = {
@@ -136,6 +144,8 @@ export class IngestService {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #foldedBatches = 0;
+  #rejectedSegments = 0;
+  readonly #foldFailures = new Map<number, number>();
   #lastFoldError: string | null = null;
 
   private constructor(
@@ -289,6 +299,7 @@ export class IngestService {
       pendingBatches: pending,
       clients: this.#acknowledged.size,
       foldedBatches: this.#foldedBatches,
+      rejectedSegments: this.#rejectedSegments,
       lastFoldError: this.#lastFoldError,
     };
   }
@@ -368,7 +379,16 @@ export class IngestService {
     try {
       for (const segment of segments) {
         const batches = this.#unfolded.get(segment) ?? [];
-        await this.#foldSegment(segment, batches);
+        try {
+          await this.#foldSegment(segment, batches);
+        } catch (error) {
+          const failures = (this.#foldFailures.get(segment) ?? 0) + 1;
+          this.#foldFailures.set(segment, failures);
+          // A full disk or a permission problem is retried for as long as it lasts; anything
+          // else that fails the same segment again and again would hold every later batch back.
+          if (error instanceof FileSystemError || failures < QUARANTINE_AFTER_FAILURES) throw error;
+          await this.#quarantine(segment, error);
+        }
         // Every acknowledged number, folded or not: the unfolded ones are still in the log's
         // later segments, which a restart reads again.
         await writeFileAtomic(
@@ -377,6 +397,7 @@ export class IngestService {
         );
         await this.log.remove(segment);
         this.#unfolded.delete(segment);
+        this.#foldFailures.delete(segment);
         this.#foldedBatches += batches.length;
         folded += batches.length;
       }
@@ -387,11 +408,33 @@ export class IngestService {
     }
     if (folded > 0) {
       const minFiles = this.options.compactAfterFiles ?? 64;
-      for (const dataset of ['metrics_scalar', 'checkpoints']) {
+      for (const dataset of COMPACTED_DATASETS) {
         if (this.lake.datasets.has(dataset)) await this.lake.compact(dataset, { minFiles });
       }
     }
     return folded;
+  }
+
+  /**
+   * Keeps a segment no fold can write in `.runlake/ingest/rejected/` (its records intact, with
+   * the reason beside it) so that the batches after it reach the lake. Nothing acknowledged is
+   * dropped: `runlake serve --ingest` prints it, `status()` counts it, docs/tracking.md says how to
+   * replay it once the cause is fixed.
+   */
+  async #quarantine(segment: number, error: unknown): Promise<void> {
+    const directory = path.join(this.directory, 'rejected');
+    await mkdir(directory, { recursive: true });
+    const name = path.basename(segmentPath(this.log.directory, segment));
+    await writeFileAtomic(path.join(directory, `${name}.error.txt`), `${(error as Error).message}\n`);
+    await copyFile(segmentPath(this.log.directory, segment), path.join(directory, name));
+    await fsyncPath(path.join(directory, name));
+    await fsyncPath(directory);
+    this.#rejectedSegments += 1;
+    this.options.onFoldError?.(
+      new RunlakeError(
+        `segment ${segment} was set aside in ${directory} after ${QUARANTINE_AFTER_FAILURES} failed folds: ${(error as Error).message}`,
+      ),
+    );
   }
 
   /**

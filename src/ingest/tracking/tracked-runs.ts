@@ -2,6 +2,7 @@ import type { ColumnType } from '../../lake/column-types.js';
 import { quoteLiteral } from '../../lake/column-types.js';
 import { RunlakeError } from '../../lake/errors.js';
 import type { Lake } from '../../lake/lake.js';
+import { toJsonText } from '../wandb-json.js';
 import { buildWandbRuns, reconcileWithLake } from '../wandb-metadata.js';
 import { WandbSkipCounter } from '../wandb-skips.js';
 import type { TrackingRecord } from './frame.js';
@@ -178,8 +179,36 @@ export function trackedRunRow(lake: Lake, run: TrackedRun): Record<string, unkno
   const lakeTypes = new Map<string, ColumnType>(
     (lake.datasets.get('runs')?.manifest.columns ?? []).map((c) => [c.name, c.type]),
   );
-  reconcileWithLake(runs, lakeTypes);
   const row = runs.rows[0]?.row;
   if (!row) throw new RunlakeError(`run ${run.runId}: no runs row could be built`);
+  // A flattened leaf whose type the lake's column cannot take (`config.lr` text here, BIGINT in
+  // the lake) is left out of the typed columns instead of failing an acknowledged batch: the
+  // whole config stays in config_json, and a summary leaf moves to summary_json.
+  const moved: Record<string, unknown> = {};
+  for (const [column, type] of runs.columnTypes) {
+    const existing = lakeTypes.get(column);
+    if (!existing || joinable(existing, type)) continue;
+    if (column.startsWith('summary.')) moved[column.slice('summary.'.length)] = row[column];
+    delete row[column];
+    runs.columnTypes.delete(column);
+  }
+  if (Object.keys(moved).length > 0) {
+    const blob =
+      typeof row.summary_json === 'string' ? (JSON.parse(row.summary_json) as Record<string, unknown>) : {};
+    row.summary_json = toJsonText({ ...blob, ...moved });
+  }
+  reconcileWithLake(runs, lakeTypes);
   return row;
+}
+
+const NUMERIC = new Set(['int16', 'int32', 'int64', 'float32', 'float64']);
+
+/** Whether values of `type` can go into a lake column of type `existing` (ingest wandb's rules). */
+function joinable(existing: ColumnType, type: ColumnType): boolean {
+  return (
+    existing.kind === 'null' ||
+    existing.kind === type.kind ||
+    (NUMERIC.has(existing.kind) && NUMERIC.has(type.kind)) ||
+    (existing.kind === 'string' && type.kind !== 'timestamp')
+  );
 }
