@@ -384,7 +384,10 @@ describe('runlake serve --ingest', () => {
     const dir = tempDir();
     const lake = await newLake(dir);
     const service = await IngestService.open(lake, { foldIntervalMs: 0 });
-    const server = await createServer(dir, { token: 'read-1', ingest: { service, writeToken: 'write-1' } });
+    const server = await createServer(dir, {
+      token: 'read-1',
+      ingest: { service, writeToken: 'write-1', maxBatchBytes: 4096 },
+    });
     try {
       const post = (token: string) =>
         server.app.fetch(
@@ -396,6 +399,44 @@ describe('runlake serve --ingest', () => {
         );
       expect((await post('read-1')).status).toBe(401);
       expect((await post('write-1')).status).toBe(200);
+      // The read server's cross-site rules hold for writes: a page of another site cannot post.
+      const crossSite = await server.app.fetch(
+        new Request('http://127.0.0.1/api/ingest/v1/batches', {
+          method: 'POST',
+          headers: {
+            Authorization: 'Bearer write-1',
+            'Content-Type': 'application/x-runlake-batch',
+            Origin: 'https://evil.example',
+          },
+          body: frame(2, []),
+        }),
+      );
+      expect(crossSite.status).toBe(403);
+      const rebound = await server.app.fetch(
+        new Request('http://evil.example/api/ingest/v1/batches', {
+          method: 'POST',
+          headers: { Authorization: 'Bearer write-1', 'Content-Type': 'application/x-runlake-batch' },
+          body: frame(2, []),
+        }),
+      );
+      expect(rebound.status).toBe(403);
+      const big = await server.app.fetch(
+        new Request('http://127.0.0.1/api/ingest/v1/batches', {
+          method: 'POST',
+          headers: { Authorization: 'Bearer write-1', 'Content-Type': 'application/x-runlake-batch' },
+          body: frame(2, [
+            metrics(
+              'r1',
+              ['loss'],
+              Array.from({ length: 200 }, (_, i) => [0, i, i] as [number, number, number]),
+            ),
+          ]),
+        }),
+      );
+      expect(big.status).toBe(413);
+      expect(((await big.json()) as { error: string }).error).toMatch(
+        /more than the 4096-byte limit \(--max-batch-bytes\)/,
+      );
       const read = await server.app.fetch(
         new Request('http://127.0.0.1/api/lake', { headers: { Authorization: 'Bearer write-1' } }),
       );
