@@ -148,6 +148,12 @@ describe('IngestService: write-ahead log, deduplication, folding', () => {
         { metric_name: 'train/loss', step: 1, value: 2.0, split: 'train' },
         { metric_name: 'val/acc', step: 0, value: 0.1, split: 'val' },
       ]);
+      // Each point keeps the time log() was called (the frame's `time`, seconds; here 1733400000 + i).
+      expect(
+        await reader.query(
+          "SELECT epoch_us(wall_time) AS us FROM metrics_scalar WHERE metric_name = 'grad.norm'",
+        ),
+      ).toEqual([{ us: 1_733_400_002_000_000 }]);
       const [run] = await reader.query('SELECT * FROM runs');
       expect(run).toMatchObject({
         run_id: 'r1',
