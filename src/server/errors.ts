@@ -1,3 +1,4 @@
+import type { Hono } from 'hono';
 import {
   FrameError,
   IngestClosedError,
@@ -210,4 +211,25 @@ export function errorResponse(error: unknown): ErrorResponse {
 
 function firstLine(message: string): string {
   return message.split('\n')[0] ?? message;
+}
+
+/**
+ * Answers every error of `app` with {@link errorResponse}'s status and `{error, kind}` body, and an
+ * unknown route with 404: the one place both servers (TCP and the ingest socket) map errors.
+ *
+ * @example
+ * ```ts
+ * const app = answerErrorsAsJson(new Hono());
+ * ```
+ */
+export function answerErrorsAsJson(app: Hono): Hono {
+  app.onError((error, c) => {
+    const { status, body } = errorResponse(error);
+    return c.json(body, status);
+  });
+  app.notFound((c) => {
+    const { status, body } = errorResponse(new NotFoundError(`no route ${c.req.method} ${c.req.path}`));
+    return c.json(body, status);
+  });
+  return app;
 }

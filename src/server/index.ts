@@ -13,6 +13,7 @@ export {
 } from './dashboard-queries.js';
 export {
   AnswerTooLargeError,
+  answerErrorsAsJson,
   BadRequestError,
   CrossSiteError,
   type ErrorResponse,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { IngestService } from '../ingest/tracking/index.js';
-import { errorResponse, NotFoundError } from './errors.js';
+import { answerErrorsAsJson } from './errors.js';
 import { ingestRoutes } from './ingest-routes.js';
 import { INGEST_PREFIX } from './server.js';
 
@@ -45,15 +45,7 @@ export async function listenIngestSocket(
   socketPath: string,
   options: IngestSocketOptions = {},
 ): Promise<IngestSocket> {
-  const app = new Hono();
-  app.onError((error, c) => {
-    const { status, body } = errorResponse(error);
-    return c.json(body, status);
-  });
-  app.notFound((c) => {
-    const { status, body } = errorResponse(new NotFoundError(`no route ${c.req.method} ${c.req.path}`));
-    return c.json(body, status);
-  });
+  const app = answerErrorsAsJson(new Hono());
   app.route(INGEST_PREFIX, ingestRoutes(service, { maxBatchBytes: options.maxBatchBytes }));
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   // Training loops keep one connection for the whole run; never time it out.

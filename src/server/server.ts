@@ -8,7 +8,7 @@ import { lakePaths, latestVersion } from '../lake/index.js';
 import { checkToken } from './auth.js';
 import { checkSite } from './cross-site.js';
 import { numberParam } from './dashboard-queries.js';
-import { BadRequestError, errorResponse, NotFoundError, PayloadTooLargeError } from './errors.js';
+import { answerErrorsAsJson, BadRequestError, NotFoundError, PayloadTooLargeError } from './errors.js';
 import { ingestRoutes } from './ingest-routes.js';
 import type { MetricRequest } from './metric-queries.js';
 import { QueryProcess } from './query-process.js';
@@ -213,18 +213,10 @@ export async function createServer(lakeDir: string, options: ServerOptions = {})
     // with DuckDB's error (and spill nowhere) before the operating system refuses an allocation.
     memoryLimitBytes: Math.floor(memoryBudgetBytes / 2),
   });
-  const app = new Hono();
+  const app = answerErrorsAsJson(new Hono());
   const answer = async (c: Context, op: WorkerOp, args: Record<string, unknown> = {}) =>
     send(c, await queries.call(op, args));
 
-  app.onError((error, c) => {
-    const { status, body } = errorResponse(error);
-    return c.json(body, status);
-  });
-  app.notFound((c) => {
-    const { status, body } = errorResponse(new NotFoundError(`no route ${c.req.method} ${c.req.path}`));
-    return c.json(body, status);
-  });
   app.use('*', async (c, next) => {
     c.header('X-Content-Type-Options', 'nosniff');
     const allowedOrigin = checkSite(c.req.raw, options);
