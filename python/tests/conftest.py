@@ -12,6 +12,7 @@ import socket
 import socketserver
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,7 @@ class Behaviour:
     conflict: int = 0  # answer 409, N times
     delay: float = 0.0  # seconds to wait before answering a batch
     fold_unavailable: int = 0  # answer 503 to a fold, N times
+    no_runs_route: bool = False  # an older server: GET /runs/<id> is 404
     token: str | None = None
 
 
@@ -119,6 +121,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         if self.path == "/api/ingest/v1/status":
             self._answer(200, {"version": 1, "lake": "fake", "segments": 0, "pendingBatches": 0, "clients": 0})
+        elif self.path.startswith("/api/ingest/v1/runs/") and not state.behaviour.no_runs_route:
+            run_id = urllib.parse.unquote(self.path[len("/api/ingest/v1/runs/") :])
+            with state.lock:
+                mine = [r for r in state.records() if r.get("run_id") == run_id]
+            steps = [s for r in mine if r["kind"] == "metrics" for s in r["columns"]["step"]]
+            last = max(steps, default=None)
+            self._answer(200, {"run_id": run_id, "exists": bool(mine), "lastStep": last})
         else:
             self._answer(404, {"error": f"no route {self.path}"})
 

@@ -259,16 +259,62 @@ def test_module_level_log_and_finish(lake: str, server: FakeServer) -> None:
     assert run.finish() == "acknowledged"  # a second finish does nothing
 
 
-def test_resume_sends_a_run_record_without_started_at(lake: str, server: FakeServer) -> None:
+def test_resume_continues_the_step_counter_after_the_last_step(lake: str, server: FakeServer) -> None:
+    first = runlake.init(lake=lake, run_id="r7", name="first")
+    for step in range(5):
+        first.log({"x": float(step)})
+    first.finish("killed")
     run = runlake.init(lake=lake, resume="r7", name="again")
-    with pytest.raises(ValueError, match="resumed: give step="):
+    run.log({"x": 5.0})
+    run.log({"x": 6.0})
+    run.finish()
+    runs = [rec for rec in server.state.records() if rec["kind"] == "run"]
+    assert "started_at" in runs[0]
+    # The run exists: its record updates it, keeping the first started_at.
+    assert runs[1] == {"kind": "run", "run_id": "r7", "name": "again", "status": "running"}
+    assert [p[1] for p in server.state.points()] == list(range(7))
+    assert ("GET", "/api/ingest/v1/runs/r7", None) in server.state.requests
+
+
+def test_a_run_id_that_exists_continues_its_steps_too(lake: str, server: FakeServer) -> None:
+    runlake.init(lake=lake, run_id="a b").log({"x": 1.0}, step=41)
+    runlake.finish()
+    other = runlake.init(lake=lake, run_id="other")
+    other.log({"x": 2.0})  # another run: from 0
+    other.finish()
+    again = runlake.init(lake=lake, run_id="a b")
+    again.log({"x": 3.0})
+    again.finish()
+    assert [p[1] for p in server.state.points()] == [41, 0, 42]
+    assert ("GET", "/api/ingest/v1/runs/a%20b", None) in server.state.requests
+
+
+def test_resume_of_a_new_run_starts_at_zero_with_started_at(lake: str, server: FakeServer) -> None:
+    run = runlake.init(lake=lake, resume="new")
+    run.log({"x": 1.0})
+    run.finish()
+    assert "started_at" in server.state.records()[0]
+    assert [p[1] for p in server.state.points()] == [0]
+
+
+def test_resume_without_a_server_that_reports_steps_needs_step(lake: str, server: FakeServer) -> None:
+    server.state.behaviour.no_runs_route = True
+    run = runlake.init(lake=lake, resume="r7", name="again")
+    with pytest.raises(ValueError, match=r"resumed: give step= \(the server could not report its last step .*404"):
         run.log({"x": 1.0})
     run.log({"x": 1.0}, step=500)
     run.log({"x": 2.0})
     run.finish()
-    first = server.state.records()[0]
-    assert first == {"kind": "run", "run_id": "r7", "name": "again", "status": "running"}
+    assert server.state.records()[0] == {"kind": "run", "run_id": "r7", "name": "again", "status": "running"}
     assert [p[1] for p in server.state.points()] == [500, 501]
+
+
+def test_resume_while_offline_needs_step(tmp_path: Path) -> None:
+    run = runlake.init(spool=str(tmp_path), resume="r7")
+    with pytest.raises(ValueError, match=r"resumed: give step= \(the server was unreachable"):
+        run.log({"x": 1.0})
+    run.log({"x": 1.0}, step=3)
+    assert run.finish() == "spooled"
 
 
 def test_finish_uploads_the_spool_without_waiting_for_the_retry_timer(
@@ -318,3 +364,21 @@ def test_a_visible_flush_retries_the_fold(lake: str, server: FakeServer) -> None
     assert run.flush(visible=True) == "acknowledged"
     assert server.state.folds == [len(server.state.stored())]
     run.finish()
+
+
+def test_finish_returns_once_its_records_are_folded(lake: str, server: FakeServer) -> None:
+    run = runlake.init(lake=lake, run_id="r1")
+    run.log({"x": 1.0})
+    assert run.finish() == "acknowledged"
+    # The fold was asked for after the batch holding the finish record was stored.
+    assert server.state.records()[-1]["kind"] == "finish"
+    assert server.state.folds == [len(server.state.stored())]
+
+
+def test_finish_warns_when_the_server_cannot_fold(lake: str, server: FakeServer, fast_retries: None) -> None:
+    run = runlake.init(lake=lake, run_id="r1")
+    run.log({"x": 1.0})
+    server.state.behaviour.fold_unavailable = 1_000_000
+    with pytest.warns(RuntimeWarning, match="acknowledged \\(durable\\), but the server could not fold"):
+        assert run.finish() == "acknowledged"
+    assert server.state.records()[-1]["kind"] == "finish"

@@ -27,8 +27,10 @@ from conftest import FakeServer
 args = sys.argv[1:]
 lake = args[1]
 path = args[args.index("--socket") + 1]
-with open(os.path.join(lake, "cli.json"), "w") as f:
+with open(os.path.join(lake, "cli.json.tmp"), "w") as f:
     json.dump({{"argv": args, "sid": os.getsid(0), "pid": os.getpid()}}, f)
+os.replace(os.path.join(lake, "cli.json.tmp"), os.path.join(lake, "cli.json"))
+time.sleep(float(os.environ.get("FAKE_SIDECAR_DELAY", "0")))  # a slow start (a loaded machine)
 server = FakeServer(path).start()
 idle_since = None
 while True:
@@ -41,8 +43,9 @@ while True:
         idle_since = time.monotonic()
     elif time.monotonic() - idle_since > 0.5:
         break
-with open(os.path.join(lake, "received.json"), "w") as f:
+with open(os.path.join(lake, "received.json.tmp"), "w") as f:  # renamed: the test polls for it
     json.dump([[r.client, r.seq, r.stored] for r in server.state.received], f)
+os.replace(os.path.join(lake, "received.json.tmp"), os.path.join(lake, "received.json"))
 server.stop()
 """
 
@@ -131,3 +134,47 @@ def test_a_socket_path_too_long_is_named(lake: str, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("XDG_RUNTIME_DIR", "/tmp/" + "x" * 100)
     with pytest.raises(runlake.Unreachable, match="over the 107 bytes"):
         _sidecar.connect(lake)
+
+
+def _fake_cli(lake: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli = Path(lake).parent / "fake-runlake"
+    cli.write_text(FAKE_CLI.format(python=sys.executable, tests=str(Path(__file__).parent)))
+    cli.chmod(0o755)
+    monkeypatch.setenv("RUNLAKE_BIN", str(cli))
+
+
+def test_connect_gives_up_at_its_deadline_and_leaves_the_sidecar_starting(
+    lake: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_cli(lake, monkeypatch)
+    monkeypatch.setenv("FAKE_SIDECAR_DELAY", "2")
+    with pytest.raises(runlake.Unreachable, match="did not answer in time"):
+        _sidecar.connect(lake, deadline=time.monotonic() + 0.3)
+    # A second client (here: a second attempt) waits for the sidecar being started instead of
+    # starting another one, and finds it answering.
+    transport = _sidecar.connect(lake)
+    transport.close()
+    assert Path(lake, ".runlake", "ingest", "sidecar.log").read_text().count("== ") == 1
+
+
+def test_connect_waits_for_the_start_lock_only_until_its_deadline(lake: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcntl
+
+    _fake_cli(lake, monkeypatch)
+    path = _sidecar.socket_path(lake)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    with open(path[: -len(".sock")] + ".start.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another process is starting the sidecar, for ever
+        with pytest.raises(runlake.Unreachable, match="another process is starting one"):
+            _sidecar.connect(lake, deadline=time.monotonic() + 0.3)
+    assert not Path(lake, "cli.json").exists()  # nothing was started meanwhile
+
+
+def test_a_recorded_starter_that_died_is_replaced(lake: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_cli(lake, monkeypatch)
+    path = _sidecar.socket_path(lake)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    # A sidecar recorded as started a moment ago whose process is gone (SIGKILLed): start another.
+    Path(path[: -len(".sock")] + ".start.lock").write_text(json.dumps({"pid": 2**22 + 7, "started": time.time()}))
+    _sidecar.connect(lake).close()
+    assert Path(lake, "cli.json").exists()

@@ -52,7 +52,29 @@ class MetricsColumns:
         self.count = 0
 
 
-Record = dict[str, Any] | MetricsColumns
+class SweepRows:
+    """An ``events`` or ``seeds`` record of a sweep lake (docs/tracking.md, "Sweep lakes"): the
+    rows and the params as Python's ``json.dumps(..., allow_nan=True)`` wrote them, UTF-8; both
+    travel in the data section (params first, then rows, each 8-byte aligned). ``scheme`` is the
+    grid-id scheme the client's ``attach_grid_id`` uses for this lake: a lake with none yet takes
+    it, one with another refuses the record."""
+
+    __slots__ = ("kind", "params", "rows", "scheme")
+
+    def __init__(self, kind: str, rows: bytes, params: bytes | None, scheme: str | None = None) -> None:
+        if kind not in ("events", "seeds"):
+            raise ValueError(f"a sweep record is events or seeds, not {kind!r}")
+        self.kind = kind
+        self.rows = rows
+        self.params = params
+        self.scheme = scheme
+
+    @property
+    def data_bytes(self) -> int:
+        return len(self.rows) + len(self.params or b"") + 16
+
+
+Record = dict[str, Any] | MetricsColumns | SweepRows
 
 
 def _column_bytes(typecode: str, values: list[Any]) -> bytes:
@@ -68,7 +90,26 @@ def encode_frame(client: str, seq: int, records: Sequence[Record]) -> bytes:
     data: list[bytes] = []
     size = 0
     header_records: list[dict[str, Any]] = []
+
+    def place(chunk: bytes) -> list[int]:
+        nonlocal size
+        start = size
+        data.append(chunk)
+        size += len(chunk)
+        pad = -size % 8
+        if pad:
+            data.append(_ZEROS[:pad])
+            size += pad
+        return [start, start + len(chunk)]
+
     for record in records:
+        if isinstance(record, SweepRows):
+            params = None if record.params is None else place(record.params)
+            sweep: dict[str, Any] = {"kind": record.kind, "params": params, "rows": place(record.rows)}
+            if record.scheme is not None:
+                sweep["scheme"] = record.scheme
+            header_records.append(sweep)
+            continue
         if not isinstance(record, MetricsColumns):
             header_records.append(record)
             continue
@@ -110,7 +151,8 @@ def encode_frame(client: str, seq: int, records: Sequence[Record]) -> bytes:
 
 def decode_frame(frame: bytes) -> dict[str, Any]:
     """Decodes a frame back into its header, with each metrics record's columns as lists under
-    ``"columns"``. For tests and ``runlake``'s own checks; the server has its own decoder."""
+    ``"columns"`` and each sweep record's texts under ``"rows_text"`` / ``"params_text"``. For
+    tests and ``runlake``'s own checks; the server has its own decoder."""
     if frame[:4] != MAGIC:
         raise ValueError("frame: byte 0: expected the magic RLB1")
     length = int.from_bytes(frame[4:8], "little")
@@ -118,6 +160,13 @@ def decode_frame(frame: bytes) -> dict[str, Any]:
     start = (8 + length + 7) & ~7
     body = frame[start:]
     for record in header["records"]:
+        if record["kind"] in ("events", "seeds"):
+            lo, hi = record["rows"]
+            record["rows_text"] = body[lo:hi].decode("utf-8")
+            if record["params"] is not None:
+                lo, hi = record["params"]
+                record["params_text"] = body[lo:hi].decode("utf-8")
+            continue
         if record["kind"] != "metrics":
             continue
         columns: dict[str, list[Any]] = {}

@@ -11,6 +11,7 @@ import secrets
 import sys
 import threading
 import time
+import urllib.parse
 import warnings
 import weakref
 from collections.abc import Callable, Iterator, Mapping
@@ -230,9 +231,11 @@ class Run:
         self._closed_because = f"run {self.id} is finished"
         self._pid = os.getpid()
         self._lock = threading.Lock()
-        # Without step=, log() numbers calls 0, 1, 2, …; a resumed run must be told where it is
-        # (the server does not report the run's largest step yet): its first log() needs step=.
-        self._next_step: int | None = None if self.resumed else 0
+        # Without step=, log() numbers calls 0, 1, 2, …; a run that exists continues from its
+        # largest step + 1, which the server reports (below). When it cannot be asked, a resumed
+        # run's first log() needs step= (why is in _no_step).
+        self._next_step: int | None = 0
+        self._no_step = ""
         self._known: set[str] = set()
         config_values = vars(config) if isinstance(config, argparse.Namespace) else config
         self.config = _Merged(self, "config")
@@ -251,26 +254,26 @@ class Run:
         if clean_config is not None:
             record["config"] = clean_config
         record["status"] = "running"
-        if not self.resumed:
-            record["started_at"] = time.time()
+        started_at = time.time()
+        record["started_at"] = started_at  # checked with it; dropped below for a run that exists
         _check_size(record)
 
         spool_root = os.fspath(spool) if spool is not None else default_spool()
-        connect: Callable[[], Transport] | None
+        connect: Callable[[float], Transport] | None
         transport: Transport | None = None
         if self.lake is not None:
             lake_path = self.lake
             os.makedirs(lake_path, exist_ok=True)  # its real path names the sidecar's socket
             self.mode = "local"
 
-            def connect() -> Transport:
-                return _sidecar.connect(lake_path)
+            def connect(deadline: float) -> Transport:
+                return _sidecar.connect(lake_path, deadline=deadline)
         elif server is not None:
             remote = Transport(url=server, token=token)
             self.mode = "remote"
 
-            def connect() -> Transport:
-                remote.request("GET", "/status", timeout=10.0)
+            def connect(deadline: float) -> Transport:
+                remote.request("GET", "/status", timeout=max(0.1, min(10.0, deadline - time.monotonic())))
                 return remote
         elif spool is not None:
             self.mode = "offline"
@@ -279,7 +282,8 @@ class Run:
             raise ValueError("runlake.init: give lake= (local mode), server= (remote mode) or spool= (offline)")
         if connect is not None:
             try:
-                transport = connect()
+                # The first connection may start the sidecar: it gets the start-up's whole budget.
+                transport = connect(time.monotonic() + _sidecar.START_TIMEOUT)
             except Unreachable as error:
                 warnings.warn(
                     f"runlake: {error}; logging to the spool {os.path.join(spool_root, self.client)} "
@@ -289,6 +293,11 @@ class Run:
                 )
             except ServerError as error:
                 raise RunlakeError(f"runlake.init: {error}") from error
+        exists = self._resume_state(transport, chosen)
+        if exists is None:
+            exists = self.resumed  # not known: a resumed run is taken to exist (keep its started_at)
+        if exists:
+            del record["started_at"]
 
         self._sender = Sender(
             run_id=self.id,
@@ -303,6 +312,34 @@ class Run:
         self._sender.start()
         atexit.register(self._at_exit)
         _live_runs.add(self)
+
+    def _resume_state(self, transport: Transport | None, chosen: str | None) -> bool | None:
+        """For a run id given by the caller: asks the server whether the run exists and its largest
+        step (``GET /api/ingest/v1/runs/<run_id>``), and sets the step counter to continue after
+        it. Returns whether it exists, or None when the server could not say."""
+        if chosen is None:
+            return False  # a fresh random id
+        if transport is None:
+            if self.resumed:
+                self._next_step = None
+                self._no_step = "the server was unreachable when it was resumed, so its last step is unknown"
+            return None
+        try:
+            answer = transport.request("GET", f"/runs/{urllib.parse.quote(chosen, safe='')}", timeout=60.0)
+        except (Unreachable, ServerError) as error:
+            # An older server (404) or one that just went away: the run's last step is unknown.
+            if self.resumed:
+                self._next_step = None
+                self._no_step = f"the server could not report its last step ({error})"
+            return None
+        if not isinstance(answer, dict) or not isinstance(answer.get("exists"), bool):
+            raise RunlakeError(
+                f"runlake.init: unexpected answer {answer!r} about run {chosen} from {transport.describe()}"
+            )
+        last = answer.get("lastStep")
+        if isinstance(last, int) and not isinstance(last, bool) and last >= 0:
+            self._next_step = last + 1
+        return bool(answer["exists"])
 
     # -- logging ---------------------------------------------------------------------------------
 
@@ -321,9 +358,7 @@ class Run:
         if step is None:
             step = self._next_step
             if step is None:
-                raise ValueError(
-                    f"log(): run {self.id} was resumed: give step= (the server does not report its last step yet)"
-                )
+                raise ValueError(f"log(): run {self.id} was resumed: give step= ({self._no_step})")
         elif type(step) is not int:
             step = _step(step)
         if step < 0 or step > _I64_MAX:
@@ -419,7 +454,11 @@ class Run:
 
     def finish(self, status: str = "finished", timeout: float | None = None) -> FlushResult:
         """Flushes, records ``status`` (finished, failed, crashed, killed) and closes the run.
-        Returns what :meth:`flush` returns; a second call does nothing."""
+
+        Returns what :meth:`flush` returns, once the server has folded the run's records into the
+        lake (a query sees the run ``finished``), or once they are spooled. When the server
+        acknowledged them but could not fold them, a ``RuntimeWarning`` says so (they are durable
+        and become visible at its next fold). A second call does nothing."""
         if status not in STATUSES:
             raise ValueError(f"finish(): status {status!r} is not one of {', '.join(STATUSES)}")
         with self._lock:
@@ -427,7 +466,8 @@ class Run:
                 return "spooled" if self._sender.spooled else "acknowledged"
             self._sender.put({"kind": "finish", "run_id": self.id, "status": status, "finished_at": time.time()})
             self._finished = True
-        request = self._sender.flush_request(False, final=True)
+        # Visible: a script that ends sees its run finished in the lake (one fold, not one per call).
+        request = self._sender.flush_request(True, final=True)
         self._sender.stop()
         try:
             result = self._wait(request, timeout)
@@ -436,6 +476,14 @@ class Run:
             _forget(self)
             _live_runs.discard(self)
         self._sender.thread.join(timeout)
+        if request.not_visible is not None:
+            warnings.warn(
+                f"runlake: run {self.id}: every batch is acknowledged (durable), but the server could not fold "
+                f"them yet ({request.not_visible}); they become visible when it, or the next server of the lake, "
+                f"folds its write-ahead log",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         if result == "spooled" and self.mode != "offline":
             reason = self._sender.last_unreachable
             warnings.warn(

@@ -3,7 +3,8 @@
 Delivery, per docs/tracking.md: one frame in flight at a time, ``seq`` 1, 2, 3, …; connection
 errors and 503 are retried with backoff (the same client and seq, which the server deduplicates);
 after :data:`SPOOL_AFTER` seconds without the server a frame goes to the spool
-(``<spool>/<client>/<seq>.rlb``), every :data:`RETRY_EVERY` seconds the server is tried again and,
+(``<spool>/<client>/<seq>.rlb``), the server is tried again after :data:`RETRY_FIRST` seconds, then
+at growing intervals up to every :data:`RETRY_EVERY` seconds, and,
 once it answers, the spooled frames are uploaded in order before any new one. Any other error
 status (409 for a sequence gap, 400, 401, 403, 413) is a protocol error: it is kept and raised by
 the next ``flush()``, and later frames are spooled so that nothing logged is dropped.
@@ -20,13 +21,16 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ._frames import MetricsColumns, Record, encode_frame
+from ._frames import MetricsColumns, Record, SweepRows, encode_frame
 from ._transport import RunlakeError, ServerError, Transport, Unreachable
 
 #: Seconds a frame is retried against an unreachable server before it is spooled.
 SPOOL_AFTER = 3.0
 #: Seconds between attempts to reach the server again while frames wait in the spool.
 RETRY_EVERY = 5.0
+#: The first of those intervals, doubled after each failed attempt: a sidecar that was killed is
+#: usually back within a second or two, and the clients' attempts are what restart it.
+RETRY_FIRST = 0.25
 #: Points queued that wake the sender before ``flush_interval`` is up.
 WAKE_POINTS = 10_000
 #: The most points one frame carries (about 5.6 MB of columns, far below --max-batch-bytes).
@@ -36,6 +40,9 @@ FRAME_POINTS = 200_000
 #: their JSON length. One record is at most MAX_RECORD_BYTES, checked when it is queued.
 HEADER_BUDGET = 768 * 1024
 MAX_RECORD_BYTES = 256 * 1024
+#: Bytes of sweep rows (events/seeds JSON) a frame is filled up to: the server refuses frames
+#: above --max-batch-bytes (default 16 MiB). One record may be larger (a frame of its own).
+DATA_BUDGET = 8 * 1024 * 1024
 #: Seconds to wait for the answer to one batch, and for a fold.
 POST_TIMEOUT = 120.0
 FOLD_TIMEOUT = 600.0
@@ -48,7 +55,7 @@ class ProtocolError(RunlakeError):
 class FlushRequest:
     """A place in the queue: resolved once everything before it is acknowledged or spooled."""
 
-    __slots__ = ("done", "error", "final", "result", "visible")
+    __slots__ = ("done", "error", "final", "not_visible", "result", "visible")
 
     def __init__(self, visible: bool, final: bool = False) -> None:
         self.visible = visible
@@ -57,6 +64,8 @@ class FlushRequest:
         self.done = threading.Event()
         self.result = ""
         self.error: BaseException | None = None
+        # finish()'s fold that failed: its records are acknowledged (durable), only not folded yet.
+        self.not_visible: RunlakeError | None = None
 
 
 # A queued point set: (step, wall time, split, {name: value}).
@@ -71,7 +80,7 @@ class Sender:
         *,
         run_id: str,
         client: str,
-        connect: Callable[[], Transport] | None,
+        connect: Callable[[float], Transport] | None,
         transport: Transport | None,
         spool_dir: str,
         flush_interval: float,
@@ -88,6 +97,9 @@ class Sender:
         self._seq = 0
         self._spooled: deque[int] = deque()
         self._next_retry = 0.0
+        self._retry_delay = RETRY_FIRST
+        self._flush_lock = threading.Lock()
+        self._flushes_waiting = 0  # flush requests queued and not yet taken
         self._stopping = False
         self.fatal: BaseException | None = None
         self.last_unreachable: Unreachable | None = None
@@ -104,7 +116,9 @@ class Sender:
 
     def flush_request(self, visible: bool, final: bool = False) -> FlushRequest:
         request = FlushRequest(visible, final)
-        self.queue.append(request)
+        with self._flush_lock:
+            self._flushes_waiting += 1
+            self.queue.append(request)
         self.wake.set()
         return request
 
@@ -153,7 +167,21 @@ class Sender:
     def _round(self) -> None:
         """Sends everything queued now, frame by frame, and resolves the flushes among it."""
         while True:
+            if (
+                self._spooled
+                and not self._flushes_waiting
+                and not self._stopping
+                and time.monotonic() < self._next_retry
+                and self.pending_points < FRAME_POINTS
+            ):
+                # Offline: points wait in memory until a flush needs them durable, the next
+                # attempt to reach the server is due, or a frame's worth has gathered, so the spool
+                # gets one frame (one fsync) per flush rather than one per flush_interval.
+                return
             records, flushes = self._take()
+            if flushes:
+                with self._flush_lock:
+                    self._flushes_waiting -= len(flushes)
             if any(request.final for request in flushes):
                 self._next_retry = 0.0
             if not records and not flushes:
@@ -175,7 +203,10 @@ class Sender:
                     try:
                         self._fold()
                     except RunlakeError as error:
-                        request.error = error
+                        if request.final and isinstance(error, Unreachable):
+                            request.not_visible = error
+                        else:
+                            request.error = error
                 request.done.set()
             if not self.queue:
                 return
@@ -192,10 +223,16 @@ class Sender:
         segment: dict[str | None, tuple[MetricsColumns, dict[str, int], dict[tuple[str, ...], list[int]]]] = {}
         points = 0
         header = 200
+        data = 0
         run_id = self.run_id
         while queue and points < FRAME_POINTS and header < HEADER_BUDGET:
             item = queue[0]
-            if type(item) is not tuple and not isinstance(item, FlushRequest):
+            if isinstance(item, SweepRows):
+                if data + item.data_bytes > DATA_BUDGET and records:
+                    break
+                data += item.data_bytes
+                header += 100
+            elif type(item) is not tuple and not isinstance(item, FlushRequest):
                 size = len(json.dumps(item))  # ASCII-escaped: at least its UTF-8 length
                 if header + size > HEADER_BUDGET and records:
                     break  # the next frame takes it
@@ -242,11 +279,11 @@ class Sender:
     def _fold(self) -> None:
         """Asks the server to fold what it acknowledged, retried like a batch: a server that
         restarted meanwhile has the acknowledged batches in its log and folds them all the same."""
-        first_failure: float | None = None
+        give_up = time.monotonic() + SPOOL_AFTER
         delay = 0.05
         while True:
             try:
-                transport = self._transport_or_connect()
+                transport = self._transport_or_connect(give_up)
                 try:
                     transport.request("POST", "/fold", timeout=FOLD_TIMEOUT)
                 except Unreachable:
@@ -255,23 +292,24 @@ class Sender:
                     raise
                 return
             except Unreachable:
-                now = time.monotonic()
-                if first_failure is None:
-                    first_failure = now
-                if now - first_failure >= SPOOL_AFTER:
+                if time.monotonic() >= give_up:
                     raise
-                time.sleep(delay)
+                time.sleep(min(delay, max(0.0, give_up - time.monotonic())))
                 delay = min(delay * 2, 1.0)
 
-    def _transport_or_connect(self) -> Transport:
+    def _transport_or_connect(self, deadline: float) -> Transport:
+        """The connection, or a new one made by ``deadline`` (``time.monotonic()``): connecting
+        (and, in local mode, starting the sidecar) gives up then, so no attempt outlasts it."""
         if self._transport is None:
             if self._connect is None:
                 raise Unreachable("offline: this run writes only to its spool")
-            self._transport = self._connect()
+            if time.monotonic() >= deadline:
+                raise Unreachable("no time left to connect")
+            self._transport = self._connect(deadline)
         return self._transport
 
-    def _post(self, seq: int, frame: bytes) -> None:
-        transport = self._transport_or_connect()
+    def _post(self, seq: int, frame: bytes, deadline: float) -> None:
+        transport = self._transport_or_connect(deadline)
         try:
             answer = transport.request("POST", "/batches", frame, timeout=POST_TIMEOUT)
         except Unreachable:
@@ -291,23 +329,23 @@ class Sender:
         if self._spooled and (time.monotonic() < self._next_retry or not self._upload_spool()):
             self._spool(seq, frame)
             return "spooled"
-        first_failure: float | None = None
+        # Every attempt, connecting included, ends by this deadline: a batch is acknowledged or
+        # spooled about SPOOL_AFTER seconds after it was first tried, however busy the machine.
+        give_up = time.monotonic() + SPOOL_AFTER
         delay = 0.05
         while True:
             try:
-                self._post(seq, frame)
+                self._post(seq, frame, give_up)
                 self.last_unreachable = None
+                self._retry_delay = RETRY_FIRST
                 return "acknowledged"
             except Unreachable as error:
                 self.last_unreachable = error
-                now = time.monotonic()
-                if first_failure is None:
-                    first_failure = now
-                if now - first_failure >= SPOOL_AFTER:
+                if time.monotonic() >= give_up:
                     self._spool(seq, frame)
-                    self._next_retry = time.monotonic() + RETRY_EVERY
+                    self._schedule_retry()
                     return "spooled"
-                time.sleep(delay)
+                time.sleep(min(delay, max(0.0, give_up - time.monotonic())))
                 delay = min(delay * 2, 1.0)
             except ServerError as error:
                 self.fatal = ProtocolError(str(error))
@@ -320,16 +358,17 @@ class Sender:
         protocol error nothing is uploaded: the frames stay for `runlake sync` (or a person)."""
         if self.fatal is not None:
             return False
+        give_up = time.monotonic() + SPOOL_AFTER  # for connecting; a connected server takes them all
         while self._spooled:
             seq = self._spooled[0]
             path = os.path.join(self._spool_dir, f"{seq}.rlb")
             with open(path, "rb") as f:
                 frame = f.read()
             try:
-                self._post(seq, frame)
+                self._post(seq, frame, give_up)
             except Unreachable as error:
                 self.last_unreachable = error
-                self._next_retry = time.monotonic() + RETRY_EVERY
+                self._schedule_retry()
                 return False
             except ServerError as error:
                 self.fatal = ProtocolError(str(error))
@@ -338,7 +377,12 @@ class Sender:
             os.unlink(path)
             self._spooled.popleft()
         self.last_unreachable = None
+        self._retry_delay = RETRY_FIRST
         return True
+
+    def _schedule_retry(self) -> None:
+        self._next_retry = time.monotonic() + min(self._retry_delay, RETRY_EVERY)
+        self._retry_delay = min(self._retry_delay * 2, RETRY_EVERY)
 
     def _spool(self, seq: int, frame: bytes) -> None:
         """Writes a frame to ``<spool>/<client>/<seq>.rlb`` durably: temporary file, fsync, rename,
