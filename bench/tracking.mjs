@@ -110,7 +110,7 @@ export async function trackingScenario(options) {
         ],
         env,
       );
-      (overhead[kind] ??= []).push(result);
+      overhead[kind] = [...(overhead[kind] ?? []), result];
     }
   }
 
