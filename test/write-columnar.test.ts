@@ -6,16 +6,22 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   Bool,
+  type DataType,
   Field,
   Float64,
   Int32,
   Int64,
   List,
+  makeData,
+  makeVector,
   Null,
   type RecordBatch,
   Struct,
   Table,
+  TimestampMicrosecond,
   TimestampMillisecond,
+  TimestampNanosecond,
+  TimestampSecond,
   tableFromArrays,
   Utf8,
   vectorFromArray,
@@ -355,6 +361,57 @@ describe('batches over many data chunks', () => {
       ).toEqual([{ u: 51_428, f: 59_970, b: 48_000, g: 54_545, v: 59_985, m: String(2n ** 60n + 59_999n) }]);
     } finally {
       lake.close();
+    }
+  });
+});
+
+describe('Arrow timestamps are staged as microseconds, without a Date per value', () => {
+  it('every unit, nulls and sub-millisecond precision over several data chunks', async () => {
+    const n = 5000;
+    const micros = (i: number) => 1_733_400_000_000_000n + BigInt(i) * 1_234_567n; // µs, not whole ms
+    const valid = (i: number) => i % 7 !== 3;
+    const column = (type: DataType, scale: (us: bigint) => bigint) =>
+      makeVector(
+        makeData({
+          type: type as TimestampMicrosecond,
+          length: n,
+          nullCount: Array.from({ length: n }, (_, i) => i).filter((i) => !valid(i)).length,
+          nullBitmap: Uint8Array.from({ length: (n + 7) >> 3 }, (_, byte) => {
+            let bits = 0;
+            for (let b = 0; b < 8; b++) if (byte * 8 + b < n && valid(byte * 8 + b)) bits |= 1 << b;
+            return bits;
+          }),
+          data: BigInt64Array.from({ length: n }, (_, i) => scale(micros(i))),
+        }),
+      );
+    const table = new Table({
+      i: vectorFromArray(Int32Array.from({ length: n }, (_, i) => i)),
+      us: column(new TimestampMicrosecond('UTC'), (us) => us),
+      ns: column(new TimestampNanosecond(), (us) => us * 1000n + 999n),
+      ms: column(new TimestampMillisecond(), (us) => us / 1000n),
+      s: column(new TimestampSecond(), (us) => us / 1_000_000n),
+    });
+    const base = tempDir();
+    await writeRows(base, defineDataset({ name: 'times', partitionBy: [] }), table);
+    const lake = await openLake(base);
+    const rows = await lake.query(
+      'SELECT i, epoch_us(us) AS us, epoch_us(ns) AS ns, epoch_us(ms) AS ms, epoch_us(s) AS s, typeof(us) AS type FROM times ORDER BY i',
+    );
+    lake.close();
+    expect(rows).toHaveLength(n);
+    for (const row of rows) {
+      const i = row.i as number;
+      const us = micros(i);
+      const expected = valid(i)
+        ? {
+            us: Number(us),
+            ns: Number(us),
+            ms: Number((us / 1000n) * 1000n),
+            s: Number((us / 1_000_000n) * 1_000_000n),
+          }
+        : { us: null, ns: null, ms: null, s: null };
+      expect({ us: row.us, ns: row.ns, ms: row.ms, s: row.s }, `row ${i}`).toEqual(expected);
+      expect(row.type).toBe('TIMESTAMP WITH TIME ZONE');
     }
   });
 });

@@ -11,6 +11,7 @@ import {
   FLOAT,
   INTEGER,
   SMALLINT,
+  TIMESTAMPTZ,
   TINYINT,
   UBIGINT,
   UINTEGER,
@@ -157,6 +158,8 @@ export function stageType(data: ColumnData): { type: DuckDBType; sql: string } {
     }
     case 'bool':
       return { type: BOOLEAN, sql: 'BOOLEAN' };
+    case 'micros':
+      return { type: TIMESTAMPTZ, sql: 'TIMESTAMP WITH TIME ZONE' };
     case 'dict': {
       // A column null in every row has no strings: its codes (all 0, all null) need one value.
       const values = data.dictionary.length > 0 ? [...data.dictionary] : [''];

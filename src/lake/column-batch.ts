@@ -282,7 +282,9 @@ function inferColumn(
           return { row: i, reason: `bigint ${values[i]} is outside int64` };
       }
     }
-    const type = { float: t.float64, int: t.int64, bool: t.bool, string: t.string }[input.hint];
+    const type = { float: t.float64, int: t.int64, bool: t.bool, string: t.string, timestamp: t.timestamp }[
+      input.hint
+    ];
     return { type, nonNullCount };
   }
   // Values as rows hold them: the row path's inference, value by value.
@@ -329,6 +331,7 @@ function columnData(input: InputColumn, type: ColumnType, rowCount: number): Col
     if (data.kind === 'number' && numeric && !(data.values instanceof BigUint64Array)) return data;
     if (data.kind === 'bool' && type.kind === 'bool') return data;
     if (data.kind === 'dict' && type.kind === 'string') return data;
+    if (data.kind === 'micros' && type.kind === 'timestamp') return data;
   }
   return encodeValues(type, rowCount, input.valueAt);
 }

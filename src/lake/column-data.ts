@@ -23,12 +23,15 @@ export type NumericArray =
  *   cast to the column's type when copied into Parquet.
  * - `bool`: one byte per row, 0 or 1 (DuckDB's BOOLEAN layout).
  * - `dict`: strings as codes into a dictionary, staged as a DuckDB ENUM.
+ * - `micros`: timestamps as microseconds since the epoch (UTC), staged as TIMESTAMP WITH TIME
+ *   ZONE, whose vectors hold exactly that (an Arrow timestamp column, converted once per column).
  * - `strings`: strings too many distinct for an ENUM, assigned one by one.
  * - `values`: anything else (timestamps, lists, structs), converted one value at a time.
  */
 export type ColumnData =
   | { readonly kind: 'number'; readonly values: NumericArray; readonly valid?: Uint8Array }
   | { readonly kind: 'bool'; readonly values: Uint8Array; readonly valid?: Uint8Array }
+  | { readonly kind: 'micros'; readonly values: BigInt64Array; readonly valid?: Uint8Array }
   | {
       readonly kind: 'dict';
       readonly codes: Uint8Array | Uint16Array | Uint32Array;

@@ -1,4 +1,4 @@
-import { type Data, type DataType, Type, type Vector } from 'apache-arrow';
+import { type Data, type DataType, TimeUnit, Type, type Vector } from 'apache-arrow';
 import { type ColumnData, type NumericArray, narrowCodes, newValidity, setNull } from './column-data.js';
 import { RowValidationError } from './errors.js';
 import type { Row } from './row-batch.js';
@@ -61,7 +61,7 @@ export interface InputColumn {
    * What the source says the values are: `float`/`int`/`bool`/`string` fix the column's type
    * (a typed array or an Arrow type); `any` values are inferred as row values are.
    */
-  readonly hint: 'float' | 'int' | 'bool' | 'string' | 'any';
+  readonly hint: 'float' | 'int' | 'bool' | 'string' | 'timestamp' | 'any';
   /** Typed storage, staged without touching the values (absent for plain arrays). */
   readonly data?: ColumnData;
   /** Nulls in the column, when known without a scan (typed sources). */
@@ -321,7 +321,28 @@ function arrowColumn(
       return { ...generic, hint: 'string' };
     case Type.Null:
       return { ...generic, nullCount: rowCount, valueAt: () => null };
-    case Type.Timestamp:
+    case Type.Timestamp: {
+      // Microseconds since the epoch, TIMESTAMP WITH TIME ZONE's own storage: copied, not converted
+      // to a Date per value (the unit's scale is applied once per value only when it is not µs).
+      const unit = (type as unknown as { unit: TimeUnit }).unit;
+      const values = new BigInt64Array(rowCount);
+      let row = 0;
+      for (const data of chunks) {
+        const source = (data.values as BigInt64Array).subarray(data.offset, data.offset + data.length);
+        if (unit === TimeUnit.MICROSECOND) values.set(source, row);
+        else {
+          for (let i = 0; i < source.length; i++) values[row + i] = toMicros(source[i] as bigint, unit);
+        }
+        row += data.length;
+      }
+      return {
+        name,
+        hint: 'timestamp',
+        nullCount,
+        data: { kind: 'micros', values, valid },
+        valueAt: (i) => (valid && nullAt(valid, i) ? null : new Date(Number((values[i] as bigint) / 1000n))),
+      };
+    }
     case Type.Date:
       // Arrow gives epoch milliseconds whatever the unit; a row holds a Date.
       return {
@@ -403,6 +424,13 @@ function arrowDictionary(
     data: { kind: 'dict', codes: narrowed, dictionary: merged, valid },
     valueAt: (i) => (valid && nullAt(valid, i) ? null : merged[narrowed[i] as number]),
   };
+}
+
+function toMicros(value: bigint, unit: TimeUnit): bigint {
+  if (unit === TimeUnit.SECOND) return value * 1_000_000n;
+  if (unit === TimeUnit.MILLISECOND) return value * 1000n;
+  if (unit === TimeUnit.NANOSECOND) return value / 1000n;
+  return value;
 }
 
 function nullAt(valid: Uint8Array, i: number): boolean {

@@ -246,6 +246,7 @@ function storageFits(input: InputColumn, type: ColumnType): boolean {
     return (ALWAYS_FITS[type.kind] ?? []).some((ctor) => data.values instanceof ctor);
   if (data.kind === 'bool') return type.kind === 'bool';
   if (data.kind === 'dict') return type.kind === 'string';
+  if (data.kind === 'micros') return type.kind === 'timestamp';
   return false;
 }
 
