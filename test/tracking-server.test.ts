@@ -201,6 +201,7 @@ describe('IngestService: write-ahead log, deduplication, folding', () => {
     const lakeB = await newLake(dir);
     const b = await IngestService.open(lakeB, { foldIntervalMs: 0 }); // the same pid takes the lock over
     expect(b.acknowledged(CLIENT)).toBe(3);
+    await b.whenRecovered();
     expect(await b.accept(frame(3, [metrics('r1', ['loss'], [[0, 3, 0.3]])]))).toMatchObject({
       stored: false,
     });
@@ -222,8 +223,20 @@ describe('IngestService: write-ahead log, deduplication, folding', () => {
     await b.log.close();
     const lakeC = await newLake(dir);
     const c = await IngestService.open(lakeC, { foldIntervalMs: 0 });
+    await c.whenRecovered();
     expect(await count()).toBe(4);
     await c.close();
+
+    // Every segment folded and deleted: a new server must not number its first segment 1 again
+    // (the folded files are named after the segment, and a name already published is skipped).
+    for (let round = 0; round < 2; round++) {
+      const again = await newLake(dir);
+      const service = await IngestService.open(again, { foldIntervalMs: 0 });
+      await service.accept(frame(5 + round, [metrics('r1', ['loss'], [[0, 5 + round, 0.5]])]));
+      await service.close();
+      again.close();
+    }
+    expect(await count()).toBe(6);
     for (const l of [lakeA, lakeB, lakeC]) l.close();
   });
 
@@ -313,6 +326,31 @@ describe('IngestService: write-ahead log, deduplication, folding', () => {
     await service.close();
     lakeAgain.close();
     expect(existsSync(lock)).toBe(false);
+
+    // A killed holder its parent has not reaped (a zombie answers kill(pid, 0)) is dead too.
+    const parent = spawn('python3', [
+      '-c',
+      'import os, sys, time\npid = os.fork()\nif pid == 0: os._exit(0)\nprint(pid, flush=True)\ntime.sleep(60)',
+    ]);
+    try {
+      const zombie = Number(
+        await new Promise<string>((resolve) =>
+          parent.stdout.once('data', (d: Buffer) => resolve(d.toString())),
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 200));
+      expect(readFileSync(`/proc/${zombie}/stat`, 'utf8')).toMatch(/\) Z /);
+      writeFileSync(
+        lock,
+        JSON.stringify({ pid: zombie, host: (await import('node:os')).hostname(), address: '', started: '' }),
+      );
+      const lakeThird = await newLake(dir);
+      const third = await IngestService.open(lakeThird);
+      await third.close();
+      lakeThird.close();
+    } finally {
+      parent.kill('SIGKILL');
+    }
   });
 });
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import { withFileLock, writeFileAtomic } from '../../lake/atomic-file.js';
@@ -62,7 +63,7 @@ export class IngestLock {
     };
     await withFileLock(file, async () => {
       const current = await readIngestLock(file);
-      if (current && current.pid !== process.pid && isAlive(current))
+      if (current && current.pid !== process.pid && isLockHolderAlive(current))
         throw new IngestLockedError(file, current);
       await writeFileAtomic(file, `${JSON.stringify(holder)}\n`);
     });
@@ -113,13 +114,28 @@ export async function readIngestLock(file: string): Promise<IngestLockHolder | u
   return undefined;
 }
 
-// A holder on another host cannot be probed: it is taken as alive (remove the file by hand).
-function isAlive(holder: IngestLockHolder): boolean {
+/**
+ * Whether a lock's holder still runs. A holder on another host cannot be probed: it is taken as
+ * alive (remove the file by hand). A killed holder its parent has not reaped yet (a zombie,
+ * state `Z` in `/proc/<pid>/stat` on Linux) is dead: it answers signals but serves nothing.
+ *
+ * @example
+ * ```ts
+ * isLockHolderAlive({ pid: process.pid, host: os.hostname(), address: '', started: '' }); // true
+ * ```
+ */
+export function isLockHolderAlive(holder: IngestLockHolder): boolean {
   if (holder.host !== os.hostname()) return true;
   try {
     process.kill(holder.pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${holder.pid}/stat`, 'utf8');
+    // "pid (comm) S …": the state follows the last ')' (comm may hold parentheses).
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (macOS): the signal probe is all there is
   }
 }

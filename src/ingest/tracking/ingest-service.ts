@@ -92,6 +92,7 @@ export interface IngestStatus {
 }
 
 const INGEST_DIR = path.join('.runlake', 'ingest');
+const LEDGER_FILE = 'clients.json';
 
 /** Consecutive failed folds of one segment (not file-system errors) before it is set aside. */
 const QUARANTINE_AFTER_FAILURES = 3;
@@ -143,6 +144,7 @@ export class IngestService {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #foldedBatches = 0;
+  #recovery: Promise<void> = Promise.resolve();
   #rejectedSegments = 0;
   readonly #foldFailures = new Map<number, number>();
   #lastFoldError: string | null = null;
@@ -171,11 +173,10 @@ export class IngestService {
     const directory = path.join(lake.baseOut, INGEST_DIR);
     const lock = await IngestLock.acquire(path.join(directory, 'server.lock'), options.address ?? '');
     try {
-      const { log, recovered } = await WriteAheadLog.open(path.join(directory, 'wal'));
+      const ledger = await readLedger(path.join(directory, LEDGER_FILE));
+      const { log, recovered } = await WriteAheadLog.open(path.join(directory, 'wal'), ledger.lastSegment);
       const service = new IngestService(lake, directory, log, lock, options);
-      for (const [client, seq] of Object.entries(await readLedger(service.#ledgerPath()))) {
-        service.#acknowledged.set(client, seq);
-      }
+      for (const [client, seq] of Object.entries(ledger.clients)) service.#acknowledged.set(client, seq);
       for (const segment of recovered) {
         const batches = segment.frames.map((frame, i) => {
           try {
@@ -192,7 +193,14 @@ export class IngestService {
         }
         service.#unfolded.set(segment.number, batches);
       }
-      if (service.#unfolded.size > 0) await service.#foldClosed();
+      // Folded in the background: a restarted server takes batches at once (a client whose batch
+      // waits on a long recovery spools instead), and the log it recovered is folded meanwhile.
+      if (service.#unfolded.size > 0) {
+        service.#recovery = service.fold().then(
+          () => undefined,
+          (error: unknown) => options.onFoldError?.(error),
+        );
+      }
       const interval = options.foldIntervalMs ?? 1000;
       if (interval > 0) service.#timer = setInterval(() => void service.#tick(), interval);
       service.#timer?.unref();
@@ -232,6 +240,14 @@ export class IngestService {
     } finally {
       this.#inFlight.delete(client);
     }
+  }
+
+  /**
+   * Resolves once the log left by an earlier server (recovered at open) is folded, or its fold
+   * failed (reported to `onFoldError`; later folds retry it).
+   */
+  whenRecovered(): Promise<void> {
+    return this.#recovery;
   }
 
   /** The last sequence number acknowledged for a client (0 for one never seen). */
@@ -392,7 +408,7 @@ export class IngestService {
         // later segments, which a restart reads again.
         await writeFileAtomic(
           this.#ledgerPath(),
-          `${JSON.stringify(Object.fromEntries(this.#acknowledged))}\n`,
+          `${JSON.stringify({ format: 1, lastSegment: segment, clients: Object.fromEntries(this.#acknowledged) })}\n`,
         );
         await this.log.remove(segment);
         this.#unfolded.delete(segment);
@@ -493,7 +509,7 @@ export class IngestService {
   }
 
   #ledgerPath(): string {
-    return path.join(this.directory, 'clients.json');
+    return path.join(this.directory, LEDGER_FILE);
   }
 }
 
@@ -503,16 +519,32 @@ function checkpointRow(runId: string, row: Readonly<Record<string, unknown>>): R
   return out;
 }
 
-async function readLedger(file: string): Promise<Record<string, number>> {
+/** `clients.json`: every acknowledged sequence number, and the last segment folded. */
+interface Ledger {
+  readonly lastSegment: number;
+  readonly clients: Record<string, number>;
+}
+
+async function readLedger(file: string): Promise<Ledger> {
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw new RunlakeError(`${file}: expected a JSON object of client ids to sequence numbers`);
-    }
-    return parsed as Record<string, number>;
+    parsed = JSON.parse(await readFile(file, 'utf8'));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { lastSegment: 0, clients: {} };
     if (error instanceof SyntaxError) throw new RunlakeError(`${file}: not JSON (${error.message})`);
     throw fileSystemError(error, file, 'read');
   }
+  const ledger = parsed as Partial<Ledger> | null;
+  if (
+    typeof ledger !== 'object' ||
+    ledger === null ||
+    typeof ledger.clients !== 'object' ||
+    ledger.clients === null ||
+    !Number.isSafeInteger(ledger.lastSegment)
+  ) {
+    throw new RunlakeError(
+      `${file}: expected {"format": 1, "lastSegment": n, "clients": {client id: sequence number}}`,
+    );
+  }
+  return { lastSegment: ledger.lastSegment as number, clients: ledger.clients };
 }

@@ -3,7 +3,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { RunlakeError } from '../../lake/errors.js';
 import { fileSystemError } from '../../lake/fs-errors.js';
-import { readIngestLock } from './ingest-lock.js';
+import { IngestLockedError, readIngestLock } from './ingest-lock.js';
 import { IngestService, openTrackingLake } from './ingest-service.js';
 
 /** Where `runlake sync` uploads a spool: a lake directory, or a remote server's URL. */
@@ -45,23 +45,42 @@ export async function syncSpool(
   target: SyncTarget,
   options: { readonly keep?: boolean } = {},
 ): Promise<SyncResult> {
-  const clients = await listSpool(spool);
-  if ('url' in target) return uploadAll(clients, httpUpload(target.url, target.token), options);
-  const holder = await readIngestLock(path.join(target.lake, '.runlake', 'ingest', 'server.lock'));
+  if ('url' in target)
+    return uploadAll(await listSpool(spool), httpUpload(target.url, target.token), options);
+  const lockFile = path.join(target.lake, '.runlake', 'ingest', 'server.lock');
   const lake = await openTrackingLake(target.lake);
-  let service: IngestService;
-  try {
-    service = await IngestService.open(lake, { foldIntervalMs: 0 });
-  } catch (error) {
-    lake.close();
-    // A live server has the lake: go through it.
-    if (holder?.address.startsWith('http')) {
-      throw new RunlakeError(
-        `${target.lake} is served by ${holder.address}; sync to that URL with --to ${holder.address} --token <write token>`,
-      );
+  let service: IngestService | undefined;
+  // A live server holding the lake takes the upload through its socket; one that dies meanwhile
+  // (its socket refuses) leaves the lock to be taken over here, so try again a few times.
+  for (let attempt = 0; service === undefined; attempt++) {
+    try {
+      service = await IngestService.open(lake, { foldIntervalMs: 0 });
+    } catch (error) {
+      const holder = await readIngestLock(lockFile);
+      if (!(error instanceof IngestLockedError) || !holder) {
+        lake.close();
+        throw error;
+      }
+      if (holder.address.startsWith('http')) {
+        lake.close();
+        throw new RunlakeError(
+          `${target.lake} is served by ${holder.address}; sync to that URL with --to ${holder.address} --token <write token>`,
+        );
+      }
+      try {
+        // Listed again on every attempt: an interrupted one deleted what it had uploaded.
+        const result = await uploadAll(await listSpool(spool), socketUpload(holder.address), options);
+        lake.close();
+        return result;
+      } catch (uploadError) {
+        const code = (uploadError as NodeJS.ErrnoException).code;
+        if ((code !== 'ECONNREFUSED' && code !== 'ENOENT') || attempt >= 20) {
+          lake.close();
+          throw uploadError;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
     }
-    if (holder?.address) return uploadAll(clients, socketUpload(holder.address), options);
-    throw error;
   }
   try {
     const local: Upload = async (frame) => {
@@ -71,7 +90,7 @@ export async function syncSpool(
         return { status: 400, body: { error: (error as Error).message } };
       }
     };
-    return await uploadAll(clients, local, options);
+    return await uploadAll(await listSpool(spool), local, options);
   } finally {
     await service.close();
     lake.close();

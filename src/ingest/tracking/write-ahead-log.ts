@@ -53,9 +53,14 @@ export class WriteAheadLog {
 
   /**
    * Opens the log in `directory` (created if absent): reads every segment, truncates a torn
-   * record off the end of each, and starts a new segment after the last.
+   * record off the end of each, and starts a new segment after the last one there and after
+   * `usedThrough`, the highest number ever used (segment numbers name the folded files, so a
+   * number must never come back once its segment was folded and deleted).
    */
-  static async open(directory: string): Promise<{ log: WriteAheadLog; recovered: RecoveredSegment[] }> {
+  static async open(
+    directory: string,
+    usedThrough = 0,
+  ): Promise<{ log: WriteAheadLog; recovered: RecoveredSegment[] }> {
     await mkdir(directory, { recursive: true }).catch((error: unknown) => {
       throw fileSystemError(error, directory, 'create directory');
     });
@@ -67,7 +72,7 @@ export class WriteAheadLog {
     const recovered: RecoveredSegment[] = [];
     for (const number of numbers)
       recovered.push(await recoverSegment(segmentPath(directory, number), number));
-    const log = new WriteAheadLog(directory, (numbers.at(-1) ?? 0) + 1);
+    const log = new WriteAheadLog(directory, Math.max(numbers.at(-1) ?? 0, usedThrough) + 1);
     return { log, recovered };
   }
 
