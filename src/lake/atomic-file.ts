@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { fileSystemError } from './fs-errors.js';
@@ -15,9 +15,7 @@ import { fileSystemError } from './fs-errors.js';
  * ```
  */
 export async function writeFileAtomic(file: string, contents: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true }).catch((error: unknown) => {
-    throw fileSystemError(error, path.dirname(file), 'create directory');
-  });
+  await makeDirectory(path.dirname(file));
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomUUID()}.tmp`);
   await writeAndSync(temp, contents); // removes the temp file itself when it fails
   try {
@@ -85,9 +83,7 @@ export async function fsyncPath(file: string): Promise<void> {
  * ```
  */
 export async function withFileLock<T>(file: string, critical: () => Promise<T>): Promise<T> {
-  await mkdir(path.dirname(file), { recursive: true }).catch((error: unknown) => {
-    throw fileSystemError(error, path.dirname(file), 'create directory');
-  });
+  await makeDirectory(path.dirname(file));
   const release = await lockfile
     .lock(file, {
       realpath: false,
@@ -102,4 +98,48 @@ export async function withFileLock<T>(file: string, critical: () => Promise<T>):
   } finally {
     await release();
   }
+}
+
+/**
+ * Creates a directory and its missing parents, failing with a {@link FileSystemError} that names
+ * the real cause. Node's recursive `mkdir` reports ENOENT when a directory cannot be created on a
+ * read-only file system (or one without permission); the first missing directory is then created
+ * on its own, which fails with the true errno (EROFS, EACCES, ENOSPC).
+ *
+ * @example
+ * ```ts
+ * await makeDirectory('lake/.runlake/staging/123-abc'); // throws "… the file system is read-only (EROFS)"
+ * ```
+ */
+export async function makeDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    return;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw fileSystemError(error, dir, 'create directory');
+    let missing = path.resolve(dir);
+    while (path.dirname(missing) !== missing && !(await exists(path.dirname(missing))))
+      missing = path.dirname(missing);
+    try {
+      await mkdir(missing);
+    } catch (cause) {
+      throw fileSystemError(
+        (cause as NodeJS.ErrnoException).code === 'EEXIST' ? error : cause,
+        dir,
+        'create directory',
+      );
+    }
+    // Created meanwhile (a race with another writer): the rest of the path now has a parent.
+    await mkdir(dir, { recursive: true }).catch((again: unknown) => {
+      throw fileSystemError(again, dir, 'create directory');
+    });
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
 }

@@ -6,10 +6,10 @@
  * The format is specified in docs/commits.md.
  */
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readdir, stat, unlink } from 'node:fs/promises';
+import { link, readdir, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fsyncPath, writeAndSync, writeFileAtomic } from './atomic-file.js';
+import { fsyncPath, makeDirectory, writeAndSync, writeFileAtomic } from './atomic-file.js';
 import { RunlakeError } from './errors.js';
 import { fileSystemError } from './fs-errors.js';
 import type { LakePaths } from './layout.js';
@@ -487,9 +487,7 @@ export async function commitToLog(
   options: CommitOptions,
 ): Promise<CommitRecord | undefined> {
   const directory = logDirectory(paths, dataset);
-  await mkdir(directory, { recursive: true }).catch((error: unknown) => {
-    throw fileSystemError(error, directory, 'create directory');
-  });
+  await makeDirectory(directory);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const readVersion = await latestVersion(paths, dataset);
     const draft = await prepare({

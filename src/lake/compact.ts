@@ -4,9 +4,10 @@
  * see the partition before or after, never both; writers keep appending meanwhile (their new
  * files are not inputs, so they never conflict).
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { makeDirectory } from './atomic-file.js';
 import { quoteIdentifier, quoteLiteral } from './column-types.js';
 import { CommitConflictError, type LiveFile, loadSnapshot, type Snapshot } from './commit-log.js';
 import type { DatasetDefinition } from './dataset.js';
@@ -189,7 +190,7 @@ async function compactOnce(
         const orderBy = order.length ? ` ORDER BY ${order.map(quoteIdentifier).join(', ')}` : '';
         // DuckDB creates only the last level of a COPY's target directory.
         const target = path.join(stagingDir, plan.directory);
-        await mkdir(path.dirname(target), { recursive: true });
+        await makeDirectory(path.dirname(target));
         await connection.run(
           `COPY (SELECT * FROM ${source}${orderBy}) ` +
             `TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd, ` +

@@ -6,9 +6,9 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { link, readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncPath, writeAndSync } from './atomic-file.js';
+import { fsyncPath, makeDirectory, writeAndSync } from './atomic-file.js';
 import { canonicalizeParams, type Params } from './canonical-params.js';
 import { RunlakeError } from './errors.js';
 import {
@@ -222,7 +222,7 @@ export async function recordGridIdSetting(
   const existing = await readGridIdSetting(paths);
   if (existing) return existing;
   const record: GridIdSettingRecord = { format: 1, scheme: setting.scheme, evidence: setting.evidence };
-  await mkdir(paths.meta, { recursive: true });
+  await makeDirectory(paths.meta);
   const temp = path.join(paths.meta, `.grid-id.json.${randomUUID()}.tmp`);
   await writeAndSync(temp, `${JSON.stringify(record, null, 2)}\n`);
   try {

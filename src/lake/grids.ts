@@ -1,6 +1,6 @@
-import { link, mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { link, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncPath, writeAndSync } from './atomic-file.js';
+import { fsyncPath, makeDirectory, writeAndSync } from './atomic-file.js';
 import {
   type CanonicalizeOptions,
   type CanonicalValue,
@@ -281,11 +281,11 @@ export async function writeGridParams(
   const target = paths.gridParams(identity.grid_id);
   if (await checkStoredParams(baseOut, identity, options)) return { record, created: false };
 
-  await mkdir(paths.staging, { recursive: true });
+  await makeDirectory(paths.staging);
   const temp = stagingPath(paths, '-params.json');
   await writeAndSync(temp, content);
   try {
-    await mkdir(path.dirname(target), { recursive: true });
+    await makeDirectory(path.dirname(target));
     await link(temp, target);
     await fsyncPath(path.dirname(target));
     return { record, created: true };

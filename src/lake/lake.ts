@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBResultReader } from '@duckdb/node-api';
 import { appendColumns } from './appender.js';
+import { makeDirectory } from './atomic-file.js';
 import type { CanonicalValue } from './canonical-params.js';
 import { canonicalJson } from './canonical-params.js';
 import type { WriteInput } from './column-input.js';
@@ -513,7 +514,7 @@ export class Lake {
     this.#refuseWhilePinned(definition.name);
     const result = await withStagingConnection((connection) =>
       stageAndPublish(this.paths, connection, definition, 0, change, (stagingDir) =>
-        mkdir(stagingDir, { recursive: true }).then(() => undefined),
+        makeDirectory(stagingDir),
       ),
     );
     await this.#rebuildView(definition.name);

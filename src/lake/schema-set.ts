@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readdir, unlink } from 'node:fs/promises';
+import { link, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncPath, writeAndSync } from './atomic-file.js';
+import { fsyncPath, makeDirectory, writeAndSync } from './atomic-file.js';
 import { type DatasetDefinition, type DatasetRegistry, defaultRegistry } from './dataset.js';
 import type { EnumDomain } from './enum-domain.js';
 import { LakeSchemaError } from './errors.js';
@@ -224,7 +224,7 @@ export async function claimLakeSchema(paths: LakePaths, dataset: DatasetDefiniti
 async function recordLakeConfig(paths: LakePaths, config: LakeConfig): Promise<string> {
   const file = lakeConfigFile(paths);
   const temp = path.join(paths.meta, `.lake.json.${randomUUID()}.tmp`);
-  await mkdir(paths.meta, { recursive: true });
+  await makeDirectory(paths.meta);
   await writeAndSync(temp, `${JSON.stringify(config, null, 2)}\n`);
   try {
     await link(temp, file);

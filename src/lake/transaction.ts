@@ -7,11 +7,11 @@
  * of a writer that died (docs/commits.md, "Recovery").
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { fsyncPath, writeFileAtomic } from './atomic-file.js';
+import { fsyncPath, makeDirectory, writeFileAtomic } from './atomic-file.js';
 import { quoteLiteral } from './column-types.js';
 import {
   type CommitDraft,
@@ -250,7 +250,7 @@ export async function commitStaged(
     const directories = new Set<string>();
     for (const file of toPublish) {
       const target = path.join(datasetDir, file.relative);
-      await mkdir(path.dirname(target), { recursive: true });
+      await makeDirectory(path.dirname(target));
       // The data must be on disk before its name is: a crash after the rename must not leave a
       // published file whose contents never reached the disk.
       await fsyncPath(file.absolute);
@@ -316,7 +316,7 @@ export async function moveToTrash(
 ): Promise<void> {
   const trash = paths.trash(dataset);
   const directories = new Set(relatives.map((r) => path.dirname(path.join(trash, r))));
-  await Promise.all([...directories].map((d) => mkdir(d, { recursive: true })));
+  await Promise.all([...directories].map((d) => makeDirectory(d)));
   // Renames are independent: a few at a time, not one after another.
   for (let start = 0; start < relatives.length; start += TRASH_BATCH) {
     await Promise.all(

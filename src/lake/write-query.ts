@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBResultReader, DuckDBType } from '@duckdb/node-api';
+import { makeDirectory } from './atomic-file.js';
 import {
   type ColumnType,
   columnTypeFromDuckDB,
@@ -359,7 +360,7 @@ async function stageShaped(
   // A file of no columns at all (every column null and new) is left to the materialized path.
   if (written.length === 0) return undefined;
   const fileDir = path.join(stagingDir, directory);
-  await mkdir(fileDir, { recursive: true });
+  await makeDirectory(fileDir);
   const name = options.fileStem ? `part-${options.fileStem}-0.parquet` : `part-${randomUUID()}.parquet`;
   const copied = await connection.runAndReadAll(
     `COPY (SELECT ${castList(written, sqlTypes)} FROM (${select})) ` +

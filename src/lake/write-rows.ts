@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { type DuckDBConnection, DuckDBListValue } from '@duckdb/node-api';
 import { appendColumnData, appendColumns, stageType } from './appender.js';
+import { makeDirectory } from './atomic-file.js';
 import { buildColumnBatch, type StageBatch, stageRowBatch } from './column-batch.js';
 import type { ColumnData } from './column-data.js';
 import { isColumnarInput, readColumns, type WriteInput } from './column-input.js';
@@ -732,7 +732,7 @@ async function stagingTarget(
   partitionKeys: readonly string[],
   fileStem: string | undefined,
 ): Promise<string> {
-  await mkdir(stagingDir, { recursive: true });
+  await makeDirectory(stagingDir);
   if (partitionKeys.length > 0) return stagingDir;
   return path.join(
     stagingDir,
