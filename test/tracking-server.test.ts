@@ -15,7 +15,7 @@ import {
   type TrackingRecord,
 } from '../src/index.js';
 import { RUNLAKE_BIN, runlake } from './helpers/cli.js';
-import { tempDir } from './helpers/lake-fixtures.js';
+import { listFiles, tempDir } from './helpers/lake-fixtures.js';
 
 const CLIENT = 'c0ffee00c0ffee00';
 
@@ -147,6 +147,18 @@ describe('IngestService: write-ahead log, deduplication, folding', () => {
         { metric_name: 'train/loss', step: 0, value: 2.5, split: 'train' },
         { metric_name: 'train/loss', step: 1, value: 2.0, split: 'train' },
         { metric_name: 'val/acc', step: 0, value: 0.1, split: 'val' },
+      ]);
+      // The file itself is sorted by (metric_name, step) as the schema declares (the names arrive
+      // as train/loss, val/acc, grad.norm; the fold sorts on dictionary codes in code-point order).
+      const [file] = listFiles(path.join(dir, 'metrics_scalar')).filter((f) => f.endsWith('.parquet'));
+      const inFile = await reader.query(
+        `SELECT metric_name, step FROM read_parquet('${path.join(dir, 'metrics_scalar', file as string)}')`,
+      );
+      expect(inFile.map((r) => `${r.metric_name}@${r.step}`)).toEqual([
+        'grad.norm@0',
+        'train/loss@0',
+        'train/loss@1',
+        'val/acc@0',
       ]);
       // Each point keeps the time log() was called (the frame's `time`, seconds; here 1733400000 + i).
       expect(

@@ -10,6 +10,7 @@ import {
   Utf8,
   vectorFromArray,
 } from 'apache-arrow';
+import { compareCodePoints } from '../../lake/python-json.js';
 import { metricSplit } from '../wandb-history.js';
 import type { MetricsRecord } from './frame.js';
 
@@ -69,6 +70,9 @@ export function metricTable(records: readonly MetricsRecord[]): Table {
       micros[at] = lastMicros;
     }
   }
+  // Metric names in code-point order, so the lake sorts each file by the codes (integers) rather
+  // than the strings: `metrics_scalar` files are sorted by (metric_name, step).
+  names.sortCodes(nameCodes);
   const dictionary = (codes: Int32Array, words: WordCodes, valid?: Uint8Array, nullCount = 0) =>
     makeVector(
       makeData({
@@ -94,6 +98,22 @@ export function metricTable(records: readonly MetricsRecord[]): Table {
 class WordCodes {
   readonly words: string[] = [];
   readonly #codes = new Map<string, number>();
+
+  /** Reorders the words into code-point order and rewrites `codes` to match. */
+  sortCodes(codes: Int32Array): void {
+    const order = this.words
+      .map((_, i) => i)
+      .sort((a, b) => compareCodePoints(this.words[a] as string, this.words[b] as string));
+    const remap = new Int32Array(order.length);
+    order.forEach((old, fresh) => {
+      remap[old] = fresh;
+    });
+    const sorted = order.map((i) => this.words[i] as string);
+    this.words.splice(0, this.words.length, ...sorted);
+    this.#codes.clear();
+    sorted.forEach((word, code) => this.#codes.set(word, code));
+    for (let i = 0; i < codes.length; i++) codes[i] = remap[codes[i] as number] as number;
+  }
 
   code(word: string): number {
     let code = this.#codes.get(word);
