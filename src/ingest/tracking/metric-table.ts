@@ -111,7 +111,9 @@ class WordCodes {
     const sorted = order.map((i) => this.words[i] as string);
     this.words.splice(0, this.words.length, ...sorted);
     this.#codes.clear();
-    sorted.forEach((word, code) => this.#codes.set(word, code));
+    sorted.forEach((word, code) => {
+      this.#codes.set(word, code);
+    });
     for (let i = 0; i < codes.length; i++) codes[i] = remap[codes[i] as number] as number;
   }
 
