@@ -1,11 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openLake } from '../src/index.js';
 import { RUNLAKE_BIN } from './helpers/cli.js';
 import { tempDir } from './helpers/lake-fixtures.js';
-import { PYTHON_SCRIPTS_DIR, pythonWith, REPO_ROOT } from './helpers/python.js';
+import { pythonWith, runTrackingClient } from './helpers/python.js';
 
 const python = pythonWith([]);
 // The issue's load: 64 clients for 60 s, the server killed at least 20 times. Smaller with
@@ -27,43 +27,22 @@ interface ClientReport {
   readonly results: readonly string[];
 }
 
-function startClient(lake: string, runId: string, runtime: string): Promise<ClientReport> {
-  const child = spawn(
+async function startClient(lake: string, runId: string, runtime: string): Promise<ClientReport> {
+  const out = await runTrackingClient(
     python.python,
-    [path.join(PYTHON_SCRIPTS_DIR, 'tracking_chaos_client.py'), lake, runId, String(SECONDS)],
-    {
-      env: {
-        ...process.env,
-        PYTHONPATH: path.join(REPO_ROOT, 'python', 'src'),
-        RUNLAKE_BIN,
-        XDG_RUNTIME_DIR: runtime,
-        RUNLAKE_SPOOL: path.join(runtime, 'spool'),
-      },
-    },
+    'tracking_chaos_client.py',
+    [lake, runId, String(SECONDS)],
+    runtime,
   );
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  return new Promise((resolve, reject) =>
-    child.once('exit', (code) => {
-      if (code !== 0) return reject(new Error(`${runId} exited ${code}: ${err.slice(-2000)}`));
-      let flushedThrough = -1;
-      const results: string[] = [];
-      for (const line of out.trim().split('\n')) {
-        const [, step, result] = /^(?:flushed|finished) (-?\d+) (\w+)$/.exec(line) ?? [];
-        if (step === undefined || result === undefined)
-          return reject(new Error(`${runId}: unexpected output ${line}`));
-        flushedThrough = Math.max(flushedThrough, Number(step));
-        results.push(result);
-      }
-      resolve({ runId, flushedThrough, results });
-    }),
-  );
+  let flushedThrough = -1;
+  const results: string[] = [];
+  for (const line of out.trim().split('\n')) {
+    const [, step, result] = /^(?:flushed|finished) (-?\d+) (\w+)$/.exec(line) ?? [];
+    if (step === undefined || result === undefined) throw new Error(`${runId}: unexpected output ${line}`);
+    flushedThrough = Math.max(flushedThrough, Number(step));
+    results.push(result);
+  }
+  return { runId, flushedThrough, results };
 }
 
 /**

@@ -1,40 +1,17 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openLake } from '../src/index.js';
-import { RUNLAKE_BIN } from './helpers/cli.js';
 import { tempDir } from './helpers/lake-fixtures.js';
-import { PYTHON_SCRIPTS_DIR, pythonWith, REPO_ROOT } from './helpers/python.js';
+import { pythonWith, runTrackingClient } from './helpers/python.js';
 
 // The client's core needs only the standard library: no module beyond it is probed.
 const python = pythonWith([]);
 
 function client(lake: string, runId: string, rank: number, steps: number, runtimeDir: string) {
-  const child = spawn(
+  return runTrackingClient(
     python.python,
-    [path.join(PYTHON_SCRIPTS_DIR, 'tracking_client.py'), lake, runId, String(rank), String(steps)],
-    {
-      env: {
-        ...process.env,
-        PYTHONPATH: path.join(REPO_ROOT, 'python', 'src'),
-        RUNLAKE_BIN,
-        XDG_RUNTIME_DIR: runtimeDir,
-        RUNLAKE_SPOOL: path.join(runtimeDir, 'spool'),
-      },
-    },
-  );
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  return new Promise<string>((resolve, reject) =>
-    child.once('exit', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`rank ${rank} exited ${code}: ${err}`)),
-    ),
+    'tracking_client.py',
+    [lake, runId, String(rank), String(steps)],
+    runtimeDir,
   );
 }
 

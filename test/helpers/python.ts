@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -146,4 +146,41 @@ export function pythonWith(modules: readonly string[]): PythonEnvironment {
     skip: !available && !process.env.CI,
     runPython: (script, args = [], stdin, timeoutMs) => runPython(script, args, stdin, { python, timeoutMs }),
   };
+}
+
+/**
+ * Runs a tracking client script of `test/python/` with the repository's `runlake` package
+ * (python/src) and CLI, a private runtime directory for the sidecar socket and a spool beside it.
+ * Resolves with its stdout; rejects with the end of its stderr when it exits non-zero.
+ */
+export function runTrackingClient(
+  python: string,
+  script: string,
+  args: readonly string[],
+  runtimeDir: string,
+): Promise<string> {
+  const child = spawn(python, [path.join(PYTHON_SCRIPTS_DIR, script), ...args], {
+    env: {
+      ...process.env,
+      PYTHONPATH: path.join(REPO_ROOT, 'python', 'src'),
+      RUNLAKE_BIN: path.join(REPO_ROOT, 'dist', 'cli', 'main.js'),
+      XDG_RUNTIME_DIR: runtimeDir,
+      RUNLAKE_SPOOL: path.join(runtimeDir, 'spool'),
+    },
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve(out)
+        : reject(new Error(`${script} ${args.join(' ')} exited ${code}: ${err.slice(-2000)}`)),
+    ),
+  );
 }
