@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openLake } from '../src/index.js';
+import { serveLake } from './helpers/browser.js';
 import { tempDir } from './helpers/lake-fixtures.js';
 import { pythonWith, runTrackingClient } from './helpers/python.js';
 
@@ -56,5 +57,39 @@ describe.skipIf(python.skip)('the Python client against the real sidecar', () =>
       { step: steps - 1, tokens_seen: steps * 1024, has_weights: true },
     ]);
     reader.close();
+  }, 120_000);
+
+  it('remote mode: a client on the write token logs over TCP; the read token is refused for writes', async () => {
+    const lake = tempDir();
+    const runtime = tempDir();
+    const served = await serveLake(lake, '--ingest', '--write-token', 'w-remote', '--token', 'r-remote');
+    try {
+      const ok = await runTrackingClient(
+        python.python,
+        'tracking_remote_client.py',
+        [served.url, 'w-remote', 'remote-1', '200'],
+        runtime,
+      );
+      expect(ok.trim()).toBe('acknowledged');
+      const refused = await runTrackingClient(
+        python.python,
+        'tracking_remote_client.py',
+        [served.url, 'r-remote', 'remote-2', '5'],
+        runtime,
+      );
+      expect(refused).toMatch(/401|token/);
+      const answer = await fetch(
+        new URL(
+          `api/query?sql=${encodeURIComponent('SELECT run_id, count(*)::INTEGER AS n FROM metrics_scalar GROUP BY ALL')}`,
+          served.url,
+        ),
+        {
+          headers: { Authorization: 'Bearer r-remote' },
+        },
+      );
+      expect(((await answer.json()) as { rows: unknown[] }).rows).toEqual([{ run_id: 'remote-1', n: 200 }]);
+    } finally {
+      await served.stop();
+    }
   }, 120_000);
 });
