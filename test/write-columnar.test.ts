@@ -323,6 +323,9 @@ describe('batches over many data chunks', () => {
       big: column((i) => (i % 5 === 0 ? null : 2n ** 60n + BigInt(i))),
       flag: column((i) => (i % 11 === 0 ? null : i % 2 === 0)),
       value: column((i) => (i % 4097 === 0 ? null : i / 3)),
+      // Integers are staged as 32-bit when all of them fit: the int32 limits, and one past them.
+      fits: column((i) => (i % 13 === 0 ? null : i % 2 === 0 ? 2147483647 : -2147483648)),
+      past: column((i) => (i === count - 1 ? 2147483648 : -2147483648)),
     };
     const rows: Row[] = data.part.map((_, i) =>
       Object.fromEntries(Object.entries(data).map(([k, v]) => [k, (v as unknown[])[i]])),
@@ -334,6 +337,11 @@ describe('batches over many data chunks', () => {
       big: vectorFromArray(data.big, new Int64()),
       flag: vectorFromArray(data.flag, new Bool()),
       value: vectorFromArray(data.value, new Float64()),
+      fits: vectorFromArray(
+        data.fits.map((v) => (v === null ? null : BigInt(v))),
+        new Int64(),
+      ),
+      past: vectorFromArray(data.past.map(BigInt), new Int64()),
     });
     const bases = await writeEach({ rows, columns: data, arrow }, (input, base) =>
       writeRows(base, OPEN, input),
@@ -351,14 +359,31 @@ describe('batches over many data chunks', () => {
       big: 'BIGINT',
       flag: 'BOOLEAN',
       value: 'DOUBLE',
+      fits: 'BIGINT',
+      past: 'BIGINT',
     });
     const lake = await openLake(bases.columns as string);
     try {
       expect(
         await lake.query(
-          'SELECT count("unique") AS u, count(few) AS f, count(big) AS b, count(flag) AS g, count(value) AS v, max(big) AS m FROM wide',
+          'SELECT count("unique") AS u, count(few) AS f, count(big) AS b, count(flag) AS g, count(value) AS v, max(big) AS m, ' +
+            'min(fits) AS f0, max(fits) AS f1, count(fits) AS fn, min(past) AS p0, max(past) AS p1 FROM wide',
         ),
-      ).toEqual([{ u: 51_428, f: 59_970, b: 48_000, g: 54_545, v: 59_985, m: String(2n ** 60n + 59_999n) }]);
+      ).toEqual([
+        {
+          u: 51_428,
+          f: 59_970,
+          b: 48_000,
+          g: 54_545,
+          v: 59_985,
+          m: String(2n ** 60n + 59_999n),
+          f0: -2147483648,
+          f1: 2147483647,
+          fn: 55_384,
+          p0: -2147483648,
+          p1: 2147483648,
+        },
+      ]);
     } finally {
       lake.close();
     }
@@ -614,6 +639,22 @@ describe('bad input: the same one-line error as rows, and the lake untouched', (
       writeEvents,
       eventRows,
       'events: row 2, column "x": "three" is VARCHAR, but earlier rows (from row 0) hold BIGINT',
+    );
+  });
+
+  it('a number after strings in a plain array (checked while the strings are encoded)', async () => {
+    await expectRefused(
+      {
+        rows: [
+          { seed: 1, x: 'one' },
+          { seed: 1, x: null },
+          { seed: 1, x: 3 },
+        ],
+        columns: { seed: [1, 1, 1], x: ['one', null, 3] },
+      },
+      writeEvents,
+      eventRows,
+      'events: row 2, column "x": 3 is BIGINT, but earlier rows (from row 0) hold VARCHAR',
     );
   });
 

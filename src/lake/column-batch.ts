@@ -1,4 +1,12 @@
-import { type ColumnData, encodeValues, MAX_ENUM_VALUES, narrowCodes, newValidity } from './column-data.js';
+import {
+  type ColumnData,
+  encodeStringArray,
+  encodeValues,
+  MAX_ENUM_VALUES,
+  narrowCodes,
+  narrowIntegers,
+  newValidity,
+} from './column-data.js';
 import type { InputColumn, InputColumns } from './column-input.js';
 import { type ColumnType, t } from './column-types.js';
 import { RowValidationError } from './errors.js';
@@ -66,7 +74,9 @@ export function stageRowBatch(batch: RowBatch): StageBatch {
     } else if (column.kind === 'bool') {
       data.set(column.name, { kind: 'bool', values: out.values as Uint8Array, valid });
     } else {
-      data.set(column.name, { kind: 'number', values: out.values as Float64Array, valid });
+      const values = out.values as Float64Array;
+      const integral = column.type.kind !== 'float64' && column.type.kind !== 'float32';
+      data.set(column.name, { kind: 'number', values: integral ? narrowIntegers(values) : values, valid });
     }
   });
   for (const column of transposed) {
@@ -244,7 +254,7 @@ export function buildColumnBatch(
     const wantsFloat32 = !declared && (float32 === 'all' || float32?.has(input.name));
     if (wantsFloat32 && (type.kind === 'float64' || type.kind === 'int64')) type = t.float32;
     columns.push({ name: input.name, type, nonNullCount: inferred.nonNullCount });
-    if (type.kind !== 'null') data.set(input.name, columnData(input, type, rowCount));
+    if (type.kind !== 'null') data.set(input.name, inferred.data ?? columnData(input, type, rowCount));
   });
 
   const first = failures.sort((a, b) => a.row - b.row || a.rank - b.rank)[0];
@@ -260,12 +270,15 @@ export function buildColumnBatch(
   };
 }
 
-/** A column's type and non-null count, or its first bad row and why. */
+/**
+ * A column's type and non-null count (and its staged values when inferring produced them), or
+ * its first bad row and why.
+ */
 function inferColumn(
   input: InputColumn,
   rowCount: number,
   declared: ColumnType | undefined,
-): { type: ColumnType; nonNullCount: number } | { row: number; reason: string } {
+): { type: ColumnType; nonNullCount: number; data?: ColumnData } | { row: number; reason: string } {
   if (input.name.length === 0) return { row: 0, reason: 'column name is empty' };
   if (input.nullCount !== undefined && input.hint !== 'any') {
     const nonNullCount = rowCount - input.nullCount;
@@ -287,6 +300,10 @@ function inferColumn(
     ];
     return { type, nonNullCount };
   }
+  // A plain array of strings: checked and dictionary-encoded in one pass.
+  const strings =
+    input.array && (!declared || declared.kind === 'string') ? stringArray(input.array) : undefined;
+  if (strings) return { type: t.string, ...strings };
   // Values as rows hold them: the row path's inference, value by value.
   const column = { type: declared ?? (t.null as ColumnType), firstTypedRow: -1 };
   let nonNullCount = 0;
@@ -312,6 +329,17 @@ function inferColumn(
     if (problem) return { row: r, reason: problem };
   }
   return { type: column.type, nonNullCount };
+}
+
+/**
+ * A plain array's dictionary encoding when its first non-null value is a string and every other
+ * one is too (else undefined: the column is inferred value by value, which names the bad row).
+ */
+function stringArray(array: readonly unknown[]): { data: ColumnData; nonNullCount: number } | undefined {
+  const first = array.find((v) => v !== null && v !== undefined);
+  if (typeof first !== 'string') return undefined;
+  const encoded = encodeStringArray(array);
+  return 'data' in encoded ? encoded : undefined;
 }
 
 /**

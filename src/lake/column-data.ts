@@ -88,8 +88,11 @@ export function encodeValues(
     case 'float32':
     case 'int16':
     case 'int32':
-    case 'int64':
-      return encodeNumbers(type.kind === 'int64', length, valueAt);
+    case 'int64': {
+      const data = encodeNumbers(type.kind === 'int64', length, valueAt);
+      const integral = type.kind !== 'float64' && type.kind !== 'float32';
+      return integral && data.kind === 'number' ? { ...data, values: narrowIntegers(data.values) } : data;
+    }
     case 'bool': {
       const values = new Uint8Array(length);
       let valid: Uint8Array | undefined;
@@ -107,6 +110,27 @@ export function encodeValues(
     default:
       return { kind: 'values', type, length, valueAt };
   }
+}
+
+/**
+ * An integer column's numbers as an `Int32Array` when every one fits (the COPY casts to the
+ * column's type either way): DuckDB appends 4-byte integers in about half the time of doubles
+ * (the write-events bench's `event_id` and `step` from rows: 415–600 ms per 2.5M-row grid to
+ * 213–387 ms). Other storage is returned as it is.
+ *
+ * @example
+ * ```ts
+ * narrowIntegers(new Float64Array([1, 2])); // Int32Array [1, 2]
+ * narrowIntegers(new Float64Array([2 ** 40])); // Float64Array [1099511627776]
+ * ```
+ */
+export function narrowIntegers(values: NumericArray): NumericArray {
+  if (!(values instanceof Float64Array)) return values;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i] as number;
+    if (value > 2147483647 || value < -2147483648) return values;
+  }
+  return Int32Array.from(values);
 }
 
 function encodeNumbers(int64: boolean, length: number, valueAt: (row: number) => unknown): ColumnData {
@@ -147,40 +171,89 @@ function encodeBigInts(length: number, valueAt: (row: number) => unknown): Colum
  * points, one op): the previous value is compared first, by identity, before the Map lookup.
  */
 function encodeStrings(length: number, valueAt: (row: number) => unknown): ColumnData {
+  return (dictionaryEncode(length, valueAt, false) as { data: ColumnData }).data;
+}
+
+/**
+ * A plain array of strings (and `null`/`undefined`) encoded in the same pass that checks it:
+ * its {@link ColumnData} and non-null count, or the first row holding something else (then the
+ * caller infers that column value by value, as rows are).
+ *
+ * @example
+ * ```ts
+ * encodeStringArray(['loss', null, 'loss']); // { data: { kind: 'dict', codes: Uint8Array [0, 0, 0], … }, nonNullCount: 2 }
+ * encodeStringArray(['loss', 3]); // { row: 1 }
+ * ```
+ */
+export function encodeStringArray(
+  array: readonly unknown[],
+): { data: ColumnData; nonNullCount: number } | { row: number } {
+  return dictionaryEncode(array.length, (i) => array[i], true);
+}
+
+/**
+ * Up to this many distinct strings, a value is found by comparing it with each (the dictionary's
+ * strings are usually the same objects as the column's, so each comparison is a pointer check);
+ * a Map takes over beyond. Measured on the write-events bench's 4-value `op` column: 105 ms for
+ * 10M values against 190 ms with the Map alone.
+ */
+const SCANNED_DICTIONARY = 16;
+
+function dictionaryEncode(
+  length: number,
+  valueAt: (row: number) => unknown,
+  stopAtNonString: boolean,
+): { data: ColumnData; nonNullCount: number } | { row: number } {
   const codes = new Uint32Array(length);
   const dictionary: string[] = [];
   const index = new Map<string, number>();
   let valid: Uint8Array | undefined;
   let previous: string | undefined;
   let previousCode = 0;
+  let nulls = 0;
   for (let i = 0; i < length; i++) {
     const value = valueAt(i);
     if (typeof value !== 'string') {
+      if (stopAtNonString && value !== null && value !== undefined) return { row: i };
       valid ??= newValidity(length);
       setNull(valid, i);
+      nulls++;
       continue;
     }
     if (value === previous) {
       codes[i] = previousCode;
       continue;
     }
-    let code = index.get(value);
+    let code: number | undefined;
+    if (dictionary.length <= SCANNED_DICTIONARY) {
+      for (let c = 0; c < dictionary.length; c++) {
+        if (dictionary[c] === value) {
+          code = c;
+          break;
+        }
+      }
+    } else code = index.get(value);
     if (code === undefined) {
       code = dictionary.length;
       dictionary.push(value);
-      index.set(value, code);
+      if (code === SCANNED_DICTIONARY) dictionary.forEach((text, c) => index.set(text, c));
+      else if (code > SCANNED_DICTIONARY) index.set(value, code);
     }
     codes[i] = code;
     previous = value;
     previousCode = code;
   }
+  const nonNullCount = length - nulls;
   if (dictionary.length > MAX_ENUM_VALUES) {
-    return {
-      kind: 'strings',
-      values: Array.from({ length }, (_, i) => (isValid(valid, i) ? dictionary[codes[i] as number] : null)),
-    };
+    const values = Array.from({ length }, (_, i) =>
+      isValid(valid, i) ? dictionary[codes[i] as number] : null,
+    );
+    return { data: { kind: 'strings', values }, nonNullCount };
   }
-  return { kind: 'dict', codes: narrowCodes(codes, dictionary.length), dictionary, valid };
+  return {
+    data: { kind: 'dict', codes: narrowCodes(codes, dictionary.length), dictionary, valid },
+    nonNullCount,
+  };
 }
 
 /**

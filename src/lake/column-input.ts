@@ -66,6 +66,8 @@ export interface InputColumn {
   readonly data?: ColumnData;
   /** Nulls in the column, when known without a scan (typed sources). */
   readonly nullCount?: number;
+  /** The source array itself, for a column given as a plain array (read in one pass). */
+  readonly array?: readonly unknown[];
   readonly valueAt: (row: number) => unknown;
 }
 
@@ -188,7 +190,7 @@ export function readColumns(
     }
     const array = values as readonly unknown[];
     if (array.length !== rowCount) lengthMismatch(dataset, name, array.length, entries, rowCount);
-    return { name, hint: 'any', valueAt: (i) => array[i] };
+    return { name, hint: 'any', array, valueAt: (i) => array[i] };
   });
   return { rowCount, columns };
 }
