@@ -191,14 +191,6 @@ export function encodeStringArray(
   return dictionaryEncode(array.length, (i) => array[i], true);
 }
 
-/**
- * Up to this many distinct strings, a value is found by comparing it with each (the dictionary's
- * strings are usually the same objects as the column's, so each comparison is a pointer check);
- * a Map takes over beyond. Measured on the write-events bench's 4-value `op` column: 105 ms for
- * 10M values against 190 ms with the Map alone.
- */
-const SCANNED_DICTIONARY = 16;
-
 function dictionaryEncode(
   length: number,
   valueAt: (row: number) => unknown,
@@ -224,20 +216,11 @@ function dictionaryEncode(
       codes[i] = previousCode;
       continue;
     }
-    let code: number | undefined;
-    if (dictionary.length <= SCANNED_DICTIONARY) {
-      for (let c = 0; c < dictionary.length; c++) {
-        if (dictionary[c] === value) {
-          code = c;
-          break;
-        }
-      }
-    } else code = index.get(value);
+    let code = index.get(value);
     if (code === undefined) {
       code = dictionary.length;
       dictionary.push(value);
-      if (code === SCANNED_DICTIONARY) dictionary.forEach((text, c) => index.set(text, c));
-      else if (code > SCANNED_DICTIONARY) index.set(value, code);
+      index.set(value, code);
     }
     codes[i] = code;
     previous = value;
