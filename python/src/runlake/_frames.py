@@ -74,7 +74,47 @@ class SweepRows:
         return len(self.rows) + len(self.params or b"") + 16
 
 
-Record = dict[str, Any] | MetricsColumns | SweepRows
+class EmbeddingsRecord:
+    """An ``embeddings`` record (docs/tracking.md, "Embeddings"): one n x d probe matrix of a run at
+    ``(step, layer, module)``. ``sample_ids`` travels in the data section as UTF-8 JSON (a list of
+    n strings), then ``values``: the n x d float32 values, little-endian, C order (row i is the
+    sample ``sample_ids[i]``); each is placed at an 8-byte aligned offset."""
+
+    __slots__ = ("count", "dim", "layer", "module", "pooling", "run_id", "sample_ids", "sample_set", "step", "values")
+
+    def __init__(
+        self,
+        run_id: str,
+        *,
+        step: int,
+        layer: int,
+        module: str,
+        sample_set: str,
+        pooling: str,
+        sample_ids: bytes,
+        count: int,
+        dim: int,
+        values: bytes,
+    ) -> None:
+        if len(values) != count * dim * 4:
+            raise ValueError(f"embeddings: {len(values)} bytes of values for {count}x{dim} float32 values")
+        self.run_id = run_id
+        self.step = step
+        self.layer = layer
+        self.module = module
+        self.sample_set = sample_set
+        self.pooling = pooling
+        self.sample_ids = sample_ids
+        self.count = count
+        self.dim = dim
+        self.values = values
+
+    @property
+    def data_bytes(self) -> int:
+        return len(self.values) + len(self.sample_ids) + 16
+
+
+Record = dict[str, Any] | MetricsColumns | SweepRows | EmbeddingsRecord
 
 
 def _column_bytes(typecode: str, values: list[Any]) -> bytes:
@@ -103,6 +143,23 @@ def encode_frame(client: str, seq: int, records: Sequence[Record]) -> bytes:
         return [start, start + len(chunk)]
 
     for record in records:
+        if isinstance(record, EmbeddingsRecord):
+            header_records.append(
+                {
+                    "kind": "embeddings",
+                    "run_id": record.run_id,
+                    "step": record.step,
+                    "layer": record.layer,
+                    "module": record.module,
+                    "sample_set": record.sample_set,
+                    "pooling": record.pooling,
+                    "count": record.count,
+                    "dim": record.dim,
+                    "sample_ids": place(record.sample_ids),
+                    "values": place(record.values),
+                }
+            )
+            continue
         if isinstance(record, SweepRows):
             params = None if record.params is None else place(record.params)
             sweep: dict[str, Any] = {"kind": record.kind, "params": params, "rows": place(record.rows)}
@@ -151,7 +208,8 @@ def encode_frame(client: str, seq: int, records: Sequence[Record]) -> bytes:
 
 def decode_frame(frame: bytes) -> dict[str, Any]:
     """Decodes a frame back into its header, with each metrics record's columns as lists under
-    ``"columns"`` and each sweep record's texts under ``"rows_text"`` / ``"params_text"``. For
+    ``"columns"``, each sweep record's texts under ``"rows_text"`` / ``"params_text"`` and each
+    embeddings record's ids under ``"ids"`` and float32 bytes under ``"array_bytes"``. For
     tests and ``runlake``'s own checks; the server has its own decoder."""
     if frame[:4] != MAGIC:
         raise ValueError("frame: byte 0: expected the magic RLB1")
@@ -160,6 +218,12 @@ def decode_frame(frame: bytes) -> dict[str, Any]:
     start = (8 + length + 7) & ~7
     body = frame[start:]
     for record in header["records"]:
+        if record["kind"] == "embeddings":
+            lo, hi = record["sample_ids"]
+            record["ids"] = json.loads(body[lo:hi].decode("utf-8"))
+            lo, hi = record["values"]
+            record["array_bytes"] = bytes(body[lo:hi])
+            continue
         if record["kind"] in ("events", "seeds"):
             lo, hi = record["rows"]
             record["rows_text"] = body[lo:hi].decode("utf-8")

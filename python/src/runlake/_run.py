@@ -14,13 +14,14 @@ import time
 import urllib.parse
 import warnings
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
 from . import _sidecar
+from ._embeddings import embeddings_record
 from ._frames import MAX_NAME_BYTES
-from ._sender import MAX_RECORD_BYTES, WAKE_POINTS, FlushRequest, Sender
+from ._sender import MAX_EMBEDDINGS_BYTES, MAX_RECORD_BYTES, WAKE_POINTS, FlushRequest, Sender
 from ._transport import RunlakeError, ServerError, Transport, Unreachable
 
 STATUSES = ("finished", "failed", "crashed", "killed")
@@ -415,6 +416,40 @@ class Run:
             row[key] = _json_value(f"log_checkpoint(): {key}", value)
         row.setdefault("wall_time", time.time())
         self._record({"kind": "checkpoint", "run_id": self.id, "rows": [row]})
+
+    def log_embeddings(
+        self,
+        step: int,
+        layer: int,
+        module: str,
+        sample_set: str,
+        sample_ids: Sequence[str],
+        array: Any,
+        *,
+        pooling: str = "mean",
+    ) -> None:
+        """Queues the probe embeddings of one ``(step, layer, module)`` and returns.
+
+        ``array`` is an n x d matrix whose row i is the sample ``sample_ids[i]``: a numpy array of
+        any float dtype, a torch tensor (any device; ``detach().cpu()`` is done here) or a 2-D
+        float32/float64 buffer. It is copied now and stored as float32. ``module`` is one of
+        ``resid_pre``, ``attn_out``, ``mlp_out``, ``resid_post``, ``logits``; ``sample_set`` names
+        the fixed probe set (1 to 128 characters ``[A-Za-z0-9._-]``). The server stores the matrix
+        in the lake's array-shards store ``arrays/embeddings/<sample_set>`` (rows in ``sample_id``
+        order) and adds one ``embeddings`` row per sample pointing at its row, which
+        ``runlake analyze`` reads. ``flush()`` and ``finish()`` cover it like ``log()``.
+
+        Raises ``TypeError`` for a wrong type and ``ValueError`` for a bad value, naming the
+        argument: a shape that is not 2-D, n ≠ ``len(sample_ids)``, a repeated sample id, a NaN or
+        ±inf (refused: it would make the checkpoint's geometry meaningless), an array of more than
+        15 MiB as float32 (a batch frame's limit).
+        """
+        if self._finished:
+            raise RuntimeError(f"log_embeddings(): {self._closed_because}")
+        record = embeddings_record(
+            self.id, step, layer, module, sample_set, sample_ids, array, pooling, MAX_EMBEDDINGS_BYTES
+        )
+        self._sender.put(record)
 
     def _record(self, record: dict[str, Any]) -> None:
         if self._finished:

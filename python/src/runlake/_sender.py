@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ._frames import MetricsColumns, Record, SweepRows, encode_frame
+from ._frames import EmbeddingsRecord, MetricsColumns, Record, SweepRows, encode_frame
 from ._transport import RunlakeError, ServerError, Transport, Unreachable
 
 #: Seconds a frame is retried against an unreachable server before it is spooled.
@@ -40,9 +40,13 @@ FRAME_POINTS = 200_000
 #: their JSON length. One record is at most MAX_RECORD_BYTES, checked when it is queued.
 HEADER_BUDGET = 768 * 1024
 MAX_RECORD_BYTES = 256 * 1024
-#: Bytes of sweep rows (events/seeds JSON) a frame is filled up to: the server refuses frames
-#: above --max-batch-bytes (default 16 MiB). One record may be larger (a frame of its own).
+#: Bytes of sweep rows (events/seeds JSON) and embeddings arrays a frame is filled up to: the
+#: server refuses frames above --max-batch-bytes (default 16 MiB). One record may be larger (a
+#: frame of its own), up to MAX_DATA_RECORD_BYTES for an embeddings record.
 DATA_BUDGET = 8 * 1024 * 1024
+#: The most bytes of data (float32 values plus the sample ids' JSON) one embeddings record may
+#: carry: its frame, header included, stays under the default --max-batch-bytes of 16 MiB.
+MAX_EMBEDDINGS_BYTES = 15 * 1024 * 1024
 #: Seconds to wait for the answer to one batch, and for a fold.
 POST_TIMEOUT = 120.0
 FOLD_TIMEOUT = 600.0
@@ -227,7 +231,8 @@ class Sender:
         run_id = self.run_id
         while queue and points < FRAME_POINTS and header < HEADER_BUDGET:
             item = queue[0]
-            if isinstance(item, SweepRows):
+            if isinstance(item, (SweepRows, EmbeddingsRecord)):
+                # A large array (or rows text) goes in a frame of its own.
                 if data + item.data_bytes > DATA_BUDGET and records:
                     break
                 data += item.data_bytes
