@@ -20,22 +20,42 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _run
+from ._lake import open_lake, read_dataset, to_arrow, to_pandas, to_polars
 from ._run import FlushResult, Run
 from ._sender import ProtocolError
+from ._snapshot import (
+    DatasetSnapshot,
+    LakeFormatError,
+    SnapshotFile,
+    VersionNotFoundError,
+    lake_datasets,
+    read_snapshot,
+)
 from ._transport import RunlakeError, ServerError, Unreachable
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DatasetSnapshot",
+    "LakeFormatError",
     "ProtocolError",
     "Run",
     "RunlakeError",
     "ServerError",
+    "SnapshotFile",
     "Unreachable",
+    "VersionNotFoundError",
     "finish",
     "init",
+    "lake_datasets",
     "log",
+    "open_lake",
+    "read_dataset",
+    "read_snapshot",
     "run",
+    "to_arrow",
+    "to_pandas",
+    "to_polars",
 ]
 
 #: The run made by the last :func:`init` of this process, until it finishes (else None).

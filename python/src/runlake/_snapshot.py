@@ -591,6 +591,16 @@ def read_snapshot(
     >>> read_snapshot("results", "metrics_scalar").version  # doctest: +SKIP
     12
     """
+    return _read_snapshot_ordered(lake, dataset, version=version)[0]
+
+
+def _read_snapshot_ordered(
+    lake: str | os.PathLike[str],
+    dataset: str,
+    *,
+    version: int | None = None,
+) -> tuple[DatasetSnapshot, tuple[int, ...]]:
+    """:func:`read_snapshot`, and the files' indices in log order (the order TypeScript binds them in)."""
     _check_dataset_name(dataset)
     root = os.path.abspath(os.fspath(lake))
     directory = os.path.join(root, dataset)
@@ -615,7 +625,7 @@ def read_snapshot(
         for relative in _list_parquet(directory):
             full = os.path.join(directory, relative)
             files.append(SnapshotFile(path=full, size=os.stat(full).st_size, rows=-1))
-        return DatasetSnapshot(
+        snapshot = DatasetSnapshot(
             name=dataset,
             version=-1,
             files=tuple(files),
@@ -623,6 +633,7 @@ def read_snapshot(
             columns=columns,
             schema_fingerprints=tuple(None for _ in files),
         )
+        return snapshot, tuple(range(len(files)))
 
     state = _load_state(log, dataset, target)
     # As TypeScript's readers: the latest version reads with the manifest file (the schema the
@@ -638,24 +649,26 @@ def read_snapshot(
     if target < latest:
         removed_since = set(state.files) - set(_load_state(log, dataset, latest).files)
     trash = os.path.join(root, ".runlake", "trash", dataset)
-    resolved: list[tuple[str, _LiveFile]] = []
-    for relative, live in state.files.items():
+    resolved: list[tuple[str, _LiveFile, int]] = []
+    for position, (relative, live) in enumerate(state.files.items()):
         full = os.path.join(directory, *relative.split("/"))
         if relative in removed_since:
             trashed = os.path.join(trash, *relative.split("/"))
             if os.path.exists(trashed):
                 full = trashed
-        resolved.append((full, live))
+        resolved.append((full, live, position))
     resolved.sort(key=lambda item: item[0])
-    return DatasetSnapshot(
+    snapshot = DatasetSnapshot(
         name=dataset,
         version=target,
-        files=tuple(SnapshotFile(path=full, size=live.size, rows=live.rows) for full, live in resolved),
+        files=tuple(SnapshotFile(path=full, size=live.size, rows=live.rows) for full, live, _ in resolved),
         partition_by=partition_by,
         columns=columns,
-        schema_fingerprints=tuple(live.schema for _, live in resolved),
+        schema_fingerprints=tuple(live.schema for _, live, _ in resolved),
         timestamp=state.timestamp,
     )
+    by_position = sorted(range(len(resolved)), key=lambda i: resolved[i][2])
+    return snapshot, tuple(by_position)
 
 
 def lake_datasets(lake: str | os.PathLike[str]) -> list[str]:
