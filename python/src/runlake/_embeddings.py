@@ -25,7 +25,7 @@ SAMPLE_SET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 #: The longest sample id and pooling name, in UTF-8 bytes.
 MAX_ID_BYTES = 256
 MAX_LAYER = (1 << 15) - 1  # the lake's layer column is a 16-bit integer
-_I64_MAX = (1 << 63) - 1
+MAX_STEP = (1 << 53) - 1  # the step travels in the header's JSON
 _BIG_ENDIAN = sys.byteorder == "big"
 _NATIVE_FLOATS = {"f": "f", "d": "d", "@f": "f", "@d": "d", "=f": "f", "=d": "d"}
 if not _BIG_ENDIAN:
@@ -172,7 +172,7 @@ def embeddings_record(
 ) -> EmbeddingsRecord:
     """Checks ``log_embeddings``'s arguments and copies the array into a record (raises
     ``TypeError``/``ValueError`` naming the argument)."""
-    step = _int("step", step, _I64_MAX)
+    step = _int("step", step, MAX_STEP)
     layer = _int("layer", layer, MAX_LAYER)
     module = _text("module", module)
     if module not in MODULES:

@@ -80,6 +80,26 @@ export interface SweepRecord {
   readonly scheme: GridIdScheme | null;
 }
 
+/**
+ * The probe embeddings of one `(step, layer, module)` of a run (docs/tracking.md, "Embeddings"):
+ * an n×d float32 matrix, C order, whose row i is the sample `sampleIds[i]`.
+ */
+export interface EmbeddingsRecord {
+  readonly kind: 'embeddings';
+  readonly runId: string;
+  readonly step: number;
+  readonly layer: number;
+  readonly module: string;
+  readonly sampleSet: string;
+  readonly pooling: string;
+  /** The n distinct sample ids, one per row. */
+  readonly sampleIds: readonly string[];
+  /** d, the number of columns. */
+  readonly dim: number;
+  /** The n·d values, row after row; every one finite. */
+  readonly values: Float32Array;
+}
+
 /** One record of a batch, applied in order. */
 export type TrackingRecord =
   | MetricsRecord
@@ -87,7 +107,15 @@ export type TrackingRecord =
   | MergeRecord
   | CheckpointRecord
   | FinishRecord
+  | EmbeddingsRecord
   | SweepRecord;
+
+/** A probe-set name: it names an `embeddings` partition and the store `arrays/embeddings/<sample_set>`. */
+export const SAMPLE_SET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** The longest sample id (and pooling name) an `embeddings` record may carry, in UTF-8 bytes. */
+export const MAX_SAMPLE_ID_BYTES = 256;
+/** The largest layer index (the lake's `layer` column is a 16-bit integer). */
+export const MAX_LAYER = 32767;
 
 /** The records that name a run (every kind but the sweep ones). */
 export type RunScopedRecord = Exclude<TrackingRecord, SweepRecord>;
@@ -296,6 +324,8 @@ function decodeRecord(raw: unknown, where: string, data: Uint8Array): TrackingRe
       });
       return { kind: 'checkpoint', runId, rows: raw.rows as Json[] };
     }
+    case 'embeddings':
+      return decodeEmbeddings(raw, runId, where, data);
     case 'finish': {
       refuseUnknown(raw, new Set(['kind', 'run_id', 'status', 'finished_at']), where);
       if (typeof raw.status !== 'string' || raw.status === '') {
@@ -309,7 +339,7 @@ function decodeRecord(raw: unknown, where: string, data: Uint8Array): TrackingRe
     }
     default:
       throw new FrameError(
-        `frame: ${where}.kind: ${JSON.stringify(raw.kind)} is not a record kind (run, metrics, summary, config, checkpoint, finish, events, seeds)`,
+        `frame: ${where}.kind: ${JSON.stringify(raw.kind)} is not a record kind (run, metrics, summary, config, checkpoint, embeddings, finish, events, seeds)`,
       );
   }
 }
@@ -359,6 +389,108 @@ function decodeMetrics(raw: Json, runId: string, where: string, data: Uint8Array
       throw new FrameError(`frame: ${where}.step: point ${i} has the negative step ${step[i]}`);
   }
   return { kind: 'metrics', runId, names: names as string[], name, step, value, time, split };
+}
+
+const EMBEDDINGS_FIELDS = new Set([
+  'kind',
+  'run_id',
+  'step',
+  'layer',
+  'module',
+  'sample_set',
+  'pooling',
+  'count',
+  'dim',
+  'sample_ids',
+  'values',
+]);
+
+function decodeEmbeddings(raw: Json, runId: string, where: string, data: Uint8Array): EmbeddingsRecord {
+  refuseUnknown(raw, EMBEDDINGS_FIELDS, where);
+  const integer = (field: string, min: number, max: number): number => {
+    const value = raw[field];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+      throw new FrameError(`frame: ${where}.${field}: expected an integer from ${min} to ${max}`);
+    }
+    return value;
+  };
+  const step = integer('step', 0, Number.MAX_SAFE_INTEGER);
+  const layer = integer('layer', 0, MAX_LAYER);
+  const count = integer('count', 1, Number.MAX_SAFE_INTEGER);
+  const dim = integer('dim', 1, Number.MAX_SAFE_INTEGER);
+  const encoder = new TextEncoder();
+  const text = (field: string): string => {
+    const value = raw[field];
+    if (typeof value !== 'string' || value === '' || encoder.encode(value).length > MAX_SAMPLE_ID_BYTES) {
+      throw new FrameError(
+        `frame: ${where}.${field}: expected a string of 1 to ${MAX_SAMPLE_ID_BYTES} UTF-8 bytes`,
+      );
+    }
+    return value;
+  };
+  const module = text('module');
+  const pooling = text('pooling');
+  const sampleSet = text('sample_set');
+  if (!SAMPLE_SET_NAME.test(sampleSet)) {
+    throw new FrameError(
+      `frame: ${where}.sample_set: ${JSON.stringify(sampleSet)} must be 1 to 128 characters [A-Za-z0-9._-], starting with a letter or digit`,
+    );
+  }
+  let ids: unknown;
+  try {
+    ids = JSON.parse(
+      new TextDecoder('utf-8', { fatal: true }).decode(byteRange(raw, 'sample_ids', where, data)),
+    );
+  } catch (error) {
+    if (error instanceof FrameError) throw error;
+    throw new FrameError(`frame: ${where}.sample_ids: not UTF-8 JSON (${(error as Error).message})`);
+  }
+  if (!Array.isArray(ids) || ids.length !== count) {
+    throw new FrameError(
+      `frame: ${where}.sample_ids: expected a JSON list of ${count} sample ids (one per row)`,
+    );
+  }
+  const seen = new Map<string, number>();
+  ids.forEach((id: unknown, i: number) => {
+    if (typeof id !== 'string' || id === '' || encoder.encode(id).length > MAX_SAMPLE_ID_BYTES) {
+      throw new FrameError(
+        `frame: ${where}.sample_ids[${i}]: expected a sample id of 1 to ${MAX_SAMPLE_ID_BYTES} UTF-8 bytes`,
+      );
+    }
+    const first = seen.get(id);
+    if (first !== undefined) {
+      throw new FrameError(
+        `frame: ${where}.sample_ids[${i}]: ${JSON.stringify(id)} repeats sample_ids[${first}]`,
+      );
+    }
+    seen.set(id, i);
+  });
+  const bytes = byteRange(raw, 'values', where, data);
+  if (bytes.byteLength !== count * dim * 4) {
+    throw new FrameError(
+      `frame: ${where}.values: ${bytes.byteLength} bytes for ${count}×${dim} float32 values (${count * dim * 4} bytes)`,
+    );
+  }
+  const values = new Float32Array(bytes);
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i] as number)) {
+      throw new FrameError(
+        `frame: ${where}.values: row ${Math.floor(i / dim)} (sample ${JSON.stringify(ids[Math.floor(i / dim)])}), column ${i % dim} is ${values[i]}; embeddings must be finite`,
+      );
+    }
+  }
+  return {
+    kind: 'embeddings',
+    runId,
+    step,
+    layer,
+    module,
+    sampleSet,
+    pooling,
+    sampleIds: ids as string[],
+    dim,
+    values,
+  };
 }
 
 /** A `[start, end)` byte range of the data section, checked, copied out. */
@@ -472,6 +604,21 @@ export function encodeFrame(batch: Omit<TrackingBatch, 'points'>): Uint8Array {
     }
     if (record.kind === 'finish') {
       return { kind: 'finish', run_id: record.runId, status: record.status, finished_at: record.finishedAt };
+    }
+    if (record.kind === 'embeddings') {
+      return {
+        kind: 'embeddings',
+        run_id: record.runId,
+        step: record.step,
+        layer: record.layer,
+        module: record.module,
+        sample_set: record.sampleSet,
+        pooling: record.pooling,
+        count: record.sampleIds.length,
+        dim: record.dim,
+        sample_ids: place(new TextEncoder().encode(JSON.stringify(record.sampleIds))),
+        values: place(record.values),
+      };
     }
     return { kind: record.kind, run_id: record.runId, [record.kind]: record.values };
   };

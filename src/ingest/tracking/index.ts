@@ -1,3 +1,4 @@
+export * from './embeddings-fold.js';
 export * from './frame.js';
 export * from './ingest-lock.js';
 export * from './ingest-service.js';

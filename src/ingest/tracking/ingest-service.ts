@@ -1,3 +1,4 @@
+import { existsSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncPath, writeFileAtomic } from '../../lake/atomic-file.js';
@@ -10,6 +11,8 @@ import { lakePaths } from '../../lake/layout.js';
 import { claimLakeSchema, existingLakeSchema } from '../../lake/schema-set.js';
 import { writeEventRows, writeSeedRows } from '../../lake/sweep.js';
 import { validateTypedRows } from '../../lake/typed-rows.js';
+import { WriterLockedError } from '../../shards/errors.js';
+import { type PlacedEmbeddings, writeEmbeddingArrays } from './embeddings-fold.js';
 import { decodeFrame, FrameError, isSweepRecord, type MetricsRecord, type TrackingBatch } from './frame.js';
 import { IngestLock } from './ingest-lock.js';
 import { metricTable } from './metric-table.js';
@@ -98,7 +101,14 @@ const LEDGER_FILE = 'clients.json';
 const QUARANTINE_AFTER_FAILURES = 3;
 
 /** The datasets folds append small files to, compacted once a partition holds many. */
-const COMPACTED_DATASETS = ['metrics_scalar', 'checkpoints', 'events', 'seeds'];
+const COMPACTED_DATASETS = ['metrics_scalar', 'checkpoints', 'embeddings', 'events', 'seeds'];
+
+/**
+ * Test hook (test/tracking-embeddings.test.ts): a path; when set and no file is there yet, the
+ * server creates it and SIGKILLs itself after a fold has written a segment's embedding arrays and
+ * before it commits their `embeddings` rows (once: the restarted server sees the file).
+ */
+const KILL_AFTER_ARRAYS = process.env.RUNLAKE_INGEST_KILL_AFTER_ARRAYS ?? '';
 
 /** The datasets tracking writes, by the lake's schema set (the first is the one claimed at open). */
 const LAKE_DATASETS: Readonly<Record<string, readonly string[]>> = {
@@ -348,6 +358,9 @@ export class IngestService {
     const splits = sweepLake
       ? undefined
       : this.lake.definition('metrics_scalar').columns?.find((c) => c.name === 'split')?.enum;
+    const modules = sweepLake
+      ? undefined
+      : this.lake.definition('embeddings').partitionBy?.find((c) => c.name === 'module')?.enum;
     for (const [i, record] of batch.records.entries()) {
       const where = `frame: header.records[${i}]`;
       if (isSweepRecord(record) !== sweepLake) {
@@ -371,6 +384,11 @@ export class IngestService {
       if (record.kind === 'metrics' && record.split !== null && splits && !splits.has(record.split)) {
         throw new FrameError(
           `${where}.split: "${record.split}" is not a split (${splits.list().join(', ')})`,
+        );
+      }
+      if (record.kind === 'embeddings' && modules && !modules.has(record.module)) {
+        throw new FrameError(
+          `${where}.module: "${record.module}" is not a module (${modules.list().join(', ')})`,
         );
       }
       if (record.kind === 'checkpoint') {
@@ -401,7 +419,13 @@ export class IngestService {
           this.#foldFailures.set(segment, failures);
           // A full disk or a permission problem is retried for as long as it lasts; anything
           // else that fails the same segment again and again would hold every later batch back.
-          if (error instanceof FileSystemError || failures < QUARANTINE_AFTER_FAILURES) throw error;
+          // So is an array-shards store another writer holds for a while (a compaction).
+          if (
+            error instanceof FileSystemError ||
+            error instanceof WriterLockedError ||
+            failures < QUARANTINE_AFTER_FAILURES
+          )
+            throw error;
           await this.#quarantine(segment, error);
         }
         // Every acknowledged number, folded or not: the unfolded ones are still in the log's
@@ -454,17 +478,19 @@ export class IngestService {
 
   /**
    * Writes one segment's batches: metrics and checkpoints with the file stem `track-<segment>`
-   * (published once: folding the segment again after a crash adds nothing), then the `runs`
-   * rows the segment changed.
+   * (published once: folding the segment again after a crash adds nothing); embedding arrays into
+   * their array-shards stores (under ids fixed by the batch, skipped when a store has them), then
+   * their `embeddings` rows under the same stem; then the `runs` rows the segment changed.
    */
   async #foldSegment(segment: number, batches: readonly TrackingBatch[]): Promise<void> {
     const stem = `${TRACKING_STEM}-${segment}`;
     const metrics: MetricsRecord[] = [];
     const checkpoints: Record<string, unknown>[] = [];
+    const embeddings: PlacedEmbeddings[] = [];
     const changed = new Set<string>();
     let sweepIndex = 0;
     for (const batch of batches) {
-      for (const record of batch.records) {
+      for (const [index, record] of batch.records.entries()) {
         if (isSweepRecord(record)) {
           // One commit per record, under a stem unique in the segment: folding it again adds nothing.
           const write = record.kind === 'events' ? writeEventRows : writeSeedRows;
@@ -478,6 +504,8 @@ export class IngestService {
           if (record.step.length > 0) metrics.push(record);
         } else if (record.kind === 'checkpoint') {
           for (const row of record.rows) checkpoints.push(checkpointRow(record.runId, row));
+        } else if (record.kind === 'embeddings') {
+          embeddings.push({ record, arrayId: `${batch.client}-${batch.seq}-${index}` });
         }
         const run = await this.#run(record.runId, changed);
         if (applyRunRecord(run, record)) changed.add(record.runId);
@@ -485,6 +513,16 @@ export class IngestService {
     }
     if (metrics.length > 0) await this.lake.write('metrics_scalar', metricTable(metrics), { fileStem: stem });
     if (checkpoints.length > 0) await this.lake.write('checkpoints', checkpoints, { fileStem: stem });
+    if (embeddings.length > 0) {
+      // Arrays first (durable when this returns), then the rows that point into them: a crash in
+      // between leaves arrays no row names yet, which the fold repeated on restart finds and keeps.
+      const rows = writeEmbeddingArrays(this.lake.baseOut, embeddings);
+      if (KILL_AFTER_ARRAYS !== '' && !existsSync(KILL_AFTER_ARRAYS)) {
+        writeFileSync(KILL_AFTER_ARRAYS, `${process.pid}\n`);
+        process.kill(process.pid, 'SIGKILL');
+      }
+      await this.lake.write('embeddings', rows, { fileStem: stem });
+    }
     for (const runId of changed) {
       const run = this.#runs.get(runId);
       if (!run) continue;
