@@ -1,12 +1,13 @@
 import { SingleBar } from 'cli-progress';
-import type { Command } from 'commander';
-import { analyzeLake } from '../geometry/index.js';
+import { type Command, InvalidArgumentError } from 'commander';
+import { ANALYZE_STAGES, type AnalyzeStage, analyzeLake } from '../geometry/index.js';
 import { withLake, writeStdout } from './common.js';
 import { renderTable } from './output.js';
 import { commaList, nonNegativeInteger, positiveInteger } from './parse.js';
 
 interface AnalyzeCliOptions {
   run?: string[];
+  stage: AnalyzeStage;
   workers?: number;
   descriptors?: string[];
   matchTop: number;
@@ -31,6 +32,13 @@ export function registerAnalyzeCommand(program: Command): void {
     )
     .argument('<lake>', 'squiggle lake directory')
     .option('--run <id...>', 'analyse only these runs (default: every run with embeddings)')
+    .option(
+      '--stage <stage>',
+      'all; descriptors (state and dynamics only, locking only its runs, so several run at once); ' +
+        'trajectories (events, signatures and matches of --run, default every analysed run)',
+      stageArgument,
+      'all',
+    )
     .option(
       '-w, --workers <n>',
       'worker threads for the descriptor stage (default: available cores, ≤ 8)',
@@ -69,6 +77,7 @@ export function registerAnalyzeCommand(program: Command): void {
         try {
           return await analyzeLake(lake, {
             runs: options.run,
+            stage: options.stage,
             workers: options.workers,
             signatureDescriptors: options.descriptors,
             matchTop: options.matchTop,
@@ -90,7 +99,9 @@ export function registerAnalyzeCommand(program: Command): void {
         return;
       }
       const lines: string[] = [];
-      if (summary.checkpoints === 0) {
+      if (options.stage === 'trajectories') {
+        if (!summary.stages) lines.push(`no analysed runs in ${baseOut}`);
+      } else if (summary.checkpoints === 0) {
         lines.push(`nothing new to analyse in ${baseOut}`);
       } else {
         lines.push(
@@ -98,6 +109,12 @@ export function registerAnalyzeCommand(program: Command): void {
             `worker${summary.workers === 1 ? '' : 's'} in ${summary.seconds.toFixed(1)} s ` +
             `(${(summary.checkpoints / summary.seconds).toFixed(1)} checkpoints/s): ` +
             `${summary.stateRows} geometry_state, ${summary.dynamicsRows} geometry_dynamics rows`,
+        );
+      }
+      if (options.stage === 'descriptors' && summary.runsWritten.length > 0) {
+        lines.push(
+          `trajectory stages due for ${summary.runsWritten.length} run${summary.runsWritten.length === 1 ? '' : 's'}: ` +
+            `runlake analyze ${baseOut} --stage trajectories --run ${summary.runsWritten.join(' ')}`,
         );
       }
       if (summary.stages) {
@@ -111,4 +128,11 @@ export function registerAnalyzeCommand(program: Command): void {
       for (const problem of summary.problems) lines.push(`skipped: ${problem}`);
       await writeStdout(`${lines.join('\n')}\n`);
     });
+}
+
+function stageArgument(text: string): AnalyzeStage {
+  if (!(ANALYZE_STAGES as readonly string[]).includes(text)) {
+    throw new InvalidArgumentError(`expected one of ${ANALYZE_STAGES.join(', ')}, got "${text}"`);
+  }
+  return text as AnalyzeStage;
 }

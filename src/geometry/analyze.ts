@@ -3,12 +3,12 @@
  * geometry_dynamics (in parallel, incrementally) → events, signatures and matches (recomputed for
  * the runs whose trajectories changed).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { type Lake, lakePaths, quoteLiteral, type Row, RunlakeError } from '../lake/index.js';
-import { acquireWriterLock, type ShardRef } from '../shards/index.js';
+import { type Lake, quoteLiteral, type Row, RunlakeError } from '../lake/index.js';
+import type { ShardRef } from '../shards/index.js';
+import { type AnalysisLock, acquireAnalysisLock, acquireRunAnalysisLocks } from './analysis-lock.js';
 import {
   type AnalysisTask,
   type AnalysisTaskResult,
@@ -29,10 +29,30 @@ import {
   type TrajectoryStageSummary,
 } from './trajectory-stages.js';
 
+/**
+ * Which part of the pipeline {@link analyzeLake} runs:
+ * - `all` (the default): state and dynamics of the new checkpoints, then the trajectory stages
+ *   (events, signatures, matches) of the runs that changed;
+ * - `descriptors`: state and dynamics only. It holds a lock per run instead of the lake's, so
+ *   several such analyses of disjoint runs run at once (one per process or machine); the
+ *   summary's `runsWritten` lists the runs whose trajectory stages are then due;
+ * - `trajectories`: the trajectory stages only, of `runs` (default: every run with
+ *   `geometry_state` rows), as `all` runs them after writing state and dynamics.
+ *
+ * `descriptors` of every run followed by `trajectories` of the runs it wrote gives the same rows
+ * as one `all` analysis.
+ */
+export type AnalyzeStage = 'all' | 'descriptors' | 'trajectories';
+
+/** The values of {@link AnalyzeStage}. */
+export const ANALYZE_STAGES: readonly AnalyzeStage[] = ['all', 'descriptors', 'trajectories'];
+
 /** Options for {@link analyzeLake}. */
 export interface AnalyzeOptions extends TrajectoryStageOptions {
   /** Analyse only these runs (default: every run with embeddings). */
   readonly runs?: readonly string[];
+  /** Which stages to run (default `all`); see {@link AnalyzeStage}. */
+  readonly stage?: AnalyzeStage;
   /**
    * Worker threads for the descriptor stage (default: the machine's available parallelism, at
    * most 8). 1 runs it on the calling thread.
@@ -60,6 +80,8 @@ export interface AnalyzeSummary {
   readonly checkpoints: number;
   readonly stateRows: number;
   readonly dynamicsRows: number;
+  /** Runs that gained geometry_state or geometry_dynamics rows. */
+  readonly runsWritten: readonly string[];
   /** Runs whose events, signatures and matches were recomputed. */
   readonly runsRecomputed: readonly string[];
   readonly stages: TrajectoryStageSummary | null;
@@ -76,12 +98,7 @@ export interface AnalyzeSummary {
   readonly taskSeconds: TaskSeconds;
 }
 
-/** Raised when a second analysis of the same lake is started while one runs. */
-export class AnalysisLockedError extends RunlakeError {
-  override readonly name = 'AnalysisLockedError';
-}
-
-const ANALYSIS_LOCK_DIR = path.join('.runlake', 'analysis');
+export { AnalysisLockedError } from './analysis-lock.js';
 
 /**
  * Runs the analysis pipeline over a Squiggle lake. It is incremental: a (key, step) checkpoint
@@ -110,18 +127,25 @@ export async function analyzeLake(lake: Lake, options: AnalyzeOptions = {}): Pro
       `${lake.baseOut} is a "${lake.schemaSet.name}" lake; analysis needs a squiggle lake`,
     );
   }
-  const lockRoot = path.join(lakePaths(lake.baseOut).root, ANALYSIS_LOCK_DIR);
-  mkdirSync(lockRoot, { recursive: true });
-  let lock: ReturnType<typeof acquireWriterLock>;
+  const stage = options.stage ?? 'all';
+  if (!ANALYZE_STAGES.includes(stage)) {
+    throw new RunlakeError(`stage must be one of ${ANALYZE_STAGES.join(', ')}, got "${stage}"`);
+  }
+  if (stage === 'trajectories') return analyzeTrajectories(lake, options, workers, started);
+  let lock: AnalysisLock;
+  let runs = options.runs && options.runs.length > 0 ? options.runs : undefined;
+  if (stage === 'descriptors') {
+    // The runs are locked before planning, and the plan covers only them: a run whose first
+    // embeddings arrive meanwhile is left to the next analysis.
+    runs ??= (await lake.query('SELECT DISTINCT run_id FROM embeddings ORDER BY run_id')).map(
+      (r) => r.run_id as string,
+    );
+    lock = acquireRunAnalysisLocks(lake.baseOut, runs);
+  } else lock = acquireAnalysisLock(lake.baseOut);
   let pool: WorkerPool | null = null;
   try {
-    lock = acquireWriterLock(lockRoot);
-  } catch {
-    throw new AnalysisLockedError(`another analysis of ${lake.baseOut} is running`);
-  }
-  try {
     const clock = stageClock();
-    const plan = await planAnalysis(lake, options.runs);
+    const plan = runs?.length === 0 ? [] : await planAnalysis(lake, runs);
     const planSeconds = clock();
     const checkpointsTotal = plan.reduce((n, p) => n + p.pending, 0);
     // The threads are started once the plan shows work for them, and kept for the matching.
@@ -149,12 +173,16 @@ export async function analyzeLake(lake: Lake, options: AnalyzeOptions = {}): Pro
       .map(([r]) => r);
     const writeSeconds = clock();
     const matcher = pool ? poolMatcher(pool) : undefined;
-    const stages = touched.length > 0 ? await deriveTrajectoryStages(lake, touched, options, matcher) : null;
+    const stages =
+      touched.length > 0 && stage === 'all'
+        ? await deriveTrajectoryStages(lake, touched, options, matcher)
+        : null;
     return {
       keys: plan.length,
       checkpoints: checkpointsTotal,
       stateRows,
       dynamicsRows,
+      runsWritten: touched.sort(),
       runsRecomputed: stages?.runs ?? [],
       stages,
       problems,
@@ -174,6 +202,67 @@ export async function analyzeLake(lake: Lake, options: AnalyzeOptions = {}): Pro
         }),
         { load: 0, descriptors: 0, drift: 0 },
       ),
+    };
+  } finally {
+    await pool?.close();
+    lock.release();
+  }
+}
+
+/**
+ * The trajectory stages alone (`stage: 'trajectories'`), under the lake's analysis lock, with the
+ * matching spread over worker threads as in a whole analysis.
+ */
+async function analyzeTrajectories(
+  lake: Lake,
+  options: AnalyzeOptions,
+  workers: number,
+  started: number,
+): Promise<AnalyzeSummary> {
+  const lock = acquireAnalysisLock(lake.baseOut);
+  let pool: WorkerPool | null = null;
+  try {
+    const clock = stageClock();
+    let runs = options.runs && options.runs.length > 0 ? [...options.runs] : undefined;
+    if (runs) {
+      const known = new Set(
+        (
+          await lake.query(
+            `SELECT DISTINCT run_id FROM geometry_state WHERE run_id IN (${runs.map(quoteLiteral).join(', ')})`,
+          )
+        ).map((r) => r.run_id as string),
+      );
+      const missing = runs.filter((r) => !known.has(r));
+      if (missing.length > 0) {
+        throw new RunlakeError(
+          `no geometry_state rows for run ${missing.map((r) => `"${r}"`).join(', ')} in ${lake.baseOut} ` +
+            '(analyse its descriptors first)',
+        );
+      }
+    } else {
+      runs = (await lake.query('SELECT DISTINCT run_id FROM geometry_state ORDER BY run_id')).map(
+        (r) => r.run_id as string,
+      );
+    }
+    const planSeconds = clock();
+    pool = workers > 1 && (options.matchTop ?? 10) > 0 && runs.length > 0 ? new WorkerPool(workers) : null;
+    const stages =
+      runs.length > 0
+        ? await deriveTrajectoryStages(lake, runs, options, pool ? poolMatcher(pool) : undefined)
+        : null;
+    return {
+      keys: 0,
+      checkpoints: 0,
+      stateRows: 0,
+      dynamicsRows: 0,
+      runsWritten: [],
+      runsRecomputed: stages?.runs ?? [],
+      stages,
+      problems: [],
+      workers,
+      seconds: (performance.now() - started) / 1000,
+      stageSeconds: { plan: planSeconds, descriptors: 0, write: 0, trajectories: clock() },
+      taskSeconds: { load: 0, descriptors: 0, drift: 0 },
     };
   } finally {
     await pool?.close();
