@@ -8,7 +8,7 @@
  * and `runlake.shards` against the synthefy reference reader on a store runlake wrote and one the
  * reference writer wrote. The Python side is test/python/read_lake.py.
  */
-import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -129,6 +129,19 @@ async function historyLake(dir: string): Promise<void> {
     lake.close();
   }
 }
+
+describe('the schema sets the Python package ships', () => {
+  it.each(['squiggle', 'sweep'])(
+    '%s: python/src/runlake/_schema_sets/ holds what `runlake schema --format json` prints',
+    (set) => {
+      const printed = runlake('schema', '--schema', set, '--format', 'json');
+      expect(printed.code, printed.stderr).toBe(0);
+      const shipped = path.join(repoRoot, 'python', 'src', 'runlake', '_schema_sets', `${set}.json`);
+      // Regenerate: node dist/cli/main.js schema --schema <set> --format json > <file>; npx biome format --write <file>
+      expect(JSON.parse(readFileSync(shipped, 'utf8'))).toEqual(JSON.parse(printed.stdout));
+    },
+  );
+});
 
 describe.skipIf(py.skip)('runlake (Python) reads what the TypeScript readers read', () => {
   let root = '';
