@@ -273,6 +273,27 @@ function withHeader(frame: Uint8Array, header: unknown): Uint8Array {
 }
 
 describe('embeddings records in the ingest service', () => {
+  it("decode Python's golden frame and encode it back to the same bytes", () => {
+    const golden = new Uint8Array(
+      readFileSync(path.join(REPO_ROOT, 'python', 'tests', 'golden', 'frame-v1-embeddings.rlb')),
+    );
+    const batch = decodeFrame(golden);
+    expect(batch.records[1]).toEqual({
+      kind: 'embeddings',
+      runId: 'r1',
+      step: 100,
+      layer: 3,
+      module: 'resid_post',
+      sampleSet: 'probe_v1',
+      pooling: 'mean',
+      sampleIds: ['ünï', 'b'],
+      dim: 3,
+      values: new Float32Array([0.5, -1.25, 3.0, 1e-3, 2 ** -20, -0]),
+    });
+    expect(Object.is((batch.records[1] as EmbeddingsRecord).values[5], -0)).toBe(true);
+    expect(Buffer.from(encodeFrame(batch))).toEqual(Buffer.from(golden));
+  });
+
   it('round-trip through a frame, and bad ones are refused naming the field', () => {
     const frame = encodeFrame({ client: 'abcdefgh12345678', seq: 1, records: [record(5, 1)] });
     const [decoded] = decodeFrame(frame).records as EmbeddingsRecord[];

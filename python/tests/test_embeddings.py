@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from array import array
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,35 @@ import pytest
 import runlake
 from conftest import FakeServer
 from runlake import _run, _sender
-from runlake._frames import decode_frame
+from runlake._embeddings import embeddings_record
+from runlake._frames import decode_frame, encode_frame
 
 IDS = ["s0", "s1", "s2"]
+#: A frame with one embeddings record, which test/tracking-embeddings.test.ts decodes and
+#: re-encodes with the TypeScript side: both must write these bytes. Rewrite it (after checking
+#: the change against docs/tracking.md) with ``python python/tests/test_embeddings.py --write``.
+GOLDEN = Path(__file__).parent / "golden" / "frame-v1-embeddings.rlb"
+
+
+def golden_frame() -> bytes:
+    x = np.array([[0.5, -1.25, 3.0], [1e-3, 2.0**-20, -0.0]])
+    record = embeddings_record("r1", 100, 3, "resid_post", "probe_v1", ["ünï", "b"], x, "mean", 1 << 20)
+    return encode_frame(
+        "3f9c0d6a1b2e4c7d8e9f0a1b2c3d4e5f", 7, [{"kind": "config", "run_id": "r1", "config": {}}, record]
+    )
+
+
+def test_the_frame_matches_the_golden_bytes() -> None:
+    frame = golden_frame()
+    assert frame == GOLDEN.read_bytes()
+    header_length = int.from_bytes(frame[4:8], "little")
+    data = frame[(8 + header_length + 7) & ~7 :]
+    record = decode_frame(frame)["records"][1]
+    lo, hi = record["sample_ids"]
+    assert data[lo:hi] == '["ünï","b"]'.encode()
+    lo, hi = record["values"]
+    assert lo % 8 == 0 and hi - lo == 24
+    assert data[lo:hi] == np.array([0.5, -1.25, 3.0, 1e-3, 2.0**-20, -0.0], dtype="<f4").tobytes()
 
 
 def embeddings_records(server: FakeServer) -> list[dict[str, Any]]:
@@ -219,3 +246,7 @@ def test_a_finished_run_refuses_embeddings(tmp_path: Path) -> None:
     run.finish()
     with pytest.raises(RuntimeError, match="run done is finished"):
         run.log_embeddings(0, 0, "resid_post", "p", IDS, np.zeros((3, 2)))
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
+    GOLDEN.write_bytes(golden_frame())
