@@ -117,6 +117,14 @@ def test_torch_tensors_on_any_dtype_are_detached_and_copied(lake: str, server: F
     assert values(second).tolist() == [[0.0, 0.5], [1.0, 1.5], [2.0, 2.5]]
 
 
+def test_what_numpy_converts_is_taken(lake: str, server: FakeServer) -> None:
+    pandas = pytest.importorskip("pandas")
+    run = runlake.init(lake=lake, flush_interval=60)
+    run.log_embeddings(0, 0, "resid_pre", "p", IDS, pandas.DataFrame([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+    run.finish()
+    assert values(embeddings_records(server)[0]).tolist() == [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
+
+
 def test_a_2d_buffer_is_taken_without_numpy(lake: str, server: FakeServer) -> None:
     flat32 = array("f", [0.5, 1.5, 2.5, 3.5, 4.5, 5.5])
     flat64 = array("d", [0.25, 1.25, 2.25, 3.25, 4.25, 5.25])

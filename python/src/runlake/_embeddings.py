@@ -154,8 +154,8 @@ def _matrix(value: Any, ids: list[str]) -> tuple[int, int, bytes]:
         if str(getattr(tensor, "dtype", "")) == "torch.bfloat16":
             tensor = tensor.float()  # numpy has no bfloat16; every bfloat16 is a float32
         value = tensor.numpy()
-    if type(value).__module__.split(".")[0] == "numpy":
-        return _from_numpy(value, ids)
+    if type(value).__module__.split(".")[0] == "numpy" or hasattr(value, "__array__"):
+        return _from_numpy(value, ids)  # numpy arrays, and what converts to one (pandas, JAX)
     return _from_buffer(value, ids)
 
 

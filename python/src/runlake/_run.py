@@ -431,13 +431,14 @@ class Run:
         """Queues the probe embeddings of one ``(step, layer, module)`` and returns.
 
         ``array`` is an n x d matrix whose row i is the sample ``sample_ids[i]``: a numpy array of
-        any float dtype, a torch tensor (any device; ``detach().cpu()`` is done here) or a 2-D
-        float32/float64 buffer. It is copied now and stored as float32. ``module`` is one of
-        ``resid_pre``, ``attn_out``, ``mlp_out``, ``resid_post``, ``logits``; ``sample_set`` names
-        the fixed probe set (1 to 128 characters ``[A-Za-z0-9._-]``). The server stores the matrix
-        in the lake's array-shards store ``arrays/embeddings/<sample_set>`` (rows in ``sample_id``
-        order) and adds one ``embeddings`` row per sample pointing at its row, which
-        ``runlake analyze`` reads. ``flush()`` and ``finish()`` cover it like ``log()``.
+        any float dtype (or what converts to one: pandas, JAX), a torch tensor (any device;
+        ``detach().cpu()`` is done here) or a 2-D float32/float64 buffer. It is copied now and
+        stored as float32. ``module`` is one of ``resid_pre``, ``attn_out``, ``mlp_out``,
+        ``resid_post``, ``logits``; ``sample_set`` names the fixed probe set (1 to 128 characters
+        ``[A-Za-z0-9._-]``). The server stores the matrix in the lake's array-shards store
+        ``arrays/embeddings/<sample_set>`` (rows in ``sample_id`` order) and adds one
+        ``embeddings`` row per sample pointing at its row, which ``runlake analyze`` reads.
+        ``flush()`` and ``finish()`` cover it like ``log()``.
 
         Raises ``TypeError`` for a wrong type and ``ValueError`` for a bad value, naming the
         argument: a shape that is not 2-D, n ≠ ``len(sample_ids)``, a repeated sample id, a NaN or
