@@ -264,3 +264,19 @@ def test_frame_helpers_refuse_shapes_that_do_not_apply(lake: Path) -> None:
     shutil.rmtree(lake / ".runlake" / "log")
     # Without its log the dataset is read as another tool's: every file in its directory.
     assert runlake.read_snapshot(lake, "metrics").version == -1
+
+
+def test_without_a_manifest_the_directories_give_the_partition_columns(lake: Path) -> None:
+    (lake / ".runlake" / "datasets" / "metrics.json").unlink()
+    assert runlake.read_snapshot(lake, "metrics").partition_by == (("run_id", "string"),)  # commit 0's schema
+    with runlake.open_lake(lake) as con:
+        assert con.execute("SELECT typeof(run_id), count(*) FROM metrics GROUP BY 1").fetchall() == [("VARCHAR", 8)]
+
+
+def test_without_duckdb_open_lake_says_what_to_install(lake: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "duckdb", None)  # import duckdb now raises ImportError
+    with pytest.raises(runlake.RunlakeError, match=r"needs the duckdb package: pip install"):
+        runlake.open_lake(lake)
+    assert runlake.read_snapshot(lake, "metrics").version == 2  # the standard-library part still works

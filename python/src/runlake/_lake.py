@@ -28,6 +28,8 @@ from urllib.parse import unquote
 from ._snapshot import (
     DatasetSnapshot,
     LakeFormatError,
+    _discovered_partitions,
+    _partition_keys,
     _read_json,
     _read_snapshot_ordered,
     duckdb_type,
@@ -183,11 +185,7 @@ def _dataset_view(
     version: int | None,
 ) -> _View:
     snapshot, log_order = _read_snapshot_ordered(root, name, version=version)
-    has_manifest = os.path.exists(os.path.join(root, ".runlake", "datasets", f"{name}.json"))
-    partition_by = _partition_types(snapshot, definition, has_manifest)
-    columns = [(c, _sql_of(t)) for c, t in snapshot.columns]
-    if not has_manifest and snapshot.version < 0 and not snapshot.files and definition is not None:
-        columns = list(definition.columns or ())
+    partition_by, columns = _view_schema(root, snapshot, definition, pinned=version is not None)
     declared = [*definition.partition_by, *definition.columns] if definition and definition.columns else None
     view = _quote(name)
     if not snapshot.files:
@@ -221,18 +219,21 @@ def _dataset_view(
     return _View(name, len(snapshot.files))
 
 
-def _partition_types(
-    snapshot: DatasetSnapshot, definition: _Definition | None, has_manifest: bool
-) -> list[tuple[str, str]]:
-    if has_manifest or snapshot.version >= 0:
-        if snapshot.partition_by or has_manifest or not definition:
-            return [(c, _sql_of(t)) for c, t in snapshot.partition_by]
-        return list(definition.partition_by)
-    # Discovered from the directories: a definition's declared types win over inferred ones.
-    declared = dict(definition.partition_by) if definition else {}
-    if not snapshot.files and definition is not None:
-        return list(definition.partition_by)
-    return [(c, declared.get(c, _sql_of(t))) for c, t in snapshot.partition_by]
+def _view_schema(
+    root: str, snapshot: DatasetSnapshot, definition: _Definition | None, pinned: bool
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(partition columns, columns) as DuckDB types, chosen as TypeScript's reader chooses them:
+    the manifest file (or, for a pinned version, the schema its commits recorded), else the layout
+    the directories show with the definition's declared types, else the definition."""
+    if os.path.exists(os.path.join(root, ".runlake", "datasets", f"{snapshot.name}.json")) or pinned:
+        return [(c, _sql_of(t)) for c, t in snapshot.partition_by], [(c, _sql_of(t)) for c, t in snapshot.columns]
+    if _partition_keys(os.path.join(root, snapshot.name)) is not None:
+        declared = dict(definition.partition_by) if definition else {}
+        inferred = _discovered_partitions(os.path.join(root, snapshot.name))
+        return [(c, declared.get(c, _sql_of(t))) for c, t in inferred], []
+    if definition is not None:
+        return list(definition.partition_by), list(definition.columns or ())
+    return [], []
 
 
 # --------------------------------------------------------------------------------------------

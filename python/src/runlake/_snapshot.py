@@ -558,6 +558,13 @@ def _infer_partition_type(name: str, encoded: set[str] | None) -> str:
     return "string"
 
 
+def _discovered_partitions(directory: str) -> tuple[tuple[str, str], ...]:
+    """The partition columns the directory names show (path order), typed from their values."""
+    layout = _partition_keys(directory)
+    keys, values = layout if layout is not None else ([], {})
+    return tuple((k, _infer_partition_type(k, values.get(k))) for k in keys)
+
+
 # --------------------------------------------------------------------------------------------
 # Public entry points
 
@@ -617,10 +624,7 @@ def _read_snapshot_ordered(
         if manifest is not None:
             partition_by, columns = _manifest_columns(manifest, manifest_file, dataset)
         else:
-            layout = _partition_keys(directory)
-            keys, values = layout if layout is not None else ([], {})
-            partition_by = tuple((k, _infer_partition_type(k, values.get(k))) for k in keys)
-            columns = ()
+            partition_by, columns = _discovered_partitions(directory), ()
         files = []
         for relative in _list_parquet(directory):
             full = os.path.join(directory, relative)
@@ -643,7 +647,7 @@ def _read_snapshot_ordered(
     elif state.schema is not None:
         partition_by, columns = _manifest_columns(state.schema, _commit_file(log, target), dataset)
     else:
-        partition_by, columns = (), ()
+        partition_by, columns = _discovered_partitions(directory), ()
     # Files a later commit removed have moved to the trash (or are about to).
     removed_since: set[str] = set()
     if target < latest:
