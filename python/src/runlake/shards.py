@@ -108,9 +108,11 @@ def _checksum_ok(header: bytes | memoryview) -> bool:
     block = bytes(header[:_BLOCK])
     stored = _octal(block[148:156])
     unsigned = sum(block[:148]) + 8 * 0x20 + sum(block[156:])
-    signed = sum(b - 256 if b > 127 else b for b in block[:148]) + 8 * 0x20
-    signed += sum(b - 256 if b > 127 else b for b in block[156:])
-    return stored in (unsigned, signed)
+    if stored == unsigned:
+        return True
+    # Some old writers summed signed bytes; tarfile accepts either.
+    high = sum(1 for b in block[:148] if b > 127) + sum(1 for b in block[156:] if b > 127)
+    return stored == unsigned - 256 * high
 
 
 def _padded(size: int) -> int:
@@ -419,9 +421,28 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _decode_npy(data: bytearray | memoryview, shard: str, offset: int, sample_id: str) -> Any:
-    """The array a member's ``.npy`` bytes hold: a view of ``data`` (no copy)."""
-    where = f"{shard}: member {sample_id}.npy at offset {offset}"
+# Parsed .npy headers by their bytes: arrays of one field usually share dtype and shape, and
+# numpy's header parser (ast.literal_eval) costs more than the read itself.
+_HEADERS: dict[bytes, tuple[Any, tuple[int, ...], bool, int]] = {}
+_HEADER_CACHE_LIMIT = 4096
+
+
+class _OtherVersion(Exception):
+    """A .npy format version numpy's public header readers do not cover (3.0: UTF-8 field names)."""
+
+
+def _npy_header(data: bytearray | memoryview, where: str) -> tuple[Any, tuple[int, ...], bool, int]:
+    """(dtype, shape, fortran order, data start) of a .npy member."""
+    if len(data) >= 10 and bytes(data[6:8]) in (b"\x01\x00", b"\x02\x00"):
+        major = data[6]
+        length = int.from_bytes(data[8:10], "little") + 10 if major == 1 else None
+        if major == 2 and len(data) >= 12:
+            length = int.from_bytes(data[8:12], "little") + 12
+        if length is not None and length <= len(data):
+            key = bytes(data[:length])
+            cached = _HEADERS.get(key)
+            if cached is not None:
+                return cached
     stream = io.BytesIO(data)
     try:
         version = npy_format.read_magic(stream)
@@ -430,17 +451,33 @@ def _decode_npy(data: bytearray | memoryview, shard: str, offset: int, sample_id
         elif version == (2, 0):
             shape, fortran, dtype = npy_format.read_array_header_2_0(stream, max_header_size=_NPY_HEADER_LIMIT)
         else:
-            return np.load(io.BytesIO(data), allow_pickle=False)
+            raise _OtherVersion
     except ValueError as error:
         if "allow_pickle" in str(error) or "Object arrays" in str(error):
             raise UnsupportedDtypeError(f"{where}: object arrays (|O) need pickle") from None
         raise NpyFormatError(f"{where}: {error}") from None
     if dtype.hasobject:
         raise UnsupportedDtypeError(f"{where}: object arrays (|O) need pickle")
-    start = stream.tell()
+    parsed = (dtype, tuple(int(d) for d in shape), bool(fortran), stream.tell())
+    if len(_HEADERS) >= _HEADER_CACHE_LIMIT:
+        _HEADERS.clear()
+    _HEADERS[bytes(data[: parsed[3]])] = parsed
+    return parsed
+
+
+def _decode_npy(data: bytearray | memoryview, shard: str, offset: int, sample_id: str) -> Any:
+    """The array a member's ``.npy`` bytes hold: a view of ``data`` (no copy)."""
+    where = f"{shard}: member {sample_id}.npy at offset {offset}"
+    try:
+        dtype, shape, fortran, start = _npy_header(data, where)
+    except _OtherVersion:
+        try:
+            return np.load(io.BytesIO(data), allow_pickle=False)
+        except ValueError as error:
+            raise NpyFormatError(f"{where}: {error}") from None
     count = 1
     for dim in shape:
-        count *= int(dim)
+        count *= dim
     if len(data) - start < count * dtype.itemsize:
         raise NpyFormatError(f"{where}: the data is shorter than shape {shape} needs")
     flat = np.frombuffer(data, dtype=dtype, count=count, offset=start)
