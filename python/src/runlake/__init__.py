@@ -28,6 +28,8 @@ from ._snapshot import (
     LakeFormatError,
     SnapshotFile,
     VersionNotFoundError,
+    arrow_type,
+    duckdb_type,
     lake_datasets,
     read_snapshot,
 )
@@ -45,6 +47,8 @@ __all__ = [
     "SnapshotFile",
     "Unreachable",
     "VersionNotFoundError",
+    "arrow_type",
+    "duckdb_type",
     "finish",
     "init",
     "lake_datasets",
