@@ -5,6 +5,7 @@
  * matrix with no per-row copy.
  */
 import path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Row } from '../../lake/index.js';
 import { DuplicateSampleError, type SampleInput, ShardedDatasetWriter } from '../../shards/index.js';
 import type { EmbeddingsRecord } from './frame.js';
@@ -61,18 +62,22 @@ function sortedRows(record: EmbeddingsRecord): { ids: string[]; values: Float32A
 }
 
 /**
- * Writes the records' matrices into their stores (skipping any array id a store already holds:
- * a fold repeated after a crash) and returns the `embeddings` rows pointing into them. Each
+ * Writes the records' matrices into their stores, one commit per 32 MiB (yielding to the event
+ * loop between commits) and skipping any array id a store already holds (a fold repeated after a
+ * crash), and returns the `embeddings` rows pointing into them. Each
  * store is closed before this returns, which fdatasyncs its shards and checkpoints its index: the
  * arrays are durable before the caller commits the rows and drops the write-ahead log segment.
  *
  * @example
  * ```ts
- * const rows = writeEmbeddingArrays(lake.baseOut, [{ record, arrayId: 'abc-1-0' }]);
+ * const rows = await writeEmbeddingArrays(lake.baseOut, [{ record, arrayId: 'abc-1-0' }]);
  * await lake.write('embeddings', rows, { fileStem: 'track-7' });
  * ```
  */
-export function writeEmbeddingArrays(lakeDir: string, placed: readonly PlacedEmbeddings[]): Row[] {
+export async function writeEmbeddingArrays(
+  lakeDir: string,
+  placed: readonly PlacedEmbeddings[],
+): Promise<Row[]> {
   const rows: Row[] = [];
   const byStore = new Map<string, PlacedEmbeddings[]>();
   for (const item of placed) {
@@ -90,10 +95,12 @@ export function writeEmbeddingArrays(lakeDir: string, placed: readonly PlacedEmb
       if (!writer.listFields().includes(EMBEDDINGS_FIELD)) writer.addField(EMBEDDINGS_FIELD);
       let pending: SampleInput[] = [];
       let bytes = 0;
-      const flush = () => {
+      const flush = async () => {
         if (pending.length > 0) addOnce(writer, pending);
         pending = [];
         bytes = 0;
+        // The store's writes are synchronous: between commits the server answers batches.
+        await nextTurn();
       };
       for (const { record, arrayId } of items) {
         const { ids, values } = sortedRows(record);
@@ -113,7 +120,7 @@ export function writeEmbeddingArrays(lakeDir: string, placed: readonly PlacedEmb
           },
         });
         bytes += values.byteLength;
-        if (bytes >= COMMIT_BYTES) flush();
+        if (bytes >= COMMIT_BYTES) await flush();
         ids.forEach((sampleId, row) => {
           rows.push({
             run_id: record.runId,
@@ -128,7 +135,7 @@ export function writeEmbeddingArrays(lakeDir: string, placed: readonly PlacedEmb
           });
         });
       }
-      flush();
+      await flush();
     } finally {
       writer.close();
     }

@@ -516,7 +516,7 @@ export class IngestService {
     if (embeddings.length > 0) {
       // Arrays first (durable when this returns), then the rows that point into them: a crash in
       // between leaves arrays no row names yet, which the fold repeated on restart finds and keeps.
-      const rows = writeEmbeddingArrays(this.lake.baseOut, embeddings);
+      const rows = await writeEmbeddingArrays(this.lake.baseOut, embeddings);
       if (KILL_AFTER_ARRAYS !== '' && !existsSync(KILL_AFTER_ARRAYS)) {
         writeFileSync(KILL_AFTER_ARRAYS, `${process.pid}\n`);
         process.kill(process.pid, 'SIGKILL');
