@@ -20,6 +20,7 @@ import {
   pyFloat,
   pythonJsonDumps,
   ShardedDatasetWriter,
+  writeEventRows,
 } from '../src/index.js';
 import { RUNLAKE_BIN, runlake } from './helpers/cli.js';
 import { repoRoot, tempDir } from './helpers/lake-fixtures.js';
@@ -124,6 +125,13 @@ async function historyLake(dir: string): Promise<void> {
       { grid_id: 'aaaa0001', seed: 0, avg_regret_empirical: 0.25, final_acc: 0.5 },
       { grid_id: '0bbb0002', seed: 1, avg_regret_empirical: 0.75, final_acc: 0.25 },
     ]);
+    // Grids whose params disagree in type (a JSON-text column), nest, and hold lists and nulls.
+    const variants = [
+      { algo: 'a', lr: 0.1, optim: { beta: [0.9, 0.99], wd: 0 }, tag: 'x', flag: true, n: 3 },
+      { algo: 'b', lr: 1, optim: { beta: [0.8, 0.9], wd: 0.5 }, tag: 7, flag: false, n: 2.5, extra: null },
+      { algo: 'c', lr: 1e-5, optim: { eps: 1e-8 }, tag: [1, 2], big: 12345678901234 },
+    ];
+    for (const params of variants) await writeEventRows([{ seed: 1, event_id: 0, regret: 0.5 }], dir, params);
     await lake.saveView('worst_regret', 'SELECT grid_id, max(regret) AS worst FROM events GROUP BY 1');
   } finally {
     lake.close();
@@ -189,7 +197,8 @@ describe.skipIf(py.skip)('runlake (Python) reads what the TypeScript readers rea
     expect(await latestVersion(lakePaths(dir), 'events')).toBeGreaterThan(104);
     const result = await compareLake(dir);
     expect(result.checked.map((c) => c.name)).toContain('worst_regret');
-    expect(result.checked.find((c) => c.name === 'events')?.rows).toBe(104 + 3 + 3);
+    expect(result.checked.find((c) => c.name === 'grids')?.rows).toBe(3);
+    expect(result.checked.find((c) => c.name === 'events')?.rows).toBe(104 + 3 + 3 + 3);
   }, 120_000);
 
   it('a lake pyarrow wrote, with no log, manifest or lake.json (read by glob, nothing written)', async () => {
@@ -215,14 +224,14 @@ describe.skipIf(py.skip)('runlake (Python) reads what the TypeScript readers rea
       string,
       unknown
     >;
-    expect(result).toMatchObject({ before: 110, after_write: 110, reopened: 114, at_version: 110 });
-    expect(result.snapshot_rows).toBe(110);
-    expect(result.latest_rows).toBe(114);
+    expect(result).toMatchObject({ before: 113, after_write: 113, reopened: 117, at_version: 113 });
+    expect(result.snapshot_rows).toBe(113);
+    expect(result.latest_rows).toBe(117);
     expect(Number(result.latest_version)).toBe(Number(result.version) + 2);
     // The compaction moved files the old connection's views name to the trash.
     expect(String(result.stale_error)).toMatch(/\.parquet/);
     const ts = runlake('query', dir, '--sql', 'SELECT count(*) AS n FROM events', '--format', 'json');
-    expect(JSON.parse(ts.stdout)).toEqual([{ n: 114 }]);
+    expect(JSON.parse(ts.stdout)).toEqual([{ n: 117 }]);
   }, 120_000);
 
   it('a torn commit file: one error line naming the file, from both readers', async () => {
