@@ -85,7 +85,9 @@ class _SchemaSet:
 
 def _schema_set(name: str, lake: str) -> _SchemaSet:
     try:
-        text = resources.files("runlake").joinpath("_schema_sets", f"{name}.json").read_text("utf-8")
+        if not re.fullmatch(r"[a-z][a-z0-9_-]*", name):
+            raise FileNotFoundError(name)
+        text = resources.files("runlake").joinpath("_schema_sets").joinpath(f"{name}.json").read_text("utf-8")
     except FileNotFoundError:
         raise RunlakeError(
             f'{lake}: unknown schema set "{name}" (this runlake Python package knows: squiggle, sweep)'
