@@ -149,6 +149,8 @@ class _Shard:
         os.close(self.fd)
 
     def read(self, offset: int, length: int) -> bytearray:
+        if not hasattr(os, "preadv"):  # macOS before 11: one more copy
+            return bytearray(os.pread(self.fd, length, offset))
         buffer = bytearray(length)
         got = os.preadv(self.fd, [buffer], offset) if length else 0
         return buffer if got == length else buffer[:got]
