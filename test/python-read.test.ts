@@ -20,6 +20,8 @@ import {
   pyFloat,
   pythonJsonDumps,
   ShardedDatasetWriter,
+  type SweepViewColumns,
+  sweepViews,
   writeEventRows,
 } from '../src/index.js';
 import { RUNLAKE_BIN, runlake } from './helpers/cli.js';
@@ -299,6 +301,65 @@ describe.skipIf(py.skip)('runlake (Python) reads what the TypeScript readers rea
     },
     180_000,
   );
+
+  it("builds exp_engine's view SQL exactly as sweep-views.ts does, for every column it looks at", () => {
+    const column = (name: string, type = 'DOUBLE') => ({ name, type });
+    const rich = [
+      column('grid_id', 'VARCHAR'),
+      column('seed', 'BIGINT'),
+      column('event', 'BIGINT'),
+      column('event_id', 'BIGINT'),
+      column('step', 'BIGINT'),
+      column('op', 'VARCHAR'),
+      column('regret_increment'),
+      column('cum_regret'),
+      column('N_star', 'BIGINT'),
+      column('noise_regret_cum'),
+      column('cum_regret_with_noise'),
+      column('avg_regret'),
+      ...['loss', 'acc', 'noise', 'rho_step', 'rho_spent', 'sigma_step', 'sigma_delete'].map((n) =>
+        column(n),
+      ),
+      column('timestamp', 'TIMESTAMP WITH TIME ZONE'),
+      column('sample_id', 'VARCHAR'),
+      column('segment_id', 'INTEGER'),
+      column('sc_stable', 'VARCHAR'),
+    ];
+    const cases: SweepViewColumns[] = [
+      {
+        events: rich,
+        seeds: [
+          column('grid_id', 'VARCHAR'),
+          column('seed', 'BIGINT'),
+          column('algo', 'VARCHAR'),
+          column('accountant', 'VARCHAR'),
+          column('gamma_bar'),
+          column('gamma_split'),
+          column('avg_regret_empirical'),
+          column('N_star_emp'),
+          column('m_emp'),
+        ],
+      },
+      {
+        events: [
+          column('grid_id', 'VARCHAR'),
+          column('seed', 'BIGINT'),
+          column('regret'),
+          column('sc_stable', 'BOOLEAN'),
+        ],
+        seeds: [column('grid_id', 'VARCHAR'), column('avg_regret_empirical')],
+        grids: ['grid_id', 'algo', 'accountant', 'gamma_bar', 'gamma_split'].map((n) => column(n, 'VARCHAR')),
+      },
+      { events: [column('grid_id', 'VARCHAR'), column('step', 'BIGINT'), column('loss', 'VARCHAR')] },
+      { seeds: [column('seed', 'BIGINT')], grids: [] },
+      {},
+    ];
+    for (const columns of cases) {
+      const python = JSON.parse(py.runPython(SCRIPT, ['sweep-sql'], JSON.stringify(columns)));
+      const typescript = sweepViews(columns).map(({ name, sql }) => ({ name, sql }));
+      expect(python).toEqual(typescript);
+    }
+  });
 
   it('runlake.shards returns what the reference reader returns, on runlake and reference stores', () => {
     expect(existsSync(path.join(SYNTHEFY, 'synthefy_dataset_utils')), SYNTHEFY).toBe(true);

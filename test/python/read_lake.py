@@ -6,6 +6,7 @@
                                                 snapshot pinning across a write and a compaction
   read_lake.py torn <lake> <dataset>            a garbage commit file: the error line
   read_lake.py write-nolog <lake>               a lake pyarrow wrote (no runlake metadata at all)
+  read_lake.py sweep-sql                         exp_engine's view SQL for the columns on stdin
   read_lake.py shards <runlake-store> <workdir> <synthefy-dir>
                                                 runlake.shards against the reference reader
 
@@ -269,6 +270,21 @@ def shards(runlake_store: str, workdir: str, synthefy: str) -> dict[str, Any]:
     return out
 
 
+def sweep_sql() -> list[dict[str, str]]:
+    from runlake._lake import _sweep_views
+
+    columns = json.load(sys.stdin)
+
+    def pairs(name: str) -> list[tuple[str, str]] | None:
+        listed = columns.get(name)
+        return None if listed is None else [(c["name"], c["type"]) for c in listed]
+
+    return [
+        {"name": n, "sql": q}
+        for n, q in _sweep_views(pairs("events"), pairs("seeds"), pairs("grids"))
+    ]
+
+
 def main() -> None:
     command, *args = sys.argv[1:]
     if command == "compare":
@@ -279,6 +295,8 @@ def main() -> None:
         result = torn(*args)
     elif command == "write-nolog":
         result = write_nolog(*args)
+    elif command == "sweep-sql":
+        result = sweep_sql()
     elif command == "shards":
         result = shards(*args)
     else:
