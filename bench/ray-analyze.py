@@ -5,14 +5,17 @@
 
 Writes one input lake (bench/squiggle-input.mjs: runs of one grid, resid_post probe matrices in an
 array-shards store, mlp_out inline), then, ``--repeat`` times and interleaved, analyses a fresh
-copy of it three ways and times each from start to the last commit:
+copy of it four ways and times each from start to the last commit:
 
-- ``runlake analyze <copy> --workers 1`` (one process, one thread);
+- ``runlake analyze <copy> --workers 1`` (one process: the calling thread, plus the helper thread
+  of the descriptor stage, docs/geometry.md "Eigen solver");
 - ``runlake analyze <copy> --workers 2`` (one process, two worker threads);
-- ``runlake.ray.analyze(<copy>)`` on a local Ray cluster of ``--ray-cpus`` CPUs: one task per run
-  (``runlake analyze --stage descriptors --run <run> --workers 1``), then the cross-run stage once
-  (``--stage trajectories --workers <ray-cpus>``). The cluster is started once, before the timings,
-  as a cluster would already be running.
+- ``runlake.ray.analyze(<copy>)``, twice, on a local Ray cluster of ``--ray-cpus`` CPUs: one task
+  per run (``runlake analyze --stage descriptors --run <run> --workers 1``), then the cross-run stage once
+  (``--stage trajectories --workers <ray-cpus>``), once with each task reserving every CPU (so
+  one task runs at a time: the fan-out's own overhead) and once with one CPU per task (tasks run
+  side by side). The cluster is started once, before the timings, as a cluster would already be
+  running.
 
 Every result is checked to have exactly the rows of the first one-process analysis (all five derived
 datasets, read through ``runlake query``). Prints the medians and writes them to
@@ -97,13 +100,25 @@ def main() -> None:
 
         return analyse
 
-    def fanned(lake: Path) -> None:
-        runlake_ray.analyze(lake, workers_per_task=1, final_workers=args.ray_cpus)
+    breakdown: list[dict[str, float]] = []
+
+    def fan_out(concurrent: bool) -> Any:
+        def analyse(lake: Path) -> None:
+            # One task at a time: each reserves every CPU of the cluster (still one thread each).
+            reserve = {} if concurrent else {"num_cpus": args.ray_cpus}
+            result = runlake_ray.analyze(lake, workers_per_task=1, final_workers=args.ray_cpus, ray_remote_args=reserve)
+            if concurrent:
+                tasks = [float(s["seconds"]) for s in result.run_summaries.values()]
+                final = float(result.trajectories["seconds"]) if result.trajectories else 0.0
+                breakdown.append({"taskSum": sum(tasks), "taskMax": max(tasks), "final": final})
+
+        return analyse
 
     modes = {
         "runlake analyze --workers 1": one_process(1),
         "runlake analyze --workers 2": one_process(2),
-        f"runlake.ray.analyze ({args.ray_cpus} Ray CPUs)": fanned,
+        "runlake.ray.analyze, 1 task at a time": fan_out(False),
+        f"runlake.ray.analyze, {args.ray_cpus} tasks at a time": fan_out(True),
     }
     seconds: dict[str, list[float]] = {name: [] for name in modes}
     expected: str | None = None
@@ -127,11 +142,16 @@ def main() -> None:
     base = statistics.median(seconds["runlake analyze --workers 1"])
     results = []
     print(f"\nmedians of {args.repeat} (rows identical in every run):")
-    print(f"{'mode':<36} {'seconds':>8} {'matrices/s':>11} {'speedup':>8}")
+    print(f"{'mode':<40} {'seconds':>8} {'matrices/s':>11} {'speedup':>8}")
     for name, values in seconds.items():
         m = statistics.median(values)
         results.append({"mode": name, "seconds": m, "all": values, "speedup": base / m})
-        print(f"{name:<36} {m:8.2f} {matrices / m:11.1f} {base / m:7.2f}x")
+        print(f"{name:<40} {m:8.2f} {matrices / m:11.1f} {base / m:7.2f}x")
+    taken = {k: statistics.median(b[k] for b in breakdown) for k in ("taskSum", "taskMax", "final")}
+    print(
+        f"inside the fan-out (medians, seconds inside the runlake processes): per-run tasks "
+        f"{taken['taskSum']:.2f} summed, {taken['taskMax']:.2f} the longest; cross-run stage {taken['final']:.2f}"
+    )
     load = os.getloadavg()
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     report = {
@@ -144,6 +164,7 @@ def main() -> None:
         "loadAverage": load,
         "platform": platform.platform(),
         "results": results,
+        "fanOut": taken,
     }
     (OUT.parent / "ray-analyze.json").write_text(json.dumps(report, indent=2) + "\n")
     shutil.rmtree(source)

@@ -311,13 +311,19 @@ class AnalyzeResult:
         return sum(int(s.get("checkpoints", 0)) for s in self.run_summaries.values())
 
 
-def _run_cli(arguments: list[str], what: str) -> dict[str, Any]:
-    """Runs ``runlake <arguments> --json`` on this node; its summary, or a RunlakeError naming ``what``."""
+def _run_cli(arguments: list[str], what: str, threads: int) -> dict[str, Any]:
+    """Runs ``runlake <arguments> --json`` on this node; its summary, or a RunlakeError naming ``what``.
+
+    ``threads`` is how many CPUs Ray reserved for the task: with one, the descriptor stage's helper
+    thread (docs/geometry.md, "Eigen solver"; same results without it) is turned off, so the task
+    uses the one CPU it holds.
+    """
     command = cli_command()
     if command is None:
         raise RunlakeError(f"{what}: no runlake CLI on {os.uname().nodename} (set RUNLAKE_BIN, or put runlake on PATH)")
     done = subprocess.run(
         [*command, *arguments, "--json", "--no-progress"],
+        env={**os.environ, "RUNLAKE_GEOMETRY_THREADS": "1"} if threads == 1 else None,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -373,7 +379,8 @@ def analyze(
 
     ``runs`` defaults to every run with embeddings. ``descriptors`` and ``match_top`` are
     ``runlake analyze``'s ``--descriptors`` and ``--match-top``. ``ray_remote_args`` go to every
-    task (``resources``, ``scheduling_strategy``, ``runtime_env`` …). The lake path must name the
+    task (``resources``, ``scheduling_strategy``, ``runtime_env`` …; a ``num_cpus`` there overrides
+    the CPUs reserved per task, not the threads it uses). The lake path must name the
     same lake on every node (a shared file system); the CLI is found on each node as the
     ``runlake`` package finds it (``$RUNLAKE_BIN``, ``runlake`` on PATH, ``npx --no-install
     runlake``).
@@ -402,9 +409,10 @@ def analyze(
     started = time.perf_counter()
     stage = ray.remote(_run_cli)
     pending = {
-        stage.options(num_cpus=workers_per_task, name=f"runlake-analyze:{run}", **remote_args).remote(
+        stage.options(**{"num_cpus": workers_per_task, "name": f"runlake-analyze:{run}", **remote_args}).remote(
             ["analyze", root, "--stage", "descriptors", "--run", run, "--workers", str(workers_per_task), *options],
             f"runlake analyze {root} --stage descriptors --run {run}",
+            workers_per_task,
         ): run
         for run in selected
     }
@@ -422,12 +430,21 @@ def analyze(
     written = sorted({r for s in summaries.values() for r in s.get("runsWritten", [])})
     trajectories: dict[str, Any] | None = None
     if written:
-        trajectories = ray.get(
-            stage.options(num_cpus=final, name="runlake-analyze:trajectories", **remote_args).remote(
-                ["analyze", root, "--stage", "trajectories", "--workers", str(final), *options, "--run", *written],
-                f"runlake analyze {root} --stage trajectories",
+        final_task = stage.options(**{"num_cpus": final, "name": "runlake-analyze:trajectories", **remote_args})
+        try:
+            trajectories = ray.get(
+                final_task.remote(
+                    ["analyze", root, "--stage", "trajectories", "--workers", str(final), *options, "--run", *written],
+                    f"runlake analyze {root} --stage trajectories",
+                    final,
+                )
             )
-        )
+        except Exception as error:
+            cause = str(getattr(error, "cause", None) or error).strip().splitlines()[-1]
+            raise RunlakeError(
+                f"runlake.ray.analyze: the cross-run stage failed after {len(written)} runs were analysed "
+                f"(run `runlake analyze {root} --stage trajectories` to finish): {cause}"
+            ) from error
     seconds = time.perf_counter() - started
     if failures:
         raise RunlakeError(
