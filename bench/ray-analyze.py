@@ -1,7 +1,7 @@
 """Fan-out of the analysis on Ray against one ``runlake analyze`` process, on the same synthetic lake.
 
-    .scratch/v20/bin/python bench/ray-analyze.py [--seeds 4] [--layers 4] [--checkpoints 21]
-        [--samples 256] [--dim 128] [--repeat 3] [--ray-cpus 2]
+    .scratch/v20/bin/python bench/ray-analyze.py [--seeds 4] [--layers 4] [--checkpoints 11]
+        [--samples 512] [--dim 256] [--repeat 3] [--ray-cpus 2]
 
 Writes one input lake (bench/squiggle-input.mjs: runs of one grid, resid_post probe matrices in an
 array-shards store, mlp_out inline), then, ``--repeat`` times and interleaved, analyses a fresh
@@ -65,7 +65,7 @@ def fingerprint(lake: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name, default in (("seeds", 4), ("layers", 4), ("checkpoints", 21), ("samples", 256), ("dim", 128)):
+    for name, default in (("seeds", 4), ("layers", 4), ("checkpoints", 11), ("samples", 512), ("dim", 256)):
         parser.add_argument(f"--{name}", type=int, default=default)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--ray-cpus", type=int, default=2)
