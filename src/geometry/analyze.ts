@@ -41,10 +41,24 @@ import {
  *
  * `descriptors` of every run followed by `trajectories` of the runs it wrote gives the same rows
  * as one `all` analysis.
+ *
+ * @example
+ * ```ts
+ * const a = await analyzeLake(lake, { stage: 'descriptors', runs: ['run-a'] }); // in one process
+ * const b = await analyzeLake(lake, { stage: 'descriptors', runs: ['run-b'] }); // in another
+ * await analyzeLake(lake, { stage: 'trajectories', runs: [...a.runsWritten, ...b.runsWritten] });
+ * ```
  */
 export type AnalyzeStage = 'all' | 'descriptors' | 'trajectories';
 
-/** The values of {@link AnalyzeStage}. */
+/**
+ * The values of {@link AnalyzeStage}.
+ *
+ * @example
+ * ```ts
+ * ANALYZE_STAGES.includes('descriptors'); // true
+ * ```
+ */
 export const ANALYZE_STAGES: readonly AnalyzeStage[] = ['all', 'descriptors', 'trajectories'];
 
 /** Options for {@link analyzeLake}. */
