@@ -12,11 +12,13 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import ray
@@ -218,6 +220,17 @@ def test_read_prunes_partitions_and_filters_rows(lakes: dict[str, Any]) -> None:
 
     with pytest.raises(RunlakeError, match="operator 'like' is not one of"):
         runlake_ray.read(fanned, "events", filters=[("run_id", "like", "ray%")])
+
+    # A pyarrow expression is applied to each batch, partition columns included.
+    ds = runlake_ray.read(fanned, "events", filters=(pc.field("run_id") == "ray-s3") & (pc.field("step") >= 300))
+    expected = ts_rows(fanned, "SELECT * FROM events WHERE run_id = 'ray-s3' AND step >= 300", root)
+    assert canonical(arrow(ds)) == canonical(expected) and expected.num_rows > 0
+
+
+def test_missing_ray_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(RunlakeError, match=r"runlake.ray.analyze needs ray: pip install 'ray\[data\]'"):
+        runlake_ray.analyze(tmp_path)
 
 
 def test_read_types_integer_partitions(cluster: None, tmp_path: Path) -> None:
