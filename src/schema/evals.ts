@@ -292,8 +292,13 @@ export const EVAL_VIEWS: readonly ViewDefinition[] = [
     name: 'std_eval',
     description:
       'full_eval spread over seeds: as mean_eval, with value the sample standard deviation over seeds ' +
-      '(null when only one seed has the checkpoint)',
-    sql: SEED_AGGREGATE('stddev_samp(value)'),
+      "(null when only one seed has the checkpoint, NaN when a seed's value is infinite, as pandas gives)",
+    // DuckDB's stddev_samp raises "out of range" on ±inf; pandas' std of a group holding one is
+    // NaN, so such a group is NaN here and the other groups' spread is computed as before.
+    sql: SEED_AGGREGATE(
+      "CASE WHEN count(value) < 2 THEN NULL WHEN bool_or(isinf(value)) THEN 'NaN'::DOUBLE\n" +
+        '       ELSE stddev_samp(value) FILTER (WHERE NOT isinf(value)) END',
+    ),
   },
   {
     name: 'full_eval_wide',
