@@ -395,7 +395,7 @@ def plot(data: dict[str, Any], path: str, module: str = "resid_post") -> None:
         top.set_title(f"weight decay {wd:g}")
         top.set_ylabel("accuracy")
         top.set_ylim(-0.02, 1.02)
-        top.legend(fontsize=6, ncol=2, loc="lower right")
+        top.legend(fontsize=6, ncol=2, loc="center right")
         bottom.set_ylabel(f"effective rank ({module})")
         bottom.set_xlabel("step")
         handles = [Line2D([], [], ls="", marker=m, color="gray", mec="black", label=t) for t, m in markers.items()]
