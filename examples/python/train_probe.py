@@ -9,15 +9,17 @@ representations of a fixed probe set at the answer position for every layer and 
 runs `runlake analyze` on the lake (geometry_state, geometry_dynamics, events, signatures,
 matches) and `--plot` draws accuracy and effective rank against step with the detected events.
 
-    python examples/python/train_probe.py --lake grok-lake --config full --analyze --plot grok.png
+    python examples/python/train_probe.py --config full --jobs 2 --lake grok --analyze --plot grok.png
 
-Configurations (`--config`; every value can be overridden by its flag):
+Configurations (`--config`; a field can be overridden by its flag or by `--set key=value`):
 
-    ci    p=23, 2 layers, d=32, 300 steps, 1 seed per setting: minutes, for the test suite
-    full  p=97, 2 layers, d=128, 30 % of pairs for training, 3 seeds per setting (see
-          docs/geometry.md, "A real run: grokking", for what it measured and its runtime)
+    ci    p=23, 2 layers, d_model 32, 300 steps, seed 0 per setting: seconds, for the test suite
+    full  p=59, 2 layers, d_model 64, half of the pairs for training, lr 3e-3, 3000 steps,
+          seeds 0-2 per setting: groks with weight decay (docs/geometry.md, "A real run:
+          grokking", has what it measured and its runtime)
 
-Needs torch (CPU is enough) and numpy; matplotlib only for --plot. The runlake CLI is found as
+Both train with weight decay 1 and 0. Needs torch (CPU is enough) and numpy; matplotlib and
+duckdb (runlake.open_lake) only for --plot. The runlake CLI is found as
 the client finds it: $RUNLAKE_BIN, `runlake` on PATH, or `npx --no-install runlake`.
 """
 
@@ -120,9 +122,9 @@ class Block(nn.Module):
             q, mask = q[:, :, -1:], mask[-1:]
         scores = q @ k.transpose(-1, -2) / math.sqrt(d // h) + mask
         heads = torch.softmax(scores, dim=-1) @ v
-        attn_out = self.out(heads.transpose(1, 2).reshape(n, -1, d))
+        attn_out: torch.Tensor = self.out(heads.transpose(1, 2).reshape(n, -1, d))
         mid = (x[:, -1:] if last_only else x) + attn_out
-        mlp_out = self.mlp(mid)
+        mlp_out: torch.Tensor = self.mlp(mid)
         out = mid + mlp_out
         if capture is not None:
             # The answer is read at the last position ("="): its representations are the probe's.
@@ -147,7 +149,8 @@ class Transformer(nn.Module):
         last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
             x = block(x, self.mask, i == last, None if capture is None else capture[i])
-        return self.unembed(x[:, -1])
+        logits: torch.Tensor = self.unembed(x[:, -1])
+        return logits
 
 
 def dataset(c: Config) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
@@ -165,7 +168,7 @@ def dataset(c: Config) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.
 
 
 def weight_norm(model: nn.Module) -> float:
-    return float(torch.sqrt(sum((p.detach() ** 2).sum() for p in model.parameters())))
+    return math.sqrt(sum(float((p.detach() ** 2).sum()) for p in model.parameters()))
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
@@ -227,7 +230,7 @@ def train_one(c: Config, seed: int, wd: float, lake: str | None, log: Any) -> di
         checkpoint = step % c.checkpoint_every == 0 or step == c.steps
         if checkpoint or step % c.log_every == 0:
             model.eval()
-            m = {**evaluate(model, x_train, y_train, x_val, y_val), "lr": sched.get_last_lr()[0]}
+            m = {**evaluate(model, x_train, y_train, x_val, y_val), "lr": float(sched.get_last_lr()[0])}
             history["step"].append(step)
             history["train/acc"].append(m["train/acc"])
             history["val/acc"].append(m["val/acc"])
@@ -243,7 +246,7 @@ def train_one(c: Config, seed: int, wd: float, lake: str | None, log: Any) -> di
         if step == c.steps:
             break
         opt.zero_grad(set_to_none=True)
-        nn.functional.cross_entropy(model(x_train), y_train).backward()
+        nn.functional.cross_entropy(model(x_train), y_train).backward()  # type: ignore[no-untyped-call]
         opt.step()
         sched.step()
     result = {
