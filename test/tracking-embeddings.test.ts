@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ import {
 } from '../src/index.js';
 import { RUNLAKE_BIN } from './helpers/cli.js';
 import { tempDir } from './helpers/lake-fixtures.js';
-import { PYTHON_SCRIPTS_DIR, pythonWith, REPO_ROOT } from './helpers/python.js';
+import { pythonWith, REPO_ROOT, runTrackingClient } from './helpers/python.js';
 
 const python = pythonWith(['numpy']);
 const MODULES = ['resid_pre', 'attn_out', 'mlp_out', 'resid_post'];
@@ -32,7 +32,7 @@ interface Sent {
 }
 
 /** tracking_embeddings.py for one run; resolves with its stdout and what it sent. */
-function logEmbeddings(
+async function logEmbeddings(
   lake: string,
   runId: string,
   steps: number,
@@ -41,35 +41,9 @@ function logEmbeddings(
   env: Record<string, string> = {},
 ): Promise<{ out: string; sent: Sent[] }> {
   const manifest = path.join(runtime, `${runId}.json`);
-  const child = spawn(
-    python.python,
-    [path.join(PYTHON_SCRIPTS_DIR, 'tracking_embeddings.py'), lake, runId, String(steps), order, manifest],
-    {
-      env: {
-        ...process.env,
-        PYTHONPATH: path.join(REPO_ROOT, 'python', 'src'),
-        RUNLAKE_BIN,
-        XDG_RUNTIME_DIR: runtime,
-        RUNLAKE_SPOOL: path.join(runtime, 'spool'),
-        ...env,
-      },
-    },
-  );
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  return new Promise((resolve, reject) =>
-    child.once('exit', (code) =>
-      code === 0
-        ? resolve({ out, sent: JSON.parse(readFileSync(manifest, 'utf8')) as Sent[] })
-        : reject(new Error(`tracking_embeddings.py ${runId} exited ${code}: ${err.slice(-2000)}`)),
-    ),
-  );
+  const args = [lake, runId, String(steps), order, manifest];
+  const out = await runTrackingClient(python.python, 'tracking_embeddings.py', args, runtime, env);
+  return { out, sent: JSON.parse(readFileSync(manifest, 'utf8')) as Sent[] };
 }
 
 const utf8Order = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));

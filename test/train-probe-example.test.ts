@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openLake } from '../src/index.js';
-import { RUNLAKE_BIN } from './helpers/cli.js';
 import { tempDir } from './helpers/lake-fixtures.js';
-import { pythonWith, REPO_ROOT } from './helpers/python.js';
+import { pythonWith, REPO_ROOT, runTrackingClient } from './helpers/python.js';
 
 // examples/python/train_probe.py in its CI configuration: PyTorch training logged through the
 // Python client (metrics and per-layer probe embeddings), then `runlake analyze` and the plot.
@@ -40,29 +38,7 @@ interface Report {
 }
 
 function runExample(args: string[], runtime: string): Promise<string> {
-  const child = spawn(python.python, [SCRIPT, ...args], {
-    env: {
-      ...process.env,
-      PYTHONPATH: path.join(REPO_ROOT, 'python', 'src'),
-      RUNLAKE_BIN,
-      XDG_RUNTIME_DIR: runtime,
-      RUNLAKE_SPOOL: path.join(runtime, 'spool'),
-      PYTHONDONTWRITEBYTECODE: '1',
-    },
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  return new Promise((resolve, reject) =>
-    child.once('exit', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`train_probe.py exited ${code}: ${err.slice(-3000)}`)),
-    ),
-  );
+  return runTrackingClient(python.python, SCRIPT, args, runtime, { PYTHONDONTWRITEBYTECODE: '1' });
 }
 
 const steps = (from: number, to: number, every: number): number[] => {

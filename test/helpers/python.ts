@@ -149,23 +149,26 @@ export function pythonWith(modules: readonly string[]): PythonEnvironment {
 }
 
 /**
- * Runs a tracking client script of `test/python/` with the repository's `runlake` package
- * (python/src) and CLI, a private runtime directory for the sidecar socket and a spool beside it.
- * Resolves with its stdout; rejects with the end of its stderr when it exits non-zero.
+ * Runs a tracking client script (a file of `test/python/`, or an absolute path) with the
+ * repository's `runlake` package (python/src) and CLI, a private runtime directory for the
+ * sidecar socket and a spool beside it, plus `env`. Resolves with its stdout; rejects with the end
+ * of its stderr when it exits non-zero.
  */
 export function runTrackingClient(
   python: string,
   script: string,
   args: readonly string[],
   runtimeDir: string,
+  env: Readonly<Record<string, string>> = {},
 ): Promise<string> {
-  const child = spawn(python, [path.join(PYTHON_SCRIPTS_DIR, script), ...args], {
+  const child = spawn(python, [path.resolve(PYTHON_SCRIPTS_DIR, script), ...args], {
     env: {
       ...process.env,
       PYTHONPATH: path.join(REPO_ROOT, 'python', 'src'),
       RUNLAKE_BIN: path.join(REPO_ROOT, 'dist', 'cli', 'main.js'),
       XDG_RUNTIME_DIR: runtimeDir,
       RUNLAKE_SPOOL: path.join(runtimeDir, 'spool'),
+      ...env,
     },
   });
   let out = '';
@@ -180,7 +183,7 @@ export function runTrackingClient(
     child.once('exit', (code) =>
       code === 0
         ? resolve(out)
-        : reject(new Error(`${script} ${args.join(' ')} exited ${code}: ${err.slice(-2000)}`)),
+        : reject(new Error(`${path.basename(script)} ${args.join(' ')} exited ${code}: ${err.slice(-3000)}`)),
     ),
   );
 }
