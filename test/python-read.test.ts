@@ -258,49 +258,50 @@ describe.skipIf(py.skip)('runlake (Python) reads what the TypeScript readers rea
     expect(ts.stderr).toContain(file);
   }, 60_000);
 
-  it.skipIf(!existsSync(path.join(EXP_ENGINE, 'cah_versions')))(
-    "lakes exp_engine's own writer made (seeds + events, and event-only)",
-    async () => {
-      for (const generation of ['A-sha256-12', 'B']) {
-        const dir = path.join(root, `exp-engine-${generation}`);
-        const params = (gamma: number, extra: Record<string, unknown> = {}) => ({
-          algo: 'memorypair',
-          accountant: 'zcdp',
-          gamma_bar: pyFloat(gamma),
-          gamma_split: 0.5,
-          ...extra,
-        });
-        const calls: unknown[] = [];
-        for (const gamma of [0.5, 1]) {
-          for (const seed of [1, 2]) {
-            const events = Array.from({ length: 5 }, (_, i) => ({
-              seed,
-              event_id: i,
-              op: i % 3 ? 'insert' : 'delete',
-              regret: (i + seed) / 8,
-              acc: 0.5 + i / 100,
-            }));
-            calls.push({ kind: 'events', rows: events, params: params(gamma, { seed }) });
-            if (generation !== 'B') {
-              const summary = { seed, avg_regret_empirical: gamma + seed, N_star_emp: 4, m_emp: 2 };
-              calls.push({ kind: 'seeds', rows: [summary], params: params(gamma) });
-            }
+  it("lakes exp_engine's own writer made (seeds + events, and event-only)", async () => {
+    // A missing peer copy fails the test, as in the other peer tests, rather than skipping it.
+    expect(
+      existsSync(path.join(EXP_ENGINE, 'cah_versions')),
+      `no exp_engine peer copy at ${EXP_ENGINE}`,
+    ).toBe(true);
+    for (const generation of ['A-sha256-12', 'B']) {
+      const dir = path.join(root, `exp-engine-${generation}`);
+      const params = (gamma: number, extra: Record<string, unknown> = {}) => ({
+        algo: 'memorypair',
+        accountant: 'zcdp',
+        gamma_bar: pyFloat(gamma),
+        gamma_split: 0.5,
+        ...extra,
+      });
+      const calls: unknown[] = [];
+      for (const gamma of [0.5, 1]) {
+        for (const seed of [1, 2]) {
+          const events = Array.from({ length: 5 }, (_, i) => ({
+            seed,
+            event_id: i,
+            op: i % 3 ? 'insert' : 'delete',
+            regret: (i + seed) / 8,
+            acc: 0.5 + i / 100,
+          }));
+          calls.push({ kind: 'events', rows: events, params: params(gamma, { seed }) });
+          if (generation !== 'B') {
+            const summary = { seed, avg_regret_empirical: gamma + seed, N_star_emp: 4, m_emp: 2 };
+            calls.push({ kind: 'seeds', rows: [summary], params: params(gamma) });
           }
         }
-        py.runPython(
-          path.join(repoRoot, 'test', 'python', 'exp_engine_generations.py'),
-          [dir, EXP_ENGINE, generation],
-          pythonJsonDumps(calls as PythonJsonValue),
-        );
-        const result = await compareLake(dir);
-        const names = result.checked.map((c) => c.name);
-        expect(names).toContain('events_summary');
-        expect(names).toContain('grids');
-        if (generation !== 'B') expect(names).toContain('seeds_summary');
       }
-    },
-    180_000,
-  );
+      py.runPython(
+        path.join(repoRoot, 'test', 'python', 'exp_engine_generations.py'),
+        [dir, EXP_ENGINE, generation],
+        pythonJsonDumps(calls as PythonJsonValue),
+      );
+      const result = await compareLake(dir);
+      const names = result.checked.map((c) => c.name);
+      expect(names).toContain('events_summary');
+      expect(names).toContain('grids');
+      if (generation !== 'B') expect(names).toContain('seeds_summary');
+    }
+  }, 180_000);
 
   it("builds exp_engine's view SQL exactly as sweep-views.ts does, for every column it looks at", () => {
     const column = (name: string, type = 'DOUBLE') => ({ name, type });
