@@ -1,0 +1,46 @@
+// The serialisable state of the dashboard's pieces: what the URL, the saved workspace and the
+// keyboard shortcuts read and write. Each piece (a metric panel, the runs table) reports changes
+// through an `onStateChange` callback and accepts a partial state back, so the workspace can
+// restore a shared link without knowing how a panel draws.
+
+/** The x axis of a metric chart: the step, wall-clock time, time since the run's first point, or tokens. */
+export type XAxis = 'step' | 'wall_time' | 'relative_time' | 'tokens';
+
+/** How curves are smoothed on the server (`smoothing` is the strength in [0, 1)). */
+export type SmoothingKind = 'ema' | 'gaussian' | 'running_average';
+
+/** The band drawn around a group's mean. */
+export type Envelope = 'std' | 'stderr' | 'minmax' | 'none';
+
+/** One metric panel's state. */
+export interface MetricPanelState {
+  readonly metric: string;
+  readonly x: XAxis;
+  readonly smoothing: number;
+  readonly smoothingKind: SmoothingKind;
+  /** Draw the unsmoothed curves faintly behind (only meaningful when smoothing > 0). */
+  readonly showRaw: boolean;
+  readonly groupBy: readonly string[];
+  readonly envelope: Envelope;
+  readonly logX: boolean;
+  readonly logY: boolean;
+  /** Clip the y range to the 1st–99th percentile of the drawn points, so one spike does not flatten the rest. */
+  readonly robustY: boolean;
+  /** The zoomed x range, absent for the full range. */
+  readonly zoom?: { readonly from: number; readonly to: number };
+  /** Legend entries hidden by a click (run ids, or group labels). */
+  readonly hidden: readonly string[];
+}
+
+/** The runs table's state. */
+export interface RunsTableState {
+  /** The filter expression (docs/web.md, "Filter language"). */
+  readonly filter: string;
+  readonly sort?: { readonly column: string; readonly direction: 'asc' | 'desc' };
+  /** Column ids hidden, pinned (left), and the order of the rest (ids absent keep their place). */
+  readonly hiddenColumns: readonly string[];
+  readonly pinnedColumns: readonly string[];
+  readonly columnOrder: readonly string[];
+  /** Summary columns shown, as `<stat>:<metric>` with stat one of final, min, max. */
+  readonly summaryColumns: readonly string[];
+}
