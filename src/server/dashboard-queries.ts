@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
 import { dtwWarp } from '../geometry/index.js';
 import { lakeInfo, plainValue } from '../lake/index.js';
@@ -20,8 +22,15 @@ export const SERVED_GEOMETRY_DESCRIPTORS = [
   'total_variance',
 ] as const;
 
-/** What `GET /api/lake` answers: the schema set, the datasets and the named views. */
+/** What `GET /api/lake` answers: the lake's name and id, the schema set, the datasets and the named views. */
 export interface LakeSummary {
+  /** The lake directory's base name, for a page title. */
+  readonly name: string;
+  /**
+   * A stable id of the lake: the first 16 hex digits of the SHA-256 of its absolute path. The
+   * dashboard keys what it saves (the workspace) by it, so two lakes never share a layout.
+   */
+  readonly id: string;
   readonly schemaSet: string;
   readonly grids: number;
   readonly datasets: readonly {
@@ -47,7 +56,10 @@ export interface LakeSummary {
  */
 export async function lakeSummary(served: SandboxedLake): Promise<LakeSummary> {
   const info = await lakeInfo(served.lake);
+  const root = path.resolve(served.lake.baseOut);
   return {
+    name: path.basename(root),
+    id: createHash('sha256').update(root).digest('hex').slice(0, 16),
     schemaSet: served.lake.schemaSet.name,
     grids: info.grids,
     datasets: info.datasets.map((d) => ({

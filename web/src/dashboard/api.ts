@@ -39,6 +39,10 @@ export interface LakeDataset {
 }
 
 export interface LakeResponse {
+  /** The lake directory's base name (absent on a server from before it was added). */
+  readonly name?: string;
+  /** A stable id of the lake (a hash of its absolute path): what the saved workspace is keyed by. */
+  readonly id?: string;
   readonly schemaSet: string;
   readonly grids: number;
   readonly datasets: readonly LakeDataset[];
