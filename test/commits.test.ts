@@ -478,7 +478,7 @@ describe('replace: one commit', () => {
     });
     const cli = runlake('delete', dir, DS, '--partition', 'run_id=r2');
     expect(cli.code, cli.stderr).toBe(0);
-    expect(cli.stdout).toBe(`${DS}: deleted 1 files, version 3\n`);
+    expect(cli.stdout).toBe(`${DS}: deleted 1 file, version 3\n`);
     const again = runlake('delete', dir, DS, '--partition', 'run_id=r2');
     expect(again.stdout).toBe(`${DS}: the partition holds no files; nothing deleted\n`);
     expect(await globCount(dir)).toBe(0);
@@ -720,20 +720,20 @@ describe('compaction', () => {
     const before = treeFingerprint(dir);
     const dry = runlake('compact', dir, DS, '--partition', 'run_id=r1', '--dry-run');
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toMatch(/^metrics_scalar: would merge 4 files \([^)]+, 40 rows\) in 1 partitions\n$/);
+    expect(dry.stdout).toMatch(/^metrics_scalar: would merge 4 files \([^)]+, 40 rows\) in 1 partition\n$/);
     expect(treeFingerprint(dir)).toEqual(before);
 
     const merged = runlake('compact', dir, DS, '--partition', 'run_id=r1');
     expect(merged.code, merged.stderr).toBe(0);
     expect(merged.stdout).toMatch(
-      /^metrics_scalar: merged 4 files \([^)]+\) into 1 \([^)]+\) in 1 partitions, 40 rows, version 8\n$/,
+      /^metrics_scalar: merged 4 files \([^)]+\) into 1 \([^)]+\) in 1 partition, 40 rows, version 8\n$/,
     );
     expect(parquetUnder(r1)).toHaveLength(1);
     expect(parquetUnder(r2)).toHaveLength(4);
 
     const sized = runlake('compact', dir, DS, '--partition', 'run_id=r2', '--target-size', '16KiB');
     expect(sized.code, sized.stderr).toBe(0);
-    expect(sized.stdout).toMatch(/merged 3 files .* into 1 .* in 1 partitions, 30 rows, version 9\n$/);
+    expect(sized.stdout).toMatch(/merged 3 files .* into 1 .* in 1 partition, 30 rows, version 9\n$/);
     const after = parquetUnder(r2);
     expect(after).toHaveLength(2);
     expect(after).toContain(big);
@@ -745,7 +745,7 @@ describe('compaction', () => {
     const everything = runlake('compact', dir);
     expect(everything.code, everything.stderr).toBe(0);
     expect(everything.stdout).toMatch(
-      /^metrics_scalar: merged 2 files .* into 1 .* in 1 partitions, 4,030 rows, version 10\n$/,
+      /^metrics_scalar: merged 2 files .* into 1 .* in 1 partition, 4,030 rows, version 10\n$/,
     );
     expect(runlake('compact', dir, DS).stdout).toBe(`${DS}: nothing to compact\n`);
     expect(csvQuery(dir, `SELECT count(*) AS n, sum(step) AS s FROM ${DS}`).out).toBe(
@@ -1023,7 +1023,7 @@ describe('vacuum', () => {
 
     const adopted = runlake('adopt', dir, DS);
     expect(adopted.code, adopted.stderr).toBe(0);
-    expect(adopted.stdout).toBe(`${DS}: adopted 1 files, 12 rows\n`);
+    expect(adopted.stdout).toBe(`${DS}: adopted 1 file, 12 rows\n`);
     expect(runlake('adopt', dir, DS).stdout).toBe(`${DS}: nothing to adopt\n`);
     expect(csvQuery(dir, `SELECT count(*) AS n, sum(value) AS v FROM ${DS} WHERE run_id = 'r9'`).out).toBe(
       'n,v\n12,99\n',

@@ -65,7 +65,7 @@ describe('runlake convert (CSV sweeps)', () => {
     write(path.join(sweep, 'g', 'seed_2.csv'), 'event_id,op,regret\n0,insert,0.5\n3,insert,0.1\n');
     const fixed = runlake('convert', sweep, lake);
     expect(fixed.code, fixed.stderr).toBe(0);
-    expect(fixed.stdout).toContain('converted 1 inputs (2 rows, 1 files)');
+    expect(fixed.stdout).toContain('converted 1 input (2 rows, 1 file)');
     expect(fixed.stdout).toContain('skipped 0 already converted');
   });
 

@@ -303,6 +303,6 @@ describe('ingest datadecide', () => {
       '--skip-bad-metrics',
     );
     expect(skipped.code).toBe(0);
-    expect(skipped.stdout).toMatch(/skipped 1 rows with unparseable metrics/);
+    expect(skipped.stdout).toMatch(/skipped 1 row with unparseable metrics/);
   });
 });

@@ -578,7 +578,7 @@ describe('runlake import', () => {
     );
     const b = runlake('import', dir, 'signatures', parquet);
     expect(b.code, b.stderr).toBe(0);
-    expect(b.stdout).toBe(`imported 1 rows from ${parquet} into signatures (1 file)\n`);
+    expect(b.stdout).toBe(`imported 1 row from ${parquet} into signatures (1 file)\n`);
 
     const data = path.join(root, 'signatures.data');
     writeFileSync(data, jsonl([SIGNATURE_LAYER]));

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { adoptDataset, listDatasetNames, RunlakeError, withStagingConnection } from '../lake/index.js';
 import { withLake, writeStdout } from './common.js';
+import { countOf } from './output.js';
 
 /**
  * `runlake adopt <lake> [dataset]`: records in the commit log the Parquet files another tool
@@ -32,7 +33,7 @@ export function registerAdoptCommand(program: Command): void {
             const files = await adoptDataset(lake.paths, connection, name, { unreferenced: true });
             const rows = files.reduce((n, f) => n + f.rows, 0);
             lines.push(
-              `${name}: ${files.length ? `adopted ${files.length} files, ${rows.toLocaleString('en-US')} rows` : 'nothing to adopt'}`,
+              `${name}: ${files.length ? `adopted ${countOf(files.length, 'file')}, ${countOf(rows, 'row')}` : 'nothing to adopt'}`,
             );
           }
         });

@@ -1,7 +1,7 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { DEFAULT_TARGET_FILE_SIZE } from '../lake/index.js';
 import { withLake, writeStdout } from './common.js';
-import { formatBytes } from './output.js';
+import { countOf, formatBytes } from './output.js';
 import { byteSize, partitionArgument, positiveInteger } from './parse.js';
 
 interface CompactCommandOptions {
@@ -31,11 +31,11 @@ export function registerCompactCommand(program: Command): void {
       'only this partition (a leading prefix of its keys)',
       partitionArgument,
     )
-    .option(
-      '--target-size <size>',
-      `size of the merged files (default ${formatBytes(DEFAULT_TARGET_FILE_SIZE)})`,
-      byteSize,
-      DEFAULT_TARGET_FILE_SIZE,
+    .addOption(
+      // The default shown as a size: commander would print the byte count after a hand-written one.
+      new Option('--target-size <size>', 'size of the merged files')
+        .argParser(byteSize)
+        .default(DEFAULT_TARGET_FILE_SIZE, formatBytes(DEFAULT_TARGET_FILE_SIZE)),
     )
     .option(
       '--min-files <n>',
@@ -61,13 +61,13 @@ export function registerCompactCommand(program: Command): void {
           } else if (options.dryRun) {
             lines.push(
               `${name}: would merge ${result.filesBefore} files (${formatBytes(result.bytesBefore)}, ` +
-                `${result.rows.toLocaleString('en-US')} rows) in ${result.partitions} partitions`,
+                `${countOf(result.rows, 'row')}) in ${countOf(result.partitions, 'partition')}`,
             );
           } else {
             lines.push(
               `${name}: merged ${result.filesBefore} files (${formatBytes(result.bytesBefore)}) into ` +
-                `${result.filesAfter} (${formatBytes(result.bytesAfter)}) in ${result.partitions} partitions, ` +
-                `${result.rows.toLocaleString('en-US')} rows, version ${result.version}`,
+                `${result.filesAfter} (${formatBytes(result.bytesAfter)}) in ${countOf(result.partitions, 'partition')}, ` +
+                `${countOf(result.rows, 'row')}, version ${result.version}`,
             );
           }
         }

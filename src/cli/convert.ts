@@ -11,7 +11,7 @@ import {
 } from '../ingest/index.js';
 import { GRID_ID_SCHEMES, type GridIdScheme, parseGridIdScheme } from '../lake/index.js';
 import { writeStdout } from './common.js';
-import { renderTable } from './output.js';
+import { countOf, renderTable } from './output.js';
 import { commaList, positiveInteger } from './parse.js';
 
 interface SweepCliOptions {
@@ -230,8 +230,8 @@ async function report(summary: ConvertSummary, baseOut: string, options: SweepCl
   }
   const verb = options.dryRun ? 'would convert' : 'converted';
   await writeStdout(
-    `${verb} ${options.dryRun ? summary.inputs.length - summary.skipped : summary.converted} inputs ` +
-      `(${summary.rows} rows${options.dryRun ? '' : `, ${summary.files} files`}) into ${baseOut} ${dataset}/; ` +
+    `${verb} ${countOf(options.dryRun ? summary.inputs.length - summary.skipped : summary.converted, 'input')} ` +
+      `(${countOf(summary.rows, 'row')}${options.dryRun ? '' : `, ${countOf(summary.files, 'file')}`}) into ${baseOut} ${dataset}/; ` +
       `skipped ${summary.skipped} already converted\n`,
   );
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { RunlakeError } from '../lake/index.js';
 import { withLake, writeStdout } from './common.js';
+import { countOf } from './output.js';
 import { partitionArgument } from './parse.js';
 
 /**
@@ -35,7 +36,7 @@ export function registerDeleteCommand(program: Command): void {
         const result = await lake.deletePartition(dataset, options.partition);
         await writeStdout(
           result.removedFiles
-            ? `${dataset}: deleted ${result.removedFiles} files, version ${result.version}\n`
+            ? `${dataset}: deleted ${countOf(result.removedFiles, 'file')}, version ${result.version}\n`
             : `${dataset}: the partition holds no files; nothing deleted\n`,
         );
       });

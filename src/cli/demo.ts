@@ -17,7 +17,7 @@ import { checkShardRefs } from '../shards/index.js';
 import { writeStdout } from './common.js';
 import { writeSampleMetrics, writeSquiggleDemo } from './demo-squiggle.js';
 import { runlakeInvocation, shellWord } from './invocation.js';
-import { renderTable } from './output.js';
+import { countOf, renderTable } from './output.js';
 import { nonNegativeInteger, positiveInteger } from './parse.js';
 import { serveUntilSignal } from './serve.js';
 
@@ -83,7 +83,7 @@ export function registerDemoCommand(program: Command): void {
         const info = await lakeInfo(lake);
         for (const d of info.datasets) {
           lines.push(
-            `  ${d.name}/: ${d.rows.toLocaleString('en-US')} rows in ${d.files} files (${Object.entries(
+            `  ${d.name}/: ${countOf(d.rows, 'row')} in ${countOf(d.files, 'file')} (${Object.entries(
               d.distinct,
             )
               .map(([k, n]) => `${n} ${k}`)
@@ -198,7 +198,7 @@ async function squiggleDemo(out: string): Promise<string[]> {
     const total = Object.values(written).reduce((a, b) => a + b, 0);
     const lines = [
       `wrote the inputs of a synthetic Squiggle lake to ${out}/ (${total.toLocaleString('en-US')} rows in ${Object.keys(written).length} datasets, ${seconds.toFixed(1)} s):`,
-      ...Object.entries(written).map(([name, rows]) => `  ${name}/: ${rows.toLocaleString('en-US')} rows`),
+      ...Object.entries(written).map(([name, rows]) => `  ${name}/: ${countOf(rows, 'row')}`),
     ];
     const summary = await analyzeLake(lake);
     lines.push(

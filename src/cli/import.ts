@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { IMPORT_FORMATS, type ImportFormat, importFile } from '../ingest/index.js';
 import { writeStdout } from './common.js';
+import { countOf } from './output.js';
 
 interface ImportCommandOptions {
   format?: ImportFormat;
@@ -49,8 +50,8 @@ export function registerImportCommand(program: Command): void {
         values: options.value,
       });
       await writeStdout(
-        `imported ${result.rowCount.toLocaleString('en-US')} rows from ${file} into ${dataset} ` +
-          `(${result.files.length} file${result.files.length === 1 ? '' : 's'})\n`,
+        `imported ${countOf(result.rowCount, 'row')} from ${file} into ${dataset} ` +
+          `(${countOf(result.files.length, 'file')})\n`,
       );
     });
 }

@@ -4,6 +4,7 @@ import { CommanderError } from 'commander';
 import { ingestDataDecide } from '../ingest/datadecide.js';
 import { existingLakeSchema, lakePaths, openLake } from '../lake/index.js';
 import { writableLakeDirectory, writeStdout } from './common.js';
+import { countOf } from './output.js';
 
 interface DataDecideCommandOptions {
   skipBadMetrics?: boolean;
@@ -82,8 +83,8 @@ export function registerIngestDatadecide(ingest: Command): void {
         }
         const n = (x: number) => x.toLocaleString('en-US');
         let text =
-          `ingested ${n(summary.sourceRows)} rows from ${summary.files} file${summary.files === 1 ? '' : 's'} ` +
-          `as ${n(summary.rows)} full_eval rows (params: ${summary.partitions.join(', ') || 'none'})` +
+          `ingested ${countOf(summary.sourceRows, 'row')} from ${summary.files} file${summary.files === 1 ? '' : 's'} ` +
+          `as ${countOf(summary.rows, 'full_eval row')} (params: ${summary.partitions.join(', ') || 'none'})` +
           (summary.replacedFiles > 0
             ? `, replacing ${summary.replacedFiles} part files of an earlier ingest`
             : '') +
@@ -91,7 +92,7 @@ export function registerIngestDatadecide(ingest: Command): void {
         for (const s of summary.supplements) {
           const of = path.basename(s.of);
           text +=
-            `from ${s.file}: ${n(s.rows)} full_eval rows ${of} lacks` +
+            `from ${s.file}: ${countOf(s.rows, 'full_eval row')} ${of} lacks` +
             (s.metrics.length > 0 ? ` (${s.metrics.join(', ')})` : '') +
             `; ${n(s.shadowed)} values ${of} also gives came from ${of}` +
             (s.chinchillaFilled > 0 ? `; its chinchilla filled ${n(s.chinchillaFilled)} rows of ${of}` : '') +
@@ -100,7 +101,7 @@ export function registerIngestDatadecide(ingest: Command): void {
         if (summary.removedSourceFiles > 0)
           text += `removed ${summary.removedSourceFiles} part files of ${(options.removeSource ?? []).join(', ')}\n`;
         if (summary.emptyMetricRows > 0)
-          text += `${n(summary.emptyMetricRows)} rows had an empty metrics dict\n`;
+          text += `${countOf(summary.emptyMetricRows, 'row')} had an empty metrics dict\n`;
         if (summary.missingCells > 0)
           text += `${n(summary.missingCells)} metric cells of wide files were empty (NaN: no result) and gave no row\n`;
         for (const s of summary.notIngested) text += `not ingested: ${s.file}: ${s.reason}\n`;
@@ -110,7 +111,7 @@ export function registerIngestDatadecide(ingest: Command): void {
             `${c.mismatches === 0 ? 'no mismatches' : `${n(c.mismatches)} mismatches, e.g. ${c.example}`}\n`;
         }
         if (summary.skippedRows > 0) {
-          text += `skipped ${n(summary.skippedRows)} rows with unparseable metrics, e.g.:\n`;
+          text += `skipped ${countOf(summary.skippedRows, 'row')} with unparseable metrics, e.g.:\n`;
           for (const s of summary.skipped) text += `  ${s.file} row ${s.row}: ${s.reason}\n`;
         }
         await writeStdout(text);

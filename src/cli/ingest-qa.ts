@@ -3,6 +3,7 @@ import { ingestQaOutputs } from '../ingest/qa.js';
 import { existingLakeSchema, lakePaths, openLake } from '../lake/index.js';
 import { writeStdout } from './common.js';
 import { splitInputsAndLake } from './ingest-datadecide.js';
+import { countOf } from './output.js';
 
 interface QaCommandOptions {
   run?: string;
@@ -76,7 +77,7 @@ export function registerIngestQa(ingest: Command): void {
             : '',
         ].join('');
         await writeStdout(
-          `ingested ${summary.rows.toLocaleString('en-US')} qa_outputs rows from ${plural(summary.files, 'file')} ` +
+          `ingested ${countOf(summary.rows, 'qa_outputs row')} from ${plural(summary.files, 'file')} ` +
             `(${plural(summary.tasks.length, 'task')}, ${plural(summary.runs, 'run')})` +
             (summary.replacedFiles > 0
               ? `, replacing ${summary.replacedFiles} part files of an earlier ingest`

@@ -10,6 +10,7 @@ import {
 import { openLake } from '../lake/index.js';
 import { writeStdout } from './common.js';
 import { splitInputsAndLake } from './ingest-datadecide.js';
+import { countOf } from './output.js';
 
 interface IngestWandbOptions {
   kind?: WandbKind;
@@ -54,7 +55,7 @@ export function registerIngestWandbCommand(ingest: Command): void {
     .option('--wide <metrics>', 'save a view pivoting these metrics (comma-separated, or "auto") to columns')
     .option(
       '--wide-top <n>',
-      `how many of the most frequent metrics --wide auto picks (default ${WANDB_WIDE_DEFAULTS.top})`,
+      'how many of the most frequent metrics --wide auto picks',
       positiveInteger,
       WANDB_WIDE_DEFAULTS.top,
     )
@@ -97,10 +98,10 @@ function formatSummary(summary: WandbIngestSummary, baseOut: string): string {
   const lines = [
     `ingested ${summary.files.length} file${summary.files.length === 1 ? '' : 's'} into ${baseOut}: ` +
       `${n(summary.runs)} run${summary.runs === 1 ? '' : 's'} into runs, ` +
-      `${n(summary.metricRows)} metric rows of ${n(summary.historyRuns)} run${summary.historyRuns === 1 ? '' : 's'} into metrics_scalar` +
+      `${countOf(summary.metricRows, 'metric row')} of ${n(summary.historyRuns)} run${summary.historyRuns === 1 ? '' : 's'} into metrics_scalar` +
       (summary.replacedFiles > 0 ? ` (replaced ${n(summary.replacedFiles)} files of an earlier ingest)` : ''),
   ];
-  for (const f of summary.files) lines.push(`  ${f.file}: ${f.kind}, ${n(f.records)} rows`);
+  for (const f of summary.files) lines.push(`  ${f.file}: ${f.kind}, ${countOf(f.records, 'row')}`);
   for (const f of summary.ignoredFiles)
     lines.push(`  ${f}: ignored (dr_wandb's manifest or state, not rows)`);
   if (summary.skipped.length > 0) {

@@ -9,7 +9,7 @@ import {
   SqlError,
 } from '../lake/index.js';
 import { exactlyOne, withLake, writeStdout } from './common.js';
-import { QUERY_FORMATS, type QueryFormat, renderCsv, renderJson, renderTable } from './output.js';
+import { countOf, QUERY_FORMATS, type QueryFormat, renderCsv, renderJson, renderTable } from './output.js';
 import { commaList, nonNegativeInteger } from './parse.js';
 
 interface QueryOptions {
@@ -170,7 +170,7 @@ export function registerQueryCommand(program: Command): void {
               const [count] = await lake.query(
                 `SELECT count(*)::BIGINT AS n FROM read_parquet(${quoteLiteral(options.out)})`,
               );
-              process.stderr.write(`wrote ${count?.n} rows to ${options.out}\n`);
+              process.stderr.write(`wrote ${countOf(Number(count?.n ?? 0), 'row')} to ${options.out}\n`);
               return;
             }
             let result: Awaited<ReturnType<typeof readAtMost>>;
@@ -196,7 +196,7 @@ export function registerQueryCommand(program: Command): void {
             if (options.out) {
               const { writeFile } = await import('node:fs/promises');
               await writeFile(options.out, text);
-              process.stderr.write(`wrote ${rows.length} rows to ${options.out}\n`);
+              process.stderr.write(`wrote ${countOf(rows.length, 'row')} to ${options.out}\n`);
             } else {
               await writeStdout(text);
             }

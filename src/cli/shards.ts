@@ -23,7 +23,7 @@ import {
   verifyShards,
 } from '../shards/index.js';
 import { writeStdout } from './common.js';
-import { formatBytes, renderTable } from './output.js';
+import { countOf, formatBytes, renderTable } from './output.js';
 import { commaList, nonNegativeInteger, positiveInteger } from './parse.js';
 
 const DEFAULT_LIMIT = 100;
@@ -427,7 +427,7 @@ export function registerShardsCommand(program: Command): void {
       const report = await convertParquetToShards(input, outDir, convertOptions(options));
       if (options.json) return writeStdout(`${JSON.stringify(report, null, 2)}\n`);
       const lines = [
-        `${report.samples} samples from ${report.rows} rows (history ${report.historyLength}, forecast ${report.forecastLength}; fields ${report.fields.join(', ')})`,
+        `${countOf(report.samples, 'sample')} from ${countOf(report.rows, 'row')} (history ${report.historyLength}, forecast ${report.forecastLength}; fields ${report.fields.join(', ')})`,
         ...Object.entries(report.splits).map(([split, s]) =>
           s ? `${split}: ${s.samples} samples → ${s.dir}` : `${split}: no samples (nothing written)`,
         ),
@@ -475,7 +475,9 @@ export function registerShardsCommand(program: Command): void {
             ? `, ${f.rowsUnresolved} without a member of their name (see \`runlake shards verify\`)`
             : ''),
       );
-      lines.push(`${report.rowsReindexed} rows now hold byte offsets`);
+      lines.push(
+        `${countOf(report.rowsReindexed, 'row')} now ${report.rowsReindexed === 1 ? 'holds' : 'hold'} byte offsets`,
+      );
       await writeStdout(`${lines.join('\n')}\n`);
     });
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { RunlakeError, validateLake } from '../lake/index.js';
 import { checkShardRefs } from '../shards/index.js';
 import { existingLakeDirectory, writeStdout } from './common.js';
+import { countOf } from './output.js';
 import { commaList, positiveInteger } from './parse.js';
 
 interface ValidateOptions {
@@ -58,7 +59,7 @@ export function registerValidateCommand(program: Command): void {
         const fileCount = report.datasets.reduce((n, d) => n + d.files, 0);
         const checked =
           `${report.datasets.length} datasets (${report.schemaSet} schema), ${fileCount} files, ` +
-          `${rows.toLocaleString('en-US')} rows`;
+          `${countOf(rows, 'row')}`;
         if (report.schemaSet === 'unknown') {
           lines.push(
             'datasets not checked: the schema set is unknown until .runlake/lake.json is fixed (or pass --schema)',
