@@ -10,6 +10,7 @@ import { checkSite } from './cross-site.js';
 import { numberParam } from './dashboard-queries.js';
 import { answerErrorsAsJson, BadRequestError, NotFoundError, PayloadTooLargeError } from './errors.js';
 import { ingestRoutes } from './ingest-routes.js';
+import { lakeFileRoutes } from './lake-files.js';
 import type { MetricRequest } from './metric-queries.js';
 import { QueryProcess } from './query-process.js';
 import type { QueryLimits } from './query-runner.js';
@@ -125,6 +126,10 @@ export const API_ENDPOINTS: readonly { readonly path: string; readonly descripti
     description: 'one read-only SQL statement over the lake views',
   },
   { path: 'GET /api/lake', description: 'schema set, datasets with row counts and columns, named views' },
+  {
+    path: 'GET /api/files[/<dataset>/<path>]',
+    description: "the data files of each dataset's current snapshot, or one of them (read-only)",
+  },
   {
     path: 'GET /api/changes',
     description: 'the commit-log version of each dataset the dashboard shows (for live refresh)',
@@ -332,6 +337,8 @@ export async function createServer(lakeDir: string, options: ServerOptions = {})
       throw new BadRequestError(`best must be "min" or "max", got "${best}"`);
     return answer(c, 'sweep-grids', { request: { metric, x: c.req.query('x') || undefined, best } });
   });
+  // The lake's data files, read-only, for the file viewer (lake-files.ts).
+  app.route('/api/files', lakeFileRoutes(root));
   app.all('/api/*', (c) => {
     throw new NotFoundError(`no route ${c.req.method} ${c.req.path}`);
   });
