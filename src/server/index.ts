@@ -44,6 +44,8 @@ export {
   type PointSource,
   reducedSeries,
   type SeriesRequest,
+  X_AXES,
+  type XAxis,
 } from './metric-queries.js';
 export {
   ALLOWED_TABLE_FUNCTIONS,
@@ -78,7 +80,11 @@ export {
   type PixelGrid,
   pixelColumn,
   pixelGridOf,
+  SMOOTHING_KINDS,
+  type SmoothingKind,
   type StepSeries,
+  smoothingWindow,
+  smoothSeries,
 } from './series-reduce.js';
 export {
   API_ENDPOINTS,

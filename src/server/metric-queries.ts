@@ -8,13 +8,23 @@ import {
   type Band,
   bandOf,
   type ColumnMeans,
-  emaSmooth,
   meanPerColumn,
   minMaxPerColumn,
   type PixelGrid,
   pixelGridOf,
+  type SmoothingKind,
   type StepSeries,
+  smoothSeries,
 } from './series-reduce.js';
+
+/**
+ * The x axis of a metric request: the step, the wall-clock time of each point (Unix epoch
+ * seconds), the seconds since the run's first logged point, or training tokens.
+ */
+export type XAxis = 'step' | 'wall_time' | 'relative_time' | 'tokens';
+
+/** The x axes a request may name. */
+export const X_AXES: readonly XAxis[] = ['step', 'wall_time', 'relative_time', 'tokens'];
 
 /** One run's series in a `GET /api/metrics` answer. */
 export interface MetricSeries {
@@ -23,8 +33,11 @@ export interface MetricSeries {
   readonly total: number;
   /** Whether the points were reduced to the min and max of each pixel column. */
   readonly downsampled: boolean;
+  /** The x values of the points, in the request's `x` units (steps by default). */
   readonly step: readonly number[];
   readonly value: readonly number[];
+  /** Why the run has no points on this x axis (e.g. no token count), when that is the reason. */
+  readonly reason?: string;
 }
 
 /** The request of {@link metricSeries} and {@link metricGroups}. */
@@ -33,13 +46,18 @@ export interface MetricRequest {
   readonly metric: string;
   /** Pixel columns of the chart; a run with more than `2 × width` points is downsampled. */
   readonly width: number;
+  /** The x range, in `x` units. */
   readonly from?: number;
   readonly to?: number;
   /**
-   * TensorBoard's EMA weight in `[0, 1)` (default 0): applied to each run's whole series before
-   * the range cut and the downsampling, so a smoothed curve does not change with zoom.
+   * The smoothing strength in `[0, 1)` (default 0): applied to each run's whole series, in logging
+   * order, before the range cut and the downsampling, so a smoothed curve does not change with zoom.
    */
   readonly smoothing?: number;
+  /** How to smooth (default `ema`, TensorBoard's debiased EMA); see {@link smoothingWindow}. */
+  readonly smoothingKind?: SmoothingKind;
+  /** The x axis (default `step`); points are binned over it and `from`/`to` are in its units. */
+  readonly x?: XAxis;
 }
 
 /** The request of {@link metricGroups}: a {@link MetricRequest} and the keys to group by. */
@@ -73,15 +91,44 @@ export async function metricSeries(
   served: SandboxedLake,
   request: MetricRequest,
   limits: QueryLimits,
-): Promise<{ metric: string; width: number; smoothing: number; series: MetricSeries[] }> {
+): Promise<{
+  metric: string;
+  x: XAxis;
+  width: number;
+  smoothing: number;
+  smoothingKind: SmoothingKind;
+  series: MetricSeries[];
+}> {
   requireDataset(served, 'metrics_scalar');
   const smoothing = request.smoothing ?? 0;
-  const byRun = await reducedSeries(served, metricsScalarSource(request.metric), request, limits);
+  const x = request.x ?? 'step';
+  const axis = await xAxisOf(served, request, limits);
+  const byRun = await reducedSeries(served, axis.source, request, limits);
+  const reasons = await whyEmpty(
+    served,
+    request,
+    request.runs.filter((runId) => !byRun.has(runId)),
+    axis.reasons,
+    limits,
+  );
   const series = request.runs.map((runId) => {
     const found = byRun.get(runId) ?? { total: 0, step: [], value: [] };
-    return { run_id: runId, ...found, downsampled: found.total > 2 * request.width };
+    const reason = reasons.get(runId);
+    return {
+      run_id: runId,
+      ...found,
+      downsampled: found.total > 2 * request.width,
+      ...(reason ? { reason } : {}),
+    };
   });
-  return { metric: request.metric, width: request.width, smoothing, series };
+  return {
+    metric: request.metric,
+    x,
+    width: request.width,
+    smoothing,
+    smoothingKind: request.smoothingKind ?? 'ema',
+    series,
+  };
 }
 
 /**
@@ -102,21 +149,36 @@ export async function metricGroups(
   limits: QueryLimits,
 ): Promise<{
   metric: string;
+  x: XAxis;
   by: readonly string[];
   width: number;
   smoothing: number;
+  smoothingKind: SmoothingKind;
+  /** Why a run has no points on this x axis, by run id (only runs with such a reason). */
+  reasons: Record<string, string>;
   groups: MetricGroup[];
 }> {
   requireDataset(served, 'metrics_scalar');
   if (request.by.length === 0) throw new BadRequestError('name a parameter to group by: ?by=lr');
   const smoothing = request.smoothing ?? 0;
   const groups = await groupRuns(served, request, limits);
-  const means = await columnMeans(served, metricsScalarSource(request.metric), request, limits);
+  const axis = await xAxisOf(served, request, limits);
+  const means = await columnMeans(served, axis.source, request, limits);
+  const reasons = await whyEmpty(
+    served,
+    request,
+    request.runs.filter((runId) => !means.has(runId)),
+    axis.reasons,
+    limits,
+  );
   return {
     metric: request.metric,
+    x: request.x ?? 'step',
     by: request.by,
     width: request.width,
     smoothing,
+    smoothingKind: request.smoothingKind ?? 'ema',
+    reasons: Object.fromEntries(reasons),
     groups: groups.map((group) => ({
       key: group.key,
       runs: group.runs,
@@ -155,6 +217,12 @@ export async function metricNames(
 export interface BoundSelect {
   readonly sql: string;
   readonly params: DuckDBValue[];
+  /**
+   * A column of the SELECT holding the points' logging order when it is not their x (`step`), as
+   * when x is wall time: smoothing follows it. A source with it ignores the range for smoothing
+   * and the range is cut after.
+   */
+  readonly orderColumn?: string;
 }
 
 /**
@@ -166,17 +234,30 @@ export interface BoundSelect {
 export type PointSource = (runs: readonly string[], range: { from?: number; to?: number }) => BoundSelect;
 
 /** The part of a {@link MetricRequest} the reductions need: which runs, the pixel width, the range, smoothing. */
-export type SeriesRequest = Pick<MetricRequest, 'runs' | 'width' | 'from' | 'to' | 'smoothing'>;
+export type SeriesRequest = Pick<
+  MetricRequest,
+  'runs' | 'width' | 'from' | 'to' | 'smoothing' | 'smoothingKind'
+>;
 
 /**
- * A {@link PointSource} over `metrics_scalar`: one metric of the given runs.
+ * A {@link PointSource} over `metrics_scalar`: one metric of the given runs, with the chosen x as
+ * its `step` column (see {@link XAxis}). For `tokens`, `tokens` says which token counts the lake
+ * has: a run's `runs.tokens_per_step` (x = step × it) wins; else its `checkpoints.tokens_seen`,
+ * linearly interpolated over step between checkpoints, from 0 tokens at step 0 when no checkpoint
+ * is at or before step 0, and extended past the last checkpoint with the last segment's rate.
  *
  * @example
  * ```ts
  * metricsScalarSource('loss')(['r1'], { from: 100 }).sql; // SELECT run_id, step, value FROM metrics_scalar WHERE …
+ * metricsScalarSource('loss', 'wall_time')(['r1'], {}).orderColumn; // 'ord'
  * ```
  */
-export function metricsScalarSource(metric: string): PointSource {
+export function metricsScalarSource(
+  metric: string,
+  x: XAxis = 'step',
+  tokens: { perStep: boolean; seen: boolean } = { perStep: false, seen: false },
+): PointSource {
+  if (x !== 'step') return xMetricsSource(metric, x, tokens);
   return (runs, range) => {
     const params: DuckDBValue[] = [];
     const bind = (value: DuckDBValue): string => {
@@ -193,6 +274,151 @@ export function metricsScalarSource(metric: string): PointSource {
     if (range.from !== undefined) filters.push(`step >= ${bind(range.from)}`);
     if (range.to !== undefined) filters.push(`step <= ${bind(range.to)}`);
     return { sql: `SELECT run_id, step, value FROM metrics_scalar WHERE ${filters.join(' AND ')}`, params };
+  };
+}
+
+/** Column names of a view of the served lake, or none when the lake has no such dataset. */
+async function viewColumns(served: SandboxedLake, view: string, limits: QueryLimits): Promise<Set<string>> {
+  if (!served.lake.datasets.has(view)) return new Set();
+  const result = await runReadOnlyQuery(served, `SELECT * FROM ${view} LIMIT 0`, limits);
+  return new Set(result.columnNames);
+}
+
+/** Why runs have no token axis: neither `runs.tokens_per_step` nor `checkpoints.tokens_seen`. */
+const NO_TOKENS = 'no token count: the run has no runs.tokens_per_step and no checkpoints.tokens_seen';
+
+/**
+ * The point source of a metric request on its x axis, and the runs known up front to have no
+ * points on it (with why): for `tokens`, runs with neither a `tokens_per_step` nor checkpoints
+ * with `tokens_seen`.
+ */
+async function xAxisOf(
+  served: SandboxedLake,
+  request: MetricRequest,
+  limits: QueryLimits,
+): Promise<{ source: PointSource; reasons: Map<string, string> }> {
+  const x = request.x ?? 'step';
+  const reasons = new Map<string, string>();
+  if (x !== 'tokens') return { source: metricsScalarSource(request.metric, x), reasons };
+  const tokens = {
+    perStep: (await viewColumns(served, 'runs', limits)).has('tokens_per_step'),
+    seen: (await viewColumns(served, 'checkpoints', limits)).has('tokens_seen'),
+  };
+  const parts: string[] = [];
+  if (tokens.perStep)
+    parts.push('SELECT run_id FROM runs WHERE list_contains($1::VARCHAR[], run_id) AND tokens_per_step > 0');
+  if (tokens.seen)
+    parts.push(
+      'SELECT run_id FROM checkpoints WHERE list_contains($1::VARCHAR[], run_id) AND tokens_seen IS NOT NULL',
+    );
+  const counted = new Set<string>();
+  if (parts.length > 0) {
+    const result = await runReadOnlyQuery(
+      served,
+      `SELECT DISTINCT run_id FROM (${parts.join(' UNION ALL ')})`,
+      { ...limits, maxRows: Math.max(limits.maxRows, request.runs.length) },
+      [listValue([...request.runs])],
+    );
+    for (const runId of result.columns[0] ?? []) counted.add(String(runId));
+  }
+  for (const runId of request.runs) if (!counted.has(runId)) reasons.set(runId, NO_TOKENS);
+  return { source: metricsScalarSource(request.metric, x, tokens), reasons };
+}
+
+/**
+ * Why runs came back without points: the reasons known up front, and for a wall-clock x, runs
+ * whose points of the metric all lack a `wall_time`. A run with no points in the range, or none
+ * of the metric at all, has no reason: that is not an x-axis matter.
+ */
+async function whyEmpty(
+  served: SandboxedLake,
+  request: MetricRequest,
+  empty: readonly string[],
+  known: ReadonlyMap<string, string>,
+  limits: QueryLimits,
+): Promise<Map<string, string>> {
+  const reasons = new Map<string, string>();
+  for (const runId of empty) {
+    const reason = known.get(runId);
+    if (reason) reasons.set(runId, reason);
+  }
+  const x = request.x ?? 'step';
+  const unexplained = empty.filter((runId) => !reasons.has(runId));
+  if ((x === 'wall_time' || x === 'relative_time') && unexplained.length > 0) {
+    const result = await runReadOnlyQuery(
+      served,
+      `SELECT run_id FROM metrics_scalar
+       WHERE list_contains($1::VARCHAR[], run_id) AND metric_name = $2 AND value IS NOT NULL
+       GROUP BY run_id HAVING count(wall_time) = 0`,
+      { ...limits, maxRows: Math.max(limits.maxRows, unexplained.length) },
+      [listValue(unexplained), request.metric],
+    );
+    for (const runId of result.columns[0] ?? []) {
+      reasons.set(String(runId), `no wall_time: the run's points of "${request.metric}" have no wall_time`);
+    }
+  }
+  return reasons;
+}
+
+/** The {@link metricsScalarSource} of a non-step x: the x computed in a derived table, cut outside it. */
+function xMetricsSource(metric: string, x: XAxis, tokens: { perStep: boolean; seen: boolean }): PointSource {
+  return (runs, range) => {
+    const params: DuckDBValue[] = [listValue([...runs]), metric];
+    const bind = (value: DuckDBValue): string => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const inRuns = (column: string) => `list_contains($1::VARCHAR[], ${column})`;
+    const where = [inRuns('m.run_id'), 'm.metric_name = $2', 'm.value IS NOT NULL'];
+    let ctes = '';
+    let joins = '';
+    let xs: string;
+    if (x === 'wall_time') {
+      xs = 'epoch_us(m.wall_time) / 1e6';
+    } else if (x === 'relative_time') {
+      // The run's first logged point of any metric is its time zero.
+      joins = `JOIN (SELECT run_id, min(wall_time) AS t0 FROM metrics_scalar WHERE ${inRuns('run_id')} GROUP BY run_id) f
+        ON f.run_id = m.run_id`;
+      xs = '(epoch_us(m.wall_time) - epoch_us(f.t0)) / 1e6';
+    } else {
+      const perStep = tokens.perStep
+        ? `(SELECT run_id, any_value(tokens_per_step)::DOUBLE AS tps FROM runs
+            WHERE ${inRuns('run_id')} AND tokens_per_step > 0 GROUP BY run_id)`
+        : '(SELECT NULL::VARCHAR AS run_id, NULL::DOUBLE AS tps WHERE false)';
+      const seen = tokens.seen
+        ? `SELECT run_id, step AS s, max(tokens_seen)::DOUBLE AS t FROM checkpoints
+           WHERE ${inRuns('run_id')} AND step IS NOT NULL AND tokens_seen IS NOT NULL GROUP BY run_id, step`
+        : 'SELECT NULL::VARCHAR AS run_id, NULL::BIGINT AS s, NULL::DOUBLE AS t WHERE false';
+      // A run starts at 0 tokens at step 0 unless a checkpoint says otherwise.
+      ctes = `WITH ck0 AS (${seen}),
+        ck AS (
+          SELECT run_id, s, t FROM ck0
+          UNION ALL SELECT run_id, 0, 0 FROM ck0 GROUP BY run_id HAVING min(s) > 0
+        ),
+        seg AS (
+          SELECT run_id, s, t, row_number() OVER w AS k,
+                 coalesce((lead(t) OVER w - t) / (lead(s) OVER w - s), (t - lag(t) OVER w) / (s - lag(s) OVER w)) AS rate
+          FROM ck WINDOW w AS (PARTITION BY run_id ORDER BY s)
+        )`;
+      joins = `LEFT JOIN ${perStep} r ON r.run_id = m.run_id
+        ASOF LEFT JOIN seg g ON g.run_id = m.run_id AND m.step >= g.s
+        LEFT JOIN (SELECT * FROM seg WHERE k = 1) f0 ON f0.run_id = m.run_id`;
+      xs = `CASE WHEN r.tps IS NOT NULL THEN m.step * r.tps
+             ELSE coalesce(g.t + (m.step - g.s) * g.rate, f0.t + (m.step - f0.s) * f0.rate) END`;
+    }
+    const cut = ['step IS NOT NULL'];
+    if (range.from !== undefined) cut.push(`step >= ${bind(range.from)}`);
+    if (range.to !== undefined) cut.push(`step <= ${bind(range.to)}`);
+    return {
+      sql: `SELECT run_id, step, value, ord FROM (
+        ${ctes}
+        SELECT m.run_id, (${xs})::DOUBLE AS step, m.value, m.step AS ord
+        FROM metrics_scalar m ${joins}
+        WHERE ${where.join(' AND ')}
+      ) WHERE ${cut.join(' AND ')}`,
+      params,
+      orderColumn: 'ord',
+    };
   };
 }
 
@@ -415,17 +641,44 @@ async function smoothedInRange(
   request: SeriesRequest,
   limits: QueryLimits,
 ): Promise<Map<string, StepSeries>> {
-  const { sql: points, params } = source(request.runs, { to: request.to });
+  // A source whose x is not its logging order (wall time, tokens) is read whole and cut after.
+  const probe = source(request.runs, {});
+  const order = probe.orderColumn;
+  const { sql: points, params } = order ? probe : source(request.runs, { to: request.to });
   // One row of lists per run: ten million rows of run ids would cost more than the points.
   const out = new Map<string, StepSeries>();
-  const sql = `SELECT run_id, list(step::DOUBLE ORDER BY step) AS step, list(value ORDER BY step) AS value
+  const by = order ?? 'step';
+  const sql = `SELECT run_id, list(step::DOUBLE ORDER BY ${by}) AS step, list(value ORDER BY ${by}) AS value
      FROM (${points}) GROUP BY run_id`;
   await forEachRunRow(served, sql, limits, params, (row) => {
     const steps = row.step as Float64Array;
-    const smoothed = emaSmooth(row.value as Float64Array, request.smoothing ?? 0);
-    let lo = 0;
-    while (request.from !== undefined && lo < steps.length && (steps[lo] as number) < request.from) lo++;
-    out.set(String(row.run_id), { step: steps.subarray(lo), value: smoothed.subarray(lo) });
+    const smoothed = smoothSeries(
+      row.value as Float64Array,
+      request.smoothing ?? 0,
+      request.smoothingKind ?? 'ema',
+    );
+    if (!order) {
+      let lo = 0;
+      while (request.from !== undefined && lo < steps.length && (steps[lo] as number) < request.from) lo++;
+      out.set(String(row.run_id), { step: steps.subarray(lo), value: smoothed.subarray(lo) });
+      return;
+    }
+    const kept: number[] = [];
+    for (let i = 0; i < steps.length; i++) {
+      const at = steps[i] as number;
+      if (
+        (request.from === undefined || at >= request.from) &&
+        (request.to === undefined || at <= request.to)
+      )
+        kept.push(i);
+    }
+    // In x order: a wall clock can step back (a resumed run), and the pixel columns are cut over x.
+    kept.sort((a, b) => (steps[a] as number) - (steps[b] as number) || a - b);
+    if (kept.length === 0) return;
+    out.set(String(row.run_id), {
+      step: Float64Array.from(kept, (i) => steps[i] as number),
+      value: Float64Array.from(kept, (i) => smoothed[i] as number),
+    });
   });
   return out;
 }

@@ -32,6 +32,94 @@ export function emaSmooth(values: ArrayLike<number>, weight: number): Float64Arr
   return out;
 }
 
+/** How {@link smoothSeries} smooths: TensorBoard's EMA, a centred Gaussian, or a trailing running average. */
+export type SmoothingKind = 'ema' | 'gaussian' | 'running_average';
+
+/** The smoothing kinds a request may name. */
+export const SMOOTHING_KINDS: readonly SmoothingKind[] = ['ema', 'gaussian', 'running_average'];
+
+/**
+ * The window of the non-EMA kinds for a strength `a` in `[0, 1)`, chosen so a slider means about
+ * the same amount of smoothing whichever kind is picked: an EMA of weight `a` averages over about
+ * `(1 + a) / (1 − a)` points, so the running average spans `round((1 + a) / (1 − a))` points (the
+ * point and the ones before it) and the Gaussian's standard deviation is `a / (1 − a)` points (its
+ * kernel cut at 3σ). `a = 0` leaves a series unchanged for every kind.
+ *
+ * @example
+ * ```ts
+ * smoothingWindow(0.6); // { points: 4, sigma: 1.5 }
+ * smoothingWindow(0.9); // { points: 19, sigma: 9 }
+ * ```
+ */
+export function smoothingWindow(strength: number): { points: number; sigma: number } {
+  if (!(strength >= 0 && strength < 1)) throw new RangeError(`smoothing must be in [0, 1), got ${strength}`);
+  return {
+    points: Math.max(1, Math.round((1 + strength) / (1 - strength))),
+    sigma: strength / (1 - strength),
+  };
+}
+
+/**
+ * Smooths a series (values in logging order) with the given kind and strength in `[0, 1)`; see
+ * {@link emaSmooth} and {@link smoothingWindow}. Non-finite values pass through and take no part
+ * in their neighbours' averages, for every kind.
+ *
+ * @example
+ * ```ts
+ * smoothSeries([1, 2, 3, 4], 0.6, 'running_average'); // window 4: [1, 1.5, 2, 2.5]
+ * ```
+ */
+export function smoothSeries(values: ArrayLike<number>, strength: number, kind: SmoothingKind): Float64Array {
+  if (kind === 'ema') return emaSmooth(values, strength);
+  const { points, sigma } = smoothingWindow(strength);
+  const n = values.length;
+  const out = new Float64Array(n);
+  if (kind === 'running_average') {
+    // Prefix sums over the finite values: each point averages the finite ones of its window.
+    const sum = new Float64Array(n + 1);
+    const count = new Int32Array(n + 1);
+    for (let i = 0; i < n; i++) {
+      const v = values[i] as number;
+      const finite = Number.isFinite(v);
+      sum[i + 1] = (sum[i] as number) + (finite ? v : 0);
+      count[i + 1] = (count[i] as number) + (finite ? 1 : 0);
+    }
+    for (let i = 0; i < n; i++) {
+      const v = values[i] as number;
+      const lo = Math.max(0, i + 1 - points);
+      out[i] = Number.isFinite(v)
+        ? ((sum[i + 1] as number) - (sum[lo] as number)) / ((count[i + 1] as number) - (count[lo] as number))
+        : v;
+    }
+    return out;
+  }
+  if (sigma === 0) {
+    out.set(Array.from(values));
+    return out;
+  }
+  const reach = Math.ceil(3 * sigma);
+  const kernel = new Float64Array(reach + 1);
+  for (let d = 0; d <= reach; d++) kernel[d] = Math.exp(-(d * d) / (2 * sigma * sigma));
+  for (let i = 0; i < n; i++) {
+    const v = values[i] as number;
+    if (!Number.isFinite(v)) {
+      out[i] = v;
+      continue;
+    }
+    let weighted = 0;
+    let weights = 0;
+    for (let j = Math.max(0, i - reach); j <= Math.min(n - 1, i + reach); j++) {
+      const w = values[j] as number;
+      if (!Number.isFinite(w)) continue;
+      const k = kernel[Math.abs(i - j)] as number;
+      weighted += k * w;
+      weights += k;
+    }
+    out[i] = weighted / weights;
+  }
+  return out;
+}
+
 /** The step span `[x0, x1]` pixel columns are cut from, and how many columns. */
 export interface PixelGrid {
   readonly x0: number;
@@ -107,7 +195,8 @@ export function minMaxPerColumn(series: StepSeries, grid: PixelGrid): { step: nu
     if ((minAt[px] as number) >= 0) kept.add(minAt[px] as number);
     if ((maxAt[px] as number) >= 0) kept.add(maxAt[px] as number);
   }
-  const order = [...kept].sort((a, b) => a - b);
+  // In x order (a wall-clock x may step back, as after a resumed run's clock reset), then logging order.
+  const order = [...kept].sort((a, b) => (series.step[a] as number) - (series.step[b] as number) || a - b);
   return {
     step: order.map((i) => series.step[i] as number),
     value: order.map((i) => series.value[i] as number),
@@ -154,13 +243,18 @@ export function meanPerColumn(series: StepSeries, grid: PixelGrid): ColumnMeans 
   return out;
 }
 
-/** A mean ± std band over the runs of one group. */
+/** A mean ± std band over the runs of one group, with the envelopes a chart may draw instead. */
 export interface Band {
-  /** Mean step of the runs' points in each column. */
+  /** Mean step (x) of the runs' points in each column. */
   readonly step: number[];
   readonly mean: number[];
   /** Sample standard deviation across runs (`n − 1`); `null` where one run has points. */
   readonly std: (number | null)[];
+  /** Standard error of the mean, `std / √n`; `null` where `std` is. */
+  readonly stderr: (number | null)[];
+  /** The smallest and the largest of the runs' column means (never null: a column has a run). */
+  readonly min: number[];
+  readonly max: number[];
   /** Runs with points in each column. */
   readonly count: number[];
 }
@@ -172,7 +266,7 @@ export interface Band {
  * @example
  * ```ts
  * bandOf([{ column: [0], step: [1], value: [2] }, { column: [0], step: [1], value: [4] }], 1);
- * // { step: [1], mean: [3], std: [1.414…], count: [2] }
+ * // { step: [1], mean: [3], std: [1.414…], stderr: [1], min: [2], max: [4], count: [2] }
  * ```
  */
 export function bandOf(runs: readonly ColumnMeans[], width: number): Band {
@@ -190,20 +284,29 @@ export function bandOf(runs: readonly ColumnMeans[], width: number): Band {
   // Two passes: the squared deviations from the column mean, which stays exact where a one-pass
   // sum of squares loses digits on curves far from zero (a loss of 1000 ± 0.01).
   const squares = new Float64Array(width);
+  const lo = new Float64Array(width).fill(Number.POSITIVE_INFINITY);
+  const hi = new Float64Array(width).fill(Number.NEGATIVE_INFINITY);
   for (const run of runs) {
     for (let i = 0; i < run.column.length; i++) {
       const px = run.column[i] as number;
-      const d = (run.value[i] as number) - (sum[px] as number) / (count[px] as number);
+      const v = run.value[i] as number;
+      const d = v - (sum[px] as number) / (count[px] as number);
       squares[px] = (squares[px] as number) + d * d;
+      if (v < (lo[px] as number)) lo[px] = v;
+      if (v > (hi[px] as number)) hi[px] = v;
     }
   }
-  const band: Band = { step: [], mean: [], std: [], count: [] };
+  const band: Band = { step: [], mean: [], std: [], stderr: [], min: [], max: [], count: [] };
   for (let px = 0; px < width; px++) {
     const n = count[px] as number;
     if (n === 0) continue;
+    const std = n > 1 ? Math.sqrt((squares[px] as number) / (n - 1)) : null;
     band.step.push((stepSum[px] as number) / n);
     band.mean.push((sum[px] as number) / n);
-    band.std.push(n > 1 ? Math.sqrt((squares[px] as number) / (n - 1)) : null);
+    band.std.push(std);
+    band.stderr.push(std === null ? null : std / Math.sqrt(n));
+    band.min.push(lo[px] as number);
+    band.max.push(hi[px] as number);
     band.count.push(n);
   }
   return band;

@@ -11,9 +11,10 @@ import { numberParam } from './dashboard-queries.js';
 import { answerErrorsAsJson, BadRequestError, NotFoundError, PayloadTooLargeError } from './errors.js';
 import { ingestRoutes } from './ingest-routes.js';
 import { lakeFileRoutes } from './lake-files.js';
-import type { MetricRequest } from './metric-queries.js';
+import { type MetricRequest, X_AXES, type XAxis } from './metric-queries.js';
 import { QueryProcess } from './query-process.js';
 import type { QueryLimits } from './query-runner.js';
+import { SMOOTHING_KINDS, type SmoothingKind } from './series-reduce.js';
 import { defaultWebRoot, staticFile } from './static-files.js';
 import type { SweepCurveRequest } from './sweep-queries.js';
 import { ARROW_STREAM_TYPE, type WorkerAnswer, type WorkerOp } from './worker-protocol.js';
@@ -137,11 +138,11 @@ export const API_ENDPOINTS: readonly { readonly path: string; readonly descripti
   { path: 'GET /api/runs', description: 'runs with their sweep parameters' },
   { path: 'GET /api/metric-names', description: 'scalar metrics with run and point counts' },
   {
-    path: 'GET|POST /api/metrics?run=…&metric=…&width=N[&from=&to=&smoothing=0.6&format=arrow]',
+    path: 'GET|POST /api/metrics?run=…&metric=…&width=N[&x=step|wall_time|relative_time|tokens&from=&to=&smoothing=0.6&smoothingKind=ema|gaussian|running_average&format=arrow]',
     description: 'per-run series, smoothed (EMA) then min/max per pixel column',
   },
   {
-    path: 'GET|POST /api/metric-groups?run=…&metric=…&by=lr[,model]&width=N[&from=&to=&smoothing=]',
+    path: 'GET|POST /api/metric-groups?run=…&metric=…&by=lr[,model]&width=N[&x=&from=&to=&smoothing=&smoothingKind=]',
     description: 'mean ± std bands over the runs of each parameter group',
   },
   {
@@ -500,7 +501,23 @@ function metricRequest(params: RequestParams, maxRuns: number): MetricRequest {
   }
   const metric = params.one('metric');
   if (!metric) throw new BadRequestError('name the metric: ?metric=…');
-  return { runs, metric, ...seriesWindow(params) };
+  const x = params.one('x') ?? 'step';
+  if (!(X_AXES as readonly string[]).includes(x)) {
+    throw new BadRequestError(`x must be one of ${X_AXES.join(', ')}, got "${x}"`);
+  }
+  const smoothingKind = params.one('smoothingKind') ?? 'ema';
+  if (!(SMOOTHING_KINDS as readonly string[]).includes(smoothingKind)) {
+    throw new BadRequestError(
+      `smoothingKind must be one of ${SMOOTHING_KINDS.join(', ')}, got "${smoothingKind}"`,
+    );
+  }
+  return {
+    runs,
+    metric,
+    ...seriesWindow(params),
+    x: x as XAxis,
+    smoothingKind: smoothingKind as SmoothingKind,
+  };
 }
 
 /**

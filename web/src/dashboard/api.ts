@@ -3,6 +3,7 @@
 // `{error, kind}` message, so panels can show what went wrong instead of a generic failure.
 
 import { tableFromIPC } from 'apache-arrow';
+import type { SmoothingKind, XAxis } from './panel-state.js';
 
 /** A failed API call: the HTTP status and the server's `{error, kind}` body. */
 export class ApiError extends Error {
@@ -60,33 +61,48 @@ export interface MetricSeries {
   readonly run_id: string;
   readonly total: number;
   readonly downsampled: boolean;
-  /** Views into the Arrow answer's columns. */
+  /** Views into the Arrow answer's columns; `step` holds the x values in the answer's `x` units. */
   readonly step: Float64Array;
   readonly value: Float64Array;
+  /** Why the run has no points on this x axis (e.g. `x: 'tokens'` and no token count). */
+  readonly reason?: string;
 }
 
 export interface MetricsResponse {
   readonly metric: string;
+  /** The x axis of `step` (absent on a server from before x axes: steps). */
+  readonly x?: XAxis;
   readonly width: number;
   /** Absent on a server from before smoothing was added. */
   readonly smoothing?: number;
+  readonly smoothingKind?: SmoothingKind;
   readonly series: MetricSeries[];
 }
 
 export interface MetricGroup {
   readonly key: Record<string, ParamValue>;
   readonly runs: string[];
+  /** Mean x of each column, in the answer's `x` units. */
   readonly step: number[];
   readonly mean: number[];
   readonly std: (number | null)[];
+  /** `std / √n`, null where `std` is (one run). */
+  readonly stderr: (number | null)[];
+  /** The smallest and the largest run value of each column. */
+  readonly min: number[];
+  readonly max: number[];
   readonly count: number[];
 }
 
 export interface MetricGroupsResponse {
   readonly metric: string;
+  readonly x?: XAxis;
   readonly by: string[];
   readonly width: number;
   readonly smoothing?: number;
+  readonly smoothingKind?: SmoothingKind;
+  /** Why a run has no points on this x axis, by run id. */
+  readonly reasons?: Record<string, string>;
   readonly groups: MetricGroup[];
 }
 
@@ -97,8 +113,12 @@ export interface MetricQuery {
   readonly width: number;
   readonly from?: number;
   readonly to?: number;
-  /** EMA weight in [0, 1); 0 or absent sends no smoothing. */
+  /** Smoothing strength in [0, 1); 0 or absent sends no smoothing. */
   readonly smoothing?: number;
+  /** How to smooth (default `ema`). */
+  readonly smoothingKind?: SmoothingKind;
+  /** The x axis (default `step`); `from`/`to` are in its units. */
+  readonly x?: XAxis;
 }
 
 export interface GeometryTrajectory {
@@ -153,6 +173,13 @@ export interface MatchRow extends Record<string, unknown> {
   readonly candidate_vector: number[] | null;
   /** The candidate warped onto the query's points along their DTW path (null when not comparable). */
   readonly aligned_vector: number[] | null;
+  /** The Sakoe–Chiba band (±points) of that warp (absent on a server from before it was added). */
+  readonly aligned_band?: number | null;
+  /** The candidate's envelope over the band: the highest/lowest value DTW may pair with each query point. */
+  readonly band_upper?: number[] | null;
+  readonly band_lower?: number[] | null;
+  /** The candidate's event tokens, in step order. */
+  readonly candidate_event_tokens?: string[] | null;
 }
 
 export interface MatchesResponse {
@@ -219,7 +246,7 @@ export interface SweepCurvesResponse {
 }
 
 /** What a sweep curve request adds to a metric query: the x column; `runs` are grid ids. */
-export interface SweepCurveQuery extends MetricQuery {
+export interface SweepCurveQuery extends Omit<MetricQuery, 'x'> {
   readonly x: string;
 }
 
@@ -287,23 +314,35 @@ export function decodeMetricSeries(bytes: Uint8Array): MetricsResponse {
   const table = tableFromIPC(bytes);
   const meta = JSON.parse(table.schema.metadata.get('runlake:metric-series') ?? 'null') as {
     metric: string;
+    x?: XAxis;
     width: number;
     smoothing: number;
-    series: { run_id: string; total: number; downsampled: boolean; offset: number; length: number }[];
+    smoothingKind?: SmoothingKind;
+    series: {
+      run_id: string;
+      total: number;
+      downsampled: boolean;
+      offset: number;
+      length: number;
+      reason?: string;
+    }[];
   } | null;
   if (!meta) throw new ApiError('the metrics answer has no runlake:metric-series metadata', 200, 'format');
   const step = (table.getChild('step')?.toArray() as Float64Array | undefined) ?? new Float64Array();
   const value = (table.getChild('value')?.toArray() as Float64Array | undefined) ?? new Float64Array();
   return {
     metric: meta.metric,
+    x: meta.x ?? 'step',
     width: meta.width,
     smoothing: meta.smoothing,
+    smoothingKind: meta.smoothingKind ?? 'ema',
     series: meta.series.map((s) => ({
       run_id: s.run_id,
       total: s.total,
       downsampled: s.downsampled,
       step: step.subarray(s.offset, s.offset + s.length),
       value: value.subarray(s.offset, s.offset + s.length),
+      ...(s.reason ? { reason: s.reason } : {}),
     })),
   };
 }
@@ -324,9 +363,14 @@ async function errorOf(response: Response): Promise<ApiError> {
 // The JSON body of POST /api/metrics and /api/metric-groups: a thousand run ids overflow a URL.
 function metricBody(q: MetricQuery, extra: Record<string, unknown> = {}): RequestInit {
   const body: Record<string, unknown> = { run: q.runs, metric: q.metric, width: q.width, ...extra };
-  if (q.from !== undefined) body.from = Math.floor(q.from);
-  if (q.to !== undefined) body.to = Math.ceil(q.to);
+  // Steps are integers, so a zoom range widens to whole steps; time and token axes keep their fractions.
+  const whole = q.x === undefined || q.x === 'step';
+  if (q.from !== undefined) body.from = whole ? Math.floor(q.from) : q.from;
+  if (q.to !== undefined) body.to = whole ? Math.ceil(q.to) : q.to;
   if (q.smoothing !== undefined && q.smoothing > 0) body.smoothing = q.smoothing;
+  if (q.smoothing !== undefined && q.smoothing > 0 && q.smoothingKind && q.smoothingKind !== 'ema')
+    body.smoothingKind = q.smoothingKind;
+  if (q.x && q.x !== 'step') body.x = q.x;
   return { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) };
 }
 
