@@ -1,13 +1,27 @@
 // The "group by" picker: checkboxes over the grid's parameter keys in a small popover. Grouping by
-// one or more keys switches the metric chart to one mean ± std band per group.
+// one or more keys switches the metric chart to one mean line and envelope per group.
 import { h } from './dom.js';
 
 export interface GroupByPicker {
   readonly element: HTMLElement;
   /** The checked keys, in parameter-key order. */
   value(): string[];
+  /** Checks exactly `keys` (unknown keys are ignored) without calling `onChange`. */
+  set(keys: readonly string[]): void;
+  /** Removes the document listener that closes the popover. */
+  destroy(): void;
 }
 
+/**
+ * A popover of checkboxes over `keys`; `onChange` fires on a user change.
+ *
+ * @example
+ * ```ts
+ * const picker = groupByPicker(['lr', 'model'], () => reload(), ['lr']);
+ * toolbar.append(picker.element);
+ * picker.value(); // ['lr']
+ * ```
+ */
 export function groupByPicker(
   keys: readonly string[],
   onChange: () => void,
@@ -19,12 +33,14 @@ export function groupByPicker(
     box.checked = initial.includes(key);
     return { key, box };
   });
-  if (initial.length > 0)
-    summary.textContent = `Group by: ${keys.filter((k) => initial.includes(k)).join(', ')}`;
   const value = () => boxes.filter((b) => b.box.checked).map((b) => b.key);
-  const update = () => {
+  const label = () => {
     const chosen = value();
     summary.textContent = `Group by: ${chosen.length ? chosen.join(', ') : 'none'}`;
+  };
+  label();
+  const update = () => {
+    label();
     onChange();
   };
   for (const { box } of boxes) box.addEventListener('change', update);
@@ -42,8 +58,17 @@ export function groupByPicker(
   );
   const element = h('details', { class: 'control group-by', 'data-testid': 'group-by' }, summary, menu);
   // Close the popover on a click elsewhere, as a menu would.
-  document.addEventListener('click', (event) => {
+  const close = (event: MouseEvent) => {
     if (element.open && !element.contains(event.target as Node)) element.open = false;
-  });
-  return { element, value };
+  };
+  document.addEventListener('click', close);
+  return {
+    element,
+    value,
+    set(chosen) {
+      for (const { key, box } of boxes) box.checked = chosen.includes(key);
+      label();
+    },
+    destroy: () => document.removeEventListener('click', close),
+  };
 }

@@ -1,8 +1,13 @@
 // Metric curves of the selected runs, drawn with uPlot from the server's downsampled series.
 // Zooming (drag on x) refetches the visible range, so a zoomed view is at full resolution; grouping
-// by parameters draws one mean ± std band per group from /api/metric-groups.
+// by parameters draws one mean line per group with an envelope (std, standard error or min/max)
+// from /api/metric-groups. The x axis is the step, wall time, time since the run's start, or
+// tokens. Hovering shows a tooltip of the nearest series and highlights it; a legend click hides a
+// series; the chart exports as PNG and SVG. Everything the user can change is a
+// `MetricPanelState`, read with `getState()` and restored with `setState()`.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import './chart.css';
 import {
   api,
   type MetricGroup,
@@ -13,11 +18,25 @@ import {
   type MetricsResponse,
   type ParamValue,
 } from './api.js';
-import { chartLegend, type LegendEntry } from './chart-legend.js';
+import {
+  chartTheme,
+  logRange,
+  robustRange,
+  TIME_INCRS,
+  tickLabels,
+  X_AXES,
+  xAxisTitle,
+  xFormatter,
+} from './chart-axes.js';
+import { chartPng, chartSvg, downloadBlob, type Tick } from './chart-export.js';
+import { chartLegend, type LegendEntry, legendKey } from './chart-legend.js';
+import { chartTooltip, nearestSeries } from './chart-tooltip.js';
 import { formatNumber, h, selectOf } from './dom.js';
 import { groupByPicker } from './group-by-picker.js';
 import { type AlignedData, guardLogScales, mergeSeries, type XYSeries } from './merge-series.js';
+import { defaultMetric } from './metric-default.js';
 import { seriesColor, withAlpha } from './palette.js';
+import type { Envelope, MetricPanelState, SmoothingKind, XAxis } from './panel-state.js';
 import { smoothingControl } from './smoothing-control.js';
 import { emptyState, errorState, isAbort } from './states.js';
 
@@ -39,19 +58,39 @@ const RUNS_SOURCE: CurveSource = {
   groups: (query, by, signal) => api.metricGroups(query, by, signal),
 };
 
+/** The envelopes offered around a group's mean, with their labels. */
+export const ENVELOPES: readonly (readonly [Envelope, string])[] = [
+  ['std', 'mean ± std'],
+  ['stderr', 'mean ± std. error'],
+  ['minmax', 'min–max'],
+  ['none', 'mean only'],
+];
+
 export interface MetricPanelOptions {
   readonly metrics: readonly MetricName[];
   readonly paramKeys: readonly string[];
   /** The colour of a run (shared with the runs table's swatches). */
   readonly colorOf: (runId: string) => string;
-  /** Where curves come from (default: the runs endpoints). */
+  /** A run's name in the legend and tooltip (default: its id). */
+  readonly labelOf?: (runId: string) => string;
+  /** Where curves come from (default: the runs endpoints, with the x-axis picker). */
   readonly source?: CurveSource;
-  /** The x axis's name (default `step`). */
+  /** The x axis's name (default: the picked x axis; a custom `source` names its own). */
   readonly xLabel?: () => string;
   /** More toolbar controls, placed after the metric picker. */
   readonly controls?: readonly HTMLElement[];
   /** Keys checked in the group-by picker at first. */
   readonly initialGroupBy?: readonly string[];
+  /** The state to start from (over the defaults; `initialGroupBy` is the same as `groupBy` here). */
+  readonly initialState?: Partial<MetricPanelState>;
+  /** Called after every user change (controls, zoom, a legend click), with the whole state. */
+  readonly onStateChange?: (state: MetricPanelState) => void;
+  /**
+   * Hides the controls a workspace sets for all panels at once through `setState` (x axis,
+   * smoothing and its kind, group-by, envelope); the metric picker, log axes, robust y, reset zoom
+   * and export stay.
+   */
+  readonly compact?: boolean;
   /** A group's colour (default: the palette by group order). */
   readonly groupColorOf?: (key: Record<string, ParamValue>, index: number, by: readonly string[]) => string;
   /** A metric's label in the picker (default `name (N runs)`). */
@@ -62,10 +101,15 @@ export interface MetricPanelOptions {
   readonly hint?: string;
 }
 
-interface Zoom {
-  readonly from: number;
-  readonly to: number;
-}
+/** The query the panel sends: the shared metric query plus the x axis and smoothing kind. */
+type PanelQuery = MetricQuery & { readonly x?: XAxis; readonly smoothingKind?: SmoothingKind };
+
+/** A group as /api/metric-groups answers it, with the envelopes newer servers add. */
+type GroupWithEnvelopes = MetricGroup & {
+  readonly min?: readonly (number | null)[];
+  readonly max?: readonly (number | null)[];
+  readonly stderr?: readonly (number | null)[];
+};
 
 /** What one load draws: uPlot data, series options, bands and the legend. */
 interface Drawing {
@@ -79,12 +123,18 @@ interface Drawing {
   readonly note: string;
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+export { defaultMetric };
+
 /** The metric panel: controls, the chart and its status line. */
 export class MetricPanel {
   readonly element: HTMLElement;
   private runs: string[] = [];
-  private zoom: Zoom | undefined;
+  private readonly state: Mutable<MetricPanelState>;
   private chart: uPlot | undefined;
+  /** The last drawing, kept to redraw on a theme change or a legend click without refetching. */
+  private drawing: Drawing | undefined;
   /** The pixel width the drawn series were downsampled for. */
   private fetchedWidth = 0;
   private controller: AbortController | undefined;
@@ -93,39 +143,133 @@ export class MetricPanel {
   private readonly status: HTMLElement;
   private readonly loading: HTMLElement;
   private readonly metricSelect: HTMLSelectElement;
+  private readonly xSelect: HTMLSelectElement | undefined;
+  private readonly envelopeSelect: HTMLSelectElement;
   private readonly logX: HTMLInputElement;
   private readonly logY: HTMLInputElement;
+  private readonly robustY: HTMLInputElement;
   private readonly smoothing;
   private readonly groupBy;
   private readonly resetZoom: HTMLButtonElement;
+  private readonly exportPng: HTMLButtonElement;
+  private readonly exportSvg: HTMLButtonElement;
+  private readonly tooltip = chartTooltip();
+  /** The ticks the chart last drew, for the SVG export and the tests. */
+  private ticks: { x: Tick[]; y: Tick[] } = { x: [], y: [] };
+  private readonly listeners: [EventTarget, string, EventListener][] = [];
+  private resizeTimer: number | undefined;
 
   constructor(private readonly options: MetricPanelOptions) {
     const metrics = options.metrics;
-    const preferred = metrics.find((m) => m.metric_name === 'loss') ?? metrics[0];
+    const initial = options.initialState ?? {};
+    this.state = {
+      metric: defaultMetric(metrics) ?? '',
+      x: 'step',
+      smoothing: 0,
+      smoothingKind: 'ema',
+      showRaw: true,
+      groupBy: [...(options.initialGroupBy ?? [])],
+      envelope: 'std',
+      logX: false,
+      logY: false,
+      robustY: false,
+      hidden: [],
+      ...stripUndefined(initial),
+    };
     this.metricSelect = selectOf(
       metrics.map(
         (m) => [m.metric_name, options.metricLabel?.(m) ?? `${m.metric_name} (${m.runs} runs)`] as const,
       ),
-      preferred?.metric_name,
+      this.state.metric,
       { 'data-testid': 'metric-select', 'aria-label': 'Metric' },
     );
     this.metricSelect.addEventListener('change', () => {
-      this.zoom = undefined;
+      this.state.metric = this.metricSelect.value;
+      this.state.zoom = undefined;
       options.onMetricChange?.(this.metricSelect.value);
-      void this.load();
+      this.userChange();
+    });
+    if (!options.source) {
+      this.xSelect = selectOf(
+        X_AXES.map(([x, label]) => [x, label] as const),
+        this.state.x,
+        { 'data-testid': 'x-axis', 'aria-label': 'x axis' },
+      );
+      this.xSelect.addEventListener('change', () => {
+        this.state.x = (this.xSelect?.value ?? 'step') as XAxis;
+        // A zoom is in the old axis's units.
+        this.state.zoom = undefined;
+        this.userChange();
+      });
+    }
+    this.envelopeSelect = selectOf(
+      ENVELOPES.map(([e, label]) => [e, label] as const),
+      this.state.envelope,
+      { 'data-testid': 'envelope', 'aria-label': 'Envelope around group means' },
+    );
+    this.envelopeSelect.addEventListener('change', () => {
+      this.state.envelope = this.envelopeSelect.value as Envelope;
+      this.userChange();
     });
     this.logX = h('input', { type: 'checkbox', 'data-testid': 'log-x' });
     this.logY = h('input', { type: 'checkbox', 'data-testid': 'log-y' });
-    this.logX.addEventListener('change', () => void this.load());
-    this.logY.addEventListener('change', () => void this.load());
-    this.smoothing = smoothingControl(0, () => void this.load());
-    this.groupBy = groupByPicker(options.paramKeys, () => void this.load(), options.initialGroupBy);
+    this.robustY = h('input', { type: 'checkbox', 'data-testid': 'robust-y' });
+    this.logX.addEventListener('change', () => {
+      this.state.logX = this.logX.checked;
+      this.userChange();
+    });
+    this.logY.addEventListener('change', () => {
+      this.state.logY = this.logY.checked;
+      this.userChange();
+    });
+    this.robustY.addEventListener('change', () => {
+      this.state.robustY = this.robustY.checked;
+      // The y range is computed from the drawn points: no refetch needed.
+      this.userChange(false);
+      this.redraw();
+    });
+    this.smoothing = smoothingControl(this.state.smoothing, () => {
+      this.state.smoothing = this.smoothing.value();
+      this.state.smoothingKind = this.smoothing.kind();
+      this.state.showRaw = this.smoothing.showRaw();
+      this.userChange();
+    });
+    this.groupBy = groupByPicker(
+      options.paramKeys,
+      () => {
+        this.state.groupBy = this.groupBy.value();
+        this.userChange();
+      },
+      this.state.groupBy,
+    );
     this.resetZoom = h(
       'button',
       { type: 'button', 'data-testid': 'reset-zoom', disabled: true },
       'Reset zoom',
     );
     this.resetZoom.addEventListener('click', () => this.unzoom());
+    this.exportPng = h(
+      'button',
+      {
+        type: 'button',
+        'data-testid': 'export-png',
+        title: 'Download the chart as a PNG image',
+        disabled: true,
+      },
+      'PNG',
+    );
+    this.exportSvg = h(
+      'button',
+      {
+        type: 'button',
+        'data-testid': 'export-svg',
+        title: 'Download the chart as an SVG drawing',
+        disabled: true,
+      },
+      'SVG',
+    );
+    this.exportPng.addEventListener('click', () => void this.export('png'));
+    this.exportSvg.addEventListener('click', () => void this.export('svg'));
 
     this.chartHost = h('div', { class: 'chart-host' });
     this.loading = h(
@@ -135,39 +279,78 @@ export class MetricPanel {
       'Loading…',
     );
     this.status = h('div', { class: 'chart-status', 'data-testid': 'metric-status' });
-    this.body = h('div', { class: 'chart-body' }, this.chartHost, this.loading);
+    this.body = h('div', { class: 'chart-body' }, this.chartHost, this.tooltip.element, this.loading);
+    // The shared controls: a workspace sets them for every panel, so a compact panel hides them.
+    const shared = [
+      this.xSelect ? h('label', { class: 'control' }, 'x ', this.xSelect) : null,
+      this.groupBy.element,
+      h(
+        'label',
+        { class: 'control envelope', title: 'The band drawn around each group’s mean' },
+        'Band ',
+        this.envelopeSelect,
+      ),
+      this.smoothing.element,
+    ].filter((e): e is HTMLElement => e !== null);
+    for (const e of shared) {
+      e.classList.add('shared-control');
+      if (options.compact) e.hidden = true;
+    }
     this.element = h(
       'section',
-      { class: 'panel metric-panel', 'data-testid': 'metric-panel' },
+      { class: `panel metric-panel${options.compact ? ' compact' : ''}`, 'data-testid': 'metric-panel' },
       h(
         'div',
         { class: 'toolbar' },
         h('label', { class: 'control' }, 'Metric ', this.metricSelect),
         ...(options.controls ?? []),
-        this.groupBy.element,
-        this.smoothing.element,
+        ...shared,
         h('label', { class: 'control inline' }, this.logX, ' log x'),
         h('label', { class: 'control inline' }, this.logY, ' log y'),
+        h(
+          'label',
+          {
+            class: 'control inline',
+            title:
+              'Clip y to the 1st–99th percentile of the drawn points, so a spike does not flatten the rest',
+          },
+          this.robustY,
+          ' robust y',
+        ),
         this.resetZoom,
+        h(
+          'span',
+          { class: 'control export', title: 'Export the chart' },
+          'Export ',
+          this.exportPng,
+          this.exportSvg,
+        ),
       ),
       this.body,
       this.status,
     );
     this.chartHost.dataset.testid = 'metric-chart';
     this.chartHost.dataset.seriesCount = '0';
+    this.syncControls();
     this.showHint();
 
     // A wider chart than the one fetched for has more pixel columns than points per column, so a
     // marked widening refetches at the new width; anything else only resizes the canvas.
-    let resizeTimer: number | undefined;
-    window.addEventListener('resize', () => {
-      window.clearTimeout(resizeTimer);
-      resizeTimer = window.setTimeout(() => {
+    this.listen(window, 'resize', () => {
+      window.clearTimeout(this.resizeTimer);
+      this.resizeTimer = window.setTimeout(() => {
         const width = this.width();
         if (this.chart && width > this.fetchedWidth * 1.2) void this.load();
         else this.chart?.setSize({ width, height: CHART_HEIGHT });
       }, 150);
     });
+    // The dark theme changes the CSS variables the axes are drawn with.
+    this.listen(document, 'runlake:themechange', () => this.redraw());
+  }
+
+  private listen(target: EventTarget, type: string, listener: EventListener): void {
+    target.addEventListener(type, listener);
+    this.listeners.push([target, type, listener]);
   }
 
   /** Plots `runIds` (the table's selection). */
@@ -187,18 +370,100 @@ export class MetricPanel {
       const label = this.options.metricLabel?.(m) ?? `${m.metric_name} (${m.runs} runs)`;
       this.metricSelect.appendChild(h('option', { value: m.metric_name }, label));
     }
+    if (!this.state.metric && this.metricSelect.value) this.state.metric = this.metricSelect.value;
     if (this.runs.length > 0) void this.load();
   }
 
   /** The metric picked. */
   metric(): string {
-    return this.metricSelect.value;
+    return this.state.metric;
+  }
+
+  /**
+   * The panel's state: metric, x axis, smoothing, grouping, envelope, scales, zoom and hidden
+   * series.
+   *
+   * @example
+   * ```ts
+   * const saved = panel.getState();
+   * other.setState(saved);
+   * ```
+   */
+  getState(): MetricPanelState {
+    const s = this.state;
+    return {
+      ...s,
+      groupBy: [...s.groupBy],
+      hidden: [...s.hidden],
+      ...(s.zoom ? { zoom: { ...s.zoom } } : {}),
+    };
+  }
+
+  /**
+   * Applies `partial` over the current state (a `zoom: undefined` key clears the zoom), updates
+   * the controls and reloads once. Does not call `onStateChange` (that reports user changes).
+   *
+   * @example
+   * ```ts
+   * panel.setState({ x: 'tokens', smoothing: 0.6, smoothingKind: 'gaussian' });
+   * ```
+   */
+  setState(partial: Partial<MetricPanelState>): void {
+    const next = stripUndefined(partial);
+    if ('zoom' in partial && partial.zoom === undefined) this.state.zoom = undefined;
+    Object.assign(this.state, next);
+    if (next.groupBy) this.state.groupBy = [...next.groupBy];
+    if (next.hidden) this.state.hidden = [...next.hidden];
+    if (next.metric && ![...this.metricSelect.options].some((o) => o.value === next.metric)) {
+      // A saved metric not (yet) listed: offer it, so the pick is kept and drawn if it exists.
+      this.metricSelect.appendChild(h('option', { value: next.metric }, next.metric));
+    }
+    this.syncControls();
+    void this.load();
+  }
+
+  /** Removes the window and document listeners and destroys the chart. */
+  destroy(): void {
+    this.controller?.abort();
+    window.clearTimeout(this.resizeTimer);
+    for (const [target, type, listener] of this.listeners) target.removeEventListener(type, listener);
+    this.listeners.length = 0;
+    this.groupBy.destroy();
+    this.destroyChart();
   }
 
   /** Draws from the full range again (after a change of x column, say). */
   reset(): void {
-    this.zoom = undefined;
+    this.state.zoom = undefined;
     void this.load();
+  }
+
+  private syncControls(): void {
+    const s = this.state;
+    if (s.metric) this.metricSelect.value = s.metric;
+    if (this.xSelect) this.xSelect.value = s.x;
+    this.envelopeSelect.value = s.envelope;
+    this.logX.checked = s.logX;
+    this.logY.checked = s.logY;
+    this.robustY.checked = s.robustY;
+    this.smoothing.set({ smoothing: s.smoothing, smoothingKind: s.smoothingKind, showRaw: s.showRaw });
+    this.groupBy.set(s.groupBy);
+    this.envelopeSelect.disabled = s.groupBy.length === 0;
+  }
+
+  /** A user changed something: report the state, and reload unless only the drawing changes. */
+  private userChange(reload = true): void {
+    this.envelopeSelect.disabled = this.state.groupBy.length === 0;
+    this.options.onStateChange?.(this.getState());
+    if (reload) void this.load();
+  }
+
+  private xKind(): XAxis {
+    return this.options.source ? 'step' : this.state.x;
+  }
+
+  private xTitle(): string {
+    return this.options.xLabel?.() ?? xAxisTitle(this.xKind());
   }
 
   private width(): number {
@@ -206,13 +471,14 @@ export class MetricPanel {
   }
 
   private unzoom(): void {
-    if (!this.zoom) return;
-    this.zoom = undefined;
-    void this.load();
+    if (!this.state.zoom) return;
+    this.state.zoom = undefined;
+    this.userChange();
   }
 
   private showHint(): void {
     this.destroyChart();
+    this.drawing = undefined;
     this.chartHost.replaceChildren(
       h(
         'div',
@@ -228,12 +494,16 @@ export class MetricPanel {
   private destroyChart(): void {
     this.chart?.destroy();
     this.chart = undefined;
+    this.tooltip.hide();
+    delete this.chartHost.dataset.focused;
+    this.exportPng.disabled = true;
+    this.exportSvg.disabled = true;
   }
 
   /** Fetches and draws the current selection; a newer load aborts an older one. */
   async load(): Promise<void> {
     this.controller?.abort();
-    const metric = this.metricSelect.value;
+    const metric = this.state.metric;
     if (this.runs.length === 0 || !metric) {
       this.loading.hidden = true;
       this.showHint();
@@ -242,9 +512,19 @@ export class MetricPanel {
     const controller = new AbortController();
     this.controller = controller;
     const width = this.width();
-    const smoothing = this.smoothing.value();
-    const by = this.groupBy.value();
-    const query = { runs: this.runs, metric, width, from: this.zoom?.from, to: this.zoom?.to, smoothing };
+    const { smoothing, smoothingKind, zoom, envelope } = this.state;
+    const by = [...this.state.groupBy];
+    const x = this.xKind();
+    const query: PanelQuery = {
+      runs: this.runs,
+      metric,
+      width,
+      from: zoom?.from,
+      to: zoom?.to,
+      smoothing,
+      ...(smoothing > 0 && smoothingKind !== 'ema' ? { smoothingKind } : {}),
+      ...(x !== 'step' ? { x } : {}),
+    };
     const source = this.options.source ?? RUNS_SOURCE;
     this.loading.hidden = false;
     this.element.dataset.loading = 'true';
@@ -255,11 +535,13 @@ export class MetricPanel {
         drawing = groupDrawing(
           groups.groups,
           by,
+          envelope,
+          new Set(this.state.hidden),
           smoothing > 0 && groups.smoothing === undefined,
           this.options.groupColorOf,
         );
       } else {
-        const wantRaw = smoothing > 0 && this.smoothing.showRaw();
+        const wantRaw = smoothing > 0 && this.state.showRaw;
         const [main, raw] = await Promise.all([
           source.series(query, controller.signal),
           wantRaw ? source.series({ ...query, smoothing: 0 }, controller.signal) : Promise.resolve(undefined),
@@ -268,6 +550,8 @@ export class MetricPanel {
           main.series,
           raw?.series,
           this.options.colorOf,
+          this.options.labelOf ?? ((id) => id),
+          new Set(this.state.hidden),
           smoothing > 0 && main.smoothing === undefined,
         );
       }
@@ -287,14 +571,38 @@ export class MetricPanel {
     }
   }
 
+  /** Draws the last drawing again (theme change, robust y), at the current width. */
+  private redraw(): void {
+    if (this.drawing && this.chart) this.draw(this.drawing, this.width());
+  }
+
+  /** Hides or shows the series of a legend entry (and its raw curve or envelope). */
+  private toggle(key: string): void {
+    const hidden = new Set(this.state.hidden);
+    if (hidden.has(key)) hidden.delete(key);
+    else hidden.add(key);
+    this.state.hidden = [...hidden];
+    this.userChange(false);
+    const drawing = this.drawing;
+    if (!drawing) return;
+    // Flip `show` on every series of that key and draw again from the same data.
+    const series = drawing.series.map((s) => {
+      const k = (s as { key?: string }).key;
+      return k === undefined ? s : { ...s, show: !hidden.has(k) };
+    });
+    const legend = drawing.legend.map((e) => ({ ...e, hidden: hidden.has(legendKey(e)) }));
+    this.draw({ ...drawing, series, legend }, this.width());
+  }
+
   private draw(drawing: Drawing, width: number): void {
     this.destroyChart();
+    this.drawing = drawing;
     const host = this.chartHost;
     host.replaceChildren();
     if (drawing.seriesCount === 0) {
       host.append(
         emptyState(
-          `No ${this.metricSelect.value} points for the selected runs${this.zoom ? ' in this range' : ''}.`,
+          `No ${this.state.metric} points for the selected runs${this.state.zoom ? ' in this range' : ''}.`,
         ),
       );
       host.dataset.seriesCount = '0';
@@ -302,14 +610,38 @@ export class MetricPanel {
       this.status.textContent = drawing.note;
       return;
     }
-    const logX = this.logX.checked;
-    const logY = this.logY.checked;
+    const { logX, logY, robustY } = this.state;
     const data = guardLogScales(drawing.data, logX, logY);
-    const xLabel = this.options.xLabel?.() ?? 'step';
-    const legend = chartLegend(drawing.legend, xLabel);
+    const xKind = this.xKind();
+    const xTitle = this.xTitle();
+    const formatX = xFormatter(xKind);
+    const legend = chartLegend(
+      drawing.legend,
+      xTitle,
+      (key) => this.toggle(key),
+      (v) => formatX(v, 0),
+    );
     const many = drawing.series.length > 24;
+    const theme = chartTheme();
     let reported = false;
-    const zoom = this.zoom;
+    const zoom = this.state.zoom;
+    // The robust range covers the visible main series (not raw curves or envelopes).
+    const visibleMain = drawing.legend.filter((e) => !e.hidden).map((e) => data[e.seriesIndex] ?? []);
+    const yRobust = robustY ? robustRange(visibleMain, logY) : undefined;
+    const xs = data[0];
+    const xMin = xs.length > 0 ? (xs[0] as number) : null;
+    const xMax = xs.length > 0 ? (xs[xs.length - 1] as number) : null;
+    const ticks: { x: Tick[]; y: Tick[] } = { x: [], y: [] };
+    const axis =
+      (key: 'x' | 'y', format: (v: number, span: number) => string): uPlot.Axis.Values =>
+      (u, splits) => {
+        const scale = u.scales[key];
+        const span = (scale?.max ?? 0) - (scale?.min ?? 0);
+        const labels = tickLabels(splits, (v) => format(v, span));
+        ticks[key] = splits.map((v, i) => ({ value: v, label: labels[i] ?? '' }));
+        return labels;
+      };
+    const timeAxis = xKind === 'wall_time' || xKind === 'relative_time';
     const opts: uPlot.Options = {
       width,
       height: CHART_HEIGHT,
@@ -318,29 +650,54 @@ export class MetricPanel {
         x: {
           time: false,
           distr: logX ? 3 : 1,
-          // A log scale cannot start at step 0, so a zoom from 0 keeps the automatic range there.
-          ...(zoom && !(logX && zoom.from <= 0)
-            ? { range: (): uPlot.Range.MinMax => [zoom.from, zoom.to] }
-            : {}),
+          ...(logX
+            ? {
+                // Leading-digit rounding, not uPlot's whole decades (a run ending at 2,000 drew to 10,000).
+                range: (_u, min, max): uPlot.Range.MinMax =>
+                  logRange(zoom && zoom.from > 0 ? zoom.from : (xMin ?? min), zoom ? zoom.to : (xMax ?? max)),
+              }
+            : zoom
+              ? { range: (): uPlot.Range.MinMax => [zoom.from, zoom.to] }
+              : {}),
         },
-        y: { distr: logY ? 3 : 1 },
+        y: {
+          distr: logY ? 3 : 1,
+          ...(yRobust
+            ? { range: (): uPlot.Range.MinMax => yRobust }
+            : logY
+              ? { range: (_u, min, max): uPlot.Range.MinMax => logRange(min, max) }
+              : {}),
+        },
       },
       axes: [
-        { label: xLabel, size: 40, values: (_u, splits) => splits.map((v) => formatNumber(v)) },
         {
-          label: this.metricSelect.value,
+          label: xTitle,
+          size: 40,
+          stroke: theme.fg,
+          grid: { stroke: theme.grid },
+          ticks: { stroke: theme.grid },
+          ...(timeAxis && !logX ? { incrs: [...TIME_INCRS] } : {}),
+          space: xKind === 'wall_time' ? 90 : 60,
+          values: axis('x', formatX),
+        },
+        {
+          label: this.state.metric,
           size: 64,
-          values: (_u, splits) => splits.map((v) => formatNumber(v)),
+          stroke: theme.fg,
+          grid: { stroke: theme.grid },
+          ticks: { stroke: theme.grid },
+          values: axis('y', (v) => formatNumber(v)),
         },
       ],
-      series: [{ label: xLabel }, ...drawing.series],
+      series: [{ label: xTitle }, ...drawing.series],
       bands: drawing.bands,
       cursor: {
         drag: { x: true, y: false, setScale: false },
         points: { show: !many },
-        focus: { prox: 16 },
+        // The panel finds the nearest series itself (for the tooltip) and focuses it.
+        focus: { prox: -1 },
       },
-      focus: { alpha: 0.35 },
+      focus: { alpha: 0.25 },
       hooks: {
         setSelect: [
           (u) => {
@@ -349,23 +706,35 @@ export class MetricPanel {
             const from = u.posToVal(left, 'x');
             const to = u.posToVal(left + w, 'x');
             u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
-            this.zoom = { from: Math.floor(from), to: Math.ceil(to) };
-            void this.load();
+            this.state.zoom = { from: Math.floor(from), to: Math.ceil(to) };
+            this.userChange();
           },
         ],
-        setCursor: [(u) => legend.showValues(u.data, u.cursor.idx ?? null)],
+        setCursor: [
+          (u) => {
+            legend.showValues(u.data, u.cursor.idx ?? null);
+            this.hover(u, drawing.legend, (v) => formatX(v, 0), xTitle);
+          },
+        ],
         draw: [
-          () => {
+          (u) => {
+            this.ticks = ticks;
+            host.dataset.xTicks = JSON.stringify(ticks.x.map((t) => t.label).filter(Boolean));
+            host.dataset.yTicks = JSON.stringify(ticks.y.map((t) => t.label).filter(Boolean));
+            host.dataset.xRange = `${u.scales.x?.min}:${u.scales.x?.max}`;
+            host.dataset.yRange = `${u.scales.y?.min}:${u.scales.y?.max}`;
             // The benchmark and tests read these: when the chart finished drawing, and how many runs.
             if (reported) return;
             reported = true;
             host.dataset.seriesCount = String(drawing.seriesCount);
+            host.dataset.visibleCount = String(drawing.legend.filter((e) => !e.hidden).length);
             host.dataset.drawnRuns = String(drawing.drawnRuns);
             host.dataset.bandCount = String(drawing.bands.length);
             host.dataset.zoomed = zoom ? `${zoom.from}:${zoom.to}` : '';
+            host.dataset.x = xKind;
+            host.dataset.robustY = yRobust ? 'true' : 'false';
             // The last x drawn: the live test watches it grow as a run logs.
-            const xs = drawing.data[0] as ArrayLike<number> | undefined;
-            host.dataset.lastX = xs && xs.length > 0 ? String(xs[xs.length - 1]) : '';
+            host.dataset.lastX = xs.length > 0 ? String(xs[xs.length - 1]) : '';
             performance.mark('runlake:metrics-drawn');
             document.body.dataset.metricsDrawnMs = String(performance.now());
           },
@@ -373,34 +742,127 @@ export class MetricPanel {
       },
     };
     this.chart = new uPlot(opts, data as uPlot.AlignedData, host);
-    this.chart.over.addEventListener('dblclick', () => this.unzoom());
+    const over = this.chart.over;
+    over.addEventListener('dblclick', () => this.unzoom());
+    over.addEventListener('mouseleave', () => {
+      this.tooltip.hide();
+      this.chart?.setSeries(null as unknown as number, { focus: true });
+      delete host.dataset.focused;
+    });
     host.append(legend.element);
     this.resetZoom.disabled = !zoom;
+    this.exportPng.disabled = false;
+    this.exportSvg.disabled = false;
     const zoomNote = zoom
-      ? `Zoomed to ${xLabel} ${formatNumber(zoom.from)}–${formatNumber(zoom.to)} (double-click to reset).`
+      ? `Zoomed to ${xTitle} ${formatX(zoom.from, zoom.to - zoom.from)}–${formatX(zoom.to, zoom.to - zoom.from)} (double-click to reset).`
       : 'Drag across the chart to zoom; the zoomed range is refetched at full resolution.';
-    this.status.textContent = `${drawing.note} ${zoomNote}`;
+    const hiddenCount = drawing.legend.filter((e) => e.hidden).length;
+    const notes = [
+      drawing.note,
+      hiddenCount ? `${hiddenCount} hidden (click a legend entry to show it again).` : '',
+      robustY && yRobust
+        ? `y range clipped to the 1st–99th percentile of the drawn points (${formatNumber(yRobust[0])} to ${formatNumber(yRobust[1])}); points outside are cut off.`
+        : '',
+      zoomNote,
+    ];
+    this.status.textContent = notes.filter(Boolean).join(' ');
+  }
+
+  /** The tooltip and highlight at the cursor. */
+  private hover(
+    u: uPlot,
+    entries: readonly LegendEntry[],
+    formatX: (v: number) => string,
+    xTitle: string,
+  ): void {
+    const idx = u.cursor.idx;
+    const left = u.cursor.left ?? -1;
+    const top = u.cursor.top ?? -1;
+    if (idx === null || idx === undefined || left < 0 || top < 0) {
+      this.tooltip.hide();
+      return;
+    }
+    const near = nearestSeries(u, entries, idx, top);
+    const nearest = near[0];
+    const x = u.data[0][idx];
+    if (!nearest || x === undefined) {
+      this.tooltip.hide();
+      return;
+    }
+    const key = legendKey(nearest.entry);
+    if (this.chartHost.dataset.focused !== key) {
+      this.chartHost.dataset.focused = key;
+      u.setSeries(nearest.entry.seriesIndex, { focus: true });
+    }
+    // The over layer's position inside the chart body, where the tooltip is placed.
+    const overBox = u.over.getBoundingClientRect();
+    const bodyBox = this.body.getBoundingClientRect();
+    this.tooltip.show(
+      `${xTitle} ${formatX(x)}`,
+      near,
+      overBox.left - bodyBox.left + left,
+      overBox.top - bodyBox.top + top,
+      {
+        width: bodyBox.width,
+      },
+    );
+  }
+
+  private async export(kind: 'png' | 'svg'): Promise<void> {
+    const chart = this.chart;
+    const drawing = this.drawing;
+    if (!chart || !drawing) return;
+    const input = {
+      chart,
+      title: this.state.metric,
+      xTitle: this.xTitle(),
+      yTitle: this.state.metric,
+      ticks: this.ticks,
+      legend: drawing.legend.filter((e) => !e.hidden),
+      theme: chartTheme(),
+      bands: drawing.bands,
+    };
+    const name = `${this.state.metric.replace(/[^\w.-]+/g, '_') || 'chart'}.${kind}`;
+    try {
+      const blob =
+        kind === 'png' ? await chartPng(input) : new Blob([chartSvg(input)], { type: 'image/svg+xml' });
+      downloadBlob(blob, name);
+    } catch (error) {
+      this.status.textContent = `Could not export the chart: ${error instanceof Error ? error.message : String(error)}`;
+    }
   }
 }
+
+/** `partial` without its undefined values (so they do not overwrite defaults). */
+function stripUndefined<T extends object>(partial: T): Partial<T> {
+  return Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** uPlot series options with the legend key they hide under. */
+type KeyedSeries = uPlot.Series & { key?: string };
 
 /** Series, legend and data for one line per run (and faint raw lines behind, when given). */
 function runDrawing(
   series: readonly MetricSeries[],
   raw: readonly MetricSeries[] | undefined,
   colorOf: (runId: string) => string,
+  labelOf: (runId: string) => string,
+  hidden: ReadonlySet<string>,
   smoothingUnsupported: boolean,
 ): Drawing {
   const drawn = series.filter((s) => s.step.length > 0);
   const rawDrawn = (raw ?? []).filter((s) => s.step.length > 0);
   const xy: XYSeries[] = [];
-  const opts: uPlot.Series[] = [];
+  const opts: KeyedSeries[] = [];
   for (const s of rawDrawn) {
     xy.push({ x: s.step, y: s.value });
     opts.push({
-      label: `${s.run_id} (raw)`,
+      key: s.run_id,
+      label: `${labelOf(s.run_id)} (raw)`,
       stroke: withAlpha(colorOf(s.run_id), 0.22),
       width: 1,
       spanGaps: true,
+      show: !hidden.has(s.run_id),
       points: { show: false },
     });
   }
@@ -408,8 +870,17 @@ function runDrawing(
   for (const s of drawn) {
     xy.push({ x: s.step, y: s.value });
     const color = colorOf(s.run_id);
-    opts.push({ label: s.run_id, stroke: color, width: 1.5, spanGaps: true, points: { show: false } });
-    legend.push({ label: s.run_id, color, seriesIndex: opts.length });
+    const label = labelOf(s.run_id);
+    opts.push({
+      key: s.run_id,
+      label,
+      stroke: color,
+      width: 1.5,
+      spanGaps: true,
+      show: !hidden.has(s.run_id),
+      points: { show: false },
+    });
+    legend.push({ label, key: s.run_id, color, seriesIndex: opts.length, hidden: hidden.has(s.run_id) });
   }
   const downsampled = drawn.filter((s) => s.downsampled).length;
   const points = drawn.reduce((n, s) => n + s.total, 0);
@@ -439,58 +910,103 @@ export function groupLabel(key: Record<string, ParamValue>, by: readonly string[
   return by.map((k) => `${k}=${key[k] === null || key[k] === undefined ? '∅' : String(key[k])}`).join(', ');
 }
 
-/** One mean line and one mean ± std band per group. */
+/**
+ * A group's envelope as upper and lower arrays, or undefined when the answer lacks it. The
+ * standard error falls back to std / √count on a server that sends only std.
+ */
+function envelopeOf(
+  g: GroupWithEnvelopes,
+  envelope: Envelope,
+): { upper: (number | null)[]; lower: (number | null)[]; name: string } | undefined {
+  const around = (width: readonly (number | null | undefined)[], name: string) => ({
+    upper: g.mean.map((m, i) =>
+      width[i] === null || width[i] === undefined ? null : m + (width[i] as number),
+    ),
+    lower: g.mean.map((m, i) =>
+      width[i] === null || width[i] === undefined ? null : m - (width[i] as number),
+    ),
+    name,
+  });
+  switch (envelope) {
+    case 'std':
+      return around(g.std, 'std');
+    case 'stderr':
+      return around(
+        g.stderr ??
+          g.std.map((s, i) => {
+            const n = g.count[i] ?? 0;
+            return s === null || n < 1 ? null : s / Math.sqrt(n);
+          }),
+        'std. error',
+      );
+    case 'minmax':
+      if (!g.min || !g.max) return undefined;
+      return { upper: [...g.max], lower: [...g.min], name: 'min–max' };
+    default:
+      return undefined;
+  }
+}
+
+/** One mean line and one envelope band per group. */
 function groupDrawing(
-  groups: readonly MetricGroup[],
+  groups: readonly GroupWithEnvelopes[],
   by: readonly string[],
+  envelope: Envelope,
+  hidden: ReadonlySet<string>,
   smoothingUnsupported: boolean,
   colorOf: MetricPanelOptions['groupColorOf'],
 ): Drawing {
   const xy: XYSeries[] = [];
-  const opts: uPlot.Series[] = [];
+  const opts: KeyedSeries[] = [];
   const bands: uPlot.Band[] = [];
   const legend: LegendEntry[] = [];
   const drawn = groups.filter((g) => g.step.length > 0);
+  let missingEnvelope = false;
   drawn.forEach((g, gi) => {
     const color = colorOf?.(g.key, gi, by) ?? seriesColor(gi);
     const label = groupLabel(g.key, by);
-    const upper = g.mean.map((m, i) =>
-      g.std[i] === null || g.std[i] === undefined ? null : m + (g.std[i] as number),
-    );
-    const lower = g.mean.map((m, i) =>
-      g.std[i] === null || g.std[i] === undefined ? null : m - (g.std[i] as number),
-    );
-    xy.push({ x: g.step, y: g.mean }, { x: g.step, y: upper }, { x: g.step, y: lower });
-    const meanIndex = opts.length + 1;
-    opts.push(
-      {
-        label: `${label} (mean of ${g.runs.length})`,
-        stroke: color,
-        width: 2,
-        spanGaps: true,
-        points: { show: false },
-      },
-      {
-        label: `${label} +std`,
+    const show = !hidden.has(label);
+    xy.push({ x: g.step, y: g.mean });
+    opts.push({
+      key: label,
+      label: `${label} (mean of ${g.runs.length})`,
+      stroke: color,
+      width: 2,
+      spanGaps: true,
+      show,
+      points: { show: false },
+    });
+    const meanIndex = opts.length;
+    const env = envelopeOf(g, envelope);
+    if (envelope !== 'none' && !env) missingEnvelope = true;
+    if (env) {
+      xy.push({ x: g.step, y: env.upper }, { x: g.step, y: env.lower });
+      const edge = (sign: string): KeyedSeries => ({
+        key: label,
+        label: `${label} ${sign}${env.name}`,
         stroke: withAlpha(color, 0.35),
         width: 0.5,
         spanGaps: true,
+        show,
         points: { show: false },
-      },
-      {
-        label: `${label} −std`,
-        stroke: withAlpha(color, 0.35),
-        width: 0.5,
-        spanGaps: true,
-        points: { show: false },
-      },
-    );
-    bands.push({ series: [meanIndex + 1, meanIndex + 2], fill: withAlpha(color, 0.16) });
-    legend.push({ label: `${label} (n=${g.runs.length})`, color, seriesIndex: meanIndex, band: true });
+      });
+      opts.push(edge('upper '), edge('lower '));
+      bands.push({ series: [meanIndex + 1, meanIndex + 2], fill: withAlpha(color, 0.16) });
+    }
+    legend.push({
+      label: `${label} (n=${g.runs.length})`,
+      key: label,
+      color,
+      seriesIndex: meanIndex,
+      band: env !== undefined,
+      hidden: !show,
+    });
   });
   const runs = drawn.reduce((n, g) => n + g.runs.length, 0);
+  const envelopeName = ENVELOPES.find(([e]) => e === envelope)?.[1] ?? envelope;
   const note = [
-    `${drawn.length} group${drawn.length === 1 ? '' : 's'} by ${by.join(', ')} over ${runs} runs, mean ± std`,
+    `${drawn.length} group${drawn.length === 1 ? '' : 's'} by ${by.join(', ')} over ${runs} runs, ${envelopeName}`,
+    missingEnvelope ? 'this server does not send min/max per group yet (drawn without the band)' : '',
     smoothingUnsupported ? 'this server does not smooth yet (drawn unsmoothed)' : '',
   ]
     .filter(Boolean)
