@@ -47,19 +47,61 @@ export function selectOf(
   return select;
 }
 
-/** Formats a number for a table cell or tooltip: integers as is, others with 4 significant digits. */
-export function formatNumber(value: number): string {
+/**
+ * Formats a number for a chart axis or tooltip: integers as is, others with `digits` significant
+ * digits (4 unless told).
+ *
+ * @example
+ * ```ts
+ * formatNumber(0.123456); // '0.1235'
+ * formatNumber(2.5e-7, 6); // '2.5e-7'
+ * ```
+ */
+export function formatNumber(value: number, digits = 4): string {
   if (!Number.isFinite(value)) return String(value);
   if (Number.isInteger(value)) return String(value);
   // Number(…) drops trailing zeros; String() picks exponent notation only for very small/large.
-  return String(Number(value.toPrecision(4)));
+  return String(Number(value.toPrecision(digits)));
 }
 
-/** Text for any cell value: arrays joined, objects as JSON, null as empty. */
+/**
+ * A number as it was meant, without binary float noise: 12 significant digits, trailing zeros
+ * dropped, so `0.1 + 0.2` reads `0.3` and `0.4140000000000003` reads `0.414`, while a setting
+ * like `0.00031415` keeps every digit it was written with.
+ *
+ * @example
+ * ```ts
+ * formatExact(0.4140000000000003); // '0.414'
+ * formatExact(3e-4); // '0.0003'
+ * ```
+ */
+export function formatExact(value: number): string {
+  if (!Number.isFinite(value) || Number.isInteger(value)) return String(value);
+  return String(Number(value.toPrecision(12)));
+}
+
+// A decimal with 13+ digits after the point inside JSON text: float noise to trim.
+const NOISY_DECIMAL = /-?\d+\.\d{13,}(?:e[+-]?\d+)?/gi;
+
+/**
+ * Text for a table cell: numbers without float noise ({@link formatExact}), arrays joined, objects
+ * (and JSON text) with their numbers trimmed the same way, null as empty.
+ *
+ * @example
+ * ```ts
+ * cellText(['a', 'b']); // 'a, b'
+ * cellText('{"lr":0.30000000000000004}'); // '{"lr":0.3}'
+ * ```
+ */
 export function cellText(value: unknown): string {
   if (value === null || value === undefined) return '';
-  if (typeof value === 'number') return formatNumber(value);
+  if (typeof value === 'number') return formatExact(value);
   if (Array.isArray(value)) return value.map(cellText).join(', ');
-  if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
+  if (typeof value === 'object') return denoiseJson(JSON.stringify(value));
+  const text = String(value);
+  return text.startsWith('{') || text.startsWith('[') ? denoiseJson(text) : text;
+}
+
+function denoiseJson(text: string): string {
+  return text.replace(NOISY_DECIMAL, (n) => formatExact(Number(n)));
 }

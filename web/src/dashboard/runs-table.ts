@@ -1,64 +1,113 @@
-// The runs/grids table: a column per run field and grid parameter, a text filter, click-to-sort
-// headers and checkbox multi-select. Only the rows in view are in the DOM (fixed row height,
-// spacer rows above and below), so 1000+ runs scroll and filter without lag.
-import type { RunRow } from './api.js';
-import { h } from './dom.js';
+// The runs/grids table: a column per run field, grid parameter and metric summary, a filter
+// (filter-language.ts), click-to-sort headers, checkbox multi-select, a column menu (summaries,
+// hide, pin, reorder), CSV export and saved views. Only the rows in view are in the DOM (fixed
+// row height, spacer rows above and below), so 10,000 runs scroll and filter without lag.
+import { api, type RunRow } from './api.js';
+import { columnMenu } from './column-menu.js';
+import { cellText, formatExact, h } from './dom.js';
+import { type CompiledFilter, compileFilter, FilterError } from './filter-language.js';
+import type { RunsTableState } from './panel-state.js';
+import { fetchRunSummaries, type RunSummaries } from './run-summaries.js';
 import {
-  filterEntries,
+  parseSummaryId,
   type RunColumn,
   type RunEntry,
   runColumns,
   runEntries,
+  type SummarySpec,
+  type SummaryValues,
   sortEntries,
 } from './runs-model.js';
+import './runs-table.css';
+import { deleteView, downloadText, loadViews, saveView, toCsv } from './table-export.js';
 
 const ROW_HEIGHT = 28;
 const OVERSCAN = 12;
+const CHECK_WIDTH = 34;
 
 export interface RunsTableOptions {
-  /** Called with the selected run ids (in run_id order) whenever the selection changes. */
+  /**
+   * Called with the selected runs the table shows (in run_id order) whenever that list changes: a
+   * selected run hidden by the filter is left out (and comes back when the filter is cleared).
+   */
   readonly onSelectionChange: (runIds: string[]) => void;
   /** The colour a selected run is drawn in, for the swatch next to its id. */
   readonly colorOf?: (runId: string) => string | undefined;
+  /** Called after the user changes the filter, sort, columns or summaries (not after setState). */
+  readonly onStateChange?: (state: RunsTableState) => void;
+  /** The key saved views are stored under (the lake's id); asked of `/api/lake` when absent. */
+  readonly lakeId?: string;
+  /** The metric names for summary columns; asked of `/api/metric-names` when absent. */
+  readonly metrics?: readonly string[];
+  /** Computes summary columns (tests and the benchmark replace it); `/api/query` by default. */
+  readonly fetchSummaries?: (specs: readonly SummarySpec[], signal?: AbortSignal) => Promise<RunSummaries>;
 }
 
 /** The runs table over one `/api/runs` answer. */
 export class RunsTable {
   readonly element: HTMLElement;
-  private columns: RunColumn[];
-  private entries: RunEntry[];
+  private runs: readonly RunRow[];
+  private columns: RunColumn[] = [];
+  private entries: RunEntry[] = [];
   private view: RunEntry[] = [];
   private readonly selected = new Set<string>();
-  private sort: { index: number; direction: 'asc' | 'desc' } | undefined;
-  private filter = '';
+  private sort: { column: string; direction: 'asc' | 'desc' } | undefined;
+  private filterText = '';
+  private compiled: CompiledFilter = { test: () => true, source: '' };
+  private external: { ids: ReadonlySet<string>; label: string } | null = null;
+  private readonly hidden = new Set<string>();
+  /** Column ids seen so far: a new column gets its default visibility once, then the user's. */
+  private readonly known = new Set<string>();
+  private pinned: string[] = [];
+  private order: string[] = [];
+  private summaryIds: string[] = [];
+  private summaryValues: SummaryValues = new Map();
+  private summaryAbort: AbortController | undefined;
+  private metricNames: readonly string[] | undefined;
+  private lakeId: string | undefined;
+  private lastReported = '';
   private lastClicked: string | undefined;
   private renderQueued = false;
+  /** Display order: indexes into `columns` of the visible columns, pinned first. */
+  private shown: number[] = [];
+  private widths: number[] = [];
   private readonly scroller: HTMLElement;
   private readonly table: HTMLTableElement;
   private readonly thead: HTMLTableSectionElement;
   private readonly tbody: HTMLTableSectionElement;
   private readonly count: HTMLElement;
   private readonly selectAll: HTMLInputElement;
+  private readonly filterInput: HTMLInputElement;
+  private readonly filterError: HTMLElement;
+  private readonly emptyNote: HTMLElement;
+  private readonly externalChip: HTMLElement;
+  private readonly summaryStatus: HTMLElement;
+  private readonly menu: HTMLElement;
+  private readonly menuButton: HTMLButtonElement;
+  private readonly viewsSelect: HTMLSelectElement;
+  private readonly viewName: HTMLElement;
   private runOrder: Map<string, number>;
 
   constructor(
     runs: readonly RunRow[],
     private readonly options: RunsTableOptions,
   ) {
-    this.columns = runColumns(runs);
-    this.entries = runEntries(runs, this.columns);
+    this.runs = runs;
     this.runOrder = new Map(runs.map((r, i) => [r.run_id, i]));
-    const filterInput = h('input', {
+    this.metricNames = options.metrics;
+    this.lakeId = options.lakeId;
+    this.filterInput = h('input', {
       type: 'search',
       class: 'runs-filter',
-      placeholder: 'Filter runs: text, or key=value (lr=0.001 seed>2 status!=failed)',
+      placeholder: 'Filter: text, lr>=0.001 AND NOT status=failed, name ~ /s[12]$/, tag:baseline',
       'aria-label': 'Filter runs',
+      'aria-describedby': 'runs-filter-error',
       'data-testid': 'runs-filter',
     });
     let filterTimer: number | undefined;
-    filterInput.addEventListener('input', () => {
+    this.filterInput.addEventListener('input', () => {
       window.clearTimeout(filterTimer);
-      filterTimer = window.setTimeout(() => this.setFilter(filterInput.value), 60);
+      filterTimer = window.setTimeout(() => this.applyFilter(this.filterInput.value, true), 60);
     });
     this.count = h('span', { class: 'runs-count', 'data-testid': 'runs-count' });
     const clear = h(
@@ -75,12 +124,88 @@ export class RunsTable {
     });
     this.selectAll.addEventListener('change', () => this.toggleAllVisible(this.selectAll.checked));
 
+    this.menuButton = h(
+      'button',
+      {
+        type: 'button',
+        'aria-expanded': 'false',
+        'aria-haspopup': 'true',
+        'data-testid': 'runs-columns-button',
+      },
+      '+ column',
+    );
+    this.menu = h('div', {
+      class: 'column-menu',
+      hidden: true,
+      role: 'dialog',
+      'aria-label': 'Columns',
+      'data-testid': 'column-menu',
+    });
+    this.menuButton.addEventListener('click', () => this.toggleMenu());
+    this.menu.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') {
+        this.toggleMenu(false);
+        this.menuButton.focus();
+      }
+    });
+    const csv = h(
+      'button',
+      { type: 'button', 'data-testid': 'runs-csv', title: 'Download the table as shown (CSV)' },
+      'CSV',
+    );
+    csv.addEventListener('click', () => downloadText('runs.csv', this.toCsv()));
+    this.viewsSelect = h('select', { 'aria-label': 'Saved views', 'data-testid': 'runs-views' });
+    this.viewsSelect.addEventListener('change', () => this.pickView(this.viewsSelect.value));
+    const saveButton = h('button', { type: 'button', 'data-testid': 'runs-view-save' }, 'Save view');
+    this.viewName = h('span', { class: 'view-name', hidden: true });
+    saveButton.addEventListener('click', () => this.askViewName());
+    const deleteButton = h(
+      'button',
+      {
+        type: 'button',
+        class: 'icon-button',
+        title: 'Delete the chosen view',
+        'aria-label': 'Delete the chosen view',
+        'data-testid': 'runs-view-delete',
+      },
+      '🗑',
+    );
+    deleteButton.addEventListener('click', () => {
+      const name = this.viewsSelect.value;
+      if (name && this.lakeId) deleteView(this.lakeId, name);
+      this.renderViews();
+    });
+
+    this.filterError = h('div', {
+      class: 'runs-filter-error',
+      id: 'runs-filter-error',
+      role: 'alert',
+      hidden: true,
+      'data-testid': 'runs-filter-error',
+    });
+    this.externalChip = h('div', {
+      class: 'runs-external',
+      hidden: true,
+      'data-testid': 'runs-external-filter',
+    });
+    this.emptyNote = h('div', {
+      class: 'runs-empty',
+      hidden: true,
+      role: 'status',
+      'data-testid': 'runs-empty',
+    });
+    this.summaryStatus = h('div', {
+      class: 'runs-summary-status muted',
+      hidden: true,
+      'data-testid': 'runs-summary-status',
+    });
+
     this.thead = h('thead');
     this.tbody = h('tbody');
     this.table = h(
       'table',
       { class: 'runs-table', 'data-testid': 'runs-table' },
-      this.colgroup(),
+      h('colgroup'),
       this.thead,
       this.tbody,
     );
@@ -90,37 +215,75 @@ export class RunsTable {
     this.element = h(
       'div',
       { class: 'runs-panel' },
-      h('div', { class: 'toolbar' }, filterInput, this.count, clear),
+      h(
+        'div',
+        { class: 'toolbar' },
+        this.filterInput,
+        this.count,
+        clear,
+        h('span', { class: 'toolbar-spacer' }),
+        h('span', { class: 'column-menu-host' }, this.menuButton, this.menu),
+        csv,
+        this.viewsSelect,
+        deleteButton,
+        saveButton,
+        this.viewName,
+      ),
+      this.filterError,
+      this.externalChip,
+      this.summaryStatus,
+      this.emptyNote,
       this.scroller,
     );
-    this.renderHeader();
-    this.applyView();
+    document.addEventListener('mousedown', (event) => {
+      if (!this.menu.hidden && !(event.target as Element).closest?.('.column-menu-host'))
+        this.toggleMenu(false);
+    });
+    this.rebuild();
+    this.renderViews();
+    if (!this.lakeId) {
+      void api
+        .lake()
+        .then((lake) => {
+          const withId = lake as { id?: string; name?: string };
+          this.lakeId = withId.id ?? `${window.location.host}${window.location.pathname}`;
+          this.renderViews();
+        })
+        .catch(() => {
+          this.lakeId = `${window.location.host}${window.location.pathname}`;
+          this.renderViews();
+        });
+    }
   }
 
-  /** The selected run ids, in run_id order. */
+  /** All selected run ids, in run_id order (those the filter hides included). */
   selection(): string[] {
     return [...this.selected].sort((a, b) => (this.runOrder.get(a) ?? 0) - (this.runOrder.get(b) ?? 0));
+  }
+
+  /** The selected runs the table shows (what `onSelectionChange` reports), in run_id order. */
+  visibleSelection(): string[] {
+    const passing = new Set(this.view.map((e) => e.run.run_id));
+    return this.selection().filter((id) => passing.has(id));
   }
 
   /** Replaces the selection (unknown ids are ignored). */
   setSelection(runIds: readonly string[]): void {
     this.selected.clear();
     for (const id of runIds) if (this.runOrder.has(id)) this.selected.add(id);
-    this.selectionChanged();
+    this.selectionChanged(true);
   }
 
   /**
    * Replaces the rows (the live refresh: new runs, a status that changed), keeping the selection,
-   * the filter and the sort.
+   * the filter, the sort and the columns.
    */
   setRuns(runs: readonly RunRow[]): void {
-    this.columns = runColumns(runs);
-    this.entries = runEntries(runs, this.columns);
+    this.runs = runs;
     this.runOrder = new Map(runs.map((r, i) => [r.run_id, i]));
     for (const id of [...this.selected]) if (!this.runOrder.has(id)) this.selected.delete(id);
-    this.table.querySelector('colgroup')?.replaceWith(this.colgroup());
-    this.renderHeader();
-    this.applyView();
+    this.rebuild();
+    if (this.summaryIds.length > 0) void this.loadSummaries();
   }
 
   /** Re-renders the visible rows (e.g. after the colours of selected runs changed). */
@@ -128,37 +291,179 @@ export class RunsTable {
     this.queueRender();
   }
 
+  /** Sets the filter text (as if typed); a filter with an error keeps the last good one. */
   setFilter(filter: string): void {
-    this.filter = filter;
+    this.filterInput.value = filter;
+    this.applyFilter(filter, false);
+  }
+
+  /**
+   * Shows only the runs in `ids` (on top of the filter), with a chip "brushed: <label> ×" that
+   * clears it; null clears it. Parallel-coordinates brushing calls it.
+   *
+   * @example
+   * ```ts
+   * table.setExternalFilter(new Set(['r1', 'r2']), 'lr 1e-4…3e-4');
+   * ```
+   */
+  setExternalFilter(ids: ReadonlySet<string> | null, label = 'selection'): void {
+    this.external = ids ? { ids, label } : null;
+    this.externalChip.hidden = !ids;
+    if (ids) {
+      const close = h(
+        'button',
+        {
+          type: 'button',
+          class: 'icon-button',
+          'aria-label': 'Clear the brushed selection',
+          'data-testid': 'runs-external-clear',
+        },
+        '×',
+      );
+      close.addEventListener('click', () => this.setExternalFilter(null));
+      this.externalChip.replaceChildren(
+        h('span', { class: 'chip' }, `brushed: ${label} (${ids.size} runs) `, close),
+      );
+    } else this.externalChip.replaceChildren();
     this.applyView();
   }
 
-  private colgroup(): HTMLTableColElement {
-    const group = h('colgroup', {}, h('col', { style: 'width: 34px' }));
+  /**
+   * The table's serialisable state (panel-state.ts): the last good filter, sort, hidden, pinned
+   * and ordered columns, and the summary columns.
+   *
+   * @example
+   * ```ts
+   * const saved = table.getState(); // { filter: 'lr>=0.001', summaryColumns: ['final:loss'], … }
+   * ```
+   */
+  getState(): RunsTableState {
+    return {
+      filter: this.filterText,
+      ...(this.sort ? { sort: { ...this.sort } } : {}),
+      hiddenColumns: this.columns.filter((c) => this.hidden.has(c.id)).map((c) => c.id),
+      pinnedColumns: [...this.pinned],
+      columnOrder: [...this.order],
+      summaryColumns: [...this.summaryIds],
+    };
+  }
+
+  /**
+   * Applies part of a state (a shared link, a saved view); fields left out keep their value.
+   * Does not call `onStateChange`.
+   *
+   * @example
+   * ```ts
+   * table.setState({ filter: 'seed>=2', summaryColumns: ['min:loss'], sort: { column: 'min:loss', direction: 'asc' } });
+   * ```
+   */
+  setState(partial: Partial<RunsTableState>): void {
+    if (partial.sort !== undefined) this.sort = partial.sort ? { ...partial.sort } : undefined;
+    if (partial.pinnedColumns) this.pinned = [...partial.pinnedColumns];
+    if (partial.columnOrder) this.order = [...partial.columnOrder];
+    let summariesChanged = false;
+    if (partial.summaryColumns) {
+      const ids = partial.summaryColumns.filter((id) => parseSummaryId(id));
+      summariesChanged = ids.join('\n') !== this.summaryIds.join('\n');
+      this.summaryIds = ids;
+    }
+    if (partial.hiddenColumns) {
+      this.hidden.clear();
+      for (const id of partial.hiddenColumns) this.hidden.add(id);
+      // Columns the state names are no longer "new": the defaults do not overrule it.
+      for (const c of this.columns) this.known.add(c.id);
+      for (const id of partial.hiddenColumns) this.known.add(id);
+    }
+    if (partial.filter !== undefined) this.filterInput.value = partial.filter;
+    this.rebuild();
+    if (summariesChanged) void this.loadSummaries();
+  }
+
+  private emitState(): void {
+    this.options.onStateChange?.(this.getState());
+  }
+
+  /** Columns and entries from the runs and summaries; re-applies the filter text. */
+  private rebuild(): void {
+    const specs = this.summaryIds.map(parseSummaryId).filter((s): s is SummarySpec => s !== undefined);
+    this.columns = runColumns(this.runs, specs);
+    for (const c of this.columns) {
+      if (this.known.has(c.id)) continue;
+      this.known.add(c.id);
+      if (c.defaultHidden) this.hidden.add(c.id);
+    }
+    this.entries = runEntries(this.runs, this.columns, this.summaryValues);
+    this.layoutColumns();
+    // The filter may name a column that exists only now (a summary just added).
+    this.applyFilter(this.filterInput.value, false, false);
+  }
+
+  /** The display order of every column (hidden ones included): pinned first, then `order`. */
+  private orderedColumns(): RunColumn[] {
+    const natural = [...this.columns];
+    const rank = new Map(this.order.map((id, i) => [id, i]));
+    // Columns named in `order` take the slots those columns occupy, in `order`'s order; the rest
+    // keep their place.
+    const slots = natural.map((c, i) => (rank.has(c.id) ? i : -1)).filter((i) => i >= 0);
+    const placed = slots
+      .map((i) => natural[i] as RunColumn)
+      .sort((a, b) => (rank.get(a.id) ?? 0) - (rank.get(b.id) ?? 0));
+    slots.forEach((slot, k) => {
+      natural[slot] = placed[k] as RunColumn;
+    });
+    const pinned = this.pinned
+      .map((id) => natural.find((c) => c.id === id))
+      .filter((c): c is RunColumn => c !== undefined);
+    return [...pinned, ...natural.filter((c) => !this.pinned.includes(c.id))];
+  }
+
+  private layoutColumns(): void {
+    const index = new Map(this.columns.map((c, i) => [c.id, i]));
+    this.shown = this.orderedColumns()
+      .filter((c) => !this.hidden.has(c.id))
+      .map((c) => index.get(c.id) as number);
     // Widths from the header and the first rows' text: table-layout fixed keeps them stable while
     // rows scroll in and out.
     const sample = this.entries.slice(0, 300);
-    this.columns.forEach((column, i) => {
-      let chars = column.label.length + 2;
+    this.widths = this.shown.map((i) => {
+      const column = this.columns[i] as RunColumn;
+      let chars = column.label.length + (column.source === 'param' ? 8 : 3);
       for (const entry of sample) chars = Math.max(chars, (entry.texts[i] ?? '').length);
-      const width = Math.min(280, Math.max(56, Math.round(chars * 7.2 + 18)));
-      group.appendChild(h('col', { style: `width: ${width}px` }));
+      return Math.min(280, Math.max(56, Math.round(chars * 7.2 + 18)));
     });
-    return group as unknown as HTMLTableColElement;
+    const group = h('colgroup', {}, h('col', { style: `width: ${CHECK_WIDTH}px` }));
+    for (const w of this.widths) group.appendChild(h('col', { style: `width: ${w}px` }));
+    this.table.querySelector('colgroup')?.replaceWith(group);
+    this.table.style.width = `${CHECK_WIDTH + this.widths.reduce((a, b) => a + b, 0)}px`;
+    this.renderHeader();
+    if (!this.menu.hidden) this.renderMenu();
+  }
+
+  /** The sticky left offset of the k-th shown column when it is pinned. */
+  private pinnedLeft(k: number): number | undefined {
+    const column = this.columns[this.shown[k] as number];
+    if (!column || !this.pinned.includes(column.id)) return undefined;
+    let left = CHECK_WIDTH;
+    for (let j = 0; j < k; j++) left += this.widths[j] ?? 0;
+    return left;
   }
 
   private renderHeader(): void {
     const row = h('tr', {}, h('th', { class: 'check' }, this.selectAll));
-    this.columns.forEach((column, i) => {
-      const sorted = this.sort?.index === i ? this.sort.direction : undefined;
+    this.shown.forEach((i, k) => {
+      const column = this.columns[i] as RunColumn;
+      const sorted = this.sort?.column === column.id ? this.sort.direction : undefined;
+      const left = this.pinnedLeft(k);
       const th = h(
         'th',
         {
-          class: `sortable ${column.source === 'param' ? 'param' : ''}`,
+          class: `sortable ${column.source}${left !== undefined ? ' pinned' : ''}`,
+          style: left !== undefined ? `left: ${left}px` : null,
+          tabindex: 0,
           title:
             column.source === 'param'
-              ? `grid parameter ${column.key} (filter: ${column.key}=…); click to sort`
-              : `${column.key}; click to sort`,
+              ? `parameter ${column.key} (filter: ${column.key}=…); click or Enter to sort, Alt+←/→ to move`
+              : `${column.key}; click or Enter to sort, Alt+←/→ to move`,
           'aria-sort': sorted === 'asc' ? 'ascending' : sorted === 'desc' ? 'descending' : 'none',
           'data-testid': 'runs-header',
           'data-column': column.id,
@@ -167,34 +472,113 @@ export class RunsTable {
         column.label,
         h('span', { class: 'sort-arrow' }, sorted === 'asc' ? '▲' : sorted === 'desc' ? '▼' : ''),
       );
-      th.addEventListener('click', () => this.toggleSort(i));
+      th.addEventListener('click', () => this.toggleSort(column.id));
+      th.addEventListener('keydown', (event) => {
+        if (event.key === 'Enter' || event.key === ' ') {
+          event.preventDefault();
+          this.toggleSort(column.id);
+        } else if (event.altKey && (event.key === 'ArrowLeft' || event.key === 'ArrowRight')) {
+          event.preventDefault();
+          this.moveColumn(column.id, event.key === 'ArrowLeft' ? -1 : 1);
+          this.thead.querySelector<HTMLElement>(`th[data-column="${CSS.escape(column.id)}"]`)?.focus();
+        }
+      });
       row.appendChild(th);
     });
     this.thead.replaceChildren(row);
   }
 
-  private toggleSort(index: number): void {
+  private toggleSort(id: string): void {
     this.sort =
-      this.sort?.index === index
-        ? { index, direction: this.sort.direction === 'asc' ? 'desc' : 'asc' }
-        : { index, direction: 'asc' };
+      this.sort?.column === id
+        ? { column: id, direction: this.sort.direction === 'asc' ? 'desc' : 'asc' }
+        : { column: id, direction: 'asc' };
     this.renderHeader();
     this.applyView();
+    this.emitState();
+  }
+
+  /** Compiles `text`; on an error shows it under the box and keeps the last good filter. */
+  private applyFilter(text: string, fromUser: boolean, emit = fromUser): void {
+    try {
+      this.compiled = compileFilter(text, this.columns);
+      this.filterText = this.compiled.source;
+      this.filterError.hidden = true;
+      this.filterError.textContent = '';
+      this.filterInput.removeAttribute('aria-invalid');
+    } catch (error) {
+      if (!(error instanceof FilterError)) throw error;
+      this.filterError.hidden = false;
+      this.filterError.textContent = `Filter not applied: ${error.term}: ${error.reason}${
+        this.filterText ? ` (still showing ${this.filterText})` : ''
+      }`;
+      this.filterInput.setAttribute('aria-invalid', 'true');
+      // The previous compiled filter stays, but it must index the current columns.
+      try {
+        this.compiled = compileFilter(this.filterText, this.columns);
+      } catch {
+        this.compiled = { test: () => true, source: '' };
+        this.filterText = '';
+      }
+      this.applyView();
+      return;
+    }
+    this.applyView();
+    if (emit) this.emitState();
   }
 
   private applyView(): void {
-    this.view = filterEntries(this.entries, this.columns, this.filter);
-    if (this.sort) sortEntries(this.view, this.sort.index, this.sort.direction);
+    const external = this.external?.ids;
+    this.view = this.entries.filter(
+      (e) => (!external || external.has(e.run.run_id)) && this.compiled.test(e),
+    );
+    const sortIndex = this.sort ? this.columns.findIndex((c) => c.id === this.sort?.column) : -1;
+    if (this.sort && sortIndex >= 0) sortEntries(this.view, sortIndex, this.sort.direction);
     this.table.dataset.rowCount = String(this.view.length);
+    this.table.dataset.filter = this.filterText;
     this.updateCount();
+    this.updateEmptyNote();
     this.render();
+    this.reportSelection();
+  }
+
+  private updateEmptyNote(): void {
+    if (this.view.length > 0 || this.entries.length === 0) {
+      this.emptyNote.hidden = true;
+      this.emptyNote.replaceChildren();
+      return;
+    }
+    const what = [this.filterText, this.external ? `brushed: ${this.external.label}` : '']
+      .filter(Boolean)
+      .join(' and ');
+    const clear = h('button', { type: 'button', 'data-testid': 'runs-empty-clear' }, 'clear filter');
+    clear.addEventListener('click', () => {
+      this.setExternalFilter(null);
+      this.filterInput.value = '';
+      this.applyFilter('', true);
+      this.filterInput.focus();
+    });
+    this.emptyNote.replaceChildren(
+      h(
+        'span',
+        {},
+        `0 of ${this.entries.length} runs — no run matches `,
+        h('code', {}, what || 'the filter'),
+      ),
+      ' ',
+      clear,
+    );
+    this.emptyNote.hidden = false;
   }
 
   private updateCount(): void {
     const total = this.entries.length;
     const shown = this.view.length;
-    this.count.textContent = `${shown === total ? `${total}` : `${shown} of ${total}`} runs · ${this.selected.size} selected`;
     const visibleSelected = this.view.reduce((n, e) => n + (this.selected.has(e.run.run_id) ? 1 : 0), 0);
+    const hiddenSelected = this.selected.size - visibleSelected;
+    this.count.textContent = `${shown === total ? `${total}` : `${shown} of ${total}`} runs · ${this.selected.size} selected${
+      hiddenSelected > 0 ? ` (${hiddenSelected} hidden by the filter)` : ''
+    }`;
     this.selectAll.checked = shown > 0 && visibleSelected === shown;
     this.selectAll.indeterminate = visibleSelected > 0 && visibleSelected < shown;
   }
@@ -216,7 +600,7 @@ export class RunsTable {
       Math.ceil((this.scroller.scrollTop + height) / ROW_HEIGHT) + OVERSCAN,
     );
     const rows: HTMLTableRowElement[] = [];
-    const span = this.columns.length + 1;
+    const span = this.shown.length + 1;
     if (first > 0)
       rows.push(
         h('tr', { class: 'spacer', style: `height: ${first * ROW_HEIGHT}px` }, h('td', { colspan: span })),
@@ -230,9 +614,6 @@ export class RunsTable {
       rows.push(
         h('tr', { class: 'spacer', style: `height: ${below * ROW_HEIGHT}px` }, h('td', { colspan: span })),
       );
-    if (this.view.length === 0) {
-      rows.push(h('tr', {}, h('td', { colspan: span, class: 'no-match' }, 'No run matches the filter.')));
-    }
     this.tbody.replaceChildren(...rows);
   }
 
@@ -249,20 +630,42 @@ export class RunsTable {
     });
     tr.appendChild(h('td', { class: 'check' }, box));
     const color = checked ? this.options.colorOf?.(id) : undefined;
-    entry.texts.forEach((text, i) => {
-      const td = h('td', { title: text.length > 24 ? text : null });
-      if (i === 0 && this.columns[0]?.id === 'run_id' && color) {
-        td.appendChild(h('span', { class: 'swatch', style: `background: ${color}` }));
-      }
-      td.append(text);
-      if (typeof entry.values[i] === 'number') td.className = 'num';
+    this.shown.forEach((i, k) => {
+      const column = this.columns[i] as RunColumn;
+      const text = entry.texts[i] ?? '';
+      const left = this.pinnedLeft(k);
+      const td = h('td', {
+        title: text.length > 24 ? text : null,
+        class:
+          `${typeof entry.values[i] === 'number' ? 'num' : ''}${left !== undefined ? ' pinned' : ''}`.trim() ||
+          null,
+        style: left !== undefined ? `left: ${left}px` : null,
+      });
+      if (column.id === 'run_id') {
+        if (color) td.appendChild(h('span', { class: 'swatch', style: `background: ${color}` }));
+        td.appendChild(
+          h(
+            'a',
+            {
+              href: `#run/${encodeURIComponent(id)}`,
+              class: 'run-link',
+              title: `Open run ${id}`,
+              'data-testid': 'run-link',
+            },
+            text,
+          ),
+        );
+      } else td.append(text);
       tr.appendChild(td);
     });
     return tr;
   }
 
   private onRowClick(event: MouseEvent): void {
-    const tr = (event.target as HTMLElement).closest('tr');
+    const target = event.target as HTMLElement;
+    // The run_id link opens the run page; it does not toggle the selection.
+    if (target.closest('a')) return;
+    const tr = target.closest('tr');
     const id = tr?.dataset.runId;
     if (!id) return;
     // Shift-click selects the range from the last clicked row, as in a file manager.
@@ -275,14 +678,14 @@ export class RunsTable {
           if (e) this.selected.add(e.run.run_id);
         }
         this.lastClicked = id;
-        this.selectionChanged();
+        this.selectionChanged(true);
         return;
       }
     }
     if (this.selected.has(id)) this.selected.delete(id);
     else this.selected.add(id);
     this.lastClicked = id;
-    this.selectionChanged();
+    this.selectionChanged(true);
   }
 
   private toggleAllVisible(on: boolean): void {
@@ -290,12 +693,220 @@ export class RunsTable {
       if (on) this.selected.add(entry.run.run_id);
       else this.selected.delete(entry.run.run_id);
     }
-    this.selectionChanged();
+    this.selectionChanged(true);
   }
 
-  private selectionChanged(): void {
+  private selectionChanged(force: boolean): void {
     this.updateCount();
-    this.options.onSelectionChange(this.selection());
+    this.reportSelection(force);
     this.render();
+  }
+
+  /** Tells the owner the visible selection when it changed (or always, when `force`). */
+  private reportSelection(force = false): void {
+    const ids = this.visibleSelection();
+    const key = ids.join('\n');
+    if (!force && key === this.lastReported) return;
+    this.lastReported = key;
+    this.options.onSelectionChange(ids);
+  }
+
+  // --- columns: the menu, hide, pin, move, summaries ---
+
+  private toggleMenu(open = this.menu.hidden): void {
+    this.menu.hidden = !open;
+    this.menuButton.setAttribute('aria-expanded', String(open));
+    if (open) {
+      this.renderMenu();
+      if (this.metricNames === undefined) {
+        void api
+          .metricNames()
+          .then((m) => {
+            this.metricNames = m.metrics.map((x) => x.metric_name);
+          })
+          .catch(() => {
+            this.metricNames = [];
+          })
+          .then(() => {
+            if (!this.menu.hidden) this.renderMenu();
+          });
+      }
+      this.menu.querySelector<HTMLElement>('select, button')?.focus();
+    }
+  }
+
+  private renderMenu(): void {
+    const focused = document.activeElement as HTMLElement | null;
+    const focusKey =
+      focused && this.menu.contains(focused)
+        ? [focused.closest('li')?.dataset.column, focused.dataset.testid]
+        : undefined;
+    this.menu.replaceChildren(
+      columnMenu({
+        columns: this.orderedColumns(),
+        hidden: this.hidden,
+        pinned: new Set(this.pinned),
+        metrics: this.metricNames,
+        onAddSummary: (stat, metric) => this.addSummary(`${stat}:${metric}`),
+        onRemoveSummary: (id) => {
+          this.summaryIds = this.summaryIds.filter((s) => s !== id);
+          this.rebuild();
+          this.emitState();
+        },
+        onToggleHidden: (id, hide) => {
+          if (hide) this.hidden.add(id);
+          else this.hidden.delete(id);
+          this.layoutColumns();
+          this.render();
+          this.emitState();
+        },
+        onTogglePinned: (id) => {
+          this.pinned = this.pinned.includes(id) ? this.pinned.filter((p) => p !== id) : [...this.pinned, id];
+          this.layoutColumns();
+          this.render();
+          this.emitState();
+        },
+        onMove: (id, by) => this.moveColumn(id, by),
+      }),
+    );
+    // Keep the keyboard where it was (the menu is rebuilt after each change).
+    if (focusKey) {
+      const [column, testid] = focusKey;
+      const item = column ? this.menu.querySelector(`li[data-column="${CSS.escape(column)}"]`) : this.menu;
+      item?.querySelector<HTMLElement>(`[data-testid="${testid}"]`)?.focus();
+    }
+  }
+
+  /** Moves a column one place left or right among the columns (pinned ones among the pinned). */
+  private moveColumn(id: string, by: -1 | 1): void {
+    if (this.pinned.includes(id)) {
+      const i = this.pinned.indexOf(id);
+      const j = i + by;
+      if (j >= 0 && j < this.pinned.length) {
+        const next = [...this.pinned];
+        [next[i], next[j]] = [next[j] as string, next[i] as string];
+        this.pinned = next;
+      }
+    } else {
+      const ids = this.orderedColumns()
+        .map((c) => c.id)
+        .filter((c) => !this.pinned.includes(c));
+      // Skip hidden neighbours: a move is one visible place.
+      const i = ids.indexOf(id);
+      let j = i + by;
+      while (j >= 0 && j < ids.length && this.hidden.has(ids[j] as string)) j += by;
+      if (i >= 0 && j >= 0 && j < ids.length) {
+        ids.splice(i, 1);
+        ids.splice(j, 0, id);
+        this.order = ids;
+      }
+    }
+    this.layoutColumns();
+    this.render();
+    this.emitState();
+  }
+
+  private addSummary(id: string): void {
+    if (!this.summaryIds.includes(id)) this.summaryIds = [...this.summaryIds, id];
+    this.hidden.delete(id);
+    this.rebuild();
+    this.emitState();
+    void this.loadSummaries();
+  }
+
+  /** Fetches every summary column in one query and rebuilds the entries. */
+  private async loadSummaries(): Promise<void> {
+    this.summaryAbort?.abort();
+    const specs = this.summaryIds.map(parseSummaryId).filter((s): s is SummarySpec => s !== undefined);
+    if (specs.length === 0) return;
+    const abort = new AbortController();
+    this.summaryAbort = abort;
+    this.summaryStatus.hidden = false;
+    this.summaryStatus.textContent = `computing ${specs.length} summary column${specs.length === 1 ? '' : 's'}…`;
+    this.table.dataset.summaries = 'loading';
+    const started = performance.now();
+    try {
+      const fetch = this.options.fetchSummaries ?? fetchRunSummaries;
+      const answer = await fetch(specs, abort.signal);
+      if (abort.signal.aborted) return;
+      this.summaryValues = answer.values;
+      this.rebuild();
+      const ms = Math.round(performance.now() - started);
+      this.table.dataset.summaries = 'ready';
+      this.table.dataset.summaryMs = String(ms);
+      this.summaryStatus.hidden = !answer.truncated;
+      this.summaryStatus.textContent = answer.truncated
+        ? 'summary columns truncated: the server’s --max-rows cut the answer short; some runs show no value'
+        : '';
+    } catch (error) {
+      if (abort.signal.aborted) return;
+      this.table.dataset.summaries = 'error';
+      this.summaryStatus.hidden = false;
+      this.summaryStatus.textContent = `summary columns could not be computed: ${(error as Error).message}`;
+    }
+  }
+
+  // --- CSV and saved views ---
+
+  /**
+   * The table as shown, as CSV: the visible columns in display order, the rows that pass the
+   * filter in sort order; numbers without float noise, at full precision.
+   */
+  toCsv(): string {
+    const header = this.shown.map((i) => this.columns[i]?.id ?? '');
+    const rows = this.view.map((entry) =>
+      this.shown.map((i) => {
+        const v = entry.values[i];
+        return typeof v === 'number' ? formatExact(v) : cellText(v);
+      }),
+    );
+    return toCsv([header, ...rows]);
+  }
+
+  private renderViews(): void {
+    const views = this.lakeId ? loadViews(this.lakeId) : [];
+    this.viewsSelect.replaceChildren(
+      h('option', { value: '' }, views.length > 0 ? 'Saved views…' : 'No saved views'),
+      ...views.map((v) => h('option', { value: v.name }, v.name)),
+    );
+  }
+
+  private pickView(name: string): void {
+    if (!name || !this.lakeId) return;
+    const view = loadViews(this.lakeId).find((v) => v.name === name);
+    if (!view) return;
+    this.setState(view.state);
+    this.emitState();
+  }
+
+  private askViewName(): void {
+    const input = h('input', {
+      type: 'text',
+      placeholder: 'view name',
+      'aria-label': 'Name of the view',
+      'data-testid': 'runs-view-name',
+    });
+    const ok = h('button', { type: 'button', 'data-testid': 'runs-view-confirm' }, 'Save');
+    const done = () => {
+      const name = input.value.trim();
+      if (name && this.lakeId) {
+        saveView(this.lakeId, name, this.getState());
+        this.renderViews();
+        this.viewsSelect.value = name;
+      }
+      this.viewName.hidden = true;
+      this.viewName.replaceChildren();
+    };
+    ok.addEventListener('click', done);
+    input.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') done();
+      if (event.key === 'Escape') {
+        this.viewName.hidden = true;
+        this.viewName.replaceChildren();
+      }
+    });
+    this.viewName.replaceChildren(input, ok);
+    this.viewName.hidden = false;
+    input.focus();
   }
 }

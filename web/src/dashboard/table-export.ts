@@ -1,0 +1,96 @@
+// The runs table's CSV export and saved views: plain functions, apart from the table's DOM.
+import type { RunsTableState } from './panel-state.js';
+
+/**
+ * One CSV field, quoted as RFC 4180 asks: in double quotes (inner quotes doubled) when it holds a
+ * comma, a quote, a line break, or leading/trailing space.
+ *
+ * @example
+ * ```ts
+ * csvField('a,b'); // '"a,b"'
+ * csvField('say "hi"'); // '"say ""hi"""'
+ * ```
+ */
+export function csvField(text: string): string {
+  return /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/**
+ * Rows of fields as CSV text: fields joined by commas, records by CRLF (RFC 4180).
+ *
+ * @example
+ * ```ts
+ * toCsv([['run_id', 'lr'], ['a', '0.001']]); // 'run_id,lr\r\na,0.001\r\n'
+ * ```
+ */
+export function toCsv(rows: readonly (readonly string[])[]): string {
+  return rows.map((row) => `${row.map(csvField).join(',')}\r\n`).join('');
+}
+
+/** Offers `text` as a file download named `name`. */
+export function downloadText(name: string, text: string, type = 'text/csv'): void {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** A named runs-table view: filter, columns and sort. */
+export interface SavedView {
+  readonly name: string;
+  readonly state: RunsTableState;
+}
+
+const viewsKey = (lakeId: string) => `runlake:runs-views:${lakeId}`;
+
+/**
+ * The views saved for a lake (localStorage), in the order they were saved; [] when there are none
+ * or storage is unavailable.
+ *
+ * @example
+ * ```ts
+ * loadViews('3f2a…').map((v) => v.name); // ['lr sweep by final loss']
+ * ```
+ */
+export function loadViews(lakeId: string): SavedView[] {
+  try {
+    const parsed = JSON.parse(localStorage.getItem(viewsKey(lakeId)) ?? '[]') as unknown;
+    return Array.isArray(parsed)
+      ? parsed.filter((v): v is SavedView => typeof v?.name === 'string' && typeof v?.state === 'object')
+      : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Saves `state` under `name` for a lake, replacing a view of that name; answers the views.
+ *
+ * @example
+ * ```ts
+ * saveView(lakeId, 'best', table.getState());
+ * ```
+ */
+export function saveView(lakeId: string, name: string, state: RunsTableState): SavedView[] {
+  const views = [...loadViews(lakeId).filter((v) => v.name !== name), { name, state }];
+  localStorage.setItem(viewsKey(lakeId), JSON.stringify(views));
+  return views;
+}
+
+/**
+ * Deletes the view `name` of a lake; answers the views left.
+ *
+ * @example
+ * ```ts
+ * deleteView(lakeId, 'best');
+ * ```
+ */
+export function deleteView(lakeId: string, name: string): SavedView[] {
+  const views = loadViews(lakeId).filter((v) => v.name !== name);
+  localStorage.setItem(viewsKey(lakeId), JSON.stringify(views));
+  return views;
+}
