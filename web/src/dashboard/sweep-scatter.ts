@@ -6,6 +6,7 @@
 import uPlot from 'uplot';
 import type { ParamValue, SweepGridRow, SweepGridsResponse, SweepParam } from './api.js';
 import { formatNumber, h, selectOf } from './dom.js';
+import { drawDot, paddedRange } from './scatter-axes.js';
 import { emptyState } from './states.js';
 import { paramsLine } from './sweep-model.js';
 
@@ -76,22 +77,6 @@ export function scatterPoints(
   }
   points.sort((a, b) => a.x - b.x);
   return { points, categories };
-}
-
-/**
- * The x range with room around the extreme points (uPlot fits x exactly, which would cut the
- * outermost points in half): 5% of the span each side, or a factor of 1.3 on a log axis.
- */
-function paddedRange(points: readonly ScatterPoint[], log: boolean): uPlot.Range.MinMax {
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = Number.NEGATIVE_INFINITY;
-  for (const p of points) {
-    lo = Math.min(lo, p.x);
-    hi = Math.max(hi, p.x);
-  }
-  if (log) return [lo / 1.3, hi * 1.3];
-  const pad = hi > lo ? (hi - lo) * 0.05 : Math.abs(lo) * 0.1 || 1;
-  return [lo - pad, hi + pad];
 }
 
 function summaryOf(grid: SweepGridRow, y: string): number | null {
@@ -254,7 +239,15 @@ export class SweepScatter {
       scales: {
         x: categories
           ? { time: false, range: (): uPlot.Range.MinMax => [-0.5, categories.length - 0.5] }
-          : { time: false, distr: logX ? 3 : 1, range: (): uPlot.Range.MinMax => paddedRange(points, logX) },
+          : {
+              time: false,
+              distr: logX ? 3 : 1,
+              range: (): uPlot.Range.MinMax =>
+                paddedRange(
+                  points.map((p) => p.x),
+                  logX,
+                ),
+            },
       },
       axes: [
         {
@@ -275,7 +268,6 @@ export class SweepScatter {
         draw: [
           (u) => {
             const ctx = u.ctx;
-            const ratio = devicePixelRatio || 1;
             ctx.save();
             ctx.beginPath();
             ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
@@ -288,11 +280,14 @@ export class SweepScatter {
             );
             for (const p of ordered) {
               const color = this.options.colorOf(p.gridId);
-              ctx.beginPath();
-              ctx.arc(u.valToPos(p.x, 'x', true), u.valToPos(p.y, 'y', true), RADIUS * ratio, 0, 2 * Math.PI);
-              ctx.fillStyle = color ?? MUTED;
-              ctx.globalAlpha = color ? 0.9 : 0.55;
-              ctx.fill();
+              drawDot(
+                ctx,
+                u.valToPos(p.x, 'x', true),
+                u.valToPos(p.y, 'y', true),
+                RADIUS,
+                color ?? MUTED,
+                color ? 0.9 : 0.55,
+              );
             }
             ctx.restore();
             this.host.dataset.pointCount = String(points.length);

@@ -1,0 +1,383 @@
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  artifactPath,
+  browser,
+  launchChromium,
+  type ServeProcess,
+  serveLake,
+  type TestBrowser,
+  writeDemoLake,
+} from './helpers/browser.js';
+import { repoRoot, tempDir } from './helpers/lake-fixtures.js';
+
+// The run page (`#run/<id>`) and the Compare tab (config diff, parallel coordinates, hyperparameter
+// scatter) of the dashboard, against `runlake serve` on the demo lake: 12 runs, lr ∈ {3e-4, 1e-3,
+// 3e-3} × seeds 0–3, loss/lr/grad_norm with 201 points each. Every value the page shows is checked
+// against the lake through /api/query, computed independently of the dashboard's own SQL.
+
+interface QueryAnswer<Row> {
+  rows: Row[];
+}
+
+/** Writes a doc screenshot to docs/images when UPDATE_DOC_IMAGES=1, else to test-artifacts/. */
+function docImage(name: string): string {
+  return process.env.UPDATE_DOC_IMAGES === '1'
+    ? path.join(repoRoot, 'docs', 'images', name)
+    : artifactPath(name);
+}
+
+interface Range {
+  kind: 'range';
+  lo: number;
+  hi: number;
+}
+
+describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
+  const dir = tempDir('runlake-compare-');
+  let served: ServeProcess;
+  let chromium: TestBrowser;
+  let page: Page;
+  const problems: string[] = [];
+
+  const sql = async <Row>(text: string): Promise<Row[]> => {
+    const response = await fetch(new URL('api/query', served.url), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ sql: text, format: 'json' }),
+    });
+    expect(response.status).toBe(200);
+    return ((await response.json()) as QueryAnswer<Row>).rows;
+  };
+  const compare = () => page.locator('[data-testid="compare-view"]');
+  const brushed = async () => {
+    const text = (await compare().getAttribute('data-brushed')) ?? '';
+    return text === '' ? [] : text.split(',').sort();
+  };
+  /** Drags on the page from one point to another with the mouse. */
+  const drag = async (from: { x: number; y: number }, to: { x: number; y: number }) => {
+    await page.mouse.move(from.x, from.y);
+    await page.mouse.down();
+    await page.mouse.move(to.x, to.y, { steps: 6 });
+    await page.mouse.up();
+  };
+  /** Scrolls an element to the middle of the viewport (the mouse reaches only what is in view). */
+  const centre = (selector: string) =>
+    page.locator(selector).evaluate((element) => element.scrollIntoView({ block: 'center' }));
+  /** Where a value of a parallel-coordinates axis is on the page. */
+  const axisPoint = async (key: string, value: number) => {
+    const point = (await page.evaluate(
+      `window.runlake.compare?.parallelPoint(${JSON.stringify(key)}, ${value})`,
+    )) as { x: number; y: number } | undefined;
+    if (!point) throw new Error(`no point for ${key}=${value} on the parallel coordinates`);
+    return point;
+  };
+
+  beforeAll(async () => {
+    const lakeDir = await writeDemoLake(dir);
+    served = await serveLake(lakeDir);
+    chromium = await launchChromium();
+    page = await chromium.context.newPage();
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  }, 180_000);
+
+  afterAll(async () => {
+    await chromium?.close();
+    await served?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('run page: header, searchable config, a summary equal to the lake, one chart per metric', async () => {
+    const runId = 'tiny-lr0.001-s2';
+    await page.goto(`${served.url}#run/${runId}`);
+    const runPage = page.locator('[data-testid="run-page"]');
+    await page.waitForSelector(`[data-testid="run-page"][data-run-id="${runId}"][data-state="ready"]`, {
+      timeout: 20_000,
+    });
+    await expect(runPage.locator('[data-testid="run-name"]').textContent()).resolves.toBe(
+      'tiny-gpt lr=0.001 seed=2',
+    );
+    await expect(runPage.locator('[data-testid="run-status"]').textContent()).resolves.toBe('finished');
+
+    // Config: the grid's params and the run's fields, each with the lake's value.
+    const [lakeRun] = await sql<{ seed: number; lr: number; d_model: number; warmup_steps: number }>(
+      `SELECT r.seed, g.lr, g.d_model, g.warmup_steps FROM runs r JOIN grids g USING (grid_id) WHERE r.run_id = '${runId}'`,
+    );
+    const configValue = (key: string) =>
+      runPage.locator(`[data-testid="run-config-row"][data-key="${key}"] td`).textContent();
+    await expect(configValue('lr')).resolves.toBe(String(lakeRun?.lr));
+    await expect(configValue('seed')).resolves.toBe(String(lakeRun?.seed));
+    await expect(configValue('d_model')).resolves.toBe(String(lakeRun?.d_model));
+    await expect(configValue('config.warmup_steps')).resolves.toBe(String(lakeRun?.warmup_steps));
+    // Search narrows the rows to the keys or values containing the text.
+    const allRows = await runPage.locator('[data-testid="run-config-row"]').count();
+    await runPage.locator('[data-testid="run-config-search"]').fill('warmup');
+    const searched = await runPage
+      .locator('[data-testid="run-config-row"]')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key')));
+    expect(searched).toEqual(['warmup_steps', 'config.warmup_steps']);
+    await runPage.locator('[data-testid="run-config-search"]').fill('');
+    expect(await runPage.locator('[data-testid="run-config-row"]').count()).toBe(allRows);
+
+    // Summary: final / min / max / last step of every metric, against the raw points.
+    const points = await sql<{ metric_name: string; step: number; value: number }>(
+      `SELECT metric_name, step, value FROM metrics_scalar WHERE run_id = '${runId}' ORDER BY metric_name, step`,
+    );
+    const expected = new Map<string, { final: number; min: number; max: number; last: number }>();
+    for (const p of points) {
+      const e = expected.get(p.metric_name) ?? { final: Number.NaN, min: Infinity, max: -Infinity, last: -1 };
+      if (p.step >= e.last) {
+        e.last = p.step;
+        e.final = p.value;
+      }
+      e.min = Math.min(e.min, p.value);
+      e.max = Math.max(e.max, p.value);
+      expected.set(p.metric_name, e);
+    }
+    const shown = await runPage.locator('[data-testid="summary-row"]').evaluateAll((rows) =>
+      rows.map((r) => ({
+        metric: r.getAttribute('data-metric'),
+        final: Number(r.getAttribute('data-final')),
+        min: Number(r.getAttribute('data-min')),
+        max: Number(r.getAttribute('data-max')),
+        last: Number(r.getAttribute('data-last-step')),
+      })),
+    );
+    expect(shown.map((s) => s.metric).sort()).toEqual([...expected.keys()].sort());
+    for (const s of shown) {
+      const e = expected.get(s.metric ?? '');
+      expect(s).toEqual({ metric: s.metric, final: e?.final, min: e?.min, max: e?.max, last: e?.last });
+    }
+    // The demo logs no system metrics: the panel says so instead of an empty table.
+    await expect(runPage.locator('[data-testid="run-system"]').textContent()).resolves.toContain(
+      'None logged',
+    );
+
+    // Curves: one chart per metric, each drawn from its own downsampled series.
+    await page.waitForSelector('[data-testid="run-chart"][data-state="drawn"]', { timeout: 20_000 });
+    await page.waitForFunction(
+      `[...document.querySelectorAll('[data-testid="run-chart"]')].every((c) => c.dataset.state === 'drawn')`,
+      undefined,
+      { timeout: 20_000 },
+    );
+    const charts = await runPage.locator('[data-testid="run-chart"]').evaluateAll((cells) =>
+      cells.map((c) => ({
+        metric: c.getAttribute('data-metric'),
+        points: Number(c.getAttribute('data-points')),
+        canvases: c.querySelectorAll('canvas').length,
+      })),
+    );
+    expect(charts.map((c) => c.metric).sort()).toEqual(['grad_norm', 'loss', 'lr']);
+    for (const c of charts) {
+      expect(c.points).toBeGreaterThan(100);
+      expect(c.canvases).toBe(1);
+    }
+    await runPage.screenshot({ path: docImage('web-run-page.png') });
+
+    // An unknown run says so in one line.
+    await page.goto(`${served.url}#run/no-such-run`);
+    await expect(
+      page.locator('[data-testid="run-page-missing"]').textContent({ timeout: 20_000 }),
+    ).resolves.toContain('No run “no-such-run” in this lake.');
+  });
+
+  it('config diff: exactly the keys that differ, highlighted and first; "only differences"', async () => {
+    const picked = ['tiny-lr0.0003-s0', 'tiny-lr0.001-s1', 'tiny-lr0.003-s3'];
+    await page.goto(`${served.url}#compare`);
+    await page.waitForSelector('[data-testid="compare-view"]', { state: 'visible', timeout: 20_000 });
+    await page.evaluate(`window.runlake.table?.setSelection(${JSON.stringify(picked)})`);
+    const diff = page.locator('[data-testid="config-diff"]');
+    await page.waitForSelector('[data-testid="config-diff"][data-run-count="3"]');
+
+    // The differing keys, from the lake: runs columns and grid params with more than one value.
+    const inList = picked.map((id) => `'${id}'`).join(', ');
+    const columns = (await sql<{ column_name: string }>(`SELECT column_name FROM (DESCRIBE runs)`)).map(
+      (c) => c.column_name,
+    );
+    const fields = columns.filter((c) => !['run_id', 'config_json', 'env_json'].includes(c));
+    const [fieldCounts] = await sql<Record<string, number>>(
+      `SELECT ${fields.map((f) => `count(DISTINCT coalesce(CAST("${f}" AS VARCHAR), '∅')) AS "${f}"`).join(', ')} FROM runs WHERE run_id IN (${inList})`,
+    );
+    const params = ['d_model', 'lr', 'model', 'n_layers', 'warmup_steps'];
+    const [paramCounts] = await sql<Record<string, number>>(
+      `SELECT ${params.map((p) => `count(DISTINCT g."${p}") AS "${p}"`).join(', ')} FROM runs r JOIN grids g USING (grid_id) WHERE r.run_id IN (${inList})`,
+    );
+    const differing = [
+      // A runs column named like a param (d_model, n_layers) is shown as run.<name>.
+      ...fields.filter((f) => Number(fieldCounts?.[f]) > 1).map((f) => (params.includes(f) ? `run.${f}` : f)),
+      ...params.filter((p) => Number(paramCounts?.[p]) > 1),
+      // config_json holds the grid's params and its id: those that differ are lr and grid_id.
+      'config.lr',
+      'config.grid_id',
+    ].sort();
+    expect(differing).toEqual(expect.arrayContaining(['lr', 'seed']));
+
+    const rows = await diff.locator('[data-testid="diff-row"]').evaluateAll((trs) =>
+      trs.map((tr) => ({
+        key: tr.getAttribute('data-key'),
+        differs: tr.getAttribute('data-differs') === 'true',
+        highlighted: tr.classList.contains('differs'),
+      })),
+    );
+    const backgrounds = (await page.evaluate(
+      `[...document.querySelectorAll('[data-testid="diff-row"] td')].filter((td) => td.cellIndex === 1).map((td) => getComputedStyle(td).backgroundColor)`,
+    )) as string[];
+    expect(
+      rows
+        .filter((r) => r.differs)
+        .map((r) => r.key)
+        .sort(),
+    ).toEqual(differing);
+    // Differing rows come first and are the only ones highlighted.
+    const firstSame = rows.findIndex((r) => !r.differs);
+    expect(firstSame).toBe(differing.length);
+    expect(rows.every((r) => r.highlighted === r.differs)).toBe(true);
+    expect(backgrounds[0]).not.toBe(backgrounds[firstSame]);
+    // Each run's lr column shows its own learning rate.
+    const lrCells = await diff
+      .locator('[data-testid="diff-row"][data-key="lr"] td')
+      .evaluateAll((tds) => tds.map((td) => td.textContent));
+    expect(lrCells).toEqual(['0.0003', '0.001', '0.003']);
+
+    await diff.locator('[data-testid="diff-only-differences"]').check();
+    const onlyDiff = await diff
+      .locator('[data-testid="diff-row"]')
+      .evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-key')));
+    expect(onlyDiff.sort()).toEqual(differing);
+    await diff.screenshot({ path: docImage('web-config-diff.png') });
+    await diff.locator('[data-testid="diff-only-differences"]').uncheck();
+  });
+
+  it('parallel coordinates: brushing an lr range, then final loss, leaves exactly the lake’s runs', async () => {
+    await page.goto(`${served.url}#compare`);
+    await page.waitForSelector('[data-testid="parcoords"][data-axes="lr,seed,final:loss"]', {
+      timeout: 20_000,
+    });
+    expect(await page.locator('[data-testid="parcoords"]').getAttribute('data-lines')).toBe('12');
+    await centre('[data-testid="parcoords"]');
+
+    // Drag on the lr axis from above 1e-3 down past 3e-4: the two lower learning rates.
+    const top = await axisPoint('lr', 0.001);
+    const bottom = await axisPoint('lr', 0.0003);
+    await drag({ x: top.x, y: top.y - 12 }, { x: bottom.x, y: bottom.y + 8 });
+    const lrBrush = JSON.parse((await compare().getAttribute('data-brushes')) ?? '{}').lr as Range;
+    expect(lrBrush.kind).toBe('range');
+    const inLr = await sql<{ run_id: string }>(
+      `SELECT run_id FROM runs JOIN grids USING (grid_id) WHERE lr BETWEEN ${lrBrush.lo} AND ${lrBrush.hi} ORDER BY run_id`,
+    );
+    expect(inLr).toHaveLength(8);
+    expect(await brushed()).toEqual(inLr.map((r) => r.run_id));
+    await expect(compare().getAttribute('data-brush-label')).resolves.toMatch(/^lr<1\.\d+e-3$/);
+    // The runs table shows the brushed runs only, under a chip naming the brush.
+    await page.locator('[data-testid="tab-runs"]').click();
+    await page.waitForFunction(
+      `document.querySelectorAll('[data-testid="runs-row"]').length === ${inLr.length}`,
+      undefined,
+      { timeout: 10_000 },
+    );
+    const tableIds = await page
+      .locator('[data-testid="runs-row"]')
+      .evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-run-id')).sort());
+    expect(tableIds).toEqual(inLr.map((r) => r.run_id));
+    await expect(page.locator('[data-testid="runs-external-filter"]').textContent()).resolves.toContain(
+      'lr<',
+    );
+    await page.locator('[data-testid="tab-compare"]').click();
+    await page.waitForSelector('[data-testid="parcoords"]', { state: 'visible' });
+    await centre('[data-testid="parcoords"]');
+
+    // A second brush on the final-loss axis ANDs with the first: the lower half of its range.
+    const lossTop = await axisPoint('final:loss', 1.4);
+    const lossBottom = await axisPoint('final:loss', 1.2);
+    const middle = (lossTop.y + lossBottom.y) / 2;
+    await drag({ x: lossTop.x, y: middle }, { x: lossTop.x, y: lossBottom.y + 30 });
+    const lossBrush = JSON.parse((await compare().getAttribute('data-brushes')) ?? '{}')[
+      'final:loss'
+    ] as Range;
+    const both = await sql<{ run_id: string }>(
+      `SELECT run_id FROM runs JOIN grids USING (grid_id)
+       JOIN (SELECT run_id, arg_max(value, step) AS final FROM metrics_scalar WHERE metric_name = 'loss' GROUP BY run_id) USING (run_id)
+       WHERE lr BETWEEN ${lrBrush.lo} AND ${lrBrush.hi} AND final BETWEEN ${lossBrush.lo} AND ${lossBrush.hi} ORDER BY run_id`,
+    );
+    expect(both.length).toBeGreaterThan(0);
+    expect(both.length).toBeLessThan(inLr.length);
+    expect(await brushed()).toEqual(both.map((r) => r.run_id));
+    await expect(compare().getAttribute('data-brush-label')).resolves.toMatch(
+      /^lr<[^,]+, final loss<[\d.]+$/,
+    );
+    await page
+      .locator('[data-testid="compare-plots"]')
+      .screenshot({ path: docImage('web-parallel-coords.png') });
+
+    // A click on the lr axis clears its brush: only the loss brush is left.
+    await page.mouse.click(top.x, top.y);
+    expect(JSON.parse((await compare().getAttribute('data-brushes')) ?? '{}')).not.toHaveProperty('lr');
+    // Clearing every brush restores the table.
+    await page.locator('[data-testid="compare-clear"]').click();
+    expect(await brushed()).toEqual([]);
+    await page.locator('[data-testid="tab-runs"]').click();
+    await page.waitForFunction(
+      `document.querySelectorAll('[data-testid="runs-row"]').length === 12`,
+      undefined,
+      { timeout: 10_000 },
+    );
+    expect(await page.locator('[data-testid="runs-external-filter"]').isHidden()).toBe(true);
+  });
+
+  it('scatter: a box around the lr=3e-3 points brushes exactly those runs', async () => {
+    await page.goto(`${served.url}#compare`);
+    await page.waitForSelector('[data-testid="hp-scatter-chart"][data-point-count="12"]', {
+      timeout: 20_000,
+    });
+    await centre('[data-testid="hp-scatter-chart"]');
+    const points = (await page.evaluate('window.runlake.compare?.scatterPoints() ?? []')) as {
+      runId: string;
+      x: number;
+      y: number;
+    }[];
+    const lr = await sql<{ run_id: string; lr: number }>(
+      `SELECT run_id, lr FROM runs JOIN grids USING (grid_id)`,
+    );
+    const lrOf = new Map(lr.map((r) => [r.run_id, r.lr]));
+    const target = points.filter((p) => lrOf.get(p.runId) === 0.003);
+    expect(target).toHaveLength(4);
+    const xs = target.map((p) => p.x);
+    const ys = target.map((p) => p.y);
+    // From below-left of the points (inside the plot) to above-right (uPlot clamps the box to the plot).
+    await drag(
+      { x: Math.min(...xs) - 15, y: Math.max(...ys) + 15 },
+      { x: Math.max(...xs) + 15, y: Math.min(...ys) - 15 },
+    );
+    const box = JSON.parse((await compare().getAttribute('data-scatter-brush')) ?? 'null') as {
+      x: Range;
+      y: { lo: number; hi: number };
+    };
+    const inBox = await sql<{ run_id: string }>(
+      `SELECT run_id FROM runs JOIN grids USING (grid_id)
+       JOIN (SELECT run_id, arg_max(value, step) AS final FROM metrics_scalar WHERE metric_name = 'loss' GROUP BY run_id) USING (run_id)
+       WHERE lr BETWEEN ${box.x.lo} AND ${box.x.hi} AND final BETWEEN ${box.y.lo} AND ${box.y.hi} ORDER BY run_id`,
+    );
+    expect(inBox.map((r) => r.run_id)).toEqual(target.map((p) => p.runId).sort());
+    // The box reaches past the largest lr and final loss, so the label says "greater than".
+    expect(await brushed()).toEqual(inBox.map((r) => r.run_id));
+    await expect(compare().getAttribute('data-brush-label')).resolves.toMatch(
+      /^lr>[\d.e-]+, final loss>[\d.]+$/,
+    );
+    // "Select these runs" selects them in the table, so the diff compares them.
+    await page.locator('[data-testid="compare-select"]').click();
+    await page.waitForSelector('[data-testid="config-diff"][data-run-count="4"]');
+    // A click without a drag clears the box.
+    const chart = page.locator('[data-testid="hp-scatter-chart"] .u-over');
+    await chart.click({ position: { x: 20, y: 20 } });
+    expect(await brushed()).toEqual([]);
+  });
+
+  it('logged no console errors', () => {
+    expect(problems).toEqual([]);
+  });
+});

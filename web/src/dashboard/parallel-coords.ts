@@ -1,0 +1,334 @@
+// Parallel coordinates on a canvas: one vertical axis per hyperparameter that varies, plus the
+// summary metric as the last axis, and one polyline per run coloured by that metric. Dragging along
+// an axis brushes a range (several axes AND together); a click on an axis clears its brush. Lines
+// are batched by colour into one path each, so a thousand runs draw in a few milliseconds.
+import { numericValue } from './config-diff.js';
+import { h } from './dom.js';
+import {
+  type AxisBrush,
+  axisPosition,
+  brushBetween,
+  type HparamAxis,
+  RAMP_GRADIENT,
+  rampColor,
+  shortNumber,
+} from './hparam-axes.js';
+import './compare.css';
+
+const HEIGHT = 360;
+const MARGIN = { left: 70, right: 90, top: 44, bottom: 30 };
+/** How close (CSS px) to an axis a drag must start to brush it. */
+const GRAB = 16;
+const BUCKETS = 24;
+const MUTED = 'rgba(154, 164, 178, 0.25)';
+
+export interface ParallelCoordsOptions {
+  /** Called with every axis's brush after one is drawn or cleared. */
+  readonly onBrush: (brushes: ReadonlyMap<string, AxisBrush>) => void;
+}
+
+/** What the plot draws: the runs, their axes (the colour axis last) and which runs pass the filters. */
+export interface ParallelData {
+  readonly runIds: readonly string[];
+  readonly axes: readonly HparamAxis[];
+  /** The axis whose value colours the lines (usually the summary metric). */
+  readonly colorAxis: HparamAxis | undefined;
+  /** Runs passing every filter; undefined when nothing is brushed. */
+  readonly highlighted: ReadonlySet<string> | undefined;
+}
+
+/** The parallel-coordinates plot. */
+export class ParallelCoords {
+  readonly element: HTMLElement;
+  private readonly canvas: HTMLCanvasElement;
+  private readonly legend: HTMLElement;
+  private data: ParallelData = { runIds: [], axes: [], colorAxis: undefined, highlighted: undefined };
+  private brushes = new Map<string, AxisBrush>();
+  /** The brush being dragged: its axis and positions (0..1). */
+  private dragging: { key: string; from: number; to: number } | undefined;
+  private cssWidth = 0;
+
+  constructor(private readonly options: ParallelCoordsOptions) {
+    this.canvas = h('canvas', { class: 'parcoords-canvas', 'data-testid': 'parcoords-canvas' });
+    this.legend = h('div', { class: 'ramp-legend' });
+    this.element = h('div', { class: 'parcoords', 'data-testid': 'parcoords' }, this.canvas, this.legend);
+    this.element.dataset.lines = '0';
+    this.canvas.addEventListener('pointerdown', (event) => this.pointerDown(event));
+    this.canvas.addEventListener('pointermove', (event) => this.pointerMove(event));
+    this.canvas.addEventListener('pointerup', (event) => this.pointerUp(event));
+    this.canvas.addEventListener('dblclick', () => this.clear());
+    let resizeTimer: number | undefined;
+    window.addEventListener('resize', () => {
+      window.clearTimeout(resizeTimer);
+      resizeTimer = window.setTimeout(() => this.draw(), 150);
+    });
+  }
+
+  /** Draws new data; brushes on axes that are gone are dropped (and reported). */
+  setData(data: ParallelData): void {
+    this.data = data;
+    const keys = new Set(data.axes.map((a) => a.key));
+    let dropped = false;
+    for (const key of [...this.brushes.keys()]) {
+      if (!keys.has(key)) {
+        this.brushes.delete(key);
+        dropped = true;
+      }
+    }
+    this.draw();
+    if (dropped) this.options.onBrush(this.brushes);
+  }
+
+  /** The brushes drawn, by axis key. */
+  currentBrushes(): ReadonlyMap<string, AxisBrush> {
+    return this.brushes;
+  }
+
+  /** Removes every brush (and reports it). */
+  clear(): void {
+    if (this.brushes.size === 0) return;
+    this.brushes.clear();
+    this.draw();
+    this.options.onBrush(this.brushes);
+  }
+
+  /**
+   * Where a value of axis `key` is on the page (CSS pixels), for tests and the console; undefined
+   * for an unknown axis or a value off it.
+   */
+  pointOnPage(key: string, value: number | string): { x: number; y: number } | undefined {
+    const index = this.data.axes.findIndex((a) => a.key === key);
+    const axis = this.data.axes[index];
+    if (!axis) return undefined;
+    const p = axisPosition(axis, value);
+    if (p === undefined) return undefined;
+    const box = this.canvas.getBoundingClientRect();
+    return { x: box.left + this.axisX(index), y: box.top + this.posY(p) };
+  }
+
+  private plotHeight(): number {
+    return HEIGHT - MARGIN.top - MARGIN.bottom;
+  }
+
+  private posY(position: number): number {
+    return MARGIN.top + (1 - position) * this.plotHeight();
+  }
+
+  private yPos(y: number): number {
+    return Math.max(0, Math.min(1, 1 - (y - MARGIN.top) / this.plotHeight()));
+  }
+
+  private axisX(index: number): number {
+    const n = this.data.axes.length;
+    const span = this.cssWidth - MARGIN.left - MARGIN.right;
+    return n <= 1 ? MARGIN.left + span / 2 : MARGIN.left + (index * span) / (n - 1);
+  }
+
+  private axisAt(x: number): number {
+    let best = -1;
+    let distance = GRAB;
+    this.data.axes.forEach((_, i) => {
+      const d = Math.abs(this.axisX(i) - x);
+      if (d <= distance) {
+        distance = d;
+        best = i;
+      }
+    });
+    return best;
+  }
+
+  private pointerDown(event: PointerEvent): void {
+    const index = this.axisAt(event.offsetX);
+    const axis = this.data.axes[index];
+    if (!axis) return;
+    const p = this.yPos(event.offsetY);
+    this.dragging = { key: axis.key, from: p, to: p };
+    this.canvas.setPointerCapture(event.pointerId);
+    event.preventDefault();
+  }
+
+  private pointerMove(event: PointerEvent): void {
+    if (!this.dragging) {
+      this.canvas.style.cursor = this.axisAt(event.offsetX) >= 0 ? 'ns-resize' : '';
+      return;
+    }
+    this.dragging.to = this.yPos(event.offsetY);
+    this.draw();
+  }
+
+  private pointerUp(event: PointerEvent): void {
+    const drag = this.dragging;
+    if (!drag) return;
+    this.dragging = undefined;
+    this.canvas.releasePointerCapture(event.pointerId);
+    const axis = this.data.axes.find((a) => a.key === drag.key);
+    // A click (no real drag) clears the axis's brush, as does a drag that catches no category.
+    const moved = Math.abs(drag.to - drag.from) * this.plotHeight() >= 3;
+    const brush = axis && moved ? brushBetween(axis, drag.from, drag.to) : undefined;
+    if (brush && !(brush.kind === 'categories' && brush.values.length === 0))
+      this.brushes.set(drag.key, brush);
+    else this.brushes.delete(drag.key);
+    this.draw();
+    this.options.onBrush(this.brushes);
+  }
+
+  /** The positions (0..1) a brush covers on its axis. */
+  private brushSpan(axis: HparamAxis, brush: AxisBrush): [number, number] {
+    if (brush.kind === 'range') {
+      const lo = axisPosition(axis, brush.lo) ?? 0;
+      const hi = axisPosition(axis, brush.hi) ?? 1;
+      return [Math.max(0, lo), Math.min(1, hi)];
+    }
+    const places = brush.values.map((v) => axisPosition(axis, v) ?? 0);
+    const pad = axis.categories.length > 1 ? 0.35 / (axis.categories.length - 1) : 0.1;
+    return [Math.max(0, Math.min(...places) - pad), Math.min(1, Math.max(...places) + pad)];
+  }
+
+  private draw(): void {
+    const { runIds, axes, colorAxis, highlighted } = this.data;
+    const width = Math.max(320, Math.floor(this.element.clientWidth || 800));
+    this.cssWidth = width;
+    const ratio = window.devicePixelRatio || 1;
+    this.canvas.width = Math.round(width * ratio);
+    this.canvas.height = Math.round(HEIGHT * ratio);
+    this.canvas.style.width = `${width}px`;
+    this.canvas.style.height = `${HEIGHT}px`;
+    const ctx = this.canvas.getContext('2d');
+    if (!ctx) return;
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, width, HEIGHT);
+    if (axes.length === 0) {
+      this.element.dataset.lines = '0';
+      return;
+    }
+    const xs = axes.map((_, i) => this.axisX(i));
+    // Each run's positions, computed once.
+    const positions = axes.map((axis) => axis.values.map((v) => axisPosition(axis, v)));
+    const colorPositions = colorAxis ? colorAxis.values.map((v) => axisPosition(colorAxis, v)) : undefined;
+    const muted = new Path2D();
+    const buckets = Array.from({ length: BUCKETS + 1 }, () => new Path2D());
+    let drawnLines = 0;
+    for (let r = 0; r < runIds.length; r++) {
+      const id = runIds[r] as string;
+      const on = !highlighted || highlighted.has(id);
+      const t = colorPositions?.[r];
+      const path = on ? buckets[t === undefined ? BUCKETS : Math.round(t * (BUCKETS - 1))] : muted;
+      if (!path) continue;
+      let pen = false;
+      for (let a = 0; a < axes.length; a++) {
+        const p = positions[a]?.[r];
+        if (p === undefined) {
+          pen = false;
+          continue;
+        }
+        const x = xs[a] as number;
+        const y = this.posY(p);
+        if (pen) path.lineTo(x, y);
+        else path.moveTo(x, y);
+        pen = true;
+      }
+      drawnLines++;
+    }
+    const many = runIds.length > 300;
+    ctx.lineWidth = many ? 1 : 1.5;
+    ctx.strokeStyle = MUTED;
+    ctx.stroke(muted);
+    ctx.globalAlpha = many ? 0.5 : 0.85;
+    buckets.forEach((path, i) => {
+      ctx.strokeStyle = i === BUCKETS ? '#9aa4b2' : rampColor(i / (BUCKETS - 1));
+      ctx.stroke(path);
+    });
+    ctx.globalAlpha = 1;
+
+    // Axes, ticks, labels and brushes over the lines.
+    ctx.font = '12px system-ui, sans-serif';
+    ctx.textBaseline = 'middle';
+    axes.forEach((axis, i) => {
+      const x = xs[i] as number;
+      ctx.strokeStyle = '#334155';
+      ctx.lineWidth = 1;
+      ctx.beginPath();
+      ctx.moveTo(x, MARGIN.top);
+      ctx.lineTo(x, MARGIN.top + this.plotHeight());
+      ctx.stroke();
+      ctx.fillStyle = '#0f172a';
+      ctx.textAlign = 'center';
+      ctx.font = 'bold 12px system-ui, sans-serif';
+      ctx.fillText(axis.label + (axis.log ? ' (log)' : ''), x, 14, 160);
+      ctx.font = '11px system-ui, sans-serif';
+      ctx.fillStyle = '#475569';
+      ctx.textAlign = 'right';
+      for (const [p, text] of this.ticks(axis)) {
+        const y = this.posY(p);
+        ctx.fillText(text, x - 6, y, MARGIN.left - 10);
+        ctx.beginPath();
+        ctx.moveTo(x - 3, y);
+        ctx.lineTo(x, y);
+        ctx.stroke();
+      }
+      const brush = this.brushes.get(axis.key);
+      const span: [number, number] | undefined =
+        this.dragging?.key === axis.key
+          ? [Math.min(this.dragging.from, this.dragging.to), Math.max(this.dragging.from, this.dragging.to)]
+          : brush
+            ? this.brushSpan(axis, brush)
+            : undefined;
+      if (span) {
+        const top = this.posY(span[1]);
+        const bottom = this.posY(span[0]);
+        ctx.fillStyle = 'rgba(37, 99, 235, 0.18)';
+        ctx.strokeStyle = '#2563eb';
+        ctx.fillRect(x - 8, top, 16, bottom - top);
+        ctx.strokeRect(x - 8, top, 16, bottom - top);
+      }
+    });
+    this.element.dataset.lines = String(drawnLines);
+    this.element.dataset.axes = axes.map((a) => a.key).join(',');
+    this.element.dataset.drawn = String(Number(this.element.dataset.drawn ?? 0) + 1);
+    if (colorAxis?.kind === 'numeric') {
+      this.legend.replaceChildren(
+        h('span', {}, `${colorAxis.label}: ${shortNumber(colorAxis.min)}`),
+        h('span', { class: 'ramp', style: `background:${RAMP_GRADIENT}` }),
+        h('span', {}, shortNumber(colorAxis.max)),
+      );
+    } else {
+      this.legend.replaceChildren();
+    }
+  }
+
+  /** Tick positions and texts of an axis: categories, decades of a log axis, or 5 even steps. */
+  private ticks(axis: HparamAxis): [number, string][] {
+    if (axis.kind === 'categorical') {
+      return axis.categories.map((c) => [axisPosition(axis, c) ?? 0, c]);
+    }
+    if (axis.max === axis.min) return [[0.5, shortNumber(axis.min)]];
+    // A handful of distinct values (a seed, a grid of learning rates): a tick at each.
+    const distinct = distinctNumbers(axis);
+    if (distinct.length <= 8) return distinct.map((v) => [axisPosition(axis, v) ?? 0, shortNumber(v)]);
+    const out: [number, string][] = [
+      [0, shortNumber(axis.min)],
+      [1, shortNumber(axis.max)],
+    ];
+    if (axis.log) {
+      for (let e = Math.ceil(Math.log10(axis.min)); e <= Math.floor(Math.log10(axis.max)); e++) {
+        const p = axisPosition(axis, 10 ** e) ?? 0;
+        if (p > 0.06 && p < 0.94) out.push([p, shortNumber(10 ** e)]);
+      }
+    } else {
+      for (let i = 1; i < 4; i++) out.push([i / 4, shortNumber(axis.min + ((axis.max - axis.min) * i) / 4)]);
+    }
+    return out;
+  }
+}
+
+/** The distinct finite values of a numeric axis, sorted (stops counting past 9). */
+export function distinctNumbers(axis: HparamAxis): number[] {
+  const seen = new Set<number>();
+  for (const v of axis.values) {
+    const n = numericValue(v);
+    if (n === undefined || !Number.isFinite(n)) continue;
+    seen.add(n);
+    if (seen.size > 8) break;
+  }
+  return [...seen].sort((a, b) => a - b);
+}
