@@ -121,6 +121,8 @@ interface Drawing {
   readonly seriesCount: number;
   readonly drawnRuns: number;
   readonly note: string;
+  /** The envelope drawn around group means (grouped drawings only). */
+  readonly envelope?: Envelope;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -732,6 +734,7 @@ export class MetricPanel {
             host.dataset.bandCount = String(drawing.bands.length);
             host.dataset.zoomed = zoom ? `${zoom.from}:${zoom.to}` : '';
             host.dataset.x = xKind;
+            host.dataset.envelope = drawing.envelope ?? '';
             host.dataset.robustY = yRobust ? 'true' : 'false';
             // The last x drawn: the live test watches it grow as a run logs.
             host.dataset.lastX = xs.length > 0 ? String(xs[xs.length - 1]) : '';
@@ -885,10 +888,14 @@ function runDrawing(
   const downsampled = drawn.filter((s) => s.downsampled).length;
   const points = drawn.reduce((n, s) => n + s.total, 0);
   const missing = series.length - drawn.length;
+  // The server says why a run has no points on this x axis (no wall_time, no token count).
+  const reason = series.find((s) => s.step.length === 0 && s.reason)?.reason;
   const note = [
     `${drawn.length} run${drawn.length === 1 ? '' : 's'}, ${points.toLocaleString('en-US')} points in range`,
     downsampled ? `${downsampled} downsampled to min/max per pixel` : 'full resolution',
-    missing ? `${missing} selected run${missing === 1 ? ' has' : 's have'} no points` : '',
+    missing
+      ? `${missing} selected run${missing === 1 ? ' has' : 's have'} no points${reason ? ` (${reason})` : ''}`
+      : '',
     smoothingUnsupported ? 'this server does not smooth yet (drawn unsmoothed)' : '',
     !smoothingUnsupported && raw ? 'smoothed on the server, raw curves faint behind' : '',
   ]
@@ -1019,5 +1026,6 @@ function groupDrawing(
     seriesCount: drawn.length,
     drawnRuns: runs,
     note: `${note}.`,
+    envelope,
   };
 }
