@@ -325,8 +325,9 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
         `.event-marker[data-event-type="${event.event_type}"][data-step="${event.step}"]`,
     );
     await marker.first().waitFor({ timeout: 20_000 });
-    // It sits over the chart at the step's x position, and says what it is.
-    const title = await marker.first().getAttribute('title');
+    // It sits over the chart at the step's x position, and says what it is (its badge's label;
+    // hovering or focusing it shows the same in a tooltip).
+    const title = await marker.first().locator('.event-label').getAttribute('aria-label');
     expect(title).toContain(event.event_type);
     expect(title).toContain(`step ${event.step}`);
     const left = await marker

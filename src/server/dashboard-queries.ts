@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
-import { dtwWarp } from '../geometry/index.js';
+import { dtwWarp, keoghEnvelope } from '../geometry/index.js';
 import { lakeInfo, plainValue } from '../lake/index.js';
 import { BadRequestError, NotFoundError } from './errors.js';
 import { type QueryLimits, type QueryResult, runReadOnlyQuery } from './query-runner.js';
@@ -240,10 +240,13 @@ export async function geometryOfRun(
 
 /**
  * A signature (with its vector) and its nearest matches in rank order, each with the candidate
- * signature's layer, module, step range and vector, and `aligned_vector`: the candidate warped onto
- * the query's points along their optimal DTW path ({@link dtwWarp}, the match's band, else 10% of
- * the length), so an overlay shows each feature where the matcher paired it. `aligned_vector` is
- * null when the two vectors differ in length or hold non-finite values.
+ * signature's layer, module, step range, vector and event tokens (`candidate_event_tokens`), and
+ * `aligned_vector`: the candidate warped onto the query's points along their optimal DTW path
+ * ({@link dtwWarp} within the Sakoe–Chiba band `aligned_band`: the match's band, else 10% of the
+ * length), so an overlay shows each feature where the matcher paired it. `band_upper`/`band_lower`
+ * are the candidate's envelope over that band ({@link keoghEnvelope}): at query point i, the
+ * largest and smallest candidate value DTW may pair with it, so the warped candidate stays inside.
+ * The four are null when the two vectors differ in length or hold non-finite values.
  *
  * @example
  * ```ts
@@ -267,7 +270,8 @@ export async function matchesOf(
     await runReadOnlyQuery(
       served,
       `SELECT m.*, s.layer AS candidate_layer, s.module AS candidate_module,
-              s.step_min AS candidate_step_min, s.step_max AS candidate_step_max, s.vector AS candidate_vector
+              s.step_min AS candidate_step_min, s.step_max AS candidate_step_max, s.vector AS candidate_vector,
+              s.event_tokens AS candidate_event_tokens
        FROM matches m LEFT JOIN signatures s ON s.signature_id = m.candidate_signature_id
        WHERE m.query_signature_id = $1 ORDER BY m.rank, m.candidate_signature_id`,
       limits,
@@ -279,12 +283,17 @@ export async function matchesOf(
     signature: found,
     matches: (matches.rows as Record<string, unknown>[]).map((m) => {
       const candidate = finiteVector(m.candidate_vector);
-      const band = (m.alignment as { band?: number } | null)?.band;
-      const aligned =
-        query && candidate && candidate.length === query.length
-          ? Array.from(dtwWarp(query, candidate, band ?? Math.round(query.length / 10)))
-          : null;
-      return { ...m, aligned_vector: aligned };
+      if (!query || !candidate || candidate.length !== query.length)
+        return { ...m, aligned_vector: null, aligned_band: null, band_upper: null, band_lower: null };
+      const band = (m.alignment as { band?: number } | null)?.band ?? Math.round(query.length / 10);
+      const envelope = keoghEnvelope(candidate, band);
+      return {
+        ...m,
+        aligned_vector: Array.from(dtwWarp(query, candidate, band)),
+        aligned_band: band,
+        band_upper: Array.from(envelope.upper),
+        band_lower: Array.from(envelope.lower),
+      };
     }),
     truncated: matches.truncated,
   };

@@ -1,10 +1,35 @@
-// Event markers over a uPlot chart: one absolutely positioned DOM element per event at its step,
-// so a reader can hover it for details and a test can find it by type and step. They are placed
-// in uPlot's overlay (`u.over`, the plotting area) and repositioned after every redraw.
+// Event markers over a uPlot chart: a dashed line per event step and a badge naming the event type,
+// as DOM elements in uPlot's overlay (`u.over`, the plotting area), repositioned after every redraw
+// so a reader can hover or focus them and a test can find them by type and step.
+//
+// Several events often share a step (a rank collapse, a phase shift and a plateau all at step 1200,
+// and the same events in every seed of a grid). Events of one type at one step are merged into one
+// badge (naming all their runs), and badges are stacked in lanes: each badge goes into the first
+// lane where it does not overlap a badge already placed, so no badge hides another.
 import type uPlot from 'uplot';
 import type { GeometryEvent } from './api.js';
 import { formatNumber, h } from './dom.js';
 import { eventColor } from './palette.js';
+
+/** An event and the run it belongs to (the geometry view overlays several runs). */
+export interface RunEvent {
+  readonly run: string;
+  readonly event: GeometryEvent;
+}
+
+/** What a badge stands for: the events of one type at one step, over one or more runs. */
+export interface EventGroup {
+  readonly eventType: string;
+  readonly step: number;
+  readonly events: readonly RunEvent[];
+}
+
+/** Called when a badge is hovered or focused (`group`), or left (`undefined`). */
+export type EventHover = (anchor: HTMLElement, group: EventGroup | undefined) => void;
+
+/** Height of one badge lane in pixels (badge 13 px + 2 px gap). */
+export const LANE_HEIGHT = 15;
+const GAP = 3;
 
 /** A short label for a marker: the initials of the event type (rank_collapse → RC). */
 export function eventAbbrev(eventType: string): string {
@@ -15,7 +40,7 @@ export function eventAbbrev(eventType: string): string {
     .join('');
 }
 
-/** The hover text of an event. */
+/** The description of one event: type, step span, where, descriptor, magnitude, confidence, detector. */
 export function eventTitle(e: GeometryEvent): string {
   const where = [e.layer === null ? 'all layers' : `layer ${e.layer}`, e.module ?? 'all modules'].join(' · ');
   const span =
@@ -32,51 +57,155 @@ export function eventTitle(e: GeometryEvent): string {
 }
 
 /**
- * A uPlot plugin drawing `events` as `.event-marker` elements (with `data-event-type`, `data-step`,
- * `data-layer`, `data-module`); an event with a `step_end` also gets a shaded span.
+ * Groups events by type and step (in step order, then type), so one badge stands for the same event
+ * seen in several runs.
+ *
+ * @example
+ * ```ts
+ * groupEvents([{ run: 'a', event: e1200 }, { run: 'b', event: e1200b }]); // one group, two events
+ * ```
  */
-export function eventMarkersPlugin(events: readonly GeometryEvent[]): uPlot.Plugin {
+export function groupEvents(events: readonly RunEvent[]): EventGroup[] {
+  const groups = new Map<string, { eventType: string; step: number; events: RunEvent[] }>();
+  for (const re of events) {
+    const key = `${re.event.event_type}\u0000${re.event.step}`;
+    let group = groups.get(key);
+    if (!group) {
+      group = { eventType: re.event.event_type, step: re.event.step, events: [] };
+      groups.set(key, group);
+    }
+    group.events.push(re);
+  }
+  return [...groups.values()].sort((a, b) => a.step - b.step || a.eventType.localeCompare(b.eventType));
+}
+
+/**
+ * Assigns each interval `[start, end]` (pixels) the first lane where it overlaps no interval placed
+ * before it (with `gap` pixels between neighbours); returns the lane of each, in input order.
+ *
+ * @example
+ * ```ts
+ * assignLanes([[0, 20], [10, 30], [25, 40]], 3); // [0, 1, 0]
+ * ```
+ */
+export function assignLanes(intervals: readonly (readonly [number, number])[], gap = GAP): number[] {
+  const lanes: [number, number][][] = [];
+  return intervals.map(([start, end]) => {
+    let lane = lanes.findIndex((placed) => placed.every(([s, e]) => end + gap <= s || start >= e + gap));
+    if (lane < 0) {
+      lane = lanes.length;
+      lanes.push([]);
+    }
+    lanes[lane]?.push([start, end]);
+    return lane;
+  });
+}
+
+/** Options of {@link eventMarkersPlugin}. */
+export interface EventMarkerOptions {
+  /**
+   * Height in pixels of a strip above the plotting area (the chart's top padding) where the first
+   * badge lanes go, so badges do not cover the curves; further lanes go over the plot.
+   */
+  readonly strip?: number;
+  /** Called on hover/focus of a badge, to show a tooltip. */
+  readonly onHover?: EventHover;
+}
+
+/**
+ * A uPlot plugin drawing `events` as `.event-marker` elements (with `data-event-type`, `data-step`,
+ * `data-runs`, `data-layer`, `data-module`) holding a focusable `.event-label` badge; events with a
+ * `step_end` also get a shaded span. Badges are laid out in lanes so none overlaps another, the
+ * first lanes in the `strip` above the plot.
+ */
+export function eventMarkersPlugin(
+  events: readonly RunEvent[],
+  options: EventMarkerOptions = {},
+): uPlot.Plugin {
   let layer: HTMLElement | undefined;
+  const groups = groupEvents(events);
+  const strip = options.strip ?? 0;
   const place = (u: uPlot) => {
     if (!layer) {
-      layer = h('div', { class: 'event-layer' });
+      layer = h('div', { class: 'event-layer', style: `top: ${-strip}px` });
       u.over.appendChild(layer);
     }
     const [min, max] = [u.scales.x?.min ?? 0, u.scales.x?.max ?? 0];
-    const children: HTMLElement[] = [];
-    for (const e of events) {
-      if (e.step < min || e.step > max) continue;
-      const left = u.valToPos(e.step, 'x');
-      const color = eventColor(e.event_type);
-      if (e.step_end !== null && e.step_end > e.step) {
-        const right = u.valToPos(Math.min(e.step_end, max), 'x');
-        children.push(
+    const width = u.over.clientWidth;
+    const spans: HTMLElement[] = [];
+    const markers: { marker: HTMLElement; label: HTMLElement; left: number }[] = [];
+    for (const group of groups) {
+      if (group.step < min || group.step > max) continue;
+      const left = u.valToPos(group.step, 'x');
+      const color = eventColor(group.eventType);
+      // One shaded span per group, to the latest end among its events (not one per run, which
+      // would darken the same span once per seed).
+      const end = Math.max(...group.events.map((re) => re.event.step_end ?? re.event.step));
+      if (end > group.step) {
+        const right = u.valToPos(Math.min(end, max), 'x');
+        spans.push(
           h('div', {
             class: 'event-span',
-            style: `left: ${left}px; width: ${Math.max(1, right - left)}px; background: ${color}`,
+            style: `left: ${left}px; top: ${strip}px; width: ${Math.max(1, right - left)}px; background: ${color}`,
           }),
         );
       }
-      children.push(
-        h(
-          'div',
-          {
-            class: 'event-marker',
-            style: `left: ${left}px; --c: ${color}`,
-            title: eventTitle(e),
-            'data-testid': 'event-marker',
-            'data-event-type': e.event_type,
-            'data-event-id': e.event_id,
-            'data-step': e.step,
-            'data-layer': e.layer ?? '',
-            'data-module': e.module ?? '',
-            'data-descriptor': e.descriptor ?? '',
-          },
-          h('span', { class: 'event-label' }, eventAbbrev(e.event_type)),
-        ),
+      const first = group.events[0]?.event as GeometryEvent;
+      const runs = [...new Set(group.events.map((re) => re.run))];
+      const description = group.events
+        .map((re) => (runs.length > 1 ? `${re.run}: ${eventTitle(re.event)}` : eventTitle(re.event)))
+        .join('\n\n');
+      const label = h(
+        'span',
+        {
+          class: 'event-label',
+          tabindex: 0,
+          role: 'button',
+          'aria-label': description,
+        },
+        eventAbbrev(group.eventType),
+        group.events.length > 1 ? h('span', { class: 'event-count' }, `×${group.events.length}`) : null,
       );
+      const onHover = options.onHover;
+      if (onHover) {
+        const show = () => onHover(label, group);
+        const hide = () => onHover(label, undefined);
+        label.addEventListener('mouseenter', show);
+        label.addEventListener('focus', show);
+        label.addEventListener('mouseleave', hide);
+        label.addEventListener('blur', hide);
+      }
+      const marker = h(
+        'div',
+        {
+          class: 'event-marker',
+          style: `left: ${left}px; --c: ${color}`,
+          'data-testid': 'event-marker',
+          'data-event-type': group.eventType,
+          'data-event-id': first.event_id,
+          'data-step': group.step,
+          'data-runs': runs.join(','),
+          'data-layer': first.layer ?? '',
+          'data-module': first.module ?? '',
+          'data-descriptor': first.descriptor ?? '',
+        },
+        label,
+      );
+      markers.push({ marker, label, left });
     }
-    layer.replaceChildren(...children);
+    layer.replaceChildren(...spans, ...markers.map((m) => m.marker));
+    // Measure the badges, flip those that would leave the plot to the left of their line, and
+    // stack them in lanes.
+    const intervals = markers.map(({ label, left }) => {
+      const w = label.offsetWidth;
+      const flip = left + 2 + w > width;
+      label.classList.toggle('flip', flip);
+      return flip ? ([left - 2 - w, left - 2] as const) : ([left + 2, left + 2 + w] as const);
+    });
+    const lanes = assignLanes(intervals);
+    markers.forEach(({ label }, i) => {
+      label.style.top = `${1 + (lanes[i] ?? 0) * LANE_HEIGHT}px`;
+    });
   };
   return { hooks: { draw: [place] } };
 }

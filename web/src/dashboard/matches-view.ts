@@ -1,13 +1,22 @@
-// The matches view: pick a signature, see its top-k matches as a ranked list, and overlay the
+// The matches view: pick a signature, see its top-k matches as a ranked table, and overlay the
 // query's signature vector with the matches' vectors. Vectors live on a common grid (fraction of
 // training or log-step, resampled and z-normalised). With "align by DTW" on (the default), each
 // match is drawn warped onto the query's points along its DTW path (the server's `aligned_vector`),
-// so every feature sits where the matcher paired it; off, the raw vectors overlay on the grid.
+// so every feature sits where the matcher paired it, and the selected match's Sakoe–Chiba band is
+// shaded: the range of candidate values DTW may pair with each query point. Off, the raw vectors
+// overlay on the grid.
+//
+// The signature filter is token-based (every whitespace-separated word must match some field);
+// rows are clickable (select and highlight that match, link to its run's page); candidates can be
+// limited to the query's layer or module; the edit method shows the event tokens it compares and
+// explains its ties.
+import './matches.css';
 import uPlot from 'uplot';
 import { api, type LakeResponse, type MatchesResponse, type MatchRow } from './api.js';
 import { formatNumber, h, selectOf } from './dom.js';
+import { eventAbbrev } from './event-markers.js';
 import { mergeSeries } from './merge-series.js';
-import { seriesColor } from './palette.js';
+import { seriesColor, withAlpha } from './palette.js';
 import { emptyState, errorState, isAbort, showLoading } from './states.js';
 
 interface SignatureRow {
@@ -25,6 +34,25 @@ interface SignatureRow {
 
 const K_CHOICES = [1, 3, 5, 10, 20];
 const QUERY_COLOR = '#111827';
+const CHART_HEIGHT = 320;
+
+/** What each column of the match table means (its header tooltip). */
+export const MATCH_COLUMN_HELP: Readonly<Record<string, string>> = {
+  '#': 'Rank under the chosen method (1 = closest)',
+  run: 'The candidate signature’s run; the link opens its run page',
+  where: 'The candidate’s layer and module',
+  score: 'Similarity in [0, 1] under the method (1 = identical shape / events)',
+  distance:
+    'The method’s distance: DTW distance of the z-normalised series, cosine distance of the PAA vectors, edit distance of the event tokens, or 1 − score for combined',
+  offset:
+    'Mean shift of the DTW warping path, in grid points: positive when the candidate shows the query’s features later, negative when earlier',
+  'max dev': 'Largest |i − j| on the DTW warping path, in grid points: at most the Sakoe–Chiba band',
+  events: 'The candidate’s event tokens in step order (what the edit method compares)',
+};
+
+/** The signature methods' names, explained in the legend. */
+const METHOD_HELP =
+  'z128: the trajectory resampled to 128 grid points and z-normalised (matched by DTW); paa32-z: its 32-segment piecewise average (matched by cosine).';
 
 /** The label of a signature in the picker. */
 export function signatureLabel(s: SignatureRow): string {
@@ -33,23 +61,104 @@ export function signatureLabel(s: SignatureRow): string {
   return `${s.run_id} · ${where}${sample} · ${s.descriptor_set} · ${s.method}${s.n_matches ? ` (${s.n_matches} matches)` : ''}`;
 }
 
+/**
+ * Whether signature `s` matches the filter `text`: every whitespace-separated token (case-insensitive)
+ * must be a substring of some field (run, `L<layer>`/`layer <n>`, module, sample, descriptor set,
+ * method, grid, signature id). An empty filter matches everything.
+ *
+ * @example
+ * ```ts
+ * signatureMatches(sig, 's2 resid_post'); // true for run tiny-…-s2, module resid_post
+ * ```
+ */
+export function signatureMatches(s: SignatureRow, text: string): boolean {
+  const tokens = text.toLowerCase().split(/\s+/).filter(Boolean);
+  if (tokens.length === 0) return true;
+  const fields = [
+    s.run_id,
+    s.layer === null ? 'all layers' : `L${s.layer}`,
+    s.layer === null ? '' : `layer ${s.layer}`,
+    s.module ?? 'all modules',
+    s.sample_id ?? '',
+    s.descriptor_set,
+    s.method,
+    s.grid,
+    s.signature_id,
+  ].map((f) => f.toLowerCase());
+  return tokens.every((t) => fields.some((f) => f.includes(t)));
+}
+
 /** x positions of a signature vector of length `dim` on the grid, from 0 to 1. */
 export function vectorPositions(dim: number): number[] {
   const denominator = Math.max(1, dim - 1);
   return Array.from({ length: dim }, (_, j) => j / denominator);
 }
 
+/**
+ * Why the first `shown` matches tie: the group of at least two with the same distance as the
+ * top match (or the largest such group), and a reason. For `edit` the reason compares event tokens:
+ * no events on either side, the same sequence as the query, or equally many edits away.
+ *
+ * @example
+ * ```ts
+ * tieExplanation(rows, ['rank_collapse'], 'edit'); // "7 candidates tie at distance 0: …"
+ * ```
+ */
+export function tieExplanation(
+  shown: readonly MatchRow[],
+  queryTokens: readonly string[],
+  method: string,
+): string | undefined {
+  const byDistance = new Map<number, MatchRow[]>();
+  for (const m of shown) {
+    const list = byDistance.get(m.distance) ?? [];
+    list.push(m);
+    byDistance.set(m.distance, list);
+  }
+  const tied = [...byDistance.values()].filter((l) => l.length > 1).sort((a, b) => b.length - a.length)[0];
+  if (!tied) return undefined;
+  const head = `${tied.length} candidates tie at distance ${formatNumber(tied[0]?.distance ?? 0)}`;
+  if (method !== 'edit') return `${head}: the ranks among them follow the candidate signature id.`;
+  const same = (tokens: readonly string[]) =>
+    tokens.length === queryTokens.length && tokens.every((t, i) => t === queryTokens[i]);
+  const tokensOf = (m: MatchRow) => m.candidate_event_tokens ?? [];
+  if (queryTokens.length === 0 && tied.every((m) => tokensOf(m).length === 0))
+    return `${head}: no events on either side, so the edit method cannot tell them apart.`;
+  if (tied.every((m) => same(tokensOf(m))))
+    return `${head}: each has exactly the query’s event sequence (${queryTokens.length} events), so the edit method cannot tell them apart; ranks among them follow the signature id. Use dtw or combined to rank by shape.`;
+  return `${head}: their event sequences are equally many edits from the query’s; ranks among them follow the signature id.`;
+}
+
+/** Event tokens as compact initials (rank_collapse → RC), the full list in the tooltip. */
+function tokensElement(tokens: readonly string[] | null | undefined): HTMLElement {
+  const list = tokens ?? [];
+  return h(
+    'span',
+    {
+      class: 'match-tokens',
+      'data-testid': 'match-tokens',
+      title: list.length ? list.join(' → ') : 'no events',
+    },
+    list.length ? list.map(eventAbbrev).join(' ') : '(no events)',
+  );
+}
+
 export class MatchesView {
   readonly element: HTMLElement;
   private readonly filter: HTMLInputElement;
+  private readonly filterEmpty: HTMLElement;
   private readonly list: HTMLSelectElement;
   private readonly methodSelect: HTMLSelectElement;
   private readonly kSelect: HTMLSelectElement;
   private readonly align: HTMLInputElement;
+  private readonly sameLayer: HTMLInputElement;
+  private readonly sameModule: HTMLInputElement;
   private readonly results: HTMLElement;
   private readonly picker: HTMLElement;
+  private readonly resizer: ResizeObserver;
   private signatures: SignatureRow[] = [];
   private current: MatchesResponse | undefined;
+  private selectedCandidate: string | undefined;
   private chart: uPlot | undefined;
   private controller: AbortController | undefined;
   private started = false;
@@ -57,8 +166,14 @@ export class MatchesView {
   constructor(private readonly lake: LakeResponse) {
     this.filter = h('input', {
       type: 'search',
-      placeholder: 'Filter signatures (run, layer, descriptor…)',
+      placeholder: 'Filter: words matching run, layer, module, descriptor… (e.g. s2 resid_post)',
+      'aria-label': 'Filter signatures',
       'data-testid': 'signature-filter',
+    });
+    this.filterEmpty = h('p', {
+      class: 'muted signature-empty',
+      'data-testid': 'signature-empty',
+      hidden: true,
     });
     this.list = h('select', {
       size: 10,
@@ -77,13 +192,23 @@ export class MatchesView {
     );
     this.align = h('input', { type: 'checkbox', 'data-testid': 'match-align' });
     this.align.checked = true;
+    this.sameLayer = h('input', { type: 'checkbox', 'data-testid': 'match-same-layer' });
+    this.sameModule = h('input', { type: 'checkbox', 'data-testid': 'match-same-module' });
     this.results = h('div', { class: 'match-results', 'data-testid': 'match-results' });
-    this.picker = h('div', { class: 'signature-picker' }, this.filter, this.list);
+    this.picker = h('div', { class: 'signature-picker' }, this.filter, this.filterEmpty, this.list);
+    this.resizer = new ResizeObserver(() => {
+      const width = this.chartWidth();
+      if (this.chart && Math.abs(this.chart.width - width) >= 1)
+        this.chart.setSize({ width, height: CHART_HEIGHT });
+    });
+    this.resizer.observe(this.results);
     this.filter.addEventListener('input', () => this.fillList());
     this.list.addEventListener('change', () => void this.loadMatches());
-    this.methodSelect.addEventListener('change', () => void this.renderMatches());
-    this.kSelect.addEventListener('change', () => void this.renderMatches());
-    this.align.addEventListener('change', () => void this.renderMatches());
+    this.methodSelect.addEventListener('change', () => this.renderMatches());
+    this.kSelect.addEventListener('change', () => this.renderMatches());
+    this.align.addEventListener('change', () => this.renderMatches());
+    this.sameLayer.addEventListener('change', () => this.renderMatches());
+    this.sameModule.addEventListener('change', () => this.renderMatches());
     this.element = h(
       'section',
       { class: 'panel matches-panel', 'data-testid': 'matches-view' },
@@ -97,7 +222,7 @@ export class MatchesView {
           this.picker,
           h(
             'div',
-            { class: 'toolbar' },
+            { class: 'toolbar matches-toolbar' },
             h('label', { class: 'control' }, 'Method ', this.methodSelect),
             h('label', { class: 'control' }, 'Top ', this.kSelect),
             h(
@@ -108,6 +233,23 @@ export class MatchesView {
               },
               this.align,
               ' align by DTW',
+            ),
+          ),
+          h(
+            'div',
+            { class: 'toolbar matches-toolbar' },
+            h('span', { class: 'muted' }, 'Candidates from: '),
+            h(
+              'label',
+              { class: 'control inline', title: 'Only candidates from the query’s layer' },
+              this.sameLayer,
+              ' same layer',
+            ),
+            h(
+              'label',
+              { class: 'control inline', title: 'Only candidates from the query’s module' },
+              this.sameModule,
+              ' same module',
             ),
           ),
         ),
@@ -159,14 +301,9 @@ export class MatchesView {
   }
 
   private fillList(): void {
-    const needle = this.filter.value.trim().toLowerCase();
+    const text = this.filter.value;
     const selected = this.list.value;
-    const shown = this.signatures.filter(
-      (s) =>
-        !needle ||
-        signatureLabel(s).toLowerCase().includes(needle) ||
-        s.signature_id.toLowerCase().includes(needle),
-    );
+    const shown = this.signatures.filter((s) => signatureMatches(s, text));
     this.list.replaceChildren(
       ...shown
         .slice(0, 1000)
@@ -178,6 +315,13 @@ export class MatchesView {
           ),
         ),
     );
+    const tokens = text.split(/\s+/).filter(Boolean);
+    this.filterEmpty.hidden = shown.length > 0 || this.signatures.length === 0;
+    this.filterEmpty.textContent =
+      shown.length > 0
+        ? ''
+        : `No signature matches all of ${tokens.map((t) => `“${t}”`).join(', ')} (of ${this.signatures.length}). Every word must appear in the run, layer (L2), module, sample, descriptor or method.`;
+    this.list.hidden = shown.length === 0 && this.signatures.length > 0;
     if (shown.some((s) => s.signature_id === selected)) this.list.value = selected;
   }
 
@@ -199,6 +343,7 @@ export class MatchesView {
       const response = await api.matches(id, controller.signal);
       if (controller.signal.aborted) return;
       this.current = response;
+      this.selectedCandidate = undefined;
       const methods = [...new Set(response.matches.map((m) => m.method))];
       const previous = this.methodSelect.value;
       this.methodSelect.replaceChildren(...methods.map((m) => h('option', { value: m }, m)));
@@ -207,70 +352,158 @@ export class MatchesView {
         : methods.includes('combined')
           ? 'combined'
           : (methods[0] ?? '');
-      await this.renderMatches();
+      this.renderMatches();
     } catch (error) {
       if (isAbort(error) || controller.signal.aborted) return;
       this.results.replaceChildren(errorState(error, `load the matches of ${id}`));
     }
   }
 
-  private async renderMatches(): Promise<void> {
+  private chartWidth(): number {
+    return Math.max(280, Math.floor(this.results.clientWidth || 800) - 8);
+  }
+
+  private renderMatches(): void {
     const current = this.current;
     if (!current) return;
     const k = Number(this.kSelect.value);
     const method = this.methodSelect.value;
+    const signature = current.signature;
+    const queryLayer =
+      signature.layer === null || signature.layer === undefined ? null : Number(signature.layer);
+    const queryModule = (signature.module as string | null | undefined) ?? null;
+    const queryTokens = (signature.event_tokens as string[] | null | undefined) ?? [];
+    const sameLayer = this.sameLayer.checked;
+    const sameModule = this.sameModule.checked;
     const top = current.matches
       .filter((m) => m.method === method)
+      .filter((m) => !sameLayer || m.candidate_layer === queryLayer)
+      .filter((m) => !sameModule || m.candidate_module === queryModule)
       .sort((a, b) => a.rank - b.rank)
       .slice(0, k);
     this.chart?.destroy();
     this.chart = undefined;
-    const queryId = String(current.signature.signature_id);
+    const queryId = String(signature.signature_id);
+    const query = h(
+      'div',
+      {
+        class: 'match-query',
+        'data-testid': 'match-query',
+        'data-layer': queryLayer ?? '',
+        'data-module': queryModule ?? '',
+      },
+      h('span', { class: 'swatch', style: `background: ${QUERY_COLOR}` }),
+      'Query: ',
+      h('code', {}, queryId),
+      h('span', { class: 'muted' }, ' · events: '),
+      tokensElement(queryTokens),
+    );
     if (top.length === 0) {
+      const limits = [sameLayer ? 'in the same layer' : '', sameModule ? 'in the same module' : '']
+        .filter(Boolean)
+        .join(' and ');
       this.results.replaceChildren(
+        query,
         emptyState(
-          `${queryId} has no ${method} matches. Rank other runs against its run with:`,
-          `runlake match <lake> --run ${String(current.signature.run_id)}`,
+          limits
+            ? `None of the ${method} matches stored for ${queryId} is ${limits}. The lake keeps each signature's top matches over all layers and modules; untick the filters, or rank again with more matches:`
+            : `${queryId} has no ${method} matches. Rank other runs against its run with:`,
+          `runlake match <lake> --run ${String(signature.run_id)}`,
         ),
       );
       return;
     }
-    const list = h(
-      'ol',
-      { class: 'match-list', 'data-testid': 'match-list' },
-      ...top.map((m, i) => matchItem(m, seriesColor(i))),
-    );
-    const host = h('div', { class: 'match-chart', 'data-testid': 'match-chart' });
-    this.results.replaceChildren(
+    const selected = top.find((m) => m.candidate_signature_id === this.selectedCandidate) ?? top[0];
+    const selectedIndex = selected ? top.indexOf(selected) : 0;
+    this.selectedCandidate = selected?.candidate_signature_id;
+    const showEvents = method === 'edit';
+    const columns = [
+      '#',
+      'run',
+      'where',
+      'score',
+      'distance',
+      'offset',
+      'max dev',
+      ...(showEvents ? ['events'] : []),
+    ];
+    const rows = top.map((m, i) => this.matchRow(m, seriesColor(i), m === selected, showEvents));
+    const table = h(
+      'table',
+      {
+        class: 'match-list',
+        'data-testid': 'match-list',
+        'data-method': method,
+        'data-same-layer': String(sameLayer),
+        'data-same-module': String(sameModule),
+      },
       h(
-        'div',
-        { class: 'match-query' },
-        h('span', { class: 'swatch', style: `background: ${QUERY_COLOR}` }),
-        'Query: ',
-        h('code', {}, queryId),
+        'thead',
+        {},
+        h('tr', {}, ...columns.map((c) => h('th', { title: MATCH_COLUMN_HELP[c] ?? '', scope: 'col' }, c))),
       ),
-      list,
-      host,
+      h('tbody', {}, ...rows),
     );
+    const ties = tieExplanation(top, queryTokens, method);
+    const host = h('div', { class: 'match-chart', 'data-testid': 'match-chart' });
     const align = this.align.checked;
-    const queryVector = (current.signature.vector as number[] | null | undefined) ?? [];
+    const band = selected?.aligned_band ?? null;
+    const drawBand = align && band !== null && !!selected?.band_upper && !!selected?.band_lower;
+    const legend = h(
+      'p',
+      { class: 'match-legend muted', 'data-testid': 'match-legend' },
+      'offset: mean shift of the DTW path in grid points (+ = the candidate is later); max dev: largest |i − j| on that path, within the Sakoe–Chiba band; score: similarity in [0, 1]. ',
+      METHOD_HELP,
+      ' Click a row to highlight it.',
+    );
+    const parts: (HTMLElement | null)[] = [
+      query,
+      table,
+      ties ? h('p', { class: 'match-ties', 'data-testid': 'match-ties' }, ties) : null,
+      legend,
+      host,
+      drawBand
+        ? h(
+            'p',
+            { class: 'muted match-band-note', 'data-testid': 'match-band-note' },
+            h('span', {
+              class: 'band-swatch',
+              style: `background: ${withAlpha(seriesColor(selectedIndex), 0.25)}`,
+            }),
+            ` Shaded: the Sakoe–Chiba band of #${selected?.rank} (±${band} grid points): the range of its values DTW may pair with each query point, so its warped line stays inside.`,
+          )
+        : null,
+    ];
+    this.results.replaceChildren(...parts.filter((p): p is HTMLElement => p !== null));
+    const queryVector = (signature.vector as number[] | null | undefined) ?? [];
     const entries = [
       { vector: queryVector, color: QUERY_COLOR, width: 2.5, label: 'query' },
       ...top.map((m, i) => ({
         vector: (align ? (m.aligned_vector ?? m.candidate_vector) : m.candidate_vector) ?? [],
-        color: seriesColor(i),
-        width: 1.5,
+        color: m === selected ? seriesColor(i) : withAlpha(seriesColor(i), 0.45),
+        width: m === selected ? 2.5 : 1.2,
         label: `#${m.rank} ${m.candidate_run_id}`,
       })),
     ].filter((e) => e.vector.length > 0);
-    const data = mergeSeries(entries.map((e) => ({ x: vectorPositions(e.vector.length), y: e.vector })));
-    const grid = String(current.signature.grid ?? 'fraction');
+    const bandEntries =
+      drawBand && selected?.band_upper && selected.band_lower
+        ? [
+            { vector: selected.band_upper, color: 'transparent', width: 0, label: 'band upper' },
+            { vector: selected.band_lower, color: 'transparent', width: 0, label: 'band lower' },
+          ]
+        : [];
+    const all = [...entries, ...bandEntries];
+    const data = mergeSeries(all.map((e) => ({ x: vectorPositions(e.vector.length), y: e.vector })));
+    const grid = String(signature.grid ?? 'fraction');
     host.dataset.seriesCount = String(entries.length);
     host.dataset.aligned = String(align);
+    host.dataset.selectedRank = String(selected?.rank ?? '');
+    if (drawBand) host.dataset.band = String(band);
+    const upper = entries.length + 1;
     this.chart = new uPlot(
       {
-        width: Math.max(320, (this.results.clientWidth || 800) - 8),
-        height: 320,
+        width: this.chartWidth(),
+        height: CHART_HEIGHT,
         legend: { show: false },
         scales: { x: { time: false } },
         axes: [
@@ -289,7 +522,7 @@ export class MatchesView {
         ],
         series: [
           { label: 'x' },
-          ...entries.map((e) => ({
+          ...all.map((e) => ({
             label: e.label,
             stroke: e.color,
             width: e.width,
@@ -297,39 +530,74 @@ export class MatchesView {
             points: { show: false },
           })),
         ],
+        bands: drawBand
+          ? [{ series: [upper, upper + 1], fill: withAlpha(seriesColor(selectedIndex), 0.18) }]
+          : [],
       },
       data as uPlot.AlignedData,
       host,
     );
   }
-}
 
-function matchItem(m: MatchRow, color: string): HTMLElement {
-  const offset = m.alignment?.query_offset;
-  return h(
-    'li',
-    {
-      class: 'match-item',
-      'data-testid': 'match-item',
-      'data-rank': m.rank,
-      'data-candidate': m.candidate_signature_id,
-      title: m.candidate_signature_id,
-    },
-    h('span', { class: 'match-rank' }, `#${m.rank}`),
-    h('span', { class: 'swatch', style: `background: ${color}` }),
-    h(
-      'span',
-      { class: 'match-what' },
-      h('strong', {}, m.candidate_run_id),
-      ` · ${m.candidate_layer === null ? 'all layers' : `L${m.candidate_layer}`} ${m.candidate_module ?? ''}`,
-    ),
-    h(
-      'span',
-      { class: 'match-numbers' },
-      m.score === null ? '' : `score ${formatNumber(m.score)} · `,
-      `distance ${formatNumber(m.distance)}`,
-      offset === undefined ? '' : ` · offset ${offset}`,
-      m.alignment ? ` · max dev ${m.alignment.max_deviation}` : '',
-    ),
-  );
+  private matchRow(m: MatchRow, color: string, selected: boolean, showEvents: boolean): HTMLElement {
+    const offset = m.alignment?.query_offset;
+    const row = h(
+      'tr',
+      {
+        class: `match-item${selected ? ' selected' : ''}`,
+        'data-testid': 'match-item',
+        'data-rank': m.rank,
+        'data-run': m.candidate_run_id,
+        'data-layer': m.candidate_layer ?? '',
+        'data-module': m.candidate_module ?? '',
+        'data-candidate': m.candidate_signature_id,
+        'aria-selected': String(selected),
+        tabindex: 0,
+        title: m.candidate_signature_id,
+      },
+      h(
+        'td',
+        { class: 'match-rank' },
+        h('span', { class: 'swatch', style: `background: ${color}` }),
+        `#${m.rank}`,
+      ),
+      h(
+        'td',
+        { class: 'match-what' },
+        h(
+          'a',
+          { href: `#run/${encodeURIComponent(m.candidate_run_id)}`, 'data-testid': 'match-run-link' },
+          m.candidate_run_id,
+        ),
+      ),
+      h(
+        'td',
+        {},
+        `${m.candidate_layer === null ? 'all layers' : `L${m.candidate_layer}`} ${m.candidate_module ?? ''}`,
+      ),
+      h('td', { class: 'num' }, m.score === null ? '' : formatNumber(m.score)),
+      h('td', { class: 'num' }, formatNumber(m.distance)),
+      h('td', { class: 'num' }, offset === undefined ? '–' : String(offset)),
+      h('td', { class: 'num' }, m.alignment ? String(m.alignment.max_deviation) : '–'),
+      showEvents ? h('td', {}, tokensElement(m.candidate_event_tokens)) : null,
+    );
+    const select = () => {
+      this.selectedCandidate = m.candidate_signature_id;
+      this.renderMatches();
+      (
+        this.results.querySelector(`[data-testid="match-item"][data-rank="${m.rank}"]`) as HTMLElement | null
+      )?.focus();
+    };
+    row.addEventListener('click', (event) => {
+      if ((event.target as HTMLElement).closest('a')) return;
+      select();
+    });
+    row.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
+        select();
+      }
+    });
+    return row;
+  }
 }
