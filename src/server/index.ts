@@ -71,10 +71,13 @@ export {
 } from './result-encoding.js';
 export { openSandboxedLake, type SandboxedLake, type SandboxOptions } from './sandbox.js';
 export {
+  alignExtremes,
   type Band,
   bandOf,
+  type ColumnExtremes,
   type ColumnMeans,
   emaSmooth,
+  extremesPerColumn,
   meanPerColumn,
   minMaxPerColumn,
   type PixelGrid,

@@ -5,11 +5,13 @@ import { type QueryLimits, runReadOnlyQuery, streamReadOnlyChunks } from './quer
 import { resultToJson } from './result-encoding.js';
 import type { SandboxedLake } from './sandbox.js';
 import {
+  alignExtremes,
   type Band,
   bandOf,
+  type ColumnExtremes,
   type ColumnMeans,
+  extremesPerColumn,
   meanPerColumn,
-  minMaxPerColumn,
   type PixelGrid,
   pixelGridOf,
   type SmoothingKind,
@@ -58,6 +60,12 @@ export interface MetricRequest {
   readonly smoothingKind?: SmoothingKind;
   /** The x axis (default `step`); points are binned over it and `from`/`to` are in its units. */
   readonly x?: XAxis;
+  /**
+   * Put every run on one shared x array when any run is downsampled (see {@link alignExtremes}):
+   * the answer says `aligned: true`, every series has the same `step`, and gaps are NaN (null in
+   * JSON). A chart then skips merging the runs' x arrays.
+   */
+  readonly aligned?: boolean;
 }
 
 /** The request of {@link metricGroups}: a {@link MetricRequest} and the keys to group by. */
@@ -97,13 +105,14 @@ export async function metricSeries(
   width: number;
   smoothing: number;
   smoothingKind: SmoothingKind;
+  aligned: boolean;
   series: MetricSeries[];
 }> {
   requireDataset(served, 'metrics_scalar');
   const smoothing = request.smoothing ?? 0;
   const x = request.x ?? 'step';
   const axis = await xAxisOf(served, request, limits);
-  const byRun = await reducedSeries(served, axis.source, request, limits);
+  const { byRun, aligned } = await reduceRuns(served, axis.source, request, limits);
   const reasons = await whyEmpty(
     served,
     request,
@@ -127,6 +136,7 @@ export async function metricSeries(
     width: request.width,
     smoothing,
     smoothingKind: request.smoothingKind ?? 'ema',
+    aligned,
     series,
   };
 }
@@ -236,7 +246,7 @@ export type PointSource = (runs: readonly string[], range: { from?: number; to?:
 /** The part of a {@link MetricRequest} the reductions need: which runs, the pixel width, the range, smoothing. */
 export type SeriesRequest = Pick<
   MetricRequest,
-  'runs' | 'width' | 'from' | 'to' | 'smoothing' | 'smoothingKind'
+  'runs' | 'width' | 'from' | 'to' | 'smoothing' | 'smoothingKind' | 'aligned'
 >;
 
 /**
@@ -432,15 +442,91 @@ function xMetricsSource(metric: string, x: XAxis, tokens: { perStep: boolean; se
  * byRun.get('r1')?.step.length; // ≤ 1600
  * ```
  */
-export function reducedSeries(
+export async function reducedSeries(
   served: SandboxedLake,
   source: PointSource,
   request: SeriesRequest,
   limits: QueryLimits,
-): Promise<Map<string, { total: number; step: number[]; value: number[] }>> {
-  return (request.smoothing ?? 0) > 0
-    ? smoothedMinMax(served, source, request, limits)
-    : sqlMinMax(served, source, request, limits);
+): Promise<Map<string, ReducedRun>> {
+  return (await reduceRuns(served, source, { ...request, aligned: false }, limits)).byRun;
+}
+
+/** One run of a reduced answer: its points in range before reduction, and the points sent. */
+interface ReducedRun {
+  readonly total: number;
+  readonly step: number[];
+  readonly value: number[];
+}
+
+/**
+ * {@link reducedSeries} with the request's `aligned` choice: when it asks and some run is
+ * downsampled, every run's column extremes go on one shared x array ({@link alignExtremes}).
+ */
+async function reduceRuns(
+  served: SandboxedLake,
+  source: PointSource,
+  request: SeriesRequest,
+  limits: QueryLimits,
+): Promise<{ byRun: Map<string, ReducedRun>; aligned: boolean }> {
+  const columns =
+    (request.smoothing ?? 0) > 0
+      ? await smoothedExtremes(served, source, request, limits)
+      : await sqlExtremes(served, source, request, limits);
+  const byRun = new Map<string, ReducedRun>();
+  const downsampled = [...columns.values()].some((run) => run.total > 2 * request.width);
+  if (request.aligned === true && downsampled) {
+    const { x, y } = alignExtremes(new Map([...columns].map(([runId, run]) => [runId, run.columns])));
+    const shared = Array.from(x);
+    for (const [runId, run] of columns) {
+      byRun.set(runId, { total: run.total, step: shared, value: Array.from(y.get(runId) ?? []) });
+    }
+    return { byRun, aligned: true };
+  }
+  // A short run is sent whole; when its columns are exactly its points, they already are.
+  const sparse: string[] = [];
+  for (const [runId, run] of columns) {
+    if (run.total <= 2 * request.width && !run.exact) {
+      if (run.points) {
+        byRun.set(runId, {
+          total: run.total,
+          step: Array.from(run.points.step),
+          value: Array.from(run.points.value),
+        });
+      } else sparse.push(runId);
+      continue;
+    }
+    byRun.set(runId, { total: run.total, ...interleaveColumns(run.columns) });
+  }
+  if (sparse.length > 0) {
+    const raw = source(sparse, { from: request.from, to: request.to });
+    await forEachRunRow(
+      served,
+      `SELECT run_id, list(step::DOUBLE ORDER BY step) AS step, list(value ORDER BY step) AS value
+       FROM (${raw.sql}) GROUP BY run_id`,
+      limits,
+      raw.params,
+      (row) => {
+        const step = Array.from(row.step as Float64Array);
+        byRun.set(String(row.run_id), {
+          total: step.length,
+          step,
+          value: Array.from(row.value as Float64Array),
+        });
+      },
+    );
+  }
+  return { byRun, aligned: false };
+}
+
+/**
+ * A run's extremes per pixel column, how many points it has in range, whether the columns are
+ * exactly its points, and (from the smoothed path, which has them) the points themselves.
+ */
+interface RunColumns {
+  readonly total: number;
+  readonly columns: ColumnExtremes;
+  readonly exact: boolean;
+  readonly points?: StepSeries;
 }
 
 /**
@@ -485,12 +571,12 @@ function binnedPoints(source: PointSource, request: SeriesRequest) {
 
 // One aggregation pass: per run and column the count, the minimum and the maximum with their
 // steps, handed back as one row of lists per run (a million boxed rows cost more than the scan).
-async function sqlMinMax(
+async function sqlExtremes(
   served: SandboxedLake,
   source: PointSource,
   request: SeriesRequest,
   limits: QueryLimits,
-) {
+): Promise<Map<string, RunColumns>> {
   const { ctes, params } = binnedPoints(source, request);
   const sql = `
     WITH ${ctes},
@@ -499,50 +585,20 @@ async function sqlMinMax(
              arg_max(step, value) AS s_hi, max(value) AS v_hi
       FROM b GROUP BY run_id, px
     )
-    SELECT run_id, sum(c)::DOUBLE AS total,
+    SELECT run_id, sum(c)::DOUBLE AS total, list(px::DOUBLE ORDER BY px) AS px,
            list(s_lo::DOUBLE ORDER BY px) AS s_lo, list(v_lo ORDER BY px) AS v_lo,
            list(s_hi::DOUBLE ORDER BY px) AS s_hi, list(v_hi ORDER BY px) AS v_hi,
            bool_and(c = 1 OR (c = 2 AND s_lo <> s_hi)) AS exact
     FROM g GROUP BY run_id`;
-  const byRun = new Map<string, { total: number; step: number[]; value: number[] }>();
-  const sparse: string[] = [];
+  const byRun = new Map<string, RunColumns>();
   await forEachRunRow(served, sql, limits, params, (row) => {
-    const runId = String(row.run_id);
-    const total = Number(row.total);
-    // A short run is sent whole; when its columns are exactly its points, they already are.
-    if (total <= 2 * request.width && row.exact !== true) {
-      sparse.push(runId);
-      return;
-    }
-    byRun.set(runId, { total, ...interleaveColumns(row as unknown as ColumnExtremes) });
+    byRun.set(String(row.run_id), {
+      total: Number(row.total),
+      columns: row as unknown as ColumnExtremes,
+      exact: row.exact === true,
+    });
   });
-  if (sparse.length > 0) {
-    const raw = source(sparse, { from: request.from, to: request.to });
-    await forEachRunRow(
-      served,
-      `SELECT run_id, list(step::DOUBLE ORDER BY step) AS step, list(value ORDER BY step) AS value
-       FROM (${raw.sql}) GROUP BY run_id`,
-      limits,
-      raw.params,
-      (row) => {
-        const step = Array.from(row.step as Float64Array);
-        byRun.set(String(row.run_id), {
-          total: step.length,
-          step,
-          value: Array.from(row.value as Float64Array),
-        });
-      },
-    );
-  }
   return byRun;
-}
-
-/** One run's per-column extremes as {@link sqlMinMax} reads them. */
-interface ColumnExtremes {
-  readonly s_lo: Float64Array;
-  readonly v_lo: Float64Array;
-  readonly s_hi: Float64Array;
-  readonly v_hi: Float64Array;
 }
 
 /** A per-run result row: scalars as JS values, `LIST(DOUBLE)` columns as `Float64Array`s. */
@@ -596,7 +652,8 @@ function interleaveColumns(columns: ColumnExtremes): { step: number[]; value: nu
     step.push(s);
     value.push(v);
   };
-  columns.s_lo.forEach((sLo: number, i: number) => {
+  for (let i = 0; i < columns.s_lo.length; i++) {
+    const sLo = columns.s_lo[i] as number;
     const sHi = columns.s_hi[i] as number;
     const vLo = columns.v_lo[i] as number;
     const vHi = columns.v_hi[i] as number;
@@ -608,7 +665,7 @@ function interleaveColumns(columns: ColumnExtremes): { step: number[]; value: nu
       push(sHi, vHi);
       push(sLo, vLo);
     }
-  });
+  }
   return { step, value };
 }
 
@@ -683,19 +740,22 @@ async function smoothedInRange(
   return out;
 }
 
-async function smoothedMinMax(
+async function smoothedExtremes(
   served: SandboxedLake,
   source: PointSource,
   request: SeriesRequest,
   limits: QueryLimits,
-) {
+): Promise<Map<string, RunColumns>> {
   const runs = await smoothedInRange(served, source, request, limits);
   const grid = pixelGridOf([...runs.values()], request.width);
-  const byRun = new Map<string, { total: number; step: number[]; value: number[] }>();
+  const byRun = new Map<string, RunColumns>();
   if (!grid) return byRun;
   for (const [runId, series] of runs) {
-    if (series.step.length > 0)
-      byRun.set(runId, { total: series.step.length, ...minMaxPerColumn(series, grid) });
+    const total = series.step.length;
+    if (total === 0) continue;
+    // A short run goes whole (its points are at hand); a long one as its column extremes.
+    const columns = extremesPerColumn(series, grid);
+    byRun.set(runId, { total, columns, exact: false, points: series });
   }
   return byRun;
 }

@@ -203,6 +203,123 @@ export function minMaxPerColumn(series: StepSeries, grid: PixelGrid): { step: nu
   };
 }
 
+/** One run's extremes per pixel column it has points in: the column, and min and max at their x. */
+export interface ColumnExtremes {
+  readonly px: ArrayLike<number>;
+  readonly s_lo: ArrayLike<number>;
+  readonly v_lo: ArrayLike<number>;
+  readonly s_hi: ArrayLike<number>;
+  readonly v_hi: ArrayLike<number>;
+}
+
+/**
+ * A run's minimum and maximum in each pixel column it has points in (NaN values skipped; the
+ * first point on ties), in column order: what {@link alignExtremes} puts on shared x positions.
+ *
+ * @example
+ * ```ts
+ * extremesPerColumn({ step: [0, 1, 2, 3], value: [1, 9, 2, 0] }, { x0: 0, x1: 3, width: 1 });
+ * // { px: [0], s_lo: [3], v_lo: [0], s_hi: [1], v_hi: [9] }
+ * ```
+ */
+export function extremesPerColumn(series: StepSeries, grid: PixelGrid): ColumnExtremes {
+  const minAt = new Int32Array(grid.width).fill(-1);
+  const maxAt = new Int32Array(grid.width).fill(-1);
+  for (let i = 0; i < series.step.length; i++) {
+    const v = series.value[i] as number;
+    if (Number.isNaN(v)) continue;
+    const px = pixelColumn(series.step[i] as number, grid);
+    const lo = minAt[px] as number;
+    if (lo < 0 || v < (series.value[lo] as number)) minAt[px] = i;
+    const hi = maxAt[px] as number;
+    if (hi < 0 || v > (series.value[hi] as number)) maxAt[px] = i;
+  }
+  const out = {
+    px: [] as number[],
+    s_lo: [] as number[],
+    v_lo: [] as number[],
+    s_hi: [] as number[],
+    v_hi: [] as number[],
+  };
+  for (let px = 0; px < grid.width; px++) {
+    const lo = minAt[px] as number;
+    const hi = maxAt[px] as number;
+    if (lo < 0) continue;
+    out.px.push(px);
+    out.s_lo.push(series.step[lo] as number);
+    out.v_lo.push(series.value[lo] as number);
+    out.s_hi.push(series.step[hi] as number);
+    out.v_hi.push(series.value[hi] as number);
+  }
+  return out;
+}
+
+/**
+ * Puts every run's column extremes on one shared x array, so a chart draws a thousand runs
+ * without merging a thousand x arrays: each pixel column gets two x slots, the first and the
+ * last x any run has its minimum or maximum at in that column (one slot when they coincide).
+ * A run's earlier extreme goes in the first slot and its later one in the second (both slots
+ * get its value when it has one point there), so the line keeps its shape and every spike keeps
+ * its value, drawn within its own pixel column; a column a run has no points in is NaN (a gap).
+ *
+ * @example
+ * ```ts
+ * const cols = new Map([['a', { px: [0], s_lo: [3], v_lo: [0], s_hi: [1], v_hi: [9] }]]);
+ * alignExtremes(cols); // { x: [1, 3], y: Map { 'a' => [9, 0] } }
+ * ```
+ */
+export function alignExtremes(runs: ReadonlyMap<string, ColumnExtremes>): {
+  x: Float64Array;
+  y: Map<string, Float64Array>;
+} {
+  let width = 0;
+  for (const run of runs.values())
+    if (run.px.length > 0) width = Math.max(width, (run.px[run.px.length - 1] as number) + 1);
+  const first = new Float64Array(width).fill(Number.POSITIVE_INFINITY);
+  const last = new Float64Array(width).fill(Number.NEGATIVE_INFINITY);
+  // Columns needing two slots though every extreme sits at one x (a step logged twice).
+  const split = new Uint8Array(width);
+  for (const run of runs.values()) {
+    for (let i = 0; i < run.px.length; i++) {
+      const px = run.px[i] as number;
+      const a = Math.min(run.s_lo[i] as number, run.s_hi[i] as number);
+      const b = Math.max(run.s_lo[i] as number, run.s_hi[i] as number);
+      if (a < (first[px] as number)) first[px] = a;
+      if (b > (last[px] as number)) last[px] = b;
+      if (run.v_lo[i] !== run.v_hi[i]) split[px] = 1;
+    }
+  }
+  // Each column's first slot in x and whether it has a second; -1 for a column without points.
+  const slot = new Int32Array(width).fill(-1);
+  const two = new Uint8Array(width);
+  const xs: number[] = [];
+  for (let px = 0; px < width; px++) {
+    if ((first[px] as number) > (last[px] as number)) continue;
+    slot[px] = xs.length;
+    xs.push(first[px] as number);
+    if ((last[px] as number) > (first[px] as number) || split[px] === 1) {
+      two[px] = 1;
+      xs.push(last[px] as number);
+    }
+  }
+  const x = Float64Array.from(xs);
+  const y = new Map<string, Float64Array>();
+  for (const [runId, run] of runs) {
+    const values = new Float64Array(x.length).fill(Number.NaN);
+    for (let i = 0; i < run.px.length; i++) {
+      const px = run.px[i] as number;
+      const at = slot[px] as number;
+      const lowFirst = (run.s_lo[i] as number) <= (run.s_hi[i] as number);
+      const early = lowFirst ? (run.v_lo[i] as number) : (run.v_hi[i] as number);
+      const late = lowFirst ? (run.v_hi[i] as number) : (run.v_lo[i] as number);
+      values[at] = early;
+      if (two[px] === 1) values[at + 1] = late;
+    }
+    y.set(runId, values);
+  }
+  return { x, y };
+}
+
 /** One run's mean step and mean value per pixel column it has points in. */
 export interface ColumnMeans {
   readonly column: ArrayLike<number>;

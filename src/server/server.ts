@@ -138,7 +138,7 @@ export const API_ENDPOINTS: readonly { readonly path: string; readonly descripti
   { path: 'GET /api/runs', description: 'runs with their sweep parameters' },
   { path: 'GET /api/metric-names', description: 'scalar metrics with run and point counts' },
   {
-    path: 'GET|POST /api/metrics?run=…&metric=…&width=N[&x=step|wall_time|relative_time|tokens&from=&to=&smoothing=0.6&smoothingKind=ema|gaussian|running_average&format=arrow]',
+    path: 'GET|POST /api/metrics?run=…&metric=…&width=N[&x=step|wall_time|relative_time|tokens&from=&to=&smoothing=0.6&smoothingKind=ema|gaussian|running_average&aligned=1&format=arrow]',
     description: 'per-run series, smoothed (EMA) then min/max per pixel column',
   },
   {
@@ -457,8 +457,11 @@ async function paramsOf(c: Context): Promise<RequestParams> {
   }
   const fields = await jsonObjectBody(c, '{"run": ["a", "b"], "metric": "loss"}');
   const text = (name: string, value: unknown): string => {
-    if (typeof value === 'string' || typeof value === 'number') return String(value);
-    throw new BadRequestError(`"${name}" must be a string or a number, got ${JSON.stringify(value)}`);
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+      return String(value);
+    throw new BadRequestError(
+      `"${name}" must be a string, a number or a boolean, got ${JSON.stringify(value)}`,
+    );
   };
   return {
     one: (name) =>
@@ -511,12 +514,17 @@ function metricRequest(params: RequestParams, maxRuns: number): MetricRequest {
       `smoothingKind must be one of ${SMOOTHING_KINDS.join(', ')}, got "${smoothingKind}"`,
     );
   }
+  const aligned = params.one('aligned');
+  if (aligned !== undefined && !['1', 'true', '0', 'false'].includes(aligned)) {
+    throw new BadRequestError(`aligned must be true or false, got "${aligned}"`);
+  }
   return {
     runs,
     metric,
     ...seriesWindow(params),
     x: x as XAxis,
     smoothingKind: smoothingKind as SmoothingKind,
+    aligned: aligned === '1' || aligned === 'true',
   };
 }
 

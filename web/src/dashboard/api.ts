@@ -76,6 +76,11 @@ export interface MetricsResponse {
   /** Absent on a server from before smoothing was added. */
   readonly smoothing?: number;
   readonly smoothingKind?: SmoothingKind;
+  /**
+   * Every series shares one `step` array (the same object), with NaN where a run has no point:
+   * the server put the runs' pixel-column extremes on shared x slots (docs/server.md).
+   */
+  readonly aligned?: boolean;
   readonly series: MetricSeries[];
 }
 
@@ -318,6 +323,7 @@ export function decodeMetricSeries(bytes: Uint8Array): MetricsResponse {
     width: number;
     smoothing: number;
     smoothingKind?: SmoothingKind;
+    aligned?: boolean;
     series: {
       run_id: string;
       total: number;
@@ -330,17 +336,21 @@ export function decodeMetricSeries(bytes: Uint8Array): MetricsResponse {
   if (!meta) throw new ApiError('the metrics answer has no runlake:metric-series metadata', 200, 'format');
   const step = (table.getChild('step')?.toArray() as Float64Array | undefined) ?? new Float64Array();
   const value = (table.getChild('value')?.toArray() as Float64Array | undefined) ?? new Float64Array();
+  // Aligned runs repeat one x array: hand every series the first copy, so a merge sees one array.
+  const first = meta.series[0];
+  const shared = meta.aligned && first ? step.subarray(first.offset, first.offset + first.length) : undefined;
   return {
     metric: meta.metric,
     x: meta.x ?? 'step',
     width: meta.width,
     smoothing: meta.smoothing,
     smoothingKind: meta.smoothingKind ?? 'ema',
+    aligned: meta.aligned === true,
     series: meta.series.map((s) => ({
       run_id: s.run_id,
       total: s.total,
       downsampled: s.downsampled,
-      step: step.subarray(s.offset, s.offset + s.length),
+      step: shared ?? step.subarray(s.offset, s.offset + s.length),
       value: value.subarray(s.offset, s.offset + s.length),
       ...(s.reason ? { reason: s.reason } : {}),
     })),
@@ -382,7 +392,11 @@ export const api = {
   metricNames: (signal?: AbortSignal) =>
     apiFetch<{ metrics: MetricName[]; truncated: boolean }>('api/metric-names', { signal }),
   metrics: async (q: MetricQuery, signal?: AbortSignal) => {
-    const response = await apiResponse('api/metrics', { ...metricBody(q, { format: 'arrow' }), signal });
+    // Aligned: when runs are downsampled they share one x array, so the chart merges nothing.
+    const response = await apiResponse('api/metrics', {
+      ...metricBody(q, { format: 'arrow', aligned: true }),
+      signal,
+    });
     return decodeMetricSeries(new Uint8Array(await response.arrayBuffer()));
   },
   metricGroups: (q: MetricQuery, by: readonly string[], signal?: AbortSignal) =>

@@ -20,7 +20,8 @@ export function mergeSeries(series: readonly XYSeries[]): AlignedData {
   if (series.length === 0) return [[]];
   const first = series[0] as XYSeries;
   if (series.every((s) => sameArray(s.x, first.x))) {
-    return [Array.from(first.x), ...series.map((s) => Array.from(s.y))];
+    // NaN marks a gap in an aligned answer; uPlot draws gaps from null.
+    return [Array.from(first.x), ...series.map((s) => Array.from(s.y, gapToNull))];
   }
   let total = 0;
   for (const s of series) total += s.x.length;
@@ -40,11 +41,15 @@ export function mergeSeries(series: readonly XYSeries[]): AlignedData {
     for (let i = 0; i < s.x.length; i++) {
       const x = s.x[i] as number;
       while (j < xs.length && (xs[j] as number) < x) j++;
-      if (j < xs.length) out[j] = s.y[i] ?? null;
+      if (j < xs.length) out[j] = gapToNull(s.y[i] ?? null);
     }
     return out;
   });
   return [xs, ...ys];
+}
+
+function gapToNull(v: number | null): number | null {
+  return v === null || Number.isNaN(v) ? null : v;
 }
 
 function sameArray(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
