@@ -346,6 +346,8 @@ describe.skipIf(browser.skip)('metric chart', () => {
     };
     expect(answer.groups).toHaveLength(3);
     await inPanel('[data-testid="metric-chart"][data-band-count="3"][data-series-count="3"] canvas');
+    // Close the group-by popover, so it does not cover the chart.
+    await page.locator('[data-testid="group-by"][open]').evaluate((d) => d.removeAttribute('open'));
     const envelope = page
       .locator('[data-testid="ws-envelope"]:visible, [data-testid="envelope"]:visible')
       .first();
