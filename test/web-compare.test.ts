@@ -377,6 +377,40 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     expect(await brushed()).toEqual([]);
   });
 
+  it('fits 800 px: the Compare view and the run page stay inside the window, plots at its width', async () => {
+    await page.setViewportSize({ width: 800, height: 900 });
+    try {
+      await page.goto(`${served.url}#compare`);
+      await page.waitForSelector('[data-testid="parcoords"][data-lines="12"]', { timeout: 20_000 });
+      await page.waitForFunction(
+        `document.querySelector('[data-testid="parcoords-canvas"]').getBoundingClientRect().right <= 800`,
+        undefined,
+        { timeout: 10_000 },
+      );
+      const right = (selector: string) =>
+        page.evaluate(
+          `document.querySelector('${selector}').getBoundingClientRect().right`,
+        ) as Promise<number>;
+      for (const selector of ['[data-testid="compare-view"]', '[data-testid="hp-scatter-chart"] canvas']) {
+        expect(await right(selector)).toBeLessThanOrEqual(800);
+      }
+      // The canvas fills its panel (it was not left at the width of an earlier, wider window).
+      expect(await right('[data-testid="parcoords-canvas"]')).toBeGreaterThan(700);
+      await page.goto(`${served.url}#run/tiny-lr0.003-s1`);
+      await page.waitForSelector(
+        '[data-testid="run-page"][data-run-id="tiny-lr0.003-s1"][data-state="ready"]',
+        {
+          timeout: 20_000,
+        },
+      );
+      await page.waitForSelector('[data-testid="run-chart"][data-state="drawn"]', { timeout: 20_000 });
+      expect(await right('[data-testid="run-page"]')).toBeLessThanOrEqual(800);
+      expect(await right('[data-testid="run-chart"] canvas')).toBeLessThanOrEqual(800);
+    } finally {
+      await page.setViewportSize({ width: 1400, height: 900 });
+    }
+  });
+
   it('logged no console errors', () => {
     expect(problems).toEqual([]);
   });

@@ -19,7 +19,7 @@ export interface ConfigEntry {
 }
 
 /** `runs` fields that are not configuration (the run's identity, or JSON flattened separately). */
-const NOT_CONFIG = new Set(['run_id', 'params', 'config_json', 'env_json']);
+const NOT_CONFIG = new Set(['run_id', 'params', 'config_json', 'env_json', 'summary_json', 'system_json']);
 
 /**
  * Flattens nested JSON into dotted keys: `{"opt":{"lr":1}}` gives `opt.lr = 1`. Arrays of scalars
@@ -69,7 +69,7 @@ function parseJsonColumn(text: unknown): unknown {
 /**
  * A run's configuration: its params, its flattened `config_json` (under `config.`) and
  * `env_json` (under `env.`), and its other scalar fields (arrays joined; `run.<field>` when a
- * param has the field's name), in that order.
+ * param has the field's name but another value; W&B's `summary.*` copies left out), in that order.
  *
  * @example
  * ```ts
@@ -79,6 +79,7 @@ function parseJsonColumn(text: unknown): unknown {
 export function runConfig(run: RunRow): ConfigEntry[] {
   const entries: ConfigEntry[] = [];
   for (const [key, value] of Object.entries(run.params ?? {})) entries.push({ key, source: 'param', value });
+  const params = new Set(entries.map((e) => e.key));
   for (const [column, prefix, source] of [
     ['config_json', 'config', 'config'],
     ['env_json', 'env', 'env'],
@@ -86,20 +87,25 @@ export function runConfig(run: RunRow): ConfigEntry[] {
     const raw = run[column];
     if (raw === null || raw === undefined || raw === '') continue;
     for (const [key, value] of Object.entries(flattenJson(parseJsonColumn(raw), prefix))) {
+      // A run outside any grid (W&B) already has its config as `config.<key>` params.
+      if (params.has(key)) continue;
       entries.push({ key, source, value });
     }
   }
-  const taken = new Set(entries.map((e) => e.key));
+  const taken = new Map(entries.map((e) => [e.key, e.value]));
   for (const [field, raw] of Object.entries(run)) {
-    if (NOT_CONFIG.has(field)) continue;
-    // A field named like a param (the demo's runs.d_model next to the grid's d_model) keeps both.
-    const key = taken.has(field) ? `run.${field}` : field;
+    // W&B's summary values are results, not configuration (the run page's summary has them).
+    if (NOT_CONFIG.has(field) || field.startsWith('summary.')) continue;
     const value: ParamValue =
       raw === null || raw === undefined
         ? null
         : typeof raw === 'number' || typeof raw === 'string' || typeof raw === 'boolean'
           ? raw
           : cellText(raw);
+    // A typed copy of a config key (W&B's `config.lr` column) is the same entry; a field named
+    // like a param with another value (the demo's runs.d_model next to the grid's) keeps both.
+    if (taken.has(field) && sameValue(taken.get(field), value)) continue;
+    const key = taken.has(field) ? `run.${field}` : field;
     entries.push({ key, source: 'field', value });
   }
   return entries;

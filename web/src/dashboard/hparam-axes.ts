@@ -105,11 +105,18 @@ export function hparamAxes(runs: readonly RunRow[]): HparamAxis[] {
       const param = configs.map((c) => c.get(bare));
       if (param.every((e, i) => e?.source === 'param' && sameValue(e.value, values[i]))) continue;
     }
+    // The same values under another name (a W&B run's `seed` field and its `config.seed`): once.
+    if (axes.some((a) => a.values.every((v, i) => sameValue(v, values[i])))) continue;
     const axis = makeAxis(key, key, values);
     if (axis.kind === 'categorical' && axis.categories.length > MAX_CATEGORIES) continue;
     axes.push(axis);
   }
-  return axes;
+  // `config.lr` reads as `lr` when no other axis is called that.
+  const names = new Set(axes.map((a) => a.key));
+  return axes.map((a) => {
+    const bare = a.key.startsWith('config.') ? a.key.slice('config.'.length) : a.key;
+    return bare !== a.key && !names.has(bare) ? { ...a, label: bare } : a;
+  });
 }
 
 /**

@@ -87,14 +87,15 @@ export class HparamsScatter {
       ),
       this.host,
     );
+    // Follow the page's width, and the view being shown after it was drawn hidden.
     let resizeTimer: number | undefined;
-    window.addEventListener('resize', () => {
+    new ResizeObserver(() => {
+      const chart = this.chart;
+      const width = Math.floor(this.host.clientWidth);
+      if (!chart || width === 0 || width === chart.width) return;
       window.clearTimeout(resizeTimer);
-      resizeTimer = window.setTimeout(
-        () => this.chart?.setSize({ width: this.width(), height: HEIGHT }),
-        150,
-      );
-    });
+      resizeTimer = window.setTimeout(() => chart.setSize({ width: this.width(), height: HEIGHT }), 100);
+    }).observe(this.host);
   }
 
   /** Plots the runs: the parameter choices are `axes`, y is `metricAxis`. */

@@ -109,7 +109,7 @@ export function isSystemMetric(name: string): boolean {
 
 /**
  * The group a metric is drawn in on the run page: `system` for system metrics, else the part
- * before the first `/` (`train`, `eval`), else `metrics`.
+ * before the first `/` or `.` (`train`, `eval`), else `metrics`.
  *
  * @example
  * ```ts
@@ -119,8 +119,9 @@ export function isSystemMetric(name: string): boolean {
  */
 export function metricGroup(name: string): string {
   if (isSystemMetric(name)) return 'system';
-  const slash = name.indexOf('/');
-  return slash > 0 ? name.slice(0, slash) : 'metrics';
+  // `train/loss`, or `eval.acc` (a W&B history's nested dict flattened with dots).
+  const cut = name.search(/[/.]/);
+  return cut > 0 ? name.slice(0, cut) : 'metrics';
 }
 
 /** The statistic's value of a summary. */

@@ -57,11 +57,14 @@ export class ParallelCoords {
     this.canvas.addEventListener('pointermove', (event) => this.pointerMove(event));
     this.canvas.addEventListener('pointerup', (event) => this.pointerUp(event));
     this.canvas.addEventListener('dblclick', () => this.clear());
+    // Redraw at the new width when the page resizes or the view is shown after being hidden.
     let resizeTimer: number | undefined;
-    window.addEventListener('resize', () => {
+    new ResizeObserver(() => {
+      const width = Math.floor(this.element.clientWidth);
+      if (width === 0 || width === this.cssWidth) return;
       window.clearTimeout(resizeTimer);
-      resizeTimer = window.setTimeout(() => this.draw(), 150);
-    });
+      resizeTimer = window.setTimeout(() => this.draw(), 100);
+    }).observe(this.element);
   }
 
   /** Draws new data; brushes on axes that are gone are dropped (and reported). */
@@ -254,13 +257,21 @@ export class ParallelCoords {
       ctx.fillStyle = '#0f172a';
       ctx.textAlign = 'center';
       ctx.font = 'bold 12px system-ui, sans-serif';
-      ctx.fillText(axis.label + (axis.log ? ' (log)' : ''), x, 14, 160);
+      // Crowded axes: labels alternate between two rows and shrink to fit their room.
+      const spacing = axes.length > 1 ? (xs[1] as number) - (xs[0] as number) : 200;
+      const stagger = spacing < 120 && i % 2 === 1 ? 14 : 0;
+      ctx.fillText(
+        axis.label + (axis.log ? ' (log)' : ''),
+        x,
+        12 + stagger,
+        Math.max(40, Math.min(180, spacing * 1.8 - 8)),
+      );
       ctx.font = '11px system-ui, sans-serif';
       ctx.fillStyle = '#475569';
       ctx.textAlign = 'right';
       for (const [p, text] of this.ticks(axis)) {
         const y = this.posY(p);
-        ctx.fillText(text, x - 6, y, MARGIN.left - 10);
+        ctx.fillText(text, x - 6, y, Math.max(30, Math.min(MARGIN.left - 10, spacing - 14)));
         ctx.beginPath();
         ctx.moveTo(x - 3, y);
         ctx.lineTo(x, y);

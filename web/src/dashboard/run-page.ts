@@ -6,7 +6,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { api, type MetricName, type RunRow } from './api.js';
-import { type ConfigEntry, configText, runConfig } from './config-diff.js';
+import { type ConfigEntry, configText, flattenJson, runConfig } from './config-diff.js';
 import { cellText, formatNumber, h } from './dom.js';
 import { fetchSummaries, isSystemMetric, type MetricSummary, metricGroup } from './metric-summary.js';
 import { emptyState, errorState, isAbort, showLoading } from './states.js';
@@ -125,11 +125,28 @@ export class RunPage {
         ? summaryTable(training, 'run-summary-table')
         : emptyState('This run logged no training metrics to metrics_scalar.'),
     );
+    const reported = reportedSystem(run);
     systemHost.replaceChildren(
       system.length > 0
         ? summaryTable(system, 'run-system-table')
-        : h('p', { class: 'muted' }, 'None logged (system/…, gpu, cpu, memory, _runtime, …).'),
+        : h(
+            'p',
+            { class: 'muted' },
+            reported.length > 0
+              ? 'No system metrics in metrics_scalar.'
+              : 'None logged (system/…, gpu, cpu, memory, _runtime, …).',
+          ),
     );
+    if (reported.length > 0) {
+      systemHost.append(
+        h('h3', {}, 'Last reported (system_json)'),
+        h(
+          'table',
+          { class: 'kv-table', 'data-testid': 'run-system-reported' },
+          h('tbody', {}, ...reported.map(configRow)),
+        ),
+      );
+    }
     this.curves(runId, rows, curvesHost, controller.signal);
     this.element.dataset.state = 'ready';
   }
@@ -306,7 +323,11 @@ export class RunPage {
             values: (_u, splits: (number | null)[]) => splits.map((v) => (v === null ? '' : formatNumber(v))),
           },
         ],
-        series: [{ label: 'step' }, { label: metric, stroke: LINE, width: 1.5, points: { show: false } }],
+        // A short series (an eval logged a few times) shows its points too: one point draws no line.
+        series: [
+          { label: 'step' },
+          { label: metric, stroke: LINE, width: 1.5, points: { show: series.step.length <= 60, size: 5 } },
+        ],
       };
       this.charts.push(new uPlot(opts, [Array.from(series.step), values], cell));
       cell.dataset.points = String(series.step.length);
@@ -317,6 +338,22 @@ export class RunPage {
       cell.append(errorState(error, `load ${metric}`));
       cell.dataset.state = 'error';
     }
+  }
+}
+
+/** The system metrics a W&B run reported last (`system_json.system_metrics`), flattened. */
+function reportedSystem(run: RunRow): ConfigEntry[] {
+  if (typeof run.system_json !== 'string' || run.system_json === '') return [];
+  try {
+    const parsed = JSON.parse(run.system_json) as { system_metrics?: unknown };
+    if (!parsed || typeof parsed.system_metrics !== 'object' || parsed.system_metrics === null) return [];
+    return Object.entries(flattenJson(parsed.system_metrics)).map(([key, value]) => ({
+      key,
+      source: 'field' as const,
+      value,
+    }));
+  } catch {
+    return [];
   }
 }
 
