@@ -15,6 +15,7 @@ import {
   type GeometryTrajectory,
   type RunRow,
 } from './api.js';
+import { chartTheme } from './chart-axes.js';
 import { formatNumber, h, selectOf } from './dom.js';
 import {
   type EventGroup,
@@ -26,6 +27,7 @@ import {
 import { mergeSeries } from './merge-series.js';
 import { eventColor, seriesColor } from './palette.js';
 import { emptyState, errorState, isAbort, isMissingDataset, showLoading } from './states.js';
+import { THEME_EVENT } from './theme.js';
 
 const SMALL_HEIGHT = 220;
 /** Room for two lanes of event badges above each chart's plotting area. */
@@ -164,6 +166,8 @@ export class GeometryView {
     this.layerSelect.addEventListener('change', () => void this.load());
     this.moduleSelect.addEventListener('change', () => void this.load());
     this.descriptorSelect.addEventListener('change', () => this.render());
+    // Canvases do not follow CSS: redraw in the new theme's colours.
+    document.addEventListener(THEME_EVENT, () => this.render());
     this.element = h(
       'section',
       { class: 'panel geometry-panel', 'data-testid': 'geometry-view' },
@@ -556,6 +560,14 @@ export class GeometryView {
     });
     this.grid.replaceChildren(...figures.map((f) => f.figure));
     const overlay = runs.length > 1;
+    const theme = chartTheme();
+    const axis = (size: number): uPlot.Axis => ({
+      size,
+      stroke: theme.muted,
+      grid: { stroke: theme.grid },
+      ticks: { stroke: theme.grid },
+      values: (_u, splits) => splits.map((v) => formatNumber(v)),
+    });
     const multiSet = new Set(data.map((t) => t.trajectory.sample_set)).size > 1;
     for (const { cell, host, cellEvents } of figures) {
       const aligned = mergeSeries(
@@ -584,10 +596,7 @@ export class GeometryView {
           legend: { show: false },
           padding: [cellEvents.length > 0 ? BADGE_STRIP + 4 : 10, 18, 0, 0],
           scales: { x: { time: false } },
-          axes: [
-            { size: 30, values: (_u, splits) => splits.map((v) => formatNumber(v)) },
-            { size: 46, values: (_u, splits) => splits.map((v) => formatNumber(v)) },
-          ],
+          axes: [axis(30), axis(46)],
           series,
           cursor: { sync: { key: 'runlake-geometry' }, drag: { x: true, y: false } },
           plugins: [

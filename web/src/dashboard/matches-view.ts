@@ -13,11 +13,13 @@
 import './matches.css';
 import uPlot from 'uplot';
 import { api, type LakeResponse, type MatchesResponse, type MatchRow } from './api.js';
+import { chartTheme } from './chart-axes.js';
 import { formatNumber, h, selectOf } from './dom.js';
 import { eventAbbrev } from './event-markers.js';
 import { mergeSeries } from './merge-series.js';
 import { seriesColor, withAlpha } from './palette.js';
 import { emptyState, errorState, isAbort, showLoading } from './states.js';
+import { THEME_EVENT } from './theme.js';
 
 interface SignatureRow {
   readonly signature_id: string;
@@ -33,7 +35,6 @@ interface SignatureRow {
 }
 
 const K_CHOICES = [1, 3, 5, 10, 20];
-const QUERY_COLOR = '#111827';
 const CHART_HEIGHT = 320;
 
 /** What each column of the match table means (its header tooltip). */
@@ -209,6 +210,8 @@ export class MatchesView {
     this.align.addEventListener('change', () => this.renderMatches());
     this.sameLayer.addEventListener('change', () => this.renderMatches());
     this.sameModule.addEventListener('change', () => this.renderMatches());
+    // Canvases do not follow CSS: redraw in the new theme's colours.
+    document.addEventListener(THEME_EVENT, () => this.renderMatches());
     this.element = h(
       'section',
       { class: 'panel matches-panel', 'data-testid': 'matches-view' },
@@ -384,6 +387,9 @@ export class MatchesView {
     this.chart?.destroy();
     this.chart = undefined;
     const queryId = String(signature.signature_id);
+    const theme = chartTheme();
+    // The query is drawn in the text colour: near black, or near white in the dark theme.
+    const queryColor = theme.fg;
     const query = h(
       'div',
       {
@@ -392,7 +398,7 @@ export class MatchesView {
         'data-layer': queryLayer ?? '',
         'data-module': queryModule ?? '',
       },
-      h('span', { class: 'swatch', style: `background: ${QUERY_COLOR}` }),
+      h('span', { class: 'swatch', style: `background: ${queryColor}` }),
       'Query: ',
       h('code', {}, queryId),
       h('span', { class: 'muted' }, ' · events: '),
@@ -477,7 +483,7 @@ export class MatchesView {
     this.results.replaceChildren(...parts.filter((p): p is HTMLElement => p !== null));
     const queryVector = (signature.vector as number[] | null | undefined) ?? [];
     const entries = [
-      { vector: queryVector, color: QUERY_COLOR, width: 2.5, label: 'query' },
+      { vector: queryVector, color: queryColor, width: 2.5, label: 'query' },
       ...top.map((m, i) => ({
         vector: (align ? (m.aligned_vector ?? m.candidate_vector) : m.candidate_vector) ?? [],
         color: m === selected ? seriesColor(i) : withAlpha(seriesColor(i), 0.45),
@@ -513,10 +519,16 @@ export class MatchesView {
                 ? 'position on the log-step grid (0 = first, 1 = last step)'
                 : 'fraction of training',
             size: 40,
+            stroke: theme.muted,
+            grid: { stroke: theme.grid },
+            ticks: { stroke: theme.grid },
           },
           {
             label: 'z-normalised value',
             size: 56,
+            stroke: theme.muted,
+            grid: { stroke: theme.grid },
+            ticks: { stroke: theme.grid },
             values: (_u, splits) => splits.map((v) => formatNumber(v)),
           },
         ],
