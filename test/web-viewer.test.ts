@@ -194,7 +194,8 @@ describe('filters and curves', () => {
     expect(aggregateCurves(frame, firstStep, 'layer', 'l2').curves[0]?.ys).toEqual([5, 6, 7]);
     const binned = aggregateCurves(frame, null, 'l2', 'layer', undefined, { bins: 4 });
     expect(binned.binned).toBe(false); // integral x with a small range stays exact
-    expect(defaultPlot(frame)).toEqual({ x: 'layer', y: 'step', group: 'variant' });
+    // Never a key (step, layer) as y: the value column, against the step.
+    expect(defaultPlot(frame)).toEqual({ x: 'step', y: 'l2', group: 'variant' });
   });
 });
 

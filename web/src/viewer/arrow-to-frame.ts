@@ -144,7 +144,8 @@ function textColumn(name: string, typeName: string, vector: Vector): CategoryCol
     codes[row++] = code;
   }
   const type = typeName === 'bool' ? 'bool' : typeName;
-  return { kind: 'category', name, type, codes, dictionary };
+  const list = DataType.isList(vector.type) || DataType.isFixedSizeList(vector.type);
+  return { kind: 'category', name, type, codes, dictionary, ...(list ? { list: true } : {}) };
 }
 
 function stringify(value: unknown): string {

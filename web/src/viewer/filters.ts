@@ -1,7 +1,7 @@
 // Row filters over the frame's typed arrays. Selecting rows produces an index array (Uint32Array)
 // that the table pages through and the plot aggregates over; no per-row objects, so a filter on
 // 3.8M rows takes tens of milliseconds.
-import type { Column, Frame } from './frame.js';
+import type { CategoryColumn, Column, Frame } from './frame.js';
 
 /** Columns with at most this many distinct values get a select of values. */
 export const MAX_SELECT_VALUES = 200;
@@ -15,12 +15,15 @@ export interface SelectOption {
 /** A filter the UI can offer for a column. */
 export type FilterChoice =
   | { readonly kind: 'select'; readonly column: Column; readonly options: readonly SelectOption[] }
-  | { readonly kind: 'range'; readonly column: Column; readonly min: number; readonly max: number };
+  | { readonly kind: 'range'; readonly column: Column; readonly min: number; readonly max: number }
+  /** A list column (rows whose list holds an item) or a text column with many values (substring). */
+  | { readonly kind: 'contains'; readonly column: CategoryColumn };
 
 /** A filter the user has set. */
 export type ActiveFilter =
   | { readonly kind: 'equals'; readonly column: string; readonly value: number }
-  | { readonly kind: 'range'; readonly column: string; readonly min?: number; readonly max?: number };
+  | { readonly kind: 'range'; readonly column: string; readonly min?: number; readonly max?: number }
+  | { readonly kind: 'contains'; readonly column: string; readonly text: string };
 
 const collator = new Intl.Collator('en', { numeric: true });
 
@@ -90,22 +93,78 @@ export function numericExtent(values: Float64Array): [number, number] {
 }
 
 /**
- * The filters worth offering: a select for every low-cardinality column (strings, dictionaries,
- * integers such as `generation_step`, `layer`, `variant`), a min/max range for other numeric
- * columns. High-cardinality text columns get none.
+ * The filters worth offering: a select of values for low-cardinality text and integer columns
+ * (`variant`, `layer`, `generation_step`), a min/max range for other numeric columns (floats
+ * always: a dropdown of raw float values is no filter), "contains" for list columns and for text
+ * with too many values to list.
+ *
+ * @example
+ * ```ts
+ * filterChoices(frame).map((c) => `${c.column.name}:${c.kind}`); // ['variant:select', 'loss:range', 'tokens:contains']
+ * ```
  */
 export function filterChoices(frame: Frame, limit = MAX_SELECT_VALUES): FilterChoice[] {
   const choices: FilterChoice[] = [];
   for (const column of frame.columns) {
-    const options = distinctValues(column, limit);
+    if (column.kind === 'category') {
+      if (column.list) {
+        choices.push({ kind: 'contains', column });
+        continue;
+      }
+      const options = distinctValues(column, limit);
+      if (!options) choices.push({ kind: 'contains', column });
+      else if (options.length > 1) choices.push({ kind: 'select', column, options });
+      continue;
+    }
+    const options = column.integer ? distinctValues(column, limit) : undefined;
     if (options && options.length > 1) {
       choices.push({ kind: 'select', column, options });
-    } else if (column.kind === 'numeric') {
+    } else {
       const [min, max] = numericExtent(column.values);
       if (min < max) choices.push({ kind: 'range', column, min, max });
     }
   }
   return choices;
+}
+
+/**
+ * Which dictionary entries a "contains" filter keeps: for a list column, entries whose list holds
+ * an item equal to `text` (as text, or as a number); for a text column, entries holding `text`
+ * (case-insensitive).
+ *
+ * @example
+ * ```ts
+ * containsMatches(tokensColumn, 'bifurcation'); // Uint8Array [1, 0, 1, …] by dictionary code
+ * ```
+ */
+export function containsMatches(column: CategoryColumn, text: string): Uint8Array {
+  const want = text.trim();
+  const wantNumber = want === '' ? Number.NaN : Number(want);
+  const lower = want.toLowerCase();
+  const matches = new Uint8Array(column.dictionary.length);
+  column.dictionary.forEach((entry, code) => {
+    if (column.list) {
+      let items: unknown;
+      try {
+        items = JSON.parse(entry);
+      } catch {
+        items = undefined;
+      }
+      if (Array.isArray(items)) {
+        matches[code] = items.some(
+          (item) =>
+            (typeof item === 'string' && item === want) ||
+            (typeof item === 'number' && item === wantNumber) ||
+            (typeof item !== 'string' && typeof item !== 'number' && JSON.stringify(item) === want),
+        )
+          ? 1
+          : 0;
+        return;
+      }
+    }
+    matches[code] = entry.toLowerCase().includes(lower) ? 1 : 0;
+  });
+  return matches;
 }
 
 /**
@@ -126,7 +185,16 @@ export function selectRows(frame: Frame, filters: readonly ActiveFilter[]): Uint
     const n: number = source ? source.length : frame.numRows;
     const out: Uint32Array = new Uint32Array(n);
     let kept = 0;
-    if (filter.kind === 'equals') {
+    if (filter.kind === 'contains') {
+      if (column.kind !== 'category' || filter.text.trim() === '') continue;
+      const keep = containsMatches(column, filter.text);
+      const codes = column.codes;
+      for (let i = 0; i < n; i++) {
+        const r = source ? (source[i] as number) : i;
+        const c = codes[r] as number;
+        if (c >= 0 && keep[c]) out[kept++] = r;
+      }
+    } else if (filter.kind === 'equals') {
       const data = column.kind === 'category' ? column.codes : column.values;
       const want = filter.value;
       if (source) {

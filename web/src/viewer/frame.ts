@@ -24,6 +24,8 @@ export interface CategoryColumn {
   readonly type: string;
   readonly codes: Int32Array;
   readonly dictionary: readonly string[];
+  /** Every value is a list (a Parquet/Arrow list, or a JSON array), shown as its JSON text. */
+  readonly list?: boolean;
 }
 
 export type Column = NumericColumn | CategoryColumn;
@@ -34,7 +36,7 @@ export interface Frame {
 }
 
 /** The formats the viewer reads. */
-export type FileFormat = 'parquet' | 'csv' | 'json' | 'jsonl';
+export type FileFormat = 'parquet' | 'arrow' | 'csv' | 'json' | 'jsonl';
 
 /** A user-facing error about one input file: the message names the file and the cause. */
 export class ViewerFileError extends Error {
@@ -93,6 +95,9 @@ export class ColumnBuilder {
   private integer = true;
   private sawValue = false;
   private sawBoolean = false;
+  /** Values that were JSON arrays, and values that were anything else. */
+  private arrays = 0;
+  private nonArrays = 0;
 
   constructor(
     readonly name: string,
@@ -155,8 +160,13 @@ export class ColumnBuilder {
 
   /** A JSON value: nested arrays/objects are shown as their JSON text. */
   pushJson(value: unknown): void {
-    if (value === null || value === undefined) this.pushNull();
-    else if (typeof value === 'number') this.pushNumber(value);
+    if (value === null || value === undefined) {
+      this.pushNull();
+      return;
+    }
+    if (Array.isArray(value)) this.arrays++;
+    else this.nonArrays++;
+    if (typeof value === 'number') this.pushNumber(value);
     else if (typeof value === 'string') this.pushString(value);
     else if (typeof value === 'boolean') this.pushBoolean(value);
     else this.pushString(JSON.stringify(value));
@@ -185,9 +195,10 @@ export class ColumnBuilder {
     return {
       kind: 'category',
       name: this.name,
-      type: this.sawBoolean ? 'bool' : 'string',
+      type: this.sawBoolean ? 'bool' : this.arrays > 0 && this.nonArrays === 0 ? 'list' : 'string',
       codes,
       dictionary: this.dictionary,
+      ...(this.arrays > 0 && this.nonArrays === 0 ? { list: true } : {}),
     };
   }
 }

@@ -1,7 +1,15 @@
 // Opening a file (picked, dropped or fetched by URL): detect the format from the name and the
 // first bytes, then stream it into the right parser. CSV and JSON are parsed chunk by chunk as
 // they are read, so neither the file nor its text has to fit in one string.
-import { type FileFormat, type Frame, ViewerFileError } from './frame.js';
+import { type Table, tableFromIPC } from 'apache-arrow';
+import { arrowToFrame } from './arrow-to-frame.js';
+import type { FileFormat, Frame } from './frame.js';
+import { ViewerFileError } from './frame.js';
+
+export { detectFormat, isArrowIpc } from './detect-format.js';
+
+import { detectFormat, extensionOf, firstNonSpace } from './detect-format.js';
+import { sameOriginHeaders } from './lake-source.js';
 import { loadParquet, parquetFields } from './load-parquet.js';
 import { CsvParser } from './parse-csv.js';
 import { concatBytes, JsonArrayParser, JsonLinesParser, parseJsonText } from './parse-json.js';
@@ -32,42 +40,6 @@ export type ProgressListener = (bytesRead: number, totalBytes: number | undefine
 /** JSON that does not start with "[" is parsed whole (columns object) below this size, else as JSON Lines. */
 const WHOLE_JSON_LIMIT = 256 * 2 ** 20;
 
-function extensionOf(name: string): string {
-  const clean = name.split(/[?#]/)[0] ?? name;
-  const dot = clean.lastIndexOf('.');
-  return dot < 0 ? '' : clean.slice(dot + 1).toLowerCase();
-}
-
-function firstNonSpace(head: Uint8Array): number | undefined {
-  for (const c of head) {
-    if (c === 32 || c === 9 || c === 10 || c === 13 || c === 0xef || c === 0xbb || c === 0xbf) continue;
-    return c;
-  }
-  return undefined;
-}
-
-/**
- * The format to read a file as: the extension decides (`.parquet`, `.csv`, `.json`, `.jsonl`),
- * otherwise the first bytes (`PAR1`, `[` or `{`, else CSV).
- *
- * @example
- * ```ts
- * detectFormat('mask_impact.parquet', head); // 'parquet'
- * ```
- */
-export function detectFormat(name: string, head: Uint8Array): FileFormat {
-  const ext = extensionOf(name);
-  if (ext === 'parquet' || ext === 'pq') return 'parquet';
-  if (ext === 'csv') return 'csv';
-  if (ext === 'jsonl' || ext === 'ndjson') return 'jsonl';
-  if (ext === 'json') return 'json';
-  if (head[0] === 0x50 && head[1] === 0x41 && head[2] === 0x52 && head[3] === 0x31) return 'parquet';
-  const first = firstNonSpace(head);
-  if (first === 0x5b) return 'json';
-  if (first === 0x7b) return 'jsonl';
-  return 'csv';
-}
-
 /** A picked or dropped File as a byte source. */
 export function fileSource(file: File): ByteSource {
   return {
@@ -82,7 +54,7 @@ export async function urlSource(url: string): Promise<ByteSource> {
   const name = decodeURIComponent(new URL(url, location.href).pathname.split('/').pop() || url);
   let response: Response;
   try {
-    response = await fetch(url);
+    response = await fetch(url, { headers: sameOriginHeaders(url) });
   } catch (error) {
     throw new ViewerFileError(
       name,
@@ -192,6 +164,22 @@ async function load(source: ByteSource, onProgress: ProgressListener | undefined
     };
     return { ...done(partial), rest };
   }
+  if (format === 'arrow') {
+    const parts: Uint8Array[] = [];
+    for await (const chunk of all()) parts.push(chunk);
+    const whole = concatBytes(parts, bytes);
+    if (whole.length === 0) throw new ViewerFileError(source.name, 'the file is empty');
+    let table: Table;
+    try {
+      table = tableFromIPC(whole);
+    } catch (error) {
+      throw new ViewerFileError(
+        source.name,
+        `not a readable Arrow IPC file: ${error instanceof Error ? error.message : error}`,
+      );
+    }
+    return done(arrowToFrame(table));
+  }
   if (format === 'csv') {
     const parser = new CsvParser(source.name);
     const decoder = new TextDecoder();
@@ -200,12 +188,15 @@ async function load(source: ByteSource, onProgress: ProgressListener | undefined
     return done(parser.finish());
   }
   const startsWithBrace = firstNonSpace(head) === 0x7b;
-  if (format === 'json' && startsWithBrace && (source.size ?? 0) <= WHOLE_JSON_LIMIT) {
+  // A document starting with "{" is parsed whole (a query answer, records under a key, columns)
+  // unless it is named JSON Lines; parseJsonText falls back to JSON Lines for several objects.
+  const namedLines = ['jsonl', 'ndjson'].includes(extensionOf(source.name));
+  if (startsWithBrace && !namedLines && (source.size ?? 0) <= WHOLE_JSON_LIMIT) {
     const decoder = new TextDecoder();
     let text = '';
     for await (const chunk of all()) text += decoder.decode(chunk, { stream: true });
     text += decoder.decode();
-    return done(parseJsonText(text, source.name));
+    return { ...done(parseJsonText(text, source.name)), format: 'json' };
   }
   const parser =
     format === 'jsonl' || startsWithBrace

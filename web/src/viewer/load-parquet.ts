@@ -58,6 +58,8 @@ export interface ParquetField {
   readonly name: string;
   /** Integer or floating point (not dictionary, text, dates…). */
   readonly numeric: boolean;
+  /** An integer type. */
+  readonly integer: boolean;
 }
 
 function checkMagic(bytes: Uint8Array, fileName: string): void {
@@ -98,6 +100,7 @@ export async function parquetFields(bytes: Uint8Array, fileName: string): Promis
   return tableFromIPC(ipc).schema.fields.map((f) => ({
     name: f.name,
     numeric: DataType.isInt(f.type) || DataType.isFloat(f.type),
+    integer: DataType.isInt(f.type),
   }));
 }
 

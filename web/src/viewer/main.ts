@@ -4,6 +4,7 @@ import type uPlot from 'uplot';
 import './viewer.css';
 import { type ActiveFilter, type FilterChoice, filterChoices, selectRows } from './filters.js';
 import { type Column, type Frame, ViewerFileError } from './frame.js';
+import { type LakeFilesDataset, lakeFiles, lakeFileUrl, queryAnswerSource } from './lake-source.js';
 import { type ByteSource, fileSource, type LoadedFile, loadSource, urlSource } from './load-file.js';
 import { initParquet } from './load-parquet.js';
 import { drawPlot } from './plot.js';
@@ -66,6 +67,9 @@ const header = el(
   ),
 );
 
+// Filled when the page was served by `runlake serve`: a picker of the lake's files and a SQL box.
+const lakeBox = el('section', { className: 'lake-box', testid: 'lake-box' });
+lakeBox.hidden = true;
 const statusBox = el('section', { className: 'status', testid: 'status' });
 const fileInfo = el('section', { className: 'file-info', testid: 'file-info' });
 const columnsBox = el('section', { className: 'columns', testid: 'columns' });
@@ -85,7 +89,7 @@ const content = el(
   table.element,
 );
 const dropOverlay = el('div', { className: 'drop-overlay', text: 'Drop the file to open it' });
-app.replaceChildren(header, statusBox, content, dropOverlay);
+app.replaceChildren(header, lakeBox, statusBox, content, dropOverlay);
 
 // ---- state ---------------------------------------------------------------------------------
 
@@ -97,6 +101,8 @@ interface ViewState {
   filters: Map<string, ActiveFilter>;
   rows: Uint32Array | null;
   plot: uPlot | undefined;
+  /** The metric-name column of a long-form metric table (plotted one metric at a time). */
+  metricColumn?: string;
 }
 
 let state: ViewState | undefined;
@@ -201,6 +207,17 @@ function show(file: LoadedFile, started: number): void {
   // The first curve first: plot the defaults from the columns read so far, then read the rest,
   // show the table and work out the filters and the plot's choices.
   const defaults = defaultPlot(file.frame);
+  // A long-form metric table is plotted one metric at a time: filter to it (the filter shows it).
+  const metricFilter = defaults?.filter;
+  if (metricFilter) {
+    const column = file.frame.columns.find((c) => c.name === metricFilter.column);
+    const code = column?.kind === 'category' ? column.dictionary.indexOf(metricFilter.value) : -1;
+    if (code >= 0) {
+      view.filters.set(metricFilter.column, { kind: 'equals', column: metricFilter.column, value: code });
+      view.metricColumn = metricFilter.column;
+      view.rows = selectRows(file.frame, [...view.filters.values()]);
+    }
+  }
   const only = (select: HTMLSelectElement, value: string | undefined) =>
     select.replaceChildren(new Option(value ?? '', value ?? ''));
   only(xSelect, defaults?.x);
@@ -216,7 +233,8 @@ function show(file: LoadedFile, started: number): void {
     columnCount.textContent = String(frame.columns.length);
     renderColumns(frame);
     table.element.hidden = false;
-    table.setData(frame, null);
+    table.setData(frame, view.rows);
+    updateRowCount(view);
     view.choices = filterChoices(frame);
     performance.mark('runlake:filters');
     renderFilters(view);
@@ -288,6 +306,21 @@ function filterControl(view: ViewState, choice: FilterChoice): HTMLElement {
     wrapper.append(select);
     return wrapper;
   }
+  if (choice.kind === 'contains') {
+    const box = el('input', { testid: `filter-${name}-contains` });
+    box.type = 'search';
+    box.placeholder = choice.column.list ? 'list holds…' : 'contains…';
+    const active = view.filters.get(name);
+    if (active?.kind === 'contains') box.value = active.text;
+    box.addEventListener('change', () => {
+      if (state !== view) return;
+      if (box.value.trim() === '') view.filters.delete(name);
+      else view.filters.set(name, { kind: 'contains', column: name, text: box.value });
+      applyFilters();
+    });
+    wrapper.append(box);
+    return wrapper;
+  }
   const input = (bound: 'min' | 'max', placeholder: number) => {
     const box = el('input', { testid: `filter-${name}-${bound}` });
     box.type = 'number';
@@ -314,12 +347,16 @@ function applyFilters(): void {
   const view = state;
   if (!view) return;
   view.rows = selectRows(view.file.frame, [...view.filters.values()]);
+  updateRowCount(view);
+  table.setData(view.file.frame, view.rows);
+  updatePlot();
+}
+
+function updateRowCount(view: ViewState): void {
   const total = view.file.frame.numRows;
   const rowCount = fileInfo.querySelector<HTMLElement>('[data-testid="row-count"]');
   if (rowCount)
     rowCount.textContent = view.rows ? `${fmt(view.rows.length)} of ${rowsText(total)}` : rowsText(total);
-  table.setData(view.file.frame, view.rows);
-  updatePlot();
 }
 
 // ---- plot ----------------------------------------------------------------------------------
@@ -383,7 +420,20 @@ function updatePlot(): void {
   }
   const started = performance.now();
   const set = aggregateCurves(view.file.frame, view.rows, x, y, groupSelect.value || undefined);
-  view.plot = drawPlot(plotHost, set, { xLabel: x, yLabel: y, logY: logToggle.checked }, view.plot);
+  // A long-form metric table: name the metric plotted (or say that several are mixed).
+  let yLabel = y;
+  const metricColumn = view.metricColumn
+    ? view.file.frame.columns.find((c) => c.name === view.metricColumn)
+    : undefined;
+  if (metricColumn?.kind === 'category') {
+    const active = view.filters.get(metricColumn.name);
+    yLabel =
+      active?.kind === 'equals'
+        ? `${y} of ${metricColumn.dictionary[active.value] ?? ''}`
+        : `${y} (all ${metricColumn.name}s mixed)`;
+  }
+  view.plot = drawPlot(plotHost, set, { xLabel: x, yLabel, logY: logToggle.checked }, view.plot);
+  plotHost.dataset.yLabel = yLabel;
   const notes = [
     `${fmt(set.xs.length)} points`,
     `aggregated in ${fmt(Math.round(performance.now() - started))} ms`,
@@ -427,6 +477,90 @@ void initParquet()
   .then(() => performance.mark('runlake:wasm-ready'))
   .catch((error: unknown) => console.error('parquet-wasm failed to initialise', error));
 
-const url = new URLSearchParams(location.search).get('url');
+// ---- served by runlake serve: the lake's files and SQL answers ----------------------------
+
+function openLakeFile(dataset: string, file: string): void {
+  const name = `${dataset}/${file}`;
+  void open(
+    urlSource(lakeFileUrl(dataset, file)).then((source) => ({ ...source, name })),
+    name,
+  );
+}
+
+function openSqlAnswer(sql: string): void {
+  void open(queryAnswerSource(sql), 'SQL answer');
+}
+
+function renderLakeBox(datasets: readonly LakeFilesDataset[]): void {
+  const picker = el('select', { testid: 'lake-file' });
+  picker.setAttribute('aria-label', 'Lake file');
+  for (const dataset of datasets) {
+    const group = document.createElement('optgroup');
+    group.label = `${dataset.name} (${dataset.files.length} ${dataset.files.length === 1 ? 'file' : 'files'})`;
+    for (const file of dataset.files) {
+      const rows = file.rows === null ? '' : `, ${rowsText(file.rows)}`;
+      const option = new Option(`${dataset.name}/${file.path} (${formatBytes(file.size)}${rows})`, '');
+      option.dataset.dataset = dataset.name;
+      option.dataset.path = file.path;
+      group.append(option);
+    }
+    picker.append(group);
+  }
+  const openButton = el('button', { className: 'button', testid: 'lake-file-open', text: 'Open' });
+  openButton.type = 'button';
+  openButton.addEventListener('click', () => {
+    const option = picker.selectedOptions[0];
+    if (option?.dataset.dataset && option.dataset.path)
+      openLakeFile(option.dataset.dataset, option.dataset.path);
+  });
+  const sqlInput = el('textarea', { testid: 'sql-input' });
+  sqlInput.rows = 2;
+  sqlInput.placeholder = "SELECT * FROM metrics_scalar WHERE metric_name = 'loss'";
+  sqlInput.setAttribute('aria-label', 'SQL query');
+  sqlInput.value = new URLSearchParams(location.search).get('sql') ?? '';
+  const sqlButton = el('button', { className: 'button', testid: 'sql-open', text: 'Open SQL answer' });
+  sqlButton.type = 'button';
+  const runSql = () => {
+    if (sqlInput.value.trim()) openSqlAnswer(sqlInput.value);
+  };
+  sqlButton.addEventListener('click', runSql);
+  sqlInput.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      runSql();
+    }
+  });
+  const empty = datasets.length === 0;
+  lakeBox.replaceChildren(
+    el(
+      'div',
+      { className: 'lake-row' },
+      el('span', { className: 'lake-label', text: 'Lake file' }),
+      empty ? el('span', { className: 'muted', text: 'the lake has no data files yet' }) : picker,
+      empty ? '' : openButton,
+    ),
+    el(
+      'div',
+      { className: 'lake-row' },
+      el('span', { className: 'lake-label', text: 'SQL' }),
+      sqlInput,
+      sqlButton,
+    ),
+  );
+  lakeBox.hidden = false;
+}
+
+void lakeFiles().then((datasets) => {
+  if (datasets) renderLakeBox(datasets);
+});
+
+const params = new URLSearchParams(location.search);
+const url = params.get('url');
+const sqlParam = params.get('sql');
+const fileParam = params.get('file');
 if (url) void open(urlSource(url), url.split('/').pop() || url);
-else showEmpty();
+else if (sqlParam) openSqlAnswer(sqlParam);
+else if (fileParam?.includes('/')) {
+  const slash = fileParam.indexOf('/');
+  openLakeFile(fileParam.slice(0, slash), fileParam.slice(slash + 1));
+} else showEmpty();

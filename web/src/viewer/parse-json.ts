@@ -41,6 +41,17 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The `{columns, rows}` shape of a query answer: column names and the row list. */
+function queryAnswer(object: Record<string, unknown>): { columns: string[]; rows: unknown[] } | undefined {
+  const { columns, rows } = object;
+  if (!Array.isArray(columns) || !Array.isArray(rows)) return undefined;
+  const names = columns.map((c) =>
+    typeof c === 'string' ? c : isRecord(c) && typeof c.name === 'string' ? c.name : undefined,
+  );
+  if (names.some((n) => n === undefined)) return undefined;
+  return { columns: names as string[], rows };
+}
+
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -313,10 +324,44 @@ export function parseJsonText(text: string, fileName = 'input.json'): Frame {
   return columnsFromObject(whole as Record<string, unknown>, fileName);
 }
 
-/** `{"col": [values…]}` as a frame; one record object becomes a one-row frame. */
+/**
+ * A JSON object as a frame, whichever of these shapes it has: a query answer
+ * (`{"columns": [{"name", "type"}…], "rows": [{…}…]}`, as `runlake serve` sends it), records
+ * nested under a single key (`{"runs": [{…}…], "truncated": false}`), equal-length column arrays
+ * (`{"step": [...], "loss": [...]}`); anything else is one record, a one-row frame.
+ *
+ * @example
+ * ```ts
+ * columnsFromObject({ columns: [{ name: 'a', type: 'INTEGER' }], rows: [{ a: 1 }, { a: 2 }] }, 'q.json').numRows; // 2
+ * ```
+ */
 export function columnsFromObject(object: Record<string, unknown>, fileName: string): Frame {
   const entries = Object.entries(object);
   const frame = new RecordFrameBuilder();
+  const answer = queryAnswer(object);
+  if (answer) {
+    // Columns in the answer's order, present even when no row has a value.
+    const builders = answer.columns.map((name) => frame.column(name));
+    answer.rows.forEach((row, r) => {
+      if (Array.isArray(row)) {
+        builders.forEach((b, c) => {
+          b.pushJson(row[c]);
+        });
+        frame.rows++;
+      } else if (isRecord(row)) {
+        frame.addRecord(row);
+      } else {
+        throw new ViewerFileError(fileName, `row ${r + 1} of "rows" is neither an object nor an array`);
+      }
+    });
+    return frame.finish();
+  }
+  const nested = entries.filter(([, v]) => Array.isArray(v) && v.length > 0 && v.every(isRecord));
+  if (nested.length === 1) {
+    for (const record of (nested[0] as [string, unknown])[1] as Record<string, unknown>[])
+      frame.addRecord(record);
+    return frame.finish();
+  }
   if (entries.length > 0 && entries.every(([, v]) => Array.isArray(v))) {
     const lengths = new Set(entries.map(([, v]) => (v as unknown[]).length));
     if (lengths.size > 1) {

@@ -3,7 +3,7 @@
 // variant). x values that are not a small set of integers are binned instead.
 
 import { distinctValues } from './filters.js';
-import type { Column, Frame } from './frame.js';
+import type { CategoryColumn, Column, Frame } from './frame.js';
 
 export interface Curve {
   readonly label: string;
@@ -176,40 +176,170 @@ function column(frame: Frame, name: string): Column {
 export interface ColumnKind {
   readonly name: string;
   readonly numeric: boolean;
+  /** Whole numbers (an integer type, or only whole values); undefined when not known yet. */
+  readonly integer?: boolean;
+}
+
+/** The plot the viewer draws first. */
+export interface DefaultPlot {
+  readonly x: string;
+  readonly y: string;
+  readonly group?: string;
+  /**
+   * A row filter the plot needs to mean something: for a long-form metric table (one row per
+   * run, step and metric), the one metric plotted (`metric_name = loss`).
+   */
+  readonly filter?: { readonly column: string; readonly value: string };
+}
+
+/**
+ * Names of key-like columns (indices, ids, partition keys): good x axes and series, never a
+ * default y (the mean `layer` per `step` says nothing).
+ */
+const KEY_NAME =
+  /^(step|steps|global_step|epoch|epochs|iter|iteration|layer|layers|seed|index|idx|i|row|rank|generation_step|timestep|time_step|position|pos|batch|shard|partition|part|fold|k|n_samples|n_layers|d_model|dim|top_k|grid|trial)$|(_id|_idx|_index|_step|_seed|_layer)$/i;
+/** x axes in order of preference. */
+const X_NAMES = [
+  'step',
+  'global_step',
+  '_step',
+  'generation_step',
+  'epoch',
+  'iteration',
+  'iter',
+  'tokens_seen',
+  'tokens',
+  'layer',
+  'wall_time',
+  'relative_time',
+  'timestamp',
+  'time',
+];
+/** The metric-name column of a long-form metric table (`metrics_scalar`). */
+const METRIC_NAME_COLUMNS = ['metric_name', 'metric', 'metric_key', 'key', 'tag', 'name', 'variable'];
+/** Its value column. */
+const METRIC_VALUE_COLUMNS = ['value', 'metric_value', 'val', 'score', 'y'];
+/** Columns naming a run, the natural series of a long-form table. */
+const RUN_COLUMNS = ['run_id', 'run', 'run_name', 'grid_id', 'trial_id', 'experiment'];
+
+/**
+ * Whether a column name reads as a key (step, layer, seed, index, `*_id`…) rather than a value.
+ *
+ * @example
+ * ```ts
+ * isKeyLike('layer'); // true
+ * isKeyLike('effective_rank'); // false
+ * ```
+ */
+export function isKeyLike(name: string): boolean {
+  return KEY_NAME.test(name);
 }
 
 /**
  * The plot the viewer draws first: mean `l2_distance` per `layer` by `variant` for mask_impact
- * files, otherwise the first two numeric columns (by the first text column with 2–24 values when
- * there is one).
+ * files; for a long-form metric table (`run_id, step, metric_name, value`) one metric (`loss`
+ * when there is one) per step, a series per run; otherwise the first step-like numeric column
+ * against the first value column (never a key such as `layer`, `seed` or `index`), by the first
+ * text column with 2–24 values when there is one.
+ *
+ * @example
+ * ```ts
+ * defaultPlot(metricsScalarFrame); // { x: 'step', y: 'value', group: 'run_id', filter: { column: 'metric_name', value: 'loss' } }
+ * ```
  */
-export function defaultPlot(frame: Frame): { x: string; y: string; group?: string } | undefined {
-  const kinds = frame.columns.map((c) => ({ name: c.name, numeric: c.kind === 'numeric' }));
+export function defaultPlot(frame: Frame): DefaultPlot | undefined {
+  const kinds = frame.columns.map((c) => ({
+    name: c.name,
+    numeric: c.kind === 'numeric',
+    integer: c.kind === 'numeric' ? c.integer : undefined,
+  }));
   const group = frame.columns.find(
     (c) => c.kind === 'category' && c.dictionary.length > 1 && c.dictionary.length <= 24,
   )?.name;
-  return plotColumns(kinds, group);
+  const plot = plotColumns(kinds, group);
+  if (plot && !plot.group && !plot.filter) {
+    // No text series: a small key column (layer, seed) with 2–24 values is one.
+    const key = frame.columns.find(
+      (c) =>
+        c.kind === 'numeric' &&
+        c.integer &&
+        c.name !== plot.x &&
+        c.name !== plot.y &&
+        isKeyLike(c.name) &&
+        (distinctValues(c, 24)?.length ?? 0) > 1,
+    );
+    if (key) return { ...plot, group: key.name };
+  }
+  if (!plot?.filter) return plot;
+  const metricColumn = frame.columns.find((c) => c.name === plot.filter?.column);
+  if (metricColumn?.kind !== 'category') return plot;
+  const metric = preferredMetric(metricColumn);
+  return metric === undefined
+    ? { ...plot, filter: undefined }
+    : { ...plot, filter: { column: metricColumn.name, value: metric } };
 }
 
-function plotColumns(
-  columns: readonly ColumnKind[],
-  group: string | undefined,
-): { x: string; y: string; group?: string } | undefined {
-  const has = (name: string) => columns.some((c) => c.name === name);
+/** The metric a long-form table is first plotted with: `loss`, else a `…loss…`, else the most frequent. */
+function preferredMetric(column: CategoryColumn): string | undefined {
+  const counts = new Uint32Array(column.dictionary.length);
+  for (let i = 0; i < column.codes.length; i++) {
+    const c = column.codes[i] as number;
+    if (c >= 0) counts[c] = (counts[c] as number) + 1;
+  }
+  const used = column.dictionary.filter((_, i) => (counts[i] as number) > 0);
+  const exact = used.find((m) => m === 'loss' || m === 'train/loss' || m === 'train_loss');
+  if (exact) return exact;
+  const lossy = used.filter((m) => /loss/i.test(m)).sort((a, b) => a.length - b.length)[0];
+  if (lossy) return lossy;
+  let best = -1;
+  for (let i = 0; i < counts.length; i++)
+    if (best < 0 || (counts[i] as number) > (counts[best] as number)) best = i;
+  return best >= 0 ? column.dictionary[best] : undefined;
+}
+
+function plotColumns(columns: readonly ColumnKind[], group: string | undefined): DefaultPlot | undefined {
+  const byName = new Map(columns.map((c) => [c.name, c]));
+  const has = (name: string) => byName.has(name);
   if (has('layer') && has('l2_distance')) {
     return has('variant')
       ? { x: 'layer', y: 'l2_distance', group: 'variant' }
       : { x: 'layer', y: 'l2_distance' };
   }
-  const [first, second] = columns.filter((c) => c.numeric);
-  if (!first || !second) return undefined;
-  return group ? { x: first.name, y: second.name, group } : { x: first.name, y: second.name };
+  const numeric = columns.filter((c) => c.numeric);
+  const preferredX = () =>
+    X_NAMES.map((n) => byName.get(n)).find((c) => c?.numeric) ??
+    numeric.find((c) => isKeyLike(c.name)) ??
+    numeric[0];
+
+  // Long form: one row per (run, step, metric), the metric named in a text column.
+  const metricName = METRIC_NAME_COLUMNS.map((n) => byName.get(n)).find((c) => c && !c.numeric);
+  const metricValue = METRIC_VALUE_COLUMNS.map((n) => byName.get(n)).find((c) => c?.numeric);
+  if (metricName && metricValue) {
+    const x = preferredX();
+    if (x && x !== metricValue) {
+      const run = RUN_COLUMNS.map((n) => byName.get(n)).find((c) => c && c !== metricName && c !== x);
+      return {
+        x: x.name,
+        y: metricValue.name,
+        ...(run ? { group: run.name } : {}),
+        filter: { column: metricName.name, value: '' },
+      };
+    }
+  }
+
+  const x = preferredX();
+  if (!x) return undefined;
+  const others = numeric.filter((c) => c !== x);
+  const values = others.filter((c) => !isKeyLike(c.name));
+  const y = values.find((c) => c.integer === false) ?? values[0] ?? others[0];
+  if (!y) return undefined;
+  return group ? { x: x.name, y: y.name, group } : { x: x.name, y: y.name };
 }
 
 /**
  * The columns to decode first so the default plot can be drawn before the rest of a wide file is
- * read: the mask_impact trio, or the first two numeric columns plus every non-numeric one (a
- * candidate series column); undefined when that would be every column anyway.
+ * read: the plot's columns (and its filter column), plus every non-numeric one (a candidate series
+ * column) when the plot has no series yet; undefined when that would be every column anyway.
  *
  * @example
  * ```ts
@@ -219,7 +349,12 @@ function plotColumns(
 export function firstColumns(columns: readonly ColumnKind[]): string[] | undefined {
   const plot = plotColumns(columns, undefined);
   if (!plot) return undefined;
-  const wanted = new Set([plot.x, plot.y, ...(plot.group ? [plot.group] : [])]);
+  const wanted = new Set([
+    plot.x,
+    plot.y,
+    ...(plot.group ? [plot.group] : []),
+    ...(plot.filter ? [plot.filter.column] : []),
+  ]);
   if (!plot.group && !(plot.x === 'layer' && plot.y === 'l2_distance')) {
     for (const c of columns) if (!c.numeric) wanted.add(c.name);
   }

@@ -1,0 +1,113 @@
+// The viewer served by `runlake serve`: the lake's data files (GET /api/files) and SQL answers
+// (POST /api/query, format=arrow) as byte sources. Opened from file:// none of this exists, and
+// the viewer stays the standalone file viewer.
+import { ViewerFileError } from './frame.js';
+import type { ByteSource } from './load-file.js';
+
+/** One dataset of `GET /api/files` (src/server/lake-files.ts). */
+export interface LakeFilesDataset {
+  readonly name: string;
+  readonly version: number;
+  readonly files: readonly { readonly path: string; readonly size: number; readonly rows: number | null }[];
+}
+
+/** The page's `?token=`, sent as a bearer token to the server that served the page. */
+export function pageToken(search: string = location.search): string | undefined {
+  return new URLSearchParams(search).get('token') ?? undefined;
+}
+
+/** Headers for a request to the page's own server: the bearer token when the page has one. */
+export function sameOriginHeaders(url: string): Record<string, string> {
+  const token = pageToken();
+  if (!token) return {};
+  const target = new URL(url, location.href);
+  return target.origin === location.origin ? { Authorization: `Bearer ${token}` } : {};
+}
+
+/** The server's one-line error (`{error}`), else the status line. */
+async function errorLine(response: Response): Promise<string> {
+  try {
+    const body = (await response.json()) as { error?: unknown };
+    if (typeof body.error === 'string') return body.error;
+  } catch {
+    // Not a JSON error body.
+  }
+  return `HTTP ${response.status} ${response.statusText}`;
+}
+
+/**
+ * The lake's datasets and files when the page was served by `runlake serve` (undefined when it
+ * was not: opened from file://, or from another file server).
+ *
+ * @example
+ * ```ts
+ * const datasets = await lakeFiles(); // [{ name: 'metrics_scalar', version: 3, files: [...] }, …]
+ * ```
+ */
+export async function lakeFiles(): Promise<LakeFilesDataset[] | undefined> {
+  if (location.protocol !== 'http:' && location.protocol !== 'https:') return undefined;
+  try {
+    const response = await fetch('api/files', { headers: sameOriginHeaders('api/files') });
+    if (!response.ok || !(response.headers.get('content-type') ?? '').includes('json')) return undefined;
+    const body = (await response.json()) as { datasets?: LakeFilesDataset[] };
+    return Array.isArray(body.datasets) ? body.datasets : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The URL of one lake file (`api/files/<dataset>/<path>`, each segment encoded). */
+export function lakeFileUrl(dataset: string, file: string): string {
+  return `api/files/${encodeURIComponent(dataset)}/${file.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/** Streams a response body as a byte source. */
+function responseSource(name: string, response: Response): ByteSource {
+  const body = response.body;
+  if (!body) throw new ViewerFileError(name, 'the server sent no body');
+  const length = Number(response.headers.get('content-length'));
+  return {
+    name,
+    size: Number.isFinite(length) && length > 0 ? length : undefined,
+    chunks: async function* () {
+      const reader = body.getReader();
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          if (value && value.length > 0) yield value;
+        }
+      } finally {
+        reader.releaseLock();
+      }
+    },
+  };
+}
+
+/**
+ * A SQL query's answer from the page's server, as Arrow IPC, to open like a file; a refused or
+ * failed query is a ViewerFileError with the server's one line.
+ *
+ * @example
+ * ```ts
+ * await open(queryAnswerSource("SELECT * FROM metrics_scalar WHERE metric_name = 'loss'"), 'SQL answer');
+ * ```
+ */
+export async function queryAnswerSource(sql: string): Promise<ByteSource> {
+  const name = 'SQL answer';
+  let response: Response;
+  try {
+    response = await fetch('api/query', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...sameOriginHeaders('api/query') },
+      body: JSON.stringify({ sql, format: 'arrow' }),
+    });
+  } catch (error) {
+    throw new ViewerFileError(
+      name,
+      `cannot reach the runlake server: ${error instanceof Error ? error.message : error}`,
+    );
+  }
+  if (!response.ok) throw new ViewerFileError(name, await errorLine(response));
+  return responseSource(name, response);
+}
