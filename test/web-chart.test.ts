@@ -183,6 +183,10 @@ describe.skipIf(browser.skip)('metric chart', () => {
 
   it('bug 7: the "raw" toggle is hidden at smoothing 0 and shown, checked, once smoothing is on', async () => {
     await openDashboard();
+    // Workspace panels are compact: the toolbar above them holds the shared controls.
+    for (const shared of ['smoothing-slider', 'group-by-summary', 'envelope', 'x-axis'])
+      expect(await panel().locator(`[data-testid="${shared}"]`).isVisible()).toBe(false);
+    expect(await panel().locator('[data-testid="log-y"]').isVisible()).toBe(true);
     const slider = visible('smoothing-slider');
     const controls = slider.locator('xpath=ancestor::*[contains(@class, "smoothing")][1]');
     const raw = controls.locator('[data-testid="smoothing-raw"]');

@@ -41,6 +41,8 @@ import { smoothingControl } from './smoothing-control.js';
 import { emptyState, errorState, isAbort } from './states.js';
 
 const CHART_HEIGHT = 380;
+/** Up to this many series, the one nearest the cursor is highlighted by dimming the others. */
+const FOCUS_MAX_SERIES = 200;
 
 /**
  * Where the panel's curves come from. The runs view reads `/api/metrics` and `/api/metric-groups`;
@@ -795,7 +797,9 @@ export class MetricPanel {
     const key = legendKey(nearest.entry);
     if (this.chartHost.dataset.focused !== key) {
       this.chartHost.dataset.focused = key;
-      u.setSeries(nearest.entry.seriesIndex, { focus: true });
+      // Dimming the others redraws every series; past a few hundred that lags the cursor, so
+      // there the tooltip alone marks the nearest.
+      if (entries.length <= FOCUS_MAX_SERIES) u.setSeries(nearest.entry.seriesIndex, { focus: true });
     }
     // The over layer's position inside the chart body, where the tooltip is placed.
     const overBox = u.over.getBoundingClientRect();
