@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import type { Page } from 'playwright-core';
+import path from 'node:path';
+import type { Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  artifactPath,
   browser,
   launchChromium,
   type ServeProcess,
@@ -14,6 +17,48 @@ import { tempDir } from './helpers/lake-fixtures.js';
 // The dashboard's workspace (issue 21, expectations 1, 6, 9, 10 and bug 7) against `runlake serve`
 // on the demo lake: 12 runs, metrics loss / lr / grad_norm.
 
+// The page's globals, for the functions page.evaluate runs in the browser (the tests' tsconfig has
+// no DOM lib).
+// biome-ignore lint/suspicious/noExplicitAny: typed by the browser, not by this program
+declare const document: any, window: any, localStorage: any, navigator: any, getComputedStyle: any;
+
+/** Screenshots for docs/web.md go to docs/images when UPDATE_DOC_IMAGES=1, else to test-artifacts. */
+const docImage = (name: string) =>
+  process.env.UPDATE_DOC_IMAGES === '1'
+    ? path.join(import.meta.dirname, '..', 'docs', 'images', name)
+    : artifactPath(name);
+
+/** What the dashboard POSTs to `/api/metrics`. */
+interface MetricBody {
+  run: string[];
+  metric: string;
+  width: number;
+  from?: number;
+  to?: number;
+  smoothing?: number;
+  by?: string[];
+}
+
+/** The part of `window.runlake.state()` the test reads. */
+interface PageState {
+  view: string;
+  selection?: string[];
+  table?: { filter?: string };
+  workspace?: {
+    shared: { smoothing: number };
+    panels: { metric: string; size: string; own?: { zoom?: { from: number; to: number } } }[];
+    collapsed: string[];
+  };
+}
+
+function metricsBody(request: Request): MetricBody | undefined {
+  const url = new URL(request.url());
+  const posted =
+    request.method() === 'POST' &&
+    (url.pathname.endsWith('/api/metrics') || url.pathname.endsWith('/api/metric-groups'));
+  return posted ? (request.postDataJSON() as MetricBody) : undefined;
+}
+
 describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortcuts, keyboard tabs', () => {
   const dir = tempDir('runlake-workspace-');
   let lakeDir = '';
@@ -24,6 +69,43 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
   const openDashboard = async (hash = '') => {
     await page.goto(`${served.url}${hash}`);
     await page.waitForSelector('body[data-state="ready"]');
+  };
+  const panel = (metric: string) => page.locator(`[data-testid="ws-panel"][data-metric="${metric}"]`);
+  const chartOf = (metric: string, extra = '') =>
+    `[data-testid="ws-panel"][data-metric="${metric}"] [data-testid="metric-chart"]${extra}`;
+  const panelMetrics = () =>
+    page
+      .locator('[data-testid="ws-panel"]')
+      .evaluateAll((cards) =>
+        cards.map((c) => `${c.getAttribute('data-metric')}:${c.getAttribute('data-size')}`),
+      );
+  /** Drags across the loss panel's chart (fractions of its width) until it reports a zoom. */
+  const zoomLoss = async (from: number, to: number): Promise<string> => {
+    const lossPanel = '[data-testid="ws-panel"][data-metric="loss"] [data-testid="metric-panel"]';
+    for (let attempt = 0; ; attempt++) {
+      await page.waitForSelector(`${lossPanel}:not([data-loading]) [data-testid="metric-chart"] canvas`, {
+        timeout: 20_000,
+      });
+      const over = page.locator(chartOf('loss', ' .u-over'));
+      const box = await over
+        .scrollIntoViewIfNeeded({ timeout: 5000 })
+        .then(() => over.boundingBox())
+        .catch(() => null);
+      if (box) {
+        await page.mouse.move(box.x + box.width * from, box.y + box.height / 2);
+        await page.mouse.down();
+        await page.mouse.move(box.x + box.width * to, box.y + box.height / 2, { steps: 8 });
+        await page.mouse.up();
+      }
+      const zoomed = chartOf('loss', ':not([data-zoomed=""])[data-zoomed] canvas');
+      // A redraw between finding the chart and the drag (a late answer) loses the drag: try again.
+      const ok = await page
+        .waitForSelector(zoomed, { timeout: attempt < 3 ? 5000 : 20_000 })
+        .then(() => true)
+        .catch(() => false);
+      if (ok) return (await page.locator(chartOf('loss')).getAttribute('data-zoomed')) ?? '';
+      if (attempt >= 3) throw new Error('the loss chart never zoomed');
+    }
   };
   const focused = () => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? '');
 
@@ -72,5 +154,362 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
       .locator('[data-testid="tab-runs"]')
       .evaluate((el) => getComputedStyle(el).outlineStyle);
     expect(outline).not.toBe('none');
+  });
+  it('expectation 1: a panel per metric, add / remove / resize, saved per lake, reset', async () => {
+    const lake = (await (await fetch(new URL('api/lake', served.url))).json()) as {
+      name: string;
+      id: string;
+    };
+    expect(lake.name).toBe(path.basename(lakeDir));
+    expect(lake.id).toBe(createHash('sha256').update(path.resolve(lakeDir)).digest('hex').slice(0, 16));
+    await openDashboard();
+    await page.evaluate(() => localStorage.clear());
+    await openDashboard();
+    // The demo's three metrics have no prefix: one "metrics" section, loss first.
+    expect(await panelMetrics()).toEqual(['loss:M', 'grad_norm:M', 'lr:M']);
+    const sections = await page
+      .locator('[data-testid="ws-section"]')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-section')));
+    expect(sections).toEqual(['metrics']);
+    // Every panel in view draws the table's four selected runs.
+    await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    await page.waitForSelector(chartOf('grad_norm', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+
+    // Resize: L takes the row, S a third, M half.
+    const grid = await page.locator('.ws-grid').first().boundingBox();
+    if (!grid) throw new Error('no workspace grid');
+    await panel('loss').locator('[data-testid="ws-size-L"]').click();
+    await panel('grad_norm').locator('[data-testid="ws-size-S"]').click();
+    const widthOf = async (metric: string) => (await panel(metric).boundingBox())?.width ?? 0;
+    expect(await widthOf('loss')).toBeCloseTo(grid.width, -1);
+    expect(await widthOf('grad_norm')).toBeCloseTo((grid.width - 2 * 12) / 3, -1);
+    expect(await widthOf('lr')).toBeCloseTo((grid.width - 12) / 2, -1);
+    // The loss chart follows its card: a wider chart refetches at the new width.
+    await page.waitForFunction(
+      (sel) => (document.querySelector(sel)?.querySelector('canvas')?.width ?? 0) > 900,
+      chartOf('loss'),
+    );
+
+    // Remove, then add from the picker (at the end of its section).
+    await panel('lr').locator('[data-testid="ws-remove"]').click();
+    expect(await panelMetrics()).toEqual(['loss:L', 'grad_norm:S']);
+    await page.locator('[data-testid="ws-add"]').selectOption('lr');
+    await page.locator('[data-testid="ws-add"]').selectOption('loss');
+    expect(await panelMetrics()).toEqual(['loss:L', 'grad_norm:S', 'lr:M', 'loss:M']);
+    await expect(page.locator('[data-testid="ws-count"]').textContent()).resolves.toBe('4 panels');
+
+    // Saved under the lake's id, and back after a reload (no state in the URL).
+    const saved = await page.evaluate((key) => localStorage.getItem(key), `runlake:workspace:${lake.id}`);
+    expect(
+      (JSON.parse(saved ?? '{}') as { panels: { metric: string; size: string }[] }).panels.map(
+        (p) => `${p.metric}:${p.size}`,
+      ),
+    ).toEqual(['loss:L', 'grad_norm:S', 'lr:M', 'loss:M']);
+    await openDashboard();
+    expect(await panelMetrics()).toEqual(['loss:L', 'grad_norm:S', 'lr:M', 'loss:M']);
+    await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+
+    await page.locator('[data-testid="ws-reset"]').click();
+    expect(await panelMetrics()).toEqual(['loss:M', 'grad_norm:M', 'lr:M']);
+  });
+
+  it('expectation 1: panels out of view are built and fetch only when scrolled to', async () => {
+    const lake = (await (await fetch(new URL('api/lake', served.url))).json()) as { id: string };
+    const panels = Array.from({ length: 9 }, (_, i) => ({
+      metric: ['loss', 'grad_norm', 'lr'][i % 3],
+      size: 'L',
+    }));
+    await page.evaluate(
+      ([key, value]) => localStorage.setItem(key as string, value as string),
+      [`runlake:workspace:${lake.id}`, JSON.stringify({ panels, collapsed: [] })],
+    );
+    const requests: MetricBody[] = [];
+    const record = (r: Request) => {
+      const body = metricsBody(r);
+      if (body) requests.push(body);
+    };
+    page.on('request', record);
+    try {
+      await openDashboard();
+      await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+      const loaded = await page.locator('[data-testid="ws-panel"][data-loaded="true"]').count();
+      expect(loaded).toBeGreaterThan(0);
+      expect(loaded).toBeLessThan(4);
+      await page.waitForFunction(
+        (n) =>
+          document.querySelectorAll('[data-testid="metric-chart"][data-series-count="4"] canvas').length >= n,
+        loaded,
+      );
+      // One request per built panel, none for the six below the fold.
+      expect(requests.length).toBe(loaded);
+      await page.locator('[data-testid="ws-panel"]').last().scrollIntoViewIfNeeded();
+      await page.waitForFunction(
+        () =>
+          document.querySelectorAll('[data-testid="ws-panel"]:last-child [data-series-count="4"] canvas')
+            .length === 1,
+        undefined,
+        { timeout: 20_000 },
+      );
+      expect(requests.length).toBeGreaterThan(loaded);
+      expect(await page.locator('[data-testid="ws-panel"][data-loaded="true"]').count()).toBeLessThan(9);
+    } finally {
+      page.off('request', record);
+    }
+    await page.locator('[data-testid="ws-reset"]').click();
+  });
+
+  it('expectation 1: the toolbar sets smoothing and group-by on every panel, and folds sections', async () => {
+    await openDashboard();
+    await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    const toolbar = page.locator('[data-testid="ws-toolbar"]');
+    const smoothedLoss = page.waitForRequest(
+      (r) => metricsBody(r)?.metric === 'loss' && metricsBody(r)?.smoothing === 0.6,
+    );
+    const smoothedNorm = page.waitForRequest(
+      (r) => metricsBody(r)?.metric === 'grad_norm' && metricsBody(r)?.smoothing === 0.6,
+    );
+    await toolbar.locator('[data-testid="smoothing-slider"]').fill('0.6');
+    await Promise.all([smoothedLoss, smoothedNorm]);
+    // The panel below the fold gets the setting when it is built.
+    const smoothedLr = page.waitForRequest(
+      (r) => metricsBody(r)?.metric === 'lr' && metricsBody(r)?.smoothing === 0.6,
+    );
+    await panel('lr').scrollIntoViewIfNeeded();
+    await smoothedLr;
+
+    await page.locator('[data-testid="runs-select-all"]').check();
+    await toolbar.locator('[data-testid="group-by-summary"]').click();
+    await toolbar.locator('[data-testid="group-by-lr"]').check();
+    for (const metric of ['loss', 'grad_norm', 'lr']) {
+      await panel(metric).scrollIntoViewIfNeeded();
+      await page.waitForSelector(chartOf(metric, '[data-band-count="3"] canvas'), { timeout: 20_000 });
+    }
+    await page.keyboard.press('Escape');
+    await page.locator('[data-testid="ws-toolbar"]').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: docImage('web-workspace.png') });
+
+    // Folding a section is saved too.
+    await page.locator('[data-testid="ws-section"][data-section="metrics"] > summary').click();
+    expect(await panel('loss').isVisible()).toBe(false);
+    expect(await page.evaluate(() => window.runlake.state().workspace?.collapsed)).toEqual(['metrics']);
+    await page.locator('[data-testid="ws-reset"]').click();
+    expect(await panel('loss').isVisible()).toBe(true);
+  });
+
+  it('expectation 6: the URL holds selection, panels, smoothing, zoom and filter; a fresh browser opens the same view', async () => {
+    await chromium.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: served.url });
+    await openDashboard();
+    await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    const picked = ['tiny-lr0.0003-s1', 'tiny-lr0.001-s2', 'tiny-lr0.003-s3'];
+    await page.locator('[data-testid="runs-clear"]').click();
+    for (const id of picked) {
+      await page
+        .locator(`[data-testid="runs-row"][data-run-id="${id}"] [data-testid="run-checkbox"]`)
+        .click();
+    }
+    await page.locator('[data-testid="runs-filter"]').fill('seed>=1');
+    await page.waitForSelector('[data-testid="runs-table"][data-row-count="9"]');
+    await page.locator('[data-testid="ws-toolbar"] [data-testid="smoothing-slider"]').fill('0.5');
+    await panel('grad_norm').locator('[data-testid="ws-size-S"]').click();
+    await page.waitForSelector(chartOf('loss', '[data-series-count="3"] canvas'), { timeout: 20_000 });
+    // Zoom the loss panel by a drag.
+    const zoomed = await zoomLoss(0.3, 0.6);
+
+    await page.locator('[data-testid="copy-link"]').click();
+    await page.waitForSelector('[data-testid="copy-link"][data-copied]');
+    const url = page.url();
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    expect(copied).toBe(url);
+    expect(new URL(url).hash).toMatch(/^#runs\?s=z[\w-]+$/);
+    expect(url.length).toBeLessThan(1200);
+    const state = (await page.evaluate(() => window.runlake.state())) as PageState;
+    expect(state.selection).toEqual(picked);
+    expect(state.table?.filter).toBe('seed>=1');
+    expect(state.workspace?.shared.smoothing).toBe(0.5);
+    expect(state.workspace?.panels.map((p) => p.size)).toEqual(['M', 'S', 'M']);
+    expect(state.workspace?.panels[0]?.own?.zoom).toBeDefined();
+
+    const fresh = await launchChromium();
+    try {
+      const other = await fresh.context.newPage();
+      const sent: MetricBody[] = [];
+      other.on('request', (r) => {
+        const body = metricsBody(r);
+        if (body) sent.push(body);
+      });
+      await other.goto(url);
+      await other.waitForSelector('body[data-state="ready"]');
+      await other.waitForSelector(
+        chartOf('loss', `[data-zoomed="${zoomed}"][data-series-count="3"] canvas`),
+        {
+          timeout: 20_000,
+        },
+      );
+      const otherState = (await other.evaluate(() => window.runlake.state())) as PageState;
+      expect(JSON.stringify(otherState, null, 1)).toBe(JSON.stringify(state, null, 1));
+      const loss = sent.find((b) => b.metric === 'loss');
+      const [from, to] = (zoomed ?? '').split(':').map(Number);
+      expect(loss).toMatchObject({ run: picked, smoothing: 0.5, from, to });
+      await expect(other.locator('[data-testid="runs-filter"]').inputValue()).resolves.toBe('seed>=1');
+      await expect(other.locator('[data-testid="runs-table"]').getAttribute('data-row-count')).resolves.toBe(
+        '9',
+      );
+    } finally {
+      await fresh.close();
+    }
+
+    // The URL wins over the saved workspace: reset it (saved: defaults), then open the link.
+    await page.locator('[data-testid="ws-reset"]').click();
+    await page.goto(url);
+    await page.waitForSelector('body[data-state="ready"]');
+    const reopened = await page.evaluate(() => window.runlake.state());
+    expect(reopened.workspace).toEqual(state.workspace);
+    // A damaged link says so in one line and opens the page as usual.
+    await page.goto(`${served.url}#runs?s=zNOT-DEFLATE`);
+    await page.waitForSelector('body[data-state="ready"]');
+    await expect(page.locator('[data-testid="url-notice"]').textContent()).resolves.toMatch(/damaged/);
+    await page.locator('[data-testid="ws-reset"]').click();
+    await page.locator('[data-testid="runs-filter"]').fill('');
+  });
+
+  it('expectation 10: dark mode follows the system, toggles with d or the button, is saved, and recolours the charts', async () => {
+    await openDashboard();
+    await page.evaluate(() => localStorage.removeItem('runlake:theme'));
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await openDashboard();
+    const theme = () => page.evaluate(() => document.documentElement.dataset.theme);
+    expect(await theme()).toBe('dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.waitForFunction(() => document.documentElement.dataset.theme === 'light');
+    await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    const variable = (name: string) =>
+      page.evaluate((n) => getComputedStyle(document.documentElement).getPropertyValue(n).trim(), name);
+    /** Mean luminance (0–255) of the opaque pixels of the loss chart's canvas: mostly the axis text. */
+    const canvasLuminance = () =>
+      page.evaluate(
+        (sel) => {
+          const canvas = document.querySelector(sel);
+          const data = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? [];
+          let sum = 0;
+          let n = 0;
+          for (let i = 0; i < data.length; i += 4) {
+            if ((data[i + 3] ?? 0) < 200) continue;
+            sum += 0.299 * (data[i] ?? 0) + 0.587 * (data[i + 1] ?? 0) + 0.114 * (data[i + 2] ?? 0);
+            n++;
+          }
+          return n ? sum / n : 0;
+        },
+        chartOf('loss', ' canvas'),
+      );
+    const panelBackground = () => panel('loss').evaluate((el) => getComputedStyle(el).backgroundColor);
+    const lightBg = await variable('--bg');
+    const lightFg = await variable('--fg');
+    const lightLum = await canvasLuminance();
+    const lightPanel = await panelBackground();
+
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('d');
+    expect(await theme()).toBe('dark');
+    expect(await variable('--bg')).not.toBe(lightBg);
+    expect(await variable('--fg')).not.toBe(lightFg);
+    expect(await panelBackground()).not.toBe(lightPanel);
+    // The chart redrew its axes in the dark theme's colours: light text on the dark card.
+    await page.waitForFunction(
+      ([sel, before]) => {
+        const canvas = document.querySelector(sel as string);
+        const data = canvas?.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? [];
+        let sum = 0;
+        let n = 0;
+        for (let i = 0; i < data.length; i += 4) {
+          if ((data[i + 3] ?? 0) < 200) continue;
+          sum += 0.299 * (data[i] ?? 0) + 0.587 * (data[i + 1] ?? 0) + 0.114 * (data[i + 2] ?? 0);
+          n++;
+        }
+        return n > 0 && sum / n > (before as number) + 20;
+      },
+      [chartOf('loss', ' canvas'), lightLum],
+    );
+    expect(await canvasLuminance()).toBeGreaterThan(lightLum);
+    await expect(page.locator('[data-testid="theme-toggle"]').getAttribute('aria-pressed')).resolves.toBe(
+      'true',
+    );
+    // Saved: a reload (even with a light system) stays dark.
+    expect(await page.evaluate(() => localStorage.getItem('runlake:theme'))).toBe('dark');
+    await openDashboard();
+    expect(await theme()).toBe('dark');
+    await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    await page.screenshot({ path: docImage('web-dark.png') });
+    await page.locator('[data-testid="theme-toggle"]').click();
+    expect(await theme()).toBe('light');
+    await page.evaluate(() => localStorage.removeItem('runlake:theme'));
+  });
+
+  it('expectation 10: keyboard shortcuts: ? help, / filter, 1–5 and g-letter views, Esc, never while typing', async () => {
+    await openDashboard();
+    await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('?');
+    const help = page.locator('[data-testid="shortcuts-help"]');
+    await help.waitFor({ state: 'visible' });
+    expect(await help.textContent()).toContain('Focus the runs filter');
+    await page.screenshot({ path: artifactPath('workspace-shortcuts.png') });
+    await page.keyboard.press('Escape');
+    await help.waitFor({ state: 'hidden' });
+
+    await page.keyboard.press('/');
+    expect(await focused()).toBe('runs-filter');
+    await page.keyboard.type('2d?');
+    // Typed into the filter: no view switch, no theme change, no help.
+    expect(await page.locator('[data-testid="runs-filter"]').inputValue()).toBe('2d?');
+    expect(await page.evaluate(() => document.body.dataset.view)).toBe('runs');
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('light');
+    expect(await help.isHidden()).toBe(true);
+    await page.locator('[data-testid="runs-filter"]').fill('');
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+
+    await page.keyboard.press('2');
+    await page.waitForSelector('[data-testid="view-geometry"]:not([hidden])');
+    await page.keyboard.press('g');
+    await page.keyboard.press('m');
+    await page.waitForSelector('[data-testid="view-matches"]:not([hidden])');
+    await page.keyboard.press('g');
+    await page.keyboard.press('r');
+    await page.waitForSelector('[data-testid="view-runs"]:not([hidden])');
+    expect(new URL(page.url()).hash).toMatch(/^#runs/);
+
+    // Esc resets a zoomed chart.
+    await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    await zoomLoss(0.3, 0.5);
+    await page.keyboard.press('Escape');
+    await page.waitForSelector(chartOf('loss', '[data-zoomed=""] canvas'), { timeout: 20_000 });
+  });
+
+  it('expectation 9: a live indicator with the last refresh time, and a pause toggle', async () => {
+    await openDashboard();
+    const live = page.locator('[data-testid="live-toggle"]');
+    await page.waitForSelector('[data-testid="live-toggle"][data-last-refresh]');
+    expect(await live.textContent()).toMatch(/^live · \d\d:\d\d:\d\d$/);
+    const first = Number(await live.getAttribute('data-last-refresh'));
+    await page.waitForFunction(
+      (t) =>
+        Number(document.querySelector('[data-testid="live-toggle"]')?.getAttribute('data-last-refresh')) > t,
+      first,
+    );
+    await live.click();
+    await expect(live.getAttribute('data-live')).resolves.toBe('paused');
+    await expect(live.getAttribute('aria-pressed')).resolves.toBe('true');
+    const polls: string[] = [];
+    const record = (r: Request) => {
+      if (new URL(r.url()).pathname.endsWith('/api/changes')) polls.push(r.url());
+    };
+    page.on('request', record);
+    // Paused: not one poll in two poll periods.
+    await page.waitForTimeout(2200);
+    expect(polls).toEqual([]);
+    const resumed = page.waitForRequest((r) => new URL(r.url()).pathname.endsWith('/api/changes'));
+    await live.click();
+    await resumed;
+    page.off('request', record);
+    await expect(live.getAttribute('data-live')).resolves.toBe('on');
   });
 });
