@@ -66,6 +66,8 @@ describe.skipIf(browser.skip)('dashboard geometry and matches views', () => {
   let served: ServeProcess;
   let chromium: TestBrowser;
   let page: Page;
+  /** Console errors and uncaught exceptions of the page (e.g. a ResizeObserver loop): none expected. */
+  const consoleErrors: string[] = [];
 
   const sql = async <Row>(text: string): Promise<Row[]> => {
     const response = await fetch(new URL(`api/query?sql=${encodeURIComponent(text)}`, served.url));
@@ -110,6 +112,10 @@ describe.skipIf(browser.skip)('dashboard geometry and matches views', () => {
     served = await serveLake(lakeDir);
     chromium = await launchChromium();
     page = await chromium.context.newPage();
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
+    page.on('pageerror', (error) => consoleErrors.push(String(error)));
   }, 180_000);
 
   afterAll(async () => {
@@ -328,5 +334,10 @@ describe.skipIf(browser.skip)('dashboard geometry and matches views', () => {
     const ties = page.locator('[data-testid="match-ties"]');
     await ties.waitFor({ state: 'visible' });
     expect(await ties.textContent()).toMatch(/\d+ candidates tie at distance \d/);
+    await page.screenshot({ path: artifactPath('matches-edit.png') });
+  });
+
+  it('logged no console error on any of the pages above', () => {
+    expect(consoleErrors).toEqual([]);
   });
 });

@@ -31,7 +31,14 @@ export type EventHover = (anchor: HTMLElement, group: EventGroup | undefined) =>
 export const LANE_HEIGHT = 15;
 const GAP = 3;
 
-/** A short label for a marker: the initials of the event type (rank_collapse → RC). */
+/**
+ * A short label for a marker: the initials of the event type.
+ *
+ * @example
+ * ```ts
+ * eventAbbrev('rank_collapse'); // 'RC'
+ * ```
+ */
 export function eventAbbrev(eventType: string): string {
   return eventType
     .split(/[_\s-]+/)
@@ -40,7 +47,14 @@ export function eventAbbrev(eventType: string): string {
     .join('');
 }
 
-/** The description of one event: type, step span, where, descriptor, magnitude, confidence, detector. */
+/**
+ * The description of one event: type, step span, where, descriptor, magnitude, confidence, detector.
+ *
+ * @example
+ * ```ts
+ * eventTitle(e).split('\n')[0]; // 'reexpansion at steps 1200–1300'
+ * ```
+ */
 export function eventTitle(e: GeometryEvent): string {
   const where = [e.layer === null ? 'all layers' : `layer ${e.layer}`, e.module ?? 'all modules'].join(' · ');
   const span =
@@ -117,6 +131,11 @@ export interface EventMarkerOptions {
  * `data-runs`, `data-layer`, `data-module`) holding a focusable `.event-label` badge; events with a
  * `step_end` also get a shaded span. Badges are laid out in lanes so none overlaps another, the
  * first lanes in the `strip` above the plot.
+ *
+ * @example
+ * ```ts
+ * new uPlot({ ...opts, plugins: [eventMarkersPlugin(events, { strip: 32, onHover: showTooltip })] }, data, host);
+ * ```
  */
 export function eventMarkersPlugin(
   events: readonly RunEvent[],

@@ -33,6 +33,34 @@ const SMALL_HEIGHT = 220;
 /** Room for two lanes of event badges above each chart's plotting area. */
 const BADGE_STRIP = 2 * LANE_HEIGHT + 2;
 
+/** Geometry requests in flight at once when several runs are overlaid (the server has few workers). */
+const FETCHES_AT_ONCE = 4;
+
+/**
+ * `fn` over `items` with at most `limit` calls pending at once; results in input order.
+ *
+ * @example
+ * ```ts
+ * await mapLimited(['a', 'b', 'c'], 2, async (run) => api.geometry(run)); // two requests at a time
+ * ```
+ */
+export async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
 /** A trajectory and the run it belongs to. */
 interface RunTrajectory {
   readonly run: string;
@@ -46,7 +74,14 @@ interface Cell {
   readonly trajectories: RunTrajectory[];
 }
 
-/** Whether `event` belongs on the chart of `cell` (null layer/module: every chart). */
+/**
+ * Whether `event` belongs on the chart of `cell` (null layer/module: every chart).
+ *
+ * @example
+ * ```ts
+ * eventOnCell({ ...event, layer: null, module: 'mlp_out' }, { layer: 2, module: 'mlp_out' }); // true
+ * ```
+ */
 export function eventOnCell(event: GeometryEvent, cell: { layer: number | null; module: string }): boolean {
   return (
     (event.layer === null || event.layer === cell.layer) &&
@@ -69,6 +104,18 @@ export function sameGridRuns(runs: readonly RunRow[], run: string): string[] {
   return runs.filter((r) => r.grid_id === grid).map((r) => r.run_id);
 }
 
+/**
+ * The Geometry view: a run picker (runs with geometry only), an overlay of several runs, layer /
+ * module / descriptor pickers, a run legend, event-type toggles, and the small multiples.
+ *
+ * @example
+ * ```ts
+ * const view = new GeometryView(runs);
+ * section.append(view.element);
+ * view.ensureLoaded(); // when the tab is first shown
+ * view.showRuns(['tiny-lr0.0003-s0', 'tiny-lr0.0003-s2']); // overlay two seeds
+ * ```
+ */
 export class GeometryView {
   readonly element: HTMLElement;
   private readonly runSelect: HTMLSelectElement;
@@ -310,16 +357,14 @@ export class GeometryView {
     showLoading(this.grid, `geometry of ${runs.length > 1 ? `${runs.length} runs` : primary}`);
     this.element.dataset.loading = 'true';
     try {
-      const answers = await Promise.all(
-        runs.map(async (run) => {
-          const key = JSON.stringify([run, layer ?? null, module ?? null]);
-          const cached = this.cache.get(key);
-          if (cached) return { run, data: cached };
-          const data = await api.geometry(run, { layer, module }, controller.signal);
-          this.cache.set(key, data);
-          return { run, data };
-        }),
-      );
+      const answers = await mapLimited(runs, FETCHES_AT_ONCE, async (run) => {
+        const key = JSON.stringify([run, layer ?? null, module ?? null]);
+        const cached = this.cache.get(key);
+        if (cached) return { run, data: cached };
+        const data = await api.geometry(run, { layer, module }, controller.signal);
+        this.cache.set(key, data);
+        return { run, data };
+      });
       if (controller.signal.aborted) return;
       this.data = answers.flatMap(({ run, data }) =>
         data.trajectories.map((trajectory) => ({ run, trajectory })),

@@ -37,7 +37,14 @@ interface SignatureRow {
 const K_CHOICES = [1, 3, 5, 10, 20];
 const CHART_HEIGHT = 320;
 
-/** What each column of the match table means (its header tooltip). */
+/**
+ * What each column of the match table means (its header tooltip).
+ *
+ * @example
+ * ```ts
+ * MATCH_COLUMN_HELP.offset; // 'Mean shift of the DTW warping path, in grid points: …'
+ * ```
+ */
 export const MATCH_COLUMN_HELP: Readonly<Record<string, string>> = {
   '#': 'Rank under the chosen method (1 = closest)',
   run: 'The candidate signature’s run; the link opens its run page',
@@ -55,7 +62,14 @@ export const MATCH_COLUMN_HELP: Readonly<Record<string, string>> = {
 const METHOD_HELP =
   'z128: the trajectory resampled to 128 grid points and z-normalised (matched by DTW); paa32-z: its 32-segment piecewise average (matched by cosine).';
 
-/** The label of a signature in the picker. */
+/**
+ * The label of a signature in the picker.
+ *
+ * @example
+ * ```ts
+ * signatureLabel(sig); // 'tiny-lr0.0003-s0 · L0 mlp_out · effective_rank · z128 (40 matches)'
+ * ```
+ */
 export function signatureLabel(s: SignatureRow): string {
   const where = [s.layer === null ? 'all layers' : `L${s.layer}`, s.module ?? 'all modules'].join(' ');
   const sample = s.sample_id && s.sample_id !== '*' ? ` ${s.sample_id}` : '';
@@ -89,7 +103,14 @@ export function signatureMatches(s: SignatureRow, text: string): boolean {
   return tokens.every((t) => fields.some((f) => f.includes(t)));
 }
 
-/** x positions of a signature vector of length `dim` on the grid, from 0 to 1. */
+/**
+ * x positions of a signature vector of length `dim` on the grid, from 0 to 1.
+ *
+ * @example
+ * ```ts
+ * vectorPositions(3); // [0, 0.5, 1]
+ * ```
+ */
 export function vectorPositions(dim: number): number[] {
   const denominator = Math.max(1, dim - 1);
   return Array.from({ length: dim }, (_, j) => j / denominator);
@@ -144,6 +165,17 @@ function tokensElement(tokens: readonly string[] | null | undefined): HTMLElemen
   );
 }
 
+/**
+ * The Matches view: a filterable signature list, method / top-k / alignment / same-layer /
+ * same-module controls, the ranked match table and the overlay with the selected match's band.
+ *
+ * @example
+ * ```ts
+ * const view = new MatchesView(lake);
+ * section.append(view.element);
+ * await view.ensureLoaded(); // lists the signatures and shows the first one's matches
+ * ```
+ */
 export class MatchesView {
   readonly element: HTMLElement;
   private readonly filter: HTMLInputElement;
