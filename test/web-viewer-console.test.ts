@@ -149,6 +149,14 @@ describe.skipIf(browser.skip)('file viewer on lake data, and the SQL console', (
     )) as number[];
     expect(widths[0]).toBeLessThanOrEqual(widths[1] as number);
     expect(widths[2]).toBeGreaterThan(widths[3] as number);
+    // At 800 px too: every panel stays inside the window.
+    await page.setViewportSize({ width: 800, height: 900 });
+    const narrow = (await page.evaluate(
+      '[document.documentElement.scrollWidth, window.innerWidth, Math.max(...[...document.querySelectorAll(".content > section")].map((s) => s.getBoundingClientRect().right))]',
+    )) as number[];
+    expect(narrow[0]).toBeLessThanOrEqual(narrow[1] as number);
+    expect(narrow[2]).toBeLessThanOrEqual(narrow[1] as number);
+    await page.setViewportSize({ width: 1400, height: 900 });
     // Floats: a min/max range, never a dropdown of raw values; the list column: "contains".
     expect(await page.locator('[data-testid="filter-effective_rank"]').count()).toBe(0);
     expect(await page.locator('[data-testid="filter-effective_rank-min"]').count()).toBe(1);
