@@ -63,6 +63,16 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     await page.mouse.move(to.x, to.y, { steps: 6 });
     await page.mouse.up();
   };
+  /**
+   * Screenshots one element for the docs: the whole page's picture, scrolled to the top, clipped
+   * to the element, so the sticky header does not cover the element as in a scrolled element shot.
+   */
+  const docShot = async (selector: string, name: string) => {
+    const box = (await page.evaluate(
+      `(() => { window.scrollTo(0, 0); const r = document.querySelector('${selector}').getBoundingClientRect(); return { x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height }; })()`,
+    )) as { x: number; y: number; width: number; height: number };
+    await page.screenshot({ path: docImage(name), fullPage: true, clip: box });
+  };
   /** Scrolls an element to the middle of the viewport (the mouse reaches only what is in view). */
   const centre = (selector: string) =>
     page.locator(selector).evaluate((element) => element.scrollIntoView({ block: 'center' }));
@@ -177,7 +187,8 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
       expect(c.points).toBeGreaterThan(100);
       expect(c.canvases).toBe(1);
     }
-    await runPage.screenshot({ path: docImage('web-run-page.png') });
+    await runPage.locator('[data-testid="run-config-search"]').blur();
+    await docShot('[data-testid="run-page"]', 'web-run-page.png');
 
     // An unknown run says so in one line.
     await page.goto(`${served.url}#run/no-such-run`);
@@ -249,7 +260,7 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
       .locator('[data-testid="diff-row"]')
       .evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-key')));
     expect(onlyDiff.sort()).toEqual(differing);
-    await diff.screenshot({ path: docImage('web-config-diff.png') });
+    await docShot('[data-testid="config-diff"]', 'web-config-diff.png');
     await diff.locator('[data-testid="diff-only-differences"]').uncheck();
   });
 
@@ -310,12 +321,12 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     await expect(compare().getAttribute('data-brush-label')).resolves.toMatch(
       /^lr<[^,]+, final loss<[\d.]+$/,
     );
-    await page
-      .locator('[data-testid="compare-plots"]')
-      .screenshot({ path: docImage('web-parallel-coords.png') });
+    await docShot('[data-testid="compare-plots"]', 'web-parallel-coords.png');
 
     // A click on the lr axis clears its brush: only the loss brush is left.
-    await page.mouse.click(top.x, top.y);
+    await centre('[data-testid="parcoords"]');
+    const lrAxis = await axisPoint('lr', 0.001);
+    await page.mouse.click(lrAxis.x, lrAxis.y);
     expect(JSON.parse((await compare().getAttribute('data-brushes')) ?? '{}')).not.toHaveProperty('lr');
     // Clearing every brush restores the table.
     await page.locator('[data-testid="compare-clear"]').click();
