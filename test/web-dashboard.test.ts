@@ -54,13 +54,17 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
     expect(response.status).toBe(200);
     return ((await response.json()) as QueryAnswer<Row>).rows;
   };
-  const chart = () => page.locator('[data-testid="metric-chart"]');
-  /** Waits until the metric chart reports `count` series drawn. */
+  /** The loss panel's chart: the runs view is a workspace of panels, one per metric (loss first). */
+  const LOSS_CHART = '[data-testid="ws-panel"][data-metric="loss"] [data-testid="metric-chart"]';
+  const chart = () => page.locator(LOSS_CHART);
+  /** Waits until the loss chart reports `count` series drawn. */
   const waitForSeries = async (count: number) => {
-    await page.waitForSelector(`[data-testid="metric-chart"][data-series-count="${count}"] canvas`, {
+    await page.waitForSelector(`${LOSS_CHART}[data-series-count="${count}"] canvas`, {
       timeout: 20_000,
     });
   };
+  /** The workspace toolbar, whose settings apply to every panel. */
+  const toolbar = () => page.locator('[data-testid="ws-toolbar"]');
   const openDashboard = async (hash = '') => {
     await page.goto(`${served.url}${hash}`);
     await page.waitForSelector('[data-testid="lake-summary"]');
@@ -105,7 +109,7 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
     await page.locator('[data-testid="runs-select-all"]').check();
     await waitForSeries(12);
     await expect(chart().getAttribute('data-drawn-runs')).resolves.toBe('12');
-    expect(await page.locator('[data-testid="metric-chart"] canvas').count()).toBe(1);
+    expect(await page.locator(`${LOSS_CHART} canvas`).count()).toBe(1);
     const drawnAt = Number(await page.locator('body').getAttribute('data-metrics-drawn-ms'));
     expect(drawnAt).toBeGreaterThan(0);
     expect(
@@ -147,7 +151,7 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
       await slow.waitForSelector('[data-testid="runs-row"]');
       await slow.locator('[data-testid="runs-select-all"]').check();
       release();
-      await slow.waitForSelector('[data-testid="metric-chart"][data-series-count="12"] canvas', {
+      await slow.waitForSelector(`${LOSS_CHART}[data-series-count="12"] canvas`, {
         timeout: 20_000,
       });
       await expect(slow.locator('[data-testid="runs-count"]').textContent()).resolves.toContain(
@@ -228,7 +232,8 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
   it('refetches the zoomed range with from/to on a drag, and the full range on a double-click', async () => {
     await openDashboard();
     await waitForSeries(4);
-    const over = page.locator('[data-testid="metric-chart"] .u-over');
+    const over = page.locator(`${LOSS_CHART} .u-over`);
+    await over.scrollIntoViewIfNeeded();
     const box = await over.boundingBox();
     if (!box) throw new Error('no chart overlay');
     const zoomed = page.waitForRequest((r) => {
@@ -246,23 +251,23 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
     expect(from).toBeGreaterThan(300);
     expect(to).toBeLessThan(1000);
     expect(to).toBeGreaterThan(from);
-    await page.waitForSelector(`[data-testid="metric-chart"][data-zoomed="${from}:${to}"]`);
+    await page.waitForSelector(`${LOSS_CHART}[data-zoomed="${from}:${to}"]`);
     await page.screenshot({ path: artifactPath('dashboard-zoomed.png') });
 
     const reset = page.waitForRequest((r) => {
       const body = bodyOf(r, 'metrics');
       return body !== undefined && body.from === undefined;
     });
-    await page.locator('[data-testid="metric-chart"] .u-over').dblclick();
+    await page.locator(`${LOSS_CHART} .u-over`).dblclick();
     await reset;
-    await page.waitForSelector('[data-testid="metric-chart"][data-zoomed=""]');
+    await page.waitForSelector(`${LOSS_CHART}[data-zoomed=""]`);
   });
 
   it('sends the smoothing weight to the server', async () => {
     await openDashboard();
     await waitForSeries(4);
     const smoothed = page.waitForRequest((r) => bodyOf(r, 'metrics')?.smoothing === 0.6);
-    await page.locator('[data-testid="smoothing-slider"]').fill('0.6');
+    await toolbar().locator('[data-testid="smoothing-slider"]').fill('0.6');
     await smoothed;
     await waitForSeries(4);
   });
@@ -289,8 +294,8 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
     await page.locator('[data-testid="runs-select-all"]').check();
     await waitForSeries(12);
     const answer = page.waitForResponse((r) => new URL(r.url()).pathname.endsWith('/api/metric-groups'));
-    await page.locator('[data-testid="group-by-summary"]').click();
-    await page.locator('[data-testid="group-by-lr"]').check();
+    await toolbar().locator('[data-testid="group-by-summary"]').click();
+    await toolbar().locator('[data-testid="group-by-lr"]').check();
     const response = await answer;
     expect(response.status()).toBe(200);
     const body = (await response.json()) as { groups: { key: Record<string, unknown>; runs: string[] }[] };
@@ -298,10 +303,12 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
     expect(body.groups.map((g) => g.key)).toEqual([{ lr: 3e-4 }, { lr: 1e-3 }, { lr: 3e-3 }]);
     expect(body.groups.map((g) => g.runs.length)).toEqual([4, 4, 4]);
     const groups = body.groups.length;
-    await page.waitForSelector(`[data-testid="metric-chart"][data-band-count="${groups}"] canvas`);
+    await page.waitForSelector(`${LOSS_CHART}[data-band-count="${groups}"] canvas`);
     await expect(chart().getAttribute('data-series-count')).resolves.toBe(String(groups));
     await expect(chart().getAttribute('data-drawn-runs')).resolves.toBe('12');
     await page.screenshot({ path: artifactPath('dashboard-groups.png') });
+    // The workspace (grouping, smoothing) is saved for the lake: start the next tests from the defaults.
+    await page.locator('[data-testid="ws-reset"]').click();
   });
 
   it('draws an event marker where the lake has an event, on the matching layer × module chart', async () => {
@@ -412,7 +419,7 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
         if (r.url().includes('/api/')) requests.push({ url: r.url(), auth: r.headers().authorization });
       });
       await tokenPage.goto(`${guarded.url}?token=${TOKEN}`);
-      await tokenPage.waitForSelector('[data-testid="metric-chart"][data-series-count="4"] canvas', {
+      await tokenPage.waitForSelector(`${LOSS_CHART}[data-series-count="4"] canvas`, {
         timeout: 20_000,
       });
       expect(requests.length).toBeGreaterThan(0);
