@@ -262,6 +262,25 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     expect(onlyDiff.sort()).toEqual(differing);
     await docShot('[data-testid="config-diff"]', 'web-config-diff.png');
     await diff.locator('[data-testid="diff-only-differences"]').uncheck();
+
+    // Numbers compare as numbers: a config that says "1e-3" (text) equals one that says 0.001.
+    const runsAnswer = (await (await fetch(new URL('api/runs', served.url))).json()) as {
+      runs: { run_id: string; config_json: string }[];
+    };
+    const [first, second] = runsAnswer.runs.filter((r) => r.run_id.startsWith('tiny-lr0.001-'));
+    const spelled = (run: typeof first, lr: unknown) => ({
+      ...run,
+      config_json: JSON.stringify({ ...JSON.parse(run?.config_json ?? '{}'), lr }),
+    });
+    await page.evaluate(
+      `(() => { const c = window.runlake.compare; c.setRuns(${JSON.stringify([spelled(first, '1e-3'), spelled(second, 0.001)])}); c.setSelection(${JSON.stringify([first?.run_id, second?.run_id])}); })()`,
+    );
+    const lrRow = diff.locator('[data-testid="diff-row"][data-key="config.lr"]');
+    await expect(lrRow.getAttribute('data-differs')).resolves.toBe('false');
+    await expect(lrRow.locator('td').allTextContents()).resolves.toEqual(['1e-3', '0.001']);
+    await page.evaluate(
+      `(() => { const c = window.runlake.compare; c.setRuns(${JSON.stringify(runsAnswer.runs)}); c.setSelection(${JSON.stringify(picked)}); })()`,
+    );
   });
 
   it('parallel coordinates: brushing an lr range, then final loss, leaves exactly the lake’s runs', async () => {
