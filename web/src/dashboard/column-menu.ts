@@ -11,6 +11,9 @@ export interface ColumnMenuProps {
   readonly pinned: ReadonlySet<string>;
   /** The metric names a summary column can be made of (undefined while loading). */
   readonly metrics: readonly string[] | undefined;
+  /** The metric and statistic picked last (the menu is rebuilt after each change). */
+  readonly choice: { readonly metric?: string; readonly stat: SummaryStat };
+  readonly onChoice: (choice: { metric?: string; stat: SummaryStat }) => void;
   readonly onAddSummary: (stat: SummaryStat, metric: string) => void;
   readonly onRemoveSummary: (id: string) => void;
   readonly onToggleHidden: (id: string, hidden: boolean) => void;
@@ -29,7 +32,9 @@ export interface ColumnMenuProps {
 export function columnMenu(props: ColumnMenuProps): HTMLElement {
   const metric = selectOf(
     (props.metrics ?? []).map((m) => [m, m] as const),
-    props.metrics?.[0],
+    props.choice.metric && props.metrics?.includes(props.choice.metric)
+      ? props.choice.metric
+      : props.metrics?.[0],
     { 'aria-label': 'Metric to summarise', 'data-testid': 'summary-metric' },
   );
   const stat = selectOf(
@@ -38,9 +43,12 @@ export function columnMenu(props: ColumnMenuProps): HTMLElement {
       ['min', 'min'],
       ['max', 'max'],
     ],
-    'final',
+    props.choice.stat,
     { 'aria-label': 'Statistic', 'data-testid': 'summary-stat' },
   );
+  const choose = () => props.onChoice({ metric: metric.value, stat: stat.value as SummaryStat });
+  metric.addEventListener('change', choose);
+  stat.addEventListener('change', choose);
   const add = h(
     'button',
     { type: 'button', 'data-testid': 'summary-add', disabled: !props.metrics?.length },

@@ -81,8 +81,8 @@ function kindOf(values: Iterable<unknown>): FilterColumn['kind'] {
 }
 
 /**
- * Columns for `runs`: run_id first, then the parameters, then the other run fields (JSON blobs
- * last), then the summary columns. A run field that no run fills, or that repeats a parameter's
+ * Columns for `runs`: run_id first, then the parameters, the summary columns, and the other run
+ * fields (JSON blobs last). A run field that no run fills, or that repeats a parameter's
  * name, is marked `defaultHidden`.
  *
  * @example
@@ -125,20 +125,21 @@ export function runColumns(runs: readonly RunRow[], summaries: readonly SummaryS
       ...(kind === 'empty' ? { defaultHidden: 'empty' } : {}),
     };
   };
+  const summaryColumns = summaries.map(
+    (s): RunColumn => ({
+      id: `${s.stat}:${s.metric}`,
+      label: `${s.stat} ${s.metric}`,
+      source: 'summary',
+      key: `${s.stat}:${s.metric}`,
+      kind: 'number',
+    }),
+  );
   return [
     ...fields.filter((f) => f === 'run_id').map(field),
     ...[...paramKeys].sort().map(param),
+    ...summaryColumns,
     ...fields.filter((f) => f !== 'run_id' && !LAST_FIELDS.has(f)).map(field),
     ...fields.filter((f) => LAST_FIELDS.has(f)).map(field),
-    ...summaries.map(
-      (s): RunColumn => ({
-        id: `${s.stat}:${s.metric}`,
-        label: `${s.stat} ${s.metric}`,
-        source: 'summary',
-        key: `${s.stat}:${s.metric}`,
-        kind: 'number',
-      }),
-    ),
   ];
 }
 

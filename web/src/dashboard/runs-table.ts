@@ -15,7 +15,7 @@ import {
   runColumns,
   runEntries,
   type SummarySpec,
-  type SummaryValues,
+  type SummaryStat,
   sortEntries,
 } from './runs-model.js';
 import './runs-table.css';
@@ -61,9 +61,12 @@ export class RunsTable {
   private pinned: string[] = [];
   private order: string[] = [];
   private summaryIds: string[] = [];
-  private summaryValues: SummaryValues = new Map();
+  /** Every statistic of every metric fetched so far, by run: adding min after final costs no query. */
+  private summaryValues = new Map<string, Record<string, number | null>>();
+  private summaryMetrics = new Set<string>();
   private summaryAbort: AbortController | undefined;
   private metricNames: readonly string[] | undefined;
+  private menuChoice: { metric?: string; stat: SummaryStat } = { stat: 'final' };
   private lakeId: string | undefined;
   private lastReported = '';
   private lastClicked: string | undefined;
@@ -142,11 +145,11 @@ export class RunsTable {
       'data-testid': 'column-menu',
     });
     this.menuButton.addEventListener('click', () => this.toggleMenu());
-    this.menu.addEventListener('keydown', (event) => {
-      if (event.key === 'Escape') {
-        this.toggleMenu(false);
-        this.menuButton.focus();
-      }
+    document.addEventListener('keydown', (event) => {
+      if (event.key !== 'Escape' || this.menu.hidden) return;
+      const inside = this.menu.contains(document.activeElement);
+      this.toggleMenu(false);
+      if (inside || document.activeElement === document.body) this.menuButton.focus();
     });
     const csv = h(
       'button',
@@ -163,12 +166,12 @@ export class RunsTable {
       'button',
       {
         type: 'button',
-        class: 'icon-button',
+        class: 'link-button',
         title: 'Delete the chosen view',
         'aria-label': 'Delete the chosen view',
         'data-testid': 'runs-view-delete',
       },
-      '🗑',
+      'Delete view',
     );
     deleteButton.addEventListener('click', () => {
       const name = this.viewsSelect.value;
@@ -283,7 +286,9 @@ export class RunsTable {
     this.runOrder = new Map(runs.map((r, i) => [r.run_id, i]));
     for (const id of [...this.selected]) if (!this.runOrder.has(id)) this.selected.delete(id);
     this.rebuild();
-    if (this.summaryIds.length > 0) void this.loadSummaries();
+    // New runs or points: every summary is fetched again (the old values stay until then).
+    this.summaryMetrics.clear();
+    if (this.summaryIds.length > 0) void this.loadSummaries(true);
   }
 
   /** Re-renders the visible rows (e.g. after the colours of selected runs changed). */
@@ -375,8 +380,15 @@ export class RunsTable {
       for (const id of partial.hiddenColumns) this.known.add(id);
     }
     if (partial.filter !== undefined) this.filterInput.value = partial.filter;
-    this.rebuild();
-    if (summariesChanged) void this.loadSummaries();
+    if (summariesChanged) {
+      this.rebuild();
+      void this.loadSummaries();
+      return;
+    }
+    // Only what changed is redone: a sort of 10,000 runs does not recompute their cells.
+    if (partial.hiddenColumns || partial.pinnedColumns || partial.columnOrder) this.layoutColumns();
+    if (partial.filter !== undefined) this.applyFilter(partial.filter, false);
+    else this.applyView();
   }
 
   private emitState(): void {
@@ -429,7 +441,9 @@ export class RunsTable {
       const column = this.columns[i] as RunColumn;
       let chars = column.label.length + (column.source === 'param' ? 8 : 3);
       for (const entry of sample) chars = Math.max(chars, (entry.texts[i] ?? '').length);
-      return Math.min(280, Math.max(56, Math.round(chars * 7.2 + 18)));
+      // run_id also holds the colour swatch of a selected run.
+      const extra = column.id === 'run_id' ? 16 : 0;
+      return Math.min(280 + extra, Math.max(56, Math.round(chars * 7.2 + 18) + extra));
     });
     const group = h('colgroup', {}, h('col', { style: `width: ${CHECK_WIDTH}px` }));
     for (const w of this.widths) group.appendChild(h('col', { style: `width: ${w}px` }));
@@ -747,6 +761,10 @@ export class RunsTable {
         hidden: this.hidden,
         pinned: new Set(this.pinned),
         metrics: this.metricNames,
+        choice: this.menuChoice,
+        onChoice: (choice) => {
+          this.menuChoice = choice;
+        },
         onAddSummary: (stat, metric) => this.addSummary(`${stat}:${metric}`),
         onRemoveSummary: (id) => {
           this.summaryIds = this.summaryIds.filter((s) => s !== id);
@@ -814,22 +832,39 @@ export class RunsTable {
     void this.loadSummaries();
   }
 
-  /** Fetches every summary column in one query and rebuilds the entries. */
-  private async loadSummaries(): Promise<void> {
+  /**
+   * Fetches the summary columns' metrics not fetched yet (all of them when `refetch`) in one query,
+   * all three statistics of each, and rebuilds the entries.
+   */
+  private async loadSummaries(refetch = false): Promise<void> {
+    const metrics = [
+      ...new Set(
+        this.summaryIds.map((id) => parseSummaryId(id)?.metric).filter((m): m is string => m !== undefined),
+      ),
+    ].filter((m) => refetch || !this.summaryMetrics.has(m));
+    if (metrics.length === 0) {
+      this.table.dataset.summaries = 'ready';
+      return;
+    }
     this.summaryAbort?.abort();
-    const specs = this.summaryIds.map(parseSummaryId).filter((s): s is SummarySpec => s !== undefined);
-    if (specs.length === 0) return;
     const abort = new AbortController();
     this.summaryAbort = abort;
+    const specs = metrics.flatMap((metric) =>
+      (['final', 'min', 'max'] as const).map((stat): SummarySpec => ({ stat, metric })),
+    );
     this.summaryStatus.hidden = false;
-    this.summaryStatus.textContent = `computing ${specs.length} summary column${specs.length === 1 ? '' : 's'}…`;
+    this.summaryStatus.textContent = `computing the summaries of ${metrics.join(', ')}…`;
     this.table.dataset.summaries = 'loading';
     const started = performance.now();
     try {
       const fetch = this.options.fetchSummaries ?? fetchRunSummaries;
       const answer = await fetch(specs, abort.signal);
       if (abort.signal.aborted) return;
-      this.summaryValues = answer.values;
+      if (refetch) this.summaryValues = new Map();
+      for (const [runId, cells] of answer.values) {
+        this.summaryValues.set(runId, { ...(this.summaryValues.get(runId) ?? {}), ...cells });
+      }
+      for (const m of metrics) this.summaryMetrics.add(m);
       this.rebuild();
       const ms = Math.round(performance.now() - started);
       this.table.dataset.summaries = 'ready';
