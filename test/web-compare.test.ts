@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import {
   type TestBrowser,
   writeDemoLake,
 } from './helpers/browser.js';
+import { runlake } from './helpers/cli.js';
 import { repoRoot, tempDir } from './helpers/lake-fixtures.js';
 
 // The run page (`#run/<id>`) and the Compare tab (config diff, parallel coordinates, hyperparameter
@@ -37,6 +38,7 @@ interface Range {
 
 describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
   const dir = tempDir('runlake-compare-');
+  let lakeDir = '';
   let served: ServeProcess;
   let chromium: TestBrowser;
   let page: Page;
@@ -86,7 +88,7 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
   };
 
   beforeAll(async () => {
-    const lakeDir = await writeDemoLake(dir);
+    lakeDir = await writeDemoLake(dir);
     served = await serveLake(lakeDir);
     chromium = await launchChromium();
     page = await chromium.context.newPage();
@@ -439,6 +441,28 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     } finally {
       await page.setViewportSize({ width: 1400, height: 900 });
     }
+  });
+
+  // Last: it adds a 13th run to the lake.
+  it('run page: a run written after the page loaded opens too', async () => {
+    await page.goto(`${served.url}#runs`);
+    await page.waitForSelector('[data-testid="runs-row"]', { timeout: 20_000 });
+    const file = path.join(dir, 'late-run.jsonl');
+    writeFileSync(
+      file,
+      `${JSON.stringify({ run_id: 'late-run', run_name: 'written later', status: 'running', config_json: '{"lr":0.01}' })}\n`,
+    );
+    const imported = runlake('import', lakeDir, 'runs', file);
+    expect(imported.stderr).toBe('');
+    expect(imported.code).toBe(0);
+    await page.goto(`${served.url}#run/late-run`);
+    await page.waitForSelector('[data-testid="run-page"][data-run-id="late-run"][data-state="ready"]', {
+      timeout: 20_000,
+    });
+    await expect(page.locator('[data-testid="run-name"]').textContent()).resolves.toBe('written later');
+    await expect(
+      page.locator('[data-testid="run-config-row"][data-key="config.lr"] td').textContent(),
+    ).resolves.toBe('0.01');
   });
 
   it('logged no console errors', () => {

@@ -69,7 +69,18 @@ export class RunPage {
     this.reset();
     this.element.dataset.runId = runId;
     this.element.dataset.state = 'loading';
-    const run = this.runs.find((r) => r.run_id === runId);
+    let run = this.runs.find((r) => r.run_id === runId);
+    if (!run) {
+      // A run that appeared after the page loaded (a link from a colleague, a live run): ask again.
+      try {
+        const fresh = (await api.runs(controller.signal)).runs;
+        if (controller.signal.aborted) return;
+        this.runs = fresh;
+        run = fresh.find((r) => r.run_id === runId);
+      } catch (error) {
+        if (isAbort(error) || controller.signal.aborted) return;
+      }
+    }
     if (!run) {
       this.element.replaceChildren(
         h(
