@@ -253,6 +253,9 @@ describe.skipIf(browser.skip)('metric chart', () => {
     const tip = await tooltip.boundingBox();
     expect(tip && Math.abs(tip.y - py)).toBeLessThan(60);
     await expect(chart().getAttribute('data-focused')).resolves.toBe(target.run_id);
+    // The highlight layer redraws that run over a veil of the background.
+    const highlight = panel().locator('[data-testid="chart-highlight"]');
+    expect(await highlight.getAttribute('data-series')).not.toBeNull();
     await page.screenshot({
       path: shot('web-chart-tooltip.png'),
       clip: { x: 0, y: Math.max(0, box.y - 120), width: 1400, height: 620 },
@@ -260,6 +263,7 @@ describe.skipIf(browser.skip)('metric chart', () => {
     await page.mouse.move(box.x + box.width / 2, box.y + box.height + 200);
     await tooltip.waitFor({ state: 'hidden' });
     expect(await chart().getAttribute('data-focused')).toBeNull();
+    expect(await highlight.getAttribute('data-series')).toBeNull();
   });
 
   it('bug 7: a legend click hides a run (and a second click shows it again)', async () => {

@@ -29,6 +29,7 @@ import {
   xFormatter,
 } from './chart-axes.js';
 import { chartPng, chartSvg, downloadBlob, type Tick } from './chart-export.js';
+import { type HighlightLayer, highlightLayer } from './chart-highlight.js';
 import { chartLegend, type LegendEntry, legendKey } from './chart-legend.js';
 import { chartTooltip, nearestSeries } from './chart-tooltip.js';
 import { formatNumber, h, selectOf } from './dom.js';
@@ -41,8 +42,6 @@ import { smoothingControl } from './smoothing-control.js';
 import { emptyState, errorState, isAbort } from './states.js';
 
 const CHART_HEIGHT = 380;
-/** Up to this many series, the one nearest the cursor is highlighted by dimming the others. */
-const FOCUS_MAX_SERIES = 200;
 
 /**
  * Where the panel's curves come from. The runs view reads `/api/metrics` and `/api/metric-groups`;
@@ -158,6 +157,8 @@ export class MetricPanel {
   private readonly exportPng: HTMLButtonElement;
   private readonly exportSvg: HTMLButtonElement;
   private readonly tooltip = chartTooltip();
+  /** Veils the chart and redraws the hovered series on top. */
+  private highlight: HighlightLayer | undefined;
   /** The ticks the chart last drew, for the SVG export and the tests. */
   private ticks: { x: Tick[]; y: Tick[] } = { x: [], y: [] };
   private readonly listeners: [EventTarget, string, EventListener][] = [];
@@ -498,6 +499,8 @@ export class MetricPanel {
   private destroyChart(): void {
     this.chart?.destroy();
     this.chart = undefined;
+    this.highlight?.destroy();
+    this.highlight = undefined;
     this.tooltip.hide();
     delete this.chartHost.dataset.focused;
     this.exportPng.disabled = true;
@@ -698,10 +701,9 @@ export class MetricPanel {
       cursor: {
         drag: { x: true, y: false, setScale: false },
         points: { show: !many },
-        // The panel finds the nearest series itself (for the tooltip) and focuses it.
+        // The panel finds the nearest series itself (for the tooltip) and highlights it.
         focus: { prox: -1 },
       },
-      focus: { alpha: 0.25 },
       hooks: {
         setSelect: [
           (u) => {
@@ -747,11 +749,12 @@ export class MetricPanel {
       },
     };
     this.chart = new uPlot(opts, data as uPlot.AlignedData, host);
+    this.highlight = highlightLayer(this.chart, theme.bg, this.body);
     const over = this.chart.over;
     over.addEventListener('dblclick', () => this.unzoom());
     over.addEventListener('mouseleave', () => {
       this.tooltip.hide();
-      this.chart?.setSeries(null as unknown as number, { focus: true });
+      this.highlight?.clear();
       delete host.dataset.focused;
     });
     host.append(legend.element);
@@ -797,9 +800,8 @@ export class MetricPanel {
     const key = legendKey(nearest.entry);
     if (this.chartHost.dataset.focused !== key) {
       this.chartHost.dataset.focused = key;
-      // Dimming the others redraws every series; past a few hundred that lags the cursor, so
-      // there the tooltip alone marks the nearest.
-      if (entries.length <= FOCUS_MAX_SERIES) u.setSeries(nearest.entry.seriesIndex, { focus: true });
+      const series = u.series[nearest.entry.seriesIndex];
+      this.highlight?.show(nearest.entry.seriesIndex, nearest.entry.color, series?.width ?? 1.5);
     }
     // The over layer's position inside the chart body, where the tooltip is placed.
     const overBox = u.over.getBoundingClientRect();
