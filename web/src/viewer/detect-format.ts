@@ -2,12 +2,28 @@
 // used without parquet-wasm).
 import type { FileFormat } from './frame.js';
 
+/**
+ * The lower-case extension of a file name or URL (query and fragment ignored), '' when none.
+ *
+ * @example
+ * ```ts
+ * extensionOf('runs.JSONL?x=1'); // 'jsonl'
+ * ```
+ */
 export function extensionOf(name: string): string {
   const clean = name.split(/[?#]/)[0] ?? name;
   const dot = clean.lastIndexOf('.');
   return dot < 0 ? '' : clean.slice(dot + 1).toLowerCase();
 }
 
+/**
+ * The first byte that is not whitespace or part of a UTF-8 byte order mark.
+ *
+ * @example
+ * ```ts
+ * firstNonSpace(new TextEncoder().encode('  {"a": 1}')); // 0x7b
+ * ```
+ */
 export function firstNonSpace(head: Uint8Array): number | undefined {
   for (const c of head) {
     if (c === 32 || c === 9 || c === 10 || c === 13 || c === 0xef || c === 0xbb || c === 0xbf) continue;
@@ -18,8 +34,13 @@ export function firstNonSpace(head: Uint8Array): number | undefined {
 
 /**
  * Whether the bytes start an Arrow IPC file (`ARROW1`) or stream (a message behind the
- * `0xFFFFFFFF` continuation marker, or a pre-1.0 stream's bare message length), as the server's
- * `format=arrow` answers are.
+ * `0xFFFFFFFF` continuation marker and a plausible metadata length), as the server's
+ * `format=arrow` answers are. Text never starts with 0xFF bytes, so no CSV or JSON is mistaken.
+ *
+ * @example
+ * ```ts
+ * isArrowIpc(new Uint8Array(await (await fetch('api/query?format=arrow&sql=SELECT%201')).arrayBuffer())); // true
+ * ```
  */
 export function isArrowIpc(head: Uint8Array): boolean {
   if (head.length < 8) return false;

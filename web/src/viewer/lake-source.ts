@@ -11,12 +11,27 @@ export interface LakeFilesDataset {
   readonly files: readonly { readonly path: string; readonly size: number; readonly rows: number | null }[];
 }
 
-/** The page's `?token=`, sent as a bearer token to the server that served the page. */
+/**
+ * The page's `?token=`, sent as a bearer token to the server that served the page.
+ *
+ * @example
+ * ```ts
+ * pageToken('?token=s3cret&sql=SELECT%201'); // 's3cret'
+ * ```
+ */
 export function pageToken(search: string = location.search): string | undefined {
   return new URLSearchParams(search).get('token') ?? undefined;
 }
 
-/** Headers for a request to the page's own server: the bearer token when the page has one. */
+/**
+ * Headers for a request to the page's own server: the bearer token when the page has one (never
+ * sent to another origin).
+ *
+ * @example
+ * ```ts
+ * fetch('api/files', { headers: sameOriginHeaders('api/files') });
+ * ```
+ */
 export function sameOriginHeaders(url: string): Record<string, string> {
   const token = pageToken();
   if (!token) return {};
@@ -56,7 +71,14 @@ export async function lakeFiles(): Promise<LakeFilesDataset[] | undefined> {
   }
 }
 
-/** The URL of one lake file (`api/files/<dataset>/<path>`, each segment encoded). */
+/**
+ * The URL of one lake file (`api/files/<dataset>/<path>`, each segment encoded).
+ *
+ * @example
+ * ```ts
+ * lakeFileUrl('runs', 'run_id=r 1/part-0.parquet'); // 'api/files/runs/run_id%3Dr%201/part-0.parquet'
+ * ```
+ */
 export function lakeFileUrl(dataset: string, file: string): string {
   return `api/files/${encodeURIComponent(dataset)}/${file.split('/').map(encodeURIComponent).join('/')}`;
 }
