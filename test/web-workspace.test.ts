@@ -360,10 +360,19 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
 
     // The URL wins over the saved workspace: reset it (saved: defaults), then open the link.
     await page.locator('[data-testid="ws-reset"]').click();
+    await page.goto('about:blank');
     await page.goto(url);
     await page.waitForSelector('body[data-state="ready"]');
-    const reopened = await page.evaluate(() => window.runlake.state());
+    const reopened = (await page.evaluate(() => window.runlake.state())) as PageState;
     expect(reopened.workspace).toEqual(state.workspace);
+    // Pasted into the address bar of the open page (a hash change, no reload), it applies too.
+    await page.locator('[data-testid="ws-reset"]').click();
+    await page.waitForFunction(() => window.runlake.state().workspace.panels[1].size === 'M');
+    await page.goto(url);
+    await page.waitForFunction(() => window.runlake.state().workspace.panels[1].size === 'S');
+    expect(((await page.evaluate(() => window.runlake.state())) as PageState).workspace).toEqual(
+      state.workspace,
+    );
     // A damaged link says so in one line and opens the page as usual.
     await page.goto(`${served.url}#runs?s=zNOT-DEFLATE`);
     await page.waitForSelector('body[data-state="ready"]');
@@ -511,5 +520,24 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
     await resumed;
     page.off('request', record);
     await expect(live.getAttribute('data-live')).resolves.toBe('on');
+  });
+  it('wires the Compare and SQL tabs and the run page route (#run/<id>), with the browser back button', async () => {
+    await openDashboard();
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('5');
+    await page.waitForSelector('[data-testid="view-sql"]:not([hidden]) [data-testid="sql-editor"]');
+    await page.keyboard.press('g');
+    await page.keyboard.press('c');
+    await page.waitForSelector('[data-testid="view-compare"]:not([hidden])');
+    await page.keyboard.press('1');
+    await page.waitForSelector('[data-testid="view-runs"]:not([hidden])');
+    const id = 'tiny-lr0.001-s2';
+    await page.locator(`[data-testid="runs-row"][data-run-id="${id}"] a[href^="#run/"]`).click();
+    await page.waitForSelector('[data-testid="view-run"]:not([hidden]) [data-testid="run-page"]');
+    expect(decodeURIComponent(new URL(page.url()).hash)).toMatch(new RegExp(`^#run/${id}(\\?|$)`));
+    // The runs tab stays the tablist's stop while the run page (no tab of its own) is shown.
+    await expect(page.locator('[data-testid="tab-runs"]').getAttribute('tabindex')).resolves.toBe('0');
+    await page.goBack();
+    await page.waitForSelector('[data-testid="view-runs"]:not([hidden])');
   });
 });

@@ -25,18 +25,18 @@ import { type LiveRefresh, liveIndicator, startLiveRefresh } from './live-refres
 import { MatchesView } from './matches-view.js';
 import type { MetricPanel } from './metric-chart.js';
 import { seriesColor } from './palette.js';
-import type { RunsTableState } from './panel-state.js';
 import { RunPage } from './run-page.js';
 import { groupKeys } from './runs-model.js';
 import { RunsTable } from './runs-table.js';
 import { installShortcuts, type ShortcutView } from './shortcuts.js';
+import { SqlConsole } from './sql-console.js';
 import { emptyState, errorState, isMissingDataset, showError, showLoading } from './states.js';
 import { isSweepLake, SWEEP_WRITE_COMMANDS, SweepView } from './sweep-view.js';
 import { currentTheme, initTheme, THEME_EVENT, toggleTheme } from './theme.js';
 import { type DashboardState, decodeState, encodeState, hashOf, parseHash } from './url-state.js';
 import { Workspace, workspaceKey } from './workspace.js';
 
-type ViewName = 'runs' | 'geometry' | 'matches' | 'compare' | 'sweep' | 'run';
+type ViewName = 'runs' | 'geometry' | 'matches' | 'compare' | 'sql' | 'sweep' | 'run';
 
 /** The tabs, in order (`1`–`5` follow it), with their `g <letter>` shortcut. */
 const VIEWS: readonly (ShortcutView & { readonly name: ViewName })[] = [
@@ -44,22 +44,17 @@ const VIEWS: readonly (ShortcutView & { readonly name: ViewName })[] = [
   { name: 'geometry', label: 'Geometry', letter: 'g' },
   { name: 'matches', label: 'Matches', letter: 'm' },
   { name: 'compare', label: 'Compare', letter: 'c' },
+  { name: 'sql', label: 'SQL', letter: 's' },
   { name: 'sweep', label: 'Sweep', letter: 'w' },
 ];
 /** The views of a lake with runs (a Squiggle lake), and of a sweep lake. `run` is a route, not a tab. */
-const RUN_VIEWS: readonly ViewName[] = ['runs', 'geometry', 'matches', 'compare', 'run'];
-const SWEEP_VIEWS: readonly ViewName[] = ['sweep'];
+const RUN_VIEWS: readonly ViewName[] = ['runs', 'geometry', 'matches', 'compare', 'sql', 'run'];
+const SWEEP_VIEWS: readonly ViewName[] = ['sweep', 'sql'];
 
 const EMPTY_LAKE_COMMANDS = [
   'runlake import <lake> runs runs.jsonl',
   'npm run demo && runlake serve runlake-demo-squiggle',
 ];
-
-/** The runs table's state API (getState/setState/onStateChange), used where the table has it. */
-interface StatefulTable {
-  getState?(): RunsTableState;
-  setState?(state: Partial<RunsTableState>): void;
-}
 
 /** What the page exposes on `window.runlake` for tests, the benchmark and the console. */
 export interface DashboardHandle {
@@ -72,6 +67,7 @@ export interface DashboardHandle {
   compare?: CompareView;
   runPage?: RunPage;
   sweep?: SweepView;
+  sql?: SqlConsole;
   live?: LiveRefresh;
   /** The page's state as a link restores it. */
   state(): DashboardState;
@@ -96,8 +92,8 @@ const handle: DashboardHandle = {
 window.runlake = handle;
 
 function currentState(): DashboardState {
-  const table = handle.table as (RunsTable & StatefulTable) | undefined;
-  const tableState = table?.getState?.();
+  const table = handle.table;
+  const tableState = table?.getState();
   return {
     view: location$.view,
     ...(location$.arg !== undefined ? { arg: location$.arg } : {}),
@@ -320,6 +316,10 @@ async function start(): Promise<void> {
   let matches: MatchesView | undefined;
   let sweep: SweepView | undefined;
   let runsView: RunsView | undefined;
+  // The SQL console works on any lake; it loads its schema when first shown.
+  const sql = new SqlConsole();
+  handle.sql = sql;
+  sections.sql.replaceChildren(sql.element);
 
   const show = (view: ViewName, arg?: string) => {
     location$.view = view;
@@ -338,6 +338,7 @@ async function start(): Promise<void> {
     if (view === 'matches') void matches?.ensureLoaded();
     if (view === 'sweep') void sweep?.ensureLoaded();
     if (view === 'compare') void runsView?.compare?.ensureLoaded();
+    if (view === 'sql') void sql.ensureLoaded();
     if (view === 'run' && arg !== undefined) void runsView?.runPage?.show(arg);
     document.body.dataset.view = view;
     scheduleUrl();
@@ -360,7 +361,7 @@ async function start(): Promise<void> {
   window.addEventListener('hashchange', () => {
     const next = parseHash(window.location.hash);
     // A link into this page with another state (back/forward, a pasted link): apply it.
-    if (next.encoded && window.location.hash !== lastWritten && runsView) {
+    if (next.encoded && next.encoded !== parseHash(lastWritten).encoded && runsView) {
       void decodeState(next.encoded, next.view, next.arg)
         .then((state) => runsView?.apply(state))
         .catch((error: Error) => {
@@ -498,14 +499,15 @@ class RunsView {
       onSelectionChange: (ids) => {
         this.colors = new Map(ids.map((id, i) => [id, seriesColor(i)]));
         this.workspace?.setRuns(ids);
-        this.compare?.setSelection?.(ids);
+        this.compare?.setSelection(ids);
         this.onStateChange();
       },
-      ...({ onStateChange: () => this.onStateChange() } as object),
+      onStateChange: () => this.onStateChange(),
+      ...(this.lake.id ? { lakeId: this.lake.id } : {}),
     });
     this.table = table;
     handle.table = table;
-    if (this.linked?.table) (table as RunsTable & StatefulTable).setState?.(this.linked.table);
+    if (this.linked?.table) table.setState(this.linked.table);
     section.replaceChildren(
       h(
         'section',
@@ -573,12 +575,13 @@ class RunsView {
     this.runs = runs;
     this.setLabels(runs);
     this.table?.setRuns(runs);
-    this.compare?.setRuns?.(runs);
+    this.compare?.setRuns(runs);
+    this.runPage?.setRuns(runs);
   }
 
   /** Applies a linked state to the page as it is (a pasted link, back/forward). */
   apply(state: DashboardState): void {
-    if (state.table) (this.table as (RunsTable & StatefulTable) | undefined)?.setState?.(state.table);
+    if (state.table) this.table?.setState(state.table);
     if (state.workspace) this.workspace?.setState(state.workspace);
     if (state.selection) this.table?.setSelection(state.selection);
   }
@@ -592,19 +595,17 @@ class RunsView {
   /** The Compare tab and the run page, over the runs and metric names. */
   private buildCompare(): void {
     if (this.compare) return;
-    const table = this.table as
-      | (RunsTable & { setExternalFilter?(ids: ReadonlySet<string> | null, label: string): void })
-      | undefined;
+    const table = this.table;
     this.compare = new CompareView({
       runs: this.runs,
       metrics: this.metrics,
       colorOf: (id) => this.colors.get(id),
       labelOf: this.labelOf,
-      onBrush: (ids, label) => table?.setExternalFilter?.(ids, label),
+      onBrush: (ids, label) => table?.setExternalFilter(ids, label),
       onSelect: (ids) => table?.setSelection(ids),
     });
     handle.compare = this.compare;
-    this.compare.setSelection?.(table?.selection() ?? []);
+    this.compare.setSelection(table?.selection() ?? []);
     this.sections.compare.replaceChildren(this.compare.element);
     this.runPage = new RunPage({ runs: this.runs, metrics: this.metrics });
     handle.runPage = this.runPage;
