@@ -460,7 +460,7 @@ async function paramsOf(c: Context): Promise<RequestParams> {
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
       return String(value);
     throw new BadRequestError(
-      `"${name}" must be a string, a number or a boolean, got ${JSON.stringify(value)}`,
+      `"${name}" must be a string or a number (or true/false), got ${JSON.stringify(value)}`,
     );
   };
   return {
