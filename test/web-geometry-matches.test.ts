@@ -2,6 +2,8 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assignLanes, groupEvents } from '../web/src/dashboard/event-lanes.js';
+import { signatureMatches, type TieRow, tieExplanation } from '../web/src/dashboard/match-filters.js';
 import {
   artifactPath,
   browser,
@@ -339,5 +341,98 @@ describe.skipIf(browser.skip)('dashboard geometry and matches views', () => {
 
   it('logged no console error on any of the pages above', () => {
     expect(consoleErrors).toEqual([]);
+  });
+});
+
+describe('geometry and matches helpers', () => {
+  it('puts overlapping badges in separate lanes and reuses a lane once there is room', () => {
+    expect(
+      assignLanes(
+        [
+          [0, 20],
+          [10, 30],
+          [25, 40],
+          [15, 18],
+        ],
+        3,
+      ),
+    ).toEqual([0, 1, 0, 2]);
+    // A badge flipped to the left of its line (starting before an earlier one) is still checked
+    // against every badge in a lane, not just the last.
+    expect(
+      assignLanes(
+        [
+          [100, 130],
+          [60, 98],
+        ],
+        3,
+      ),
+    ).toEqual([0, 1]);
+    expect(assignLanes([], 3)).toEqual([]);
+  });
+
+  it('groups events of one type at one step across runs, in step order', () => {
+    const event = (type: string, step: number, id: string) => ({
+      event_id: id,
+      event_type: type,
+      step,
+      step_end: null,
+      layer: 0,
+      module: 'mlp_out',
+      descriptor: 'effective_rank',
+      detector: 'd',
+      magnitude: 1,
+      confidence: 1,
+    });
+    const groups = groupEvents([
+      { run: 'b', event: event('rank_collapse', 600, '1') },
+      { run: 'a', event: event('phase_shift', 300, '2') },
+      { run: 'a', event: event('rank_collapse', 600, '3') },
+    ]);
+    expect(groups.map((g) => [g.eventType, g.step, g.events.map((e) => e.run)])).toEqual([
+      ['phase_shift', 300, ['a']],
+      ['rank_collapse', 600, ['b', 'a']],
+    ]);
+  });
+
+  it('matches signatures on every word, each in some field', () => {
+    const sig = {
+      signature_id: 'tiny-s2/fixed_v1/resid_post/L1/*/effective_rank#z128',
+      run_id: 'tiny-s2',
+      layer: 1,
+      module: 'resid_post',
+      sample_id: '*',
+      descriptor_set: 'effective_rank',
+      method: 'z128',
+      grid: 'fraction',
+      dim: 128,
+      n_matches: 40,
+    };
+    expect(signatureMatches(sig, 's2 resid_post')).toBe(true);
+    expect(signatureMatches(sig, '  RESID_post   l1 ')).toBe(true);
+    expect(signatureMatches(sig, 's2 mlp_out')).toBe(false);
+    expect(signatureMatches(sig, '')).toBe(true);
+  });
+
+  it('explains ties: no events on either side, the same sequence, or equally far', () => {
+    const row = (
+      distance: number,
+      tokens: string[],
+      id: string,
+    ): TieRow & { candidate_signature_id: string } => ({
+      distance,
+      candidate_event_tokens: tokens,
+      candidate_signature_id: id,
+    });
+    expect(tieExplanation([row(0, [], 'a'), row(0, [], 'b')], [], 'edit')).toMatch(
+      /^2 candidates tie at distance 0: no events on either side/,
+    );
+    expect(tieExplanation([row(0, ['x'], 'a'), row(0, ['x'], 'b'), row(1, [], 'c')], ['x'], 'edit')).toMatch(
+      /^2 candidates tie at distance 0: each has exactly the query’s event sequence/,
+    );
+    expect(tieExplanation([row(1, ['y'], 'a'), row(1, [], 'b')], ['x'], 'edit')).toMatch(
+      /equally many edits/,
+    );
+    expect(tieExplanation([row(0.1, [], 'a'), row(0.2, [], 'b')], [], 'dtw')).toBeUndefined();
   });
 });

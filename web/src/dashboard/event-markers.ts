@@ -9,27 +9,25 @@
 import type uPlot from 'uplot';
 import type { GeometryEvent } from './api.js';
 import { formatNumber, h } from './dom.js';
+import {
+  assignLanes,
+  groupEvents,
+  LANE_HEIGHT,
+  type EventGroup as LaneGroup,
+  type RunEvent as LaneRunEvent,
+} from './event-lanes.js';
 import { eventColor } from './palette.js';
 
-/** An event and the run it belongs to (the geometry view overlays several runs). */
-export interface RunEvent {
-  readonly run: string;
-  readonly event: GeometryEvent;
-}
+export { LANE_HEIGHT };
 
-/** What a badge stands for: the events of one type at one step, over one or more runs. */
-export interface EventGroup {
-  readonly eventType: string;
-  readonly step: number;
-  readonly events: readonly RunEvent[];
-}
+/** A geometry event and the run it belongs to (the geometry view overlays several runs). */
+export type RunEvent = LaneRunEvent<GeometryEvent>;
+
+/** What a badge stands for: the geometry events of one type at one step, over one or more runs. */
+export type EventGroup = LaneGroup<GeometryEvent>;
 
 /** Called when a badge is hovered or focused (`group`), or left (`undefined`). */
 export type EventHover = (anchor: HTMLElement, group: EventGroup | undefined) => void;
-
-/** Height of one badge lane in pixels (badge 13 px + 2 px gap). */
-export const LANE_HEIGHT = 15;
-const GAP = 3;
 
 /**
  * A short label for a marker: the initials of the event type.
@@ -68,51 +66,6 @@ export function eventTitle(e: GeometryEvent): string {
   ]
     .filter(Boolean)
     .join('\n');
-}
-
-/**
- * Groups events by type and step (in step order, then type), so one badge stands for the same event
- * seen in several runs.
- *
- * @example
- * ```ts
- * groupEvents([{ run: 'a', event: e1200 }, { run: 'b', event: e1200b }]); // one group, two events
- * ```
- */
-export function groupEvents(events: readonly RunEvent[]): EventGroup[] {
-  const groups = new Map<string, { eventType: string; step: number; events: RunEvent[] }>();
-  for (const re of events) {
-    const key = `${re.event.event_type}\u0000${re.event.step}`;
-    let group = groups.get(key);
-    if (!group) {
-      group = { eventType: re.event.event_type, step: re.event.step, events: [] };
-      groups.set(key, group);
-    }
-    group.events.push(re);
-  }
-  return [...groups.values()].sort((a, b) => a.step - b.step || a.eventType.localeCompare(b.eventType));
-}
-
-/**
- * Assigns each interval `[start, end]` (pixels) the first lane where it overlaps no interval placed
- * before it (with `gap` pixels between neighbours); returns the lane of each, in input order.
- *
- * @example
- * ```ts
- * assignLanes([[0, 20], [10, 30], [25, 40]], 3); // [0, 1, 0]
- * ```
- */
-export function assignLanes(intervals: readonly (readonly [number, number])[], gap = GAP): number[] {
-  const lanes: [number, number][][] = [];
-  return intervals.map(([start, end]) => {
-    let lane = lanes.findIndex((placed) => placed.every(([s, e]) => end + gap <= s || start >= e + gap));
-    if (lane < 0) {
-      lane = lanes.length;
-      lanes.push([]);
-    }
-    lanes[lane]?.push([start, end]);
-    return lane;
-  });
 }
 
 /** Options of {@link eventMarkersPlugin}. */

@@ -16,23 +16,13 @@ import { api, type LakeResponse, type MatchesResponse, type MatchRow } from './a
 import { chartTheme } from './chart-axes.js';
 import { formatNumber, h, selectOf } from './dom.js';
 import { eventAbbrev } from './event-markers.js';
+import { type SignatureRow, signatureMatches, tieExplanation } from './match-filters.js';
 import { mergeSeries } from './merge-series.js';
 import { seriesColor, withAlpha } from './palette.js';
 import { emptyState, errorState, isAbort, showLoading } from './states.js';
 import { THEME_EVENT } from './theme.js';
 
-interface SignatureRow {
-  readonly signature_id: string;
-  readonly run_id: string;
-  readonly layer: number | null;
-  readonly module: string | null;
-  readonly sample_id: string | null;
-  readonly descriptor_set: string;
-  readonly method: string;
-  readonly grid: string;
-  readonly dim: number;
-  readonly n_matches: number;
-}
+export { signatureMatches, tieExplanation };
 
 const K_CHOICES = [1, 3, 5, 10, 20];
 const CHART_HEIGHT = 320;
@@ -77,33 +67,6 @@ export function signatureLabel(s: SignatureRow): string {
 }
 
 /**
- * Whether signature `s` matches the filter `text`: every whitespace-separated token (case-insensitive)
- * must be a substring of some field (run, `L<layer>`/`layer <n>`, module, sample, descriptor set,
- * method, grid, signature id). An empty filter matches everything.
- *
- * @example
- * ```ts
- * signatureMatches(sig, 's2 resid_post'); // true for run tiny-…-s2, module resid_post
- * ```
- */
-export function signatureMatches(s: SignatureRow, text: string): boolean {
-  const tokens = text.toLowerCase().split(/\s+/).filter(Boolean);
-  if (tokens.length === 0) return true;
-  const fields = [
-    s.run_id,
-    s.layer === null ? 'all layers' : `L${s.layer}`,
-    s.layer === null ? '' : `layer ${s.layer}`,
-    s.module ?? 'all modules',
-    s.sample_id ?? '',
-    s.descriptor_set,
-    s.method,
-    s.grid,
-    s.signature_id,
-  ].map((f) => f.toLowerCase());
-  return tokens.every((t) => fields.some((f) => f.includes(t)));
-}
-
-/**
  * x positions of a signature vector of length `dim` on the grid, from 0 to 1.
  *
  * @example
@@ -114,41 +77,6 @@ export function signatureMatches(s: SignatureRow, text: string): boolean {
 export function vectorPositions(dim: number): number[] {
   const denominator = Math.max(1, dim - 1);
   return Array.from({ length: dim }, (_, j) => j / denominator);
-}
-
-/**
- * Why the first `shown` matches tie: the group of at least two with the same distance as the
- * top match (or the largest such group), and a reason. For `edit` the reason compares event tokens:
- * no events on either side, the same sequence as the query, or equally many edits away.
- *
- * @example
- * ```ts
- * tieExplanation(rows, ['rank_collapse'], 'edit'); // "7 candidates tie at distance 0: …"
- * ```
- */
-export function tieExplanation(
-  shown: readonly MatchRow[],
-  queryTokens: readonly string[],
-  method: string,
-): string | undefined {
-  const byDistance = new Map<number, MatchRow[]>();
-  for (const m of shown) {
-    const list = byDistance.get(m.distance) ?? [];
-    list.push(m);
-    byDistance.set(m.distance, list);
-  }
-  const tied = [...byDistance.values()].filter((l) => l.length > 1).sort((a, b) => b.length - a.length)[0];
-  if (!tied) return undefined;
-  const head = `${tied.length} candidates tie at distance ${formatNumber(tied[0]?.distance ?? 0)}`;
-  if (method !== 'edit') return `${head}: the ranks among them follow the candidate signature id.`;
-  const same = (tokens: readonly string[]) =>
-    tokens.length === queryTokens.length && tokens.every((t, i) => t === queryTokens[i]);
-  const tokensOf = (m: MatchRow) => m.candidate_event_tokens ?? [];
-  if (queryTokens.length === 0 && tied.every((m) => tokensOf(m).length === 0))
-    return `${head}: no events on either side, so the edit method cannot tell them apart.`;
-  if (tied.every((m) => same(tokensOf(m))))
-    return `${head}: each has exactly the query’s event sequence (${queryTokens.length} events), so the edit method cannot tell them apart; ranks among them follow the signature id. Use dtw or combined to rank by shape.`;
-  return `${head}: their event sequences are equally many edits from the query’s; ranks among them follow the signature id.`;
 }
 
 /** Event tokens as compact initials (rank_collapse → RC), the full list in the tooltip. */
