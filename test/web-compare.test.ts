@@ -344,6 +344,19 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     );
     await docShot('[data-testid="compare-plots"]', 'web-parallel-coords.png');
 
+    // Hovering a line names its run: lr=3e-3 to seed 3 is the only line along the top.
+    await centre('[data-testid="parcoords"]');
+    const lrTop = await axisPoint('lr', 0.003);
+    const seedTop = await axisPoint('seed', 3);
+    await page.mouse.move((lrTop.x + seedTop.x) / 2, (lrTop.y + seedTop.y) / 2);
+    await expect(page.locator('[data-testid="parcoords"]').getAttribute('data-hovered')).resolves.toBe(
+      'tiny-lr0.003-s3',
+    );
+    await expect(page.locator('[data-testid="parcoords-tooltip"]').textContent()).resolves.toContain(
+      'seed: 3',
+    );
+    await page.mouse.move(5, 5);
+
     // A click on the lr axis clears its brush: only the loss brush is left.
     await centre('[data-testid="parcoords"]');
     const lrAxis = await axisPoint('lr', 0.001);
@@ -441,6 +454,36 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     } finally {
       await page.setViewportSize({ width: 1400, height: 900 });
     }
+  });
+
+  it('draws and brushes 1,500 runs', async () => {
+    await page.goto(`${served.url}#compare`);
+    await page.waitForSelector('[data-testid="parcoords"][data-lines="12"]', { timeout: 20_000 });
+    // 1,500 runs over a log-uniform lr and 7 seeds (they have no metrics: their lines stop at seed).
+    const synthetic = Array.from({ length: 1500 }, (_, i) => ({
+      run_id: `synth-${i}`,
+      seed: i % 7,
+      params: { lr: 10 ** (-5 + 3 * ((i * 0.6180339887) % 1)), model: ['a', 'b', 'c'][i % 3] },
+    }));
+    const original = (await (await fetch(new URL('api/runs', served.url))).json()) as { runs: unknown[] };
+    await page.evaluate(`window.runlake.compare.setRuns(${JSON.stringify(synthetic)})`);
+    await page.waitForSelector('[data-testid="parcoords"][data-lines="1500"]', { timeout: 20_000 });
+    await expect(page.locator('[data-testid="parcoords"]').getAttribute('data-axes')).resolves.toBe(
+      'lr,model,seed,final:loss',
+    );
+    await centre('[data-testid="parcoords"]');
+    const from = await axisPoint('lr', 1e-4);
+    const to = await axisPoint('lr', 1e-3);
+    await drag(from, to);
+    const brush = JSON.parse((await compare().getAttribute('data-brushes')) ?? '{}').lr as Range;
+    const expected = synthetic
+      .filter((r) => r.params.lr >= brush.lo && r.params.lr <= brush.hi)
+      .map((r) => r.run_id);
+    expect(expected.length).toBeGreaterThan(400);
+    expect(await brushed()).toEqual(expected.sort());
+    await page.locator('[data-testid="compare-clear"]').click();
+    await page.evaluate(`window.runlake.compare.setRuns(${JSON.stringify(original.runs)})`);
+    await page.waitForSelector('[data-testid="parcoords"][data-lines="12"]');
   });
 
   // Last: it adds a 13th run to the lake.

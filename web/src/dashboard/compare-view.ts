@@ -89,10 +89,7 @@ export class CompareView {
       { type: 'button', 'data-testid': 'compare-clear', disabled: true },
       'Clear brushes',
     );
-    this.clearButton.addEventListener('click', () => {
-      this.parallel.clear();
-      this.scatter.clear();
-    });
+    this.clearButton.addEventListener('click', () => this.clearBrushes());
     this.selectButton = h(
       'button',
       { type: 'button', 'data-testid': 'compare-select', disabled: true },
@@ -104,7 +101,7 @@ export class CompareView {
     });
     this.status = h('div', { class: 'chart-status', 'data-testid': 'compare-status' });
     this.diff = new ConfigDiffTable({ labelOf: options.labelOf, colorOf: options.colorOf });
-    this.parallel = new ParallelCoords({ onBrush: () => this.applyBrushes() });
+    this.parallel = new ParallelCoords({ onBrush: () => this.applyBrushes(), labelOf: options.labelOf });
     this.scatter = new HparamsScatter({
       onBrush: () => this.applyBrushes(),
       colorOf: options.colorOf,
@@ -144,6 +141,15 @@ export class CompareView {
   ensureLoaded(): Promise<void> {
     this.loaded ??= this.loadSummaries();
     return this.loaded;
+  }
+
+  /**
+   * Clears every brush (the axes' and the scatter's box) and reports `onBrush(null, '')`: for the
+   * runs table's chip, when the user clears the brushed filter there.
+   */
+  clearBrushes(): void {
+    this.parallel.clear();
+    this.scatter.clear();
   }
 
   /** Where a value of a parallel-coordinates axis is on the page (tests and the console). */

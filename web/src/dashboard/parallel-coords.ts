@@ -25,6 +25,8 @@ const MUTED = 'rgba(154, 164, 178, 0.25)';
 export interface ParallelCoordsOptions {
   /** Called with every axis's brush after one is drawn or cleared. */
   readonly onBrush: (brushes: ReadonlyMap<string, AxisBrush>) => void;
+  /** A run's display name, for the hover tooltip (default: its id). */
+  readonly labelOf?: (runId: string) => string;
 }
 
 /** What the plot draws: the runs, their axes (the colour axis last) and which runs pass the filters. */
@@ -47,16 +49,29 @@ export class ParallelCoords {
   /** The brush being dragged: its axis and positions (0..1). */
   private dragging: { key: string; from: number; to: number } | undefined;
   private cssWidth = 0;
+  /** Each axis's position (0..1) of each run, from the last draw. */
+  private positions: (number | undefined)[][] = [];
+  /** The run under the pointer (its index), drawn bold with a tooltip. */
+  private hovered: number | undefined;
+  private readonly tooltip: HTMLElement;
 
   constructor(private readonly options: ParallelCoordsOptions) {
     this.canvas = h('canvas', { class: 'parcoords-canvas', 'data-testid': 'parcoords-canvas' });
     this.legend = h('div', { class: 'ramp-legend' });
-    this.element = h('div', { class: 'parcoords', 'data-testid': 'parcoords' }, this.canvas, this.legend);
+    this.tooltip = h('div', { class: 'scatter-tooltip', 'data-testid': 'parcoords-tooltip', hidden: true });
+    this.element = h(
+      'div',
+      { class: 'parcoords', 'data-testid': 'parcoords' },
+      this.canvas,
+      this.tooltip,
+      this.legend,
+    );
     this.element.dataset.lines = '0';
     this.canvas.addEventListener('pointerdown', (event) => this.pointerDown(event));
     this.canvas.addEventListener('pointermove', (event) => this.pointerMove(event));
     this.canvas.addEventListener('pointerup', (event) => this.pointerUp(event));
     this.canvas.addEventListener('dblclick', () => this.clear());
+    this.canvas.addEventListener('pointerleave', () => this.hover(undefined));
     // Redraw at the new width when the page resizes or the view is shown after being hidden.
     let resizeTimer: number | undefined;
     new ResizeObserver(() => {
@@ -152,7 +167,9 @@ export class ParallelCoords {
 
   private pointerMove(event: PointerEvent): void {
     if (!this.dragging) {
-      this.canvas.style.cursor = this.axisAt(event.offsetX) >= 0 ? 'ns-resize' : '';
+      const onAxis = this.axisAt(event.offsetX) >= 0;
+      this.canvas.style.cursor = onAxis ? 'ns-resize' : '';
+      this.hover(onAxis ? undefined : this.lineAt(event.offsetX, event.offsetY));
       return;
     }
     this.dragging.to = this.yPos(event.offsetY);
@@ -173,6 +190,62 @@ export class ParallelCoords {
     else this.brushes.delete(drag.key);
     this.draw();
     this.options.onBrush(this.brushes);
+  }
+
+  /** The run whose line passes within a few pixels of (x, y) (CSS pixels), nearest first. */
+  private lineAt(x: number, y: number): number | undefined {
+    const xs = this.data.axes.map((_, i) => this.axisX(i));
+    const a = xs.findIndex((left, i) => i + 1 < xs.length && x >= left && x <= (xs[i + 1] as number));
+    if (a < 0) return undefined;
+    const x0 = xs[a] as number;
+    const t = (x - x0) / ((xs[a + 1] as number) - x0);
+    const left = this.positions[a];
+    const right = this.positions[a + 1];
+    if (!left || !right) return undefined;
+    let best: number | undefined;
+    let distance = 6;
+    for (let r = 0; r < left.length; r++) {
+      const p0 = left[r];
+      const p1 = right[r];
+      if (p0 === undefined || p1 === undefined) continue;
+      const d = Math.abs(this.posY(p0 + (p1 - p0) * t) - y);
+      if (d < distance) {
+        distance = d;
+        best = r;
+      }
+    }
+    return best;
+  }
+
+  /** Marks run `index` as hovered: bold on top, its values in the tooltip. */
+  private hover(index: number | undefined): void {
+    if (index === this.hovered) return;
+    this.hovered = index;
+    const id = index === undefined ? undefined : this.data.runIds[index];
+    if (index === undefined || id === undefined) {
+      this.tooltip.hidden = true;
+      delete this.element.dataset.hovered;
+    } else {
+      this.tooltip.replaceChildren(
+        h('b', {}, this.options.labelOf?.(id) ?? id),
+        ...this.data.axes.map((axis) => {
+          const v = axis.values[index];
+          const text = v === undefined ? '—' : typeof v === 'number' ? shortNumber(v) : String(v);
+          return h('div', {}, `${axis.label}: ${text}`);
+        }),
+      );
+      this.tooltip.hidden = false;
+      this.element.dataset.hovered = id;
+    }
+    this.draw();
+  }
+
+  /** Places the tooltip next to the hovered line's first point, inside the plot. */
+  private placeTooltip(x: number, y: number): void {
+    const flip = x > this.cssWidth / 2;
+    this.tooltip.style.left = flip ? '' : `${x + 12}px`;
+    this.tooltip.style.right = flip ? `${this.cssWidth - x + 12}px` : '';
+    this.tooltip.style.top = `${Math.max(0, Math.min(y - 10, HEIGHT - 80))}px`;
   }
 
   /** The positions (0..1) a brush covers on its axis. */
@@ -207,6 +280,7 @@ export class ParallelCoords {
     const xs = axes.map((_, i) => this.axisX(i));
     // Each run's positions, computed once.
     const positions = axes.map((axis) => axis.values.map((v) => axisPosition(axis, v)));
+    this.positions = positions;
     const colorPositions = colorAxis ? colorAxis.values.map((v) => axisPosition(colorAxis, v)) : undefined;
     const muted = new Path2D();
     const buckets = Array.from({ length: BUCKETS + 1 }, () => new Path2D());
@@ -242,6 +316,29 @@ export class ParallelCoords {
       ctx.stroke(path);
     });
     ctx.globalAlpha = 1;
+    const hovered = this.hovered;
+    if (hovered !== undefined && hovered < runIds.length) {
+      const path = new Path2D();
+      let pen = false;
+      let first: [number, number] | undefined;
+      axes.forEach((_, a) => {
+        const p = positions[a]?.[hovered];
+        if (p === undefined) {
+          pen = false;
+          return;
+        }
+        const x = xs[a] as number;
+        const y = this.posY(p);
+        first ??= [x, y];
+        if (pen) path.lineTo(x, y);
+        else path.moveTo(x, y);
+        pen = true;
+      });
+      ctx.lineWidth = 3;
+      ctx.strokeStyle = '#0f172a';
+      ctx.stroke(path);
+      if (first) this.placeTooltip(first[0], first[1]);
+    }
 
     // Axes, ticks, labels and brushes over the lines.
     ctx.font = '12px system-ui, sans-serif';
