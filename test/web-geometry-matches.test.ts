@@ -301,6 +301,23 @@ describe.skipIf(browser.skip)('dashboard geometry and matches views', () => {
     expect(Number(band)).toBeGreaterThan(0);
     expect(await page.locator('[data-testid="match-band-note"]').textContent()).toContain(`±${band}`);
     await page.screenshot({ path: docImage('web-matches.png') });
+    // At 800 px the table and the overlay fit the page (the chart follows its box).
+    await page.setViewportSize({ width: 800, height: 900 });
+    await page.waitForFunction(
+      `(() => {
+        const canvas = document.querySelector('[data-testid="match-chart"] canvas');
+        const results = document.querySelector('[data-testid="match-results"]');
+        return canvas && results && canvas.getBoundingClientRect().right <= results.getBoundingClientRect().right + 0.5;
+      })()`,
+      undefined,
+      { timeout: 10_000 },
+    );
+    const fits = await page
+      .locator('[data-testid="match-results"]')
+      .evaluate((el) => el.getBoundingClientRect().right <= el.ownerDocument.defaultView.innerWidth + 0.5);
+    expect(fits).toBe(true);
+    await page.screenshot({ path: artifactPath('matches-800.png'), fullPage: true });
+    await page.setViewportSize({ width: 1400, height: 900 });
   });
 
   it('filters candidates to the same layer / module, and shows event tokens and ties for edit', async () => {
