@@ -100,7 +100,7 @@ describe.skipIf(browser.skip)('file viewer on lake data, and the SQL console', (
         { id: 3, tags: [], loss: 0.125 },
       ]),
     );
-    served = await serveLake(lakeDir, '--token', TOKEN);
+    served = await serveLake(lakeDir, '--token', TOKEN, '--max-rows', '20000');
     chromium = await launchChromium();
     page = await chromium.context.newPage();
     page.on('pageerror', (error) => pageErrors.push(String(error)));
@@ -240,6 +240,13 @@ describe.skipIf(browser.skip)('file viewer on lake data, and the SQL console', (
     const runs = await sql('SELECT count(DISTINCT run_id)::INT AS n FROM metrics_scalar');
     expect(await text('file-format')).toBe('ARROW');
     expect(await text('row-count')).toBe(`${runs.rows[0]?.n} rows`);
+    expect(await page.locator('[data-testid="file-note"]').count()).toBe(0);
+    // An answer the server cut at --max-rows says so.
+    await page.fill('[data-testid="sql-input"]', 'SELECT i FROM range(30000) t(i)');
+    await page.click('[data-testid="sql-open"]');
+    await waitSettled();
+    expect(await text('row-count')).toBe('20,000 rows');
+    expect(await text('file-note')).toMatch(/cut the answer at 20,000 rows/);
     await page.fill('[data-testid="sql-input"]', 'SELECT nope FROM metrics_scalar');
     await page.click('[data-testid="sql-open"]');
     await waitSettled();
@@ -317,6 +324,14 @@ describe.skipIf(browser.skip)('file viewer on lake data, and the SQL console', (
     expect(await popup.locator('[data-testid="file-format"]').textContent()).toBe('ARROW');
     await popup.close();
 
+    // A long answer: the table is capped (with a note), the server's own cut is named.
+    await editor.fill('SELECT i FROM range(30000) t(i)');
+    await editor.press('Control+Enter');
+    await page.waitForSelector('[data-testid="sql-console"][data-rows="20000"]');
+    expect(await page.locator('[data-testid="sql-table"] tbody tr').count()).toBe(1000);
+    expect(await text('sql-capped')).toContain('first 1,000 of 20,000 rows');
+    expect(await text('sql-truncated')).toContain('cut the answer at 20,000 rows');
+
     // A bad query: the server's one line, nothing else.
     await editor.fill('SELECT no_such_column FROM runs');
     await page.click('[data-testid="sql-run"]');
@@ -340,9 +355,10 @@ describe.skipIf(browser.skip)('file viewer on lake data, and the SQL console', (
     expect(await history.allTextContents()).toEqual([
       'DELETE FROM runs',
       'SELECT no_such_column FROM runs',
+      'SELECT i FROM range(30000) t(i)',
       query,
     ]);
-    await history.nth(2).click();
+    await history.nth(3).click();
     expect(await editor.inputValue()).toBe(query);
   });
 

@@ -88,8 +88,15 @@ function responseSource(name: string, response: Response): ByteSource {
   const body = response.body;
   if (!body) throw new ViewerFileError(name, 'the server sent no body');
   const length = Number(response.headers.get('content-length'));
+  const truncated = response.headers.get('x-runlake-truncated') === 'true';
+  const rows = Number(response.headers.get('x-runlake-row-count'));
   return {
     name,
+    ...(truncated
+      ? {
+          note: `The server cut the answer at ${Number.isFinite(rows) ? rows.toLocaleString('en-US') : 'its maximum'} rows (runlake serve --max-rows): add a LIMIT or aggregate.`,
+        }
+      : {}),
     size: Number.isFinite(length) && length > 0 ? length : undefined,
     chunks: async function* () {
       const reader = body.getReader();

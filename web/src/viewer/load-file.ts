@@ -20,6 +20,8 @@ export interface ByteSource {
   readonly name: string;
   readonly size: number | undefined;
   chunks(): AsyncIterable<Uint8Array>;
+  /** Something to say about the content, e.g. that the server cut a query answer short. */
+  readonly note?: string;
 }
 
 /** What the viewer shows about a loaded file. */
@@ -28,6 +30,8 @@ export interface LoadedFile {
   readonly format: FileFormat;
   readonly bytes: number;
   readonly frame: Frame;
+  /** The source's note (see {@link ByteSource.note}). */
+  readonly note?: string;
   /**
    * Set when `frame` holds only the columns of the default plot (a wide Parquet file): reads the
    * other columns and resolves with the whole frame, columns in file order.
@@ -141,7 +145,13 @@ async function load(source: ByteSource, onProgress: ProgressListener | undefined
       await progress(next.value.length);
     }
   }
-  const done = (frame: Frame): LoadedFile => ({ name: source.name, format, bytes, frame });
+  const done = (frame: Frame): LoadedFile => ({
+    name: source.name,
+    format,
+    bytes,
+    frame,
+    ...(source.note ? { note: source.note } : {}),
+  });
 
   if (format === 'parquet') {
     const parts: Uint8Array[] = [];

@@ -199,6 +199,7 @@ function show(file: LoadedFile, started: number): void {
       loadTime,
     ),
   );
+  if (file.note) fileInfo.append(el('p', { className: 'file-note', testid: 'file-note', text: file.note }));
   const waiting = file.rest ? 'Reading the other columns…' : 'Scanning columns…';
   columnsBox.replaceChildren(el('h3', { text: 'Columns' }), el('p', { className: 'muted', text: waiting }));
   filtersBox.replaceChildren(el('h3', { text: 'Filters' }), el('p', { className: 'muted', text: waiting }));
