@@ -361,7 +361,7 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     await page.locator('[data-testid="runs-header"][data-column="run_id"]').focus();
     await page.keyboard.press('Alt+ArrowRight');
     order = await headers();
-    expect(order.slice(0, 3)).toEqual(['seed', 'params.d_model', 'run_id']);
+    expect(order.slice(0, 3)).toEqual(['seed', 'run_name', 'run_id']);
     await expect(
       page.evaluate(() =>
         (
@@ -605,7 +605,16 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     });
     expect(emptyShown).toEqual([]);
     expect(cols[0]).toBe('run_id');
-    expect(cols[1]).toBe('params.config.batch_size');
+    // The name follows the id (a W&B id is a hash), then the config parameters, read without
+    // their config. prefix.
+    expect(cols[1]).toBe('run_name');
+    expect(cols[2]).toBe('params.config.batch_size');
+    await expect(
+      page.locator('[data-testid="runs-header"][data-column="params.config.lr"]').textContent(),
+    ).resolves.toBe('paramlr');
+    await filter('lr>=0.0005 AND name ~ /pythia/');
+    await rowCount(2);
+    await filter('');
     expect(cols).toContain('params.config.lr');
     // config.lr is both a column of the W&B runs and a config key: shown once.
     expect(cols).not.toContain('config.lr');

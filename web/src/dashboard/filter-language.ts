@@ -23,6 +23,8 @@ export interface FilterColumn {
   readonly id: string;
   /** Another name it answers to (the parameter key `lr`, the header label). */
   readonly key: string;
+  /** What the header shows; a filter may name the column by it too (after id and key). */
+  readonly label?: string;
   /** `number` when every non-empty cell is a number, `list` when cells are arrays. */
   readonly kind: 'number' | 'text' | 'list' | 'boolean' | 'empty';
 }
@@ -348,6 +350,10 @@ function resolveColumns(columns: readonly FilterColumn[], key: string): number[]
   const found: number[] = [];
   columns.forEach((c, i) => {
     if (c.id.toLowerCase() === k || c.key.toLowerCase() === k) found.push(i);
+  });
+  if (found.length > 0) return found;
+  columns.forEach((c, i) => {
+    if (c.label?.toLowerCase() === k) found.push(i);
   });
   if (found.length > 0) return found;
   for (const alias of ALIASES[k] ?? []) {

@@ -81,8 +81,8 @@ function kindOf(values: Iterable<unknown>): FilterColumn['kind'] {
 }
 
 /**
- * Columns for `runs`: run_id first, then the parameters, the summary columns, and the other run
- * fields (JSON blobs last). A run field that no run fills, or that repeats a parameter's
+ * Columns for `runs`: run_id and run_name first, then the parameters, the summary columns, and the
+ * other run fields (JSON blobs last). A run field that no run fills, or that repeats a parameter's
  * name, is marked `defaultHidden`.
  *
  * @example
@@ -118,7 +118,8 @@ export function runColumns(runs: readonly RunRow[], summaries: readonly SummaryS
     const kind = kindOf(runs.map((r) => r.params?.[key]));
     return {
       id: `params.${key}`,
-      label: key,
+      // A W&B config key reads without its `config.` prefix (the PARAM badge says what it is).
+      label: key.startsWith('config.') ? key.slice('config.'.length) : key,
       source: 'param',
       key,
       kind,
@@ -136,9 +137,11 @@ export function runColumns(runs: readonly RunRow[], summaries: readonly SummaryS
   );
   return [
     ...fields.filter((f) => f === 'run_id').map(field),
+    // A W&B run's id is a hash: its name says which run it is.
+    ...fields.filter((f) => f === 'run_name').map(field),
     ...[...paramKeys].sort().map(param),
     ...summaryColumns,
-    ...fields.filter((f) => f !== 'run_id' && !LAST_FIELDS.has(f)).map(field),
+    ...fields.filter((f) => f !== 'run_id' && f !== 'run_name' && !LAST_FIELDS.has(f)).map(field),
     ...fields.filter((f) => LAST_FIELDS.has(f)).map(field),
   ];
 }
@@ -183,6 +186,8 @@ export function groupKeys(runs: readonly RunRow[]): string[] {
   for (const key of keys) {
     if (key === 'params' || NOT_GROUPABLE.has(key) || params.includes(key)) continue;
     if (/(^|_)(id|name|at|time|timestamp|json)$/i.test(key) && key !== 'grid_id') continue;
+    // W&B's summary.* and system.* columns are results, not settings.
+    if (/^(summary|system)\./.test(key)) continue;
     const values = new Set<unknown>();
     let scalar = true;
     let text = false;

@@ -89,6 +89,7 @@ export class RunsTable {
   private readonly menuButton: HTMLButtonElement;
   private readonly viewsSelect: HTMLSelectElement;
   private readonly viewName: HTMLElement;
+  private deleteViewButton!: HTMLButtonElement;
   private runOrder: Map<string, number>;
 
   constructor(
@@ -158,7 +159,10 @@ export class RunsTable {
     );
     csv.addEventListener('click', () => downloadText('runs.csv', this.toCsv()));
     this.viewsSelect = h('select', { 'aria-label': 'Saved views', 'data-testid': 'runs-views' });
-    this.viewsSelect.addEventListener('change', () => this.pickView(this.viewsSelect.value));
+    this.viewsSelect.addEventListener('change', () => {
+      this.deleteViewButton.disabled = this.viewsSelect.value === '';
+      this.pickView(this.viewsSelect.value);
+    });
     const saveButton = h('button', { type: 'button', 'data-testid': 'runs-view-save' }, 'Save view');
     this.viewName = h('span', { class: 'view-name', hidden: true });
     saveButton.addEventListener('click', () => this.askViewName());
@@ -173,6 +177,8 @@ export class RunsTable {
       },
       'Delete view',
     );
+    this.deleteViewButton = deleteButton;
+    deleteButton.disabled = true;
     deleteButton.addEventListener('click', () => {
       const name = this.viewsSelect.value;
       if (name && this.lakeId) deleteView(this.lakeId, name);
@@ -904,6 +910,7 @@ export class RunsTable {
       h('option', { value: '' }, views.length > 0 ? 'Saved views…' : 'No saved views'),
       ...views.map((v) => h('option', { value: v.name }, v.name)),
     );
+    if (this.deleteViewButton) this.deleteViewButton.disabled = true;
   }
 
   private pickView(name: string): void {
@@ -928,6 +935,7 @@ export class RunsTable {
         saveView(this.lakeId, name, this.getState());
         this.renderViews();
         this.viewsSelect.value = name;
+        this.deleteViewButton.disabled = false;
       }
       this.viewName.hidden = true;
       this.viewName.replaceChildren();
