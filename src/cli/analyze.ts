@@ -2,7 +2,7 @@ import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { ANALYZE_STAGES, type AnalyzeStage, analyzeLake } from '../geometry/index.js';
 import { withLake, writeStdout } from './common.js';
-import { renderTable } from './output.js';
+import { countOf, renderTable } from './output.js';
 import { commaList, nonNegativeInteger, positiveInteger } from './parse.js';
 
 interface AnalyzeCliOptions {
@@ -120,7 +120,7 @@ export function registerAnalyzeCommand(program: Command): void {
       if (summary.stages) {
         const s = summary.stages;
         lines.push(
-          `recomputed ${s.runs.length} runs: ${s.events} events, ${s.signatures} signatures, ${s.matches} matches`,
+          `recomputed ${countOf(s.runs.length, 'run')}: ${countOf(s.events, 'event')}, ${countOf(s.signatures, 'signature')}, ${countOf(s.matches, 'match', 'matches')}`,
         );
         const types = Object.entries(s.eventsByType).map(([event_type, events]) => ({ event_type, events }));
         if (types.length > 0) lines.push(renderTable(types));

@@ -60,12 +60,12 @@ export function registerCompactCommand(program: Command): void {
             lines.push(`${name}: nothing to compact`);
           } else if (options.dryRun) {
             lines.push(
-              `${name}: would merge ${result.filesBefore} files (${formatBytes(result.bytesBefore)}, ` +
+              `${name}: would merge ${countOf(result.filesBefore, 'file')} (${formatBytes(result.bytesBefore)}, ` +
                 `${countOf(result.rows, 'row')}) in ${countOf(result.partitions, 'partition')}`,
             );
           } else {
             lines.push(
-              `${name}: merged ${result.filesBefore} files (${formatBytes(result.bytesBefore)}) into ` +
+              `${name}: merged ${countOf(result.filesBefore, 'file')} (${formatBytes(result.bytesBefore)}) into ` +
                 `${result.filesAfter} (${formatBytes(result.bytesAfter)}) in ${countOf(result.partitions, 'partition')}, ` +
                 `${countOf(result.rows, 'row')}, version ${result.version}`,
             );

@@ -86,7 +86,7 @@ export function registerIngestDatadecide(ingest: Command): void {
           `ingested ${countOf(summary.sourceRows, 'row')} from ${summary.files} file${summary.files === 1 ? '' : 's'} ` +
           `as ${countOf(summary.rows, 'full_eval row')} (params: ${summary.partitions.join(', ') || 'none'})` +
           (summary.replacedFiles > 0
-            ? `, replacing ${summary.replacedFiles} part files of an earlier ingest`
+            ? `, replacing ${countOf(summary.replacedFiles, 'part file')} of an earlier ingest`
             : '') +
           '\n';
         for (const s of summary.supplements) {
@@ -99,7 +99,7 @@ export function registerIngestDatadecide(ingest: Command): void {
             '\n';
         }
         if (summary.removedSourceFiles > 0)
-          text += `removed ${summary.removedSourceFiles} part files of ${(options.removeSource ?? []).join(', ')}\n`;
+          text += `removed ${countOf(summary.removedSourceFiles, 'part file')} of ${(options.removeSource ?? []).join(', ')}\n`;
         if (summary.emptyMetricRows > 0)
           text += `${countOf(summary.emptyMetricRows, 'row')} had an empty metrics dict\n`;
         if (summary.missingCells > 0)

@@ -80,7 +80,7 @@ export function registerIngestQa(ingest: Command): void {
           `ingested ${countOf(summary.rows, 'qa_outputs row')} from ${plural(summary.files, 'file')} ` +
             `(${plural(summary.tasks.length, 'task')}, ${plural(summary.runs, 'run')})` +
             (summary.replacedFiles > 0
-              ? `, replacing ${summary.replacedFiles} part files of an earlier ingest`
+              ? `, replacing ${countOf(summary.replacedFiles, 'part file')} of an earlier ingest`
               : '') +
             (notes.length ? `; ${notes.join(', ')}` : '') +
             '\n' +

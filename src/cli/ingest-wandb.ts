@@ -99,7 +99,9 @@ function formatSummary(summary: WandbIngestSummary, baseOut: string): string {
     `ingested ${summary.files.length} file${summary.files.length === 1 ? '' : 's'} into ${baseOut}: ` +
       `${n(summary.runs)} run${summary.runs === 1 ? '' : 's'} into runs, ` +
       `${countOf(summary.metricRows, 'metric row')} of ${n(summary.historyRuns)} run${summary.historyRuns === 1 ? '' : 's'} into metrics_scalar` +
-      (summary.replacedFiles > 0 ? ` (replaced ${n(summary.replacedFiles)} files of an earlier ingest)` : ''),
+      (summary.replacedFiles > 0
+        ? ` (replaced ${countOf(summary.replacedFiles, 'file')} of an earlier ingest)`
+        : ''),
   ];
   for (const f of summary.files) lines.push(`  ${f.file}: ${f.kind}, ${countOf(f.records, 'row')}`);
   for (const f of summary.ignoredFiles)

@@ -58,7 +58,7 @@ export function registerValidateCommand(program: Command): void {
         const rows = report.datasets.reduce((n, d) => n + d.rows, 0);
         const fileCount = report.datasets.reduce((n, d) => n + d.files, 0);
         const checked =
-          `${report.datasets.length} datasets (${report.schemaSet} schema), ${fileCount} files, ` +
+          `${countOf(report.datasets.length, 'dataset')} (${report.schemaSet} schema), ${countOf(fileCount, 'file')}, ` +
           `${countOf(rows, 'row')}`;
         if (report.schemaSet === 'unknown') {
           lines.push(
