@@ -294,6 +294,18 @@ describe.skipIf(browser.skip)('metric chart', () => {
 
   it('expectation 2: the x axis switches to tokens, wall time and relative time (request body and tick labels)', async () => {
     await openDashboard();
+    const xPicker0 = page.locator('[data-testid="ws-x"]:visible, [data-testid="x-axis"]:visible').first();
+    // The demo's loss has no wall times: the panel says so, with the server's reason.
+    await xPicker0.selectOption('wall_time');
+    await inPanel('[data-testid="state-empty"]');
+    await expect(panel().locator('[data-testid="state-empty"]').textContent()).resolves.toContain(
+      'against wall time',
+    );
+    await expect(panel().locator('[data-testid="metric-status"]').textContent()).resolves.toContain(
+      'no wall_time',
+    );
+    await xPicker0.selectOption('step');
+    await waitForSeries(4);
     await panel().locator('[data-testid="metric-select"]').selectOption('throughput');
     await inPanel('[data-testid="metric-chart"][data-series-count="4"] canvas');
     const xPicker = page.locator('[data-testid="ws-x"]:visible, [data-testid="x-axis"]:visible').first();

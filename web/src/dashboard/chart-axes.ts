@@ -13,7 +13,14 @@ export const X_AXES: readonly (readonly [XAxis, string])[] = [
   ['tokens', 'Tokens'],
 ];
 
-/** The axis title of an x kind. */
+/**
+ * The axis title of an x kind.
+ *
+ * @example
+ * ```ts
+ * xAxisTitle('relative_time'); // 'relative time (h:mm:ss)'
+ * ```
+ */
 export function xAxisTitle(x: XAxis): string {
   switch (x) {
     case 'wall_time':
@@ -29,7 +36,14 @@ export function xAxisTitle(x: XAxis): string {
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
-/** Seconds as `h:mm:ss` (negative with a sign; fractions below a second dropped unless < 10 s). */
+/**
+ * Seconds as `h:mm:ss` (negative with a sign; fractions below a second dropped unless < 10 s).
+ *
+ * @example
+ * ```ts
+ * formatDuration(3725); // '1:02:05'
+ * ```
+ */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return String(seconds);
   const sign = seconds < 0 ? '-' : '';
@@ -41,7 +55,14 @@ export function formatDuration(seconds: number): string {
   return `${sign}${hours}:${pad2(minutes)}:${pad2(s % 60)}`;
 }
 
-/** A count in short form: 950, 12.5k, 1.2M, 3.4B, 1.1T. */
+/**
+ * A count in short form: 950, 12.5k, 1.2M, 3.4B, 1.1T.
+ *
+ * @example
+ * ```ts
+ * formatCount(3_400_000_000); // '3.4B'
+ * ```
+ */
 export function formatCount(value: number): string {
   if (!Number.isFinite(value)) return String(value);
   const abs = Math.abs(value);
@@ -56,7 +77,15 @@ export function formatCount(value: number): string {
   return formatNumber(value);
 }
 
-/** Epoch seconds as a local date/time, as fine as `span` (the visible range, seconds) needs. */
+/**
+ * Epoch seconds as a local date/time, as fine as `span` (the visible range, seconds) needs: the
+ * date over 3 days or more, month-day and hh:mm over 10 minutes, else hh:mm:ss.
+ *
+ * @example
+ * ```ts
+ * formatWallTime(Date.UTC(2026, 10, 1, 9, 25) / 1000, 3600); // '11-01 09:25' in UTC
+ * ```
+ */
 export function formatWallTime(seconds: number, span: number): string {
   if (!Number.isFinite(seconds)) return String(seconds);
   const d = new Date(seconds * 1000);
@@ -70,6 +99,11 @@ export function formatWallTime(seconds: number, span: number): string {
 /**
  * The formatter of x values of kind `x`: ticks read at the visible `span`, the tooltip with
  * `span` 0 (full precision).
+ *
+ * @example
+ * ```ts
+ * xFormatter('tokens')(16_400_000, 1e7); // '16.4M'
+ * ```
  */
 export function xFormatter(x: XAxis): (value: number, span: number) => string {
   switch (x) {
@@ -177,7 +211,15 @@ export interface ChartTheme {
   readonly bg: string;
 }
 
-/** Reads `--fg` (or `--text`), `--muted`, `--grid`, `--panel`/`--bg` from the document, with light defaults. */
+/**
+ * Reads `--fg` (or `--text`), `--muted`, `--grid`, `--panel`/`--bg` from the document, with light
+ * defaults.
+ *
+ * @example
+ * ```ts
+ * const { fg, grid } = chartTheme();
+ * ```
+ */
 export function chartTheme(): ChartTheme {
   const style = getComputedStyle(document.documentElement);
   const read = (...names: string[]) => {

@@ -19,7 +19,14 @@ export interface LegendEntry {
 
 const SHOWN = 24;
 
-/** The key an entry is hidden under. */
+/**
+ * The key an entry is hidden under.
+ *
+ * @example
+ * ```ts
+ * legendKey({ label: 'tiny-gpt seed 0', key: 'run-0', color: '#1f77b4', seriesIndex: 1 }); // 'run-0'
+ * ```
+ */
 export function legendKey(entry: LegendEntry): string {
   return entry.key ?? entry.label;
 }

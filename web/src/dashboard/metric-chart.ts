@@ -130,7 +130,18 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export { defaultMetric };
 
-/** The metric panel: controls, the chart and its status line. */
+/**
+ * The metric panel: controls, the chart and its status line.
+ *
+ * @example
+ * ```ts
+ * const panel = new MetricPanel({ metrics, paramKeys: ['lr'], colorOf, compact: true, onStateChange: save });
+ * host.append(panel.element);
+ * panel.setRuns(['run-a', 'run-b']);
+ * panel.setState({ x: 'tokens' });
+ * panel.destroy();
+ * ```
+ */
 export class MetricPanel {
   readonly element: HTMLElement;
   private runs: string[] = [];
@@ -607,9 +618,10 @@ export class MetricPanel {
     const host = this.chartHost;
     host.replaceChildren();
     if (drawing.seriesCount === 0) {
+      const axis = this.xKind() === 'step' ? '' : ` against ${xAxisTitle(this.xKind())}`;
       host.append(
         emptyState(
-          `No ${this.state.metric} points for the selected runs${this.state.zoom ? ' in this range' : ''}.`,
+          `No ${this.state.metric} points for the selected runs${axis}${this.state.zoom ? ' in this range' : ''}.`,
         ),
       );
       host.dataset.seriesCount = '0';
