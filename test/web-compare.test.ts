@@ -506,6 +506,14 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     await expect(
       page.locator('[data-testid="run-config-row"][data-key="config.lr"] td').textContent(),
     ).resolves.toBe('0.01');
+    // It has no metrics yet, and most of the lake's run columns are empty for it: both said so.
+    await expect(page.locator('[data-testid="run-summary"]').textContent()).resolves.toContain(
+      'This run logged no training metrics',
+    );
+    await expect(page.locator('[data-testid="run-config-count"]').textContent()).resolves.toMatch(
+      /\(\d+ empty fields hidden\)/,
+    );
+    expect(await page.locator('[data-testid="run-config-row"][data-key="git_commit"]').count()).toBe(0);
   });
 
   it('logged no console errors', () => {

@@ -9,7 +9,7 @@ import { type AxisBrush, brushLabel, type HparamAxis, hparamAxes, inBrush, makeA
 import { HparamsScatter, type ScatterBrush } from './hparams-scatter.js';
 import { fetchSummaries, isSystemMetric, type MetricSummary, type SummaryStat } from './metric-summary.js';
 import { ParallelCoords } from './parallel-coords.js';
-import { emptyState, errorState, isAbort, showLoading } from './states.js';
+import { errorState, isAbort, isMissingDataset, showLoading } from './states.js';
 import './compare.css';
 
 /** What the Compare view needs from the dashboard. */
@@ -115,8 +115,8 @@ export class CompareView {
         'div',
         { class: 'toolbar' },
         h('h2', {}, 'Hyperparameters vs metric'),
-        h('label', { class: 'control' }, 'Metric ', this.metricSelect),
-        h('label', { class: 'control' }, this.statSelect),
+        metrics.length > 0 ? h('label', { class: 'control' }, 'Metric ', this.metricSelect) : null,
+        metrics.length > 0 ? h('label', { class: 'control' }, this.statSelect) : null,
         this.clearButton,
         this.selectButton,
       ),
@@ -182,8 +182,10 @@ export class CompareView {
     const controller = new AbortController();
     this.controller = controller;
     const metric = this.metricSelect.value;
+    // Without scalar metrics the hyperparameters alone are still worth comparing.
     if (!metric) {
-      this.plotsBody.replaceChildren(emptyState('This lake has no scalar metrics to compare the runs on.'));
+      this.summaries = new Map();
+      this.rebuild();
       return;
     }
     if (this.summaries.size === 0) showLoading(this.plotsBody, `${metric} summaries`);
@@ -194,8 +196,11 @@ export class CompareView {
       this.element.dataset.summaryTruncated = String(truncated);
     } catch (error) {
       if (isAbort(error)) return;
-      this.plotsBody.replaceChildren(errorState(error, `summarise ${metric}`));
-      return;
+      if (!isMissingDataset(error)) {
+        this.plotsBody.replaceChildren(errorState(error, `summarise ${metric}`));
+        return;
+      }
+      this.summaries = new Map();
     }
     this.rebuild();
   }
@@ -206,11 +211,13 @@ export class CompareView {
     const stat = this.statSelect.value as SummaryStat;
     const ids = this.runs.map((r) => r.run_id);
     this.axes = hparamAxes(this.runs);
-    this.metricAxis = makeAxis(
-      `${stat}:${metric}`,
-      `${stat} ${metric}`,
-      ids.map((id) => this.summaries.get(id)?.[stat] ?? undefined),
-    );
+    this.metricAxis = metric
+      ? makeAxis(
+          `${stat}:${metric}`,
+          `${stat} ${metric}`,
+          ids.map((id) => this.summaries.get(id)?.[stat] ?? undefined),
+        )
+      : undefined;
     if (
       this.plotsBody.querySelector(
         '[data-testid="state-loading"], [data-testid="state-error"], [data-testid="state-empty"]',
@@ -227,7 +234,7 @@ export class CompareView {
     this.scatter.setData(ids, this.axes, this.metricAxis);
     this.parallel.setData({
       runIds: ids,
-      axes: [...this.axes, this.metricAxis],
+      axes: this.metricAxis ? [...this.axes, this.metricAxis] : this.axes,
       colorAxis: this.metricAxis,
       highlighted: this.brushedIds,
     });
@@ -273,8 +280,11 @@ export class CompareView {
     });
     this.scatter.setHighlight(ids);
     const withMetric = this.runs.filter((r) => this.summaries.has(r.run_id)).length;
+    const metric = this.metricSelect.value;
+    const varying =
+      this.axes.length === 1 ? '1 hyperparameter varies' : `${this.axes.length} hyperparameters vary`;
     this.status.textContent =
-      `${this.runs.length} runs, ${withMetric} with ${this.metricSelect.value}; ${this.axes.length} hyperparameter${this.axes.length === 1 ? '' : 's'} vary` +
+      `${this.runs.length} runs${metric ? `, ${withMetric} with ${metric}` : ''}; ${varying}` +
       (ids ? `. Brushed: ${ids.size} run${ids.size === 1 ? '' : 's'} (${label}).` : '.');
     if (changed) this.options.onBrush(ids ?? null, label);
   }

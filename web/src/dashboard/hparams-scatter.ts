@@ -193,7 +193,10 @@ export class HparamsScatter {
     const axis = this.xAxis();
     const metric = this.metricAxis;
     if (!axis || !metric) {
-      this.host.append(h('p', { class: 'empty-state' }, 'No hyperparameter varies across these runs.'));
+      const why = !metric
+        ? 'This lake has no scalar metrics to plot the hyperparameters against.'
+        : 'No hyperparameter varies across these runs.';
+      this.host.append(h('p', { class: 'empty-state', 'data-testid': 'hp-scatter-empty' }, why));
       return;
     }
     const categories = axis.kind === 'categorical' ? axis.categories : undefined;

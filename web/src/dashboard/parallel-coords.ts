@@ -302,6 +302,8 @@ export class ParallelCoords {
         const y = this.posY(p);
         if (pen) path.lineTo(x, y);
         else path.moveTo(x, y);
+        // One axis alone has no lines to draw between: a short tick marks each run.
+        if (axes.length === 1) path.lineTo(x + 10, y);
         pen = true;
       }
       drawnLines++;

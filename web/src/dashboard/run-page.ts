@@ -9,7 +9,7 @@ import { api, type MetricName, type RunRow } from './api.js';
 import { type ConfigEntry, configText, flattenJson, runConfig } from './config-diff.js';
 import { cellText, formatNumber, h } from './dom.js';
 import { fetchSummaries, isSystemMetric, type MetricSummary, metricGroup } from './metric-summary.js';
-import { emptyState, errorState, isAbort, showLoading } from './states.js';
+import { emptyState, errorState, isAbort, isMissingDataset, showLoading } from './states.js';
 import './compare.css';
 
 const CHART_HEIGHT = 170;
@@ -122,6 +122,15 @@ export class RunPage {
       rows = (await fetchSummaries({ runs: [runId] }, controller.signal)).rows;
     } catch (error) {
       if (isAbort(error) || controller.signal.aborted) return;
+      if (isMissingDataset(error)) {
+        summaryHost.replaceChildren(
+          emptyState('This lake has no metrics_scalar dataset: no metrics to summarise.'),
+        );
+        systemHost.replaceChildren();
+        curvesHost.replaceChildren();
+        this.element.dataset.state = 'ready';
+        return;
+      }
       summaryHost.replaceChildren(errorState(error, `summarise ${runId}'s metrics`));
       systemHost.replaceChildren();
       curvesHost.replaceChildren();
@@ -206,7 +215,10 @@ export class RunPage {
   }
 
   private configPanel(run: RunRow): HTMLElement {
-    const entries = runConfig(run).filter((e) => !HEADER_FIELDS.has(e.key) && !TIME_FIELD.test(e.key));
+    const all = runConfig(run).filter((e) => !HEADER_FIELDS.has(e.key) && !TIME_FIELD.test(e.key));
+    // Empty run fields (a lake's columns this run never set) are noise here; the count says so.
+    const entries = all.filter((e) => !(e.source === 'field' && e.value === null));
+    const empty = all.length - entries.length;
     const search = h('input', {
       type: 'search',
       placeholder: 'Search keys and values',
@@ -221,7 +233,9 @@ export class RunPage {
         ? entries.filter((e) => `${e.key}\u0000${configText(e.value)}`.toLowerCase().includes(needle))
         : entries;
       body.replaceChildren(...shown.map(configRow));
-      count.textContent = needle ? `${shown.length} of ${entries.length} keys` : `${entries.length} keys`;
+      count.textContent =
+        (needle ? `${shown.length} of ${entries.length} keys` : `${entries.length} keys`) +
+        (empty > 0 ? ` (${empty} empty fields hidden)` : '');
     };
     search.addEventListener('input', render);
     render();
