@@ -433,7 +433,7 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     );
   });
 
-  it('has a state API (getState/setState), an external filter chip, and run_id links', async () => {
+  it('has a state API (getState/setState; onStateChange reaches the URL), an external filter chip, and run_id links', async () => {
     await open(page, served.url);
     type Handle = {
       runlake: {
@@ -474,6 +474,28 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     await page.locator('[data-testid="runs-external-clear"]').click();
     await rowCount(3);
     expect(await chip.isVisible()).toBe(false);
+
+    // A change made by hand reaches onStateChange: the page's URL state carries it to a new page.
+    await filter('seed>=2 lr<=0.001');
+    await page.locator('[data-testid="runs-header"][data-column="seed"]').click();
+    await page.waitForFunction(
+      (hash) => (globalThis as unknown as { location: { hash: string } }).location.hash !== hash,
+      new URL(page.url()).hash,
+    );
+    const shared = page.url();
+    const other = await chromium.context.newPage();
+    try {
+      await other.goto(shared);
+      await other.waitForSelector('[data-testid="runs-table"][data-row-count="4"]');
+      const restored = await other.evaluate(() => (globalThis as unknown as Handle).runlake.table.getState());
+      expect(restored).toMatchObject({
+        filter: 'seed>=2 lr<=0.001',
+        sort: { column: 'seed', direction: 'asc' },
+      });
+    } finally {
+      await other.close();
+    }
+    await filter('seed=1');
 
     // The run id is a link to its run page; the checkbox still selects.
     const link = page.locator(
