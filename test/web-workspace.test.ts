@@ -107,6 +107,14 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
       if (attempt >= 3) throw new Error('the loss chart never zoomed');
     }
   };
+  /** Scrolls so the workspace's toolbar sits just under the sticky header (for the doc screenshots). */
+  const scrollToWorkspace = () =>
+    page.evaluate(() => {
+      const top =
+        document.querySelector('[data-testid="workspace"]').getBoundingClientRect().top + window.scrollY;
+      const header = document.querySelector('header.top').getBoundingClientRect().height;
+      window.scrollTo(0, top - header - 8);
+    });
   const focused = () => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? '');
 
   beforeAll(async () => {
@@ -285,13 +293,13 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
       await page.waitForSelector(chartOf(metric, '[data-band-count="3"] canvas'), { timeout: 20_000 });
     }
     await page.keyboard.press('Escape');
-    await page.locator('[data-testid="ws-toolbar"]').scrollIntoViewIfNeeded();
+    await scrollToWorkspace();
     await page.screenshot({ path: docImage('web-workspace.png') });
 
     // Folding a section is saved too.
     await page.locator('[data-testid="ws-section"][data-section="metrics"] > summary').click();
     expect(await panel('loss').isVisible()).toBe(false);
-    expect(await page.evaluate(() => window.runlake.state().workspace?.collapsed)).toEqual(['metrics']);
+    await page.waitForFunction(() => window.runlake.state().workspace?.collapsed.includes('metrics'));
     await page.locator('[data-testid="ws-reset"]').click();
     expect(await panel('loss').isVisible()).toBe(true);
   });
@@ -368,6 +376,8 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
     // Pasted into the address bar of the open page (a hash change, no reload), it applies too.
     await page.locator('[data-testid="ws-reset"]').click();
     await page.waitForFunction(() => window.runlake.state().workspace.panels[1].size === 'M');
+    // The URL follows the reset (it is rewritten a moment after a change).
+    await page.waitForFunction((u) => window.location.href !== u, url);
     await page.goto(url);
     await page.waitForFunction(() => window.runlake.state().workspace.panels[1].size === 'S');
     expect(((await page.evaluate(() => window.runlake.state())) as PageState).workspace).toEqual(
@@ -447,6 +457,8 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
     await openDashboard();
     expect(await theme()).toBe('dark');
     await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    await page.waitForSelector(chartOf('grad_norm', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    await scrollToWorkspace();
     await page.screenshot({ path: docImage('web-dark.png') });
     await page.locator('[data-testid="theme-toggle"]').click();
     expect(await theme()).toBe('light');

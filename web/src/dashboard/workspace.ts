@@ -190,8 +190,13 @@ export class Workspace {
     });
     const reset = h(
       'button',
-      { type: 'button', 'data-testid': 'ws-reset', title: 'Forget this lake’s saved layout and start again' },
-      'Reset workspace',
+      {
+        type: 'button',
+        class: 'link-button',
+        'data-testid': 'ws-reset',
+        title: 'Forget this lake’s saved layout and start again: one panel per metric, default settings',
+      },
+      'Reset',
     );
     reset.addEventListener('click', () => this.reset());
     this.count = h('span', { class: 'muted ws-count', 'data-testid': 'ws-count' });
