@@ -133,6 +133,8 @@ interface Slot {
   visible: boolean;
   /** Something changed while it was out of view: refetch when it is back. */
   stale: boolean;
+  /** New metric names arrived while it was out of view: add them to its picker when it is back. */
+  staleMetrics: boolean;
 }
 
 /** The workspace: toolbar, sections of panel cards, persistence. */
@@ -266,7 +268,7 @@ export class Workspace {
     for (const slot of this.slots) {
       if (!slot.panel) continue;
       if (slot.visible) slot.panel.refresh(metrics);
-      else slot.stale = true;
+      else slot.staleMetrics = true;
     }
   }
 
@@ -472,6 +474,7 @@ export class Workspace {
       sizeButtons,
       visible: false,
       stale: false,
+      staleMetrics: false,
     };
     for (const [size, button] of sizeButtons) button.addEventListener('click', () => this.resize(slot, size));
     remove.addEventListener('click', () => this.remove(slot));
@@ -562,10 +565,15 @@ export class Workspace {
       slot.visible = entry.isIntersecting;
       if (!slot.visible) continue;
       if (!slot.panel) this.open(slot);
-      else if (slot.stale) {
+      else if (slot.stale || slot.staleMetrics) {
+        // Settings and the selection first, then the new names (each call reloads; the last wins).
+        if (slot.stale) {
+          slot.panel.setState(this.panelState(slot));
+          slot.panel.setRuns(this.runs);
+        }
+        if (slot.staleMetrics) slot.panel.refresh(this.metrics);
         slot.stale = false;
-        slot.panel.setState(this.panelState(slot));
-        slot.panel.setRuns(this.runs);
+        slot.staleMetrics = false;
       }
     }
   }
