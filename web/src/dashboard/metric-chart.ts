@@ -552,6 +552,7 @@ export class MetricPanel {
         const groups = await source.groups(query, by, controller.signal);
         drawing = groupDrawing(
           groups.groups,
+          groups.reasons ?? {},
           by,
           envelope,
           new Set(this.state.hidden),
@@ -975,6 +976,7 @@ function envelopeOf(
 /** One mean line and one envelope band per group. */
 function groupDrawing(
   groups: readonly GroupWithEnvelopes[],
+  reasons: Readonly<Record<string, string>>,
   by: readonly string[],
   envelope: Envelope,
   hidden: ReadonlySet<string>,
@@ -1032,6 +1034,10 @@ function groupDrawing(
   const note = [
     `${drawn.length} group${drawn.length === 1 ? '' : 's'} by ${by.join(', ')} over ${runs} runs, ${envelopeName}`,
     missingEnvelope ? 'this server does not send min/max per group yet (drawn without the band)' : '',
+    // Runs the server could not place on this x axis (no wall_time, no token count).
+    Object.keys(reasons).length > 0
+      ? `${Object.keys(reasons).length} run${Object.keys(reasons).length === 1 ? ' has' : 's have'} no points (${Object.values(reasons)[0]})`
+      : '',
     smoothingUnsupported ? 'this server does not smooth yet (drawn unsmoothed)' : '',
   ]
     .filter(Boolean)
