@@ -252,6 +252,33 @@ describe.skipIf(browser.skip)('dashboard geometry and matches views', () => {
       expect(overlappingPairs(await boxes(charts.nth(i).locator('.event-label')))).toEqual([]);
     expect(await gridProblems()).toEqual([]);
     await page.screenshot({ path: docImage('web-geometry-overlay.png') });
+
+    // The view's state (for URL state and workspaces) names the runs, and restoring another state
+    // redraws it: two seeds, layer 2, another descriptor.
+    type Handle = { runlake: { geometry: { getState(): unknown; setState(s: unknown): void } } };
+    const state = await page.evaluate(() => (globalThis as unknown as Handle).runlake.geometry.getState());
+    expect(state).toMatchObject({
+      runs: ['tiny-lr0.0003-s0', 'tiny-lr0.0003-s1', 'tiny-lr0.0003-s2', 'tiny-lr0.0003-s3'],
+      layer: null,
+      module: null,
+      descriptor: 'effective_rank',
+    });
+    await page.evaluate(() =>
+      (globalThis as unknown as Handle).runlake.geometry.setState({
+        runs: ['tiny-lr0.0003-s1', 'tiny-lr0.0003-s3'],
+        layer: 2,
+        descriptor: 'intrinsic_dim',
+      }),
+    );
+    await page.waitForSelector(
+      '[data-testid="geometry-chart"][data-runs="tiny-lr0.0003-s1,tiny-lr0.0003-s3"] canvas',
+    );
+    await page.waitForSelector('[data-testid="geometry-grid"][data-descriptor="intrinsic_dim"]');
+    expect(await page.locator('[data-testid="geometry-figure"]').count()).toBe(2);
+    expect(await page.locator('[data-testid="geometry-layer"]').inputValue()).toBe('2');
+    // The layer picker still offers every layer of the run, not just the one shown.
+    expect(await page.locator('[data-testid="geometry-layer"] option').count()).toBe(5);
+    expect(await page.locator('[data-testid="axis-y-label"]').first().textContent()).toBe('intrinsic_dim');
   });
 
   it('filters signatures by all whitespace-separated tokens, and says so when nothing matches', async () => {

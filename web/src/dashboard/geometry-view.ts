@@ -105,6 +105,24 @@ export function sameGridRuns(runs: readonly RunRow[], run: string): string[] {
 }
 
 /**
+ * What the Geometry view shows, for URL state and saved workspaces ({@link GeometryView.getState}).
+ * Absent fields of a `setState` argument are left as they are.
+ */
+export interface GeometryViewState {
+  /** The picked run first, then the overlaid runs. */
+  readonly runs: readonly string[];
+  /** The layer filter (null: all layers). */
+  readonly layer: number | null;
+  /** The module filter (null: all modules). */
+  readonly module: string | null;
+  readonly descriptor: string;
+  /** Event types switched off in the event legend. */
+  readonly hiddenEventTypes: readonly string[];
+  /** Runs whose events are switched off in the run legend. */
+  readonly hiddenEventRuns: readonly string[];
+}
+
+/**
  * The Geometry view: a run picker (runs with geometry only), an overlay of several runs, layer /
  * module / descriptor pickers, a run legend, event-type toggles, and the small multiples.
  *
@@ -145,6 +163,10 @@ export class GeometryView {
   private controller: AbortController | undefined;
   private loadedRun: string | undefined;
   private started = false;
+  /** Filters asked for by `setState`, applied once the pickers know the run's layers and modules. */
+  private pending: Partial<Pick<GeometryViewState, 'layer' | 'module' | 'descriptor'>> | undefined;
+  /** Called after every redraw with the view's state (URL state, workspace saving). */
+  onStateChange: ((state: GeometryViewState) => void) | undefined;
 
   constructor(private readonly runs: readonly RunRow[]) {
     this.geometryRuns = [...runs];
@@ -260,6 +282,62 @@ export class GeometryView {
     void this.load();
   }
 
+  /**
+   * The runs, filters, descriptor and hidden events shown.
+   *
+   * @example
+   * ```ts
+   * view.getState(); // { runs: ['tiny-lr0.0003-s0', 'tiny-lr0.0003-s2'], layer: null, module: null, descriptor: 'effective_rank', … }
+   * ```
+   */
+  getState(): GeometryViewState {
+    const primary = this.runSelect.value;
+    const pending = this.pending;
+    const layer = pending && pending.layer !== undefined ? pending.layer : this.layerSelect.value;
+    const module = pending && pending.module !== undefined ? pending.module : this.moduleSelect.value;
+    return {
+      runs: [primary, ...this.selectedRuns().filter((r) => r !== primary)].filter(Boolean),
+      layer: layer === null || layer === '' ? null : Number(layer),
+      module: module === null || module === '' ? null : module,
+      descriptor: pending?.descriptor ?? this.descriptorSelect.value,
+      hiddenEventTypes: [...this.hiddenTypes],
+      hiddenEventRuns: [...this.hiddenEventRuns],
+    };
+  }
+
+  /**
+   * Shows `state` (fields left out keep their value) and loads what it needs.
+   *
+   * @example
+   * ```ts
+   * view.setState({ runs: ['tiny-lr0.0003-s1', 'tiny-lr0.0003-s3'], layer: 2, descriptor: 'intrinsic_dim' });
+   * ```
+   */
+  setState(state: Partial<GeometryViewState>): void {
+    const [first, ...rest] = state.runs ?? [];
+    if (first) {
+      this.runSelect.value = first;
+      this.compared.clear();
+      for (const run of rest) this.compared.add(run);
+    }
+    if (state.hiddenEventTypes) {
+      this.hiddenTypes.clear();
+      for (const t of state.hiddenEventTypes) this.hiddenTypes.add(t);
+    }
+    if (state.hiddenEventRuns) {
+      this.hiddenEventRuns.clear();
+      for (const r of state.hiddenEventRuns) this.hiddenEventRuns.add(r);
+    }
+    const pending = {
+      ...(state.layer !== undefined ? { layer: state.layer } : {}),
+      ...(state.module !== undefined ? { module: state.module } : {}),
+      ...(state.descriptor !== undefined ? { descriptor: state.descriptor } : {}),
+    };
+    this.pending = Object.keys(pending).length > 0 ? { ...this.pending, ...pending } : this.pending;
+    if (!this.started) this.ensureLoaded();
+    else void this.load();
+  }
+
   /** Loads the chosen run (first call: the first run with geometry) unless it is already shown. */
   ensureLoaded(): void {
     if (this.started || this.runs.length === 0) return;
@@ -350,29 +428,58 @@ export class GeometryView {
       this.moduleSelect.value = '';
     }
     this.fillCompare();
-    const layer = this.layerSelect.value === '' ? undefined : Number(this.layerSelect.value);
-    const module = this.moduleSelect.value || undefined;
+    const pending = this.pending;
+    let layer = this.layerSelect.value === '' ? undefined : Number(this.layerSelect.value);
+    let module = this.moduleSelect.value || undefined;
+    if (pending?.layer !== undefined) layer = pending.layer ?? undefined;
+    if (pending?.module !== undefined) module = pending.module ?? undefined;
     const runs = this.selectedRuns();
     this.destroyCharts();
     showLoading(this.grid, `geometry of ${runs.length > 1 ? `${runs.length} runs` : primary}`);
     this.element.dataset.loading = 'true';
+    // A run shown for the first time is fetched unfiltered, so its pickers list all its layers and
+    // modules; filters asked for by setState are then applied here.
+    const newRun = primary !== this.loadedRun;
+    const fetchLayer = newRun ? undefined : layer;
+    const fetchModule = newRun ? undefined : module;
     try {
       const answers = await mapLimited(runs, FETCHES_AT_ONCE, async (run) => {
-        const key = JSON.stringify([run, layer ?? null, module ?? null]);
+        const key = JSON.stringify([run, fetchLayer ?? null, fetchModule ?? null]);
         const cached = this.cache.get(key);
         if (cached) return { run, data: cached };
-        const data = await api.geometry(run, { layer, module }, controller.signal);
+        const data = await api.geometry(run, { layer: fetchLayer, module: fetchModule }, controller.signal);
         this.cache.set(key, data);
         return { run, data };
       });
       if (controller.signal.aborted) return;
-      this.data = answers.flatMap(({ run, data }) =>
+      const all = answers.flatMap(({ run, data }) =>
         data.trajectories.map((trajectory) => ({ run, trajectory })),
       );
-      this.events = answers.flatMap(({ run, data }) => data.events.map((event) => ({ run, event })));
-      if (primary !== this.loadedRun) {
+      if (newRun) {
         this.loadedRun = primary;
-        this.fillPickers(this.data);
+        this.fillPickers(all);
+      }
+      this.data = all.filter(
+        ({ trajectory: t }) =>
+          (layer === undefined || t.layer === layer) && (module === undefined || t.module === module),
+      );
+      this.events = answers.flatMap(({ run, data }) =>
+        data.events
+          .filter(
+            (e) =>
+              (layer === undefined || e.layer === null || e.layer === layer) &&
+              (module === undefined || e.module === null || e.module === module),
+          )
+          .map((event) => ({ run, event })),
+      );
+      if (pending && this.pending === pending) {
+        // The pickers now hold the run's layers and modules: show the filters asked for.
+        this.layerSelect.value = layer === undefined ? '' : String(layer);
+        this.moduleSelect.value = module ?? '';
+        const descriptor = pending.descriptor;
+        if (descriptor && [...this.descriptorSelect.options].some((o) => o.value === descriptor))
+          this.descriptorSelect.value = descriptor;
+        this.pending = undefined;
       }
       this.render();
     } catch (error) {
@@ -659,5 +766,6 @@ export class GeometryView {
       this.resizer.observe(host);
     }
     this.grid.dataset.descriptor = descriptor;
+    this.onStateChange?.(this.getState());
   }
 }
