@@ -14,11 +14,11 @@ import { tempDir } from './helpers/lake-fixtures.js';
 const WRITE_TOKEN = 'live-write-token';
 const CLIENT = 'live0000live0000';
 
-function loss(runId: string, steps: number[]): TrackingRecord {
+function loss(runId: string, steps: number[], name = 'train/loss'): TrackingRecord {
   return {
     kind: 'metrics',
     runId,
-    names: ['train/loss'],
+    names: [name],
     name: new Uint32Array(steps.length),
     step: BigInt64Array.from(steps.map(BigInt)),
     value: Float64Array.from(steps.map((s) => 3 / (1 + s))),
@@ -83,6 +83,16 @@ describe.skipIf(browser.skip)(
       // The first run stays selected and drawn through the refreshes.
       await page.waitForSelector('[data-testid="metric-chart"][data-drawn-runs="1"][data-last-x="8"] canvas');
       expect(Number(await page.getAttribute('body', 'data-live-refreshes'))).toBeGreaterThanOrEqual(3);
+
+      // A metric the run starts logging later gets its own workspace panel, and every panel
+      // follows the new points.
+      const panelChart = (metric: string) =>
+        `[data-testid="ws-panel"][data-metric="${metric}"] [data-testid="metric-chart"]`;
+      await send([loss('live-1', [0, 4, 8], 'train/acc')]);
+      await page.waitForSelector(`${panelChart('train/acc')}[data-last-x="8"] canvas`, { timeout: 20_000 });
+      await send([loss('live-1', [9, 10]), loss('live-1', [9, 10], 'train/acc')]);
+      await page.waitForSelector(`${panelChart('train/loss')}[data-last-x="10"] canvas`, { timeout: 20_000 });
+      await page.waitForSelector(`${panelChart('train/acc')}[data-last-x="10"] canvas`, { timeout: 20_000 });
       expect(errors).toEqual([]);
     }, 120_000);
   },

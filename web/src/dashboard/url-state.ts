@@ -35,6 +35,11 @@ export interface WorkspaceState {
   readonly panels: readonly WorkspacePanel[];
   /** Section names (`train`, `eval`, `metrics`, …) folded shut. */
   readonly collapsed: readonly string[];
+  /**
+   * The layout is still the default one: metrics that appear later (a run still logging) get a
+   * panel of their own, up to the default count. Adding, removing or resizing a panel ends it.
+   */
+  readonly auto?: boolean;
 }
 
 /** Everything a shared link restores. */
@@ -98,6 +103,7 @@ export function parseWorkspace(value: unknown): WorkspaceState | undefined {
     },
     panels,
     collapsed: strings(value.collapsed) ?? [],
+    ...(value.auto === true ? { auto: true } : {}),
   };
 }
 

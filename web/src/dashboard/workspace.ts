@@ -146,6 +146,8 @@ export class Workspace {
   private collapsed = new Set<string>();
   private runs: string[] = [];
   private nextId = 1;
+  /** The layout is the default one, so new metrics get panels (see {@link WorkspaceState.auto}). */
+  private auto = true;
   private readonly sectionsHost: HTMLElement;
   private readonly sections = new Map<string, { element: HTMLDetailsElement; grid: HTMLElement }>();
   private readonly observer: IntersectionObserver;
@@ -224,7 +226,9 @@ export class Workspace {
     this.observer = new IntersectionObserver((entries) => this.onIntersect(entries), {
       rootMargin: '200px 0px',
     });
-    this.build(saved ?? { shared: this.shared, panels: defaultPanels(this.metrics), collapsed: [] });
+    this.build(
+      saved ?? { shared: this.shared, panels: defaultPanels(this.metrics), collapsed: [], auto: true },
+    );
   }
 
   /** The workspace's state (what is saved and put in the URL). */
@@ -243,6 +247,7 @@ export class Workspace {
         ...(Object.keys(s.own).length > 0 ? { own: s.own } : {}),
       })),
       collapsed: [...this.collapsed],
+      ...(this.auto ? { auto: true } : {}),
     };
   }
 
@@ -263,8 +268,23 @@ export class Workspace {
 
   /** The live refresh: new metric names become addable, and panels in view refetch (zoom kept). */
   refresh(metrics: readonly MetricName[]): void {
+    const known = new Set(this.metrics.map((m) => m.metric_name));
     this.metrics = [...metrics];
     this.fillAddSelect();
+    if (this.auto) {
+      // A default layout grows with the metrics a run starts logging, as it would have been built.
+      const shown = new Set(this.slots.map((s) => s.metric));
+      const fresh = defaultPanels(metrics, Number.POSITIVE_INFINITY).filter(
+        (p) => !known.has(p.metric) && !shown.has(p.metric),
+      );
+      const room = Math.max(0, WORKSPACE_DEFAULT_PANELS - this.slots.length);
+      for (const p of fresh.slice(0, room)) {
+        const slot = this.slotFor(p);
+        this.slots.push(slot);
+        this.place(slot);
+      }
+      if (fresh.length > 0 && room > 0) this.changed();
+    }
     for (const slot of this.slots) {
       if (!slot.panel) continue;
       if (slot.visible) slot.panel.refresh(metrics);
@@ -288,6 +308,7 @@ export class Workspace {
 
   /** Adds a panel for `metric` at the end of its section, and scrolls to it. */
   addPanel(metric: string, size: PanelSize = 'M'): void {
+    this.auto = false;
     const slot = this.slotFor({ metric, size });
     this.slots.push(slot);
     this.place(slot);
@@ -308,7 +329,7 @@ export class Workspace {
       }
     }
     this.shared = { ...DEFAULT_SHARED, showRaw: true };
-    this.build({ shared: this.shared, panels: defaultPanels(this.metrics), collapsed: [] });
+    this.build({ shared: this.shared, panels: defaultPanels(this.metrics), collapsed: [], auto: true });
     this.changed();
   }
 
@@ -378,6 +399,7 @@ export class Workspace {
   }
 
   private build(state: WorkspaceState): void {
+    this.auto = state.auto === true;
     for (const slot of this.slots) this.drop(slot);
     this.slots = [];
     this.sections.clear();
@@ -533,6 +555,7 @@ export class Workspace {
   }
 
   private resize(slot: Slot, size: PanelSize): void {
+    this.auto = false;
     slot.size = size;
     slot.card.className = `ws-card size-${size}`;
     slot.card.dataset.size = size;
@@ -543,6 +566,7 @@ export class Workspace {
   }
 
   private remove(slot: Slot): void {
+    this.auto = false;
     this.drop(slot);
     this.slots = this.slots.filter((s) => s !== slot);
     slot.card.remove();
