@@ -398,6 +398,18 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     expect(text).toContain('"demo, metrics-only, baseline"');
     expect(csv.slice(1).every((r) => r.length === csv[0]?.length)).toBe(true);
     await filter('');
+
+    // At 800 px the toolbar wraps and the menu opens towards the side with room, on screen.
+    await page.setViewportSize({ width: 800, height: 900 });
+    try {
+      await page.locator('[data-testid="runs-columns-button"]').click();
+      const menu = await page.locator('[data-testid="column-menu"]').boundingBox();
+      expect(menu && menu.x >= 0 && menu.x + menu.width <= 800).toBe(true);
+      await page.keyboard.press('Escape');
+      expect(await page.locator('[data-testid="column-menu"]').isVisible()).toBe(false);
+    } finally {
+      await page.setViewportSize({ width: 1400, height: 900 });
+    }
   });
 
   it('saves named views per lake and restores filter, columns and sort from the menu', async () => {

@@ -90,7 +90,7 @@ export function columnMenu(props: ColumnMenuProps): HTMLElement {
       return b;
     };
     const pin = button(
-      pinned ? '📌' : '⇤',
+      '⇤',
       pinned ? `Unpin ${column.label}` : `Pin ${column.label} to the left`,
       'column-pin',
       () => props.onTogglePinned(column.id),

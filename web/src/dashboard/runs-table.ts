@@ -737,6 +737,11 @@ export class RunsTable {
     this.menu.hidden = !open;
     this.menuButton.setAttribute('aria-expanded', String(open));
     if (open) {
+      // Open towards the side with room (the button wraps to the left on a narrow page).
+      const left = this.menuButton.getBoundingClientRect().left;
+      const toRight = left + 430 <= window.innerWidth;
+      this.menu.style.left = toRight ? '0' : 'auto';
+      this.menu.style.right = toRight ? 'auto' : '0';
       this.renderMenu();
       if (this.metricNames === undefined) {
         void api
