@@ -369,6 +369,12 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
         ).document.activeElement.getAttribute('data-column'),
       ),
     ).resolves.toBe('run_id');
+    // Drag a header onto another: params.lr goes where params.model is.
+    await page
+      .locator('[data-testid="runs-header"][data-column="params.lr"]')
+      .dragTo(page.locator('[data-testid="runs-header"][data-column="params.model"]'));
+    order = await headers();
+    expect(order.indexOf('params.lr')).toBeLessThan(order.indexOf('params.model'));
     const seedHeader = page.locator('[data-testid="runs-header"][data-column="seed"]');
     const before = await seedHeader.boundingBox();
     await page.locator('.runs-scroll').evaluate((el) => {

@@ -493,6 +493,25 @@ export class RunsTable {
         h('span', { class: 'sort-arrow' }, sorted === 'asc' ? '▲' : sorted === 'desc' ? '▼' : ''),
       );
       th.addEventListener('click', () => this.toggleSort(column.id));
+      // Drag a header onto another to put it there (the menu's ← → and Alt+←/→ do the same).
+      th.draggable = true;
+      th.addEventListener('dragstart', (event) => {
+        event.dataTransfer?.setData('application/x-runlake-column', column.id);
+        if (event.dataTransfer) event.dataTransfer.effectAllowed = 'move';
+      });
+      th.addEventListener('dragover', (event) => {
+        if (event.dataTransfer?.types.includes('application/x-runlake-column')) {
+          event.preventDefault();
+          th.classList.add('drop-target');
+        }
+      });
+      th.addEventListener('dragleave', () => th.classList.remove('drop-target'));
+      th.addEventListener('drop', (event) => {
+        event.preventDefault();
+        th.classList.remove('drop-target');
+        const from = event.dataTransfer?.getData('application/x-runlake-column');
+        if (from && from !== column.id) this.placeColumn(from, column.id);
+      });
       th.addEventListener('keydown', (event) => {
         if (event.key === 'Enter' || event.key === ' ') {
           event.preventDefault();
@@ -804,6 +823,28 @@ export class RunsTable {
       const item = column ? this.menu.querySelector(`li[data-column="${CSS.escape(column)}"]`) : this.menu;
       item?.querySelector<HTMLElement>(`[data-testid="${testid}"]`)?.focus();
     }
+  }
+
+  /** Puts column `id` where column `target` is (a header dropped on another). */
+  private placeColumn(id: string, target: string): void {
+    const pinned = this.pinned.includes(target);
+    // Dropped among the pinned it is pinned; among the others it is not.
+    const pins = this.pinned.filter((p) => p !== id);
+    const ids = this.orderedColumns()
+      .map((c) => c.id)
+      .filter((c) => !this.pinned.includes(c) && c !== id);
+    if (pinned) {
+      pins.splice(pins.indexOf(target), 0, id);
+    } else {
+      const from = this.orderedColumns().findIndex((c) => c.id === id);
+      const to = this.orderedColumns().findIndex((c) => c.id === target);
+      ids.splice(ids.indexOf(target) + (from < to ? 1 : 0), 0, id);
+      this.order = ids;
+    }
+    this.pinned = pins;
+    this.layoutColumns();
+    this.render();
+    this.emitState();
   }
 
   /** Moves a column one place left or right among the columns (pinned ones among the pinned). */
