@@ -271,6 +271,7 @@ describe.skipIf(browser.skip)('metric chart', () => {
     await expect(chart().getAttribute('data-visible-count')).resolves.toBe('4');
     const first = panel().locator('[data-testid="legend-item"]').first();
     const key = await first.getAttribute('data-key');
+    const before = page.url();
     await first.click();
     await inPanel('[data-testid="metric-chart"][data-visible-count="3"] canvas');
     const hidden = panel().locator(`[data-testid="legend-item"][data-key="${key}"]`);
@@ -278,6 +279,17 @@ describe.skipIf(browser.skip)('metric chart', () => {
     await expect(panel().locator('[data-testid="metric-status"]').textContent()).resolves.toContain(
       '1 hidden',
     );
+    // The hidden list is panel state: the workspace saves it, and a reload restores it.
+    await page.waitForFunction((run) => {
+      const storage = (globalThis as unknown as { localStorage: Record<string, string> }).localStorage;
+      return Object.values(storage).some((v) => v.includes(`"hidden":["${run}"]`));
+    }, key);
+    // …and the link (the URL's state) follows it.
+    await page.waitForURL((url) => url.href !== before);
+    await page.reload();
+    await inPanel('[data-testid="metric-chart"][data-visible-count="3"] canvas');
+    await chart().scrollIntoViewIfNeeded();
+    await expect(hidden.getAttribute('data-hidden')).resolves.toBe('true');
     // A hidden run is not offered in the tooltip.
     const box = await chart().locator('.u-over').boundingBox();
     if (!box) throw new Error('no chart overlay');
