@@ -198,6 +198,21 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
       chartOf('loss'),
     );
 
+    // At 800 px every panel takes the whole row, and nothing spills out sideways.
+    await page.setViewportSize({ width: 800, height: 900 });
+    try {
+      await page.waitForFunction(() => {
+        const grid = document.querySelector('.ws-grid').getBoundingClientRect().width;
+        return [...document.querySelectorAll('[data-testid="ws-panel"]')].every(
+          (c) => Math.abs(c.getBoundingClientRect().width - grid) < 2,
+        );
+      });
+      // The charts follow their cards down (the L one was 1,300 px wide).
+      await page.waitForFunction(() => document.documentElement.scrollWidth <= 800);
+    } finally {
+      await page.setViewportSize({ width: 1400, height: 900 });
+    }
+
     // Remove, then add from the picker (at the end of its section).
     await panel('lr').locator('[data-testid="ws-remove"]').click();
     expect(await panelMetrics()).toEqual(['loss:L', 'grad_norm:S']);

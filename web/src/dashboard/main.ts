@@ -551,10 +551,12 @@ class RunsView {
       labelOf: this.labelOf,
       ...(this.lake.id ? { storageKey: workspaceKey(this.lake.id) } : {}),
       ...(this.linked?.workspace ? { initial: this.linked.workspace } : {}),
-      onStateChange: () => {
-        handle.metrics = workspace.panels().find((p) => p.panel)?.panel;
-        this.onStateChange();
-      },
+      onStateChange: () => this.onStateChange(),
+    });
+    // The first built panel, for the benchmark and the console (panels are built when in view).
+    Object.defineProperty(handle, 'metrics', {
+      get: () => workspace.panels().find((p) => p.panel)?.panel,
+      configurable: true,
     });
     this.workspace = workspace;
     handle.workspace = workspace;
