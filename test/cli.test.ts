@@ -171,7 +171,7 @@ describe('runlake convert', () => {
     // A new input is picked up; the old ones stay skipped.
     writeFileSync(path.join(sweep, 'a', 'seed_3.csv'), 'event_id,op,regret\n0,insert,0.3\n');
     const third = runlake('convert', sweep, lake);
-    expect(third.stdout).toContain('converted 1 inputs (1 rows, 1 files)');
+    expect(third.stdout).toContain('converted 1 input (1 row, 1 file)');
     expect(third.stdout).toContain('skipped 3');
     const rows = runlake(
       'query',

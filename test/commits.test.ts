@@ -1033,7 +1033,7 @@ describe('vacuum', () => {
     expect(runlake('vacuum', dir, '--retain', '0').stdout).not.toContain('unreferenced');
     // Deleting the partition deletes the adopted file too, whatever its name.
     const deleted = runlake('delete', dir, DS, '--partition', 'run_id=r9');
-    expect(deleted.stdout).toBe(`${DS}: deleted 1 files, version 7\n`);
+    expect(deleted.stdout).toBe(`${DS}: deleted 1 file, version 7\n`);
     expect(existsSync(foreign)).toBe(false);
     expect(existsSync(path.join(dir, '.runlake', 'trash', DS, 'run_id=r9', 'from-pandas.parquet'))).toBe(
       true,

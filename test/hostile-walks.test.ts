@@ -134,6 +134,6 @@ describe('symlinks inside a CSV sweep', () => {
     const lake = path.join(tempDir(), 'lake');
     const result = runlake('convert', sweep, lake, '--dry-run');
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain('would convert 1 inputs (2 rows)');
+    expect(result.stdout).toContain('would convert 1 input (2 rows)');
   });
 });

@@ -443,7 +443,7 @@ describe('runlake validate', () => {
     expect(lines.filter((l) => l.includes('[enum]'))).toEqual([
       `${FILES.enumColumn}: row 2, column "split": "test" is not a valid split (train, val, probe) [enum] (7 rows in this file)`,
     ]);
-    expect(lines.at(-1)).toMatch(/^checked 1 datasets \(squiggle schema\), 2 files, 12 rows$/);
+    expect(lines.at(-1)).toMatch(/^checked 1 dataset \(squiggle schema\), 2 files, 12 rows$/);
     expect(result.stderr).toBe('runlake: 7 violations in 1 file\n');
   });
 
@@ -537,7 +537,7 @@ describe('values of an extensible domain recorded in the lake', () => {
   it('are accepted by runlake validate in another process', () => {
     const result = runlake('validate', dir, '--datasets', 'events');
     expect(result.code, result.stdout + result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^ok: 1 datasets \(squiggle schema\), 4 files, 5 rows, no violations\n$/);
+    expect(result.stdout).toMatch(/^ok: 1 dataset \(squiggle schema\), 4 files, 5 rows, no violations\n$/);
   });
 
   it('are still refused when not recorded in the lake', async () => {
