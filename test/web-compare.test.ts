@@ -77,7 +77,10 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
   };
   /** Scrolls an element to the middle of the viewport (the mouse reaches only what is in view). */
   const centre = (selector: string) =>
-    page.locator(selector).evaluate((element) => element.scrollIntoView({ block: 'center' }));
+    page
+      .locator(selector)
+      .first()
+      .evaluate((element) => element.scrollIntoView({ block: 'center' }));
   /** Where a value of a parallel-coordinates axis is on the page. */
   const axisPoint = async (key: string, value: number) => {
     const point = (await page.evaluate(
@@ -355,6 +358,19 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     await expect(page.locator('[data-testid="parcoords-tooltip"]').textContent()).resolves.toContain(
       'seed: 3',
     );
+    // Clicking it opens that run's page; the Compare tab still has the brushes.
+    await page.mouse.down();
+    await page.mouse.up();
+    await page.waitForSelector(
+      '[data-testid="run-page"][data-run-id="tiny-lr0.003-s3"][data-state="ready"]',
+      {
+        timeout: 20_000,
+      },
+    );
+    await page.locator('[data-testid="tab-compare"]').click();
+    await page.waitForSelector('[data-testid="parcoords"]', { state: 'visible' });
+    expect(JSON.parse((await compare().getAttribute('data-brushes')) ?? '{}')).toHaveProperty('lr');
+    await centre('[data-testid="parcoords"]');
     await page.mouse.move(5, 5);
 
     // A click on the lr axis clears its brush: only the loss brush is left.
@@ -420,6 +436,14 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     const chart = page.locator('[data-testid="hp-scatter-chart"] .u-over');
     await chart.click({ position: { x: 20, y: 20 } });
     expect(await brushed()).toEqual([]);
+    // A click on a point opens its run's page.
+    await centre('[data-testid="hp-scatter-chart"]');
+    const [point] = (await page.evaluate('window.runlake.compare?.scatterPoints() ?? []')) as typeof points;
+    if (!point) throw new Error('the scatter has no points');
+    await page.mouse.click(point.x, point.y);
+    await page.waitForSelector(`[data-testid="run-page"][data-run-id="${point.runId}"][data-state="ready"]`, {
+      timeout: 20_000,
+    });
   });
 
   it('fits 800 px: the Compare view and the run page stay inside the window, plots at its width', async () => {
@@ -448,6 +472,8 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
           timeout: 20_000,
         },
       );
+      // One column at 800 px: the curves are below the fold, and load as they scroll into view.
+      await centre('[data-testid="run-chart"]');
       await page.waitForSelector('[data-testid="run-chart"][data-state="drawn"]', { timeout: 20_000 });
       expect(await right('[data-testid="run-page"]')).toBeLessThanOrEqual(800);
       expect(await right('[data-testid="run-chart"] canvas')).toBeLessThanOrEqual(800);

@@ -323,13 +323,18 @@ export class HparamsScatter {
     this.chart = chart;
     chart.over.append(this.tooltip);
     chart.over.addEventListener('dblclick', () => this.clear());
-    // A click without a drag clears the box (uPlot reports no select for it).
+    // A click without a drag opens the run under the pointer, or else clears the box (uPlot
+    // reports no select for it).
     let down: { x: number; y: number } | undefined;
     chart.over.addEventListener('mousedown', (event) => {
       down = { x: event.clientX, y: event.clientY };
     });
     chart.over.addEventListener('click', (event) => {
-      if (down && Math.abs(event.clientX - down.x) < 3 && Math.abs(event.clientY - down.y) < 3) this.clear();
+      if (down && Math.abs(event.clientX - down.x) < 3 && Math.abs(event.clientY - down.y) < 3) {
+        const point = this.nearest(event);
+        if (point) window.location.hash = `#run/${encodeURIComponent(point.runId)}`;
+        else this.clear();
+      }
       down = undefined;
     });
     chart.over.addEventListener('mousemove', (event) => this.hover(event));
@@ -393,9 +398,10 @@ export class HparamsScatter {
     this.host.dataset.drawn = String(Number(this.host.dataset.drawn ?? 0) + 1);
   }
 
-  private hover(event: MouseEvent): void {
+  /** The point within 10 px of the pointer, nearest first. */
+  private nearest(event: MouseEvent): Point | undefined {
     const chart = this.chart;
-    if (!chart || event.buttons !== 0) return;
+    if (!chart) return undefined;
     let found: Point | undefined;
     let distance = 10 * 10;
     for (const p of this.points) {
@@ -406,6 +412,14 @@ export class HparamsScatter {
         found = p;
       }
     }
+    return found;
+  }
+
+  private hover(event: MouseEvent): void {
+    const chart = this.chart;
+    if (!chart || event.buttons !== 0) return;
+    const found = this.nearest(event);
+    chart.over.style.cursor = found ? 'pointer' : '';
     if (!found) {
       this.tooltip.hidden = true;
       return;

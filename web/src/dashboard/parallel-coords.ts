@@ -158,7 +158,13 @@ export class ParallelCoords {
   private pointerDown(event: PointerEvent): void {
     const index = this.axisAt(event.offsetX);
     const axis = this.data.axes[index];
-    if (!axis) return;
+    if (!axis) {
+      // A click on a line (away from the axes) opens its run's page.
+      const line = this.lineAt(event.offsetX, event.offsetY);
+      const id = line === undefined ? undefined : this.data.runIds[line];
+      if (id !== undefined) window.location.hash = `#run/${encodeURIComponent(id)}`;
+      return;
+    }
     const p = this.yPos(event.offsetY);
     this.dragging = { key: axis.key, from: p, to: p };
     this.canvas.setPointerCapture(event.pointerId);
@@ -168,8 +174,9 @@ export class ParallelCoords {
   private pointerMove(event: PointerEvent): void {
     if (!this.dragging) {
       const onAxis = this.axisAt(event.offsetX) >= 0;
-      this.canvas.style.cursor = onAxis ? 'ns-resize' : '';
-      this.hover(onAxis ? undefined : this.lineAt(event.offsetX, event.offsetY));
+      const line = onAxis ? undefined : this.lineAt(event.offsetX, event.offsetY);
+      this.canvas.style.cursor = onAxis ? 'ns-resize' : line !== undefined ? 'pointer' : '';
+      this.hover(line);
       return;
     }
     this.dragging.to = this.yPos(event.offsetY);
