@@ -220,6 +220,10 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
     await page.locator('[data-testid="ws-add"]').selectOption('loss');
     expect(await panelMetrics()).toEqual(['loss:L', 'grad_norm:S', 'lr:M', 'loss:M']);
     await expect(page.locator('[data-testid="ws-count"]').textContent()).resolves.toBe('4 panels');
+    // Reorder: lr one place earlier, then back.
+    await panel('lr').locator('[data-testid="ws-move-earlier"]').click();
+    expect(await panelMetrics()).toEqual(['loss:L', 'lr:M', 'grad_norm:S', 'loss:M']);
+    await panel('lr').locator('[data-testid="ws-move-later"]').click();
 
     // Saved under the lake's id, and back after a reload (no state in the URL).
     const saved = await page.evaluate((key) => localStorage.getItem(key), `runlake:workspace:${lake.id}`);

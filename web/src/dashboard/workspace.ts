@@ -2,10 +2,11 @@
 // the rest addable), in collapsible sections by name prefix (`train/`, `eval/`, `system/`, no
 // prefix → "metrics"). A toolbar sets the x axis, smoothing, group-by and envelope of every panel;
 // each panel keeps its own zoom, log axes and hidden legend entries, and can be resized (S/M/L: a
-// third, half or all of a row) or removed. Every panel draws the table's selection in its colours.
-// The layout is saved per lake in localStorage. Panels are built and fetch only once they come
-// near the viewport (IntersectionObserver), and one scrolled away defers its refetches until it is
-// back, so twelve panels over a thousand runs do not all fetch at once.
+// third, half or all of a row), moved within its section, or removed. Every panel draws the
+// table's selection in its colours. The layout is saved per lake in localStorage. Panels are built
+// and fetch only once they come near the viewport (IntersectionObserver), and one scrolled away
+// defers its refetches until it is back, so twelve panels over a thousand runs do not all fetch
+// at once.
 import type { MetricName } from './api.js';
 import { h, selectOf } from './dom.js';
 import { groupByPicker } from './group-by-picker.js';
@@ -463,6 +464,19 @@ export class Workspace {
       },
       '✕',
     );
+    const moves = (['earlier', 'later'] as const).map((where) =>
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'ws-move',
+          title: where === 'earlier' ? 'Move this panel earlier' : 'Move this panel later',
+          'aria-label': `Move the ${p.metric} panel ${where}`,
+          'data-testid': `ws-move-${where}`,
+        },
+        where === 'earlier' ? '←' : '→',
+      ),
+    );
     const body = h(
       'div',
       { class: 'ws-body' },
@@ -480,6 +494,7 @@ export class Workspace {
         'header',
         { class: 'ws-head' },
         title,
+        ...moves,
         h('span', { class: 'ws-sizes' }, ...sizeButtons.values()),
         remove,
       ),
@@ -500,7 +515,26 @@ export class Workspace {
     };
     for (const [size, button] of sizeButtons) button.addEventListener('click', () => this.resize(slot, size));
     remove.addEventListener('click', () => this.remove(slot));
+    moves[0]?.addEventListener('click', () => this.move(slot, -1));
+    moves[1]?.addEventListener('click', () => this.move(slot, 1));
     return slot;
+  }
+
+  /** Swaps a panel with its neighbour in its section (`-1` earlier, `1` later). */
+  private move(slot: Slot, by: -1 | 1): void {
+    const section = metricSection(slot.metric);
+    const same = this.slots.filter((s) => metricSection(s.metric) === section);
+    const other = same[same.indexOf(slot) + by];
+    if (!other) return;
+    this.auto = false;
+    const i = this.slots.indexOf(slot);
+    const j = this.slots.indexOf(other);
+    this.slots[i] = other;
+    this.slots[j] = slot;
+    if (by < 0) other.card.before(slot.card);
+    else other.card.after(slot.card);
+    window.dispatchEvent(new Event('resize'));
+    this.changed();
   }
 
   /** Puts a slot's card at the end of its section (made when missing) and watches it. */
