@@ -395,7 +395,23 @@ describe.skipIf(browser.skip)('metric chart', () => {
         `[data-testid="metric-chart"][data-envelope="${value}"][data-band-count="${bands}"][data-series-count="3"] canvas`,
       );
       await expect(status.textContent()).resolves.toContain(text);
-      if (value === 'minmax') await panel().screenshot({ path: shot('web-chart-envelope.png') });
+      if (value === 'minmax') {
+        await panel().screenshot({ path: shot('web-chart-envelope.png') });
+        // The tooltip gives a group's mean and its min–max at the cursor.
+        const box = await chart().locator('.u-over').boundingBox();
+        if (!box) throw new Error('no chart overlay');
+        await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5, { steps: 3 });
+        const row = panel().locator('[data-testid="tooltip-row"]').first();
+        await row.waitFor();
+        const mean = Number(await row.getAttribute('data-value'));
+        const [lo, hi] = String(await row.locator('.tooltip-detail').textContent())
+          .split(' – ')
+          .map(Number);
+        expect(lo).toBeLessThanOrEqual(mean + 1e-3);
+        expect(hi).toBeGreaterThanOrEqual(mean - 1e-3);
+        expect(Number(hi) - Number(lo)).toBeGreaterThan(0);
+        await page.mouse.move(box.x + box.width / 2, box.y + box.height + 200);
+      }
     }
   });
 

@@ -11,6 +11,8 @@ export interface NearSeries {
   readonly value: number;
   /** Vertical pixel distance from the cursor. */
   readonly distance: number;
+  /** The data index the value is at (the cursor's, or the nearest where the series has a point). */
+  readonly index: number;
 }
 
 /** How far (in data indices) to look for a series' point when it has none at the cursor's x. */
@@ -37,13 +39,22 @@ export function nearestSeries(
     if (entry.hidden) continue;
     const ys = u.data[entry.seriesIndex] as ArrayLike<number | null | undefined> | undefined;
     if (!ys) continue;
+    let index = idx;
     let value: number | null | undefined = ys[idx];
     for (let d = 1; (value === null || value === undefined) && d <= REACH; d++) {
-      value = ys[idx - d] ?? ys[idx + d];
+      if (ys[idx - d] !== null && ys[idx - d] !== undefined) index = idx - d;
+      else if (ys[idx + d] !== null && ys[idx + d] !== undefined) index = idx + d;
+      else continue;
+      value = ys[index];
     }
     if (value === null || value === undefined || !Number.isFinite(value)) continue;
     const y = u.valToPos(value, 'y');
-    near.push({ entry, value, distance: Number.isFinite(y) ? Math.abs(y - top) : Number.POSITIVE_INFINITY });
+    near.push({
+      entry,
+      value,
+      index,
+      distance: Number.isFinite(y) ? Math.abs(y - top) : Number.POSITIVE_INFINITY,
+    });
   }
   near.sort((a, b) => a.distance - b.distance);
   return near;
@@ -59,6 +70,8 @@ export interface ChartTooltip {
     left: number,
     top: number,
     bounds: { width: number },
+    /** Extra text after a row's value (a group's envelope). */
+    detail?: (n: NearSeries) => string,
   ): void;
   hide(): void;
 }
@@ -85,7 +98,7 @@ export function chartTooltip(): ChartTooltip {
   });
   return {
     element,
-    show(xText, near, left, top, bounds) {
+    show(xText, near, left, top, bounds, detail) {
       const rows = near.slice(0, TOOLTIP_ROWS).map((n, i) =>
         h(
           'div',
@@ -98,6 +111,7 @@ export function chartTooltip(): ChartTooltip {
           h('span', { class: 'legend-swatch', style: `--c: ${n.entry.color}` }),
           h('span', { class: 'tooltip-label' }, n.entry.label),
           h('span', { class: 'tooltip-value' }, formatNumber(n.value)),
+          detail ? h('span', { class: 'tooltip-detail' }, detail(n)) : null,
         ),
       );
       const more =

@@ -31,7 +31,7 @@ import {
 import { chartPng, chartSvg, downloadBlob, type Tick } from './chart-export.js';
 import { type HighlightLayer, highlightLayer } from './chart-highlight.js';
 import { chartLegend, type LegendEntry, legendKey } from './chart-legend.js';
-import { chartTooltip, nearestSeries } from './chart-tooltip.js';
+import { chartTooltip, type NearSeries, nearestSeries } from './chart-tooltip.js';
 import { formatNumber, h, selectOf } from './dom.js';
 import { groupByPicker } from './group-by-picker.js';
 import { type AlignedData, guardLogScales, mergeSeries, type XYSeries } from './merge-series.js';
@@ -174,6 +174,8 @@ export class MetricPanel {
   private ticks: { x: Tick[]; y: Tick[] } = { x: [], y: [] };
   private readonly listeners: [EventTarget, string, EventListener][] = [];
   private resizeTimer: number | undefined;
+  /** Set by `destroy()`: a late debounced change (the smoothing slider's) then loads nothing. */
+  private destroyed = false;
 
   constructor(private readonly options: MetricPanelOptions) {
     const metrics = options.metrics;
@@ -440,6 +442,7 @@ export class MetricPanel {
 
   /** Removes the window and document listeners and destroys the chart. */
   destroy(): void {
+    this.destroyed = true;
     this.controller?.abort();
     window.clearTimeout(this.resizeTimer);
     for (const [target, type, listener] of this.listeners) target.removeEventListener(type, listener);
@@ -521,6 +524,7 @@ export class MetricPanel {
   /** Fetches and draws the current selection; a newer load aborts an older one. */
   async load(): Promise<void> {
     this.controller?.abort();
+    if (this.destroyed) return;
     const metric = this.state.metric;
     if (this.runs.length === 0 || !metric) {
       this.loading.hidden = true;
@@ -819,14 +823,22 @@ export class MetricPanel {
     // The over layer's position inside the chart body, where the tooltip is placed.
     const overBox = u.over.getBoundingClientRect();
     const bodyBox = this.body.getBoundingClientRect();
+    // A group's row also gives its envelope at that x (the two series after its mean).
+    const detail = (n: NearSeries): string => {
+      if (!n.entry.band) return '';
+      const hi = u.data[n.entry.seriesIndex + 1]?.[n.index];
+      const lo = u.data[n.entry.seriesIndex + 2]?.[n.index];
+      return hi === null || hi === undefined || lo === null || lo === undefined
+        ? ''
+        : `${formatNumber(lo)} – ${formatNumber(hi)}`;
+    };
     this.tooltip.show(
       `${xTitle} ${formatX(x)}`,
       near,
       overBox.left - bodyBox.left + left,
       overBox.top - bodyBox.top + top,
-      {
-        width: bodyBox.width,
-      },
+      { width: bodyBox.width },
+      detail,
     );
   }
 
