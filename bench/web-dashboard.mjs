@@ -15,7 +15,7 @@
 //   WEB_DASHBOARD_RUNS=1000 WEB_DASHBOARD_STEPS=10000 (one lake; default: the three above)
 //   WEB_DASHBOARD_NAIVE_ROUNDS=1 (rounds the naive peer is drawn in, the last ones; default 1)
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -336,8 +336,13 @@ export async function webDashboardScenario(options = {}) {
   if (!existsSync(path.join(REPO_DIR, 'web', 'dist', 'index.html'))) {
     throw new Error('web/dist is missing: run `npm run build` first');
   }
+  // A copy of the built app to serve: a build elsewhere in the checkout empties web/dist for a
+  // while, which would fail a page load in the middle of a long run.
+  const webRoot = path.join(BENCH_DIR, 'out', 'web-dashboard-webroot');
+  await rm(webRoot, { recursive: true, force: true });
+  await cp(path.join(REPO_DIR, 'web', 'dist'), webRoot, { recursive: true });
   const sizes = [];
-  for (const { runs, steps } of lakeSizes()) sizes.push(await oneLake(runs, steps, repeat));
+  for (const { runs, steps } of lakeSizes()) sizes.push(await oneLake(runs, steps, repeat, webRoot));
   return { repeat, sizes };
 }
 
@@ -345,7 +350,7 @@ export async function webDashboardScenario(options = {}) {
 // at full resolution is 160 MB of answer, past the server's 64 MiB answer limit.
 const MAX_DRAWN_RUNS = 1000;
 
-async function oneLake(runs, steps, repeat) {
+async function oneLake(runs, steps, repeat, webRoot) {
   const dir = path.join(BENCH_DIR, 'out', `web-dashboard-lake-${runs}x${steps}`);
   progress(`web-dashboard: lake of ${runs} runs × ${steps} steps in ${dir}`);
   const written = await ensureLake(dir, runs, steps);
@@ -357,6 +362,7 @@ async function oneLake(runs, steps, repeat) {
     timeoutMs: 170_000,
     maxAnswerBytes: 2 * 1024 ** 3,
     memoryBudgetBytes: 8 * 1024 ** 3,
+    webRoot,
   });
   const profile = await import('node:fs/promises').then((fs) =>
     fs.mkdtemp(path.join(os.tmpdir(), 'runlake-bench-chromium-')),
