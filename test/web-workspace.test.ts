@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Page, Request } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   artifactPath,
   browser,
@@ -21,6 +21,10 @@ import { tempDir } from './helpers/lake-fixtures.js';
 // no DOM lib).
 // biome-ignore lint/suspicious/noExplicitAny: typed by the browser, not by this program
 declare const document: any, window: any, localStorage: any, navigator: any, getComputedStyle: any;
+
+// On a loaded machine (the tests beside this file, the server still answering an earlier view's
+// geometry and matches queries) a page can take a while to be ready: room for that, not a timing.
+vi.setConfig({ testTimeout: 120_000 });
 
 /** Screenshots for docs/web.md go to docs/images when UPDATE_DOC_IMAGES=1, else to test-artifacts. */
 const docImage = (name: string) =>
@@ -68,7 +72,7 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
 
   const openDashboard = async (hash = '') => {
     await page.goto(`${served.url}${hash}`);
-    await page.waitForSelector('body[data-state="ready"]');
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
   };
   const panel = (metric: string) => page.locator(`[data-testid="ws-panel"][data-metric="${metric}"]`);
   const chartOf = (metric: string, extra = '') =>
