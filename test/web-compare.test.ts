@@ -395,7 +395,12 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     await page.waitForSelector('[data-testid="hp-scatter-chart"][data-point-count="12"]', {
       timeout: 20_000,
     });
+    // lr on x, on a log axis (the defaults for the demo, set here so the test does not rely on them).
+    await page.locator('[data-testid="hp-scatter-param"]').selectOption('lr');
+    await page.locator('[data-testid="hp-scatter-log-x"]').check();
+    await page.waitForSelector('[data-testid="hp-scatter-chart"][data-point-count="12"]');
     await centre('[data-testid="hp-scatter-chart"]');
+    expect(await page.evaluate('window.runlake.compare.getState().scatterX')).toBe('lr');
     const points = (await page.evaluate('window.runlake.compare?.scatterPoints() ?? []')) as {
       runId: string;
       x: number;
@@ -409,10 +414,18 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     expect(target).toHaveLength(4);
     const xs = target.map((p) => p.x);
     const ys = target.map((p) => p.y);
-    // From below-left of the points (inside the plot) to above-right (uPlot clamps the box to the plot).
+    // From below-left of the points to above-right, both inside the plot: uPlot follows the mouse
+    // only over the plot, so a drag that ends outside it ends wherever the last move inside was.
+    const plot = (await page.evaluate(
+      `(() => { const r = document.querySelector('[data-testid="hp-scatter-chart"] .u-over').getBoundingClientRect(); return { left: r.left, top: r.top, right: r.right, bottom: r.bottom }; })()`,
+    )) as { left: number; top: number; right: number; bottom: number };
+    const inside = (x: number, y: number) => ({
+      x: Math.min(plot.right - 1, Math.max(plot.left + 1, x)),
+      y: Math.min(plot.bottom - 1, Math.max(plot.top + 1, y)),
+    });
     await drag(
-      { x: Math.min(...xs) - 15, y: Math.max(...ys) + 15 },
-      { x: Math.max(...xs) + 15, y: Math.min(...ys) - 15 },
+      inside(Math.min(...xs) - 15, Math.max(...ys) + 15),
+      inside(Math.max(...xs) + 15, Math.min(...ys) - 15),
     );
     const box = JSON.parse((await compare().getAttribute('data-scatter-brush')) ?? 'null') as {
       x: Range;
@@ -444,6 +457,65 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     await page.waitForSelector(`[data-testid="run-page"][data-run-id="${point.runId}"][data-state="ready"]`, {
       timeout: 20_000,
     });
+  });
+
+  it('state: brushes, statistic, scatter and diff toggle restore from getState(), before and after loading', async () => {
+    const state = {
+      metric: 'loss',
+      stat: 'min',
+      brushes: { lr: { kind: 'range', lo: 0.0002, hi: 0.0005 } },
+      scatterX: 'seed',
+      scatterLogX: false,
+      scatterBox: { x: { kind: 'range', lo: 0.5, hi: 3.5 }, y: { lo: 0, hi: 10 } },
+      onlyDifferences: true,
+    };
+    // Restored before the Compare tab ever loaded: it applies once the summaries arrive.
+    await page.goto(`${served.url}`);
+    await page.reload();
+    await page.waitForSelector('[data-testid="runs-row"]', { timeout: 20_000 });
+    await page.evaluate(`window.runlake.compare.setState(${JSON.stringify(state)})`);
+    await page.locator('[data-testid="tab-compare"]').click();
+    await page.waitForFunction(
+      `document.querySelector('[data-testid="compare-view"]')?.dataset.brushLabel?.startsWith('lr')`,
+      undefined,
+      { timeout: 20_000 },
+    );
+    const expected = await sql<{ run_id: string }>(
+      `SELECT run_id FROM runs JOIN grids USING (grid_id) WHERE lr BETWEEN 0.0002 AND 0.0005 AND seed BETWEEN 0.5 AND 3.5 ORDER BY run_id`,
+    );
+    expect(expected).toHaveLength(3);
+    expect(await brushed()).toEqual(expected.map((r) => r.run_id));
+    await expect(compare().getAttribute('data-brush-label')).resolves.toMatch(
+      // Both ranges reach past their axis (lr up from its smallest value, seed beyond 3): < and >.
+      /^lr<5e-4, seed>0\.5, min loss∈\[0,10\]$/,
+    );
+    expect(await page.evaluate('window.runlake.compare.getState()')).toEqual(state);
+    expect(await page.locator('[data-testid="diff-only-differences"]').isChecked()).toBe(true);
+    await expect(page.locator('[data-testid="hp-scatter-param"]').inputValue()).resolves.toBe('seed');
+    await expect(page.locator('[data-testid="compare-stat"]').inputValue()).resolves.toBe('min');
+    // The runs table got the restored brush as its filter.
+    await page.locator('[data-testid="tab-runs"]').click();
+    await page.waitForFunction(
+      `document.querySelectorAll('[data-testid="runs-row"]').length === 3`,
+      undefined,
+      {
+        timeout: 10_000,
+      },
+    );
+    // Restored into a loaded view: an empty state clears the brushes and the table's filter.
+    await page.locator('[data-testid="tab-compare"]').click();
+    await page.evaluate(
+      `window.runlake.compare.setState({ stat: 'final', brushes: {}, scatterX: 'lr', scatterLogX: true, onlyDifferences: false })`,
+    );
+    expect(await brushed()).toEqual([]);
+    await page.locator('[data-testid="tab-runs"]').click();
+    await page.waitForFunction(
+      `document.querySelectorAll('[data-testid="runs-row"]').length === 12`,
+      undefined,
+      {
+        timeout: 10_000,
+      },
+    );
   });
 
   it('fits 800 px: the Compare view and the run page stay inside the window, plots at its width', async () => {

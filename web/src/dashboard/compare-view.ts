@@ -8,6 +8,7 @@ import { h, selectOf } from './dom.js';
 import { type AxisBrush, brushLabel, type HparamAxis, hparamAxes, inBrush, makeAxis } from './hparam-axes.js';
 import { HparamsScatter, type ScatterBrush } from './hparams-scatter.js';
 import { fetchSummaries, isSystemMetric, type MetricSummary, type SummaryStat } from './metric-summary.js';
+import type { CompareState } from './panel-state.js';
 import { ParallelCoords } from './parallel-coords.js';
 import { errorState, isAbort, isMissingDataset, showLoading } from './states.js';
 import './compare.css';
@@ -63,6 +64,10 @@ export class CompareView {
   private brushedIds: ReadonlySet<string> | undefined;
   private axes: HparamAxis[] = [];
   private metricAxis: HparamAxis | undefined;
+  /** A restored state's brushes and scatter view, applied once the axes are known. */
+  private pending: Partial<CompareState> | undefined;
+  /** Called after the user changes the metric, the statistic, a brush, the scatter or the diff toggle. */
+  onStateChange: ((state: CompareState) => void) | undefined;
 
   constructor(private readonly options: CompareViewOptions) {
     this.runs = options.runs;
@@ -82,8 +87,12 @@ export class CompareView {
     this.statSelect = selectOf(STATS, 'final', { 'data-testid': 'compare-stat', 'aria-label': 'Statistic' });
     this.metricSelect.addEventListener('change', () => {
       this.loaded = this.loadSummaries();
+      this.notify();
     });
-    this.statSelect.addEventListener('change', () => this.rebuild());
+    this.statSelect.addEventListener('change', () => {
+      this.rebuild();
+      this.notify();
+    });
     this.clearButton = h(
       'button',
       { type: 'button', 'data-testid': 'compare-clear', disabled: true },
@@ -100,12 +109,17 @@ export class CompareView {
         options.onSelect(this.runs.map((r) => r.run_id).filter((id) => this.brushedIds?.has(id)));
     });
     this.status = h('div', { class: 'chart-status', 'data-testid': 'compare-status' });
-    this.diff = new ConfigDiffTable({ labelOf: options.labelOf, colorOf: options.colorOf });
+    this.diff = new ConfigDiffTable({
+      labelOf: options.labelOf,
+      colorOf: options.colorOf,
+      onToggle: () => this.notify(),
+    });
     this.parallel = new ParallelCoords({ onBrush: () => this.applyBrushes(), labelOf: options.labelOf });
     this.scatter = new HparamsScatter({
       onBrush: () => this.applyBrushes(),
       colorOf: options.colorOf,
       labelOf: options.labelOf,
+      onViewChange: () => this.notify(),
     });
     this.plotsBody = h('div', { class: 'compare-plots-body' });
     this.plots = h(
@@ -141,6 +155,53 @@ export class CompareView {
   ensureLoaded(): Promise<void> {
     this.loaded ??= this.loadSummaries();
     return this.loaded;
+  }
+
+  /**
+   * The view's state (panel-state.ts): metric, statistic, brushes, scatter and diff toggle.
+   *
+   * @example
+   * ```ts
+   * compare.getState(); // { metric: 'loss', stat: 'final', brushes: { lr: { kind: 'range', lo: 0.0003, hi: 0.001 } }, … }
+   * ```
+   */
+  getState(): CompareState {
+    const pending = this.pending;
+    const box = pending ? pending.scatterBox : this.scatter.currentBrush();
+    const view = this.scatter.view();
+    const scatterX = pending?.scatterX ?? view.x;
+    return {
+      ...(this.metricSelect.value ? { metric: this.metricSelect.value } : {}),
+      stat: this.statSelect.value as SummaryStat,
+      brushes: pending?.brushes ?? Object.fromEntries(this.parallel.currentBrushes()),
+      ...(scatterX !== undefined ? { scatterX } : {}),
+      scatterLogX: pending?.scatterLogX ?? view.logX,
+      ...(box ? { scatterBox: box } : {}),
+      onlyDifferences: this.diff.onlyDifferences(),
+    };
+  }
+
+  /**
+   * Restores a state (a shared link, a saved workspace). Brushes and the scatter apply once the
+   * summaries are loaded; the brushed runs then go to `onBrush` as if drawn by hand. Does not call
+   * `onStateChange`.
+   */
+  setState(state: Partial<CompareState>): void {
+    const metricBefore = this.metricSelect.value;
+    if (state.metric !== undefined && [...this.metricSelect.options].some((o) => o.value === state.metric)) {
+      this.metricSelect.value = state.metric;
+    }
+    if (state.stat !== undefined) this.statSelect.value = state.stat;
+    if (state.onlyDifferences !== undefined) this.diff.setOnlyDifferences(state.onlyDifferences);
+    this.pending = {
+      brushes: state.brushes ?? {},
+      scatterLogX: state.scatterLogX ?? this.scatter.view().logX,
+      ...(state.scatterX !== undefined ? { scatterX: state.scatterX } : {}),
+      ...(state.scatterBox ? { scatterBox: state.scatterBox } : {}),
+    };
+    if (!this.loaded) return;
+    if (this.metricSelect.value !== metricBefore) this.loaded = this.loadSummaries();
+    else this.rebuild();
   }
 
   /**
@@ -238,11 +299,26 @@ export class CompareView {
       colorAxis: this.metricAxis,
       highlighted: this.brushedIds,
     });
-    this.applyBrushes();
+    const pending = this.pending;
+    if (pending) {
+      // A restored state: the brushed runs still go to onBrush, but it is not a user change.
+      this.pending = undefined;
+      this.parallel.setBrushes(new Map(Object.entries(pending.brushes ?? {})));
+      this.scatter.setView({
+        ...(pending.scatterX !== undefined ? { x: pending.scatterX } : {}),
+        ...(pending.scatterLogX !== undefined ? { logX: pending.scatterLogX } : {}),
+        ...(pending.scatterBox ? { box: pending.scatterBox } : {}),
+      });
+    }
+    this.applyBrushes(pending !== undefined);
+  }
+
+  private notify(): void {
+    this.onStateChange?.(this.getState());
   }
 
   /** ANDs the axis brushes and the scatter box, tells the dashboard, and redraws both plots. */
-  private applyBrushes(): void {
+  private applyBrushes(restoring = false): void {
     const brushes = this.parallel.currentBrushes();
     const allAxes = this.metricAxis ? [...this.axes, this.metricAxis] : this.axes;
     const active: [HparamAxis, AxisBrush][] = [];
@@ -286,7 +362,10 @@ export class CompareView {
     this.status.textContent =
       `${this.runs.length} runs${metric ? `, ${withMetric} with ${metric}` : ''}; ${varying}` +
       (ids ? `. Brushed: ${ids.size} run${ids.size === 1 ? '' : 's'} (${label}).` : '.');
-    if (changed) this.options.onBrush(ids ?? null, label);
+    if (changed) {
+      this.options.onBrush(ids ?? null, label);
+      if (!restoring) this.notify();
+    }
   }
 }
 

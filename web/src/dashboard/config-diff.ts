@@ -192,6 +192,8 @@ export function configText(value: ParamValue | undefined): string {
 export interface ConfigDiffOptions {
   readonly labelOf: (runId: string) => string;
   readonly colorOf: (runId: string) => string | undefined;
+  /** Called when the user toggles "only differences". */
+  readonly onToggle?: () => void;
 }
 
 /** The config diff table of the selected runs, with an "only differences" toggle. */
@@ -204,7 +206,10 @@ export class ConfigDiffTable {
 
   constructor(private readonly options: ConfigDiffOptions) {
     this.onlyDiff = h('input', { type: 'checkbox', 'data-testid': 'diff-only-differences' });
-    this.onlyDiff.addEventListener('change', () => this.render());
+    this.onlyDiff.addEventListener('change', () => {
+      this.render();
+      options.onToggle?.();
+    });
     this.host = h('div', { class: 'diff-host' });
     this.status = h('div', { class: 'chart-status', 'data-testid': 'diff-status' });
     this.element = h(
@@ -219,6 +224,17 @@ export class ConfigDiffTable {
       this.host,
       this.status,
     );
+    this.render();
+  }
+
+  /** Whether only the differing keys are shown. */
+  onlyDifferences(): boolean {
+    return this.onlyDiff.checked;
+  }
+
+  /** Shows only the differing keys, or all (without reporting it). */
+  setOnlyDifferences(only: boolean): void {
+    this.onlyDiff.checked = only;
     this.render();
   }
 

@@ -4,6 +4,7 @@
 // the brushes (a value range, or a set of categories) that filter runs on an axis.
 import type { ParamValue, RunRow } from './api.js';
 import { numericValue, runConfig, sameValue } from './config-diff.js';
+import type { CompareBrush } from './panel-state.js';
 
 /** An axis: a hyperparameter or the summary metric, numeric (maybe log) or categorical. */
 export interface HparamAxis {
@@ -20,10 +21,8 @@ export interface HparamAxis {
   readonly values: readonly (ParamValue | undefined)[];
 }
 
-/** A brush on an axis: a closed numeric range, or a set of categories. */
-export type AxisBrush =
-  | { readonly kind: 'range'; readonly lo: number; readonly hi: number }
-  | { readonly kind: 'categories'; readonly values: readonly string[] };
+/** A brush on an axis: a closed numeric range, or a set of categories (serialisable). */
+export type AxisBrush = CompareBrush;
 
 /** Categorical keys with more distinct values than this are names or ids, not hyperparameters. */
 const MAX_CATEGORIES = 40;

@@ -44,6 +44,8 @@ export interface HparamsScatterOptions {
   /** A selected run's colour (its ring); undefined for runs not selected. */
   readonly colorOf: (runId: string) => string | undefined;
   readonly labelOf: (runId: string) => string;
+  /** Called when the user picks another x parameter or toggles log x. */
+  readonly onViewChange?: () => void;
 }
 
 /** The hyperparameter scatter. */
@@ -70,8 +72,12 @@ export class HparamsScatter {
     this.paramSelect.addEventListener('change', () => {
       this.setBrush(undefined);
       this.draw();
+      options.onViewChange?.();
     });
-    this.logX.addEventListener('change', () => this.draw());
+    this.logX.addEventListener('change', () => {
+      this.draw();
+      options.onViewChange?.();
+    });
     this.host = h('div', { class: 'scatter-host', 'data-testid': 'hp-scatter-chart' });
     this.host.dataset.pointCount = '0';
     this.tooltip = h('div', { class: 'scatter-tooltip', 'data-testid': 'hp-scatter-tooltip', hidden: true });
@@ -127,6 +133,23 @@ export class HparamsScatter {
   /** Redraws with the current selection colours. */
   refresh(): void {
     this.chart?.redraw(false, false);
+  }
+
+  /** The x parameter picked and whether its axis is log. */
+  view(): { x: string | undefined; logX: boolean } {
+    return { x: this.paramSelect.value || undefined, logX: this.logX.checked };
+  }
+
+  /**
+   * Restores a view (a shared link): the x parameter when it is one of the axes, log x, and the
+   * box, without reporting them.
+   */
+  setView(view: { x?: string; logX?: boolean; box?: ScatterBrush }): void {
+    if (view.x !== undefined && this.axes.some((a) => a.key === view.x)) this.paramSelect.value = view.x;
+    if (view.logX !== undefined) this.logX.checked = view.logX;
+    this.brush = view.box;
+    this.element.dataset.brushed = view.box ? 'true' : 'false';
+    this.draw();
   }
 
   /** The box brush, if any. */

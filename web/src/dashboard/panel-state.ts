@@ -44,3 +44,26 @@ export interface RunsTableState {
   /** Summary columns shown, as `<stat>:<metric>` with stat one of final, min, max. */
   readonly summaryColumns: readonly string[];
 }
+
+/** A brush on a Compare axis: a closed numeric range, or a set of categories. */
+export type CompareBrush =
+  | { readonly kind: 'range'; readonly lo: number; readonly hi: number }
+  | { readonly kind: 'categories'; readonly values: readonly string[] };
+
+/** The Compare view's state (compare-view.ts): the summary, the brushes and the scatter. */
+export interface CompareState {
+  /** The metric summarised (absent: the view's default, `loss` when there is one). */
+  readonly metric?: string;
+  readonly stat: 'final' | 'min' | 'max';
+  /** Parallel-coordinates brushes by axis key (`lr`, `seed`, `final:loss` for the metric axis). */
+  readonly brushes: Readonly<Record<string, CompareBrush>>;
+  /** The scatter's x parameter (absent: the first that varies), its log x, and its box brush. */
+  readonly scatterX?: string;
+  readonly scatterLogX: boolean;
+  readonly scatterBox?: {
+    readonly x: CompareBrush;
+    readonly y: { readonly lo: number; readonly hi: number };
+  };
+  /** The config diff shows only the keys that differ. */
+  readonly onlyDifferences: boolean;
+}

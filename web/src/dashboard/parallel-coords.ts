@@ -102,6 +102,13 @@ export class ParallelCoords {
     return this.brushes;
   }
 
+  /** Replaces the brushes (a restored state) without reporting them; unknown axes are skipped. */
+  setBrushes(brushes: ReadonlyMap<string, AxisBrush>): void {
+    const keys = new Set(this.data.axes.map((a) => a.key));
+    this.brushes = new Map([...brushes].filter(([key]) => keys.has(key)));
+    this.draw();
+  }
+
   /** Removes every brush (and reports it). */
   clear(): void {
     if (this.brushes.size === 0) return;
