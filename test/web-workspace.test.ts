@@ -575,4 +575,30 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
     await page.goBack();
     await page.waitForSelector('[data-testid="view-runs"]:not([hidden])');
   });
+  it("expectation 6: the Geometry view's picks are in the link too", async () => {
+    await openDashboard('#geometry');
+    await page.waitForSelector('[data-testid="geometry-chart"]', { timeout: 30_000 });
+    const run = 'tiny-lr0.0003-s2';
+    await page.locator('[data-testid="geometry-run"]').selectOption(run);
+    await page.waitForFunction((r) => window.runlake.state().geometry?.runs?.[0] === r, run);
+    await page.locator('[data-testid="copy-link"]').click();
+    await page.waitForSelector('[data-testid="copy-link"][data-copied]');
+    const url = page.url();
+    expect(new URL(url).hash).toMatch(/^#geometry\?s=/);
+    const other = await chromium.context.newPage();
+    try {
+      await other.goto(url);
+      await other.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+      await other.waitForFunction(
+        (r) => document.querySelector('[data-testid="geometry-run"]')?.value === r,
+        run,
+        { timeout: 30_000 },
+      );
+      await other.waitForSelector(
+        '[data-testid="view-geometry"]:not([hidden]) [data-testid="geometry-chart"]',
+      );
+    } finally {
+      await other.close();
+    }
+  });
 });

@@ -83,6 +83,8 @@ declare global {
 
 /** Where the page is: the view shown and its argument (the run of `#run/<id>`). */
 const location$ = { view: 'runs' as ViewName, arg: undefined as string | undefined };
+/** The Geometry view has been opened (its state belongs in the URL from then on). */
+let geometryOpened = false;
 
 const handle: DashboardHandle = {
   state: () => currentState(),
@@ -100,6 +102,7 @@ function currentState(): DashboardState {
     ...(table ? { selection: table.selection() } : {}),
     ...(handle.workspace ? { workspace: handle.workspace.state() } : {}),
     ...(tableState ? { table: tableState } : {}),
+    ...(geometryOpened && handle.geometry ? { geometry: handle.geometry.getState() } : {}),
   };
 }
 
@@ -113,7 +116,10 @@ function scheduleUrl(): void {
 async function writeUrl(): Promise<void> {
   window.clearTimeout(urlTimer);
   const state = currentState();
-  const encoded = state.selection || state.workspace || state.table ? await encodeState(state) : undefined;
+  const encoded =
+    state.selection || state.workspace || state.table || state.geometry
+      ? await encodeState(state)
+      : undefined;
   const hash = hashOf(location$.view, location$.arg, encoded);
   lastWritten = hash;
   if (window.location.hash !== hash) {
@@ -316,6 +322,7 @@ async function start(): Promise<void> {
   let matches: MatchesView | undefined;
   let sweep: SweepView | undefined;
   let runsView: RunsView | undefined;
+  let pendingGeometry = linked?.geometry;
   // The SQL console works on any lake; it loads its schema when first shown.
   const sql = new SqlConsole();
   handle.sql = sql;
@@ -334,7 +341,13 @@ async function start(): Promise<void> {
     // The run page has no tab: the runs tab stays the tab stop.
     if (view === 'run')
       tabList.querySelector<HTMLElement>('[data-view="runs"]')?.setAttribute('tabindex', '0');
-    if (view === 'geometry' && runs?.length) geometry?.ensureLoaded();
+    if (view === 'geometry' && runs?.length && geometry) {
+      geometryOpened = true;
+      // A link's geometry picks are applied when the view is first shown (that starts its fetch).
+      if (pendingGeometry) geometry.setState(pendingGeometry);
+      else geometry.ensureLoaded();
+      pendingGeometry = undefined;
+    }
     if (view === 'matches') void matches?.ensureLoaded();
     if (view === 'sweep') void sweep?.ensureLoaded();
     if (view === 'compare') void runsView?.compare?.ensureLoaded();
@@ -363,7 +376,13 @@ async function start(): Promise<void> {
     // A link into this page with another state (back/forward, a pasted link): apply it.
     if (next.encoded && next.encoded !== parseHash(lastWritten).encoded && runsView) {
       void decodeState(next.encoded, next.view, next.arg)
-        .then((state) => runsView?.apply(state))
+        .then((state) => {
+          runsView?.apply(state);
+          if (state.geometry && geometry) {
+            if (geometryOpened) geometry.setState(state.geometry);
+            else pendingGeometry = state.geometry;
+          }
+        })
         .catch((error: Error) => {
           notice.textContent = `${error.message}: the view was kept.`;
           notice.hidden = false;
@@ -425,6 +444,7 @@ async function start(): Promise<void> {
   indicator.attach(live);
   handle.live = live;
   geometry = new GeometryView(runs ?? []);
+  geometry.onStateChange = () => scheduleUrl();
   matches = new MatchesView(lake);
   handle.geometry = geometry;
   handle.matches = matches;

@@ -1,8 +1,9 @@
 // The dashboard's state in its URL, so a view can be shared: the hash is `#<view>[/<arg>]`, then
 // `?s=<state>` with the selection, the workspace (panels, their zoom, the shared x axis, smoothing,
-// grouping and envelope) and the runs table's filter, sort and columns. The state is JSON with
+// grouping and envelope), the runs table's filter, sort and columns, and the Geometry view's picks. The state is JSON with
 // defaults left out, deflated and base64url-encoded: a thousand similar run ids take a few hundred
 // characters. A link that cannot be read is reported in one line and the page opens as usual.
+import type { GeometryViewState } from './geometry-view.js';
 import type { Envelope, MetricPanelState, RunsTableState, SmoothingKind, XAxis } from './panel-state.js';
 
 /** A workspace panel's width: a third, two thirds, or the whole row. */
@@ -51,6 +52,8 @@ export interface DashboardState {
   readonly selection?: readonly string[];
   readonly workspace?: WorkspaceState;
   readonly table?: Partial<RunsTableState>;
+  /** The Geometry view's runs, filters and hidden events (once it has been opened). */
+  readonly geometry?: Partial<GeometryViewState>;
 }
 
 const X_AXES: readonly XAxis[] = ['step', 'wall_time', 'relative_time', 'tokens'];
@@ -120,6 +123,21 @@ function parseOwn(o: Record<string, unknown>): OwnPanelState | undefined {
   return Object.keys(own).length > 0 ? own : undefined;
 }
 
+function parseGeometry(value: unknown): Partial<GeometryViewState> | undefined {
+  if (!isObject(value)) return undefined;
+  const g: { -readonly [K in keyof GeometryViewState]?: GeometryViewState[K] } = {};
+  const runs = strings(value.runs);
+  if (runs) g.runs = runs;
+  if (value.layer === null || Number.isInteger(value.layer)) g.layer = value.layer as number | null;
+  if (value.module === null || typeof value.module === 'string') g.module = value.module;
+  if (typeof value.descriptor === 'string') g.descriptor = value.descriptor;
+  const types = strings(value.hiddenEventTypes);
+  if (types) g.hiddenEventTypes = types;
+  const hiddenRuns = strings(value.hiddenEventRuns);
+  if (hiddenRuns) g.hiddenEventRuns = hiddenRuns;
+  return g;
+}
+
 function parseTable(value: unknown): Partial<RunsTableState> | undefined {
   if (!isObject(value)) return undefined;
   const table: { -readonly [K in keyof RunsTableState]?: RunsTableState[K] } = {};
@@ -143,6 +161,7 @@ function compact(state: DashboardState): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (state.selection) out.selection = state.selection;
   if (state.workspace) out.workspace = state.workspace;
+  if (state.geometry) out.geometry = state.geometry;
   if (state.table) {
     const t: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(state.table)) {
@@ -214,12 +233,14 @@ export async function decodeState(encoded: string, view: string, arg?: string): 
   const selection = strings(parsed.selection);
   const workspace = parseWorkspace(parsed.workspace);
   const table = parseTable(parsed.table);
+  const geometry = parseGeometry(parsed.geometry);
   return {
     view,
     ...(arg !== undefined ? { arg } : {}),
     ...(selection ? { selection } : {}),
     ...(workspace ? { workspace } : {}),
     ...(table ? { table } : {}),
+    ...(geometry ? { geometry } : {}),
   };
 }
 
