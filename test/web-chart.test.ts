@@ -9,7 +9,7 @@ import {
   logRange,
   robustRange,
   tickLabels,
-} from '../web/src/dashboard/chart-axes.js';
+} from '../web/src/dashboard/chart-format.js';
 import { defaultMetric } from '../web/src/dashboard/metric-default.js';
 import {
   artifactPath,

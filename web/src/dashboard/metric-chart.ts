@@ -18,17 +18,9 @@ import {
   type MetricsResponse,
   type ParamValue,
 } from './api.js';
-import {
-  chartTheme,
-  logRange,
-  robustRange,
-  TIME_INCRS,
-  tickLabels,
-  X_AXES,
-  xAxisTitle,
-  xFormatter,
-} from './chart-axes.js';
+import { chartTheme, xFormatter } from './chart-axes.js';
 import { chartPng, chartSvg, downloadBlob, type Tick } from './chart-export.js';
+import { logRange, robustRange, TIME_INCRS, tickLabels, X_AXES, xAxisTitle } from './chart-format.js';
 import { type HighlightLayer, highlightLayer } from './chart-highlight.js';
 import { chartLegend, type LegendEntry, legendKey } from './chart-legend.js';
 import { chartTooltip, type NearSeries, nearestSeries } from './chart-tooltip.js';
