@@ -235,7 +235,7 @@ export class RunPage {
       body.replaceChildren(...shown.map(configRow));
       count.textContent =
         (needle ? `${shown.length} of ${entries.length} keys` : `${entries.length} keys`) +
-        (empty > 0 ? ` (${empty} empty fields hidden)` : '');
+        (empty > 0 ? ` (${empty} empty field${empty === 1 ? '' : 's'} hidden)` : '');
     };
     search.addEventListener('input', render);
     render();
