@@ -238,12 +238,17 @@ export class MetricPanel {
       this.userChange(false);
       this.redraw();
     });
-    this.smoothing = smoothingControl(this.state.smoothing, () => {
-      this.state.smoothing = this.smoothing.value();
-      this.state.smoothingKind = this.smoothing.kind();
-      this.state.showRaw = this.smoothing.showRaw();
-      this.userChange();
-    });
+    this.smoothing = smoothingControl(
+      this.state.smoothing,
+      () => {
+        this.state.smoothing = this.smoothing.value();
+        this.state.smoothingKind = this.smoothing.kind();
+        this.state.showRaw = this.smoothing.showRaw();
+        this.userChange();
+      },
+      // The sweep's curves (a custom source) smooth with EMA only.
+      { kinds: !options.source },
+    );
     this.groupBy = groupByPicker(
       options.paramKeys,
       () => {

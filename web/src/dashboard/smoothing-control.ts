@@ -23,7 +23,8 @@ export interface SmoothingControl {
 
 /**
  * A slider (0–0.99) with its value, a kind picker and a "raw behind" toggle (shown only when
- * smoothing is on); `onChange` fires (debounced for the slider) on a user change.
+ * smoothing is on); `onChange` fires (debounced for the slider) on a user change. `kinds: false`
+ * hides the kind picker, for a source that smooths with EMA only.
  *
  * @example
  * ```ts
@@ -32,7 +33,11 @@ export interface SmoothingControl {
  * smoothing.set({ smoothing: 0.6, smoothingKind: 'gaussian' });
  * ```
  */
-export function smoothingControl(initial: number, onChange: () => void): SmoothingControl {
+export function smoothingControl(
+  initial: number,
+  onChange: () => void,
+  options: { readonly kinds?: boolean } = {},
+): SmoothingControl {
   const slider = h('input', {
     type: 'range',
     min: 0,
@@ -52,6 +57,8 @@ export function smoothingControl(initial: number, onChange: () => void): Smoothi
     'ema',
     { 'data-testid': 'smoothing-kind', 'aria-label': 'Smoothing kind' },
   );
+  // A source that smooths only one way (the sweep's curves: EMA) offers no kind picker.
+  kind.hidden = options.kinds === false;
   const raw = h('input', { type: 'checkbox', 'data-testid': 'smoothing-raw' });
   raw.checked = true;
   const rawLabel = h(
