@@ -16,7 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { answerCsv, HISTORY_SIZE, readHistory, withEntry } from '../web/src/dashboard/sql-console.js';
+import { answerCsv, HISTORY_SIZE, readHistory, withEntry } from '../web/src/dashboard/sql-history.js';
 import { detectFormat, isArrowIpc } from '../web/src/viewer/detect-format.js';
 import { filterChoices, selectRows } from '../web/src/viewer/filters.js';
 import type { CategoryColumn } from '../web/src/viewer/frame.js';
@@ -469,7 +469,8 @@ describe('viewer defaults, filters and formats (unit)', () => {
 
 describe('SQL console helpers (unit)', () => {
   it('writes CSV with quoting, nulls as empty and lists as JSON', () => {
-    const csv = answerCsv({
+    // A whole /api/query answer, not only the fields the CSV reads.
+    const answer = {
       columns: [
         { name: 'name', type: 'VARCHAR' },
         { name: 'v', type: 'DOUBLE' },
@@ -481,7 +482,8 @@ describe('SQL console helpers (unit)', () => {
       ],
       rowCount: 2,
       truncated: false,
-    });
+    };
+    const csv = answerCsv(answer);
     expect(csv).toBe('name,v,tags\r\n"a, ""b""",0.5,"[""x"",""y""]"\r\n"line\nbreak",,\r\n');
   });
 

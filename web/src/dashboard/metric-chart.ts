@@ -19,12 +19,13 @@ import {
   type ParamValue,
 } from './api.js';
 import { chartTheme, xFormatter } from './chart-axes.js';
-import { chartPng, chartSvg, downloadBlob, type Tick } from './chart-export.js';
+import { chartPng, chartSvg, type Tick } from './chart-export.js';
 import { logRange, robustRange, TIME_INCRS, tickLabels, X_AXES, xAxisTitle } from './chart-format.js';
 import { type HighlightLayer, highlightLayer } from './chart-highlight.js';
 import { chartLegend, type LegendEntry, legendKey } from './chart-legend.js';
 import { chartTooltip, type NearSeries, nearestSeries } from './chart-tooltip.js';
 import { formatNumber, h, selectOf } from './dom.js';
+import { downloadBlob } from './download.js';
 import { groupByPicker } from './group-by-picker.js';
 import { type AlignedData, guardLogScales, mergeSeries, type XYSeries } from './merge-series.js';
 import { defaultMetric } from './metric-default.js';

@@ -19,7 +19,8 @@ import {
   sortEntries,
 } from './runs-model.js';
 import './runs-table.css';
-import { deleteView, downloadText, loadViews, saveView, toCsv } from './table-export.js';
+import { toCsv } from './csv.js';
+import { deleteView, downloadText, loadViews, saveView } from './table-export.js';
 
 const ROW_HEIGHT = 28;
 const OVERSCAN = 12;

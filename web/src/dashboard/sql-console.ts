@@ -7,79 +7,11 @@
 import './sql-console.css';
 import { ApiError, api, type LakeResponse, pageToken, type QueryResponse } from './api.js';
 import { cellText, h } from './dom.js';
+import { downloadBlob } from './download.js';
+import { answerCsv, HISTORY_KEY, type HistoryEntry, readHistory, withEntry } from './sql-history.js';
 
 /** Rows drawn in the results table; the rest are in the CSV download. */
 export const MAX_SHOWN = 1000;
-/** Queries kept in the history. */
-export const HISTORY_SIZE = 30;
-/** The localStorage key of the history. */
-export const HISTORY_KEY = 'runlake:sql-history';
-
-/** A query the console ran. */
-export interface HistoryEntry {
-  readonly sql: string;
-  /** ISO time it last ran. */
-  readonly at: string;
-  /** Rows of its answer, or undefined when it failed. */
-  readonly rows?: number;
-}
-
-/**
- * Reads the history from localStorage (newest first); a missing or damaged entry reads as empty.
- *
- * @example
- * ```ts
- * readHistory(window.localStorage)[0]?.sql; // 'SELECT count(*) FROM runs'
- * ```
- */
-export function readHistory(storage: Pick<Storage, 'getItem'>): HistoryEntry[] {
-  try {
-    const value = JSON.parse(storage.getItem(HISTORY_KEY) ?? '[]') as unknown;
-    if (!Array.isArray(value)) return [];
-    return value.filter(
-      (e): e is HistoryEntry =>
-        typeof e === 'object' && e !== null && typeof e.sql === 'string' && typeof e.at === 'string',
-    );
-  } catch {
-    return [];
-  }
-}
-
-/**
- * The history with `entry` first: an earlier run of the same SQL moves up, the oldest drop off.
- *
- * @example
- * ```ts
- * withEntry([{ sql: 'a', at: t0 }], { sql: 'b', at: t1 }).map((e) => e.sql); // ['b', 'a']
- * ```
- */
-export function withEntry(history: readonly HistoryEntry[], entry: HistoryEntry): HistoryEntry[] {
-  const key = entry.sql.trim();
-  return [entry, ...history.filter((e) => e.sql.trim() !== key)].slice(0, HISTORY_SIZE);
-}
-
-function csvField(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
-  return /[",\r\n]/.test(text) || /^\s|\s$/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-/**
- * A query answer as CSV (RFC 4180): a header of column names, then every row, values as the
- * server sent them (lists and structs as JSON).
- *
- * @example
- * ```ts
- * answerCsv({ columns: [{ name: 'a', type: 'INTEGER' }], rows: [{ a: 1 }], rowCount: 1, truncated: false });
- * // 'a\r\n1\r\n'
- * ```
- */
-export function answerCsv(answer: QueryResponse): string {
-  const names = answer.columns.map((c) => c.name);
-  const lines = [names.map(csvField).join(',')];
-  for (const row of answer.rows) lines.push(names.map((n) => csvField(row[n])).join(','));
-  return `${lines.join('\r\n')}\r\n`;
-}
 
 /** What the console keeps of the last answer. */
 interface Answer {
@@ -368,13 +300,7 @@ export class SqlConsole {
   private downloadCsv(): void {
     const answer = this.answer;
     if (!answer) return;
-    const blob = new Blob([answerCsv(answer.response)], { type: 'text/csv;charset=utf-8' });
-    const url = URL.createObjectURL(blob);
-    const link = h('a', { href: url, download: 'query.csv' });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    downloadBlob(new Blob([answerCsv(answer.response)], { type: 'text/csv;charset=utf-8' }), 'query.csv');
   }
 
   private remember(entry: HistoryEntry): void {

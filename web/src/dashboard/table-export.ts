@@ -1,42 +1,17 @@
 // The runs table's CSV export and saved views: plain functions, apart from the table's DOM.
+import { downloadBlob } from './download.js';
 import type { RunsTableState } from './panel-state.js';
 
 /**
- * One CSV field, quoted as RFC 4180 asks: in double quotes (inner quotes doubled) when it holds a
- * comma, a quote, a line break, or leading/trailing space.
+ * Offers `text` as a file download named `name`.
  *
  * @example
  * ```ts
- * csvField('a,b'); // '"a,b"'
- * csvField('say "hi"'); // '"say ""hi"""'
+ * downloadText('runs.csv', toCsv(rows));
  * ```
  */
-export function csvField(text: string): string {
-  return /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-/**
- * Rows of fields as CSV text: fields joined by commas, records by CRLF (RFC 4180).
- *
- * @example
- * ```ts
- * toCsv([['run_id', 'lr'], ['a', '0.001']]); // 'run_id,lr\r\na,0.001\r\n'
- * ```
- */
-export function toCsv(rows: readonly (readonly string[])[]): string {
-  return rows.map((row) => `${row.map(csvField).join(',')}\r\n`).join('');
-}
-
-/** Offers `text` as a file download named `name`. */
 export function downloadText(name: string, text: string, type = 'text/csv'): void {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  downloadBlob(new Blob([text], { type }), name);
 }
 
 /** A named runs-table view: filter, columns and sort. */
