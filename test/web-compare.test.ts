@@ -518,6 +518,72 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     );
   });
 
+  it('link: brushes survive in the URL, the brushed chip clears them, run names label legend and diff', async () => {
+    await page.goto(`${served.url}`);
+    await page.waitForSelector('[data-testid="runs-row"]', { timeout: 20_000 });
+    // Run names (run_name), not ids, in the loss panel's legend.
+    const names = await sql<{ run_id: string; run_name: string }>(
+      'SELECT run_id, run_name FROM runs ORDER BY run_id',
+    );
+    const nameOf = new Map(names.map((r) => [r.run_id, r.run_name]));
+    await page.waitForSelector('[data-testid="legend-item"]', { timeout: 20_000 });
+    const legend = await page.locator('[data-testid="legend-item"]').first().textContent();
+    expect([...nameOf.values()].some((name) => legend?.includes(name))).toBe(true);
+
+    await page.locator('[data-testid="tab-compare"]').click();
+    const before = Number(await page.evaluate('document.body.dataset.urlState ?? 0'));
+    await page.evaluate(
+      `window.runlake.compare.setState({ brushes: { lr: { kind: 'range', lo: 0.0002, hi: 0.0005 } } })`,
+    );
+    await page.waitForFunction(
+      `document.querySelector('[data-testid="compare-view"]')?.dataset.brushLabel?.startsWith('lr')`,
+      undefined,
+      { timeout: 20_000 },
+    );
+    const expected = await sql<{ run_id: string }>(
+      'SELECT run_id FROM runs JOIN grids USING (grid_id) WHERE lr BETWEEN 0.0002 AND 0.0005 ORDER BY run_id',
+    );
+    expect(expected).toHaveLength(4);
+    // setState does not report a change; the user's next one (the statistic) writes the URL.
+    await page.locator('[data-testid="compare-stat"]').selectOption('max');
+    await page.waitForFunction(`Number(document.body.dataset.urlState ?? 0) > ${before}`);
+    await page.waitForFunction(`window.location.hash.includes('?s=')`);
+    const link = page.url();
+
+    const other = await chromium.context.newPage();
+    try {
+      await other.goto(link);
+      await other.waitForFunction(
+        `document.querySelector('[data-testid="compare-view"]')?.dataset.brushLabel?.startsWith('lr')`,
+        undefined,
+        { timeout: 20_000 },
+      );
+      const restored = (await other.evaluate('window.runlake.compare.getState()')) as {
+        brushes: Record<string, unknown>;
+        stat: string;
+      };
+      expect(restored.brushes).toEqual({ lr: { kind: 'range', lo: 0.0002, hi: 0.0005 } });
+      expect(restored.stat).toBe('max');
+      // The runs table shows the brushed runs under a chip; its × clears the brushes too.
+      await other.locator('[data-testid="tab-runs"]').click();
+      await other.waitForFunction(`document.querySelectorAll('[data-testid="runs-row"]').length === 4`);
+      await other.locator('[data-testid="runs-external-clear"]').click();
+      await other.waitForFunction(`document.querySelectorAll('[data-testid="runs-row"]').length === 12`);
+      expect(await other.evaluate('window.runlake.compare.getState().brushes')).toEqual({});
+      // The diff's column headers name the runs.
+      await other.evaluate(
+        `window.runlake.table.setSelection(${JSON.stringify(expected.map((r) => r.run_id))})`,
+      );
+      await other.locator('[data-testid="tab-compare"]').click();
+      const header =
+        (await other.locator('[data-testid="compare-view"] .diff-table thead').textContent()) ?? '';
+      expect(header).toContain(nameOf.get(expected[0]?.run_id ?? '') ?? '?');
+    } finally {
+      await other.close();
+    }
+    await page.evaluate(`window.runlake.compare.setState({ stat: 'final', brushes: {} })`);
+  });
+
   it('fits 800 px: the Compare view and the run page stay inside the window, plots at its width', async () => {
     await page.setViewportSize({ width: 800, height: 900 });
     try {

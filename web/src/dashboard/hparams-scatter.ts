@@ -4,6 +4,7 @@
 // parameter gets one slot per category, its runs spread sideways so they do not hide each other.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { chartTheme } from './chart-axes.js';
 import { numericValue } from './config-diff.js';
 import { h, selectOf } from './dom.js';
 import {
@@ -18,6 +19,7 @@ import {
 } from './hparam-axes.js';
 import { distinctNumbers } from './parallel-coords.js';
 import { drawDot, paddedRange } from './scatter-axes.js';
+import { THEME_EVENT } from './theme.js';
 import './compare.css';
 
 const HEIGHT = 320;
@@ -93,6 +95,8 @@ export class HparamsScatter {
       ),
       this.host,
     );
+    // Canvas colours follow the theme.
+    document.addEventListener(THEME_EVENT, () => this.draw());
     // Follow the page's width, and the view being shown after it was drawn hidden.
     let resizeTimer: number | undefined;
     new ResizeObserver(() => {
@@ -259,6 +263,8 @@ export class HparamsScatter {
       return;
     }
     const data: uPlot.AlignedData = [points.map((p) => p.x), points.map((p) => p.y)];
+    const theme = chartTheme();
+    const axisColors = { stroke: theme.fg, grid: { stroke: theme.grid }, ticks: { stroke: theme.grid } };
     const distinct = categories ? [] : distinctNumbers(axis).filter((v) => !logX || v > 0);
     const opts: uPlot.Options = {
       width: this.width(),
@@ -289,6 +295,7 @@ export class HparamsScatter {
       },
       axes: [
         {
+          ...axisColors,
           label: axis.label,
           size: 44,
           ...(categories
@@ -307,6 +314,7 @@ export class HparamsScatter {
               }),
         },
         {
+          ...axisColors,
           label: metric.label,
           size: 64,
           values: (_u, splits: (number | null)[]) => splits.map((v) => (v === null ? '' : shortNumber(v))),

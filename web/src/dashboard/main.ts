@@ -85,6 +85,8 @@ declare global {
 const location$ = { view: 'runs' as ViewName, arg: undefined as string | undefined };
 /** The Geometry view has been opened (its state belongs in the URL from then on). */
 let geometryOpened = false;
+/** The Compare view has been opened (its state belongs in the URL from then on). */
+let compareOpened = false;
 
 const handle: DashboardHandle = {
   state: () => currentState(),
@@ -103,6 +105,7 @@ function currentState(): DashboardState {
     ...(handle.workspace ? { workspace: handle.workspace.state() } : {}),
     ...(tableState ? { table: tableState } : {}),
     ...(geometryOpened && handle.geometry ? { geometry: handle.geometry.getState() } : {}),
+    ...(compareOpened && handle.compare ? { compare: handle.compare.getState() } : {}),
   };
 }
 
@@ -117,7 +120,7 @@ async function writeUrl(): Promise<void> {
   window.clearTimeout(urlTimer);
   const state = currentState();
   const encoded =
-    state.selection || state.workspace || state.table || state.geometry
+    state.selection || state.workspace || state.table || state.geometry || state.compare
       ? await encodeState(state)
       : undefined;
   const hash = hashOf(location$.view, location$.arg, encoded);
@@ -350,7 +353,10 @@ async function start(): Promise<void> {
     }
     if (view === 'matches') void matches?.ensureLoaded();
     if (view === 'sweep') void sweep?.ensureLoaded();
-    if (view === 'compare') void runsView?.compare?.ensureLoaded();
+    if (view === 'compare' && runsView?.compare) {
+      compareOpened = true;
+      void runsView.compare.ensureLoaded();
+    }
     if (view === 'sql') void sql.ensureLoaded();
     if (view === 'run' && arg !== undefined) void runsView?.runPage?.show(arg);
     document.body.dataset.view = view;
@@ -523,6 +529,8 @@ class RunsView {
         this.onStateChange();
       },
       onStateChange: () => this.onStateChange(),
+      // The chip's × (or the empty result's "clear filter") also clears the brushes behind it.
+      onExternalFilterCleared: () => this.compare?.clearBrushes(),
       ...(this.lake.id ? { lakeId: this.lake.id } : {}),
     });
     this.table = table;
@@ -606,11 +614,19 @@ class RunsView {
     if (state.table) this.table?.setState(state.table);
     if (state.workspace) this.workspace?.setState(state.workspace);
     if (state.selection) this.table?.setSelection(state.selection);
+    if (state.compare) {
+      compareOpened = true;
+      this.compare?.setState(state.compare);
+    }
   }
 
   private setLabels(runs: readonly RunRow[]): void {
     this.labels = new Map(
-      runs.map((r) => [r.run_id, typeof r.name === 'string' && r.name.trim() ? r.name : r.run_id]),
+      runs.map((r) => {
+        // Squiggle lakes and W&B ingest write `run_name`; other lakes may have `name`.
+        const name = r.run_name ?? r.name;
+        return [r.run_id, typeof name === 'string' && name.trim() ? name : r.run_id];
+      }),
     );
   }
 
@@ -627,6 +643,11 @@ class RunsView {
       onSelect: (ids) => table?.setSelection(ids),
     });
     handle.compare = this.compare;
+    this.compare.onStateChange = () => this.onStateChange();
+    if (this.linked?.compare) {
+      compareOpened = true;
+      this.compare.setState(this.linked.compare);
+    }
     this.compare.setSelection(table?.selection() ?? []);
     this.sections.compare.replaceChildren(this.compare.element);
     this.runPage = new RunPage({ runs: this.runs, metrics: this.metrics });

@@ -2,6 +2,7 @@
 // summary metric as the last axis, and one polyline per run coloured by that metric. Dragging along
 // an axis brushes a range (several axes AND together); a click on an axis clears its brush. Lines
 // are batched by colour into one path each, so a thousand runs draw in a few milliseconds.
+import { chartTheme } from './chart-axes.js';
 import { numericValue } from './config-diff.js';
 import { h } from './dom.js';
 import {
@@ -13,6 +14,7 @@ import {
   rampColor,
   shortNumber,
 } from './hparam-axes.js';
+import { THEME_EVENT } from './theme.js';
 import './compare.css';
 
 const HEIGHT = 360;
@@ -72,6 +74,8 @@ export class ParallelCoords {
     this.canvas.addEventListener('pointerup', (event) => this.pointerUp(event));
     this.canvas.addEventListener('dblclick', () => this.clear());
     this.canvas.addEventListener('pointerleave', () => this.hover(undefined));
+    // Canvas colours follow the theme.
+    document.addEventListener(THEME_EVENT, () => this.draw());
     // Redraw at the new width when the page resizes or the view is shown after being hidden.
     let resizeTimer: number | undefined;
     new ResizeObserver(() => {
@@ -285,6 +289,7 @@ export class ParallelCoords {
     this.canvas.style.height = `${HEIGHT}px`;
     const ctx = this.canvas.getContext('2d');
     if (!ctx) return;
+    const theme = chartTheme();
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, width, HEIGHT);
     if (axes.length === 0) {
@@ -351,7 +356,7 @@ export class ParallelCoords {
         pen = true;
       });
       ctx.lineWidth = 3;
-      ctx.strokeStyle = '#0f172a';
+      ctx.strokeStyle = theme.fg;
       ctx.stroke(path);
       if (first) this.placeTooltip(first[0], first[1]);
     }
@@ -361,13 +366,13 @@ export class ParallelCoords {
     ctx.textBaseline = 'middle';
     axes.forEach((axis, i) => {
       const x = xs[i] as number;
-      ctx.strokeStyle = '#334155';
+      ctx.strokeStyle = theme.muted;
       ctx.lineWidth = 1;
       ctx.beginPath();
       ctx.moveTo(x, MARGIN.top);
       ctx.lineTo(x, MARGIN.top + this.plotHeight());
       ctx.stroke();
-      ctx.fillStyle = '#0f172a';
+      ctx.fillStyle = theme.fg;
       ctx.textAlign = 'center';
       ctx.font = 'bold 12px system-ui, sans-serif';
       // Crowded axes: labels alternate between two rows and shrink to fit their room.
@@ -380,7 +385,7 @@ export class ParallelCoords {
         Math.max(40, Math.min(180, spacing * 1.8 - 8)),
       );
       ctx.font = '11px system-ui, sans-serif';
-      ctx.fillStyle = '#475569';
+      ctx.fillStyle = theme.muted;
       ctx.textAlign = 'right';
       for (const [p, text] of this.ticks(axis)) {
         const y = this.posY(p);

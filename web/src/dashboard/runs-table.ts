@@ -36,6 +36,8 @@ export interface RunsTableOptions {
   readonly colorOf?: (runId: string) => string | undefined;
   /** Called after the user changes the filter, sort, columns or summaries (not after setState). */
   readonly onStateChange?: (state: RunsTableState) => void;
+  /** Called when the user clears the external filter (the brushed chip's ×, or "clear filter"). */
+  readonly onExternalFilterCleared?: () => void;
   /** The key saved views are stored under (the lake's id); asked of `/api/lake` when absent. */
   readonly lakeId?: string;
   /** The metric names for summary columns; asked of `/api/metric-names` when absent. */
@@ -332,12 +334,19 @@ export class RunsTable {
         },
         '×',
       );
-      close.addEventListener('click', () => this.setExternalFilter(null));
+      close.addEventListener('click', () => this.clearExternalFilter());
       this.externalChip.replaceChildren(
         h('span', { class: 'chip' }, `brushed: ${label} (${ids.size} runs) `, close),
       );
     } else this.externalChip.replaceChildren();
     this.applyView();
+  }
+
+  /** The user cleared the external filter: drop it and tell whoever set it. */
+  private clearExternalFilter(): void {
+    if (!this.external) return;
+    this.setExternalFilter(null);
+    this.options.onExternalFilterCleared?.();
   }
 
   /**
@@ -593,7 +602,7 @@ export class RunsTable {
       .join(' and ');
     const clear = h('button', { type: 'button', 'data-testid': 'runs-empty-clear' }, 'clear filter');
     clear.addEventListener('click', () => {
-      this.setExternalFilter(null);
+      this.clearExternalFilter();
       this.filterInput.value = '';
       this.applyFilter('', true);
       this.filterInput.focus();

@@ -4,7 +4,15 @@
 // defaults left out, deflated and base64url-encoded: a thousand similar run ids take a few hundred
 // characters. A link that cannot be read is reported in one line and the page opens as usual.
 import type { GeometryViewState } from './geometry-view.js';
-import type { Envelope, MetricPanelState, RunsTableState, SmoothingKind, XAxis } from './panel-state.js';
+import type {
+  CompareBrush,
+  CompareState,
+  Envelope,
+  MetricPanelState,
+  RunsTableState,
+  SmoothingKind,
+  XAxis,
+} from './panel-state.js';
 
 /** A workspace panel's width: a third, two thirds, or the whole row. */
 export type PanelSize = 'S' | 'M' | 'L';
@@ -54,6 +62,8 @@ export interface DashboardState {
   readonly table?: Partial<RunsTableState>;
   /** The Geometry view's runs, filters and hidden events (once it has been opened). */
   readonly geometry?: Partial<GeometryViewState>;
+  /** The Compare view's summary, brushes and scatter (once it has been opened). */
+  readonly compare?: Partial<CompareState>;
 }
 
 const X_AXES: readonly XAxis[] = ['step', 'wall_time', 'relative_time', 'tokens'];
@@ -138,6 +148,39 @@ function parseGeometry(value: unknown): Partial<GeometryViewState> | undefined {
   return g;
 }
 
+function parseBrush(value: unknown): CompareBrush | undefined {
+  if (!isObject(value)) return undefined;
+  if (value.kind === 'range' && Number.isFinite(value.lo) && Number.isFinite(value.hi)) {
+    return { kind: 'range', lo: Number(value.lo), hi: Number(value.hi) };
+  }
+  const values = value.kind === 'categories' ? strings(value.values) : undefined;
+  return values ? { kind: 'categories', values } : undefined;
+}
+
+function parseCompare(value: unknown): Partial<CompareState> | undefined {
+  if (!isObject(value)) return undefined;
+  const c: { -readonly [K in keyof CompareState]?: CompareState[K] } = {};
+  if (typeof value.metric === 'string') c.metric = value.metric;
+  if (value.stat === 'final' || value.stat === 'min' || value.stat === 'max') c.stat = value.stat;
+  if (isObject(value.brushes)) {
+    const brushes: Record<string, CompareBrush> = {};
+    for (const [key, brush] of Object.entries(value.brushes)) {
+      const parsed = parseBrush(brush);
+      if (parsed) brushes[key] = parsed;
+    }
+    c.brushes = brushes;
+  }
+  if (typeof value.scatterX === 'string') c.scatterX = value.scatterX;
+  if (typeof value.scatterLogX === 'boolean') c.scatterLogX = value.scatterLogX;
+  const box = isObject(value.scatterBox) ? value.scatterBox : undefined;
+  const boxX = parseBrush(box?.x);
+  if (boxX && isObject(box?.y) && Number.isFinite(box.y.lo) && Number.isFinite(box.y.hi)) {
+    c.scatterBox = { x: boxX, y: { lo: Number(box.y.lo), hi: Number(box.y.hi) } };
+  }
+  if (typeof value.onlyDifferences === 'boolean') c.onlyDifferences = value.onlyDifferences;
+  return c;
+}
+
 function parseTable(value: unknown): Partial<RunsTableState> | undefined {
   if (!isObject(value)) return undefined;
   const table: { -readonly [K in keyof RunsTableState]?: RunsTableState[K] } = {};
@@ -162,6 +205,7 @@ function compact(state: DashboardState): Record<string, unknown> {
   if (state.selection) out.selection = state.selection;
   if (state.workspace) out.workspace = state.workspace;
   if (state.geometry) out.geometry = state.geometry;
+  if (state.compare) out.compare = state.compare;
   if (state.table) {
     const t: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(state.table)) {
@@ -234,6 +278,7 @@ export async function decodeState(encoded: string, view: string, arg?: string): 
   const workspace = parseWorkspace(parsed.workspace);
   const table = parseTable(parsed.table);
   const geometry = parseGeometry(parsed.geometry);
+  const compare = parseCompare(parsed.compare);
   return {
     view,
     ...(arg !== undefined ? { arg } : {}),
@@ -241,6 +286,7 @@ export async function decodeState(encoded: string, view: string, arg?: string): 
     ...(workspace ? { workspace } : {}),
     ...(table ? { table } : {}),
     ...(geometry ? { geometry } : {}),
+    ...(compare ? { compare } : {}),
   };
 }
 
