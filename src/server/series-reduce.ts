@@ -166,6 +166,25 @@ export function pixelGridOf(series: readonly StepSeries[], width: number): Pixel
 }
 
 /**
+ * The index of each pixel column's minimum and maximum point (-1 for an empty column; NaN values
+ * skipped; the first point on ties): the one pass both min/max reductions below share.
+ */
+function extremeIndices(series: StepSeries, grid: PixelGrid): { minAt: Int32Array; maxAt: Int32Array } {
+  const minAt = new Int32Array(grid.width).fill(-1);
+  const maxAt = new Int32Array(grid.width).fill(-1);
+  for (let i = 0; i < series.step.length; i++) {
+    const v = series.value[i] as number;
+    if (Number.isNaN(v)) continue;
+    const px = pixelColumn(series.step[i] as number, grid);
+    const lo = minAt[px] as number;
+    if (lo < 0 || v < (series.value[lo] as number)) minAt[px] = i;
+    const hi = maxAt[px] as number;
+    if (hi < 0 || v > (series.value[hi] as number)) maxAt[px] = i;
+  }
+  return { minAt, maxAt };
+}
+
+/**
  * Reduces a run to the minimum and the maximum of each pixel column, each at its own step (the
  * first one on ties), in step order, so one-step spikes survive. A run with at most `2 × width`
  * points comes back unchanged.
@@ -179,17 +198,7 @@ export function pixelGridOf(series: readonly StepSeries[], width: number): Pixel
 export function minMaxPerColumn(series: StepSeries, grid: PixelGrid): { step: number[]; value: number[] } {
   const n = series.step.length;
   if (n <= 2 * grid.width) return { step: Array.from(series.step), value: Array.from(series.value) };
-  const minAt = new Int32Array(grid.width).fill(-1);
-  const maxAt = new Int32Array(grid.width).fill(-1);
-  for (let i = 0; i < n; i++) {
-    const v = series.value[i] as number;
-    if (Number.isNaN(v)) continue;
-    const px = pixelColumn(series.step[i] as number, grid);
-    const lo = minAt[px] as number;
-    if (lo < 0 || v < (series.value[lo] as number)) minAt[px] = i;
-    const hi = maxAt[px] as number;
-    if (hi < 0 || v > (series.value[hi] as number)) maxAt[px] = i;
-  }
+  const { minAt, maxAt } = extremeIndices(series, grid);
   const kept = new Set<number>();
   for (let px = 0; px < grid.width; px++) {
     if ((minAt[px] as number) >= 0) kept.add(minAt[px] as number);
@@ -223,17 +232,7 @@ export interface ColumnExtremes {
  * ```
  */
 export function extremesPerColumn(series: StepSeries, grid: PixelGrid): ColumnExtremes {
-  const minAt = new Int32Array(grid.width).fill(-1);
-  const maxAt = new Int32Array(grid.width).fill(-1);
-  for (let i = 0; i < series.step.length; i++) {
-    const v = series.value[i] as number;
-    if (Number.isNaN(v)) continue;
-    const px = pixelColumn(series.step[i] as number, grid);
-    const lo = minAt[px] as number;
-    if (lo < 0 || v < (series.value[lo] as number)) minAt[px] = i;
-    const hi = maxAt[px] as number;
-    if (hi < 0 || v > (series.value[hi] as number)) maxAt[px] = i;
-  }
+  const { minAt, maxAt } = extremeIndices(series, grid);
   const out = {
     px: [] as number[],
     s_lo: [] as number[],
