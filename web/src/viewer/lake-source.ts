@@ -1,6 +1,7 @@
 // The viewer served by `runlake serve`: the lake's data files (GET /api/files) and SQL answers
 // (POST /api/query, format=arrow) as byte sources. Opened from file:// none of this exists, and
 // the viewer stays the standalone file viewer.
+import { streamChunks } from './byte-stream.js';
 import { ViewerFileError } from './frame.js';
 import type { ByteSource } from './load-file.js';
 
@@ -98,18 +99,7 @@ function responseSource(name: string, response: Response): ByteSource {
         }
       : {}),
     size: Number.isFinite(length) && length > 0 ? length : undefined,
-    chunks: async function* () {
-      const reader = body.getReader();
-      try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) return;
-          if (value && value.length > 0) yield value;
-        }
-      } finally {
-        reader.releaseLock();
-      }
-    },
+    chunks: () => streamChunks(body),
   };
 }
 

@@ -8,6 +8,7 @@ import { ViewerFileError } from './frame.js';
 
 export { detectFormat, isArrowIpc } from './detect-format.js';
 
+import { streamChunks } from './byte-stream.js';
 import { detectFormat, extensionOf, firstNonSpace } from './detect-format.js';
 import { sameOriginHeaders } from './lake-source.js';
 import { loadParquet, parquetFields } from './load-parquet.js';
@@ -75,19 +76,6 @@ export async function urlSource(url: string): Promise<ByteSource> {
     size: Number.isFinite(length) && length > 0 ? length : undefined,
     chunks: () => streamChunks(body),
   };
-}
-
-async function* streamChunks(stream: ReadableStream<Uint8Array>): AsyncIterable<Uint8Array> {
-  const reader = stream.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      if (value && value.length > 0) yield value;
-    }
-  } finally {
-    reader.releaseLock();
-  }
 }
 
 /** Lets the page repaint the progress text now and then during a long parse. */
