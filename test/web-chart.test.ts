@@ -1,7 +1,7 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Page, Request } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Request } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { openLake } from '../src/index.js';
 import {
   formatCount,
@@ -11,16 +11,7 @@ import {
   tickLabels,
 } from '../web/src/dashboard/chart-format.js';
 import { defaultMetric } from '../web/src/dashboard/metric-default.js';
-import {
-  artifactPath,
-  browser,
-  launchChromium,
-  type ServeProcess,
-  serveLake,
-  type TestBrowser,
-  writeDemoLake,
-} from './helpers/browser.js';
-import { tempDir } from './helpers/lake-fixtures.js';
+import { artifactPath, browser, useServedDashboard, writeDemoLake } from './helpers/browser.js';
 
 const DOC_IMAGES = process.env.UPDATE_DOC_IMAGES === '1';
 /** Where a screenshot goes: docs/images when UPDATE_DOC_IMAGES=1, else test-artifacts. */
@@ -63,14 +54,41 @@ interface PageDocument {
   querySelector(selector: string): unknown;
 }
 
+/**
+ * The demo lake plus what it lacks for the time axes: the demo logs no wall-clock times, so a
+ * `throughput` metric with them. Each run starts at its own time and logs every 100 steps, 150 s apart.
+ */
+async function writeLakeWithTimes(dir: string): Promise<string> {
+  const lakeDir = await writeDemoLake(dir);
+  const lake = await openLake(lakeDir, { schema: 'squiggle' });
+  const rows: Record<string, unknown>[] = [];
+  ['0.0003', '0.001', '0.003'].forEach((lr, li) => {
+    for (const seed of [0, 1, 2, 3]) {
+      const start = Date.UTC(2026, 10, 1, 9 + li, seed * 5);
+      for (let step = 0; step <= 2000; step += 100)
+        rows.push({
+          run_id: `tiny-lr${lr}-s${seed}`,
+          step,
+          metric_name: 'throughput',
+          value: 1000 + seed * 50 + step / 10,
+          wall_time: new Date(start + step * 1500),
+        });
+    }
+  });
+  await lake.write('metrics_scalar', rows);
+  lake.close();
+  return lakeDir;
+}
+
 describe.skipIf(browser.skip)('metric chart', () => {
-  const dir = tempDir('runlake-chart-');
-  let served: ServeProcess;
-  let chromium: TestBrowser;
-  let page: Page;
+  const dash = useServedDashboard({
+    prefix: 'runlake-chart-',
+    lake: writeLakeWithTimes,
+    initScript: RECORD_CANVAS_TEXT,
+  });
 
   /** The first metric panel (the workspace puts `loss` first) and its chart. */
-  const panel = () => page.locator('[data-testid="metric-panel"]').first();
+  const panel = () => dash.page.locator('[data-testid="metric-panel"]').first();
   const chart = () => panel().locator('[data-testid="metric-chart"]');
   /** Waits for `selector` inside the first panel. */
   const inPanel = (selector: string, options: { timeout?: number } = {}) =>
@@ -79,32 +97,32 @@ describe.skipIf(browser.skip)('metric chart', () => {
       .first()
       .waitFor({ timeout: 20_000, ...options });
   /** A control visible on the page: the workspace toolbar's, or a lone panel's own. */
-  const visible = (testid: string) => page.locator(`[data-testid="${testid}"]:visible`).first();
+  const visible = (testid: string) => dash.page.locator(`[data-testid="${testid}"]:visible`).first();
   const sql = async <Row>(text: string): Promise<Row[]> => {
-    const response = await fetch(new URL(`api/query?sql=${encodeURIComponent(text)}`, served.url));
+    const response = await fetch(new URL(`api/query?sql=${encodeURIComponent(text)}`, dash.url));
     expect(response.status).toBe(200);
     return ((await response.json()) as { rows: Row[] }).rows;
   };
   const waitForSeries = async (count: number) => {
-    await page.waitForSelector(`[data-testid="metric-chart"][data-series-count="${count}"] canvas`, {
+    await dash.page.waitForSelector(`[data-testid="metric-chart"][data-series-count="${count}"] canvas`, {
       timeout: 20_000,
     });
   };
   const openDashboard = async () => {
     // Each test starts from the default layout, not the one the previous test saved.
-    await page.goto(served.url);
-    await page.evaluate(() =>
+    await dash.page.goto(dash.url);
+    await dash.page.evaluate(() =>
       (globalThis as unknown as { localStorage: { clear(): void } }).localStorage.clear(),
     );
-    await page.goto(served.url);
-    await page.waitForSelector('[data-testid="lake-summary"]');
+    await dash.page.goto(dash.url);
+    await dash.page.waitForSelector('[data-testid="lake-summary"]');
     await waitForSeries(4);
     await chart().locator('canvas').waitFor();
     await chart().scrollIntoViewIfNeeded();
   };
   /** Texts drawn on canvases since the last call. */
   const drawnTexts = async (): Promise<string[]> =>
-    page.evaluate(() => {
+    dash.page.evaluate(() => {
       const w = globalThis as unknown as { __texts: string[] };
       const texts = w.__texts;
       w.__texts = [];
@@ -112,9 +130,9 @@ describe.skipIf(browser.skip)('metric chart', () => {
     });
   /** Waits for the next chart draw after `action`. */
   const redraw = async (action: () => Promise<unknown>) => {
-    const before = await page.locator('body').getAttribute('data-metrics-drawn-ms');
+    const before = await dash.page.locator('body').getAttribute('data-metrics-drawn-ms');
     await action();
-    await page.waitForFunction(
+    await dash.page.waitForFunction(
       (b) => {
         const doc = (globalThis as unknown as { document: PageDocument }).document;
         return doc.body.dataset.metricsDrawnMs !== b && !doc.querySelector('[data-loading]');
@@ -123,39 +141,6 @@ describe.skipIf(browser.skip)('metric chart', () => {
       { timeout: 20_000 },
     );
   };
-
-  beforeAll(async () => {
-    const lakeDir = await writeDemoLake(dir);
-    // The demo logs no wall-clock times: a `throughput` metric with them, for the time axes. Each
-    // run starts at its own time and logs every 100 steps, 150 s apart.
-    const lake = await openLake(lakeDir, { schema: 'squiggle' });
-    const rows: Record<string, unknown>[] = [];
-    ['0.0003', '0.001', '0.003'].forEach((lr, li) => {
-      for (const seed of [0, 1, 2, 3]) {
-        const start = Date.UTC(2026, 10, 1, 9 + li, seed * 5);
-        for (let step = 0; step <= 2000; step += 100)
-          rows.push({
-            run_id: `tiny-lr${lr}-s${seed}`,
-            step,
-            metric_name: 'throughput',
-            value: 1000 + seed * 50 + step / 10,
-            wall_time: new Date(start + step * 1500),
-          });
-      }
-    });
-    await lake.write('metrics_scalar', rows);
-    lake.close();
-    served = await serveLake(lakeDir);
-    chromium = await launchChromium();
-    await chromium.context.addInitScript(RECORD_CANVAS_TEXT);
-    page = await chromium.context.newPage();
-  }, 180_000);
-
-  afterAll(async () => {
-    await chromium?.close();
-    await served?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
 
   it('bug 1: log axes label their ticks (no "null") and log x ends where the data ends', async () => {
     await openDashboard();
@@ -191,20 +176,20 @@ describe.skipIf(browser.skip)('metric chart', () => {
     const controls = slider.locator('xpath=ancestor::*[contains(@class, "smoothing")][1]');
     const raw = controls.locator('[data-testid="smoothing-raw"]');
     expect(await raw.isVisible()).toBe(false);
-    const smoothed = page.waitForRequest((r) => bodyOf(r, 'metrics')?.smoothing === 0.5);
+    const smoothed = dash.page.waitForRequest((r) => bodyOf(r, 'metrics')?.smoothing === 0.5);
     await slider.fill('0.5');
     await smoothed;
     expect(await raw.isVisible()).toBe(true);
     expect(await raw.isChecked()).toBe(true);
 
     // The smoothing kind goes to the server with the strength.
-    const gaussian = page.waitForRequest(
+    const gaussian = dash.page.waitForRequest(
       (r) => bodyOf(r, 'metrics')?.smoothing === 0.5 && bodyOf(r, 'metrics')?.smoothingKind === 'gaussian',
     );
     await controls.locator('[data-testid="smoothing-kind"]').selectOption('gaussian');
     await gaussian;
     await waitForSeries(4);
-    const off = page.waitForRequest((r) => {
+    const off = dash.page.waitForRequest((r) => {
       const body = bodyOf(r, 'metrics');
       return body !== undefined && body.smoothing === undefined;
     });
@@ -240,8 +225,8 @@ describe.skipIf(browser.skip)('metric chart', () => {
       throw new Error('no chart overlay');
     const px = box.x + ((1000 - xMin) / (xMax - xMin)) * box.width;
     const py = box.y + (1 - (target.value - yMin) / (yMax - yMin)) * box.height;
-    await page.mouse.move(px - 20, py);
-    await page.mouse.move(px, py, { steps: 4 });
+    await dash.page.mouse.move(px - 20, py);
+    await dash.page.mouse.move(px, py, { steps: 4 });
     const tooltip = panel().locator('[data-testid="chart-tooltip"]');
     await tooltip.waitFor({ state: 'visible' });
     await expect(tooltip.locator('[data-testid="tooltip-x"]').textContent()).resolves.toBe('step 1000');
@@ -256,11 +241,11 @@ describe.skipIf(browser.skip)('metric chart', () => {
     // The highlight layer redraws that run over a veil of the background.
     const highlight = panel().locator('[data-testid="chart-highlight"]');
     expect(await highlight.getAttribute('data-series')).not.toBeNull();
-    await page.screenshot({
+    await dash.page.screenshot({
       path: shot('web-chart-tooltip.png'),
       clip: { x: 0, y: Math.max(0, box.y - 120), width: 1400, height: 620 },
     });
-    await page.mouse.move(box.x + box.width / 2, box.y + box.height + 200);
+    await dash.page.mouse.move(box.x + box.width / 2, box.y + box.height + 200);
     await tooltip.waitFor({ state: 'hidden' });
     expect(await chart().getAttribute('data-focused')).toBeNull();
     expect(await highlight.getAttribute('data-series')).toBeNull();
@@ -271,7 +256,7 @@ describe.skipIf(browser.skip)('metric chart', () => {
     await expect(chart().getAttribute('data-visible-count')).resolves.toBe('4');
     const first = panel().locator('[data-testid="legend-item"]').first();
     const key = await first.getAttribute('data-key');
-    const before = page.url();
+    const before = dash.page.url();
     await first.click();
     await inPanel('[data-testid="metric-chart"][data-visible-count="3"] canvas');
     const hidden = panel().locator(`[data-testid="legend-item"][data-key="${key}"]`);
@@ -280,20 +265,20 @@ describe.skipIf(browser.skip)('metric chart', () => {
       '1 hidden',
     );
     // The hidden list is panel state: the workspace saves it, and a reload restores it.
-    await page.waitForFunction((run) => {
+    await dash.page.waitForFunction((run) => {
       const storage = (globalThis as unknown as { localStorage: Record<string, string> }).localStorage;
       return Object.values(storage).some((v) => v.includes(`"hidden":["${run}"]`));
     }, key);
     // …and the link (the URL's state) follows it.
-    await page.waitForURL((url) => url.href !== before);
-    await page.reload();
+    await dash.page.waitForURL((url) => url.href !== before);
+    await dash.page.reload();
     await inPanel('[data-testid="metric-chart"][data-visible-count="3"] canvas');
     await chart().scrollIntoViewIfNeeded();
     await expect(hidden.getAttribute('data-hidden')).resolves.toBe('true');
     // A hidden run is not offered in the tooltip.
     const box = await chart().locator('.u-over').boundingBox();
     if (!box) throw new Error('no chart overlay');
-    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await dash.page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await panel().locator('[data-testid="tooltip-row"]').first().waitFor();
     const keys = await panel()
       .locator('[data-testid="tooltip-row"]')
@@ -306,7 +291,9 @@ describe.skipIf(browser.skip)('metric chart', () => {
 
   it('expectation 2: the x axis switches to tokens, wall time and relative time (request body and tick labels)', async () => {
     await openDashboard();
-    const xPicker0 = page.locator('[data-testid="ws-x"]:visible, [data-testid="x-axis"]:visible').first();
+    const xPicker0 = dash.page
+      .locator('[data-testid="ws-x"]:visible, [data-testid="x-axis"]:visible')
+      .first();
     // The demo's loss has no wall times: the panel says so, with the server's reason.
     await xPicker0.selectOption('wall_time');
     await inPanel('[data-testid="state-empty"]');
@@ -320,14 +307,14 @@ describe.skipIf(browser.skip)('metric chart', () => {
     await waitForSeries(4);
     await panel().locator('[data-testid="metric-select"]').selectOption('throughput');
     await inPanel('[data-testid="metric-chart"][data-series-count="4"] canvas');
-    const xPicker = page.locator('[data-testid="ws-x"]:visible, [data-testid="x-axis"]:visible').first();
+    const xPicker = dash.page.locator('[data-testid="ws-x"]:visible, [data-testid="x-axis"]:visible').first();
     const cases: { x: string; tick: RegExp }[] = [
       { x: 'tokens', tick: /^(\d+(\.\d+)?[kMBT]|\d{1,3})$/ },
       { x: 'wall_time', tick: /\d\d:\d\d/ },
       { x: 'relative_time', tick: /^\d+:\d\d:\d\d$/ },
     ];
     for (const { x, tick } of cases) {
-      const request = page.waitForRequest((r) => bodyOf(r, 'metrics')?.x === x);
+      const request = dash.page.waitForRequest((r) => bodyOf(r, 'metrics')?.x === x);
       await xPicker.selectOption(x);
       await request;
       await inPanel(`[data-testid="metric-chart"][data-x="${x}"][data-series-count="4"] canvas`, {
@@ -345,19 +332,19 @@ describe.skipIf(browser.skip)('metric chart', () => {
     const [xMin, xMax] = String(await chart().getAttribute('data-x-range'))
       .split(':')
       .map(Number);
-    const zoomed = page.waitForRequest((r) => {
+    const zoomed = dash.page.waitForRequest((r) => {
       const body = bodyOf(r, 'metrics');
       return body?.x === 'relative_time' && body.from !== undefined;
     });
-    await page.mouse.move(box.x + box.width * 0.25, box.y + box.height / 2);
-    await page.mouse.down();
-    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2, { steps: 6 });
-    await page.mouse.up();
+    await dash.page.mouse.move(box.x + box.width * 0.25, box.y + box.height / 2);
+    await dash.page.mouse.down();
+    await dash.page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2, { steps: 6 });
+    await dash.page.mouse.up();
     const body = bodyOf(await zoomed, 'metrics');
     const span = Number(xMax) - Number(xMin);
     expect(Number(body?.from)).toBeGreaterThan(Number(xMin) + span * 0.15);
     expect(Number(body?.to)).toBeLessThan(Number(xMin) + span * 0.6);
-    const back = page.waitForRequest((r) => {
+    const back = dash.page.waitForRequest((r) => {
       const b = bodyOf(r, 'metrics');
       return b !== undefined && b.x === undefined;
     });
@@ -371,16 +358,18 @@ describe.skipIf(browser.skip)('metric chart', () => {
     await visible('runs-select-all').check();
     await waitForSeries(12);
     await visible('group-by-summary').click();
-    const grouped = page.waitForResponse((r) => new URL(r.url()).pathname.endsWith('/api/metric-groups'));
-    await page.locator('[data-testid="group-by-lr"]:visible').check();
+    const grouped = dash.page.waitForResponse((r) =>
+      new URL(r.url()).pathname.endsWith('/api/metric-groups'),
+    );
+    await dash.page.locator('[data-testid="group-by-lr"]:visible').check();
     const answer = (await (await grouped).json()) as {
       groups: { mean: number[]; min: number[]; max: number[] }[];
     };
     expect(answer.groups).toHaveLength(3);
     await inPanel('[data-testid="metric-chart"][data-band-count="3"][data-series-count="3"] canvas');
     // Close the group-by popover, so it does not cover the chart.
-    await page.locator('[data-testid="group-by"][open]').evaluate((d) => d.removeAttribute('open'));
-    const envelope = page
+    await dash.page.locator('[data-testid="group-by"][open]').evaluate((d) => d.removeAttribute('open'));
+    const envelope = dash.page
       .locator('[data-testid="ws-envelope"]:visible, [data-testid="envelope"]:visible')
       .first();
     const status = panel().locator('[data-testid="metric-status"]');
@@ -400,7 +389,7 @@ describe.skipIf(browser.skip)('metric chart', () => {
         // The tooltip gives a group's mean and its min–max at the cursor.
         const box = await chart().locator('.u-over').boundingBox();
         if (!box) throw new Error('no chart overlay');
-        await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5, { steps: 3 });
+        await dash.page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5, { steps: 3 });
         const row = panel().locator('[data-testid="tooltip-row"]').first();
         await row.waitFor();
         const mean = Number(await row.getAttribute('data-value'));
@@ -410,7 +399,7 @@ describe.skipIf(browser.skip)('metric chart', () => {
         expect(lo).toBeLessThanOrEqual(mean + 1e-3);
         expect(hi).toBeGreaterThanOrEqual(mean - 1e-3);
         expect(Number(hi) - Number(lo)).toBeGreaterThan(0);
-        await page.mouse.move(box.x + box.width / 2, box.y + box.height + 200);
+        await dash.page.mouse.move(box.x + box.width / 2, box.y + box.height + 200);
       }
     }
   });
@@ -443,7 +432,7 @@ describe.skipIf(browser.skip)('metric chart', () => {
       .locator('canvas')
       .evaluate((c) => (c as unknown as { width: number }).width);
 
-    const pngDownload = page.waitForEvent('download');
+    const pngDownload = dash.page.waitForEvent('download');
     await panel().locator('[data-testid="export-png"]').click();
     const png = await pngDownload;
     expect(png.suggestedFilename()).toBe('loss.png');
@@ -455,12 +444,12 @@ describe.skipIf(browser.skip)('metric chart', () => {
     // Taller than the chart: the title above and the legend below are drawn in.
     expect(bytes.readUInt32BE(20)).toBeGreaterThan(380);
 
-    const svgDownload = page.waitForEvent('download');
+    const svgDownload = dash.page.waitForEvent('download');
     await panel().locator('[data-testid="export-svg"]').click();
     const svg = await svgDownload;
     expect(svg.suggestedFilename()).toBe('loss.svg');
     const text = readFileSync(await svg.path(), 'utf8');
-    const parsed = await page.evaluate((source) => {
+    const parsed = await dash.page.evaluate((source) => {
       const g = globalThis as unknown as {
         DOMParser: new () => {
           parseFromString(
@@ -490,7 +479,7 @@ describe.skipIf(browser.skip)('metric chart', () => {
 
   it('dark mode: the axes are drawn in the page’s --fg colour, redrawn on runlake:themechange', async () => {
     await openDashboard();
-    await page.evaluate(() => {
+    await dash.page.evaluate(() => {
       const g = globalThis as unknown as {
         __styles: string[];
         CanvasRenderingContext2D: { prototype: { fillText: (...a: unknown[]) => void; fillStyle: string } };
@@ -504,7 +493,7 @@ describe.skipIf(browser.skip)('metric chart', () => {
       };
     });
     await redraw(() =>
-      page.evaluate(() => {
+      dash.page.evaluate(() => {
         const doc = (
           globalThis as unknown as {
             document: {
@@ -518,7 +507,7 @@ describe.skipIf(browser.skip)('metric chart', () => {
         doc.dispatchEvent(new E('runlake:themechange'));
       }),
     );
-    const styles = await page.evaluate(() => (globalThis as unknown as { __styles: string[] }).__styles);
+    const styles = await dash.page.evaluate(() => (globalThis as unknown as { __styles: string[] }).__styles);
     expect(styles).toContain('#010203');
   });
 });

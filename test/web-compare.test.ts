@@ -1,18 +1,9 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  artifactPath,
-  browser,
-  launchChromium,
-  type ServeProcess,
-  serveLake,
-  type TestBrowser,
-  writeDemoLake,
-} from './helpers/browser.js';
+import { describe, expect, it } from 'vitest';
+import { artifactPath, browser, useServedDashboard } from './helpers/browser.js';
 import { runlake } from './helpers/cli.js';
-import { repoRoot, tempDir } from './helpers/lake-fixtures.js';
+import { repoRoot } from './helpers/lake-fixtures.js';
 
 // The run page (`#run/<id>`) and the Compare tab (config diff, parallel coordinates, hyperparameter
 // scatter) of the dashboard, against `runlake serve` on the demo lake: 12 runs, lr ∈ {3e-4, 1e-3,
@@ -37,15 +28,10 @@ interface Range {
 }
 
 describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
-  const dir = tempDir('runlake-compare-');
-  let lakeDir = '';
-  let served: ServeProcess;
-  let chromium: TestBrowser;
-  let page: Page;
-  const problems: string[] = [];
+  const dash = useServedDashboard({ prefix: 'runlake-compare-' });
 
   const sql = async <Row>(text: string): Promise<Row[]> => {
-    const response = await fetch(new URL('api/query', served.url), {
+    const response = await fetch(new URL('api/query', dash.url), {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ sql: text, format: 'json' }),
@@ -53,65 +39,48 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     expect(response.status).toBe(200);
     return ((await response.json()) as QueryAnswer<Row>).rows;
   };
-  const compare = () => page.locator('[data-testid="compare-view"]');
+  const compare = () => dash.page.locator('[data-testid="compare-view"]');
   const brushed = async () => {
     const text = (await compare().getAttribute('data-brushed')) ?? '';
     return text === '' ? [] : text.split(',').sort();
   };
   /** Drags on the page from one point to another with the mouse. */
   const drag = async (from: { x: number; y: number }, to: { x: number; y: number }) => {
-    await page.mouse.move(from.x, from.y);
-    await page.mouse.down();
-    await page.mouse.move(to.x, to.y, { steps: 6 });
-    await page.mouse.up();
+    await dash.page.mouse.move(from.x, from.y);
+    await dash.page.mouse.down();
+    await dash.page.mouse.move(to.x, to.y, { steps: 6 });
+    await dash.page.mouse.up();
   };
   /**
    * Screenshots one element for the docs: the whole page's picture, scrolled to the top, clipped
    * to the element, so the sticky header does not cover the element as in a scrolled element shot.
    */
   const docShot = async (selector: string, name: string) => {
-    const box = (await page.evaluate(
+    const box = (await dash.page.evaluate(
       `(() => { window.scrollTo(0, 0); const r = document.querySelector('${selector}').getBoundingClientRect(); return { x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height }; })()`,
     )) as { x: number; y: number; width: number; height: number };
-    await page.screenshot({ path: docImage(name), fullPage: true, clip: box });
+    await dash.page.screenshot({ path: docImage(name), fullPage: true, clip: box });
   };
   /** Scrolls an element to the middle of the viewport (the mouse reaches only what is in view). */
   const centre = (selector: string) =>
-    page
+    dash.page
       .locator(selector)
       .first()
       .evaluate((element) => element.scrollIntoView({ block: 'center' }));
   /** Where a value of a parallel-coordinates axis is on the page. */
   const axisPoint = async (key: string, value: number) => {
-    const point = (await page.evaluate(
+    const point = (await dash.page.evaluate(
       `window.runlake.compare?.parallelPoint(${JSON.stringify(key)}, ${value})`,
     )) as { x: number; y: number } | undefined;
     if (!point) throw new Error(`no point for ${key}=${value} on the parallel coordinates`);
     return point;
   };
 
-  beforeAll(async () => {
-    lakeDir = await writeDemoLake(dir);
-    served = await serveLake(lakeDir);
-    chromium = await launchChromium();
-    page = await chromium.context.newPage();
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-    });
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  }, 180_000);
-
-  afterAll(async () => {
-    await chromium?.close();
-    await served?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
   it('run page: header, searchable config, a summary equal to the lake, one chart per metric', async () => {
     const runId = 'tiny-lr0.001-s2';
-    await page.goto(`${served.url}#run/${runId}`);
-    const runPage = page.locator('[data-testid="run-page"]');
-    await page.waitForSelector(`[data-testid="run-page"][data-run-id="${runId}"][data-state="ready"]`, {
+    await dash.page.goto(`${dash.url}#run/${runId}`);
+    const runPage = dash.page.locator('[data-testid="run-page"]');
+    await dash.page.waitForSelector(`[data-testid="run-page"][data-run-id="${runId}"][data-state="ready"]`, {
       timeout: 20_000,
     });
     await expect(runPage.locator('[data-testid="run-name"]').textContent()).resolves.toBe(
@@ -174,8 +143,8 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     );
 
     // Curves: one chart per metric, each drawn from its own downsampled series.
-    await page.waitForSelector('[data-testid="run-chart"][data-state="drawn"]', { timeout: 20_000 });
-    await page.waitForFunction(
+    await dash.page.waitForSelector('[data-testid="run-chart"][data-state="drawn"]', { timeout: 20_000 });
+    await dash.page.waitForFunction(
       `[...document.querySelectorAll('[data-testid="run-chart"]')].every((c) => c.dataset.state === 'drawn')`,
       undefined,
       { timeout: 20_000 },
@@ -196,19 +165,19 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     await docShot('[data-testid="run-page"]', 'web-run-page.png');
 
     // An unknown run says so in one line.
-    await page.goto(`${served.url}#run/no-such-run`);
+    await dash.page.goto(`${dash.url}#run/no-such-run`);
     await expect(
-      page.locator('[data-testid="run-page-missing"]').textContent({ timeout: 20_000 }),
+      dash.page.locator('[data-testid="run-page-missing"]').textContent({ timeout: 20_000 }),
     ).resolves.toContain('No run “no-such-run” in this lake.');
   });
 
   it('config diff: exactly the keys that differ, highlighted and first; "only differences"', async () => {
     const picked = ['tiny-lr0.0003-s0', 'tiny-lr0.001-s1', 'tiny-lr0.003-s3'];
-    await page.goto(`${served.url}#compare`);
-    await page.waitForSelector('[data-testid="compare-view"]', { state: 'visible', timeout: 20_000 });
-    await page.evaluate(`window.runlake.table?.setSelection(${JSON.stringify(picked)})`);
-    const diff = page.locator('[data-testid="config-diff"]');
-    await page.waitForSelector('[data-testid="config-diff"][data-run-count="3"]');
+    await dash.page.goto(`${dash.url}#compare`);
+    await dash.page.waitForSelector('[data-testid="compare-view"]', { state: 'visible', timeout: 20_000 });
+    await dash.page.evaluate(`window.runlake.table?.setSelection(${JSON.stringify(picked)})`);
+    const diff = dash.page.locator('[data-testid="config-diff"]');
+    await dash.page.waitForSelector('[data-testid="config-diff"][data-run-count="3"]');
 
     // The differing keys, from the lake: runs columns and grid params with more than one value.
     const inList = picked.map((id) => `'${id}'`).join(', ');
@@ -240,7 +209,7 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
         highlighted: tr.classList.contains('differs'),
       })),
     );
-    const backgrounds = (await page.evaluate(
+    const backgrounds = (await dash.page.evaluate(
       `[...document.querySelectorAll('[data-testid="diff-row"] td')].filter((td) => td.cellIndex === 1).map((td) => getComputedStyle(td).backgroundColor)`,
     )) as string[];
     expect(
@@ -269,7 +238,7 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     await diff.locator('[data-testid="diff-only-differences"]').uncheck();
 
     // Numbers compare as numbers: a config that says "1e-3" (text) equals one that says 0.001.
-    const runsAnswer = (await (await fetch(new URL('api/runs', served.url))).json()) as {
+    const runsAnswer = (await (await fetch(new URL('api/runs', dash.url))).json()) as {
       runs: { run_id: string; config_json: string }[];
     };
     const [first, second] = runsAnswer.runs.filter((r) => r.run_id.startsWith('tiny-lr0.001-'));
@@ -277,23 +246,23 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
       ...run,
       config_json: JSON.stringify({ ...JSON.parse(run?.config_json ?? '{}'), lr }),
     });
-    await page.evaluate(
+    await dash.page.evaluate(
       `(() => { const c = window.runlake.compare; c.setRuns(${JSON.stringify([spelled(first, '1e-3'), spelled(second, 0.001)])}); c.setSelection(${JSON.stringify([first?.run_id, second?.run_id])}); })()`,
     );
     const lrRow = diff.locator('[data-testid="diff-row"][data-key="config.lr"]');
     await expect(lrRow.getAttribute('data-differs')).resolves.toBe('false');
     await expect(lrRow.locator('td').allTextContents()).resolves.toEqual(['1e-3', '0.001']);
-    await page.evaluate(
+    await dash.page.evaluate(
       `(() => { const c = window.runlake.compare; c.setRuns(${JSON.stringify(runsAnswer.runs)}); c.setSelection(${JSON.stringify(picked)}); })()`,
     );
   });
 
   it('parallel coordinates: brushing an lr range, then final loss, leaves exactly the lake’s runs', async () => {
-    await page.goto(`${served.url}#compare`);
-    await page.waitForSelector('[data-testid="parcoords"][data-axes="lr,seed,final:loss"]', {
+    await dash.page.goto(`${dash.url}#compare`);
+    await dash.page.waitForSelector('[data-testid="parcoords"][data-axes="lr,seed,final:loss"]', {
       timeout: 20_000,
     });
-    expect(await page.locator('[data-testid="parcoords"]').getAttribute('data-lines')).toBe('12');
+    expect(await dash.page.locator('[data-testid="parcoords"]').getAttribute('data-lines')).toBe('12');
     await centre('[data-testid="parcoords"]');
 
     // Drag on the lr axis from above 1e-3 down past 3e-4: the two lower learning rates.
@@ -309,21 +278,21 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     expect(await brushed()).toEqual(inLr.map((r) => r.run_id));
     await expect(compare().getAttribute('data-brush-label')).resolves.toMatch(/^lr<1\.\d+e-3$/);
     // The runs table shows the brushed runs only, under a chip naming the brush.
-    await page.locator('[data-testid="tab-runs"]').click();
-    await page.waitForFunction(
+    await dash.page.locator('[data-testid="tab-runs"]').click();
+    await dash.page.waitForFunction(
       `document.querySelectorAll('[data-testid="runs-row"]').length === ${inLr.length}`,
       undefined,
       { timeout: 10_000 },
     );
-    const tableIds = await page
+    const tableIds = await dash.page
       .locator('[data-testid="runs-row"]')
       .evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-run-id')).sort());
     expect(tableIds).toEqual(inLr.map((r) => r.run_id));
-    await expect(page.locator('[data-testid="runs-external-filter"]').textContent()).resolves.toContain(
+    await expect(dash.page.locator('[data-testid="runs-external-filter"]').textContent()).resolves.toContain(
       'lr<',
     );
-    await page.locator('[data-testid="tab-compare"]').click();
-    await page.waitForSelector('[data-testid="parcoords"]', { state: 'visible' });
+    await dash.page.locator('[data-testid="tab-compare"]').click();
+    await dash.page.waitForSelector('[data-testid="parcoords"]', { state: 'visible' });
     await centre('[data-testid="parcoords"]');
 
     // A second brush on the final-loss axis ANDs with the first: the lower half of its range.
@@ -351,57 +320,57 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     await centre('[data-testid="parcoords"]');
     const lrTop = await axisPoint('lr', 0.003);
     const seedTop = await axisPoint('seed', 3);
-    await page.mouse.move((lrTop.x + seedTop.x) / 2, (lrTop.y + seedTop.y) / 2);
-    await expect(page.locator('[data-testid="parcoords"]').getAttribute('data-hovered')).resolves.toBe(
+    await dash.page.mouse.move((lrTop.x + seedTop.x) / 2, (lrTop.y + seedTop.y) / 2);
+    await expect(dash.page.locator('[data-testid="parcoords"]').getAttribute('data-hovered')).resolves.toBe(
       'tiny-lr0.003-s3',
     );
-    await expect(page.locator('[data-testid="parcoords-tooltip"]').textContent()).resolves.toContain(
+    await expect(dash.page.locator('[data-testid="parcoords-tooltip"]').textContent()).resolves.toContain(
       'seed: 3',
     );
     // Clicking it opens that run's page; the Compare tab still has the brushes.
-    await page.mouse.down();
-    await page.mouse.up();
-    await page.waitForSelector(
+    await dash.page.mouse.down();
+    await dash.page.mouse.up();
+    await dash.page.waitForSelector(
       '[data-testid="run-page"][data-run-id="tiny-lr0.003-s3"][data-state="ready"]',
       {
         timeout: 20_000,
       },
     );
-    await page.locator('[data-testid="tab-compare"]').click();
-    await page.waitForSelector('[data-testid="parcoords"]', { state: 'visible' });
+    await dash.page.locator('[data-testid="tab-compare"]').click();
+    await dash.page.waitForSelector('[data-testid="parcoords"]', { state: 'visible' });
     expect(JSON.parse((await compare().getAttribute('data-brushes')) ?? '{}')).toHaveProperty('lr');
     await centre('[data-testid="parcoords"]');
-    await page.mouse.move(5, 5);
+    await dash.page.mouse.move(5, 5);
 
     // A click on the lr axis clears its brush: only the loss brush is left.
     await centre('[data-testid="parcoords"]');
     const lrAxis = await axisPoint('lr', 0.001);
-    await page.mouse.click(lrAxis.x, lrAxis.y);
+    await dash.page.mouse.click(lrAxis.x, lrAxis.y);
     expect(JSON.parse((await compare().getAttribute('data-brushes')) ?? '{}')).not.toHaveProperty('lr');
     // Clearing every brush restores the table.
-    await page.locator('[data-testid="compare-clear"]').click();
+    await dash.page.locator('[data-testid="compare-clear"]').click();
     expect(await brushed()).toEqual([]);
-    await page.locator('[data-testid="tab-runs"]').click();
-    await page.waitForFunction(
+    await dash.page.locator('[data-testid="tab-runs"]').click();
+    await dash.page.waitForFunction(
       `document.querySelectorAll('[data-testid="runs-row"]').length === 12`,
       undefined,
       { timeout: 10_000 },
     );
-    expect(await page.locator('[data-testid="runs-external-filter"]').isHidden()).toBe(true);
+    expect(await dash.page.locator('[data-testid="runs-external-filter"]').isHidden()).toBe(true);
   });
 
   it('scatter: a box around the lr=3e-3 points brushes exactly those runs', async () => {
-    await page.goto(`${served.url}#compare`);
-    await page.waitForSelector('[data-testid="hp-scatter-chart"][data-point-count="12"]', {
+    await dash.page.goto(`${dash.url}#compare`);
+    await dash.page.waitForSelector('[data-testid="hp-scatter-chart"][data-point-count="12"]', {
       timeout: 20_000,
     });
     // lr on x, on a log axis (the defaults for the demo, set here so the test does not rely on them).
-    await page.locator('[data-testid="hp-scatter-param"]').selectOption('lr');
-    await page.locator('[data-testid="hp-scatter-log-x"]').check();
-    await page.waitForSelector('[data-testid="hp-scatter-chart"][data-point-count="12"]');
+    await dash.page.locator('[data-testid="hp-scatter-param"]').selectOption('lr');
+    await dash.page.locator('[data-testid="hp-scatter-log-x"]').check();
+    await dash.page.waitForSelector('[data-testid="hp-scatter-chart"][data-point-count="12"]');
     await centre('[data-testid="hp-scatter-chart"]');
-    expect(await page.evaluate('window.runlake.compare.getState().scatterX')).toBe('lr');
-    const points = (await page.evaluate('window.runlake.compare?.scatterPoints() ?? []')) as {
+    expect(await dash.page.evaluate('window.runlake.compare.getState().scatterX')).toBe('lr');
+    const points = (await dash.page.evaluate('window.runlake.compare?.scatterPoints() ?? []')) as {
       runId: string;
       x: number;
       y: number;
@@ -416,7 +385,7 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     const ys = target.map((p) => p.y);
     // From below-left of the points to above-right, both inside the plot: uPlot follows the mouse
     // only over the plot, so a drag that ends outside it ends wherever the last move inside was.
-    const plot = (await page.evaluate(
+    const plot = (await dash.page.evaluate(
       `(() => { const r = document.querySelector('[data-testid="hp-scatter-chart"] .u-over').getBoundingClientRect(); return { left: r.left, top: r.top, right: r.right, bottom: r.bottom }; })()`,
     )) as { left: number; top: number; right: number; bottom: number };
     const inside = (x: number, y: number) => ({
@@ -443,20 +412,25 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
       /^lr>[\d.e-]+, final loss>[\d.]+$/,
     );
     // "Select these runs" selects them in the table, so the diff compares them.
-    await page.locator('[data-testid="compare-select"]').click();
-    await page.waitForSelector('[data-testid="config-diff"][data-run-count="4"]');
+    await dash.page.locator('[data-testid="compare-select"]').click();
+    await dash.page.waitForSelector('[data-testid="config-diff"][data-run-count="4"]');
     // A click without a drag clears the box.
-    const chart = page.locator('[data-testid="hp-scatter-chart"] .u-over');
+    const chart = dash.page.locator('[data-testid="hp-scatter-chart"] .u-over');
     await chart.click({ position: { x: 20, y: 20 } });
     expect(await brushed()).toEqual([]);
     // A click on a point opens its run's page.
     await centre('[data-testid="hp-scatter-chart"]');
-    const [point] = (await page.evaluate('window.runlake.compare?.scatterPoints() ?? []')) as typeof points;
+    const [point] = (await dash.page.evaluate(
+      'window.runlake.compare?.scatterPoints() ?? []',
+    )) as typeof points;
     if (!point) throw new Error('the scatter has no points');
-    await page.mouse.click(point.x, point.y);
-    await page.waitForSelector(`[data-testid="run-page"][data-run-id="${point.runId}"][data-state="ready"]`, {
-      timeout: 20_000,
-    });
+    await dash.page.mouse.click(point.x, point.y);
+    await dash.page.waitForSelector(
+      `[data-testid="run-page"][data-run-id="${point.runId}"][data-state="ready"]`,
+      {
+        timeout: 20_000,
+      },
+    );
   });
 
   it('state: brushes, statistic, scatter and diff toggle restore from getState(), before and after loading', async () => {
@@ -470,12 +444,12 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
       onlyDifferences: true,
     };
     // Restored before the Compare tab ever loaded: it applies once the summaries arrive.
-    await page.goto(`${served.url}`);
-    await page.reload();
-    await page.waitForSelector('[data-testid="runs-row"]', { timeout: 20_000 });
-    await page.evaluate(`window.runlake.compare.setState(${JSON.stringify(state)})`);
-    await page.locator('[data-testid="tab-compare"]').click();
-    await page.waitForFunction(
+    await dash.page.goto(`${dash.url}`);
+    await dash.page.reload();
+    await dash.page.waitForSelector('[data-testid="runs-row"]', { timeout: 20_000 });
+    await dash.page.evaluate(`window.runlake.compare.setState(${JSON.stringify(state)})`);
+    await dash.page.locator('[data-testid="tab-compare"]').click();
+    await dash.page.waitForFunction(
       `document.querySelector('[data-testid="compare-view"]')?.dataset.brushLabel?.startsWith('lr')`,
       undefined,
       { timeout: 20_000 },
@@ -489,13 +463,13 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
       // Both ranges reach past their axis (lr up from its smallest value, seed beyond 3): < and >.
       /^lr<5e-4, seed>0\.5, min loss∈\[0,10\]$/,
     );
-    expect(await page.evaluate('window.runlake.compare.getState()')).toEqual(state);
-    expect(await page.locator('[data-testid="diff-only-differences"]').isChecked()).toBe(true);
-    await expect(page.locator('[data-testid="hp-scatter-param"]').inputValue()).resolves.toBe('seed');
-    await expect(page.locator('[data-testid="compare-stat"]').inputValue()).resolves.toBe('min');
+    expect(await dash.page.evaluate('window.runlake.compare.getState()')).toEqual(state);
+    expect(await dash.page.locator('[data-testid="diff-only-differences"]').isChecked()).toBe(true);
+    await expect(dash.page.locator('[data-testid="hp-scatter-param"]').inputValue()).resolves.toBe('seed');
+    await expect(dash.page.locator('[data-testid="compare-stat"]').inputValue()).resolves.toBe('min');
     // The runs table got the restored brush as its filter.
-    await page.locator('[data-testid="tab-runs"]').click();
-    await page.waitForFunction(
+    await dash.page.locator('[data-testid="tab-runs"]').click();
+    await dash.page.waitForFunction(
       `document.querySelectorAll('[data-testid="runs-row"]').length === 3`,
       undefined,
       {
@@ -503,13 +477,13 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
       },
     );
     // Restored into a loaded view: an empty state clears the brushes and the table's filter.
-    await page.locator('[data-testid="tab-compare"]').click();
-    await page.evaluate(
+    await dash.page.locator('[data-testid="tab-compare"]').click();
+    await dash.page.evaluate(
       `window.runlake.compare.setState({ stat: 'final', brushes: {}, scatterX: 'lr', scatterLogX: true, onlyDifferences: false })`,
     );
     expect(await brushed()).toEqual([]);
-    await page.locator('[data-testid="tab-runs"]').click();
-    await page.waitForFunction(
+    await dash.page.locator('[data-testid="tab-runs"]').click();
+    await dash.page.waitForFunction(
       `document.querySelectorAll('[data-testid="runs-row"]').length === 12`,
       undefined,
       {
@@ -519,23 +493,23 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
   });
 
   it('link: brushes survive in the URL, the brushed chip clears them, run names label legend and diff', async () => {
-    await page.goto(`${served.url}`);
-    await page.waitForSelector('[data-testid="runs-row"]', { timeout: 20_000 });
+    await dash.page.goto(`${dash.url}`);
+    await dash.page.waitForSelector('[data-testid="runs-row"]', { timeout: 20_000 });
     // Run names (run_name), not ids, in the loss panel's legend.
     const names = await sql<{ run_id: string; run_name: string }>(
       'SELECT run_id, run_name FROM runs ORDER BY run_id',
     );
     const nameOf = new Map(names.map((r) => [r.run_id, r.run_name]));
-    await page.waitForSelector('[data-testid="legend-item"]', { timeout: 20_000 });
-    const legend = await page.locator('[data-testid="legend-item"]').first().textContent();
+    await dash.page.waitForSelector('[data-testid="legend-item"]', { timeout: 20_000 });
+    const legend = await dash.page.locator('[data-testid="legend-item"]').first().textContent();
     expect([...nameOf.values()].some((name) => legend?.includes(name))).toBe(true);
 
-    await page.locator('[data-testid="tab-compare"]').click();
-    const before = Number(await page.evaluate('document.body.dataset.urlState ?? 0'));
-    await page.evaluate(
+    await dash.page.locator('[data-testid="tab-compare"]').click();
+    const before = Number(await dash.page.evaluate('document.body.dataset.urlState ?? 0'));
+    await dash.page.evaluate(
       `window.runlake.compare.setState({ brushes: { lr: { kind: 'range', lo: 0.0002, hi: 0.0005 } } })`,
     );
-    await page.waitForFunction(
+    await dash.page.waitForFunction(
       `document.querySelector('[data-testid="compare-view"]')?.dataset.brushLabel?.startsWith('lr')`,
       undefined,
       { timeout: 20_000 },
@@ -545,12 +519,12 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     );
     expect(expected).toHaveLength(4);
     // setState does not report a change; the user's next one (the statistic) writes the URL.
-    await page.locator('[data-testid="compare-stat"]').selectOption('max');
-    await page.waitForFunction(`Number(document.body.dataset.urlState ?? 0) > ${before}`);
-    await page.waitForFunction(`window.location.hash.includes('?s=')`);
-    const link = page.url();
+    await dash.page.locator('[data-testid="compare-stat"]').selectOption('max');
+    await dash.page.waitForFunction(`Number(document.body.dataset.urlState ?? 0) > ${before}`);
+    await dash.page.waitForFunction(`window.location.hash.includes('?s=')`);
+    const link = dash.page.url();
 
-    const other = await chromium.context.newPage();
+    const other = await dash.context.newPage();
     try {
       await other.goto(link);
       await other.waitForFunction(
@@ -581,21 +555,21 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     } finally {
       await other.close();
     }
-    await page.evaluate(`window.runlake.compare.setState({ stat: 'final', brushes: {} })`);
+    await dash.page.evaluate(`window.runlake.compare.setState({ stat: 'final', brushes: {} })`);
   });
 
   it('fits 800 px: the Compare view and the run page stay inside the window, plots at its width', async () => {
-    await page.setViewportSize({ width: 800, height: 900 });
+    await dash.page.setViewportSize({ width: 800, height: 900 });
     try {
-      await page.goto(`${served.url}#compare`);
-      await page.waitForSelector('[data-testid="parcoords"][data-lines="12"]', { timeout: 20_000 });
-      await page.waitForFunction(
+      await dash.page.goto(`${dash.url}#compare`);
+      await dash.page.waitForSelector('[data-testid="parcoords"][data-lines="12"]', { timeout: 20_000 });
+      await dash.page.waitForFunction(
         `document.querySelector('[data-testid="parcoords-canvas"]').getBoundingClientRect().right <= 800`,
         undefined,
         { timeout: 10_000 },
       );
       const right = (selector: string) =>
-        page.evaluate(
+        dash.page.evaluate(
           `document.querySelector('${selector}').getBoundingClientRect().right`,
         ) as Promise<number>;
       for (const selector of ['[data-testid="compare-view"]', '[data-testid="hp-scatter-chart"] canvas']) {
@@ -603,8 +577,8 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
       }
       // The canvas fills its panel (it was not left at the width of an earlier, wider window).
       expect(await right('[data-testid="parcoords-canvas"]')).toBeGreaterThan(700);
-      await page.goto(`${served.url}#run/tiny-lr0.003-s1`);
-      await page.waitForSelector(
+      await dash.page.goto(`${dash.url}#run/tiny-lr0.003-s1`);
+      await dash.page.waitForSelector(
         '[data-testid="run-page"][data-run-id="tiny-lr0.003-s1"][data-state="ready"]',
         {
           timeout: 20_000,
@@ -612,27 +586,27 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
       );
       // One column at 800 px: the curves are below the fold, and load as they scroll into view.
       await centre('[data-testid="run-chart"]');
-      await page.waitForSelector('[data-testid="run-chart"][data-state="drawn"]', { timeout: 20_000 });
+      await dash.page.waitForSelector('[data-testid="run-chart"][data-state="drawn"]', { timeout: 20_000 });
       expect(await right('[data-testid="run-page"]')).toBeLessThanOrEqual(800);
       expect(await right('[data-testid="run-chart"] canvas')).toBeLessThanOrEqual(800);
     } finally {
-      await page.setViewportSize({ width: 1400, height: 900 });
+      await dash.page.setViewportSize({ width: 1400, height: 900 });
     }
   });
 
   it('draws and brushes 1,500 runs', async () => {
-    await page.goto(`${served.url}#compare`);
-    await page.waitForSelector('[data-testid="parcoords"][data-lines="12"]', { timeout: 20_000 });
+    await dash.page.goto(`${dash.url}#compare`);
+    await dash.page.waitForSelector('[data-testid="parcoords"][data-lines="12"]', { timeout: 20_000 });
     // 1,500 runs over a log-uniform lr and 7 seeds (they have no metrics: their lines stop at seed).
     const synthetic = Array.from({ length: 1500 }, (_, i) => ({
       run_id: `synth-${i}`,
       seed: i % 7,
       params: { lr: 10 ** (-5 + 3 * ((i * 0.6180339887) % 1)), model: ['a', 'b', 'c'][i % 3] },
     }));
-    const original = (await (await fetch(new URL('api/runs', served.url))).json()) as { runs: unknown[] };
-    await page.evaluate(`window.runlake.compare.setRuns(${JSON.stringify(synthetic)})`);
-    await page.waitForSelector('[data-testid="parcoords"][data-lines="1500"]', { timeout: 20_000 });
-    await expect(page.locator('[data-testid="parcoords"]').getAttribute('data-axes')).resolves.toBe(
+    const original = (await (await fetch(new URL('api/runs', dash.url))).json()) as { runs: unknown[] };
+    await dash.page.evaluate(`window.runlake.compare.setRuns(${JSON.stringify(synthetic)})`);
+    await dash.page.waitForSelector('[data-testid="parcoords"][data-lines="1500"]', { timeout: 20_000 });
+    await expect(dash.page.locator('[data-testid="parcoords"]').getAttribute('data-axes')).resolves.toBe(
       'lr,model,seed,final:loss',
     );
     await centre('[data-testid="parcoords"]');
@@ -645,42 +619,42 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
       .map((r) => r.run_id);
     expect(expected.length).toBeGreaterThan(400);
     expect(await brushed()).toEqual(expected.sort());
-    await page.locator('[data-testid="compare-clear"]').click();
-    await page.evaluate(`window.runlake.compare.setRuns(${JSON.stringify(original.runs)})`);
-    await page.waitForSelector('[data-testid="parcoords"][data-lines="12"]');
+    await dash.page.locator('[data-testid="compare-clear"]').click();
+    await dash.page.evaluate(`window.runlake.compare.setRuns(${JSON.stringify(original.runs)})`);
+    await dash.page.waitForSelector('[data-testid="parcoords"][data-lines="12"]');
   });
 
   // Last: it adds a 13th run to the lake.
   it('run page: a run written after the page loaded opens too', async () => {
-    await page.goto(`${served.url}#runs`);
-    await page.waitForSelector('[data-testid="runs-row"]', { timeout: 20_000 });
-    const file = path.join(dir, 'late-run.jsonl');
+    await dash.page.goto(`${dash.url}#runs`);
+    await dash.page.waitForSelector('[data-testid="runs-row"]', { timeout: 20_000 });
+    const file = path.join(dash.dir, 'late-run.jsonl');
     writeFileSync(
       file,
       `${JSON.stringify({ run_id: 'late-run', run_name: 'written later', status: 'running', config_json: '{"lr":0.01}' })}\n`,
     );
-    const imported = runlake('import', lakeDir, 'runs', file);
+    const imported = runlake('import', dash.lakeDir, 'runs', file);
     expect(imported.stderr).toBe('');
     expect(imported.code).toBe(0);
-    await page.goto(`${served.url}#run/late-run`);
-    await page.waitForSelector('[data-testid="run-page"][data-run-id="late-run"][data-state="ready"]', {
+    await dash.page.goto(`${dash.url}#run/late-run`);
+    await dash.page.waitForSelector('[data-testid="run-page"][data-run-id="late-run"][data-state="ready"]', {
       timeout: 20_000,
     });
-    await expect(page.locator('[data-testid="run-name"]').textContent()).resolves.toBe('written later');
+    await expect(dash.page.locator('[data-testid="run-name"]').textContent()).resolves.toBe('written later');
     await expect(
-      page.locator('[data-testid="run-config-row"][data-key="config.lr"] td').textContent(),
+      dash.page.locator('[data-testid="run-config-row"][data-key="config.lr"] td').textContent(),
     ).resolves.toBe('0.01');
     // It has no metrics yet, and most of the lake's run columns are empty for it: both said so.
-    await expect(page.locator('[data-testid="run-summary"]').textContent()).resolves.toContain(
+    await expect(dash.page.locator('[data-testid="run-summary"]').textContent()).resolves.toContain(
       'This run logged no training metrics',
     );
-    await expect(page.locator('[data-testid="run-config-count"]').textContent()).resolves.toMatch(
+    await expect(dash.page.locator('[data-testid="run-config-count"]').textContent()).resolves.toMatch(
       /\(\d+ empty fields? hidden\)/,
     );
-    expect(await page.locator('[data-testid="run-config-row"][data-key="git_commit"]').count()).toBe(0);
+    expect(await dash.page.locator('[data-testid="run-config-row"][data-key="git_commit"]').count()).toBe(0);
   });
 
   it('logged no console errors', () => {
-    expect(problems).toEqual([]);
+    expect(dash.consoleErrors).toEqual([]);
   });
 });

@@ -1,18 +1,9 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Page, Request } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { openLake } from '../src/index.js';
-import {
-  artifactPath,
-  browser,
-  launchChromium,
-  type ServeProcess,
-  serveLake,
-  type TestBrowser,
-  writeDemoLake,
-} from './helpers/browser.js';
-import { tempDir } from './helpers/lake-fixtures.js';
+import { artifactPath, browser, serveLake, useServedDashboard } from './helpers/browser.js';
 
 // The dashboard (web/dist, built by the global setup) against `runlake serve` on the demo lake:
 // 12 runs in three lr grids (tiny-lr0.0003-s0..s3 probed; tiny-lr0.001-* and tiny-lr0.003-* with
@@ -43,11 +34,16 @@ function bodyOf(request: Request, endpoint: string): MetricBody | undefined {
 }
 
 describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
-  const dir = tempDir('runlake-dashboard-');
+  const dash = useServedDashboard({ prefix: 'runlake-dashboard-' });
+  // The names the tests below use, over the fixture's getters.
+  const { dir } = dash;
+  const served = dash;
+  const chromium = dash;
   let lakeDir = '';
-  let served: ServeProcess;
-  let chromium: TestBrowser;
   let page: Page;
+  beforeAll(() => {
+    ({ lakeDir, page } = dash);
+  });
 
   const sql = async <Row>(text: string): Promise<Row[]> => {
     const response = await fetch(new URL(`api/query?sql=${encodeURIComponent(text)}`, served.url));
@@ -69,19 +65,6 @@ describe.skipIf(browser.skip)('web dashboard over runlake serve', () => {
     await page.goto(`${served.url}${hash}`);
     await page.waitForSelector('[data-testid="lake-summary"]');
   };
-
-  beforeAll(async () => {
-    lakeDir = await writeDemoLake(dir);
-    served = await serveLake(lakeDir);
-    chromium = await launchChromium();
-    page = await chromium.context.newPage();
-  }, 180_000);
-
-  afterAll(async () => {
-    await chromium?.close();
-    await served?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
 
   it('loads: the lake header and a runs table with the 12 demo runs', async () => {
     await openDashboard();

@@ -1,19 +1,10 @@
-import { rmSync } from 'node:fs';
 import path from 'node:path';
-import type { Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Locator } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { assignLanes, groupEvents } from '../web/src/dashboard/event-lanes.js';
 import { signatureMatches, type TieRow, tieExplanation } from '../web/src/dashboard/match-filters.js';
-import {
-  artifactPath,
-  browser,
-  launchChromium,
-  type ServeProcess,
-  serveLake,
-  type TestBrowser,
-  writeDemoLake,
-} from './helpers/browser.js';
-import { repoRoot, tempDir } from './helpers/lake-fixtures.js';
+import { artifactPath, browser, useServedDashboard } from './helpers/browser.js';
+import { repoRoot } from './helpers/lake-fixtures.js';
 
 // The Geometry and Matches views of the dashboard (web/dist) against `runlake serve` on the demo
 // lake: geometry for the four probed runs (tiny-lr0.0003-s0…s3, one grid) over 4 layers ×
@@ -64,25 +55,20 @@ function docImage(name: string): string {
 }
 
 describe.skipIf(browser.skip)('dashboard geometry and matches views', () => {
-  const dir = tempDir('runlake-geometry-matches-');
-  let served: ServeProcess;
-  let chromium: TestBrowser;
-  let page: Page;
-  /** Console errors and uncaught exceptions of the page (e.g. a ResizeObserver loop): none expected. */
-  const consoleErrors: string[] = [];
+  const dash = useServedDashboard({ prefix: 'runlake-geometry-matches-' });
 
   const sql = async <Row>(text: string): Promise<Row[]> => {
-    const response = await fetch(new URL(`api/query?sql=${encodeURIComponent(text)}`, served.url));
+    const response = await fetch(new URL(`api/query?sql=${encodeURIComponent(text)}`, dash.url));
     expect(response.status).toBe(200);
     return ((await response.json()) as { rows: Row[] }).rows;
   };
   const open = async (hash: string) => {
-    await page.goto(`${served.url}${hash}`);
-    await page.waitForSelector('[data-testid="lake-summary"]');
+    await dash.page.goto(`${dash.url}${hash}`);
+    await dash.page.waitForSelector('[data-testid="lake-summary"]');
   };
   /** The small-multiple figures: none overlaps another, and each fits inside the grid and the viewport. */
   const gridProblems = async (): Promise<string[]> =>
-    page.locator('[data-testid="geometry-grid"]').evaluate((grid) => {
+    dash.page.locator('[data-testid="geometry-grid"]').evaluate((grid) => {
       const g = grid.getBoundingClientRect();
       const viewport: number = grid.ownerDocument.defaultView.innerWidth;
       const figures = [...grid.querySelectorAll('[data-testid="geometry-figure"]')];
@@ -109,44 +95,27 @@ describe.skipIf(browser.skip)('dashboard geometry and matches views', () => {
       return problems;
     });
 
-  beforeAll(async () => {
-    const lakeDir = await writeDemoLake(dir);
-    served = await serveLake(lakeDir);
-    chromium = await launchChromium();
-    page = await chromium.context.newPage();
-    page.on('console', (message) => {
-      if (message.type() === 'error') consoleErrors.push(message.text());
-    });
-    page.on('pageerror', (error) => consoleErrors.push(String(error)));
-  }, 180_000);
-
-  afterAll(async () => {
-    await chromium?.close();
-    await served?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
   it('lists only runs with geometry, lays charts out without overlap at 1400 and 800 px, with axis labels', async () => {
     const withGeometry = (
       await sql<{ run_id: string }>('SELECT DISTINCT run_id FROM geometry_state ORDER BY run_id')
     ).map((r) => r.run_id);
     expect(withGeometry).toHaveLength(4);
-    await page.setViewportSize({ width: 1400, height: 900 });
+    await dash.page.setViewportSize({ width: 1400, height: 900 });
     await open('#geometry');
-    await page.waitForSelector('[data-testid="geometry-chart"] canvas', { timeout: 20_000 });
-    expect(await page.locator('[data-testid="geometry-figure"]').count()).toBe(8);
+    await dash.page.waitForSelector('[data-testid="geometry-chart"] canvas', { timeout: 20_000 });
+    expect(await dash.page.locator('[data-testid="geometry-figure"]').count()).toBe(8);
     expect(await gridProblems()).toEqual([]);
     // Axis labels: x is the step, y the descriptor shown.
-    const descriptor = await page.locator('[data-testid="geometry-descriptor"]').inputValue();
-    const first = page.locator('[data-testid="geometry-figure"]').first();
+    const descriptor = await dash.page.locator('[data-testid="geometry-descriptor"]').inputValue();
+    const first = dash.page.locator('[data-testid="geometry-figure"]').first();
     expect(await first.locator('[data-testid="axis-x-label"]').textContent()).toBe('step');
     expect(await first.locator('[data-testid="axis-y-label"]').textContent()).toBe(descriptor);
     await expect(first.locator('[data-testid="axis-y-label"]').isVisible()).resolves.toBe(true);
 
     // Resized to 800 px: the charts shrink with their cells, none overlapping or spilling out.
-    await page.setViewportSize({ width: 800, height: 900 });
+    await dash.page.setViewportSize({ width: 800, height: 900 });
     // (Each chart follows its cell's width once the ResizeObserver has fired.)
-    await page.waitForFunction(
+    await dash.page.waitForFunction(
       `[...document.querySelectorAll('[data-testid="geometry-figure"]')].every((f) => {
         const c = f.querySelector('canvas')?.getBoundingClientRect();
         return c !== undefined && c.right <= f.getBoundingClientRect().right + 0.5;
@@ -157,12 +126,12 @@ describe.skipIf(browser.skip)('dashboard geometry and matches views', () => {
     expect(await gridProblems()).toEqual([]);
     // Loaded at 800 px from the start.
     await open('#geometry');
-    await page.waitForSelector('[data-testid="geometry-chart"] canvas', { timeout: 20_000 });
+    await dash.page.waitForSelector('[data-testid="geometry-chart"] canvas', { timeout: 20_000 });
     expect(await gridProblems()).toEqual([]);
-    await page.screenshot({ path: artifactPath('geometry-800.png'), fullPage: true });
-    await page.setViewportSize({ width: 1400, height: 900 });
+    await dash.page.screenshot({ path: artifactPath('geometry-800.png'), fullPage: true });
+    await dash.page.setViewportSize({ width: 1400, height: 900 });
     // The run picker offers only the runs that have geometry.
-    const options = await page
+    const options = await dash.page
       .locator('[data-testid="geometry-run"] option')
       .evaluateAll((os) => os.map((o) => o.getAttribute('value')));
     expect(options).toEqual(withGeometry);
@@ -170,22 +139,22 @@ describe.skipIf(browser.skip)('dashboard geometry and matches views', () => {
 
   it('stacks event badges in lanes so none hides another, every legend type visible, with a tooltip', async () => {
     await open('#geometry');
-    await page.waitForSelector('[data-testid="geometry-chart"] canvas', { timeout: 20_000 });
-    await page.locator('[data-testid="geometry-run"]').selectOption('tiny-lr0.0003-s0');
-    await page.waitForSelector('[data-testid="geometry-chart"] .event-marker', { timeout: 20_000 });
-    const charts = page.locator('[data-testid="geometry-chart"]');
+    await dash.page.waitForSelector('[data-testid="geometry-chart"] canvas', { timeout: 20_000 });
+    await dash.page.locator('[data-testid="geometry-run"]').selectOption('tiny-lr0.0003-s0');
+    await dash.page.waitForSelector('[data-testid="geometry-chart"] .event-marker', { timeout: 20_000 });
+    const charts = dash.page.locator('[data-testid="geometry-chart"]');
     const count = await charts.count();
     for (let i = 0; i < count; i++) {
       const labels = await boxes(charts.nth(i).locator('.event-label'));
       expect(overlappingPairs(labels), `badges overlap on chart ${i}`).toEqual([]);
     }
     // Each type the legend counts has at least one badge that is on top where it is drawn.
-    const types = await page
+    const types = await dash.page
       .locator('[data-testid="event-filter"] input[type="checkbox"]')
       .evaluateAll((els) => els.map((e) => e.getAttribute('data-event-type')));
     expect(types).toContain('reexpansion');
     for (const type of types) {
-      const visible = await page
+      const visible = await dash.page
         .locator(`.event-marker[data-event-type="${type}"] .event-label`)
         .evaluateAll((labels) =>
           labels.some((label) => {
@@ -198,36 +167,39 @@ describe.skipIf(browser.skip)('dashboard geometry and matches views', () => {
       expect(visible, `no visible ${type} badge`).toBe(true);
     }
     // A real tooltip on hover, and on keyboard focus.
-    const badge = page.locator('.event-marker[data-event-type="reexpansion"] .event-label').first();
+    const badge = dash.page.locator('.event-marker[data-event-type="reexpansion"] .event-label').first();
     await badge.hover();
-    const tooltip = page.locator('[data-testid="geometry-tooltip"]');
+    const tooltip = dash.page.locator('[data-testid="geometry-tooltip"]');
     await tooltip.waitFor({ state: 'visible' });
     expect(await tooltip.textContent()).toContain('reexpansion');
     expect(await tooltip.textContent()).toContain('step 1200');
-    await page.mouse.move(5, 5);
+    await dash.page.mouse.move(5, 5);
     await tooltip.waitFor({ state: 'hidden' });
-    await page.locator('.event-marker[data-event-type="stability_plateau"] .event-label').first().focus();
+    await dash.page
+      .locator('.event-marker[data-event-type="stability_plateau"] .event-label')
+      .first()
+      .focus();
     await tooltip.waitFor({ state: 'visible' });
     expect(await tooltip.textContent()).toContain('stability_plateau');
-    await page.screenshot({ path: artifactPath('geometry-badges.png') });
+    await dash.page.screenshot({ path: artifactPath('geometry-badges.png') });
   });
 
   it('overlays all seeds of a grid, one colour per run with a legend, events toggled per run', async () => {
     await open('#geometry');
-    await page.waitForSelector('[data-testid="geometry-chart"] canvas', { timeout: 20_000 });
-    await page.locator('[data-testid="geometry-run"]').selectOption('tiny-lr0.0003-s0');
-    await page.waitForSelector('[data-testid="geometry-chart"][data-run-count="1"] canvas');
-    await page.locator('[data-testid="geometry-all-seeds"]').click();
-    await page.waitForSelector('[data-testid="geometry-chart"][data-run-count="4"] canvas', {
+    await dash.page.waitForSelector('[data-testid="geometry-chart"] canvas', { timeout: 20_000 });
+    await dash.page.locator('[data-testid="geometry-run"]').selectOption('tiny-lr0.0003-s0');
+    await dash.page.waitForSelector('[data-testid="geometry-chart"][data-run-count="1"] canvas');
+    await dash.page.locator('[data-testid="geometry-all-seeds"]').click();
+    await dash.page.waitForSelector('[data-testid="geometry-chart"][data-run-count="4"] canvas', {
       timeout: 20_000,
     });
-    const legend = page.locator('[data-testid="geometry-run-legend"] [data-testid="geometry-run-chip"]');
+    const legend = dash.page.locator('[data-testid="geometry-run-legend"] [data-testid="geometry-run-chip"]');
     expect(await legend.count()).toBe(4);
     const colours = await legend.evaluateAll((els) =>
       els.map((e) => /--c:\s*([^;]+)/.exec(e.getAttribute('style') ?? '')?.[1]),
     );
     expect(new Set(colours).size).toBe(4);
-    const runsOnChart = await page
+    const runsOnChart = await dash.page
       .locator('[data-testid="geometry-chart"]')
       .first()
       .getAttribute('data-runs');
@@ -238,55 +210,61 @@ describe.skipIf(browser.skip)('dashboard geometry and matches views', () => {
       'tiny-lr0.0003-s3',
     ]);
     // Events of every run are drawn, and one run's can be hidden.
-    const s2Markers = page.locator('.event-marker[data-runs*="tiny-lr0.0003-s2"]');
+    const s2Markers = dash.page.locator('.event-marker[data-runs*="tiny-lr0.0003-s2"]');
     expect(await s2Markers.count()).toBeGreaterThan(0);
-    await page.locator('[data-testid="geometry-run-events"][data-run="tiny-lr0.0003-s2"]').uncheck();
-    await page.waitForFunction(
+    await dash.page.locator('[data-testid="geometry-run-events"][data-run="tiny-lr0.0003-s2"]').uncheck();
+    await dash.page.waitForFunction(
       `document.querySelectorAll('.event-marker[data-runs*="tiny-lr0.0003-s2"]').length === 0`,
     );
-    expect(await page.locator('.event-marker[data-runs*="tiny-lr0.0003-s0"]').count()).toBeGreaterThan(0);
-    await page.locator('[data-testid="geometry-run-events"][data-run="tiny-lr0.0003-s2"]').check();
+    expect(await dash.page.locator('.event-marker[data-runs*="tiny-lr0.0003-s0"]').count()).toBeGreaterThan(
+      0,
+    );
+    await dash.page.locator('[data-testid="geometry-run-events"][data-run="tiny-lr0.0003-s2"]').check();
     // Still no overlap with four runs' badges.
-    const charts = page.locator('[data-testid="geometry-chart"]');
+    const charts = dash.page.locator('[data-testid="geometry-chart"]');
     for (let i = 0; i < (await charts.count()); i++)
       expect(overlappingPairs(await boxes(charts.nth(i).locator('.event-label')))).toEqual([]);
     expect(await gridProblems()).toEqual([]);
-    await page.screenshot({ path: docImage('web-geometry-overlay.png') });
+    await dash.page.screenshot({ path: docImage('web-geometry-overlay.png') });
 
     // The view's state (for URL state and workspaces) names the runs, and restoring another state
     // redraws it: two seeds, layer 2, another descriptor.
     type Handle = { runlake: { geometry: { getState(): unknown; setState(s: unknown): void } } };
-    const state = await page.evaluate(() => (globalThis as unknown as Handle).runlake.geometry.getState());
+    const state = await dash.page.evaluate(() =>
+      (globalThis as unknown as Handle).runlake.geometry.getState(),
+    );
     expect(state).toMatchObject({
       runs: ['tiny-lr0.0003-s0', 'tiny-lr0.0003-s1', 'tiny-lr0.0003-s2', 'tiny-lr0.0003-s3'],
       layer: null,
       module: null,
       descriptor: 'effective_rank',
     });
-    await page.evaluate(() =>
+    await dash.page.evaluate(() =>
       (globalThis as unknown as Handle).runlake.geometry.setState({
         runs: ['tiny-lr0.0003-s1', 'tiny-lr0.0003-s3'],
         layer: 2,
         descriptor: 'intrinsic_dim',
       }),
     );
-    await page.waitForSelector(
+    await dash.page.waitForSelector(
       '[data-testid="geometry-chart"][data-runs="tiny-lr0.0003-s1,tiny-lr0.0003-s3"] canvas',
     );
-    await page.waitForSelector('[data-testid="geometry-grid"][data-descriptor="intrinsic_dim"]');
-    expect(await page.locator('[data-testid="geometry-figure"]').count()).toBe(2);
-    expect(await page.locator('[data-testid="geometry-layer"]').inputValue()).toBe('2');
+    await dash.page.waitForSelector('[data-testid="geometry-grid"][data-descriptor="intrinsic_dim"]');
+    expect(await dash.page.locator('[data-testid="geometry-figure"]').count()).toBe(2);
+    expect(await dash.page.locator('[data-testid="geometry-layer"]').inputValue()).toBe('2');
     // The layer picker still offers every layer of the run, not just the one shown.
-    expect(await page.locator('[data-testid="geometry-layer"] option').count()).toBe(5);
-    expect(await page.locator('[data-testid="axis-y-label"]').first().textContent()).toBe('intrinsic_dim');
+    expect(await dash.page.locator('[data-testid="geometry-layer"] option').count()).toBe(5);
+    expect(await dash.page.locator('[data-testid="axis-y-label"]').first().textContent()).toBe(
+      'intrinsic_dim',
+    );
   });
 
   it('filters signatures by all whitespace-separated tokens, and says so when nothing matches', async () => {
     await open('#matches');
-    await page.waitForSelector('[data-testid="match-item"]', { timeout: 20_000 });
-    const filter = page.locator('[data-testid="signature-filter"]');
+    await dash.page.waitForSelector('[data-testid="match-item"]', { timeout: 20_000 });
+    const filter = dash.page.locator('[data-testid="signature-filter"]');
     await filter.fill('s2 resid_post');
-    const labels = await page
+    const labels = await dash.page
       .locator('[data-testid="signature-select"] option')
       .evaluateAll((os) => os.map((o) => o.textContent ?? ''));
     expect(labels.length).toBeGreaterThan(0);
@@ -295,7 +273,7 @@ describe.skipIf(browser.skip)('dashboard geometry and matches views', () => {
       expect(label).toContain('resid_post');
     }
     await filter.fill('s2 no-such-module');
-    const empty = page.locator('[data-testid="signature-empty"]');
+    const empty = dash.page.locator('[data-testid="signature-empty"]');
     await empty.waitFor({ state: 'visible' });
     expect(await empty.textContent()).toContain('no-such-module');
     await filter.fill('');
@@ -304,33 +282,33 @@ describe.skipIf(browser.skip)('dashboard geometry and matches views', () => {
 
   it('explains the numbers, selects a clicked match, links its run, and draws the Sakoe–Chiba band', async () => {
     await open('#matches');
-    await page.waitForSelector('[data-testid="match-item"]', { timeout: 20_000 });
+    await dash.page.waitForSelector('[data-testid="match-item"]', { timeout: 20_000 });
     // Column headers carry explanations, and a legend line says what offset/max dev/z128 mean.
-    const headers = page.locator('[data-testid="match-list"] th');
+    const headers = dash.page.locator('[data-testid="match-list"] th');
     const titles = await headers.evaluateAll((ths) =>
       Object.fromEntries(ths.map((th) => [th.textContent?.trim() ?? '', th.getAttribute('title') ?? ''])),
     );
     expect(titles.offset).toMatch(/later|earlier/);
     expect(titles['max dev']).toMatch(/band/);
-    const legend = await page.locator('[data-testid="match-legend"]').textContent();
+    const legend = await dash.page.locator('[data-testid="match-legend"]').textContent();
     expect(legend).toContain('offset');
     expect(legend).toContain('max dev');
     expect(legend).toContain('z128');
     // Clicking the second row selects it in the overlay.
-    const second = page.locator('[data-testid="match-item"][data-rank="2"]');
+    const second = dash.page.locator('[data-testid="match-item"][data-rank="2"]');
     await second.click();
-    await page.waitForSelector('[data-testid="match-chart"][data-selected-rank="2"] canvas');
+    await dash.page.waitForSelector('[data-testid="match-chart"][data-selected-rank="2"] canvas');
     expect(await second.getAttribute('aria-selected')).toBe('true');
     const run = await second.getAttribute('data-run');
     expect(await second.locator('a[data-testid="match-run-link"]').getAttribute('href')).toBe(`#run/${run}`);
     // The selected match's DTW band is drawn (the allowed region around the warped candidate).
-    const band = await page.locator('[data-testid="match-chart"]').getAttribute('data-band');
+    const band = await dash.page.locator('[data-testid="match-chart"]').getAttribute('data-band');
     expect(Number(band)).toBeGreaterThan(0);
-    expect(await page.locator('[data-testid="match-band-note"]').textContent()).toContain(`±${band}`);
-    await page.screenshot({ path: docImage('web-matches.png') });
+    expect(await dash.page.locator('[data-testid="match-band-note"]').textContent()).toContain(`±${band}`);
+    await dash.page.screenshot({ path: docImage('web-matches.png') });
     // At 800 px the table and the overlay fit the page (the chart follows its box).
-    await page.setViewportSize({ width: 800, height: 900 });
-    await page.waitForFunction(
+    await dash.page.setViewportSize({ width: 800, height: 900 });
+    await dash.page.waitForFunction(
       `(() => {
         const canvas = document.querySelector('[data-testid="match-chart"] canvas');
         const results = document.querySelector('[data-testid="match-results"]');
@@ -339,52 +317,53 @@ describe.skipIf(browser.skip)('dashboard geometry and matches views', () => {
       undefined,
       { timeout: 10_000 },
     );
-    const fits = await page
+    const fits = await dash.page
       .locator('[data-testid="match-results"]')
       .evaluate((el) => el.getBoundingClientRect().right <= el.ownerDocument.defaultView.innerWidth + 0.5);
     expect(fits).toBe(true);
-    await page.screenshot({ path: artifactPath('matches-800.png'), fullPage: true });
-    await page.setViewportSize({ width: 1400, height: 900 });
+    await dash.page.screenshot({ path: artifactPath('matches-800.png'), fullPage: true });
+    await dash.page.setViewportSize({ width: 1400, height: 900 });
   });
 
   it('filters candidates to the same layer / module, and shows event tokens and ties for edit', async () => {
     await open('#matches');
-    await page.waitForSelector('[data-testid="match-item"]', { timeout: 20_000 });
-    const query = await page.locator('[data-testid="match-query"]').getAttribute('data-layer');
-    const module = await page.locator('[data-testid="match-query"]').getAttribute('data-module');
-    await page.locator('[data-testid="match-same-layer"]').check();
-    await page.waitForSelector('[data-testid="match-list"][data-same-layer="true"]');
-    const layers = await page
+    await dash.page.waitForSelector('[data-testid="match-item"]', { timeout: 20_000 });
+    const query = await dash.page.locator('[data-testid="match-query"]').getAttribute('data-layer');
+    const module = await dash.page.locator('[data-testid="match-query"]').getAttribute('data-module');
+    await dash.page.locator('[data-testid="match-same-layer"]').check();
+    await dash.page.waitForSelector('[data-testid="match-list"][data-same-layer="true"]');
+    const layers = await dash.page
       .locator('[data-testid="match-item"]')
       .evaluateAll((items) => items.map((i) => i.getAttribute('data-layer')));
     expect(layers.length).toBeGreaterThan(0);
     for (const l of layers) expect(l).toBe(query);
-    await page.locator('[data-testid="match-same-module"]').check();
-    await page.waitForSelector('[data-testid="match-list"][data-same-module="true"]');
-    const modules = await page
+    await dash.page.locator('[data-testid="match-same-module"]').check();
+    await dash.page.waitForSelector('[data-testid="match-list"][data-same-module="true"]');
+    const modules = await dash.page
       .locator('[data-testid="match-item"]')
       .evaluateAll((items) => items.map((i) => i.getAttribute('data-module')));
     for (const m of modules) expect(m).toBe(module);
-    await page.locator('[data-testid="match-same-layer"]').uncheck();
-    await page.locator('[data-testid="match-same-module"]').uncheck();
+    await dash.page.locator('[data-testid="match-same-layer"]').uncheck();
+    await dash.page.locator('[data-testid="match-same-module"]').uncheck();
 
-    await page.locator('[data-testid="match-method"]').selectOption('edit');
-    await page.locator('[data-testid="match-k"]').selectOption('10');
-    await page.waitForSelector('[data-testid="match-list"][data-method="edit"]');
-    const queryTokens = page.locator('[data-testid="match-query"] [data-testid="match-tokens"]');
+    await dash.page.locator('[data-testid="match-method"]').selectOption('edit');
+    await dash.page.locator('[data-testid="match-k"]').selectOption('10');
+    await dash.page.waitForSelector('[data-testid="match-list"][data-method="edit"]');
+    const queryTokens = dash.page.locator('[data-testid="match-query"] [data-testid="match-tokens"]');
     expect((await queryTokens.textContent())?.length).toBeGreaterThan(0);
-    const rowTokens = await page
+    const rowTokens = await dash.page
       .locator('[data-testid="match-item"] [data-testid="match-tokens"]')
       .evaluateAll((els) => els.map((e) => e.textContent ?? ''));
     expect(rowTokens.length).toBeGreaterThan(0);
-    const ties = page.locator('[data-testid="match-ties"]');
+    const ties = dash.page.locator('[data-testid="match-ties"]');
     await ties.waitFor({ state: 'visible' });
     expect(await ties.textContent()).toMatch(/\d+ candidates tie at distance \d/);
-    await page.screenshot({ path: artifactPath('matches-edit.png') });
+    await dash.page.screenshot({ path: artifactPath('matches-edit.png') });
   });
 
   it('logged no console error on any of the pages above', () => {
-    expect(consoleErrors).toEqual([]);
+    // Console errors and uncaught exceptions of the page (e.g. a ResizeObserver loop).
+    expect(dash.consoleErrors).toEqual([]);
   });
 });
 

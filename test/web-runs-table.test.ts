@@ -1,19 +1,17 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   artifactPath,
   browser,
-  launchChromium,
   type ServeProcess,
   serveLake,
-  type TestBrowser,
-  writeDemoLake,
+  useServedDashboard,
 } from './helpers/browser.js';
 import { RUNLAKE_BIN } from './helpers/cli.js';
-import { repoRoot, tempDir } from './helpers/lake-fixtures.js';
+import { repoRoot } from './helpers/lake-fixtures.js';
 
 // The runs table (web/src/dashboard/runs-table.ts) in Chromium over the demo lake (12 runs: lr
 // 0.0003/0.001/0.003 × seeds 0-3, loss/lr/grad_norm): the filter language and its errors, the
@@ -76,22 +74,20 @@ function parseCsv(text: string): string[][] {
 }
 
 describe.skipIf(browser.skip)('runs table in Chromium', () => {
-  const dir = tempDir('runlake-runs-table-');
-  let served: ServeProcess;
+  const dash = useServedDashboard({ prefix: 'runlake-runs-table-' });
   let wandb: ServeProcess;
-  let chromium: TestBrowser;
-  let page: Page;
 
   const sql = async <Row>(text: string): Promise<Row[]> => {
-    const response = await fetch(new URL(`api/query?sql=${encodeURIComponent(text)}`, served.url));
+    const response = await fetch(new URL(`api/query?sql=${encodeURIComponent(text)}`, dash.url));
     expect(response.status).toBe(200);
     return ((await response.json()) as QueryAnswer<Row>).rows;
   };
-  const rowCount = (n: number) => page.waitForSelector(`[data-testid="runs-table"][data-row-count="${n}"]`);
+  const rowCount = (n: number) =>
+    dash.page.waitForSelector(`[data-testid="runs-table"][data-row-count="${n}"]`);
   /** Types a filter and waits until the table has applied it. */
   const filter = async (text: string) => {
-    await page.locator('[data-testid="runs-filter"]').fill(text);
-    await page.waitForFunction(
+    await dash.page.locator('[data-testid="runs-filter"]').fill(text);
+    await dash.page.waitForFunction(
       (applied) =>
         (
           globalThis as unknown as {
@@ -102,13 +98,13 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     );
   };
   /** Types a filter the table refuses. */
-  const badFilter = (text: string) => page.locator('[data-testid="runs-filter"]').fill(text);
+  const badFilter = (text: string) => dash.page.locator('[data-testid="runs-filter"]').fill(text);
   const rowIds = () =>
-    page
+    dash.page
       .locator('[data-testid="runs-row"]')
       .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run-id')));
   const headers = () =>
-    page
+    dash.page
       .locator('[data-testid="runs-header"]')
       .evaluateAll((ths) => ths.map((th) => th.getAttribute('data-column')));
   const open = async (p: Page, url: string) => {
@@ -116,28 +112,24 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     await p.waitForSelector('[data-testid="runs-row"]');
   };
 
+  // The second lake: the W&B fixture ingested, served beside the demo lake.
   beforeAll(async () => {
-    const lake = await writeDemoLake(dir);
-    const wandbLake = path.join(dir, 'wandb');
+    const wandbLake = path.join(dash.dir, 'wandb');
     const ingest = spawnSync(
       process.execPath,
       [RUNLAKE_BIN, 'ingest', 'wandb', path.join(repoRoot, 'test', 'fixtures', 'wandb'), wandbLake],
       { encoding: 'utf8' },
     );
     expect(ingest.status, ingest.stderr).toBe(0);
-    [served, wandb, chromium] = await Promise.all([serveLake(lake), serveLake(wandbLake), launchChromium()]);
-    page = await chromium.context.newPage();
-  }, 180_000);
+    wandb = await serveLake(wandbLake);
+  });
 
   afterAll(async () => {
-    await chromium?.close();
-    await served?.stop();
     await wandb?.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('filters with the filter language: >=, <=, AND/OR/NOT, parentheses, regex on names, tags', async () => {
-    await open(page, served.url);
+    await open(dash.page, dash.url);
     await rowCount(12);
     // Bug 2: `seed>=2` was read as seed > "=2" (a text comparison) and matched the wrong runs.
     await filter('seed>=2');
@@ -172,8 +164,8 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
   });
 
   it('shows one clear error line for a bad filter and keeps the last good one (bug 2)', async () => {
-    await open(page, served.url);
-    const error = page.locator('[data-testid="runs-filter-error"]');
+    await open(dash.page, dash.url);
+    const error = dash.page.locator('[data-testid="runs-filter-error"]');
     await filter('seed=1');
     await rowCount(3);
     expect(await error.isVisible()).toBe(false);
@@ -184,11 +176,11 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
       'Filter not applied: lr>abc: "abc" is not a number (lr is a numeric column) (still showing seed=1)',
     );
     await rowCount(3);
-    await expect(page.locator('[data-testid="runs-filter"]').getAttribute('aria-invalid')).resolves.toBe(
+    await expect(dash.page.locator('[data-testid="runs-filter"]').getAttribute('aria-invalid')).resolves.toBe(
       'true',
     );
     await badFilter('seed=1 bogus=2');
-    await page.waitForFunction(() =>
+    await dash.page.waitForFunction(() =>
       /bogus=2: no column "bogus"/.test(
         (
           globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }
@@ -196,7 +188,7 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
       ),
     );
     await badFilter('run_id ~ /s[12/');
-    await page.waitForFunction(() =>
+    await dash.page.waitForFunction(() =>
       /run_id ~ \/s\[12\/: bad regex: /.test(
         (
           globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }
@@ -206,11 +198,11 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     await rowCount(3);
     const box = await error.boundingBox();
     expect(box && box.y + box.height < 900 && box.x >= 0 && box.x < 1400).toBe(true);
-    await page
+    await dash.page
       .locator('.runs-section')
       .screenshot({ path: docImage('web-filter-error.png') })
       .catch(async () =>
-        page.screenshot({
+        dash.page.screenshot({
           path: docImage('web-filter-error.png'),
           clip: { x: 0, y: 0, width: 1400, height: 520 },
         }),
@@ -221,10 +213,10 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
   });
 
   it('says so visibly when nothing matches, with a clear-filter button (bug 2)', async () => {
-    await open(page, served.url);
+    await open(dash.page, dash.url);
     await filter('lr=0.1');
     await rowCount(0);
-    const empty = page.locator('[data-testid="runs-empty"]');
+    const empty = dash.page.locator('[data-testid="runs-empty"]');
     await empty.waitFor({ state: 'visible' });
     expect(await empty.textContent()).toContain('0 of 12 runs — no run matches lr=0.1');
     // In view at 1400×900: not centred in a cell thousands of pixels wide.
@@ -233,78 +225,80 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     expect((box?.x ?? -1) >= 0 && (box?.x ?? 0) + (box?.width ?? 0) <= 1400 && (box?.y ?? 900) < 900).toBe(
       true,
     );
-    await page.locator('[data-testid="runs-empty-clear"]').click();
+    await dash.page.locator('[data-testid="runs-empty-clear"]').click();
     await rowCount(12);
-    await expect(page.locator('[data-testid="runs-filter"]').inputValue()).resolves.toBe('');
+    await expect(dash.page.locator('[data-testid="runs-filter"]').inputValue()).resolves.toBe('');
     expect(await empty.isVisible()).toBe(false);
   });
 
   it('stops plotting runs the filter hides, and brings them back when it is cleared (bug 2)', async () => {
-    await open(page, served.url);
+    await open(dash.page, dash.url);
     await filter('');
-    await page.locator('[data-testid="runs-clear"]').click();
-    await page.locator('[data-testid="runs-select-all"]').check();
-    await page.waitForSelector('[data-testid="metric-chart"][data-series-count="12"] canvas', {
+    await dash.page.locator('[data-testid="runs-clear"]').click();
+    await dash.page.locator('[data-testid="runs-select-all"]').check();
+    await dash.page.waitForSelector('[data-testid="metric-chart"][data-series-count="12"] canvas', {
       timeout: 20_000,
     });
-    const asked = page.waitForRequest((r) => (metricsBody(r)?.run.length ?? 0) === 4);
+    const asked = dash.page.waitForRequest((r) => (metricsBody(r)?.run.length ?? 0) === 4);
     await filter('lr=0.001');
     const body = metricsBody(await asked);
     expect(body?.run).toEqual([0, 1, 2, 3].map((s) => `tiny-lr0.001-s${s}`));
-    await page.waitForSelector('[data-testid="metric-chart"][data-series-count="4"] canvas', {
+    await dash.page.waitForSelector('[data-testid="metric-chart"][data-series-count="4"] canvas', {
       timeout: 20_000,
     });
-    await expect(page.locator('[data-testid="runs-count"]').textContent()).resolves.toBe(
+    await expect(dash.page.locator('[data-testid="runs-count"]').textContent()).resolves.toBe(
       '4 of 12 runs · 12 selected (8 hidden by the filter)',
     );
     await filter('');
-    await page.waitForSelector('[data-testid="metric-chart"][data-series-count="12"] canvas', {
+    await dash.page.waitForSelector('[data-testid="metric-chart"][data-series-count="12"] canvas', {
       timeout: 20_000,
     });
   });
 
   it('adds summary columns (final/min/max) from DuckDB in one query; sorts and filters on them', async () => {
-    await open(page, served.url);
+    await open(dash.page, dash.url);
     const queries: string[] = [];
     const record = (r: Request) => {
       const text = querySql(r);
       if (text?.includes('metrics_scalar')) queries.push(text);
     };
-    page.on('request', record);
-    await page.locator('[data-testid="runs-columns-button"]').click();
-    await page.waitForSelector('[data-testid="summary-metric"] option[value="loss"]', { state: 'attached' });
-    await page.locator('[data-testid="summary-metric"]').selectOption('loss');
-    await page.locator('[data-testid="summary-stat"]').selectOption('min');
-    await page.locator('[data-testid="summary-add"]').click();
-    await page.waitForSelector('[data-testid="runs-table"][data-summaries="ready"]');
-    await page.locator('[data-testid="summary-stat"]').selectOption('final');
-    await page.locator('[data-testid="summary-add"]').click();
-    await page.waitForSelector('[data-testid="runs-header"][data-column="final:loss"]');
-    await page.waitForSelector('[data-testid="runs-table"][data-summaries="ready"]');
+    dash.page.on('request', record);
+    await dash.page.locator('[data-testid="runs-columns-button"]').click();
+    await dash.page.waitForSelector('[data-testid="summary-metric"] option[value="loss"]', {
+      state: 'attached',
+    });
+    await dash.page.locator('[data-testid="summary-metric"]').selectOption('loss');
+    await dash.page.locator('[data-testid="summary-stat"]').selectOption('min');
+    await dash.page.locator('[data-testid="summary-add"]').click();
+    await dash.page.waitForSelector('[data-testid="runs-table"][data-summaries="ready"]');
+    await dash.page.locator('[data-testid="summary-stat"]').selectOption('final');
+    await dash.page.locator('[data-testid="summary-add"]').click();
+    await dash.page.waitForSelector('[data-testid="runs-header"][data-column="final:loss"]');
+    await dash.page.waitForSelector('[data-testid="runs-table"][data-summaries="ready"]');
     // One statement for every run: the first column of a metric fetches its final, min and max,
     // so the second (final of the same metric) needs no query; another metric needs one more.
     expect(queries).toHaveLength(1);
     expect(queries[0]).toContain('min(value)');
     expect(queries[0]).toContain('arg_max(value, step)');
-    await page.locator('[data-testid="summary-metric"]').selectOption('grad_norm');
-    await page.locator('[data-testid="summary-stat"]').selectOption('max');
-    await page.locator('[data-testid="summary-add"]').click();
-    await page.waitForSelector('[data-testid="runs-header"][data-column="max:grad_norm"]');
-    await page.waitForSelector('[data-testid="runs-table"][data-summaries="ready"]');
+    await dash.page.locator('[data-testid="summary-metric"]').selectOption('grad_norm');
+    await dash.page.locator('[data-testid="summary-stat"]').selectOption('max');
+    await dash.page.locator('[data-testid="summary-add"]').click();
+    await dash.page.waitForSelector('[data-testid="runs-header"][data-column="max:grad_norm"]');
+    await dash.page.waitForSelector('[data-testid="runs-table"][data-summaries="ready"]');
     expect(queries).toHaveLength(2);
     expect(queries[1]).toContain("IN ('grad_norm')");
-    await page
+    await dash.page
       .locator('[data-testid="column-menu-item"][data-column="max:grad_norm"] [data-testid="column-remove"]')
       .click();
-    await page.keyboard.press('Escape');
-    page.off('request', record);
+    await dash.page.keyboard.press('Escape');
+    dash.page.off('request', record);
     expect(await headers()).not.toContain('max:grad_norm');
 
     const truth = await sql<{ run_id: string; final: number; min: number }>(
       "SELECT run_id, arg_max(value, step) AS final, min(value) AS min FROM metrics_scalar WHERE metric_name = 'loss' GROUP BY run_id ORDER BY run_id",
     );
     expect(truth).toHaveLength(12);
-    const cells = await page.locator('[data-testid="runs-row"]').evaluateAll((rows) =>
+    const cells = await dash.page.locator('[data-testid="runs-row"]').evaluateAll((rows) =>
       rows.map((r) => {
         const ths = [...(r.closest('table')?.querySelectorAll('thead th') ?? [])];
         const col = (id: string) => ths.findIndex((th) => th.getAttribute('data-column') === id);
@@ -323,7 +317,7 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     }
 
     // Sort by final loss, ascending then descending.
-    const header = page.locator('[data-testid="runs-header"][data-column="final:loss"]');
+    const header = dash.page.locator('[data-testid="runs-header"][data-column="final:loss"]');
     await header.click();
     const ascending = [...truth].sort((a, b) => a.final - b.final).map((t) => t.run_id);
     expect(await rowIds()).toEqual(ascending);
@@ -336,7 +330,7 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     await rowCount(truth.filter((t) => t.final < median).length);
     await filter(`final:loss<${median} seed>=1`);
     await rowCount(truth.filter((t) => t.final < median && !t.run_id.endsWith('-s0')).length);
-    await page.screenshot({
+    await dash.page.screenshot({
       path: docImage('web-runs-table.png'),
       clip: { x: 0, y: 0, width: 1400, height: 560 },
     });
@@ -344,9 +338,10 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
   });
 
   it('hides, pins and reorders columns (buttons and keyboard), and exports the table as shown to CSV', async () => {
-    await open(page, served.url);
-    const menuItem = (id: string) => page.locator(`[data-testid="column-menu-item"][data-column="${id}"]`);
-    await page.locator('[data-testid="runs-columns-button"]').click();
+    await open(dash.page, dash.url);
+    const menuItem = (id: string) =>
+      dash.page.locator(`[data-testid="column-menu-item"][data-column="${id}"]`);
+    await dash.page.locator('[data-testid="runs-columns-button"]').click();
     // Hide status.
     await menuItem('status').locator('[data-testid="column-visible"]').uncheck();
     expect(await headers()).not.toContain('status');
@@ -357,40 +352,40 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     await menuItem('params.model').locator('[data-testid="column-left"]').click();
     let order = await headers();
     expect(order.indexOf('params.model')).toBeLessThan(order.indexOf('params.lr'));
-    await page.keyboard.press('Escape');
-    await page.locator('[data-testid="runs-header"][data-column="run_id"]').focus();
-    await page.keyboard.press('Alt+ArrowRight');
+    await dash.page.keyboard.press('Escape');
+    await dash.page.locator('[data-testid="runs-header"][data-column="run_id"]').focus();
+    await dash.page.keyboard.press('Alt+ArrowRight');
     order = await headers();
     expect(order.slice(0, 3)).toEqual(['seed', 'run_name', 'run_id']);
     await expect(
-      page.evaluate(() =>
+      dash.page.evaluate(() =>
         (
           globalThis as unknown as { document: { activeElement: { getAttribute(n: string): string } } }
         ).document.activeElement.getAttribute('data-column'),
       ),
     ).resolves.toBe('run_id');
     // Drag a header onto another: params.lr goes where params.model is.
-    await page
+    await dash.page
       .locator('[data-testid="runs-header"][data-column="params.lr"]')
-      .dragTo(page.locator('[data-testid="runs-header"][data-column="params.model"]'));
+      .dragTo(dash.page.locator('[data-testid="runs-header"][data-column="params.model"]'));
     order = await headers();
     expect(order.indexOf('params.lr')).toBeLessThan(order.indexOf('params.model'));
-    const seedHeader = page.locator('[data-testid="runs-header"][data-column="seed"]');
+    const seedHeader = dash.page.locator('[data-testid="runs-header"][data-column="seed"]');
     const before = await seedHeader.boundingBox();
-    await page.locator('.runs-scroll').evaluate((el) => {
+    await dash.page.locator('.runs-scroll').evaluate((el) => {
       el.scrollLeft = 400;
     });
-    await page.waitForFunction(() => true);
+    await dash.page.waitForFunction(() => true);
     const after = await seedHeader.boundingBox();
     expect(after?.x).toBeCloseTo(before?.x ?? -1, 0);
 
     await filter('lr=0.001 OR lr=0.003 seed>=2');
-    await page.locator('[data-testid="runs-header"][data-column="run_id"]').click();
-    await page.locator('[data-testid="runs-header"][data-column="run_id"]').click();
+    await dash.page.locator('[data-testid="runs-header"][data-column="run_id"]').click();
+    await dash.page.locator('[data-testid="runs-header"][data-column="run_id"]').click();
     const shown = await rowIds();
     const [download] = await Promise.all([
-      page.waitForEvent('download'),
-      page.locator('[data-testid="runs-csv"]').click(),
+      dash.page.waitForEvent('download'),
+      dash.page.locator('[data-testid="runs-csv"]').click(),
     ]);
     expect(download.suggestedFilename()).toBe('runs.csv');
     const file = artifactPath('runs-table.csv');
@@ -406,38 +401,38 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     await filter('');
 
     // At 800 px the toolbar wraps and the menu opens towards the side with room, on screen.
-    await page.setViewportSize({ width: 800, height: 900 });
+    await dash.page.setViewportSize({ width: 800, height: 900 });
     try {
-      await page.locator('[data-testid="runs-columns-button"]').click();
-      const menu = await page.locator('[data-testid="column-menu"]').boundingBox();
+      await dash.page.locator('[data-testid="runs-columns-button"]').click();
+      const menu = await dash.page.locator('[data-testid="column-menu"]').boundingBox();
       expect(menu && menu.x >= 0 && menu.x + menu.width <= 800).toBe(true);
-      await page.keyboard.press('Escape');
-      expect(await page.locator('[data-testid="column-menu"]').isVisible()).toBe(false);
+      await dash.page.keyboard.press('Escape');
+      expect(await dash.page.locator('[data-testid="column-menu"]').isVisible()).toBe(false);
     } finally {
-      await page.setViewportSize({ width: 1400, height: 900 });
+      await dash.page.setViewportSize({ width: 1400, height: 900 });
     }
   });
 
   it('saves named views per lake and restores filter, columns and sort from the menu', async () => {
-    await open(page, served.url);
+    await open(dash.page, dash.url);
     await filter('seed>=2');
     await rowCount(6);
-    await page.locator('[data-testid="runs-header"][data-column="seed"]').click();
-    await page.locator('[data-testid="runs-view-save"]').click();
-    await page.locator('[data-testid="runs-view-name"]').fill('late seeds');
-    await page.locator('[data-testid="runs-view-confirm"]').click();
+    await dash.page.locator('[data-testid="runs-header"][data-column="seed"]').click();
+    await dash.page.locator('[data-testid="runs-view-save"]').click();
+    await dash.page.locator('[data-testid="runs-view-name"]').fill('late seeds');
+    await dash.page.locator('[data-testid="runs-view-confirm"]').click();
     await filter('');
     await rowCount(12);
     // A reload keeps it (localStorage, keyed by the lake).
-    await open(page, served.url);
-    await page.locator('[data-testid="runs-views"]').selectOption('late seeds');
+    await open(dash.page, dash.url);
+    await dash.page.locator('[data-testid="runs-views"]').selectOption('late seeds');
     await rowCount(6);
-    await expect(page.locator('[data-testid="runs-filter"]').inputValue()).resolves.toBe('seed>=2');
+    await expect(dash.page.locator('[data-testid="runs-filter"]').inputValue()).resolves.toBe('seed>=2');
     await expect(
-      page.locator('[data-testid="runs-header"][data-column="seed"]').getAttribute('aria-sort'),
+      dash.page.locator('[data-testid="runs-header"][data-column="seed"]').getAttribute('aria-sort'),
     ).resolves.toBe('ascending');
     // Another lake does not see it.
-    const other = await chromium.context.newPage();
+    const other = await dash.context.newPage();
     try {
       await open(other, wandb.url);
       const options = await other.locator('[data-testid="runs-views"] option').allTextContents();
@@ -445,14 +440,14 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     } finally {
       await other.close();
     }
-    await page.locator('[data-testid="runs-view-delete"]').click();
-    expect(await page.locator('[data-testid="runs-views"] option').allTextContents()).not.toContain(
+    await dash.page.locator('[data-testid="runs-view-delete"]').click();
+    expect(await dash.page.locator('[data-testid="runs-views"] option').allTextContents()).not.toContain(
       'late seeds',
     );
   });
 
   it('has a state API (getState/setState; onStateChange reaches the URL), an external filter chip, and run_id links', async () => {
-    await open(page, served.url);
+    await open(dash.page, dash.url);
     type Handle = {
       runlake: {
         table: {
@@ -462,7 +457,7 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
         };
       };
     };
-    await page.evaluate(() =>
+    await dash.page.evaluate(() =>
       (globalThis as unknown as Handle).runlake.table.setState({
         filter: 'seed=1',
         sort: { column: 'params.lr', direction: 'desc' },
@@ -472,7 +467,7 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     await rowCount(3);
     expect(await rowIds()).toEqual(['tiny-lr0.003-s1', 'tiny-lr0.001-s1', 'tiny-lr0.0003-s1']);
     expect(await headers()).not.toContain('status');
-    const state = await page.evaluate(() => (globalThis as unknown as Handle).runlake.table.getState());
+    const state = await dash.page.evaluate(() => (globalThis as unknown as Handle).runlake.table.getState());
     expect(state).toMatchObject({
       filter: 'seed=1',
       sort: { column: 'params.lr', direction: 'desc' },
@@ -480,28 +475,28 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     });
     expect(state.hiddenColumns).toEqual(expect.arrayContaining(['status', 'tags']));
 
-    await page.evaluate(() =>
+    await dash.page.evaluate(() =>
       (globalThis as unknown as Handle).runlake.table.setExternalFilter(
         new Set(['tiny-lr0.001-s1', 'tiny-lr0.001-s2']),
         'lr 0.001',
       ),
     );
     await rowCount(1);
-    const chip = page.locator('[data-testid="runs-external-filter"]');
+    const chip = dash.page.locator('[data-testid="runs-external-filter"]');
     expect(await chip.textContent()).toContain('brushed: lr 0.001');
-    await page.locator('[data-testid="runs-external-clear"]').click();
+    await dash.page.locator('[data-testid="runs-external-clear"]').click();
     await rowCount(3);
     expect(await chip.isVisible()).toBe(false);
 
     // A change made by hand reaches onStateChange: the page's URL state carries it to a new page.
     await filter('seed>=2 lr<=0.001');
-    await page.locator('[data-testid="runs-header"][data-column="seed"]').click();
-    await page.waitForFunction(
+    await dash.page.locator('[data-testid="runs-header"][data-column="seed"]').click();
+    await dash.page.waitForFunction(
       (hash) => (globalThis as unknown as { location: { hash: string } }).location.hash !== hash,
-      new URL(page.url()).hash,
+      new URL(dash.page.url()).hash,
     );
-    const shared = page.url();
-    const other = await chromium.context.newPage();
+    const shared = dash.page.url();
+    const other = await dash.context.newPage();
     try {
       await other.goto(shared);
       await other.waitForSelector('[data-testid="runs-table"][data-row-count="4"]');
@@ -516,11 +511,11 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     await filter('seed=1');
 
     // The run id is a link to its run page; the checkbox still selects.
-    const link = page.locator(
+    const link = dash.page.locator(
       '[data-testid="runs-row"][data-run-id="tiny-lr0.001-s1"] [data-testid="run-link"]',
     );
     await expect(link.getAttribute('href')).resolves.toBe('#run/tiny-lr0.001-s1');
-    const box = page.locator(
+    const box = dash.page.locator(
       '[data-testid="runs-row"][data-run-id="tiny-lr0.001-s1"] [data-testid="run-checkbox"]',
     );
     const wasChecked = await box.isChecked();
@@ -529,12 +524,12 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
   });
 
   it('shows one d_model column on the demo lake, and numbers without float noise (bug 7)', async () => {
-    await open(page, served.url);
+    await open(dash.page, dash.url);
     const cols = await headers();
     expect(cols).toContain('params.d_model');
     expect(cols).not.toContain('d_model');
     expect(cols).not.toContain('n_layers');
-    const noisy = await chromium.context.newPage();
+    const noisy = await dash.context.newPage();
     try {
       const runs = [
         {
@@ -547,7 +542,7 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
       await noisy.route('**/api/runs', (route) =>
         route.fulfill({ contentType: 'application/json', body: JSON.stringify({ runs, truncated: false }) }),
       );
-      await open(noisy, served.url);
+      await open(noisy, dash.url);
       const texts = await noisy
         .locator('[data-testid="runs-row"]')
         .evaluateAll((rows) =>
@@ -563,7 +558,7 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
   });
 
   it('keeps 10,000 runs interactive with summary columns', async () => {
-    const many = await chromium.context.newPage();
+    const many = await dash.context.newPage();
     try {
       const runs = Array.from({ length: 10_000 }, (_, i) => ({
         run_id: `r${String(i).padStart(5, '0')}`,
@@ -582,7 +577,7 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
           body: JSON.stringify({ columns: [], rows, rowCount: rows.length, truncated: false }),
         });
       });
-      await many.goto(served.url);
+      await many.goto(dash.url);
       await many.waitForSelector('[data-testid="runs-table"][data-row-count="10000"]');
       const timings = await many.evaluate(async () => {
         type T = {
@@ -633,10 +628,10 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
       'config.model.d_model': 768,
       'config.optimizer.betas': '[0.9,0.95]',
     });
-    await open(page, wandb.url);
+    await open(dash.page, wandb.url);
     const cols = await headers();
     // Every shown column has a value in some run; the first ones are the config parameters.
-    const emptyShown = await page.locator('[data-testid="runs-table"]').evaluate((table) => {
+    const emptyShown = await dash.page.locator('[data-testid="runs-table"]').evaluate((table) => {
       const ths = [...table.querySelectorAll('thead th')].slice(1);
       const rows = [...table.querySelectorAll('tbody tr[data-run-id]')];
       return ths
@@ -650,7 +645,7 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     expect(cols[1]).toBe('run_name');
     expect(cols[2]).toBe('params.config.batch_size');
     await expect(
-      page.locator('[data-testid="runs-header"][data-column="params.config.lr"]').textContent(),
+      dash.page.locator('[data-testid="runs-header"][data-column="params.config.lr"]').textContent(),
     ).resolves.toBe('paramlr');
     await filter('lr>=0.0005 AND name ~ /pythia/');
     await rowCount(2);
@@ -659,15 +654,15 @@ describe.skipIf(browser.skip)('runs table in Chromium', () => {
     // config.lr is both a column of the W&B runs and a config key: shown once.
     expect(cols).not.toContain('config.lr');
     // The empty columns are listed (hidden) in the column menu.
-    await page.locator('[data-testid="runs-columns-button"]').click();
-    const emptyItem = page.locator('[data-testid="column-menu-item"][data-column="model_family"]');
+    await dash.page.locator('[data-testid="runs-columns-button"]').click();
+    const emptyItem = dash.page.locator('[data-testid="column-menu-item"][data-column="model_family"]');
     expect(await emptyItem.textContent()).toContain('empty for every run');
     expect(await emptyItem.locator('[data-testid="column-visible"]').isChecked()).toBe(false);
-    await page.keyboard.press('Escape');
+    await dash.page.keyboard.press('Escape');
     // Group by config.lr, though every run has its own lr.
-    await page.waitForSelector('[data-testid="group-by"]', { timeout: 20_000 });
-    expect(await page.locator('[data-testid="group-by-config.lr"]').count()).toBeGreaterThan(0);
-    await page.screenshot({
+    await dash.page.waitForSelector('[data-testid="group-by"]', { timeout: 20_000 });
+    expect(await dash.page.locator('[data-testid="group-by-config.lr"]').count()).toBeGreaterThan(0);
+    await dash.page.screenshot({
       path: artifactPath('runs-table-wandb.png'),
       clip: { x: 0, y: 0, width: 1400, height: 500 },
     });

@@ -14,8 +14,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { answerCsv, HISTORY_SIZE, readHistory, withEntry } from '../web/src/dashboard/sql-history.js';
 import { detectFormat, isArrowIpc } from '../web/src/viewer/detect-format.js';
 import { filterChoices, selectRows } from '../web/src/viewer/filters.js';
@@ -23,17 +22,9 @@ import type { CategoryColumn } from '../web/src/viewer/frame.js';
 import { parseCsv } from '../web/src/viewer/parse-csv.js';
 import { parseJsonText } from '../web/src/viewer/parse-json.js';
 import { defaultPlot, firstColumns } from '../web/src/viewer/plot-data.js';
-import {
-  artifactPath,
-  browser,
-  launchChromium,
-  type ServeProcess,
-  serveLake,
-  type TestBrowser,
-  writeDemoLake,
-} from './helpers/browser.js';
+import { artifactPath, browser, useServedDashboard, writeDemoLake } from './helpers/browser.js';
 import { runlake } from './helpers/cli.js';
-import { repoRoot, tempDir } from './helpers/lake-fixtures.js';
+import { repoRoot } from './helpers/lake-fixtures.js';
 
 const TOKEN = 'viewer-console-token';
 const DOC_IMAGES = process.env.UPDATE_DOC_IMAGES === '1';
@@ -46,129 +37,127 @@ interface QueryAnswer {
   rows: Record<string, unknown>[];
 }
 
+/**
+ * The demo lake, and beside it the files the viewer opens: two exports of the lake (metrics_scalar in
+ * long form, geometry_state) and a JSON file with a list column.
+ */
+async function writeLakeAndFiles(dir: string): Promise<string> {
+  const lakeDir = await writeDemoLake(dir);
+  const out = (select: string, name: string) => {
+    const result = runlake('query', lakeDir, '--sql', select, '-f', 'parquet', '-o', path.join(dir, name));
+    if (result.code !== 0) throw new Error(result.stderr);
+  };
+  out(
+    'SELECT run_id, step, metric_name, value FROM metrics_scalar ORDER BY run_id, metric_name, step',
+    'metrics_scalar.parquet',
+  );
+  out('SELECT * FROM geometry_state', 'geometry_state.parquet');
+  writeFileSync(
+    path.join(dir, 'tags.json'),
+    JSON.stringify([
+      { id: 1, tags: ['warmup', 'bf16'], loss: 0.5 },
+      { id: 2, tags: ['bf16'], loss: 0.25 },
+      { id: 3, tags: [], loss: 0.125 },
+    ]),
+  );
+  return lakeDir;
+}
+
 describe.skipIf(browser.skip)('file viewer on lake data, and the SQL console', () => {
-  const dir = tempDir('runlake-viewer-console-');
-  let lakeDir = '';
-  let served: ServeProcess;
-  let chromium: TestBrowser;
-  let page: Page;
-  const pageErrors: string[] = [];
-  const fixture = (name: string) => path.join(dir, name);
+  const dash = useServedDashboard({
+    prefix: 'runlake-viewer-console-',
+    lake: writeLakeAndFiles,
+    serveArgs: ['--token', TOKEN, '--max-rows', '20000'],
+    timeout: 120_000,
+  });
+  const fixture = (name: string) => path.join(dash.dir, name);
   const api = (pathAndQuery: string) =>
-    fetch(new URL(pathAndQuery, served.url), { headers: { Authorization: `Bearer ${TOKEN}` } });
+    fetch(new URL(pathAndQuery, dash.url), { headers: { Authorization: `Bearer ${TOKEN}` } });
   const sql = async (text: string): Promise<QueryAnswer> => {
     const response = await api(`api/query?sql=${encodeURIComponent(text)}`);
     expect(response.status).toBe(200);
     return (await response.json()) as QueryAnswer;
   };
   const text = async (testid: string) =>
-    (await page.locator(`[data-testid="${testid}"]`).first().textContent()) ?? '';
+    (await dash.page.locator(`[data-testid="${testid}"]`).first().textContent()) ?? '';
   const waitSettled = () =>
-    page.waitForSelector('body[data-state="ready"], body[data-state="error"]', {
+    dash.page.waitForSelector('body[data-state="ready"], body[data-state="error"]', {
       state: 'attached',
       timeout: 30_000,
     });
   const viewerUrl = (params: Record<string, string> = {}) => {
-    const url = new URL('viewer.html', served.url);
+    const url = new URL('viewer.html', dash.url);
     url.searchParams.set('token', TOKEN);
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
     return url.href;
   };
   async function openFile(file: string | { name: string; mimeType: string; buffer: Buffer }) {
-    await page.setInputFiles('[data-testid="file-input"]', file);
+    await dash.page.setInputFiles('[data-testid="file-input"]', file);
     await waitSettled();
-    const error = await page.locator('[data-testid="error"]').count();
+    const error = await dash.page.locator('[data-testid="error"]').count();
     expect(error, error ? await text('error') : '').toBe(0);
   }
 
-  beforeAll(async () => {
-    lakeDir = await writeDemoLake(dir);
-    const out = (select: string, name: string) => {
-      const result = runlake('query', lakeDir, '--sql', select, '-f', 'parquet', '-o', fixture(name));
-      if (result.code !== 0) throw new Error(result.stderr);
-    };
-    out(
-      'SELECT run_id, step, metric_name, value FROM metrics_scalar ORDER BY run_id, metric_name, step',
-      'metrics_scalar.parquet',
-    );
-    out('SELECT * FROM geometry_state', 'geometry_state.parquet');
-    writeFileSync(
-      fixture('tags.json'),
-      JSON.stringify([
-        { id: 1, tags: ['warmup', 'bf16'], loss: 0.5 },
-        { id: 2, tags: ['bf16'], loss: 0.25 },
-        { id: 3, tags: [], loss: 0.125 },
-      ]),
-    );
-    served = await serveLake(lakeDir, '--token', TOKEN, '--max-rows', '20000');
-    chromium = await launchChromium();
-    page = await chromium.context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(String(error)));
-  }, 120_000);
-
-  afterAll(async () => {
-    await chromium?.close();
-    await served?.stop();
-  });
-
   it('plots one metric of a long-form metrics_scalar export, a series per run', async () => {
-    await page.goto(viewerUrl());
+    await dash.page.goto(viewerUrl());
     await openFile(fixture('metrics_scalar.parquet'));
     const counts = await sql(
       'SELECT count(*)::INT AS n, count(DISTINCT run_id)::INT AS runs FROM metrics_scalar',
     );
     const loss = await sql("SELECT count(*)::INT AS n FROM metrics_scalar WHERE metric_name = 'loss'");
     const total = counts.rows[0]?.n as number;
-    expect(await page.locator('[data-testid="plot-y"]').inputValue()).toBe('value');
-    expect(await page.locator('[data-testid="plot-x"]').inputValue()).toBe('step');
-    expect(await page.locator('[data-testid="plot-group"]').inputValue()).toBe('run_id');
+    expect(await dash.page.locator('[data-testid="plot-y"]').inputValue()).toBe('value');
+    expect(await dash.page.locator('[data-testid="plot-x"]').inputValue()).toBe('step');
+    expect(await dash.page.locator('[data-testid="plot-group"]').inputValue()).toBe('run_id');
     // Filtered to loss (the filter shows it), not the mean of loss, grad_norm and lr.
-    const metricFilter = page.locator('[data-testid="filter-metric_name"]');
+    const metricFilter = dash.page.locator('[data-testid="filter-metric_name"]');
     expect(await metricFilter.locator('option:checked').textContent()).toBe('loss');
     expect(await text('row-count')).toBe(
       `${Number(loss.rows[0]?.n).toLocaleString('en-US')} of ${total.toLocaleString('en-US')} rows`,
     );
-    expect(await page.locator('[data-testid="plot"]').getAttribute('data-series-count')).toBe(
+    expect(await dash.page.locator('[data-testid="plot"]').getAttribute('data-series-count')).toBe(
       String(counts.rows[0]?.runs),
     );
-    expect(await page.locator('[data-testid="plot"]').getAttribute('data-y-label')).toBe('value of loss');
-    await page.screenshot({ path: shotPath('web-viewer-metrics.png') });
-    await page.selectOption('[data-testid="filter-metric_name"]', { label: 'lr' });
-    expect(await page.locator('[data-testid="plot"]').getAttribute('data-y-label')).toBe('value of lr');
+    expect(await dash.page.locator('[data-testid="plot"]').getAttribute('data-y-label')).toBe(
+      'value of loss',
+    );
+    await dash.page.screenshot({ path: shotPath('web-viewer-metrics.png') });
+    await dash.page.selectOption('[data-testid="filter-metric_name"]', { label: 'lr' });
+    expect(await dash.page.locator('[data-testid="plot"]').getAttribute('data-y-label')).toBe('value of lr');
   });
 
   it('never plots a key column as y, fits the viewport, and filters floats by range and lists by item', async () => {
     await openFile(fixture('geometry_state.parquet'));
-    const y = await page.locator('[data-testid="plot-y"]').inputValue();
+    const y = await dash.page.locator('[data-testid="plot-y"]').inputValue();
     expect(['layer', 'step', 'seed', 'n_samples', 'dim', 'top_k']).not.toContain(y);
     expect(y).toBe('effective_rank');
-    expect(await page.locator('[data-testid="plot-x"]').inputValue()).toBe('step');
+    expect(await dash.page.locator('[data-testid="plot-x"]').inputValue()).toBe('step');
     // The page is as wide as the window; the table scrolls inside its panel.
-    const widths = (await page.evaluate(
+    const widths = (await dash.page.evaluate(
       '[document.documentElement.scrollWidth, window.innerWidth, document.querySelector(".table-scroll").scrollWidth, document.querySelector(".table-scroll").clientWidth]',
     )) as number[];
     expect(widths[0]).toBeLessThanOrEqual(widths[1] as number);
     expect(widths[2]).toBeGreaterThan(widths[3] as number);
     // At 800 px too: every panel stays inside the window.
-    await page.setViewportSize({ width: 800, height: 900 });
-    const narrow = (await page.evaluate(
+    await dash.page.setViewportSize({ width: 800, height: 900 });
+    const narrow = (await dash.page.evaluate(
       '[document.documentElement.scrollWidth, window.innerWidth, Math.max(...[...document.querySelectorAll(".content > section")].map((s) => s.getBoundingClientRect().right))]',
     )) as number[];
     expect(narrow[0]).toBeLessThanOrEqual(narrow[1] as number);
     expect(narrow[2]).toBeLessThanOrEqual(narrow[1] as number);
-    await page.setViewportSize({ width: 1400, height: 900 });
+    await dash.page.setViewportSize({ width: 1400, height: 900 });
     // Floats: a min/max range, never a dropdown of raw values; the list column: "contains".
-    expect(await page.locator('[data-testid="filter-effective_rank"]').count()).toBe(0);
-    expect(await page.locator('[data-testid="filter-effective_rank-min"]').count()).toBe(1);
-    expect(await page.locator('[data-testid="filter-top_eigenvalues-contains"]').count()).toBe(1);
-    expect(await page.locator('select[data-testid="filter-module"]').count()).toBe(1);
+    expect(await dash.page.locator('[data-testid="filter-effective_rank"]').count()).toBe(0);
+    expect(await dash.page.locator('[data-testid="filter-effective_rank-min"]').count()).toBe(1);
+    expect(await dash.page.locator('[data-testid="filter-top_eigenvalues-contains"]').count()).toBe(1);
+    expect(await dash.page.locator('select[data-testid="filter-module"]').count()).toBe(1);
 
     await openFile(fixture('tags.json'));
-    await page.fill('[data-testid="filter-tags-contains"]', 'bf16');
-    await page.locator('[data-testid="filter-tags-contains"]').dispatchEvent('change');
+    await dash.page.fill('[data-testid="filter-tags-contains"]', 'bf16');
+    await dash.page.locator('[data-testid="filter-tags-contains"]').dispatchEvent('change');
     expect(await text('row-count')).toBe('2 of 3 rows');
-    await page.fill('[data-testid="filter-tags-contains"]', 'warmup');
-    await page.locator('[data-testid="filter-tags-contains"]').dispatchEvent('change');
+    await dash.page.fill('[data-testid="filter-tags-contains"]', 'warmup');
+    await dash.page.locator('[data-testid="filter-tags-contains"]').dispatchEvent('change');
     expect(await text('row-count')).toBe('1 of 3 rows');
   });
 
@@ -194,7 +183,7 @@ describe.skipIf(browser.skip)('file viewer on lake data, and the SQL console', (
       buffer: Buffer.from(await json.arrayBuffer()),
     });
     expect(await text('row-count')).toBe(`${rows} rows`);
-    expect(await page.locator('[data-testid="column-value"]').count()).toBe(1);
+    expect(await dash.page.locator('[data-testid="column-value"]').count()).toBe(1);
     const runs = await api('api/runs');
     const runCount = ((await runs.clone().json()) as { runs: unknown[] }).runs.length;
     await openFile({
@@ -203,19 +192,19 @@ describe.skipIf(browser.skip)('file viewer on lake data, and the SQL console', (
       buffer: Buffer.from(await runs.arrayBuffer()),
     });
     expect(await text('row-count')).toBe(`${runCount} rows`);
-    expect(await page.locator('[data-testid="column-run_id"]').count()).toBe(1);
+    expect(await dash.page.locator('[data-testid="column-run_id"]').count()).toBe(1);
   });
 
   it('served by runlake serve, opens a lake file from the picker and a SQL answer from the box', async () => {
-    await page.goto(viewerUrl());
-    await page.waitForSelector('[data-testid="lake-box"]:not([hidden])');
+    await dash.page.goto(viewerUrl());
+    await dash.page.waitForSelector('[data-testid="lake-box"]:not([hidden])');
     const listing = (await (await api('api/files')).json()) as {
       datasets: { name: string; files: { path: string; rows: number }[] }[];
     };
     const metrics = listing.datasets.find((d) => d.name === 'metrics_scalar');
     const first = metrics?.files[0];
     if (!first) throw new Error('no metrics_scalar file listed');
-    const picker = page.locator('[data-testid="lake-file"]');
+    const picker = dash.page.locator('[data-testid="lake-file"]');
     expect(await picker.locator('option').count()).toBe(
       listing.datasets.reduce((n, d) => n + d.files.length, 0),
     );
@@ -223,62 +212,62 @@ describe.skipIf(browser.skip)('file viewer on lake data, and the SQL console', (
       label:
         (await picker.locator('option', { hasText: `metrics_scalar/${first.path}` }).textContent()) ?? '',
     });
-    await page.click('[data-testid="lake-file-open"]');
+    await dash.page.click('[data-testid="lake-file-open"]');
     await waitSettled();
     expect(await text('file-name')).toBe(`metrics_scalar/${first.path}`);
     expect(await text('file-format')).toBe('PARQUET');
     // A part file holds one run (run_id is its partition key, not a column): still one metric.
-    expect(await page.locator('[data-testid="plot-y"]').inputValue()).toBe('value');
+    expect(await dash.page.locator('[data-testid="plot-y"]').inputValue()).toBe('value');
     expect(await text('row-count')).toMatch(new RegExp(` of ${first.rows.toLocaleString('en-US')} rows$`));
 
-    await page.fill(
+    await dash.page.fill(
       '[data-testid="sql-input"]',
       'SELECT run_id, count(*) AS n FROM metrics_scalar GROUP BY run_id',
     );
-    await page.click('[data-testid="sql-open"]');
+    await dash.page.click('[data-testid="sql-open"]');
     await waitSettled();
     const runs = await sql('SELECT count(DISTINCT run_id)::INT AS n FROM metrics_scalar');
     expect(await text('file-format')).toBe('ARROW');
     expect(await text('row-count')).toBe(`${runs.rows[0]?.n} rows`);
-    expect(await page.locator('[data-testid="file-note"]').count()).toBe(0);
+    expect(await dash.page.locator('[data-testid="file-note"]').count()).toBe(0);
     // An answer the server cut at --max-rows says so.
-    await page.fill('[data-testid="sql-input"]', 'SELECT i FROM range(30000) t(i)');
-    await page.click('[data-testid="sql-open"]');
+    await dash.page.fill('[data-testid="sql-input"]', 'SELECT i FROM range(30000) t(i)');
+    await dash.page.click('[data-testid="sql-open"]');
     await waitSettled();
     expect(await text('row-count')).toBe('20,000 rows');
     expect(await text('file-note')).toMatch(/cut the answer at 20,000 rows/);
-    await page.fill('[data-testid="sql-input"]', 'SELECT nope FROM metrics_scalar');
-    await page.click('[data-testid="sql-open"]');
+    await dash.page.fill('[data-testid="sql-input"]', 'SELECT nope FROM metrics_scalar');
+    await dash.page.click('[data-testid="sql-open"]');
     await waitSettled();
     expect(await text('error')).toMatch(/nope/);
 
     // From file:// the picker is not there and nothing fails.
-    await page.goto(`file://${path.join(repoRoot, 'web', 'dist', 'viewer.html')}`);
-    await page.waitForSelector('[data-testid="empty"]');
-    expect(await page.locator('[data-testid="lake-box"]').isHidden()).toBe(true);
+    await dash.page.goto(`file://${path.join(repoRoot, 'web', 'dist', 'viewer.html')}`);
+    await dash.page.waitForSelector('[data-testid="empty"]');
+    expect(await dash.page.locator('[data-testid="lake-box"]').isHidden()).toBe(true);
   });
 
   it('SQL console: runs a query (rows equal /api/query), shows the server line for bad SQL, keeps history, downloads CSV, opens the answer in the viewer', async () => {
-    await page.setViewportSize({ width: 1400, height: 900 });
-    await page.goto(new URL(`?token=${TOKEN}#sql`, served.url).href);
-    await page.waitForSelector('[data-testid="sql-console"]');
+    await dash.page.setViewportSize({ width: 1400, height: 900 });
+    await dash.page.goto(new URL(`?token=${TOKEN}#sql`, dash.url).href);
+    await dash.page.waitForSelector('[data-testid="sql-console"]');
     // The lake's datasets (with columns) and views: a click inserts the name at the cursor.
-    await page.waitForSelector('[data-testid="sql-dataset-metrics_scalar"]');
-    const editor = page.locator('[data-testid="sql-editor"]');
+    await dash.page.waitForSelector('[data-testid="sql-dataset-metrics_scalar"]');
+    const editor = dash.page.locator('[data-testid="sql-editor"]');
     await editor.fill('SELECT * FROM ');
-    await page.click('[data-testid="sql-dataset-metrics_scalar"] summary .sql-name');
+    await dash.page.click('[data-testid="sql-dataset-metrics_scalar"] summary .sql-name');
     expect(await editor.inputValue()).toBe('SELECT * FROM metrics_scalar');
-    await page.click('[data-testid="sql-dataset-metrics_scalar"] summary .muted');
-    await page.click('[data-testid="sql-dataset-metrics_scalar"] [data-insert="metric_name"]');
+    await dash.page.click('[data-testid="sql-dataset-metrics_scalar"] summary .muted');
+    await dash.page.click('[data-testid="sql-dataset-metrics_scalar"] [data-insert="metric_name"]');
     expect(await editor.inputValue()).toBe('SELECT * FROM metrics_scalar metric_name');
 
     const query =
       'SELECT run_id, metric_name, count(*) AS points, round(avg(value), 6) AS mean FROM metrics_scalar GROUP BY ALL ORDER BY run_id, metric_name';
     await editor.fill(query);
     await editor.press('Control+Enter');
-    await page.waitForSelector('[data-testid="sql-console"][data-state="ready"]');
+    await dash.page.waitForSelector('[data-testid="sql-console"][data-state="ready"]');
     const expected = await sql(query);
-    const cells = (await page
+    const cells = (await dash.page
       .locator('[data-testid="sql-table"] tbody tr')
       .evaluateAll((rows) =>
         rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)),
@@ -286,19 +275,19 @@ describe.skipIf(browser.skip)('file viewer on lake data, and the SQL console', (
     expect(cells).toEqual(
       expected.rows.map((r) => [r.run_id, r.metric_name, String(r.points), String(r.mean)]),
     );
-    expect(await page.locator('[data-testid="sql-table"] th').allTextContents()).toEqual([
+    expect(await dash.page.locator('[data-testid="sql-table"] th').allTextContents()).toEqual([
       'run_id',
       'metric_name',
       'points',
       'mean',
     ]);
     expect(await text('sql-status')).toMatch(new RegExp(`^${expected.rows.length} rows · \\d+ ms$`));
-    await page.screenshot({ path: shotPath('web-sql-console.png') });
+    await dash.page.screenshot({ path: shotPath('web-sql-console.png') });
 
     // CSV of the answer.
     const [download] = await Promise.all([
-      page.waitForEvent('download'),
-      page.click('[data-testid="sql-csv"]'),
+      dash.page.waitForEvent('download'),
+      dash.page.click('[data-testid="sql-csv"]'),
     ]);
     expect(download.suggestedFilename()).toBe('query.csv');
     const csv = readFileSync((await download.path()) as string, 'utf8')
@@ -311,8 +300,8 @@ describe.skipIf(browser.skip)('file viewer on lake data, and the SQL console', (
 
     // Open in viewer: the same answer, through /api/query?format=arrow.
     const [popup] = await Promise.all([
-      page.context().waitForEvent('page'),
-      page.click('[data-testid="sql-open-viewer"]'),
+      dash.page.context().waitForEvent('page'),
+      dash.page.click('[data-testid="sql-open-viewer"]'),
     ]);
     await popup.waitForSelector('body[data-state="ready"], body[data-state="error"]', {
       state: 'attached',
@@ -327,15 +316,15 @@ describe.skipIf(browser.skip)('file viewer on lake data, and the SQL console', (
     // A long answer: the table is capped (with a note), the server's own cut is named.
     await editor.fill('SELECT i FROM range(30000) t(i)');
     await editor.press('Control+Enter');
-    await page.waitForSelector('[data-testid="sql-console"][data-rows="20000"]');
-    expect(await page.locator('[data-testid="sql-table"] tbody tr').count()).toBe(1000);
+    await dash.page.waitForSelector('[data-testid="sql-console"][data-rows="20000"]');
+    expect(await dash.page.locator('[data-testid="sql-table"] tbody tr').count()).toBe(1000);
     expect(await text('sql-capped')).toContain('first 1,000 of 20,000 rows');
     expect(await text('sql-truncated')).toContain('cut the answer at 20,000 rows');
 
     // A bad query: the server's one line, nothing else.
     await editor.fill('SELECT no_such_column FROM runs');
-    await page.click('[data-testid="sql-run"]');
-    await page.waitForSelector('[data-testid="sql-console"][data-state="error"]');
+    await dash.page.click('[data-testid="sql-run"]');
+    await dash.page.waitForSelector('[data-testid="sql-console"][data-state="error"]');
     const bad = await api(`api/query?sql=${encodeURIComponent('SELECT no_such_column FROM runs')}`);
     const serverLine = ((await bad.json()) as { error: string }).error;
     expect(await text('sql-error')).toBe(serverLine);
@@ -348,10 +337,10 @@ describe.skipIf(browser.skip)('file viewer on lake data, and the SQL console', (
     expect(await text('sql-error')).toMatch(/read-only|SELECT|not allowed/i);
 
     // History: newest first, kept across reloads, a click puts the query back.
-    const history = page.locator('[data-testid="sql-history"] .sql-history-item');
+    const history = dash.page.locator('[data-testid="sql-history"] .sql-history-item');
     expect(await history.first().textContent()).toBe('DELETE FROM runs');
-    await page.reload();
-    await page.waitForSelector('[data-testid="sql-console"]');
+    await dash.page.reload();
+    await dash.page.waitForSelector('[data-testid="sql-console"]');
     expect(await history.allTextContents()).toEqual([
       'DELETE FROM runs',
       'SELECT no_such_column FROM runs',
@@ -363,7 +352,7 @@ describe.skipIf(browser.skip)('file viewer on lake data, and the SQL console', (
   });
 
   it('raised no uncaught errors in the viewer', () => {
-    expect(pageErrors).toEqual([]);
+    expect(dash.pageErrors).toEqual([]);
     expect(readFileSync(fixture('tags.json'), 'utf8')).toContain('warmup');
   });
 });

@@ -1,18 +1,8 @@
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import path from 'node:path';
-import type { Page, Request } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  artifactPath,
-  browser,
-  launchChromium,
-  type ServeProcess,
-  serveLake,
-  type TestBrowser,
-  writeDemoLake,
-} from './helpers/browser.js';
-import { tempDir } from './helpers/lake-fixtures.js';
+import type { Request } from 'playwright-core';
+import { describe, expect, it, vi } from 'vitest';
+import { artifactPath, browser, launchChromium, useServedDashboard } from './helpers/browser.js';
 
 // The dashboard's workspace (issue 21, expectations 1, 6, 9, 10 and bug 7) against `runlake serve`
 // on the demo lake: 12 runs, metrics loss / lr / grad_norm.
@@ -64,21 +54,17 @@ function metricsBody(request: Request): MetricBody | undefined {
 }
 
 describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortcuts, keyboard tabs', () => {
-  const dir = tempDir('runlake-workspace-');
-  let lakeDir = '';
-  let served: ServeProcess;
-  let chromium: TestBrowser;
-  let page: Page;
+  const dash = useServedDashboard({ prefix: 'runlake-workspace-' });
 
   const openDashboard = async (hash = '') => {
-    await page.goto(`${served.url}${hash}`);
-    await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+    await dash.page.goto(`${dash.url}${hash}`);
+    await dash.page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
   };
-  const panel = (metric: string) => page.locator(`[data-testid="ws-panel"][data-metric="${metric}"]`);
+  const panel = (metric: string) => dash.page.locator(`[data-testid="ws-panel"][data-metric="${metric}"]`);
   const chartOf = (metric: string, extra = '') =>
     `[data-testid="ws-panel"][data-metric="${metric}"] [data-testid="metric-chart"]${extra}`;
   const panelMetrics = () =>
-    page
+    dash.page
       .locator('[data-testid="ws-panel"]')
       .evaluateAll((cards) =>
         cards.map((c) => `${c.getAttribute('data-metric')}:${c.getAttribute('data-size')}`),
@@ -87,108 +73,100 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
   const zoomLoss = async (from: number, to: number): Promise<string> => {
     const lossPanel = '[data-testid="ws-panel"][data-metric="loss"] [data-testid="metric-panel"]';
     for (let attempt = 0; ; attempt++) {
-      await page.waitForSelector(`${lossPanel}:not([data-loading]) [data-testid="metric-chart"] canvas`, {
-        timeout: 20_000,
-      });
-      const over = page.locator(chartOf('loss', ' .u-over'));
+      await dash.page.waitForSelector(
+        `${lossPanel}:not([data-loading]) [data-testid="metric-chart"] canvas`,
+        {
+          timeout: 20_000,
+        },
+      );
+      const over = dash.page.locator(chartOf('loss', ' .u-over'));
       const box = await over
         .scrollIntoViewIfNeeded({ timeout: 5000 })
         .then(() => over.boundingBox())
         .catch(() => null);
       if (box) {
-        await page.mouse.move(box.x + box.width * from, box.y + box.height / 2);
-        await page.mouse.down();
-        await page.mouse.move(box.x + box.width * to, box.y + box.height / 2, { steps: 8 });
-        await page.mouse.up();
+        await dash.page.mouse.move(box.x + box.width * from, box.y + box.height / 2);
+        await dash.page.mouse.down();
+        await dash.page.mouse.move(box.x + box.width * to, box.y + box.height / 2, { steps: 8 });
+        await dash.page.mouse.up();
       }
       const zoomed = chartOf('loss', ':not([data-zoomed=""])[data-zoomed] canvas');
       // A redraw between finding the chart and the drag (a late answer) loses the drag: try again.
-      const ok = await page
+      const ok = await dash.page
         .waitForSelector(zoomed, { timeout: attempt < 3 ? 5000 : 20_000 })
         .then(() => true)
         .catch(() => false);
-      if (ok) return (await page.locator(chartOf('loss')).getAttribute('data-zoomed')) ?? '';
+      if (ok) return (await dash.page.locator(chartOf('loss')).getAttribute('data-zoomed')) ?? '';
       if (attempt >= 3) throw new Error('the loss chart never zoomed');
     }
   };
   /** Scrolls so the workspace's toolbar sits just under the sticky header (for the doc screenshots). */
   const scrollToWorkspace = () =>
-    page.evaluate(() => {
+    dash.page.evaluate(() => {
       const top =
         document.querySelector('[data-testid="workspace"]').getBoundingClientRect().top + window.scrollY;
       const header = document.querySelector('header.top').getBoundingClientRect().height;
       window.scrollTo(0, top - header - 8);
     });
-  const focused = () => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? '');
-
-  beforeAll(async () => {
-    lakeDir = await writeDemoLake(dir);
-    served = await serveLake(lakeDir);
-    chromium = await launchChromium();
-    page = await chromium.context.newPage();
-  }, 180_000);
-
-  afterAll(async () => {
-    await chromium?.close();
-    await served?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const focused = () => dash.page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? '');
 
   it('bug 7: the view tabs are a tablist reached with Tab, moved with the arrows, opened with Enter/Space', async () => {
     await openDashboard();
-    await page.locator('body').click({ position: { x: 5, y: 5 } });
-    await page.keyboard.press('Tab');
+    await dash.page.locator('body').click({ position: { x: 5, y: 5 } });
+    await dash.page.keyboard.press('Tab');
     expect(await focused()).toBe('tab-runs');
-    expect(await page.locator('[role="tablist"] [role="tab"]').count()).toBeGreaterThanOrEqual(3);
-    await expect(page.locator('[data-testid="tab-runs"]').getAttribute('aria-selected')).resolves.toBe(
+    expect(await dash.page.locator('[role="tablist"] [role="tab"]').count()).toBeGreaterThanOrEqual(3);
+    await expect(dash.page.locator('[data-testid="tab-runs"]').getAttribute('aria-selected')).resolves.toBe(
       'true',
     );
-    await page.keyboard.press('ArrowRight');
+    await dash.page.keyboard.press('ArrowRight');
     expect(await focused()).toBe('tab-geometry');
-    await page.keyboard.press('Enter');
-    await page.waitForSelector('[data-testid="view-geometry"]:not([hidden])');
-    expect(await page.locator('[data-testid="view-runs"]').isHidden()).toBe(true);
-    await expect(page.locator('[data-testid="tab-geometry"]').getAttribute('aria-selected')).resolves.toBe(
-      'true',
-    );
-    expect(new URL(page.url()).hash).toMatch(/^#geometry/);
-    await page.keyboard.press('ArrowRight');
+    await dash.page.keyboard.press('Enter');
+    await dash.page.waitForSelector('[data-testid="view-geometry"]:not([hidden])');
+    expect(await dash.page.locator('[data-testid="view-runs"]').isHidden()).toBe(true);
+    await expect(
+      dash.page.locator('[data-testid="tab-geometry"]').getAttribute('aria-selected'),
+    ).resolves.toBe('true');
+    expect(new URL(dash.page.url()).hash).toMatch(/^#geometry/);
+    await dash.page.keyboard.press('ArrowRight');
     expect(await focused()).toBe('tab-matches');
-    await page.keyboard.press(' ');
-    await page.waitForSelector('[data-testid="view-matches"]:not([hidden])');
+    await dash.page.keyboard.press(' ');
+    await dash.page.waitForSelector('[data-testid="view-matches"]:not([hidden])');
     // Home goes to the first tab; ArrowLeft from the first wraps to the last.
-    await page.keyboard.press('Home');
+    await dash.page.keyboard.press('Home');
     expect(await focused()).toBe('tab-runs');
-    await page.keyboard.press('Enter');
-    await page.waitForSelector('[data-testid="view-runs"]:not([hidden])');
+    await dash.page.keyboard.press('Enter');
+    await dash.page.waitForSelector('[data-testid="view-runs"]:not([hidden])');
     // The focused tab has a visible focus ring.
-    const outline = await page
+    const outline = await dash.page
       .locator('[data-testid="tab-runs"]')
       .evaluate((el) => getComputedStyle(el).outlineStyle);
     expect(outline).not.toBe('none');
   });
   it('expectation 1: a panel per metric, add / remove / resize, saved per lake, reset', async () => {
-    const lake = (await (await fetch(new URL('api/lake', served.url))).json()) as {
+    const lake = (await (await fetch(new URL('api/lake', dash.url))).json()) as {
       name: string;
       id: string;
     };
-    expect(lake.name).toBe(path.basename(lakeDir));
-    expect(lake.id).toBe(createHash('sha256').update(path.resolve(lakeDir)).digest('hex').slice(0, 16));
+    expect(lake.name).toBe(path.basename(dash.lakeDir));
+    expect(lake.id).toBe(createHash('sha256').update(path.resolve(dash.lakeDir)).digest('hex').slice(0, 16));
     await openDashboard();
-    await page.evaluate(() => localStorage.clear());
+    await dash.page.evaluate(() => localStorage.clear());
     await openDashboard();
     // The demo's three metrics have no prefix: one "metrics" section, loss first.
     expect(await panelMetrics()).toEqual(['loss:M', 'grad_norm:M', 'lr:M']);
-    const sections = await page
+    const sections = await dash.page
       .locator('[data-testid="ws-section"]')
       .evaluateAll((els) => els.map((e) => e.getAttribute('data-section')));
     expect(sections).toEqual(['metrics']);
     // Every panel in view draws the table's four selected runs.
-    await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
-    await page.waitForSelector(chartOf('grad_norm', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    await dash.page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    await dash.page.waitForSelector(chartOf('grad_norm', '[data-series-count="4"] canvas'), {
+      timeout: 20_000,
+    });
 
     // Resize: L takes the row, S a third, M half.
-    const grid = await page.locator('.ws-grid').first().boundingBox();
+    const grid = await dash.page.locator('.ws-grid').first().boundingBox();
     if (!grid) throw new Error('no workspace grid');
     await panel('loss').locator('[data-testid="ws-size-L"]').click();
     await panel('grad_norm').locator('[data-testid="ws-size-S"]').click();
@@ -197,40 +175,43 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
     expect(await widthOf('grad_norm')).toBeCloseTo((grid.width - 2 * 12) / 3, -1);
     expect(await widthOf('lr')).toBeCloseTo((grid.width - 12) / 2, -1);
     // The loss chart follows its card: a wider chart refetches at the new width.
-    await page.waitForFunction(
+    await dash.page.waitForFunction(
       (sel) => (document.querySelector(sel)?.querySelector('canvas')?.width ?? 0) > 900,
       chartOf('loss'),
     );
 
     // At 800 px every panel takes the whole row, and nothing spills out sideways.
-    await page.setViewportSize({ width: 800, height: 900 });
+    await dash.page.setViewportSize({ width: 800, height: 900 });
     try {
-      await page.waitForFunction(() => {
+      await dash.page.waitForFunction(() => {
         const grid = document.querySelector('.ws-grid').getBoundingClientRect().width;
         return [...document.querySelectorAll('[data-testid="ws-panel"]')].every(
           (c) => Math.abs(c.getBoundingClientRect().width - grid) < 2,
         );
       });
       // The charts follow their cards down (the L one was 1,300 px wide).
-      await page.waitForFunction(() => document.documentElement.scrollWidth <= 800);
+      await dash.page.waitForFunction(() => document.documentElement.scrollWidth <= 800);
     } finally {
-      await page.setViewportSize({ width: 1400, height: 900 });
+      await dash.page.setViewportSize({ width: 1400, height: 900 });
     }
 
     // Remove, then add from the picker (at the end of its section).
     await panel('lr').locator('[data-testid="ws-remove"]').click();
     expect(await panelMetrics()).toEqual(['loss:L', 'grad_norm:S']);
-    await page.locator('[data-testid="ws-add"]').selectOption('lr');
-    await page.locator('[data-testid="ws-add"]').selectOption('loss');
+    await dash.page.locator('[data-testid="ws-add"]').selectOption('lr');
+    await dash.page.locator('[data-testid="ws-add"]').selectOption('loss');
     expect(await panelMetrics()).toEqual(['loss:L', 'grad_norm:S', 'lr:M', 'loss:M']);
-    await expect(page.locator('[data-testid="ws-count"]').textContent()).resolves.toBe('4 panels');
+    await expect(dash.page.locator('[data-testid="ws-count"]').textContent()).resolves.toBe('4 panels');
     // Reorder: lr one place earlier, then back.
     await panel('lr').locator('[data-testid="ws-move-earlier"]').click();
     expect(await panelMetrics()).toEqual(['loss:L', 'lr:M', 'grad_norm:S', 'loss:M']);
     await panel('lr').locator('[data-testid="ws-move-later"]').click();
 
     // Saved under the lake's id, and back after a reload (no state in the URL).
-    const saved = await page.evaluate((key) => localStorage.getItem(key), `runlake:workspace:${lake.id}`);
+    const saved = await dash.page.evaluate(
+      (key) => localStorage.getItem(key),
+      `runlake:workspace:${lake.id}`,
+    );
     expect(
       (JSON.parse(saved ?? '{}') as { panels: { metric: string; size: string }[] }).panels.map(
         (p) => `${p.metric}:${p.size}`,
@@ -238,19 +219,19 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
     ).toEqual(['loss:L', 'grad_norm:S', 'lr:M', 'loss:M']);
     await openDashboard();
     expect(await panelMetrics()).toEqual(['loss:L', 'grad_norm:S', 'lr:M', 'loss:M']);
-    await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    await dash.page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
 
-    await page.locator('[data-testid="ws-reset"]').click();
+    await dash.page.locator('[data-testid="ws-reset"]').click();
     expect(await panelMetrics()).toEqual(['loss:M', 'grad_norm:M', 'lr:M']);
   });
 
   it('expectation 1: panels out of view are built and fetch only when scrolled to', async () => {
-    const lake = (await (await fetch(new URL('api/lake', served.url))).json()) as { id: string };
+    const lake = (await (await fetch(new URL('api/lake', dash.url))).json()) as { id: string };
     const panels = Array.from({ length: 9 }, (_, i) => ({
       metric: ['loss', 'grad_norm', 'lr'][i % 3],
       size: 'L',
     }));
-    await page.evaluate(
+    await dash.page.evaluate(
       ([key, value]) => localStorage.setItem(key as string, value as string),
       [`runlake:workspace:${lake.id}`, JSON.stringify({ panels, collapsed: [] })],
     );
@@ -259,22 +240,22 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
       const body = metricsBody(r);
       if (body) requests.push(body);
     };
-    page.on('request', record);
+    dash.page.on('request', record);
     try {
       await openDashboard();
-      await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
-      const loaded = await page.locator('[data-testid="ws-panel"][data-loaded="true"]').count();
+      await dash.page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+      const loaded = await dash.page.locator('[data-testid="ws-panel"][data-loaded="true"]').count();
       expect(loaded).toBeGreaterThan(0);
       expect(loaded).toBeLessThan(4);
-      await page.waitForFunction(
+      await dash.page.waitForFunction(
         (n) =>
           document.querySelectorAll('[data-testid="metric-chart"][data-series-count="4"] canvas').length >= n,
         loaded,
       );
       // One request per built panel, none for the six below the fold.
       expect(requests.length).toBe(loaded);
-      await page.locator('[data-testid="ws-panel"]').last().scrollIntoViewIfNeeded();
-      await page.waitForFunction(
+      await dash.page.locator('[data-testid="ws-panel"]').last().scrollIntoViewIfNeeded();
+      await dash.page.waitForFunction(
         () =>
           document.querySelectorAll('[data-testid="ws-panel"]:last-child [data-series-count="4"] canvas')
             .length === 1,
@@ -282,78 +263,78 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
         { timeout: 20_000 },
       );
       expect(requests.length).toBeGreaterThan(loaded);
-      expect(await page.locator('[data-testid="ws-panel"][data-loaded="true"]').count()).toBeLessThan(9);
+      expect(await dash.page.locator('[data-testid="ws-panel"][data-loaded="true"]').count()).toBeLessThan(9);
     } finally {
-      page.off('request', record);
+      dash.page.off('request', record);
     }
-    await page.locator('[data-testid="ws-reset"]').click();
+    await dash.page.locator('[data-testid="ws-reset"]').click();
   });
 
   it('expectation 1: the toolbar sets smoothing and group-by on every panel, and folds sections', async () => {
     await openDashboard();
-    await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
-    const toolbar = page.locator('[data-testid="ws-toolbar"]');
-    const smoothedLoss = page.waitForRequest(
+    await dash.page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    const toolbar = dash.page.locator('[data-testid="ws-toolbar"]');
+    const smoothedLoss = dash.page.waitForRequest(
       (r) => metricsBody(r)?.metric === 'loss' && metricsBody(r)?.smoothing === 0.6,
     );
-    const smoothedNorm = page.waitForRequest(
+    const smoothedNorm = dash.page.waitForRequest(
       (r) => metricsBody(r)?.metric === 'grad_norm' && metricsBody(r)?.smoothing === 0.6,
     );
     await toolbar.locator('[data-testid="smoothing-slider"]').fill('0.6');
     await Promise.all([smoothedLoss, smoothedNorm]);
     // The panel below the fold gets the setting when it is built.
-    const smoothedLr = page.waitForRequest(
+    const smoothedLr = dash.page.waitForRequest(
       (r) => metricsBody(r)?.metric === 'lr' && metricsBody(r)?.smoothing === 0.6,
     );
     await panel('lr').scrollIntoViewIfNeeded();
     await smoothedLr;
 
-    await page.locator('[data-testid="runs-select-all"]').check();
+    await dash.page.locator('[data-testid="runs-select-all"]').check();
     await toolbar.locator('[data-testid="group-by-summary"]').click();
     await toolbar.locator('[data-testid="group-by-lr"]').check();
     for (const metric of ['loss', 'grad_norm', 'lr']) {
       await panel(metric).scrollIntoViewIfNeeded();
-      await page.waitForSelector(chartOf(metric, '[data-band-count="3"] canvas'), { timeout: 20_000 });
+      await dash.page.waitForSelector(chartOf(metric, '[data-band-count="3"] canvas'), { timeout: 20_000 });
     }
-    await page.keyboard.press('Escape');
+    await dash.page.keyboard.press('Escape');
     await scrollToWorkspace();
-    await page.screenshot({ path: docImage('web-workspace.png') });
+    await dash.page.screenshot({ path: docImage('web-workspace.png') });
 
     // Folding a section is saved too.
-    await page.locator('[data-testid="ws-section"][data-section="metrics"] > summary').click();
+    await dash.page.locator('[data-testid="ws-section"][data-section="metrics"] > summary').click();
     expect(await panel('loss').isVisible()).toBe(false);
-    await page.waitForFunction(() => window.runlake.state().workspace?.collapsed.includes('metrics'));
-    await page.locator('[data-testid="ws-reset"]').click();
+    await dash.page.waitForFunction(() => window.runlake.state().workspace?.collapsed.includes('metrics'));
+    await dash.page.locator('[data-testid="ws-reset"]').click();
     expect(await panel('loss').isVisible()).toBe(true);
   });
 
   it('expectation 6: the URL holds selection, panels, smoothing, zoom and filter; a fresh browser opens the same view', async () => {
-    await chromium.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: served.url });
+    await dash.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: dash.url });
     await openDashboard();
-    await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    await dash.page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
     const picked = ['tiny-lr0.0003-s1', 'tiny-lr0.001-s2', 'tiny-lr0.003-s3'];
-    await page.locator('[data-testid="runs-clear"]').click();
+    await dash.page.locator('[data-testid="runs-clear"]').click();
     for (const id of picked) {
-      await page
+      await dash.page
         .locator(`[data-testid="runs-row"][data-run-id="${id}"] [data-testid="run-checkbox"]`)
         .click();
     }
-    await page.locator('[data-testid="runs-filter"]').fill('seed>=1');
-    await page.waitForSelector('[data-testid="runs-table"][data-row-count="9"]');
-    await page.locator('[data-testid="ws-toolbar"] [data-testid="smoothing-slider"]').fill('0.5');
+    await dash.page.locator('[data-testid="runs-filter"]').fill('seed>=1');
+    await dash.page.waitForSelector('[data-testid="runs-table"][data-row-count="9"]');
+    await dash.page.locator('[data-testid="ws-toolbar"] [data-testid="smoothing-slider"]').fill('0.5');
     await panel('grad_norm').locator('[data-testid="ws-size-S"]').click();
-    await page.waitForSelector(chartOf('loss', '[data-series-count="3"] canvas'), { timeout: 20_000 });
+    await dash.page.waitForSelector(chartOf('loss', '[data-series-count="3"] canvas'), { timeout: 20_000 });
     // Zoom the loss panel by a drag.
     const zoomed = await zoomLoss(0.3, 0.6);
 
-    await page.locator('[data-testid="copy-link"]').click();
-    await page.waitForSelector('[data-testid="copy-link"][data-copied]');
-    const url = page.url();
-    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    await dash.page.locator('[data-testid="copy-link"]').click();
+    await dash.page.waitForSelector('[data-testid="copy-link"][data-copied]');
+    const url = dash.page.url();
+    const copied = await dash.page.evaluate(() => navigator.clipboard.readText());
     expect(copied).toBe(url);
     expect(new URL(url).hash).toMatch(/^#runs\?s=z[\w-]+$/);
     expect(url.length).toBeLessThan(1200);
-    const state = (await page.evaluate(() => window.runlake.state())) as PageState;
+    const state = (await dash.page.evaluate(() => window.runlake.state())) as PageState;
     expect(state.selection).toEqual(picked);
     expect(state.table?.filter).toBe('seed>=1');
     expect(state.workspace?.shared.smoothing).toBe(0.5);
@@ -390,45 +371,45 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
     }
 
     // The URL wins over the saved workspace: reset it (saved: defaults), then open the link.
-    await page.locator('[data-testid="ws-reset"]').click();
-    await page.goto('about:blank');
-    await page.goto(url);
-    await page.waitForSelector('body[data-state="ready"]');
-    const reopened = (await page.evaluate(() => window.runlake.state())) as PageState;
+    await dash.page.locator('[data-testid="ws-reset"]').click();
+    await dash.page.goto('about:blank');
+    await dash.page.goto(url);
+    await dash.page.waitForSelector('body[data-state="ready"]');
+    const reopened = (await dash.page.evaluate(() => window.runlake.state())) as PageState;
     expect(reopened.workspace).toEqual(state.workspace);
     // Pasted into the address bar of the open page (a hash change, no reload), it applies too.
-    await page.locator('[data-testid="ws-reset"]').click();
-    await page.waitForFunction(() => window.runlake.state().workspace.panels[1].size === 'M');
+    await dash.page.locator('[data-testid="ws-reset"]').click();
+    await dash.page.waitForFunction(() => window.runlake.state().workspace.panels[1].size === 'M');
     // The URL follows the reset (it is rewritten a moment after a change).
-    await page.waitForFunction((u) => window.location.href !== u, url);
-    await page.goto(url);
-    await page.waitForFunction(() => window.runlake.state().workspace.panels[1].size === 'S');
-    expect(((await page.evaluate(() => window.runlake.state())) as PageState).workspace).toEqual(
+    await dash.page.waitForFunction((u) => window.location.href !== u, url);
+    await dash.page.goto(url);
+    await dash.page.waitForFunction(() => window.runlake.state().workspace.panels[1].size === 'S');
+    expect(((await dash.page.evaluate(() => window.runlake.state())) as PageState).workspace).toEqual(
       state.workspace,
     );
     // A damaged link says so in one line and opens the page as usual.
-    await page.goto(`${served.url}#runs?s=zNOT-DEFLATE`);
-    await page.waitForSelector('body[data-state="ready"]');
-    await expect(page.locator('[data-testid="url-notice"]').textContent()).resolves.toMatch(/damaged/);
-    await page.locator('[data-testid="ws-reset"]').click();
-    await page.locator('[data-testid="runs-filter"]').fill('');
+    await dash.page.goto(`${dash.url}#runs?s=zNOT-DEFLATE`);
+    await dash.page.waitForSelector('body[data-state="ready"]');
+    await expect(dash.page.locator('[data-testid="url-notice"]').textContent()).resolves.toMatch(/damaged/);
+    await dash.page.locator('[data-testid="ws-reset"]').click();
+    await dash.page.locator('[data-testid="runs-filter"]').fill('');
   });
 
   it('expectation 10: dark mode follows the system, toggles with d or the button, is saved, and recolours the charts', async () => {
     await openDashboard();
-    await page.evaluate(() => localStorage.removeItem('runlake:theme'));
-    await page.emulateMedia({ colorScheme: 'dark' });
+    await dash.page.evaluate(() => localStorage.removeItem('runlake:theme'));
+    await dash.page.emulateMedia({ colorScheme: 'dark' });
     await openDashboard();
-    const theme = () => page.evaluate(() => document.documentElement.dataset.theme);
+    const theme = () => dash.page.evaluate(() => document.documentElement.dataset.theme);
     expect(await theme()).toBe('dark');
-    await page.emulateMedia({ colorScheme: 'light' });
-    await page.waitForFunction(() => document.documentElement.dataset.theme === 'light');
-    await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    await dash.page.emulateMedia({ colorScheme: 'light' });
+    await dash.page.waitForFunction(() => document.documentElement.dataset.theme === 'light');
+    await dash.page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
     const variable = (name: string) =>
-      page.evaluate((n) => getComputedStyle(document.documentElement).getPropertyValue(n).trim(), name);
+      dash.page.evaluate((n) => getComputedStyle(document.documentElement).getPropertyValue(n).trim(), name);
     /** Mean luminance (0–255) of the opaque pixels of the loss chart's canvas: mostly the axis text. */
     const canvasLuminance = () =>
-      page.evaluate(
+      dash.page.evaluate(
         (sel) => {
           const canvas = document.querySelector(sel);
           const data = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? [];
@@ -449,14 +430,14 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
     const lightLum = await canvasLuminance();
     const lightPanel = await panelBackground();
 
-    await page.locator('body').click({ position: { x: 5, y: 5 } });
-    await page.keyboard.press('d');
+    await dash.page.locator('body').click({ position: { x: 5, y: 5 } });
+    await dash.page.keyboard.press('d');
     expect(await theme()).toBe('dark');
     expect(await variable('--bg')).not.toBe(lightBg);
     expect(await variable('--fg')).not.toBe(lightFg);
     expect(await panelBackground()).not.toBe(lightPanel);
     // The chart redrew its axes in the dark theme's colours: light text on the dark card.
-    await page.waitForFunction(
+    await dash.page.waitForFunction(
       ([sel, before]) => {
         const canvas = document.querySelector(sel as string);
         const data = canvas?.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? [];
@@ -472,69 +453,71 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
       [chartOf('loss', ' canvas'), lightLum],
     );
     expect(await canvasLuminance()).toBeGreaterThan(lightLum);
-    await expect(page.locator('[data-testid="theme-toggle"]').getAttribute('aria-pressed')).resolves.toBe(
-      'true',
-    );
+    await expect(
+      dash.page.locator('[data-testid="theme-toggle"]').getAttribute('aria-pressed'),
+    ).resolves.toBe('true');
     // Saved: a reload (even with a light system) stays dark.
-    expect(await page.evaluate(() => localStorage.getItem('runlake:theme'))).toBe('dark');
+    expect(await dash.page.evaluate(() => localStorage.getItem('runlake:theme'))).toBe('dark');
     await openDashboard();
     expect(await theme()).toBe('dark');
-    await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
-    await page.waitForSelector(chartOf('grad_norm', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    await dash.page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    await dash.page.waitForSelector(chartOf('grad_norm', '[data-series-count="4"] canvas'), {
+      timeout: 20_000,
+    });
     await scrollToWorkspace();
-    await page.screenshot({ path: docImage('web-dark.png') });
-    await page.locator('[data-testid="theme-toggle"]').click();
+    await dash.page.screenshot({ path: docImage('web-dark.png') });
+    await dash.page.locator('[data-testid="theme-toggle"]').click();
     expect(await theme()).toBe('light');
-    await page.evaluate(() => localStorage.removeItem('runlake:theme'));
+    await dash.page.evaluate(() => localStorage.removeItem('runlake:theme'));
   });
 
   it('expectation 10: keyboard shortcuts: ? help, / filter, 1–5 and g-letter views, Esc, never while typing', async () => {
     await openDashboard();
-    await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
-    await page.locator('body').click({ position: { x: 5, y: 5 } });
-    await page.keyboard.press('?');
-    const help = page.locator('[data-testid="shortcuts-help"]');
+    await dash.page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    await dash.page.locator('body').click({ position: { x: 5, y: 5 } });
+    await dash.page.keyboard.press('?');
+    const help = dash.page.locator('[data-testid="shortcuts-help"]');
     await help.waitFor({ state: 'visible' });
     expect(await help.textContent()).toContain('Focus the runs filter');
-    await page.screenshot({ path: artifactPath('workspace-shortcuts.png') });
-    await page.keyboard.press('Escape');
+    await dash.page.screenshot({ path: artifactPath('workspace-shortcuts.png') });
+    await dash.page.keyboard.press('Escape');
     await help.waitFor({ state: 'hidden' });
 
-    await page.keyboard.press('/');
+    await dash.page.keyboard.press('/');
     expect(await focused()).toBe('runs-filter');
-    await page.keyboard.type('2d?');
+    await dash.page.keyboard.type('2d?');
     // Typed into the filter: no view switch, no theme change, no help.
-    expect(await page.locator('[data-testid="runs-filter"]').inputValue()).toBe('2d?');
-    expect(await page.evaluate(() => document.body.dataset.view)).toBe('runs');
-    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('light');
+    expect(await dash.page.locator('[data-testid="runs-filter"]').inputValue()).toBe('2d?');
+    expect(await dash.page.evaluate(() => document.body.dataset.view)).toBe('runs');
+    expect(await dash.page.evaluate(() => document.documentElement.dataset.theme)).toBe('light');
     expect(await help.isHidden()).toBe(true);
-    await page.locator('[data-testid="runs-filter"]').fill('');
-    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    await dash.page.locator('[data-testid="runs-filter"]').fill('');
+    await dash.page.locator('body').click({ position: { x: 5, y: 5 } });
 
-    await page.keyboard.press('2');
-    await page.waitForSelector('[data-testid="view-geometry"]:not([hidden])');
-    await page.keyboard.press('g');
-    await page.keyboard.press('m');
-    await page.waitForSelector('[data-testid="view-matches"]:not([hidden])');
-    await page.keyboard.press('g');
-    await page.keyboard.press('r');
-    await page.waitForSelector('[data-testid="view-runs"]:not([hidden])');
-    expect(new URL(page.url()).hash).toMatch(/^#runs/);
+    await dash.page.keyboard.press('2');
+    await dash.page.waitForSelector('[data-testid="view-geometry"]:not([hidden])');
+    await dash.page.keyboard.press('g');
+    await dash.page.keyboard.press('m');
+    await dash.page.waitForSelector('[data-testid="view-matches"]:not([hidden])');
+    await dash.page.keyboard.press('g');
+    await dash.page.keyboard.press('r');
+    await dash.page.waitForSelector('[data-testid="view-runs"]:not([hidden])');
+    expect(new URL(dash.page.url()).hash).toMatch(/^#runs/);
 
     // Esc resets a zoomed chart.
-    await page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
+    await dash.page.waitForSelector(chartOf('loss', '[data-series-count="4"] canvas'), { timeout: 20_000 });
     await zoomLoss(0.3, 0.5);
-    await page.keyboard.press('Escape');
-    await page.waitForSelector(chartOf('loss', '[data-zoomed=""] canvas'), { timeout: 20_000 });
+    await dash.page.keyboard.press('Escape');
+    await dash.page.waitForSelector(chartOf('loss', '[data-zoomed=""] canvas'), { timeout: 20_000 });
   });
 
   it('expectation 9: a live indicator with the last refresh time, and a pause toggle', async () => {
     await openDashboard();
-    const live = page.locator('[data-testid="live-toggle"]');
-    await page.waitForSelector('[data-testid="live-toggle"][data-last-refresh]');
+    const live = dash.page.locator('[data-testid="live-toggle"]');
+    await dash.page.waitForSelector('[data-testid="live-toggle"][data-last-refresh]');
     expect(await live.textContent()).toMatch(/^live · \d\d:\d\d:\d\d$/);
     const first = Number(await live.getAttribute('data-last-refresh'));
-    await page.waitForFunction(
+    await dash.page.waitForFunction(
       (t) =>
         Number(document.querySelector('[data-testid="live-toggle"]')?.getAttribute('data-last-refresh')) > t,
       first,
@@ -546,46 +529,46 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
     const record = (r: Request) => {
       if (new URL(r.url()).pathname.endsWith('/api/changes')) polls.push(r.url());
     };
-    page.on('request', record);
+    dash.page.on('request', record);
     // Paused: not one poll in two poll periods.
-    await page.waitForTimeout(2200);
+    await dash.page.waitForTimeout(2200);
     expect(polls).toEqual([]);
-    const resumed = page.waitForRequest((r) => new URL(r.url()).pathname.endsWith('/api/changes'));
+    const resumed = dash.page.waitForRequest((r) => new URL(r.url()).pathname.endsWith('/api/changes'));
     await live.click();
     await resumed;
-    page.off('request', record);
+    dash.page.off('request', record);
     await expect(live.getAttribute('data-live')).resolves.toBe('on');
   });
   it('wires the Compare and SQL tabs and the run page route (#run/<id>), with the browser back button', async () => {
     await openDashboard();
-    await page.locator('body').click({ position: { x: 5, y: 5 } });
-    await page.keyboard.press('5');
-    await page.waitForSelector('[data-testid="view-sql"]:not([hidden]) [data-testid="sql-editor"]');
-    await page.keyboard.press('g');
-    await page.keyboard.press('c');
-    await page.waitForSelector('[data-testid="view-compare"]:not([hidden])');
-    await page.keyboard.press('1');
-    await page.waitForSelector('[data-testid="view-runs"]:not([hidden])');
+    await dash.page.locator('body').click({ position: { x: 5, y: 5 } });
+    await dash.page.keyboard.press('5');
+    await dash.page.waitForSelector('[data-testid="view-sql"]:not([hidden]) [data-testid="sql-editor"]');
+    await dash.page.keyboard.press('g');
+    await dash.page.keyboard.press('c');
+    await dash.page.waitForSelector('[data-testid="view-compare"]:not([hidden])');
+    await dash.page.keyboard.press('1');
+    await dash.page.waitForSelector('[data-testid="view-runs"]:not([hidden])');
     const id = 'tiny-lr0.001-s2';
-    await page.locator(`[data-testid="runs-row"][data-run-id="${id}"] a[href^="#run/"]`).click();
-    await page.waitForSelector('[data-testid="view-run"]:not([hidden]) [data-testid="run-page"]');
-    expect(decodeURIComponent(new URL(page.url()).hash)).toMatch(new RegExp(`^#run/${id}(\\?|$)`));
+    await dash.page.locator(`[data-testid="runs-row"][data-run-id="${id}"] a[href^="#run/"]`).click();
+    await dash.page.waitForSelector('[data-testid="view-run"]:not([hidden]) [data-testid="run-page"]');
+    expect(decodeURIComponent(new URL(dash.page.url()).hash)).toMatch(new RegExp(`^#run/${id}(\\?|$)`));
     // The runs tab stays the tablist's stop while the run page (no tab of its own) is shown.
-    await expect(page.locator('[data-testid="tab-runs"]').getAttribute('tabindex')).resolves.toBe('0');
-    await page.goBack();
-    await page.waitForSelector('[data-testid="view-runs"]:not([hidden])');
+    await expect(dash.page.locator('[data-testid="tab-runs"]').getAttribute('tabindex')).resolves.toBe('0');
+    await dash.page.goBack();
+    await dash.page.waitForSelector('[data-testid="view-runs"]:not([hidden])');
   });
   it("expectation 6: the Geometry view's picks are in the link too", async () => {
     await openDashboard('#geometry');
-    await page.waitForSelector('[data-testid="geometry-chart"]', { timeout: 30_000 });
+    await dash.page.waitForSelector('[data-testid="geometry-chart"]', { timeout: 30_000 });
     const run = 'tiny-lr0.0003-s2';
-    await page.locator('[data-testid="geometry-run"]').selectOption(run);
-    await page.waitForFunction((r) => window.runlake.state().geometry?.runs?.[0] === r, run);
-    await page.locator('[data-testid="copy-link"]').click();
-    await page.waitForSelector('[data-testid="copy-link"][data-copied]');
-    const url = page.url();
+    await dash.page.locator('[data-testid="geometry-run"]').selectOption(run);
+    await dash.page.waitForFunction((r) => window.runlake.state().geometry?.runs?.[0] === r, run);
+    await dash.page.locator('[data-testid="copy-link"]').click();
+    await dash.page.waitForSelector('[data-testid="copy-link"][data-copied]');
+    const url = dash.page.url();
     expect(new URL(url).hash).toMatch(/^#geometry\?s=/);
-    const other = await chromium.context.newPage();
+    const other = await dash.context.newPage();
     try {
       await other.goto(url);
       await other.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });

@@ -2,10 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { CHROMIUM_FLAGS, CHROMIUM_PATH } from '../../bench/chromium.mjs';
 import { RUNLAKE_BIN } from './cli.js';
-import { repoRoot } from './lake-fixtures.js';
+import { repoRoot, tempDir } from './lake-fixtures.js';
 
 export { CHROMIUM_PATH };
 
@@ -124,4 +125,110 @@ export function writeDemoLake(dir: string): Promise<string> {
       code === 0 ? resolve(squiggle) : reject(new Error(`runlake demo exited with ${code}: ${err}`)),
     );
   });
+}
+
+/** What {@link useServedDashboard} serves and how it opens the page. */
+export interface ServedDashboardOptions {
+  /** Prefix of the temporary directory the lake is written in (removed after the file). */
+  readonly prefix: string;
+  /**
+   * Writes the lake into `dir` and returns the directory to serve; by default the demo lake
+   * ({@link writeDemoLake}).
+   */
+  readonly lake?: (dir: string) => Promise<string>;
+  /** More `runlake serve` arguments (`--token …`, `--ingest`, …). */
+  readonly serveArgs?: readonly string[];
+  /** A script every page of the browser runs before its own (`context.addInitScript`). */
+  readonly initScript?: string;
+  /** The `beforeAll` timeout in ms (writing the lake, starting the server and Chromium). */
+  readonly timeout?: number;
+}
+
+/** The served lake, the browser and its page, readable from the tests once `beforeAll` has run. */
+export interface ServedDashboard {
+  /** The temporary directory the lake and any other files of the test live in. */
+  readonly dir: string;
+  /** The lake `runlake serve` serves. */
+  readonly lakeDir: string;
+  /** The dashboard's URL (`http://127.0.0.1:<port>/`). */
+  readonly url: string;
+  /** The browser context, for more pages or permissions. */
+  readonly context: BrowserContext;
+  /** The page the tests drive (1400×900, not navigated yet). */
+  readonly page: Page;
+  /** The page's console errors and uncaught errors, as `console: …` and `page error: …`. */
+  readonly consoleErrors: readonly string[];
+  /** The page's uncaught errors only (their messages). */
+  readonly pageErrors: readonly string[];
+}
+
+/**
+ * Registers, in the enclosing `describe`, a `beforeAll` that writes a lake into a temporary
+ * directory, serves it with `runlake serve` and opens a page in a fresh Chromium, collecting the
+ * page's console and uncaught errors; and an `afterAll` that closes the browser, stops the server
+ * and removes the directory. The returned getters throw until `beforeAll` has run.
+ *
+ * @example
+ * ```ts
+ * describe.skipIf(browser.skip)('the runs view', () => {
+ *   const dash = useServedDashboard({ prefix: 'runlake-runs-view-' });
+ *   it('loads', async () => {
+ *     await dash.page.goto(dash.url);
+ *     expect(dash.consoleErrors).toEqual([]);
+ *   });
+ * });
+ * ```
+ */
+export function useServedDashboard(options: ServedDashboardOptions): ServedDashboard {
+  const dir = tempDir(options.prefix);
+  let lakeDir: string | undefined;
+  let served: ServeProcess | undefined;
+  let chromium: TestBrowser | undefined;
+  let page: Page | undefined;
+  const consoleErrors: string[] = [];
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    lakeDir = await (options.lake ?? writeDemoLake)(dir);
+    served = await serveLake(lakeDir, ...(options.serveArgs ?? []));
+    chromium = await launchChromium();
+    if (options.initScript !== undefined) await chromium.context.addInitScript(options.initScript);
+    page = await chromium.context.newPage();
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(`console: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => {
+      consoleErrors.push(`page error: ${error.message}`);
+      pageErrors.push(error.message);
+    });
+  }, options.timeout ?? 180_000);
+
+  afterAll(async () => {
+    await chromium?.close();
+    await served?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const ready = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined)
+      throw new Error(`useServedDashboard: the ${what} exists only once beforeAll ran`);
+    return value;
+  };
+  return {
+    dir,
+    get lakeDir() {
+      return ready(lakeDir, 'lake');
+    },
+    get url() {
+      return ready(served, 'server').url;
+    },
+    get context() {
+      return ready(chromium, 'browser').context;
+    },
+    get page() {
+      return ready(page, 'page');
+    },
+    consoleErrors,
+    pageErrors,
+  };
 }
