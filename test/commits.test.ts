@@ -1293,6 +1293,18 @@ describe('validate checks the log', () => {
     expect(report.ok).toBe(false);
     expect(report.violations.filter((v) => v.kind !== 'duplicate_key')).toEqual([]);
   });
+
+  it('counts a single duplicated key as "1 key is duplicated"', async () => {
+    const dir = await cleanLake();
+    await withSquiggle(dir, (lake) => lake.write(DS, metricRows('r2', 9, 1)));
+    const report = await validateLake(dir);
+    expect(report.violations.map((v) => [v.kind, v.message])).toEqual([
+      [
+        'duplicate_key',
+        expect.stringMatching(/^2 rows share the key run_id=r2, .* \(1 key is duplicated in all\)$/),
+      ],
+    ]);
+  });
 });
 
 describe('runlake serve follows new commits', () => {

@@ -5,8 +5,10 @@ import { describe, expect, it } from 'vitest';
 import {
   attachGridId,
   ColumnValidationError,
+  type DatasetDefinition,
   DatasetLayoutError,
   defineDataset,
+  detectGridIdScheme,
   EVENTS_DATASET,
   GridIdCollisionError,
   gridHash,
@@ -21,6 +23,7 @@ import {
   t,
   withStagingConnection,
   writeEventRows,
+  writeQuery,
   writeRows,
   writeSeedRows,
   writeSweepQuery,
@@ -644,7 +647,7 @@ describe('writeQuery (columnar writes from DuckDB)', () => {
       withStagingConnection((c) => writeSweepQuery(EVENTS_DATASET, c, select, base, p)).catch((e) => e);
     const nullSeed = await attempt('SELECT * FROM (VALUES (1, 0.1), (NULL, 0.2)) v(seed, acc)');
     expect(nullSeed).toBeInstanceOf(ColumnValidationError);
-    expect(nullSeed.message).toContain('"seed": partition key is null in 1 rows');
+    expect(nullSeed.message).toContain('"seed": partition key is null in 1 row, first row 1');
     const textSeed = await attempt("SELECT 'one' AS seed, 0.1 AS acc");
     expect(textSeed.message).toContain('holds VARCHAR, but partition key "seed" needs BIGINT');
     const noSeed = await attempt('SELECT 0.1 AS acc');
@@ -652,6 +655,52 @@ describe('writeQuery (columnar writes from DuckDB)', () => {
     const conflict = await attempt("SELECT 1 AS seed, 'high' AS acc");
     expect(conflict).toBeInstanceOf(SchemaConflictError);
     expect(visibleFiles(base)).toEqual(before);
+  });
+
+  it('counts the refused rows in its messages: "1 row", "2 rows"', async () => {
+    const base = tempDir();
+    const gridId = gridHash(params);
+    const refusal = async (select: string, dataset: DatasetDefinition = EVENTS_DATASET): Promise<string> => {
+      const error = await withStagingConnection((c) =>
+        dataset === EVENTS_DATASET
+          ? writeSweepQuery(EVENTS_DATASET, c, select, base, params)
+          : writeQuery(base, dataset, c, select),
+      ).catch((e) => e);
+      expect(error).toBeInstanceOf(ColumnValidationError);
+      return (error as ColumnValidationError).reason;
+    };
+    await expect(
+      refusal('SELECT * FROM (VALUES (NULL, 0.1), (1, 0.2), (NULL, 0.3)) v(seed, acc)'),
+    ).resolves.toBe('partition key is null in 2 rows, first row 0 (and no default was given)');
+    // A grid_id column that is not the params' grid id.
+    await expect(refusal("SELECT 1 AS seed, 0.1 AS acc, 'other' AS grid_id")).resolves.toBe(
+      `1 row disagrees with grid_id=${gridId} of this write, first row 0`,
+    );
+    await expect(
+      refusal(
+        `SELECT * FROM (VALUES (1, 0.1, '${gridId}'), (1, 0.2, 'other'), (1, 0.3, 'other')) v(seed, acc, grid_id)`,
+      ),
+    ).resolves.toBe(`2 rows disagree with grid_id=${gridId} of this write, first row 1`);
+    const metrics = defineDataset({
+      name: 'metrics',
+      partitionBy: [{ name: 'run_id', type: t.string }],
+      columns: [{ name: 'step', type: t.int64, nullable: false }],
+    });
+    await expect(
+      refusal("SELECT * FROM (VALUES ('r1', 1), ('r1', NULL)) v(run_id, step)", metrics),
+    ).resolves.toBe('null in 1 row of a non-null column, first row 1');
+    await expect(
+      refusal("SELECT * FROM (VALUES ('r1', NULL), ('r1', NULL)) v(run_id, step)", metrics),
+    ).resolves.toBe('null in 2 rows of a non-null column, first row 0');
+    expect(visibleFiles(base)).toEqual([]);
+  });
+
+  it('says how many params.json files decided the grid-id scheme: "1 of 1 params.json file"', async () => {
+    const base = tempDir();
+    await writeEventRows([{ seed: 1, acc: 0.5 }], base, params);
+    const { scheme, evidence } = await detectGridIdScheme(lakePaths(base));
+    expect(scheme).toBeDefined();
+    expect(evidence).toBe(`1 of 1 params.json file recomputes to its directory's id under ${scheme}`);
   });
 });
 

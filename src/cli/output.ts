@@ -113,16 +113,5 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
-/**
- * A count and its noun, pluralised and with thousands separators, for CLI messages.
- *
- * @example
- * ```ts
- * countOf(1, 'row'); // '1 row'
- * countOf(12000, 'row'); // '12,000 rows'
- * countOf(2, 'metrics file'); // '2 metrics files'
- * ```
- */
-export function countOf(count: number, singular: string, plural = `${singular}s`): string {
-  return `${count.toLocaleString('en-US')} ${count === 1 ? singular : plural}`;
-}
+/** A count and its noun for CLI messages: the lake's {@link countOf} (`1 row`, `12,000 rows`). */
+export { countOf } from '../lake/index.js';

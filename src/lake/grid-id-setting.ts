@@ -22,6 +22,7 @@ import {
 import { partitionGridIds } from './grids.js';
 import type { LakePaths } from './layout.js';
 import { LakeMetadataError, objectProblem, readMetadataRecord } from './metadata-file.js';
+import { countOf } from './plural.js';
 import { parsePythonJson } from './python-json.js';
 
 /** What `.runlake/grid-id.json` holds. */
@@ -127,7 +128,7 @@ export async function detectGridIdScheme(
   if (best) {
     return {
       scheme: best[0],
-      evidence: `${best[1]} of ${read} params.json files recompute to their directory's id under ${best[0]}`,
+      evidence: `${best[1]} of ${countOf(read, 'params.json file')} ${best[1] === 1 ? 'recomputes to its' : 'recompute to their'} directory's id under ${best[0]}`,
     };
   }
   // A bounded look: the ids' length only decides when no params.json does.
@@ -137,7 +138,7 @@ export async function detectGridIdScheme(
   if (byLength) return { scheme: byLength, evidence: `its grid ids are ${[...lengths][0]} hex characters` };
   const why =
     read > 0
-      ? `none of ${read} params.json files recomputes to its directory's id under any scheme`
+      ? `none of ${countOf(read, 'params.json file')} recomputes to its directory's id under any scheme`
       : lengths.size > 0
         ? `its ${[...lengths].join('/')}-character grid ids have no params.json to recompute`
         : 'it has no grids yet';

@@ -22,6 +22,7 @@ export * from './manifest.js';
 export * from './metadata-file.js';
 export * from './parquet-file-error.js';
 export * from './partition-path.js';
+export * from './plural.js';
 export * from './python-json.js';
 export * from './row-batch.js';
 export * from './schema-set.js';

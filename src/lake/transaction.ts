@@ -33,6 +33,7 @@ import {
   parsePartitionPath,
   partitionDirectory,
 } from './partition-path.js';
+import { countOf } from './plural.js';
 import { listFilesNoFollow } from './walk.js';
 
 /** The record a writer leaves in its staging entry while it publishes and commits. */
@@ -156,7 +157,9 @@ async function logFiles(
     // The writer's count and the footer's must agree; a mismatch means the stats are not this file's.
     if (found && found.rows !== knownRows(firstKnown.absolute))
       throw fileSystemError(
-        new Error(`the footer holds ${found.rows} rows, the COPY reported ${knownRows(firstKnown.absolute)}`),
+        new Error(
+          `the footer holds ${countOf(found.rows, 'row')}, the COPY reported ${knownRows(firstKnown.absolute)}`,
+        ),
         firstKnown.absolute,
         'read',
       );

@@ -18,6 +18,7 @@ import { datasetManifest, listDatasetNames } from './lake.js';
 import { type LakePaths, lakePaths } from './layout.js';
 import { parquetFileError } from './parquet-file-error.js';
 import { HIVE_NULL_PARTITION, parsePartitionPath } from './partition-path.js';
+import { countOf } from './plural.js';
 import { getSchemaSet, resolveLakeSchemaSet, type SchemaSet } from './schema-set.js';
 import { isDeadStagingEntry } from './staging.js';
 import { readIntents } from './transaction.js';
@@ -290,7 +291,7 @@ async function validateDataset(
         fileReport(
           '',
           'log',
-          `the file holds ${fileRows} rows, version ${logEntry.version} of the log recorded ${logEntry.rows}`,
+          `the file holds ${countOf(fileRows, 'row')}, version ${logEntry.version} of the log recorded ${logEntry.rows}`,
         );
       }
     } catch (error) {
@@ -382,7 +383,7 @@ async function checkLogFiles(
         row: null,
         column: '',
         kind: 'log',
-        message: `version ${file.version} of the log added this file (${file.rows} rows), but it is missing`,
+        message: `version ${file.version} of the log added this file (${countOf(file.rows, 'row')}), but it is missing`,
         rowsAffected: 1,
       });
       continue;
@@ -466,12 +467,13 @@ async function checkDuplicateKeys(
   for (const row of duplicated.getRowsJS()) {
     const values = key.map((k, i) => `${k}=${String(row[i])}`).join(', ');
     const n = Number(row[key.length]);
+    const keys = Number(row[key.length + 1]);
     report({
       file: name,
       row: null,
       column: key.join(', '),
       kind: 'duplicate_key',
-      message: `${n} rows share the key ${values} (${Number(row[key.length + 1])} keys are duplicated in all)`,
+      message: `${countOf(n, 'row')} share the key ${values} (${countOf(keys, 'key')} ${keys === 1 ? 'is' : 'are'} duplicated in all)`,
       rowsAffected: n - 1,
     });
   }

@@ -31,6 +31,7 @@ import {
   type PartitionValue,
   partitionDirectory,
 } from './partition-path.js';
+import { countOf } from './plural.js';
 import type { PartitionSource } from './row-batch.js';
 import { claimLakeSchema } from './schema-set.js';
 import { stagingPath, sweepStaleStaging } from './staging.js';
@@ -529,7 +530,7 @@ async function partitionExpression(
     if (nulls.count > 0)
       fail(
         source.name,
-        `partition key is null in ${nulls.count} rows, first row ${nulls.first} (and no default was given)`,
+        `partition key is null in ${countOf(nulls.count, 'row')}, first row ${nulls.first} (and no default was given)`,
       );
   }
   if (source.fixedValue !== undefined) {
@@ -538,7 +539,7 @@ async function partitionExpression(
     if (mismatched.count > 0)
       fail(
         source.name,
-        `${mismatched.count} rows disagree with ${source.name}=${fixed} of this write, first row ${mismatched.first}`,
+        `${countOf(mismatched.count, 'row')} ${mismatched.count === 1 ? 'disagrees' : 'disagree'} with ${source.name}=${fixed} of this write, first row ${mismatched.first}`,
       );
   }
   return text;
@@ -569,7 +570,10 @@ async function checkTypedColumns(
     if (!present.has(definition.name)) fail(definition.name, 'non-null column is missing');
     const nulls = await countRows(connection, table, `${quoteIdentifier(definition.name)} IS NULL`);
     if (nulls.count > 0)
-      fail(definition.name, `null in ${nulls.count} rows of a non-null column, first row ${nulls.first}`);
+      fail(
+        definition.name,
+        `null in ${countOf(nulls.count, 'row')} of a non-null column, first row ${nulls.first}`,
+      );
   }
 }
 
