@@ -3,10 +3,14 @@ import path from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
 import { dtwWarp, keoghEnvelope } from '../geometry/index.js';
 import { lakeInfo, plainValue } from '../lake/index.js';
-import { BadRequestError, NotFoundError } from './errors.js';
+import { AnswerTooLargeError, BadRequestError, NotFoundError } from './errors.js';
 import { type QueryLimits, type QueryResult, runReadOnlyQuery } from './query-runner.js';
 import { resultToJson } from './result-encoding.js';
+import { type CachedRun, cachedRuns } from './runs-cache.js';
+import { configParams } from './runs-params.js';
 import type { SandboxedLake } from './sandbox.js';
+
+export { configParams } from './runs-params.js';
 
 /** Geometry descriptors `GET /api/geometry` returns per checkpoint. */
 export const SERVED_GEOMETRY_DESCRIPTORS = [
@@ -76,8 +80,12 @@ export async function lakeSummary(served: SandboxedLake): Promise<LakeSummary> {
 }
 
 /**
- * The lake's runs (or only those named in `only`), each with its sweep parameters (`params`,
- * parsed from the `grids` table) when its `grid_id` names a grid. Capped at `limits.maxRows`.
+ * The lake's runs (or only those named in `only`) in `run_id` order, each with its sweep
+ * parameters (`params`, parsed from the `grids` table) when its `grid_id` names a grid, else its
+ * `config_json` flattened ({@link configParams}). Capped at `limits.maxRows`. The rows come from
+ * the query process's cache of the snapshot ({@link cachedRuns}: read once, then only the part
+ * files a later snapshot adds), or from a query when the dataset has no commit log or the whole
+ * table is larger than an answer may be. The runs returned are frozen: they are the cache's.
  *
  * @example
  * ```ts
@@ -91,6 +99,24 @@ export async function listRuns(
   only?: readonly string[],
 ): Promise<{ runs: Record<string, unknown>[]; truncated: boolean }> {
   requireDataset(served, 'runs');
+  let cached: readonly CachedRun[] | undefined;
+  try {
+    cached = await cachedRuns(served, limits);
+  } catch (error) {
+    if (!(error instanceof AnswerTooLargeError)) throw error;
+  }
+  if (!cached) return queryRuns(served, limits, only);
+  const wanted = only ? new Set(only) : undefined;
+  const picked = wanted ? cached.filter((run) => wanted.has(run.run_id as string)) : cached;
+  return { runs: picked.slice(0, limits.maxRows), truncated: picked.length > limits.maxRows };
+}
+
+/** {@link listRuns} by a query over the `runs` view (and `grids`). */
+async function queryRuns(
+  served: SandboxedLake,
+  limits: QueryLimits,
+  only?: readonly string[],
+): Promise<{ runs: Record<string, unknown>[]; truncated: boolean }> {
   const hasGrid =
     served.lake.datasets.get('runs')?.manifest.columns.some((c) => c.name === 'grid_id') ?? false;
   const params: DuckDBValue[] = [...(only ?? [])];
@@ -104,41 +130,6 @@ export async function listRuns(
     params: typeof _params_json === 'string' ? JSON.parse(_params_json) : configParams(run.config_json),
   }));
   return { runs, truncated: json.truncated };
-}
-
-/**
- * The parameters of a run outside any grid (a W&B run, a run logged without a sweep): its
- * `config_json` object flattened to `config.<key>` (nested keys joined by dots, lists as JSON
- * text, `_`-prefixed internals left out), the names W&B ingest gives its config columns. Null when
- * there is no config object.
- *
- * @example
- * ```ts
- * configParams('{"lr":0.001,"model":{"d":64},"betas":[0.9,0.95]}');
- * // { 'config.lr': 0.001, 'config.model.d': 64, 'config.betas': '[0.9,0.95]' }
- * ```
- */
-export function configParams(configJson: unknown): Record<string, string | number | boolean | null> | null {
-  if (typeof configJson !== 'string' || configJson === '') return null;
-  let config: unknown;
-  try {
-    config = JSON.parse(configJson);
-  } catch {
-    return null;
-  }
-  if (config === null || typeof config !== 'object' || Array.isArray(config)) return null;
-  const params: Record<string, string | number | boolean | null> = {};
-  const walk = (prefix: string, value: unknown) => {
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-      for (const [key, inner] of Object.entries(value)) {
-        if (key.startsWith('_')) continue;
-        walk(`${prefix}.${key}`, inner);
-      }
-    } else if (Array.isArray(value)) params[prefix] = JSON.stringify(value);
-    else params[prefix] = value as string | number | boolean | null;
-  };
-  walk('config', config);
-  return Object.keys(params).length > 0 ? params : null;
 }
 
 /** One descriptor trajectory in a `GET /api/geometry` answer. */

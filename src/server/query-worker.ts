@@ -5,7 +5,7 @@
  * process, and never takes the server or the machine with it.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { isVanishedFileError, latestVersion } from '../lake/index.js';
+import { isVanishedFileError, latestVersion, METRICS_PYRAMID } from '../lake/index.js';
 import { geometryOfRun, lakeSummary, listRuns, matchesOf } from './dashboard-queries.js';
 import { AnswerTooLargeError, errorResponse, QueryTimeoutError } from './errors.js';
 import {
@@ -17,6 +17,7 @@ import {
 } from './metric-queries.js';
 import { type QueryLimits, runReadOnlyQuery } from './query-runner.js';
 import { metricSeriesToArrow, resultToArrow, resultToJson } from './result-encoding.js';
+import { warmRuns } from './runs-cache.js';
 import { openSandboxedLake, type SandboxedLake } from './sandbox.js';
 import {
   type SweepCurveRequest,
@@ -68,7 +69,18 @@ const HANDLERS: Readonly<Record<WorkerOp, Handler>> = {
     const answer = await metricSeries(served, args.request as MetricRequest, limits);
     return args.arrow === true
       ? arrowAnswer(metricSeriesToArrow(answer), limits)
-      : jsonAnswer(answer, limits);
+      : jsonAnswer(
+          // An aligned answer's typed arrays become JSON arrays (NaN gaps become null).
+          {
+            ...answer,
+            series: answer.series.map((s) => ({
+              ...s,
+              step: Array.from(s.step),
+              value: Array.from(s.value),
+            })),
+          },
+          limits,
+        );
   },
   'metric-groups': async (served, args, limits) =>
     jsonAnswer(await metricGroups(served, args.request as MetricGroupRequest, limits), limits),
@@ -139,8 +151,16 @@ class ServedSnapshots {
   constructor(
     served: SandboxedLake,
     readonly open: () => Promise<SandboxedLake>,
+    /** Work started on each sandbox once it serves (warming the runs cache), run like a call. */
+    readonly opened: (served: SandboxedLake) => Promise<unknown> = async () => {},
   ) {
     this.#current = { served, calls: 0, retired: false };
+    this.#warm();
+  }
+
+  #warm(): void {
+    // A failure here is met again, and answered, by the call that needs what was being warmed.
+    this.#withCurrent(this.opened).catch(() => {});
   }
 
   /** Runs `use` on an up-to-date sandbox; once more on a fresh one if a file vanished under it. */
@@ -176,6 +196,7 @@ class ServedSnapshots {
           this.#current = { served, calls: 0, retired: false };
           old.retired = true;
           if (old.calls === 0) old.served.close();
+          this.#warm();
         },
         () => {}, // keep serving the snapshot we have; the next call tries again
       );
@@ -196,6 +217,10 @@ async function datasetsAdvanced(served: SandboxedLake): Promise<boolean> {
   for (const [name, dataset] of served.lake.datasets) {
     if ((await latestVersion(served.lake.paths, name)) !== dataset.version) return true;
   }
+  // A pyramid built since the sandbox opened is news too, though the sandbox has no such dataset.
+  if (!served.lake.datasets.has(METRICS_PYRAMID)) {
+    return (await latestVersion(served.lake.paths, METRICS_PYRAMID)) >= 0;
+  }
   return false;
 }
 
@@ -210,7 +235,11 @@ async function main(): Promise<void> {
     });
   let snapshots: ServedSnapshots;
   try {
-    snapshots = new ServedSnapshots(await open(), open);
+    // The runs table is read as soon as a snapshot is open (at start: all of it; after a commit:
+    // only its new files), so the dashboard's first GET /api/runs finds it in memory.
+    snapshots = new ServedSnapshots(await open(), open, (served) =>
+      served.lake.datasets.has('runs') ? warmRuns(served, config.limits) : Promise.resolve(),
+    );
   } catch (error) {
     send({ ready: false, error: errorResponse(error) });
     process.disconnect?.();
