@@ -1,8 +1,14 @@
 import { type Command, Option } from 'commander';
-import { DEFAULT_TARGET_FILE_SIZE } from '../lake/index.js';
+import {
+  buildMetricsPyramid,
+  DEFAULT_TARGET_FILE_SIZE,
+  METRICS_PYRAMID,
+  PYRAMID_WORTH_ROWS,
+} from '../lake/index.js';
 import { withLake, writeStdout } from './common.js';
 import { countOf, formatBytes } from './output.js';
 import { byteSize, partitionArgument, positiveInteger } from './parse.js';
+import { pyramidLine } from './pyramid.js';
 
 interface CompactCommandOptions {
   partition?: Record<string, string>;
@@ -13,7 +19,9 @@ interface CompactCommandOptions {
 
 /**
  * `runlake compact <lake> [dataset]`: merges each partition's small part files into files of a
- * target size, sorted by the dataset's sort key, one commit per dataset.
+ * target size, sorted by the dataset's sort key, one commit per dataset. After merging
+ * `metrics_scalar` files it rebuilds the downsampling pyramid over them (`runlake pyramid`) when
+ * the lake has one or the metrics hold at least {@link PYRAMID_WORTH_ROWS} rows.
  *
  * @example
  * ```sh
@@ -48,6 +56,7 @@ export function registerCompactCommand(program: Command): void {
       await withLake(baseOut, async (lake) => {
         const names = dataset ? [dataset] : [...lake.datasets.keys()];
         const lines: string[] = [];
+        let compactedMetrics = false;
         for (const name of names) {
           if (!dataset && lake.datasets.get(name)?.fileCount === 0) continue;
           const result = await lake.compact(name, {
@@ -56,6 +65,7 @@ export function registerCompactCommand(program: Command): void {
             minFiles: options.minFiles,
             dryRun: options.dryRun,
           });
+          if (name === 'metrics_scalar' && result.partitions > 0) compactedMetrics = true;
           if (result.partitions === 0) {
             lines.push(`${name}: nothing to compact`);
           } else if (options.dryRun) {
@@ -71,6 +81,15 @@ export function registerCompactCommand(program: Command): void {
             );
           }
         }
+        // Compaction renames metrics_scalar's files: a pyramid is rebuilt over the merged ones, and
+        // one is built when the metrics are long enough to be drawn from it.
+        const metrics = lake.datasets.get('metrics_scalar');
+        if (
+          compactedMetrics &&
+          !options.dryRun &&
+          (lake.datasets.has(METRICS_PYRAMID) || (metrics?.rowCount ?? 0) >= PYRAMID_WORTH_ROWS)
+        )
+          lines.push(pyramidLine(await buildMetricsPyramid(baseOut)));
         await writeStdout(`${lines.join('\n')}\n`);
       });
     });

@@ -7,10 +7,11 @@ import {
   type WandbIngestSummary,
   type WandbKind,
 } from '../ingest/index.js';
-import { openLake } from '../lake/index.js';
+import { buildMetricsPyramid, openLake, PYRAMID_WORTH_ROWS } from '../lake/index.js';
 import { writeStdout } from './common.js';
 import { splitInputsAndLake } from './ingest-datadecide.js';
 import { countOf } from './output.js';
+import { pyramidLine } from './pyramid.js';
 
 interface IngestWandbOptions {
   kind?: WandbKind;
@@ -87,8 +88,15 @@ export function registerIngestWandbCommand(ingest: Command): void {
       } finally {
         lake.close();
       }
+      // A large history is drawn from the downsampling pyramid: build it while the data is at hand.
+      const pyramid =
+        summary.metricRows >= PYRAMID_WORTH_ROWS
+          ? pyramidLine(await buildMetricsPyramid(baseOut))
+          : undefined;
       await writeStdout(
-        options.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary, baseOut),
+        options.json
+          ? `${JSON.stringify(pyramid ? { ...summary, pyramid } : summary, null, 2)}\n`
+          : `${formatSummary(summary, baseOut)}${pyramid ? `${pyramid}\n` : ''}`,
       );
     });
 }

@@ -26,6 +26,7 @@ import { registerIngestDatadecide } from './ingest-datadecide.js';
 import { registerIngestQa } from './ingest-qa.js';
 import { registerIngestWandbCommand } from './ingest-wandb.js';
 import { registerMatchCommand } from './match.js';
+import { registerPyramidCommand } from './pyramid.js';
 import { registerQueryCommand } from './query.js';
 import { registerSchemaCommand } from './schema.js';
 import { registerServeCommand } from './serve.js';
@@ -65,6 +66,7 @@ export function buildProgram(): Command {
   registerImportCommand(program);
   registerValidateCommand(program);
   registerCompactCommand(program);
+  registerPyramidCommand(program);
   registerVacuumCommand(program);
   registerHistoryCommand(program);
   registerAdoptCommand(program);

@@ -20,6 +20,7 @@ export * from './lake-directory.js';
 export * from './layout.js';
 export * from './manifest.js';
 export * from './metadata-file.js';
+export * from './metrics-pyramid.js';
 export * from './parquet-file-error.js';
 export * from './partition-path.js';
 export * from './plural.js';

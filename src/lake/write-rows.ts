@@ -297,7 +297,7 @@ export interface PublishOptions {
 
 /** The files a replace swaps out: its stem's files under one partition directory. */
 export interface ReplaceTarget {
-  /** The partition directory, relative to the dataset (`run_id=r1`). */
+  /** The partition directory, relative to the dataset (`run_id=r1`); `''` for the whole dataset. */
   readonly directory: string;
   /** Only files this stem published (`part-<stem>-…`); every file under the directory when absent. */
   readonly stem?: string;
@@ -308,7 +308,8 @@ export interface ReplaceTarget {
  * directory, except the ones this very commit adds.
  */
 export function replacedFiles(target: ReplaceTarget) {
-  const prefix = `${target.directory}/`;
+  // The empty directory is the whole dataset.
+  const prefix = target.directory === '' ? '' : `${target.directory}/`;
   // Without a stem, every file (a delete): adopted files another tool wrote are not named part-….
   const namePrefix = target.stem === undefined ? '' : `part-${target.stem}-`;
   return (snapshot: Snapshot, adds: ReadonlySet<string>): LogFile[] =>

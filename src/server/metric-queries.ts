@@ -1,8 +1,10 @@
-import { DuckDBListVector, type DuckDBValue, type DuckDBVector, listValue } from '@duckdb/node-api';
+import { type DuckDBValue, listValue } from '@duckdb/node-api';
 import { listRuns, requireDataset } from './dashboard-queries.js';
 import { BadRequestError } from './errors.js';
-import { type QueryLimits, runReadOnlyQuery, streamReadOnlyChunks } from './query-runner.js';
+import { columnCount, type PyramidPlan, pyramidColumnMeans, pyramidExtremes } from './pyramid-series.js';
+import { type QueryLimits, runReadOnlyQuery } from './query-runner.js';
 import { resultToJson } from './result-encoding.js';
+import { forEachRunRow } from './run-rows.js';
 import type { SandboxedLake } from './sandbox.js';
 import {
   alignExtremes,
@@ -11,9 +13,11 @@ import {
   type ColumnExtremes,
   type ColumnMeans,
   extremesPerColumn,
+  inColumnOrder,
   meanPerColumn,
   type PixelGrid,
   pixelGridOf,
+  type RunColumns,
   type SmoothingKind,
   type StepSeries,
   smoothSeries,
@@ -36,8 +40,8 @@ export interface MetricSeries {
   /** Whether the points were reduced to the min and max of each pixel column. */
   readonly downsampled: boolean;
   /** The x values of the points, in the request's `x` units (steps by default). */
-  readonly step: readonly number[];
-  readonly value: readonly number[];
+  readonly step: ArrayLike<number>;
+  readonly value: ArrayLike<number>;
   /** Why the run has no points on this x axis (e.g. no token count), when that is the reason. */
   readonly reason?: string;
 }
@@ -106,13 +110,21 @@ export async function metricSeries(
   smoothing: number;
   smoothingKind: SmoothingKind;
   aligned: boolean;
+  /** Set when the downsampling pyramid answered: its bucket size (steps) and buckets per column. */
+  pyramid?: PyramidUse;
   series: MetricSeries[];
 }> {
   requireDataset(served, 'metrics_scalar');
   const smoothing = request.smoothing ?? 0;
   const x = request.x ?? 'step';
   const axis = await xAxisOf(served, request, limits);
-  const { byRun, aligned } = await reduceRuns(served, axis.source, request, limits);
+  const { byRun, aligned, pyramid } = await reduceRuns(
+    served,
+    axis.source,
+    request,
+    limits,
+    pyramidMetric(request),
+  );
   const reasons = await whyEmpty(
     served,
     request,
@@ -137,6 +149,7 @@ export async function metricSeries(
     smoothing,
     smoothingKind: request.smoothingKind ?? 'ema',
     aligned,
+    ...(pyramid ? { pyramid } : {}),
     series,
   };
 }
@@ -166,6 +179,8 @@ export async function metricGroups(
   smoothingKind: SmoothingKind;
   /** Why a run has no points on this x axis, by run id (only runs with such a reason). */
   reasons: Record<string, string>;
+  /** Set when the downsampling pyramid answered: its bucket size (steps) and buckets per column. */
+  pyramid?: PyramidUse;
   groups: MetricGroup[];
 }> {
   requireDataset(served, 'metrics_scalar');
@@ -173,7 +188,12 @@ export async function metricGroups(
   const smoothing = request.smoothing ?? 0;
   const groups = await groupRuns(served, request, limits);
   const axis = await xAxisOf(served, request, limits);
-  const means = await columnMeans(served, axis.source, request, limits);
+  const metric = pyramidMetric(request);
+  const fromPyramid =
+    metric !== undefined
+      ? await pyramidColumnMeans(served, { ...request, metric }, MANY_RUNS, limits)
+      : undefined;
+  const means = fromPyramid?.byRun ?? (await columnMeans(served, axis.source, request, limits));
   const reasons = await whyEmpty(
     served,
     request,
@@ -189,12 +209,13 @@ export async function metricGroups(
     smoothing,
     smoothingKind: request.smoothingKind ?? 'ema',
     reasons: Object.fromEntries(reasons),
+    ...(fromPyramid ? { pyramid: pyramidUse(fromPyramid.plan) } : {}),
     groups: groups.map((group) => ({
       key: group.key,
       runs: group.runs,
       ...bandOf(
         group.runs.flatMap((runId) => means.get(runId) ?? []),
-        request.width,
+        fromPyramid ? columnCount(fromPyramid.plan) : request.width,
       ),
     })),
   };
@@ -447,15 +468,20 @@ export async function reducedSeries(
   source: PointSource,
   request: SeriesRequest,
   limits: QueryLimits,
-): Promise<Map<string, ReducedRun>> {
-  return (await reduceRuns(served, source, { ...request, aligned: false }, limits)).byRun;
+): Promise<Map<string, { total: number; step: number[]; value: number[] }>> {
+  // Unaligned, every run's points are plain arrays (only an aligned answer shares a typed x).
+  return (await reduceRuns(served, source, { ...request, aligned: false }, limits)).byRun as Map<
+    string,
+    { total: number; step: number[]; value: number[] }
+  >;
 }
 
 /** One run of a reduced answer: its points in range before reduction, and the points sent. */
 interface ReducedRun {
   readonly total: number;
-  readonly step: number[];
-  readonly value: number[];
+  /** An aligned answer's runs share one typed x array; otherwise plain arrays. */
+  readonly step: ArrayLike<number>;
+  readonly value: ArrayLike<number>;
 }
 
 /**
@@ -467,20 +493,26 @@ async function reduceRuns(
   source: PointSource,
   request: SeriesRequest,
   limits: QueryLimits,
-): Promise<{ byRun: Map<string, ReducedRun>; aligned: boolean }> {
+  metric?: string,
+): Promise<{ byRun: Map<string, ReducedRun>; aligned: boolean; pyramid?: PyramidUse }> {
+  const fromPyramid =
+    (request.smoothing ?? 0) === 0 && metric !== undefined
+      ? await pyramidExtremes(served, { ...request, metric }, limits)
+      : undefined;
+  const pyramid = fromPyramid ? { pyramid: pyramidUse(fromPyramid.plan) } : {};
   const columns =
-    (request.smoothing ?? 0) > 0
+    fromPyramid?.byRun ??
+    ((request.smoothing ?? 0) > 0
       ? await smoothedExtremes(served, source, request, limits)
-      : await sqlExtremes(served, source, request, limits);
+      : await sqlExtremes(served, source, request, limits));
   const byRun = new Map<string, ReducedRun>();
   const downsampled = [...columns.values()].some((run) => run.total > 2 * request.width);
   if (request.aligned === true && downsampled) {
     const { x, y } = alignExtremes(new Map([...columns].map(([runId, run]) => [runId, run.columns])));
-    const shared = Array.from(x);
     for (const [runId, run] of columns) {
-      byRun.set(runId, { total: run.total, step: shared, value: Array.from(y.get(runId) ?? []) });
+      byRun.set(runId, { total: run.total, step: x, value: y.get(runId) ?? new Float64Array(x.length) });
     }
-    return { byRun, aligned: true };
+    return { byRun, aligned: true, ...pyramid };
   }
   // A short run is sent whole; when its columns are exactly its points, they already are.
   const sparse: string[] = [];
@@ -515,19 +547,34 @@ async function reduceRuns(
       },
     );
   }
-  return { byRun, aligned: false };
+  return { byRun, aligned: false, ...pyramid };
 }
 
 /**
- * A run's extremes per pixel column, how many points it has in range, whether the columns are
- * exactly its points, and (from the smoothed path, which has them) the points themselves.
+ * The metric whose downsampling pyramid may answer a request: only unsmoothed requests over
+ * steps read it (smoothing needs every point, and the pyramid's buckets are in steps).
  */
-interface RunColumns {
-  readonly total: number;
-  readonly columns: ColumnExtremes;
-  readonly exact: boolean;
-  readonly points?: StepSeries;
+function pyramidMetric(request: MetricRequest): string | undefined {
+  return (request.x ?? 'step') === 'step' && (request.smoothing ?? 0) === 0 ? request.metric : undefined;
 }
+
+/** How the downsampling pyramid answered a request, as an answer reports it. */
+export interface PyramidUse {
+  /** Bucket size in steps. */
+  readonly level: number;
+  readonly bucketsPerColumn: number;
+  readonly columns: number;
+}
+
+function pyramidUse(plan: PyramidPlan): PyramidUse {
+  return { level: plan.level, bucketsPerColumn: plan.perColumn, columns: columnCount(plan) };
+}
+
+/**
+ * Runs past which a band reads the pyramid's finest level even when its buckets are wider than a
+ * pixel column: so many runs' files cost more to read than the band loses in resolution.
+ */
+const MANY_RUNS = 1000;
 
 /**
  * Each run's mean step and mean value per pixel column (after smoothing when asked): what
@@ -570,7 +617,8 @@ function binnedPoints(source: PointSource, request: SeriesRequest) {
 }
 
 // One aggregation pass: per run and column the count, the minimum and the maximum with their
-// steps, handed back as one row of lists per run (a million boxed rows cost more than the scan).
+// steps, handed back as one row of lists per run (a million boxed rows cost more than the scan),
+// in any order: sorting each run's lists in the query costs more than placing them after.
 async function sqlExtremes(
   served: SandboxedLake,
   source: PointSource,
@@ -585,63 +633,19 @@ async function sqlExtremes(
              arg_max(step, value) AS s_hi, max(value) AS v_hi
       FROM b GROUP BY run_id, px
     )
-    SELECT run_id, sum(c)::DOUBLE AS total, list(px::DOUBLE ORDER BY px) AS px,
-           list(s_lo::DOUBLE ORDER BY px) AS s_lo, list(v_lo ORDER BY px) AS v_lo,
-           list(s_hi::DOUBLE ORDER BY px) AS s_hi, list(v_hi ORDER BY px) AS v_hi,
+    SELECT run_id, sum(c)::DOUBLE AS total, list(px::DOUBLE) AS px, list(s_lo::DOUBLE) AS s_lo, list(v_lo) AS v_lo,
+           list(s_hi::DOUBLE) AS s_hi, list(v_hi) AS v_hi,
            bool_and(c = 1 OR (c = 2 AND s_lo <> s_hi)) AS exact
     FROM g GROUP BY run_id`;
   const byRun = new Map<string, RunColumns>();
   await forEachRunRow(served, sql, limits, params, (row) => {
     byRun.set(String(row.run_id), {
       total: Number(row.total),
-      columns: row as unknown as ColumnExtremes,
+      columns: inColumnOrder(row as unknown as ColumnExtremes),
       exact: row.exact === true,
     });
   });
   return byRun;
-}
-
-/** A per-run result row: scalars as JS values, `LIST(DOUBLE)` columns as `Float64Array`s. */
-type RunRow = Record<string, string | number | boolean | Float64Array | null>;
-
-/**
- * Streams a query with one row per run and hands each row to `use`, reading list columns straight
- * from DuckDB's vectors: boxing millions of points one `getColumnsJS` value at a time costs more
- * than the query.
- */
-async function forEachRunRow(
-  served: SandboxedLake,
-  sql: string,
-  limits: QueryLimits,
-  params: readonly DuckDBValue[],
-  use: (row: RunRow) => void,
-): Promise<void> {
-  await streamReadOnlyChunks(served, sql, limits, params, (chunk, names) => {
-    const vectors = names.map((_, c) => chunk.getColumnVector(c));
-    for (let r = 0; r < chunk.rowCount; r++) {
-      const row: RunRow = {};
-      names.forEach((name, c) => {
-        const vector = vectors[c] as DuckDBVector;
-        row[name] = vector instanceof DuckDBListVector ? listItems(vector, r) : scalarItem(vector.getItem(r));
-      });
-      use(row);
-    }
-  });
-}
-
-function listItems(vector: DuckDBListVector, row: number): Float64Array | null {
-  if (vector.getItem(row) === null) return null;
-  const child = vector.childVector;
-  const offset = vector.getEntryOffset(row);
-  const items = new Float64Array(vector.getEntryLength(row));
-  for (let i = 0; i < items.length; i++) items[i] = Number(child.getItem(offset + i) ?? Number.NaN);
-  return items;
-}
-
-function scalarItem(value: unknown): string | number | boolean | null {
-  if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
-    return value;
-  return typeof value === 'bigint' ? Number(value) : String(value);
 }
 
 /** A run's column minima and maxima as one series in step order (a column's two points once when they coincide). */
@@ -678,7 +682,7 @@ async function sqlColumnMeans(
   const { ctes, params } = binnedPoints(source, request);
   const sql = `WITH ${ctes},
     g AS (SELECT run_id, px, avg(step) AS step, avg(value) AS value FROM b WHERE isfinite(value) GROUP BY run_id, px)
-    SELECT run_id, list(px::DOUBLE ORDER BY px) AS column, list(step ORDER BY px) AS step, list(value ORDER BY px) AS value
+    SELECT run_id, list(px::DOUBLE) AS column, list(step) AS step, list(value) AS value
     FROM g GROUP BY run_id`;
   const byRun = new Map<string, ColumnMeans>();
   await forEachRunRow(served, sql, limits, params, (row) => {

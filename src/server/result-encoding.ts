@@ -69,7 +69,8 @@ export const METRIC_SERIES_METADATA = 'runlake:metric-series';
  * every run's points one after another, and the rest of the answer (metric, x, width, smoothing,
  * smoothingKind, aligned, and each run's `run_id`, `total`, `downsampled`, `offset` and `length` in those
  * columns, and its `reason` when it has one) as JSON in
- * the schema metadata under {@link METRIC_SERIES_METADATA}. A client slices the columns per run
+ * the schema metadata under {@link METRIC_SERIES_METADATA}. An aligned answer, whose runs share
+ * one x array, has no `step` column: the shared x is `shared_x` in the metadata, sent once. A client slices the columns per run
  * without parsing a number, where the JSON form costs about 0.4 s to encode at 1000 runs.
  *
  * @example
@@ -85,28 +86,33 @@ export function metricSeriesToArrow(answer: {
   readonly smoothing: number;
   readonly smoothingKind?: string;
   readonly aligned?: boolean;
+  readonly pyramid?: unknown;
   readonly series: readonly MetricSeries[];
 }): Uint8Array {
+  // Aligned runs share one x array: it is sent once, in the metadata, and not once per run.
+  const shared = answer.aligned === true ? answer.series[0]?.step : undefined;
   let total = 0;
-  for (const s of answer.series) total += s.step.length;
-  const step = new Float64Array(total);
+  for (const s of answer.series) total += s.value.length;
+  const step = shared ? undefined : new Float64Array(total);
   const value = new Float64Array(total);
   let offset = 0;
   const series = answer.series.map((s) => {
-    step.set(s.step, offset);
+    step?.set(s.step, offset);
     value.set(s.value, offset);
     const placed = {
       run_id: s.run_id,
       total: s.total,
       downsampled: s.downsampled,
       offset,
-      length: s.step.length,
+      length: s.value.length,
       ...(s.reason ? { reason: s.reason } : {}),
     };
-    offset += s.step.length;
+    offset += s.value.length;
     return placed;
   });
-  const columns = new Table({ step: makeVector(step), value: makeVector(value) });
+  const columns = step
+    ? new Table({ step: makeVector(step), value: makeVector(value) })
+    : new Table({ value: makeVector(value) });
   const metadata = JSON.stringify({
     metric: answer.metric,
     x: answer.x ?? 'step',
@@ -114,6 +120,8 @@ export function metricSeriesToArrow(answer: {
     smoothing: answer.smoothing,
     smoothingKind: answer.smoothingKind ?? 'ema',
     aligned: answer.aligned === true,
+    ...(answer.pyramid ? { pyramid: answer.pyramid } : {}),
+    ...(shared ? { shared_x: Array.from(shared) } : {}),
     series,
   });
   const schema = new Schema(columns.schema.fields, new Map([[METRIC_SERIES_METADATA, metadata]]));

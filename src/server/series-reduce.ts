@@ -212,6 +212,17 @@ export function minMaxPerColumn(series: StepSeries, grid: PixelGrid): { step: nu
   };
 }
 
+/**
+ * A run's extremes per pixel column, how many points it has in range, whether the columns are
+ * exactly its points, and (from the smoothed path, which has them) the points themselves.
+ */
+export interface RunColumns {
+  readonly total: number;
+  readonly columns: ColumnExtremes;
+  readonly exact: boolean;
+  readonly points?: StepSeries;
+}
+
 /** One run's extremes per pixel column it has points in: the column, and min and max at their x. */
 export interface ColumnExtremes {
   readonly px: ArrayLike<number>;
@@ -249,6 +260,49 @@ export function extremesPerColumn(series: StepSeries, grid: PixelGrid): ColumnEx
     out.v_lo.push(series.value[lo] as number);
     out.s_hi.push(series.step[hi] as number);
     out.v_hi.push(series.value[hi] as number);
+  }
+  return out;
+}
+
+/**
+ * A run's column extremes in column order, from lists in any order (as DuckDB's `list()` gives
+ * them without the `ORDER BY` that would sort each run's lists inside the query): one placement
+ * by column number, no comparison sort.
+ *
+ * @example
+ * ```ts
+ * inColumnOrder({ px: [2, 0], s_lo: [5, 1], v_lo: [0, 1], s_hi: [5, 1], v_hi: [0, 1] }).px; // [0, 2]
+ * ```
+ */
+export function inColumnOrder(columns: ColumnExtremes): ColumnExtremes {
+  const n = columns.px.length;
+  let width = 0;
+  let sorted = true;
+  for (let i = 0; i < n; i++) {
+    const px = columns.px[i] as number;
+    if (px + 1 > width) width = px + 1;
+    if (i > 0 && px < (columns.px[i - 1] as number)) sorted = false;
+  }
+  if (sorted) return columns;
+  const at = new Int32Array(width).fill(-1);
+  for (let i = 0; i < n; i++) at[columns.px[i] as number] = i;
+  const out = {
+    px: new Float64Array(n),
+    s_lo: new Float64Array(n),
+    v_lo: new Float64Array(n),
+    s_hi: new Float64Array(n),
+    v_hi: new Float64Array(n),
+  };
+  let k = 0;
+  for (let px = 0; px < width; px++) {
+    const i = at[px] as number;
+    if (i < 0) continue;
+    out.px[k] = px;
+    out.s_lo[k] = columns.s_lo[i] as number;
+    out.v_lo[k] = columns.v_lo[i] as number;
+    out.s_hi[k] = columns.s_hi[i] as number;
+    out.v_hi[k] = columns.v_hi[i] as number;
+    k++;
   }
   return out;
 }

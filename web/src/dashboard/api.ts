@@ -312,8 +312,9 @@ async function apiResponse(path: string, init: RequestInit): Promise<Response> {
 
 /**
  * A `/api/metrics` answer from its Arrow form: `step` and `value` columns with the runs one after
- * another, and each run's place in them in the schema metadata (docs/server.md). The series are
- * views into the columns, so 2.6M points arrive without parsing a number.
+ * another, and each run's place in them in the schema metadata (docs/server.md); an aligned
+ * answer sends its one x array as `shared_x` in the metadata instead of a `step` column. The
+ * series are views into the columns, so 2.6M points arrive without parsing a number.
  */
 export function decodeMetricSeries(bytes: Uint8Array): MetricsResponse {
   const table = tableFromIPC(bytes);
@@ -324,6 +325,8 @@ export function decodeMetricSeries(bytes: Uint8Array): MetricsResponse {
     smoothing: number;
     smoothingKind?: SmoothingKind;
     aligned?: boolean;
+    /** An aligned answer's one x array (it then has no `step` column). */
+    shared_x?: number[];
     series: {
       run_id: string;
       total: number;
@@ -336,9 +339,13 @@ export function decodeMetricSeries(bytes: Uint8Array): MetricsResponse {
   if (!meta) throw new ApiError('the metrics answer has no runlake:metric-series metadata', 200, 'format');
   const step = (table.getChild('step')?.toArray() as Float64Array | undefined) ?? new Float64Array();
   const value = (table.getChild('value')?.toArray() as Float64Array | undefined) ?? new Float64Array();
-  // Aligned runs repeat one x array: hand every series the first copy, so a merge sees one array.
+  // Aligned runs share one x array, sent once: every series gets the same array, so a merge sees one.
   const first = meta.series[0];
-  const shared = meta.aligned && first ? step.subarray(first.offset, first.offset + first.length) : undefined;
+  const shared = meta.shared_x
+    ? Float64Array.from(meta.shared_x)
+    : meta.aligned && first
+      ? step.subarray(first.offset, first.offset + first.length)
+      : undefined;
   return {
     metric: meta.metric,
     x: meta.x ?? 'step',
