@@ -177,8 +177,23 @@ describe.skipIf(browser.skip)('GET /api/runs on a lake of thousands of runs', ()
     }
   });
 
-  it('shows the runs table, drawing only the rows in view', async () => {
+  it('shows the runs table after a 503, drawing only the rows in view', async () => {
     const { page } = dash;
+    // The first answer is the 503 a page opened while the server still reads the runs gets: the
+    // table says so and asks again.
+    let asked = 0;
+    await page.route('**/api/runs', async (route) => {
+      asked++;
+      if (asked > 1) return route.continue();
+      await route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        body: JSON.stringify({
+          error: 'the runs table (3002 part files) is still being read after 30000 ms',
+          kind: 'unavailable',
+        }),
+      });
+    });
     await page.goto(dash.url);
     const count = page.getByTestId('runs-count');
     await count.waitFor();
@@ -193,7 +208,9 @@ describe.skipIf(browser.skip)('GET /api/runs on a lake of thousands of runs', ()
     await expect
       .poll(() => page.locator(`tr[data-run-id="${runId(RUNS + 2)}"]`).count(), { timeout: 10_000 })
       .toBe(1);
+    expect(asked).toBe(2);
     await page.screenshot({ path: artifactPath('runs-10k-table.png') });
-    expect(dash.consoleErrors).toEqual([]);
+    // The browser logs the 503 it was given; nothing else went wrong.
+    expect(dash.consoleErrors.filter((e) => !/status of 503/.test(e))).toEqual([]);
   });
 });

@@ -28,6 +28,7 @@ import { seriesColor } from './palette.js';
 import { RunPage } from './run-page.js';
 import { groupKeys } from './runs-model.js';
 import { RunsTable } from './runs-table.js';
+import { runsWhenReady } from './runs-table-load.js';
 import { installShortcuts, type ShortcutView } from './shortcuts.js';
 import { SqlConsole } from './sql-console.js';
 import { emptyState, errorState, isMissingDataset, showError, showLoading } from './states.js';
@@ -487,7 +488,7 @@ class RunsView {
     const section = this.sections.runs;
     let response: RunsResponse;
     try {
-      response = await api.runs();
+      response = await runsWhenReady(section);
     } catch (error) {
       if (isMissingDataset(error) && emptyLake) {
         section.replaceChildren(
