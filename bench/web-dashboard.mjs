@@ -71,6 +71,45 @@ export async function ensureLake(dir, runs, steps) {
   return { seconds: Number(process.hrtime.bigint() - start) / 1e9, reused: false };
 }
 
+/**
+ * Brings the lake's downsampling pyramid up to date (built once, then reused) and says what it
+ * cost: the build's seconds and the pyramid's bytes on disk against metrics_scalar's.
+ */
+export async function ensurePyramid(dir) {
+  const { buildMetricsPyramid } = await import(path.join(REPO_DIR, 'dist', 'index.js'));
+  const start = process.hrtime.bigint();
+  const build = await buildMetricsPyramid(dir);
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return {
+    action: build.action,
+    seconds: build.action === 'current' ? null : seconds,
+    bytes: await directoryBytes(path.join(dir, 'metrics_pyramid')),
+    metricsBytes: await directoryBytes(path.join(dir, 'metrics_scalar')),
+  };
+}
+
+async function directoryBytes(dir) {
+  const { readdir, stat } = await import('node:fs/promises');
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += (await stat(path.join(entry.parentPath ?? entry.path, entry.name))).size;
+  }
+  return total;
+}
+
+/** Milliseconds for `POST /api/metric-groups` of every run by lr, fetched from Node. */
+async function groupsFetch(url, runIds, width) {
+  const start = performance.now();
+  const response = await fetch(new URL('api/metric-groups', url), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ run: runIds, metric: 'loss', width, by: ['lr'] }),
+  });
+  const body = await response.json();
+  if (response.status !== 200) throw new Error(`metric-groups answered ${response.status}: ${body.error}`);
+  return { ms: performance.now() - start, pyramid: body.pyramid ?? null };
+}
+
 /** The step of run r's one planted spike: 40% into the run, one step later per run. */
 export function spikeStep(r, steps) {
   return Math.floor(steps * 0.4) + (r % Math.floor(steps * 0.5));
@@ -354,16 +393,20 @@ async function oneLake(runs, steps, repeat, webRoot) {
   const dir = path.join(BENCH_DIR, 'out', `web-dashboard-lake-${runs}x${steps}`);
   progress(`web-dashboard: lake of ${runs} runs × ${steps} steps in ${dir}`);
   const written = await ensureLake(dir, runs, steps);
+  const pyramid = await ensurePyramid(dir);
   const { startServer } = await import(path.join(REPO_DIR, 'dist', 'index.js'));
   // The naive peer's answer is every point (10M rows: ~250 MB of Arrow), past the default limits.
-  const server = await startServer(dir, {
+  const serverOptions = {
     port: 0,
     maxRows: runs * steps + 1000,
     timeoutMs: 170_000,
     maxAnswerBytes: 2 * 1024 ** 3,
     memoryBudgetBytes: 8 * 1024 ** 3,
     webRoot,
-  });
+  };
+  const server = await startServer(dir, serverOptions);
+  // The same lake served without its pyramid: every request bins the points (the server before it).
+  const pointsServer = await startServer(dir, { ...serverOptions, pyramid: false });
   const profile = await import('node:fs/promises').then((fs) =>
     fs.mkdtemp(path.join(os.tmpdir(), 'runlake-bench-chromium-')),
   );
@@ -378,6 +421,9 @@ async function oneLake(runs, steps, repeat, webRoot) {
   const naiveRounds = Math.min(repeat, Number(process.env.WEB_DASHBOARD_NAIVE_ROUNDS ?? 1));
   const timings = {
     dashboard: [],
+    dashboardPoints: [],
+    groupsFetch: [],
+    groupsFetchPoints: [],
     groups: [],
     naive: [],
     aligned: [],
@@ -387,6 +433,8 @@ async function oneLake(runs, steps, repeat, webRoot) {
   };
   const seen = { width: undefined, bytes: undefined };
   let naivePoints = 0;
+  let groupsPyramid = null;
+  let groupsPointsError = null;
   let naiveError = null;
   let drawnSeries = 0;
   let alignedDetail;
@@ -405,12 +453,24 @@ async function oneLake(runs, steps, repeat, webRoot) {
         const d = await dashboardAllRuns(page, server.url, runs, seen);
         drawnSeries = d.series;
         keep('dashboard', d.ms);
+        keep('dashboardPoints', (await dashboardAllRuns(page, pointsServer.url, runs, {})).ms);
         keep('groups', await dashboardGroups(page, server.url, runs));
       }
       const width = seen.width ?? 1300;
       const g = await groupsAnswer(page, runIds, width);
       if (g.status !== 200) throw new Error(`metric-groups of ${runs} runs answered ${g.status}`);
       keep('groupsAnswer', g.ms);
+      const fromPyramid = await groupsFetch(server.url, runIds, width);
+      groupsPyramid = fromPyramid.pyramid;
+      keep('groupsFetch', fromPyramid.ms);
+      // Past 1,000 runs the points take minutes: only the last round asks for them.
+      if (runs <= MAX_DRAWN_RUNS || round === repeat) {
+        try {
+          keep('groupsFetchPoints', (await groupsFetch(pointsServer.url, runIds, width)).ms);
+        } catch (error) {
+          groupsPointsError = (error.message ?? String(error)).split('\n')[0];
+        }
+      }
       if (drawAll) {
         alignedDetail = await serverSeries(page, server.url, runIds, width, true);
         keep('aligned', alignedDetail.ms);
@@ -439,6 +499,7 @@ async function oneLake(runs, steps, repeat, webRoot) {
     if (drawAll) spikes = await spikeSurvival(server.url, runIds, steps, seen.width ?? 1300);
   } finally {
     await server.close();
+    await pointsServer.close();
   }
   const result = {
     runs,
@@ -446,6 +507,16 @@ async function oneLake(runs, steps, repeat, webRoot) {
     points: runs * steps,
     repeat,
     lakeWriteSeconds: written.reused ? null : written.seconds,
+    pyramid,
+    dashboardPointsMs: timings.dashboardPoints,
+    dashboardPointsMedianMs: drawAll ? median(timings.dashboardPoints) : null,
+    groupsFetchMs: timings.groupsFetch,
+    groupsFetchMedianMs: median(timings.groupsFetch),
+    groupsPyramid,
+    groupsFetchPointsMs: timings.groupsFetchPoints,
+    groupsFetchPointsMedianMs:
+      timings.groupsFetchPoints.length > 0 ? median(timings.groupsFetchPoints) : null,
+    groupsPointsError,
     width: seen.width ?? null,
     dashboardMs: timings.dashboard,
     dashboardMedianMs: drawAll ? median(timings.dashboard) : null,
@@ -496,6 +567,18 @@ export function printWebDashboard(result, printTable) {
         `${r.dashboardSeries} series${r.dashboardBytes ? `, ${(r.dashboardBytes / 2 ** 20).toFixed(1)} MiB Arrow` : ''}, width ${r.width ?? '?'}`,
       ]);
       rows.push([
+        'peer: the same, served without the pyramid (every point binned per request)',
+        s(r.dashboardPointsMedianMs),
+        r.dashboardPointsMs.map(s).join(' / '),
+        '',
+      ]);
+      rows.push([
+        'points / pyramid (click → drawn)',
+        `${fmt.ratio(r.dashboardPointsMedianMs / r.dashboardMedianMs)}x`,
+        '',
+        '',
+      ]);
+      rows.push([
         'peer: aligned answer, merged and drawn',
         s(r.alignedMedianMs),
         r.alignedMs.map(s).join(' / '),
@@ -522,6 +605,34 @@ export function printWebDashboard(result, printTable) {
       r.groupsAnswerMs.map(s).join(' / '),
       `${r.groups} bands`,
     ]);
+    rows.push([
+      '/api/metric-groups of every run by lr, from Node: pyramid',
+      s(r.groupsFetchMedianMs),
+      r.groupsFetchMs.map(s).join(' / '),
+      r.groupsPyramid
+        ? `level ${r.groupsPyramid.level}, ${r.groupsPyramid.columns} columns`
+        : 'points (no pyramid level fits)',
+    ]);
+    rows.push([
+      '/api/metric-groups of every run by lr, from Node: points',
+      r.groupsFetchPointsMedianMs === null ? 'failed' : s(r.groupsFetchPointsMedianMs),
+      r.groupsFetchPointsMs.map(s).join(' / '),
+      r.groupsPointsError ?? '',
+    ]);
+    if (r.groupsFetchPointsMedianMs !== null)
+      rows.push([
+        'points / pyramid (groups)',
+        `${fmt.ratio(r.groupsFetchPointsMedianMs / r.groupsFetchMedianMs)}x`,
+        '',
+        '',
+      ]);
+    if (r.pyramid)
+      rows.push([
+        'pyramid: build, and size against metrics_scalar',
+        r.pyramid.seconds === null ? 'reused' : `${r.pyramid.seconds.toFixed(1)} s`,
+        '',
+        `${(r.pyramid.bytes / 2 ** 20).toFixed(1)} MiB vs ${(r.pyramid.metricsBytes / 2 ** 20).toFixed(1)} MiB`,
+      ]);
     rows.push(
       r.naiveMedianMs === null
         ? ['naive: every point via /api/query Arrow', 'failed', '', r.naiveError ?? '']

@@ -65,11 +65,12 @@ function oracle(points: Map<string, { step: number; value: number }[]>, runs: re
         x0 = Math.min(x0, p.step);
         x1 = Math.max(x1, p.step);
       }
-  // The documented rule: the coarsest level with at least one bucket per pixel column.
+  // The documented rule: the coarsest level with at least one bucket per pixel column, and the
+  // whole number of its buckets nearest a pixel column's span.
   const span = (x1 - x0) / zoom.width;
   const level = [...PYRAMID_LEVELS].reverse().find((l) => l <= span);
   if (level === undefined) return undefined;
-  const perColumn = Math.max(1, Math.floor(span / level));
+  const perColumn = Math.max(1, Math.round(span / level));
   const first = Math.floor(x0 / level);
   const last = Math.floor(x1 / level);
   const series = new Map<string, { total: number; step: number[]; value: number[] }>();

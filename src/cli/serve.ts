@@ -21,6 +21,7 @@ export interface ServeOptions {
   allowHost?: string[];
   allowOrigin?: string[];
   threads?: number;
+  pyramid?: boolean;
   ingest?: boolean;
   writeToken?: string;
   socket?: string;
@@ -108,6 +109,7 @@ export function registerServeCommand(program: Command): void {
       'DuckDB threads for queries (default: one per core; 1 answers many small concurrent requests faster)',
       positiveInteger,
     )
+    .option('--no-pyramid', "bin every point on each request instead of reading the lake's downsampling pyramid")
     .option('--ingest', 'also accept tracking writes from runlake.init() clients (docs/tracking.md)')
     .option(
       '--write-token <token>',
@@ -199,6 +201,7 @@ export async function serveUntilSignal(
     maxRuns: options.maxRuns,
     maxAnswerBytes: options.maxAnswerBytes,
     threads: options.threads,
+    pyramid: options.pyramid,
     allowHosts: options.allowHost,
     allowOrigins: options.allowOrigin,
   });

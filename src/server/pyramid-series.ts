@@ -4,7 +4,7 @@ import { METRICS_PYRAMID, PYRAMID_LEVELS, quoteLiteral } from '../lake/index.js'
 import { type QueryLimits, runReadOnlyQuery } from './query-runner.js';
 import { forEachRunRow } from './run-rows.js';
 import type { SandboxedLake } from './sandbox.js';
-import { type ColumnExtremes, type ColumnMeans, inColumnOrder, type RunColumns } from './series-reduce.js';
+import type { ColumnExtremes, ColumnMeans, RunColumns } from './series-reduce.js';
 
 /** The part of a metric request the pyramid answers: runs, metric, width and step range (no smoothing, x = step). */
 export interface PyramidRequest {
@@ -35,6 +35,7 @@ const MAX_UNCOVERED_SHARE = 0.25;
  * the pyramid cannot serve (no pyramid, no commit log, or too many files it does not cover).
  */
 function coverage(served: SandboxedLake, limits: QueryLimits): Promise<Coverage | undefined> {
+  if (!served.pyramid) return Promise.resolve(undefined);
   let found = coverageOf.get(served);
   if (!found) {
     found = loadCoverage(served, limits);
@@ -82,9 +83,10 @@ export function columnCount(plan: PyramidPlan): number {
 }
 
 /**
- * The coarsest level with at least one bucket per pixel column over `[x0, x1]` (so a column is a
- * whole number of buckets and its extremes are exact), or with `coarse`, the finest level when
- * even it is coarser than a column.
+ * The coarsest level with at least one bucket per pixel column over `[x0, x1]`, and the whole
+ * number of its buckets nearest a pixel column's span (so a column's extremes are exact, and
+ * there are about as many columns as pixels); with `coarse`, the finest level when even it is
+ * coarser than a column.
  */
 function planOf(x0: number, x1: number, width: number, coarse: boolean): PyramidPlan | undefined {
   const span = (x1 - x0) / width;
@@ -94,7 +96,7 @@ function planOf(x0: number, x1: number, width: number, coarse: boolean): Pyramid
   if (level === undefined) return;
   return {
     level,
-    perColumn: Math.max(1, Math.floor(span / level)),
+    perColumn: Math.max(1, Math.round(span / level)),
     first: Math.floor(x0 / level),
     last: Math.floor(x1 / level),
   };
@@ -144,12 +146,6 @@ function bucketRows(
   return { sql: parts.join(' UNION ALL '), params };
 }
 
-/** A plan's column of a bucket, as SQL over `bucket`, its numbers bound as parameters. */
-function columnOf(params: DuckDBValue[], plan: PyramidPlan): string {
-  params.push(plan.first, plan.perColumn);
-  return `(bucket - $${params.length - 1}) // $${params.length}`;
-}
-
 /** The step span of the requested runs in range, from the coarsest level and the uncovered files. */
 async function stepSpan(
   served: SandboxedLake,
@@ -181,14 +177,14 @@ async function stepSpan(
 /**
  * Each run's extremes per column from the lake's downsampling pyramid ({@link buildMetricsPyramid}),
  * or `undefined` when the pyramid cannot answer (none, too stale, or the range too short for its
- * finest level): then the caller reads the points. Columns are whole buckets of the coarsest level
- * with at least one bucket per pixel column, so each column's minimum and maximum are exact and
- * at their own steps; a zoomed range widens to whole buckets (less than a column at each end).
+ * finest level): then the caller reads the points. Columns are whole buckets (see {@link planOf}:
+ * about one column per pixel), so each column's minimum and maximum are exact and at their own
+ * steps; a zoomed range widens to whole buckets (less than a column at each end).
  *
  * @example
  * ```ts
  * const answer = await pyramidExtremes(lake, { runs, metric: 'loss', width: 1000 }, limits);
- * answer?.byRun.get('r1')?.columns.px.length; // ≤ 2000
+ * answer?.byRun.get('r1')?.columns.px.length; // about 1000
  * answer?.plan.level; // 8: buckets of 8 steps
  * ```
  */
@@ -204,27 +200,17 @@ export async function pyramidExtremes(
   const plan = planOf(span.x0, span.x1, request.width, false);
   if (!plan) return;
   const { sql, params } = bucketRows(request, cover, plan);
-  const column = columnOf(params, plan);
   const byRun = new Map<string, RunColumns>();
+  // Each run's bucket rows as lists, merged into columns here: one pass over typed arrays costs
+  // less than DuckDB's hash aggregate over a million (run, column) groups.
   await forEachRunRow(
     served,
-    `WITH g AS (
-       SELECT run_id, ${column} AS px, sum(points) AS c,
-              arg_min(s_lo, v_lo) AS s_lo, min(v_lo) AS v_lo, arg_max(s_hi, v_hi) AS s_hi, max(v_hi) AS v_hi
-       FROM (${sql}) GROUP BY ALL
-     )
-     SELECT run_id, sum(c)::DOUBLE AS total, list(px::DOUBLE) AS px, list(s_lo::DOUBLE) AS s_lo, list(v_lo) AS v_lo,
-            list(s_hi::DOUBLE) AS s_hi, list(v_hi) AS v_hi
-     FROM g GROUP BY run_id`,
+    `SELECT run_id, sum(points)::DOUBLE AS total, list(bucket::DOUBLE) AS bucket, list(s_lo::DOUBLE) AS s_lo,
+            list(v_lo) AS v_lo, list(s_hi::DOUBLE) AS s_hi, list(v_hi) AS v_hi
+     FROM (${sql}) GROUP BY run_id`,
     limits,
     params,
-    (row) => {
-      byRun.set(String(row.run_id), {
-        total: Number(row.total),
-        columns: inColumnOrder(row as unknown as ColumnExtremes),
-        exact: false,
-      });
-    },
+    (row) => byRun.set(String(row.run_id), extremesOfBuckets(row as unknown as BucketExtremes, plan)),
   );
   return { byRun, plan };
 }
@@ -253,25 +239,125 @@ export async function pyramidColumnMeans(
   const plan = planOf(span.x0, span.x1, request.width, request.runs.length > manyRuns);
   if (!plan) return;
   const { sql, params } = bucketRows(request, cover, plan);
-  const column = columnOf(params, plan);
   const byRun = new Map<string, ColumnMeans>();
   await forEachRunRow(
     served,
-    `WITH g AS (
-       SELECT run_id, ${column} AS px,
-              sum(step_sum) / sum(finite) AS step, sum(value_sum) / sum(finite) AS value
-       FROM (${sql}) GROUP BY ALL HAVING sum(finite) > 0
-     )
-     SELECT run_id, list(px::DOUBLE) AS column, list(step) AS step, list(value) AS value FROM g GROUP BY run_id`,
+    `SELECT run_id, list(bucket::DOUBLE) AS bucket, list(finite::DOUBLE) AS finite, list(value_sum) AS value_sum,
+            list(step_sum) AS step_sum
+     FROM (${sql}) GROUP BY run_id`,
     limits,
     params,
     (row) => {
-      byRun.set(String(row.run_id), {
-        column: row.column as Float64Array,
-        step: row.step as Float64Array,
-        value: row.value as Float64Array,
-      });
+      const means = meansOfBuckets(row as unknown as BucketSums, plan);
+      if (means.column.length > 0) byRun.set(String(row.run_id), means);
     },
   );
   return { byRun, plan };
+}
+
+/** One run's pyramid rows of one level, as lists (several rows may share a bucket). */
+interface BucketExtremes {
+  readonly total: number;
+  readonly bucket: Float64Array;
+  readonly s_lo: Float64Array;
+  readonly v_lo: Float64Array;
+  readonly s_hi: Float64Array;
+  readonly v_hi: Float64Array;
+}
+
+// DuckDB's order, which the pyramid's min/max were taken in: NaN above every number.
+const below = (a: number, b: number) => a < b || (Number.isNaN(b) && !Number.isNaN(a));
+const above = (a: number, b: number) => a > b || (Number.isNaN(a) && !Number.isNaN(b));
+
+/**
+ * A run's extremes per plan column from its bucket rows: each column's minimum and maximum over
+ * the rows of its buckets (the earlier step on ties), in column order, and the run's point count.
+ *
+ * @example
+ * ```ts
+ * extremesOfBuckets(rows, { level: 8, perColumn: 1, first: 0, last: 1249 }).columns.px.length; // ≤ 1250
+ * ```
+ */
+export function extremesOfBuckets(rows: BucketExtremes, plan: PyramidPlan): RunColumns {
+  const width = columnCount(plan);
+  const lo = new Int32Array(width).fill(-1);
+  const hi = new Int32Array(width).fill(-1);
+  for (let i = 0; i < rows.bucket.length; i++) {
+    const px = Math.floor(((rows.bucket[i] as number) - plan.first) / plan.perColumn);
+    const l = lo[px] as number;
+    const v = rows.v_lo[i] as number;
+    if (
+      l < 0 ||
+      below(v, rows.v_lo[l] as number) ||
+      (v === rows.v_lo[l] && (rows.s_lo[i] as number) < (rows.s_lo[l] as number))
+    )
+      lo[px] = i;
+    const h = hi[px] as number;
+    const w = rows.v_hi[i] as number;
+    if (
+      h < 0 ||
+      above(w, rows.v_hi[h] as number) ||
+      (w === rows.v_hi[h] && (rows.s_hi[i] as number) < (rows.s_hi[h] as number))
+    )
+      hi[px] = i;
+  }
+  const columns: { px: number[]; s_lo: number[]; v_lo: number[]; s_hi: number[]; v_hi: number[] } = {
+    px: [],
+    s_lo: [],
+    v_lo: [],
+    s_hi: [],
+    v_hi: [],
+  };
+  for (let px = 0; px < width; px++) {
+    const l = lo[px] as number;
+    const h = hi[px] as number;
+    if (l < 0) continue;
+    columns.px.push(px);
+    columns.s_lo.push(rows.s_lo[l] as number);
+    columns.v_lo.push(rows.v_lo[l] as number);
+    columns.s_hi.push(rows.s_hi[h] as number);
+    columns.v_hi.push(rows.v_hi[h] as number);
+  }
+  return { total: rows.total, columns: columns as ColumnExtremes, exact: false };
+}
+
+/** One run's pyramid rows of one level with the sums a mean needs, as lists. */
+interface BucketSums {
+  readonly bucket: Float64Array;
+  readonly finite: Float64Array;
+  readonly value_sum: Float64Array;
+  readonly step_sum: Float64Array;
+}
+
+/**
+ * A run's mean step and mean value per plan column from its bucket rows (finite values only), in
+ * column order; columns without a finite value are left out.
+ *
+ * @example
+ * ```ts
+ * meansOfBuckets(rows, { level: 8, perColumn: 2, first: 0, last: 9 }).column; // [0, 1, 2, 3, 4]
+ * ```
+ */
+export function meansOfBuckets(rows: BucketSums, plan: PyramidPlan): ColumnMeans {
+  const width = columnCount(plan);
+  const count = new Float64Array(width);
+  const values = new Float64Array(width);
+  const steps = new Float64Array(width);
+  for (let i = 0; i < rows.bucket.length; i++) {
+    const n = rows.finite[i] as number;
+    if (!(n > 0)) continue;
+    const px = Math.floor(((rows.bucket[i] as number) - plan.first) / plan.perColumn);
+    count[px] = (count[px] as number) + n;
+    values[px] = (values[px] as number) + (rows.value_sum[i] as number);
+    steps[px] = (steps[px] as number) + (rows.step_sum[i] as number);
+  }
+  const out = { column: [] as number[], step: [] as number[], value: [] as number[] };
+  for (let px = 0; px < width; px++) {
+    const n = count[px] as number;
+    if (n === 0) continue;
+    out.column.push(px);
+    out.step.push((steps[px] as number) / n);
+    out.value.push((values[px] as number) / n);
+  }
+  return out;
 }

@@ -232,6 +232,7 @@ async function main(): Promise<void> {
       schema: config.schema,
       threads: config.threads,
       memoryLimitBytes: config.memoryLimitBytes,
+      pyramid: config.pyramid,
     });
   let snapshots: ServedSnapshots;
   try {

@@ -14,6 +14,8 @@ export interface SandboxOptions {
   readonly threads?: number;
   /** DuckDB's `memory_limit` for queries, in bytes (default: DuckDB's own, 80% of RAM). */
   readonly memoryLimitBytes?: number;
+  /** Whether metric answers may read the downsampling pyramid (default true). */
+  readonly pyramid?: boolean;
 }
 
 /**
@@ -25,6 +27,8 @@ export interface SandboxedLake {
   readonly lake: Lake;
   /** A DuckDB instance over a read-only copy of the lake's catalog, locked down; for client queries. */
   readonly instance: DuckDBInstance;
+  /** Whether metric answers may read the lake's downsampling pyramid. */
+  readonly pyramid: boolean;
   /** Closes both instances and removes the catalog copy. */
   close(): void;
 }
@@ -98,6 +102,7 @@ export async function openSandboxedLake(
   const opened = { lake, instance };
   return {
     ...opened,
+    pyramid: options.pyramid !== false,
     close: () => {
       opened.instance.closeSync();
       opened.lake.close();

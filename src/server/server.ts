@@ -81,6 +81,11 @@ export interface ServerOptions {
   /** DuckDB threads (default: all cores). */
   readonly threads?: number;
   /**
+   * Draw long runs from the lake's downsampling pyramid when it has one (default true); false
+   * bins every point on each request, as a server before the pyramid did.
+   */
+  readonly pyramid?: boolean;
+  /**
    * Accept tracking writes at `/api/ingest/v1` (docs/tracking.md) into `service`, from requests
    * carrying `writeToken` (distinct from `token`: neither grants the other's access).
    */
@@ -213,6 +218,7 @@ export async function createServer(lakeDir: string, options: ServerOptions = {})
     lakeDir: root,
     schema: options.schema,
     threads: options.threads,
+    pyramid: options.pyramid,
     limits,
     memoryBudgetBytes,
     // DuckDB's own limit sits below the process's, so operators that track their memory fail

@@ -45,6 +45,8 @@ export interface WorkerConfig {
   readonly lakeDir: string;
   readonly schema?: string;
   readonly threads?: number;
+  /** Whether metric answers may read the downsampling pyramid (default true). */
+  readonly pyramid?: boolean;
   /** DuckDB's memory limit in the query process, in bytes. */
   readonly memoryLimitBytes: number;
   readonly limits: QueryLimits;
