@@ -129,6 +129,8 @@ async function readRuns(
       readLimits,
     ),
   ).rows.map((row) => ({ name: String(row.column_name), type: String(row.data_type) }));
+  // No view to match (it could not be created): the query over it says why.
+  if (columns.length === 0) return undefined;
   const signature = columns.map((c) => `${c.name} ${c.type}`).join('\n');
   const previous = lastRead.get(root);
   const known =
