@@ -84,8 +84,9 @@ export async function lakeSummary(served: SandboxedLake): Promise<LakeSummary> {
  * parameters (`params`, parsed from the `grids` table) when its `grid_id` names a grid, else its
  * `config_json` flattened ({@link configParams}). Capped at `limits.maxRows`. The rows come from
  * the query process's cache of the snapshot ({@link cachedRuns}: read once, then only the part
- * files a later snapshot adds), or from a query when the dataset has no commit log or the whole
- * table is larger than an answer may be. The runs returned are frozen: they are the cache's.
+ * files a later snapshot adds), or from a query when the dataset has no commit log or a
+ * thousand of its files hold more than an answer may. The runs returned are frozen: they are
+ * the cache's.
  *
  * @example
  * ```ts
