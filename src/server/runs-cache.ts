@@ -184,18 +184,19 @@ async function readFiles(
   const relativeOf = new Map(files.map((f) => [path.join(directory, f), f]));
   // readParquetSql ends with its closing parenthesis; the file name column joins its options.
   const source = `${readParquetSql([...relativeOf.keys()], manifest).slice(0, -1)}, filename = ${quoteLiteral(FILE_COLUMN)})`;
-  const probe = await runReadOnlyQuery(served, `SELECT * FROM ${source} LIMIT 0`, limits);
-  const present = new Set(probe.columnNames);
+  // A typed empty row joined BY NAME gives every view column, NULL where the files lack it (no
+  // probe of which columns they hold), then each is cast to the view's type as the view casts it.
+  const typed = columns.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdentifier(c.name)}`);
   const select = columns.map(
-    (c) =>
-      `CAST(${present.has(c.name) ? quoteIdentifier(c.name) : 'NULL'} AS ${c.type}) AS ${quoteIdentifier(c.name)}`,
+    (c) => `CAST(${quoteIdentifier(c.name)} AS ${c.type}) AS ${quoteIdentifier(c.name)}`,
   );
   const result = resultToJson(
     // ORDER BY makes DuckDB hand over full chunks: read as they are, the one-row files come one
     // chunk each, and converting a thousand chunks costs more than their rows.
     await runReadOnlyQuery(
       served,
-      `SELECT ${select.join(', ')}, ${FILE_COLUMN} FROM ${source} ORDER BY ${FILE_COLUMN}`,
+      `SELECT ${select.join(', ')}, ${FILE_COLUMN} FROM (SELECT * FROM ${source} UNION ALL BY NAME ` +
+        `SELECT ${typed.join(', ')}, CAST(NULL AS VARCHAR) AS ${FILE_COLUMN} WHERE false) ORDER BY ${FILE_COLUMN}`,
       limits,
     ),
   );
