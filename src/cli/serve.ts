@@ -109,7 +109,10 @@ export function registerServeCommand(program: Command): void {
       'DuckDB threads for queries (default: one per core; 1 answers many small concurrent requests faster)',
       positiveInteger,
     )
-    .option('--no-pyramid', "bin every point on each request instead of reading the lake's downsampling pyramid")
+    .option(
+      '--no-pyramid',
+      "bin every point on each request instead of reading the lake's downsampling pyramid",
+    )
     .option('--ingest', 'also accept tracking writes from runlake.init() clients (docs/tracking.md)')
     .option(
       '--write-token <token>',

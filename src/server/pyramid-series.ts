@@ -279,6 +279,12 @@ const above = (a: number, b: number) => a > b || (Number.isNaN(a) && !Number.isN
  * ```
  */
 export function extremesOfBuckets(rows: BucketExtremes, plan: PyramidPlan): RunColumns {
+  // One row per bucket, in order, a bucket a column: the rows are the columns as they stand.
+  if (plan.perColumn === 1 && strictlyIncreasing(rows.bucket)) {
+    const px = new Float64Array(rows.bucket.length);
+    for (let i = 0; i < px.length; i++) px[i] = (rows.bucket[i] as number) - plan.first;
+    return { total: rows.total, columns: { ...rows, px }, exact: false };
+  }
   const width = columnCount(plan);
   const lo = new Int32Array(width).fill(-1);
   const hi = new Int32Array(width).fill(-1);
@@ -319,6 +325,12 @@ export function extremesOfBuckets(rows: BucketExtremes, plan: PyramidPlan): RunC
     columns.v_hi.push(rows.v_hi[h] as number);
   }
   return { total: rows.total, columns: columns as ColumnExtremes, exact: false };
+}
+
+function strictlyIncreasing(values: ArrayLike<number>): boolean {
+  for (let i = 1; i < values.length; i++)
+    if (!((values[i] as number) > (values[i - 1] as number))) return false;
+  return true;
 }
 
 /** One run's pyramid rows of one level with the sums a mean needs, as lists. */
