@@ -179,6 +179,21 @@ describe('the downsampling pyramid', () => {
     }
   };
 
+  /** `/api/metric-names`, answered from the pyramid, is what the points say. */
+  const expectMetricNames = async () => {
+    const response = await fetch(new URL('/api/metric-names', server.url));
+    const answer = (await response.json()) as { metrics: unknown[] };
+    const lake = await openLake(dir);
+    try {
+      const want = await lake.query(
+        'SELECT metric_name, count(DISTINCT run_id)::INTEGER AS runs, count(*)::INTEGER AS points FROM metrics_scalar GROUP BY metric_name ORDER BY metric_name',
+      );
+      expect(answer.metrics).toEqual(want);
+    } finally {
+      lake.close();
+    }
+  };
+
   const zooms: Zoom[] = [
     { width: 1000 },
     { width: 300 },
@@ -217,6 +232,7 @@ describe('the downsampling pyramid', () => {
 
   it('answers /api/metrics with the exact column extremes of the points, at every zoom', async () => {
     await expectExact(RUNS, zooms);
+    await expectMetricNames();
     // Too short a range for the finest level to fit a column: the points answer, as before.
     expect((await metrics(RUNS, { width: 1000, from: 100, to: 5_000 })).pyramid).toBeUndefined();
     // Smoothing needs every point.
@@ -293,6 +309,7 @@ describe('the downsampling pyramid', () => {
     await writeRuns(['late']);
     const runs = [...RUNS, 'late'];
     await expectExact(runs, zooms.slice(0, 3));
+    await expectMetricNames();
     const lake = await openLake(dir, { schema: 'squiggle' });
     try {
       await lake.deletePartition('metrics_scalar', { run_id: 'r1' });
@@ -302,6 +319,7 @@ describe('the downsampling pyramid', () => {
     points.delete('r1');
     // The pyramid still has r1's rows, of files no longer live: they are left out.
     await expectExact(runs, zooms.slice(0, 3));
+    await expectMetricNames();
     expect((await buildMetricsPyramid(dir)).action).toBe('rebuilt');
     await expectExact(runs, zooms);
   });

@@ -1,7 +1,13 @@
 import { type DuckDBValue, listValue } from '@duckdb/node-api';
 import { listRuns, requireDataset } from './dashboard-queries.js';
 import { BadRequestError } from './errors.js';
-import { columnCount, type PyramidPlan, pyramidColumnMeans, pyramidExtremes } from './pyramid-series.js';
+import {
+  columnCount,
+  type PyramidPlan,
+  pyramidColumnMeans,
+  pyramidExtremes,
+  pyramidMetricNames,
+} from './pyramid-series.js';
 import { type QueryLimits, runReadOnlyQuery } from './query-runner.js';
 import { resultToJson } from './result-encoding.js';
 import { forEachRunRow } from './run-rows.js';
@@ -235,11 +241,12 @@ export async function metricNames(
 ): Promise<{ metrics: Record<string, unknown>[]; truncated: boolean }> {
   requireDataset(served, 'metrics_scalar');
   const json = resultToJson(
-    await runReadOnlyQuery(
-      served,
-      'SELECT metric_name, count(DISTINCT run_id) AS runs, count(*) AS points FROM metrics_scalar GROUP BY metric_name ORDER BY metric_name',
-      limits,
-    ),
+    (await pyramidMetricNames(served, limits)) ??
+      (await runReadOnlyQuery(
+        served,
+        'SELECT metric_name, count(DISTINCT run_id) AS runs, count(*) AS points FROM metrics_scalar GROUP BY metric_name ORDER BY metric_name',
+        limits,
+      )),
   );
   return { metrics: json.rows as Record<string, unknown>[], truncated: json.truncated };
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { type DuckDBValue, listValue } from '@duckdb/node-api';
 import { METRICS_PYRAMID, PYRAMID_LEVELS, quoteLiteral } from '../lake/index.js';
-import { type QueryLimits, runReadOnlyQuery } from './query-runner.js';
+import { type QueryLimits, type QueryResult, runReadOnlyQuery } from './query-runner.js';
 import { forEachRunRow } from './run-rows.js';
 import type { SandboxedLake } from './sandbox.js';
 import type { ColumnExtremes, ColumnMeans, RunColumns } from './series-reduce.js';
@@ -144,6 +144,43 @@ function bucketRows(
     );
   }
   return { sql: parts.join(' UNION ALL '), params };
+}
+
+/**
+ * The lake's scalar metrics with how many runs and points log each, from the pyramid's coarsest
+ * level and the files it does not cover, or `undefined` when the pyramid cannot answer: a 10,000-run
+ * lake's metric list without opening 10,000 files.
+ *
+ * @example
+ * ```ts
+ * (await pyramidMetricNames(lake, limits))?.rowCount; // 3
+ * ```
+ */
+export async function pyramidMetricNames(
+  served: SandboxedLake,
+  limits: QueryLimits,
+): Promise<QueryResult | undefined> {
+  const cover = await coverage(served, limits);
+  if (!cover) return;
+  const coarsest = PYRAMID_LEVELS[PYRAMID_LEVELS.length - 1] as number;
+  const params: DuckDBValue[] = [];
+  const stale = cover.stale.length > 0 ? ' AND NOT list_contains($1::VARCHAR[], source_file)' : '';
+  if (stale) params.push(listValue(cover.stale));
+  const parts = [
+    `SELECT metric_name, run_id, points FROM ${METRICS_PYRAMID} WHERE level = ${coarsest}${stale}`,
+  ];
+  if (cover.uncovered.length > 0) {
+    parts.push(
+      `SELECT metric_name, run_id::VARCHAR, 1 FROM read_parquet([${cover.uncovered.map(quoteLiteral).join(', ')}], hive_partitioning = true, union_by_name = true)`,
+    );
+  }
+  return runReadOnlyQuery(
+    served,
+    `SELECT metric_name, count(DISTINCT run_id) AS runs, sum(points)::BIGINT AS points
+     FROM (${parts.join(' UNION ALL ')}) GROUP BY metric_name ORDER BY metric_name`,
+    limits,
+    params,
+  );
 }
 
 /** The step span of the requested runs in range, from the coarsest level and the uncovered files. */
