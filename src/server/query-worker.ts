@@ -237,10 +237,15 @@ async function main(): Promise<void> {
   let snapshots: ServedSnapshots;
   try {
     // The runs table is read as soon as a snapshot is open (at start: all of it; after a commit:
-    // only its new files), so the dashboard's first GET /api/runs finds it in memory.
-    snapshots = new ServedSnapshots(await open(), open, (served) =>
-      served.lake.datasets.has('runs') ? warmRuns(served, config.limits) : Promise.resolve(),
-    );
+    // only its new files), and the lake's summary worked out, so the dashboard's first
+    // GET /api/lake and /api/runs find them in memory.
+    snapshots = new ServedSnapshots(await open(), open, async (served) => {
+      try {
+        await lakeSummary(served);
+      } finally {
+        if (served.lake.datasets.has('runs')) await warmRuns(served, config.limits);
+      }
+    });
   } catch (error) {
     send({ ready: false, error: errorResponse(error) });
     process.disconnect?.();
