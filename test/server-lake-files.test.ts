@@ -143,6 +143,66 @@ describe('lake files routes', () => {
     expect(JSON.parse(link.body).error).toMatch(/not readable inside the lake/);
   });
 
+  it('pages the listing and filters it by dataset, with totals and one-line 400s', async () => {
+    const page = async (query: string) => {
+      const response = await get(`/api/files${query}`);
+      expect(response.status, query).toBe(200);
+      return (await response.json()) as LakeFilesResponse;
+    };
+    const flat = (answer: LakeFilesResponse) =>
+      answer.datasets.flatMap((d) => d.files.map((f) => `${d.name}/${f.path}`));
+    const all = await page('');
+    // Five files: extra ×2, metrics_scalar ×1, runs ×2; the default page (1,000) holds them all.
+    expect(all.total).toBe(5);
+    expect(all.offset).toBe(0);
+    expect(all.limit).toBe(1000);
+    expect(all.datasets.map((d) => [d.name, d.total])).toEqual([
+      ['extra', 2],
+      ['metrics_scalar', 1],
+      ['runs', 2],
+    ]);
+    const every = flat(all);
+    expect(every).toHaveLength(5);
+    // Pages of 2 walk the same files in the same order, each dataset keeping its total.
+    const walked: string[] = [];
+    for (let offset = 0; offset < all.total; offset += 2) {
+      const answer = await page(`?limit=2&offset=${offset}`);
+      expect(answer.total).toBe(5);
+      expect(answer.limit).toBe(2);
+      expect(flat(answer).length).toBeLessThanOrEqual(2);
+      expect(answer.datasets.map((d) => d.total)).toEqual([2, 1, 2]);
+      walked.push(...flat(answer));
+    }
+    expect(walked).toEqual(every);
+    expect(flat(await page('?offset=5'))).toEqual([]);
+    expect(flat(await page('?offset=99&limit=3'))).toEqual([]);
+    // limit=0: the datasets and their counts only.
+    const counts = await page('?limit=0');
+    expect(counts.total).toBe(5);
+    expect(flat(counts)).toEqual([]);
+    // One dataset.
+    const runs = await page('?dataset=runs&limit=1&offset=1');
+    expect(runs.datasets.map((d) => d.name)).toEqual(['runs']);
+    expect(runs.total).toBe(2);
+    expect(flat(runs)).toEqual([every[4]]);
+    const missing = await get('/api/files?dataset=nope');
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: string }).error).toBe('the lake has no dataset "nope"');
+    for (const [query, message] of [
+      ['?limit=-1', 'limit must be a whole number from 0 to 10,000, not "-1"'],
+      ['?limit=abc', 'limit must be a whole number from 0 to 10,000, not "abc"'],
+      ['?limit=10001', 'limit must be a whole number from 0 to 10,000, not "10001"'],
+      ['?offset=1.5', 'offset must be a whole number from 0 to 9,007,199,254,740,991, not "1.5"'],
+      ['?dataset=..%2Fruns', 'dataset must be a dataset name (a-z, 0-9, _), not "../runs"'],
+    ] as const) {
+      const response = await get(`/api/files${query}`);
+      expect(response.status, query).toBe(400);
+      const body = (await response.json()) as { error: string };
+      expect(body.error).toBe(message);
+      expect(body.error).not.toContain('\n');
+    }
+  });
+
   it('decodes and checks each path segment', () => {
     expect(fileRequestPath('runs/run_id%3Dr1/part-0.parquet')).toEqual({
       dataset: 'runs',

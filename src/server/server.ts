@@ -133,8 +133,8 @@ export const API_ENDPOINTS: readonly { readonly path: string; readonly descripti
   },
   { path: 'GET /api/lake', description: 'schema set, datasets with row counts and columns, named views' },
   {
-    path: 'GET /api/files[/<dataset>/<path>]',
-    description: "the data files of each dataset's current snapshot, or one of them (read-only)",
+    path: 'GET /api/files[?dataset=&offset=&limit=] | /api/files/<dataset>/<path>',
+    description: "a page of the data files of each dataset's current snapshot, or one of them (read-only)",
   },
   {
     path: 'GET /api/changes',

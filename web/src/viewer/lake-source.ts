@@ -9,8 +9,22 @@ import type { ByteSource } from './load-file.js';
 export interface LakeFilesDataset {
   readonly name: string;
   readonly version: number;
+  /** The dataset's file count (all pages). */
+  readonly total: number;
+  /** Its files on this page. */
   readonly files: readonly { readonly path: string; readonly size: number; readonly rows: number | null }[];
 }
+
+/** One page of `GET /api/files`: the datasets, and `limit` of their files from `offset` of `total`. */
+export interface LakeFilesAnswer {
+  readonly datasets: readonly LakeFilesDataset[];
+  readonly total: number;
+  readonly offset: number;
+  readonly limit: number;
+}
+
+/** How many files the viewer's lake file picker asks for at a time. */
+export const LAKE_FILES_PAGE = 100;
 
 /**
  * The page's `?token=`, sent as a bearer token to the server that served the page.
@@ -52,21 +66,35 @@ async function errorLine(response: Response): Promise<string> {
 }
 
 /**
- * The lake's datasets and files when the page was served by `runlake serve` (undefined when it
- * was not: opened from file://, or from another file server).
+ * One page of the lake's datasets and files (`dataset` alone, or all of them) when the page was
+ * served by `runlake serve`; undefined when it was not (opened from file://, or from another file
+ * server) or the server did not answer.
  *
  * @example
  * ```ts
- * const datasets = await lakeFiles(); // [{ name: 'metrics_scalar', version: 3, files: [...] }, …]
+ * const page = await lakeFiles({ offset: 0 }); // { datasets: [{ name: 'metrics_scalar', total: 12, files: [...] }, …], total: 89, … }
+ * const more = await lakeFiles({ dataset: 'runs', offset: 100 });
  * ```
  */
-export async function lakeFiles(): Promise<LakeFilesDataset[] | undefined> {
+export async function lakeFiles(page: {
+  readonly dataset?: string;
+  readonly offset: number;
+  readonly limit?: number;
+}): Promise<LakeFilesAnswer | undefined> {
   if (location.protocol !== 'http:' && location.protocol !== 'https:') return undefined;
+  const query = new URLSearchParams({
+    ...(page.dataset !== undefined ? { dataset: page.dataset } : {}),
+    offset: String(page.offset),
+    limit: String(page.limit ?? LAKE_FILES_PAGE),
+  });
+  const url = `api/files?${query}`;
   try {
-    const response = await fetch('api/files', { headers: sameOriginHeaders('api/files') });
+    const response = await fetch(url, { headers: sameOriginHeaders(url) });
     if (!response.ok || !(response.headers.get('content-type') ?? '').includes('json')) return undefined;
-    const body = (await response.json()) as { datasets?: LakeFilesDataset[] };
-    return Array.isArray(body.datasets) ? body.datasets : undefined;
+    const body = (await response.json()) as Partial<LakeFilesAnswer>;
+    return Array.isArray(body.datasets) && typeof body.total === 'number'
+      ? (body as LakeFilesAnswer)
+      : undefined;
   } catch {
     return undefined;
   }

@@ -4,7 +4,13 @@ import type uPlot from 'uplot';
 import './viewer.css';
 import { type ActiveFilter, type FilterChoice, filterChoices, selectRows } from './filters.js';
 import { type Column, type Frame, ViewerFileError } from './frame.js';
-import { type LakeFilesDataset, lakeFiles, lakeFileUrl, queryAnswerSource } from './lake-source.js';
+import {
+  LAKE_FILES_PAGE,
+  type LakeFilesAnswer,
+  lakeFiles,
+  lakeFileUrl,
+  queryAnswerSource,
+} from './lake-source.js';
 import { type ByteSource, fileSource, type LoadedFile, loadSource, urlSource } from './load-file.js';
 import { initParquet } from './load-parquet.js';
 import { drawPlot } from './plot.js';
@@ -492,21 +498,78 @@ function openSqlAnswer(sql: string): void {
   void open(queryAnswerSource(sql), 'SQL answer');
 }
 
-function renderLakeBox(datasets: readonly LakeFilesDataset[]): void {
+const filesText = (n: number) => `${fmt(n)} ${n === 1 ? 'file' : 'files'}`;
+
+/**
+ * The lake file picker: a dataset choice (all, or one) and that choice's files a page at a time
+ * (GET /api/files?dataset=&offset=&limit=), with a button for the next page, so a lake of tens of
+ * thousands of files never lists them all at once.
+ */
+function lakeFilePicker(first: LakeFilesAnswer): {
+  datasets: HTMLSelectElement;
+  files: HTMLSelectElement;
+  more: HTMLElement;
+} {
+  const datasets = el('select', { testid: 'lake-dataset' });
+  datasets.setAttribute('aria-label', 'Dataset');
+  datasets.append(new Option(`all datasets (${filesText(first.total)})`, ''));
+  for (const d of first.datasets) datasets.append(new Option(`${d.name} (${filesText(d.total)})`, d.name));
   const picker = el('select', { testid: 'lake-file' });
   picker.setAttribute('aria-label', 'Lake file');
-  for (const dataset of datasets) {
-    const group = document.createElement('optgroup');
-    group.label = `${dataset.name} (${dataset.files.length} ${dataset.files.length === 1 ? 'file' : 'files'})`;
-    for (const file of dataset.files) {
-      const rows = file.rows === null ? '' : `, ${rowsText(file.rows)}`;
-      const option = new Option(`${dataset.name}/${file.path} (${formatBytes(file.size)}${rows})`, '');
-      option.dataset.dataset = dataset.name;
-      option.dataset.path = file.path;
-      group.append(option);
+  const moreButton = el('button', { className: 'button', testid: 'lake-file-more' });
+  moreButton.type = 'button';
+  const count = el('span', { className: 'muted', testid: 'lake-file-count' });
+  let loaded = 0;
+  let ticket = 0;
+  const append = (page: LakeFilesAnswer) => {
+    for (const dataset of page.datasets) {
+      if (dataset.files.length === 0) continue;
+      let group = [...picker.querySelectorAll('optgroup')].find((g) => g.dataset.dataset === dataset.name);
+      if (!group) {
+        group = document.createElement('optgroup');
+        group.label = `${dataset.name} (${filesText(dataset.total)})`;
+        group.dataset.dataset = dataset.name;
+        picker.append(group);
+      }
+      for (const file of dataset.files) {
+        const rows = file.rows === null ? '' : `, ${rowsText(file.rows)}`;
+        const option = new Option(`${dataset.name}/${file.path} (${formatBytes(file.size)}${rows})`, '');
+        option.dataset.dataset = dataset.name;
+        option.dataset.path = file.path;
+        group.append(option);
+      }
+      loaded += dataset.files.length;
     }
-    picker.append(group);
-  }
+    const rest = page.total - loaded;
+    moreButton.hidden = rest <= 0;
+    moreButton.textContent = `Load ${fmt(Math.min(LAKE_FILES_PAGE, rest))} more`;
+    count.textContent = rest > 0 ? `${fmt(loaded)} of ${filesText(page.total)} listed` : '';
+    picker.dataset.loaded = String(loaded);
+    picker.dataset.total = String(page.total);
+  };
+  const load = async (reset: boolean) => {
+    const mine = ++ticket;
+    const dataset = datasets.value;
+    const page = await lakeFiles({ ...(dataset ? { dataset } : {}), offset: reset ? 0 : loaded });
+    if (mine !== ticket) return;
+    if (!page) {
+      count.textContent = 'the server did not list the files';
+      return;
+    }
+    if (reset) {
+      picker.replaceChildren();
+      loaded = 0;
+    }
+    append(page);
+  };
+  append(first);
+  datasets.addEventListener('change', () => void load(true));
+  moreButton.addEventListener('click', () => void load(false));
+  return { datasets, files: picker, more: el('span', { className: 'lake-more' }, moreButton, count) };
+}
+
+function renderLakeBox(first: LakeFilesAnswer): void {
+  const { datasets, files: picker, more } = lakeFilePicker(first);
   const openButton = el('button', { className: 'button', testid: 'lake-file-open', text: 'Open' });
   openButton.type = 'button';
   openButton.addEventListener('click', () => {
@@ -531,14 +594,15 @@ function renderLakeBox(datasets: readonly LakeFilesDataset[]): void {
       runSql();
     }
   });
-  const empty = datasets.length === 0;
+  const empty = first.total === 0;
   lakeBox.replaceChildren(
     el(
       'div',
       { className: 'lake-row' },
       el('span', { className: 'lake-label', text: 'Lake file' }),
-      empty ? el('span', { className: 'muted', text: 'the lake has no data files yet' }) : picker,
-      empty ? '' : openButton,
+      ...(empty
+        ? [el('span', { className: 'muted', text: 'the lake has no data files yet' })]
+        : [datasets, picker, openButton, more]),
     ),
     el(
       'div',
@@ -551,8 +615,8 @@ function renderLakeBox(datasets: readonly LakeFilesDataset[]): void {
   lakeBox.hidden = false;
 }
 
-void lakeFiles().then((datasets) => {
-  if (datasets) renderLakeBox(datasets);
+void lakeFiles({ offset: 0 }).then((page) => {
+  if (page) renderLakeBox(page);
 });
 
 const params = new URLSearchParams(location.search);

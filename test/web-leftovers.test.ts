@@ -1,0 +1,124 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openLake } from '../src/index.js';
+import { artifactPath, browser, useServedDashboard, writeDemoLake } from './helpers/browser.js';
+
+// Three leftovers of issue 21, in Chromium on one served lake: every legend entry of a chart of
+// many runs can be clicked (the "+N more" list), the Matches view's state is in the URL, and the
+// viewer's lake file picker pages through GET /api/files instead of loading every file.
+
+const DOC_IMAGES = process.env.UPDATE_DOC_IMAGES === '1';
+/** Where a screenshot goes: docs/images when UPDATE_DOC_IMAGES=1, else test-artifacts. */
+const shot = (name: string) =>
+  DOC_IMAGES ? path.join(import.meta.dirname, '..', 'docs', 'images', name) : artifactPath(name);
+
+const EXTRA_RUNS = 120;
+
+/**
+ * The demo lake (12 runs, signatures and matches) plus 120 runs logging `loss`: 132 curves for
+ * one chart, and 240 more part files (one per run in `runs` and in `metrics_scalar`).
+ */
+async function writeLakeWithManyRuns(dir: string): Promise<string> {
+  const lakeDir = await writeDemoLake(dir);
+  const lake = await openLake(lakeDir, { schema: 'squiggle' });
+  const ids = Array.from({ length: EXTRA_RUNS }, (_, i) => `extra-${String(i).padStart(3, '0')}`);
+  await lake.write(
+    'runs',
+    ids.map((run_id) => ({ run_id })),
+  );
+  const rows: Record<string, unknown>[] = [];
+  ids.forEach((run_id, i) => {
+    for (let step = 0; step <= 2000; step += 200)
+      rows.push({ run_id, step, metric_name: 'loss', value: 3 + i / 100 - step / 1000 });
+  });
+  await lake.write('metrics_scalar', rows);
+  lake.close();
+  return lakeDir;
+}
+
+/** The little of the page's globals the tests read (the test tsconfig has no DOM types). */
+interface PageGlobals {
+  location: { hash: string };
+  document: { body: { dataset: Record<string, string | undefined> } };
+}
+
+describe.skipIf(browser.skip)('issue 21 leftovers', () => {
+  const dash = useServedDashboard({ prefix: 'runlake-leftovers-', lake: writeLakeWithManyRuns });
+
+  const allRuns = EXTRA_RUNS + 12;
+
+  it('viewer: the lake file picker lists a page of files, loads the next on demand, and filters by dataset', async () => {
+    const listing = async (query: string) => {
+      const response = await fetch(new URL(`api/files${query}`, dash.url));
+      expect(response.status).toBe(200);
+      return (await response.json()) as {
+        total: number;
+        datasets: { name: string; total: number; files: { path: string }[] }[];
+      };
+    };
+    const counts = await listing('?limit=0');
+    expect(counts.total).toBeGreaterThan(300);
+    const runsTotal = counts.datasets.find((d) => d.name === 'runs')?.total ?? 0;
+    expect(runsTotal).toBe(allRuns);
+    const requests: string[] = [];
+    dash.page.on('request', (request) => {
+      if (new URL(request.url()).pathname.endsWith('/api/files'))
+        requests.push(new URL(request.url()).search);
+    });
+    await dash.page.goto(new URL('viewer.html', dash.url).href);
+    await dash.page.waitForSelector('[data-testid="lake-box"]:not([hidden])');
+    const picker = dash.page.locator('[data-testid="lake-file"]');
+    const options = picker.locator('option');
+    expect(await options.count()).toBe(100);
+    expect(await picker.getAttribute('data-total')).toBe(String(counts.total));
+    const more = dash.page.locator('[data-testid="lake-file-more"]');
+    expect(await more.textContent()).toBe('Load 100 more');
+    expect(await dash.page.locator('[data-testid="lake-file-count"]').textContent()).toBe(
+      `100 of ${counts.total} files listed`,
+    );
+    await dash.page
+      .locator('[data-testid="lake-box"]')
+      .screenshot({ path: shot('web-viewer-lake-pages.png') });
+    // The first page is the listing's first 100 files, in its order.
+    const first = await listing('?limit=100');
+    const expected = first.datasets.flatMap((d) => d.files.map((f) => `${d.name}/${f.path}`));
+    const shown = await options.evaluateAll((os) =>
+      os.map((o) => `${o.getAttribute('data-dataset')}/${o.getAttribute('data-path')}`),
+    );
+    expect(shown).toEqual(expected);
+    await more.click();
+    await picker.locator('option').nth(199).waitFor({ state: 'attached' });
+    expect(await options.count()).toBe(200);
+    // One dataset: its own pages.
+    await dash.page.locator('[data-testid="lake-dataset"]').selectOption('runs');
+    await dash.page.waitForSelector(`[data-testid="lake-file"][data-total="${runsTotal}"]`);
+    expect(await picker.getAttribute('data-total')).toBe(String(runsTotal));
+    expect(await options.count()).toBe(100);
+    await more.click();
+    await picker
+      .locator('option')
+      .nth(runsTotal - 1)
+      .waitFor({ state: 'attached' });
+    expect(await options.count()).toBe(runsTotal);
+    expect(await more.isHidden()).toBe(true);
+    const datasets = await options.evaluateAll((os) => [
+      ...new Set(os.map((o) => o.getAttribute('data-dataset'))),
+    ]);
+    expect(datasets).toEqual(['runs']);
+    // A listed file still opens.
+    await picker.selectOption({ index: runsTotal - 1 });
+    await dash.page.click('[data-testid="lake-file-open"]');
+    await dash.page.waitForSelector('[data-testid="file-format"]', { timeout: 20_000 });
+    expect(await dash.page.locator('[data-testid="file-format"]').textContent()).toBe('PARQUET');
+    expect(requests).toEqual([
+      '?offset=0&limit=100',
+      '?offset=100&limit=100',
+      '?dataset=runs&offset=0&limit=100',
+      '?dataset=runs&offset=100&limit=100',
+    ]);
+  });
+
+  it('logged no console error on any page above', () => {
+    expect(dash.consoleErrors).toEqual([]);
+  });
+});
