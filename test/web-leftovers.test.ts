@@ -45,7 +45,74 @@ interface PageGlobals {
 describe.skipIf(browser.skip)('issue 21 leftovers', () => {
   const dash = useServedDashboard({ prefix: 'runlake-leftovers-', lake: writeLakeWithManyRuns });
 
+  const panel = () => dash.page.locator('[data-testid="metric-panel"]').first();
+  const chart = () => panel().locator('[data-testid="metric-chart"]');
   const allRuns = EXTRA_RUNS + 12;
+
+  it('legend: every entry of a 132-run chart can be hidden, the rest listed only when opened', async () => {
+    await dash.page.goto(dash.url);
+    await dash.page.evaluate(() =>
+      (globalThis as unknown as { localStorage: { clear(): void } }).localStorage.clear(),
+    );
+    await dash.page.goto(dash.url);
+    await dash.page.waitForSelector('[data-testid="runs-select-all"]', { timeout: 30_000 });
+    await dash.page.locator('[data-testid="runs-select-all"]').check();
+    await dash.page.waitForSelector(
+      `[data-testid="metric-chart"][data-series-count="${allRuns}"][data-visible-count="${allRuns}"] canvas`,
+      { timeout: 30_000 },
+    );
+    await chart().scrollIntoViewIfNeeded();
+    const items = panel().locator('[data-testid="legend-item"]');
+    // Closed: 24 entries in the page, not 132.
+    expect(await items.count()).toBe(24);
+    const more = panel().locator('[data-testid="legend-more"]');
+    expect((await more.textContent())?.trim()).toBe(`+${allRuns - 24} more`);
+    expect(await more.getAttribute('aria-expanded')).toBe('false');
+    await more.click();
+    const list = panel().locator('[data-testid="legend-rest-list"] [data-testid="legend-item"]');
+    expect(await list.count()).toBe(allRuns - 24);
+    expect(await items.count()).toBe(allRuns);
+    // The last entry, deep in the scrolling list, hides its run.
+    const last = list.last();
+    const key = (await last.getAttribute('data-key')) ?? '';
+    const firstKeys = await items.evaluateAll((els) =>
+      els.slice(0, 24).map((e) => e.getAttribute('data-key')),
+    );
+    expect(key).not.toBe('');
+    expect(firstKeys).not.toContain(key);
+    const findKey = (await list.nth(50).getAttribute('data-key')) ?? '';
+    expect(findKey).toMatch(/^extra-\d{3}$/);
+    await last.scrollIntoViewIfNeeded();
+    await last.click();
+    await dash.page.waitForSelector(`[data-testid="metric-chart"][data-visible-count="${allRuns - 1}"]`);
+    const hidden = panel().locator(`[data-testid="legend-item"][data-key="${key}"]`);
+    expect(await hidden.getAttribute('data-hidden')).toBe('true');
+    // The redraw kept the list open, and the clicked entry has the focus again.
+    expect(await panel().locator('[data-testid="legend-rest"]').isVisible()).toBe(true);
+    await dash.page.waitForFunction(
+      (k) =>
+        (
+          globalThis as unknown as { document: { activeElement: { getAttribute(a: string): string | null } } }
+        ).document.activeElement?.getAttribute('data-key') === k,
+      key,
+    );
+    expect((await more.textContent())?.trim()).toBe(`− ${allRuns - 24} more, 1 hidden`);
+    await panel().screenshot({ path: shot('web-legend-more.png') });
+    // The find field narrows the list; a click there hides that run too.
+    await panel().locator('[data-testid="legend-find"]').fill(findKey);
+    expect(await list.count()).toBe(1);
+    await list.first().click();
+    await dash.page.waitForSelector(`[data-testid="metric-chart"][data-visible-count="${allRuns - 2}"]`);
+    expect(await panel().locator('[data-testid="legend-find"]').inputValue()).toBe(findKey);
+    expect(await list.first().getAttribute('data-hidden')).toBe('true');
+    // Shown again by a second click.
+    await list.first().click();
+    await dash.page.waitForSelector(`[data-testid="metric-chart"][data-visible-count="${allRuns - 1}"]`);
+    // Closing drops the rest from the page again.
+    await more.click();
+    expect(await items.count()).toBe(24);
+    expect(await panel().locator('[data-testid="legend-rest"]').isHidden()).toBe(true);
+  });
 
   it('viewer: the lake file picker lists a page of files, loads the next on demand, and filters by dataset', async () => {
     const listing = async (query: string) => {

@@ -22,7 +22,7 @@ import { chartTheme, xFormatter } from './chart-axes.js';
 import { chartPng, chartSvg, type Tick } from './chart-export.js';
 import { logRange, robustRange, TIME_INCRS, tickLabels, X_AXES, xAxisTitle } from './chart-format.js';
 import { type HighlightLayer, highlightLayer } from './chart-highlight.js';
-import { chartLegend, type LegendEntry, legendKey } from './chart-legend.js';
+import { chartLegend, type LegendEntry, legendKey, legendMoreState } from './chart-legend.js';
 import { chartTooltip, type NearSeries, nearestSeries } from './chart-tooltip.js';
 import { formatNumber, h, selectOf } from './dom.js';
 import { downloadBlob } from './download.js';
@@ -140,6 +140,8 @@ export class MetricPanel {
   private runs: string[] = [];
   private readonly state: Mutable<MetricPanelState>;
   private chart: uPlot | undefined;
+  /** The legend's "+N more" list (open, find text, scroll), kept across redraws. */
+  private readonly legendMore = legendMoreState();
   /** The last drawing, kept to redraw on a theme change or a legend click without refetching. */
   private drawing: Drawing | undefined;
   /** The pixel width the drawn series were downsampled for. */
@@ -642,6 +644,7 @@ export class MetricPanel {
       xTitle,
       (key) => this.toggle(key),
       (v) => formatX(v, 0),
+      this.legendMore,
     );
     const many = drawing.series.length > 24;
     const theme = chartTheme();
