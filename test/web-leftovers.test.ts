@@ -114,6 +114,78 @@ describe.skipIf(browser.skip)('issue 21 leftovers', () => {
     expect(await panel().locator('[data-testid="legend-rest"]').isHidden()).toBe(true);
   });
 
+  it('matches: the query, its filters, the method, top k and the selected row come back from a link', async () => {
+    await dash.page.goto(`${dash.url}#matches`);
+    await dash.page.waitForSelector('[data-testid="match-item"]', { timeout: 30_000 });
+    const options = dash.page.locator('[data-testid="signature-select"] option:not(.muted)');
+    expect(await options.count()).toBeGreaterThan(1);
+    // The second signature with matches, found by its run's name in the filter.
+    const wanted = (await options.nth(1).getAttribute('value')) ?? '';
+    const run = ((await options.nth(1).textContent()) ?? '').split(' · ')[0] ?? '';
+    await dash.page.locator('[data-testid="signature-filter"]').fill(run);
+    await dash.page.locator('[data-testid="signature-select"]').selectOption(wanted);
+    await dash.page.waitForSelector(`[data-testid="match-query"] code >> text=${wanted}`);
+    await dash.page.locator('[data-testid="match-method"]').selectOption('edit');
+    await dash.page.locator('[data-testid="match-k"]').selectOption('10');
+    await dash.page.locator('[data-testid="match-align"]').uncheck();
+    await dash.page.locator('[data-testid="match-same-module"]').check();
+    await dash.page.waitForSelector(
+      '[data-testid="match-list"][data-method="edit"][data-same-module="true"]',
+    );
+    const second = dash.page.locator('[data-testid="match-item"][data-rank="2"]');
+    const candidate = (await second.getAttribute('data-candidate')) ?? '';
+    await second.click();
+    await dash.page.waitForSelector('[data-testid="match-chart"][data-selected-rank="2"]');
+    // The URL follows a moment later.
+    await dash.page.waitForFunction((c) => {
+      const g = globalThis as unknown as PageGlobals & { runlake: { state(): { matches?: unknown } } };
+      return (
+        g.location.hash.startsWith('#matches?s=') &&
+        JSON.stringify(g.runlake.state().matches ?? {}).includes(c as string)
+      );
+    }, candidate);
+    await dash.page.waitForTimeout(300);
+    const link = dash.page.url();
+    const state = await dash.page.evaluate(
+      () =>
+        (globalThis as unknown as { runlake: { state(): { matches?: unknown } } }).runlake.state().matches,
+    );
+    expect(state).toEqual({
+      signature: wanted,
+      candidate,
+      find: run,
+      method: 'edit',
+      k: 10,
+      align: false,
+      sameLayer: false,
+      sameModule: true,
+    });
+
+    // A fresh profile opens the link: the same view.
+    const context = await dash.context.browser()?.newContext({ viewport: { width: 1400, height: 900 } });
+    if (!context) throw new Error('no browser to open a second profile in');
+    try {
+      const other = await context.newPage();
+      await other.goto(link);
+      await other.waitForSelector('[data-testid="match-list"][data-method="edit"]', { timeout: 30_000 });
+      expect(await other.locator('[data-testid="match-query"] code').textContent()).toBe(wanted);
+      expect(await other.locator('[data-testid="signature-filter"]').inputValue()).toBe(run);
+      expect(await other.locator('[data-testid="signature-select"]').inputValue()).toBe(wanted);
+      expect(await other.locator('[data-testid="match-method"]').inputValue()).toBe('edit');
+      expect(await other.locator('[data-testid="match-k"]').inputValue()).toBe('10');
+      expect(await other.locator('[data-testid="match-align"]').isChecked()).toBe(false);
+      expect(await other.locator('[data-testid="match-same-layer"]').isChecked()).toBe(false);
+      expect(await other.locator('[data-testid="match-same-module"]').isChecked()).toBe(true);
+      expect(await other.locator('[data-testid="match-list"]').getAttribute('data-same-module')).toBe('true');
+      const selected = other.locator('[data-testid="match-item"][aria-selected="true"]');
+      expect(await selected.getAttribute('data-candidate')).toBe(candidate);
+      expect(await other.locator('[data-testid="match-chart"]').getAttribute('data-selected-rank')).toBe('2');
+      expect(await other.locator('[data-testid="match-chart"]').getAttribute('data-aligned')).toBe('false');
+    } finally {
+      await context.close();
+    }
+  });
+
   it('viewer: the lake file picker lists a page of files, loads the next on demand, and filters by dataset', async () => {
     const listing = async (query: string) => {
       const response = await fetch(new URL(`api/files${query}`, dash.url));

@@ -88,6 +88,8 @@ const location$ = { view: 'runs' as ViewName, arg: undefined as string | undefin
 let geometryOpened = false;
 /** The Compare view has been opened (its state belongs in the URL from then on). */
 let compareOpened = false;
+/** The Matches view has been opened, or a link held its state (it belongs in the URL from then on). */
+let matchesOpened = false;
 
 const handle: DashboardHandle = {
   state: () => currentState(),
@@ -107,6 +109,7 @@ function currentState(): DashboardState {
     ...(tableState ? { table: tableState } : {}),
     ...(geometryOpened && handle.geometry ? { geometry: handle.geometry.getState() } : {}),
     ...(compareOpened && handle.compare ? { compare: handle.compare.getState() } : {}),
+    ...(matchesOpened && handle.matches ? { matches: handle.matches.getState() } : {}),
   };
 }
 
@@ -121,7 +124,7 @@ async function writeUrl(): Promise<void> {
   window.clearTimeout(urlTimer);
   const state = currentState();
   const encoded =
-    state.selection || state.workspace || state.table || state.geometry || state.compare
+    state.selection || state.workspace || state.table || state.geometry || state.compare || state.matches
       ? await encodeState(state)
       : undefined;
   const hash = hashOf(location$.view, location$.arg, encoded);
@@ -352,7 +355,10 @@ async function start(): Promise<void> {
       else geometry.ensureLoaded();
       pendingGeometry = undefined;
     }
-    if (view === 'matches') void matches?.ensureLoaded();
+    if (view === 'matches' && matches) {
+      matchesOpened = true;
+      void matches.ensureLoaded();
+    }
     if (view === 'sweep') void sweep?.ensureLoaded();
     if (view === 'compare' && runsView?.compare) {
       compareOpened = true;
@@ -388,6 +394,10 @@ async function start(): Promise<void> {
           if (state.geometry && geometry) {
             if (geometryOpened) geometry.setState(state.geometry);
             else pendingGeometry = state.geometry;
+          }
+          if (state.matches && matches) {
+            matchesOpened = true;
+            matches.setState(state.matches);
           }
         })
         .catch((error: Error) => {
@@ -453,6 +463,12 @@ async function start(): Promise<void> {
   geometry = new GeometryView(runs ?? []);
   geometry.onStateChange = () => scheduleUrl();
   matches = new MatchesView(lake);
+  matches.onStateChange = () => scheduleUrl();
+  // A link's Matches state is applied when the view is first shown (that starts its fetch).
+  if (linked?.matches) {
+    matchesOpened = true;
+    matches.setState(linked.matches);
+  }
   handle.geometry = geometry;
   handle.matches = matches;
   sections.geometry.replaceChildren(geometry.element);

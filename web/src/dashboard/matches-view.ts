@@ -19,6 +19,7 @@ import { eventAbbrev } from './event-markers.js';
 import { type SignatureRow, signatureMatches, tieExplanation } from './match-filters.js';
 import { mergeSeries } from './merge-series.js';
 import { seriesColor, withAlpha } from './palette.js';
+import type { MatchesState } from './panel-state.js';
 import { emptyState, errorState, isAbort, showLoading } from './states.js';
 import { THEME_EVENT } from './theme.js';
 
@@ -123,6 +124,15 @@ export class MatchesView {
   private chart: uPlot | undefined;
   private controller: AbortController | undefined;
   private started = false;
+  /** A link's state, applied once the signatures are listed. */
+  private pending: Partial<MatchesState> | undefined;
+  /** The method and match a link (or a reload) asks for, used when the query's matches arrive. */
+  private wantedMethod: string | undefined;
+  private wantedCandidate: string | undefined;
+  /** The signature whose matches are being fetched. */
+  private loadingId: string | undefined;
+  /** Called after every user change (and after a state is applied), with the whole state. */
+  onStateChange: ((state: MatchesState) => void) | undefined;
 
   constructor(private readonly lake: LakeResponse) {
     this.filter = h('input', {
@@ -163,13 +173,20 @@ export class MatchesView {
         this.chart.setSize({ width, height: CHART_HEIGHT });
     });
     this.resizer.observe(this.results);
-    this.filter.addEventListener('input', () => this.fillList());
-    this.list.addEventListener('change', () => void this.loadMatches());
-    this.methodSelect.addEventListener('change', () => this.renderMatches());
-    this.kSelect.addEventListener('change', () => this.renderMatches());
-    this.align.addEventListener('change', () => this.renderMatches());
-    this.sameLayer.addEventListener('change', () => this.renderMatches());
-    this.sameModule.addEventListener('change', () => this.renderMatches());
+    this.filter.addEventListener('input', () => {
+      this.fillList();
+      this.changed();
+    });
+    this.list.addEventListener('change', () => {
+      void this.loadMatches();
+      this.changed();
+    });
+    for (const control of [this.methodSelect, this.kSelect, this.align, this.sameLayer, this.sameModule]) {
+      control.addEventListener('change', () => {
+        this.renderMatches();
+        this.changed();
+      });
+    }
     // Canvases do not follow CSS: redraw in the new theme's colours.
     document.addEventListener(THEME_EVENT, () => this.renderMatches());
     this.element = h(
@@ -221,6 +238,78 @@ export class MatchesView {
     );
   }
 
+  private changed(): void {
+    this.onStateChange?.(this.getState());
+  }
+
+  /**
+   * The query, the selected match and the filters shown, for URL state.
+   *
+   * @example
+   * ```ts
+   * view.getState(); // { signature: 'sig-…', candidate: 'sig-…', find: 's2', method: 'dtw', k: 5, align: true, sameLayer: true, sameModule: false }
+   * ```
+   */
+  getState(): MatchesState {
+    const pending = this.pending ?? {};
+    const loading = this.controller && !this.controller.signal.aborted ? this.loadingId : undefined;
+    const signature =
+      pending.signature ??
+      loading ??
+      (this.current ? String(this.current.signature.signature_id) : undefined) ??
+      (this.list.value || undefined);
+    const method = pending.method ?? this.wantedMethod ?? (this.methodSelect.value || undefined);
+    const candidate = pending.candidate ?? this.wantedCandidate ?? this.selectedCandidate;
+    return {
+      ...(signature ? { signature } : {}),
+      ...(candidate ? { candidate } : {}),
+      find: pending.find ?? this.filter.value,
+      ...(method ? { method } : {}),
+      k: pending.k ?? Number(this.kSelect.value),
+      align: pending.align ?? this.align.checked,
+      sameLayer: pending.sameLayer ?? this.sameLayer.checked,
+      sameModule: pending.sameModule ?? this.sameModule.checked,
+    };
+  }
+
+  /**
+   * Shows `state` (fields left out keep their value): applied at once when the signatures are
+   * listed, else when the view is first shown.
+   *
+   * @example
+   * ```ts
+   * view.setState({ signature: 'sig-abc', method: 'edit', sameLayer: true });
+   * ```
+   */
+  setState(state: Partial<MatchesState>): void {
+    if (!this.started || this.signatures.length === 0) {
+      this.pending = { ...this.pending, ...state };
+      return;
+    }
+    this.applyState(state);
+  }
+
+  private applyState(state: Partial<MatchesState>): void {
+    if (state.find !== undefined) this.filter.value = state.find;
+    if (state.k !== undefined && K_CHOICES.includes(state.k)) this.kSelect.value = String(state.k);
+    if (state.align !== undefined) this.align.checked = state.align;
+    if (state.sameLayer !== undefined) this.sameLayer.checked = state.sameLayer;
+    if (state.sameModule !== undefined) this.sameModule.checked = state.sameModule;
+    this.fillList();
+    const known = state.signature && this.signatures.some((s) => s.signature_id === state.signature);
+    if (known && state.signature !== this.current?.signature.signature_id) {
+      this.wantedMethod = state.method;
+      this.wantedCandidate = state.candidate;
+      this.list.value = state.signature as string;
+      void this.loadMatches(state.signature as string);
+      return;
+    }
+    if (state.method !== undefined && [...this.methodSelect.options].some((o) => o.value === state.method))
+      this.methodSelect.value = state.method;
+    if (state.candidate !== undefined) this.selectedCandidate = state.candidate;
+    this.renderMatches();
+  }
+
   /** Loads the signature list the first time the view is shown. */
   async ensureLoaded(): Promise<void> {
     if (this.started) return;
@@ -245,6 +334,19 @@ export class MatchesView {
     try {
       const result = await api.query<SignatureRow>(sql);
       this.signatures = result.rows;
+      const pending = this.pending;
+      this.pending = undefined;
+      if (pending) {
+        // A link's view: its filters, then its query (when the lake still has it).
+        this.applyState({ ...pending, signature: undefined });
+        if (pending.signature && this.signatures.some((s) => s.signature_id === pending.signature)) {
+          this.wantedMethod = pending.method;
+          this.wantedCandidate = pending.candidate;
+          this.list.value = pending.signature;
+          await this.loadMatches(pending.signature);
+          return;
+        }
+      }
       this.fillList();
       const first = this.signatures.find((s) => s.n_matches > 0);
       if (!first) {
@@ -295,20 +397,22 @@ export class MatchesView {
     await this.loadMatches();
   }
 
-  private async loadMatches(): Promise<void> {
-    const id = this.list.value;
+  private async loadMatches(id: string = this.list.value): Promise<void> {
     if (!id) return;
     this.controller?.abort();
     const controller = new AbortController();
     this.controller = controller;
+    this.loadingId = id;
     showLoading(this.results, 'matches');
     try {
       const response = await api.matches(id, controller.signal);
       if (controller.signal.aborted) return;
       this.current = response;
-      this.selectedCandidate = undefined;
+      this.selectedCandidate = this.wantedCandidate;
       const methods = [...new Set(response.matches.map((m) => m.method))];
-      const previous = this.methodSelect.value;
+      const previous = this.wantedMethod ?? this.methodSelect.value;
+      this.wantedCandidate = undefined;
+      this.wantedMethod = undefined;
       this.methodSelect.replaceChildren(...methods.map((m) => h('option', { value: m }, m)));
       this.methodSelect.value = methods.includes(previous)
         ? previous
@@ -316,6 +420,7 @@ export class MatchesView {
           ? 'combined'
           : (methods[0] ?? '');
       this.renderMatches();
+      this.changed();
     } catch (error) {
       if (isAbort(error) || controller.signal.aborted) return;
       this.results.replaceChildren(errorState(error, `load the matches of ${id}`));
@@ -556,6 +661,7 @@ export class MatchesView {
     const select = () => {
       this.selectedCandidate = m.candidate_signature_id;
       this.renderMatches();
+      this.changed();
       (
         this.results.querySelector(`[data-testid="match-item"][data-rank="${m.rank}"]`) as HTMLElement | null
       )?.focus();

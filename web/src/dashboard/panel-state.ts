@@ -67,3 +67,22 @@ export interface CompareState {
   /** The config diff shows only the keys that differ. */
   readonly onlyDifferences: boolean;
 }
+
+/** The Matches view's state (matches-view.ts): the query, the selected match and the filters. */
+export interface MatchesState {
+  /** The query signature's id (absent: the first signature with matches). */
+  readonly signature?: string;
+  /** The selected (highlighted) match's candidate signature id (absent: the first row). */
+  readonly candidate?: string;
+  /** The signature list's filter text (whitespace-separated words, see docs/web.md). */
+  readonly find: string;
+  /** The match method shown (absent: `combined`, else the first the query has). */
+  readonly method?: string;
+  /** How many matches are shown (top k). */
+  readonly k: number;
+  /** Matches drawn warped onto the query along their DTW path. */
+  readonly align: boolean;
+  /** Only candidates from the query's layer / module. */
+  readonly sameLayer: boolean;
+  readonly sameModule: boolean;
+}

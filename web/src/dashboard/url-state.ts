@@ -1,6 +1,7 @@
 // The dashboard's state in its URL, so a view can be shared: the hash is `#<view>[/<arg>]`, then
 // `?s=<state>` with the selection, the workspace (panels, their zoom, the shared x axis, smoothing,
-// grouping and envelope), the runs table's filter, sort and columns, and the Geometry view's picks. The state is JSON with
+// grouping and envelope), the runs table's filter, sort and columns, the Geometry view's picks, the Compare
+// view's brushes and the Matches view's query, selected match and filters. The state is JSON with
 // defaults left out, deflated and base64url-encoded: a thousand similar run ids take a few hundred
 // characters. A link that cannot be read is reported in one line and the page opens as usual.
 import type { GeometryViewState } from './geometry-view.js';
@@ -8,6 +9,7 @@ import type {
   CompareBrush,
   CompareState,
   Envelope,
+  MatchesState,
   MetricPanelState,
   RunsTableState,
   SmoothingKind,
@@ -64,6 +66,8 @@ export interface DashboardState {
   readonly geometry?: Partial<GeometryViewState>;
   /** The Compare view's summary, brushes and scatter (once it has been opened). */
   readonly compare?: Partial<CompareState>;
+  /** The Matches view's query, selected match and filters (once it has been opened). */
+  readonly matches?: Partial<MatchesState>;
 }
 
 const X_AXES: readonly XAxis[] = ['step', 'wall_time', 'relative_time', 'tokens'];
@@ -181,6 +185,21 @@ function parseCompare(value: unknown): Partial<CompareState> | undefined {
   return c;
 }
 
+function parseMatches(value: unknown): Partial<MatchesState> | undefined {
+  if (!isObject(value)) return undefined;
+  const m: { -readonly [K in keyof MatchesState]?: MatchesState[K] } = {};
+  for (const key of ['signature', 'candidate', 'find', 'method'] as const) {
+    const v = value[key];
+    if (typeof v === 'string') m[key] = v;
+  }
+  if (Number.isInteger(value.k) && Number(value.k) > 0) m.k = Number(value.k);
+  for (const key of ['align', 'sameLayer', 'sameModule'] as const) {
+    const v = value[key];
+    if (typeof v === 'boolean') m[key] = v;
+  }
+  return m;
+}
+
 function parseTable(value: unknown): Partial<RunsTableState> | undefined {
   if (!isObject(value)) return undefined;
   const table: { -readonly [K in keyof RunsTableState]?: RunsTableState[K] } = {};
@@ -206,6 +225,7 @@ function compact(state: DashboardState): Record<string, unknown> {
   if (state.workspace) out.workspace = state.workspace;
   if (state.geometry) out.geometry = state.geometry;
   if (state.compare) out.compare = state.compare;
+  if (state.matches) out.matches = state.matches;
   if (state.table) {
     const t: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(state.table)) {
@@ -279,6 +299,7 @@ export async function decodeState(encoded: string, view: string, arg?: string): 
   const table = parseTable(parsed.table);
   const geometry = parseGeometry(parsed.geometry);
   const compare = parseCompare(parsed.compare);
+  const matches = parseMatches(parsed.matches);
   return {
     view,
     ...(arg !== undefined ? { arg } : {}),
@@ -287,6 +308,7 @@ export async function decodeState(encoded: string, view: string, arg?: string): 
     ...(table ? { table } : {}),
     ...(geometry ? { geometry } : {}),
     ...(compare ? { compare } : {}),
+    ...(matches ? { matches } : {}),
   };
 }
 
