@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { openLake } from '../src/index.js';
 import { artifactPath, browser, useServedDashboard, writeDemoLake } from './helpers/browser.js';
@@ -34,6 +35,18 @@ async function writeLakeWithManyRuns(dir: string): Promise<string> {
   await lake.write('metrics_scalar', rows);
   lake.close();
   return lakeDir;
+}
+
+/** The Matches part of a link's state, as the address holds it. */
+interface MatchesLink {
+  signature?: string;
+  candidate?: string;
+  find?: string;
+  method?: string;
+  k?: number;
+  align?: boolean;
+  sameLayer?: boolean;
+  sameModule?: boolean;
 }
 
 /** The little of the page's globals the tests read (the test tsconfig has no DOM types). */
@@ -136,21 +149,37 @@ describe.skipIf(browser.skip)('issue 21 leftovers', () => {
     const candidate = (await second.getAttribute('data-candidate')) ?? '';
     await second.click();
     await dash.page.waitForSelector('[data-testid="match-chart"][data-selected-rank="2"]');
-    // The URL follows a moment later.
-    await dash.page.waitForFunction((c) => {
-      const g = globalThis as unknown as PageGlobals & { runlake: { state(): { matches?: unknown } } };
-      return (
-        g.location.hash.startsWith('#matches?s=') &&
-        JSON.stringify(g.runlake.state().matches ?? {}).includes(c as string)
-      );
-    }, candidate);
-    await dash.page.waitForTimeout(300);
+    // The URL follows a moment later: read the state the address holds until it has the click.
+    const linkState = (page: Page = dash.page) =>
+      page.evaluate(async () => {
+        const hash = (globalThis as unknown as PageGlobals).location.hash;
+        const encoded = new URLSearchParams(hash.slice(hash.indexOf('?') + 1)).get('s') ?? '';
+        if (!encoded.startsWith('z')) return undefined;
+        const bytes = Uint8Array.from(atob(encoded.slice(1).replaceAll('-', '+').replaceAll('_', '/')), (c) =>
+          c.charCodeAt(0),
+        );
+        const json = await new Response(
+          new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate-raw')),
+        ).text();
+        return (JSON.parse(json) as { matches?: MatchesLink }).matches;
+      });
+    /** Waits until the state in `page`'s address passes `done` (each miss waits for the next write). */
+    const untilLinked = async (done: (m: MatchesLink | undefined) => boolean, page: Page = dash.page) => {
+      for (let i = 0; i < 20; i++) {
+        const before = await page.evaluate(
+          () => (globalThis as unknown as PageGlobals).document.body.dataset.urlState ?? '',
+        );
+        if (done(await linkState(page))) return;
+        await page.waitForFunction(
+          (n) => (globalThis as unknown as PageGlobals).document.body.dataset.urlState !== n,
+          before,
+        );
+      }
+    };
+    await untilLinked((m) => m?.candidate === candidate);
     const link = dash.page.url();
-    const state = await dash.page.evaluate(
-      () =>
-        (globalThis as unknown as { runlake: { state(): { matches?: unknown } } }).runlake.state().matches,
-    );
-    expect(state).toEqual({
+    expect(link).toContain('#matches?s=');
+    expect(await linkState()).toEqual({
       signature: wanted,
       candidate,
       find: run,
@@ -181,6 +210,19 @@ describe.skipIf(browser.skip)('issue 21 leftovers', () => {
       expect(await selected.getAttribute('data-candidate')).toBe(candidate);
       expect(await other.locator('[data-testid="match-chart"]').getAttribute('data-selected-rank')).toBe('2');
       expect(await other.locator('[data-testid="match-chart"]').getAttribute('data-aligned')).toBe('false');
+      // Changed there and pasted into the first page (a hash change): applied there too.
+      await other.locator('[data-testid="match-method"]').selectOption('dtw');
+      await other.locator('[data-testid="match-same-module"]').uncheck();
+      await untilLinked((m) => m?.method === 'dtw' && m.sameModule === false, other);
+      const pasted = new URL(other.url()).hash;
+      await dash.page.evaluate((h) => {
+        (globalThis as unknown as PageGlobals).location.hash = h;
+      }, pasted);
+      await dash.page.waitForSelector(
+        '[data-testid="match-list"][data-method="dtw"][data-same-module="false"]',
+      );
+      expect(await dash.page.locator('[data-testid="match-same-module"]').isChecked()).toBe(false);
+      expect(await dash.page.locator('[data-testid="match-query"] code').textContent()).toBe(wanted);
     } finally {
       await context.close();
     }
