@@ -4,7 +4,7 @@ import { METRICS_PYRAMID, PYRAMID_LEVELS, quoteLiteral } from '../lake/index.js'
 import { type QueryLimits, type QueryResult, runReadOnlyQuery } from './query-runner.js';
 import { forEachRunRow } from './run-rows.js';
 import type { SandboxedLake } from './sandbox.js';
-import type { ColumnExtremes, ColumnMeans, RunColumns } from './series-reduce.js';
+import { type ColumnMeans, gatherExtremes, type RunColumns } from './series-reduce.js';
 
 /** The part of a metric request the pyramid answers: runs, metric, width and step range (no smoothing, x = step). */
 export interface PyramidRequest {
@@ -211,6 +211,22 @@ async function stepSpan(
   return { x0, x1 };
 }
 
+/** The plan of a request and the SELECT of its bucket rows, or undefined when the pyramid cannot answer. */
+async function plannedRows(
+  served: SandboxedLake,
+  request: PyramidRequest,
+  coarse: boolean,
+  limits: QueryLimits,
+): Promise<{ plan: PyramidPlan; sql: string; params: DuckDBValue[] } | undefined> {
+  const cover = await coverage(served, limits);
+  if (!cover) return;
+  const span = await stepSpan(served, request, cover, limits);
+  if (!span) return;
+  const plan = planOf(span.x0, span.x1, request.width, coarse);
+  if (!plan) return;
+  return { plan, ...bucketRows(request, cover, plan) };
+}
+
 /**
  * Each run's extremes per column from the lake's downsampling pyramid ({@link buildMetricsPyramid}),
  * or `undefined` when the pyramid cannot answer (none, too stale, or the range too short for its
@@ -230,13 +246,9 @@ export async function pyramidExtremes(
   request: PyramidRequest,
   limits: QueryLimits,
 ): Promise<{ byRun: Map<string, RunColumns>; plan: PyramidPlan } | undefined> {
-  const cover = await coverage(served, limits);
-  if (!cover) return;
-  const span = await stepSpan(served, request, cover, limits);
-  if (!span) return;
-  const plan = planOf(span.x0, span.x1, request.width, false);
-  if (!plan) return;
-  const { sql, params } = bucketRows(request, cover, plan);
+  const planned = await plannedRows(served, request, false, limits);
+  if (!planned) return;
+  const { plan, sql, params } = planned;
   const byRun = new Map<string, RunColumns>();
   // Each run's bucket rows as lists, merged into columns here: one pass over typed arrays costs
   // less than DuckDB's hash aggregate over a million (run, column) groups.
@@ -269,13 +281,9 @@ export async function pyramidColumnMeans(
   manyRuns: number,
   limits: QueryLimits,
 ): Promise<{ byRun: Map<string, ColumnMeans>; plan: PyramidPlan } | undefined> {
-  const cover = await coverage(served, limits);
-  if (!cover) return;
-  const span = await stepSpan(served, request, cover, limits);
-  if (!span) return;
-  const plan = planOf(span.x0, span.x1, request.width, request.runs.length > manyRuns);
-  if (!plan) return;
-  const { sql, params } = bucketRows(request, cover, plan);
+  const planned = await plannedRows(served, request, request.runs.length > manyRuns, limits);
+  if (!planned) return;
+  const { plan, sql, params } = planned;
   const byRun = new Map<string, ColumnMeans>();
   await forEachRunRow(
     served,
@@ -344,24 +352,13 @@ export function extremesOfBuckets(rows: BucketExtremes, plan: PyramidPlan): RunC
     )
       hi[px] = i;
   }
-  const columns: { px: number[]; s_lo: number[]; v_lo: number[]; s_hi: number[]; v_hi: number[] } = {
-    px: [],
-    s_lo: [],
-    v_lo: [],
-    s_hi: [],
-    v_hi: [],
-  };
-  for (let px = 0; px < width; px++) {
-    const l = lo[px] as number;
-    const h = hi[px] as number;
-    if (l < 0) continue;
-    columns.px.push(px);
-    columns.s_lo.push(rows.s_lo[l] as number);
-    columns.v_lo.push(rows.v_lo[l] as number);
-    columns.s_hi.push(rows.s_hi[h] as number);
-    columns.v_hi.push(rows.v_hi[h] as number);
-  }
-  return { total: rows.total, columns: columns as ColumnExtremes, exact: false };
+  const columns = gatherExtremes(
+    lo,
+    hi,
+    { step: rows.s_lo, value: rows.v_lo },
+    { step: rows.s_hi, value: rows.v_hi },
+  );
+  return { total: rows.total, columns, exact: false };
 }
 
 function strictlyIncreasing(values: ArrayLike<number>): boolean {

@@ -244,6 +244,25 @@ export interface ColumnExtremes {
  */
 export function extremesPerColumn(series: StepSeries, grid: PixelGrid): ColumnExtremes {
   const { minAt, maxAt } = extremeIndices(series, grid);
+  return gatherExtremes(minAt, maxAt, series, series);
+}
+
+/**
+ * The column extremes picked by per-column indices (-1: a column without points): each column's
+ * minimum from `low` at `minAt` and maximum from `high` at `maxAt`, in column order.
+ *
+ * @example
+ * ```ts
+ * gatherExtremes(Int32Array.of(1, -1), Int32Array.of(0, -1), { step: [4, 5], value: [9, 2] }, { step: [4, 5], value: [9, 2] });
+ * // { px: [0], s_lo: [5], v_lo: [2], s_hi: [4], v_hi: [9] }
+ * ```
+ */
+export function gatherExtremes(
+  minAt: Int32Array,
+  maxAt: Int32Array,
+  low: StepSeries,
+  high: StepSeries,
+): ColumnExtremes {
   const out = {
     px: [] as number[],
     s_lo: [] as number[],
@@ -251,15 +270,15 @@ export function extremesPerColumn(series: StepSeries, grid: PixelGrid): ColumnEx
     s_hi: [] as number[],
     v_hi: [] as number[],
   };
-  for (let px = 0; px < grid.width; px++) {
+  for (let px = 0; px < minAt.length; px++) {
     const lo = minAt[px] as number;
     const hi = maxAt[px] as number;
     if (lo < 0) continue;
     out.px.push(px);
-    out.s_lo.push(series.step[lo] as number);
-    out.v_lo.push(series.value[lo] as number);
-    out.s_hi.push(series.step[hi] as number);
-    out.v_hi.push(series.value[hi] as number);
+    out.s_lo.push(low.step[lo] as number);
+    out.v_lo.push(low.value[lo] as number);
+    out.s_hi.push(high.step[hi] as number);
+    out.v_hi.push(high.value[hi] as number);
   }
   return out;
 }
