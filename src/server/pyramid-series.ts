@@ -254,7 +254,7 @@ export async function pyramidExtremes(
   // less than DuckDB's hash aggregate over a million (run, column) groups.
   await forEachRunRow(
     served,
-    `SELECT run_id, sum(points)::DOUBLE AS total, list(bucket::DOUBLE) AS bucket, list(s_lo::DOUBLE) AS s_lo,
+    `SELECT run_id, sum(points)::DOUBLE AS total, list(s_lo::DOUBLE) AS s_lo,
             list(v_lo) AS v_lo, list(s_hi::DOUBLE) AS s_hi, list(v_hi) AS v_hi
      FROM (${sql}) GROUP BY run_id`,
     limits,
@@ -303,7 +303,7 @@ export async function pyramidColumnMeans(
 /** One run's pyramid rows of one level, as lists (several rows may share a bucket). */
 interface BucketExtremes {
   readonly total: number;
-  readonly bucket: Float64Array;
+  /** The step of each row's minimum: it lies in the row's bucket, so it tells the bucket too. */
   readonly s_lo: Float64Array;
   readonly v_lo: Float64Array;
   readonly s_hi: Float64Array;
@@ -324,17 +324,18 @@ const above = (a: number, b: number) => a > b || (Number.isNaN(a) && !Number.isN
  * ```
  */
 export function extremesOfBuckets(rows: BucketExtremes, plan: PyramidPlan): RunColumns {
-  // One row per bucket, in order, a bucket a column: the rows are the columns as they stand.
-  if (plan.perColumn === 1 && strictlyIncreasing(rows.bucket)) {
-    const px = new Float64Array(rows.bucket.length);
-    for (let i = 0; i < px.length; i++) px[i] = (rows.bucket[i] as number) - plan.first;
-    return { total: rows.total, columns: { ...rows, px }, exact: false };
+  const column = new Float64Array(rows.s_lo.length);
+  for (let i = 0; i < column.length; i++) {
+    column[i] = Math.floor((Math.floor((rows.s_lo[i] as number) / plan.level) - plan.first) / plan.perColumn);
   }
+  // One row per column, in order: the rows are the columns as they stand.
+  if (strictlyIncreasing(column))
+    return { total: rows.total, columns: { ...rows, px: column }, exact: false };
   const width = columnCount(plan);
   const lo = new Int32Array(width).fill(-1);
   const hi = new Int32Array(width).fill(-1);
-  for (let i = 0; i < rows.bucket.length; i++) {
-    const px = Math.floor(((rows.bucket[i] as number) - plan.first) / plan.perColumn);
+  for (let i = 0; i < column.length; i++) {
+    const px = column[i] as number;
     const l = lo[px] as number;
     const v = rows.v_lo[i] as number;
     if (
