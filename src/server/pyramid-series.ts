@@ -4,7 +4,7 @@ import { METRICS_PYRAMID, PYRAMID_LEVELS, quoteLiteral } from '../lake/index.js'
 import { type QueryLimits, type QueryResult, runReadOnlyQuery } from './query-runner.js';
 import { forEachRunRow } from './run-rows.js';
 import type { SandboxedLake } from './sandbox.js';
-import { type ColumnMeans, gatherExtremes, type RunColumns } from './series-reduce.js';
+import { type ColumnMeans, gatherExtremes, meansOfSums, type RunColumns } from './series-reduce.js';
 
 /** The part of a metric request the pyramid answers: runs, metric, width and step range (no smoothing, x = step). */
 export interface PyramidRequest {
@@ -398,13 +398,5 @@ export function meansOfBuckets(rows: BucketSums, plan: PyramidPlan): ColumnMeans
     values[px] = (values[px] as number) + (rows.value_sum[i] as number);
     steps[px] = (steps[px] as number) + (rows.step_sum[i] as number);
   }
-  const out = { column: [] as number[], step: [] as number[], value: [] as number[] };
-  for (let px = 0; px < width; px++) {
-    const n = count[px] as number;
-    if (n === 0) continue;
-    out.column.push(px);
-    out.step.push((steps[px] as number) / n);
-    out.value.push((values[px] as number) / n);
-  }
-  return out;
+  return meansOfSums(count, steps, values);
 }

@@ -421,8 +421,22 @@ export function meanPerColumn(series: StepSeries, grid: PixelGrid): ColumnMeans 
     stepSum[px] = (stepSum[px] as number) + (series.step[i] as number);
     valueSum[px] = (valueSum[px] as number) + v;
   }
+  return meansOfSums(count, stepSum, valueSum);
+}
+
+/**
+ * The mean step and mean value of each column with a count, from per-column counts and sums, in
+ * column order: what both the points' and the pyramid's means come to.
+ *
+ * @example
+ * ```ts
+ * meansOfSums(Float64Array.of(2, 0), Float64Array.of(1, 0), Float64Array.of(6, 0));
+ * // { column: [0], step: [0.5], value: [3] }
+ * ```
+ */
+export function meansOfSums(count: Float64Array, stepSum: Float64Array, valueSum: Float64Array): ColumnMeans {
   const out = { column: [] as number[], step: [] as number[], value: [] as number[] };
-  for (let px = 0; px < grid.width; px++) {
+  for (let px = 0; px < count.length; px++) {
     const n = count[px] as number;
     if (n === 0) continue;
     out.column.push(px);
