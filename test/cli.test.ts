@@ -228,7 +228,7 @@ describe('runlake convert', () => {
     writeFileSync(path.join(dir, 'orphan.csv'), 'seed,b\n1,2\n,3\n');
     const nullSeed = runlake('convert', dir, lake);
     expect(nullSeed.code).toBe(1);
-    expect(nullSeed.stderr).toMatch(/orphan\.csv: events: column "seed": partition key is null in 1 rows/);
+    expect(nullSeed.stderr).toMatch(/orphan\.csv: events: column "seed": partition key is null in 1 row,/);
     writeFileSync(path.join(dir, 'orphan.csv'), 'seed,b\nfirst,2\n');
     const textSeed = runlake('convert', dir, lake);
     expect(textSeed.stderr).toMatch(
@@ -236,7 +236,7 @@ describe('runlake convert', () => {
     );
     writeFileSync(path.join(dir, 'orphan.csv'), 'seed,grid_id\n1,ffffffff\n');
     const wrongGrid = runlake('convert', dir, lake);
-    expect(wrongGrid.stderr).toMatch(/column "grid_id": 1 rows disagree with grid_id=/);
+    expect(wrongGrid.stderr).toMatch(/column "grid_id": 1 row disagrees with grid_id=/);
     writeFileSync(path.join(dir, 'params.json'), '{"algo": ');
     const badJson = runlake('convert', dir, lake);
     expect(badJson.stderr).toMatch(/params\.json: is not valid JSON/);

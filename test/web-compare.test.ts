@@ -447,6 +447,8 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     await dash.page.goto(`${dash.url}`);
     await dash.page.reload();
     await dash.page.waitForSelector('[data-testid="runs-row"]', { timeout: 20_000 });
+    // The Compare view is built once the metric names arrive, which may be after the first rows.
+    await dash.page.waitForFunction('window.runlake?.compare !== undefined', undefined, { timeout: 20_000 });
     await dash.page.evaluate(`window.runlake.compare.setState(${JSON.stringify(state)})`);
     await dash.page.locator('[data-testid="tab-compare"]').click();
     await dash.page.waitForFunction(
