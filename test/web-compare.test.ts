@@ -506,8 +506,12 @@ describe.skipIf(browser.skip)('dashboard: run page and Compare view', () => {
     const legend = await dash.page.locator('[data-testid="legend-item"]').first().textContent();
     expect([...nameOf.values()].some((name) => legend?.includes(name))).toBe(true);
 
+    const urlWrites = async () => Number(await dash.page.evaluate('document.body.dataset.urlState ?? 0'));
+    // The tab click writes the URL a moment later: let that write land before counting from it.
+    const beforeTab = await urlWrites();
     await dash.page.locator('[data-testid="tab-compare"]').click();
-    const before = Number(await dash.page.evaluate('document.body.dataset.urlState ?? 0'));
+    await dash.page.waitForFunction(`Number(document.body.dataset.urlState ?? 0) > ${beforeTab}`);
+    const before = await urlWrites();
     await dash.page.evaluate(
       `window.runlake.compare.setState({ brushes: { lr: { kind: 'range', lo: 0.0002, hi: 0.0005 } } })`,
     );

@@ -557,6 +557,36 @@ describe.skipIf(browser.skip)('dashboard workspace, URL state, dark mode, shortc
     await expect(dash.page.locator('[data-testid="tab-runs"]').getAttribute('tabindex')).resolves.toBe('0');
     await dash.page.goBack();
     await dash.page.waitForSelector('[data-testid="view-runs"]:not([hidden])');
+    // A link followed while the URL is being written is not lost. The write's encoding is made
+    // synchronous here (as it is without CompressionStream), so the write ends before the link's
+    // hashchange, and it must not replace the link's hash with the runs view's.
+    const linked = 'tiny-lr0.001-s1';
+    await dash.page.evaluate((runId: string) => {
+      Object.defineProperty(navigator, 'clipboard', { value: { writeText: async () => {} } });
+      window.CompressionStream = undefined;
+      window.location.hash = `#run/${runId}`;
+      document.querySelector('[data-testid="copy-link"]').click();
+    }, linked);
+    await dash.page.waitForSelector(
+      `[data-testid="view-run"]:not([hidden]) [data-testid="run-page"][data-run-id="${linked}"]`,
+    );
+    await dash.page.goBack();
+    await dash.page.waitForSelector('[data-testid="view-runs"]:not([hidden])');
+    // A tab click shows its view in the same task: no hashchange comes between for a URL write
+    // (a replaceState on the old view) to overtake, which once lost a click under CI load.
+    const shownAtOnce = await dash.page.evaluate(() =>
+      ['compare', 'runs', 'sql'].map((view) => {
+        document.querySelector(`[data-testid="tab-${view}"]`)?.click();
+        return document.querySelector(`[data-testid="view-${view}"]`)?.hidden === false;
+      }),
+    );
+    expect(shownAtOnce).toEqual([true, true, true]);
+    expect(new URL(dash.page.url()).hash).toMatch(/^#sql/);
+    // Each click is a history entry: back goes to the tab before.
+    await dash.page.goBack();
+    await dash.page.waitForSelector('[data-testid="view-runs"]:not([hidden])');
+    await dash.page.goBack();
+    await dash.page.waitForSelector('[data-testid="view-compare"]:not([hidden])');
   });
   it("expectation 6: the Geometry view's picks are in the link too", async () => {
     await openDashboard('#geometry');

@@ -116,6 +116,11 @@ function currentState(): DashboardState {
 // The URL follows the state, a moment after it changes (encoding is asynchronous).
 let urlTimer: number | undefined;
 let lastWritten = '';
+/**
+ * The hash the page last showed or wrote. When the address bar holds another, a link or back/forward
+ * changed it and its hashchange is still to come: a write then would replace that hash unread.
+ */
+let seenHash = window.location.hash;
 function scheduleUrl(): void {
   window.clearTimeout(urlTimer);
   urlTimer = window.setTimeout(() => void writeUrl(), 120);
@@ -127,11 +132,14 @@ async function writeUrl(): Promise<void> {
     state.selection || state.workspace || state.table || state.geometry || state.compare || state.matches
       ? await encodeState(state)
       : undefined;
+  // The hashchange's show() schedules the next write.
+  if (window.location.hash !== seenHash) return;
   const hash = hashOf(location$.view, location$.arg, encoded);
   lastWritten = hash;
   if (window.location.hash !== hash) {
     history.replaceState(history.state, '', `${window.location.pathname}${window.location.search}${hash}`);
   }
+  seenHash = window.location.hash;
   document.body.dataset.urlState = String(Number(document.body.dataset.urlState ?? 0) + 1);
 }
 
@@ -379,12 +387,18 @@ async function start(): Promise<void> {
   const navigate = (view: ViewName) => {
     if (view === location$.view && view !== 'run') return;
     const { encoded } = parseHash(lastWritten || window.location.hash);
-    window.location.hash = hashOf(view, undefined, encoded).slice(1);
+    // pushState and show now, not `location.hash =`, whose hashchange comes a task later: the view
+    // is shown before any URL write can run.
+    const { pathname, search } = window.location;
+    history.pushState(history.state, '', `${pathname}${search}${hashOf(view, undefined, encoded)}`);
+    seenHash = window.location.hash;
+    show(resolve(view));
   };
   for (const tab of tabList.querySelectorAll<HTMLElement>('[data-view]')) {
     tab.addEventListener('click', () => navigate(tab.dataset.view as ViewName));
   }
   window.addEventListener('hashchange', () => {
+    seenHash = window.location.hash;
     const next = parseHash(window.location.hash);
     // A link into this page with another state (back/forward, a pasted link): apply it.
     if (next.encoded && next.encoded !== parseHash(lastWritten).encoded && runsView) {
