@@ -1,10 +1,5 @@
 import { type Command, Option } from 'commander';
-import {
-  buildMetricsPyramid,
-  DEFAULT_TARGET_FILE_SIZE,
-  METRICS_PYRAMID,
-  PYRAMID_WORTH_ROWS,
-} from '../lake/index.js';
+import { buildMetricsPyramid, DEFAULT_TARGET_FILE_SIZE, PYRAMID_WORTH_ROWS } from '../lake/index.js';
 import { withLake, writeStdout } from './common.js';
 import { countOf, formatBytes } from './output.js';
 import { byteSize, partitionArgument, positiveInteger } from './parse.js';
@@ -83,13 +78,10 @@ export function registerCompactCommand(program: Command): void {
         }
         // Compaction renames metrics_scalar's files: a pyramid is rebuilt over the merged ones, and
         // one is built when the metrics are long enough to be drawn from it.
-        const metrics = lake.datasets.get('metrics_scalar');
-        if (
-          compactedMetrics &&
-          !options.dryRun &&
-          (lake.datasets.has(METRICS_PYRAMID) || (metrics?.rowCount ?? 0) >= PYRAMID_WORTH_ROWS)
-        )
-          lines.push(pyramidLine(await buildMetricsPyramid(baseOut)));
+        if (compactedMetrics && !options.dryRun) {
+          const build = await buildMetricsPyramid(baseOut, { auto: true });
+          if (build.action !== 'too-small') lines.push(pyramidLine(build));
+        }
         await writeStdout(`${lines.join('\n')}\n`);
       });
     });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { buildMetricsPyramid, type PyramidBuild } from '../lake/index.js';
+import { buildMetricsPyramid, PYRAMID_WORTH_ROWS, type PyramidBuild } from '../lake/index.js';
 import { existingLakeDirectory, writeStdout } from './common.js';
 import { countOf } from './output.js';
 
@@ -20,6 +20,8 @@ export function pyramidLine(build: PyramidBuild): string {
       return 'metrics_pyramid: no metrics_scalar files written through the commit log; nothing to summarise';
     case 'current':
       return 'metrics_pyramid: up to date';
+    case 'too-small':
+      return `metrics_pyramid: not built, fewer than ${countOf(PYRAMID_WORTH_ROWS, 'metric row')}`;
     case 'added':
       return `metrics_pyramid: added ${rows}${version}`;
     case 'rebuilt':

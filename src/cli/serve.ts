@@ -111,7 +111,7 @@ export function registerServeCommand(program: Command): void {
     )
     .option(
       '--no-pyramid',
-      "bin every point on each request instead of reading the lake's downsampling pyramid",
+      "bin every point on each request instead of reading the lake's downsampling pyramid (with --ingest: nor keep one)",
     )
     .option('--ingest', 'also accept tracking writes from runlake.init() clients (docs/tracking.md)')
     .option(
@@ -251,6 +251,12 @@ async function serveIngest(lakeDir: string, options: ServeOptions): Promise<void
       onFoldError: (error) =>
         process.stderr.write(
           `runlake: fold failed (kept in the log, retried): ${(error as Error).message}\n`,
+        ),
+      // --no-pyramid serves without one, so the ingest does not keep one either.
+      ...(options.pyramid === false ? { pyramidIntervalMs: 0 } : {}),
+      onPyramidError: (error) =>
+        process.stderr.write(
+          `runlake: pyramid update failed (the metrics are folded; retried): ${(error as Error).message}\n`,
         ),
     });
   } catch (error) {

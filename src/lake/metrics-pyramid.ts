@@ -53,10 +53,20 @@ export const METRICS_PYRAMID_DATASET: DatasetDefinition = defineDataset({
     'A chart reads one level at a time; not by run, so a thousand runs are a few files rather than a thousand.',
 });
 
+/**
+ * With `auto`, the share of live `metrics_scalar` files a pyramid must leave uncovered before it is
+ * extended: the server folds in the few new files from their points, and stops using the pyramid
+ * past a quarter of them.
+ */
+export const PYRAMID_AUTO_UNCOVERED_SHARE = 0.1;
+
 /** What {@link buildMetricsPyramid} did. */
 export interface PyramidBuild {
-  /** `added`: rows for files the pyramid did not cover; `rebuilt`: written anew; `current`: nothing to do. */
-  readonly action: 'added' | 'rebuilt' | 'current' | 'no-metrics';
+  /**
+   * `added`: rows for files the pyramid did not cover; `rebuilt`: written anew; `current`: nothing
+   * to do; `too-small` (with `auto`): no pyramid yet, and fewer than {@link PYRAMID_WORTH_ROWS} metric rows.
+   */
+  readonly action: 'added' | 'rebuilt' | 'current' | 'no-metrics' | 'too-small';
   /** `metrics_scalar` files summarised by this call. */
   readonly sourceFiles: number;
   /** Pyramid rows written. */
@@ -69,6 +79,13 @@ export interface PyramidBuild {
 export interface PyramidBuildOptions {
   /** Write the whole pyramid anew even when adding would do (default false). */
   readonly rebuild?: boolean;
+  /**
+   * Build only where it pays, as ingests and compactions do (default false): a lake without a
+   * pyramid gets one once its metrics hold {@link PYRAMID_WORTH_ROWS} rows, and a current pyramid
+   * is extended once {@link PYRAMID_AUTO_UNCOVERED_SHARE} of the live files are new to it. A stale
+   * one (files it summarises are gone) is rebuilt at once.
+   */
+  readonly auto?: boolean;
 }
 
 // Past this many part files per level, adding a file more rewrites the pyramid whole instead.
@@ -96,6 +113,11 @@ export async function buildMetricsPyramid(
     return { action: 'no-metrics', sourceFiles: 0, rows: 0 };
   }
   const pyramid = await loadSnapshot(paths, METRICS_PYRAMID);
+  if (options.auto === true && pyramid.files.size === 0) {
+    let rows = 0;
+    for (const file of metrics.files.values()) rows += file.rows;
+    if (rows < PYRAMID_WORTH_ROWS) return { action: 'too-small', sourceFiles: 0, rows: 0 };
+  }
   const pyramidFiles = [...pyramid.files.values()].map((f) =>
     path.join(paths.dataset(METRICS_PYRAMID), f.path),
   );
@@ -107,7 +129,10 @@ export async function buildMetricsPyramid(
     const fragmented =
       pyramid.files.size + PYRAMID_LEVELS.length > MAX_FILES_PER_LEVEL * PYRAMID_LEVELS.length;
     const rebuild = options.rebuild === true || stale || (uncovered.length > 0 && fragmented);
-    if (!rebuild && uncovered.length === 0) return { action: 'current', sourceFiles: 0, rows: 0 };
+    const due = options.auto === true ? PYRAMID_AUTO_UNCOVERED_SHARE * live.length : 0;
+    if (!rebuild && (uncovered.length === 0 || uncovered.length < due)) {
+      return { action: 'current', sourceFiles: 0, rows: 0 };
+    }
     const sources = rebuild ? live : uncovered;
     const result = await writeQuery(
       baseOut,

@@ -8,6 +8,7 @@ import { FileSystemError, fileSystemError } from '../../lake/fs-errors.js';
 import { recordGridIdSetting, resolveGridIdScheme } from '../../lake/grid-id-setting.js';
 import { type Lake, openLake } from '../../lake/lake.js';
 import { lakePaths } from '../../lake/layout.js';
+import { buildMetricsPyramid } from '../../lake/metrics-pyramid.js';
 import { claimLakeSchema, existingLakeSchema } from '../../lake/schema-set.js';
 import { writeEventRows, writeSeedRows } from '../../lake/sweep.js';
 import { validateTypedRows } from '../../lake/typed-rows.js';
@@ -69,6 +70,15 @@ export interface IngestServiceOptions {
   readonly address?: string;
   /** Called with a fold that failed (the batches stay in the log and the fold is retried). */
   readonly onFoldError?: (error: unknown) => void;
+  /**
+   * After folds, bring a Squiggle lake's downsampling pyramid up to date at most this often, in ms
+   * (default 30000; 0: never). It is built once the metrics hold enough rows to be worth it
+   * (`buildMetricsPyramid`'s `auto`), so a lake written only by tracking clients draws long runs
+   * from buckets too.
+   */
+  readonly pyramidIntervalMs?: number;
+  /** Called with a pyramid build that failed (the metrics are folded; the next interval retries). */
+  readonly onPyramidError?: (error: unknown) => void;
 }
 
 /** What {@link IngestService.accept} did with a batch. */
@@ -158,6 +168,9 @@ export class IngestService {
   #rejectedSegments = 0;
   readonly #foldFailures = new Map<number, number>();
   #lastFoldError: string | null = null;
+  /** Folds committed metrics since the pyramid was last brought up to date. */
+  #pyramidDue = false;
+  #pyramidAt = 0;
 
   private constructor(
     readonly lake: Lake,
@@ -344,11 +357,33 @@ export class IngestService {
   }
 
   async #tick(): Promise<void> {
-    if (this.log.records === 0 && this.#unfolded.size === 0) return;
+    if (this.log.records > 0 || this.#unfolded.size > 0) {
+      try {
+        await this.fold();
+      } catch (error) {
+        this.options.onFoldError?.(error);
+      }
+    }
+    await this.#keepPyramid();
+  }
+
+  /**
+   * Brings the pyramid up to date when folds have written since, at most every
+   * `pyramidIntervalMs`: in the fold chain, so no fold's compaction renames files under it.
+   */
+  async #keepPyramid(): Promise<void> {
+    const interval = this.options.pyramidIntervalMs ?? 30_000;
+    if (!this.#pyramidDue || interval <= 0 || this.lake.schemaSet.name !== 'squiggle') return;
+    if (Date.now() - this.#pyramidAt < interval) return;
+    this.#pyramidDue = false;
+    this.#pyramidAt = Date.now();
+    const run = this.#foldChain.then(() => buildMetricsPyramid(this.lake.baseOut, { auto: true }));
+    this.#foldChain = run.catch(() => {});
     try {
-      await this.fold();
+      await run;
     } catch (error) {
-      this.options.onFoldError?.(error);
+      this.#pyramidDue = true;
+      this.options.onPyramidError?.(error);
     }
   }
 
@@ -446,6 +481,7 @@ export class IngestService {
       throw error;
     }
     if (folded > 0) {
+      this.#pyramidDue = true;
       const minFiles = this.options.compactAfterFiles ?? 64;
       for (const dataset of COMPACTED_DATASETS) {
         if (this.lake.datasets.has(dataset)) await this.lake.compact(dataset, { minFiles });
