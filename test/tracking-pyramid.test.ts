@@ -8,6 +8,7 @@ import {
   IngestService,
   lakePaths,
   latestVersion,
+  loadSnapshot,
   METRICS_PYRAMID,
   openLake,
   PYRAMID_LEVELS,
@@ -144,6 +145,34 @@ describe('IngestService keeps the pyramid of a tracking-only lake', () => {
     await expectPyramidCountsEveryPoint(dir);
     // Nothing left for `runlake pyramid` to do: every live file is summarised.
     expect((await buildMetricsPyramid(dir)).action).toBe('current');
+  });
+
+  it('rebuilds it over the merged files after a fold compacts them', async () => {
+    const dir = tempDir();
+    await track(dir, 100);
+    const lake = await openLake(dir, { schema: 'squiggle' });
+    // Every run's partition now holds two files: the next fold compacts it to one.
+    const service = await IngestService.open(lake, {
+      foldIntervalMs: 20,
+      pyramidIntervalMs: 100,
+      compactAfterFiles: 3,
+    });
+    try {
+      const before = await pyramidVersion(dir);
+      await service.accept(
+        encodeFrame({ client: CLIENT, seq: 3, records: runs.map((r) => lossRecord(r, 2 * perRun, 1_000)) }),
+      );
+      await service.fold();
+      await waitFor('the rebuilt pyramid', async () => (await pyramidVersion(dir)) > before);
+      await service.close();
+      // Compacted: one file per run.
+      expect((await loadSnapshot(lakePaths(dir), 'metrics_scalar')).files.size).toBe(runs.length);
+      expect((await buildMetricsPyramid(dir)).action).toBe('current');
+      await expectPyramidCountsEveryPoint(dir);
+    } finally {
+      await service.close();
+      lake.close();
+    }
   });
 
   it('keeps none with pyramidIntervalMs 0 (runlake serve --ingest --no-pyramid)', async () => {

@@ -33,6 +33,12 @@ export interface CompactOptions {
   readonly dryRun?: boolean;
   /** Attempts when a concurrent commit removed an input (default 3). */
   readonly attempts?: number;
+  /**
+   * Stems whose files are merged too (files that carry a stem are otherwise left as they are):
+   * for a writer that will never look for them by name again, such as the tracking fold once the
+   * segment that wrote them is deleted from its log.
+   */
+  readonly mergeStem?: (stem: string) => boolean;
 }
 
 /** What {@link compactDataset} did (or, with `dryRun`, would do). */
@@ -64,13 +70,14 @@ const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 const UUID_NAMED = new RegExp(`^part-(compact-)?${UUID}\\.parquet$`);
 
 /**
- * Whether a part file carries a stem (`part-<stem>-<i>.parquet`): a `replace` finds the files it
+ * The stem a part file carries (`part-<stem>-<i>.parquet`), if any: a `replace` finds the files it
  * swaps out by their stem, and a write with a `fileStem` skips files already live under their
  * names, so merging such a file into a `part-compact-…` one would make the next replace keep its
  * rows (two generations) or the repeated write publish them again.
  */
-function carriesStem(name: string): boolean {
-  return !UUID_NAMED.test(name) && /^part-.+-\d+\.parquet$/.test(name);
+function stemOf(name: string): string | undefined {
+  if (UUID_NAMED.test(name)) return undefined;
+  return /^part-(.+)-\d+\.parquet$/.exec(name)?.[1];
 }
 
 /**
@@ -82,10 +89,13 @@ function planCompaction(
   include: (directory: string) => boolean,
   targetSize: number,
   minFiles: number,
+  mergeStem: (stem: string) => boolean = () => false,
 ): Plan[] {
   const byDirectory = new Map<string, LiveFile[]>();
   for (const file of snapshot.files.values()) {
-    if (file.size >= targetSize || carriesStem(path.posix.basename(file.path))) continue;
+    if (file.size >= targetSize) continue;
+    const stem = stemOf(path.posix.basename(file.path));
+    if (stem !== undefined && !mergeStem(stem)) continue;
     const directory = path.posix.dirname(file.path);
     // Only Hive levels: a file under another tool's plain sub-folder is left where it is.
     if (directory !== '.' && directory.split('/').some((s) => s.indexOf('=') <= 0)) continue;
@@ -167,7 +177,7 @@ async function compactOnce(
   const { targetSize, minFiles, dryRun } = options;
   const paths = lakePaths(baseOut);
   const snapshot = await loadSnapshot(paths, dataset.name);
-  const plans = planCompaction(snapshot, include, targetSize, minFiles);
+  const plans = planCompaction(snapshot, include, targetSize, minFiles, options.mergeStem);
   const inputs = plans.flatMap((p) => p.inputs);
   const summary = {
     dataset: dataset.name,

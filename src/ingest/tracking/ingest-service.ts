@@ -171,6 +171,8 @@ export class IngestService {
   /** Folds committed metrics since the pyramid was last brought up to date. */
   #pyramidDue = false;
   #pyramidAt = 0;
+  /** The pyramid build under way: folds go on meanwhile, but do not compact. */
+  #pyramidBuild: Promise<void> | undefined;
 
   private constructor(
     readonly lake: Lake,
@@ -348,6 +350,7 @@ export class IngestService {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     await Promise.all([...this.#inFlight.values()].map((f) => f.done));
+    await this.#pyramidBuild;
     try {
       await this.fold();
     } finally {
@@ -364,27 +367,34 @@ export class IngestService {
         this.options.onFoldError?.(error);
       }
     }
-    await this.#keepPyramid();
+    this.#keepPyramid();
   }
 
   /**
    * Brings the pyramid up to date when folds have written since, at most every
-   * `pyramidIntervalMs`: in the fold chain, so no fold's compaction renames files under it.
+   * `pyramidIntervalMs`. Beside the folds, not in their chain (a rebuild of a large lake takes
+   * seconds, and new points stay visible within the fold interval); folds skip compaction
+   * meanwhile, so no file the build reads is renamed under it.
    */
-  async #keepPyramid(): Promise<void> {
+  #keepPyramid(): void {
     const interval = this.options.pyramidIntervalMs ?? 30_000;
     if (!this.#pyramidDue || interval <= 0 || this.lake.schemaSet.name !== 'squiggle') return;
-    if (Date.now() - this.#pyramidAt < interval) return;
+    if (this.#pyramidBuild || this.#closed || Date.now() - this.#pyramidAt < interval) return;
     this.#pyramidDue = false;
     this.#pyramidAt = Date.now();
-    const run = this.#foldChain.then(() => buildMetricsPyramid(this.lake.baseOut, { auto: true }));
-    this.#foldChain = run.catch(() => {});
-    try {
-      await run;
-    } catch (error) {
-      this.#pyramidDue = true;
-      this.options.onPyramidError?.(error);
-    }
+    // After the folds already queued (one may be compacting), not before.
+    this.#pyramidBuild = this.#foldChain
+      .then(() => buildMetricsPyramid(this.lake.baseOut, { auto: true }))
+      .then(
+        () => {
+          this.#pyramidBuild = undefined;
+        },
+        (error: unknown) => {
+          this.#pyramidBuild = undefined;
+          this.#pyramidDue = true;
+          this.options.onPyramidError?.(error);
+        },
+      );
   }
 
   /** Checks what decoding cannot: values against the lake's schema, before anything is acknowledged. */
@@ -480,14 +490,25 @@ export class IngestService {
       this.#lastFoldError = (error as Error).message;
       throw error;
     }
-    if (folded > 0) {
-      this.#pyramidDue = true;
+    if (folded > 0) this.#pyramidDue = true;
+    if (folded > 0 && !this.#pyramidBuild) {
       const minFiles = this.options.compactAfterFiles ?? 64;
       for (const dataset of COMPACTED_DATASETS) {
-        if (this.lake.datasets.has(dataset)) await this.lake.compact(dataset, { minFiles });
+        if (this.lake.datasets.has(dataset)) {
+          await this.lake.compact(dataset, { minFiles, mergeStem: (stem) => this.#folded(stem) });
+        }
       }
     }
     return folded;
+  }
+
+  /**
+   * Whether a file stem is a fold's (`track-<segment>`, `track-<segment>-<i>`) whose segment has
+   * left the log: no fold will look for its files by name again, so they may be merged.
+   */
+  #folded(stem: string): boolean {
+    const match = new RegExp(`^${TRACKING_STEM}-(\\d+)(-\\d+)?$`).exec(stem);
+    return match !== null && !this.#unfolded.has(Number(match[1]));
   }
 
   /**
