@@ -285,6 +285,8 @@ export type SeriesRequest = Pick<
  * has: a run's `runs.tokens_per_step` (x = step × it) wins; else its `checkpoints.tokens_seen`,
  * linearly interpolated over step between checkpoints, from 0 tokens at step 0 when no checkpoint
  * is at or before step 0, and extended past the last checkpoint with the last segment's rate.
+ * `from` names the relation the step axis reads for some runs: the view of every run's points by
+ * default, or a `read_parquet` of just those runs' files (a few runs of a large lake).
  *
  * @example
  * ```ts
