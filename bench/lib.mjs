@@ -19,6 +19,7 @@ export const SCENARIOS = [
   'convert-file',
   'web-first-curve',
   'web-dashboard',
+  'tracking-pyramid',
   'serve-load',
   'commit-bind',
   'commit-compact',
@@ -37,6 +38,7 @@ const USAGE = `usage: node bench/run.mjs [--rows N] [--only <scenario>] [--repea
                   convert-file writes min(N, 3_800_000) rows of JSON (CONVERT_FILE_ROWS overrides), and
                   web-first-curve the same mask_impact rows (WEB_FIRST_CURVE_ROWS overrides);
                   web-dashboard draws 200 runs x 10k steps (WEB_DASHBOARD_RUNS, _STEPS override);
+                  tracking-pyramid sends 200 runs x 10k steps as tracking batches (TRACKING_PYRAMID_RUNS, _STEPS);
                   serve-load runs 50 clients x 10 s (SERVE_LOAD_CLIENTS, _SECONDS, _RUNS, _BASELINE);
                   commit-write writes N event rows, commit-tiny 1,000 10-row writes
                   (COMMIT_TINY_WRITES); commit-bind and commit-compact use 2M metrics_scalar rows

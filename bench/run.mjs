@@ -131,6 +131,10 @@ async function main(options) {
     const { webDashboardScenario } = await import('./web-dashboard.mjs');
     results.scenarios['web-dashboard'] = await webDashboardScenario(options);
   }
+  if (run('tracking-pyramid')) {
+    const { trackingPyramidScenario } = await import('./tracking-pyramid.mjs');
+    results.scenarios['tracking-pyramid'] = await trackingPyramidScenario(options);
+  }
   if (run('serve-load')) {
     const { serveLoadScenario } = await import('./serve-load.mjs');
     results.scenarios['serve-load'] = await serveLoadScenario({ ...options, outDir: OUT_DIR });
@@ -724,6 +728,10 @@ async function printResults(results) {
   if (results.scenarios['serve-load']) {
     const { printServeLoad } = await import('./serve-load.mjs');
     printServeLoad(results.scenarios['serve-load'], printTable);
+  }
+  if (results.scenarios['tracking-pyramid']) {
+    const { printTrackingPyramid } = await import('./tracking-pyramid.mjs');
+    printTrackingPyramid(results.scenarios['tracking-pyramid'], printTable);
   }
   if (results.scenarios['web-dashboard']) {
     const { printWebDashboard } = await import('./web-dashboard.mjs');
