@@ -113,6 +113,9 @@ const QUARANTINE_AFTER_FAILURES = 3;
 /** The datasets folds append small files to, compacted once a partition holds many. */
 const COMPACTED_DATASETS = ['metrics_scalar', 'checkpoints', 'embeddings', 'events', 'seeds'];
 
+/** The stems a fold writes under: `track-<segment>`, and `track-<segment>-<i>` for sweep records. */
+const FOLD_STEM = new RegExp(`^${TRACKING_STEM}-(\\d+)(-\\d+)?$`);
+
 /**
  * Test hook (test/tracking-embeddings.test.ts): a path; when set and no file is there yet, the
  * server creates it and SIGKILLs itself after a fold has written a segment's embedding arrays and
@@ -507,7 +510,7 @@ export class IngestService {
    * left the log: no fold will look for its files by name again, so they may be merged.
    */
   #folded(stem: string): boolean {
-    const match = new RegExp(`^${TRACKING_STEM}-(\\d+)(-\\d+)?$`).exec(stem);
+    const match = FOLD_STEM.exec(stem);
     return match !== null && !this.#unfolded.has(Number(match[1]));
   }
 
